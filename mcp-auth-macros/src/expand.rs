@@ -1,0 +1,239 @@
+//! Code generation from the validated model. No decisions are taken here.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, Pat, parse_quote};
+
+use crate::ast::{ToolFn, is_field_attr};
+use crate::valid::{OutputKind, Tool, ToolParam};
+
+/// Runs parse → validate → expand. On error the function is still emitted, unchanged, beside
+/// the error, so that IDEs keep resolving it and no "cannot find function" errors pile up.
+pub(crate) fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(err) => return with_error(item, err),
+    };
+    match ToolFn::from_syn(&func, args).and_then(ToolFn::validate) {
+        Ok(tool) => expand(&tool),
+        Err(err) => with_error(strip_param_attrs(func).to_token_stream(), err),
+    }
+}
+
+fn with_error(item: TokenStream, err: syn::Error) -> TokenStream {
+    let err = err.to_compile_error();
+    quote!(#item #err)
+}
+
+/// The path every expansion reaches the runtime through.
+fn rt() -> TokenStream {
+    quote!(::mcp_auth_runtime::__private)
+}
+
+/// Parameter doc comments and `#[serde]`/`#[schemars]` attributes belong to the generated
+/// arguments struct; rustc rejects doc comments on parameters, so they leave the function.
+fn strip_param_attrs(mut func: ItemFn) -> ItemFn {
+    for input in &mut func.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            typed.attrs.retain(|attr| !is_field_attr(attr));
+        }
+    }
+    func
+}
+
+fn expand(tool: &Tool<'_>) -> TokenStream {
+    let rt = rt();
+    let ident = &tool.func.sig.ident;
+    let vis = &tool.func.vis;
+    let user_fn = user_fn(tool);
+
+    let name = &tool.name;
+    let title = option(tool.title.as_deref());
+    let description = &tool.description;
+    let scopes = &tool.scopes;
+    let annotations = {
+        let a = &tool.annotations;
+        let [read_only, destructive, idempotent, open_world] =
+            [a.read_only, a.destructive, a.idempotent, a.open_world].map(option);
+        quote! {
+            #rt::Annotations {
+                read_only: #read_only,
+                destructive: #destructive,
+                idempotent: #idempotent,
+                open_world: #open_world,
+            }
+        }
+    };
+
+    let ctx = Ident::new("ctx", Span::mixed_site());
+    let arguments = Ident::new("arguments", Span::mixed_site());
+    let args_struct = Ident::new("__ToolArgs", Span::mixed_site());
+    let value = Ident::new("value", Span::mixed_site());
+
+    // The arguments: a generated struct of the plain parameters, or the `Args<T>` type.
+    let (input_type, args_struct_def, destructure) = match tool.args_type {
+        Some(ty) => {
+            let input = Ident::new("input", Span::mixed_site());
+            (
+                ty.to_token_stream(),
+                TokenStream::new(),
+                quote!(let #input: #ty = #rt::parse_arguments(#arguments)?;),
+            )
+        }
+        None => {
+            let fields = tool.params.iter().filter_map(|param| match param {
+                ToolParam::Plain {
+                    ident,
+                    ty,
+                    field_attrs,
+                } => Some(quote!(#(#field_attrs)* #ident: #ty,)),
+                _ => None,
+            });
+            let names = tool.params.iter().filter_map(|param| match param {
+                ToolParam::Plain { ident, .. } => Some(ident),
+                _ => None,
+            });
+            let serde = quote!(#rt::serde).to_string();
+            let schemars = quote!(#rt::schemars).to_string();
+            (
+                args_struct.to_token_stream(),
+                quote! {
+                    #[derive(#rt::serde::Deserialize, #rt::schemars::JsonSchema)]
+                    #[serde(crate = #serde, deny_unknown_fields)]
+                    #[schemars(crate = #schemars)]
+                    struct #args_struct { #(#fields)* }
+                },
+                quote!(let #args_struct { #(#names),* } = #rt::parse_arguments(#arguments)?;),
+            )
+        }
+    };
+
+    // The call of the user's function, each parameter in its place.
+    let call_args = tool.params.iter().map(|param| match param {
+        ToolParam::Context { state, .. } => {
+            let state = state.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+            quote!(#rt::ToolContext::<#state>::from_call(#ctx)?)
+        }
+        ToolParam::Args => {
+            let input = Ident::new("input", Span::mixed_site());
+            quote!(::mcp_auth_runtime::Args(#input))
+        }
+        ToolParam::Plain { ident, .. } => ident.to_token_stream(),
+    });
+    let propagate = tool.output.fallible.then(|| quote!(?));
+    let value_ty = tool.output.value;
+    let (convert, output_schema) = match tool.output.kind {
+        OutputKind::Text => (
+            quote!(#rt::text(#value)),
+            quote!(::core::option::Option::None),
+        ),
+        OutputKind::Raw => (
+            quote!(#rt::raw(#value)),
+            quote!(::core::option::Option::None),
+        ),
+        OutputKind::Structured => (
+            quote_spanned!(value_ty.span()=> #rt::structured::<#value_ty>(#value)),
+            quote_spanned! {value_ty.span()=>
+                ::core::option::Option::Some(#rt::output_schema::<#value_ty> as fn() -> _)
+            },
+        ),
+    };
+    let state = tool
+        .params
+        .iter()
+        .find_map(|param| match param {
+            ToolParam::Context { state, .. } => *state,
+            _ => None,
+        })
+        .map_or_else(
+            || quote!(::core::option::Option::None),
+            |state| quote!(::core::option::Option::Some(#rt::StateType::of::<#state>())),
+        );
+    let param_checks = tool.params.iter().filter_map(|param| match param {
+        ToolParam::Plain { ty, .. } => {
+            Some(quote_spanned!(ty.span()=> #rt::assert_tool_param::<#ty>();))
+        }
+        _ => None,
+    });
+
+    let doc =
+        format!("The MCP tool `{name}` declared by the function `{ident}`; list it in `tools!`.");
+    quote! {
+        #user_fn
+
+        #[doc = #doc]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+
+        const _: () = {
+            #args_struct_def
+
+            #[automatically_derived]
+            impl #rt::Tool for #ident {
+                fn def() -> #rt::ToolDef {
+                    fn call(#ctx: #rt::CallContext, #arguments: #rt::Arguments) -> #rt::BoxFuture {
+                        ::std::boxed::Box::pin(async move {
+                            #ctx.require_scopes(&[#(#scopes),*])?;
+                            #destructure
+                            let #value = #ident(#(#call_args),*).await #propagate;
+                            #convert
+                        })
+                    }
+                    #(#param_checks)*
+                    #rt::ToolDef::new(
+                        #rt::ToolMeta {
+                            name: #name,
+                            title: #title,
+                            description: #description,
+                            scopes: &[#(#scopes),*],
+                            annotations: #annotations,
+                            input_schema: #rt::input_schema::<#input_type>,
+                            output_schema: #output_schema,
+                            state: #state,
+                        },
+                        call,
+                    )
+                }
+            }
+        };
+    }
+}
+
+/// The user's function, with the scope guard as the first statement of its body when it can
+/// reach the caller's scopes through a `ToolContext`.
+fn user_fn(tool: &Tool<'_>) -> TokenStream {
+    let mut func = strip_param_attrs(tool.func.clone());
+    let context = tool
+        .params
+        .iter()
+        .position(|p| matches!(p, ToolParam::Context { .. }));
+    if let (Some(index), false) = (context, tool.scopes.is_empty()) {
+        let FnArg::Typed(typed) = &mut func.sig.inputs[index] else {
+            unreachable!("receivers are rejected by validation")
+        };
+        // `_: ToolContext` has no name to check; give it one the body cannot see.
+        let ctx = match &*typed.pat {
+            Pat::Ident(pat) => pat.ident.clone(),
+            _ => {
+                let ident = format_ident!("__mcp_auth_ctx", span = Span::mixed_site());
+                typed.pat = Box::new(parse_quote!(#ident));
+                ident
+            }
+        };
+        let rt = rt();
+        let scopes = &tool.scopes;
+        let guard: syn::Stmt = parse_quote! {
+            #rt::require_scopes(&#ctx, &[#(#scopes),*])?;
+        };
+        func.block.stmts.insert(0, guard);
+    }
+    func.into_token_stream()
+}
+
+fn option<T: ToTokens>(value: Option<T>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}

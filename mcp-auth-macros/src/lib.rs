@@ -1,0 +1,19 @@
+//! Procedural macros for [`mcp-auth-runtime`](https://docs.rs/mcp-auth-runtime).
+//!
+//! Do not depend on this crate directly: `mcp-auth-runtime` re-exports [`macro@tool`] and
+//! documents it, and the code the macro generates names items of that crate only.
+
+mod ast;
+mod attr;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into a scope-guarded MCP tool.
+///
+/// See `mcp_auth_runtime::tool` for the documentation.
+#[proc_macro_attribute]
+pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::tool(args.into(), item.into()).into()
+}

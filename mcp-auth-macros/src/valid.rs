@@ -1,0 +1,574 @@
+//! Every rule `#[tool]` enforces. Each check collects its errors so that one build reports
+//! every mistake, and each says why the rule exists.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, ItemFn, LitStr, Pat, Type};
+
+use crate::ast::{Output, Param, ParamKind, ToolFn, TypedParam};
+use crate::attr::Arg;
+
+/// The validated model `expand.rs` reads.
+pub(crate) struct Tool<'a> {
+    pub(crate) func: &'a ItemFn,
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) annotations: Annotations,
+    /// Every parameter in order, as the call of the user's function needs them.
+    pub(crate) params: Vec<ToolParam<'a>>,
+    /// `Some(T)` when the input is one `Args<T>` parameter.
+    pub(crate) args_type: Option<&'a Type>,
+    pub(crate) output: OutputModel<'a>,
+}
+
+/// MCP tool annotations given as flags; `None` leaves the hint out, so that clients apply the
+/// specification's conservative defaults (destructive, open world).
+#[derive(Default)]
+pub(crate) struct Annotations {
+    pub(crate) read_only: Option<bool>,
+    pub(crate) destructive: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) open_world: Option<bool>,
+}
+
+pub(crate) enum ToolParam<'a> {
+    /// The injected context; `state` is `None` for `ToolContext` without a state type.
+    Context { state: Option<&'a Type> },
+    /// `Args(pattern): Args<T>`.
+    Args,
+    /// A property of the generated arguments struct.
+    Plain {
+        ident: &'a Ident,
+        ty: &'a Type,
+        field_attrs: Vec<&'a Attribute>,
+    },
+}
+
+pub(crate) struct OutputModel<'a> {
+    pub(crate) value: &'a Type,
+    pub(crate) fallible: bool,
+    pub(crate) kind: OutputKind,
+}
+
+/// How the success value becomes a `CallToolResult`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OutputKind {
+    /// `String`, `&str`: one text block.
+    Text,
+    /// `CallToolResult`: passed through as built by the tool.
+    Raw,
+    /// Anything else: `Serialize + JsonSchema`, giving `outputSchema` and `structuredContent`.
+    Structured,
+}
+
+impl<'a> ToolFn<'a> {
+    pub(crate) fn validate(self) -> syn::Result<Tool<'a>> {
+        let mut errors = Errors::default();
+        let func = self.original;
+
+        check_signature(func, &mut errors);
+        check_duplicate_args(&self.args, &mut errors);
+        check_annotations(&self.args, &mut errors);
+        let scopes = check_scopes(&self.args, &mut errors);
+        let name = check_name(&self.args, func, &mut errors);
+        let description = check_description(&self, &mut errors);
+        let (params, args_type) = check_params(&self.params, &mut errors);
+        let output = check_output(self.output.as_ref(), func, &mut errors);
+        if let (Some(output), Some(scopes)) = (&output, &scopes) {
+            check_guard_can_refuse(&params, scopes, output, &mut errors);
+        }
+        errors.finish()?;
+
+        let mut title = None;
+        let mut annotations = Annotations::default();
+        let flag = |value: &Option<syn::LitBool>| Some(value.as_ref().is_none_or(|b| b.value));
+        for arg in &self.args {
+            match arg {
+                Arg::Title(_, lit) => title = Some(lit.value()),
+                Arg::ReadOnly(_, value) => annotations.read_only = flag(value),
+                Arg::Destructive(_, value) => annotations.destructive = flag(value),
+                Arg::Idempotent(_, value) => annotations.idempotent = flag(value),
+                Arg::OpenWorld(_, value) => annotations.open_world = flag(value),
+                _ => {}
+            }
+        }
+        Ok(Tool {
+            func,
+            name: name.expect("errors finished above"),
+            title,
+            description: description.expect("errors finished above"),
+            scopes: scopes.expect("errors finished above"),
+            annotations,
+            params,
+            args_type,
+            output: output.expect("errors finished above"),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(errors) => errors.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// The runtime polls tools as futures and registers free functions: an `async fn` without
+/// receiver or generics is the only shape it can call through a plain function pointer.
+fn check_signature(func: &ItemFn, errors: &mut Errors) {
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        errors.push(sig.fn_token.span, "`#[tool]` requires an `async fn`");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(
+            sig.generics.span(),
+            "`#[tool]` functions cannot be generic: the tool's schema must be known when the server is built",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(variadic.span(), "`#[tool]` functions cannot be variadic");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(abi.span(), "`#[tool]` functions cannot declare an ABI");
+    }
+}
+
+/// A key given twice is almost always a copy-paste mistake, and which one wins would be a guess.
+fn check_duplicate_args(args: &[Arg], errors: &mut Errors) {
+    for (i, arg) in args.iter().enumerate() {
+        if args[..i].iter().any(|earlier| earlier.key() == arg.key()) {
+            errors.push(
+                arg.key_span(),
+                format_args!("duplicate `{}` argument", arg.key()),
+            );
+        }
+    }
+}
+
+/// MCP defines `destructiveHint` only for tools that are not read-only; a tool marked both
+/// would tell clients two contradicting things.
+fn check_annotations(args: &[Arg], errors: &mut Errors) {
+    let is_set = |value: &Option<syn::LitBool>| value.as_ref().is_none_or(|b| b.value);
+    let read_only = args
+        .iter()
+        .any(|arg| matches!(arg, Arg::ReadOnly(_, value) if is_set(value)));
+    for arg in args {
+        if let Arg::Destructive(kw, value) = arg {
+            if read_only && is_set(value) {
+                errors.push(
+                    kw.span,
+                    "`destructive` contradicts `read_only`: a read-only tool changes nothing",
+                );
+            }
+        }
+    }
+}
+
+/// Least privilege is the default: every tool states its scopes, or says explicitly that
+/// anyone may call it. Each scope must be an RFC 6749 §3.3 scope-token, or no authorization
+/// server could ever grant it.
+fn check_scopes(args: &[Arg], errors: &mut Errors) -> Option<Vec<String>> {
+    let scope = args.iter().find_map(|arg| match arg {
+        Arg::Scope(kw, value) => Some((kw, value)),
+        _ => None,
+    });
+    let unscoped = args.iter().find_map(|arg| match arg {
+        Arg::Unscoped(kw) => Some(kw),
+        _ => None,
+    });
+    match (scope, unscoped) {
+        (Some(_), Some(unscoped)) => {
+            errors.push(
+                unscoped.span,
+                "`unscoped` conflicts with `scope`: a tool either requires scopes or declares that it needs none",
+            );
+            None
+        }
+        (None, Some(_)) => Some(Vec::new()),
+        (None, None) => {
+            errors.push(
+                Span::call_site(),
+                "`#[tool]` requires a scope decision: add `scope = \"...\"` (or `scope = [\"a\", \"b\"]`), or `unscoped` for a tool any authenticated caller may use",
+            );
+            None
+        }
+        (Some((_, value)), None) => {
+            let literals = value.literals();
+            if literals.is_empty() {
+                errors.push(
+                    value.span(),
+                    "empty scope list: name at least one scope, or use `unscoped`",
+                );
+                return None;
+            }
+            let mut scopes: Vec<String> = Vec::new();
+            for lit in literals {
+                let scope = lit.value();
+                if let Err(why) = scope_token_error(&scope) {
+                    errors.push(lit.span(), why);
+                } else if scopes.contains(&scope) {
+                    errors.push(lit.span(), format_args!("duplicate scope `{scope}`"));
+                } else {
+                    scopes.push(scope);
+                }
+            }
+            Some(scopes)
+        }
+    }
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn scope_token_error(scope: &str) -> Result<(), String> {
+    if scope.is_empty() {
+        return Err("invalid scope ``: a scope token cannot be empty".to_owned());
+    }
+    let reason = scope.chars().find_map(|c| match c {
+        ' ' => Some("a scope token cannot contain spaces"),
+        '"' => Some("a scope token cannot contain `\"`"),
+        '\\' => Some("a scope token cannot contain `\\`"),
+        '\x21'..='\x7e' => None,
+        _ => Some("a scope token is printable ASCII only (RFC 6749 §3.3)"),
+    });
+    match reason {
+        Some(reason) => Err(format!("invalid scope `{scope}`: {reason}")),
+        None => Ok(()),
+    }
+}
+
+/// MCP 2025-11-25: tool names are 1 to 128 characters of `A-Z a-z 0-9 _ - .`, so that every
+/// client can display and address them.
+fn check_name(args: &[Arg], func: &ItemFn, errors: &mut Errors) -> Option<String> {
+    let (name, span) = match args.iter().find_map(|arg| match arg {
+        Arg::Name(_, lit) => Some(lit),
+        _ => None,
+    }) {
+        Some(lit) => (lit.value(), lit.span()),
+        None => {
+            let ident = func.sig.ident.to_string();
+            let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
+            (ident, func.sig.ident.span())
+        }
+    };
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if name.is_empty() || name.len() > 128 || !name.chars().all(valid_char) {
+        errors.push(
+            span,
+            format_args!(
+                "invalid tool name `{name}`: a tool name is 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `-` and `.`"
+            ),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+/// The description is what the model reads to decide when to call the tool; a tool without
+/// one is unusable, so it is required. The first paragraph of the doc comment is the default,
+/// as rustdoc uses it for the summary; the rest of the comment stays for Rust readers.
+fn check_description(tool: &ToolFn<'_>, errors: &mut Errors) -> Option<String> {
+    if let Some(lit) = tool.args.iter().find_map(|arg| match arg {
+        Arg::Description(_, lit) => Some(lit),
+        _ => None,
+    }) {
+        return non_empty(lit, errors);
+    }
+    let lines = tool.doc_lines();
+    let paragraph: Vec<&str> = lines
+        .iter()
+        .map(|line| line.trim())
+        .skip_while(|line| line.is_empty())
+        .take_while(|line| !line.is_empty())
+        .collect();
+    if paragraph.is_empty() {
+        errors.push(
+            tool.original.sig.ident.span(),
+            "`#[tool]` requires a description: add a doc comment, or `description = \"...\"`",
+        );
+        return None;
+    }
+    Some(paragraph.join(" "))
+}
+
+fn non_empty(lit: &LitStr, errors: &mut Errors) -> Option<String> {
+    let value = lit.value();
+    if value.trim().is_empty() {
+        errors.push(lit.span(), "the description cannot be empty");
+        return None;
+    }
+    Some(value)
+}
+
+/// Parameters are the tool's input: plain named parameters become properties of one object,
+/// or one `Args<T>` is the whole object; never both, since neither could then be the schema.
+/// At most one `ToolContext` is injected, as the runtime has exactly one to give.
+fn check_params<'a>(
+    params: &[Param<'a>],
+    errors: &mut Errors,
+) -> (Vec<ToolParam<'a>>, Option<&'a Type>) {
+    let mut out = Vec::new();
+    let mut context_seen = false;
+    let mut args_type = None;
+    let mut first_plain: Option<&TypedParam<'a>> = None;
+    for param in params {
+        let typed = match param {
+            Param::Receiver(receiver) => {
+                errors.push(
+                    receiver.span(),
+                    "`#[tool]` functions cannot take `self`: declare the tool as a free function and reach shared state through `ToolContext<S>`",
+                );
+                continue;
+            }
+            Param::Typed(typed) => typed,
+        };
+        match typed.kind {
+            ParamKind::Context(state) => {
+                if context_seen {
+                    errors.push(
+                        typed.ty.span(),
+                        "a tool takes at most one `ToolContext` parameter",
+                    );
+                }
+                context_seen = true;
+                reject_field_attrs(typed, "`ToolContext`", errors);
+                out.push(ToolParam::Context { state });
+            }
+            ParamKind::Args(inner) => {
+                let Some(inner) = inner else {
+                    errors.push(typed.ty.span(), "`Args` needs its type: `Args<T>`");
+                    continue;
+                };
+                if args_type.is_some() {
+                    errors.push(
+                        typed.ty.span(),
+                        "a tool takes at most one `Args<T>` parameter",
+                    );
+                } else if let Some(plain) = first_plain {
+                    errors.push(
+                        typed.ty.span(),
+                        "`Args<T>` is the whole input of the tool and cannot be mixed with plain parameters",
+                    );
+                    errors.push(plain.pat.span(), "plain parameter declared here");
+                }
+                reject_field_attrs(typed, "`Args<T>`", errors);
+                args_type = Some(inner);
+                out.push(ToolParam::Args);
+            }
+            ParamKind::Plain => {
+                if args_type.is_some() {
+                    errors.push(
+                        typed.pat.span(),
+                        "plain parameters cannot be mixed with `Args<T>`, which is the whole input of the tool",
+                    );
+                }
+                first_plain.get_or_insert(typed);
+                match plain_ident(typed.pat) {
+                    Some(ident) => out.push(ToolParam::Plain {
+                        ident,
+                        ty: typed.ty,
+                        field_attrs: typed.field_attrs.clone(),
+                    }),
+                    None => errors.push(
+                        typed.pat.span(),
+                        "tool parameters must be plain names, which become the input's property names",
+                    ),
+                }
+            }
+        }
+    }
+    (out, args_type)
+}
+
+fn reject_field_attrs(param: &TypedParam<'_>, what: &str, errors: &mut Errors) {
+    for attr in &param.field_attrs {
+        errors.push(
+            attr.span(),
+            format_args!(
+                "{what} is not part of the input schema, so it takes no doc comment, `#[serde]` or `#[schemars]` attribute"
+            ),
+        );
+    }
+}
+
+fn plain_ident(pat: &Pat) -> Option<&Ident> {
+    match pat {
+        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Some(&pat.ident),
+        _ => None,
+    }
+}
+
+/// A tool answers every call with a result, so it must return one.
+fn check_output<'a>(
+    output: Option<&Output<'a>>,
+    func: &ItemFn,
+    errors: &mut Errors,
+) -> Option<OutputModel<'a>> {
+    let Some(output) = output else {
+        errors.push(
+            func.sig.paren_token.span.close(),
+            "a tool must return its result: `-> Result<T, ToolError>`, `-> String` or `-> CallToolResult`",
+        );
+        return None;
+    };
+    let kind = match output.value {
+        Type::Reference(reference) if is_str(&reference.elem) => OutputKind::Text,
+        ty => match crate::ast::last_segment(ty) {
+            Some(("String", _)) => OutputKind::Text,
+            Some(("CallToolResult", _)) => OutputKind::Raw,
+            _ => OutputKind::Structured,
+        },
+    };
+    if let Type::Tuple(tuple) = output.value {
+        if tuple.elems.is_empty() {
+            errors.push(
+                output.ty.span(),
+                "a tool must return a result the client can read, not `()`",
+            );
+            return None;
+        }
+    }
+    Some(OutputModel {
+        value: output.value,
+        fallible: output.fallible,
+        kind,
+    })
+}
+
+fn is_str(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("str"))
+}
+
+/// The in-handler scope guard refuses a call by returning `Err(ToolError::InsufficientScope)`
+/// from the tool itself, which only a fallible tool can do.
+fn check_guard_can_refuse(
+    params: &[ToolParam<'_>],
+    scopes: &[String],
+    output: &OutputModel<'_>,
+    errors: &mut Errors,
+) {
+    let has_context = params
+        .iter()
+        .any(|p| matches!(p, ToolParam::Context { .. }));
+    if has_context && !scopes.is_empty() && !output.fallible {
+        errors.push(
+            output.value.span(),
+            "a scoped tool that takes a `ToolContext` must return `Result<_, ToolError>`, so that its scope guard can refuse a call",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+    use syn::parse_quote;
+
+    fn validate(args: proc_macro2::TokenStream, func: ItemFn) -> Result<(), String> {
+        ToolFn::from_syn(&func, args)
+            .and_then(ToolFn::validate)
+            .map(|_| ())
+            .map_err(|e| {
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+    }
+
+    #[test]
+    fn scope_tokens_follow_rfc_6749() {
+        assert!(scope_token_error("invoices:read").is_ok());
+        assert!(scope_token_error("https://api.example.com/x.read").is_ok());
+        assert_eq!(
+            scope_token_error("invoices write").unwrap_err(),
+            "invalid scope `invoices write`: a scope token cannot contain spaces"
+        );
+        assert!(scope_token_error("a\"b").is_err());
+        assert!(scope_token_error("a\\b").is_err());
+        assert!(scope_token_error("").is_err());
+        assert!(scope_token_error("façade").is_err());
+    }
+
+    #[test]
+    fn description_is_the_first_doc_paragraph() {
+        let func: ItemFn = parse_quote! {
+            /// Look up an invoice
+            /// by its id.
+            ///
+            /// Rust-only details.
+            async fn lookup(id: String) -> String { id }
+        };
+        let tool = ToolFn::from_syn(&func, quote!(unscoped))
+            .unwrap()
+            .validate()
+            .ok()
+            .unwrap();
+        assert_eq!(tool.description, "Look up an invoice by its id.");
+        assert_eq!(tool.name, "lookup");
+        assert_eq!(tool.output.kind, OutputKind::Text);
+        assert!(tool.scopes.is_empty());
+    }
+
+    #[test]
+    fn every_mistake_is_reported_in_one_build() {
+        let func: ItemFn = parse_quote! {
+            fn f(&self, a: u32) -> String { todo!() }
+        };
+        let errors = validate(quote!(scope = "a b", scope = "c"), func).unwrap_err();
+        let lines: Vec<_> = errors.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "`#[tool]` requires an `async fn`",
+                "duplicate `scope` argument",
+                "invalid scope `a b`: a scope token cannot contain spaces",
+                "`#[tool]` requires a description: add a doc comment, or `description = \"...\"`",
+                "`#[tool]` functions cannot take `self`: declare the tool as a free function and reach shared state through `ToolContext<S>`",
+            ]
+        );
+    }
+
+    #[test]
+    fn scoped_tool_with_context_must_be_fallible() {
+        let func: ItemFn = parse_quote! {
+            /// d
+            async fn f(ctx: ToolContext) -> String { todo!() }
+        };
+        let errors = validate(quote!(scope = "a"), func).unwrap_err();
+        assert!(
+            errors.contains("must return `Result<_, ToolError>`"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn structured_and_raw_outputs_are_recognised() {
+        let func: ItemFn = parse_quote! {
+            /// d
+            async fn f() -> Result<CallToolResult, ToolError> { todo!() }
+        };
+        let tool = ToolFn::from_syn(&func, quote!(unscoped)).unwrap();
+        assert_eq!(tool.validate().ok().unwrap().output.kind, OutputKind::Raw);
+        let func: ItemFn = parse_quote! {
+            /// d
+            async fn f() -> Result<Invoice, ToolError> { todo!() }
+        };
+        let tool = ToolFn::from_syn(&func, quote!(unscoped)).unwrap();
+        assert_eq!(
+            tool.validate().ok().unwrap().output.kind,
+            OutputKind::Structured
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Who is calling: bearer tokens in, [`AuthInfo`] out.
+//!
+//! [`TokenVerifier`] is the one extension point: it turns a bearer token into an [`AuthInfo`]
+//! or an [`AuthError`]. [`BearerAuthLayer`] applies it to every request of a service and
+//! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
+
+mod challenge;
+mod layer;
+
+pub use challenge::Challenge;
+pub(crate) use layer::auth_of;
+pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+
+/// Checks a bearer token and says who is calling, with which scopes.
+///
+/// Implementations validate everything a resource server must (signature or introspection,
+/// issuer, audience, expiry) and return [`AuthError::InvalidToken`] for any token that fails;
+/// they never log the token.
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies `token`, the credential of an `Authorization: Bearer` header.
+    fn verify(&self, token: &str) -> impl Future<Output = Result<AuthInfo, AuthError>> + Send;
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The token is malformed, expired, revoked, for another audience or otherwise invalid:
+    /// `401` with `error="invalid_token"`. The reason is logged, never sent.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// The token could not be checked (issuer unreachable, key set unusable): `503`. Fails
+    /// closed: the request is never let through.
+    #[error("token verification unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The verified identity of a caller: subject, client, scopes, expiry, audience and claims.
+///
+/// It never holds the token itself, so its `Debug` output is safe to log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthInfo {
+    subject: Option<String>,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    expires_at: Option<SystemTime>,
+    issuer: Option<String>,
+    audience: Vec<String>,
+    tenant: Option<String>,
+    claims: Map<String, Value>,
+}
+
+impl AuthInfo {
+    /// A caller identified by `subject`, with no scopes yet.
+    pub fn new(subject: impl Into<String>) -> Self {
+        AuthInfo {
+            subject: Some(subject.into()),
+            ..AuthInfo::default()
+        }
+    }
+
+    /// Sets the granted scopes.
+    pub fn with_scopes<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the OAuth client id.
+    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sets the expiry of the token.
+    pub fn with_expires_at(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Sets the issuer.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets the audiences.
+    pub fn with_audience<I, T>(mut self, audience: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.audience = audience.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the raw claims.
+    pub fn with_claims(mut self, claims: Map<String, Value>) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// The subject (`sub`): the user or service on whose behalf the call is made.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// The OAuth client (`client_id` or `azp`).
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// Whether `scope` was granted, matched exactly.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// When the token expires.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// The issuer (`iss`).
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The audiences (`aud`).
+    pub fn audience(&self) -> &[String] {
+        &self.audience
+    }
+
+    /// The tenant, from the configured tenant claim.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// Every claim of the token, or of the introspection response.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+}
+
+/// Object-safe form of [`TokenVerifier`], so servers can hold any verifier.
+pub(crate) trait DynVerifier: Send + Sync + 'static {
+    fn verify_boxed<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<AuthInfo, AuthError>> + Send + 'a>>;
+}
+
+impl<V: TokenVerifier> DynVerifier for V {
+    fn verify_boxed<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<AuthInfo, AuthError>> + Send + 'a>> {
+        Box::pin(self.verify(token))
+    }
+}
+
+/// A shareable, type-erased verifier.
+#[derive(Clone)]
+pub(crate) struct SharedVerifier(pub(crate) Arc<dyn DynVerifier>);
+
+impl TokenVerifier for SharedVerifier {
+    fn verify(&self, token: &str) -> impl Future<Output = Result<AuthInfo, AuthError>> + Send {
+        async move { self.0.verify_boxed(token).await }
+    }
+}
+
+impl fmt::Debug for SharedVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedVerifier")
+    }
+}

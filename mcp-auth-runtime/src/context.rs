@@ -1,0 +1,155 @@
+//! What a tool receives about its call: the caller and the server's shared state.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use crate::auth::AuthInfo;
+use crate::error::ToolError;
+use crate::scope::ScopePolicy;
+
+type AnyState = Arc<dyn Any + Send + Sync>;
+
+/// The shared `()` state of servers and contexts without one.
+static UNIT: LazyLock<AnyState> = LazyLock::new(|| Arc::new(()));
+
+/// The erased context the runtime hands to a generated handler.
+#[derive(Clone)]
+pub struct CallContext {
+    pub(crate) auth: Arc<AuthInfo>,
+    pub(crate) state: AnyState,
+    pub(crate) scopes: ScopePolicy,
+}
+
+impl CallContext {
+    pub(crate) fn new(auth: Arc<AuthInfo>, state: AnyState, scopes: ScopePolicy) -> Self {
+        CallContext {
+            auth,
+            state,
+            scopes,
+        }
+    }
+
+    /// Refuses the call unless the caller holds every scope in `required`.
+    pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
+        self.scopes.require(&self.auth, required)
+    }
+}
+
+impl fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallContext")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The context of one tool call: who is calling, and the server's shared state `S`.
+///
+/// Declare it as a parameter of a `#[tool]` function to receive it; it is not part of the
+/// tool's input schema. Like axum's `State`, `S` is whatever was given to
+/// [`McpServerBuilder::state`](crate::McpServerBuilder::state); `ToolContext` alone has no
+/// state.
+///
+/// Scopes say which kind of action a caller may take, not on whose data: constrain queries by
+/// [`AuthInfo::subject`], [`AuthInfo::tenant`] or [`AuthInfo::client_id`].
+///
+/// ```
+/// use mcp_auth_runtime::prelude::*;
+///
+/// #[derive(Clone)]
+/// struct Billing { currency: &'static str }
+///
+/// /// Show the caller's tenant.
+/// #[tool(scope = "invoices:read")]
+/// async fn whoami(ctx: ToolContext<Billing>) -> Result<String, ToolError> {
+///     Ok(format!("{} in {}", ctx.auth().tenant().unwrap_or("-"), ctx.state().currency))
+/// }
+///
+/// # tokio_test_block_on(async {
+/// let reader = AuthInfo::new("alice").with_scopes(["invoices:read"]).with_tenant("acme");
+/// let ctx = ToolContext::new(Billing { currency: "EUR" }, reader);
+/// assert_eq!(whoami(ctx).await.unwrap(), "acme in EUR");
+///
+/// // The scope guard runs inside the function, however it is reached.
+/// let nobody = ToolContext::new(Billing { currency: "EUR" }, AuthInfo::new("mallory"));
+/// assert!(matches!(whoami(nobody).await, Err(ToolError::InsufficientScope { .. })));
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+pub struct ToolContext<S = ()> {
+    call: CallContext,
+    state: Arc<S>,
+}
+
+impl<S: Send + Sync + 'static> ToolContext<S> {
+    /// A context for calling a tool function directly, e.g. in a unit test. Scopes match
+    /// exactly, as with a server that configures no scope hierarchy.
+    pub fn new(state: S, auth: AuthInfo) -> Self {
+        let state = Arc::new(state);
+        ToolContext {
+            call: CallContext::new(Arc::new(auth), state.clone(), ScopePolicy::default()),
+            state,
+        }
+    }
+
+    /// Typed view of an erased context. Fails only if the server's state is not an `S`, which
+    /// the server builder rules out for every registered tool.
+    #[doc(hidden)]
+    pub fn from_call(call: CallContext) -> Result<Self, ToolError> {
+        let state = call
+            .state
+            .clone()
+            .downcast::<S>()
+            .or_else(|_| UNIT.clone().downcast::<S>())
+            .map_err(|_| {
+                ToolError::internal(format!(
+                    "the server state is not a `{}`",
+                    std::any::type_name::<S>()
+                ))
+            })?;
+        Ok(ToolContext { call, state })
+    }
+}
+
+impl<S> ToolContext<S> {
+    /// Who is calling, with which scopes.
+    pub fn auth(&self) -> &AuthInfo {
+        &self.call.auth
+    }
+
+    /// The server's shared state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// Refuses the call unless the caller holds every scope in `required`, under the server's
+    /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
+    pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
+        self.call.require_scopes(required)
+    }
+}
+
+impl<S> Clone for ToolContext<S> {
+    fn clone(&self) -> Self {
+        ToolContext {
+            call: self.call.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for ToolContext<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("auth", &self.call.auth)
+            .field("state", &std::any::type_name::<S>())
+            .finish()
+    }
+}
+
+pub(crate) fn unit_state() -> AnyState {
+    UNIT.clone()
+}

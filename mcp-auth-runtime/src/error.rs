@@ -1,0 +1,48 @@
+//! Errors a tool returns.
+
+use std::error::Error as StdError;
+
+/// Why a tool call did not produce a result.
+///
+/// How each variant reaches the client:
+///
+/// | variant | answer |
+/// | --- | --- |
+/// | [`InsufficientScope`](Self::InsufficientScope) | HTTP `403` with an `insufficient_scope` challenge naming every required scope |
+/// | [`InvalidArguments`](Self::InvalidArguments) | a tool result with `isError: true` and the message, so the model can correct itself |
+/// | [`Failed`](Self::Failed) | a tool result with `isError: true` and the message |
+/// | [`Internal`](Self::Internal) | a tool result with `isError: true` saying only "internal error"; the cause is logged |
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// The caller lacks scopes the tool requires.
+    #[error("insufficient scope: the call requires `{}`", .required.join(" "))]
+    InsufficientScope {
+        /// Every scope the call requires.
+        required: Vec<String>,
+        /// The required scopes the caller does not hold.
+        missing: Vec<String>,
+    },
+    /// The arguments do not match the tool's input schema.
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    /// The tool ran and failed; the message is shown to the model.
+    #[error("{0}")]
+    Failed(String),
+    /// An unexpected failure whose details must not reach the client.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl ToolError {
+    /// A failure the model may read, such as "invoice INV-9 not found".
+    pub fn new(message: impl Into<String>) -> Self {
+        ToolError::Failed(message.into())
+    }
+
+    /// An unexpected failure: logged with its cause, reported to the client as "internal
+    /// error" only.
+    pub fn internal(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        ToolError::Internal(cause.into())
+    }
+}

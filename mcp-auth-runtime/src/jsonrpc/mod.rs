@@ -1,0 +1,283 @@
+//! JSON-RPC 2.0 messages as MCP uses them: parsing, validation and responses.
+
+mod dispatch;
+
+pub(crate) use dispatch::{Dispatcher, Outcome};
+
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// JSON-RPC 2.0 error codes (§5.1).
+pub(crate) mod code {
+    pub(crate) const PARSE_ERROR: i32 = -32700;
+    pub(crate) const INVALID_REQUEST: i32 = -32600;
+    pub(crate) const METHOD_NOT_FOUND: i32 = -32601;
+    pub(crate) const INVALID_PARAMS: i32 = -32602;
+    pub(crate) const INTERNAL_ERROR: i32 = -32603;
+    /// Server-defined: the caller's token lacks a scope the request needs (sent with HTTP 403).
+    pub(crate) const INSUFFICIENT_SCOPE: i32 = -32003;
+}
+
+/// A request id: a string or an integer, as MCP requires (never `null`), kept as written.
+#[derive(Debug, Clone)]
+pub(crate) struct Id(Box<RawValue>);
+
+impl Id {
+    fn parse(raw: Box<RawValue>) -> Option<Id> {
+        let text = raw.get();
+        let valid = if text.starts_with('"') {
+            true
+        } else {
+            text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()
+        };
+        valid.then_some(Id(raw))
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// One incoming JSON-RPC message.
+#[derive(Debug)]
+pub(crate) enum Message {
+    Request(Request),
+    Notification {
+        method: String,
+    },
+    /// A response from the client to a request of the server's.
+    Response,
+}
+
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) id: Id,
+    pub(crate) method: String,
+    pub(crate) params: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    jsonrpc: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Box<RawValue>>,
+    method: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    params: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<Box<RawValue>>,
+}
+
+/// Keeps an explicit `null` as `Some("null")`: a member that is present differs from one that
+/// is absent (a request with `"id": null` is not a notification).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
+}
+
+/// Parses one message. Errors are JSON-RPC error responses, ready to send.
+pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return Err(ErrorResponse::new(
+            None,
+            code::INVALID_REQUEST,
+            "batch requests are not supported",
+        ));
+    }
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|err| {
+        if err.is_data() {
+            ErrorResponse::new(None, code::INVALID_REQUEST, "invalid request")
+        } else {
+            ErrorResponse::new(None, code::PARSE_ERROR, "parse error")
+        }
+    })?;
+    let id = match envelope.id {
+        Some(raw) => Some(Id::parse(raw).ok_or_else(|| {
+            ErrorResponse::new(
+                None,
+                code::INVALID_REQUEST,
+                "invalid request: `id` must be a string or an integer",
+            )
+        })?),
+        None => None,
+    };
+    if envelope.jsonrpc.as_deref() != Some("2.0") {
+        return Err(ErrorResponse::new(
+            id,
+            code::INVALID_REQUEST,
+            "invalid request: `jsonrpc` must be \"2.0\"",
+        ));
+    }
+    match (envelope.method, id) {
+        (Some(method), Some(id)) => {
+            let params = match envelope.params {
+                None => None,
+                Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+                    Ok(Value::Object(map)) => Some(map),
+                    _ => {
+                        return Err(ErrorResponse::new(
+                            Some(id),
+                            code::INVALID_PARAMS,
+                            "invalid params: `params` must be an object",
+                        ));
+                    }
+                },
+            };
+            Ok(Message::Request(Request { id, method, params }))
+        }
+        (Some(method), None) => Ok(Message::Notification { method }),
+        (None, Some(_)) if envelope.result.is_some() != envelope.error.is_some() => {
+            Ok(Message::Response)
+        }
+        (None, id) => Err(ErrorResponse::new(
+            id,
+            code::INVALID_REQUEST,
+            "invalid request: no `method`",
+        )),
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":..,"result":..}`
+pub(crate) fn result_body(id: &Id, result: &RawValue) -> Bytes {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        jsonrpc: &'static str,
+        id: &'a Id,
+        result: &'a RawValue,
+    }
+    to_bytes(&Body {
+        jsonrpc: "2.0",
+        id,
+        result,
+    })
+}
+
+/// A JSON-RPC error response.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorResponse {
+    jsonrpc: &'static str,
+    id: Option<Id>,
+    error: ErrorObject,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorObject {
+    code: i32,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Value>,
+}
+
+impl ErrorResponse {
+    pub(crate) fn new(id: Option<Id>, code: i32, message: impl Into<String>) -> Self {
+        ErrorResponse {
+            jsonrpc: "2.0",
+            id,
+            error: ErrorObject {
+                code,
+                message: message.into(),
+                data: None,
+            },
+        }
+    }
+
+    pub(crate) fn with_data(mut self, data: Value) -> Self {
+        self.error.data = Some(data);
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn code(&self) -> i32 {
+        self.error.code
+    }
+
+    pub(crate) fn to_bytes(&self) -> Bytes {
+        to_bytes(self)
+    }
+}
+
+fn to_bytes(value: &impl Serialize) -> Bytes {
+    serde_json::to_vec(value)
+        .expect("JSON-RPC responses serialize")
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_code(body: &str) -> i32 {
+        parse(body.as_bytes()).unwrap_err().code()
+    }
+
+    #[test]
+    fn classifies_messages() {
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Ok(Message::Request(_))
+        ));
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Ok(Message::Notification { .. })
+        ));
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#),
+            Ok(Message::Response)
+        ));
+    }
+
+    #[test]
+    fn rejects_what_json_rpc_and_mcp_forbid() {
+        assert_eq!(error_code("{"), code::PARSE_ERROR);
+        assert_eq!(
+            error_code(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}"#),
+            code::INVALID_PARAMS
+        );
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":1}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(error_code("42"), code::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn ids_are_echoed_as_written() {
+        let Ok(Message::Request(request)) =
+            parse(br#"{"jsonrpc":"2.0","id":"x-1","method":"ping"}"#)
+        else {
+            panic!("a request")
+        };
+        let body = result_body(&request.id, &RawValue::from_string("{}".into()).unwrap());
+        assert_eq!(&body[..], br#"{"jsonrpc":"2.0","id":"x-1","result":{}}"#);
+    }
+}

@@ -1,0 +1,383 @@
+//! [`McpServer`]: the declared tools, served over MCP Streamable HTTP on axum.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Map, json};
+
+use crate::auth::{AuthInfo, BearerAuthLayer, Challenge, SharedVerifier, TokenVerifier};
+use crate::context::unit_state;
+use crate::jsonrpc::{Dispatcher, Outcome};
+use crate::registry::Registry;
+use crate::scope::ScopePolicy;
+use crate::tool::{StateType, ToolDef};
+
+/// Largest request body accepted by default: 1 MiB, far above any sane tool call.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Why [`McpServerBuilder::build`] refused a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two tools share a name.
+    #[error("duplicate tool name `{0}`: tool names must be unique within a server")]
+    DuplicateTool(&'static str),
+    /// A tool's input or output schema does not describe a JSON object.
+    #[error(
+        "the {which} schema of tool `{tool}` does not describe an object: MCP requires `\"type\": \"object\"` (wrap the value in a struct)"
+    )]
+    SchemaNotObject {
+        /// The tool.
+        tool: &'static str,
+        /// `input` or `output`.
+        which: &'static str,
+    },
+    /// A tool's `ToolContext<S>` names another state type than the server's.
+    #[error(
+        "tool `{tool}` takes `ToolContext<{expected}>` but the server state is `{given}`: pass the state with `.state(..)`"
+    )]
+    StateMismatch {
+        /// The tool.
+        tool: &'static str,
+        /// The state type the tool expects.
+        expected: &'static str,
+        /// The state type given to the builder.
+        given: &'static str,
+    },
+    /// No token verifier was configured, and authentication was not explicitly turned off.
+    #[error(
+        "no token verifier is configured: call `.verifier(..)`, or `.without_auth()` for local development only"
+    )]
+    NoVerifier,
+    /// The MCP path is not an absolute path.
+    #[error("the MCP path `{0}` must start with `/`")]
+    InvalidPath(String),
+}
+
+/// Configures an [`McpServer`]. Created by [`McpServer::builder`].
+#[must_use]
+pub struct McpServerBuilder {
+    name: String,
+    version: String,
+    title: Option<String>,
+    instructions: Option<String>,
+    tools: Vec<ToolDef>,
+    state: Option<(Arc<dyn Any + Send + Sync>, StateType)>,
+    verifier: Option<SharedVerifier>,
+    without_auth: bool,
+    scopes: ScopePolicy,
+    path: String,
+    body_limit: usize,
+}
+
+impl McpServerBuilder {
+    /// Adds tools, usually from [`tools!`](crate::tools).
+    pub fn tools(mut self, tools: impl IntoIterator<Item = ToolDef>) -> Self {
+        self.tools.extend(tools);
+        self
+    }
+
+    /// The state every `ToolContext<S>` gives access to.
+    pub fn state<S: Send + Sync + 'static>(mut self, state: S) -> Self {
+        self.state = Some((Arc::new(state), StateType::of::<S>()));
+        self
+    }
+
+    /// A human-readable title for `serverInfo`.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Instructions for the model, sent in the `initialize` result.
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Verifies every request's bearer token with `verifier`.
+    pub fn verifier(mut self, verifier: impl TokenVerifier) -> Self {
+        self.verifier = Some(SharedVerifier(Arc::new(verifier)));
+        self
+    }
+
+    /// Serves without authentication: every caller holds every declared scope.
+    ///
+    /// For local development only; the server logs a warning when it is built. Never expose
+    /// such a server beyond loopback.
+    pub fn without_auth(mut self) -> Self {
+        self.without_auth = true;
+        self
+    }
+
+    /// How granted scopes satisfy required ones (exact matching by default).
+    pub fn scope_policy(mut self, policy: ScopePolicy) -> Self {
+        self.scopes = policy;
+        self
+    }
+
+    /// The path of the MCP endpoint (default `/mcp`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The largest request body accepted (default [`DEFAULT_BODY_LIMIT`]); larger ones get `413`.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Validates the configuration and precomputes everything requests share.
+    pub fn build(self) -> Result<McpServer, BuildError> {
+        if !self.path.starts_with('/') {
+            return Err(BuildError::InvalidPath(self.path));
+        }
+        let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
+        let auth = match (self.verifier, self.without_auth) {
+            (Some(verifier), _) => Auth::Verifier(verifier),
+            (None, true) => {
+                tracing::warn!(
+                    "MCP server `{}` runs WITHOUT AUTHENTICATION: every caller holds every scope. \
+                     Use this for local development only.",
+                    self.name
+                );
+                let scopes = registry.scopes().iter().copied();
+                Auth::Disabled(Arc::new(AuthInfo::new("local").with_scopes(scopes)))
+            }
+            (None, false) => return Err(BuildError::NoVerifier),
+        };
+        let mut server_info = Map::new();
+        let mut info = json!({ "name": self.name, "version": self.version });
+        if let Some(title) = &self.title {
+            info["title"] = title.clone().into();
+        }
+        server_info.insert(
+            "capabilities".into(),
+            json!({ "tools": { "listChanged": false } }),
+        );
+        server_info.insert("serverInfo".into(), info);
+        if let Some(instructions) = self.instructions {
+            server_info.insert("instructions".into(), instructions.into());
+        }
+        let dispatcher = Dispatcher {
+            registry,
+            scopes: self.scopes,
+            state: self.state.map_or_else(unit_state, |(state, _)| state),
+            server_info,
+        };
+        Ok(McpServer {
+            inner: Arc::new(Inner {
+                challenge: Challenge::new(self.name),
+                dispatcher,
+                auth,
+                path: self.path,
+                body_limit: self.body_limit,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for McpServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpServerBuilder")
+            .field("name", &self.name)
+            .field("tools", &self.tools)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An MCP server: the registered tools, their scopes, and how callers are authenticated.
+///
+/// ```
+/// use mcp_auth_runtime::prelude::*;
+///
+/// /// Say hello.
+/// #[tool(unscoped)]
+/// async fn hello() -> &'static str { "hello" }
+///
+/// let router: axum::Router = McpServer::builder("demo", "1.0.0")
+///     .tools(tools![hello])
+///     .without_auth()
+///     .build()
+///     .expect("valid configuration")
+///     .into_router();
+/// ```
+#[derive(Clone)]
+pub struct McpServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dispatcher: Dispatcher,
+    auth: Auth,
+    challenge: Challenge,
+    path: String,
+    body_limit: usize,
+}
+
+enum Auth {
+    Verifier(SharedVerifier),
+    Disabled(Arc<AuthInfo>),
+}
+
+impl McpServer {
+    /// Starts configuring a server; `name` and `version` go to `serverInfo`.
+    pub fn builder(name: impl Into<String>, version: impl Into<String>) -> McpServerBuilder {
+        McpServerBuilder {
+            name: name.into(),
+            version: version.into(),
+            title: None,
+            instructions: None,
+            tools: Vec::new(),
+            state: None,
+            verifier: None,
+            without_auth: false,
+            scopes: ScopePolicy::default(),
+            path: "/mcp".into(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// The registered tools, in registration order.
+    pub fn tools(&self) -> &[ToolDef] {
+        self.inner.dispatcher.registry.tools()
+    }
+
+    /// The union of the declared tools' scopes, sorted and without duplicates.
+    pub fn scopes_supported(&self) -> &[&'static str] {
+        self.inner.dispatcher.registry.scopes()
+    }
+
+    /// The path of the MCP endpoint.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// An axum router serving the MCP endpoint; nest it, merge it, or serve it as it is.
+    pub fn into_router(self) -> Router {
+        let path = self.inner.path.clone();
+        let body_limit = self.inner.body_limit;
+        let route = post(handle_post).fallback(method_not_allowed);
+        let route = match &self.inner.auth {
+            Auth::Verifier(verifier) => route.layer(BearerAuthLayer::new(
+                verifier.clone(),
+                self.inner.challenge.clone(),
+            )),
+            Auth::Disabled(_) => route,
+        };
+        Router::new()
+            .route(&path, route)
+            .layer(DefaultBodyLimit::max(body_limit))
+            .with_state(self)
+    }
+}
+
+impl fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpServer")
+            .field("tools", &self.tools())
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, HeaderValue::from_static("POST"))],
+    )
+        .into_response()
+}
+
+async fn handle_post(State(server): State<McpServer>, request: Request) -> Response {
+    let auth = match &server.inner.auth {
+        Auth::Disabled(local) => local.clone(),
+        Auth::Verifier(_) => match crate::auth::auth_of(&request) {
+            Some(auth) => auth,
+            // Unreachable behind the bearer layer; fail closed all the same.
+            None => return StatusCode::UNAUTHORIZED.into_response(),
+        },
+    };
+    if let Some(response) = check_headers(request.headers()) {
+        return response;
+    }
+    let body = match axum::body::to_bytes(request.into_body(), server.inner.body_limit).await {
+        Ok(body) => body,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    match server.inner.dispatcher.handle(&body, auth).await {
+        Outcome::Response(body) => json_response(StatusCode::OK, body),
+        Outcome::BadRequest(body) => json_response(StatusCode::BAD_REQUEST, body),
+        Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
+        Outcome::Forbidden { required, body } => {
+            let required: Vec<&str> = required.iter().map(String::as_str).collect();
+            let mut response = json_response(StatusCode::FORBIDDEN, body);
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                server.inner.challenge.insufficient_scope(&required),
+            );
+            response
+        }
+    }
+}
+
+/// Streamable HTTP: the body must be JSON, and the client must accept a JSON answer.
+fn check_headers(headers: &HeaderMap) -> Option<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_json = content_type
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Some(
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            )
+                .into_response(),
+        );
+    }
+    let accepts_json = headers.get_all(header::ACCEPT).iter().next().is_none()
+        || headers.get_all(header::ACCEPT).iter().any(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.split(',').any(|media| {
+                    let media = media.split(';').next().unwrap_or("").trim();
+                    media.eq_ignore_ascii_case("application/json")
+                        || media == "*/*"
+                        || media.eq_ignore_ascii_case("application/*")
+                })
+            })
+        });
+    if !accepts_json {
+        return Some(
+            (
+                StatusCode::NOT_ACCEPTABLE,
+                "Accept must allow application/json",
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

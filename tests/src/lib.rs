@@ -1,0 +1,1 @@
+//! Tests only; see `ui.rs` and `tool_macro.rs`.
