@@ -71,7 +71,7 @@ pub struct McpServerBuilder {
     tools: Vec<ToolDef>,
     state: Option<(Arc<dyn Any + Send + Sync>, StateType)>,
     verifier: Option<SharedVerifier>,
-    without_auth: bool,
+    without_auth: Option<Option<AuthInfo>>,
     scopes: ScopePolicy,
     path: String,
     body_limit: usize,
@@ -113,7 +113,15 @@ impl McpServerBuilder {
     /// For local development only; the server logs a warning when it is built. Never expose
     /// such a server beyond loopback.
     pub fn without_auth(mut self) -> Self {
-        self.without_auth = true;
+        self.without_auth = Some(None);
+        self
+    }
+
+    /// Serves without authentication: every caller is `identity`, with its scopes and tenant.
+    ///
+    /// For local development only, like [`without_auth`](Self::without_auth).
+    pub fn without_auth_as(mut self, identity: AuthInfo) -> Self {
+        self.without_auth = Some(Some(identity));
         self
     }
 
@@ -143,16 +151,18 @@ impl McpServerBuilder {
         let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
         let auth = match (self.verifier, self.without_auth) {
             (Some(verifier), _) => Auth::Verifier(verifier),
-            (None, true) => {
+            (None, Some(identity)) => {
                 tracing::warn!(
-                    "MCP server `{}` runs WITHOUT AUTHENTICATION: every caller holds every scope. \
+                    "MCP server `{}` runs WITHOUT AUTHENTICATION: every caller is a local user. \
                      Use this for local development only.",
                     self.name
                 );
-                let scopes = registry.scopes().iter().copied();
-                Auth::Disabled(Arc::new(AuthInfo::new("local").with_scopes(scopes)))
+                let identity = identity.unwrap_or_else(|| {
+                    AuthInfo::new("local").with_scopes(registry.scopes().iter().copied())
+                });
+                Auth::Disabled(Arc::new(identity))
             }
-            (None, false) => return Err(BuildError::NoVerifier),
+            (None, None) => return Err(BuildError::NoVerifier),
         };
         let mut server_info = Map::new();
         let mut info = json!({ "name": self.name, "version": self.version });
@@ -240,7 +250,7 @@ impl McpServer {
             tools: Vec::new(),
             state: None,
             verifier: None,
-            without_auth: false,
+            without_auth: None,
             scopes: ScopePolicy::default(),
             path: "/mcp".into(),
             body_limit: DEFAULT_BODY_LIMIT,

@@ -1,0 +1,9 @@
+use mcp_auth_runtime::prelude::*;
+
+async fn count_invoices() -> String {
+    "12".into()
+}
+
+fn main() {
+    let _ = tools![count_invoices];
+}
