@@ -14,6 +14,8 @@ pub(crate) struct Registry {
     tools: Vec<ToolDef>,
     by_name: HashMap<&'static str, usize>,
     list_result: Box<RawValue>,
+    /// Each tool's `tools/list` entry, for lists filtered per caller.
+    entries: Vec<Box<RawValue>>,
     scopes: Vec<&'static str>,
 }
 
@@ -48,9 +50,11 @@ impl Registry {
                 }
             }
         }
-        let list: Vec<_> = tools.iter().map(ToolDef::to_json).collect();
-        let list_result = serde_json::value::to_raw_value(&serde_json::json!({ "tools": list }))
-            .expect("tool descriptors serialize");
+        let entries: Vec<Box<RawValue>> = tools
+            .iter()
+            .map(|tool| serde_json::value::to_raw_value(&tool.to_json()).expect("tool descriptors serialize"))
+            .collect();
+        let list_result = list_of(entries.iter());
         let mut scopes: Vec<&'static str> = tools
             .iter()
             .flat_map(|t| t.scopes().iter().copied())
@@ -61,6 +65,7 @@ impl Registry {
             tools,
             by_name,
             list_result,
+            entries,
             scopes,
         })
     }
@@ -74,6 +79,17 @@ impl Registry {
         &self.list_result
     }
 
+    /// A `tools/list` result of the tools `keep` accepts, in registration order.
+    pub(crate) fn list_result_filtered(&self, keep: impl Fn(&ToolDef) -> bool) -> Box<RawValue> {
+        list_of(
+            self.tools
+                .iter()
+                .zip(&self.entries)
+                .filter(|(tool, _)| keep(tool))
+                .map(|(_, entry)| entry),
+        )
+    }
+
     /// The union of every tool's scopes, sorted.
     pub(crate) fn scopes(&self) -> &[&'static str] {
         &self.scopes
@@ -82,4 +98,17 @@ impl Registry {
     pub(crate) fn tools(&self) -> &[ToolDef] {
         &self.tools
     }
+}
+
+/// `{"tools":[..]}` from serialized entries, without parsing them again.
+fn list_of<'a>(entries: impl Iterator<Item = &'a Box<RawValue>>) -> Box<RawValue> {
+    let mut json = String::from("{\"tools\":[");
+    for (i, entry) in entries.enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(entry.get());
+    }
+    json.push_str("]}");
+    RawValue::from_string(json).expect("concatenated JSON entries are JSON")
 }

@@ -8,11 +8,16 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Map, json};
 
-use crate::auth::{AuthInfo, BearerAuthLayer, Challenge, SharedVerifier, TokenVerifier};
+use crate::auth::claims::{canonical_resource, is_secure_url};
+use crate::auth::{
+    AuthInfo, BearerAuthLayer, Challenge, JwtConfigError, JwtVerifier, SharedVerifier,
+    TokenVerifier,
+};
+use crate::metadata::ProtectedResourceMetadata;
 use crate::context::unit_state;
 use crate::jsonrpc::{Dispatcher, Outcome};
 use crate::registry::Registry;
@@ -56,6 +61,31 @@ pub enum BuildError {
         "no token verifier is configured: call `.verifier(..)`, or `.without_auth()` for local development only"
     )]
     NoVerifier,
+    /// Authentication is on but no resource URI was configured.
+    #[error(
+        "no resource URI is configured: call `.resource(\"https://mcp.example.com/mcp\")` with the server's canonical URI, the audience its tokens must name"
+    )]
+    MissingResource,
+    /// The resource URI is not absolute, has a fragment, or is not `https` off loopback.
+    #[error(
+        "resource `{0}` must be an absolute https URI without fragment (http is allowed on loopback only)"
+    )]
+    InvalidResource(String),
+    /// An authorization server URL is not `https` off loopback.
+    #[error("authorization server `{0}` must be an https URL (http is allowed on loopback only)")]
+    InsecureAuthorizationServer(String),
+    /// Several authorization servers but no verifier: which issuer's tokens to accept is
+    /// ambiguous.
+    #[error(
+        "several authorization servers are configured: pass a verifier with `.verifier(..)` that accepts each of them"
+    )]
+    AmbiguousIssuer,
+    /// A baseline scope is not an RFC 6749 scope token.
+    #[error("invalid baseline scope `{0}`")]
+    InvalidScope(String),
+    /// The default JWT verifier refused its configuration.
+    #[error(transparent)]
+    Jwt(#[from] JwtConfigError),
     /// The MCP path is not an absolute path.
     #[error("the MCP path `{0}` must start with `/`")]
     InvalidPath(String),
@@ -75,6 +105,12 @@ pub struct McpServerBuilder {
     scopes: ScopePolicy,
     path: String,
     body_limit: usize,
+    resource: Option<String>,
+    authorization_servers: Vec<String>,
+    baseline_scopes: Option<Vec<String>>,
+    resource_name: Option<String>,
+    resource_documentation: Option<String>,
+    filter_tools_by_scope: bool,
 }
 
 impl McpServerBuilder {
@@ -143,12 +179,74 @@ impl McpServerBuilder {
         self
     }
 
+    /// This server's canonical URI (RFC 8707, RFC 9728 `resource`), e.g.
+    /// `https://billing.example.com/mcp`: the audience every token must name. Required when
+    /// authentication is on.
+    pub fn resource(mut self, uri: impl Into<String>) -> Self {
+        self.resource = Some(uri.into());
+        self
+    }
+
+    /// An authorization server (issuer) whose tokens this server accepts, advertised in the
+    /// protected-resource metadata. Without an explicit [`verifier`](Self::verifier), one
+    /// authorization server and the [`resource`](Self::resource) configure a [`JwtVerifier`]
+    /// with its defaults (keys discovered from the issuer's metadata).
+    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        self.authorization_servers.push(issuer.into());
+        self
+    }
+
+    /// The scopes advertised in `scopes_supported` and in the `scope` of the challenge to
+    /// requests without a token. Default: the union of the declared tools' scopes.
+    ///
+    /// Clients request everything advertised (MCP authorization, scope selection), so a
+    /// server with powerful tools can advertise a least-privilege baseline here and let
+    /// clients step up through `insufficient_scope` challenges.
+    pub fn baseline_scopes<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.baseline_scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `resource_name` in the protected-resource metadata.
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+
+    /// `resource_documentation` in the protected-resource metadata.
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.resource_documentation = Some(url.into());
+        self
+    }
+
+    /// Shows each caller only the tools its scopes allow in `tools/list` (off by default).
+    ///
+    /// The trade-off: a hidden tool cannot trigger step-up authorization, since the client
+    /// never learns it exists or which scope it needs. The list is then computed per request
+    /// instead of served precomputed.
+    pub fn filter_tools_by_scope(mut self, filter: bool) -> Self {
+        self.filter_tools_by_scope = filter;
+        self
+    }
+
     /// Validates the configuration and precomputes everything requests share.
     pub fn build(self) -> Result<McpServer, BuildError> {
         if !self.path.starts_with('/') {
             return Err(BuildError::InvalidPath(self.path));
         }
         let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
+        if let Some(resource) = &self.resource {
+            if canonical_resource(resource).is_none() || !is_secure_url(resource) {
+                return Err(BuildError::InvalidResource(resource.clone()));
+            }
+        }
+        if let Some(issuer) = self.authorization_servers.iter().find(|i| !is_secure_url(i)) {
+            return Err(BuildError::InsecureAuthorizationServer(issuer.clone()));
+        }
         let auth = match (self.verifier, self.without_auth) {
             (Some(verifier), _) => Auth::Verifier(verifier),
             (None, Some(identity)) => {
@@ -162,7 +260,51 @@ impl McpServerBuilder {
                 });
                 Auth::Disabled(Arc::new(identity))
             }
-            (None, None) => return Err(BuildError::NoVerifier),
+            (None, None) => match (self.authorization_servers.as_slice(), &self.resource) {
+                ([], _) => return Err(BuildError::NoVerifier),
+                ([issuer], Some(resource)) => {
+                    let jwt = JwtVerifier::builder(issuer.clone(), resource.clone()).build()?;
+                    Auth::Verifier(SharedVerifier(Arc::new(jwt)))
+                }
+                ([_], None) => return Err(BuildError::MissingResource),
+                _ => return Err(BuildError::AmbiguousIssuer),
+            },
+        };
+        if matches!(auth, Auth::Verifier(_)) && self.resource.is_none() {
+            return Err(BuildError::MissingResource);
+        }
+        let advertised: Vec<String> = match self.baseline_scopes {
+            Some(scopes) => {
+                if let Some(bad) = scopes.iter().find(|s| !crate::scope::is_scope_token(s)) {
+                    return Err(BuildError::InvalidScope(bad.clone()));
+                }
+                scopes
+            }
+            None => registry.scopes().iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let mut challenge = Challenge::new(self.name.clone()).scope(advertised.join(" "));
+        let metadata = match &self.resource {
+            Some(resource) => {
+                let url = ProtectedResourceMetadata::well_known_url(resource)
+                    .ok_or_else(|| BuildError::InvalidResource(resource.clone()))?;
+                challenge = challenge.resource_metadata(url);
+                let document = ProtectedResourceMetadata {
+                    resource: resource.clone(),
+                    authorization_servers: self.authorization_servers.clone(),
+                    scopes_supported: advertised.clone(),
+                    bearer_methods_supported: vec!["header"],
+                    resource_name: self.resource_name.clone(),
+                    resource_documentation: self.resource_documentation.clone(),
+                };
+                let path = ProtectedResourceMetadata::well_known_path(resource)
+                    .ok_or_else(|| BuildError::InvalidResource(resource.clone()))?;
+                Some(Metadata {
+                    body: Bytes::from(serde_json::to_vec(&document).expect("metadata serializes")),
+                    document,
+                    path,
+                })
+            }
+            None => None,
         };
         let mut server_info = Map::new();
         let mut info = json!({ "name": self.name, "version": self.version });
@@ -182,10 +324,12 @@ impl McpServerBuilder {
             scopes: self.scopes,
             state: self.state.map_or_else(unit_state, |(state, _)| state),
             server_info,
+            filter_tools: self.filter_tools_by_scope,
         };
         Ok(McpServer {
             inner: Arc::new(Inner {
-                challenge: Challenge::new(self.name),
+                challenge,
+                metadata,
                 dispatcher,
                 auth,
                 path: self.path,
@@ -230,8 +374,16 @@ struct Inner {
     dispatcher: Dispatcher,
     auth: Auth,
     challenge: Challenge,
+    metadata: Option<Metadata>,
     path: String,
     body_limit: usize,
+}
+
+/// The protected-resource metadata document, serialized once.
+struct Metadata {
+    document: ProtectedResourceMetadata,
+    body: Bytes,
+    path: String,
 }
 
 enum Auth {
@@ -254,6 +406,12 @@ impl McpServer {
             scopes: ScopePolicy::default(),
             path: "/mcp".into(),
             body_limit: DEFAULT_BODY_LIMIT,
+            resource: None,
+            authorization_servers: Vec::new(),
+            baseline_scopes: None,
+            resource_name: None,
+            resource_documentation: None,
+            filter_tools_by_scope: false,
         }
     }
 
@@ -272,6 +430,11 @@ impl McpServer {
         &self.inner.path
     }
 
+    /// The protected-resource metadata document, when a resource is configured.
+    pub fn metadata(&self) -> Option<&ProtectedResourceMetadata> {
+        self.inner.metadata.as_ref().map(|m| &m.document)
+    }
+
     /// An axum router serving the MCP endpoint; nest it, merge it, or serve it as it is.
     pub fn into_router(self) -> Router {
         let path = self.inner.path.clone();
@@ -284,10 +447,24 @@ impl McpServer {
             )),
             Auth::Disabled(_) => route,
         };
-        Router::new()
+        let mut router = Router::new()
             .route(&path, route)
-            .layer(DefaultBodyLimit::max(body_limit))
-            .with_state(self)
+            .layer(DefaultBodyLimit::max(body_limit));
+        if let Some(metadata) = &self.inner.metadata {
+            // Browser-based clients read the metadata cross-origin; it holds nothing secret.
+            let cors = tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([http::Method::GET]);
+            let mut paths = vec![metadata.path.clone()];
+            let root = "/.well-known/oauth-protected-resource".to_owned();
+            if !paths.contains(&root) {
+                paths.push(root);
+            }
+            for path in paths {
+                router = router.route(&path, get(serve_metadata).layer(cors.clone()));
+            }
+        }
+        router.with_state(self)
     }
 }
 
@@ -298,6 +475,16 @@ impl fmt::Debug for McpServer {
             .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
+}
+
+async fn serve_metadata(State(server): State<McpServer>) -> Response {
+    let body = server
+        .inner
+        .metadata
+        .as_ref()
+        .map(|m| m.body.clone())
+        .unwrap_or_default();
+    json_response(StatusCode::OK, body)
 }
 
 async fn method_not_allowed() -> Response {

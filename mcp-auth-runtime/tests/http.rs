@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Client, serve};
+use common::{Client, bind, serve, serve_on};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, BuildError, TokenVerifier};
 use serde_json::{Value, json};
@@ -80,13 +80,16 @@ fn verifier() -> TestTokens {
 
 async fn start() -> (std::net::SocketAddr, Calls) {
     let calls = Calls::default();
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
     let server = McpServer::builder("billing", "1.2.3")
         .tools(tools![lookup_invoice, refund_invoice, hello])
         .state(calls.clone())
         .verifier(verifier())
+        .resource(format!("http://{addr}/mcp"))
         .build()
         .unwrap();
-    (serve(server.into_router()).await, calls)
+    (serve_on(listener, server.into_router()), calls)
 }
 
 #[tokio::test]
@@ -243,8 +246,11 @@ async fn missing_scope_is_403_with_insufficient_scope_and_the_tool_never_runs() 
     assert_eq!(status, 403);
     assert_eq!(
         challenge.unwrap(),
-        "Bearer realm=\"billing\", error=\"insufficient_scope\", scope=\"invoices:write payments:write\", \
-         error_description=\"the request requires higher privileges than provided by the access token\""
+        format!(
+            "Bearer realm=\"billing\", resource_metadata=\"http://{addr}/.well-known/oauth-protected-resource/mcp\", \
+             error=\"insufficient_scope\", scope=\"invoices:write payments:write\", \
+             error_description=\"the request requires higher privileges than provided by the access token\""
+        )
     );
     assert_eq!(body["error"]["code"], -32003);
     assert_eq!(body["error"]["data"]["requiredScopes"], json!(["invoices:write", "payments:write"]));
@@ -344,15 +350,25 @@ async fn malformed_json_rpc_is_400_and_changes_nothing() {
 #[tokio::test]
 async fn requests_without_a_valid_token_are_401_before_any_method() {
     let (addr, _) = start().await;
+    let metadata = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
     for method in ["initialize", "tools/list", "tools/call", "ping"] {
         let (status, challenge, _) = Client::new(addr, None).request(method, json!({})).await;
         assert_eq!(status, 401);
-        assert_eq!(challenge.unwrap(), "Bearer realm=\"billing\"");
+        assert_eq!(
+            challenge.unwrap(),
+            format!(
+                "Bearer realm=\"billing\", resource_metadata=\"{metadata}\", \
+                 scope=\"invoices:read invoices:write payments:write\""
+            )
+        );
         let (status, challenge, _) = Client::new(addr, Some("forged")).request(method, json!({})).await;
         assert_eq!(status, 401);
         assert_eq!(
             challenge.unwrap(),
-            "Bearer realm=\"billing\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\""
+            format!(
+                "Bearer realm=\"billing\", resource_metadata=\"{metadata}\", error=\"invalid_token\", \
+                 error_description=\"the access token is invalid or expired\""
+            )
         );
     }
 }
@@ -391,6 +407,43 @@ fn building_checks_the_configuration() {
 
     let err = McpServer::builder("x", "1").tools(tools![hello]).build().unwrap_err();
     assert!(matches!(err, BuildError::NoVerifier), "{err}");
+
+    let err = McpServer::builder("x", "1").tools(tools![hello]).verifier(verifier()).build().unwrap_err();
+    assert!(matches!(err, BuildError::MissingResource), "{err}");
+
+    for resource in ["http://mcp.example.com/mcp", "https://mcp.example.com/mcp#x", "/mcp", "mcp.example.com"] {
+        let err = McpServer::builder("x", "1")
+            .tools(tools![hello])
+            .verifier(verifier())
+            .resource(resource)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, BuildError::InvalidResource(_)), "{resource}: {err}");
+    }
+
+    let err = McpServer::builder("x", "1")
+        .tools(tools![hello])
+        .resource("https://mcp.example.com/mcp")
+        .authorization_server("http://auth.example.com")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::InsecureAuthorizationServer(_)), "{err}");
+
+    let err = McpServer::builder("x", "1")
+        .tools(tools![hello])
+        .authorization_server("https://auth.example.com")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::MissingResource), "{err}");
+
+    // One authorization server and a resource are enough: a JWT verifier with discovery.
+    let server = McpServer::builder("x", "1")
+        .tools(tools![hello])
+        .resource("https://mcp.example.com/mcp")
+        .authorization_server("https://auth.example.com")
+        .build()
+        .unwrap();
+    assert_eq!(server.metadata().unwrap().authorization_servers, ["https://auth.example.com"]);
 
     let err = McpServer::builder("x", "1").tools(tools![hello]).path("mcp").without_auth().build().unwrap_err();
     assert!(matches!(err, BuildError::InvalidPath(_)), "{err}");

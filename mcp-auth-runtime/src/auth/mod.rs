@@ -5,9 +5,18 @@
 //! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
 
 mod challenge;
+mod introspection;
+pub(crate) mod claims;
+mod jwks;
+mod jwt;
 mod layer;
 
 pub use challenge::Challenge;
+pub use claims::ScopeClaim;
+pub use introspection::{ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier};
+pub use jsonwebtoken::Algorithm;
+pub use jsonwebtoken::jwk::JwkSet;
+pub use jwt::{DEFAULT_ALGORITHMS, JwtConfigError, JwtVerifier, JwtVerifierBuilder};
 pub(crate) use layer::auth_of;
 pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
 
@@ -48,14 +57,14 @@ pub enum AuthError {
 /// It never holds the token itself, so its `Debug` output is safe to log.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuthInfo {
-    subject: Option<String>,
-    client_id: Option<String>,
-    scopes: Vec<String>,
-    expires_at: Option<SystemTime>,
-    issuer: Option<String>,
-    audience: Vec<String>,
-    tenant: Option<String>,
-    claims: Map<String, Value>,
+    pub(crate) subject: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Vec<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) claims: Map<String, Value>,
 }
 
 impl AuthInfo {
@@ -194,4 +203,10 @@ impl fmt::Debug for SharedVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SharedVerifier")
     }
+}
+
+/// Makes aws-lc-rs `jsonwebtoken`'s crypto provider for this process, unless the application
+/// installed one already (an `Err` then just says so).
+pub(crate) fn install_crypto_provider() {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 }

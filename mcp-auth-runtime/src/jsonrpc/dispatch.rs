@@ -39,6 +39,8 @@ pub(crate) struct Dispatcher {
     pub(crate) state: Arc<dyn std::any::Any + Send + Sync>,
     /// `serverInfo`, `capabilities` and `instructions`, serialized once.
     pub(crate) server_info: Map<String, Value>,
+    /// Whether `tools/list` shows each caller only the tools its scopes allow.
+    pub(crate) filter_tools: bool,
 }
 
 impl Dispatcher {
@@ -59,7 +61,7 @@ impl Dispatcher {
         match request.method.as_str() {
             "initialize" => self.initialize(&request),
             "ping" => respond(&request, &json!({})),
-            "tools/list" => self.list_tools(&request),
+            "tools/list" => self.list_tools(&request, &auth),
             "tools/call" => self.call_tool(request, auth).await,
             method => {
                 let message = format!("method not found: {method}");
@@ -91,7 +93,7 @@ impl Dispatcher {
         respond(request, &result)
     }
 
-    fn list_tools(&self, request: &Request) -> Outcome {
+    fn list_tools(&self, request: &Request, auth: &AuthInfo) -> Outcome {
         if request
             .params
             .as_ref()
@@ -103,6 +105,12 @@ impl Dispatcher {
                 code::INVALID_PARAMS,
                 "invalid params: unknown cursor",
             );
+        }
+        if self.filter_tools {
+            let list = self
+                .registry
+                .list_result_filtered(|tool| self.scopes.missing(auth, tool.scopes()).is_empty());
+            return Outcome::Response(result_body(&request.id, &list));
         }
         Outcome::Response(result_body(&request.id, self.registry.list_result()))
     }

@@ -1,0 +1,251 @@
+//! What every verifier shares: resource-URI normalisation, audience and issuer checks, and the
+//! mapping of claims (a JWT's payload or an introspection response) to an [`AuthInfo`].
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::{AuthError, AuthInfo};
+use crate::scope::is_scope_token;
+
+/// Where a token carries its scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ScopeClaim {
+    /// `scope`, a space-separated string (RFC 9068 §2.2.3, RFC 7662 §2.2). The default.
+    #[default]
+    Scope,
+    /// `scp`, a space-separated string or an array of strings (Microsoft Entra ID, Okta).
+    Scp,
+    /// Another claim, a space-separated string or an array of strings.
+    Custom(String),
+}
+
+impl ScopeClaim {
+    fn name(&self) -> &str {
+        match self {
+            ScopeClaim::Scope => "scope",
+            ScopeClaim::Scp => "scp",
+            ScopeClaim::Custom(name) => name,
+        }
+    }
+}
+
+/// How claims become an [`AuthInfo`]: which claim holds the scopes and which the tenant.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClaimMapping {
+    pub(crate) scope: ScopeClaim,
+    pub(crate) tenant: Option<String>,
+}
+
+impl ClaimMapping {
+    /// Builds the caller's identity from verified claims. Claims of the wrong JSON type make
+    /// the whole token invalid rather than being ignored: a token that says something
+    /// unexpected about its own permissions is not to be trusted with any.
+    pub(crate) fn auth_info(&self, claims: Map<String, Value>) -> Result<AuthInfo, AuthError> {
+        let string = |name: &str| -> Result<Option<String>, AuthError> {
+            match claims.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(AuthError::InvalidToken(format!("claim `{name}` is not a string"))),
+            }
+        };
+        let scopes = self.scopes(&claims)?;
+        let mut auth = AuthInfo {
+            subject: string("sub")?,
+            client_id: match string("client_id")? {
+                Some(id) => Some(id),
+                None => string("azp")?,
+            },
+            scopes,
+            issuer: string("iss")?,
+            audience: audiences(claims.get("aud"))?,
+            tenant: match &self.tenant {
+                Some(claim) => string(claim)?,
+                None => None,
+            },
+            ..AuthInfo::default()
+        };
+        if let Some(exp) = claims.get("exp") {
+            let exp = exp
+                .as_u64()
+                .ok_or_else(|| AuthError::InvalidToken("claim `exp` is not a NumericDate".into()))?;
+            auth.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
+        }
+        auth.claims = claims;
+        Ok(auth)
+    }
+
+    fn scopes(&self, claims: &Map<String, Value>) -> Result<Vec<String>, AuthError> {
+        let name = self.scope.name();
+        let invalid = || AuthError::InvalidToken(format!("claim `{name}` has an unexpected type"));
+        let raw: Vec<&str> = match claims.get(name) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s.split(' ').collect(),
+            // RFC 9068 and RFC 7662 define `scope` as a string only.
+            Some(Value::Array(_)) if self.scope == ScopeClaim::Scope => return Err(invalid()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().ok_or_else(invalid))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(invalid()),
+        };
+        // Anything that is not an RFC 6749 scope-token (look-alike Unicode, quotes, empty
+        // strings from doubled spaces) can never equal a declared scope: drop it.
+        Ok(raw
+            .into_iter()
+            .filter(|s| is_scope_token(s))
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+fn audiences(aud: Option<&Value>) -> Result<Vec<String>, AuthError> {
+    match aud {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| AuthError::InvalidToken("claim `aud` holds a non-string".into()))
+            })
+            .collect(),
+        Some(_) => Err(AuthError::InvalidToken("claim `aud` is not a string or array".into())),
+    }
+}
+
+/// The canonical form of a resource URI (RFC 8707 §2, MCP authorization): lowercase scheme
+/// and host, no default port, no trailing slash, no fragment. Two URIs name the same resource
+/// exactly when their canonical forms are equal.
+pub(crate) fn canonical_resource(uri: &str) -> Option<String> {
+    let url = Url::parse(uri).ok()?;
+    if url.cannot_be_a_base() || url.fragment().is_some() || !url.username().is_empty() {
+        return None;
+    }
+    let host = url.host_str()?;
+    let mut out = format!("{}://{}", url.scheme(), host);
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push_str(url.path().trim_end_matches('/'));
+    if let Some(query) = url.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    Some(out)
+}
+
+/// Whether one of `audience` names `resource` (already canonical).
+pub(crate) fn audience_matches(audience: &[String], resource: &str) -> bool {
+    audience
+        .iter()
+        .any(|aud| canonical_resource(aud).as_deref() == Some(resource))
+}
+
+/// Whether `url` may be used to reach an issuer or serve a resource: `https`, or `http` on a
+/// loopback host (OAuth 2.1 §1.5, MCP authorization: communication security).
+pub(crate) fn is_secure_url(url: &str) -> bool {
+    let Ok(url) = Url::parse(url) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_resources_ignore_case_default_ports_and_trailing_slashes() {
+        let canonical = canonical_resource("https://billing.example.com/mcp").unwrap();
+        for same in [
+            "HTTPS://Billing.Example.COM/mcp",
+            "https://billing.example.com:443/mcp",
+            "https://billing.example.com/mcp/",
+        ] {
+            assert_eq!(canonical_resource(same).unwrap(), canonical, "{same}");
+        }
+        for other in [
+            "http://billing.example.com/mcp",
+            "https://billing.example.com:8443/mcp",
+            "https://billing.example.com/MCP",
+            "https://billing.example.com/mcp/x",
+            "https://billing.example.com/mc",
+            "https://evil.billing.example.com/mcp",
+            "https://billing.example.com.evil/mcp",
+        ] {
+            assert_ne!(canonical_resource(other).unwrap(), canonical, "{other}");
+        }
+        assert_eq!(canonical_resource("https://a.example/").unwrap(), "https://a.example");
+        assert!(canonical_resource("https://a.example/mcp#frag").is_none());
+        assert!(canonical_resource("mailto:a@example.com").is_none());
+        assert!(canonical_resource("/mcp").is_none());
+        assert!(canonical_resource("").is_none());
+    }
+
+    #[test]
+    fn audience_must_contain_the_resource() {
+        let resource = canonical_resource("https://r.example/mcp").unwrap();
+        let aud = |v: Value| audiences(Some(&v)).unwrap();
+        assert!(audience_matches(&aud(json!("https://r.example/mcp/")), &resource));
+        assert!(audience_matches(&aud(json!(["junk", "https://R.example/mcp"])), &resource));
+        assert!(!audience_matches(&aud(json!("https://r.example/mcp2")), &resource));
+        assert!(!audience_matches(&aud(json!("")), &resource));
+        assert!(!audience_matches(&aud(json!([])), &resource));
+        assert!(audiences(Some(&json!(5))).is_err());
+        assert!(audiences(Some(&json!([5]))).is_err());
+    }
+
+    #[test]
+    fn scope_claims_are_strict_about_types() {
+        let mapping = ClaimMapping::default();
+        let auth = mapping
+            .auth_info(json!({ "scope": "a:read  b:write é x\"y", "sub": "s", "azp": "c" }).as_object().unwrap().clone())
+            .unwrap();
+        assert_eq!(auth.scopes(), ["a:read", "b:write"]);
+        assert_eq!(auth.client_id(), Some("c"));
+        assert!(mapping.auth_info(json!({ "scope": ["a:read"] }).as_object().unwrap().clone()).is_err());
+        assert!(mapping.auth_info(json!({ "scope": 7 }).as_object().unwrap().clone()).is_err());
+        assert!(mapping.auth_info(json!({ "sub": 7 }).as_object().unwrap().clone()).is_err());
+
+        let scp = ClaimMapping { scope: ScopeClaim::Scp, tenant: Some("tid".into()) };
+        let auth = scp
+            .auth_info(json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1" }).as_object().unwrap().clone())
+            .unwrap();
+        assert_eq!(auth.scopes(), ["a:read", "b:write"]);
+        assert_eq!(auth.tenant(), Some("t1"));
+        assert!(scp.auth_info(json!({ "scp": [1] }).as_object().unwrap().clone()).is_err());
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_is_secure() {
+        assert!(is_secure_url("https://auth.example.com"));
+        assert!(is_secure_url("http://127.0.0.1:8080/realms/master"));
+        assert!(is_secure_url("http://localhost:8080"));
+        assert!(is_secure_url("http://[::1]:8080"));
+        assert!(!is_secure_url("http://auth.example.com"));
+        assert!(!is_secure_url("http://10.0.0.1"));
+        assert!(!is_secure_url("ftp://auth.example.com"));
+        assert!(!is_secure_url("not a url"));
+    }
+}

@@ -1,0 +1,398 @@
+//! The issuer's signing keys: discovered, fetched, cached, refreshed on rotation, and never
+//! fetched more often than the configured interval, however many unknown `kid`s arrive.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::AuthError;
+
+/// Largest key set or metadata document read from an issuer.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// A verification key from a key set, with what it may verify.
+pub(crate) struct Key {
+    pub(crate) kid: Option<String>,
+    /// The algorithm the JWK pins with `alg`, if it does.
+    alg: Option<Algorithm>,
+    kind: KeyKind,
+    pub(crate) decoding: DecodingKey,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum KeyKind {
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl Key {
+    /// Turns a JWK into a key, or `None` for keys that can never verify a token here:
+    /// symmetric keys (an HMAC secret in a public key set is a misconfiguration, and using a
+    /// public key as an HMAC secret is the classic algorithm-confusion attack), encryption
+    /// keys, and curves or types we do not support.
+    pub(crate) fn from_jwk(jwk: &Jwk) -> Option<Key> {
+        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            return None;
+        }
+        let kind = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => KeyKind::Rsa,
+            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                EllipticCurve::P256 => KeyKind::EcP256,
+                EllipticCurve::P384 => KeyKind::EcP384,
+                _ => return None,
+            },
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                KeyKind::Ed25519
+            }
+            _ => return None,
+        };
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(alg) => Some(signing_algorithm(alg)?),
+        };
+        let decoding = DecodingKey::from_jwk(jwk).ok()?;
+        Some(Key {
+            kid: jwk.common.key_id.clone(),
+            alg,
+            kind,
+            decoding,
+        })
+    }
+
+    /// Whether this key may verify a token signed with `alg`: the key type must be the one the
+    /// algorithm uses, and a JWK that names its algorithm allows that one only.
+    pub(crate) fn allows(&self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        let kind_fits = match self.kind {
+            KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+            KeyKind::EcP256 => alg == ES256,
+            KeyKind::EcP384 => alg == ES384,
+            KeyKind::Ed25519 => alg == EdDSA,
+        };
+        kind_fits && self.alg.is_none_or(|pinned| pinned == alg)
+    }
+}
+
+fn signing_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
+    Some(match alg {
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        KeyAlgorithm::RS384 => Algorithm::RS384,
+        KeyAlgorithm::RS512 => Algorithm::RS512,
+        KeyAlgorithm::PS256 => Algorithm::PS256,
+        KeyAlgorithm::PS384 => Algorithm::PS384,
+        KeyAlgorithm::PS512 => Algorithm::PS512,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::ES384 => Algorithm::ES384,
+        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// The keys of one key set, by `kid`.
+#[derive(Default)]
+pub(crate) struct KeySet {
+    by_kid: HashMap<String, Arc<Key>>,
+    without_kid: Vec<Arc<Key>>,
+}
+
+impl KeySet {
+    pub(crate) fn from_jwks(set: &JwkSet) -> KeySet {
+        let mut keys = KeySet::default();
+        for jwk in &set.keys {
+            let Some(key) = Key::from_jwk(jwk) else {
+                continue;
+            };
+            let key = Arc::new(key);
+            match &key.kid {
+                Some(kid) => {
+                    keys.by_kid.insert(kid.clone(), key);
+                }
+                None => keys.without_kid.push(key),
+            }
+        }
+        keys
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_kid.len() + self.without_kid.len()
+    }
+
+    /// The key for a token's `kid` and `alg`. A token without `kid` may use a key set's only
+    /// key that fits its algorithm; with several candidates it is ambiguous and refused.
+    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<Key>> {
+        match kid {
+            Some(kid) => self.by_kid.get(kid).filter(|k| k.allows(alg)).cloned(),
+            None => {
+                let mut candidates = self
+                    .by_kid
+                    .values()
+                    .chain(&self.without_kid)
+                    .filter(|k| k.allows(alg));
+                let first = candidates.next()?;
+                candidates.next().is_none().then(|| first.clone())
+            }
+        }
+    }
+}
+
+/// Where the key set comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum JwksSource {
+    /// `jwks_uri` from the issuer's metadata (RFC 8414, then OpenID Connect Discovery).
+    Discover { issuer: String },
+    /// An explicit key set URL.
+    Url(String),
+}
+
+/// Fetches and caches a remote key set.
+pub(crate) struct JwksCache {
+    source: JwksSource,
+    http: reqwest::Client,
+    /// At most one fetch per interval, whatever triggers it.
+    refetch_interval: Duration,
+    /// Keys older than this are refreshed on the next request that needs them.
+    max_age: Duration,
+    keys: RwLock<Snapshot>,
+    /// Held while fetching, so that concurrent misses share one fetch (single flight).
+    refresh: Mutex<RefreshState>,
+}
+
+struct Snapshot {
+    keys: Arc<KeySet>,
+    fetched_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    last_attempt: Option<Instant>,
+    last_error: Option<String>,
+    jwks_url: Option<String>,
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        source: JwksSource,
+        http: reqwest::Client,
+        refetch_interval: Duration,
+        max_age: Duration,
+    ) -> Self {
+        JwksCache {
+            source,
+            http,
+            refetch_interval,
+            max_age,
+            keys: RwLock::new(Snapshot {
+                keys: Arc::default(),
+                fetched_at: None,
+            }),
+            refresh: Mutex::new(RefreshState::default()),
+        }
+    }
+
+    fn snapshot(&self) -> (Arc<KeySet>, Option<Instant>) {
+        let snapshot = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        (snapshot.keys.clone(), snapshot.fetched_at)
+    }
+
+    /// The key for `kid` and `alg`. A miss or a stale set triggers a refetch, at most once per
+    /// interval; concurrent callers wait for the same fetch instead of starting their own.
+    pub(crate) async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
+        let (keys, fetched_at) = self.snapshot();
+        let fresh = fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
+        if fresh {
+            if let Some(key) = keys.find(kid, alg) {
+                return Ok(key);
+            }
+        }
+
+        let mut refresh = self.refresh.lock().await;
+        // Another caller may have fetched while this one waited.
+        let (keys, fetched_at) = self.snapshot();
+        let fresh = fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
+        if fresh {
+            if let Some(key) = keys.find(kid, alg) {
+                return Ok(key);
+            }
+        }
+        let may_fetch = refresh
+            .last_attempt
+            .is_none_or(|at| at.elapsed() >= self.refetch_interval);
+        if may_fetch {
+            refresh.last_attempt = Some(Instant::now());
+            match self.fetch(&mut refresh).await {
+                Ok(set) => {
+                    tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
+                    refresh.last_error = None;
+                    let set = Arc::new(set);
+                    *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Snapshot {
+                        keys: set.clone(),
+                        fetched_at: Some(Instant::now()),
+                    };
+                    drop(refresh);
+                    return set
+                        .find(kid, alg)
+                        .ok_or_else(|| AuthError::InvalidToken("no key of the issuer matches the token's `kid` and `alg`".into()));
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot fetch the issuer's signing keys");
+                    refresh.last_error = Some(err);
+                }
+            }
+        }
+        drop(refresh);
+        // A stale set still holds the issuer's keys: keep using it while the issuer is
+        // unreachable, rather than turning every caller away.
+        if let Some(key) = keys.find(kid, alg) {
+            return Ok(key);
+        }
+        if fetched_at.is_none() {
+            // Never fetched successfully: nothing can be verified.
+            return Err(AuthError::Unavailable(
+                "the issuer's signing keys could not be fetched".into(),
+            ));
+        }
+        Err(AuthError::InvalidToken(
+            "no key of the issuer matches the token's `kid` and `alg`".into(),
+        ))
+    }
+
+    /// Fetches now, whatever the interval: used at start-up to fail fast.
+    pub(crate) async fn warm_up(&self) -> Result<usize, String> {
+        let mut refresh = self.refresh.lock().await;
+        refresh.last_attempt = Some(Instant::now());
+        let set = self.fetch(&mut refresh).await?;
+        let count = set.len();
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Snapshot {
+            keys: Arc::new(set),
+            fetched_at: Some(Instant::now()),
+        };
+        Ok(count)
+    }
+
+    async fn fetch(&self, refresh: &mut RefreshState) -> Result<KeySet, String> {
+        let url = match (&self.source, &refresh.jwks_url) {
+            (JwksSource::Url(url), _) => url.clone(),
+            (JwksSource::Discover { .. }, Some(url)) => url.clone(),
+            (JwksSource::Discover { issuer }, None) => {
+                let url = discover_jwks_uri(&self.http, issuer).await?;
+                refresh.jwks_url = Some(url.clone());
+                url
+            }
+        };
+        let set: JwkSet = get_json(&self.http, &url).await?;
+        let keys = KeySet::from_jwks(&set);
+        if keys.len() == 0 {
+            return Err(format!("the key set at {url} holds no usable signing key"));
+        }
+        Ok(keys)
+    }
+}
+
+#[derive(Deserialize)]
+struct AuthorizationServerMetadata {
+    issuer: String,
+    jwks_uri: Option<String>,
+}
+
+/// The metadata URLs to try for `issuer`, in the order the MCP authorization specification
+/// gives: RFC 8414 with the issuer's path inserted, OpenID Connect Discovery with the path
+/// inserted, then OpenID Connect Discovery with the path appended.
+pub(crate) fn metadata_urls(issuer: &str) -> Result<Vec<String>, String> {
+    let url = Url::parse(issuer).map_err(|e| format!("invalid issuer URL: {e}"))?;
+    let path = url.path().trim_end_matches('/');
+    let origin = url.origin().ascii_serialization();
+    Ok(if path.is_empty() {
+        vec![
+            format!("{origin}/.well-known/oauth-authorization-server"),
+            format!("{origin}/.well-known/openid-configuration"),
+        ]
+    } else {
+        vec![
+            format!("{origin}/.well-known/oauth-authorization-server{path}"),
+            format!("{origin}/.well-known/openid-configuration{path}"),
+            format!("{origin}{path}/.well-known/openid-configuration"),
+        ]
+    })
+}
+
+/// Finds the issuer's `jwks_uri`. The metadata's `issuer` must be the configured issuer
+/// exactly (RFC 8414 §3.3), or a compromised or confused document could substitute keys.
+async fn discover_jwks_uri(http: &reqwest::Client, issuer: &str) -> Result<String, String> {
+    let mut errors = Vec::new();
+    for url in metadata_urls(issuer)? {
+        match get_json::<AuthorizationServerMetadata>(http, &url).await {
+            Ok(metadata) if metadata.issuer != issuer => {
+                return Err(format!(
+                    "the metadata at {url} names issuer {:?}, not the configured {issuer:?}",
+                    metadata.issuer
+                ));
+            }
+            Ok(metadata) => {
+                return metadata
+                    .jwks_uri
+                    .ok_or_else(|| format!("the metadata at {url} has no jwks_uri"));
+            }
+            Err(err) => errors.push(err),
+        }
+    }
+    Err(format!("issuer metadata not found: {}", errors.join("; ")))
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, String> {
+    let response = http
+        .get(url)
+        .header(http::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("GET {url}: HTTP {status}"));
+    }
+    if response.content_length().is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64) {
+        return Err(format!("GET {url}: document too large"));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(format!("GET {url}: document too large"));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("GET {url}: invalid JSON document: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_urls_follow_the_mcp_discovery_order() {
+        assert_eq!(
+            metadata_urls("https://auth.example.com").unwrap(),
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server",
+                "https://auth.example.com/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            metadata_urls("http://localhost:8080/realms/master").unwrap(),
+            [
+                "http://localhost:8080/.well-known/oauth-authorization-server/realms/master",
+                "http://localhost:8080/.well-known/openid-configuration/realms/master",
+                "http://localhost:8080/realms/master/.well-known/openid-configuration"
+            ]
+        );
+    }
+}

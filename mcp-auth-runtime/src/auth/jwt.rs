@@ -1,0 +1,387 @@
+//! [`JwtVerifier`]: JWT access tokens (RFC 9068) checked against the issuer's keys.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use super::claims::{ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url, now};
+use super::jwks::{JwksCache, JwksSource, Key, KeySet};
+use super::{AuthError, AuthInfo, TokenVerifier};
+
+/// The asymmetric algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
+pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why a [`JwtVerifierBuilder`] refused its configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwtConfigError {
+    /// The issuer is not an absolute `https` URL (or `http` on loopback).
+    #[error("issuer `{0}` must be an https URL (http is allowed on loopback only)")]
+    InsecureIssuer(String),
+    /// The JWKS URL is not an absolute `https` URL (or `http` on loopback).
+    #[error("JWKS URL `{0}` must be an https URL (http is allowed on loopback only)")]
+    InsecureJwksUrl(String),
+    /// The resource is not an absolute URI without fragment.
+    #[error("resource `{0}` must be an absolute URI without fragment, e.g. https://mcp.example.com/mcp")]
+    InvalidResource(String),
+    /// The algorithm allow-list is empty, or holds an HMAC algorithm without a shared secret.
+    #[error("{0}")]
+    Algorithms(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Validates JWT access tokens: signature with the issuer's keys, `iss`, `aud`, `exp`, `nbf`,
+/// `iat`, and the algorithm against an allow-list.
+///
+/// - **Keys** come from the issuer's metadata (RFC 8414 `/.well-known/oauth-authorization-server`,
+///   then OpenID Connect Discovery, path-aware for issuers such as Keycloak's
+///   `/realms/master`), an explicit JWKS URL, or a static key set. Remote keys are cached; a
+///   token with an unknown `kid` triggers at most one refetch per
+///   [`refetch_interval`](JwtVerifierBuilder::refetch_interval), shared by concurrent
+///   requests, so rotated keys are picked up without a restart and a flood of random `kid`s
+///   cannot hammer the issuer. If the keys cannot be fetched the verifier fails closed.
+/// - **Algorithms**: [`DEFAULT_ALGORITHMS`] (asymmetric only). `none` never validates; HMAC
+///   algorithms only with an explicit [`hmac_secret`](JwtVerifierBuilder::hmac_secret), and
+///   never with a key from a key set. A JWK that names its `alg` verifies that one only.
+/// - **Claims**: `iss` equals the issuer exactly; `aud` (a string or an array) contains the
+///   resource, compared in canonical form; `exp` is required; `nbf` and `iat` must not lie in
+///   the future; all with a leeway (default 60 s). Tokens with `crit` header parameters are
+///   refused, since none are understood here (RFC 7515 §4.1.11); `jku`, `x5u` and `jwk`
+///   headers are ignored: keys come from the configuration only.
+///
+/// ```no_run
+/// use mcp_auth_runtime::auth::{JwtVerifier, ScopeClaim};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = JwtVerifier::builder(
+///     "https://auth.example.com/realms/billing",   // the issuer, exactly as in `iss`
+///     "https://billing.example.com/mcp",           // this server: the audience
+/// )
+/// .scope_claim(ScopeClaim::Scope)
+/// .tenant_claim("tenant")
+/// .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct JwtVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    resource: String,
+    algorithms: Vec<Algorithm>,
+    leeway: u64,
+    mapping: ClaimMapping,
+    keys: Keys,
+    hmac: Option<DecodingKey>,
+}
+
+enum Keys {
+    Remote(JwksCache),
+    Static(KeySet),
+}
+
+impl JwtVerifier {
+    /// Starts configuring a verifier for tokens of `issuer` minted for `resource` (this
+    /// server's canonical URI, the expected audience).
+    pub fn builder(issuer: impl Into<String>, resource: impl Into<String>) -> JwtVerifierBuilder {
+        JwtVerifierBuilder {
+            issuer: issuer.into(),
+            resource: resource.into(),
+            source: None,
+            static_keys: None,
+            hmac_secret: None,
+            algorithms: None,
+            leeway: Duration::from_secs(60),
+            mapping: ClaimMapping::default(),
+            refetch_interval: Duration::from_secs(30),
+            max_age: Duration::from_secs(3600),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The issuer tokens must come from.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Fetches the issuer's keys now (discovering them if needed), so that a misconfigured or
+    /// unreachable issuer shows at start-up rather than on the first request. Returns the
+    /// number of usable keys.
+    pub async fn warm_up(&self) -> Result<usize, AuthError> {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.warm_up().await.map_err(AuthError::Unavailable),
+            Keys::Static(keys) => Ok(keys.len()),
+        }
+    }
+
+    async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.key(kid, alg).await,
+            Keys::Static(keys) => keys
+                .find(kid, alg)
+                .ok_or_else(|| AuthError::InvalidToken("no configured key matches the token's `kid` and `alg`".into())),
+        }
+    }
+
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let inner = &self.inner;
+        let mut validation = Validation::new(alg);
+        validation.leeway = inner.leeway;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&inner.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        // `aud` is compared below in canonical form (RFC 8707), which `jsonwebtoken`'s exact
+        // string comparison cannot do; the check itself is never skipped.
+        validation.validate_aud = false;
+        validation
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        let inner = &self.inner;
+        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed JWT"))?;
+        if !inner.algorithms.contains(&header.alg) {
+            return Err(invalid("algorithm not allowed"));
+        }
+        if header.crit.is_some() {
+            return Err(invalid("`crit` header parameters are not supported"));
+        }
+        let validation = self.validation(header.alg);
+        // HMAC tokens are checked with the configured secret only, never with a key from a
+        // key set: a public key used as an HMAC secret is the algorithm-confusion attack.
+        let claims = if is_hmac(header.alg) {
+            let secret = inner.hmac.as_ref().ok_or_else(|| invalid("algorithm not allowed"))?;
+            decode(token, secret, &validation)?
+        } else {
+            let key = self.key(header.kid.as_deref(), header.alg).await?;
+            decode(token, &key.decoding, &validation)?
+        };
+        if let Some(iat) = claims.get("iat") {
+            let iat = iat.as_u64().ok_or_else(|| invalid("claim `iat` is not a NumericDate"))?;
+            if iat > now() + inner.leeway {
+                return Err(invalid("token issued in the future"));
+            }
+        }
+        let auth = inner.mapping.auth_info(claims)?;
+        if !audience_matches(auth.audience(), &inner.resource) {
+            return Err(invalid("token audience is not this resource"));
+        }
+        Ok(auth)
+    }
+}
+
+fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Map<String, Value>, AuthError> {
+    use jsonwebtoken::errors::ErrorKind;
+    jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|err| {
+            let why = match err.kind() {
+                ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::ImmatureSignature => "token not yet valid",
+                ErrorKind::InvalidIssuer => "token issuer is not the configured issuer",
+                ErrorKind::InvalidSignature => "invalid signature",
+                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim (exp, iss, aud)",
+                ErrorKind::InvalidAlgorithm => "algorithm does not match the key",
+                _ => "malformed or unverifiable JWT",
+            };
+            AuthError::InvalidToken(why.to_owned())
+        })
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("JwtVerifier")
+            .field("issuer", &inner.issuer)
+            .field("resource", &inner.resource)
+            .field("algorithms", &inner.algorithms)
+            .field("leeway", &inner.leeway)
+            .field("mapping", &inner.mapping)
+            .field("hmac_secret", &inner.hmac.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`JwtVerifier`]. Created by [`JwtVerifier::builder`].
+///
+/// | option | default |
+/// | --- | --- |
+/// | keys | discovered from the issuer's metadata |
+/// | [`algorithms`](Self::algorithms) | [`DEFAULT_ALGORITHMS`] |
+/// | [`leeway`](Self::leeway) | 60 s |
+/// | [`scope_claim`](Self::scope_claim) | `scope` |
+/// | [`tenant_claim`](Self::tenant_claim) | none |
+/// | [`refetch_interval`](Self::refetch_interval) | 30 s |
+/// | [`max_key_age`](Self::max_key_age) | 1 h |
+/// | [`timeout`](Self::timeout) | 5 s |
+#[must_use]
+pub struct JwtVerifierBuilder {
+    issuer: String,
+    resource: String,
+    source: Option<JwksSource>,
+    static_keys: Option<JwkSet>,
+    hmac_secret: Option<Vec<u8>>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Duration,
+    mapping: ClaimMapping,
+    refetch_interval: Duration,
+    max_age: Duration,
+    timeout: Duration,
+}
+
+impl JwtVerifierBuilder {
+    /// Fetches keys from this JWKS URL instead of discovering it.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(JwksSource::Url(url.into()));
+        self
+    }
+
+    /// Verifies with these keys only; nothing is fetched.
+    pub fn static_keys(mut self, keys: JwkSet) -> Self {
+        self.static_keys = Some(keys);
+        self
+    }
+
+    /// Also accepts HS256/384/512 tokens signed with this shared secret. Off by default: a
+    /// shared secret lets anyone who holds it mint tokens.
+    pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.hmac_secret = Some(secret.into());
+        self
+    }
+
+    /// The accepted algorithms, replacing [`DEFAULT_ALGORITHMS`].
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Where the token carries its scopes.
+    pub fn scope_claim(mut self, claim: ScopeClaim) -> Self {
+        self.mapping.scope = claim;
+        self
+    }
+
+    /// The claim naming the caller's tenant, for [`AuthInfo::tenant`].
+    pub fn tenant_claim(mut self, claim: impl Into<String>) -> Self {
+        self.mapping.tenant = Some(claim.into());
+        self
+    }
+
+    /// The least time between two fetches of the key set, whatever triggers them.
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// How long fetched keys are used before they are fetched again.
+    pub fn max_key_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// The bound on each request to the issuer (metadata and key set).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Validates the configuration.
+    pub fn build(self) -> Result<JwtVerifier, JwtConfigError> {
+        crate::auth::install_crypto_provider();
+        if !is_secure_url(&self.issuer) {
+            return Err(JwtConfigError::InsecureIssuer(self.issuer));
+        }
+        let resource = canonical_resource(&self.resource)
+            .ok_or_else(|| JwtConfigError::InvalidResource(self.resource.clone()))?;
+        let algorithms = self.algorithms.unwrap_or_else(|| {
+            let mut algorithms = DEFAULT_ALGORITHMS.to_vec();
+            if self.hmac_secret.is_some() {
+                algorithms.extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+            }
+            algorithms
+        });
+        if algorithms.is_empty() {
+            return Err(JwtConfigError::Algorithms("the algorithm allow-list is empty".into()));
+        }
+        if algorithms.iter().any(|a| is_hmac(*a)) && self.hmac_secret.is_none() {
+            return Err(JwtConfigError::Algorithms(
+                "HMAC algorithms need an explicit `hmac_secret`".into(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        let algorithms = algorithms.into_iter().filter(|a| seen.insert(*a)).collect();
+        let keys = match self.static_keys {
+            Some(set) => Keys::Static(KeySet::from_jwks(&set)),
+            None => {
+                let source = self.source.unwrap_or_else(|| JwksSource::Discover {
+                    issuer: self.issuer.clone(),
+                });
+                if let JwksSource::Url(url) = &source {
+                    if !is_secure_url(url) {
+                        return Err(JwtConfigError::InsecureJwksUrl(url.clone()));
+                    }
+                }
+                let http = reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout)
+                    // Redirects could lead a key fetch anywhere; issuers publish direct URLs.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| JwtConfigError::Http(e.to_string()))?;
+                Keys::Remote(JwksCache::new(source, http, self.refetch_interval, self.max_age))
+            }
+        };
+        Ok(JwtVerifier {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                resource,
+                algorithms,
+                leeway: self.leeway.as_secs(),
+                mapping: self.mapping,
+                keys,
+                hmac: self.hmac_secret.map(|s| DecodingKey::from_secret(&s)),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for JwtVerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifierBuilder")
+            .field("issuer", &self.issuer)
+            .field("resource", &self.resource)
+            .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}

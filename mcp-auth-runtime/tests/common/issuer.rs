@@ -1,0 +1,244 @@
+//! A real, minimal token issuer for tests: signing keys generated here with aws-lc-rs, tokens
+//! signed with `jsonwebtoken`, RFC 8414 metadata and a JWKS served over HTTP on loopback.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::encoding::AsDer;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+/// A signing key and its public JWK.
+#[derive(Clone)]
+pub struct TestKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub encoding: EncodingKey,
+    pub jwk: Jwk,
+    /// The PKCS#8 DER of the private key.
+    pub der: Vec<u8>,
+}
+
+impl TestKey {
+    pub fn rsa(kid: &str) -> TestKey {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der = pair.as_der().unwrap().as_ref().to_vec();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n");
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+        TestKey::new(kid, Algorithm::RS256, encoding, der)
+    }
+
+    pub fn es256(kid: &str) -> TestKey {
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        )
+        .unwrap();
+        let der = pair.to_pkcs8v1().unwrap().as_ref().to_vec();
+        TestKey::new(kid, Algorithm::ES256, EncodingKey::from_ec_der(&der), der)
+    }
+
+    pub fn ed25519(kid: &str) -> TestKey {
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
+        let der = pair.to_pkcs8v1().unwrap().as_ref().to_vec();
+        TestKey::new(kid, Algorithm::EdDSA, EncodingKey::from_ed_der(&der), der)
+    }
+
+    fn new(kid: &str, alg: Algorithm, encoding: EncodingKey, der: Vec<u8>) -> TestKey {
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        TestKey {
+            kid: kid.to_owned(),
+            alg,
+            encoding,
+            jwk,
+            der,
+        }
+    }
+
+    /// The same key under another `kid`.
+    pub fn with_kid(&self, kid: &str) -> TestKey {
+        let mut key = self.clone();
+        key.kid = kid.to_owned();
+        key.jwk.common.key_id = Some(kid.to_owned());
+        key
+    }
+
+    /// The public JWK without its `alg`, as many issuers publish it.
+    pub fn jwk_without_alg(&self) -> Jwk {
+        let mut jwk = self.jwk.clone();
+        jwk.common.key_algorithm = None;
+        jwk
+    }
+
+    /// An RFC 9068 header: this key's `alg` and `kid`, `typ: at+jwt`.
+    pub fn header(&self) -> Header {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("at+jwt".into());
+        header
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with(self.header(), claims)
+    }
+
+    pub fn sign_with(&self, header: Header, claims: &Value) -> String {
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+/// Seconds since the epoch, shifted by `offset` seconds.
+pub fn at(offset: i64) -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    (now + offset) as u64
+}
+
+/// RFC 9068 claims for `issuer` and `audience` with `scope`, valid for five minutes.
+pub fn claims(issuer: &str, audience: &str, scope: &str) -> Value {
+    json!({
+        "iss": issuer,
+        "aud": audience,
+        "sub": "user-1",
+        "client_id": "client-1",
+        "scope": scope,
+        "iat": at(0),
+        "exp": at(300),
+        "jti": "t-1",
+        "tenant": "acme",
+    })
+}
+
+struct IssuerState {
+    issuer: String,
+    keys: Mutex<Vec<Jwk>>,
+    down: AtomicBool,
+    delay: Mutex<Duration>,
+    garbage: AtomicBool,
+    jwks_hits: AtomicUsize,
+    metadata_hits: AtomicUsize,
+}
+
+/// An issuer serving metadata and a key set on loopback.
+#[derive(Clone)]
+pub struct Issuer {
+    pub url: String,
+    pub addr: SocketAddr,
+    state: Arc<IssuerState>,
+}
+
+impl Issuer {
+    /// An issuer at the root of its origin, publishing RFC 8414 metadata.
+    pub async fn start(keys: &[&TestKey]) -> Issuer {
+        Issuer::start_with(keys, "", false).await
+    }
+
+    /// An issuer with a path (e.g. Keycloak's `/realms/master`); with `oidc_only` it
+    /// publishes only `{issuer}/.well-known/openid-configuration`, as Keycloak does.
+    pub async fn start_with(keys: &[&TestKey], path: &str, oidc_only: bool) -> Issuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}{path}");
+        let state = Arc::new(IssuerState {
+            issuer: url.clone(),
+            keys: Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()),
+            down: AtomicBool::new(false),
+            delay: Mutex::new(Duration::ZERO),
+            garbage: AtomicBool::new(false),
+            jwks_hits: AtomicUsize::new(0),
+            metadata_hits: AtomicUsize::new(0),
+        });
+        let router = if oidc_only {
+            axum::Router::new().route(&format!("{path}/.well-known/openid-configuration"), get(metadata))
+        } else {
+            axum::Router::new().route(
+                &format!("/.well-known/oauth-authorization-server{path}"),
+                get(metadata),
+            )
+        }
+        .route(&format!("{path}/jwks"), get(jwks))
+        .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Issuer { url, addr, state }
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.url)
+    }
+
+    pub fn set_keys(&self, keys: &[Jwk]) {
+        *self.state.keys.lock().unwrap() = keys.to_vec();
+    }
+
+    /// While down, every request gets `503`.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    /// While set, the key set is not JSON.
+    pub fn set_garbage(&self, garbage: bool) {
+        self.state.garbage.store(garbage, Ordering::SeqCst);
+    }
+
+    /// Every response waits this long first.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    pub fn jwks_hits(&self) -> usize {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    pub fn metadata_hits(&self) -> usize {
+        self.state.metadata_hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn metadata(State(state): State<Arc<IssuerState>>) -> Response {
+    state.metadata_hits.fetch_add(1, Ordering::SeqCst);
+    if state.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    axum::Json(json!({
+        "issuer": state.issuer,
+        "jwks_uri": format!("{}/jwks", state.issuer),
+        "token_endpoint": format!("{}/token", state.issuer),
+        "authorization_endpoint": format!("{}/authorize", state.issuer),
+        "response_types_supported": ["code"],
+    }))
+    .into_response()
+}
+
+async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
+    state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if state.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    if state.garbage.load(Ordering::SeqCst) {
+        return "<html>not a key set</html>".into_response();
+    }
+    let keys = state.keys.lock().unwrap().clone();
+    axum::Json(JwkSet { keys }).into_response()
+}
+
+/// `KeyAlgorithm` for a signing algorithm, for tests that edit JWKs.
+pub fn key_algorithm(alg: Algorithm) -> KeyAlgorithm {
+    match alg {
+        Algorithm::RS256 => KeyAlgorithm::RS256,
+        Algorithm::ES256 => KeyAlgorithm::ES256,
+        Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+        other => panic!("no test mapping for {other:?}"),
+    }
+}
