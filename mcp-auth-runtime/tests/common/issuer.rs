@@ -98,7 +98,10 @@ impl TestKey {
 
 /// Seconds since the epoch, shifted by `offset` seconds.
 pub fn at(offset: i64) -> u64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     (now + offset) as u64
 }
 
@@ -157,7 +160,10 @@ impl Issuer {
             metadata_hits: AtomicUsize::new(0),
         });
         let router = if oidc_only {
-            axum::Router::new().route(&format!("{path}/.well-known/openid-configuration"), get(metadata))
+            axum::Router::new().route(
+                &format!("{path}/.well-known/openid-configuration"),
+                get(metadata),
+            )
         } else {
             axum::Router::new().route(
                 &format!("/.well-known/oauth-authorization-server{path}"),

@@ -79,7 +79,10 @@ impl Client {
 
     /// `tools/call`, returning the status and the body.
     pub async fn call(&self, tool: &str, arguments: Value) -> (u16, Option<String>, Value) {
-        self.request("tools/call", json!({ "name": tool, "arguments": arguments }))
-            .await
+        self.request(
+            "tools/call",
+            json!({ "name": tool, "arguments": arguments }),
+        )
+        .await
     }
 }
