@@ -52,7 +52,10 @@ impl Registry {
         }
         let entries: Vec<Box<RawValue>> = tools
             .iter()
-            .map(|tool| serde_json::value::to_raw_value(&tool.to_json()).expect("tool descriptors serialize"))
+            .map(|tool| {
+                serde_json::value::to_raw_value(&tool.to_json())
+                    .expect("tool descriptors serialize")
+            })
             .collect();
         let list_result = list_of(entries.iter());
         let mut scopes: Vec<&'static str> = tools

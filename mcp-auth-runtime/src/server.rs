@@ -17,9 +17,9 @@ use crate::auth::{
     AuthInfo, BearerAuthLayer, Challenge, JwtConfigError, JwtVerifier, SharedVerifier,
     TokenVerifier,
 };
-use crate::metadata::ProtectedResourceMetadata;
 use crate::context::unit_state;
 use crate::jsonrpc::{Dispatcher, Outcome};
+use crate::metadata::ProtectedResourceMetadata;
 use crate::registry::Registry;
 use crate::scope::ScopePolicy;
 use crate::tool::{StateType, ToolDef};
@@ -244,7 +244,11 @@ impl McpServerBuilder {
                 return Err(BuildError::InvalidResource(resource.clone()));
             }
         }
-        if let Some(issuer) = self.authorization_servers.iter().find(|i| !is_secure_url(i)) {
+        if let Some(issuer) = self
+            .authorization_servers
+            .iter()
+            .find(|i| !is_secure_url(i))
+        {
             return Err(BuildError::InsecureAuthorizationServer(issuer.clone()));
         }
         let auth = match (self.verifier, self.without_auth) {

@@ -35,7 +35,11 @@ async fn lookup_invoice(ctx: ToolContext<Calls>, invoice_id: String) -> Result<I
 
 /// Refund an invoice.
 #[tool(scope = ["invoices:write", "payments:write"], destructive)]
-async fn refund_invoice(ctx: ToolContext<Calls>, invoice_id: String, amount_cents: u64) -> Result<String, ToolError> {
+async fn refund_invoice(
+    ctx: ToolContext<Calls>,
+    invoice_id: String,
+    amount_cents: u64,
+) -> Result<String, ToolError> {
     ctx.state().0.fetch_add(1, Ordering::SeqCst);
     Ok(format!("refunded {amount_cents} on {invoice_id}"))
 }
@@ -66,7 +70,10 @@ impl TokenVerifier for TestTokens {
 
 fn verifier() -> TestTokens {
     TestTokens(HashMap::from([
-        ("reader", AuthInfo::new("alice").with_scopes(["invoices:read"])),
+        (
+            "reader",
+            AuthInfo::new("alice").with_scopes(["invoices:read"]),
+        ),
         (
             "writer",
             AuthInfo::new("bob").with_scopes(["invoices:read", "invoices:write"]),
@@ -140,14 +147,18 @@ async fn initialized_notification_and_client_responses_are_accepted() {
         .send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         .await;
     assert_eq!((status, body.as_str()), (202, ""));
-    let (status, _, _) = client.send_raw(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#).await;
+    let (status, _, _) = client
+        .send_raw(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#)
+        .await;
     assert_eq!(status, 202);
 }
 
 #[tokio::test]
 async fn ping_answers_an_empty_result() {
     let (addr, _) = start().await;
-    let (status, _, body) = Client::new(addr, Some("reader")).request("ping", json!({})).await;
+    let (status, _, body) = Client::new(addr, Some("reader"))
+        .request("ping", json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({ "jsonrpc": "2.0", "id": 1, "result": {} }));
 }
@@ -155,7 +166,9 @@ async fn ping_answers_an_empty_result() {
 #[tokio::test]
 async fn tools_list_shows_schemas_annotations_and_scopes() {
     let (addr, _) = start().await;
-    let (status, _, body) = Client::new(addr, Some("reader")).request("tools/list", json!({})).await;
+    let (status, _, body) = Client::new(addr, Some("reader"))
+        .request("tools/list", json!({}))
+        .await;
     assert_eq!(status, 200);
     let tools = body["result"]["tools"].as_array().unwrap();
     let names: Vec<_> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
@@ -212,9 +225,15 @@ async fn structured_tool_returns_structured_content_and_the_same_json_as_text() 
         .await;
     assert_eq!(status, 200);
     let result = &body["result"];
-    assert_eq!(result["structuredContent"], json!({ "id": "INV-1", "total_cents": 1200 }));
+    assert_eq!(
+        result["structuredContent"],
+        json!({ "id": "INV-1", "total_cents": 1200 })
+    );
     let text = result["content"][0]["text"].as_str().unwrap();
-    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), result["structuredContent"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap(),
+        result["structuredContent"]
+    );
     assert_eq!(result["content"][0]["type"], "text");
     assert!(result.get("isError").is_none());
     assert_eq!(calls.0.load(Ordering::SeqCst), 1);
@@ -241,7 +260,10 @@ async fn text_tool_returns_text_content() {
 async fn missing_scope_is_403_with_insufficient_scope_and_the_tool_never_runs() {
     let (addr, calls) = start().await;
     let (status, challenge, body) = Client::new(addr, Some("writer"))
-        .call("refund_invoice", json!({ "invoice_id": "INV-1", "amount_cents": 5 }))
+        .call(
+            "refund_invoice",
+            json!({ "invoice_id": "INV-1", "amount_cents": 5 }),
+        )
         .await;
     assert_eq!(status, 403);
     assert_eq!(
@@ -253,12 +275,18 @@ async fn missing_scope_is_403_with_insufficient_scope_and_the_tool_never_runs() 
         )
     );
     assert_eq!(body["error"]["code"], -32003);
-    assert_eq!(body["error"]["data"]["requiredScopes"], json!(["invoices:write", "payments:write"]));
+    assert_eq!(
+        body["error"]["data"]["requiredScopes"],
+        json!(["invoices:write", "payments:write"])
+    );
     assert_eq!(body["id"], 1);
     assert_eq!(calls.0.load(Ordering::SeqCst), 0);
 
     let (status, _, body) = Client::new(addr, Some("refunder"))
-        .call("refund_invoice", json!({ "invoice_id": "INV-1", "amount_cents": 5 }))
+        .call(
+            "refund_invoice",
+            json!({ "invoice_id": "INV-1", "amount_cents": 5 }),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["content"][0]["text"], "refunded 5 on INV-1");
@@ -270,26 +298,43 @@ async fn bad_arguments_are_a_tool_error_naming_the_argument() {
     let (addr, calls) = start().await;
     let client = Client::new(addr, Some("refunder"));
     let (status, _, body) = client
-        .call("refund_invoice", json!({ "invoice_id": "INV-1", "amount_cents": "five" }))
+        .call(
+            "refund_invoice",
+            json!({ "invoice_id": "INV-1", "amount_cents": "five" }),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["isError"], true);
     let text = body["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.starts_with("invalid arguments: `amount_cents`: invalid type: string \"five\""), "{text}");
+    assert!(
+        text.starts_with("invalid arguments: `amount_cents`: invalid type: string \"five\""),
+        "{text}"
+    );
 
-    let (_, _, body) = client.call("refund_invoice", json!({ "invoice_id": "INV-1" })).await;
+    let (_, _, body) = client
+        .call("refund_invoice", json!({ "invoice_id": "INV-1" }))
+        .await;
     let text = body["result"]["content"][0]["text"].as_str().unwrap();
     assert_eq!(text, "invalid arguments: missing field `amount_cents`");
 
     let (_, _, body) = client
-        .call("refund_invoice", json!({ "invoice_id": "INV-1", "amount_cents": 1, "extra": 1 }))
+        .call(
+            "refund_invoice",
+            json!({ "invoice_id": "INV-1", "amount_cents": 1, "extra": 1 }),
+        )
         .await;
     let text = body["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.starts_with("invalid arguments: `extra`: unknown field `extra`"), "{text}");
+    assert!(
+        text.starts_with("invalid arguments: `extra`: unknown field `extra`"),
+        "{text}"
+    );
     assert_eq!(calls.0.load(Ordering::SeqCst), 0);
 
     let (_, _, body) = client
-        .request("tools/call", json!({ "name": "refund_invoice", "arguments": [1] }))
+        .request(
+            "tools/call",
+            json!({ "name": "refund_invoice", "arguments": [1] }),
+        )
         .await;
     assert_eq!(body["error"]["code"], -32602);
 }
@@ -298,12 +343,16 @@ async fn bad_arguments_are_a_tool_error_naming_the_argument() {
 async fn tool_failures_reach_the_model_but_internal_causes_do_not() {
     let (addr, _) = start().await;
     let client = Client::new(addr, Some("reader"));
-    let (_, _, body) = client.call("lookup_invoice", json!({ "invoice_id": "INV-404" })).await;
+    let (_, _, body) = client
+        .call("lookup_invoice", json!({ "invoice_id": "INV-404" }))
+        .await;
     assert_eq!(
         body["result"],
         json!({ "content": [{ "type": "text", "text": "invoice INV-404 not found" }], "isError": true })
     );
-    let (_, _, body) = client.call("lookup_invoice", json!({ "invoice_id": "INV-500" })).await;
+    let (_, _, body) = client
+        .call("lookup_invoice", json!({ "invoice_id": "INV-500" }))
+        .await;
     assert_eq!(
         body["result"],
         json!({ "content": [{ "type": "text", "text": "internal error" }], "isError": true })
@@ -332,10 +381,26 @@ async fn malformed_json_rpc_is_400_and_changes_nothing() {
     // The id is echoed when it could be read, and `null` otherwise (JSON-RPC 2.0 §5).
     for (body, code, id) in [
         ("{not json", -32700, Value::Null),
-        (r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, -32600, Value::Null),
-        (r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, -32600, json!(1)),
-        (r#"{"jsonrpc":"2.0","id":null,"method":"tools/call"}"#, -32600, Value::Null),
-        (r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#, -32600, Value::Null),
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            -32600,
+            Value::Null,
+        ),
+        (
+            r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+            -32600,
+            json!(1),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":null,"method":"tools/call"}"#,
+            -32600,
+            Value::Null,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#,
+            -32600,
+            Value::Null,
+        ),
         (r#""just a string""#, -32600, Value::Null),
     ] {
         let (status, _, text) = client.send_raw(body).await;
@@ -361,7 +426,9 @@ async fn requests_without_a_valid_token_are_401_before_any_method() {
                  scope=\"invoices:read invoices:write payments:write\""
             )
         );
-        let (status, challenge, _) = Client::new(addr, Some("forged")).request(method, json!({})).await;
+        let (status, challenge, _) = Client::new(addr, Some("forged"))
+            .request(method, json!({}))
+            .await;
         assert_eq!(status, 401);
         assert_eq!(
             challenge.unwrap(),
@@ -379,46 +446,95 @@ async fn transport_errors_have_their_own_status() {
     let client = Client::new(addr, Some("reader"));
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
 
-    let response = client.http.post(&client.url).bearer_auth("reader").header("content-type", "text/plain").body(ping).send().await.unwrap();
+    let response = client
+        .http
+        .post(&client.url)
+        .bearer_auth("reader")
+        .header("content-type", "text/plain")
+        .body(ping)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 415);
 
-    let response = client.http.post(&client.url).bearer_auth("reader").header("content-type", "application/json").header("accept", "text/html").body(ping).send().await.unwrap();
+    let response = client
+        .http
+        .post(&client.url)
+        .bearer_auth("reader")
+        .header("content-type", "application/json")
+        .header("accept", "text/html")
+        .body(ping)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 406);
 
-    let huge = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#, "x".repeat(2 * 1024 * 1024));
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
     let (status, _, _) = client.send_raw(huge).await;
     assert_eq!(status, 413);
 
-    let response = client.http.get(&client.url).bearer_auth("reader").send().await.unwrap();
+    let response = client
+        .http
+        .get(&client.url)
+        .bearer_auth("reader")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");
 }
 
 #[test]
 fn building_checks_the_configuration() {
-    let err = McpServer::builder("x", "1").tools(tools![hello, hello]).without_auth().build().unwrap_err();
+    let err = McpServer::builder("x", "1")
+        .tools(tools![hello, hello])
+        .without_auth()
+        .build()
+        .unwrap_err();
     assert!(matches!(err, BuildError::DuplicateTool("hello")), "{err}");
 
-    let err = McpServer::builder("x", "1").tools(tools![lookup_invoice]).without_auth().build().unwrap_err();
+    let err = McpServer::builder("x", "1")
+        .tools(tools![lookup_invoice])
+        .without_auth()
+        .build()
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "tool `lookup_invoice` takes `ToolContext<http::Calls>` but the server state is `()`: pass the state with `.state(..)`"
     );
 
-    let err = McpServer::builder("x", "1").tools(tools![hello]).build().unwrap_err();
+    let err = McpServer::builder("x", "1")
+        .tools(tools![hello])
+        .build()
+        .unwrap_err();
     assert!(matches!(err, BuildError::NoVerifier), "{err}");
 
-    let err = McpServer::builder("x", "1").tools(tools![hello]).verifier(verifier()).build().unwrap_err();
+    let err = McpServer::builder("x", "1")
+        .tools(tools![hello])
+        .verifier(verifier())
+        .build()
+        .unwrap_err();
     assert!(matches!(err, BuildError::MissingResource), "{err}");
 
-    for resource in ["http://mcp.example.com/mcp", "https://mcp.example.com/mcp#x", "/mcp", "mcp.example.com"] {
+    for resource in [
+        "http://mcp.example.com/mcp",
+        "https://mcp.example.com/mcp#x",
+        "/mcp",
+        "mcp.example.com",
+    ] {
         let err = McpServer::builder("x", "1")
             .tools(tools![hello])
             .verifier(verifier())
             .resource(resource)
             .build()
             .unwrap_err();
-        assert!(matches!(err, BuildError::InvalidResource(_)), "{resource}: {err}");
+        assert!(
+            matches!(err, BuildError::InvalidResource(_)),
+            "{resource}: {err}"
+        );
     }
 
     let err = McpServer::builder("x", "1")
@@ -427,7 +543,10 @@ fn building_checks_the_configuration() {
         .authorization_server("http://auth.example.com")
         .build()
         .unwrap_err();
-    assert!(matches!(err, BuildError::InsecureAuthorizationServer(_)), "{err}");
+    assert!(
+        matches!(err, BuildError::InsecureAuthorizationServer(_)),
+        "{err}"
+    );
 
     let err = McpServer::builder("x", "1")
         .tools(tools![hello])
@@ -443,9 +562,17 @@ fn building_checks_the_configuration() {
         .authorization_server("https://auth.example.com")
         .build()
         .unwrap();
-    assert_eq!(server.metadata().unwrap().authorization_servers, ["https://auth.example.com"]);
+    assert_eq!(
+        server.metadata().unwrap().authorization_servers,
+        ["https://auth.example.com"]
+    );
 
-    let err = McpServer::builder("x", "1").tools(tools![hello]).path("mcp").without_auth().build().unwrap_err();
+    let err = McpServer::builder("x", "1")
+        .tools(tools![hello])
+        .path("mcp")
+        .without_auth()
+        .build()
+        .unwrap_err();
     assert!(matches!(err, BuildError::InvalidPath(_)), "{err}");
 }
 
@@ -457,10 +584,16 @@ async fn without_auth_every_caller_holds_every_declared_scope() {
         .without_auth()
         .build()
         .unwrap();
-    assert_eq!(server.scopes_supported(), ["invoices:write", "payments:write"]);
+    assert_eq!(
+        server.scopes_supported(),
+        ["invoices:write", "payments:write"]
+    );
     let addr = serve(server.into_router()).await;
     let (status, _, body) = Client::new(addr, None)
-        .call("refund_invoice", json!({ "invoice_id": "INV-1", "amount_cents": 5 }))
+        .call(
+            "refund_invoice",
+            json!({ "invoice_id": "INV-1", "amount_cents": 5 }),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["content"][0]["text"], "refunded 5 on INV-1");

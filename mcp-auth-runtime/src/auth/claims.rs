@@ -48,7 +48,9 @@ impl ClaimMapping {
             match claims.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(AuthError::InvalidToken(format!("claim `{name}` is not a string"))),
+                Some(_) => Err(AuthError::InvalidToken(format!(
+                    "claim `{name}` is not a string"
+                ))),
             }
         };
         let scopes = self.scopes(&claims)?;
@@ -68,9 +70,9 @@ impl ClaimMapping {
             ..AuthInfo::default()
         };
         if let Some(exp) = claims.get("exp") {
-            let exp = exp
-                .as_u64()
-                .ok_or_else(|| AuthError::InvalidToken("claim `exp` is not a NumericDate".into()))?;
+            let exp = exp.as_u64().ok_or_else(|| {
+                AuthError::InvalidToken("claim `exp` is not a NumericDate".into())
+            })?;
             auth.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
         }
         auth.claims = claims;
@@ -113,7 +115,9 @@ fn audiences(aud: Option<&Value>) -> Result<Vec<String>, AuthError> {
                     .ok_or_else(|| AuthError::InvalidToken("claim `aud` holds a non-string".into()))
             })
             .collect(),
-        Some(_) => Err(AuthError::InvalidToken("claim `aud` is not a string or array".into())),
+        Some(_) => Err(AuthError::InvalidToken(
+            "claim `aud` is not a string or array".into(),
+        )),
     }
 }
 
@@ -196,7 +200,10 @@ mod tests {
         ] {
             assert_ne!(canonical_resource(other).unwrap(), canonical, "{other}");
         }
-        assert_eq!(canonical_resource("https://a.example/").unwrap(), "https://a.example");
+        assert_eq!(
+            canonical_resource("https://a.example/").unwrap(),
+            "https://a.example"
+        );
         assert!(canonical_resource("https://a.example/mcp#frag").is_none());
         assert!(canonical_resource("mailto:a@example.com").is_none());
         assert!(canonical_resource("/mcp").is_none());
@@ -207,9 +214,18 @@ mod tests {
     fn audience_must_contain_the_resource() {
         let resource = canonical_resource("https://r.example/mcp").unwrap();
         let aud = |v: Value| audiences(Some(&v)).unwrap();
-        assert!(audience_matches(&aud(json!("https://r.example/mcp/")), &resource));
-        assert!(audience_matches(&aud(json!(["junk", "https://R.example/mcp"])), &resource));
-        assert!(!audience_matches(&aud(json!("https://r.example/mcp2")), &resource));
+        assert!(audience_matches(
+            &aud(json!("https://r.example/mcp/")),
+            &resource
+        ));
+        assert!(audience_matches(
+            &aud(json!(["junk", "https://R.example/mcp"])),
+            &resource
+        ));
+        assert!(!audience_matches(
+            &aud(json!("https://r.example/mcp2")),
+            &resource
+        ));
         assert!(!audience_matches(&aud(json!("")), &resource));
         assert!(!audience_matches(&aud(json!([])), &resource));
         assert!(audiences(Some(&json!(5))).is_err());
@@ -220,21 +236,49 @@ mod tests {
     fn scope_claims_are_strict_about_types() {
         let mapping = ClaimMapping::default();
         let auth = mapping
-            .auth_info(json!({ "scope": "a:read  b:write é x\"y", "sub": "s", "azp": "c" }).as_object().unwrap().clone())
+            .auth_info(
+                json!({ "scope": "a:read  b:write é x\"y", "sub": "s", "azp": "c" })
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
             .unwrap();
         assert_eq!(auth.scopes(), ["a:read", "b:write"]);
         assert_eq!(auth.client_id(), Some("c"));
-        assert!(mapping.auth_info(json!({ "scope": ["a:read"] }).as_object().unwrap().clone()).is_err());
-        assert!(mapping.auth_info(json!({ "scope": 7 }).as_object().unwrap().clone()).is_err());
-        assert!(mapping.auth_info(json!({ "sub": 7 }).as_object().unwrap().clone()).is_err());
+        assert!(
+            mapping
+                .auth_info(json!({ "scope": ["a:read"] }).as_object().unwrap().clone())
+                .is_err()
+        );
+        assert!(
+            mapping
+                .auth_info(json!({ "scope": 7 }).as_object().unwrap().clone())
+                .is_err()
+        );
+        assert!(
+            mapping
+                .auth_info(json!({ "sub": 7 }).as_object().unwrap().clone())
+                .is_err()
+        );
 
-        let scp = ClaimMapping { scope: ScopeClaim::Scp, tenant: Some("tid".into()) };
+        let scp = ClaimMapping {
+            scope: ScopeClaim::Scp,
+            tenant: Some("tid".into()),
+        };
         let auth = scp
-            .auth_info(json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1" }).as_object().unwrap().clone())
+            .auth_info(
+                json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1" })
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
             .unwrap();
         assert_eq!(auth.scopes(), ["a:read", "b:write"]);
         assert_eq!(auth.tenant(), Some("t1"));
-        assert!(scp.auth_info(json!({ "scp": [1] }).as_object().unwrap().clone()).is_err());
+        assert!(
+            scp.auth_info(json!({ "scp": [1] }).as_object().unwrap().clone())
+                .is_err()
+        );
     }
 
     #[test]

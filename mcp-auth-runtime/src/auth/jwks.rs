@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -204,7 +206,11 @@ impl JwksCache {
 
     /// The key for `kid` and `alg`. A miss or a stale set triggers a refetch, at most once per
     /// interval; concurrent callers wait for the same fetch instead of starting their own.
-    pub(crate) async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
+    pub(crate) async fn key(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<Key>, AuthError> {
         let (keys, fetched_at) = self.snapshot();
         let fresh = fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
         if fresh {
@@ -237,9 +243,11 @@ impl JwksCache {
                         fetched_at: Some(Instant::now()),
                     };
                     drop(refresh);
-                    return set
-                        .find(kid, alg)
-                        .ok_or_else(|| AuthError::InvalidToken("no key of the issuer matches the token's `kid` and `alg`".into()));
+                    return set.find(kid, alg).ok_or_else(|| {
+                        AuthError::InvalidToken(
+                            "no key of the issuer matches the token's `kid` and `alg`".into(),
+                        )
+                    });
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "cannot fetch the issuer's signing keys");
@@ -360,7 +368,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP {status}"));
     }
-    if response.content_length().is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
+    {
         return Err(format!("GET {url}: document too large"));
     }
     let body = response

@@ -9,7 +9,9 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::claims::{ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url, now};
+use super::claims::{
+    ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url, now,
+};
 use super::jwks::{JwksCache, JwksSource, Key, KeySet};
 use super::{AuthError, AuthInfo, TokenVerifier};
 
@@ -37,7 +39,9 @@ pub enum JwtConfigError {
     #[error("JWKS URL `{0}` must be an https URL (http is allowed on loopback only)")]
     InsecureJwksUrl(String),
     /// The resource is not an absolute URI without fragment.
-    #[error("resource `{0}` must be an absolute URI without fragment, e.g. https://mcp.example.com/mcp")]
+    #[error(
+        "resource `{0}` must be an absolute URI without fragment, e.g. https://mcp.example.com/mcp"
+    )]
     InvalidResource(String),
     /// The algorithm allow-list is empty, or holds an HMAC algorithm without a shared secret.
     #[error("{0}")]
@@ -136,9 +140,11 @@ impl JwtVerifier {
     async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
         match &self.inner.keys {
             Keys::Remote(cache) => cache.key(kid, alg).await,
-            Keys::Static(keys) => keys
-                .find(kid, alg)
-                .ok_or_else(|| AuthError::InvalidToken("no configured key matches the token's `kid` and `alg`".into())),
+            Keys::Static(keys) => keys.find(kid, alg).ok_or_else(|| {
+                AuthError::InvalidToken(
+                    "no configured key matches the token's `kid` and `alg`".into(),
+                )
+            }),
         }
     }
 
@@ -171,14 +177,19 @@ impl TokenVerifier for JwtVerifier {
         // HMAC tokens are checked with the configured secret only, never with a key from a
         // key set: a public key used as an HMAC secret is the algorithm-confusion attack.
         let claims = if is_hmac(header.alg) {
-            let secret = inner.hmac.as_ref().ok_or_else(|| invalid("algorithm not allowed"))?;
+            let secret = inner
+                .hmac
+                .as_ref()
+                .ok_or_else(|| invalid("algorithm not allowed"))?;
             decode(token, secret, &validation)?
         } else {
             let key = self.key(header.kid.as_deref(), header.alg).await?;
             decode(token, &key.decoding, &validation)?
         };
         if let Some(iat) = claims.get("iat") {
-            let iat = iat.as_u64().ok_or_else(|| invalid("claim `iat` is not a NumericDate"))?;
+            let iat = iat
+                .as_u64()
+                .ok_or_else(|| invalid("claim `iat` is not a NumericDate"))?;
             if iat > now() + inner.leeway {
                 return Err(invalid("token issued in the future"));
             }
@@ -195,7 +206,11 @@ fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
-fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Map<String, Value>, AuthError> {
+fn decode(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<Map<String, Value>, AuthError> {
     use jsonwebtoken::errors::ErrorKind;
     jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
         .map(|data| data.claims)
@@ -205,7 +220,9 @@ fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Map
                 ErrorKind::ImmatureSignature => "token not yet valid",
                 ErrorKind::InvalidIssuer => "token issuer is not the configured issuer",
                 ErrorKind::InvalidSignature => "invalid signature",
-                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim (exp, iss, aud)",
+                ErrorKind::MissingRequiredClaim(_) => {
+                    "token lacks a required claim (exp, iss, aud)"
+                }
                 ErrorKind::InvalidAlgorithm => "algorithm does not match the key",
                 _ => "malformed or unverifiable JWT",
             };
@@ -332,7 +349,9 @@ impl JwtVerifierBuilder {
             algorithms
         });
         if algorithms.is_empty() {
-            return Err(JwtConfigError::Algorithms("the algorithm allow-list is empty".into()));
+            return Err(JwtConfigError::Algorithms(
+                "the algorithm allow-list is empty".into(),
+            ));
         }
         if algorithms.iter().any(|a| is_hmac(*a)) && self.hmac_secret.is_none() {
             return Err(JwtConfigError::Algorithms(
@@ -359,7 +378,12 @@ impl JwtVerifierBuilder {
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| JwtConfigError::Http(e.to_string()))?;
-                Keys::Remote(JwksCache::new(source, http, self.refetch_interval, self.max_age))
+                Keys::Remote(JwksCache::new(
+                    source,
+                    http,
+                    self.refetch_interval,
+                    self.max_age,
+                ))
             }
         };
         Ok(JwtVerifier {
@@ -381,7 +405,10 @@ impl fmt::Debug for JwtVerifierBuilder {
         f.debug_struct("JwtVerifierBuilder")
             .field("issuer", &self.issuer)
             .field("resource", &self.resource)
-            .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
