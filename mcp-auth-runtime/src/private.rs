@@ -14,18 +14,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// `tools!`'s entry point.
-pub fn def<T: Tool>() -> ToolDef {
-    T::def()
-}
-
 /// The guard `#[tool]` inserts as the first statement of a scoped tool that takes a context.
 pub fn require_scopes<S>(ctx: &ToolContext<S>, required: &[&str]) -> Result<(), ToolError> {
     ctx.require_scopes(required)
 }
 
 /// Deserializes `tools/call` arguments, naming the offending argument on failure.
-pub fn parse_arguments<T: DeserializeOwned>(arguments: Arguments) -> Result<T, ToolError> {
+pub fn parse_arguments<T: ToolParam>(arguments: Arguments) -> Result<T, ToolError> {
     let arguments = Value::Object(arguments.unwrap_or_default());
     serde_path_to_error::deserialize(arguments).map_err(|err| {
         let path = err.path().to_string();
@@ -38,14 +33,18 @@ pub fn parse_arguments<T: DeserializeOwned>(arguments: Arguments) -> Result<T, T
     })
 }
 
-/// A tool parameter: deserializable from the arguments and described by a schema.
+/// A tool parameter, or the whole input: deserializable from the arguments and described by a
+/// schema.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a tool parameter",
     label = "not `Deserialize + JsonSchema`",
     note = "a tool parameter must implement `serde::Deserialize` and `schemars::JsonSchema`: derive both on your type"
 )]
-pub trait ToolParam {}
+pub trait ToolParam: DeserializeOwned + JsonSchema {}
 
+// `do_not_recommend` makes rustc report a type lacking both derives once, as not a
+// `ToolParam` with the note above, instead of once per missing trait.
+#[diagnostic::do_not_recommend]
 impl<T: DeserializeOwned + JsonSchema> ToolParam for T {}
 
 /// Spanned at a parameter's type so that a missing bound is reported there.
@@ -59,10 +58,11 @@ pub fn assert_tool_param<T: ToolParam + ?Sized>() {}
 )]
 pub trait StructuredOutput: Serialize + JsonSchema {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + JsonSchema> StructuredOutput for T {}
 
 /// The input schema of a tool: a JSON Schema 2020-12 object.
-pub fn input_schema<T: JsonSchema>() -> Value {
+pub fn input_schema<T: ToolParam>() -> Value {
     crate::schema::input::<T>()
 }
 

@@ -272,6 +272,6 @@ impl fmt::Debug for ToolDef {
 #[macro_export]
 macro_rules! tools {
     ($($tool:path),* $(,)?) => {
-        ::std::vec![$($crate::__private::def::<$tool>()),*]
+        ::std::vec![$(<$tool as $crate::__private::Tool>::def()),*]
     };
 }

@@ -3,8 +3,8 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -826,75 +826,4 @@ async fn malformed_authorization_headers_are_400() {
         assert_eq!(status, 200, "{scheme}");
     }
     assert_eq!(fx.ran(), 0);
-}
-
-#[tokio::test]
-async fn no_token_ever_reaches_the_logs() {
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let key = TestKey::es256("k");
-    let fx = Fixture::start(&[&key]).await;
-    let good = key.sign(&fx.claims("things:read"));
-    let mut expired = fx.claims("things:read");
-    expired["exp"] = at(-3600).into();
-    let expired = key.sign(&expired);
-    let foreign = TestKey::es256("k").sign(&fx.claims("things:read"));
-    let mut tokens = vec![good.clone(), expired.clone(), foreign.clone()];
-    assert_eq!(fx.read(&good).await.0, 200);
-    assert_eq!(fx.read(&expired).await.0, 401);
-    assert_eq!(fx.read(&foreign).await.0, 401);
-    assert_eq!(
-        Client::new(fx.addr, Some(&good))
-            .call("write_thing", json!({}))
-            .await
-            .0,
-        403
-    );
-    let garbage = "not-a-jwt-but-a-secret-value".to_owned();
-    assert_eq!(fx.read(&garbage).await.0, 401);
-    tokens.push(garbage);
-    let in_query = reqwest::Client::new()
-        .post(format!("http://{}/mcp?access_token={good}", fx.addr))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(in_query.status(), 400);
-
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("bearer token rejected"),
-        "the rejections are logged:\n{logs}"
-    );
-    assert!(logs.contains("insufficient scope"), "{logs}");
-    for token in &tokens {
-        // Neither the whole token nor its signature part may appear.
-        let signature = token.rsplit('.').next().unwrap();
-        assert!(!logs.contains(token.as_str()), "a token was logged");
-        assert!(!logs.contains(signature), "a token signature was logged");
-    }
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -54,7 +54,12 @@ struct Cli {
     #[arg(long, env = "OAUTH_CLIENT_ID", requires = "introspection_url")]
     client_id: Option<String>,
     /// Client secret for the introspection endpoint (prefer the environment variable).
-    #[arg(long, env = "OAUTH_CLIENT_SECRET", hide_env_values = true, requires = "client_id")]
+    #[arg(
+        long,
+        env = "OAUTH_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "client_id"
+    )]
     client_secret: Option<String>,
 }
 
@@ -72,8 +77,7 @@ impl Cli {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -92,7 +96,9 @@ async fn main() -> anyhow::Result<()> {
     let builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
         .title("Billing")
         .state(Store::seeded());
-    let server = configure_auth(builder, &cli, &resource, tools).await?.build()?;
+    let server = configure_auth(builder, &cli, &resource, tools)
+        .await?
+        .build()?;
 
     banner(&server, addr);
     axum::serve(listener, server.into_router())
@@ -119,7 +125,10 @@ async fn configure_auth(
         if let (Some(id), Some(secret)) = (&cli.client_id, &cli.client_secret) {
             verifier = verifier.client_credentials(id.clone(), secret.clone(), ClientAuth::Basic);
         }
-        let mut builder = builder.tools(tools).resource(resource).verifier(verifier.build()?);
+        let mut builder = builder
+            .tools(tools)
+            .resource(resource)
+            .verifier(verifier.build()?);
         if let Some(issuer) = &cli.issuer {
             builder = builder.authorization_server(issuer.clone());
         }
@@ -158,7 +167,10 @@ async fn configure_auth(
 }
 
 fn banner(server: &McpServer, addr: SocketAddr) {
-    let mut lines = vec![format!("billing MCP server on http://{addr}{}", server.path())];
+    let mut lines = vec![format!(
+        "billing MCP server on http://{addr}{}",
+        server.path()
+    )];
     for tool in server.tools() {
         lines.push(format!(
             "  tool {:<16} scopes: {}",

@@ -73,7 +73,12 @@ impl ClaimMapping {
             let exp = exp.as_u64().ok_or_else(|| {
                 AuthError::InvalidToken("claim `exp` is not a NumericDate".into())
             })?;
-            auth.expires_at = Some(UNIX_EPOCH + Duration::from_secs(exp));
+            // `checked_add`: an absurd `exp` must not overflow the clock type.
+            auth.expires_at = Some(
+                UNIX_EPOCH
+                    .checked_add(Duration::from_secs(exp))
+                    .ok_or_else(|| AuthError::InvalidToken("claim `exp` is out of range".into()))?,
+            );
         }
         auth.claims = claims;
         Ok(auth)

@@ -5,15 +5,17 @@
 //! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
 
 mod challenge;
-mod introspection;
 pub(crate) mod claims;
+mod introspection;
 mod jwks;
 mod jwt;
 mod layer;
 
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
-pub use introspection::{ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier};
+pub use introspection::{
+    ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier,
+};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use jwt::{DEFAULT_ALGORITHMS, JwtConfigError, JwtVerifier, JwtVerifierBuilder};

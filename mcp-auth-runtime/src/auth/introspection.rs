@@ -1,0 +1,738 @@
+//! [`IntrospectionVerifier`]: opaque access tokens checked by asking the authorization server
+//! (RFC 7662 token introspection).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, ScopeClaim};
+//! use mcp_auth_runtime::prelude::*;
+//!
+//! /// Look up an invoice.
+//! #[tool(scope = "invoices:read", read_only)]
+//! async fn lookup_invoice(ctx: ToolContext, invoice_id: String) -> Result<String, ToolError> {
+//!     Ok(format!("{invoice_id} of tenant {}", ctx.auth().tenant().unwrap_or("?")))
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = IntrospectionVerifier::builder(
+//!     "https://auth.example.com/oauth2/introspect", // the RFC 7662 endpoint
+//!     "https://billing.example.com/mcp",            // this server: the audience
+//! )
+//! .issuer("https://auth.example.com")
+//! .client_credentials("billing-mcp", std::env::var("INTROSPECTION_SECRET")?, ClientAuth::Basic)
+//! .scope_claim(ScopeClaim::Scope)
+//! .tenant_claim("tenant")
+//! .cache_max_ttl(Duration::from_secs(30))
+//! .build()?;
+//!
+//! let app: axum::Router = McpServer::builder("billing", "1.0.0")
+//!     .tools(tools![lookup_invoice])
+//!     .resource("https://billing.example.com/mcp")
+//!     .authorization_server("https://auth.example.com")
+//!     .verifier(verifier)
+//!     .build()?
+//!     .into_router();
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::StatusCode;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::claims::{
+    ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url,
+};
+use super::{AuthError, AuthInfo, TokenVerifier};
+
+/// Largest introspection response read. Real responses are a few hundred bytes; the bound
+/// keeps a misbehaving endpoint from filling memory.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Latest `exp` or `nbf` accepted (the last second of year 9999): larger values are nonsense,
+/// and would overflow `SystemTime` arithmetic.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// How the resource server authenticates to the introspection endpoint (RFC 7662 §2.1,
+/// RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `client_secret_basic`: HTTP Basic authentication, with the client id and secret each
+    /// form-urlencoded first (RFC 6749 §2.3.1). Every authorization server supports it; the
+    /// default.
+    #[default]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// Why an [`IntrospectionBuilder`] refused its configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntrospectionConfigError {
+    /// The endpoint is not an absolute `https` URL (or `http` on loopback).
+    #[error("introspection endpoint `{0}` must be an https URL (http is allowed on loopback only)")]
+    InsecureEndpoint(String),
+    /// The endpoint URL carries a user name or password.
+    #[error("introspection endpoint URL must not carry credentials: use `.client_credentials(..)`")]
+    CredentialsInUrl,
+    /// The resource is not an absolute URI without fragment.
+    #[error(
+        "resource `{0}` must be an absolute URI without fragment, e.g. https://mcp.example.com/mcp"
+    )]
+    InvalidResource(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Validates opaque access tokens by asking the authorization server about each one (RFC 7662
+/// token introspection).
+///
+/// Each token is sent as `token=..&token_type_hint=access_token` in a form-urlencoded `POST`,
+/// authenticated with the [client credentials](IntrospectionBuilder::client_credentials) of
+/// this resource server. The response is accepted only when
+///
+/// - `active` is the JSON boolean `true`;
+/// - `aud` (a string or an array) contains the resource, compared in canonical form. A
+///   response **without `aud` is rejected**: RFC 7662 makes the member optional, but without
+///   it a token issued for any other resource would be accepted here (RFC 8707, MCP
+///   authorization: audience validation). Configure the authorization server to return the
+///   audience, typically by having clients request tokens with `resource=<this server>`;
+/// - `iss` equals the configured [`issuer`](IntrospectionBuilder::issuer) exactly, when one is
+///   configured (a response without `iss` is then rejected);
+/// - `exp`, when present, lies in the future and `nbf`, when present, in the past, both with a
+///   [`leeway`](IntrospectionBuilder::leeway);
+/// - it has no `cnf` member: such a token is sender-constrained (DPoP, RFC 9449; mutual TLS,
+///   RFC 8705), and this bearer-only resource server cannot check the proof of possession, so
+///   accepting it would turn a bound token back into a bearer one.
+///
+/// Claims of the wrong JSON type reject the token. Anything that prevents an answer (the
+/// endpoint is unreachable or slow beyond the [`timeout`](IntrospectionBuilder::timeout),
+/// answers a non-2xx status or a body that is not a JSON object) is
+/// [`AuthError::Unavailable`]: the request fails closed with `503`, never passes. A `401` or
+/// `403` from the endpoint means the client credentials are wrong; it is logged at `error`
+/// level as a misconfiguration.
+///
+/// # Cache
+///
+/// Accepted tokens are cached, keyed by the SHA-256 of the token (the token itself is never
+/// stored), for [`cache_max_ttl`](IntrospectionBuilder::cache_max_ttl) (default 60 s) and never
+/// past the token's `exp`. A revoked token can therefore be accepted for up to that long after
+/// revocation; a zero TTL turns the cache off. Rejections are not cached: an inactive token is
+/// asked about again each time. The cache holds at most
+/// [`cache_capacity`](IntrospectionBuilder::cache_capacity) entries; when full, the oldest entry
+/// goes first. Clones of a verifier share its cache and HTTP connection pool.
+///
+/// `Debug` output shows the configuration but never the client secret or a token.
+///
+/// ```no_run
+/// use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = IntrospectionVerifier::builder(
+///     "https://auth.example.com/oauth2/introspect",
+///     "https://billing.example.com/mcp",
+/// )
+/// .client_credentials("billing-mcp", std::env::var("INTROSPECTION_SECRET")?, ClientAuth::Post)
+/// .build()?;
+/// # let _ = verifier;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct IntrospectionVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: Url,
+    resource: String,
+    issuer: Option<String>,
+    credentials: Option<Credentials>,
+    mapping: ClaimMapping,
+    leeway: Duration,
+    timeout: Duration,
+    http: reqwest::Client,
+    cache: Option<Cache>,
+}
+
+/// The client id and secret of this resource server at the authorization server.
+#[derive(Clone)]
+struct Credentials {
+    client_id: String,
+    secret: String,
+    method: ClientAuth,
+}
+
+impl IntrospectionVerifier {
+    /// Starts configuring a verifier that asks `endpoint` (the authorization server's
+    /// `introspection_endpoint`) about tokens, accepting only tokens whose audience is
+    /// `resource`, the canonical URI of this server (e.g. `https://billing.example.com/mcp`).
+    pub fn builder(
+        endpoint: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> IntrospectionBuilder {
+        IntrospectionBuilder {
+            endpoint: endpoint.into(),
+            resource: resource.into(),
+            issuer: None,
+            credentials: None,
+            mapping: ClaimMapping::default(),
+            leeway: Duration::from_secs(60),
+            timeout: Duration::from_secs(5),
+            cache_max_ttl: Duration::from_secs(60),
+            cache_capacity: 10_000,
+        }
+    }
+
+    /// The introspection endpoint.
+    pub fn endpoint(&self) -> &str {
+        self.inner.endpoint.as_str()
+    }
+
+    /// The resource tokens must be issued for, in canonical form.
+    pub fn resource(&self) -> &str {
+        &self.inner.resource
+    }
+
+    /// Asks the endpoint about `token`; returns the response's members, or why there is none.
+    async fn introspect(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
+        let inner = &*self.inner;
+        let mut form = vec![("token", token), ("token_type_hint", "access_token")];
+        let mut request = inner
+            .http
+            .post(inner.endpoint.clone())
+            .header(http::header::ACCEPT, "application/json");
+        match &inner.credentials {
+            Some(c) if c.method == ClientAuth::Post => {
+                form.push(("client_id", &c.client_id));
+                form.push(("client_secret", &c.secret));
+            }
+            Some(c) => {
+                // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding, so
+                // a `:` in either survives the round trip.
+                request =
+                    request.basic_auth(form_encode(&c.client_id), Some(form_encode(&c.secret)));
+            }
+            None => {}
+        }
+        // The bearer layer logs the reason; only misconfigurations get their own log line.
+        let unavailable = AuthError::Unavailable;
+        let mut response = (request.form(&form).send().await)
+            .map_err(|err| http_failure(err, "introspection request", inner.timeout))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            tracing::error!(
+                endpoint = %inner.endpoint,
+                %status,
+                client_id = inner.credentials.as_ref().map(|c| c.client_id.as_str()),
+                "the introspection endpoint refused this resource server's client credentials: \
+                 check the client id, secret and authentication method (`ClientAuth`)"
+            );
+            return Err(AuthError::Unavailable(format!(
+                "introspection endpoint refused the client credentials ({status})"
+            )));
+        }
+        if !status.is_success() {
+            return Err(unavailable(format!(
+                "introspection endpoint answered {status}"
+            )));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(unavailable("introspection response too large".into()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = (response.chunk().await)
+            .map_err(|err| http_failure(err, "reading the introspection response", inner.timeout))?
+        {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(unavailable("introspection response too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        match serde_json::from_slice(&body) {
+            Ok(Value::Object(members)) => Ok(members),
+            Ok(_) => Err(unavailable(
+                "introspection response is not a JSON object".into(),
+            )),
+            Err(err) => Err(unavailable(format!(
+                "introspection response is not JSON: {err}"
+            ))),
+        }
+    }
+
+    /// Applies RFC 7662 §2.2 and this resource server's rules to a response.
+    fn validate(&self, response: Map<String, Value>) -> Result<AuthInfo, AuthError> {
+        let inner = &*self.inner;
+        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
+        // Only the JSON boolean counts: `"true"` or `1` are malformed answers, not consent.
+        if response.get("active") != Some(&Value::Bool(true)) {
+            return Err(invalid("token is not active"));
+        }
+        if response.contains_key("cnf") {
+            return Err(invalid(
+                "token is sender-constrained (`cnf`), and proof of possession is not supported",
+            ));
+        }
+        let exp = numeric_date(&response, "exp")?;
+        let nbf = numeric_date(&response, "nbf")?;
+        let auth = inner.mapping.auth_info(response)?;
+        if inner
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| auth.issuer() != Some(issuer))
+        {
+            return Err(invalid("token issuer is not the configured issuer"));
+        }
+        if auth.audience().is_empty() {
+            tracing::warn!(
+                endpoint = %inner.endpoint,
+                "introspection response has no `aud`: configure the authorization server to \
+                 return the token's audience (RFC 8707 resource indicators)"
+            );
+            return Err(invalid("introspection response has no audience"));
+        }
+        if !audience_matches(auth.audience(), &inner.resource) {
+            return Err(invalid("token audience does not include this resource"));
+        }
+        let now = SystemTime::now();
+        // `checked_add` is `None` only for an absurd leeway, which then tolerates everything.
+        if exp.is_some_and(|exp| exp.checked_add(inner.leeway).is_some_and(|end| end < now)) {
+            return Err(invalid("token expired"));
+        }
+        if nbf.is_some_and(|nbf| now.checked_add(inner.leeway).is_some_and(|late| nbf > late)) {
+            return Err(invalid("token not yet valid"));
+        }
+        Ok(auth)
+    }
+}
+
+impl TokenVerifier for IntrospectionVerifier {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        let cached = (self.inner.cache.as_ref()).map(|cache| (cache, CacheKey::of(token)));
+        if let Some(auth) = cached.as_ref().and_then(|(cache, key)| cache.get(key)) {
+            return Ok(AuthInfo::clone(&auth));
+        }
+        let auth = self.validate(self.introspect(token).await?)?;
+        if let Some((cache, key)) = cached {
+            cache.insert(key, auth.clone());
+        }
+        Ok(auth)
+    }
+}
+
+impl fmt::Debug for IntrospectionVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("IntrospectionVerifier")
+            .field("endpoint", &inner.endpoint.as_str())
+            .field("resource", &inner.resource)
+            .field("issuer", &inner.issuer)
+            .field(
+                "client_id",
+                &inner.credentials.as_ref().map(|c| &c.client_id),
+            )
+            .field("client_auth", &inner.credentials.as_ref().map(|c| c.method))
+            .field("scope_claim", &inner.mapping.scope)
+            .field("tenant_claim", &inner.mapping.tenant)
+            .field("leeway", &inner.leeway)
+            .field("timeout", &inner.timeout)
+            .field("cache", &inner.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`IntrospectionVerifier`]. Created by [`IntrospectionVerifier::builder`].
+///
+/// | setting | default |
+/// | --- | --- |
+/// | [`issuer`](Self::issuer) | not checked |
+/// | [`client_credentials`](Self::client_credentials) | none sent |
+/// | [`scope_claim`](Self::scope_claim) | [`ScopeClaim::Scope`] |
+/// | [`tenant_claim`](Self::tenant_claim) | none |
+/// | [`leeway`](Self::leeway) | 60 s |
+/// | [`timeout`](Self::timeout) | 5 s |
+/// | [`cache_max_ttl`](Self::cache_max_ttl) | 60 s |
+/// | [`cache_capacity`](Self::cache_capacity) | 10 000 |
+#[must_use]
+pub struct IntrospectionBuilder {
+    endpoint: String,
+    resource: String,
+    issuer: Option<String>,
+    credentials: Option<Credentials>,
+    mapping: ClaimMapping,
+    leeway: Duration,
+    timeout: Duration,
+    cache_max_ttl: Duration,
+    cache_capacity: usize,
+}
+
+impl IntrospectionBuilder {
+    /// Accepts only responses whose `iss` equals `issuer` exactly. Without it, `iss` is not
+    /// checked: the endpoint is trusted to answer for its own tokens only.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Authenticates to the endpoint as the client `client_id` with `secret`, sent as `method`
+    /// says. RFC 7662 §2.1 requires endpoints to authenticate their callers, so real
+    /// deployments need this.
+    pub fn client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+        method: ClientAuth,
+    ) -> Self {
+        self.credentials = Some(Credentials {
+            client_id: client_id.into(),
+            secret: secret.into(),
+            method,
+        });
+        self
+    }
+
+    /// Where the response carries the scopes.
+    pub fn scope_claim(mut self, claim: ScopeClaim) -> Self {
+        self.mapping.scope = claim;
+        self
+    }
+
+    /// The member naming the caller's tenant, for [`AuthInfo::tenant`].
+    pub fn tenant_claim(mut self, claim: impl Into<String>) -> Self {
+        self.mapping.tenant = Some(claim.into());
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf`. It widens acceptance only: cached results
+    /// still never outlive `exp`.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The bound on each request to the endpoint, connecting included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long an accepted token is remembered; zero turns the cache off. This is how long a
+    /// revoked token may still be accepted.
+    pub fn cache_max_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_max_ttl = ttl;
+        self
+    }
+
+    /// How many accepted tokens are remembered at most; zero turns the cache off.
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// Validates the configuration.
+    pub fn build(self) -> Result<IntrospectionVerifier, IntrospectionConfigError> {
+        if !is_secure_url(&self.endpoint) {
+            return Err(IntrospectionConfigError::InsecureEndpoint(self.endpoint));
+        }
+        let endpoint = Url::parse(&self.endpoint)
+            .map_err(|_| IntrospectionConfigError::InsecureEndpoint(self.endpoint.clone()))?;
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            return Err(IntrospectionConfigError::CredentialsInUrl);
+        }
+        let resource = canonical_resource(&self.resource)
+            .ok_or_else(|| IntrospectionConfigError::InvalidResource(self.resource.clone()))?;
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            // A redirect could carry the token (307/308 resend the body) to another host;
+            // authorization servers publish the endpoint's final URL.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| IntrospectionConfigError::Http(e.to_string()))?;
+        let cache = (!self.cache_max_ttl.is_zero() && self.cache_capacity > 0)
+            .then(|| Cache::new(self.cache_max_ttl, self.cache_capacity));
+        Ok(IntrospectionVerifier {
+            inner: Arc::new(Inner {
+                endpoint,
+                resource,
+                issuer: self.issuer,
+                credentials: self.credentials,
+                mapping: self.mapping,
+                leeway: self.leeway,
+                timeout: self.timeout,
+                http,
+                cache,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for IntrospectionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("resource", &self.resource)
+            .field("issuer", &self.issuer)
+            .field(
+                "client_id",
+                &self.credentials.as_ref().map(|c| &c.client_id),
+            )
+            .field("client_auth", &self.credentials.as_ref().map(|c| c.method))
+            .field("scope_claim", &self.mapping.scope)
+            .field("tenant_claim", &self.mapping.tenant)
+            .field("leeway", &self.leeway)
+            .field("timeout", &self.timeout)
+            .field("cache_max_ttl", &self.cache_max_ttl)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a request to the endpoint failed, with the causes (connection refused, DNS, TLS) that
+/// `reqwest`'s own message leaves out. The request body, and so the token, is never part of it.
+fn http_failure(err: reqwest::Error, what: &str, timeout: Duration) -> AuthError {
+    if err.is_timeout() {
+        return AuthError::Unavailable(format!("{what} timed out after {timeout:?}"));
+    }
+    let err = err.without_url();
+    let mut reason = format!("{what} failed: {err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    AuthError::Unavailable(reason)
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A NumericDate member (RFC 7519 §2) as a time; a member of another type rejects the token.
+fn numeric_date(
+    response: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<SystemTime>, AuthError> {
+    match response.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|secs| *secs <= MAX_NUMERIC_DATE)
+            .map(|secs| Some(UNIX_EPOCH + Duration::from_secs(secs)))
+            .ok_or_else(|| AuthError::InvalidToken(format!("claim `{name}` is not a NumericDate"))),
+    }
+}
+
+/// What the cache is keyed by: the SHA-256 of a token, so that the cache never holds a token
+/// and a memory dump does not yield usable credentials.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    fn of(token: &str) -> CacheKey {
+        CacheKey(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+/// Accepted tokens, bounded in count and in time.
+///
+/// One mutex guards everything; each critical section is a hash lookup, or an insertion with
+/// amortised O(1) eviction, so contention stays negligible next to an HTTP round trip.
+struct Cache {
+    max_ttl: Duration,
+    capacity: usize,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    entries: HashMap<CacheKey, Entry>,
+    /// Keys in insertion order, with the generation of the insertion. An item whose
+    /// generation no longer matches its entry is stale and skipped.
+    order: VecDeque<(CacheKey, u64)>,
+    generation: u64,
+}
+
+struct Entry {
+    auth: Arc<AuthInfo>,
+    expires: Instant,
+    generation: u64,
+}
+
+impl Cache {
+    fn new(max_ttl: Duration, capacity: usize) -> Cache {
+        Cache {
+            max_ttl,
+            capacity,
+            state: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        // Every critical section leaves the state consistent, so a panic elsewhere while the
+        // lock was held does not make it unusable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached identity for `key`, if it has not expired.
+    fn get(&self, key: &CacheKey) -> Option<Arc<AuthInfo>> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let entry = state.entries.get(key)?;
+        if entry.expires > now {
+            return Some(entry.auth.clone());
+        }
+        state.entries.remove(key);
+        None
+    }
+
+    /// Remembers `auth` for the cache's TTL, but never past the token's `exp`.
+    fn insert(&self, key: CacheKey, auth: AuthInfo) {
+        let mut ttl = self.max_ttl;
+        if let Some(exp) = auth.expires_at() {
+            // `exp` already passed (within the leeway): accepted this once, not remembered.
+            let Ok(left) = exp.duration_since(SystemTime::now()) else {
+                return;
+            };
+            ttl = ttl.min(left);
+        }
+        let now = Instant::now();
+        let Some(expires) = now.checked_add(ttl).filter(|expires| *expires > now) else {
+            return;
+        };
+        let auth = Arc::new(auth);
+        let mut state = self.lock();
+        state.generation += 1;
+        let generation = state.generation;
+        state.entries.insert(
+            key,
+            Entry {
+                auth,
+                expires,
+                generation,
+            },
+        );
+        state.order.push_back((key, generation));
+        state.evict(self.capacity, now);
+    }
+}
+
+impl CacheState {
+    /// Drops stale order items and expired entries from the front, then the oldest entries
+    /// until at most `capacity` remain.
+    fn evict(&mut self, capacity: usize, now: Instant) {
+        while let Some(&(key, generation)) = self.order.front() {
+            let live = self
+                .entries
+                .get(&key)
+                .filter(|e| e.generation == generation);
+            match live {
+                Some(entry) if entry.expires > now && self.entries.len() <= capacity => break,
+                Some(_) => {
+                    self.entries.remove(&key);
+                }
+                None => {}
+            }
+            self.order.pop_front();
+        }
+        // Entries replaced or removed on lookup leave items behind a live front; compact
+        // before they outnumber the entries.
+        if self.order.len() > 2 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.order.retain(|(key, generation)| {
+                entries
+                    .get(key)
+                    .is_some_and(|e| e.generation == *generation)
+            });
+        }
+    }
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("max_ttl", &self.max_ttl)
+            .field("capacity", &self.capacity)
+            .field("len", &self.lock().entries.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u32) -> CacheKey {
+        CacheKey::of(&n.to_string())
+    }
+
+    #[test]
+    fn the_cache_evicts_the_oldest_entry_when_full() {
+        let cache = Cache::new(Duration::from_secs(60), 3);
+        for n in 0..5 {
+            cache.insert(key(n), AuthInfo::new(n.to_string()));
+        }
+        assert!(cache.get(&key(0)).is_none());
+        assert!(cache.get(&key(1)).is_none());
+        for n in 2..5 {
+            assert_eq!(
+                cache.get(&key(n)).unwrap().subject(),
+                Some(n.to_string().as_str())
+            );
+        }
+        assert_eq!(cache.lock().entries.len(), 3);
+    }
+
+    #[test]
+    fn the_cache_order_queue_stays_bounded() {
+        let cache = Cache::new(Duration::from_secs(60), 10);
+        for _ in 0..10_000 {
+            cache.insert(key(1), AuthInfo::new("same"));
+        }
+        let state = cache.lock();
+        assert_eq!(state.entries.len(), 1);
+        assert!(state.order.len() <= 2 + 64, "{}", state.order.len());
+    }
+
+    #[test]
+    fn cached_entries_never_outlive_exp() {
+        let cache = Cache::new(Duration::from_secs(3600), 10);
+        let past = SystemTime::now() - Duration::from_secs(1);
+        cache.insert(key(1), AuthInfo::new("a").with_expires_at(past));
+        assert!(cache.get(&key(1)).is_none());
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        cache.insert(key(2), AuthInfo::new("b").with_expires_at(soon));
+        let expires = cache.lock().entries[&key(2)].expires;
+        assert!(expires <= Instant::now() + Duration::from_secs(30));
+    }
+
+    #[test]
+    fn numeric_dates_are_bounded_integers() {
+        let response = |v: Value| serde_json::json!({ "exp": v }).as_object().unwrap().clone();
+        assert!(numeric_date(&response(Value::from(u64::MAX)), "exp").is_err());
+        assert!(numeric_date(&response(Value::from(-1)), "exp").is_err());
+        assert!(numeric_date(&response(Value::from("1")), "exp").is_err());
+        assert_eq!(
+            numeric_date(&response(Value::from(10)), "exp").unwrap(),
+            Some(UNIX_EPOCH + Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded() {
+        assert_eq!(form_encode("a:b c/é"), "a%3Ab+c%2F%C3%A9");
+    }
+}

@@ -1,0 +1,753 @@
+//! `IntrospectionVerifier` against an in-test RFC 7662 endpoint over real HTTP: client
+//! authentication, the response rules, the cache, failing closed, and an MCP server using it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use http::{HeaderMap, StatusCode, header};
+use mcp_auth_runtime::auth::{
+    ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier, ScopeClaim,
+};
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{AuthError, TokenVerifier};
+use serde_json::{Value, json};
+
+const RESOURCE: &str = "https://mcp.example.com/mcp";
+const ISSUER: &str = "https://auth.example.com";
+/// A client id and secret with characters that RFC 6749 §2.3.1 form-encoding must protect.
+const CLIENT_ID: &str = "mcp:server";
+const SECRET: &str = "s3cr:t/+ é-hunter2";
+
+/// What the test endpoint answers for a token.
+#[derive(Clone)]
+enum Reply {
+    Json(Value),
+    Status(StatusCode),
+    Garbage,
+    /// Sleeps for 2 s, then answers an active token.
+    Slow,
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    auth: ClientAuth,
+    table: Arc<HashMap<String, Reply>>,
+    hits: Arc<AtomicUsize>,
+}
+
+/// A running RFC 7662 endpoint.
+struct TestAs {
+    url: String,
+    auth: ClientAuth,
+    hits: Arc<AtomicUsize>,
+}
+
+impl TestAs {
+    /// Serves `table` on a loopback port; unknown tokens are inactive.
+    async fn start(
+        auth: ClientAuth,
+        table: impl IntoIterator<Item = (&'static str, Reply)>,
+    ) -> TestAs {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let state = Endpoint {
+            auth,
+            table: Arc::new(table.into_iter().map(|(t, r)| (t.to_owned(), r)).collect()),
+            hits: hits.clone(),
+        };
+        let router = axum::Router::new()
+            .route("/introspect", post(introspect))
+            .with_state(state);
+        let addr = common::serve(router).await;
+        TestAs {
+            url: format!("http://{addr}/introspect"),
+            auth,
+            hits,
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// A verifier for this endpoint with the right credentials.
+    fn verifier(&self) -> IntrospectionBuilder {
+        IntrospectionVerifier::builder(&self.url, RESOURCE)
+            .client_credentials(CLIENT_ID, SECRET, self.auth)
+    }
+}
+
+/// The endpoint: checks the request and the client authentication, then answers from the table.
+async fn introspect(
+    State(endpoint): State<Endpoint>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    endpoint.hits.fetch_add(1, Ordering::SeqCst);
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if get(header::CONTENT_TYPE) != Some("application/x-www-form-urlencoded")
+        || get(header::ACCEPT) != Some("application/json")
+    {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| form.get(name).map(String::as_str);
+    if field("token_type_hint") != Some("access_token") {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let basic = get(header::AUTHORIZATION).map(basic_credentials);
+    let posted = (field("client_id"), field("client_secret"));
+    // RFC 6749 §2.3: exactly one authentication method per request.
+    let authenticated = match endpoint.auth {
+        ClientAuth::Basic => {
+            posted == (None, None) && basic == Some(Some((CLIENT_ID.to_owned(), SECRET.to_owned())))
+        }
+        _ => basic.is_none() && posted == (Some(CLIENT_ID), Some(SECRET)),
+    };
+    if !authenticated {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "error": "invalid_client" })),
+        )
+            .into_response();
+    }
+    let Some(token) = field("token") else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match endpoint.table.get(token) {
+        None => axum::Json(json!({ "active": false })).into_response(),
+        Some(Reply::Json(value)) => axum::Json(value.clone()).into_response(),
+        Some(Reply::Status(status)) => (*status, "oops").into_response(),
+        Some(Reply::Garbage) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            "<html>hello</html>",
+        )
+            .into_response(),
+        Some(Reply::Slow) => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            axum::Json(active(json!({}))).into_response()
+        }
+    }
+}
+
+/// Decodes `Basic base64(urlencode(id) ":" urlencode(secret))`.
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(s.as_bytes())
+            .next()
+            .map(|(k, _)| k.into_owned())
+            .unwrap_or_default()
+    };
+    Some((unescape(id), unescape(secret)))
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An active response for RESOURCE, with `changes` merged in (`null` removes a member).
+fn active(changes: Value) -> Value {
+    let mut response = json!({
+        "active": true,
+        "sub": "alice",
+        "client_id": "billing-app",
+        "scope": "x:read invoices:read",
+        "aud": RESOURCE,
+        "iss": ISSUER,
+        "exp": now() + 3600,
+        "iat": now(),
+        "tenant": "acme",
+        "token_type": "Bearer",
+    });
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            response.as_object_mut().unwrap().remove(name);
+        } else {
+            response[name] = value.clone();
+        }
+    }
+    response
+}
+
+fn is_invalid(result: Result<AuthInfo, AuthError>) -> bool {
+    matches!(result, Err(AuthError::InvalidToken(_)))
+}
+
+fn is_unavailable(result: Result<AuthInfo, AuthError>) -> bool {
+    matches!(result, Err(AuthError::Unavailable(_)))
+}
+
+#[tokio::test]
+async fn active_token_becomes_auth_info() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [("tok-alice", Reply::Json(active(json!({}))))],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .issuer(ISSUER)
+        .tenant_claim("tenant")
+        .build()
+        .unwrap();
+    let auth = verifier.verify("tok-alice").await.unwrap();
+    assert_eq!(auth.subject(), Some("alice"));
+    assert_eq!(auth.client_id(), Some("billing-app"));
+    assert_eq!(auth.scopes(), ["x:read", "invoices:read"]);
+    assert_eq!(auth.tenant(), Some("acme"));
+    assert_eq!(auth.issuer(), Some(ISSUER));
+    assert_eq!(auth.audience(), [RESOURCE]);
+    assert!(auth.expires_at().unwrap() > SystemTime::now() + Duration::from_secs(3000));
+    assert_eq!(auth.claims()["token_type"], "Bearer");
+    assert_eq!(endpoint.hits(), 1);
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_the_credentials_in_the_body() {
+    let endpoint = TestAs::start(ClientAuth::Post, [("tok", Reply::Json(active(json!({}))))]).await;
+    let auth = endpoint
+        .verifier()
+        .build()
+        .unwrap()
+        .verify("tok")
+        .await
+        .unwrap();
+    assert_eq!(auth.subject(), Some("alice"));
+
+    // The endpoint accepts one method only, so a mismatch is a misconfiguration: 503.
+    let basic = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .client_credentials(CLIENT_ID, SECRET, ClientAuth::Basic)
+        .build()
+        .unwrap();
+    assert!(is_unavailable(basic.verify("tok").await));
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn scp_arrays_map_to_scopes() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [(
+            "tok",
+            Reply::Json(active(json!({ "scp": ["x:read", "x:write"] }))),
+        )],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .scope_claim(ScopeClaim::Scp)
+        .build()
+        .unwrap();
+    assert_eq!(
+        verifier.verify("tok").await.unwrap().scopes(),
+        ["x:read", "x:write"]
+    );
+}
+
+#[tokio::test]
+async fn inactive_tokens_are_invalid_and_never_cached() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            ("inactive", Reply::Json(json!({ "active": false }))),
+            (
+                "string-true",
+                Reply::Json(active(json!({ "active": "true" }))),
+            ),
+            ("no-active", Reply::Json(active(json!({ "active": null })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["inactive", "string-true", "no-active", "unknown"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+    assert_eq!(endpoint.hits(), 4);
+    assert!(is_invalid(verifier.verify("inactive").await));
+    assert_eq!(endpoint.hits(), 5);
+}
+
+#[tokio::test]
+async fn audience_must_name_this_resource() {
+    // RESOURCE in another spelling of the same canonical form.
+    const OURS: &str = "HTTPS://MCP.example.com:443/mcp/";
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            (
+                "other",
+                Reply::Json(active(json!({ "aud": "https://other.example.com/mcp" }))),
+            ),
+            ("none", Reply::Json(active(json!({ "aud": null })))),
+            ("empty", Reply::Json(active(json!({ "aud": [] })))),
+            (
+                "prefix",
+                Reply::Json(active(json!({ "aud": "https://mcp.example.com/mcp2" }))),
+            ),
+            ("number", Reply::Json(active(json!({ "aud": 7 })))),
+            (
+                "array",
+                Reply::Json(active(
+                    json!({ "aud": ["https://other.example.com", OURS] }),
+                )),
+            ),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["other", "none", "empty", "prefix", "number"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+    let auth = verifier.verify("array").await.unwrap();
+    assert_eq!(auth.audience().len(), 2);
+}
+
+#[tokio::test]
+async fn issuer_must_match_exactly_when_configured() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            ("right", Reply::Json(active(json!({})))),
+            (
+                "wrong",
+                Reply::Json(active(json!({ "iss": "https://evil.example.com" }))),
+            ),
+            (
+                "slash",
+                Reply::Json(active(json!({ "iss": "https://auth.example.com/" }))),
+            ),
+            ("missing", Reply::Json(active(json!({ "iss": null })))),
+        ],
+    )
+    .await;
+    let pinned = endpoint.verifier().issuer(ISSUER).build().unwrap();
+    assert!(pinned.verify("right").await.is_ok());
+    for token in ["wrong", "slash", "missing"] {
+        assert!(is_invalid(pinned.verify(token).await), "{token}");
+    }
+    let unpinned = endpoint.verifier().build().unwrap();
+    assert!(unpinned.verify("wrong").await.is_ok());
+    assert!(unpinned.verify("missing").await.is_ok());
+}
+
+#[tokio::test]
+async fn expired_and_not_yet_valid_tokens_are_invalid() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            (
+                "expired",
+                Reply::Json(active(json!({ "exp": now() - 3600 }))),
+            ),
+            (
+                "just-expired",
+                Reply::Json(active(json!({ "exp": now() - 10 }))),
+            ),
+            (
+                "future",
+                Reply::Json(active(json!({ "nbf": now() + 3600 }))),
+            ),
+            (
+                "exp-string",
+                Reply::Json(active(json!({ "exp": "tomorrow" }))),
+            ),
+            ("exp-huge", Reply::Json(active(json!({ "exp": u64::MAX })))),
+            ("no-exp", Reply::Json(active(json!({ "exp": null })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["expired", "future", "exp-string", "exp-huge"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+    // Within the default 60 s leeway.
+    assert!(verifier.verify("just-expired").await.is_ok());
+    assert!(verifier.verify("no-exp").await.is_ok());
+    let strict = endpoint.verifier().leeway(Duration::ZERO).build().unwrap();
+    assert!(is_invalid(strict.verify("just-expired").await));
+}
+
+#[tokio::test]
+async fn sender_constrained_and_ill_typed_responses_are_invalid() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            (
+                "dpop",
+                Reply::Json(active(
+                    json!({ "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }),
+                )),
+            ),
+            (
+                "scope-array",
+                Reply::Json(active(json!({ "scope": ["x:read"] }))),
+            ),
+            ("sub-number", Reply::Json(active(json!({ "sub": 42 })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["dpop", "scope-array", "sub-number"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+}
+
+#[tokio::test]
+async fn accepted_tokens_are_served_from_the_cache() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            ("a", Reply::Json(active(json!({})))),
+            ("b", Reply::Json(active(json!({ "sub": "bob" })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    let first = verifier.verify("a").await.unwrap();
+    let clone = verifier.clone();
+    assert_eq!(clone.verify("a").await.unwrap(), first);
+    assert_eq!(endpoint.hits(), 1);
+    assert_eq!(verifier.verify("b").await.unwrap().subject(), Some("bob"));
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn cached_results_expire_after_the_max_ttl() {
+    let endpoint = TestAs::start(ClientAuth::Basic, [("a", Reply::Json(active(json!({}))))]).await;
+    let verifier = endpoint
+        .verifier()
+        .cache_max_ttl(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    verifier.verify("a").await.unwrap();
+    verifier.verify("a").await.unwrap();
+    assert_eq!(endpoint.hits(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    verifier.verify("a").await.unwrap();
+    assert_eq!(endpoint.hits(), 2);
+
+    let uncached = endpoint
+        .verifier()
+        .cache_max_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    uncached.verify("a").await.unwrap();
+    uncached.verify("a").await.unwrap();
+    assert_eq!(endpoint.hits(), 4);
+}
+
+#[tokio::test]
+async fn cached_results_never_outlive_exp() {
+    let exp = now() + 2;
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [("short", Reply::Json(active(json!({ "exp": exp }))))],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .cache_max_ttl(Duration::from_secs(60))
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    verifier.verify("short").await.unwrap();
+    verifier.verify("short").await.unwrap();
+    assert_eq!(endpoint.hits(), 1);
+    let exp = UNIX_EPOCH + Duration::from_secs(exp);
+    let wait = exp.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(100)).await;
+    // Not from the cache: asked again, and now expired.
+    assert!(is_invalid(verifier.verify("short").await));
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn endpoint_errors_are_unavailable() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            ("500", Reply::Status(StatusCode::INTERNAL_SERVER_ERROR)),
+            ("400", Reply::Status(StatusCode::BAD_REQUEST)),
+            ("302", Reply::Status(StatusCode::FOUND)),
+            ("garbage", Reply::Garbage),
+            ("array", Reply::Json(json!([{ "active": true }]))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["500", "400", "302", "garbage", "array"] {
+        assert!(is_unavailable(verifier.verify(token).await), "{token}");
+    }
+    assert_eq!(endpoint.hits(), 5);
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let verifier = IntrospectionVerifier::builder(format!("http://{addr}/introspect"), RESOURCE)
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let Err(AuthError::Unavailable(reason)) = verifier.verify("tok").await else {
+        panic!("expected Unavailable");
+    };
+    assert!(
+        reason.starts_with("introspection request failed: "),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn slow_endpoint_times_out_as_unavailable() {
+    let endpoint = TestAs::start(ClientAuth::Basic, [("slow", Reply::Slow)]).await;
+    let verifier = endpoint
+        .verifier()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let Err(AuthError::Unavailable(reason)) = verifier.verify("slow").await else {
+        panic!("expected Unavailable");
+    };
+    assert_eq!(reason, "introspection request timed out after 200ms");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn rejected_client_credentials_are_unavailable() {
+    let endpoint =
+        TestAs::start(ClientAuth::Basic, [("tok", Reply::Json(active(json!({}))))]).await;
+    for verifier in [
+        IntrospectionVerifier::builder(&endpoint.url, RESOURCE).client_credentials(
+            CLIENT_ID,
+            "wrong",
+            ClientAuth::Basic,
+        ),
+        IntrospectionVerifier::builder(&endpoint.url, RESOURCE),
+    ] {
+        let result = verifier.build().unwrap().verify("tok").await;
+        let Err(AuthError::Unavailable(reason)) = result else {
+            panic!("expected Unavailable, got {result:?}");
+        };
+        assert!(reason.contains("401"), "{reason}");
+    }
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_the_secret_or_a_token() {
+    let token = "tok-4f9c2a7e1d";
+    let endpoint =
+        TestAs::start(ClientAuth::Basic, [(token, Reply::Json(active(json!({}))))]).await;
+    let builder = endpoint.verifier();
+    let shown = format!("{builder:?}");
+    let verifier = builder.build().unwrap();
+    verifier.verify(token).await.unwrap();
+    let error = verifier.verify("tok-unknown-77").await.unwrap_err();
+    for shown in [
+        shown,
+        format!("{verifier:?}"),
+        format!("{verifier:#?}"),
+        format!("{error:?} {error}"),
+    ] {
+        assert!(
+            shown.contains(CLIENT_ID) || shown.contains("invalid"),
+            "{shown}"
+        );
+        for secret in [SECRET, "hunter2", token, "tok-unknown-77"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn misconfigurations_are_logged_without_secrets_or_tokens() {
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logs = logs.clone();
+        move || LogWriter(logs.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(writer)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [(
+            "tok-no-aud-5e1f",
+            Reply::Json(active(json!({ "aud": null }))),
+        )],
+    )
+    .await;
+    let wrong_secret = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .client_credentials(CLIENT_ID, "wrong-secret-9d2c", ClientAuth::Basic)
+        .build()
+        .unwrap();
+    assert!(is_unavailable(wrong_secret.verify("tok-a-7b3e").await));
+    let verifier = endpoint.verifier().build().unwrap();
+    assert!(is_invalid(verifier.verify("tok-no-aud-5e1f").await));
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("ERROR")
+            && logs.contains("refused this resource server's client credentials"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("introspection response has no `aud`"),
+        "{logs}"
+    );
+    for secret in [
+        "wrong-secret-9d2c",
+        SECRET,
+        "hunter2",
+        "tok-a-7b3e",
+        "tok-no-aud-5e1f",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in\n{logs}");
+    }
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn build_refuses_insecure_endpoints_and_bad_resources() {
+    let build =
+        |endpoint: &str, resource: &str| IntrospectionVerifier::builder(endpoint, resource).build();
+    assert!(matches!(
+        build("http://auth.example.com/introspect", RESOURCE),
+        Err(IntrospectionConfigError::InsecureEndpoint(_))
+    ));
+    assert!(matches!(
+        build("not a url", RESOURCE),
+        Err(IntrospectionConfigError::InsecureEndpoint(_))
+    ));
+    assert!(matches!(
+        build("https://id:secret@auth.example.com/introspect", RESOURCE),
+        Err(IntrospectionConfigError::CredentialsInUrl)
+    ));
+    for resource in ["mcp.example.com", "https://mcp.example.com/mcp#x", ""] {
+        assert!(
+            matches!(
+                build("https://auth.example.com/introspect", resource),
+                Err(IntrospectionConfigError::InvalidResource(_))
+            ),
+            "{resource}"
+        );
+    }
+    for endpoint in [
+        "https://auth.example.com/introspect",
+        "http://127.0.0.1:8080/introspect",
+        "http://localhost/introspect",
+    ] {
+        let verifier = build(endpoint, "HTTPS://MCP.example.com:443/mcp/").unwrap();
+        assert_eq!(verifier.resource(), RESOURCE);
+    }
+}
+
+/// Read x.
+#[tool(scope = "x:read", read_only)]
+async fn read_x(ctx: ToolContext) -> Result<String, ToolError> {
+    Ok(format!("x for {}", ctx.auth().subject().unwrap_or("?")))
+}
+
+#[tokio::test]
+async fn mcp_server_checks_introspected_tokens_and_their_scopes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let reply = |changes: Value| {
+        let mut response = active(changes);
+        response["aud"] = json!(resource);
+        Reply::Json(response)
+    };
+    let endpoint = TestAs::start(
+        ClientAuth::Post,
+        [
+            ("reader", reply(json!({}))),
+            (
+                "stranger",
+                reply(json!({ "sub": "bob", "scope": "y:read" })),
+            ),
+            ("inactive", Reply::Json(json!({ "active": false }))),
+        ],
+    )
+    .await;
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
+        .client_credentials(CLIENT_ID, SECRET, ClientAuth::Post)
+        .issuer(ISSUER)
+        .build()
+        .unwrap();
+    let server = McpServer::builder("x-server", "1.0.0")
+        .tools(tools![read_x])
+        .resource(&resource)
+        .verifier(verifier)
+        .build()
+        .unwrap();
+    let router = server.into_router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let (status, _, body) = common::Client::new(addr, Some("reader"))
+        .call("read_x", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["content"][0]["text"], "x for alice");
+
+    let (status, challenge, _) = common::Client::new(addr, Some("stranger"))
+        .call("read_x", json!({}))
+        .await;
+    assert_eq!(status, 403);
+    let challenge = challenge.unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"x:read\""), "{challenge}");
+
+    let (status, challenge, _) = common::Client::new(addr, Some("inactive"))
+        .call("read_x", json!({}))
+        .await;
+    assert_eq!(status, 401);
+    let challenge = challenge.unwrap();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+}
