@@ -3,8 +3,8 @@
 
 use proc_macro2::TokenStream;
 use syn::{
-    Attribute, Expr, FnArg, GenericArgument, ItemFn, Lit, Meta, Pat, PathArguments, Receiver,
-    ReturnType, Type,
+    Attribute, Expr, FnArg, GenericArgument, ItemFn, Lit, Meta, Pat, PatType, PathArguments,
+    Receiver, ReturnType, Type,
 };
 
 use crate::attr::{Arg, ToolArgs};
@@ -26,6 +26,7 @@ pub(crate) enum Param<'a> {
 
 /// A `pattern: Type` parameter.
 pub(crate) struct TypedParam<'a> {
+    pub(crate) original: &'a PatType,
     pub(crate) pat: &'a Pat,
     pub(crate) ty: &'a Type,
     pub(crate) kind: ParamKind<'a>,
@@ -45,7 +46,6 @@ pub(crate) enum ParamKind<'a> {
 
 /// The declared return type, split into the success value and whether it is a `Result`.
 pub(crate) struct Output<'a> {
-    pub(crate) ty: &'a Type,
     /// The success type: `T` of `Result<T, E>`, or the whole type.
     pub(crate) value: &'a Type,
     pub(crate) fallible: bool,
@@ -84,6 +84,7 @@ impl<'a> Param<'a> {
                     _ => ParamKind::Plain,
                 };
                 Param::Typed(TypedParam {
+                    original: typed,
                     pat: &typed.pat,
                     ty: &typed.ty,
                     kind,
@@ -98,12 +99,10 @@ impl<'a> Output<'a> {
     fn from_syn(ty: &'a Type) -> Self {
         match last_segment(ty) {
             Some(("Result", Some(value))) => Output {
-                ty,
                 value,
                 fallible: true,
             },
             _ => Output {
-                ty,
                 value: ty,
                 fallible: false,
             },

@@ -71,40 +71,75 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
     let args_struct = Ident::new("__ToolArgs", Span::mixed_site());
     let value = Ident::new("value", Span::mixed_site());
 
-    // The arguments: a generated struct of the plain parameters, or the `Args<T>` type.
-    let (input_type, args_struct_def, destructure) = match tool.args_type {
+    // The arguments: a generated struct of the plain parameters, or the `Args<T>` type. Each
+    // bound on a user's type is spelled `f::<UserType>`, which rustc reports at `UserType`, and
+    // all of them sit in `def`'s body (the handler is a closure), where rustc reports a bound
+    // that fails twice at one span once.
+    let (args_struct_def, input_schema, destructure) = match tool.args_type {
         Some(ty) => {
             let input = Ident::new("input", Span::mixed_site());
             (
-                ty.to_token_stream(),
                 TokenStream::new(),
-                quote!(let #input: #ty = #rt::parse_arguments(#arguments)?;),
+                quote_spanned!(ty.span()=> #rt::input_schema::<#ty>),
+                quote_spanned! {ty.span()=>
+                    let #input: #ty = #rt::parse_arguments::<#ty>(#arguments)?;
+                },
             )
         }
         None => {
-            let fields = tool.params.iter().filter_map(|param| match param {
-                ToolParam::Plain {
+            let input_schema_fn = Ident::new("__input_schema", Span::mixed_site());
+            let parse_fn = Ident::new("__parse_arguments", Span::mixed_site());
+            // A field without `#[serde]` or `#[schemars]` attributes gets a type parameter, so
+            // that the derived impls are generic and a type that is not `Deserialize +
+            // JsonSchema` is reported once, at the parameter, rather than again in every
+            // derived method. Attributes can name functions of the field's type or add bounds
+            // (`default`), so those fields keep their type.
+            let mut generics = Vec::new();
+            let mut type_args = Vec::new();
+            let mut fields = Vec::new();
+            let mut names = Vec::new();
+            for param in &tool.params {
+                let ToolParam::Plain {
                     ident,
                     ty,
                     field_attrs,
-                } => Some(quote!(#(#field_attrs)* #ident: #ty,)),
-                _ => None,
-            });
-            let names = tool.params.iter().filter_map(|param| match param {
-                ToolParam::Plain { ident, .. } => Some(ident),
-                _ => None,
-            });
+                } = param
+                else {
+                    continue;
+                };
+                let field_ty = if field_attrs.iter().all(|attr| attr.path().is_ident("doc")) {
+                    let generic = format_ident!("__McpAuthArg{}", generics.len());
+                    generics.push(generic.clone());
+                    type_args.push(*ty);
+                    generic.to_token_stream()
+                } else {
+                    ty.to_token_stream()
+                };
+                fields.push(quote!(#(#field_attrs)* #ident: #field_ty,));
+                names.push(*ident);
+            }
+            let turbofish = (!type_args.is_empty()).then(|| quote!(::<#(#type_args),*>));
             let serde = quote!(#rt::serde).to_string();
             let schemars = quote!(#rt::schemars).to_string();
             (
-                args_struct.to_token_stream(),
                 quote! {
                     #[derive(#rt::serde::Deserialize, #rt::schemars::JsonSchema)]
                     #[serde(crate = #serde, deny_unknown_fields)]
                     #[schemars(crate = #schemars)]
-                    struct #args_struct { #(#fields)* }
+                    struct #args_struct<#(#generics),*> { #(#fields)* }
+
+                    fn #input_schema_fn<#(#generics: #rt::ToolParam),*>() -> #rt::serde_json::Value {
+                        #rt::input_schema::<#args_struct<#(#generics),*>>()
+                    }
+
+                    fn #parse_fn<#(#generics: #rt::ToolParam),*>(
+                        #arguments: #rt::Arguments,
+                    ) -> ::core::result::Result<#args_struct<#(#generics),*>, #rt::ToolError> {
+                        #rt::parse_arguments(#arguments)
+                    }
                 },
-                quote!(let #args_struct { #(#names),* } = #rt::parse_arguments(#arguments)?;),
+                quote!(#input_schema_fn #turbofish),
+                quote!(let #args_struct { #(#names),* } = #parse_fn #turbofish(#arguments)?;),
             )
         }
     };
@@ -150,12 +185,15 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
             || quote!(::core::option::Option::None),
             |state| quote!(::core::option::Option::Some(#rt::StateType::of::<#state>())),
         );
-    let param_checks = tool.params.iter().filter_map(|param| match param {
-        ToolParam::Plain { ty, .. } => {
-            Some(quote_spanned!(ty.span()=> #rt::assert_tool_param::<#ty>();))
-        }
+    // First in `def`, so that a type that is not a tool parameter is reported as required by
+    // `assert_tool_param`, whose note says what to do.
+    let param_types = tool.params.iter().filter_map(|param| match param {
+        ToolParam::Plain { ty, .. } => Some(*ty),
         _ => None,
     });
+    let param_checks = param_types
+        .chain(tool.args_type)
+        .map(|ty| quote_spanned!(ty.span()=> #rt::assert_tool_param::<#ty>();));
 
     let doc =
         format!("The MCP tool `{name}` declared by the function `{ident}`; list it in `tools!`.");
@@ -172,14 +210,6 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
             #[automatically_derived]
             impl #rt::Tool for #ident {
                 fn def() -> #rt::ToolDef {
-                    fn call(#ctx: #rt::CallContext, #arguments: #rt::Arguments) -> #rt::BoxFuture {
-                        ::std::boxed::Box::pin(async move {
-                            #ctx.require_scopes(&[#(#scopes),*])?;
-                            #destructure
-                            let #value = #ident(#(#call_args),*).await #propagate;
-                            #convert
-                        })
-                    }
                     #(#param_checks)*
                     #rt::ToolDef::new(
                         #rt::ToolMeta {
@@ -188,11 +218,18 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                             description: #description,
                             scopes: &[#(#scopes),*],
                             annotations: #annotations,
-                            input_schema: #rt::input_schema::<#input_type>,
+                            input_schema: #input_schema,
                             output_schema: #output_schema,
                             state: #state,
                         },
-                        call,
+                        |#ctx: #rt::CallContext, #arguments: #rt::Arguments| -> #rt::BoxFuture {
+                            ::std::boxed::Box::pin(async move {
+                                #ctx.require_scopes(&[#(#scopes),*])?;
+                                #destructure
+                                let #value = #ident(#(#call_args),*).await #propagate;
+                                #convert
+                            })
+                        },
                     )
                 }
             }
@@ -217,7 +254,7 @@ fn user_fn(tool: &Tool<'_>) -> TokenStream {
             Pat::Ident(pat) => pat.ident.clone(),
             _ => {
                 let ident = format_ident!("__mcp_auth_ctx", span = Span::mixed_site());
-                typed.pat = Box::new(parse_quote!(#ident));
+                *typed.pat = parse_quote!(#ident);
                 ident
             }
         };

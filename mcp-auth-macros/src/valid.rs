@@ -2,8 +2,12 @@
 //! every mistake, and each says why the rule exists.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident, ItemFn, LitStr, Pat, Type};
+use syn::{
+    Attribute, FnArg, GenericArgument, Ident, ItemFn, LitStr, Pat, PathArguments, Type,
+    TypeImplTrait,
+};
 
 use crate::ast::{Output, Param, ParamKind, ToolFn, TypedParam};
 use crate::attr::Arg;
@@ -112,8 +116,18 @@ impl<'a> ToolFn<'a> {
 struct Errors(Option<syn::Error>);
 
 impl Errors {
+    /// An error at one token.
     fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        let error = syn::Error::new(span, message);
+        self.add(syn::Error::new(span, message));
+    }
+
+    /// An error covering `tokens` from the first to the last, such as all of `&self` or
+    /// `Args<NewInvoice>`: `Spanned::span` gives only the first token on stable Rust.
+    fn push_spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn add(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(errors) => errors.combine(error),
             None => self.0 = Some(error),
@@ -126,17 +140,28 @@ impl Errors {
 }
 
 /// The runtime polls tools as futures and registers free functions: an `async fn` without
-/// receiver or generics is the only shape it can call through a plain function pointer.
+/// receiver or generics (`impl Trait` parameters included) is the only shape it can call
+/// through a plain function pointer.
 fn check_signature(func: &ItemFn, errors: &mut Errors) {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
         errors.push(sig.fn_token.span, "`#[tool]` requires an `async fn`");
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(
-            sig.generics.span(),
-            "`#[tool]` functions cannot be generic: the tool's schema must be known when the server is built",
-        );
+    let generic_message = "`#[tool]` functions cannot be generic: the tool's schema must be known when the server is built";
+    if !sig.generics.params.is_empty() {
+        errors.push_spanned(&sig.generics, generic_message);
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push_spanned(where_clause, generic_message);
+    }
+    for input in &sig.inputs {
+        if let FnArg::Typed(typed) = input
+            && let Some(impl_trait) = find_impl_trait(&typed.ty)
+        {
+            errors.push_spanned(
+                impl_trait,
+                "a tool parameter cannot be `impl Trait`: name its type, from which the input schema is generated",
+            );
+        }
     }
     if let Some(variadic) = &sig.variadic {
         errors.push(variadic.span(), "`#[tool]` functions cannot be variadic");
@@ -166,13 +191,14 @@ fn check_annotations(args: &[Arg], errors: &mut Errors) {
         .iter()
         .any(|arg| matches!(arg, Arg::ReadOnly(_, value) if is_set(value)));
     for arg in args {
-        if let Arg::Destructive(kw, value) = arg {
-            if read_only && is_set(value) {
-                errors.push(
-                    kw.span,
-                    "`destructive` contradicts `read_only`: a read-only tool changes nothing",
-                );
-            }
+        if let Arg::Destructive(kw, value) = arg
+            && read_only
+            && is_set(value)
+        {
+            errors.push(
+                kw.span,
+                "`destructive` contradicts `read_only`: a read-only tool changes nothing",
+            );
         }
     }
 }
@@ -233,7 +259,7 @@ fn check_scopes(args: &[Arg], errors: &mut Errors) -> Option<Vec<String>> {
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 fn scope_token_error(scope: &str) -> Result<(), String> {
     if scope.is_empty() {
-        return Err("invalid scope ``: a scope token cannot be empty".to_owned());
+        return Err("invalid scope: a scope token cannot be empty".to_owned());
     }
     let reason = scope.chars().find_map(|c| match c {
         ' ' => Some("a scope token cannot contain spaces"),
@@ -251,23 +277,28 @@ fn scope_token_error(scope: &str) -> Result<(), String> {
 /// MCP 2025-11-25: tool names are 1 to 128 characters of `A-Z a-z 0-9 _ - .`, so that every
 /// client can display and address them.
 fn check_name(args: &[Arg], func: &ItemFn, errors: &mut Errors) -> Option<String> {
-    let (name, span) = match args.iter().find_map(|arg| match arg {
+    let explicit = args.iter().find_map(|arg| match arg {
         Arg::Name(_, lit) => Some(lit),
         _ => None,
-    }) {
-        Some(lit) => (lit.value(), lit.span()),
+    });
+    let (name, span, fix) = match explicit {
+        Some(lit) => (lit.value(), lit.span(), ""),
         None => {
             let ident = func.sig.ident.to_string();
             let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
-            (ident, func.sig.ident.span())
+            (
+                ident,
+                func.sig.ident.span(),
+                "; rename the function or set `name = \"...\"`",
+            )
         }
     };
     let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if name.is_empty() || name.len() > 128 || !name.chars().all(valid_char) {
+    if name.is_empty() || name.chars().count() > 128 || !name.chars().all(valid_char) {
         errors.push(
             span,
             format_args!(
-                "invalid tool name `{name}`: a tool name is 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `-` and `.`"
+                "invalid tool name `{name}`: a tool name is 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `-` and `.`{fix}"
             ),
         );
         return None;
@@ -321,12 +352,12 @@ fn check_params<'a>(
     let mut out = Vec::new();
     let mut context_seen = false;
     let mut args_type = None;
-    let mut first_plain: Option<&TypedParam<'a>> = None;
+    let mut plain = Vec::new();
     for param in params {
         let typed = match param {
             Param::Receiver(receiver) => {
-                errors.push(
-                    receiver.span(),
+                errors.push_spanned(
+                    receiver,
                     "`#[tool]` functions cannot take `self`: declare the tool as a free function and reach shared state through `ToolContext<S>`",
                 );
                 continue;
@@ -336,10 +367,8 @@ fn check_params<'a>(
         match typed.kind {
             ParamKind::Context(state) => {
                 if context_seen {
-                    errors.push(
-                        typed.ty.span(),
-                        "a tool takes at most one `ToolContext` parameter",
-                    );
+                    errors
+                        .push_spanned(typed.ty, "a tool takes at most one `ToolContext` parameter");
                 }
                 context_seen = true;
                 reject_field_attrs(typed, "`ToolContext`", errors);
@@ -347,45 +376,38 @@ fn check_params<'a>(
             }
             ParamKind::Args(inner) => {
                 let Some(inner) = inner else {
-                    errors.push(typed.ty.span(), "`Args` needs its type: `Args<T>`");
+                    errors.push_spanned(typed.ty, "`Args` needs its type: `Args<T>`");
                     continue;
                 };
                 if args_type.is_some() {
-                    errors.push(
-                        typed.ty.span(),
-                        "a tool takes at most one `Args<T>` parameter",
-                    );
-                } else if let Some(plain) = first_plain {
-                    errors.push(
-                        typed.ty.span(),
-                        "`Args<T>` is the whole input of the tool and cannot be mixed with plain parameters",
-                    );
-                    errors.push(plain.pat.span(), "plain parameter declared here");
+                    errors.push_spanned(typed.ty, "a tool takes at most one `Args<T>` parameter");
                 }
                 reject_field_attrs(typed, "`Args<T>`", errors);
                 args_type = Some(inner);
                 out.push(ToolParam::Args);
             }
             ParamKind::Plain => {
-                if args_type.is_some() {
-                    errors.push(
-                        typed.pat.span(),
-                        "plain parameters cannot be mixed with `Args<T>`, which is the whole input of the tool",
-                    );
-                }
-                first_plain.get_or_insert(typed);
+                plain.push(typed);
                 match plain_ident(typed.pat) {
                     Some(ident) => out.push(ToolParam::Plain {
                         ident,
                         ty: typed.ty,
                         field_attrs: typed.field_attrs.clone(),
                     }),
-                    None => errors.push(
-                        typed.pat.span(),
+                    None => errors.push_spanned(
+                        typed.pat,
                         "tool parameters must be plain names, which become the input's property names",
                     ),
                 }
             }
+        }
+    }
+    if args_type.is_some() {
+        for typed in plain {
+            errors.push_spanned(
+                typed.original,
+                "plain parameters cannot be mixed with `Args<T>`, which is the whole input of the tool: move this one into the `Args` type",
+            );
         }
     }
     (out, args_type)
@@ -393,8 +415,8 @@ fn check_params<'a>(
 
 fn reject_field_attrs(param: &TypedParam<'_>, what: &str, errors: &mut Errors) {
     for attr in &param.field_attrs {
-        errors.push(
-            attr.span(),
+        errors.push_spanned(
+            attr,
             format_args!(
                 "{what} is not part of the input schema, so it takes no doc comment, `#[serde]` or `#[schemars]` attribute"
             ),
@@ -409,7 +431,8 @@ fn plain_ident(pat: &Pat) -> Option<&Ident> {
     }
 }
 
-/// A tool answers every call with a result, so it must return one.
+/// A tool answers every call with a result, so it must return one, of a type that can be named
+/// where its output schema is generated.
 fn check_output<'a>(
     output: Option<&Output<'a>>,
     func: &ItemFn,
@@ -422,6 +445,13 @@ fn check_output<'a>(
         );
         return None;
     };
+    if let Some(impl_trait) = find_impl_trait(output.value) {
+        errors.push_spanned(
+            impl_trait,
+            "a tool cannot return `impl Trait`: name the result type, from which its output schema is generated",
+        );
+        return None;
+    }
     let kind = match output.value {
         Type::Reference(reference) if is_str(&reference.elem) => OutputKind::Text,
         ty => match crate::ast::last_segment(ty) {
@@ -430,20 +460,44 @@ fn check_output<'a>(
             _ => OutputKind::Structured,
         },
     };
-    if let Type::Tuple(tuple) = output.value {
-        if tuple.elems.is_empty() {
-            errors.push(
-                output.ty.span(),
-                "a tool must return a result the client can read, not `()`",
-            );
-            return None;
-        }
+    if let Type::Tuple(tuple) = output.value
+        && tuple.elems.is_empty()
+    {
+        errors.push_spanned(
+            output.value,
+            "a tool must return a result the client can read, not `()`: return a `String`, a `Serialize + JsonSchema` type or a `CallToolResult`",
+        );
+        return None;
     }
     Some(OutputModel {
         value: output.value,
         fallible: output.fallible,
         kind,
     })
+}
+
+/// The first `impl Trait` in `ty`, looking through references, tuples, arrays and generic
+/// arguments.
+fn find_impl_trait(ty: &Type) -> Option<&TypeImplTrait> {
+    match ty {
+        Type::ImplTrait(impl_trait) => Some(impl_trait),
+        Type::Reference(reference) => find_impl_trait(&reference.elem),
+        Type::Slice(slice) => find_impl_trait(&slice.elem),
+        Type::Array(array) => find_impl_trait(&array.elem),
+        Type::Paren(paren) => find_impl_trait(&paren.elem),
+        Type::Group(group) => find_impl_trait(&group.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(find_impl_trait),
+        Type::Path(path) => path.path.segments.iter().find_map(|segment| {
+            let PathArguments::AngleBracketed(args) = &segment.arguments else {
+                return None;
+            };
+            args.args.iter().find_map(|arg| match arg {
+                GenericArgument::Type(ty) => find_impl_trait(ty),
+                _ => None,
+            })
+        }),
+        _ => None,
+    }
 }
 
 fn is_str(ty: &Type) -> bool {
@@ -462,8 +516,8 @@ fn check_guard_can_refuse(
         .iter()
         .any(|p| matches!(p, ToolParam::Context { .. }));
     if has_context && !scopes.is_empty() && !output.fallible {
-        errors.push(
-            output.value.span(),
+        errors.push_spanned(
+            output.value,
             "a scoped tool that takes a `ToolContext` must return `Result<_, ToolError>`, so that its scope guard can refuse a call",
         );
     }
@@ -497,7 +551,10 @@ mod tests {
         );
         assert!(scope_token_error("a\"b").is_err());
         assert!(scope_token_error("a\\b").is_err());
-        assert!(scope_token_error("").is_err());
+        assert_eq!(
+            scope_token_error("").unwrap_err(),
+            "invalid scope: a scope token cannot be empty"
+        );
         assert!(scope_token_error("façade").is_err());
     }
 
@@ -551,6 +608,45 @@ mod tests {
             errors.contains("must return `Result<_, ToolError>`"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn args_mixed_with_plain_parameters_is_one_error_per_plain_parameter() {
+        let func: ItemFn = parse_quote! {
+            /// d
+            async fn f(currency: String, Args(new): Args<NewInvoice>) -> String { todo!() }
+        };
+        let errors = validate(quote!(unscoped), func).unwrap_err();
+        assert_eq!(
+            errors,
+            "plain parameters cannot be mixed with `Args<T>`, which is the whole input of the tool: move this one into the `Args` type"
+        );
+    }
+
+    #[test]
+    fn an_invalid_name_from_the_function_suggests_the_name_argument() {
+        let func: ItemFn = parse_quote! {
+            /// d
+            async fn annuler_facturé() -> String { todo!() }
+        };
+        let errors = validate(quote!(unscoped), func.clone()).unwrap_err();
+        assert!(
+            errors.ends_with("; rename the function or set `name = \"...\"`"),
+            "{errors}"
+        );
+        let errors = validate(quote!(unscoped, name = "a b"), func).unwrap_err();
+        assert!(errors.starts_with("invalid tool name `a b`:"), "{errors}");
+        assert!(!errors.contains("rename the function"), "{errors}");
+    }
+
+    #[test]
+    fn unit_output_is_rejected() {
+        let func: ItemFn = parse_quote! {
+            /// d
+            async fn f() -> Result<(), ToolError> { todo!() }
+        };
+        let errors = validate(quote!(unscoped), func).unwrap_err();
+        assert!(errors.contains("not `()`"), "{errors}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub trait ToolParam: DeserializeOwned + JsonSchema {}
 impl<T: DeserializeOwned + JsonSchema> ToolParam for T {}
 
 /// Spanned at a parameter's type so that a missing bound is reported there.
-pub fn assert_tool_param<T: ToolParam + ?Sized>() {}
+pub fn assert_tool_param<T: ToolParam>() {}
 
 /// A structured tool result: serialized to `structuredContent`, described by `outputSchema`.
 #[diagnostic::on_unimplemented(

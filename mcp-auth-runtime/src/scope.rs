@@ -14,8 +14,11 @@ use crate::error::ToolError;
 /// rule.
 #[derive(Clone, Default)]
 pub struct ScopePolicy {
-    rule: Option<Arc<dyn Fn(&str, &str) -> bool + Send + Sync>>,
+    rule: Option<Arc<ScopeRule>>,
 }
+
+/// `rule(granted, required)`: whether `granted` satisfies `required`.
+type ScopeRule = dyn Fn(&str, &str) -> bool + Send + Sync;
 
 impl ScopePolicy {
     /// Exact matching: a required scope is satisfied only by the same scope token.

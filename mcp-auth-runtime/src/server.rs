@@ -239,10 +239,10 @@ impl McpServerBuilder {
             return Err(BuildError::InvalidPath(self.path));
         }
         let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
-        if let Some(resource) = &self.resource {
-            if canonical_resource(resource).is_none() || !is_secure_url(resource) {
-                return Err(BuildError::InvalidResource(resource.clone()));
-            }
+        if let Some(resource) = &self.resource
+            && (canonical_resource(resource).is_none() || !is_secure_url(resource))
+        {
+            return Err(BuildError::InvalidResource(resource.clone()));
         }
         if let Some(issuer) = self
             .authorization_servers

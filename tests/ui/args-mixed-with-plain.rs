@@ -7,7 +7,10 @@ struct NewInvoice {
 
 /// Create an invoice.
 #[tool(scope = "invoices:write")]
-async fn create_invoice(currency: String, Args(new): Args<NewInvoice>) -> Result<String, ToolError> {
+async fn create_invoice(
+    currency: String,
+    Args(new): Args<NewInvoice>,
+) -> Result<String, ToolError> {
     Ok(format!("{} {currency}", new.customer))
 }
 

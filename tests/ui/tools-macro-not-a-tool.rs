@@ -4,6 +4,12 @@ async fn count_invoices() -> String {
     "12".into()
 }
 
-fn main() {
-    let _ = tools![count_invoices];
+fn server() -> McpServer {
+    McpServer::builder("billing", "1.0.0")
+        .tools(tools![count_invoices])
+        .without_auth()
+        .build()
+        .unwrap()
 }
+
+fn main() {}

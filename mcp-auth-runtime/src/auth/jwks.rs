@@ -213,20 +213,16 @@ impl JwksCache {
     ) -> Result<Arc<Key>, AuthError> {
         let (keys, fetched_at) = self.snapshot();
         let fresh = fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
-        if fresh {
-            if let Some(key) = keys.find(kid, alg) {
-                return Ok(key);
-            }
+        if let (true, Some(key)) = (fresh, keys.find(kid, alg)) {
+            return Ok(key);
         }
 
         let mut refresh = self.refresh.lock().await;
         // Another caller may have fetched while this one waited.
         let (keys, fetched_at) = self.snapshot();
         let fresh = fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
-        if fresh {
-            if let Some(key) = keys.find(kid, alg) {
-                return Ok(key);
-            }
+        if let (true, Some(key)) = (fresh, keys.find(kid, alg)) {
+            return Ok(key);
         }
         let may_fetch = refresh
             .last_attempt

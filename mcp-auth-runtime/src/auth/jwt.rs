@@ -366,10 +366,10 @@ impl JwtVerifierBuilder {
                 let source = self.source.unwrap_or_else(|| JwksSource::Discover {
                     issuer: self.issuer.clone(),
                 });
-                if let JwksSource::Url(url) = &source {
-                    if !is_secure_url(url) {
-                        return Err(JwtConfigError::InsecureJwksUrl(url.clone()));
-                    }
+                if let JwksSource::Url(url) = &source
+                    && !is_secure_url(url)
+                {
+                    return Err(JwtConfigError::InsecureJwksUrl(url.clone()));
                 }
                 let http = reqwest::Client::builder()
                     .timeout(self.timeout)

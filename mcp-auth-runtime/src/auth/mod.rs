@@ -196,8 +196,8 @@ impl<V: TokenVerifier> DynVerifier for V {
 pub(crate) struct SharedVerifier(pub(crate) Arc<dyn DynVerifier>);
 
 impl TokenVerifier for SharedVerifier {
-    fn verify(&self, token: &str) -> impl Future<Output = Result<AuthInfo, AuthError>> + Send {
-        async move { self.0.verify_boxed(token).await }
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        self.0.verify_boxed(token).await
     }
 }
 
