@@ -4,8 +4,11 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
+use serde_json::Value;
+
 use crate::auth::AuthInfo;
 use crate::error::ToolError;
+use crate::peer::{Elicitation, LogLevel, Peer};
 use crate::scope::ScopePolicy;
 
 type AnyState = Arc<dyn Any + Send + Sync>;
@@ -19,14 +22,21 @@ pub struct CallContext {
     pub(crate) auth: Arc<AuthInfo>,
     pub(crate) state: AnyState,
     pub(crate) scopes: ScopePolicy,
+    pub(crate) peer: Arc<Peer>,
 }
 
 impl CallContext {
-    pub(crate) fn new(auth: Arc<AuthInfo>, state: AnyState, scopes: ScopePolicy) -> Self {
+    pub(crate) fn new(
+        auth: Arc<AuthInfo>,
+        state: AnyState,
+        scopes: ScopePolicy,
+        peer: Arc<Peer>,
+    ) -> Self {
         CallContext {
             auth,
             state,
             scopes,
+            peer,
         }
     }
 
@@ -90,7 +100,12 @@ impl<S: Send + Sync + 'static> ToolContext<S> {
     pub fn new(state: S, auth: AuthInfo) -> Self {
         let state = Arc::new(state);
         ToolContext {
-            call: CallContext::new(Arc::new(auth), state.clone(), ScopePolicy::default()),
+            call: CallContext::new(
+                Arc::new(auth),
+                state.clone(),
+                ScopePolicy::default(),
+                Arc::new(Peer::detached()),
+            ),
             state,
         }
     }
@@ -129,6 +144,60 @@ impl<S> ToolContext<S> {
     /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
+    }
+
+    /// The `progressToken` the client sent with this call, if any.
+    pub fn progress_token(&self) -> Option<&Value> {
+        self.call.peer.progress_token()
+    }
+
+    /// Reports progress (`notifications/progress`) when the client asked for it with a
+    /// `progressToken`; otherwise does nothing. `progress` must increase from one report to the
+    /// next (MCP progress); a report that does not is dropped.
+    ///
+    /// Progress travels on the request's SSE stream: the response switches from JSON to a
+    /// stream at the first report, if the client accepts `text/event-stream`.
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        self.call.peer.progress(progress, total, message);
+    }
+
+    /// Sends a log message (`notifications/message`) to the client, on the request's stream,
+    /// if it is at least as severe as the level the client asked for (`logging/setLevel` in
+    /// the handshake era, the request's `_meta` log level in the 2026-07-28 era, which sends
+    /// none unless asked). Never log secrets: the client and its user see every message.
+    pub fn log(&self, level: LogLevel, data: impl Into<Value>) {
+        self.call.peer.log(level, None, data.into());
+    }
+
+    /// Asks the user for input through the client (`elicitation/create`, form mode), e.g. to
+    /// confirm a destructive action. `requested_schema` is a flat JSON Schema object of
+    /// primitive properties.
+    ///
+    /// In the 2026-07-28 era the first run of the tool ends here with an `InputRequiredResult`
+    /// (the error must be propagated with `?`), and the client retries the call with the answer:
+    /// the tool runs again from the start and this call returns the answer. Side effects
+    /// before an `elicit` therefore run once per round: put them after it.
+    pub async fn elicit(
+        &self,
+        message: impl Into<String>,
+        requested_schema: Value,
+    ) -> Result<Elicitation, ToolError> {
+        let params = serde_json::json!({
+            "mode": "form",
+            "message": message.into(),
+            "requestedSchema": requested_schema,
+        });
+        let answer = self.call.peer.ask("elicitation/create", params).await?;
+        serde_json::from_value(answer).map_err(|e| {
+            ToolError::new(format!("the client's elicitation answer is malformed: {e}"))
+        })
+    }
+
+    /// Asks the client's model for a completion (`sampling/createMessage`); `params` are the
+    /// request's parameters (`messages`, `maxTokens`, ...), the result is the client's
+    /// `CreateMessageResult`. Same round-trip rules as [`elicit`](Self::elicit).
+    pub async fn sample(&self, params: Value) -> Result<Value, ToolError> {
+        self.call.peer.ask("sampling/createMessage", params).await
     }
 }
 

@@ -12,6 +12,8 @@ use std::error::Error as StdError;
 /// | [`InvalidArguments`](Self::InvalidArguments) | a tool result with `isError: true` and the message, so the model can correct itself |
 /// | [`Failed`](Self::Failed) | a tool result with `isError: true` and the message |
 /// | [`Internal`](Self::Internal) | a tool result with `isError: true` saying only "internal error"; the cause is logged |
+/// | [`MissingClientCapability`](Self::MissingClientCapability) | 2026-07-28: error `-32021` with HTTP `400`; earlier: a tool result with `isError: true` |
+/// | [`InputRequired`](Self::InputRequired) | 2026-07-28: an `InputRequiredResult` the client answers by retrying |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ToolError {
@@ -32,6 +34,14 @@ pub enum ToolError {
     /// An unexpected failure whose details must not reach the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
+    /// The tool asked for input (elicitation or sampling) the client did not declare it can
+    /// give.
+    #[error("the client does not support {0}")]
+    MissingClientCapability(&'static str),
+    /// 2026-07-28 multi round-trip requests: the tool needs the client's input and will run
+    /// again when the client retries the call with it. Propagate it with `?`.
+    #[error("input required from the client")]
+    InputRequired(Box<crate::peer::InputRequest>),
 }
 
 impl ToolError {

@@ -32,21 +32,29 @@
 
 pub mod auth;
 mod context;
+#[cfg(feature = "dev-issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
+pub mod dev_issuer;
 mod error;
 mod jsonrpc;
 pub mod metadata;
+mod peer;
 mod private;
+mod random;
 mod registry;
 mod result;
 mod schema;
 mod scope;
 mod server;
+mod session;
 mod tool;
+mod transport;
 
 pub use auth::{AuthError, AuthInfo, TokenVerifier};
 pub use context::ToolContext;
 pub use error::ToolError;
 pub use metadata::ProtectedResourceMetadata;
+pub use peer::{ElicitAction, Elicitation, InputRequest, LogLevel};
 pub use result::{CallToolResult, Content, ResourceContents};
 pub use scope::{ScopePolicy, is_scope_token};
 pub use server::{BuildError, DEFAULT_BODY_LIMIT, McpServer, McpServerBuilder};

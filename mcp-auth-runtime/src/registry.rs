@@ -13,7 +13,6 @@ use crate::tool::{StateType, ToolDef};
 pub(crate) struct Registry {
     tools: Vec<ToolDef>,
     by_name: HashMap<&'static str, usize>,
-    list_result: Box<RawValue>,
     /// Each tool's `tools/list` entry, for lists filtered per caller.
     entries: Vec<Box<RawValue>>,
     scopes: Vec<&'static str>,
@@ -57,7 +56,6 @@ impl Registry {
                     .expect("tool descriptors serialize")
             })
             .collect();
-        let list_result = list_of(entries.iter());
         let mut scopes: Vec<&'static str> = tools
             .iter()
             .flat_map(|t| t.scopes().iter().copied())
@@ -67,7 +65,6 @@ impl Registry {
         Ok(Registry {
             tools,
             by_name,
-            list_result,
             entries,
             scopes,
         })
@@ -77,20 +74,9 @@ impl Registry {
         self.by_name.get(name).map(|&index| &self.tools[index])
     }
 
-    /// The precomputed `tools/list` result.
-    pub(crate) fn list_result(&self) -> &RawValue {
-        &self.list_result
-    }
-
-    /// A `tools/list` result of the tools `keep` accepts, in registration order.
-    pub(crate) fn list_result_filtered(&self, keep: impl Fn(&ToolDef) -> bool) -> Box<RawValue> {
-        list_of(
-            self.tools
-                .iter()
-                .zip(&self.entries)
-                .filter(|(tool, _)| keep(tool))
-                .map(|(_, entry)| entry),
-        )
+    /// Each tool's serialized `tools/list` entry, in registration order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &RawValue> {
+        self.entries.iter().map(|e| &**e)
     }
 
     /// The union of every tool's scopes, sorted.
@@ -101,17 +87,4 @@ impl Registry {
     pub(crate) fn tools(&self) -> &[ToolDef] {
         &self.tools
     }
-}
-
-/// `{"tools":[..]}` from serialized entries, without parsing them again.
-fn list_of<'a>(entries: impl Iterator<Item = &'a Box<RawValue>>) -> Box<RawValue> {
-    let mut json = String::from("{\"tools\":[");
-    for (i, entry) in entries.enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(entry.get());
-    }
-    json.push_str("]}");
-    RawValue::from_string(json).expect("concatenated JSON entries are JSON")
 }

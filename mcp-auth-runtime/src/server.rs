@@ -3,14 +3,15 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::Response;
 use axum::routing::{get, post};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Map, json};
+use http::StatusCode;
+use serde_json::json;
 
 use crate::auth::claims::{canonical_resource, is_secure_url};
 use crate::auth::{
@@ -18,10 +19,11 @@ use crate::auth::{
     TokenVerifier,
 };
 use crate::context::unit_state;
-use crate::jsonrpc::{Dispatcher, Outcome};
+use crate::jsonrpc::Dispatcher;
 use crate::metadata::ProtectedResourceMetadata;
 use crate::registry::Registry;
 use crate::scope::ScopePolicy;
+use crate::session::SessionStore;
 use crate::tool::{StateType, ToolDef};
 
 /// Largest request body accepted by default: 1 MiB, far above any sane tool call.
@@ -111,6 +113,16 @@ pub struct McpServerBuilder {
     resource_name: Option<String>,
     resource_documentation: Option<String>,
     filter_tools_by_scope: bool,
+    stateless: bool,
+    session_idle_timeout: Duration,
+    max_sessions: usize,
+    max_sessions_per_principal: usize,
+    call_timeout: Duration,
+    page_size: usize,
+    list_ttl: Duration,
+    allowed_hosts: Vec<String>,
+    allowed_origins: Vec<String>,
+    any_host: bool,
 }
 
 impl McpServerBuilder {
@@ -233,6 +245,73 @@ impl McpServerBuilder {
         self
     }
 
+    /// Serves the handshake era without sessions (no `Mcp-Session-Id` is issued or required),
+    /// so that any replica behind a load balancer can answer any request. Off by default.
+    /// The 2026-07-28 era is always stateless.
+    ///
+    /// Without sessions the server does not know a handshake-era client's capabilities, so
+    /// tools cannot ask such clients for input, and `logging/setLevel` has no lasting effect.
+    pub fn stateless(mut self, stateless: bool) -> Self {
+        self.stateless = stateless;
+        self
+    }
+
+    /// How long an unused session lives (default 30 minutes).
+    pub fn session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.session_idle_timeout = timeout;
+        self
+    }
+
+    /// The most sessions open at once (default 10,000); beyond it `initialize` gets `503`
+    /// until sessions expire. Each principal holds at most 64; its least recently used
+    /// session is ended to make room.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// The longest a tool may run (default 5 minutes); a call that takes longer is abandoned
+    /// and answered with a tool error.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Tools per `tools/list` page (default 100).
+    pub fn page_size(mut self, size: usize) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+
+    /// `ttlMs` of 2026-07-28 list results (default 5 minutes).
+    pub fn list_ttl(mut self, ttl: Duration) -> Self {
+        self.list_ttl = ttl;
+        self
+    }
+
+    /// Also answers requests for `host` (`billing.example.com` or `billing.example.com:8443`).
+    /// Loopback names and the [`resource`](Self::resource)'s host are always allowed; any
+    /// other `Host` gets `403` (DNS-rebinding protection).
+    pub fn allowed_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Answers requests for any `Host`, e.g. behind a proxy that checks it already.
+    pub fn allow_any_host(mut self) -> Self {
+        self.any_host = true;
+        self
+    }
+
+    /// Also trusts browser requests from `origin` (`https://app.example.com`). Loopback
+    /// origins and the resource's origin are always trusted; a request with any other
+    /// `Origin` gets `403`.
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins
+            .push(origin.into().trim_end_matches('/').to_ascii_lowercase());
+        self
+    }
+
     /// Validates the configuration and precomputes everything requests share.
     pub fn build(self) -> Result<McpServer, BuildError> {
         if !self.path.starts_with('/') {
@@ -310,26 +389,63 @@ impl McpServerBuilder {
             }
             None => None,
         };
-        let mut server_info = Map::new();
-        let mut info = json!({ "name": self.name, "version": self.version });
+        let mut server_info = json!({ "name": self.name, "version": self.version });
         if let Some(title) = &self.title {
-            info["title"] = title.clone().into();
+            server_info["title"] = title.clone().into();
         }
-        server_info.insert(
-            "capabilities".into(),
-            json!({ "tools": { "listChanged": false } }),
-        );
-        server_info.insert("serverInfo".into(), info);
-        if let Some(instructions) = self.instructions {
-            server_info.insert("instructions".into(), instructions.into());
+        let mut allowed = Allowed {
+            hosts: self.allowed_hosts,
+            origins: self.allowed_origins,
+            any_host: self.any_host,
+        };
+        if let Some(url) = self
+            .resource
+            .as_deref()
+            .and_then(|r| url::Url::parse(r).ok())
+        {
+            if let Some(host) = url.host_str() {
+                allowed.hosts.push(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                });
+            }
+            allowed.origins.push(url.origin().ascii_serialization());
         }
-        let dispatcher = Dispatcher {
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            for tool in registry.tools() {
+                tool.name().hash(&mut hasher);
+            }
+            hasher.finish()
+        };
+        let mut dispatcher = Dispatcher {
             registry,
             scopes: self.scopes,
             state: self.state.map_or_else(unit_state, |(state, _)| state),
-            server_info,
             filter_tools: self.filter_tools_by_scope,
+            sessions: (!self.stateless).then(|| {
+                SessionStore::new(
+                    self.session_idle_timeout,
+                    self.max_sessions,
+                    self.max_sessions_per_principal,
+                )
+            }),
+            call_timeout: self.call_timeout,
+            page_size: self.page_size,
+            list_ttl: self.list_ttl,
+            cache_scope: if self.filter_tools_by_scope || matches!(auth, Auth::Verifier(_)) {
+                "private"
+            } else {
+                "public"
+            },
+            server_info,
+            instructions: self.instructions,
+            pages: Vec::new(),
+            inflight: Default::default(),
+            fingerprint,
         };
+        dispatcher.paginate();
         Ok(McpServer {
             inner: Arc::new(Inner {
                 challenge,
@@ -338,6 +454,7 @@ impl McpServerBuilder {
                 auth,
                 path: self.path,
                 body_limit: self.body_limit,
+                allowed,
             }),
         })
     }
@@ -375,6 +492,7 @@ pub struct McpServer {
 }
 
 struct Inner {
+    allowed: Allowed,
     dispatcher: Dispatcher,
     auth: Auth,
     challenge: Challenge,
@@ -416,6 +534,16 @@ impl McpServer {
             resource_name: None,
             resource_documentation: None,
             filter_tools_by_scope: false,
+            stateless: false,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 10_000,
+            max_sessions_per_principal: 64,
+            call_timeout: Duration::from_secs(300),
+            page_size: 100,
+            list_ttl: Duration::from_secs(300),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            any_host: false,
         }
     }
 
@@ -439,11 +567,59 @@ impl McpServer {
         self.inner.metadata.as_ref().map(|m| &m.document)
     }
 
-    /// An axum router serving the MCP endpoint; nest it, merge it, or serve it as it is.
+    pub(crate) fn dispatcher(&self) -> &Dispatcher {
+        &self.inner.dispatcher
+    }
+
+    pub(crate) fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+
+    pub(crate) fn challenge(&self) -> &Challenge {
+        &self.inner.challenge
+    }
+
+    pub(crate) fn allowed(&self) -> &Allowed {
+        &self.inner.allowed
+    }
+
+    /// Every caller's identity when authentication is off.
+    pub(crate) fn local_identity(&self) -> Option<Arc<AuthInfo>> {
+        match &self.inner.auth {
+            Auth::Disabled(local) => Some(local.clone()),
+            Auth::Verifier(_) => None,
+        }
+    }
+
+    /// Serves the router on `listener` until `shutdown` completes, with `TCP_NODELAY` on
+    /// every connection (without it, small SSE writes wait for the peer's delayed ACK, about
+    /// 40 ms each) and a graceful shutdown that lets in-flight calls finish.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.into_router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is
+    /// (prefer [`serve`](Self::serve), which sets `TCP_NODELAY`). Merge rather than nest: the
+    /// protected-resource metadata lives at the origin's `/.well-known/`.
     pub fn into_router(self) -> Router {
         let path = self.inner.path.clone();
         let body_limit = self.inner.body_limit;
-        let route = post(handle_post).fallback(method_not_allowed);
+        let route = post(crate::transport::post)
+            .get(crate::transport::get)
+            .delete(crate::transport::delete)
+            .fallback(crate::transport::method_not_allowed);
         let route = match &self.inner.auth {
             Auth::Verifier(verifier) => route.layer(BearerAuthLayer::new(
                 verifier.clone(),
@@ -451,6 +627,11 @@ impl McpServer {
             )),
             Auth::Disabled(_) => route,
         };
+        // Outermost: Host and Origin are checked before anything else, the token included.
+        let route = route.layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            crate::transport::guard,
+        ));
         let mut router = Router::new()
             .route(&path, route)
             .layer(DefaultBodyLimit::max(body_limit));
@@ -488,97 +669,69 @@ async fn serve_metadata(State(server): State<McpServer>) -> Response {
         .as_ref()
         .map(|m| m.body.clone())
         .unwrap_or_default();
-    json_response(StatusCode::OK, body)
+    crate::transport::json_response(StatusCode::OK, body)
 }
 
-async fn method_not_allowed() -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, HeaderValue::from_static("POST"))],
-    )
-        .into_response()
+/// Hosts and origins the MCP endpoint answers to (DNS-rebinding protection).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Allowed {
+    /// Lowercase `host` or `host:port` entries.
+    hosts: Vec<String>,
+    /// Lowercase `scheme://host[:port]` entries.
+    origins: Vec<String>,
+    any_host: bool,
 }
 
-async fn handle_post(State(server): State<McpServer>, request: Request) -> Response {
-    let auth = match &server.inner.auth {
-        Auth::Disabled(local) => local.clone(),
-        Auth::Verifier(_) => match crate::auth::auth_of(&request) {
-            Some(auth) => auth,
-            // Unreachable behind the bearer layer; fail closed all the same.
-            None => return StatusCode::UNAUTHORIZED.into_response(),
-        },
-    };
-    if let Some(response) = check_headers(request.headers()) {
-        return response;
-    }
-    let body = match axum::body::to_bytes(request.into_body(), server.inner.body_limit).await {
-        Ok(body) => body,
-        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-    };
-    match server.inner.dispatcher.handle(&body, auth).await {
-        Outcome::Response(body) => json_response(StatusCode::OK, body),
-        Outcome::BadRequest(body) => json_response(StatusCode::BAD_REQUEST, body),
-        Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
-        Outcome::Forbidden { required, body } => {
-            let required: Vec<&str> = required.iter().map(String::as_str).collect();
-            let mut response = json_response(StatusCode::FORBIDDEN, body);
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                server.inner.challenge.insufficient_scope(&required),
-            );
-            response
+fn is_loopback_name(host: &str) -> bool {
+    host == "localhost"
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Splits `host[:port]`, keeping IPv6 brackets on the host.
+fn split_host(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(end) => {
+                let (host, rest) = authority.split_at(end + 1);
+                (host, rest.strip_prefix(':'))
+            }
+            None => (authority, None),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
         }
     }
 }
 
-/// Streamable HTTP: the body must be JSON, and the client must accept a JSON answer.
-fn check_headers(headers: &HeaderMap) -> Option<Response> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let is_json = content_type
-        .split(';')
-        .next()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Some(
-            (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json",
-            )
-                .into_response(),
-        );
+impl Allowed {
+    pub(crate) fn host(&self, host: Option<&str>) -> bool {
+        if self.any_host {
+            return true;
+        }
+        let Some(host) = host else { return false };
+        let host = host.to_ascii_lowercase();
+        let (name, _) = split_host(&host);
+        is_loopback_name(name) || self.hosts.iter().any(|h| *h == host || *h == name)
     }
-    let accepts_json = headers.get_all(header::ACCEPT).iter().next().is_none()
-        || headers.get_all(header::ACCEPT).iter().any(|value| {
-            value.to_str().is_ok_and(|v| {
-                v.split(',').any(|media| {
-                    let media = media.split(';').next().unwrap_or("").trim();
-                    media.eq_ignore_ascii_case("application/json")
-                        || media == "*/*"
-                        || media.eq_ignore_ascii_case("application/*")
-                })
-            })
-        });
-    if !accepts_json {
-        return Some(
-            (
-                StatusCode::NOT_ACCEPTABLE,
-                "Accept must allow application/json",
-            )
-                .into_response(),
-        );
-    }
-    None
-}
 
-fn json_response(status: StatusCode, body: Bytes) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    pub(crate) fn origin(&self, origin: &str) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        let Some((scheme, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        if !matches!(scheme, "http" | "https") {
+            return false;
+        }
+        let (name, _) = split_host(authority.trim_end_matches('/'));
+        is_loopback_name(name)
+            || self
+                .origins
+                .iter()
+                .any(|o| *o == origin.trim_end_matches('/'))
+    }
 }

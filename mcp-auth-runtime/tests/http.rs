@@ -128,7 +128,7 @@ async fn initialize_negotiates_the_protocol_version() {
                 "id": 1,
                 "result": {
                     "protocolVersion": answered,
-                    "capabilities": { "tools": { "listChanged": false } },
+                    "capabilities": { "tools": { "listChanged": false }, "logging": {} },
                     "serverInfo": { "name": "billing", "version": "1.2.3" }
                 }
             })
@@ -484,7 +484,7 @@ async fn transport_errors_have_their_own_status() {
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(response.headers()["allow"], "POST, DELETE");
 }
 
 #[test]

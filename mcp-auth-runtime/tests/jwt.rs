@@ -763,7 +763,8 @@ async fn malformed_authorization_headers_are_400() {
     let fx = Fixture::start(&[&key]).await;
     let token = key.sign(&fx.claims("things:read"));
     let url = format!("http://{}/mcp", fx.addr);
-    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    // `initialize`, which needs no session, so that an accepted token shows as 200.
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
     let http = reqwest::Client::new();
     let send = |builder: reqwest::RequestBuilder| async move {
         let r = builder

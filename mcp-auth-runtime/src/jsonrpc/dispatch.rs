@@ -1,125 +1,417 @@
-//! MCP method dispatch, independent of the transport: a parsed message and a verified caller
-//! in, an [`Outcome`] out.
+//! MCP method dispatch, independent of the HTTP transport: a parsed request, the verified
+//! caller and what the transport learned about the request in; a [`Reply`] out.
+//!
+//! Both protocol eras are served here. The handshake era (2025-03-26 to 2025-11-25) answers
+//! `initialize`, `ping`, `logging/setLevel`, `tools/list` and `tools/call`; the 2026-07-28 era
+//! answers `server/discover`, `tools/list`, `tools/call` and `subscriptions/listen`, adds
+//! `resultType` to every result and caching hints to lists, and returns requests for input as
+//! an `InputRequiredResult`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use base64::Engine;
 use bytes::Bytes;
-use serde_json::value::to_raw_value;
+use futures_util::future::{AbortHandle, Abortable};
+use http::StatusCode;
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
 
-use super::{ErrorResponse, Message, Request, code, parse, result_body};
+use super::{ErrorResponse, Id, Request, code, result_body};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
 use crate::error::ToolError;
+use crate::peer::{Channel, ClientSupport, InputRequest, LogLevel, Peer};
 use crate::registry::Registry;
 use crate::result::CallToolResult;
 use crate::scope::ScopePolicy;
+use crate::session::{Session, SessionStore};
 
-/// Protocol versions of the handshake era this server speaks, newest first.
-pub(crate) const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+/// Handshake-era protocol versions, newest first.
+pub(crate) const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+/// Protocol versions of the stateless era.
+pub(crate) const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
+
+/// `_meta` keys of the 2026-07-28 era.
+pub(crate) mod meta {
+    pub(crate) const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    pub(crate) const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    pub(crate) const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    pub(crate) const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    pub(crate) const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+}
+
+/// Which era a request belongs to.
+#[derive(Debug, Clone)]
+pub(crate) enum Era {
+    /// Handshake era; `session` is the caller's session in stateful mode.
+    Legacy { session: Option<Arc<Session>> },
+    /// 2026-07-28: capabilities and log level come with the request.
+    Modern {
+        support: ClientSupport,
+        log_level: Option<LogLevel>,
+    },
+}
+
+/// What the transport knows about one request.
+pub(crate) struct RequestCtx {
+    pub(crate) auth: Arc<AuthInfo>,
+    pub(crate) era: Era,
+    /// Where notifications for this request go, when the client accepts a stream.
+    pub(crate) outbound: Option<mpsc::UnboundedSender<Bytes>>,
+}
 
 /// What the transport sends back.
 #[derive(Debug)]
-pub(crate) enum Outcome {
-    /// A JSON-RPC response (result or error) to send with `200`.
-    Response(Bytes),
-    /// A notification or a client's response was accepted: `202`, no body.
-    Accepted,
-    /// The message was malformed: `400` with this JSON-RPC error.
-    BadRequest(Bytes),
+pub(crate) enum Reply {
+    /// A JSON-RPC response (result or error) with this status.
+    Json(StatusCode, Bytes),
     /// The caller lacks scopes: `403` with an `insufficient_scope` challenge naming `required`.
     Forbidden { required: Vec<String>, body: Bytes },
+    /// The `initialize` result, and the session it opened (stateful mode).
+    Initialized {
+        body: Bytes,
+        session: Option<String>,
+    },
+    /// `subscriptions/listen`: a stream that opens with this acknowledgement and stays open.
+    Listen(Bytes),
 }
 
 /// Everything dispatch needs, shared by all requests of one server.
-#[derive(Debug)]
 pub(crate) struct Dispatcher {
     pub(crate) registry: Registry,
     pub(crate) scopes: ScopePolicy,
     pub(crate) state: Arc<dyn std::any::Any + Send + Sync>,
-    /// `serverInfo`, `capabilities` and `instructions`, serialized once.
-    pub(crate) server_info: Map<String, Value>,
     /// Whether `tools/list` shows each caller only the tools its scopes allow.
     pub(crate) filter_tools: bool,
+    /// Legacy sessions; `None` in stateless mode.
+    pub(crate) sessions: Option<SessionStore>,
+    pub(crate) call_timeout: Duration,
+    pub(crate) page_size: usize,
+    pub(crate) list_ttl: Duration,
+    /// `private` when the list depends on the caller or the server is authenticated.
+    pub(crate) cache_scope: &'static str,
+    /// `{"name":..,"version":..,"title"?:..}`.
+    pub(crate) server_info: Value,
+    pub(crate) instructions: Option<String>,
+    /// Precomputed `tools/list` pages: (handshake era, 2026-07-28 era).
+    pub(crate) pages: Vec<(Box<RawValue>, Box<RawValue>)>,
+    /// In-flight handshake-era calls that `notifications/cancelled` may abort, by
+    /// (session or caller, request id).
+    pub(crate) inflight: Mutex<HashMap<(String, String), AbortHandle>>,
+    /// Changes with the tool set, so that cursors of another deployment are refused.
+    pub(crate) fingerprint: u64,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false }, "logging": {} })
 }
 
 impl Dispatcher {
-    /// Handles one message body from a verified caller.
-    pub(crate) async fn handle(&self, body: &[u8], auth: Arc<AuthInfo>) -> Outcome {
-        let message = match parse(body) {
-            Ok(message) => message,
-            Err(error) => return Outcome::BadRequest(error.to_bytes()),
+    /// Precomputes the `tools/list` pages of both eras.
+    pub(crate) fn paginate(&mut self) {
+        let entries: Vec<&RawValue> = self.registry.entries().collect();
+        self.pages = self.pages_of(&entries);
+    }
+
+    fn pages_of(&self, entries: &[&RawValue]) -> Vec<(Box<RawValue>, Box<RawValue>)> {
+        let chunks: Vec<&[&RawValue]> = if entries.is_empty() {
+            vec![&[]]
+        } else {
+            entries.chunks(self.page_size.max(1)).collect()
         };
-        let request = match message {
-            Message::Request(request) => request,
-            Message::Notification { method } => {
-                tracing::debug!(%method, "notification");
-                return Outcome::Accepted;
+        let count = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(index, chunk)| {
+                let next = (index + 1 < count).then(|| self.cursor(index + 1));
+                (
+                    self.list_page(chunk, next.as_deref(), false),
+                    self.list_page(chunk, next.as_deref(), true),
+                )
+            })
+            .collect()
+    }
+
+    fn list_page(&self, entries: &[&RawValue], next: Option<&str>, modern: bool) -> Box<RawValue> {
+        let mut json = String::from("{\"tools\":[");
+        for (i, entry) in entries.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
             }
-            Message::Response => return Outcome::Accepted,
-        };
-        match request.method.as_str() {
-            "initialize" => self.initialize(&request),
-            "ping" => respond(&request, &json!({})),
-            "tools/list" => self.list_tools(&request, &auth),
-            "tools/call" => self.call_tool(request, auth).await,
-            method => {
+            json.push_str(entry.get());
+        }
+        json.push(']');
+        if let Some(next) = next {
+            json.push_str(",\"nextCursor\":");
+            json.push_str(&Value::from(next).to_string());
+        }
+        if modern {
+            let extras = json!({
+                "resultType": "complete",
+                "ttlMs": self.list_ttl.as_millis() as u64,
+                "cacheScope": self.cache_scope,
+                "_meta": { meta::SERVER_INFO: self.server_info },
+            });
+            for (key, value) in extras.as_object().expect("an object") {
+                json.push_str(&format!(",{}:{}", Value::from(key.as_str()), value));
+            }
+        }
+        json.push('}');
+        RawValue::from_string(json).expect("pages are JSON")
+    }
+
+    /// An opaque cursor for page `index` of this tool set.
+    fn cursor(&self, index: usize) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{:016x}.{index}", self.fingerprint))
+    }
+
+    fn page_of_cursor(&self, cursor: &str) -> Option<usize> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (fingerprint, index) = raw.split_once('.')?;
+        if fingerprint != format!("{:016x}", self.fingerprint) {
+            return None;
+        }
+        index.parse().ok()
+    }
+
+    /// Handles one request.
+    pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
+        let modern = matches!(ctx.era, Era::Modern { .. });
+        match (request.method.as_str(), modern) {
+            ("initialize", false) => self.initialize(&request, &ctx),
+            ("ping", false) => respond(&request, &json!({}), false),
+            ("logging/setLevel", false) => self.set_level(&request, &ctx),
+            ("server/discover", true) => self.discover(&request),
+            ("subscriptions/listen", true) => self.listen(&request),
+            ("tools/list", _) => self.list_tools(&request, &ctx),
+            ("tools/call", _) => self.call_tool(request, ctx).await,
+            (method, _) => {
+                let status = if modern {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::OK
+                };
                 let message = format!("method not found: {method}");
-                error(Some(&request), code::METHOD_NOT_FOUND, message)
+                error(&request, status, code::METHOD_NOT_FOUND, message)
             }
         }
     }
 
-    fn initialize(&self, request: &Request) -> Outcome {
-        let Some(requested) = request
-            .params
-            .as_ref()
+    /// Handles a notification; `notifications/cancelled` aborts the matching call.
+    pub(crate) fn notification(
+        &self,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+        scope: &str,
+    ) {
+        if method != "notifications/cancelled" {
+            tracing::debug!(%method, "notification");
+            return;
+        }
+        let Some(id) = params.and_then(|p| p.get("requestId")) else {
+            return;
+        };
+        let id = match id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let handle = self.lock_inflight().remove(&(scope.to_owned(), id.clone()));
+        if let Some(handle) = handle {
+            tracing::debug!(request = %id, "call cancelled by the client");
+            handle.abort();
+        }
+    }
+
+    fn lock_inflight(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), AbortHandle>> {
+        self.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn initialize(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let params = request.params.as_ref();
+        let Some(requested) = params
             .and_then(|p| p.get("protocolVersion"))
             .and_then(Value::as_str)
         else {
             return error(
-                Some(request),
+                request,
+                StatusCode::OK,
                 code::INVALID_PARAMS,
                 "invalid params: `protocolVersion` is required",
             );
         };
         // Lifecycle §version negotiation: echo a supported version, otherwise offer the latest.
-        let version = PROTOCOL_VERSIONS
+        let version = LEGACY_VERSIONS
             .iter()
-            .find(|v| **v == requested)
-            .unwrap_or(&PROTOCOL_VERSIONS[0]);
-        let mut result = self.server_info.clone();
-        result.insert("protocolVersion".into(), (*version).into());
-        respond(request, &result)
+            .copied()
+            .find(|v| *v == requested)
+            .unwrap_or(LEGACY_VERSIONS[0]);
+        let support = ClientSupport::from_capabilities(params.and_then(|p| p.get("capabilities")));
+        let session = match &self.sessions {
+            Some(store) => match store.create(&ctx.auth, version, support) {
+                Ok(session) => Some(session.id.clone()),
+                Err(full) => {
+                    tracing::warn!("session limit reached: {full}");
+                    return error(
+                        request,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        code::INTERNAL_ERROR,
+                        "too many sessions",
+                    );
+                }
+            },
+            None => None,
+        };
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": capabilities(),
+            "serverInfo": self.server_info,
+        });
+        if let Some(instructions) = &self.instructions {
+            result["instructions"] = instructions.clone().into();
+        }
+        match respond(request, &result, false) {
+            Reply::Json(_, body) => Reply::Initialized { body, session },
+            other => other,
+        }
     }
 
-    fn list_tools(&self, request: &Request, auth: &AuthInfo) -> Outcome {
-        if request
+    fn set_level(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let level = request
             .params
             .as_ref()
-            .is_some_and(|p| p.contains_key("cursor"))
-        {
-            // No cursor was ever issued: the whole list fits in one page.
+            .and_then(|p| p.get("level"))
+            .and_then(LogLevel::parse);
+        let Some(level) = level else {
             return error(
-                Some(request),
+                request,
+                StatusCode::OK,
                 code::INVALID_PARAMS,
-                "invalid params: unknown cursor",
+                "invalid params: unknown log level",
             );
+        };
+        if let Era::Legacy {
+            session: Some(session),
+        } = &ctx.era
+        {
+            session.set_log_level(level);
         }
-        if self.filter_tools {
-            let list = self
-                .registry
-                .list_result_filtered(|tool| self.scopes.missing(auth, tool.scopes()).is_empty());
-            return Outcome::Response(result_body(&request.id, &list));
-        }
-        Outcome::Response(result_body(&request.id, self.registry.list_result()))
+        respond(request, &json!({}), false)
     }
 
-    async fn call_tool(&self, request: Request, auth: Arc<AuthInfo>) -> Outcome {
+    fn discover(&self, request: &Request) -> Reply {
+        let mut supported: Vec<&str> = MODERN_VERSIONS.to_vec();
+        supported.extend(LEGACY_VERSIONS);
+        let mut result = json!({
+            "supportedVersions": supported,
+            "capabilities": capabilities(),
+            "serverInfo": self.server_info,
+            "ttlMs": self.list_ttl.as_millis() as u64,
+            "cacheScope": self.cache_scope,
+        });
+        if let Some(instructions) = &self.instructions {
+            result["instructions"] = instructions.clone().into();
+        }
+        respond(request, &result, true).with_server_info(self)
+    }
+
+    /// A server whose tools never change supports no subscriptions: the acknowledgement
+    /// names none, and the stream stays open until the client closes it.
+    fn listen(&self, request: &Request) -> Reply {
+        let ack = json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/subscriptions/acknowledged",
+            "params": {
+                "_meta": { meta::SUBSCRIPTION_ID: serde_json::from_str::<Value>(request.id.0.get()).unwrap_or(Value::Null) },
+                "notifications": {},
+            },
+        });
+        Reply::Listen(Bytes::from(ack.to_string()))
+    }
+
+    fn list_tools(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let modern = matches!(ctx.era, Era::Modern { .. });
+        let page = match request.params.as_ref().and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(cursor)) => match self.page_of_cursor(cursor) {
+                Some(page) => page,
+                None => {
+                    return error(
+                        request,
+                        StatusCode::OK,
+                        code::INVALID_PARAMS,
+                        "invalid params: invalid cursor",
+                    );
+                }
+            },
+            Some(_) => {
+                return error(
+                    request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    "invalid params: `cursor` must be a string",
+                );
+            }
+        };
+        if self.filter_tools {
+            let entries: Vec<&RawValue> = self
+                .registry
+                .tools()
+                .iter()
+                .zip(self.registry.entries())
+                .filter(|(tool, _)| self.scopes.missing(&ctx.auth, tool.scopes()).is_empty())
+                .map(|(_, entry)| entry)
+                .collect();
+            let pages = self.pages_of(&entries);
+            return match pages.get(page) {
+                Some((legacy, current)) => Reply::Json(
+                    StatusCode::OK,
+                    result_body(&request.id, if modern { current } else { legacy }),
+                ),
+                None => error(
+                    request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    "invalid params: invalid cursor",
+                ),
+            };
+        }
+        match self.pages.get(page) {
+            Some((legacy, current)) => Reply::Json(
+                StatusCode::OK,
+                result_body(&request.id, if modern { current } else { legacy }),
+            ),
+            None => error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: invalid cursor",
+            ),
+        }
+    }
+
+    async fn call_tool(&self, request: Request, ctx: RequestCtx) -> Reply {
+        let modern = matches!(ctx.era, Era::Modern { .. });
         let mut params = request.params.clone().unwrap_or_default();
         let Some(Value::String(name)) = params.remove("name") else {
             return error(
-                Some(&request),
+                &request,
+                StatusCode::OK,
                 code::INVALID_PARAMS,
                 "invalid params: `name` must be a string",
             );
@@ -129,7 +421,8 @@ impl Dispatcher {
             Some(Value::Object(arguments)) => Some(arguments),
             Some(_) => {
                 return error(
-                    Some(&request),
+                    &request,
+                    StatusCode::OK,
                     code::INVALID_PARAMS,
                     "invalid params: `arguments` must be an object",
                 );
@@ -137,18 +430,95 @@ impl Dispatcher {
         };
         let Some(tool) = self.registry.get(&name) else {
             return error(
-                Some(&request),
+                &request,
+                StatusCode::OK,
                 code::INVALID_PARAMS,
                 format!("unknown tool: {name}"),
             );
         };
+        let auth = ctx.auth.clone();
         // Decided before the tool runs, so that the client can step up; the generated handler
         // and the tool body check again.
         if let Err(err) = self.scopes.require(&auth, tool.scopes()) {
             return forbidden(&request, tool.name(), &auth, err);
         }
-        let ctx = CallContext::new(auth.clone(), self.state.clone(), self.scopes.clone());
-        let result = match (tool.handler())(ctx, arguments).await {
+
+        let progress_token = request.meta().and_then(|m| m.get("progressToken")).cloned();
+        let (channel, support, log_level, cancel_scope) = match &ctx.era {
+            Era::Modern { support, log_level } => {
+                let answers = match collect_answers(&params) {
+                    Ok(answers) => answers,
+                    Err(message) => {
+                        return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
+                    }
+                };
+                (Channel::Modern { answers }, *support, *log_level, None)
+            }
+            Era::Legacy { session } => {
+                let (pending, support, level, scope) = match session {
+                    Some(session) => (
+                        session.pending.clone(),
+                        session.support,
+                        Some(session.log_level()),
+                        session.id.clone(),
+                    ),
+                    None => (
+                        Arc::default(),
+                        ClientSupport::default(),
+                        Some(LogLevel::Debug),
+                        principal_key(&auth),
+                    ),
+                };
+                (Channel::Legacy { pending }, support, level, Some(scope))
+            }
+        };
+        let peer = Peer::new(
+            ctx.outbound,
+            progress_token,
+            log_level,
+            support,
+            channel,
+            self.call_timeout,
+        );
+        let call = CallContext::new(
+            auth.clone(),
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+        );
+
+        // Handshake-era calls can be cancelled by `notifications/cancelled`; 2026-07-28 calls
+        // are cancelled by closing their stream, which drops this future.
+        let (abort, registration) = AbortHandle::new_pair();
+        let _inflight = cancel_scope.map(|scope| {
+            let key = (scope, request.id.key());
+            self.lock_inflight().insert(key.clone(), abort);
+            InflightGuard {
+                dispatcher: self,
+                key,
+            }
+        });
+        let run = Abortable::new((tool.handler())(call, arguments), registration);
+        let outcome = match tokio::time::timeout(self.call_timeout, run).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_aborted)) => {
+                tracing::info!(tool = tool.name(), "call cancelled");
+                return error(
+                    &request,
+                    StatusCode::OK,
+                    code::INTERNAL_ERROR,
+                    "request cancelled",
+                );
+            }
+            Err(_elapsed) => {
+                tracing::warn!(tool = tool.name(), timeout = ?self.call_timeout, "tool timed out");
+                Err(ToolError::new(format!(
+                    "the tool did not finish within {} s",
+                    self.call_timeout.as_secs()
+                )))
+            }
+        };
+        let result = match outcome {
             Ok(result) => result,
             Err(err @ ToolError::InsufficientScope { .. }) => {
                 return forbidden(&request, tool.name(), &auth, err);
@@ -156,6 +526,19 @@ impl Dispatcher {
             Err(ToolError::Internal(cause)) => {
                 tracing::error!(tool = tool.name(), error = %cause, "tool failed");
                 CallToolResult::error("internal error")
+            }
+            Err(ToolError::InputRequired(input)) if modern => {
+                return respond(&request, &input_required(&input), true).with_server_info(self);
+            }
+            Err(ToolError::MissingClientCapability(capability)) if modern => {
+                let body = ErrorResponse::new(
+                    Some(request.id.clone()),
+                    code::MISSING_CLIENT_CAPABILITY,
+                    format!("the tool needs the client capability `{capability}`"),
+                )
+                .with_data(json!({ "requiredCapabilities": { capability: {} } }))
+                .to_bytes();
+                return Reply::Json(StatusCode::BAD_REQUEST, body);
             }
             Err(err) => CallToolResult::error(err.to_string()),
         };
@@ -166,26 +549,137 @@ impl Dispatcher {
             is_error = result.is_error,
             "tool called"
         );
-        respond(&request, &result)
-    }
-}
-
-fn respond(request: &Request, result: &impl serde::Serialize) -> Outcome {
-    match to_raw_value(result) {
-        Ok(raw) => Outcome::Response(result_body(&request.id, &raw)),
-        Err(err) => {
-            tracing::error!(error = %err, "result does not serialize");
-            error(Some(request), code::INTERNAL_ERROR, "internal error")
+        let reply = respond(&request, &result, modern);
+        if modern {
+            reply.with_server_info(self)
+        } else {
+            reply
         }
     }
 }
 
-fn error(request: Option<&Request>, code: i32, message: impl Into<String>) -> Outcome {
-    let id = request.map(|r| r.id.clone());
-    Outcome::Response(ErrorResponse::new(id, code, message).to_bytes())
+/// Removes a finished call from the cancellation registry.
+struct InflightGuard<'a> {
+    dispatcher: &'a Dispatcher,
+    key: (String, String),
 }
 
-fn forbidden(request: &Request, tool: &str, auth: &AuthInfo, err: ToolError) -> Outcome {
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.dispatcher.lock_inflight().remove(&self.key);
+    }
+}
+
+/// Who is calling, for keys that must not mix callers.
+pub(crate) fn principal_key(auth: &AuthInfo) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}",
+        auth.issuer().unwrap_or(""),
+        auth.subject().unwrap_or(""),
+        auth.client_id().unwrap_or("")
+    )
+}
+
+/// The answers of a retried 2026-07-28 call: those carried in `requestState` from earlier
+/// rounds, and this round's `inputResponses`.
+fn collect_answers(params: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let mut answers = Map::new();
+    if let Some(state) = params.get("requestState") {
+        let decoded = state
+            .as_str()
+            .and_then(|s| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(s)
+                    .ok()
+            })
+            .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
+            .ok_or("invalid params: `requestState` was not issued by this server")?;
+        answers.extend(decoded);
+    }
+    match params.get("inputResponses") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(responses)) => answers.extend(responses.clone()),
+        Some(_) => return Err("invalid params: `inputResponses` must be an object".into()),
+    }
+    Ok(answers)
+}
+
+/// The `InputRequiredResult` for a tool's request for input. `requestState` carries the
+/// answers given so far: they are the client's own words, so carrying them through the client
+/// grants nothing a client could not claim directly.
+fn input_required(input: &InputRequest) -> Value {
+    let state = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&input.answered).unwrap_or_default());
+    json!({
+        "resultType": "input_required",
+        "inputRequests": { input.key.clone(): { "method": input.method, "params": input.params } },
+        "requestState": state,
+    })
+}
+
+fn respond(request: &Request, result: &impl serde::Serialize, modern: bool) -> Reply {
+    let raw = to_raw_value(result).and_then(|raw| {
+        if !modern {
+            return Ok(raw);
+        }
+        // Every 2026-07-28 result carries `resultType`; tools set it when they need to.
+        let mut value: Value = serde_json::from_str(raw.get())?;
+        if let Value::Object(map) = &mut value {
+            map.entry("resultType").or_insert_with(|| "complete".into());
+        }
+        to_raw_value(&value)
+    });
+    match raw {
+        Ok(raw) => Reply::Json(StatusCode::OK, result_body(&request.id, &raw)),
+        Err(err) => {
+            tracing::error!(error = %err, "result does not serialize");
+            error(
+                request,
+                StatusCode::OK,
+                code::INTERNAL_ERROR,
+                "internal error",
+            )
+        }
+    }
+}
+
+impl Reply {
+    /// Adds `_meta["io.modelcontextprotocol/serverInfo"]` to a 2026-07-28 result.
+    fn with_server_info(self, dispatcher: &Dispatcher) -> Reply {
+        let Reply::Json(status, body) = self else {
+            return self;
+        };
+        let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
+            return Reply::Json(status, body);
+        };
+        if let Some(result) = value.get_mut("result").and_then(Value::as_object_mut) {
+            let meta = result.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(meta::SERVER_INFO.into(), dispatcher.server_info.clone());
+            }
+        }
+        Reply::Json(status, Bytes::from(value.to_string()))
+    }
+}
+
+pub(crate) fn error(
+    request: &Request,
+    status: StatusCode,
+    code: i32,
+    message: impl Into<String>,
+) -> Reply {
+    Reply::Json(
+        status,
+        ErrorResponse::new(Some(request.id.clone()), code, message).to_bytes(),
+    )
+}
+
+/// An error response to a request whose id is known, for the transport's own checks.
+pub(crate) fn error_for(id: Option<Id>, code: i32, message: impl Into<String>) -> Bytes {
+    ErrorResponse::new(id, code, message).to_bytes()
+}
+
+fn forbidden(request: &Request, tool: &str, auth: &AuthInfo, err: ToolError) -> Reply {
     let ToolError::InsufficientScope { required, missing } = err else {
         unreachable!("only scope errors are forbidden")
     };
@@ -203,5 +697,5 @@ fn forbidden(request: &Request, tool: &str, auth: &AuthInfo, err: ToolError) -> 
     )
     .with_data(json!({ "requiredScopes": required }))
     .to_bytes();
-    Outcome::Forbidden { required, body }
+    Reply::Forbidden { required, body }
 }

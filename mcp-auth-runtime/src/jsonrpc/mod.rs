@@ -2,7 +2,10 @@
 
 mod dispatch;
 
-pub(crate) use dispatch::{Dispatcher, Outcome};
+pub(crate) use dispatch::{
+    Dispatcher, Era, LEGACY_VERSIONS, MODERN_VERSIONS, Reply, RequestCtx, error_for, meta,
+    principal_key,
+};
 
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -18,11 +21,17 @@ pub(crate) mod code {
     pub(crate) const INTERNAL_ERROR: i32 = -32603;
     /// Server-defined: the caller's token lacks a scope the request needs (sent with HTTP 403).
     pub(crate) const INSUFFICIENT_SCOPE: i32 = -32003;
+    /// 2026-07-28: HTTP headers do not match the body, or a required header is missing.
+    pub(crate) const HEADER_MISMATCH: i32 = -32020;
+    /// 2026-07-28: the request needs a client capability the client did not declare.
+    pub(crate) const MISSING_CLIENT_CAPABILITY: i32 = -32021;
+    /// 2026-07-28: the requested protocol version is not supported.
+    pub(crate) const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
 }
 
 /// A request id: a string or an integer, as MCP requires (never `null`), kept as written.
 #[derive(Debug, Clone)]
-pub(crate) struct Id(Box<RawValue>);
+pub(crate) struct Id(pub(crate) Box<RawValue>);
 
 impl Id {
     fn parse(raw: Box<RawValue>) -> Option<Id> {
@@ -48,9 +57,31 @@ pub(crate) enum Message {
     Request(Request),
     Notification {
         method: String,
+        params: Option<Map<String, Value>>,
     },
-    /// A response from the client to a request of the server's.
-    Response,
+    /// A response from the client to a request of the server's: its id (as a string) and the
+    /// `result`, or the `error`.
+    Response {
+        id: String,
+        answer: Result<Value, Value>,
+    },
+}
+
+impl Id {
+    /// The id as a map key: a string id without its quotes, a number as written.
+    pub(crate) fn key(&self) -> String {
+        match serde_json::from_str::<Value>(self.0.get()) {
+            Ok(Value::String(s)) => s,
+            _ => self.0.get().to_owned(),
+        }
+    }
+}
+
+impl Request {
+    /// `params._meta`, if present and an object.
+    pub(crate) fn meta(&self) -> Option<&Map<String, Value>> {
+        self.params.as_ref()?.get("_meta")?.as_object()
+    }
 }
 
 #[derive(Debug)]
@@ -114,26 +145,33 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
             "invalid request: `jsonrpc` must be \"2.0\"",
         ));
     }
+    let params = match envelope.params {
+        None => None,
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => {
+                return Err(ErrorResponse::new(
+                    id,
+                    code::INVALID_PARAMS,
+                    "invalid params: `params` must be an object",
+                ));
+            }
+        },
+    };
     match (envelope.method, id) {
-        (Some(method), Some(id)) => {
-            let params = match envelope.params {
-                None => None,
-                Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-                    Ok(Value::Object(map)) => Some(map),
-                    _ => {
-                        return Err(ErrorResponse::new(
-                            Some(id),
-                            code::INVALID_PARAMS,
-                            "invalid params: `params` must be an object",
-                        ));
-                    }
-                },
+        (Some(method), Some(id)) => Ok(Message::Request(Request { id, method, params })),
+        (Some(method), None) => Ok(Message::Notification { method, params }),
+        (None, Some(id)) if envelope.result.is_some() != envelope.error.is_some() => {
+            let value = |raw: Box<RawValue>| serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            let answer = match (envelope.result, envelope.error) {
+                (Some(result), _) => Ok(value(result)),
+                (_, Some(error)) => Err(value(error)),
+                _ => unreachable!("exactly one of result and error"),
             };
-            Ok(Message::Request(Request { id, method, params }))
-        }
-        (Some(method), None) => Ok(Message::Notification { method }),
-        (None, Some(_)) if envelope.result.is_some() != envelope.error.is_some() => {
-            Ok(Message::Response)
+            Ok(Message::Response {
+                id: id.key(),
+                answer,
+            })
         }
         (None, id) => Err(ErrorResponse::new(
             id,
@@ -228,7 +266,7 @@ mod tests {
         ));
         assert!(matches!(
             parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#),
-            Ok(Message::Response)
+            Ok(Message::Response { .. })
         ));
     }
 

@@ -26,11 +26,15 @@ pub fn serve_on(listener: tokio::net::TcpListener, router: axum::Router) -> Sock
     addr
 }
 
-/// A client for one MCP endpoint.
+/// A handshake-era client for one MCP endpoint: it opens a session (`initialize`) before its
+/// first other request, and sends the session id and protocol version from then on.
 pub struct Client {
     pub http: reqwest::Client,
     pub url: String,
     pub token: Option<String>,
+    pub session: std::sync::Mutex<Option<String>>,
+    /// Whether to open a session before the first request.
+    pub auto_initialize: bool,
 }
 
 impl Client {
@@ -39,23 +43,84 @@ impl Client {
             http: reqwest::Client::new(),
             url: format!("http://{addr}/mcp"),
             token: token.map(str::to_owned),
+            session: std::sync::Mutex::new(None),
+            auto_initialize: true,
         }
     }
 
+    /// A client that never opens a session on its own.
+    pub fn without_session(addr: SocketAddr, token: Option<&str>) -> Self {
+        Client {
+            auto_initialize: false,
+            ..Client::new(addr, token)
+        }
+    }
+
+    /// A request builder with the content type, `Accept: application/json` (so that answers
+    /// come as JSON) and the token; the session headers when a session is open.
     pub fn post(&self) -> reqwest::RequestBuilder {
-        let request = self
+        let mut request = self
             .http
             .post(&self.url)
             .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
+            .header("accept", "application/json");
+        if let Some(session) = self.session.lock().unwrap().clone() {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
         }
     }
 
+    /// Opens a session: `initialize`, then `notifications/initialized`. Returns the status of
+    /// the `initialize` response.
+    pub async fn initialize(&self) -> u16 {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": { "elicitation": {}, "sampling": {} },
+                "clientInfo": { "name": "test", "version": "0" }
+            }
+        });
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body.to_string());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        if let Some(id) = response.headers().get("mcp-session-id") {
+            *self.session.lock().unwrap() = Some(id.to_str().unwrap().to_owned());
+            let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+            let status = self
+                .post()
+                .body(initialized.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 202, "notifications/initialized");
+        }
+        status
+    }
+
+    async fn ensure_session(&self) {
+        if self.auto_initialize && self.session.lock().unwrap().is_none() {
+            self.initialize().await;
+        }
+    }
+
     /// Sends a raw body; returns the status, the `WWW-Authenticate` header and the body.
     pub async fn send_raw(&self, body: impl Into<reqwest::Body>) -> (u16, Option<String>, String) {
+        self.ensure_session().await;
         let response = self.post().body(body).send().await.unwrap();
         let status = response.status().as_u16();
         let challenge = response

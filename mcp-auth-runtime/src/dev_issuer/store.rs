@@ -1,0 +1,378 @@
+//! Everything the issuer remembers, in memory and bounded: registered clients, pending consent
+//! forms, authorization codes and refresh tokens.
+//!
+//! Codes, refresh tokens, form tokens and client secrets are kept as SHA-256 digests only.
+//! Each map has a cap; when it is full, expired entries go first, then the oldest.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::keys::{Digest, digest, random_token};
+
+/// Most registered clients remembered.
+const MAX_CLIENTS: usize = 1_000;
+/// Most consent forms awaiting an answer.
+const MAX_CONSENTS: usize = 1_000;
+/// Most authorization codes, used or not, remembered until they expire.
+const MAX_CODES: usize = 1_000;
+/// Most refresh tokens, rotated or not, remembered until they expire.
+const MAX_REFRESH_TOKENS: usize = 10_000;
+
+/// How long a consent form may be answered.
+const CONSENT_LIFETIME: Duration = Duration::from_secs(600);
+/// How long an authorization code may be redeemed (OAuth 2.1 §4.1.2: short-lived).
+pub(super) const CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a refresh token may be used.
+pub(super) const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// A client registered through RFC 7591 dynamic registration.
+#[derive(Clone)]
+pub(super) struct Client {
+    pub(super) id: String,
+    /// Digest of the secret of a confidential client; `None` for a public one.
+    pub(super) secret: Option<Digest>,
+    pub(super) name: Option<String>,
+    pub(super) redirect_uris: Vec<String>,
+    pub(super) grant_types: Vec<String>,
+    /// The `scope` sent at registration: the default when a request names none, never an
+    /// upper bound.
+    pub(super) scope: Option<String>,
+}
+
+/// An authorization request that passed validation, awaiting or holding the user's consent.
+#[derive(Clone)]
+pub(super) struct Authorization {
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    /// Whether the request named `redirect_uri`; if it did, the token request must too
+    /// (RFC 6749 §4.1.3).
+    pub(super) redirect_uri_given: bool,
+    pub(super) code_challenge: String,
+    pub(super) scopes: Vec<String>,
+    /// The resource, as configured (the `aud` of the tokens).
+    pub(super) resource: String,
+    pub(super) state: Option<String>,
+}
+
+/// What a token says: who, through which client, for which resource, with which scopes.
+#[derive(Clone)]
+pub(super) struct Grant {
+    pub(super) client_id: String,
+    pub(super) subject: String,
+    pub(super) tenant: Option<String>,
+    pub(super) scopes: Vec<String>,
+    pub(super) resource: String,
+}
+
+/// An authorization code and what it was issued for.
+pub(super) struct Code {
+    pub(super) authorization: Authorization,
+    pub(super) grant: Grant,
+    /// The refresh tokens descended from this code, revoked if the code is presented twice.
+    pub(super) family: String,
+    used: bool,
+}
+
+struct Refresh {
+    grant: Grant,
+    family: String,
+    rotated: bool,
+}
+
+/// The result of presenting an authorization code.
+pub(super) enum Redeemed {
+    /// First presentation: the code is now used, whatever the caller does next.
+    Fresh(Box<Code>),
+    /// Unknown, expired, or already used (RFC 6749 §4.1.2: the tokens issued from it are
+    /// revoked).
+    Invalid,
+}
+
+/// The issuer's state.
+#[derive(Default)]
+pub(super) struct Store {
+    maps: Mutex<Maps>,
+}
+
+#[derive(Default)]
+struct Maps {
+    clients: Bounded<String, Client>,
+    consents: Bounded<Digest, Authorization>,
+    codes: Bounded<Digest, Code>,
+    refresh: Bounded<Digest, Refresh>,
+}
+
+impl Store {
+    fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn register(&self, client: Client) {
+        let id = client.id.clone();
+        self.maps().clients.insert(id, client, None, MAX_CLIENTS);
+    }
+
+    pub(super) fn client(&self, id: &str) -> Option<Client> {
+        self.maps().clients.get(id).cloned()
+    }
+
+    /// Remembers an authorization awaiting consent; returns the one-time form token.
+    pub(super) fn begin_consent(&self, authorization: Authorization) -> String {
+        let token = random_token();
+        self.maps().consents.insert(
+            digest(&token),
+            authorization,
+            Some(CONSENT_LIFETIME),
+            MAX_CONSENTS,
+        );
+        token
+    }
+
+    /// Takes the authorization behind a form token; a token answers one form only.
+    pub(super) fn take_consent(&self, form_token: &str) -> Option<Authorization> {
+        self.maps().consents.remove(&digest(form_token))
+    }
+
+    /// Issues a code for a consented authorization.
+    pub(super) fn issue_code(&self, authorization: Authorization, grant: Grant) -> String {
+        let code = random_token();
+        let entry = Code {
+            authorization,
+            grant,
+            family: random_token(),
+            used: false,
+        };
+        self.maps()
+            .codes
+            .insert(digest(&code), entry, Some(CODE_LIFETIME), MAX_CODES);
+        code
+    }
+
+    /// Presents a code. It is used from then on, even if the request fails later (a wrong
+    /// verifier, a wrong client): a code is good for one attempt.
+    pub(super) fn redeem_code(&self, code: &str) -> Redeemed {
+        let mut maps = self.maps();
+        let key = digest(code);
+        let Some(entry) = maps.codes.get_mut(&key) else {
+            return Redeemed::Invalid;
+        };
+        if entry.used {
+            let family = entry.family.clone();
+            maps.refresh.retain(|r| r.family != family);
+            tracing::warn!(
+                "an authorization code was presented twice: its refresh tokens are revoked"
+            );
+            return Redeemed::Invalid;
+        }
+        entry.used = true;
+        Redeemed::Fresh(Box::new(Code {
+            authorization: entry.authorization.clone(),
+            grant: entry.grant.clone(),
+            family: entry.family.clone(),
+            used: true,
+        }))
+    }
+
+    /// Issues a refresh token for `grant`, in the family of its code.
+    pub(super) fn issue_refresh(&self, grant: Grant, family: String) -> String {
+        let token = random_token();
+        let entry = Refresh {
+            grant,
+            family,
+            rotated: false,
+        };
+        self.maps().refresh.insert(
+            digest(&token),
+            entry,
+            Some(REFRESH_TOKEN_LIFETIME),
+            MAX_REFRESH_TOKENS,
+        );
+        token
+    }
+
+    /// The grant of a live, unspent refresh token of `client_id`, without spending it.
+    pub(super) fn refresh_grant(&self, token: &str, client_id: &str) -> Option<Grant> {
+        let mut maps = self.maps();
+        Some(usable_refresh(&mut maps, token, client_id)?.grant.clone())
+    }
+
+    /// Rotates a refresh token of `client_id`: the old one is spent, a new one with the same
+    /// grant is issued.
+    pub(super) fn rotate_refresh(&self, token: &str, client_id: &str) -> Option<(Grant, String)> {
+        let mut maps = self.maps();
+        let entry = usable_refresh(&mut maps, token, client_id)?;
+        entry.rotated = true;
+        let grant = entry.grant.clone();
+        let family = entry.family.clone();
+        drop(maps);
+        let new = self.issue_refresh(grant.clone(), family);
+        Some((grant, new))
+    }
+}
+
+/// A live, unspent refresh token of `client_id`. A spent token presented again revokes its
+/// whole family (OAuth 2.1 §4.3.1: refresh token reuse detection).
+fn usable_refresh<'a>(maps: &'a mut Maps, token: &str, client_id: &str) -> Option<&'a mut Refresh> {
+    let key = digest(token);
+    let entry = maps.refresh.get_mut(&key)?;
+    if entry.rotated {
+        let family = entry.family.clone();
+        maps.refresh.retain(|r| r.family != family);
+        tracing::warn!("a spent refresh token was presented again: its family is revoked");
+        return None;
+    }
+    if entry.grant.client_id != client_id {
+        return None;
+    }
+    maps.refresh.get_mut(&key)
+}
+
+/// A map with a cap and per-entry expiry.
+struct Bounded<K, V> {
+    entries: HashMap<K, Entry<V>>,
+}
+
+struct Entry<V> {
+    value: V,
+    created: Instant,
+    expires: Option<Instant>,
+}
+
+impl<V> Entry<V> {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|at| now < at)
+    }
+}
+
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            entries: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Bounded<K, V> {
+    fn insert(&mut self, key: K, value: V, lifetime: Option<Duration>, cap: usize) {
+        let now = Instant::now();
+        if self.entries.len() >= cap {
+            self.entries.retain(|_, e| e.live(now));
+        }
+        if self.entries.len() >= cap
+            && let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.created)
+                .map(|(k, _)| k.clone())
+        {
+            self.entries.remove(&oldest);
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                created: now,
+                expires: lifetime.map(|l| now + l),
+            },
+        );
+    }
+
+    fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let now = Instant::now();
+        self.entries
+            .get(key)
+            .filter(|e| e.live(now))
+            .map(|e| &e.value)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let now = Instant::now();
+        self.entries
+            .get_mut(key)
+            .filter(|e| e.live(now))
+            .map(|e| &mut e.value)
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let now = Instant::now();
+        self.entries
+            .remove(key)
+            .filter(|e| e.live(now))
+            .map(|e| e.value)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.entries.retain(|_, e| keep(&e.value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_maps_evict_expired_then_oldest() {
+        let mut map = Bounded::default();
+        map.insert(1, "a", Some(Duration::ZERO), 2);
+        map.insert(2, "b", None, 2);
+        map.insert(3, "c", None, 2);
+        assert_eq!(map.get(&1), None);
+        assert_eq!(map.get(&2), Some(&"b"));
+        map.insert(4, "d", None, 2);
+        assert_eq!(map.get(&2), None, "the oldest goes when nothing expired");
+        assert_eq!(map.entries.len(), 2);
+    }
+
+    fn grant() -> Grant {
+        Grant {
+            client_id: "c".into(),
+            subject: "s".into(),
+            tenant: None,
+            scopes: vec![],
+            resource: "http://127.0.0.1/mcp".into(),
+        }
+    }
+
+    fn authorization() -> Authorization {
+        Authorization {
+            client_id: "c".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            redirect_uri_given: true,
+            code_challenge: "x".into(),
+            scopes: vec![],
+            resource: "http://127.0.0.1/mcp".into(),
+            state: None,
+        }
+    }
+
+    #[test]
+    fn a_code_presented_twice_revokes_its_refresh_tokens() {
+        let store = Store::default();
+        let code = store.issue_code(authorization(), grant());
+        let Redeemed::Fresh(entry) = store.redeem_code(&code) else {
+            panic!("fresh code refused");
+        };
+        let refresh = store.issue_refresh(entry.grant, entry.family);
+        assert!(matches!(store.redeem_code(&code), Redeemed::Invalid));
+        assert!(store.rotate_refresh(&refresh, "c").is_none());
+    }
+
+    #[test]
+    fn a_spent_refresh_token_revokes_its_family() {
+        let store = Store::default();
+        let first = store.issue_refresh(grant(), "f".into());
+        assert!(store.rotate_refresh(&first, "other").is_none());
+        let (_, second) = store.rotate_refresh(&first, "c").unwrap();
+        assert!(store.rotate_refresh(&first, "c").is_none());
+        assert!(
+            store.rotate_refresh(&second, "c").is_none(),
+            "the family is revoked"
+        );
+    }
+}
