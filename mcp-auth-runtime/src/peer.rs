@@ -204,7 +204,8 @@ impl Peer {
             return;
         };
         let last = f64::from_bits(self.last_progress.load(Ordering::Relaxed));
-        if !(progress > last) {
+        // NaN, or no increase: MCP requires progress to increase.
+        if progress.partial_cmp(&last) != Some(std::cmp::Ordering::Greater) {
             return;
         }
         self.last_progress

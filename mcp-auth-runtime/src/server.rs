@@ -562,6 +562,15 @@ impl McpServer {
         &self.inner.path
     }
 
+    /// How many handshake-era sessions are open (expired ones included until they are swept).
+    pub fn open_sessions(&self) -> usize {
+        self.inner
+            .dispatcher
+            .sessions
+            .as_ref()
+            .map_or(0, |s| s.len())
+    }
+
     /// The protected-resource metadata document, when a resource is configured.
     pub fn metadata(&self) -> Option<&ProtectedResourceMetadata> {
         self.inner.metadata.as_ref().map(|m| &m.document)

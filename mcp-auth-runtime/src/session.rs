@@ -67,6 +67,8 @@ pub(crate) struct SessionStore {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     epoch: Instant,
     serials: AtomicU64,
+    /// When expired sessions were last dropped, in milliseconds since `epoch`.
+    last_sweep: AtomicU64,
     idle_timeout: Duration,
     max_sessions: usize,
     max_per_principal: usize,
@@ -92,6 +94,7 @@ impl SessionStore {
             sessions: RwLock::default(),
             epoch: Instant::now(),
             serials: AtomicU64::new(0),
+            last_sweep: AtomicU64::new(0),
             idle_timeout,
             max_sessions,
             max_per_principal,
@@ -135,7 +138,10 @@ impl SessionStore {
             serial: self.serials.fetch_add(1, Ordering::Relaxed),
             pending: Arc::default(),
         });
-        if self.len() >= self.max_sessions {
+        // Expired sessions are dropped when room is needed, and at least once per idle
+        // timeout, so that they never pile up.
+        let since_sweep = now.saturating_sub(self.last_sweep.load(Ordering::Relaxed));
+        if self.len() >= self.max_sessions || since_sweep > self.idle_timeout.as_millis() as u64 {
             self.sweep();
         }
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
@@ -204,6 +210,7 @@ impl SessionStore {
     /// Drops every expired session.
     pub(crate) fn sweep(&self) -> usize {
         let now = self.now();
+        self.last_sweep.store(now, Ordering::Relaxed);
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         let before = sessions.len();
         sessions.retain(|_, s| !self.expired(s, now));

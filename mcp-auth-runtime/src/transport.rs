@@ -14,6 +14,10 @@
 //! `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers checked against the body;
 //! anything else follows the handshake era, with sessions unless the server is stateless.
 
+// The early returns of request validation are whole responses, built once per rejected
+// request; boxing them would only add an allocation to the path that does work.
+#![allow(clippy::result_large_err)]
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +99,21 @@ fn accepts(headers: &HeaderMap) -> Accepts {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A header that must appear at most once: two values for a mirrored header would let
+/// intermediaries and this server read different things.
+fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a HeaderValue>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        Err(())
+    } else {
+        Ok(first)
+    }
 }
 
 pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response {
@@ -294,6 +313,13 @@ fn modern_era(headers: &HeaderMap, request: &RpcRequest) -> Result<Era, Response
             message.to_owned(),
         )
     };
+    for name in [&MCP_PROTOCOL_VERSION, &MCP_METHOD, &MCP_NAME] {
+        if single_header(headers, name).is_err() {
+            return Err(mismatch(format!(
+                "Header mismatch: more than one {name} header"
+            )));
+        }
+    }
     let meta = request.meta();
     let header_version = header_str(headers, &MCP_PROTOCOL_VERSION);
     let body_version = meta
@@ -496,6 +522,8 @@ fn render(server: &McpServer, reply: Reply) -> Response {
             response
         }
         Reply::Listen(ack) => listen_stream(ack),
+        // The client no longer waits for an answer; the HTTP exchange still needs an end.
+        Reply::Cancelled => StatusCode::NO_CONTENT.into_response(),
     }
 }
 
@@ -587,6 +615,9 @@ fn sse_response(
         loop {
             tokio::select! {
                 biased;
+                // The client closed the stream: stop, which drops (and so cancels) the call
+                // where the era says so.
+                () = tx.closed() => return,
                 event = events.recv() => match event {
                     Some(event) => {
                         if tx.send(sse_event(&event, next_id().as_deref())).await.is_err() {
@@ -596,7 +627,9 @@ fn sse_response(
                     None => {
                         // The call dropped its sender: only the reply is left.
                         let Ok(reply) = (&mut done).await else { return };
-                        let _ = tx.send(final_event(&server, reply, next_id().as_deref())).await;
+                        if !matches!(reply, Reply::Cancelled) {
+                            let _ = tx.send(final_event(&server, reply, next_id().as_deref())).await;
+                        }
                         return;
                     }
                 },
@@ -606,7 +639,9 @@ fn sse_response(
                             return;
                         }
                     }
-                    if let Ok(reply) = reply {
+                    if let Ok(reply) = reply
+                        && !matches!(reply, Reply::Cancelled)
+                    {
                         let _ = tx.send(final_event(&server, reply, next_id().as_deref())).await;
                     }
                     return;
@@ -627,6 +662,7 @@ fn final_event(_server: &McpServer, reply: Reply, id: Option<&str>) -> Bytes {
             sse_event(&body, id)
         }
         Reply::Listen(ack) => sse_event(&ack, id),
+        Reply::Cancelled => Bytes::new(),
     }
 }
 

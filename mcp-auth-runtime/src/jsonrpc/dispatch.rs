@@ -77,6 +77,8 @@ pub(crate) enum Reply {
     },
     /// `subscriptions/listen`: a stream that opens with this acknowledgement and stays open.
     Listen(Bytes),
+    /// The client cancelled the call: no response is sent (MCP cancellation).
+    Cancelled,
 }
 
 /// Everything dispatch needs, shared by all requests of one server.
@@ -502,13 +504,8 @@ impl Dispatcher {
         let outcome = match tokio::time::timeout(self.call_timeout, run).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_aborted)) => {
-                tracing::info!(tool = tool.name(), "call cancelled");
-                return error(
-                    &request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    "request cancelled",
-                );
+                tracing::info!(tool = tool.name(), "call cancelled by the client");
+                return Reply::Cancelled;
             }
             Err(_elapsed) => {
                 tracing::warn!(tool = tool.name(), timeout = ?self.call_timeout, "tool timed out");
