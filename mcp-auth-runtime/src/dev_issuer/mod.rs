@@ -53,14 +53,18 @@
 //!     scopes: vec!["invoices:read".into()],
 //!     ..MintRequest::default()
 //! })?;
-//! let call = serde_json::json!({
-//!     "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-//!     "params": { "name": "lookup_invoice", "arguments": { "invoice_id": "INV-1" } },
+//! let initialize = serde_json::json!({
+//!     "jsonrpc": "2.0", "id": 1, "method": "initialize",
+//!     "params": {
+//!         "protocolVersion": "2025-11-25",
+//!         "capabilities": {},
+//!         "clientInfo": { "name": "doc", "version": "0" },
+//!     },
 //! });
 //! let http = reqwest::Client::new();
-//! let response = http.post(&resource).bearer_auth(&token).json(&call).send().await?;
+//! let response = http.post(&resource).bearer_auth(&token).json(&initialize).send().await?;
 //! assert_eq!(response.status(), 200);
-//! let response = http.post(&resource).json(&call).send().await?;
+//! let response = http.post(&resource).json(&initialize).send().await?;
 //! assert_eq!(response.status(), 401);
 //! # Ok(()) }
 //! ```

@@ -1,0 +1,292 @@
+//! The fixture server of the official MCP conformance suite, written with the public API of
+//! mcp-auth only: the tools of the suite's reference "everything server", served without
+//! authentication (the suite sends no token) on loopback.
+//!
+//! `cargo run -p mcp-auth-tests --bin conformance-server -- 127.0.0.1:3001`
+
+use std::time::Duration;
+
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{Content, LogLevel};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const TEST_IMAGE_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+const TEST_AUDIO_BASE64: &str = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=";
+
+/// Tests simple text content response
+#[tool(unscoped)]
+async fn test_simple_text() -> &'static str {
+    "This is a simple text response for testing."
+}
+
+/// Tests image content response
+#[tool(unscoped)]
+async fn test_image_content() -> CallToolResult {
+    CallToolResult::new(vec![Content::image(TEST_IMAGE_BASE64, "image/png")])
+}
+
+/// Tests audio content response
+#[tool(unscoped)]
+async fn test_audio_content() -> CallToolResult {
+    CallToolResult::new(vec![Content::audio(TEST_AUDIO_BASE64, "audio/wav")])
+}
+
+/// Tests embedded resource content response
+#[tool(unscoped)]
+async fn test_embedded_resource() -> CallToolResult {
+    CallToolResult::new(vec![Content::text_resource(
+        "test://embedded-resource",
+        "text/plain",
+        "This is an embedded resource content.",
+    )])
+}
+
+/// Tests response with multiple content types (text, image, resource)
+#[tool(unscoped)]
+async fn test_multiple_content_types() -> CallToolResult {
+    CallToolResult::new(vec![
+        Content::text("Multiple content types test:"),
+        Content::image(TEST_IMAGE_BASE64, "image/png"),
+        Content::text_resource(
+            "test://mixed-content-resource",
+            "application/json",
+            r#"{"test":"data","value":123}"#,
+        ),
+    ])
+}
+
+/// Tests tool that emits log messages during execution
+#[tool(unscoped)]
+async fn test_tool_with_logging(ctx: ToolContext) -> String {
+    for message in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
+        ctx.log(LogLevel::Info, message);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    "Tool with logging executed successfully".into()
+}
+
+/// Tests tool that reports progress notifications
+#[tool(unscoped)]
+async fn test_tool_with_progress(ctx: ToolContext) -> String {
+    for step in [0.0, 50.0, 100.0] {
+        ctx.progress(step, Some(100.0), Some(&format!("Completed step {step} of 100")));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    match ctx.progress_token() {
+        Some(Value::String(token)) => token.clone(),
+        Some(token) => token.to_string(),
+        None => "no progress token".into(),
+    }
+}
+
+/// Tests error response handling
+#[tool(unscoped)]
+async fn test_error_handling() -> Result<String, ToolError> {
+    Err(ToolError::new("This tool intentionally returns an error for testing"))
+}
+
+/// Tests server-initiated sampling (LLM completion request)
+#[tool(unscoped)]
+async fn test_sampling(
+    ctx: ToolContext,
+    /// The prompt to send to the client's model
+    prompt: String,
+) -> String {
+    let request = json!({
+        "messages": [{ "role": "user", "content": { "type": "text", "text": prompt } }],
+        "maxTokens": 100,
+    });
+    match ctx.sample(request).await {
+        Ok(result) => format!(
+            "LLM response: {}",
+            result["content"]["text"].as_str().unwrap_or_default()
+        ),
+        Err(err) => format!("Sampling not supported or error: {err}"),
+    }
+}
+
+/// Tests server-initiated elicitation (user input request)
+#[tool(unscoped)]
+async fn test_elicitation(
+    ctx: ToolContext,
+    /// The message to show the user
+    message: String,
+) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "response": { "type": "string", "description": "User's response" } },
+        "required": ["response"],
+    });
+    let answer = ctx.elicit(message, schema).await?;
+    Ok(format!(
+        "User response: action={}, content={}",
+        action(&answer),
+        Value::from(answer.content.unwrap_or_default())
+    ))
+}
+
+fn action(answer: &mcp_auth_runtime::Elicitation) -> &'static str {
+    match answer.action {
+        mcp_auth_runtime::ElicitAction::Accept => "accept",
+        mcp_auth_runtime::ElicitAction::Decline => "decline",
+        mcp_auth_runtime::ElicitAction::Cancel => "cancel",
+    }
+}
+
+/// Tests elicitation with default values per SEP-1034
+#[tool(unscoped)]
+async fn test_elicitation_sep1034_defaults(ctx: ToolContext) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "required": [],
+        "properties": {
+            "name": { "type": "string", "description": "User name", "default": "John Doe" },
+            "age": { "type": "integer", "description": "User age", "default": 30 },
+            "score": { "type": "number", "description": "User score", "default": 95.5 },
+            "status": {
+                "type": "string",
+                "description": "User status",
+                "enum": ["active", "inactive", "pending"],
+                "default": "active"
+            },
+            "verified": { "type": "boolean", "description": "Verification status", "default": true }
+        }
+    });
+    let answer = ctx
+        .elicit("Please review and update the form fields with defaults", schema)
+        .await?;
+    Ok(completed(&answer))
+}
+
+fn completed(answer: &mcp_auth_runtime::Elicitation) -> String {
+    format!(
+        "Elicitation completed: action={}, content={}",
+        action(answer),
+        Value::from(answer.content.clone().unwrap_or_default())
+    )
+}
+
+/// Tests elicitation with enum schemas per SEP-1330
+#[tool(unscoped)]
+async fn test_elicitation_sep1330_enums(ctx: ToolContext) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "required": [],
+        "properties": {
+            "untitledSingle": {
+                "type": "string",
+                "description": "Select one option",
+                "enum": ["option1", "option2", "option3"]
+            },
+            "titledSingle": {
+                "type": "string",
+                "description": "Select one option with titles",
+                "oneOf": [
+                    { "const": "value1", "title": "First Option" },
+                    { "const": "value2", "title": "Second Option" },
+                    { "const": "value3", "title": "Third Option" }
+                ]
+            },
+            "legacyEnum": {
+                "type": "string",
+                "description": "Select one option (legacy)",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"]
+            },
+            "untitledMulti": {
+                "type": "array",
+                "description": "Select multiple options",
+                "minItems": 1,
+                "maxItems": 3,
+                "items": { "type": "string", "enum": ["option1", "option2", "option3"] }
+            },
+            "titledMulti": {
+                "type": "array",
+                "description": "Select multiple options with titles",
+                "minItems": 1,
+                "maxItems": 3,
+                "items": { "anyOf": [
+                    { "const": "value1", "title": "First Choice" },
+                    { "const": "value2", "title": "Second Choice" },
+                    { "const": "value3", "title": "Third Choice" }
+                ] }
+            }
+        }
+    });
+    let answer = ctx
+        .elicit("Please select options from the enum fields", schema)
+        .await?;
+    Ok(completed(&answer))
+}
+
+/// A postal address.
+#[derive(Deserialize, JsonSchema, serde::Serialize)]
+#[schemars(rename = "address")]
+struct Address {
+    street: Option<String>,
+    city: Option<String>,
+}
+
+/// The input of `json_schema_2020_12_tool`.
+#[derive(Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaInput {
+    name: Option<String>,
+    address: Option<Address>,
+}
+
+/// Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)
+#[tool(unscoped)]
+async fn json_schema_2020_12_tool(Args(input): Args<SchemaInput>) -> String {
+    format!(
+        "JSON Schema 2020-12 tool called with: {}",
+        serde_json::to_string(&input).unwrap_or_default()
+    )
+}
+
+/// Tests SSE stream disconnection and client reconnection (SEP-1699)
+#[tool(unscoped)]
+async fn test_reconnection() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    "Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure."
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:3001".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let server = McpServer::builder("mcp-conformance-test-server", "1.0.0")
+        .tools(tools![
+            test_simple_text,
+            test_image_content,
+            test_audio_content,
+            test_embedded_resource,
+            test_multiple_content_types,
+            test_tool_with_logging,
+            test_tool_with_progress,
+            test_error_handling,
+            test_sampling,
+            test_elicitation,
+            test_elicitation_sep1034_defaults,
+            test_elicitation_sep1330_enums,
+            json_schema_2020_12_tool,
+            test_reconnection,
+        ])
+        .without_auth()
+        .build()
+        .map_err(std::io::Error::other)?;
+    eprintln!("conformance server on http://{}/mcp", listener.local_addr()?);
+    server
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
