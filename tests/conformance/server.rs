@@ -60,7 +60,11 @@ async fn test_multiple_content_types() -> CallToolResult {
 /// Tests tool that emits log messages during execution
 #[tool(unscoped)]
 async fn test_tool_with_logging(ctx: ToolContext) -> String {
-    for message in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
+    for message in [
+        "Tool execution started",
+        "Tool processing data",
+        "Tool execution completed",
+    ] {
         ctx.log(LogLevel::Info, message);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -71,7 +75,11 @@ async fn test_tool_with_logging(ctx: ToolContext) -> String {
 #[tool(unscoped)]
 async fn test_tool_with_progress(ctx: ToolContext) -> String {
     for step in [0.0, 50.0, 100.0] {
-        ctx.progress(step, Some(100.0), Some(&format!("Completed step {step} of 100")));
+        ctx.progress(
+            step,
+            Some(100.0),
+            Some(&format!("Completed step {step} of 100")),
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     match ctx.progress_token() {
@@ -84,7 +92,9 @@ async fn test_tool_with_progress(ctx: ToolContext) -> String {
 /// Tests error response handling
 #[tool(unscoped)]
 async fn test_error_handling() -> Result<String, ToolError> {
-    Err(ToolError::new("This tool intentionally returns an error for testing"))
+    Err(ToolError::new(
+        "This tool intentionally returns an error for testing",
+    ))
 }
 
 /// Tests server-initiated sampling (LLM completion request)
@@ -155,7 +165,10 @@ async fn test_elicitation_sep1034_defaults(ctx: ToolContext) -> Result<String, T
         }
     });
     let answer = ctx
-        .elicit("Please review and update the form fields with defaults", schema)
+        .elicit(
+            "Please review and update the form fields with defaults",
+            schema,
+        )
         .await?;
     Ok(completed(&answer))
 }
@@ -257,11 +270,12 @@ async fn test_reconnection() -> &'static str {
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:3001".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3001".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let server = McpServer::builder("mcp-conformance-test-server", "1.0.0")
         .tools(tools![
@@ -283,7 +297,10 @@ async fn main() -> std::io::Result<()> {
         .without_auth()
         .build()
         .map_err(std::io::Error::other)?;
-    eprintln!("conformance server on http://{}/mcp", listener.local_addr()?);
+    eprintln!(
+        "conformance server on http://{}/mcp",
+        listener.local_addr()?
+    );
     server
         .serve(listener, async {
             let _ = tokio::signal::ctrl_c().await;
