@@ -47,6 +47,8 @@ const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 const SSE_RETRY_MS: u64 = 3000;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The most header bytes (names and values) a request may carry.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// The caller, as the bearer layer (or the no-auth configuration) established it.
 fn caller(server: &McpServer, request: &Request) -> Option<Arc<AuthInfo>> {
@@ -762,6 +764,15 @@ pub(crate) async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
+    // No MCP request needs large headers; a bound keeps a flood of them cheap to refuse.
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
     let allowed = server.allowed();
     let host = request
         .headers()

@@ -1215,3 +1215,54 @@ async fn requests_without_the_scope_get_step_up_in_both_eras() {
             .contains("error=\"insufficient_scope\"")
     );
 }
+
+#[tokio::test]
+async fn oversized_headers_are_431() {
+    let s = start(|b| b).await;
+    let response = reqwest::Client::new()
+        .post(url(s.addr))
+        .header("content-type", "application/json")
+        .header("x-padding", "p".repeat(40 * 1024))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_in_flight_calls_finish() {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let server = McpServer::builder("shutdown", "1")
+        .tools(tools![sleepy])
+        .state(Counter::default())
+        .verifier(Users)
+        .resource(format!("http://{addr}/mcp"))
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let client = Arc::new(Client::new(addr, Some("user-1")));
+    client.initialize().await;
+    let in_flight = {
+        let client = client.clone();
+        tokio::spawn(async move { client.call("sleepy", json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(()).unwrap();
+    let (status, _, body) = in_flight.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["content"][0]["text"], "awake");
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        reqwest::Client::new().post(url(addr)).send().await.is_err(),
+        "the server stopped"
+    );
+}
