@@ -41,6 +41,7 @@ pub mod metadata;
 mod peer;
 mod private;
 mod random;
+pub mod rate_limit;
 mod registry;
 mod result;
 mod schema;

@@ -1,0 +1,248 @@
+//! Per-caller rate limits: a budget of requests per window for each verified caller, and
+//! budgets of their own for chosen tools (a destructive tool can get a smaller one).
+//!
+//! Limits are keyed by the verified principal (issuer, subject and client id), never by IP
+//! address alone: behind a proxy or a NAT many callers share an address, and one caller can
+//! use many. The counters are fixed windows aligned on the wall clock, kept in this process
+//! by default, or in Redis (feature `redis`) so that every replica of a server draws on the
+//! same budget.
+//!
+//! ```
+//! use std::time::Duration;
+//! use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+//!
+//! let limits = RateLimits::local()
+//!     .requests(Quota::per_minute(600))           // every request of a caller
+//!     .tool("void_invoice", Quota::per_minute(10)); // and this tool's calls, on top
+//! # let _ = limits;
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A number of requests per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    max: u32,
+    window: Duration,
+}
+
+impl Quota {
+    /// `max` requests per `window`.
+    ///
+    /// # Panics
+    ///
+    /// If `window` is shorter than a millisecond.
+    pub fn new(max: u32, window: Duration) -> Self {
+        assert!(window >= Duration::from_millis(1), "a rate-limit window must be at least 1 ms");
+        Quota { max, window }
+    }
+
+    /// `max` requests per second.
+    pub fn per_second(max: u32) -> Self {
+        Quota::new(max, Duration::from_secs(1))
+    }
+
+    /// `max` requests per minute.
+    pub fn per_minute(max: u32) -> Self {
+        Quota::new(max, Duration::from_secs(60))
+    }
+
+    fn window_ms(&self) -> u64 {
+        self.window.as_millis() as u64
+    }
+}
+
+/// The rate limits of a server. See the [module docs](self).
+#[derive(Clone)]
+pub struct RateLimits {
+    requests: Option<Quota>,
+    tools: HashMap<String, Quota>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(Arc<Mutex<HashMap<String, (u64, u32)>>>),
+    #[cfg(feature = "redis")]
+    Redis(redis::aio::ConnectionManager),
+}
+
+impl fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("requests", &self.requests)
+            .field("tools", &self.tools)
+            .field(
+                "backend",
+                &match self.backend {
+                    Backend::Local(_) => "local",
+                    #[cfg(feature = "redis")]
+                    Backend::Redis(_) => "redis",
+                },
+            )
+            .finish()
+    }
+}
+
+/// Counters kept in this process stop growing here; older windows are dropped first.
+const MAX_LOCAL_COUNTERS: usize = 100_000;
+
+/// A request over its budget: retry after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limited {
+    pub(crate) retry_after: Duration,
+}
+
+impl RateLimits {
+    /// Limits counted in this process: each replica of a server enforces its own budget.
+    pub fn local() -> Self {
+        RateLimits {
+            requests: None,
+            tools: HashMap::new(),
+            backend: Backend::Local(Arc::default()),
+        }
+    }
+
+    /// Limits counted in Redis, shared by every replica that uses the same Redis.
+    ///
+    /// If Redis cannot be reached, requests are let through and the error is logged: rate
+    /// limits protect capacity, and turning every caller away because the counter store is
+    /// down would be the outage they exist to prevent. Authentication and scopes never
+    /// depend on Redis.
+    #[cfg(feature = "redis")]
+    pub fn redis(connection: redis::aio::ConnectionManager) -> Self {
+        RateLimits {
+            requests: None,
+            tools: HashMap::new(),
+            backend: Backend::Redis(connection),
+        }
+    }
+
+    /// The budget of every request of a caller.
+    pub fn requests(mut self, quota: Quota) -> Self {
+        self.requests = Some(quota);
+        self
+    }
+
+    /// The budget of one tool's calls per caller, counted in addition to
+    /// [`requests`](Self::requests).
+    pub fn tool(mut self, name: impl Into<String>, quota: Quota) -> Self {
+        self.tools.insert(name.into(), quota);
+        self
+    }
+
+    /// Checks a request of `caller` against the request budget.
+    pub(crate) async fn check_request(&self, caller: &str) -> Result<(), Limited> {
+        match self.requests {
+            Some(quota) => self.take(caller, "*", quota).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a call of `tool` by `caller` against the tool's budget, if it has one.
+    pub(crate) async fn check_tool(&self, caller: &str, tool: &str) -> Result<(), Limited> {
+        match self.tools.get(tool) {
+            Some(quota) => self.take(caller, tool, *quota).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn take(&self, caller: &str, bucket: &str, quota: Quota) -> Result<(), Limited> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let window = now / quota.window_ms();
+        let retry_after = Duration::from_millis((window + 1) * quota.window_ms() - now);
+        let count = match &self.backend {
+            Backend::Local(counters) => {
+                let key = format!("{bucket}\u{0}{caller}");
+                let mut counters = counters.lock().unwrap_or_else(|e| e.into_inner());
+                if counters.len() >= MAX_LOCAL_COUNTERS {
+                    counters.retain(|_, (w, _)| *w >= window);
+                }
+                let entry = counters.entry(key).or_insert((window, 0));
+                if entry.0 != window {
+                    *entry = (window, 0);
+                }
+                entry.1 = entry.1.saturating_add(1);
+                entry.1
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(connection) => {
+                match redis_incr(connection.clone(), caller, bucket, window, quota).await {
+                    Ok(count) => count,
+                    Err(err) => {
+                        tracing::error!(error = %err, "rate-limit counter unavailable; request let through");
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        if count > quota.max {
+            Err(Limited { retry_after })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_incr(
+    mut connection: redis::aio::ConnectionManager,
+    caller: &str,
+    bucket: &str,
+    window: u64,
+    quota: Quota,
+) -> redis::RedisResult<u32> {
+    use sha2::Digest;
+    // The principal is hashed: Redis keys show up in monitoring, subjects need not.
+    let caller = sha2::Sha256::digest(caller.as_bytes());
+    let caller: String = caller[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("mcp-auth:rl:{bucket}:{caller}:{window}");
+    let (count, _): (u32, i32) = redis::pipe()
+        .atomic()
+        .incr(&key, 1)
+        .pexpire(&key, (quota.window_ms() * 2) as i64)
+        .query_async(&mut connection)
+        .await?;
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_caller_has_its_own_budget() {
+        let limits = RateLimits::local().requests(Quota::new(3, Duration::from_secs(60)));
+        for _ in 0..3 {
+            assert!(limits.check_request("alice").await.is_ok());
+        }
+        let limited = limits.check_request("alice").await.unwrap_err();
+        assert!(limited.retry_after <= Duration::from_secs(60));
+        assert!(limits.check_request("bob").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn tools_without_a_budget_are_not_limited() {
+        let limits = RateLimits::local().tool("void_invoice", Quota::new(1, Duration::from_secs(60)));
+        assert!(limits.check_tool("alice", "void_invoice").await.is_ok());
+        assert!(limits.check_tool("alice", "void_invoice").await.is_err());
+        for _ in 0..10 {
+            assert!(limits.check_tool("alice", "lookup_invoice").await.is_ok());
+            assert!(limits.check_request("alice").await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn budgets_refill_with_the_next_window() {
+        let limits = RateLimits::local().requests(Quota::new(1, Duration::from_millis(50)));
+        assert!(limits.check_request("alice").await.is_ok());
+        let limited = limits.check_request("alice").await.unwrap_err();
+        tokio::time::sleep(limited.retry_after + Duration::from_millis(5)).await;
+        assert!(limits.check_request("alice").await.is_ok());
+    }
+}
