@@ -718,7 +718,10 @@ pub(crate) async fn get() -> Response {
 
 /// `DELETE` on the MCP endpoint: ends the caller's handshake-era session.
 pub(crate) async fn delete(State(server): State<McpServer>, request: Request) -> Response {
-    let Some(store) = &server.dispatcher().sessions else {
+    // The 2026-07-28 era has no sessions to end (streamable HTTP §backward compatibility).
+    let modern = header_str(request.headers(), &MCP_PROTOCOL_VERSION)
+        .is_some_and(|v| MODERN_VERSIONS.contains(&v));
+    let Some(store) = server.dispatcher().sessions.as_ref().filter(|_| !modern) else {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
             [(header::ALLOW, HeaderValue::from_static("POST"))],

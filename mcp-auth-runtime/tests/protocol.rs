@@ -583,6 +583,16 @@ async fn legacy_sessions_follow_the_transport_rules() {
         .await
         .unwrap();
     assert_eq!(get.status(), 405);
+    // A 2026-07-28 client has no session to end.
+    let modern_delete = reqwest::Client::new()
+        .delete(url(s.addr))
+        .bearer_auth("user-1")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-session-id", "anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(modern_delete.status(), 405);
 }
 
 #[tokio::test]
