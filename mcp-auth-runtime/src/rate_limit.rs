@@ -36,7 +36,10 @@ impl Quota {
     ///
     /// If `window` is shorter than a millisecond.
     pub fn new(max: u32, window: Duration) -> Self {
-        assert!(window >= Duration::from_millis(1), "a rate-limit window must be at least 1 ms");
+        assert!(
+            window >= Duration::from_millis(1),
+            "a rate-limit window must be at least 1 ms"
+        );
         Quota { max, window }
     }
 
@@ -228,7 +231,8 @@ mod tests {
 
     #[tokio::test]
     async fn tools_without_a_budget_are_not_limited() {
-        let limits = RateLimits::local().tool("void_invoice", Quota::new(1, Duration::from_secs(60)));
+        let limits =
+            RateLimits::local().tool("void_invoice", Quota::new(1, Duration::from_secs(60)));
         assert!(limits.check_tool("alice", "void_invoice").await.is_ok());
         assert!(limits.check_tool("alice", "void_invoice").await.is_err());
         for _ in 0..10 {
