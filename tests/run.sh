@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and `.ci/run` runs it: every Rust test
-# (unit, integration, trybuild, doctests) with every feature, then the official MCP
-# conformance suite against tests/conformance/server.rs.
+# (unit, integration, trybuild, doctests) with every feature, the official MCP conformance
+# suite against tests/conformance/server.rs, and the interop suite with real third-party
+# clients and authorization servers against the billing example (tests/interop/README.md).
+# Installs what the suites need (npm packages, a Python venv, Debian's Chromium) on the way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace --all-features --locked
 bash tests/conformance/run.sh
+bash tests/interop/run.sh

@@ -23,6 +23,7 @@ pub struct CallContext {
     pub(crate) state: AnyState,
     pub(crate) scopes: ScopePolicy,
     pub(crate) peer: Arc<Peer>,
+    pub(crate) tool: Option<&'static str>,
 }
 
 impl CallContext {
@@ -31,12 +32,14 @@ impl CallContext {
         state: AnyState,
         scopes: ScopePolicy,
         peer: Arc<Peer>,
+        tool: Option<&'static str>,
     ) -> Self {
         CallContext {
             auth,
             state,
             scopes,
             peer,
+            tool,
         }
     }
 
@@ -105,6 +108,7 @@ impl<S: Send + Sync + 'static> ToolContext<S> {
                 state.clone(),
                 ScopePolicy::default(),
                 Arc::new(Peer::detached()),
+                None,
             ),
             state,
         }
@@ -144,6 +148,12 @@ impl<S> ToolContext<S> {
     /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
+    }
+
+    /// The name of the tool being called, when it is called by the server (`None` in a direct
+    /// Rust call).
+    pub fn tool_name(&self) -> Option<&'static str> {
+        self.call.tool
     }
 
     /// The `progressToken` the client sent with this call, if any.

@@ -54,11 +54,12 @@ mod transport;
 pub use auth::{AuthError, AuthInfo, TokenVerifier};
 pub use context::ToolContext;
 pub use error::ToolError;
+pub use jsonrpc::{CallEvent, CallOutcome};
 pub use metadata::ProtectedResourceMetadata;
 pub use peer::{ElicitAction, Elicitation, InputRequest, LogLevel};
 pub use result::{CallToolResult, Content, ResourceContents};
 pub use scope::{ScopePolicy, is_scope_token};
-pub use server::{BuildError, DEFAULT_BODY_LIMIT, McpServer, McpServerBuilder};
+pub use server::{BuildError, DEFAULT_BODY_LIMIT, McpServer, McpServerBuilder, serve};
 pub use tool::{Annotations, Args, SCOPES_META_KEY, ToolDef};
 
 /// Turns an `async fn` into a scope-guarded MCP tool.
@@ -144,4 +145,46 @@ pub mod prelude {
 #[doc(hidden)] // used by `#[tool]` expansions; not public API, no semver guarantees
 pub mod __private {
     pub use crate::private::*;
+}
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)] // for the fuzz targets of `tests/fuzz` only; not public API, no semver guarantees
+pub mod __fuzz {
+    //! Thin wrappers around the parsers that untrusted bytes reach first.
+
+    use crate::jsonrpc::{Message, parse, result_body};
+
+    /// Parses one JSON-RPC message as the MCP endpoint does. `Ok` names the kind of message;
+    /// `Err` is the JSON-RPC error response the endpoint would send.
+    pub fn parse_jsonrpc(body: &[u8]) -> Result<String, Vec<u8>> {
+        match parse(body) {
+            Ok(Message::Request(request)) => {
+                let empty =
+                    serde_json::value::RawValue::from_string("{}".into()).expect("`{}` is JSON");
+                let reply = result_body(&request.id, &empty);
+                Ok(format!(
+                    "request {} {} {}",
+                    request.method,
+                    request.id.key(),
+                    reply.len()
+                ))
+            }
+            Ok(Message::Notification { method, .. }) => Ok(format!("notification {method}")),
+            Ok(Message::Response { id, .. }) => Ok(format!("response {id}")),
+            Err(error) => Err(error.to_bytes().to_vec()),
+        }
+    }
+
+    /// The bearer token of a request, as the bearer layer reads it.
+    pub fn bearer_token<'a>(
+        headers: &'a http::HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Option<&'a str>, &'static str> {
+        crate::auth::bearer_token(headers, query)
+    }
+
+    /// A 2026-07-28 header value, Base64-decoded when it uses the `=?base64?…?=` sentinel.
+    pub fn decode_header_value(raw: &[u8]) -> Option<String> {
+        crate::transport::decode_header_value(raw)
+    }
 }

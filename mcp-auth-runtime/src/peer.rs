@@ -17,7 +17,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
+use futures_channel::mpsc;
+use tokio::sync::oneshot;
 
 use crate::error::ToolError;
 
@@ -193,7 +194,7 @@ impl Peer {
     fn send(&self, message: &Value) -> bool {
         match &self.outbound {
             Some(tx) => tx
-                .send(Bytes::from(serde_json::to_vec(message).unwrap_or_default()))
+                .unbounded_send(Bytes::from(serde_json::to_vec(message).unwrap_or_default()))
                 .is_ok(),
             None => false,
         }
@@ -279,7 +280,7 @@ impl Peer {
                 let request =
                     json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
                 if outbound
-                    .send(Bytes::from(
+                    .unbounded_send(Bytes::from(
                         serde_json::to_vec(&request).unwrap_or_default(),
                     ))
                     .is_err()

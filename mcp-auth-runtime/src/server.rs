@@ -19,8 +19,9 @@ use crate::auth::{
     TokenVerifier,
 };
 use crate::context::unit_state;
-use crate::jsonrpc::Dispatcher;
+use crate::jsonrpc::{CallEvent, Dispatcher, Observer};
 use crate::metadata::ProtectedResourceMetadata;
+use crate::rate_limit::RateLimits;
 use crate::registry::Registry;
 use crate::scope::ScopePolicy;
 use crate::session::SessionStore;
@@ -123,6 +124,8 @@ pub struct McpServerBuilder {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     any_host: bool,
+    rate_limits: Option<RateLimits>,
+    observer: Option<Observer>,
 }
 
 impl McpServerBuilder {
@@ -312,6 +315,22 @@ impl McpServerBuilder {
         self
     }
 
+    /// Rate limits per verified caller: `429` with `Retry-After` beyond them. None by default.
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = Some(limits);
+        self
+    }
+
+    /// Calls `hook` once for every `tools/call` of a declared tool when it is over, whatever
+    /// its outcome, including calls refused before the tool ran (`403`, `429`, bad arguments)
+    /// and calls cancelled by the client: the place for an audit trail or metrics.
+    ///
+    /// The hook runs on the request's task: keep it quick, or hand the event to a channel.
+    pub fn on_call(mut self, hook: impl Fn(&CallEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(hook));
+        self
+    }
+
     /// Validates the configuration and precomputes everything requests share.
     pub fn build(self) -> Result<McpServer, BuildError> {
         if !self.path.starts_with('/') {
@@ -444,6 +463,8 @@ impl McpServerBuilder {
             pages: Vec::new(),
             inflight: Default::default(),
             fingerprint,
+            rate_limits: self.rate_limits,
+            observer: self.observer,
         };
         dispatcher.paginate();
         Ok(McpServer {
@@ -544,6 +565,8 @@ impl McpServer {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             any_host: false,
+            rate_limits: None,
+            observer: None,
         }
     }
 
@@ -608,15 +631,7 @@ impl McpServer {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.into_router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        serve(listener, self.into_router(), shutdown).await
     }
 
     /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is
@@ -743,4 +758,23 @@ impl Allowed {
                 .iter()
                 .any(|o| *o == origin.trim_end_matches('/'))
     }
+}
+
+/// Serves `router` (an [`McpServer`]'s, possibly merged with routes of your own) on
+/// `listener` until `shutdown` completes, as [`McpServer::serve`] does: `TCP_NODELAY` on every
+/// connection, and a graceful shutdown that lets in-flight calls finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -19,7 +19,9 @@
 #![allow(clippy::result_large_err)]
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -30,6 +32,7 @@ use base64::Engine;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
+use futures_channel::mpsc as relay;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::AuthInfo;
@@ -79,20 +82,15 @@ fn accepts(headers: &HeaderMap) -> Accepts {
     for value in values {
         let Ok(value) = value.to_str() else { continue };
         for media in value.split(',') {
-            let media = media
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            match media.as_str() {
-                "application/json" | "application/*" => accepts.json = true,
-                "text/event-stream" | "text/*" => accepts.sse = true,
-                "*/*" => {
-                    accepts.json = true;
-                    accepts.sse = true;
-                }
-                _ => {}
+            let media = media.split(';').next().unwrap_or("").trim();
+            let is = |name: &str| media.eq_ignore_ascii_case(name);
+            if is("application/json") || is("application/*") {
+                accepts.json = true;
+            } else if is("text/event-stream") || is("text/*") {
+                accepts.sse = true;
+            } else if is("*/*") {
+                accepts.json = true;
+                accepts.sse = true;
             }
         }
     }
@@ -115,6 +113,50 @@ fn single_header<'a>(
         Err(())
     } else {
         Ok(first)
+    }
+}
+
+/// A `200` JSON response of two buffers, sent as they are: a precomputed result after the
+/// head that names the request's id ([`Reply::Precomputed`]).
+fn json_parts(head: Bytes, tail: Bytes) -> Response {
+    let mut response = Response::new(Body::new(Parts {
+        head: Some(head),
+        tail: Some(tail),
+    }));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A body of two buffers of known length: sent with `Content-Length`, in one vectored write,
+/// without copying either.
+struct Parts {
+    head: Option<Bytes>,
+    tail: Option<Bytes>,
+}
+
+impl http_body::Body for Parts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let next = this.head.take().or_else(|| this.tail.take());
+        Poll::Ready(next.map(|data| Ok(http_body::Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.tail.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let len = |part: &Option<Bytes>| part.as_ref().map_or(0, |b| b.len() as u64);
+        http_body::SizeHint::with_exact(len(&self.head) + len(&self.tail))
     }
 }
 
@@ -143,6 +185,19 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
         // Unreachable behind the bearer layer; fail closed all the same.
         return StatusCode::UNAUTHORIZED.into_response();
     };
+    if let Some(limits) = &server.dispatcher().rate_limits
+        && let Err(limited) = limits
+            .check_request(&crate::jsonrpc::principal_key(&auth))
+            .await
+    {
+        tracing::info!(
+            subject = auth.subject(),
+            client_id = auth.client_id(),
+            "rate limit reached"
+        );
+        let body = error_for(None, code::RATE_LIMITED, "rate limit exceeded");
+        return too_many_requests(limited.retry_after, body);
+    }
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     if !is_json_content(&headers) {
@@ -453,14 +508,14 @@ async fn answer(
             stream_of(server, reply, modern)
         };
     }
-    let (tx, mut events) = mpsc::unbounded_channel();
+    let (tx, mut events) = relay::unbounded();
     ctx.outbound = Some(tx);
     let server_for_task = server.clone();
     let mut call =
         Box::pin(async move { server_for_task.dispatcher().request(request, ctx).await });
     let first = tokio::select! {
         biased;
-        event = events.recv() => Err(event),
+        event = events.next() => Err(event),
         reply = &mut call => Ok(reply),
     };
     match first {
@@ -471,7 +526,7 @@ async fn answer(
             }
             let (done_tx, done_rx) = oneshot::channel();
             let _ = done_tx.send(reply);
-            let (_unused, empty) = mpsc::unbounded_channel();
+            let (_unused, empty) = relay::unbounded();
             sse_response(server, pending, empty, done_rx, None, modern)
         }
         Err(first_event) => {
@@ -507,6 +562,7 @@ impl Drop for AbortOnDrop {
 fn render(server: &McpServer, reply: Reply) -> Response {
     match reply {
         Reply::Json(status, body) => json_response(status, body),
+        Reply::Precomputed { head, tail } => json_parts(head, tail),
         Reply::Initialized { body, session } => {
             let mut response = json_response(StatusCode::OK, body);
             if let Some(id) = session.and_then(|id| HeaderValue::from_str(&id).ok()) {
@@ -524,6 +580,7 @@ fn render(server: &McpServer, reply: Reply) -> Response {
             response
         }
         Reply::Listen(ack) => listen_stream(ack),
+        Reply::RateLimited { retry_after, body } => too_many_requests(retry_after, body),
         // The client no longer waits for an answer; the HTTP exchange still needs an end.
         Reply::Cancelled => StatusCode::NO_CONTENT.into_response(),
     }
@@ -532,14 +589,14 @@ fn render(server: &McpServer, reply: Reply) -> Response {
 /// A reply for a client that accepts only `text/event-stream`.
 fn stream_of(server: &McpServer, reply: Reply, modern: bool) -> Response {
     match reply {
-        Reply::Json(StatusCode::OK, _) | Reply::Initialized { .. } => {
+        Reply::Json(StatusCode::OK, _) | Reply::Precomputed { .. } | Reply::Initialized { .. } => {
             let session = match &reply {
                 Reply::Initialized { session, .. } => session.clone(),
                 _ => None,
             };
             let (done_tx, done_rx) = oneshot::channel();
             let _ = done_tx.send(reply);
-            let (_unused, empty) = mpsc::unbounded_channel();
+            let (_unused, empty) = relay::unbounded();
             let mut response = sse_response(server, Vec::new(), empty, done_rx, None, modern);
             if let Some(id) = session.and_then(|id| HeaderValue::from_str(&id).ok()) {
                 response.headers_mut().insert(MCP_SESSION_ID, id);
@@ -584,7 +641,7 @@ fn sse_headers(response: &mut Response) {
 fn sse_response(
     server: &McpServer,
     first: Vec<Bytes>,
-    mut events: mpsc::UnboundedReceiver<Bytes>,
+    mut events: relay::UnboundedReceiver<Bytes>,
     mut done: oneshot::Receiver<Reply>,
     abort: Option<AbortOnDrop>,
     modern: bool,
@@ -620,7 +677,7 @@ fn sse_response(
                 // The client closed the stream: stop, which drops (and so cancels) the call
                 // where the era says so.
                 () = tx.closed() => return,
-                event = events.recv() => match event {
+                event = events.next() => match event {
                     Some(event) => {
                         if tx.send(sse_event(&event, next_id().as_deref())).await.is_err() {
                             return;
@@ -663,9 +720,21 @@ fn final_event(_server: &McpServer, reply: Reply, id: Option<&str>) -> Bytes {
         Reply::Json(_, body) | Reply::Forbidden { body, .. } | Reply::Initialized { body, .. } => {
             sse_event(&body, id)
         }
+        Reply::Precomputed { head, tail } => sse_event(&[&head[..], &tail[..]].concat(), id),
         Reply::Listen(ack) => sse_event(&ack, id),
+        Reply::RateLimited { body, .. } => sse_event(&body, id),
         Reply::Cancelled => Bytes::new(),
     }
+}
+
+/// `429` with `Retry-After` in whole seconds, rounded up.
+fn too_many_requests(retry_after: Duration, body: Bytes) -> Response {
+    let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
+    response
 }
 
 /// `subscriptions/listen`: the acknowledgement, then keep-alive comments until the client
@@ -775,6 +844,24 @@ pub(crate) async fn guard(
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
         return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
+    // One Host (RFC 9112 §3.2) and at most one Origin: with two, this check and the
+    // application could each read a different one.
+    if request.headers().get_all(header::HOST).iter().count() > 1 {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            code::INVALID_REQUEST,
+            "more than one Host header",
+        );
+    }
+    if request.headers().get_all(header::ORIGIN).iter().count() > 1 {
+        return rpc_error(
+            StatusCode::FORBIDDEN,
+            None,
+            code::INVALID_REQUEST,
+            "more than one Origin header",
+        );
     }
     let allowed = server.allowed();
     let host = request

@@ -1,18 +1,323 @@
-//! An in-memory invoice store, partitioned by tenant.
+//! The invoice store: SQLite through `rusqlite`, one connection behind a mutex.
+//!
+//! Tools reach the data only through [`Store::run`], which hands them a [`Ledger`]: a view of
+//! one tenant's invoices inside one transaction. Every query of the ledger names the tenant,
+//! so no tool can read or change another tenant's invoices, and `run` writes the audit entry
+//! of every call, so no tool can forget it.
+//!
+//! SQLite calls block, so they run on tokio's blocking pool (`spawn_blocking`), never on the
+//! async workers. One connection serializes the calls: ample for an example, and it keeps
+//! every transaction trivially isolated.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use anyhow::Context as _;
+use mcp_auth_runtime::{AuthInfo, ToolError};
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Caller, Entry, Outcome};
+
+/// The schema this binary writes: `PRAGMA user_version`.
+const SCHEMA_VERSION: i32 = 1;
+
+/// `CREATE ... IF NOT EXISTS` statements, run on every start.
+const SCHEMA: &str = include_str!("../schema.sql");
+
+/// The current time as SQLite writes it: RFC 3339, UTC, milliseconds.
+pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// Largest page of [`Ledger::list`].
+pub(crate) const MAX_PAGE: u32 = 100;
+
+/// The shared store; cloning is cheap.
+#[derive(Clone)]
+pub(crate) struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens the database at `path` (`:memory:` for a throw-away one), creating the schema and
+    /// the demo data when the database is new.
+    pub(crate) async fn open(path: String) -> anyhow::Result<Store> {
+        let conn = tokio::task::spawn_blocking(move || open(&path)).await??;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `op` on the caller's tenant in one transaction, then records the call in the audit
+    /// trail, whatever its outcome.
+    ///
+    /// `invoice` is the invoice the call is about, if the caller named one; the ledger updates
+    /// it when it creates one. A caller without a tenant gets an error and touches nothing. A
+    /// change is committed only together with its audit entry.
+    pub(crate) async fn run<T, F>(
+        &self,
+        auth: &AuthInfo,
+        tool: &'static str,
+        invoice: Option<String>,
+        op: F,
+    ) -> Result<T, ToolError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger<'_>) -> Result<T, BillingError> + Send + 'static,
+    {
+        let caller = Caller::of(auth);
+        let requested = invoice.clone();
+        let conn = self.conn.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let (result, touched) = match caller.tenant.clone() {
+                Some(tenant) => attempt(&mut conn, &caller, &tenant, tool, invoice, op),
+                None => (Err(BillingError::NoTenant), invoice),
+            };
+            if let Err(err) = &result {
+                let entry = Entry {
+                    caller: &caller,
+                    tool,
+                    outcome: Outcome::Error,
+                    invoice: touched.as_deref(),
+                    detail: Some(err.to_string()),
+                };
+                audit::record(&conn, &entry);
+            }
+            result
+        });
+        match task.await {
+            Ok(result) => result.map_err(ToolError::from),
+            // A panic in `op`: its transaction rolled back while unwinding; record the failure.
+            Err(join) => {
+                let detail = format!("internal error: {join}");
+                self.record(
+                    Caller::of(auth),
+                    tool.to_owned(),
+                    Outcome::Error,
+                    requested,
+                    Some(detail),
+                )
+                .await;
+                Err(ToolError::internal(join))
+            }
+        }
+    }
+
+    /// Records a call that never reached a tool's body, e.g. one the server refused for
+    /// insufficient scope.
+    pub(crate) async fn record(
+        &self,
+        caller: Caller,
+        tool: String,
+        outcome: Outcome,
+        invoice: Option<String>,
+        detail: Option<String>,
+    ) {
+        let conn = self.conn.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = Entry {
+                caller: &caller,
+                tool: &tool,
+                outcome,
+                invoice: invoice.as_deref(),
+                detail,
+            };
+            audit::record(&conn, &entry);
+        });
+        if let Err(err) = task.await {
+            tracing::error!(error = %err, "cannot write the audit trail");
+        }
+    }
+}
+
+/// Runs `op` in a transaction and, if it succeeds, commits it with its audit entry. Returns
+/// the result and the invoice touched.
+fn attempt<T>(
+    conn: &mut Connection,
+    caller: &Caller,
+    tenant: &str,
+    tool: &str,
+    invoice: Option<String>,
+    op: impl FnOnce(&mut Ledger<'_>) -> Result<T, BillingError>,
+) -> (Result<T, BillingError>, Option<String>) {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(err) => return (Err(err.into()), invoice),
+    };
+    let mut ledger = Ledger {
+        conn: &tx,
+        tenant,
+        actor: caller.actor(),
+        touched: invoice,
+    };
+    let result = op(&mut ledger);
+    let touched = ledger.touched;
+    let result = result.and_then(|value| {
+        let entry = Entry {
+            caller,
+            tool,
+            outcome: Outcome::Ok,
+            invoice: touched.as_deref(),
+            detail: None,
+        };
+        let at = audit::insert(&tx, &entry)?;
+        tx.commit()?;
+        audit::emit(&entry, &at);
+        Ok(value)
+    });
+    // On error `tx` was dropped unused, which rolls the transaction back.
+    (result, touched)
+}
+
+fn open(path: &str) -> anyhow::Result<Connection> {
+    let mut conn = if path == ":memory:" {
+        Connection::open_in_memory()?
+    } else {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            crate::create_private_dir(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let conn =
+            Connection::open(path).with_context(|| format!("cannot open the database {path}"))?;
+        // WAL lets readers (an operator's `sqlite3`, the tests) look while the server writes.
+        conn.pragma_update_and_check(None, "journal_mode", "wal", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "normal")?;
+        conn
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrate(&mut conn).with_context(|| format!("cannot set up the database {path}"))?;
+    Ok(conn)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], and seeds a new database.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    anyhow::ensure!(
+        version <= SCHEMA_VERSION,
+        "the database has schema version {version}, newer than this binary's {SCHEMA_VERSION}: \
+         use a newer binary or another --db"
+    );
+    tx.execute_batch(SCHEMA)?;
+    if version == 0 {
+        seed(&tx)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tracing::info!("created the billing database with demo data");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Two tenants and a dozen invoices, written once, when the database is created.
+fn seed(conn: &Connection) -> rusqlite::Result<()> {
+    #[rustfmt::skip]
+    const INVOICES: &[(&str, i64, &str, i64, &str)] = &[
+        ("acme",   2041, "Wayne Enterprises", 125_000, "open"),
+        ("acme",   2042, "Initech",            48_000, "paid"),
+        ("acme",   2043, "Umbrella Corp",      99_900, "paid"),
+        ("acme",   2044, "Hooli",              15_000, "open"),
+        ("acme",   2045, "Stark Industries",  310_000, "paid"),
+        ("acme",   2046, "Cyberdyne Systems",   7_250, "void"),
+        ("acme",   2047, "Soylent",            22_000, "open"),
+        ("globex", 3101, "Tyrell Corp",        64_000, "open"),
+        ("globex", 3102, "Wonka Industries",   12_500, "paid"),
+        ("globex", 3103, "Massive Dynamic",    87_000, "open"),
+        ("globex", 3104, "Oscorp",             45_000, "paid"),
+        ("globex", 3105, "Acme Corp",           9_900, "open"),
+    ];
+    let mut insert = conn.prepare(
+        "INSERT OR IGNORE INTO invoices
+             (tenant, number, customer, total_cents, status, created_at, created_by,
+              voided_at, voided_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'seed',
+                 CASE ?5 WHEN 'void' THEN ?6 END, CASE ?5 WHEN 'void' THEN 'seed' END)",
+    )?;
+    for (day, (tenant, number, customer, total, status)) in (1..).zip(INVOICES) {
+        let created = format!("2026-03-{day:02}T09:30:00Z");
+        insert.execute(params![tenant, number, customer, total, status, created])?;
+    }
+    Ok(())
+}
+
+/// Why a billing operation failed. The message is what the model reads.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BillingError {
+    /// No such invoice *in the caller's tenant*: another tenant's invoice is "not found" too,
+    /// so that ids of other tenants are never confirmed.
+    #[error("invoice {0} not found")]
+    NotFound(String),
+    /// The token has no tenant claim.
+    #[error(
+        "the access token names no tenant, so it can reach no invoices: use a token with a `tenant` claim"
+    )]
+    NoTenant,
+    /// The arguments are well-formed but not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The invoice is not in a state that allows the operation.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("internal error: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+impl From<BillingError> for ToolError {
+    fn from(err: BillingError) -> Self {
+        match err {
+            BillingError::Database(cause) => ToolError::internal(cause),
+            // Not `ToolError::InvalidArguments`: the audit layer reads that one as a call the
+            // framework refused before the tool ran (see `audit`).
+            other => ToolError::new(other.to_string()),
+        }
+    }
+}
 
 /// The lifecycle of an invoice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Status {
+    /// Issued, not paid yet.
     Open,
+    /// Paid; may be refunded.
     Paid,
+    /// Cancelled before payment.
     Void,
+    /// Paid, then refunded in full.
+    Refunded,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Paid => "paid",
+            Status::Void => "void",
+            Status::Refunded => "refunded",
+        }
+    }
+
+    fn parse(s: &str) -> rusqlite::Result<Status> {
+        Ok(match s {
+            "open" => Status::Open,
+            "paid" => Status::Paid,
+            "void" => Status::Void,
+            "refunded" => Status::Refunded,
+            other => {
+                return Err(rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    format!("unknown invoice status `{other}`").into(),
+                ));
+            }
+        })
+    }
 }
 
 /// One invoice.
@@ -22,75 +327,403 @@ pub(crate) struct Invoice {
     pub(crate) id: String,
     /// The customer billed.
     pub(crate) customer: String,
-    /// The total, in cents.
-    pub(crate) total_cents: u64,
-    /// The status.
+    /// The amount billed, in cents.
+    pub(crate) total_cents: i64,
+    /// The amount refunded so far, in cents.
+    pub(crate) refunded_cents: i64,
+    /// Where the invoice is in its lifecycle.
     pub(crate) status: Status,
+    /// When the invoice was created (RFC 3339).
+    pub(crate) created_at: String,
+    /// Who created the invoice.
+    pub(crate) created_by: String,
+    /// When the invoice was voided, if it is void.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) voided_at: Option<String>,
     /// Who voided the invoice, if it is void.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) voided_by: Option<String>,
 }
 
-/// Invoices by tenant, then by id. Every method takes the tenant: no query can cross tenants.
-#[derive(Clone, Default)]
-pub(crate) struct Store {
-    tenants: Arc<Mutex<BTreeMap<String, BTreeMap<String, Invoice>>>>,
+const INVOICE_COLUMNS: &str = "number, customer, total_cents, refunded_cents, status, \
+                               created_at, created_by, voided_at, voided_by";
+
+impl Invoice {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Invoice> {
+        Ok(Invoice {
+            id: invoice_id(row.get(0)?),
+            customer: row.get(1)?,
+            total_cents: row.get(2)?,
+            refunded_cents: row.get(3)?,
+            status: Status::parse(&row.get::<_, String>(4)?)?,
+            created_at: row.get(5)?,
+            created_by: row.get(6)?,
+            voided_at: row.get(7)?,
+            voided_by: row.get(8)?,
+        })
+    }
 }
 
-impl Store {
-    /// A store with two tenants and a few invoices each.
-    pub(crate) fn seeded() -> Self {
-        let store = Store::default();
-        {
-            let mut tenants = store.tenants.lock().unwrap();
-            for (tenant, customers) in [
-                ("acme", ["Globex", "Initech", "Umbrella"]),
-                ("globex", ["Acme", "Hooli", "Stark"]),
-            ] {
-                let invoices = tenants.entry(tenant.to_owned()).or_default();
-                for (i, customer) in customers.iter().enumerate() {
-                    let n = if tenant == "acme" { 2041 } else { 3041 } + i;
-                    let id = format!("INV-{n}");
-                    invoices.insert(
-                        id.clone(),
-                        Invoice {
-                            id,
-                            customer: (*customer).to_owned(),
-                            total_cents: 10_000 * (i as u64 + 1),
-                            status: if i == 2 { Status::Paid } else { Status::Open },
-                            voided_by: None,
-                        },
-                    );
-                }
+/// One refund of a paid invoice.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub(crate) struct Refund {
+    /// The refund id, e.g. RF-1.
+    pub(crate) id: String,
+    /// The amount refunded, in cents.
+    pub(crate) amount_cents: i64,
+    /// Why the money was returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
+    /// When the refund was made (RFC 3339).
+    pub(crate) refunded_at: String,
+    /// Who made the refund.
+    pub(crate) refunded_by: String,
+}
+
+/// An invoice with its refunds.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub(crate) struct InvoiceDetail {
+    /// The invoice.
+    #[serde(flatten)]
+    pub(crate) invoice: Invoice,
+    /// Its refunds, oldest first.
+    pub(crate) refunds: Vec<Refund>,
+}
+
+/// A page of invoices, newest first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct InvoicePage {
+    /// The invoices of this page.
+    pub(crate) invoices: Vec<Invoice>,
+    /// Pass it as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<String>,
+}
+
+/// What [`Ledger::void`] did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct VoidOutcome {
+    /// The invoice, as it is now.
+    pub(crate) invoice: Invoice,
+    /// Whether this call voided it: `false` when it was void already.
+    pub(crate) changed: bool,
+    /// What happened, in words.
+    pub(crate) message: String,
+}
+
+/// What [`Ledger::refund`] did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct RefundOutcome {
+    /// The refund just recorded.
+    pub(crate) refund: Refund,
+    /// The invoice, as it is now.
+    pub(crate) invoice: Invoice,
+}
+
+/// Which invoices [`Ledger::list`] returns.
+#[derive(Debug, Default)]
+pub(crate) struct ListFilter {
+    pub(crate) status: Option<Status>,
+    pub(crate) customer: Option<String>,
+    pub(crate) limit: u32,
+    pub(crate) cursor: Option<String>,
+}
+
+/// One tenant's invoices, inside the transaction of one tool call.
+pub(crate) struct Ledger<'a> {
+    conn: &'a Connection,
+    tenant: &'a str,
+    actor: &'a str,
+    /// The invoice the call is about, for the audit trail.
+    touched: Option<String>,
+}
+
+impl Ledger<'_> {
+    /// One invoice with its refunds.
+    pub(crate) fn get(&mut self, id: &str) -> Result<InvoiceDetail, BillingError> {
+        let invoice = self.invoice(id)?;
+        let number = parse_invoice_id(id).expect("an invoice was found by this id");
+        let mut refunds = self.conn.prepare_cached(
+            "SELECT id, amount_cents, reason, refunded_at, refunded_by FROM refunds
+             WHERE tenant = ?1 AND invoice_number = ?2 ORDER BY id",
+        )?;
+        let refunds = refunds
+            .query_map(params![self.tenant, number], |row| {
+                Ok(Refund {
+                    id: format!("RF-{}", row.get::<_, i64>(0)?),
+                    amount_cents: row.get(1)?,
+                    reason: row.get(2)?,
+                    refunded_at: row.get(3)?,
+                    refunded_by: row.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(InvoiceDetail { invoice, refunds })
+    }
+
+    /// A page of invoices, newest first. The cursor is the last id of the previous page,
+    /// encoded: an opaque string to the caller.
+    pub(crate) fn list(&mut self, filter: &ListFilter) -> Result<InvoicePage, BillingError> {
+        if !(1..=MAX_PAGE).contains(&filter.limit) {
+            return Err(BillingError::Invalid(format!(
+                "limit must be between 1 and {MAX_PAGE}, got {}",
+                filter.limit
+            )));
+        }
+        let before = match &filter.cursor {
+            Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+                BillingError::Invalid(
+                    "invalid cursor: pass the `next_cursor` of a previous page, unchanged".into(),
+                )
+            })?),
+            None => None,
+        };
+        let mut query = self.conn.prepare_cached(&format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices
+             WHERE tenant = ?1
+               AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR instr(lower(customer), lower(?3)) > 0)
+               AND (?4 IS NULL OR number < ?4)
+             ORDER BY number DESC
+             LIMIT ?5"
+        ))?;
+        let mut invoices: Vec<Invoice> = query
+            .query_map(
+                params![
+                    self.tenant,
+                    filter.status.map(Status::as_str),
+                    filter.customer,
+                    before,
+                    filter.limit + 1,
+                ],
+                Invoice::from_row,
+            )?
+            .collect::<Result<_, _>>()?;
+        let next_cursor = if invoices.len() > filter.limit as usize {
+            invoices.truncate(filter.limit as usize);
+            invoices
+                .last()
+                .and_then(|last| parse_invoice_id(&last.id))
+                .map(encode_cursor)
+        } else {
+            None
+        };
+        Ok(InvoicePage {
+            invoices,
+            next_cursor,
+        })
+    }
+
+    /// A new open invoice, numbered after the tenant's last one.
+    pub(crate) fn create(
+        &mut self,
+        customer: &str,
+        amount_cents: i64,
+    ) -> Result<Invoice, BillingError> {
+        let customer = customer.trim();
+        if customer.is_empty() || customer.chars().count() > 200 {
+            return Err(BillingError::Invalid(
+                "customer must be a name of 1 to 200 characters".into(),
+            ));
+        }
+        if amount_cents <= 0 {
+            return Err(BillingError::Invalid(format!(
+                "amount_cents must be greater than 0, got {amount_cents}"
+            )));
+        }
+        let number: i64 = self.conn.query_row(
+            &format!(
+                "INSERT INTO invoices
+                     (tenant, number, customer, total_cents, status, created_at, created_by)
+                 VALUES (?1, (SELECT coalesce(max(number), 1000) + 1 FROM invoices
+                              WHERE tenant = ?1),
+                         ?2, ?3, 'open', {NOW}, ?4)
+                 RETURNING number"
+            ),
+            params![self.tenant, customer, amount_cents, self.actor],
+            |row| row.get(0),
+        )?;
+        let id = invoice_id(number);
+        self.touched = Some(id.clone());
+        self.invoice(&id)
+    }
+
+    /// Voids an open invoice, recording who did it. Voiding a void invoice changes nothing;
+    /// a paid invoice cannot be voided (it is refunded instead).
+    pub(crate) fn void(&mut self, id: &str) -> Result<VoidOutcome, BillingError> {
+        let invoice = self.invoice(id)?;
+        match invoice.status {
+            Status::Void => Ok(VoidOutcome {
+                message: format!(
+                    "{} was already void (voided by {} at {}); nothing changed",
+                    invoice.id,
+                    invoice.voided_by.as_deref().unwrap_or("unknown"),
+                    invoice.voided_at.as_deref().unwrap_or("an unknown time"),
+                ),
+                invoice,
+                changed: false,
+            }),
+            Status::Open => {
+                self.conn.execute(
+                    &format!(
+                        "UPDATE invoices SET status = 'void', voided_at = {NOW}, voided_by = ?3
+                         WHERE tenant = ?1 AND number = ?2"
+                    ),
+                    params![self.tenant, parse_invoice_id(id), self.actor],
+                )?;
+                let invoice = self.invoice(id)?;
+                Ok(VoidOutcome {
+                    message: format!("{} is now void", invoice.id),
+                    invoice,
+                    changed: true,
+                })
             }
+            Status::Paid | Status::Refunded => Err(BillingError::Conflict(format!(
+                "{} is {}: a paid invoice cannot be voided, refund it instead",
+                invoice.id,
+                invoice.status.as_str()
+            ))),
         }
-        store
     }
 
-    pub(crate) fn get(&self, tenant: &str, id: &str) -> Option<Invoice> {
-        let tenants = self.tenants.lock().unwrap();
-        tenants.get(tenant)?.get(id).cloned()
-    }
-
-    pub(crate) fn list(&self, tenant: &str, status: Option<Status>) -> Vec<Invoice> {
-        let tenants = self.tenants.lock().unwrap();
-        tenants
-            .get(tenant)
-            .into_iter()
-            .flat_map(|invoices| invoices.values())
-            .filter(|invoice| status.is_none_or(|s| invoice.status == s))
-            .cloned()
-            .collect()
-    }
-
-    /// Voids an invoice; voiding a void invoice changes nothing (the tool is idempotent).
-    pub(crate) fn void(&self, tenant: &str, id: &str, actor: &str) -> Option<Invoice> {
-        let mut tenants = self.tenants.lock().unwrap();
-        let invoice = tenants.get_mut(tenant)?.get_mut(id)?;
-        if invoice.status != Status::Void {
-            invoice.status = Status::Void;
-            invoice.voided_by = Some(actor.to_owned());
+    /// Refunds a paid invoice, in full by default or by `amount_cents`, up to what remains.
+    pub(crate) fn refund(
+        &mut self,
+        id: &str,
+        amount_cents: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<RefundOutcome, BillingError> {
+        let invoice = self.invoice(id)?;
+        if invoice.status != Status::Paid {
+            return Err(BillingError::Conflict(format!(
+                "{} is {}: only paid invoices can be refunded",
+                invoice.id,
+                invoice.status.as_str()
+            )));
         }
-        Some(invoice.clone())
+        let refundable = invoice.total_cents - invoice.refunded_cents;
+        let amount = amount_cents.unwrap_or(refundable);
+        if amount <= 0 || amount > refundable {
+            return Err(BillingError::Invalid(format!(
+                "amount_cents must be between 1 and {refundable} (the total of {} less what was \
+                 refunded already), got {amount}",
+                invoice.id
+            )));
+        }
+        let number = parse_invoice_id(id);
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let refund = self.conn.query_row(
+            &format!(
+                "INSERT INTO refunds
+                     (tenant, invoice_number, amount_cents, reason, refunded_at, refunded_by)
+                 VALUES (?1, ?2, ?3, ?4, {NOW}, ?5)
+                 RETURNING id, refunded_at"
+            ),
+            params![self.tenant, number, amount, reason, self.actor],
+            |row| {
+                Ok(Refund {
+                    id: format!("RF-{}", row.get::<_, i64>(0)?),
+                    amount_cents: amount,
+                    reason: reason.map(str::to_owned),
+                    refunded_at: row.get(1)?,
+                    refunded_by: self.actor.to_owned(),
+                })
+            },
+        )?;
+        self.conn.execute(
+            "UPDATE invoices
+             SET refunded_cents = refunded_cents + ?3,
+                 status = CASE WHEN refunded_cents + ?3 = total_cents THEN 'refunded'
+                               ELSE status END
+             WHERE tenant = ?1 AND number = ?2",
+            params![self.tenant, number, amount],
+        )?;
+        Ok(RefundOutcome {
+            refund,
+            invoice: self.invoice(id)?,
+        })
+    }
+
+    /// The invoice `id` of this ledger's tenant.
+    fn invoice(&self, id: &str) -> Result<Invoice, BillingError> {
+        let not_found = || BillingError::NotFound(id.to_owned());
+        let number = parse_invoice_id(id).ok_or_else(not_found)?;
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant = ?1 AND number = ?2"
+            ))?
+            .query_row(params![self.tenant, number], Invoice::from_row)
+            .optional()?
+            .ok_or_else(not_found)
+    }
+}
+
+fn invoice_id(number: i64) -> String {
+    format!("INV-{number}")
+}
+
+/// The number of `INV-2041` (any case); `None` for anything else.
+fn parse_invoice_id(id: &str) -> Option<i64> {
+    let digits = id.trim().get(4..).filter(|_| {
+        id.trim()
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("INV-"))
+    })?;
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// The cursor after invoice `number`: opaque to callers, so that its form can change.
+fn encode_cursor(number: i64) -> String {
+    format!("c1.{number:x}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let hex = cursor.strip_prefix("c1.")?;
+    if hex.is_empty() || hex.len() > 15 {
+        return None;
+    }
+    i64::from_str_radix(hex, 16).ok().filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoice_ids_parse_strictly() {
+        assert_eq!(parse_invoice_id("INV-2041"), Some(2041));
+        assert_eq!(parse_invoice_id(" inv-7 "), Some(7));
+        for bad in [
+            "", "INV-", "INV-+1", "INV--1", "INV-0", "2041", "INV-1e3", "INV-٣",
+        ] {
+            assert_eq!(parse_invoice_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(2047)), Some(2047));
+        for bad in ["", "c1.", "c1.-5", "c2.7ff", "c1.zz", "2047"] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_new_database_is_seeded_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let count = |tenant: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM invoices WHERE tenant = ?1",
+                [tenant],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!((count("acme"), count("globex")), (7, 5));
     }
 }

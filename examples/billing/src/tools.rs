@@ -1,88 +1,135 @@
-//! The billing tools. Scopes say which kind of action a caller may take; the tenant from the
-//! caller's identity says on whose data.
+//! The billing tools. Scopes say which kind of action a caller may take; the tenant claim of
+//! the caller's token says on whose invoices. Each tool goes through
+//! [`Store::run`], which scopes every query to that tenant and audits the call.
 
 use mcp_auth_runtime::prelude::*;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::store::{Invoice, Status, Store};
+use crate::store::{
+    Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
+    VoidOutcome,
+};
 
-/// The tenant a caller acts for; without one it may touch nothing.
-fn tenant<S>(ctx: &ToolContext<S>) -> Result<String, ToolError> {
-    ctx.auth()
-        .tenant()
-        .map(str::to_owned)
-        .ok_or_else(|| ToolError::new("the access token names no tenant"))
-}
+/// Default page size of `list_invoices`.
+const DEFAULT_PAGE: u32 = 20;
 
-fn actor<S>(ctx: &ToolContext<S>) -> String {
-    ctx.auth().subject().unwrap_or("unknown").to_owned()
-}
-
-/// Look up an invoice.
+/// List the invoices of your tenant, newest first.
 ///
-/// Returns one invoice of the caller's tenant.
-#[tool(scope = "invoices:read", read_only)]
+/// Filter by status or customer; when the result has a `next_cursor`, pass it back as `cursor`
+/// for the next page.
+#[tool(scope = "invoices:read", read_only, idempotent)]
+pub(crate) async fn list_invoices(
+    ctx: ToolContext<Store>,
+    /// Only invoices with this status.
+    status: Option<Status>,
+    /// Only invoices whose customer name contains this text (case-insensitive).
+    customer: Option<String>,
+    /// Invoices per page, 1 to 100 (default 20).
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page, unchanged.
+    cursor: Option<String>,
+) -> Result<InvoicePage, ToolError> {
+    const _: () = assert!(DEFAULT_PAGE <= MAX_PAGE);
+    let filter = ListFilter {
+        status,
+        customer,
+        limit: limit.unwrap_or(DEFAULT_PAGE),
+        cursor,
+    };
+    ctx.state()
+        .run(ctx.auth(), "list_invoices", None, move |ledger| {
+            ledger.list(&filter)
+        })
+        .await
+}
+
+/// Look up one invoice of your tenant, with its refunds.
+#[tool(scope = "invoices:read", read_only, idempotent)]
 pub(crate) async fn lookup_invoice(
     ctx: ToolContext<Store>,
     /// The invoice id, e.g. INV-2041
     invoice_id: String,
-) -> Result<Invoice, ToolError> {
-    let tenant = tenant(&ctx)?;
+) -> Result<InvoiceDetail, ToolError> {
     ctx.state()
-        .get(&tenant, &invoice_id)
-        .ok_or_else(|| ToolError::new(format!("invoice {invoice_id} not found")))
+        .run(
+            ctx.auth(),
+            "lookup_invoice",
+            Some(invoice_id.clone()),
+            move |ledger| ledger.get(&invoice_id),
+        )
+        .await
 }
 
-/// A page of invoices.
-#[derive(Serialize, JsonSchema)]
-pub(crate) struct InvoiceList {
-    /// The invoices, by id.
-    invoices: Vec<Invoice>,
+/// A new invoice.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewInvoice {
+    /// The customer to bill, e.g. "Wayne Enterprises".
+    customer: String,
+    /// The amount to bill, in cents; greater than 0.
+    #[schemars(range(min = 1))]
+    amount_cents: i64,
 }
 
-/// The statuses a caller can filter on.
-#[derive(Deserialize, JsonSchema, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum StatusFilter {
-    Open,
-    Paid,
-    Void,
-}
-
-/// List the invoices of the caller's tenant.
-#[tool(scope = "invoices:read", read_only)]
-pub(crate) async fn list_invoices(
-    ctx: ToolContext<Store>,
-    /// Only invoices with this status.
-    status: Option<StatusFilter>,
-) -> Result<InvoiceList, ToolError> {
-    let tenant = tenant(&ctx)?;
-    let status = status.map(|s| match s {
-        StatusFilter::Open => Status::Open,
-        StatusFilter::Paid => Status::Paid,
-        StatusFilter::Void => Status::Void,
-    });
-    Ok(InvoiceList {
-        invoices: ctx.state().list(&tenant, status),
-    })
-}
-
-/// Mark an invoice as voided.
+/// Create an open invoice for a customer of your tenant.
 ///
-/// Voiding is recorded with the caller as its actor; voiding a void invoice changes nothing.
+/// The invoice gets the next id of the tenant and records you as its creator.
+#[tool(scope = "invoices:write", destructive = false, idempotent = false)]
+pub(crate) async fn create_invoice(
+    ctx: ToolContext<Store>,
+    Args(new): Args<NewInvoice>,
+) -> Result<Invoice, ToolError> {
+    ctx.state()
+        .run(ctx.auth(), "create_invoice", None, move |ledger| {
+            ledger.create(&new.customer, new.amount_cents)
+        })
+        .await
+}
+
+/// Void an open invoice of your tenant.
+///
+/// Records you as the one who voided it. Voiding a void invoice changes nothing and says so
+/// (`changed: false`); a paid invoice cannot be voided, refund it instead.
 #[tool(scope = "invoices:write", destructive, idempotent)]
 pub(crate) async fn void_invoice(
     ctx: ToolContext<Store>,
     /// The invoice id, e.g. INV-2041
     invoice_id: String,
-) -> Result<Invoice, ToolError> {
-    let tenant = tenant(&ctx)?;
-    let actor = actor(&ctx);
-    let invoice = ctx
-        .state()
-        .void(&tenant, &invoice_id, &actor)
-        .ok_or_else(|| ToolError::new(format!("invoice {invoice_id} not found")))?;
-    tracing::info!(target: "audit", tool = "void_invoice", %tenant, %actor, invoice = %invoice_id, "invoice voided");
-    Ok(invoice)
+) -> Result<VoidOutcome, ToolError> {
+    ctx.state()
+        .run(
+            ctx.auth(),
+            "void_invoice",
+            Some(invoice_id.clone()),
+            move |ledger| ledger.void(&invoice_id),
+        )
+        .await
+}
+
+/// Refund a paid invoice of your tenant, in full or in part.
+///
+/// Without `amount_cents` the rest of the invoice is refunded. The refund is recorded with you
+/// as its author; an invoice refunded in full becomes `refunded`. Each call refunds again.
+#[tool(scope = ["invoices:write", "payments:write"], destructive, idempotent = false)]
+pub(crate) async fn refund_invoice(
+    ctx: ToolContext<Store>,
+    /// The invoice id, e.g. INV-2042
+    invoice_id: String,
+    /// The amount to refund, in cents: at most the total less earlier refunds (default: all of
+    /// it).
+    #[schemars(range(min = 1))]
+    amount_cents: Option<i64>,
+    /// Why the money is returned.
+    reason: Option<String>,
+) -> Result<RefundOutcome, ToolError> {
+    ctx.state()
+        .run(
+            ctx.auth(),
+            "refund_invoice",
+            Some(invoice_id.clone()),
+            move |ledger| ledger.refund(&invoice_id, amount_cents, reason.as_deref()),
+        )
+        .await
 }

@@ -2,6 +2,7 @@
 //! fetched more often than the configured interval, however many unknown `kid`s arrive.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -165,11 +166,19 @@ pub(crate) struct JwksCache {
     keys: RwLock<Snapshot>,
     /// Held while fetching, so that concurrent misses share one fetch (single flight).
     refresh: Mutex<RefreshState>,
+    /// Fetches started so far. A caller that finds it changed after waiting for `refresh`
+    /// shares the outcome of the fetch it waited for instead of starting another, so that no
+    /// caller waits for more than two fetches: otherwise callers queued behind a slow issuer
+    /// would each wait for one more fetch, and the last of N would wait N timeouts.
+    attempts: AtomicU64,
 }
 
 struct Snapshot {
     keys: Arc<KeySet>,
     fetched_at: Option<Instant>,
+    /// Incremented with every key set stored, so that results verified under an earlier
+    /// one (the verified-token cache) can tell.
+    generation: u64,
 }
 
 #[derive(Default)]
@@ -194,14 +203,37 @@ impl JwksCache {
             keys: RwLock::new(Snapshot {
                 keys: Arc::default(),
                 fetched_at: None,
+                generation: 0,
             }),
             refresh: Mutex::new(RefreshState::default()),
+            attempts: AtomicU64::new(0),
         }
     }
 
     fn snapshot(&self) -> (Arc<KeySet>, Option<Instant>) {
         let snapshot = self.keys.read().unwrap_or_else(|e| e.into_inner());
         (snapshot.keys.clone(), snapshot.fetched_at)
+    }
+
+    /// Replaces the key set.
+    fn store(&self, keys: Arc<KeySet>) {
+        let mut snapshot = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        *snapshot = Snapshot {
+            keys,
+            fetched_at: Some(Instant::now()),
+            generation: snapshot.generation + 1,
+        };
+    }
+
+    /// The generation of the current key set while it is fresh; `None` when it was never
+    /// fetched or is older than the maximum age, and so must be refreshed before a result
+    /// verified under it is served again.
+    pub(crate) fn generation(&self) -> Option<u64> {
+        let snapshot = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let fresh = snapshot
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.max_age);
+        fresh.then_some(snapshot.generation)
     }
 
     /// The key for `kid` and `alg`. A miss or a stale set triggers a refetch, at most once per
@@ -217,6 +249,7 @@ impl JwksCache {
             return Ok(key);
         }
 
+        let attempts = self.attempts.load(Ordering::Acquire);
         let mut refresh = self.refresh.lock().await;
         // Another caller may have fetched while this one waited.
         let (keys, fetched_at) = self.snapshot();
@@ -224,20 +257,20 @@ impl JwksCache {
         if let (true, Some(key)) = (fresh, keys.find(kid, alg)) {
             return Ok(key);
         }
-        let may_fetch = refresh
-            .last_attempt
-            .is_none_or(|at| at.elapsed() >= self.refetch_interval);
+        let waited_for_a_fetch = self.attempts.load(Ordering::Acquire) != attempts;
+        let may_fetch = !waited_for_a_fetch
+            && refresh
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= self.refetch_interval);
         if may_fetch {
+            self.attempts.fetch_add(1, Ordering::AcqRel);
             refresh.last_attempt = Some(Instant::now());
             match self.fetch(&mut refresh).await {
                 Ok(set) => {
                     tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
                     refresh.last_error = None;
                     let set = Arc::new(set);
-                    *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Snapshot {
-                        keys: set.clone(),
-                        fetched_at: Some(Instant::now()),
-                    };
+                    self.store(set.clone());
                     drop(refresh);
                     return set.find(kid, alg).ok_or_else(|| {
                         AuthError::InvalidToken(
@@ -271,13 +304,11 @@ impl JwksCache {
     /// Fetches now, whatever the interval: used at start-up to fail fast.
     pub(crate) async fn warm_up(&self) -> Result<usize, String> {
         let mut refresh = self.refresh.lock().await;
+        self.attempts.fetch_add(1, Ordering::AcqRel);
         refresh.last_attempt = Some(Instant::now());
         let set = self.fetch(&mut refresh).await?;
         let count = set.len();
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Snapshot {
-            keys: Arc::new(set),
-            fetched_at: Some(Instant::now()),
-        };
+        self.store(Arc::new(set));
         Ok(count)
     }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
+use super::cache::{TokenCache, Verified};
 use super::claims::{
     ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url, now,
 };
@@ -27,6 +29,10 @@ pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
     Algorithm::ES384,
     Algorithm::EdDSA,
 ];
+
+/// How many verified tokens a [`JwtVerifier`] remembers by default; see
+/// [`cache_capacity`](JwtVerifierBuilder::cache_capacity).
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 
 /// Why a [`JwtVerifierBuilder`] refused its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,15 @@ pub enum JwtConfigError {
 ///   the future; all with a leeway (default 60 s). Tokens with `crit` header parameters are
 ///   refused, since none are understood here (RFC 7515 §4.1.11); `jku`, `x5u` and `jwk`
 ///   headers are ignored: keys come from the configuration only.
+/// - **Verified-token cache** (on by default, [`cache_capacity`](JwtVerifierBuilder::cache_capacity)):
+///   a token that passed every check is remembered, by SHA-256 of the token, with its
+///   [`AuthInfo`], so that the next request with the same token skips the signature check
+///   (tens of microseconds for RS256) and the parsing. It weakens no check: a remembered token
+///   is served only while `now < exp` (stricter than the leeway a cold check allows), only
+///   while `nbf` and `iat` still lie in the past, and only under the key set it was verified
+///   with, while that set is fresh: a refetched key set (rotation, a key removed) or one past
+///   its [`max_key_age`](JwtVerifierBuilder::max_key_age) sends the token through every check
+///   again. Failures are never remembered. The cache is bounded (an approximate LRU).
 ///
 /// ```no_run
 /// use mcp_auth_runtime::auth::{JwtVerifier, ScopeClaim};
@@ -91,7 +106,13 @@ pub struct JwtVerifier {
 struct Inner {
     issuer: String,
     resource: String,
+    /// Whether `resource` is its own canonical form, so that an audience equal to it needs no
+    /// parsing to match.
+    resource_is_canonical: bool,
     algorithms: Vec<Algorithm>,
+    /// The claim validation of each allowed algorithm, built once.
+    validations: Vec<(Algorithm, Validation)>,
+    cache: Option<TokenCache>,
     leeway: u64,
     mapping: ClaimMapping,
     keys: Keys,
@@ -119,6 +140,7 @@ impl JwtVerifier {
             refetch_interval: Duration::from_secs(30),
             max_age: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
         }
     }
 
@@ -148,22 +170,40 @@ impl JwtVerifier {
         }
     }
 
-    fn validation(&self, alg: Algorithm) -> Validation {
-        let inner = &self.inner;
-        let mut validation = Validation::new(alg);
-        validation.leeway = inner.leeway;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&inner.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        // `aud` is compared below in canonical form (RFC 8707), which `jsonwebtoken`'s exact
-        // string comparison cannot do; the check itself is never skipped.
-        validation.validate_aud = false;
-        validation
+    /// The generation of the key set results are verified under; `None` while it must be
+    /// refreshed before a remembered result may be served.
+    fn key_generation(&self) -> Option<u64> {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.generation(),
+            Keys::Static(_) => Some(0),
+        }
     }
-}
 
-impl TokenVerifier for JwtVerifier {
-    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+    /// What must still hold when `auth`, verified under key set `generation`, is served
+    /// again; `None` if its time claims cannot be read back (it is then not remembered).
+    fn limits(&self, auth: &Arc<AuthInfo>, generation: u64) -> Option<Verified> {
+        let secs = |claim: &str| match auth.claims().get(claim) {
+            None => Some(0),
+            Some(value) => value.as_u64(),
+        };
+        let expires = auth
+            .expires_at()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        let earliest = secs("nbf")?
+            .max(secs("iat")?)
+            .saturating_sub(self.inner.leeway);
+        Some(Verified {
+            auth: auth.clone(),
+            expires,
+            earliest,
+            generation,
+        })
+    }
+
+    /// Every check, without the cache.
+    async fn verify_uncached(&self, token: &str) -> Result<AuthInfo, AuthError> {
         let inner = &self.inner;
         let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed JWT"))?;
@@ -173,7 +213,12 @@ impl TokenVerifier for JwtVerifier {
         if header.crit.is_some() {
             return Err(invalid("`crit` header parameters are not supported"));
         }
-        let validation = self.validation(header.alg);
+        let validation = inner
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == header.alg)
+            .map(|(_, validation)| validation)
+            .ok_or_else(|| invalid("algorithm not allowed"))?;
         // HMAC tokens are checked with the configured secret only, never with a key from a
         // key set: a public key used as an HMAC secret is the algorithm-confusion attack.
         let claims = if is_hmac(header.alg) {
@@ -181,11 +226,23 @@ impl TokenVerifier for JwtVerifier {
                 .hmac
                 .as_ref()
                 .ok_or_else(|| invalid("algorithm not allowed"))?;
-            decode(token, secret, &validation)?
+            decode(token, secret, validation)?
         } else {
             let key = self.key(header.kid.as_deref(), header.alg).await?;
-            decode(token, &key.decoding, &validation)?
+            decode(token, &key.decoding, validation)?
         };
+        self.accept(token, claims)
+    }
+
+    /// The checks that follow a valid signature: distinct header and claim names, `iat`, the
+    /// claims' types, and the audience.
+    fn accept(&self, token: &str, claims: Map<String, Value>) -> Result<AuthInfo, AuthError> {
+        let inner = &self.inner;
+        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
+        // The claims' names were checked while they were read (`UniqueClaims`).
+        if !header_names_are_distinct(token) {
+            return Err(invalid("the token repeats a header or claim name"));
+        }
         if let Some(iat) = claims.get("iat") {
             let iat = iat
                 .as_u64()
@@ -195,10 +252,134 @@ impl TokenVerifier for JwtVerifier {
             }
         }
         let auth = inner.mapping.auth_info(claims)?;
-        if !audience_matches(auth.audience(), &inner.resource) {
+        // An audience spelled exactly as the canonical resource matches without parsing.
+        let exact = inner.resource_is_canonical && auth.audience().contains(&inner.resource);
+        if !exact && !audience_matches(auth.audience(), &inner.resource) {
             return Err(invalid("token audience is not this resource"));
         }
         Ok(auth)
+    }
+}
+
+/// The claim validation `jsonwebtoken` does for tokens signed with `alg`.
+fn validation(alg: Algorithm, issuer: &str, leeway: u64) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = leeway;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    // `aud` is compared in canonical form (RFC 8707) by `accept`, which `jsonwebtoken`'s exact
+    // string comparison cannot do; the check itself is never skipped.
+    validation.validate_aud = false;
+    validation
+}
+
+impl TokenVerifier for JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        self.verify_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
+        let Some(cache) = &self.inner.cache else {
+            return self.verify_uncached(token).await.map(Arc::new);
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Read before the key lookup: a key set stored meanwhile has a later generation, so
+        // the result is remembered under the older one and checked again on its next use.
+        let generation = self.key_generation();
+        if let Some(auth) = cache.get(&digest, now(), generation) {
+            return Ok(auth);
+        }
+        let auth = Arc::new(self.verify_uncached(token).await?);
+        if let Some(verified) = generation.and_then(|generation| self.limits(&auth, generation)) {
+            cache.insert(digest, verified);
+        }
+        Ok(auth)
+    }
+}
+
+/// Whether `token` has three segments and its header names every member once; the payload's
+/// names are checked as the claims are read ([`UniqueClaims`]).
+///
+/// RFC 7515 §4 and RFC 7519 §4 let a parser keep the last of repeated names, as `serde_json`
+/// does, but other parsers keep the first: a token whose `scope` or `aud` reads differently to
+/// the issuer, a gateway and this server is refused rather than interpreted.
+fn header_names_are_distinct(token: &str) -> bool {
+    use base64::Engine;
+    let mut segments = token.split('.');
+    let Some(header) = segments.next() else {
+        return false;
+    };
+    if segments.count() != 2 {
+        return false;
+    }
+    let Ok(json) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return false;
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(&json);
+    serde::Deserializer::deserialize_map(&mut deserializer, DistinctNames).is_ok()
+}
+
+/// A JWT payload whose members are named once each, read in the one pass that builds the
+/// claims (see [`header_names_are_distinct`] for why).
+struct UniqueClaims(Map<String, Value>);
+
+/// The error a repeated claim name raises while the claims are read.
+const REPEATED_CLAIM: &str = "repeated claim name";
+
+impl<'de> serde::Deserialize<'de> for UniqueClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueClaims;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object with distinct member names")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueClaims, A::Error> {
+                let mut claims = Map::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let value = map.next_value::<Value>()?;
+                    if claims.insert(name, value).is_some() {
+                        return Err(serde::de::Error::custom(REPEATED_CLAIM));
+                    }
+                }
+                Ok(UniqueClaims(claims))
+            }
+        }
+
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// Visits a JSON object, failing on its first repeated member name; values are skipped.
+struct DistinctNames;
+
+impl<'de> serde::de::Visitor<'de> for DistinctNames {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with distinct member names")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Sorted, a repeated name sits next to itself: no hashing for the dozen names a token
+        // holds, and still O(n log n) for many.
+        let mut names = Vec::with_capacity(16);
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            names.push(name);
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        names.sort_unstable();
+        if names.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(serde::de::Error::custom("repeated member name"));
+        }
+        Ok(())
     }
 }
 
@@ -212,10 +393,13 @@ fn decode(
     validation: &Validation,
 ) -> Result<Map<String, Value>, AuthError> {
     use jsonwebtoken::errors::ErrorKind;
-    jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
-        .map(|data| data.claims)
+    jsonwebtoken::decode::<UniqueClaims>(token, key, validation)
+        .map(|data| data.claims.0)
         .map_err(|err| {
             let why = match err.kind() {
+                ErrorKind::Json(json) if json.to_string().starts_with(REPEATED_CLAIM) => {
+                    "the token repeats a header or claim name"
+                }
                 ErrorKind::ExpiredSignature => "token expired",
                 ErrorKind::ImmatureSignature => "token not yet valid",
                 ErrorKind::InvalidIssuer => "token issuer is not the configured issuer",
@@ -256,6 +440,7 @@ impl fmt::Debug for JwtVerifier {
 /// | [`refetch_interval`](Self::refetch_interval) | 30 s |
 /// | [`max_key_age`](Self::max_key_age) | 1 h |
 /// | [`timeout`](Self::timeout) | 5 s |
+/// | [`cache_capacity`](Self::cache_capacity) | [`DEFAULT_CACHE_CAPACITY`] (1024 tokens) |
 #[must_use]
 pub struct JwtVerifierBuilder {
     issuer: String,
@@ -269,6 +454,7 @@ pub struct JwtVerifierBuilder {
     refetch_interval: Duration,
     max_age: Duration,
     timeout: Duration,
+    cache_capacity: usize,
 }
 
 impl JwtVerifierBuilder {
@@ -333,6 +519,14 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// How many verified tokens to remember (default [`DEFAULT_CACHE_CAPACITY`]); `0` turns
+    /// the cache off, so that every request is checked from scratch. See
+    /// [`JwtVerifier`] for why remembering weakens no check.
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<JwtVerifier, JwtConfigError> {
         crate::auth::install_crypto_provider();
@@ -359,7 +553,8 @@ impl JwtVerifierBuilder {
             ));
         }
         let mut seen = HashSet::new();
-        let algorithms = algorithms.into_iter().filter(|a| seen.insert(*a)).collect();
+        let algorithms: Vec<Algorithm> =
+            algorithms.into_iter().filter(|a| seen.insert(*a)).collect();
         let keys = match self.static_keys {
             Some(set) => Keys::Static(KeySet::from_jwks(&set)),
             None => {
@@ -386,11 +581,19 @@ impl JwtVerifierBuilder {
                 ))
             }
         };
+        let validations = algorithms
+            .iter()
+            .map(|alg| (*alg, validation(*alg, &self.issuer, self.leeway.as_secs())))
+            .collect();
         Ok(JwtVerifier {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
+                resource_is_canonical: canonical_resource(&resource).as_deref()
+                    == Some(resource.as_str()),
                 resource,
                 algorithms,
+                validations,
+                cache: TokenCache::new(self.cache_capacity),
                 leeway: self.leeway.as_secs(),
                 mapping: self.mapping,
                 keys,
@@ -410,5 +613,48 @@ impl fmt::Debug for JwtVerifierBuilder {
                 &self.hmac_secret.as_ref().map(|_| "<redacted>"),
             )
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str, payload: &str) -> String {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(header), b64(payload))
+    }
+
+    #[test]
+    fn repeated_header_or_claim_names_are_detected() {
+        let header = r#"{"alg":"ES256","kid":"k"}"#;
+        let claims = |payload: &str| serde_json::from_str::<UniqueClaims>(payload).map(|c| c.0);
+        assert!(header_names_are_distinct(&token(header, "{}")));
+        let nested = claims(r#"{"aud":"a","scope":"x","nested":{"k":1,"k":2}}"#).unwrap();
+        assert_eq!(nested["nested"]["k"], 2, "only the top level is checked");
+        for repeated in [
+            r#"{"aud":"a","aud":"b"}"#,
+            r#"{"scope":"x","sub":"s","scope":"y"}"#,
+            r#"{"scope":"x","sc\u006fpe":"y"}"#,
+        ] {
+            let err = claims(repeated).unwrap_err();
+            assert!(
+                err.to_string().starts_with(REPEATED_CLAIM),
+                "{repeated}: {err}"
+            );
+        }
+        assert!(!header_names_are_distinct(&token(
+            r#"{"alg":"ES256","kid":"k","kid":"j"}"#,
+            "{}"
+        )));
+        assert!(!header_names_are_distinct("no-dots"));
+        assert!(!header_names_are_distinct("!!!.b.c"));
+        assert!(!header_names_are_distinct(&format!(
+            "{}.x",
+            token(header, "{}")
+        )));
+        assert!(!header_names_are_distinct(&token("[1]", "{}")));
+        assert!(claims("[1]").is_err());
     }
 }

@@ -151,9 +151,9 @@ where
                     ));
                 }
             };
-            match verifier.verify(&token).await {
+            match verifier.verify_shared(&token).await {
                 Ok(auth) => {
-                    request.extensions_mut().insert(Arc::new(auth));
+                    request.extensions_mut().insert(auth);
                     inner.call(request).await
                 }
                 Err(AuthError::InvalidToken(reason)) => {

@@ -4,6 +4,7 @@
 //! or an [`AuthError`]. [`BearerAuthLayer`] applies it to every request of a service and
 //! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
 
+mod cache;
 mod challenge;
 pub(crate) mod claims;
 mod introspection;
@@ -18,8 +19,12 @@ pub use introspection::{
 };
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::JwkSet;
-pub use jwt::{DEFAULT_ALGORITHMS, JwtConfigError, JwtVerifier, JwtVerifierBuilder};
+pub use jwt::{
+    DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, JwtConfigError, JwtVerifier, JwtVerifierBuilder,
+};
 pub(crate) use layer::auth_of;
+#[cfg(feature = "fuzzing")]
+pub(crate) use layer::bearer_token;
 pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
 
 use std::fmt;
@@ -38,6 +43,17 @@ use serde_json::{Map, Value};
 pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies `token`, the credential of an `Authorization: Bearer` header.
     fn verify(&self, token: &str) -> impl Future<Output = Result<AuthInfo, AuthError>> + Send;
+
+    /// Verifies `token` as [`verify`](Self::verify) does, returning a shared [`AuthInfo`];
+    /// [`BearerAuthLayer`] calls this one. The default wraps `verify`; a verifier that
+    /// remembers results (as [`JwtVerifier`]'s cache does) overrides it to hand out the same
+    /// `AuthInfo` without copying it.
+    fn verify_shared(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send {
+        async move { self.verify(token).await.map(Arc::new) }
+    }
 }
 
 /// Why a token was not accepted.
@@ -180,6 +196,11 @@ pub(crate) trait DynVerifier: Send + Sync + 'static {
         &'a self,
         token: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<AuthInfo, AuthError>> + Send + 'a>>;
+
+    fn verify_shared_boxed<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>>;
 }
 
 impl<V: TokenVerifier> DynVerifier for V {
@@ -188,6 +209,13 @@ impl<V: TokenVerifier> DynVerifier for V {
         token: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<AuthInfo, AuthError>> + Send + 'a>> {
         Box::pin(self.verify(token))
+    }
+
+    fn verify_shared_boxed<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>> {
+        Box::pin(self.verify_shared(token))
     }
 }
 
@@ -198,6 +226,10 @@ pub(crate) struct SharedVerifier(pub(crate) Arc<dyn DynVerifier>);
 impl TokenVerifier for SharedVerifier {
     async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
         self.0.verify_boxed(token).await
+    }
+
+    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
+        self.0.verify_shared_boxed(token).await
     }
 }
 

@@ -30,7 +30,7 @@ h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: v
   margin: 22px 0 8px; }
 p { margin: 0 0 8px; }
 .muted { color: var(--muted); font-size: 13px; }
-code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
+code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 ul { list-style: none; margin: 0; padding: 0; border: 1px solid var(--line); border-radius: 8px; }
 li { padding: 10px 12px; border-top: 1px solid var(--line); }
 li:first-child { border-top: 0; }

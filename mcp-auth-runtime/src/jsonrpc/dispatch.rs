@@ -8,24 +8,26 @@
 //! an `InputRequiredResult`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
 use futures_util::future::{AbortHandle, Abortable};
 use http::StatusCode;
-use serde_json::value::{RawValue, to_raw_value};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
+use futures_channel::mpsc;
 
 use super::{ErrorResponse, Id, Request, code, result_body};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
 use crate::error::ToolError;
-use crate::peer::{Channel, ClientSupport, InputRequest, LogLevel, Peer};
+use crate::peer::{Channel, ClientSupport, InputRequest, LogLevel, Peer, PendingRequests};
+use crate::rate_limit::RateLimits;
 use crate::registry::Registry;
-use crate::result::CallToolResult;
+use crate::result::{CallToolResult, Content};
 use crate::scope::ScopePolicy;
 use crate::session::{Session, SessionStore};
 
@@ -68,6 +70,10 @@ pub(crate) struct RequestCtx {
 pub(crate) enum Reply {
     /// A JSON-RPC response (result or error) with this status.
     Json(StatusCode, Bytes),
+    /// A `200` result serialized when the server was built (a `tools/list` page), sent without
+    /// copying it: `head` is `{"jsonrpc":"2.0","id":<id>,"result":`, `tail` the result and the
+    /// closing brace.
+    Precomputed { head: Bytes, tail: Bytes },
     /// The caller lacks scopes: `403` with an `insufficient_scope` challenge naming `required`.
     Forbidden { required: Vec<String>, body: Bytes },
     /// The `initialize` result, and the session it opened (stateful mode).
@@ -79,6 +85,8 @@ pub(crate) enum Reply {
     Listen(Bytes),
     /// The client cancelled the call: no response is sent (MCP cancellation).
     Cancelled,
+    /// The caller is over a rate limit: `429` with `Retry-After`.
+    RateLimited { retry_after: Duration, body: Bytes },
 }
 
 /// Everything dispatch needs, shared by all requests of one server.
@@ -98,13 +106,80 @@ pub(crate) struct Dispatcher {
     /// `{"name":..,"version":..,"title"?:..}`.
     pub(crate) server_info: Value,
     pub(crate) instructions: Option<String>,
-    /// Precomputed `tools/list` pages: (handshake era, 2026-07-28 era).
-    pub(crate) pages: Vec<(Box<RawValue>, Box<RawValue>)>,
+    /// Precomputed `tools/list` pages, each followed by the closing brace of the response:
+    /// (handshake era, 2026-07-28 era).
+    pub(crate) pages: Vec<(Bytes, Bytes)>,
     /// In-flight handshake-era calls that `notifications/cancelled` may abort, by
     /// (session or caller, request id).
     pub(crate) inflight: Mutex<HashMap<(String, String), AbortHandle>>,
     /// Changes with the tool set, so that cursors of another deployment are refused.
     pub(crate) fingerprint: u64,
+    pub(crate) rate_limits: Option<RateLimits>,
+    pub(crate) observer: Option<Observer>,
+}
+
+/// The hook [`McpServerBuilder::on_call`](crate::McpServerBuilder::on_call) installs.
+pub(crate) type Observer = Arc<dyn Fn(&CallEvent<'_>) + Send + Sync>;
+
+/// One `tools/call` of a known tool, as reported to the
+/// [`on_call`](crate::McpServerBuilder::on_call) hook once the call is over: for audit trails
+/// and metrics. It never holds the caller's token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CallEvent<'a> {
+    /// The tool called.
+    pub tool: &'static str,
+    /// Who called it.
+    pub auth: &'a AuthInfo,
+    /// The arguments as sent.
+    pub arguments: Option<&'a Map<String, Value>>,
+    /// How the call ended.
+    pub outcome: CallOutcome,
+}
+
+/// How a `tools/call` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallOutcome {
+    /// The tool returned a result.
+    Completed,
+    /// The tool returned a failure (a result with `isError: true`).
+    Failed,
+    /// The arguments did not match the tool's input schema; the tool did not run.
+    InvalidArguments,
+    /// The caller lacks a required scope (`403`); the tool body did not run.
+    Forbidden,
+    /// The caller is over its rate limit for the tool (`429`); the tool did not run.
+    RateLimited,
+    /// The client cancelled the call, or closed its stream.
+    Cancelled,
+    /// The tool overran the call timeout.
+    TimedOut,
+    /// 2026-07-28: the tool asked the client for input; the client will call again.
+    InputRequired,
+    /// The tool needed a client capability the client lacks.
+    MissingClientCapability,
+}
+
+/// Reports a call to the observer exactly once: with its outcome, or as cancelled when the
+/// call is dropped before it ends (the client went away).
+struct Observation<'a> {
+    observer: &'a Observer,
+    tool: &'static str,
+    auth: Arc<AuthInfo>,
+    arguments: Option<Map<String, Value>>,
+    outcome: Option<CallOutcome>,
+}
+
+impl Drop for Observation<'_> {
+    fn drop(&mut self) {
+        (self.observer)(&CallEvent {
+            tool: self.tool,
+            auth: &self.auth,
+            arguments: self.arguments.as_ref(),
+            outcome: self.outcome.unwrap_or(CallOutcome::Cancelled),
+        });
+    }
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -123,7 +198,12 @@ impl Dispatcher {
     /// Precomputes the `tools/list` pages of both eras.
     pub(crate) fn paginate(&mut self) {
         let entries: Vec<&RawValue> = self.registry.entries().collect();
-        self.pages = self.pages_of(&entries);
+        let tail = |page: Box<RawValue>| Bytes::from(format!("{}}}", page.get()));
+        self.pages = self
+            .pages_of(&entries)
+            .into_iter()
+            .map(|(legacy, modern)| (tail(legacy), tail(modern)))
+            .collect();
     }
 
     fn pages_of(&self, entries: &[&RawValue]) -> Vec<(Box<RawValue>, Box<RawValue>)> {
@@ -197,7 +277,7 @@ impl Dispatcher {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {
             ("initialize", false) => self.initialize(&request, &ctx),
-            ("ping", false) => respond(&request, &json!({}), false),
+            ("ping", false) => respond(&request, &json!({})),
             ("logging/setLevel", false) => self.set_level(&request, &ctx),
             ("server/discover", true) => self.discover(&request),
             ("subscriptions/listen", true) => self.listen(&request),
@@ -287,7 +367,7 @@ impl Dispatcher {
         if let Some(instructions) = &self.instructions {
             result["instructions"] = instructions.clone().into();
         }
-        match respond(request, &result, false) {
+        match respond(request, &result) {
             Reply::Json(_, body) => Reply::Initialized { body, session },
             other => other,
         }
@@ -313,7 +393,7 @@ impl Dispatcher {
         {
             session.set_log_level(level);
         }
-        respond(request, &json!({}), false)
+        respond(request, &json!({}))
     }
 
     fn discover(&self, request: &Request) -> Reply {
@@ -329,7 +409,7 @@ impl Dispatcher {
         if let Some(instructions) = &self.instructions {
             result["instructions"] = instructions.clone().into();
         }
-        respond(request, &result, true).with_server_info(self)
+        respond(request, &self.modern(result))
     }
 
     /// A server whose tools never change supports no subscriptions: the acknowledgement
@@ -394,10 +474,10 @@ impl Dispatcher {
             };
         }
         match self.pages.get(page) {
-            Some((legacy, current)) => Reply::Json(
-                StatusCode::OK,
-                result_body(&request.id, if modern { current } else { legacy }),
-            ),
+            Some((legacy, current)) => Reply::Precomputed {
+                head: response_head(&request.id, 0).into(),
+                tail: if modern { current } else { legacy }.clone(),
+            },
             None => error(
                 request,
                 StatusCode::OK,
@@ -407,9 +487,11 @@ impl Dispatcher {
         }
     }
 
-    async fn call_tool(&self, request: Request, ctx: RequestCtx) -> Reply {
+    async fn call_tool(&self, mut request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
-        let mut params = request.params.clone().unwrap_or_default();
+        // `progressToken` lives in `params._meta`: read it before the params are taken apart.
+        let progress_token = request.meta().and_then(|m| m.get("progressToken")).cloned();
+        let mut params = request.params.take().unwrap_or_default();
         let Some(Value::String(name)) = params.remove("name") else {
             return error(
                 &request,
@@ -439,14 +521,48 @@ impl Dispatcher {
             );
         };
         let auth = ctx.auth.clone();
+        let mut observation = self.observer.as_ref().map(|observer| Observation {
+            observer,
+            tool: tool.name(),
+            auth: auth.clone(),
+            arguments: arguments.clone(),
+            outcome: None,
+        });
+        // The first outcome named is the call's: a timeout, say, is not also a failure.
+        let mut report = |outcome: CallOutcome| {
+            if let Some(observation) = observation.as_mut() {
+                observation.outcome.get_or_insert(outcome);
+            }
+        };
         // Decided before the tool runs, so that the client can step up; the generated handler
         // and the tool body check again.
         if let Err(err) = self.scopes.require(&auth, tool.scopes()) {
+            report(CallOutcome::Forbidden);
             return forbidden(&request, tool.name(), &auth, err);
         }
+        if let Some(limits) = &self.rate_limits
+            && let Err(limited) = limits.check_tool(&principal_key(&auth), tool.name()).await
+        {
+            report(CallOutcome::RateLimited);
+            tracing::info!(
+                tool = tool.name(),
+                subject = auth.subject(),
+                "tool rate limit reached"
+            );
+            let body = ErrorResponse::new(
+                Some(request.id.clone()),
+                code::RATE_LIMITED,
+                "rate limit exceeded",
+            )
+            .with_data(json!({ "retryAfterMs": limited.retry_after.as_millis() as u64 }))
+            .to_bytes();
+            return Reply::RateLimited {
+                retry_after: limited.retry_after,
+                body,
+            };
+        }
 
-        let progress_token = request.meta().and_then(|m| m.get("progressToken")).cloned();
-        let (channel, support, log_level, cancel_scope) = match &ctx.era {
+        let (channel, support, log_level) = match &ctx.era {
             Era::Modern { support, log_level } => {
                 let answers = match collect_answers(&params) {
                     Ok(answers) => answers,
@@ -454,24 +570,24 @@ impl Dispatcher {
                         return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
                     }
                 };
-                (Channel::Modern { answers }, *support, *log_level, None)
+                (Channel::Modern { answers }, *support, *log_level)
             }
             Era::Legacy { session } => {
-                let (pending, support, level, scope) = match session {
+                let (pending, support, level) = match session {
                     Some(session) => (
                         session.pending.clone(),
                         session.support,
                         Some(session.log_level()),
-                        session.id.clone(),
                     ),
+                    // Without a session no client answer can reach a call (the transport
+                    // drops responses without one), so sessionless calls share one registry.
                     None => (
-                        Arc::default(),
+                        SESSIONLESS.clone(),
                         ClientSupport::default(),
                         Some(LogLevel::Debug),
-                        principal_key(&auth),
                     ),
                 };
-                (Channel::Legacy { pending }, support, level, Some(scope))
+                (Channel::Legacy { pending }, support, level)
             }
         };
         let peer = Peer::new(
@@ -487,47 +603,79 @@ impl Dispatcher {
             self.state.clone(),
             self.scopes.clone(),
             Arc::new(peer),
+            Some(tool.name()),
         );
 
-        // Handshake-era calls can be cancelled by `notifications/cancelled`; 2026-07-28 calls
-        // are cancelled by closing their stream, which drops this future.
-        let (abort, registration) = AbortHandle::new_pair();
-        let _inflight = cancel_scope.map(|scope| {
-            let key = (scope, request.id.key());
-            self.lock_inflight().insert(key.clone(), abort);
-            InflightGuard {
-                dispatcher: self,
-                key,
-            }
-        });
-        let run = Abortable::new((tool.handler())(call, arguments), registration);
-        let outcome = match tokio::time::timeout(self.call_timeout, run).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_aborted)) => {
-                tracing::info!(tool = tool.name(), "call cancelled by the client");
-                return Reply::Cancelled;
-            }
-            Err(_elapsed) => {
-                tracing::warn!(tool = tool.name(), timeout = ?self.call_timeout, "tool timed out");
-                Err(ToolError::new(format!(
-                    "the tool did not finish within {} s",
-                    self.call_timeout.as_secs()
-                )))
+        // Most calls are over at their first poll, so they run once before anything is set
+        // up for a call that waits: the cancellation registry, the abort handle, the timer.
+        // A handshake-era call that waits can then be cancelled by `notifications/cancelled`
+        // (one that arrives earlier finds nothing to cancel, as one that arrived before the
+        // call started always did); a 2026-07-28 call is cancelled by closing its stream,
+        // which drops this future.
+        let mut run = (tool.handler())(call, arguments);
+        let first = std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await;
+        let outcome = match first {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                let (abort, registration) = AbortHandle::new_pair();
+                let scope = match &ctx.era {
+                    Era::Legacy {
+                        session: Some(session),
+                    } => Some(session.id.clone()),
+                    Era::Legacy { session: None } => Some(principal_key(&auth)),
+                    Era::Modern { .. } => None,
+                };
+                let _inflight = scope.map(|scope| {
+                    let key = (scope, request.id.key());
+                    self.lock_inflight().insert(key.clone(), abort);
+                    InflightGuard {
+                        dispatcher: self,
+                        key,
+                    }
+                });
+                let run = Abortable::new(run, registration);
+                match tokio::time::timeout(self.call_timeout, run).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(_aborted)) => {
+                        tracing::info!(tool = tool.name(), "call cancelled by the client");
+                        report(CallOutcome::Cancelled);
+                        return Reply::Cancelled;
+                    }
+                    Err(_elapsed) => {
+                        tracing::warn!(tool = tool.name(), timeout = ?self.call_timeout, "tool timed out");
+                        report(CallOutcome::TimedOut);
+                        Err(ToolError::new(format!(
+                            "the tool did not finish within {} s",
+                            self.call_timeout.as_secs()
+                        )))
+                    }
+                }
             }
         };
         let result = match outcome {
-            Ok(result) => result,
+            Ok(result) => {
+                report(if result.is_error {
+                    CallOutcome::Failed
+                } else {
+                    CallOutcome::Completed
+                });
+                result
+            }
             Err(err @ ToolError::InsufficientScope { .. }) => {
+                report(CallOutcome::Forbidden);
                 return forbidden(&request, tool.name(), &auth, err);
             }
             Err(ToolError::Internal(cause)) => {
+                report(CallOutcome::Failed);
                 tracing::error!(tool = tool.name(), error = %cause, "tool failed");
                 CallToolResult::error("internal error")
             }
             Err(ToolError::InputRequired(input)) if modern => {
-                return respond(&request, &input_required(&input), true).with_server_info(self);
+                report(CallOutcome::InputRequired);
+                return respond(&request, &self.modern(input_required(&input)));
             }
             Err(ToolError::MissingClientCapability(capability)) if modern => {
+                report(CallOutcome::MissingClientCapability);
                 let body = ErrorResponse::new(
                     Some(request.id.clone()),
                     code::MISSING_CLIENT_CAPABILITY,
@@ -537,7 +685,14 @@ impl Dispatcher {
                 .to_bytes();
                 return Reply::Json(StatusCode::BAD_REQUEST, body);
             }
-            Err(err) => CallToolResult::error(err.to_string()),
+            Err(err) => {
+                report(match err {
+                    ToolError::InvalidArguments(_) => CallOutcome::InvalidArguments,
+                    ToolError::MissingClientCapability(_) => CallOutcome::MissingClientCapability,
+                    _ => CallOutcome::Failed,
+                });
+                CallToolResult::error(err.to_string())
+            }
         };
         tracing::debug!(
             tool = tool.name(),
@@ -546,14 +701,29 @@ impl Dispatcher {
             is_error = result.is_error,
             "tool called"
         );
-        let reply = respond(&request, &result, modern);
         if modern {
-            reply.with_server_info(self)
+            respond(&request, &ModernCallResult::new(&result, &self.server_info))
         } else {
-            reply
+            respond(&request, &result)
         }
     }
+
+    /// A 2026-07-28 result: `resultType` (unless the result sets it) and
+    /// `_meta["io.modelcontextprotocol/serverInfo"]`.
+    fn modern(&self, mut result: Value) -> Value {
+        if let Value::Object(map) = &mut result {
+            map.entry("resultType").or_insert_with(|| "complete".into());
+            let meta = map.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(meta::SERVER_INFO.into(), self.server_info.clone());
+            }
+        }
+        result
+    }
 }
+
+/// The registry of server-to-client requests of calls without a session.
+static SESSIONLESS: LazyLock<Arc<PendingRequests>> = LazyLock::new(Arc::default);
 
 /// Removes a finished call from the cancellation registry.
 struct InflightGuard<'a> {
@@ -614,20 +784,27 @@ fn input_required(input: &InputRequest) -> Value {
     })
 }
 
-fn respond(request: &Request, result: &impl serde::Serialize, modern: bool) -> Reply {
-    let raw = to_raw_value(result).and_then(|raw| {
-        if !modern {
-            return Ok(raw);
+/// The start of a response to `id`: `{"jsonrpc":"2.0","id":<id>,"result":`, with room for
+/// `more` bytes. The id is echoed as the client wrote it (JSON, checked when it was parsed).
+pub(crate) fn response_head(id: &Id, more: usize) -> Vec<u8> {
+    const OPEN: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+    const RESULT: &[u8] = br#","result":"#;
+    let id = id.0.get().as_bytes();
+    let mut head = Vec::with_capacity(OPEN.len() + id.len() + RESULT.len() + more);
+    head.extend_from_slice(OPEN);
+    head.extend_from_slice(id);
+    head.extend_from_slice(RESULT);
+    head
+}
+
+/// A `200` response carrying `result`, serialized once, straight into the body.
+fn respond(request: &Request, result: &impl serde::Serialize) -> Reply {
+    let mut body = response_head(&request.id, 256);
+    match serde_json::to_writer(&mut body, result) {
+        Ok(()) => {
+            body.push(b'}');
+            Reply::Json(StatusCode::OK, body.into())
         }
-        // Every 2026-07-28 result carries `resultType`; tools set it when they need to.
-        let mut value: Value = serde_json::from_str(raw.get())?;
-        if let Value::Object(map) = &mut value {
-            map.entry("resultType").or_insert_with(|| "complete".into());
-        }
-        to_raw_value(&value)
-    });
-    match raw {
-        Ok(raw) => Reply::Json(StatusCode::OK, result_body(&request.id, &raw)),
         Err(err) => {
             tracing::error!(error = %err, "result does not serialize");
             error(
@@ -640,22 +817,60 @@ fn respond(request: &Request, result: &impl serde::Serialize, modern: bool) -> R
     }
 }
 
-impl Reply {
-    /// Adds `_meta["io.modelcontextprotocol/serverInfo"]` to a 2026-07-28 result.
-    fn with_server_info(self, dispatcher: &Dispatcher) -> Reply {
-        let Reply::Json(status, body) = self else {
-            return self;
-        };
-        let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
-            return Reply::Json(status, body);
-        };
-        if let Some(result) = value.get_mut("result").and_then(Value::as_object_mut) {
-            let meta = result.entry("_meta").or_insert_with(|| json!({}));
-            if let Some(meta) = meta.as_object_mut() {
-                meta.insert(meta::SERVER_INFO.into(), dispatcher.server_info.clone());
+/// A `tools/call` result as the 2026-07-28 era sends it, serialized in one pass: the result's
+/// members, `resultType`, and `_meta` with the server's identity.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModernCallResult<'a> {
+    content: &'a [Content],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_content: Option<&'a Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_error: bool,
+    result_type: &'static str,
+    #[serde(rename = "_meta")]
+    meta: WithServerInfo<'a>,
+}
+
+impl<'a> ModernCallResult<'a> {
+    fn new(result: &'a CallToolResult, server_info: &'a Value) -> Self {
+        // Exhaustive, so that a new member of `CallToolResult` cannot be forgotten here.
+        let CallToolResult {
+            content,
+            structured_content,
+            is_error,
+            meta,
+        } = result;
+        ModernCallResult {
+            content,
+            structured_content: structured_content.as_ref(),
+            is_error: *is_error,
+            result_type: "complete",
+            meta: WithServerInfo {
+                meta: meta.as_ref(),
+                server_info,
+            },
+        }
+    }
+}
+
+/// A result's `_meta` with `io.modelcontextprotocol/serverInfo` set.
+struct WithServerInfo<'a> {
+    meta: Option<&'a Map<String, Value>>,
+    server_info: &'a Value,
+}
+
+impl serde::Serialize for WithServerInfo<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.meta.into_iter().flatten() {
+            if key != meta::SERVER_INFO {
+                map.serialize_entry(key, value)?;
             }
         }
-        Reply::Json(status, Bytes::from(value.to_string()))
+        map.serialize_entry(meta::SERVER_INFO, self.server_info)?;
+        map.end()
     }
 }
 

@@ -2,12 +2,16 @@
 
 mod dispatch;
 
+pub use dispatch::{CallEvent, CallOutcome};
 pub(crate) use dispatch::{
-    Dispatcher, Era, LEGACY_VERSIONS, MODERN_VERSIONS, Reply, RequestCtx, error_for, meta,
-    principal_key,
+    Dispatcher, Era, LEGACY_VERSIONS, MODERN_VERSIONS, Observer, Reply, RequestCtx, error_for,
+    meta, principal_key,
 };
 
+use std::fmt;
+
 use bytes::Bytes;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -21,6 +25,8 @@ pub(crate) mod code {
     pub(crate) const INTERNAL_ERROR: i32 = -32603;
     /// Server-defined: the caller's token lacks a scope the request needs (sent with HTTP 403).
     pub(crate) const INSUFFICIENT_SCOPE: i32 = -32003;
+    /// Server-defined: the caller is over its rate limit (sent with HTTP 429).
+    pub(crate) const RATE_LIMITED: i32 = -32005;
     /// 2026-07-28: HTTP headers do not match the body, or a required header is missing.
     pub(crate) const HEADER_MISMATCH: i32 = -32020;
     /// 2026-07-28: the request needs a client capability the client did not declare.
@@ -147,8 +153,16 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
     }
     let params = match envelope.params {
         None => None,
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+        Some(raw) => match unique_keys(raw.get()) {
             Ok(Value::Object(map)) => Some(map),
+            // The raw value is well-formed JSON already: a data error is a repeated name.
+            Err(err) if err.is_data() => {
+                return Err(ErrorResponse::new(
+                    id,
+                    code::INVALID_REQUEST,
+                    "invalid request: an object repeats a member name",
+                ));
+            }
             _ => {
                 return Err(ErrorResponse::new(
                     id,
@@ -162,7 +176,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
         (Some(method), Some(id)) => Ok(Message::Request(Request { id, method, params })),
         (Some(method), None) => Ok(Message::Notification { method, params }),
         (None, Some(id)) if envelope.result.is_some() != envelope.error.is_some() => {
-            let value = |raw: Box<RawValue>| serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            let value = |raw: Box<RawValue>| unique_keys(raw.get()).unwrap_or(Value::Null);
             let answer = match (envelope.result, envelope.error) {
                 (Some(result), _) => Ok(value(result)),
                 (_, Some(error)) => Err(value(error)),
@@ -178,6 +192,86 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
             code::INVALID_REQUEST,
             "invalid request: no `method`",
         )),
+    }
+}
+
+/// Parses JSON whose objects never repeat a member name, at any depth.
+///
+/// RFC 8259 §4 leaves repeated names to each parser: `serde_json` keeps the last, others keep
+/// the first, so an intermediary that checks `params.name` (or an argument) and this server
+/// could act on different values. Such messages are refused instead; the message envelope
+/// itself is a struct, whose derived `Deserialize` already refuses repeated fields.
+pub(crate) fn unique_keys(json: &str) -> serde_json::Result<Value> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let value = UniqueKeys.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A [`Value`] whose objects have distinct member names.
+struct UniqueKeys;
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(de::Error::custom("an object repeats a member name"));
+            }
+            let value = access.next_value_seed(UniqueKeys)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
     }
 }
 
@@ -306,6 +400,42 @@ mod tests {
             code::INVALID_REQUEST
         );
         assert_eq!(error_code("42"), code::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn repeated_member_names_are_refused_at_any_depth() {
+        assert_eq!(
+            error_code(r#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#
+            ),
+            code::INVALID_REQUEST
+        );
+        assert_eq!(
+            error_code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"x":[{"k":1,"k":2}]}}}"#
+            ),
+            code::INVALID_REQUEST
+        );
+        let Ok(Message::Request(request)) = parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"x":[1,2.5,null,true,"s",{"k":{}}]}}}"#,
+        ) else {
+            panic!("a request")
+        };
+        assert_eq!(
+            Value::Object(request.params.unwrap()),
+            serde_json::json!({"name":"a","arguments":{"x":[1,2.5,null,true,"s",{"k":{}}]}})
+        );
+        // Deeply nested params are refused, not a stack overflow.
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"a":{}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(error_code(&deep), code::INVALID_PARAMS);
     }
 
     #[test]

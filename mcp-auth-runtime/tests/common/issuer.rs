@@ -94,6 +94,49 @@ impl TestKey {
     pub fn sign_with(&self, header: Header, claims: &Value) -> String {
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
+
+    /// Signs a header and a payload given as raw JSON text, byte for byte: for payloads that
+    /// `serde_json::Value` cannot hold, such as repeated member names.
+    pub fn sign_raw(&self, header: &str, payload: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let message = format!("{}.{}", b64(header), b64(payload));
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.alg).unwrap();
+        format!("{message}.{signature}")
+    }
+
+    /// The RSA public key as PKCS#1 `RSAPublicKey` DER.
+    pub fn rsa_public_pkcs1_der(&self) -> Vec<u8> {
+        use aws_lc_rs::signature::KeyPair as _;
+        aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&self.der)
+            .unwrap()
+            .public_key()
+            .as_ref()
+            .to_vec()
+    }
+
+    /// The RSA public key as X.509 `SubjectPublicKeyInfo` DER.
+    pub fn rsa_public_spki_der(&self) -> Vec<u8> {
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&self.der).unwrap();
+        let der: aws_lc_rs::encoding::PublicKeyX509Der<'static> =
+            pair.public_key().as_der().unwrap();
+        der.as_ref().to_vec()
+    }
+
+    /// The RSA public key as a `-----BEGIN PUBLIC KEY-----` PEM document.
+    pub fn rsa_public_pem(&self) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.rsa_public_spki_der());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
+    }
 }
 
 /// Seconds since the epoch, shifted by `offset` seconds.
@@ -246,5 +289,129 @@ pub fn key_algorithm(alg: Algorithm) -> KeyAlgorithm {
         Algorithm::ES256 => KeyAlgorithm::ES256,
         Algorithm::EdDSA => KeyAlgorithm::EdDSA,
         other => panic!("no test mapping for {other:?}"),
+    }
+}
+
+/// How a [`FaultyIntrospection`] endpoint answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers from its table: `active` for known tokens, inactive for the rest.
+    None,
+    /// `503` to every request.
+    Down,
+    /// Alternates: `500` to odd-numbered requests, an answer from the table to even ones.
+    Flapping,
+    /// A body that is not JSON.
+    Garbage,
+    /// `401 invalid_client`: the resource server's credentials are refused.
+    RefuseClient,
+}
+
+struct IntrospectionState {
+    resource: String,
+    active: Mutex<Vec<(String, Value)>>,
+    fault: Mutex<Fault>,
+    delay: Mutex<Duration>,
+    hits: AtomicUsize,
+}
+
+/// An RFC 7662 introspection endpoint on loopback, with faults to inject: slow, down,
+/// flapping between `500` and `200`, or garbage. Client authentication is not checked.
+#[derive(Clone)]
+pub struct FaultyIntrospection {
+    pub url: String,
+    state: Arc<IntrospectionState>,
+}
+
+impl FaultyIntrospection {
+    /// An endpoint whose tokens are issued for `resource`.
+    pub async fn start(resource: &str) -> FaultyIntrospection {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(IntrospectionState {
+            resource: resource.to_owned(),
+            active: Mutex::default(),
+            fault: Mutex::new(Fault::None),
+            delay: Mutex::new(Duration::ZERO),
+            hits: AtomicUsize::new(0),
+        });
+        let router = axum::Router::new()
+            .route("/introspect", axum::routing::post(introspect))
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        FaultyIntrospection {
+            url: format!("http://{addr}/introspect"),
+            state,
+        }
+    }
+
+    /// `token` is active for `subject` with `scope`, for this endpoint's resource.
+    pub fn activate(&self, token: &str, subject: &str, scope: &str) {
+        let response = json!({
+            "active": true,
+            "sub": subject,
+            "client_id": "client-1",
+            "scope": scope,
+            "aud": self.state.resource,
+            "exp": at(600),
+            "iat": at(0),
+        });
+        self.state
+            .active
+            .lock()
+            .unwrap()
+            .push((token.to_owned(), response));
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        *self.state.fault.lock().unwrap() = fault;
+    }
+
+    /// Every answer waits this long first.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    pub fn hits(&self) -> usize {
+        self.state.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) -> Response {
+    let n = state.hits.fetch_add(1, Ordering::SeqCst);
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let fault = *state.fault.lock().unwrap();
+    let fails = match fault {
+        Fault::None => false,
+        Fault::Down | Fault::Garbage | Fault::RefuseClient => true,
+        Fault::Flapping => n % 2 == 1,
+    };
+    if fails {
+        return match fault {
+            Fault::Garbage => (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "<html>oops</html>",
+            )
+                .into_response(),
+            Fault::Down => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Fault::RefuseClient => (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({ "error": "invalid_client" })),
+            )
+                .into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+    }
+    let token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let active = state.active.lock().unwrap();
+    match active.iter().find(|(t, _)| *t == token) {
+        Some((_, response)) => axum::Json(response.clone()).into_response(),
+        None => axum::Json(json!({ "active": false })).into_response(),
     }
 }

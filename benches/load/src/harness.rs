@@ -1,0 +1,789 @@
+//! Starts each server, checks that it answers the call correctly, drives it with `wrk`, and
+//! reports throughput, latency, server CPU per request and memory.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use serde_json::{Value, json};
+
+use crate::issuer::{self, SigningKey};
+
+const HELP: &str = "\
+mcp-auth load benchmark (loopback only)
+
+usage: cargo run --release --manifest-path benches/load/Cargo.toml -- [options]
+
+options:
+  --duration <s>      measured seconds per server (default 10)
+  --warmup <s>        unmeasured seconds before each measurement (default 2)
+  --connections <n>   wrk connections (default 2)
+  --threads <n>       wrk threads (default 2)
+  --sessions <n>      handshake-era sessions opened for the memory figure (default 10000; 0 skips)
+  --rounds <n>        rounds through all servers; the table shows medians (default 3)
+  --only <list>       comma-separated subset of: ours-off,ours-on,ts,rmcp,rmcp-jwt,ceiling
+  --pin               run servers on CPU 0 and wrk on CPU 1 (taskset)
+  --port <n>          the servers' port (default 39900); the issuer uses the next one
+";
+
+/// The `tools/call` every server answers, with the same headers.
+const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_invoice","arguments":{"invoice_id":"INV-2041"}}}"#;
+
+struct Options {
+    duration: u64,
+    warmup: u64,
+    connections: u32,
+    threads: u32,
+    sessions: usize,
+    rounds: usize,
+    only: Option<Vec<String>>,
+    pin: bool,
+    port: u16,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<Options> {
+        let mut options = Options {
+            duration: 10,
+            warmup: 2,
+            connections: 2,
+            threads: 2,
+            sessions: 10_000,
+            rounds: 3,
+            only: None,
+            pin: false,
+            port: 39900,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().context("a value is missing");
+            match arg.as_str() {
+                "--duration" => options.duration = value()?.parse()?,
+                "--warmup" => options.warmup = value()?.parse()?,
+                "--connections" => options.connections = value()?.parse()?,
+                "--threads" => options.threads = value()?.parse()?,
+                "--sessions" => options.sessions = value()?.parse()?,
+                "--rounds" => options.rounds = value()?.parse()?,
+                "--only" => options.only = Some(value()?.split(',').map(str::to_owned).collect()),
+                "--pin" => options.pin = true,
+                "--port" => options.port = value()?.parse()?,
+                "-h" | "--help" => {
+                    eprint!("{HELP}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown option `{other}`\n\n{HELP}"),
+            }
+        }
+        ensure!(
+            (1..=60).contains(&options.duration) && options.warmup <= 30,
+            "--duration must be 1 to 60 s and --warmup at most 30 s"
+        );
+        ensure!(options.sessions <= 10_000, "--sessions is at most 10000");
+        ensure!((1..=9).contains(&options.rounds), "--rounds must be 1 to 9");
+        Ok(options)
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == name))
+    }
+}
+
+/// One server under test.
+struct Target {
+    /// Short name for `--only`.
+    name: &'static str,
+    /// What the table calls it.
+    label: &'static str,
+    /// Whether it checks the token (a request without one must get `401`).
+    authenticated: bool,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        name: "ours-off",
+        label: "mcp-auth, token cache off",
+        authenticated: true,
+    },
+    Target {
+        name: "ours-on",
+        label: "mcp-auth, token cache on (default)",
+        authenticated: true,
+    },
+    Target {
+        name: "ts",
+        label: "TypeScript SDK + requireBearerAuth + jose",
+        authenticated: true,
+    },
+    Target {
+        name: "rmcp",
+        label: "rmcp, no auth",
+        authenticated: false,
+    },
+    Target {
+        name: "rmcp-jwt",
+        label: "rmcp + jsonwebtoken middleware",
+        authenticated: true,
+    },
+    Target {
+        name: "ceiling",
+        label: "bare axum + jsonwebtoken (ceiling)",
+        authenticated: true,
+    },
+];
+
+/// What one measurement found.
+struct Figures {
+    requests: u64,
+    rps: f64,
+    /// The lowest and highest req/s of the rounds.
+    rps_range: (f64, f64),
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us_per_request: f64,
+    rss_idle_kib: u64,
+    rss_load_kib: u64,
+    errors: u64,
+}
+
+impl Figures {
+    /// The median of each figure over the rounds; the range of req/s.
+    fn median(rounds: &[Figures]) -> Figures {
+        fn median<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {
+            values.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+            values[values.len() / 2]
+        }
+        let of = |f: fn(&Figures) -> f64| median(rounds.iter().map(f).collect());
+        let rps: Vec<f64> = rounds.iter().map(|f| f.rps).collect();
+        Figures {
+            requests: median(rounds.iter().map(|f| f.requests).collect()),
+            rps: of(|f| f.rps),
+            rps_range: (
+                rps.iter().copied().fold(f64::INFINITY, f64::min),
+                rps.iter().copied().fold(0.0, f64::max),
+            ),
+            p50_us: of(|f| f.p50_us),
+            p99_us: of(|f| f.p99_us),
+            cpu_us_per_request: of(|f| f.cpu_us_per_request),
+            rss_idle_kib: median(rounds.iter().map(|f| f.rss_idle_kib).collect()),
+            rss_load_kib: median(rounds.iter().map(|f| f.rss_load_kib).collect()),
+            errors: rounds.iter().map(|f| f.errors).sum(),
+        }
+    }
+}
+
+/// `/proc/loadavg`'s first three fields: other work on the machine shows here.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = Options::parse(args)?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    require("wrk", "install it with `apt-get install -y wrk`")?;
+    if options.pin {
+        require("taskset", "it comes with util-linux")?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let _guard = runtime.enter();
+
+    if options.wants("ts") {
+        require("node", "install Node.js 18 or later")?;
+        require("npm", "install npm")?;
+        eprintln!("== npm ci (benches/load/ts)");
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(root.join("ts"))
+            .status()?;
+        ensure!(status.success(), "npm ci failed");
+    }
+
+    // The issuer: an RS256 key for the measured calls, an Ed25519 key for the many principals
+    // of the session figure (only so that minting 10,000 tokens is quick).
+    let rsa = SigningKey::rsa("load-rs256");
+    let ed = SigningKey::ed25519("load-ed25519");
+    let issuer_listener = runtime.block_on(tokio::net::TcpListener::bind((
+        "127.0.0.1",
+        options.port + 1,
+    )))?;
+    let issuer_url = issuer::serve(issuer_listener, vec![rsa.jwk.clone(), ed.jwk.clone()]);
+    let resource = format!("http://127.0.0.1:{}/mcp", options.port);
+    let token = rsa.sign(&issuer::claims(&issuer_url, &resource, "user-1"));
+
+    let script = std::env::temp_dir().join(format!("mcp-auth-load-{}.lua", std::process::id()));
+    std::fs::write(&script, wrk_script(&token))?;
+
+    let load_before = loadavg();
+    let targets: Vec<&Target> = TARGETS.iter().filter(|t| options.wants(t.name)).collect();
+    let mut rounds: Vec<Vec<Figures>> = targets.iter().map(|_| Vec::new()).collect();
+    // Rounds go through every server in turn, so that a disturbance of the machine (another
+    // process, a thermal or frequency change) spreads over all of them instead of one.
+    for round in 1..=options.rounds {
+        for (target, figures) in targets.iter().zip(&mut rounds) {
+            eprintln!("== round {round}/{}: {}", options.rounds, target.label);
+            let mut server = start(target.name, &options, &issuer_url, root)?;
+            let measured = runtime.block_on(measure(
+                target, &mut server, &options, &script, &resource, &token,
+            ));
+            stop(server);
+            let measured = measured.with_context(|| format!("measuring {}", target.label))?;
+            eprintln!(
+                "   {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} µs CPU/request",
+                measured.rps, measured.p50_us, measured.p99_us, measured.cpu_us_per_request
+            );
+            figures.push(measured);
+        }
+    }
+    let _ = std::fs::remove_file(&script);
+    let results: Vec<(&Target, Figures)> = targets
+        .into_iter()
+        .zip(rounds)
+        .map(|(target, figures)| (target, Figures::median(&figures)))
+        .collect();
+
+    let sessions = if options.sessions > 0 && options.wants("sessions") {
+        eprintln!("== mcp-auth holding {} sessions", options.sessions);
+        let mut server = start_ours(&options, &issuer_url, true)?;
+        let result = runtime.block_on(open_sessions(
+            &server,
+            &options,
+            &issuer_url,
+            &resource,
+            &ed,
+        ));
+        stop_child(&mut server);
+        Some(result?)
+    } else {
+        None
+    };
+
+    let load = (load_before, loadavg());
+    print!("{}", report(&options, &results, sessions, &load));
+    Ok(())
+}
+
+fn require(program: &str, hint: &str) -> anyhow::Result<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()?
+        .success();
+    ensure!(found, "`{program}` is needed: {hint}");
+    Ok(())
+}
+
+fn wrk_script(token: &str) -> String {
+    format!(
+        r#"wrk.method = "POST"
+wrk.body = [[{BODY}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
+wrk.headers["Authorization"] = "Bearer {token}"
+"#
+    )
+}
+
+/// A server process; the Node one is `node` itself, so that its pid is the server's.
+struct Server {
+    child: Child,
+}
+
+/// `program`, on CPU `cpu` with `--pin`. Servers (CPU 0) run under the command in
+/// `LOAD_WRAP` if it is set, e.g. `valgrind --tool=callgrind` (the figures are then the
+/// profiler's).
+fn pinned(options: &Options, cpu: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut words: Vec<std::ffi::OsString> = Vec::new();
+    if options.pin {
+        words.extend(["taskset".into(), "-c".into(), cpu.into()]);
+    }
+    if cpu == "0"
+        && let Ok(wrap) = std::env::var("LOAD_WRAP")
+    {
+        words.extend(wrap.split_whitespace().map(Into::into));
+    }
+    words.push(program.as_ref().to_owned());
+    let mut command = Command::new(&words[0]);
+    command.args(&words[1..]);
+    command
+}
+
+fn start(name: &str, options: &Options, issuer: &str, root: &Path) -> anyhow::Result<Server> {
+    let port = options.port.to_string();
+    let child = match name {
+        "ours-off" | "ours-on" => return start_ours_cache(options, issuer, name == "ours-on"),
+        "ts" => pinned(options, "0", "node")
+            .arg(root.join("ts/server.mjs"))
+            .args([&port, issuer])
+            .stdout(Stdio::null())
+            .spawn()?,
+        kind => pinned(options, "0", std::env::current_exe()?)
+            .args(["serve", kind, &port, issuer])
+            .spawn()?,
+    };
+    Ok(Server { child })
+}
+
+/// The token cache's capacity when it is on: the verifier's default.
+const CACHE_ON: &str = "default";
+
+fn start_ours_cache(options: &Options, issuer: &str, cache: bool) -> anyhow::Result<Server> {
+    let child = pinned(options, "0", std::env::current_exe()?)
+        .args([
+            "serve",
+            "ours",
+            &options.port.to_string(),
+            issuer,
+            if cache { CACHE_ON } else { "0" },
+        ])
+        .spawn()?;
+    Ok(Server { child })
+}
+
+fn start_ours(options: &Options, issuer: &str, stateful: bool) -> anyhow::Result<Child> {
+    let child = pinned(options, "0", std::env::current_exe()?)
+        .args([
+            "serve",
+            "ours",
+            &options.port.to_string(),
+            issuer,
+            CACHE_ON,
+            if stateful { "stateful" } else { "stateless" },
+        ])
+        .spawn()?;
+    Ok(child)
+}
+
+fn stop(mut server: Server) {
+    stop_child(&mut server.child);
+}
+
+/// SIGTERM, then SIGKILL if the server is still there after 30 s.
+fn stop_child(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits until the server accepts connections (at most 20 s).
+async fn wait_ready(port: u16, child: &mut Child) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("the server exited during start-up: {status}");
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "the server did not start within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn post(http: &reqwest::Client, url: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    let request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+/// Checks that the server answers the call as expected: the invoice, in `structuredContent`.
+async fn check(target: &Target, url: &str, token: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let response = post(&http, url, Some(token)).body(BODY).send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    ensure!(status == 200, "status {status}: {text}");
+    let body: Value = serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))?;
+    let invoice = &body["result"]["structuredContent"];
+    ensure!(
+        invoice["id"] == "INV-2041" && invoice["customer"] == "Initech",
+        "unexpected answer: {text}"
+    );
+    if target.authenticated {
+        let response = post(&http, url, None).body(BODY).send().await?;
+        ensure!(
+            response.status() == 401,
+            "a call without a token got {}",
+            response.status()
+        );
+    }
+    Ok(())
+}
+
+async fn measure(
+    target: &Target,
+    server: &mut Server,
+    options: &Options,
+    script: &Path,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<Figures> {
+    wait_ready(options.port, &mut server.child).await?;
+    let pid = server.child.id();
+    check(target, url, token).await?;
+    let rss_idle_kib = rss_kib(pid)?;
+    if options.warmup > 0 {
+        wrk(options, script, url, options.warmup)?.wait()?;
+    }
+    let before = cpu_ticks(pid)?;
+    let started = Instant::now();
+    let mut run = wrk(options, script, url, options.duration)?;
+    let mut rss_load_kib = 0;
+    let output = loop {
+        if let Some(_status) = run.try_wait()? {
+            break run.wait_with_output()?;
+        }
+        // Sampled during the measured run only (not the wrk start-up and tear-down).
+        if started.elapsed() > Duration::from_millis(500) {
+            rss_load_kib = rss_load_kib.max(rss_kib(pid)?);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let after = cpu_ticks(pid)?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure!(output.status.success(), "wrk failed: {text}");
+    let parsed = parse_wrk(&text).with_context(|| format!("cannot read wrk's output:\n{text}"))?;
+    let ticks = clock_ticks()?;
+    let cpu_us = (after - before) as f64 * 1e6 / ticks as f64;
+    ensure!(
+        parsed.errors == 0,
+        "{} requests failed or got no 2xx answer:\n{text}",
+        parsed.errors
+    );
+    Ok(Figures {
+        requests: parsed.requests,
+        rps: parsed.rps,
+        rps_range: (parsed.rps, parsed.rps),
+        p50_us: parsed.p50_us,
+        p99_us: parsed.p99_us,
+        cpu_us_per_request: cpu_us / parsed.requests.max(1) as f64,
+        rss_idle_kib,
+        rss_load_kib,
+        errors: parsed.errors,
+    })
+}
+
+fn wrk(options: &Options, script: &Path, url: &str, seconds: u64) -> anyhow::Result<Child> {
+    Ok(pinned(options, "1", "wrk")
+        .args([
+            "--latency",
+            "-t",
+            &options.threads.to_string(),
+            "-c",
+            &options.connections.to_string(),
+            "-d",
+            &format!("{seconds}s"),
+            "-s",
+        ])
+        .arg(script)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .spawn()?)
+}
+
+struct WrkOutput {
+    requests: u64,
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    errors: u64,
+}
+
+fn parse_wrk(text: &str) -> Option<WrkOutput> {
+    let mut out = WrkOutput {
+        requests: 0,
+        rps: 0.0,
+        p50_us: f64::NAN,
+        p99_us: f64::NAN,
+        errors: 0,
+    };
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", value] => out.p50_us = micros(value)?,
+            ["99%", value] => out.p99_us = micros(value)?,
+            [count, "requests", "in", ..] => out.requests = count.parse().ok()?,
+            ["Requests/sec:", value] => out.rps = value.parse().ok()?,
+            ["Non-2xx", "or", "3xx", "responses:", count] => out.errors += count.parse::<u64>().ok()?,
+            ["Socket", "errors:", rest @ ..] => {
+                out.errors += rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    (out.requests > 0 && out.p50_us.is_finite() && out.p99_us.is_finite()).then_some(out)
+}
+
+/// wrk's `123.45us`, `1.23ms`, `1.00s` in microseconds.
+fn micros(value: &str) -> Option<f64> {
+    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => number,
+        "ms" => number * 1e3,
+        "s" => number * 1e6,
+        "m" => number * 60e6,
+        _ => return None,
+    })
+}
+
+/// utime + stime of `pid`, in clock ticks (proc(5)).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = &stat[stat.rfind(')').context("malformed stat")? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5) counted from 1; `after_name` starts at field 3.
+    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
+}
+
+fn clock_ticks() -> anyhow::Result<u64> {
+    let output = Command::new("getconf").arg("CLK_TCK").output()?;
+    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmRSS")?
+        .parse()?)
+}
+
+struct Sessions {
+    count: usize,
+    rss_before_kib: u64,
+    rss_after_kib: u64,
+    seconds: f64,
+}
+
+/// Opens `options.sessions` sessions on a stateful mcp-auth server, each with the
+/// `initialize` handshake of a distinct principal (a principal holds at most 64).
+async fn open_sessions(
+    server: &Child,
+    options: &Options,
+    issuer: &str,
+    resource: &str,
+    key: &SigningKey,
+) -> anyhow::Result<Sessions> {
+    let pid = server.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", options.port))
+        .await
+        .is_err()
+    {
+        ensure!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tokens: Vec<String> = (0..options.sessions)
+        .map(|i| key.sign(&issuer::claims(issuer, resource, &format!("user-{i}"))))
+        .collect();
+    let http = reqwest::Client::new();
+    // One call first, so that the key set is fetched before the idle figure.
+    post(&http, resource, Some(&tokens[0]))
+        .body(r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#)
+        .send()
+        .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_before_kib = rss_kib(pid)?;
+    let started = Instant::now();
+    let workers = 4;
+    let tokens = std::sync::Arc::new(tokens);
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let tokens = tokens.clone();
+        let http = http.clone();
+        let url = resource.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut opened = 0usize;
+            for token in tokens.iter().skip(worker).step_by(workers) {
+                let initialize = json!({
+                    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "clientInfo": { "name": "load", "version": "0" }
+                    }
+                });
+                let response = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .bearer_auth(token)
+                    .body(initialize.to_string())
+                    .send()
+                    .await?;
+                ensure!(response.status() == 200, "initialize: {}", response.status());
+                let session = response
+                    .headers()
+                    .get("mcp-session-id")
+                    .context("no Mcp-Session-Id")?
+                    .to_str()?
+                    .to_owned();
+                response.bytes().await?;
+                let initialized = post(&http, &url, Some(token))
+                    .header("mcp-session-id", session)
+                    .body(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+                    .send()
+                    .await?;
+                ensure!(
+                    initialized.status() == 202,
+                    "notifications/initialized: {}",
+                    initialized.status()
+                );
+                opened += 1;
+            }
+            anyhow::Ok(opened)
+        }));
+    }
+    let mut count = 0;
+    for task in tasks {
+        count += task.await??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(Sessions {
+        count,
+        rss_before_kib,
+        rss_after_kib: rss_kib(pid)?,
+        seconds,
+    })
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn report(
+    options: &Options,
+    results: &[(&Target, Figures)],
+    sessions: Option<Sessions>,
+    load: &(String, String),
+) -> String {
+    let find = |name: &str| results.iter().find(|(t, _)| t.name == name).map(|(_, f)| f);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nwrk -t{} -c{} -d{}s --latency (after a {} s warm-up), one authenticated tools/call; {}; \
+         median of {} rounds (req/s range in brackets); load average {} before, {} after\n",
+        options.threads,
+        options.connections,
+        options.duration,
+        options.warmup,
+        if options.pin {
+            "servers on CPU 0, wrk on CPU 1 (taskset)"
+        } else {
+            "no CPU pinning"
+        },
+        options.rounds,
+        load.0,
+        load.1,
+    );
+    let _ = writeln!(
+        out,
+        "| server | req/s | p50 | p99 | server CPU µs/req | cache off ÷ this | cache on ÷ this | RSS idle | RSS under load |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let off = find("ours-off").map(|f| f.rps);
+    let on = find("ours-on").map(|f| f.rps);
+    let ratio = |ours: Option<f64>, this: f64| ours.map_or("-".to_owned(), |o| format!("{:.2}×", o / this));
+    for (target, f) in results {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} [{:.0}–{:.0}] | {} | {} | {:.1} | {} | {} | {} | {} |",
+            target.label,
+            f.rps,
+            f.rps_range.0,
+            f.rps_range.1,
+            latency(f.p50_us),
+            latency(f.p99_us),
+            f.cpu_us_per_request,
+            ratio(off, f.rps),
+            ratio(on, f.rps),
+            mib(f.rss_idle_kib),
+            mib(f.rss_load_kib),
+        );
+        debug_assert_eq!(f.errors, 0);
+        let _ = f.requests;
+    }
+    if let Some(s) = &sessions {
+        let _ = writeln!(
+            out,
+            "\nmcp-auth with {} open handshake-era sessions (distinct principals, opened in {:.1} s): RSS {} (before: {})",
+            s.count,
+            s.seconds,
+            mib(s.rss_after_kib),
+            mib(s.rss_before_kib)
+        );
+    }
+
+    let _ = writeln!(out, "\ntargets:");
+    let mut target = |what: &str, value: Option<(f64, f64)>, passes: fn(f64, f64) -> bool, shown: String| {
+        let verdict = match value {
+            Some((a, b)) if passes(a, b) => "met",
+            Some(_) => "MISSED",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "- {what}: {shown} — {verdict}");
+    };
+    let pair = |a: Option<f64>, b: Option<&Figures>| a.zip(b.map(|f| f.rps));
+    let show = |v: Option<(f64, f64)>| v.map_or("-".into(), |(a, b)| format!("{:.2}×", a / b));
+    let v = pair(off, find("ceiling"));
+    target("cache off ≥ 0.90× the bare-axum ceiling", v, |a, b| a >= 0.9 * b, show(v));
+    let v = pair(off, find("rmcp"));
+    target("cache off ≥ 1.0× rmcp without auth", v, |a, b| a >= b, show(v));
+    let v = pair(off, find("rmcp-jwt"));
+    target("cache off ≥ 1.3× rmcp with the same JWT check", v, |a, b| a >= 1.3 * b, show(v));
+    let v = pair(off, find("ts"));
+    target("cache off ≥ 15× the TypeScript SDK", v, |a, b| a >= 15.0 * b, show(v));
+    let v = pair(on, find("ceiling"));
+    target("cache on ≥ 1.0× the bare-axum ceiling", v, |a, b| a >= b, show(v));
+    for name in ["ours-off", "ours-on"] {
+        let v = find(name).map(|f| (f.p99_us, 2000.0));
+        let shown = v.map_or("-".into(), |(p99, _)| latency(p99));
+        target(&format!("{name}: p99 < 2 ms"), v, |a, b| a < b, shown);
+    }
+    let v = sessions.as_ref().map(|s| (s.rss_after_kib as f64, 40.0 * 1024.0));
+    let shown = sessions.as_ref().map_or("-".into(), |s| mib(s.rss_after_kib));
+    target("10,000 sessions ≤ 40 MiB RSS", v, |a, b| a <= b, shown);
+    out
+}
+
+fn latency(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}

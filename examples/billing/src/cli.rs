@@ -1,0 +1,280 @@
+//! The command line: `billing [serve] [OPTIONS]` and `billing token [OPTIONS]`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mcp_auth_runtime::auth::ScopeClaim;
+
+/// The billing MCP server: invoices of several tenants, behind OAuth 2.1 scopes.
+///
+/// Without `--issuer` or `--introspection-url` it runs its own development authorization
+/// server on the same port, for local use only.
+#[derive(Debug, Parser)]
+#[command(
+    name = "billing",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The options of `serve`, accepted without the subcommand's name.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run, `serve` by default.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// A subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the MCP endpoint (the default).
+    Serve(ServeArgs),
+    /// Print a development access token signed by the dev issuer's key, and nothing else.
+    Token(TokenArgs),
+}
+
+/// Where the server keeps its files.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory of the database and of the dev issuer's signing key, created if missing.
+    #[arg(long, env = "BILLING_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+/// Options of `billing serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Must be loopback unless `--issuer` or `--introspection-url` is
+    /// given.
+    #[arg(long, env = "BILLING_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (the bound address is printed).
+    #[arg(long, env = "BILLING_PORT", default_value_t = 8000)]
+    pub port: u16,
+    /// Where the database and the signing key live.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The SQLite database file, or `:memory:` for one that lives as long as the process
+    /// [default: DATA_DIR/billing.db].
+    #[arg(long, env = "BILLING_DB")]
+    pub db: Option<String>,
+    /// Dev issuer only: approve authorization requests at once, as alice of tenant acme,
+    /// instead of showing the consent page.
+    #[arg(long, env = "BILLING_AUTO_CONSENT", conflicts_with_all = ["issuer", "introspection_url"])]
+    pub auto_consent: bool,
+    /// A scope to advertise to clients instead of every tool's scope; repeat it, or separate
+    /// scopes with spaces. Clients request what is advertised (protected-resource metadata,
+    /// the challenge to a request without a token) and step up through `403
+    /// insufficient_scope` for the rest [default: every scope a tool requires].
+    #[arg(
+        long = "baseline-scope",
+        env = "BILLING_BASELINE_SCOPES",
+        value_delimiter = ' '
+    )]
+    pub baseline_scopes: Vec<String>,
+    /// The authorization server (issuer) whose JWT access tokens are accepted, e.g.
+    /// `http://localhost:8080/realms/master`. Turns the dev issuer off.
+    #[arg(long, env = "BILLING_ISSUER_URL")]
+    pub issuer: Option<String>,
+    /// This server's canonical URI, the audience tokens must name [default:
+    /// http://HOST:PORT/mcp].
+    #[arg(long, env = "BILLING_RESOURCE_URL")]
+    pub resource: Option<String>,
+    /// Fetch the issuer's keys from this URL instead of discovering it.
+    #[arg(long, env = "BILLING_JWKS_URL", requires = "issuer")]
+    pub jwks_url: Option<String>,
+    /// The claim holding the scopes: `scope` (RFC 9068, Keycloak, Auth0), `scp` (Entra ID,
+    /// Okta), or any other claim name.
+    #[arg(long, env = "BILLING_SCOPE_CLAIM", default_value = "scope")]
+    pub scope_claim: String,
+    /// The claim naming the caller's tenant.
+    #[arg(long, env = "BILLING_TENANT_CLAIM", default_value = "tenant")]
+    pub tenant_claim: String,
+    /// Validate opaque tokens with this RFC 7662 introspection endpoint instead of JWTs. Turns
+    /// the dev issuer off.
+    #[arg(long, env = "BILLING_INTROSPECTION_URL", conflicts_with = "jwks_url")]
+    pub introspection_url: Option<String>,
+    /// Client id for the introspection endpoint.
+    #[arg(long, env = "BILLING_CLIENT_ID", requires = "introspection_url")]
+    pub client_id: Option<String>,
+    /// Client secret for the introspection endpoint (prefer the environment variable).
+    #[arg(
+        long,
+        env = "BILLING_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "client_id"
+    )]
+    pub client_secret: Option<String>,
+}
+
+impl ServeArgs {
+    /// Whether the embedded development issuer runs: no other authorization was configured.
+    pub fn dev_issuer(&self) -> bool {
+        self.issuer.is_none() && self.introspection_url.is_none()
+    }
+
+    /// The database file, `:memory:` included.
+    pub fn db_path(&self) -> String {
+        self.db.clone().unwrap_or_else(|| {
+            self.data
+                .data_dir
+                .join("billing.db")
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
+    pub(crate) fn scope_claim(&self) -> ScopeClaim {
+        match self.scope_claim.as_str() {
+            "scope" => ScopeClaim::Scope,
+            "scp" => ScopeClaim::Scp,
+            other => ScopeClaim::Custom(other.to_owned()),
+        }
+    }
+}
+
+/// Options of `billing token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// A scope to grant; repeat it, or separate scopes with spaces.
+    #[arg(long = "scope", default_value = "invoices:read")]
+    pub scopes: Vec<String>,
+    /// The `tenant` claim.
+    #[arg(long, default_value = "acme", conflicts_with = "no_tenant")]
+    pub tenant: String,
+    /// Leave the `tenant` claim out (the server then refuses every tool call).
+    #[arg(long)]
+    pub no_tenant: bool,
+    /// The `sub` claim.
+    #[arg(long, default_value = "alice")]
+    pub subject: String,
+    /// The `client_id` claim [default: mcp-auth-dev-issuer].
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// How long the token is valid: `90s`, `15m`, `1h`, `8h`, at most `24h`.
+    #[arg(long, default_value = "1h", value_parser = parse_lifetime)]
+    pub lifetime: Duration,
+    /// The host the server listens on; tokens name `http://HOST:PORT/mcp` as audience.
+    #[arg(long, env = "BILLING_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// The port the server listens on.
+    #[arg(long, env = "BILLING_PORT", default_value_t = 8000)]
+    pub port: u16,
+    /// Where the signing key lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Longest lifetime `billing token` mints: development tokens stay short-lived.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// `90s`, `15m`, `8h`, `1d`, or plain seconds.
+fn parse_lifetime(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => s.split_at(at),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a lifetime such as 90s, 15m or 8h"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{s}` is not a lifetime such as 90s, 15m or 8h"))?;
+    let lifetime = Duration::from_secs(seconds);
+    if lifetime.is_zero() || lifetime > MAX_LIFETIME {
+        return Err(format!(
+            "the lifetime must be between 1s and 24h, got `{s}`"
+        ));
+    }
+    Ok(lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_parse() {
+        assert_eq!(parse_lifetime("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_lifetime("8h"), Ok(Duration::from_secs(28_800)));
+        assert_eq!(parse_lifetime("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_lifetime("60"), Ok(Duration::from_secs(60)));
+        for bad in [
+            "",
+            "h",
+            "0s",
+            "25h",
+            "2d",
+            "1w",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serve_is_the_default_command() {
+        let cli = Cli::try_parse_from(["billing", "--port", "0"]).unwrap();
+        assert!(matches!(cli.into_command(), Command::Serve(args) if args.port == 0));
+        let cli = Cli::try_parse_from(["billing", "serve", "--port", "0"]).unwrap();
+        assert!(matches!(cli.into_command(), Command::Serve(args) if args.port == 0));
+        let cli = Cli::try_parse_from(["billing", "token", "--scope", "invoices:write"]).unwrap();
+        assert!(
+            matches!(cli.into_command(), Command::Token(args) if args.scopes == ["invoices:write"])
+        );
+    }
+
+    #[test]
+    fn baseline_scopes_repeat_or_split_on_spaces() {
+        let cli = Cli::try_parse_from([
+            "billing",
+            "--baseline-scope",
+            "invoices:read",
+            "--baseline-scope",
+            "invoices:write payments:write",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        assert_eq!(
+            args.baseline_scopes,
+            ["invoices:read", "invoices:write", "payments:write"]
+        );
+        let cli = Cli::try_parse_from(["billing"]).unwrap();
+        assert!(
+            matches!(cli.into_command(), Command::Serve(args) if args.baseline_scopes.is_empty())
+        );
+    }
+
+    #[test]
+    fn auto_consent_is_for_the_dev_issuer_only() {
+        let err = Cli::try_parse_from([
+            "billing",
+            "--auto-consent",
+            "--issuer",
+            "https://auth.example.com",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}

@@ -1,0 +1,332 @@
+//! The billing MCP server: the example application of mcp-auth.
+//!
+//! Invoices of several tenants live in SQLite; five tools read and change them behind OAuth 2.1
+//! scopes, each query constrained to the tenant named by the caller's token, and every call
+//! lands in an audit trail. `cargo run -p billing` serves it on <http://127.0.0.1:8000/mcp>
+//! together with an embedded development authorization server; `--issuer` points it at a
+//! real one. See the README next to `Cargo.toml` for the options.
+//!
+//! The binary is `main.rs`; this library exists so that the tests can build the same server
+//! in-process:
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use clap::Parser as _;
+//!
+//! let cli = billing::Cli::parse_from(["billing", "--port", "0", "--db", ":memory:"]);
+//! let billing::Command::Serve(args) = cli.into_command() else { unreachable!() };
+//! let server = billing::Server::bind(&args).await?;
+//! println!("{}", server.banner());
+//! server.serve(std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+mod audit;
+mod cli;
+mod dev;
+mod store;
+mod tools;
+mod verifier;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use axum::Router;
+use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
+use mcp_auth_runtime::dev_issuer::DevIssuer;
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{McpServerBuilder, ToolDef};
+
+pub use crate::cli::{Cli, Command, DataArgs, ServeArgs, TokenArgs};
+use crate::store::Store;
+use crate::tools::{create_invoice, list_invoices, lookup_invoice, refund_invoice, void_invoice};
+use crate::verifier::Verifier;
+
+/// The path of the MCP endpoint.
+const MCP_PATH: &str = "/mcp";
+
+/// Runs a command of the binary.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let server = Server::bind(&args).await?;
+            print_banner(server.banner());
+            server.serve(shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Token(args) => {
+            let token = token(&args)?;
+            print_banner(&format!("{token}\n"));
+            Ok(())
+        }
+    }
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the banner and the token are the program's output for its user"
+)]
+fn print_banner(text: &str) {
+    print!("{text}");
+}
+
+/// Completes on Ctrl-C, or on SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A billing server bound to its port, ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    resource: String,
+    issuer: Option<DevIssuer>,
+    banner: String,
+}
+
+impl Server {
+    /// Binds the listener, opens (and on first start creates) the database, and configures
+    /// authentication: the embedded dev issuer unless `--issuer` or `--introspection-url` is
+    /// given.
+    pub async fn bind(args: &ServeArgs) -> anyhow::Result<Server> {
+        if args.dev_issuer() {
+            anyhow::ensure!(
+                args.host.is_loopback(),
+                "the development issuer serves loopback only, and --host {} is not a loopback \
+                 address: use 127.0.0.1 or ::1, or pass --issuer with a real authorization \
+                 server",
+                args.host
+            );
+        }
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let addr = listener.local_addr()?;
+        let origin = format!("http://{addr}");
+        let resource = args
+            .resource
+            .clone()
+            .unwrap_or_else(|| format!("{origin}{MCP_PATH}"));
+
+        let store = Store::open(args.db_path()).await?;
+        let mut builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
+            .title("Billing")
+            .instructions(
+                "Invoices of the caller's tenant. Amounts are in cents. Ids look like INV-2041.",
+            )
+            .resource_name("Billing")
+            .tools(all_tools())
+            .state(store.clone())
+            .resource(&resource);
+        if !args.baseline_scopes.is_empty() {
+            builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
+        }
+
+        let (builder, verifier, issuer) = if args.dev_issuer() {
+            let data_dir = args.data.data_dir.clone();
+            let (auto_consent, o, r) = (args.auto_consent, origin.clone(), resource.clone());
+            let issuer =
+                tokio::task::spawn_blocking(move || dev::issuer(&o, &r, &data_dir, auto_consent))
+                    .await??;
+            let verifier = JwtVerifier::builder(&origin, &resource)
+                .static_keys(issuer.jwks())
+                .tenant_claim("tenant")
+                .build()?;
+            let builder = builder.authorization_server(&origin);
+            (builder, Verifier::Jwt(verifier), Some(issuer))
+        } else {
+            let (builder, verifier) = external_auth(builder, args, &resource).await?;
+            (builder, verifier, None)
+        };
+        let server = builder.verifier(verifier.clone()).build()?;
+        let banner = match &issuer {
+            Some(issuer) => dev::banner(issuer, &resource, &describe(&server))?,
+            None => format!(
+                "billing MCP server listening on {resource}\n\n{}\nAuthorization server: {}\n",
+                describe(&server),
+                server
+                    .metadata()
+                    .map(|m| m.authorization_servers.join(" "))
+                    .unwrap_or_default()
+            ),
+        };
+
+        let mut router = server.into_router();
+        if let Some(issuer) = &issuer {
+            router = router.merge(issuer.router());
+        }
+        let refusals = audit::Refusals {
+            store,
+            verifier,
+            path: MCP_PATH.to_owned(),
+        };
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            refusals,
+            audit::refusals,
+        ));
+        Ok(Server {
+            listener,
+            router,
+            resource,
+            issuer,
+            banner,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The MCP endpoint's canonical URI: the audience of its tokens.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The embedded development issuer, when it runs.
+    pub fn dev_issuer(&self) -> Option<&DevIssuer> {
+        self.issuer.as_ref()
+    }
+
+    /// What the binary prints at start: the endpoint, the tools and, with the dev issuer, two
+    /// tokens and a `curl` command.
+    pub fn banner(&self) -> &str {
+        &self.banner
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight calls finish.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt as _;
+        // Small responses otherwise wait for the peer's delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Creates `dir` and its parents; a new directory is owner-only, since it holds the database
+/// and the dev issuer's signing key.
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// One line per tool, with its scopes.
+fn describe(server: &McpServer) -> String {
+    server
+        .tools()
+        .iter()
+        .map(|tool| format!("  {:<16} {}\n", tool.name(), tool.scopes().join(" ")))
+        .collect()
+}
+
+/// JWT validation against `--issuer`, or introspection at `--introspection-url`.
+async fn external_auth(
+    builder: McpServerBuilder,
+    args: &ServeArgs,
+    resource: &str,
+) -> anyhow::Result<(McpServerBuilder, Verifier)> {
+    if let Some(endpoint) = &args.introspection_url {
+        let mut verifier = IntrospectionVerifier::builder(endpoint.clone(), resource)
+            .scope_claim(args.scope_claim())
+            .tenant_claim(args.tenant_claim.clone());
+        if let Some(issuer) = &args.issuer {
+            verifier = verifier.issuer(issuer.clone());
+        }
+        if let (Some(id), Some(secret)) = (&args.client_id, &args.client_secret) {
+            verifier = verifier.client_credentials(id.clone(), secret.clone(), ClientAuth::Basic);
+        }
+        let mut builder = builder;
+        if let Some(issuer) = &args.issuer {
+            builder = builder.authorization_server(issuer.clone());
+        }
+        return Ok((builder, Verifier::Introspection(verifier.build()?)));
+    }
+    let issuer = args
+        .issuer
+        .clone()
+        .context("--issuer or --introspection-url is required without the dev issuer")?;
+    let mut verifier = JwtVerifier::builder(issuer.clone(), resource)
+        .scope_claim(args.scope_claim())
+        .tenant_claim(args.tenant_claim.clone());
+    if let Some(jwks) = &args.jwks_url {
+        verifier = verifier.jwks_url(jwks.clone());
+    }
+    let verifier = verifier.build()?;
+    // Fail at start-up, not on the first request, when the issuer is unreachable.
+    let keys = verifier
+        .warm_up()
+        .await
+        .with_context(|| format!("cannot fetch the signing keys of {issuer}"))?;
+    tracing::info!(issuer, keys, "validating JWT access tokens");
+    Ok((
+        builder.authorization_server(issuer),
+        Verifier::Jwt(verifier),
+    ))
+}
+
+/// `billing token`: a development token signed by the persisted dev issuer key (created if
+/// missing), for the resource `http://HOST:PORT/mcp`.
+pub fn token(args: &TokenArgs) -> anyhow::Result<String> {
+    let origin = format!("http://{}", SocketAddr::new(args.host, args.port));
+    let resource = format!("{origin}{MCP_PATH}");
+    let issuer = dev::issuer(&origin, &resource, &args.data.data_dir, false)?;
+    let scopes: Vec<&str> = args
+        .scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect();
+    let tenant = (!args.no_tenant).then_some(args.tenant.as_str());
+    dev::mint(
+        &issuer,
+        &args.subject,
+        tenant,
+        &scopes,
+        args.client_id.as_deref(),
+        args.lifetime,
+    )
+}
+
+/// The tools of the billing server.
+fn all_tools() -> Vec<ToolDef> {
+    tools![
+        list_invoices,
+        lookup_invoice,
+        create_invoice,
+        void_invoice,
+        refund_invoice
+    ]
+}

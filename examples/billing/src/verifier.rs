@@ -1,0 +1,21 @@
+//! The token verifier the server is configured with, as one type: the MCP endpoint and the
+//! audit middleware share it.
+
+use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
+use mcp_auth_runtime::{AuthError, AuthInfo, TokenVerifier};
+
+/// JWT access tokens (the dev issuer's or a real issuer's), or opaque tokens introspected.
+#[derive(Clone)]
+pub(crate) enum Verifier {
+    Jwt(JwtVerifier),
+    Introspection(IntrospectionVerifier),
+}
+
+impl TokenVerifier for Verifier {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        match self {
+            Verifier::Jwt(verifier) => verifier.verify(token).await,
+            Verifier::Introspection(verifier) => verifier.verify(token).await,
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! The `billing` binary as a user runs it: the printed tokens and `curl` command, `billing
+//! token`, the persisted signing key, and the loopback-only rule of the dev issuer.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{TempDir, http, within};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_billing");
+
+/// What a running `billing serve` printed.
+struct Banner {
+    resource: String,
+    read_token: String,
+    write_token: String,
+    curl: String,
+}
+
+/// A running `billing` process, killed on drop, with its stderr collected.
+struct Running {
+    child: Child,
+    banner: Banner,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// Starts `billing` with `args` and waits for its banner.
+    async fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = errors.next_line().await {
+                let mut sink = sink.lock().unwrap();
+                sink.push_str(&line);
+                sink.push('\n');
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stdout = Vec::new();
+        let read = async {
+            // The banner ends with the `-d` line of the curl command.
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let done = line.starts_with("  -d '");
+                stdout.push(line);
+                if done {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .is_err()
+            || stdout.is_empty()
+        {
+            panic!(
+                "no banner; stdout: {stdout:?}\nstderr: {}",
+                stderr.lock().unwrap()
+            );
+        }
+        // Keep draining stdout so that the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Running {
+            child,
+            banner: parse_banner(&stdout),
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn port(&self) -> u16 {
+        let url = url_port(&self.banner.resource);
+        url.parse().unwrap()
+    }
+
+    async fn stop(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+fn url_port(resource: &str) -> &str {
+    resource
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix("/mcp"))
+        .unwrap_or_else(|| panic!("unexpected resource {resource}"))
+}
+
+fn parse_banner(lines: &[String]) -> Banner {
+    let after = |prefix: &str| -> String {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in {lines:#?}"));
+        lines[at + 1].trim().to_owned()
+    };
+    let resource = lines[0]
+        .strip_prefix("billing MCP server listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {:?}", lines[0]))
+        .to_owned();
+    let curl_at = lines.iter().position(|l| l.starts_with("curl ")).unwrap();
+    Banner {
+        resource,
+        read_token: after("Read-only token"),
+        write_token: after("Read-write token"),
+        curl: lines[curl_at..].join("\n"),
+    }
+}
+
+/// The arguments of `-H` and `-d` in the printed curl command, and its URL.
+fn parse_curl(curl: &str) -> (String, Vec<(String, String)>, String) {
+    let mut url = None;
+    let mut headers = Vec::new();
+    let mut body = None;
+    for line in curl.lines() {
+        let line = line.trim().trim_end_matches('\\').trim();
+        if let Some(rest) = line.strip_prefix("curl -sS ") {
+            url = Some(rest.to_owned());
+        } else if let Some(header) = line.strip_prefix("-H '").and_then(|h| h.strip_suffix('\'')) {
+            let (name, value) = header.split_once(": ").unwrap();
+            headers.push((name.to_owned(), value.to_owned()));
+        } else if let Some(data) = line.strip_prefix("-d '").and_then(|d| d.strip_suffix('\'')) {
+            body = Some(data.to_owned());
+        } else {
+            panic!("unexpected curl line {line:?}");
+        }
+    }
+    (url.unwrap(), headers, body.unwrap())
+}
+
+#[tokio::test]
+async fn the_printed_tokens_and_curl_command_work() {
+    within(async {
+        let dir = TempDir::new();
+        let server =
+            Running::start(&["--port", "0", "--db", ":memory:", "--data-dir", dir.str()]).await;
+        let banner = &server.banner;
+        let http = http();
+
+        // The curl command, as a user pastes it into a shell.
+        let (url, headers, body) = parse_curl(&banner.curl);
+        assert_eq!(url, banner.resource);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("MCP-Protocol-Version"), Some("2026-07-28"));
+        assert_eq!(header("Mcp-Method"), Some("tools/list"));
+        assert_eq!(
+            header("Authorization"),
+            Some(format!("Bearer {}", banner.read_token).as_str())
+        );
+        let request: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            request["params"]["_meta"],
+            json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            })
+        );
+        let listed = if std::process::Command::new("curl")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            let output = Command::new("sh")
+                .arg("-c")
+                .arg(&banner.curl)
+                .env("NO_PROXY", "*")
+                .output()
+                .await
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8(output.stdout).unwrap()
+        } else {
+            // No curl here: send exactly what it would.
+            let mut request = http.post(&url).body(body.clone());
+            for (name, value) in &headers {
+                request = request.header(name, value);
+            }
+            request.send().await.unwrap().text().await.unwrap()
+        };
+        let listed: Value = serde_json::from_str(&listed).unwrap();
+        let names: Vec<&str> = listed["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{listed}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "list_invoices",
+                "lookup_invoice",
+                "create_invoice",
+                "void_invoice",
+                "refund_invoice"
+            ]
+        );
+
+        // The read-only token reads but cannot write; the read-write token can.
+        let read = common::call(
+            &http,
+            &banner.resource,
+            &banner.read_token,
+            "list_invoices",
+            json!({}),
+        )
+        .await;
+        assert_eq!(common::ids(&read.structured()).len(), 7);
+        common::call(
+            &http,
+            &banner.resource,
+            &banner.read_token,
+            "void_invoice",
+            json!({ "invoice_id": "INV-2041" }),
+        )
+        .await
+        .assert_insufficient_scope("invoices:write");
+        let voided = common::call(
+            &http,
+            &banner.resource,
+            &banner.write_token,
+            "void_invoice",
+            json!({ "invoice_id": "INV-2041" }),
+        )
+        .await
+        .structured();
+        assert_eq!(voided["invoice"]["voided_by"], "alice");
+        let refunded = common::call(
+            &http,
+            &banner.resource,
+            &banner.write_token,
+            "refund_invoice",
+            json!({ "invoice_id": "INV-2042" }),
+        )
+        .await
+        .structured();
+        assert_eq!(refunded["invoice"]["status"], "refunded");
+
+        // Audit events go to stderr with target `audit`, without the tokens.
+        let stderr = server.stderr();
+        let audit: Vec<&str> = stderr.lines().filter(|l| l.contains(" audit: ")).collect();
+        assert_eq!(audit.len(), 4, "{stderr}");
+        assert!(audit[1].contains("insufficient_scope"), "{}", audit[1]);
+        assert!(
+            audit[2].contains("void_invoice") && audit[2].contains("alice"),
+            "{}",
+            audit[2]
+        );
+        assert!(!stderr.contains(&banner.read_token) && !stderr.contains(&banner.write_token));
+
+        // The signing key is in the data directory, readable by its owner only.
+        let key = dir.path().join("dev-issuer-key.der");
+        assert!(key.is_file());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // `--db :memory:` wrote no database file.
+        assert!(!dir.path().join("billing.db").exists());
+        server.stop().await;
+    })
+    .await;
+}
+
+/// Runs `billing token` with `args`.
+async fn token(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("token")
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn billing_token_prints_only_a_token_the_server_accepts() {
+    within(async {
+        let dir = TempDir::new();
+        let server = Running::start(&["--port", "0", "--data-dir", dir.str()]).await;
+        let port = server.port().to_string();
+        let http = http();
+        let resource = &server.banner.resource;
+
+        let output = token(&[
+            "--scope",
+            "invoices:read",
+            "--scope",
+            "invoices:write",
+            "--tenant",
+            "globex",
+            "--subject",
+            "bob",
+            "--lifetime",
+            "10m",
+            "--data-dir",
+            dir.str(),
+            "--port",
+            &port,
+        ])
+        .await;
+        assert!(output.status.success(), "{output:?}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let jwt = stdout.strip_suffix('\n').expect("one line");
+        assert!(!jwt.contains(char::is_whitespace), "{stdout:?}");
+        assert_eq!(jwt.split('.').count(), 3, "{stdout:?}");
+
+        let listed = common::call(&http, resource, jwt, "list_invoices", json!({}))
+            .await
+            .structured();
+        assert_eq!(common::ids(&listed)[0], "INV-3105");
+        let voided = common::call(
+            &http,
+            resource,
+            jwt,
+            "void_invoice",
+            json!({ "invoice_id": "INV-3101" }),
+        )
+        .await
+        .structured();
+        assert_eq!(voided["invoice"]["voided_by"], "bob");
+        // Scopes separated by spaces work too; refunds need payments:write.
+        let output = token(&[
+            "--scope",
+            "invoices:read invoices:write",
+            "--data-dir",
+            dir.str(),
+            "--port",
+            &port,
+        ])
+        .await;
+        let reader = String::from_utf8(output.stdout).unwrap();
+        common::call(
+            &http,
+            resource,
+            reader.trim(),
+            "refund_invoice",
+            json!({ "invoice_id": "INV-2042" }),
+        )
+        .await
+        .assert_insufficient_scope("invoices:write payments:write");
+
+        // Without a tenant: every tool refuses.
+        let output = token(&["--no-tenant", "--data-dir", dir.str(), "--port", &port]).await;
+        let tenantless = String::from_utf8(output.stdout).unwrap();
+        let error = common::call(
+            &http,
+            resource,
+            tenantless.trim(),
+            "list_invoices",
+            json!({}),
+        )
+        .await
+        .tool_error();
+        assert!(error.contains("names no tenant"), "{error}");
+
+        // A token for another port is for another resource: rejected.
+        let output = token(&["--data-dir", dir.str(), "--port", "1"]).await;
+        let elsewhere = String::from_utf8(output.stdout).unwrap();
+        let reply = common::call(
+            &http,
+            resource,
+            elsewhere.trim(),
+            "list_invoices",
+            json!({}),
+        )
+        .await;
+        assert_eq!(reply.status, 401);
+
+        // Unknown scopes and absurd lifetimes are refused, with nothing on stdout.
+        for args in [&["--scope", "admin"][..], &["--lifetime", "30d"]] {
+            let output = token(&[args, &["--data-dir", dir.str()][..]].concat()).await;
+            assert!(!output.status.success());
+            assert!(output.stdout.is_empty());
+            let stderr = String::from_utf8(output.stderr).unwrap();
+            assert!(
+                stderr.contains("admin") || stderr.contains("24h"),
+                "{stderr}"
+            );
+        }
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart() {
+    within(async {
+        let dir = TempDir::new();
+        let first = Running::start(&["--port", "0", "--data-dir", dir.str()]).await;
+        let port = first.port().to_string();
+        let read_token = first.banner.read_token.clone();
+        first.stop().await;
+        let minted = token(&["--data-dir", dir.str(), "--port", &port]).await;
+        assert!(minted.status.success(), "{minted:?}");
+
+        let second = Running::start(&["--port", &port, "--data-dir", dir.str()]).await;
+        let http = http();
+        let minted = String::from_utf8(minted.stdout).unwrap();
+        for jwt in [read_token.as_str(), minted.trim()] {
+            let reply = common::call(
+                &http,
+                &second.banner.resource,
+                jwt,
+                "list_invoices",
+                json!({}),
+            )
+            .await;
+            assert_eq!(common::ids(&reply.structured()).len(), 7);
+        }
+        second.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_dev_issuer_refuses_a_non_loopback_host() {
+    within(async {
+        let dir = TempDir::new();
+        let output = Command::new(BIN)
+            .args(["--host", "0.0.0.0", "--port", "0", "--data-dir", dir.str()])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("the development issuer serves loopback only, and --host 0.0.0.0 is not a loopback address"),
+            "{stderr}"
+        );
+        // It stopped before creating anything.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    })
+    .await;
+}

@@ -1,0 +1,362 @@
+//! Shared test helpers: temporary directories, the billing server in-process on an ephemeral
+//! loopback port, MCP calls in the 2026-07-28 era, and direct reads of the database.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use clap::Parser as _;
+use mcp_auth_runtime::dev_issuer::{DevIssuer, MintRequest};
+use serde_json::{Value, json};
+
+/// The longest any test may run.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `test`, failing it if it takes longer than [`TEST_TIMEOUT`].
+pub async fn within<F: Future>(test: F) -> F::Output {
+    tokio::time::timeout(TEST_TIMEOUT, test)
+        .await
+        .expect("the test did not finish in time")
+}
+
+/// A directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "billing-test-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An HTTP client that never goes through a proxy and never waits long.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// The billing server, in-process, on an ephemeral loopback port, with its database in a
+/// temporary directory.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub resource: String,
+    pub issuer: DevIssuer,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_in(TempDir::new(), 0).await
+    }
+
+    /// Starts on `port` (0: any) with the data of `dir`.
+    pub async fn start_in(dir: TempDir, port: u16) -> TestServer {
+        let cli = billing::Cli::parse_from([
+            "billing",
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+            dir.str(),
+        ]);
+        let billing::Command::Serve(args) = cli.into_command() else {
+            unreachable!("serve is the default command")
+        };
+        let server = billing::Server::bind(&args).await.unwrap();
+        let addr = server.local_addr();
+        let resource = server.resource().to_owned();
+        let issuer = server.dev_issuer().expect("the dev issuer runs").clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestServer {
+            addr,
+            resource,
+            issuer,
+            dir,
+            http: http(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and hands back its data directory.
+    pub async fn stop(mut self) -> (TempDir, u16) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap();
+        let port = self.addr.port();
+        let dir = std::mem::replace(&mut self.dir, TempDir::new());
+        (dir, port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A token of `subject` in `tenant` with `scopes`, valid for an hour.
+    pub fn token(&self, subject: &str, tenant: Option<&str>, scopes: &[&str]) -> String {
+        self.issuer
+            .mint(MintRequest {
+                subject: subject.into(),
+                tenant: tenant.map(Into::into),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                client_id: Some("billing-tests".into()),
+                ..MintRequest::default()
+            })
+            .unwrap()
+    }
+
+    /// Calls `tool` with `arguments`.
+    pub async fn call(&self, token: &str, tool: &str, arguments: Value) -> Reply {
+        call(&self.http, &self.resource, token, tool, arguments).await
+    }
+
+    /// The `structuredContent` of a successful call; panics on anything else.
+    pub async fn ok(&self, token: &str, tool: &str, arguments: Value) -> Value {
+        self.call(token, tool, arguments).await.structured()
+    }
+
+    /// The audit trail, oldest first.
+    pub fn audit(&self) -> Vec<AuditRow> {
+        audit_rows(&self.db())
+    }
+
+    /// One invoice row as stored: `(status, refunded_cents, voided_by)`.
+    pub fn stored(&self, tenant: &str, number: i64) -> Option<(String, i64, Option<String>)> {
+        let conn = self.db();
+        conn.query_row(
+            "SELECT status, refunded_cents, voided_by FROM invoices
+             WHERE tenant = ?1 AND number = ?2",
+            rusqlite::params![tenant, number],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .ok()
+    }
+
+    /// Every invoice and refund, to compare before and after calls that must change nothing.
+    pub fn snapshot(&self) -> Vec<String> {
+        let conn = self.db();
+        let mut rows: Vec<String> = conn
+            .prepare("SELECT * FROM invoices ORDER BY tenant, number")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((0..10)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let refunds: i64 = conn
+            .query_row("SELECT count(*) FROM refunds", [], |r| r.get(0))
+            .unwrap();
+        rows.push(format!("refunds: {refunds}"));
+        rows
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.dir.path().join("billing.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An HTTP answer to an MCP request.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The structured result of a successful tool call.
+    #[track_caller]
+    pub fn structured(&self) -> Value {
+        assert_eq!(self.status, 200, "{self:?}");
+        assert_ne!(self.body["result"]["isError"], true, "{self:?}");
+        self.body["result"]["structuredContent"].clone()
+    }
+
+    /// The message of a tool error.
+    #[track_caller]
+    pub fn tool_error(&self) -> String {
+        assert_eq!(self.status, 200, "{self:?}");
+        assert_eq!(self.body["result"]["isError"], true, "{self:?}");
+        self.body["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Asserts a `403` with an `insufficient_scope` challenge naming `scope`.
+    #[track_caller]
+    pub fn assert_insufficient_scope(&self, scope: &str) {
+        assert_eq!(self.status, 403, "{self:?}");
+        let challenge = self.www_authenticate.as_deref().unwrap_or("");
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains(&format!(r#"scope="{scope}""#)),
+            "{challenge}"
+        );
+    }
+}
+
+/// A 2026-07-28 request: one POST, no session, the version and capabilities in `_meta`,
+/// mirrored in headers.
+pub fn request(
+    http: &reqwest::Client,
+    resource: &str,
+    token: &str,
+    method: &str,
+    mut params: Value,
+) -> reqwest::RequestBuilder {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let mut request = http
+        .post(resource)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = params.get("name").and_then(Value::as_str) {
+        request = request.header("mcp-name", name);
+    }
+    request
+        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string())
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let www_authenticate = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        www_authenticate,
+        body,
+    }
+}
+
+pub async fn call(
+    http: &reqwest::Client,
+    resource: &str,
+    token: &str,
+    tool: &str,
+    arguments: Value,
+) -> Reply {
+    send(request(
+        http,
+        resource,
+        token,
+        "tools/call",
+        json!({ "name": tool, "arguments": arguments }),
+    ))
+    .await
+}
+
+/// One row of the `audit` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub at: String,
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    pub tenant: Option<String>,
+    pub tool: String,
+    pub outcome: String,
+    pub invoice_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
+    conn.prepare(
+        "SELECT at, subject, client_id, tenant, tool, outcome, invoice_id, detail
+         FROM audit ORDER BY id",
+    )
+    .unwrap()
+    .query_map([], |r| {
+        Ok(AuditRow {
+            at: r.get(0)?,
+            subject: r.get(1)?,
+            client_id: r.get(2)?,
+            tenant: r.get(3)?,
+            tool: r.get(4)?,
+            outcome: r.get(5)?,
+            invoice_id: r.get(6)?,
+            detail: r.get(7)?,
+        })
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// The ids of a page of invoices.
+pub fn ids(page: &Value) -> Vec<String> {
+    page["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}

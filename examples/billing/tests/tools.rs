@@ -1,0 +1,901 @@
+//! The billing tools over real HTTP, in-process, with tokens signed by the embedded dev
+//! issuer: scopes, tenant isolation, the audit trail, and the data surviving a restart.
+
+mod common;
+
+use common::{TestServer, ids, within};
+use serde_json::{Value, json};
+
+const READ: &[&str] = &["invoices:read"];
+const WRITE: &[&str] = &["invoices:read", "invoices:write"];
+const ALL: &[&str] = &["invoices:read", "invoices:write", "payments:write"];
+
+#[tokio::test]
+async fn tools_list_shows_every_tool_with_its_scopes() {
+    within(async {
+        let s = TestServer::start().await;
+        let token = s.token("alice", Some("acme"), READ);
+        let reply = common::send(common::request(
+            &s.http,
+            &s.resource,
+            &token,
+            "tools/list",
+            json!({}),
+        ))
+        .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let tools: Vec<(String, Value)> = reply.body["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_owned(),
+                    t["_meta"]["mcp-auth/scopes"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            tools,
+            [
+                ("list_invoices".to_owned(), json!(["invoices:read"])),
+                ("lookup_invoice".to_owned(), json!(["invoices:read"])),
+                ("create_invoice".to_owned(), json!(["invoices:write"])),
+                ("void_invoice".to_owned(), json!(["invoices:write"])),
+                (
+                    "refund_invoice".to_owned(),
+                    json!(["invoices:write", "payments:write"])
+                ),
+            ]
+        );
+        let void = &reply.body["result"]["tools"][3];
+        assert_eq!(void["annotations"]["destructiveHint"], true);
+        assert_eq!(void["annotations"]["idempotentHint"], true);
+        let create = &reply.body["result"]["tools"][2];
+        assert_eq!(
+            create["inputSchema"]["required"],
+            json!(["customer", "amount_cents"])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
+    within(async {
+        let s = TestServer::start().await;
+        let origin = format!("http://{}", s.addr);
+        let prm: Value = s
+            .http
+            .get(s.url("/.well-known/oauth-protected-resource/mcp"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(prm["resource"], s.resource);
+        assert_eq!(prm["authorization_servers"], json!([origin]));
+        assert_eq!(
+            prm["scopes_supported"],
+            json!(["invoices:read", "invoices:write", "payments:write"])
+        );
+        let issuer: Value = s
+            .http
+            .get(s.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(issuer["issuer"], origin);
+
+        let anonymous = s
+            .http
+            .post(&s.resource)
+            .header("content-type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+        assert!(s.audit().is_empty(), "anonymous requests reach no tool");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_invoices_shows_the_callers_tenant_only() {
+    within(async {
+        let s = TestServer::start().await;
+        let acme = s
+            .ok(
+                &s.token("alice", Some("acme"), READ),
+                "list_invoices",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            ids(&acme),
+            [
+                "INV-2047", "INV-2046", "INV-2045", "INV-2044", "INV-2043", "INV-2042", "INV-2041"
+            ]
+        );
+        assert!(acme.get("next_cursor").is_none());
+        let globex = s
+            .ok(
+                &s.token("bob", Some("globex"), READ),
+                "list_invoices",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            ids(&globex),
+            ["INV-3105", "INV-3104", "INV-3103", "INV-3102", "INV-3101"]
+        );
+        // The same token of bob, but naming tenant acme: the tenant decides, not the user.
+        let bob_in_acme = s
+            .ok(
+                &s.token("bob", Some("acme"), READ),
+                "list_invoices",
+                json!({}),
+            )
+            .await;
+        assert_eq!(ids(&bob_in_acme).len(), 7);
+        let nobody = s
+            .ok(
+                &s.token("eve", Some("initech"), READ),
+                "list_invoices",
+                json!({}),
+            )
+            .await;
+        assert_eq!(ids(&nobody), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_invoices_filters_by_status_and_customer() {
+    within(async {
+        let s = TestServer::start().await;
+        let token = s.token("alice", Some("acme"), READ);
+        let paid = s
+            .ok(&token, "list_invoices", json!({ "status": "paid" }))
+            .await;
+        assert_eq!(ids(&paid), ["INV-2045", "INV-2043", "INV-2042"]);
+        let void = s
+            .ok(&token, "list_invoices", json!({ "status": "void" }))
+            .await;
+        assert_eq!(ids(&void), ["INV-2046"]);
+        assert_eq!(void["invoices"][0]["voided_by"], "seed");
+        let by_customer = s
+            .ok(&token, "list_invoices", json!({ "customer": "INDUSTR" }))
+            .await;
+        assert_eq!(ids(&by_customer), ["INV-2045"]);
+        let both = s
+            .ok(
+                &token,
+                "list_invoices",
+                json!({ "status": "open", "customer": "E" }),
+            )
+            .await;
+        assert_eq!(ids(&both), ["INV-2047", "INV-2041"]);
+        // Another tenant's customer is no match.
+        let other = s
+            .ok(&token, "list_invoices", json!({ "customer": "Tyrell" }))
+            .await;
+        assert_eq!(ids(&other), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_invoices_pages_with_an_opaque_cursor() {
+    within(async {
+        let s = TestServer::start().await;
+        let token = s.token("alice", Some("acme"), READ);
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut args = json!({ "limit": 3 });
+            if let Some(cursor) = &cursor {
+                args["cursor"] = json!(cursor);
+            }
+            let page = s.ok(&token, "list_invoices", args).await;
+            pages += 1;
+            seen.extend(ids(&page));
+            match page.get("next_cursor").and_then(Value::as_str) {
+                Some(next) => {
+                    assert!(!next.contains("INV-"), "the cursor is opaque: {next}");
+                    cursor = Some(next.to_owned());
+                }
+                None => break,
+            }
+            assert!(pages < 10, "pagination does not end");
+        }
+        assert_eq!(pages, 3);
+        let all = s.ok(&token, "list_invoices", json!({ "limit": 100 })).await;
+        assert_eq!(seen, ids(&all));
+
+        for (args, message) in [
+            (
+                json!({ "limit": 101 }),
+                "limit must be between 1 and 100, got 101",
+            ),
+            (
+                json!({ "limit": 0 }),
+                "limit must be between 1 and 100, got 0",
+            ),
+            (json!({ "cursor": "INV-2044" }), "invalid cursor"),
+        ] {
+            let error = s.call(&token, "list_invoices", args).await.tool_error();
+            assert!(error.contains(message), "{error}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
+    within(async {
+        let s = TestServer::start().await;
+        let read = s.token("alice", Some("acme"), READ);
+        let invoice = s
+            .ok(&read, "lookup_invoice", json!({ "invoice_id": "INV-2042" }))
+            .await;
+        assert_eq!(invoice["id"], "INV-2042");
+        assert_eq!(invoice["customer"], "Initech");
+        assert_eq!(invoice["total_cents"], 48_000);
+        assert_eq!(invoice["status"], "paid");
+        assert_eq!(invoice["refunds"], json!([]));
+
+        let all = s.token("alice", Some("acme"), ALL);
+        s.ok(
+            &all,
+            "refund_invoice",
+            json!({ "invoice_id": "INV-2042", "amount_cents": 1_000, "reason": "late delivery" }),
+        )
+        .await;
+        let invoice = s
+            .ok(&read, "lookup_invoice", json!({ "invoice_id": "inv-2042" }))
+            .await;
+        assert_eq!(invoice["refunded_cents"], 1_000);
+        assert_eq!(invoice["refunds"][0]["amount_cents"], 1_000);
+        assert_eq!(invoice["refunds"][0]["reason"], "late delivery");
+        assert_eq!(invoice["refunds"][0]["refunded_by"], "alice");
+
+        let missing = s
+            .call(&read, "lookup_invoice", json!({ "invoice_id": "INV-9999" }))
+            .await;
+        assert_eq!(missing.tool_error(), "invoice INV-9999 not found");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn create_invoice_numbers_after_the_tenants_last_invoice() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), WRITE);
+        let created = s
+            .ok(
+                &alice,
+                "create_invoice",
+                json!({ "customer": "  Acme Rockets ", "amount_cents": 4_200 }),
+            )
+            .await;
+        assert_eq!(created["id"], "INV-2048");
+        assert_eq!(created["customer"], "Acme Rockets");
+        assert_eq!(created["total_cents"], 4_200);
+        assert_eq!(created["status"], "open");
+        assert_eq!(created["created_by"], "alice");
+        assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
+
+        let bob = s.token("bob", Some("globex"), WRITE);
+        let created = s
+            .ok(
+                &bob,
+                "create_invoice",
+                json!({ "customer": "Hooli", "amount_cents": 1 }),
+            )
+            .await;
+        assert_eq!(created["id"], "INV-3106");
+        assert_eq!(created["created_by"], "bob");
+
+        let fresh = s.token("carol", Some("initech"), WRITE);
+        let created = s
+            .ok(
+                &fresh,
+                "create_invoice",
+                json!({ "customer": "Wayne", "amount_cents": 5 }),
+            )
+            .await;
+        assert_eq!(created["id"], "INV-1001");
+
+        let audit = s.audit();
+        let rows: Vec<_> = audit
+            .iter()
+            .map(|r| {
+                (
+                    r.tool.as_str(),
+                    r.outcome.as_str(),
+                    r.subject.as_deref(),
+                    r.invoice_id.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("create_invoice", "ok", Some("alice"), Some("INV-2048")),
+                ("create_invoice", "ok", Some("bob"), Some("INV-3106")),
+                ("create_invoice", "ok", Some("carol"), Some("INV-1001")),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
+    within(async {
+        let s = TestServer::start().await;
+        let before = s.snapshot();
+        let alice = s.token("alice", Some("acme"), WRITE);
+        for amount in [0, -500] {
+            let error = s
+                .call(
+                    &alice,
+                    "create_invoice",
+                    json!({ "customer": "Hooli", "amount_cents": amount }),
+                )
+                .await
+                .tool_error();
+            assert_eq!(
+                error,
+                format!("amount_cents must be greater than 0, got {amount}")
+            );
+        }
+        let error = s
+            .call(
+                &alice,
+                "create_invoice",
+                json!({ "customer": " ", "amount_cents": 100 }),
+            )
+            .await
+            .tool_error();
+        assert_eq!(error, "customer must be a name of 1 to 200 characters");
+        // Not even a number: the framework refuses the arguments before the tool runs.
+        let error = s
+            .call(
+                &alice,
+                "create_invoice",
+                json!({ "customer": "Hooli", "amount_cents": "ten" }),
+            )
+            .await
+            .tool_error();
+        assert!(error.starts_with("invalid arguments:"), "{error}");
+        assert!(error.contains("amount_cents"), "{error}");
+        assert_eq!(s.snapshot(), before);
+
+        let outcomes: Vec<_> = s
+            .audit()
+            .iter()
+            .map(|r| (r.tool.clone(), r.outcome.clone(), r.subject.clone()))
+            .collect();
+        let row = |outcome: &str| {
+            (
+                "create_invoice".to_owned(),
+                outcome.to_owned(),
+                Some("alice".to_owned()),
+            )
+        };
+        assert_eq!(
+            outcomes,
+            [
+                row("error"),
+                row("error"),
+                row("error"),
+                row("invalid_arguments")
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn void_invoice_is_idempotent_and_records_who_voided() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), WRITE);
+        let first = s
+            .ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2041" }))
+            .await;
+        assert_eq!(first["changed"], true);
+        assert_eq!(first["message"], "INV-2041 is now void");
+        assert_eq!(first["invoice"]["status"], "void");
+        assert_eq!(first["invoice"]["voided_by"], "alice");
+        let voided_at = first["invoice"]["voided_at"].as_str().unwrap().to_owned();
+
+        // Again, by someone else: nothing changes, and the answer says so.
+        let bob = s.token("bob", Some("acme"), WRITE);
+        let second = s
+            .ok(&bob, "void_invoice", json!({ "invoice_id": "INV-2041" }))
+            .await;
+        assert_eq!(second["changed"], false);
+        assert_eq!(
+            second["message"],
+            format!("INV-2041 was already void (voided by alice at {voided_at}); nothing changed")
+        );
+        assert_eq!(second["invoice"], first["invoice"]);
+        assert_eq!(
+            s.stored("acme", 2041),
+            Some(("void".into(), 0, Some("alice".into())))
+        );
+
+        // A paid invoice is refunded, not voided.
+        let error = s
+            .call(&alice, "void_invoice", json!({ "invoice_id": "INV-2042" }))
+            .await
+            .tool_error();
+        assert_eq!(
+            error,
+            "INV-2042 is paid: a paid invoice cannot be voided, refund it instead"
+        );
+        assert_eq!(s.stored("acme", 2042), Some(("paid".into(), 0, None)));
+
+        let audit: Vec<_> = s
+            .audit()
+            .into_iter()
+            .map(|r| (r.tool, r.outcome, r.subject, r.tenant, r.invoice_id))
+            .collect();
+        let row = |outcome: &str, who: &str, id: &str| {
+            (
+                "void_invoice".to_owned(),
+                outcome.to_owned(),
+                Some(who.to_owned()),
+                Some("acme".to_owned()),
+                Some(id.to_owned()),
+            )
+        };
+        assert_eq!(
+            audit,
+            [
+                row("ok", "alice", "INV-2041"),
+                row("ok", "bob", "INV-2041"),
+                row("error", "alice", "INV-2042"),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), ALL);
+        let partial = s
+            .ok(
+                &alice,
+                "refund_invoice",
+                json!({ "invoice_id": "INV-2043", "amount_cents": 9_900 }),
+            )
+            .await;
+        assert_eq!(partial["refund"]["amount_cents"], 9_900);
+        assert_eq!(partial["refund"]["refunded_by"], "alice");
+        assert!(partial["refund"]["id"].as_str().unwrap().starts_with("RF-"));
+        assert_eq!(partial["invoice"]["status"], "paid");
+        assert_eq!(partial["invoice"]["refunded_cents"], 9_900);
+
+        let error = s
+            .call(
+                &alice,
+                "refund_invoice",
+                json!({ "invoice_id": "INV-2043", "amount_cents": 90_001 }),
+            )
+            .await
+            .tool_error();
+        assert_eq!(
+            error,
+            "amount_cents must be between 1 and 90000 (the total of INV-2043 less what was \
+             refunded already), got 90001"
+        );
+        let error = s
+            .call(
+                &alice,
+                "refund_invoice",
+                json!({ "invoice_id": "INV-2043", "amount_cents": 0 }),
+            )
+            .await
+            .tool_error();
+        assert!(
+            error.starts_with("amount_cents must be between 1 and 90000"),
+            "{error}"
+        );
+
+        // Without an amount, the rest.
+        let rest = s
+            .ok(
+                &alice,
+                "refund_invoice",
+                json!({ "invoice_id": "INV-2043" }),
+            )
+            .await;
+        assert_eq!(rest["refund"]["amount_cents"], 90_000);
+        assert_eq!(rest["invoice"]["status"], "refunded");
+        assert_eq!(rest["invoice"]["refunded_cents"], 99_900);
+        assert_eq!(
+            s.stored("acme", 2043),
+            Some(("refunded".into(), 99_900, None))
+        );
+
+        for (id, status) in [
+            ("INV-2043", "refunded"),
+            ("INV-2041", "open"),
+            ("INV-2046", "void"),
+        ] {
+            let error = s
+                .call(&alice, "refund_invoice", json!({ "invoice_id": id }))
+                .await
+                .tool_error();
+            assert_eq!(
+                error,
+                format!("{id} is {status}: only paid invoices can be refunded")
+            );
+        }
+        let outcomes: Vec<_> = s.audit().into_iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            ["ok", "error", "error", "ok", "error", "error", "error"]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refund_invoice_needs_both_scopes() {
+    within(async {
+        let s = TestServer::start().await;
+        let before = s.snapshot();
+        for scopes in [
+            &["invoices:read", "invoices:write"][..],
+            &["invoices:read", "payments:write"],
+            &["invoices:read"],
+        ] {
+            let token = s.token("alice", Some("acme"), scopes);
+            s.call(
+                &token,
+                "refund_invoice",
+                json!({ "invoice_id": "INV-2042" }),
+            )
+            .await
+            .assert_insufficient_scope("invoices:write payments:write");
+        }
+        assert_eq!(s.snapshot(), before);
+        let both = s.token("alice", Some("acme"), &["invoices:write", "payments:write"]);
+        let refund = s
+            .ok(&both, "refund_invoice", json!({ "invoice_id": "INV-2042" }))
+            .await;
+        assert_eq!(refund["invoice"]["status"], "refunded");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
+    within(async {
+        let s = TestServer::start().await;
+        let before = s.snapshot();
+        let read = s.token("alice", Some("acme"), READ);
+        s.call(
+            &read,
+            "create_invoice",
+            json!({ "customer": "Hooli", "amount_cents": 100 }),
+        )
+        .await
+        .assert_insufficient_scope("invoices:write");
+        s.call(&read, "void_invoice", json!({ "invoice_id": "INV-2041" }))
+            .await
+            .assert_insufficient_scope("invoices:write");
+        s.call(&read, "refund_invoice", json!({ "invoice_id": "INV-2042" }))
+            .await
+            .assert_insufficient_scope("invoices:write payments:write");
+        // And a write-only token cannot read.
+        let write_only = s.token("alice", Some("acme"), &["invoices:write"]);
+        s.call(&write_only, "list_invoices", json!({}))
+            .await
+            .assert_insufficient_scope("invoices:read");
+        assert_eq!(s.snapshot(), before);
+
+        // The refusals are in the audit trail, with who tried.
+        let audit: Vec<_> = s
+            .audit()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.tool,
+                    r.outcome,
+                    r.subject,
+                    r.tenant,
+                    r.invoice_id,
+                    r.detail,
+                )
+            })
+            .collect();
+        let row = |tool: &str, invoice: Option<&str>, scope: &str| {
+            (
+                tool.to_owned(),
+                "insufficient_scope".to_owned(),
+                Some("alice".to_owned()),
+                Some("acme".to_owned()),
+                invoice.map(str::to_owned),
+                Some(format!("insufficient scope: the tool requires `{scope}`")),
+            )
+        };
+        assert_eq!(
+            audit,
+            [
+                row("create_invoice", None, "invoices:write"),
+                row("void_invoice", Some("INV-2041"), "invoices:write"),
+                row(
+                    "refund_invoice",
+                    Some("INV-2042"),
+                    "invoices:write payments:write"
+                ),
+                row("list_invoices", None, "invoices:read"),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn another_tenants_invoices_are_not_found_and_unchanged() {
+    within(async {
+        let s = TestServer::start().await;
+        let before = s.snapshot();
+        let alice = s.token("alice", Some("acme"), ALL);
+        // INV-3101 is globex's and open, INV-3102 globex's and paid; INV-9999 exists nowhere.
+        // Each answer is the same as for an invoice that does not exist.
+        for (tool, args) in [
+            ("lookup_invoice", json!({ "invoice_id": "INV-3101" })),
+            ("void_invoice", json!({ "invoice_id": "INV-3101" })),
+            ("refund_invoice", json!({ "invoice_id": "INV-3102" })),
+            (
+                "refund_invoice",
+                json!({ "invoice_id": "INV-3102", "amount_cents": 1 }),
+            ),
+        ] {
+            let id = args["invoice_id"].as_str().unwrap();
+            let error = s.call(&alice, tool, args.clone()).await.tool_error();
+            assert_eq!(error, format!("invoice {id} not found"), "{tool}");
+            let mut missing = args.clone();
+            missing["invoice_id"] = json!("INV-9999");
+            let error = s.call(&alice, tool, missing).await.tool_error();
+            assert_eq!(error, "invoice INV-9999 not found", "{tool}");
+        }
+        let listed = s.ok(&alice, "list_invoices", json!({ "limit": 100 })).await;
+        assert!(
+            ids(&listed).iter().all(|id| id.starts_with("INV-204")),
+            "{listed}"
+        );
+        let searched = s
+            .ok(&alice, "list_invoices", json!({ "customer": "Wonka" }))
+            .await;
+        assert_eq!(ids(&searched), Vec::<String>::new());
+        assert_eq!(s.snapshot(), before);
+        assert_eq!(s.stored("globex", 3101), Some(("open".into(), 0, None)));
+        assert_eq!(s.stored("globex", 3102), Some(("paid".into(), 0, None)));
+
+        // bob of globex still sees his invoices as they were.
+        let bob = s.token("bob", Some("globex"), READ);
+        let invoice = s
+            .ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3101" }))
+            .await;
+        assert_eq!(invoice["status"], "open");
+
+        let probes: Vec<_> = s
+            .audit()
+            .into_iter()
+            .filter(|r| r.outcome == "error")
+            .map(|r| (r.subject, r.tenant, r.invoice_id))
+            .collect();
+        assert_eq!(probes.len(), 8);
+        assert!(probes.iter().all(|(subject, tenant, _)| {
+            subject.as_deref() == Some("alice") && tenant.as_deref() == Some("acme")
+        }));
+        assert_eq!(probes[0].2.as_deref(), Some("INV-3101"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_without_a_tenant_touches_nothing() {
+    within(async {
+        let s = TestServer::start().await;
+        let before = s.snapshot();
+        let token = s.token("mallory", None, ALL);
+        for (tool, args) in [
+            ("list_invoices", json!({})),
+            ("lookup_invoice", json!({ "invoice_id": "INV-2041" })),
+            (
+                "create_invoice",
+                json!({ "customer": "Hooli", "amount_cents": 100 }),
+            ),
+            ("void_invoice", json!({ "invoice_id": "INV-2041" })),
+            ("refund_invoice", json!({ "invoice_id": "INV-2042" })),
+        ] {
+            let error = s.call(&token, tool, args).await.tool_error();
+            assert!(error.contains("names no tenant"), "{tool}: {error}");
+        }
+        assert_eq!(s.snapshot(), before);
+        let audit = s.audit();
+        assert_eq!(audit.len(), 5);
+        assert!(audit.iter().all(|r| r.tenant.is_none()
+            && r.outcome == "error"
+            && r.subject.as_deref() == Some("mallory")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_call_is_audited_with_its_actor_and_never_the_token() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), ALL);
+        let bob = s.token("bob", Some("globex"), READ);
+        s.ok(&alice, "list_invoices", json!({ "status": "open" }))
+            .await;
+        s.ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3101" }))
+            .await;
+        s.ok(
+            &alice,
+            "create_invoice",
+            json!({ "customer": "Hooli", "amount_cents": 700 }),
+        )
+        .await;
+        s.ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2048" }))
+            .await;
+        s.ok(
+            &alice,
+            "refund_invoice",
+            json!({ "invoice_id": "INV-2045", "amount_cents": 5 }),
+        )
+        .await;
+        s.call(&bob, "void_invoice", json!({ "invoice_id": "INV-3101" }))
+            .await
+            .assert_insufficient_scope("invoices:write");
+        s.call(&bob, "lookup_invoice", json!({ "invoice_id": "INV-2041" }))
+            .await
+            .tool_error();
+
+        let audit = s.audit();
+        let rows: Vec<_> = audit
+            .iter()
+            .map(|r| {
+                (
+                    r.tool.as_str(),
+                    r.outcome.as_str(),
+                    r.subject.as_deref(),
+                    r.client_id.as_deref(),
+                    r.tenant.as_deref(),
+                    r.invoice_id.as_deref(),
+                )
+            })
+            .collect();
+        let client = Some("billing-tests");
+        assert_eq!(
+            rows,
+            [
+                (
+                    "list_invoices",
+                    "ok",
+                    Some("alice"),
+                    client,
+                    Some("acme"),
+                    None
+                ),
+                (
+                    "lookup_invoice",
+                    "ok",
+                    Some("bob"),
+                    client,
+                    Some("globex"),
+                    Some("INV-3101")
+                ),
+                (
+                    "create_invoice",
+                    "ok",
+                    Some("alice"),
+                    client,
+                    Some("acme"),
+                    Some("INV-2048")
+                ),
+                (
+                    "void_invoice",
+                    "ok",
+                    Some("alice"),
+                    client,
+                    Some("acme"),
+                    Some("INV-2048")
+                ),
+                (
+                    "refund_invoice",
+                    "ok",
+                    Some("alice"),
+                    client,
+                    Some("acme"),
+                    Some("INV-2045")
+                ),
+                (
+                    "void_invoice",
+                    "insufficient_scope",
+                    Some("bob"),
+                    client,
+                    Some("globex"),
+                    Some("INV-3101")
+                ),
+                (
+                    "lookup_invoice",
+                    "error",
+                    Some("bob"),
+                    client,
+                    Some("globex"),
+                    Some("INV-2041")
+                ),
+            ]
+        );
+        assert_eq!(
+            audit[6].detail.as_deref(),
+            Some("invoice INV-2041 not found")
+        );
+        for row in &audit {
+            // RFC 3339 in UTC, e.g. 2026-03-01T09:30:00.123Z.
+            assert_eq!(row.at.len(), 24, "{}", row.at);
+            assert!(
+                row.at.ends_with('Z') && row.at.as_bytes()[10] == b'T',
+                "{}",
+                row.at
+            );
+            let text = format!("{row:?}");
+            assert!(
+                !text.contains("eyJ"),
+                "a token leaked into the audit trail: {text}"
+            );
+            assert!(!text.contains(&alice[..40]) && !text.contains(&bob[..40]));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_data_survives_a_restart_and_is_seeded_once() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), WRITE);
+        s.ok(
+            &alice,
+            "create_invoice",
+            json!({ "customer": "Hooli", "amount_cents": 700 }),
+        )
+        .await;
+        s.ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2044" }))
+            .await;
+        let (dir, port) = s.stop().await;
+
+        // Same data directory and port: the same key, so the old token still works.
+        let s = TestServer::start_in(dir, port).await;
+        let all = s.ok(&alice, "list_invoices", json!({ "limit": 100 })).await;
+        assert_eq!(ids(&all).len(), 8);
+        assert_eq!(ids(&all)[0], "INV-2048");
+        assert_eq!(
+            s.stored("acme", 2044),
+            Some(("void".into(), 0, Some("alice".into())))
+        );
+        assert_eq!(s.audit().len(), 3);
+    })
+    .await;
+}

