@@ -8,5 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace --all-features --locked
+# The criterion microbenchmarks once each, as tests (debug build, no measurement); the load
+# benchmark in benches/load is never run here (see BENCHMARKS.md).
+cargo test -p mcp-auth-runtime --all-features --locked --bench verify --bench dispatch
 bash tests/conformance/run.sh
 bash tests/interop/run.sh

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_channel::mpsc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use futures_channel::mpsc;
 use tokio::sync::oneshot;
 
 use crate::error::ToolError;

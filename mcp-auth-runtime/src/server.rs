@@ -652,10 +652,7 @@ impl McpServer {
             Auth::Disabled(_) => route,
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
-        let route = route.layer(axum::middleware::from_fn_with_state(
-            self.clone(),
-            crate::transport::guard,
-        ));
+        let route = route.layer(crate::transport::GuardLayer(self.clone()));
         let mut router = Router::new()
             .route(&path, route)
             .layer(DefaultBodyLimit::max(body_limit));

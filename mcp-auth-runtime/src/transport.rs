@@ -26,13 +26,12 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use futures_channel::mpsc as relay;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
-use futures_channel::mpsc as relay;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::AuthInfo;
@@ -83,14 +82,25 @@ fn accepts(headers: &HeaderMap) -> Accepts {
         let Ok(value) = value.to_str() else { continue };
         for media in value.split(',') {
             let media = media.split(';').next().unwrap_or("").trim();
-            let is = |name: &str| media.eq_ignore_ascii_case(name);
-            if is("application/json") || is("application/*") {
-                accepts.json = true;
-            } else if is("text/event-stream") || is("text/*") {
-                accepts.sse = true;
-            } else if is("*/*") {
-                accepts.json = true;
-                accepts.sse = true;
+            // The media types of interest differ in length: one comparison each.
+            let expected = match media.len() {
+                16 => "application/json",
+                13 => "application/*",
+                17 => "text/event-stream",
+                6 => "text/*",
+                3 => "*/*",
+                _ => continue,
+            };
+            if !media.eq_ignore_ascii_case(expected) {
+                continue;
+            }
+            match media.len() {
+                16 | 13 => accepts.json = true,
+                17 | 6 => accepts.sse = true,
+                _ => {
+                    accepts.json = true;
+                    accepts.sse = true;
+                }
             }
         }
     }
@@ -828,14 +838,55 @@ pub(crate) async fn method_not_allowed() -> Response {
         .into_response()
 }
 
+/// [`Guard`] around the MCP endpoint's routes.
+#[derive(Clone)]
+pub(crate) struct GuardLayer(pub(crate) McpServer);
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            server: self.0.clone(),
+        }
+    }
+}
+
 /// DNS-rebinding protection (streamable HTTP §security): the `Host` must be one the server
 /// answers to, and an `Origin`, when present, one it trusts; otherwise `403` before anything
-/// else runs.
-pub(crate) async fn guard(
-    State(server): State<McpServer>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// else runs. A plain service rather than a `from_fn` middleware: an accepted request goes on
+/// to the inner service with no allocation on the way.
+#[derive(Clone)]
+pub(crate) struct Guard<S> {
+    inner: S,
+    server: McpServer,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        match refusal(&self.server, &request) {
+            Some(response) => Either::Left(std::future::ready(Ok(response))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
+/// Why the guard refuses `request`, as the response to send; `None` lets it through.
+fn refusal(server: &McpServer, request: &Request) -> Option<Response> {
     // No MCP request needs large headers; a bound keeps a flood of them cheap to refuse.
     let header_bytes: usize = request
         .headers()
@@ -843,25 +894,25 @@ pub(crate) async fn guard(
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+        return Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response());
     }
     // One Host (RFC 9112 §3.2) and at most one Origin: with two, this check and the
     // application could each read a different one.
     if request.headers().get_all(header::HOST).iter().count() > 1 {
-        return rpc_error(
+        return Some(rpc_error(
             StatusCode::BAD_REQUEST,
             None,
             code::INVALID_REQUEST,
             "more than one Host header",
-        );
+        ));
     }
     if request.headers().get_all(header::ORIGIN).iter().count() > 1 {
-        return rpc_error(
+        return Some(rpc_error(
             StatusCode::FORBIDDEN,
             None,
             code::INVALID_REQUEST,
             "more than one Origin header",
-        );
+        ));
     }
     let allowed = server.allowed();
     let host = request
@@ -874,12 +925,12 @@ pub(crate) async fn guard(
             host = host.unwrap_or(""),
             "request for a host this server does not serve; refused"
         );
-        return rpc_error(
+        return Some(rpc_error(
             StatusCode::FORBIDDEN,
             None,
             code::INVALID_REQUEST,
             "Host not allowed",
-        );
+        ));
     }
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
@@ -888,15 +939,15 @@ pub(crate) async fn guard(
                 origin,
                 "request from an origin this server does not trust; refused"
             );
-            return rpc_error(
+            return Some(rpc_error(
                 StatusCode::FORBIDDEN,
                 None,
                 code::INVALID_REQUEST,
                 "Origin not allowed",
-            );
+            ));
         }
     }
-    next.run(request).await
+    None
 }
 
 #[cfg(test)]

@@ -30,7 +30,11 @@ impl SigningKey {
     pub fn ed25519(kid: &str) -> SigningKey {
         let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
         let der = pair.to_pkcs8v1().unwrap();
-        SigningKey::new(kid, Algorithm::EdDSA, EncodingKey::from_ed_der(der.as_ref()))
+        SigningKey::new(
+            kid,
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_der(der.as_ref()),
+        )
     }
 
     fn new(kid: &str, alg: Algorithm, encoding: EncodingKey) -> SigningKey {

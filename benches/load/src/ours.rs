@@ -47,7 +47,8 @@ pub async fn serve(
     cache: Option<usize>,
     stateless: bool,
 ) -> anyhow::Result<()> {
-    let mut verifier = JwtVerifier::builder(issuer.clone(), resource.clone()).tenant_claim("tenant");
+    let mut verifier =
+        JwtVerifier::builder(issuer.clone(), resource.clone()).tenant_claim("tenant");
     if let Some(capacity) = cache {
         verifier = verifier.cache_capacity(capacity);
     }

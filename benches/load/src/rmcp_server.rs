@@ -93,7 +93,11 @@ impl ServerHandler for Billing {
     }
 }
 
-async fn require_jwt(State(checker): State<Arc<Checker>>, mut request: Request, next: Next) -> Response {
+async fn require_jwt(
+    State(checker): State<Arc<Checker>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match checker.check(request.headers()) {
         Some(claims) => {
             request.extensions_mut().insert(claims);

@@ -306,11 +306,11 @@ impl TokenVerifier for JwtVerifier {
 /// the issuer, a gateway and this server is refused rather than interpreted.
 fn header_names_are_distinct(token: &str) -> bool {
     use base64::Engine;
-    let mut segments = token.split('.');
-    let Some(header) = segments.next() else {
+    // Three segments: two dots, counted in a loop the compiler vectorizes.
+    let Some((header, rest)) = token.split_once('.') else {
         return false;
     };
-    if segments.count() != 2 {
+    if rest.bytes().filter(|b| *b == b'.').count() != 1 {
         return false;
     }
     let Ok(json) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {

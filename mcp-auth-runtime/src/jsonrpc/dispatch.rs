@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
+use futures_channel::mpsc;
 use futures_util::future::{AbortHandle, Abortable};
 use http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use futures_channel::mpsc;
 
 use super::{ErrorResponse, Id, Request, code, result_body};
 use crate::auth::AuthInfo;
