@@ -16,7 +16,7 @@ node --version
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p mcp-auth-tests --bin conformance-server
 port="${CONFORMANCE_PORT:-39817}"
-"$root/target/debug/conformance-server" "127.0.0.1:$port" &
+"${CARGO_TARGET_DIR:-$root/target}/debug/conformance-server" "127.0.0.1:$port" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do

@@ -58,7 +58,7 @@ fi
 /usr/bin/chromium --version 2>/dev/null | head -1
 
 timeout 1200 cargo build --quiet --manifest-path "$root/Cargo.toml" -p billing
-billing="$root/target/debug/billing"
+billing="${CARGO_TARGET_DIR:-$root/target}/debug/billing"
 
 # --- helpers ---------------------------------------------------------------------------------
 free_port() {
