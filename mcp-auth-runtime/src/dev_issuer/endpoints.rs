@@ -18,10 +18,11 @@ use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 use url::Url;
 
+use super::Inner;
 use super::consent::{ConsentPage, error_page};
 use super::keys::{basic_credentials, digest, is_pkce_value, random_token, s256_matches};
 use super::store::{Authorization, Client, Grant, Redeemed};
-use super::{Inner, is_loopback_host};
+use crate::auth::claims::is_loopback_host;
 
 /// Largest request body read by the issuer.
 const BODY_LIMIT: usize = 64 * 1024;

@@ -150,6 +150,7 @@ use url::Url;
 use self::keys::SigningKey;
 use self::store::{Grant, Store};
 use crate::auth::claims::canonical_resource;
+use crate::auth::claims::is_loopback_host;
 use crate::scope::is_scope_token;
 
 /// The default lifetime of access tokens: one hour.
@@ -691,16 +692,6 @@ fn describe(scope: &str) -> String {
             format!("{action} access to {resource}")
         }
         _ => format!("the `{scope}` permission"),
-    }
-}
-
-/// Whether a URL host is a loopback host: `localhost`, 127.0.0.0/8 or `::1`.
-fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
-    match host {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
