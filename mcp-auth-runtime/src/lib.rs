@@ -36,6 +36,7 @@ mod context;
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
 pub mod dev_issuer;
 mod error;
+pub mod health;
 mod jsonrpc;
 pub mod metadata;
 mod peer;
@@ -48,6 +49,8 @@ mod schema;
 mod scope;
 mod server;
 mod session;
+#[cfg(feature = "redis")]
+pub use session::RedisSessions;
 mod tool;
 mod transport;
 

@@ -100,7 +100,11 @@ pub struct InputRequest {
 #[derive(Debug, Clone)]
 pub(crate) enum Channel {
     /// Handshake era: server-to-client requests travel on the request's SSE stream.
-    Legacy { pending: Arc<PendingRequests> },
+    Legacy {
+        pending: Arc<PendingRequests>,
+        /// The session, or without one the caller, that may answer.
+        scope: String,
+    },
     /// 2026-07-28: requests for input are answered by retrying the call.
     Modern { answers: Map<String, Value> },
 }
@@ -269,13 +273,13 @@ impl Peer {
                     }))),
                 }
             }
-            Channel::Legacy { pending } => {
+            Channel::Legacy { pending, scope } => {
                 let Some(outbound) = &self.outbound else {
                     return Err(ToolError::new(format!(
                         "`{method}` needs a client that accepts `text/event-stream` responses"
                     )));
                 };
-                let (id, answer) = pending.register();
+                let (id, answer) = pending.register(scope);
                 let _forget = PendingGuard { pending, id: &id };
                 let request =
                     json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
@@ -306,11 +310,14 @@ impl Peer {
     }
 }
 
-/// Server-to-client requests awaiting the client's answer (handshake era), by request id.
+/// Server-to-client requests awaiting the client's answer (handshake era), by request id,
+/// each with the session (or caller) it was sent to: an answer counts only from there.
 #[derive(Debug, Default)]
 pub(crate) struct PendingRequests {
-    waiting: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
+    waiting: Mutex<HashMap<String, Waiting>>,
 }
+
+type Waiting = (String, oneshot::Sender<Result<Value, Value>>);
 
 /// Answers an abandoned request never finds a waiter.
 struct PendingGuard<'a> {
@@ -325,24 +332,26 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl PendingRequests {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Result<Value, Value>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiting>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A fresh, unguessable request id and the receiver of its answer.
-    fn register(&self) -> (String, oneshot::Receiver<Result<Value, Value>>) {
+    /// A fresh, unguessable request id and the receiver of its answer from `scope`.
+    fn register(&self, scope: &str) -> (String, oneshot::Receiver<Result<Value, Value>>) {
         let id = format!("mcp-auth-{}", crate::random::token(12));
         let (tx, rx) = oneshot::channel();
-        self.lock().insert(id.clone(), tx);
+        self.lock().insert(id.clone(), (scope.to_owned(), tx));
         (id, rx)
     }
 
-    /// Delivers the client's answer; `false` if no call waits for `id`.
-    pub(crate) fn answer(&self, id: &str, answer: Result<Value, Value>) -> bool {
-        match self.lock().remove(id) {
-            Some(tx) => tx.send(answer).is_ok(),
+    /// Delivers the client's answer; `false` if no call of `scope` waits for `id`.
+    pub(crate) fn answer(&self, scope: &str, id: &str, answer: Result<Value, Value>) -> bool {
+        let mut waiting = self.lock();
+        if waiting.get(id).is_none_or(|(owner, _)| owner != scope) {
+            return false;
+        }
+        match waiting.remove(id) {
+            Some((_, tx)) => tx.send(answer).is_ok(),
             None => false,
         }
     }

@@ -137,6 +137,11 @@ impl RateLimits {
         self
     }
 
+    /// The tools with a budget of their own.
+    pub(crate) fn tool_names(&self) -> impl Iterator<Item = &str> {
+        self.tools.keys().map(String::as_str)
+    }
+
     /// Checks a request of `caller` against the request budget.
     pub(crate) async fn check_request(&self, caller: &str) -> Result<(), Limited> {
         match self.requests {

@@ -24,7 +24,7 @@ use crate::metadata::ProtectedResourceMetadata;
 use crate::rate_limit::RateLimits;
 use crate::registry::Registry;
 use crate::scope::ScopePolicy;
-use crate::session::SessionStore;
+use crate::session::{Limits, MemorySessions, SessionStore};
 use crate::tool::{StateType, ToolDef};
 
 /// Largest request body accepted by default: 1 MiB, far above any sane tool call.
@@ -83,6 +83,10 @@ pub enum BuildError {
         "several authorization servers are configured: pass a verifier with `.verifier(..)` that accepts each of them"
     )]
     AmbiguousIssuer,
+    /// A rate limit names a tool the server does not have (a typo would leave the real tool
+    /// without its budget).
+    #[error("a rate limit names `{0}`, which is not a tool of this server")]
+    UnknownRateLimitedTool(String),
     /// A baseline scope is not an RFC 6749 scope token.
     #[error("invalid baseline scope `{0}`")]
     InvalidScope(String),
@@ -93,6 +97,12 @@ pub enum BuildError {
     #[error("the MCP path `{0}` must start with `/`")]
     InvalidPath(String),
 }
+
+/// Where sessions are shared between replicas, if anywhere.
+#[cfg(feature = "redis")]
+type SharedSessions = crate::RedisSessions;
+#[cfg(not(feature = "redis"))]
+type SharedSessions = std::convert::Infallible;
 
 /// Configures an [`McpServer`]. Created by [`McpServer::builder`].
 #[must_use]
@@ -118,6 +128,8 @@ pub struct McpServerBuilder {
     session_idle_timeout: Duration,
     max_sessions: usize,
     max_sessions_per_principal: usize,
+    redis_sessions: Option<SharedSessions>,
+    health_checks: bool,
     call_timeout: Duration,
     page_size: usize,
     list_ttl: Duration,
@@ -259,6 +271,24 @@ impl McpServerBuilder {
         self
     }
 
+    /// Keeps handshake-era sessions in Redis, shared by every replica that is given the same
+    /// Redis (feature `redis`): see [`RedisSessions`](crate::RedisSessions). Without it,
+    /// sessions live in this process, and a load balancer in front of several replicas must
+    /// send each session's requests to the replica that opened it.
+    #[cfg(feature = "redis")]
+    pub fn redis_sessions(mut self, sessions: crate::RedisSessions) -> Self {
+        self.redis_sessions = Some(sessions);
+        self
+    }
+
+    /// Serves `GET /healthz` (liveness) and `GET /readyz` (readiness: the token verifier and
+    /// the session store) on the router, without authentication; on by default. See
+    /// [`health`](crate::health).
+    pub fn health_checks(mut self, enabled: bool) -> Self {
+        self.health_checks = enabled;
+        self
+    }
+
     /// How long an unused session lives (default 30 minutes).
     pub fn session_idle_timeout(mut self, timeout: Duration) -> Self {
         self.session_idle_timeout = timeout;
@@ -337,6 +367,11 @@ impl McpServerBuilder {
             return Err(BuildError::InvalidPath(self.path));
         }
         let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
+        if let Some(limits) = &self.rate_limits {
+            if let Some(unknown) = limits.tool_names().find(|name| registry.get(name).is_none()) {
+                return Err(BuildError::UnknownRateLimitedTool(unknown.to_owned()));
+            }
+        }
         if let Some(resource) = &self.resource
             && (canonical_resource(resource).is_none() || !is_secure_url(resource))
         {
@@ -444,11 +479,18 @@ impl McpServerBuilder {
             state: self.state.map_or_else(unit_state, |(state, _)| state),
             filter_tools: self.filter_tools_by_scope,
             sessions: (!self.stateless).then(|| {
-                SessionStore::new(
-                    self.session_idle_timeout,
-                    self.max_sessions,
-                    self.max_sessions_per_principal,
-                )
+                let limits = Limits {
+                    idle_timeout: self.session_idle_timeout,
+                    max_sessions: self.max_sessions,
+                    max_per_principal: self.max_sessions_per_principal,
+                };
+                match self.redis_sessions {
+                    #[cfg(feature = "redis")]
+                    Some(redis) => SessionStore::Redis(redis, limits),
+                    #[cfg(not(feature = "redis"))]
+                    Some(never) => match never {},
+                    None => SessionStore::Memory(MemorySessions::new(limits)),
+                }
             }),
             call_timeout: self.call_timeout,
             page_size: self.page_size,
@@ -461,11 +503,14 @@ impl McpServerBuilder {
             server_info,
             instructions: self.instructions,
             pages: Vec::new(),
-            inflight: Default::default(),
+            calls: Arc::default(),
             fingerprint,
             rate_limits: self.rate_limits,
             observer: self.observer,
         };
+        if let Some(store) = &dispatcher.sessions {
+            dispatcher.calls = store.calls();
+        }
         dispatcher.paginate();
         Ok(McpServer {
             inner: Arc::new(Inner {
@@ -475,6 +520,7 @@ impl McpServerBuilder {
                 auth,
                 path: self.path,
                 body_limit: self.body_limit,
+                health_checks: self.health_checks,
                 allowed,
             }),
         })
@@ -520,6 +566,7 @@ struct Inner {
     metadata: Option<Metadata>,
     path: String,
     body_limit: usize,
+    health_checks: bool,
 }
 
 /// The protected-resource metadata document, serialized once.
@@ -559,6 +606,8 @@ impl McpServer {
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
             max_sessions_per_principal: 64,
+            redis_sessions: None,
+            health_checks: true,
             call_timeout: Duration::from_secs(300),
             page_size: 100,
             list_ttl: Duration::from_secs(300),
@@ -585,13 +634,15 @@ impl McpServer {
         &self.inner.path
     }
 
-    /// How many handshake-era sessions are open (expired ones included until they are swept).
+    /// How many handshake-era sessions this process holds (expired ones included until they
+    /// are swept); 0 in stateless mode and when sessions live in Redis.
     pub fn open_sessions(&self) -> usize {
         self.inner
             .dispatcher
             .sessions
             .as_ref()
-            .map_or(0, |s| s.len())
+            .and_then(|s| s.local_len())
+            .unwrap_or(0)
     }
 
     /// The protected-resource metadata document, when a resource is configured.
@@ -670,7 +721,20 @@ impl McpServer {
                 router = router.route(&path, get(serve_metadata).layer(cors.clone()));
             }
         }
+        if self.inner.health_checks {
+            router = router
+                .route(crate::health::LIVENESS_PATH, get(crate::health::live))
+                .route(crate::health::READINESS_PATH, get(crate::health::ready));
+        }
         router.with_state(self)
+    }
+
+    /// Whether the token verifier can check tokens now (always, without authentication).
+    pub(crate) async fn verifier_readiness(&self) -> crate::auth::Readiness {
+        match &self.inner.auth {
+            Auth::Verifier(verifier) => verifier.ready().await,
+            Auth::Disabled(_) => crate::auth::Readiness::Ready,
+        }
     }
 }
 

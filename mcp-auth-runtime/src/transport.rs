@@ -247,7 +247,7 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
                     Err(response) => return response,
                 }
             } else {
-                match legacy_era(&server, &headers, &request, &auth) {
+                match legacy_era(&server, &headers, &request, &auth).await {
                     Ok(era) => era,
                     Err(response) => return response,
                 }
@@ -266,21 +266,19 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
             .await
         }
         Message::Notification { method, params } => {
-            let scope = match legacy_session(&server, &headers, &auth, false) {
+            let scope = match legacy_session(&server, &headers, &auth, false).await {
                 Ok(Some(session)) => session.id.clone(),
                 Ok(None) => crate::jsonrpc::principal_key(&auth),
                 Err(response) => return response,
             };
-            dispatcher.notification(&method, params.as_ref(), &scope);
+            dispatcher
+                .notification(&method, params.as_ref(), &scope)
+                .await;
             StatusCode::ACCEPTED.into_response()
         }
         Message::Response { id, answer } => {
-            match legacy_session(&server, &headers, &auth, false) {
-                Ok(Some(session)) => {
-                    if !session.pending.answer(&id, answer) {
-                        tracing::debug!("a response to no pending request was ignored");
-                    }
-                }
+            match legacy_session(&server, &headers, &auth, false).await {
+                Ok(Some(session)) => dispatcher.answer(&session.id, id, answer).await,
                 Ok(None) => tracing::debug!("a response without session was ignored"),
                 Err(response) => return response,
             }
@@ -296,7 +294,7 @@ fn is_json_content(headers: &HeaderMap) -> bool {
 }
 
 /// The session named by `Mcp-Session-Id`, in stateful mode. `initialize` needs none.
-fn legacy_session(
+async fn legacy_session(
     server: &McpServer,
     headers: &HeaderMap,
     auth: &AuthInfo,
@@ -316,7 +314,7 @@ fn legacy_session(
             "missing Mcp-Session-Id header: call `initialize` first",
         ));
     };
-    match store.get(id, auth) {
+    match store.get(id, auth).await {
         Ok(session) => Ok(Some(session)),
         Err(SessionError::NotFound) => Err(rpc_error(
             StatusCode::NOT_FOUND,
@@ -324,10 +322,26 @@ fn legacy_session(
             code::INVALID_REQUEST,
             "unknown or expired session: call `initialize` again",
         )),
+        Err(_) => Err(sessions_unavailable()),
     }
 }
 
-fn legacy_era(
+/// `503` when the shared session store cannot be reached: a session that cannot be checked
+/// is never assumed.
+fn sessions_unavailable() -> Response {
+    let mut response = rpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        code::INTERNAL_ERROR,
+        "sessions are unavailable; retry shortly",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+async fn legacy_era(
     server: &McpServer,
     headers: &HeaderMap,
     request: &RpcRequest,
@@ -343,7 +357,7 @@ fn legacy_era(
             ));
         }
     }
-    let session = legacy_session(server, headers, auth, request.method == "initialize")?;
+    let session = legacy_session(server, headers, auth, request.method == "initialize").await?;
     Ok(Era::Legacy { session })
 }
 
@@ -818,7 +832,7 @@ pub(crate) async fn delete(State(server): State<McpServer>, request: Request) ->
             "missing Mcp-Session-Id header",
         );
     };
-    match store.remove(id, &auth) {
+    match store.remove(id, &auth).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(SessionError::NotFound) => rpc_error(
             StatusCode::NOT_FOUND,
@@ -826,6 +840,7 @@ pub(crate) async fn delete(State(server): State<McpServer>, request: Request) ->
             code::INVALID_REQUEST,
             "unknown or expired session",
         ),
+        Err(_) => sessions_unavailable(),
     }
 }
 

@@ -104,6 +104,24 @@ pub struct ServeArgs {
     /// the dev issuer off.
     #[arg(long, env = "BILLING_INTROSPECTION_URL", conflicts_with = "jwks_url")]
     pub introspection_url: Option<String>,
+    /// Share handshake-era sessions and rate-limit counters with every other replica through
+    /// this Redis, e.g. `redis://127.0.0.1:6379/` (see DEPLOYING.md). Without it both live in
+    /// this process.
+    #[arg(long, env = "BILLING_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Requests per minute each caller (issuer, subject and client of its token) may send;
+    /// `429` with `Retry-After` beyond it [default: no limit].
+    #[arg(long, env = "BILLING_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// `TOOL=N`: calls per minute each caller may make of TOOL, counted on top of
+    /// `--rate-limit`; repeat it, or separate entries with spaces.
+    #[arg(
+        long = "tool-rate-limit",
+        env = "BILLING_TOOL_RATE_LIMITS",
+        value_delimiter = ' ',
+        value_parser = parse_tool_limit
+    )]
+    pub tool_rate_limits: Vec<(String, u32)>,
     /// Client id for the introspection endpoint.
     #[arg(long, env = "BILLING_CLIENT_ID", requires = "introspection_url")]
     pub client_id: Option<String>,
@@ -173,6 +191,18 @@ pub struct TokenArgs {
     /// Where the signing key lives.
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// `void_invoice=10`.
+fn parse_tool_limit(s: &str) -> Result<(String, u32), String> {
+    let (tool, per_minute) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not TOOL=N, e.g. void_invoice=10"))?;
+    let per_minute = per_minute
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{per_minute}` in `{s}` is not a number of calls per minute"))?;
+    Ok((tool.trim().to_owned(), per_minute))
 }
 
 /// Longest lifetime `billing token` mints: development tokens stay short-lived.
@@ -264,6 +294,35 @@ mod tests {
         assert!(
             matches!(cli.into_command(), Command::Serve(args) if args.baseline_scopes.is_empty())
         );
+    }
+
+    #[test]
+    fn tool_rate_limits_parse() {
+        let cli = Cli::try_parse_from([
+            "billing",
+            "--tool-rate-limit",
+            "void_invoice=10",
+            "--tool-rate-limit",
+            "refund_invoice=2 create_invoice=30",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        assert_eq!(
+            args.tool_rate_limits,
+            [
+                ("void_invoice".to_owned(), 10),
+                ("refund_invoice".to_owned(), 2),
+                ("create_invoice".to_owned(), 30)
+            ]
+        );
+        for bad in ["void_invoice", "void_invoice=", "void_invoice=ten", "=3x"] {
+            assert!(
+                Cli::try_parse_from(["billing", "--tool-rate-limit", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

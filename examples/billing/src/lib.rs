@@ -36,7 +36,8 @@ use axum::Router;
 use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::dev_issuer::DevIssuer;
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{McpServerBuilder, ToolDef};
+use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+use mcp_auth_runtime::{McpServerBuilder, RedisSessions, ToolDef};
 
 pub use crate::cli::{Cli, Command, DataArgs, ServeArgs, TokenArgs};
 use crate::store::Store;
@@ -139,6 +140,7 @@ impl Server {
         if !args.baseline_scopes.is_empty() {
             builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
         }
+        builder = scale_out(builder, args).await?;
 
         let (builder, verifier, issuer) = if args.dev_issuer() {
             let data_dir = args.data.data_dir.clone();
@@ -251,6 +253,40 @@ fn describe(server: &McpServer) -> String {
         .iter()
         .map(|tool| format!("  {:<16} {}\n", tool.name(), tool.scopes().join(" ")))
         .collect()
+}
+
+/// Sessions and rate limits: shared through `--redis-url` by every replica, or kept here.
+async fn scale_out(
+    mut builder: McpServerBuilder,
+    args: &ServeArgs,
+) -> anyhow::Result<McpServerBuilder> {
+    let redis = match &args.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).context("invalid --redis-url")?;
+            // Not the URL: it may carry a password.
+            let sessions = RedisSessions::connect(client)
+                .await
+                .context("cannot connect to Redis (--redis-url)")?;
+            tracing::info!("sessions and rate limits are shared through Redis");
+            builder = builder.redis_sessions(sessions.clone());
+            Some(sessions)
+        }
+        None => None,
+    };
+    if args.rate_limit.is_none() && args.tool_rate_limits.is_empty() {
+        return Ok(builder);
+    }
+    let mut limits = match &redis {
+        Some(sessions) => RateLimits::redis(sessions.connection()),
+        None => RateLimits::local(),
+    };
+    if let Some(per_minute) = args.rate_limit {
+        limits = limits.requests(Quota::per_minute(per_minute));
+    }
+    for (tool, per_minute) in &args.tool_rate_limits {
+        limits = limits.tool(tool.clone(), Quota::per_minute(*per_minute));
+    }
+    Ok(builder.rate_limits(limits))
 }
 
 /// JWT validation against `--issuer`, or introspection at `--introspection-url`.

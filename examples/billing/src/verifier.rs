@@ -1,7 +1,9 @@
 //! The token verifier the server is configured with, as one type: the MCP endpoint and the
 //! audit middleware share it.
 
-use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
+use std::sync::Arc;
+
+use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, Readiness};
 use mcp_auth_runtime::{AuthError, AuthInfo, TokenVerifier};
 
 /// JWT access tokens (the dev issuer's or a real issuer's), or opaque tokens introspected.
@@ -16,6 +18,21 @@ impl TokenVerifier for Verifier {
         match self {
             Verifier::Jwt(verifier) => verifier.verify(token).await,
             Verifier::Introspection(verifier) => verifier.verify(token).await,
+        }
+    }
+
+    // Delegated so that the JWT verifier's cache hands out its shared results.
+    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
+        match self {
+            Verifier::Jwt(verifier) => verifier.verify_shared(token).await,
+            Verifier::Introspection(verifier) => verifier.verify_shared(token).await,
+        }
+    }
+
+    async fn ready(&self) -> Readiness {
+        match self {
+            Verifier::Jwt(verifier) => verifier.ready().await,
+            Verifier::Introspection(verifier) => verifier.ready().await,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::AuthError;
+use super::{AuthError, Readiness};
 
 /// Largest key set or metadata document read from an issuer.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -299,6 +299,48 @@ impl JwksCache {
         Err(AuthError::InvalidToken(
             "no key of the issuer matches the token's `kid` and `alg`".into(),
         ))
+    }
+
+    /// Whether tokens can be checked: fresh keys are enough; otherwise the key set is
+    /// fetched, at most once per refetch interval whatever asks, so that readiness probes
+    /// never hammer the issuer.
+    pub(crate) async fn readiness(&self) -> Readiness {
+        if self.generation().is_some() {
+            return Readiness::Ready;
+        }
+        let mut refresh = self.refresh.lock().await;
+        if self.generation().is_some() {
+            return Readiness::Ready;
+        }
+        let may_fetch = refresh
+            .last_attempt
+            .is_none_or(|at| at.elapsed() >= self.refetch_interval);
+        if may_fetch {
+            self.attempts.fetch_add(1, Ordering::AcqRel);
+            refresh.last_attempt = Some(Instant::now());
+            match self.fetch(&mut refresh).await {
+                Ok(set) => {
+                    tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
+                    refresh.last_error = None;
+                    self.store(Arc::new(set));
+                    return Readiness::Ready;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot fetch the issuer's signing keys");
+                    refresh.last_error = Some(err);
+                }
+            }
+        }
+        let reason = refresh
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "the issuer's keys are due for a refresh".into());
+        let (keys, fetched_at) = self.snapshot();
+        if fetched_at.is_some() && keys.len() > 0 {
+            Readiness::Degraded(reason)
+        } else {
+            Readiness::Unavailable(reason)
+        }
     }
 
     /// Fetches now, whatever the interval: used at start-up to fail fast.

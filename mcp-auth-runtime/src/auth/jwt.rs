@@ -15,7 +15,7 @@ use super::claims::{
     ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url, now,
 };
 use super::jwks::{JwksCache, JwksSource, Key, KeySet};
-use super::{AuthError, AuthInfo, TokenVerifier};
+use super::{AuthError, AuthInfo, Readiness, TokenVerifier};
 
 /// The asymmetric algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
 pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
@@ -159,6 +159,14 @@ impl JwtVerifier {
         }
     }
 
+    /// Whether tokens can be checked now: see [`TokenVerifier::ready`].
+    pub async fn readiness(&self) -> Readiness {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.readiness().await,
+            Keys::Static(_) => Readiness::Ready,
+        }
+    }
+
     async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
         match &self.inner.keys {
             Keys::Remote(cache) => cache.key(kid, alg).await,
@@ -277,6 +285,10 @@ fn validation(alg: Algorithm, issuer: &str, leeway: u64) -> Validation {
 impl TokenVerifier for JwtVerifier {
     async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
         self.verify_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    async fn ready(&self) -> Readiness {
+        self.readiness().await
     }
 
     async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {

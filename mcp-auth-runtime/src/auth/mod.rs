@@ -54,6 +54,28 @@ pub trait TokenVerifier: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send {
         async move { self.verify(token).await.map(Arc::new) }
     }
+
+    /// Whether tokens can be checked now, for readiness probes (`/readyz`). It must be cheap
+    /// and must not hammer the issuer: [`JwtVerifier`] answers from its key cache, fetching
+    /// the key set only when it holds no fresh one, and at most once per refetch interval.
+    /// The default, for verifiers with nothing to prepare, is [`Readiness::Ready`].
+    fn ready(&self) -> impl Future<Output = Readiness> + Send {
+        async { Readiness::Ready }
+    }
+}
+
+/// Whether a [`TokenVerifier`] can check tokens now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Readiness {
+    /// Tokens can be checked.
+    Ready,
+    /// Tokens can be checked with what is cached, but refreshing it failed (the issuer is
+    /// unreachable): a key rotation would not be seen. The reason is for logs.
+    Degraded(String),
+    /// No token can be checked now (no key set was ever fetched): every request fails with
+    /// `503`. The reason is for logs.
+    Unavailable(String),
 }
 
 /// Why a token was not accepted.
@@ -201,6 +223,8 @@ pub(crate) trait DynVerifier: Send + Sync + 'static {
         &'a self,
         token: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>>;
+
+    fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>>;
 }
 
 impl<V: TokenVerifier> DynVerifier for V {
@@ -217,6 +241,10 @@ impl<V: TokenVerifier> DynVerifier for V {
     ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>> {
         Box::pin(self.verify_shared(token))
     }
+
+    fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>> {
+        Box::pin(self.ready())
+    }
 }
 
 /// A shareable, type-erased verifier.
@@ -230,6 +258,10 @@ impl TokenVerifier for SharedVerifier {
 
     async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
         self.0.verify_shared_boxed(token).await
+    }
+
+    async fn ready(&self) -> Readiness {
+        self.0.ready_boxed().await
     }
 }
 

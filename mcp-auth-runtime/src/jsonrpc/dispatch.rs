@@ -7,8 +7,7 @@
 //! `resultType` to every result and caching hints to lists, and returns requests for input as
 //! an `InputRequiredResult`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -24,12 +23,12 @@ use super::{ErrorResponse, Id, Request, code, result_body};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
 use crate::error::ToolError;
-use crate::peer::{Channel, ClientSupport, InputRequest, LogLevel, Peer, PendingRequests};
+use crate::peer::{Channel, ClientSupport, InputRequest, LogLevel, Peer};
 use crate::rate_limit::RateLimits;
 use crate::registry::Registry;
 use crate::result::{CallToolResult, Content};
 use crate::scope::ScopePolicy;
-use crate::session::{Session, SessionStore};
+use crate::session::{LocalCalls, Relayed, Session, SessionError, SessionStore};
 
 /// Handshake-era protocol versions, newest first.
 pub(crate) const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
@@ -109,9 +108,8 @@ pub(crate) struct Dispatcher {
     /// Precomputed `tools/list` pages, each followed by the closing brace of the response:
     /// (handshake era, 2026-07-28 era).
     pub(crate) pages: Vec<(Bytes, Bytes)>,
-    /// In-flight handshake-era calls that `notifications/cancelled` may abort, by
-    /// (session or caller, request id).
-    pub(crate) inflight: Mutex<HashMap<(String, String), AbortHandle>>,
+    /// The handshake-era calls running here that a client may answer or cancel.
+    pub(crate) calls: Arc<LocalCalls>,
     /// Changes with the tool set, so that cursors of another deployment are refused.
     pub(crate) fingerprint: u64,
     pub(crate) rate_limits: Option<RateLimits>,
@@ -276,9 +274,9 @@ impl Dispatcher {
     pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {
-            ("initialize", false) => self.initialize(&request, &ctx),
+            ("initialize", false) => self.initialize(&request, &ctx).await,
             ("ping", false) => respond(&request, &json!({})),
-            ("logging/setLevel", false) => self.set_level(&request, &ctx),
+            ("logging/setLevel", false) => self.set_level(&request, &ctx).await,
             ("server/discover", true) => self.discover(&request),
             ("subscriptions/listen", true) => self.listen(&request),
             ("tools/list", _) => self.list_tools(&request, &ctx),
@@ -295,8 +293,9 @@ impl Dispatcher {
         }
     }
 
-    /// Handles a notification; `notifications/cancelled` aborts the matching call.
-    pub(crate) fn notification(
+    /// Handles a notification; `notifications/cancelled` aborts the matching call, here or,
+    /// with sessions in Redis, in the replica running it.
+    pub(crate) async fn notification(
         &self,
         method: &str,
         params: Option<&Map<String, Value>>,
@@ -313,18 +312,39 @@ impl Dispatcher {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let handle = self.lock_inflight().remove(&(scope.to_owned(), id.clone()));
-        if let Some(handle) = handle {
-            tracing::debug!(request = %id, "call cancelled by the client");
-            handle.abort();
+        let message = Relayed::Cancel {
+            scope: scope.to_owned(),
+            id,
+        };
+        match &self.sessions {
+            Some(store) => store.deliver(&self.calls, message).await,
+            None => {
+                self.calls.deliver(&message);
+            }
         }
     }
 
-    fn lock_inflight(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), AbortHandle>> {
-        self.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    /// Delivers a client's answer to a request for input of a call of session `scope`.
+    pub(crate) async fn answer(&self, scope: &str, id: String, answer: Result<Value, Value>) {
+        let (result, error) = match answer {
+            Ok(result) => (Some(result), None),
+            Err(error) => (None, Some(error)),
+        };
+        let message = Relayed::Answer {
+            scope: scope.to_owned(),
+            id,
+            result,
+            error,
+        };
+        match &self.sessions {
+            Some(store) => store.deliver(&self.calls, message).await,
+            None => {
+                self.calls.deliver(&message);
+            }
+        }
     }
 
-    fn initialize(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+    async fn initialize(&self, request: &Request, ctx: &RequestCtx) -> Reply {
         let params = request.params.as_ref();
         let Some(requested) = params
             .and_then(|p| p.get("protocolVersion"))
@@ -345,15 +365,19 @@ impl Dispatcher {
             .unwrap_or(LEGACY_VERSIONS[0]);
         let support = ClientSupport::from_capabilities(params.and_then(|p| p.get("capabilities")));
         let session = match &self.sessions {
-            Some(store) => match store.create(&ctx.auth, version, support) {
+            Some(store) => match store.create(&ctx.auth, version, support).await {
                 Ok(session) => Some(session.id.clone()),
-                Err(full) => {
-                    tracing::warn!("session limit reached: {full}");
+                Err(err) => {
+                    tracing::warn!("cannot open a session: {err}");
+                    let message = match err {
+                        SessionError::Full(_) => "too many sessions",
+                        _ => "sessions are unavailable",
+                    };
                     return error(
                         request,
                         StatusCode::SERVICE_UNAVAILABLE,
                         code::INTERNAL_ERROR,
-                        "too many sessions",
+                        message,
                     );
                 }
             },
@@ -373,7 +397,7 @@ impl Dispatcher {
         }
     }
 
-    fn set_level(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+    async fn set_level(&self, request: &Request, ctx: &RequestCtx) -> Reply {
         let level = request
             .params
             .as_ref()
@@ -387,11 +411,34 @@ impl Dispatcher {
                 "invalid params: unknown log level",
             );
         };
-        if let Era::Legacy {
-            session: Some(session),
-        } = &ctx.era
+        if let (
+            Era::Legacy {
+                session: Some(session),
+            },
+            Some(store),
+        ) = (&ctx.era, &self.sessions)
         {
-            session.set_log_level(level);
+            match store.set_log_level(&session.id, &ctx.auth, level).await {
+                Ok(()) => {}
+                Err(SessionError::NotFound) => {
+                    // Ended by another request since this one started.
+                    return error(
+                        request,
+                        StatusCode::NOT_FOUND,
+                        code::INVALID_REQUEST,
+                        "unknown or expired session",
+                    );
+                }
+                Err(err) => {
+                    tracing::warn!("cannot set the log level: {err}");
+                    return error(
+                        request,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        code::INTERNAL_ERROR,
+                        "sessions are unavailable",
+                    );
+                }
+            }
         }
         respond(request, &json!({}))
     }
@@ -573,21 +620,18 @@ impl Dispatcher {
                 (Channel::Modern { answers }, *support, *log_level)
             }
             Era::Legacy { session } => {
-                let (pending, support, level) = match session {
-                    Some(session) => (
-                        session.pending.clone(),
-                        session.support,
-                        Some(session.log_level()),
-                    ),
+                let (scope, support, level) = match session {
+                    Some(session) => (session.id.clone(), session.support, session.log_level),
                     // Without a session no client answer can reach a call (the transport
-                    // drops responses without one), so sessionless calls share one registry.
+                    // drops responses without one).
                     None => (
-                        SESSIONLESS.clone(),
+                        principal_key(&auth),
                         ClientSupport::default(),
-                        Some(LogLevel::Debug),
+                        LogLevel::Debug,
                     ),
                 };
-                (Channel::Legacy { pending }, support, level)
+                let pending = self.calls.pending.clone();
+                (Channel::Legacy { pending, scope }, support, Some(level))
             }
         };
         let peer = Peer::new(
@@ -625,14 +669,7 @@ impl Dispatcher {
                     Era::Legacy { session: None } => Some(principal_key(&auth)),
                     Era::Modern { .. } => None,
                 };
-                let _inflight = scope.map(|scope| {
-                    let key = (scope, request.id.key());
-                    self.lock_inflight().insert(key.clone(), abort);
-                    InflightGuard {
-                        dispatcher: self,
-                        key,
-                    }
-                });
+                let _tracked = scope.map(|scope| self.calls.track(scope, request.id.key(), abort));
                 let run = Abortable::new(run, registration);
                 match tokio::time::timeout(self.call_timeout, run).await {
                     Ok(Ok(outcome)) => outcome,
@@ -719,21 +756,6 @@ impl Dispatcher {
             }
         }
         result
-    }
-}
-
-/// The registry of server-to-client requests of calls without a session.
-static SESSIONLESS: LazyLock<Arc<PendingRequests>> = LazyLock::new(Arc::default);
-
-/// Removes a finished call from the cancellation registry.
-struct InflightGuard<'a> {
-    dispatcher: &'a Dispatcher,
-    key: (String, String),
-}
-
-impl Drop for InflightGuard<'_> {
-    fn drop(&mut self) {
-        self.dispatcher.lock_inflight().remove(&self.key);
     }
 }
 

@@ -1,103 +1,56 @@
-//! Handshake-era sessions (`Mcp-Session-Id`), bound to the principal that opened them.
-//!
-//! A session is never a credential: every request is still token-checked, and a session id
-//! presented with another principal's token is treated as unknown. Ids are 256-bit random
-//! values; sessions expire when idle, and their number is bounded, overall and per principal,
-//! so memory stays bounded whatever clients do.
+//! Sessions kept in this process: the default, for a server that runs as one replica.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::{Limits, Session, SessionError};
 use crate::auth::AuthInfo;
 use crate::jsonrpc::principal_key;
-use crate::peer::{ClientSupport, LogLevel, PendingRequests};
+use crate::peer::{ClientSupport, LogLevel};
 
-/// One handshake-era session.
-pub(crate) struct Session {
-    pub(crate) id: String,
+/// One session, as this process keeps it.
+struct Entry {
     /// Issuer, subject and client of the token that opened it.
     principal: String,
-    pub(crate) version: &'static str,
-    pub(crate) support: ClientSupport,
+    version: &'static str,
+    support: ClientSupport,
     log_level: AtomicU8,
     /// Milliseconds since the store's epoch at the last request.
     last_seen: AtomicU64,
     /// Creation order, which breaks ties between sessions last seen in the same millisecond.
     serial: u64,
-    /// Server-to-client requests awaiting the client's answer.
-    pub(crate) pending: Arc<PendingRequests>,
 }
 
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The id authenticates nothing, but it addresses the session: keep it out of logs.
-        f.debug_struct("Session")
-            .field("version", &self.version)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    pub(crate) fn log_level(&self) -> LogLevel {
-        LogLevel::from_u8(self.log_level.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn set_log_level(&self, level: LogLevel) {
-        self.log_level.store(level.as_u8(), Ordering::Relaxed);
-    }
-}
-
-/// Why a session could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[error("{0} sessions are open, the configured maximum")]
-pub(crate) struct SessionsFull(usize);
-
-/// Why a session id was not accepted.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SessionError {
-    /// Unknown, expired, ended, or opened by another principal: `404`.
-    NotFound,
-}
-
-/// The sessions of one server.
-pub(crate) struct SessionStore {
-    sessions: RwLock<HashMap<String, Arc<Session>>>,
+/// The sessions of one server, in this process.
+pub(crate) struct MemorySessions {
+    sessions: RwLock<HashMap<String, Arc<Entry>>>,
     epoch: Instant,
     serials: AtomicU64,
     /// When expired sessions were last dropped, in milliseconds since `epoch`.
     last_sweep: AtomicU64,
-    idle_timeout: Duration,
-    max_sessions: usize,
-    max_per_principal: usize,
+    limits: Limits,
 }
 
-impl fmt::Debug for SessionStore {
+impl fmt::Debug for MemorySessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionStore")
+        f.debug_struct("MemorySessions")
             .field("open", &self.len())
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_sessions", &self.max_sessions)
+            .field("limits", &self.limits)
             .finish()
     }
 }
 
-impl SessionStore {
-    pub(crate) fn new(
-        idle_timeout: Duration,
-        max_sessions: usize,
-        max_per_principal: usize,
-    ) -> Self {
-        SessionStore {
+impl MemorySessions {
+    pub(crate) fn new(limits: Limits) -> Self {
+        MemorySessions {
             sessions: RwLock::default(),
             epoch: Instant::now(),
             serials: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
-            idle_timeout,
-            max_sessions,
-            max_per_principal,
+            limits,
         }
     }
 
@@ -105,9 +58,12 @@ impl SessionStore {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn expired(&self, session: &Session, now: u64) -> bool {
-        now.saturating_sub(session.last_seen.load(Ordering::Relaxed))
-            > self.idle_timeout.as_millis() as u64
+    fn idle_ms(&self) -> u64 {
+        self.limits.idle_timeout.as_millis() as u64
+    }
+
+    fn expired(&self, entry: &Entry, now: u64) -> bool {
+        now.saturating_sub(entry.last_seen.load(Ordering::Relaxed)) > self.idle_ms()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -117,45 +73,41 @@ impl SessionStore {
             .len()
     }
 
-    /// Opens a session for `auth`. When the principal already holds its maximum, its least
-    /// recently used session is ended; when the server holds its maximum after dropping
-    /// expired sessions, the new one is refused.
     pub(crate) fn create(
         &self,
         auth: &AuthInfo,
         version: &'static str,
         support: ClientSupport,
-    ) -> Result<Arc<Session>, SessionsFull> {
+    ) -> Result<Arc<Session>, SessionError> {
         let principal = principal_key(auth);
         let now = self.now();
-        let session = Arc::new(Session {
-            id: crate::random::token(32),
+        let id = crate::random::token(32);
+        let entry = Arc::new(Entry {
             principal: principal.clone(),
             version,
             support,
             log_level: AtomicU8::new(LogLevel::Debug.as_u8()),
             last_seen: AtomicU64::new(now),
             serial: self.serials.fetch_add(1, Ordering::Relaxed),
-            pending: Arc::default(),
         });
         // Expired sessions are dropped when room is needed, and at least once per idle
         // timeout, so that they never pile up.
         let since_sweep = now.saturating_sub(self.last_sweep.load(Ordering::Relaxed));
-        if self.len() >= self.max_sessions || since_sweep > self.idle_timeout.as_millis() as u64 {
+        if self.len() >= self.limits.max_sessions || since_sweep > self.idle_ms() {
             self.sweep();
         }
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        if sessions.len() >= self.max_sessions {
-            return Err(SessionsFull(sessions.len()));
+        if sessions.len() >= self.limits.max_sessions {
+            return Err(SessionError::Full(sessions.len()));
         }
         let mut own: Vec<(&String, (u64, u64))> = sessions
             .iter()
             .filter(|(_, s)| s.principal == principal)
             .map(|(id, s)| (id, (s.last_seen.load(Ordering::Relaxed), s.serial)))
             .collect();
-        if own.len() >= self.max_per_principal {
+        if own.len() >= self.limits.max_per_principal {
             own.sort_by_key(|(_, order)| *order);
-            let evict: Vec<String> = own[..=own.len() - self.max_per_principal]
+            let evict: Vec<String> = own[..=own.len() - self.limits.max_per_principal]
                 .iter()
                 .map(|(id, _)| (*id).clone())
                 .collect();
@@ -163,29 +115,33 @@ impl SessionStore {
                 sessions.remove(&id);
             }
         }
-        sessions.insert(session.id.clone(), session.clone());
-        Ok(session)
+        sessions.insert(id.clone(), entry);
+        Ok(Arc::new(Session {
+            id,
+            version,
+            support,
+            log_level: LogLevel::Debug,
+        }))
     }
 
-    /// The session `id`, if it exists, is live and belongs to `auth`'s principal; marks it
-    /// used.
-    pub(crate) fn get(&self, id: &str, auth: &AuthInfo) -> Result<Arc<Session>, SessionError> {
+    /// The entry `id`, if it is live and belongs to `auth`'s principal; marks it used.
+    fn entry(&self, id: &str, auth: &AuthInfo) -> Result<Arc<Entry>, SessionError> {
         let now = self.now();
-        let session = {
+        let entry = {
             let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
             sessions.get(id).cloned()
         };
-        let Some(session) = session else {
+        let Some(entry) = entry else {
             return Err(SessionError::NotFound);
         };
-        if self.expired(&session, now) {
+        if self.expired(&entry, now) {
             self.sessions
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(id);
             return Err(SessionError::NotFound);
         }
-        if session.principal != principal_key(auth) {
+        if entry.principal != principal_key(auth) {
             tracing::warn!(
                 subject = auth.subject(),
                 client_id = auth.client_id(),
@@ -193,13 +149,33 @@ impl SessionStore {
             );
             return Err(SessionError::NotFound);
         }
-        session.last_seen.store(now, Ordering::Relaxed);
-        Ok(session)
+        entry.last_seen.store(now, Ordering::Relaxed);
+        Ok(entry)
     }
 
-    /// Ends the session `id` if it belongs to `auth`'s principal.
+    pub(crate) fn get(&self, id: &str, auth: &AuthInfo) -> Result<Arc<Session>, SessionError> {
+        let entry = self.entry(id, auth)?;
+        Ok(Arc::new(Session {
+            id: id.to_owned(),
+            version: entry.version,
+            support: entry.support,
+            log_level: LogLevel::from_u8(entry.log_level.load(Ordering::Relaxed)),
+        }))
+    }
+
+    pub(crate) fn set_log_level(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        level: LogLevel,
+    ) -> Result<(), SessionError> {
+        let entry = self.entry(id, auth)?;
+        entry.log_level.store(level.as_u8(), Ordering::Relaxed);
+        Ok(())
+    }
+
     pub(crate) fn remove(&self, id: &str, auth: &AuthInfo) -> Result<(), SessionError> {
-        self.get(id, auth)?;
+        self.entry(id, auth)?;
         self.sessions
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -220,10 +196,20 @@ impl SessionStore {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    fn store(max: usize, per: usize) -> SessionStore {
-        SessionStore::new(Duration::from_secs(60), max, per)
+    fn limits(idle: Duration, max: usize, per: usize) -> Limits {
+        Limits {
+            idle_timeout: idle,
+            max_sessions: max,
+            max_per_principal: per,
+        }
+    }
+
+    fn store(max: usize, per: usize) -> MemorySessions {
+        MemorySessions::new(limits(Duration::from_secs(60), max, per))
     }
 
     #[test]
@@ -279,7 +265,7 @@ mod tests {
 
     #[test]
     fn idle_sessions_expire() {
-        let store = SessionStore::new(Duration::ZERO, 10, 10);
+        let store = MemorySessions::new(limits(Duration::ZERO, 10, 10));
         let alice = AuthInfo::new("alice");
         let session = store
             .create(&alice, "2025-11-25", ClientSupport::default())

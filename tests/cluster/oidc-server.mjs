@@ -1,0 +1,152 @@
+// The cluster's authorization server (copied from tests/interop/oidc-server.mjs): node
+// oidc-provider with RFC 8707 resource indicators and JWT access tokens (RFC 9068) for the
+// billing resource (the nginx URL), client credentials for static confidential clients (one
+// per principal the scenarios need), open dynamic client registration, a `tenant` claim, and
+// a login/consent step that approves at once as alice of tenant acme (no UI).
+//
+//   node oidc-server.mjs --port P --resource http://127.0.0.1:NGINX/mcp \
+//     --clients ID:SECRET,ID:SECRET,...
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import { Provider, errors } from 'oidc-provider';
+
+import { options } from './lib.mjs';
+
+const args = options();
+const port = Number(args.port);
+const issuer = `http://127.0.0.1:${port}`;
+const BILLING_SCOPES = 'invoices:read invoices:write payments:write';
+
+/** Accounts and their tenants; the interaction below signs in as alice. */
+const TENANTS = { alice: 'acme' };
+/** The static confidential client acts for this tenant. */
+const SERVICE_TENANT = 'acme';
+
+// A fresh RS256 key for each run; billing discovers it through the OIDC metadata's jwks_uri.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
+
+/** Resource servers this AS mints JWT access tokens for, by resource indicator. */
+const RESOURCE_SERVERS = {
+  [args.resource]: { scope: BILLING_SCOPES },
+};
+
+/** Static confidential clients for client_credentials: each is a principal of its own. */
+const STATIC_CLIENTS = args.clients.split(',').map((pair) => {
+  const colon = pair.indexOf(':');
+  return {
+    client_id: pair.slice(0, colon),
+    client_secret: pair.slice(colon + 1),
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+});
+
+const configuration = {
+  clients: STATIC_CLIENTS,
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [randomBytes(32).toString('base64url')] },
+  async findAccount(_ctx, id) {
+    return { accountId: id, async claims() { return { sub: id }; } };
+  },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    registration: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      // No resource named and none granted: an opaque token (for userinfo), not a JWT.
+      async defaultResource(_ctx, _client, oneOf) {
+        return oneOf;
+      },
+      async useGrantedResource() {
+        return true;
+      },
+      async getResourceServerInfo(_ctx, resourceIndicator) {
+        const server = RESOURCE_SERVERS[resourceIndicator];
+        if (!server) throw new errors.InvalidTarget();
+        return {
+          scope: server.scope,
+          audience: resourceIndicator,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: 600,
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+  // MCP clients register with the scope of the first challenge (the TypeScript SDK does);
+  // oidc-provider would keep it as the client's scope allow-list, and refuse the step-up to
+  // another scope later. Registration scope is dropped: scopes are governed per resource
+  // (getResourceServerInfo) and by the consent below.
+  extraClientMetadata: {
+    properties: ['scope'],
+    validator(_ctx, key, _value, metadata) {
+      if (key === 'scope') delete metadata.scope;
+    },
+  },
+  async extraTokenClaims(_ctx, token) {
+    if (token.kind === 'ClientCredentials') return { tenant: SERVICE_TENANT };
+    return token.accountId && TENANTS[token.accountId] ? { tenant: TENANTS[token.accountId] } : undefined;
+  },
+  interactions: {
+    url(_ctx, interaction) {
+      return `/interaction/${interaction.uid}`;
+    },
+  },
+  ttl: {
+    AccessToken: 600,
+    AuthorizationCode: 60,
+    ClientCredentials: 600,
+    Grant: 3600,
+    IdToken: 600,
+    Interaction: 600,
+    Session: 3600,
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+
+/**
+ * The login and consent prompts, answered at once: sign in as alice, grant every scope the
+ * request asks for (OIDC scopes and each resource's scopes). A real AS shows pages here.
+ */
+async function interaction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  const result = {};
+  if (prompt.name === 'login') {
+    result.login = { accountId: 'alice' };
+  } else if (prompt.name === 'consent') {
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = prompt.details;
+    if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+    if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    result.consent = { grantId: await grant.save() };
+  }
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+}
+
+const callback = provider.callback();
+const server = createServer((req, res) => {
+  if (req.method === 'GET' && req.url.startsWith('/interaction/')) {
+    interaction(req, res).catch((err) => {
+      console.error('interaction failed:', err);
+      res.statusCode = 500;
+      res.end('interaction failed');
+    });
+    return;
+  }
+  callback(req, res);
+});
+server.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider ${issuer} ready`);
+});

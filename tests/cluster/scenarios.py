@@ -1,0 +1,471 @@
+"""The cluster scenarios written by hand with httpx (tests/cluster/run.sh runs them):
+
+    token            print a client_credentials access token from oidc-provider
+    sessions         session-a-to-b: a session made on replica A works on B, ends on B, is gone
+                     on A; another principal cannot use it
+    rate-limit       rate-limit-across-replicas: a per-tool budget shared by both replicas
+    replica-dies     a client loop through nginx while replica A is killed with SIGKILL
+    reach            requests through nginx reach a given replica again (after its restart)
+    health-up, health-down, health-back
+                     /healthz and /readyz, with Redis up, stopped, and back
+    probe            one 2026-07-28 lookup_invoice through a URL, for the load test's sanity
+
+Each prints its transcript lines and exits non-zero on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import httpx2
+
+from cluster import (
+    REQUEST_TIMEOUT,
+    Transcript,
+    describe_upstream,
+    json_rpc_result,
+    legacy_call,
+    legacy_headers,
+    legacy_initialize,
+    lookup_params,
+    modern_request,
+    replica_of,
+    client_credentials,
+    tool_ok,
+)
+
+
+def status_line(response: httpx2.Response) -> str:
+    upstream = response.headers.get("x-upstream")
+    via = f"  <- replica {describe_upstream(upstream)}" if upstream else ""
+    return f"{response.status_code}{via}"
+
+
+def short(session: str) -> str:
+    return f"{session[:8]}…"
+
+
+# --- token -------------------------------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    print(
+        client_credentials(
+            args.issuer, args.client_id, os.environ["CLUSTER_CLIENT_SECRET"], args.resource, args.scope
+        )
+    )
+    return 0
+
+
+# --- session-a-to-b ----------------------------------------------------------------------------
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    t = Transcript("session-a-to-b")
+    a, b = f"{args.a}/mcp", f"{args.b}/mcp"
+    t.line(f"a handshake-era session across replicas, no nginx: A = {args.a}, B = {args.b}")
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        session, init, note = legacy_initialize(http, a, args.token)
+        t.step(f"initialize on A: {init.status_code}, protocol 2025-11-25, Mcp-Session-Id {short(session)}")
+        t.step(f"notifications/initialized on A: {note.status_code}")
+
+        on_b = legacy_call(http, b, args.token, session, lookup_params())
+        t.step(f"tools/call lookup_invoice on B with that session: {on_b.status_code}")
+        assert tool_ok(on_b), f"B did not serve A's session: {on_b.status_code} {on_b.text[:300]}"
+
+        hijack = legacy_call(http, b, args.other_token, session, lookup_params())
+        t.step(f"the same session id with another principal's token on B: {hijack.status_code}")
+        assert hijack.status_code == 404, f"another principal got {hijack.status_code}: {hijack.text[:300]}"
+
+        still = legacy_call(http, a, args.token, session, lookup_params(), id=3)
+        t.step(f"the owner's next call on A (the attempt did not end the session): {still.status_code}")
+        assert tool_ok(still), f"{still.status_code} {still.text[:300]}"
+
+        hijack_delete = http.delete(b, headers=legacy_headers(args.other_token, session))
+        t.step(f"DELETE of the session by another principal on B: {hijack_delete.status_code}")
+        assert hijack_delete.status_code == 404, f"{hijack_delete.status_code} {hijack_delete.text[:300]}"
+
+        deleted = http.delete(b, headers=legacy_headers(args.token, session))
+        t.step(f"DELETE of the session by its owner on B: {deleted.status_code}")
+        assert deleted.status_code == 204, f"{deleted.status_code} {deleted.text[:300]}"
+
+        gone = legacy_call(http, a, args.token, session, lookup_params(), id=4)
+        t.step(f"the same session id on A after the DELETE on B: {gone.status_code}")
+        assert gone.status_code == 404, f"{gone.status_code} {gone.text[:300]}"
+    t.line("PASSED")
+    return 0
+
+
+# --- rate-limit-across-replicas ----------------------------------------------------------------
+
+
+def cmd_rate_limit(args: argparse.Namespace) -> int:
+    t = Transcript("rate-limit-across-replicas")
+    n = args.limit
+    total = n + 2
+    t.line(
+        f"--tool-rate-limit void_invoice={n} on both replicas, counted in Redis: {total} calls "
+        f"through nginx ({args.url}) as one caller within one minute"
+    )
+    # The windows are aligned on the wall-clock minute: keep the burst inside one.
+    into = time.time() % 60
+    if into > 54:
+        wait = 60 - into + 0.5
+        t.step(f"{into:.1f} s into the minute: waiting {wait:.1f} s for the next window")
+        time.sleep(wait)
+    outcomes: list[tuple[int, str]] = []
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        for i in range(total):
+            headers, body = modern_request(
+                args.token, "tools/call", {"name": "void_invoice", "arguments": {"invoice_id": args.invoice}}, i + 1
+            )
+            response = http.post(args.url, headers=headers, content=body)
+            replica = replica_of(response.headers.get("x-upstream"))
+            if response.status_code == 200:
+                result = json_rpc_result(response).get("result") or {}
+                ok = not result.get("isError")
+                what = f"200, changed: {(result.get('structuredContent') or {}).get('changed')}" if ok else (
+                    f"200 but a tool error: {json.dumps(result)[:200]}"
+                )
+                outcomes.append((200 if ok else -1, replica))
+            elif response.status_code == 429:
+                retry = response.headers.get("retry-after")
+                what = f"429, Retry-After: {retry}"
+                outcomes.append((429 if retry and retry.isdigit() else -2, replica))
+            else:
+                what = f"{response.status_code}: {response.text[:200]}"
+                outcomes.append((response.status_code, replica))
+            t.step(f"void_invoice {args.invoice} #{i + 1}: {what}  <- replica {describe_upstream(response.headers.get('x-upstream'))}")
+    ok = [r for s, r in outcomes if s == 200]
+    limited = [r for s, r in outcomes if s == 429]
+    t.step(
+        f"{len(ok)} succeeded (replicas {dict(Counter(ok))}), {len(limited)} got 429 with Retry-After "
+        f"(replicas {dict(Counter(limited))}); per-replica counters would have let {2 * n} through"
+    )
+    assert len(ok) == n, f"{len(ok)} calls succeeded, expected exactly {n}"
+    assert [s for s, _ in outcomes] == [200] * n + [429] * 2, f"outcomes in order: {outcomes}"
+    assert {"A", "B"} <= set(ok), f"the successful calls were served by {sorted(set(ok))} only"
+    t.line("PASSED")
+    return 0
+
+
+# --- replica-dies ------------------------------------------------------------------------------
+
+
+class Loop:
+    """Requests through nginx at a steady pace; each one's start and end times, status and
+    replica."""
+
+    def __init__(self, http: httpx2.AsyncClient, url: str, token: str, session: str) -> None:
+        self.http, self.url, self.token, self.session = http, url, token, session
+        self.records: list[dict[str, Any]] = []
+
+    async def one(self, kind: str, i: int) -> None:
+        if kind == "legacy":
+            headers = legacy_headers(self.token, self.session)
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": lookup_params()}
+            ).encode()
+        else:
+            headers, body = modern_request(self.token, "tools/call", lookup_params(), i)
+        start = time.monotonic()
+        record: dict[str, Any] = {"kind": kind, "start": start}
+        try:
+            response = await self.http.post(self.url, headers=headers, content=body)
+            record["status"] = response.status_code
+            record["upstream"] = response.headers.get("x-upstream")
+            record["ok"] = tool_ok(response)
+            if not record["ok"]:
+                record["error"] = response.text[:200]
+        except httpx2.HTTPError as err:
+            record.update(status=None, upstream=None, ok=False, error=f"{type(err).__name__}: {err}")
+        record["end"] = time.monotonic()
+        self.records.append(record)
+
+    async def run(self, kind: str, until: float, interval: float) -> None:
+        i = 0
+        while time.monotonic() < until:
+            due = time.monotonic() + interval
+            i += 1
+            await self.one(kind, i)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+
+async def replica_dies(args: argparse.Namespace) -> int:
+    t = Transcript("replica-dies")
+    t.line(
+        f"a client loop through nginx ({args.url}) for {args.duration:.0f} s at {args.rate} req/s "
+        f"(half on one 2025-11-25 session, half 2026-07-28 requests); replica A (pid {args.kill_pid}) "
+        f"is killed with SIGKILL after {args.duration / 2:.0f} s"
+    )
+    async with httpx2.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+        with httpx2.Client(timeout=REQUEST_TIMEOUT) as sync_http:
+            session, _, _ = legacy_initialize(sync_http, args.url, args.token)
+        t.step(f"session {short(session)} initialized through nginx")
+        loop = Loop(http, args.url, args.token, session)
+        begin = time.monotonic()
+        until = begin + args.duration
+        interval = 2.0 / args.rate  # two loops share the rate
+
+        async def killer() -> float:
+            await asyncio.sleep(args.duration / 2)
+            at = time.monotonic()
+            os.kill(args.kill_pid, signal.SIGKILL)
+            return at
+
+        kill_task = asyncio.create_task(killer())
+        await asyncio.gather(loop.run("legacy", until, interval), loop.run("modern", until, interval))
+        killed_at = await kill_task
+    records = sorted(loop.records, key=lambda r: r["start"])
+    t.step(f"replica A killed at t={killed_at - begin:.2f} s")
+    failed = [r for r in records if not r["ok"]]
+    in_flight = [r for r in failed if r["start"] <= killed_at <= r["end"]]
+    before = [r for r in records if r["end"] < killed_at]
+    after = [r for r in records if r["start"] > killed_at]
+    t.step(
+        f"{len(records)} requests: {len(records) - len(failed)} ok, {len(failed)} failed "
+        f"({len(in_flight)} of them in flight at the kill)"
+    )
+    for r in failed:
+        t.step(
+            f"  failed: {r['kind']} request sent at {r['start'] - killed_at:+.3f} s, ended at "
+            f"{r['end'] - killed_at:+.3f} s relative to the kill: status {r['status']} "
+            f"<- {describe_upstream(r['upstream'])}: {r.get('error', '')}"
+        )
+
+    def by_replica(rs: list[dict[str, Any]]) -> dict[str, int]:
+        return dict(sorted(Counter(replica_of(r["upstream"]) for r in rs if r["ok"]).items()))
+
+    t.step(f"before the kill, ok per replica: {by_replica(before)}")
+    t.step(f"after the kill, ok per replica: {by_replica(after)}")
+    retried = [r for r in after if r["upstream"] and "," in r["upstream"]]
+    if retried:
+        t.step(
+            f"nginx retried {len(retried)} request(s) on B after a connection error on A "
+            f"(X-Upstream: {retried[0]['upstream']})"
+        )
+    legacy_after = [r for r in after if r["kind"] == "legacy" and r["ok"]]
+    t.step(f"the 2025-11-25 session went on after the kill: {len(legacy_after)} ok call(s) on it")
+    assert not [r for r in failed if r not in in_flight], "requests failed that were not in flight at the kill"
+    assert by_replica(before).keys() >= {"A", "B"}, "both replicas served before the kill"
+    assert set(by_replica(after)) == {"B"}, f"after the kill only B serves: {by_replica(after)}"
+    assert legacy_after, "the session survived replica A"
+    t.line("PASSED")
+    return 0
+
+
+def cmd_replica_dies(args: argparse.Namespace) -> int:
+    return asyncio.run(replica_dies(args))
+
+
+# --- reach -------------------------------------------------------------------------------------
+
+
+def cmd_reach(args: argparse.Namespace) -> int:
+    t = Transcript(args.scenario)
+    deadline = time.monotonic() + args.within
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        sent = 0
+        served = Counter()
+        while time.monotonic() < deadline:
+            headers, body = modern_request(args.token, "tools/call", lookup_params(), sent + 1)
+            response = http.post(args.url, headers=headers, content=body)
+            sent += 1
+            assert tool_ok(response), f"{response.status_code} {response.text[:300]}"
+            replica = replica_of(response.headers.get("x-upstream"))
+            served[replica] += 1
+            if replica == args.replica:
+                t.step(
+                    f"requests through nginx reach replica {args.replica} again: {sent} request(s), "
+                    f"all 200 (replicas {dict(sorted(served.items()))})"
+                )
+                return 0
+            time.sleep(0.25)
+    t.step(f"no request reached replica {args.replica} within {args.within:.0f} s ({dict(served)})")
+    return 1
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+def get(http: httpx2.Client, url: str) -> tuple[int | None, str]:
+    try:
+        response = http.get(url)
+        return response.status_code, response.text.strip()[:200]
+    except httpx2.HTTPError as err:
+        return None, f"{type(err).__name__}: {err}"
+
+
+def wait_status(http: httpx2.Client, url: str, want: int, within: float) -> tuple[int | None, str, float]:
+    """Polls `url` until it answers `want` (or `within` seconds pass); the last answer and how
+    long it took."""
+    begin = time.monotonic()
+    while True:
+        status, body = get(http, url)
+        took = time.monotonic() - begin
+        if status == want or took > within:
+            return status, body, took
+        time.sleep(0.2)
+
+
+def cmd_health_up(args: argparse.Namespace) -> int:
+    t = Transcript("health")
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        for name, base in (("A", args.a), ("B", args.b)):
+            for path in ("/healthz", "/readyz"):
+                status, body = get(http, base + path)
+                t.step(f"GET {path} on replica {name}: {status} {body}")
+                assert status == 200, f"{path} on {name}: {status}"
+        session, _, _ = legacy_initialize(http, args.url, args.token)
+        call = legacy_call(http, args.url, args.token, session, lookup_params())
+        t.step(f"a 2025-11-25 session {short(session)} through nginx, tools/call: {status_line(call)}")
+        assert tool_ok(call), call.text[:300]
+    with open(args.session_file, "w", encoding="utf-8") as f:
+        f.write(session)
+    return 0
+
+
+def cmd_health_down(args: argparse.Namespace) -> int:
+    t = Transcript("health")
+    with open(args.session_file, encoding="utf-8") as f:
+        session = f.read().strip()
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        for name, base in (("A", args.a), ("B", args.b)):
+            status, body, took = wait_status(http, base + "/readyz", 503, 15)
+            t.step(f"GET /readyz on replica {name} with Redis down: {status} after {took:.1f} s {body}")
+            assert status == 503, f"/readyz on {name}: {status}"
+            status, body = get(http, base + "/healthz")
+            t.step(f"GET /healthz on replica {name} with Redis down: {status} {body}")
+            assert status == 200, f"/healthz on {name}: {status}"
+        for name, base in (("A", args.a), ("B", args.b)):
+            call = legacy_call(http, f"{base}/mcp", args.token, session, lookup_params())
+            t.step(
+                f"tools/call on session {short(session)} on replica {name} with Redis down: "
+                f"{call.status_code}, Retry-After: {call.headers.get('retry-after')} {call.text[:120]}"
+            )
+            assert call.status_code == 503, f"a session request without the store: {call.status_code}"
+        init = http.post(f"{args.a}/mcp", headers=legacy_headers(args.token), content=b"")
+        headers, body = modern_request(args.token, "tools/call", lookup_params())
+        modern = http.post(args.url, headers=headers, content=body)
+        t.step(
+            f"(for information) a 2026-07-28 tools/call through nginx with Redis down, which "
+            f"needs no session: {status_line(modern)}"
+        )
+        del init
+    return 0
+
+
+def cmd_health_back(args: argparse.Namespace) -> int:
+    t = Transcript("health")
+    with open(args.session_file, encoding="utf-8") as f:
+        session = f.read().strip()
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        for name, base in (("A", args.a), ("B", args.b)):
+            status, body, took = wait_status(http, base + "/readyz", 200, 30)
+            t.step(f"GET /readyz on replica {name} with Redis back: {status} after {took:.1f} s {body}")
+            assert status == 200, f"/readyz on {name}: {status}"
+        old = legacy_call(http, args.url, args.token, session, lookup_params())
+        t.step(
+            f"the old session {short(session)} after the restart (Redis keeps nothing on disk "
+            f"here): {status_line(old)}"
+        )
+        assert old.status_code == 404, f"a session lost with Redis's state: {old.status_code}"
+        new_session, _, _ = legacy_initialize(http, args.url, args.token)
+        call = legacy_call(http, args.url, args.token, new_session, lookup_params())
+        t.step(f"a new session {short(new_session)} through nginx, tools/call: {status_line(call)}")
+        assert tool_ok(call), call.text[:300]
+    t.line("PASSED")
+    return 0
+
+
+# --- probe -------------------------------------------------------------------------------------
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        headers, body = modern_request(args.token, "tools/call", lookup_params())
+        response = http.post(args.url, headers=headers, content=body)
+        if not tool_ok(response):
+            print(f"probe {args.url}: {response.status_code} {response.text[:300]}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("token")
+    p.add_argument("--issuer", required=True)
+    p.add_argument("--client-id", required=True)
+    p.add_argument("--resource", required=True)
+    p.add_argument("--scope", required=True)
+    p.set_defaults(run=cmd_token)
+
+    p = sub.add_parser("sessions")
+    p.add_argument("--a", required=True, help="replica A's origin, http://127.0.0.1:PORT")
+    p.add_argument("--b", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--other-token", required=True)
+    p.set_defaults(run=cmd_sessions)
+
+    p = sub.add_parser("rate-limit")
+    p.add_argument("--url", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--limit", type=int, required=True)
+    p.add_argument("--invoice", default="INV-2046")
+    p.set_defaults(run=cmd_rate_limit)
+
+    p = sub.add_parser("replica-dies")
+    p.add_argument("--url", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--kill-pid", type=int, required=True)
+    p.add_argument("--duration", type=float, default=6.0)
+    p.add_argument("--rate", type=int, default=20)
+    p.set_defaults(run=cmd_replica_dies)
+
+    p = sub.add_parser("reach")
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--url", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--replica", required=True)
+    p.add_argument("--within", type=float, default=30.0)
+    p.set_defaults(run=cmd_reach)
+
+    for name, run in (("health-up", cmd_health_up), ("health-down", cmd_health_down), ("health-back", cmd_health_back)):
+        p = sub.add_parser(name)
+        p.add_argument("--a", required=True)
+        p.add_argument("--b", required=True)
+        p.add_argument("--url", required=True)
+        p.add_argument("--token", required=True)
+        p.add_argument("--session-file", required=True)
+        p.set_defaults(run=run)
+
+    p = sub.add_parser("probe")
+    p.add_argument("--url", required=True)
+    p.add_argument("--token", required=True)
+    p.set_defaults(run=cmd_probe)
+
+    args = parser.parse_args()
+    try:
+        return args.run(args)
+    except AssertionError as err:
+        scenario = {
+            "sessions": "session-a-to-b",
+            "rate-limit": "rate-limit-across-replicas",
+            "replica-dies": "replica-dies",
+        }.get(args.command, getattr(args, "scenario", None) or "health")
+        Transcript(scenario).line(f"FAILED: {err}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

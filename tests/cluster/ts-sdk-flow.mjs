@@ -1,0 +1,234 @@
+// Scenarios ts-sdk-legacy and ts-sdk-modern: an official TypeScript SDK client, through nginx
+// in front of two billing replicas, runs the whole MCP authorization flow against
+// oidc-provider with an OAuthClientProvider that follows the authorization URL over plain
+// HTTP instead of opening a browser: 401 → protected-resource metadata → authorization server
+// metadata → dynamic client registration → authorization code with PKCE → token with
+// `resource` → connect → tools/list → a read call → a write call refused with 403
+// insufficient_scope → re-authorization with the challenged scope → the write call succeeds.
+// Every MCP request's replica (nginx's X-Upstream) is recorded: the connection must have been
+// served by both.
+//
+//   node ts-sdk-flow.mjs --scenario NAME --sdk v1|v2 --url http://127.0.0.1:NGINX/mcp \
+//     --void INV-2041
+//
+// (--void: the open invoice the write call voids; each scenario takes its own.)
+// --sdk v1: @modelcontextprotocol/sdk 1.x, the initialize handshake (2025-11-25) and its
+//           Mcp-Session-Id: the session must be served by both replicas.
+// --sdk v2: @modelcontextprotocol/client 2.x pinned to protocol 2026-07-28 (server/discover,
+//           no session): its requests must be served by both replicas.
+import { readFileSync } from 'node:fs';
+
+import {
+  Transcript,
+  assert,
+  followAuthorization,
+  options,
+  recordingFetch,
+  replicasOf,
+  run,
+} from './lib.mjs';
+
+const args = options();
+const sdk = args.sdk ?? 'v1';
+const transcript = new Transcript(args.scenario ?? `ts-sdk-${sdk}`);
+const exchanges = [];
+const fetchFn = recordingFetch(transcript, globalThis.fetch, exchanges);
+const mcpUrl = new URL(args.url);
+// Loopback, as a native client's (RFC 8252 §7.3). Nothing listens there: the provider reads
+// the code from the `Location` header that points at it.
+const redirectUri = 'http://127.0.0.1:47611/callback';
+
+const MODERN = '2026-07-28';
+const invoice = args.void ?? 'INV-2041';
+const { Client, StreamableHTTPClientTransport, UnauthorizedError, packageName } =
+  sdk === 'v2'
+    ? { ...(await import('@modelcontextprotocol/client')), packageName: '@modelcontextprotocol/client' }
+    : {
+        ...(await import('@modelcontextprotocol/sdk/client/index.js')),
+        ...(await import('@modelcontextprotocol/sdk/client/auth.js')),
+        ...(await import('@modelcontextprotocol/sdk/client/streamableHttp.js')),
+        packageName: '@modelcontextprotocol/sdk',
+      };
+const packageVersion = JSON.parse(
+  readFileSync(new URL(`./node_modules/${packageName}/package.json`, import.meta.url)),
+).version;
+
+/**
+ * An OAuthClientProvider kept in memory. `redirectToAuthorization` follows the authorization
+ * URL with fetch (redirect: 'manual', cookies kept) and keeps the final redirect's query.
+ */
+class HeadlessProvider {
+  constructor() {
+    this.jar = new Map();
+    this.authorizations = [];
+  }
+
+  get redirectUrl() {
+    return redirectUri;
+  }
+
+  get clientMetadata() {
+    return {
+      client_name: `mcp-auth cluster (TypeScript SDK ${sdk})`,
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+
+  state() {
+    this.expectedState = crypto.randomUUID();
+    return this.expectedState;
+  }
+
+  clientInformation() {
+    return this.client;
+  }
+
+  saveClientInformation(info) {
+    this.client = info;
+    transcript.step(`registered as client ${info.client_id} (registration scope: "${info.scope ?? ''}")`);
+  }
+
+  tokens() {
+    return this.stored;
+  }
+
+  saveTokens(tokens) {
+    this.stored = tokens;
+    transcript.step(
+      `token saved: scope "${tokens.scope ?? ''}"${tokens.refresh_token ? ', with a refresh token' : ''}`,
+    );
+  }
+
+  saveCodeVerifier(verifier) {
+    this.verifier = verifier;
+  }
+
+  codeVerifier() {
+    return this.verifier;
+  }
+
+  async redirectToAuthorization(authorizationUrl) {
+    const scope = authorizationUrl.searchParams.get('scope');
+    const resource = authorizationUrl.searchParams.get('resource');
+    const method = authorizationUrl.searchParams.get('code_challenge_method');
+    transcript.step(`authorization request: scope "${scope}", resource ${resource}, PKCE ${method}`);
+    const back = await followAuthorization(fetchFn, authorizationUrl, redirectUri, this.jar);
+    assert(!back.searchParams.has('error'), `authorization refused: ${back.search}`);
+    assert(back.searchParams.get('state') === this.expectedState, 'the redirect carries our state');
+    assert(back.searchParams.get('code'), 'the redirect carries a code');
+    this.authorizations.push({ scope, resource, method });
+    this.callback = back.searchParams;
+  }
+
+  /** What the transport's finishAuth takes: v1 the code, v2 the query (code and RFC 9207 iss). */
+  takeCallback() {
+    const { callback } = this;
+    this.callback = undefined;
+    if (!callback) return undefined;
+    return sdk === 'v2' ? callback : callback.get('code');
+  }
+}
+
+const provider = new HeadlessProvider();
+
+function connection() {
+  const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: fetchFn });
+  const clientOptions = sdk === 'v2' ? { versionNegotiation: { mode: { pin: MODERN } } } : {};
+  const client = new Client({ name: `mcp-auth-cluster-ts-${sdk}`, version: '1.0.0' }, clientOptions);
+  return { transport, client };
+}
+
+/** Runs `call`; when it needs authorization, completes the code flow and runs it again. */
+async function authorized(transport, call, what) {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof UnauthorizedError)) throw err;
+    const callback = provider.takeCallback();
+    assert(callback, `${what}: the SDK asked for authorization and the provider got a code`);
+    await transport.finishAuth(callback);
+    return call();
+  }
+}
+
+function text(result) {
+  return result.content?.find((c) => c.type === 'text')?.text ?? '';
+}
+
+run(transcript, 60_000, async () => {
+  transcript.line(`TypeScript SDK ${packageName} ${packageVersion} through nginx: ${mcpUrl.href}`);
+
+  // 401 → discovery → registration → authorization → token, all driven by the SDK.
+  let { transport, client } = connection();
+  try {
+    await client.connect(transport);
+    throw new Error('the first connection succeeded without a token');
+  } catch (err) {
+    if (!(err instanceof UnauthorizedError)) throw err;
+  }
+  transcript.step('connect without a token: 401, the SDK ran discovery, registration and authorization');
+  await transport.finishAuth(provider.takeCallback());
+  assert(provider.authorizations[0]?.resource === mcpUrl.href, 'the authorization request names the resource');
+  ({ transport, client } = connection());
+  const connectedAt = exchanges.length;
+  await client.connect(transport);
+  const version = sdk === 'v2' ? client.getNegotiatedProtocolVersion() : transport.protocolVersion;
+  if (sdk === 'v2') {
+    assert(version === MODERN, `negotiated protocol ${version}, not ${MODERN}`);
+    assert(!transport.sessionId, `a ${MODERN} connection has no session, got ${transport.sessionId}`);
+    transcript.step(`connected with the token: protocol ${version}, no session`);
+  } else {
+    assert(version === '2025-11-25', `negotiated protocol ${version}, not 2025-11-25`);
+    assert(transport.sessionId, 'the initialize response carries an Mcp-Session-Id');
+    transcript.step(`initialized with the token: protocol ${version}, Mcp-Session-Id ${transport.sessionId.slice(0, 8)}…`);
+  }
+
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  assert(names.includes('lookup_invoice') && names.includes('void_invoice'), `tools/list: ${names}`);
+  transcript.step(`tools/list: ${names.join(', ')}`);
+
+  const lookup = await client.callTool({ name: 'lookup_invoice', arguments: { invoice_id: 'INV-2041' } });
+  assert(!lookup.isError, `lookup_invoice failed: ${text(lookup)}`);
+  assert(text(lookup).includes('INV-2041'), 'lookup_invoice returns INV-2041');
+  transcript.step('lookup_invoice INV-2041: OK');
+
+  // The write call: 403 insufficient_scope, then the SDK's step-up.
+  const voidCall = () => client.callTool({ name: 'void_invoice', arguments: { invoice_id: invoice } });
+  const before = provider.authorizations.length;
+  const voided = await authorized(transport, voidCall, 'step-up');
+  const refused = exchanges.slice(connectedAt).find((e) => e.status === 403 && /void_invoice/.test(e.rpc));
+  assert(refused, 'void_invoice was first refused with 403 insufficient_scope');
+  const stepUp = provider.authorizations.at(-1);
+  assert(provider.authorizations.length === before + 1, 'the step-up made one authorization request');
+  assert(stepUp.scope.split(' ').includes('invoices:write'), `step-up scope: ${stepUp.scope}`);
+  assert(!voided.isError, `void_invoice failed after step-up: ${text(voided)}`);
+  assert(voided.structuredContent?.changed === true, `void_invoice changed nothing: ${text(voided)}`);
+  transcript.step(`void_invoice ${invoice} after step-up (scope "${stepUp.scope}"): OK, changed: true`);
+  if (sdk === 'v1') {
+    // Once more on the same session after the step-up, then end it (DELETE).
+    const again = await client.callTool({ name: 'lookup_invoice', arguments: { invoice_id: 'INV-2041' } });
+    assert(!again.isError, `lookup_invoice after the step-up failed: ${text(again)}`);
+    transcript.step('lookup_invoice INV-2041 on the same session after the step-up: OK');
+    await transport.terminateSession();
+    transcript.step('session terminated (DELETE)');
+  }
+  await transport.close();
+
+  // Which replicas served the connection: every MCP request after connect.
+  const mcp = exchanges.slice(connectedAt).filter((e) => e.path === mcpUrl.pathname);
+  const sessionOnly = sdk === 'v1' ? mcp.filter((e) => e.session) : mcp;
+  const replicas = replicasOf(sessionOnly);
+  const counts = replicas.map((r) => `${r}: ${sessionOnly.filter((e) => replicasOf([e])[0] === r).length}`);
+  transcript.step(
+    `${sdk === 'v1' ? 'requests on the session' : 'MCP requests of the connection'}: ` +
+      `${sessionOnly.length}, served by replicas ${counts.join(', ')}`,
+  );
+  assert(
+    replicas.includes('A') && replicas.includes('B'),
+    `the ${sdk === 'v1' ? 'session' : 'connection'} was served by ${replicas.join(', ') || 'no replica'} only`,
+  );
+});
