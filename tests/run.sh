@@ -3,9 +3,22 @@
 # (unit, integration, trybuild, doctests) with every feature, the official MCP conformance
 # suite against tests/conformance/server.rs, and the interop suite with real third-party
 # clients and authorization servers against the billing example (tests/interop/README.md).
-# Installs what the suites need (npm packages, a Python venv, Debian's Chromium) on the way.
+# Installs what the suites need (Debian's redis-server and nginx, npm packages, a Python venv,
+# Debian's Chromium) on the way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# redis-server for the shared-session tests (mcp-auth-runtime/tests/redis.rs) and the cluster
+# test, nginx for the cluster test; Debian starts the packaged services on install, which
+# the tests do not use: they run their own instances on free loopback ports.
+if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq redis-server nginx-light >/dev/null
+  (service redis-server stop; service nginx stop) >/dev/null 2>&1 || true
+fi
+# A missing redis-server fails the Redis tests instead of skipping them.
+export MCP_AUTH_REQUIRE_REDIS=1
 
 cargo test --workspace --all-features --locked
 # The criterion microbenchmarks once each, as tests (debug build, no measurement); the load

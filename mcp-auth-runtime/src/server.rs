@@ -367,10 +367,13 @@ impl McpServerBuilder {
             return Err(BuildError::InvalidPath(self.path));
         }
         let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
-        if let Some(limits) = &self.rate_limits {
-            if let Some(unknown) = limits.tool_names().find(|name| registry.get(name).is_none()) {
-                return Err(BuildError::UnknownRateLimitedTool(unknown.to_owned()));
-            }
+        let unknown = self.rate_limits.as_ref().and_then(|limits| {
+            limits
+                .tool_names()
+                .find(|name| registry.get(name).is_none())
+        });
+        if let Some(unknown) = unknown {
+            return Err(BuildError::UnknownRateLimitedTool(unknown.to_owned()));
         }
         if let Some(resource) = &self.resource
             && (canonical_resource(resource).is_none() || !is_secure_url(resource))

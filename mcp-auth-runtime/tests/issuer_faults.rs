@@ -502,3 +502,64 @@ async fn a_flapping_introspection_endpoint_never_causes_a_wrong_accept() {
     }
     assert_eq!(server.runs(), accepted);
 }
+
+/// `GET /readyz` of `server`: the status and the verifier's check.
+async fn readiness(server: &Server) -> (u16, String) {
+    let response = server
+        .http
+        .get(format!("http://{}/readyz", server.addr))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (
+        status,
+        body["checks"]["token_verifier"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn readiness_follows_the_key_set_without_hammering_the_issuer() {
+    let key = TestKey::es256("k");
+    let issuer = Issuer::start(&[&key]).await;
+    issuer.set_down(true);
+    let interval = Duration::from_millis(300);
+    let server = jwt_server(&issuer, |b| {
+        b.timeout(TIMEOUT)
+            .refetch_interval(interval)
+            .max_key_age(Duration::from_millis(600))
+    })
+    .await;
+
+    // Never fetched: nothing can be verified, the replica is not ready.
+    assert_eq!(readiness(&server).await, (503, "unavailable".into()));
+    // Probes in a tight loop fetch at most once per refetch interval.
+    let before = issuer.jwks_hits() + issuer.metadata_hits();
+    for _ in 0..50 {
+        assert_eq!(readiness(&server).await.0, 503);
+    }
+    let fetches = issuer.jwks_hits() + issuer.metadata_hits() - before;
+    assert!(fetches <= 2, "50 probes made {fetches} fetches");
+
+    // The issuer is back: ready once the interval has passed.
+    issuer.set_down(false);
+    tokio::time::sleep(interval).await;
+    assert_eq!(readiness(&server).await, (200, "ready".into()));
+    let (status, _, _) = server.call(&token(&key, &issuer, &server)).await;
+    assert_eq!(status, 200);
+
+    // Down again with keys in hand: still serving with them (200), reported as degraded
+    // once they are stale.
+    issuer.set_down(true);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(readiness(&server).await, (200, "degraded".into()));
+    let (status, _, _) = server.call(&token(&key, &issuer, &server)).await;
+    assert_eq!(
+        status, 200,
+        "stale keys still verify while the issuer is down"
+    );
+}

@@ -172,3 +172,17 @@ async fn every_call_is_reported_once_with_its_outcome() {
     assert!(seen.iter().all(|(_, subject, _, _)| subject == "alice"));
     assert_eq!(seen[2].2, Some(json!({ "id": 0 })));
 }
+
+#[test]
+fn a_budget_for_a_tool_the_server_lacks_is_a_build_error() {
+    let error = McpServer::builder("limits", "1.0.0")
+        .tools(tools![whoami, void_it])
+        .without_auth()
+        .rate_limits(RateLimits::local().tool("void_id", Quota::per_minute(2)))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&error, mcp_auth_runtime::BuildError::UnknownRateLimitedTool(name) if name == "void_id"),
+        "{error}"
+    );
+}

@@ -6,27 +6,14 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{Client, bind, serve_on};
+use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
+use common::{Client, EventReader, bind, serve_on};
+use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{AuthError, LogLevel, McpServerBuilder, TokenVerifier};
 use serde_json::{Value, json};
-
-#[derive(Clone, Default)]
-struct Counter(Arc<AtomicUsize>);
-
-/// Count until cancelled: one tick every 10 ms, for at most five seconds.
-#[tool(scope = "t:use")]
-async fn count_slowly(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
-    ctx.progress(0.0, None, Some("started"));
-    for _ in 0..500 {
-        ctx.state().0.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok("counted".into())
-}
 
 /// Report progress three times, then answer.
 #[tool(scope = "t:use")]
@@ -40,37 +27,6 @@ async fn with_progress(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
         ctx.progress_token()
             .map(Value::to_string)
             .unwrap_or_default()
-    ))
-}
-
-/// Log at every level.
-#[tool(scope = "t:use")]
-async fn with_logs(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
-    for level in [
-        LogLevel::Debug,
-        LogLevel::Info,
-        LogLevel::Warning,
-        LogLevel::Error,
-    ] {
-        ctx.log(level, json!(format!("{level:?}")));
-    }
-    Ok("logged".into())
-}
-
-/// Ask the user to confirm.
-#[tool(scope = "t:use", destructive)]
-async fn confirm(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
-    let schema = json!({
-        "type": "object",
-        "properties": { "confirm": { "type": "boolean" } },
-        "required": ["confirm"]
-    });
-    let answer = ctx.elicit("Really?", schema).await?;
-    ctx.state().0.fetch_add(1, Ordering::SeqCst);
-    Ok(format!(
-        "{:?} {}",
-        answer.action,
-        Value::from(answer.content.unwrap_or_default())
     ))
 }
 
@@ -88,27 +44,6 @@ async fn ask_model(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
 async fn sleepy(_ctx: ToolContext<Counter>) -> Result<String, ToolError> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     Ok("awake".into())
-}
-
-/// Echo a name.
-#[tool(unscoped, name = "echo.name")]
-async fn echo(name: String) -> String {
-    name
-}
-
-/// Tokens `user-N` are subject N; `reader` has no scopes.
-struct Users;
-
-impl TokenVerifier for Users {
-    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
-        match token {
-            "reader" => Ok(AuthInfo::new("reader").with_client_id("c")),
-            t if t.starts_with("user-") => {
-                Ok(AuthInfo::new(t).with_client_id("c").with_scopes(["t:use"]))
-            }
-            _ => Err(AuthError::InvalidToken("unknown".into())),
-        }
-    }
 }
 
 struct Server {
@@ -200,18 +135,6 @@ fn sse_events(body: &str) -> (Vec<(Option<String>, String)>, bool) {
         events.push((id, data));
     }
     (events, retry)
-}
-
-/// A legacy SSE `tools/call` on `client`'s session.
-fn legacy_sse_call(client: &Client, tool: &str, id: u64, meta: Value) -> reqwest::RequestBuilder {
-    let body = json!({
-        "jsonrpc": "2.0", "id": id, "method": "tools/call",
-        "params": { "name": tool, "arguments": {}, "_meta": meta }
-    });
-    client
-        .post()
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
 }
 
 #[tokio::test]
@@ -690,15 +613,11 @@ async fn progress_events_arrive_in_order_before_the_result() {
     let s = start(|b| b).await;
     let client = Client::new(s.addr, Some("user-1"));
     client.initialize().await;
-    let response = legacy_sse_call(
-        &client,
-        "with_progress",
-        5,
-        json!({ "progressToken": "p-1" }),
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = client
+        .sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     let (events, retry) = sse_events(&response.text().await.unwrap());
@@ -729,7 +648,8 @@ async fn progress_events_arrive_in_order_before_the_result() {
     assert_eq!(unique.len(), ids.len(), "event ids are unique");
 
     // Without a progress token, or without SSE in Accept, the answer is plain JSON.
-    let response = legacy_sse_call(&client, "with_progress", 6, json!({}))
+    let response = client
+        .sse_call("with_progress", 6, json!({}))
         .send()
         .await
         .unwrap();
@@ -752,7 +672,8 @@ async fn log_messages_respect_the_requested_level() {
         .request("logging/setLevel", json!({ "level": "warning" }))
         .await;
     assert_eq!(body["result"], json!({}));
-    let response = legacy_sse_call(&client, "with_logs", 2, json!({}))
+    let response = client
+        .sse_call("with_logs", 2, json!({}))
         .send()
         .await
         .unwrap();
@@ -792,7 +713,8 @@ async fn notifications_cancelled_stops_a_running_tool() {
     let s = start(|b| b).await;
     let client = Client::new(s.addr, Some("user-1"));
     client.initialize().await;
-    let response = legacy_sse_call(&client, "count_slowly", 41, json!({ "progressToken": "c" }))
+    let response = client
+        .sse_call("count_slowly", 41, json!({ "progressToken": "c" }))
         .send()
         .await
         .unwrap();
@@ -877,45 +799,17 @@ async fn a_tool_that_overruns_the_call_timeout_is_abandoned() {
     assert!(started.elapsed() < Duration::from_millis(900));
 }
 
-/// Reads SSE events from a streaming response as they come.
-struct EventReader {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl EventReader {
-    async fn next(&mut self) -> Option<Value> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
-                return Some(serde_json::from_str(&data).unwrap());
-            }
-            let chunk = self.response.chunk().await.unwrap()?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
 #[tokio::test]
 async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     let s = start(|b| b).await;
     let client = Client::new(s.addr, Some("user-1"));
     client.initialize().await;
-    let response = legacy_sse_call(&client, "confirm", 3, json!({}))
+    let response = client
+        .sse_call("confirm", 3, json!({}))
         .send()
         .await
         .unwrap();
-    let mut events = EventReader {
-        response,
-        buffer: String::new(),
-    };
+    let mut events = EventReader::new(response);
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
     assert_eq!(request["params"]["message"], "Really?");
@@ -936,14 +830,12 @@ async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     );
     assert_eq!(s.counter.0.load(Ordering::SeqCst), 1);
 
-    let response = legacy_sse_call(&client, "ask_model", 4, json!({}))
+    let response = client
+        .sse_call("ask_model", 4, json!({}))
         .send()
         .await
         .unwrap();
-    let mut events = EventReader {
-        response,
-        buffer: String::new(),
-    };
+    let mut events = EventReader::new(response);
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "sampling/createMessage");
     let answer = json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "role": "assistant", "content": { "type": "text", "text": "hello" }, "model": "m" } });
@@ -1186,7 +1078,8 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
     client.initialize().await;
     let started = Instant::now();
     for i in 0..50 {
-        let response = legacy_sse_call(&client, "with_progress", i, json!({ "progressToken": i }))
+        let response = client
+            .sse_call("with_progress", i, json!({ "progressToken": i }))
             .send()
             .await
             .unwrap();

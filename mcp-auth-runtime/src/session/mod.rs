@@ -57,6 +57,10 @@ pub(crate) enum SessionError {
     #[error("{0} sessions are open, the configured maximum")]
     Full(usize),
     /// The shared session store cannot be reached: `503`, failing closed.
+    #[cfg_attr(
+        not(feature = "redis"),
+        expect(dead_code, reason = "only Redis can fail")
+    )]
     #[error("the session store is unavailable: {0}")]
     Unavailable(String),
 }
@@ -98,7 +102,11 @@ impl SessionStore {
 
     /// The session `id`, if it exists, is live and belongs to `auth`'s principal; marks it
     /// used.
-    pub(crate) async fn get(&self, id: &str, auth: &AuthInfo) -> Result<Arc<Session>, SessionError> {
+    pub(crate) async fn get(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+    ) -> Result<Arc<Session>, SessionError> {
         match self {
             SessionStore::Memory(store) => store.get(id, auth),
             #[cfg(feature = "redis")]
@@ -125,7 +133,9 @@ impl SessionStore {
         match self {
             SessionStore::Memory(store) => store.set_log_level(id, auth, level),
             #[cfg(feature = "redis")]
-            SessionStore::Redis(store, limits) => store.set_log_level(id, auth, level, limits).await,
+            SessionStore::Redis(store, limits) => {
+                store.set_log_level(id, auth, level, limits).await
+            }
         }
     }
 
@@ -207,7 +217,12 @@ impl LocalCalls {
 
     /// Registers a running call that `notifications/cancelled` may abort until the returned
     /// guard is dropped.
-    pub(crate) fn track(self: &Arc<Self>, scope: String, id: String, abort: AbortHandle) -> Tracked {
+    pub(crate) fn track(
+        self: &Arc<Self>,
+        scope: String,
+        id: String,
+        abort: AbortHandle,
+    ) -> Tracked {
         let key = (scope, id);
         self.lock_inflight().insert(key.clone(), abort);
         Tracked {

@@ -322,7 +322,9 @@ async fn listen(
                         Ok(relayed) => {
                             calls.deliver(&relayed);
                         }
-                        Err(_) => tracing::warn!("ignored a malformed message on the relay channel"),
+                        Err(_) => {
+                            tracing::warn!("ignored a malformed message on the relay channel")
+                        }
                     }
                 }
                 Ok(None) => {

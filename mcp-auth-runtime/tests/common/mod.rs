@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 pub mod issuer;
+pub mod tools;
 
 /// Serves `router` on an ephemeral loopback port until the test ends.
 pub async fn serve(router: axum::Router) -> SocketAddr {
@@ -142,6 +143,17 @@ impl Client {
         (status, challenge, value)
     }
 
+    /// A `tools/call` of `tool` (no arguments, `_meta` = `meta`) that accepts an SSE answer.
+    pub fn sse_call(&self, tool: &str, id: u64, meta: Value) -> reqwest::RequestBuilder {
+        let body = json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": tool, "arguments": {}, "_meta": meta }
+        });
+        self.post()
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string())
+    }
+
     /// `tools/call`, returning the status and the body.
     pub async fn call(&self, tool: &str, arguments: Value) -> (u16, Option<String>, Value) {
         self.request(
@@ -149,5 +161,39 @@ impl Client {
             json!({ "name": tool, "arguments": arguments }),
         )
         .await
+    }
+}
+
+/// Reads SSE events from a streaming response as they come.
+pub struct EventReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        EventReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event's JSON data; `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(serde_json::from_str(&data).unwrap());
+            }
+            let chunk = self.response.chunk().await.unwrap()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 }

@@ -1,0 +1,75 @@
+//! Tools and a verifier shared by the protocol tests and the shared-session (Redis) tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{AuthError, LogLevel, TokenVerifier};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+pub struct Counter(pub Arc<AtomicUsize>);
+
+/// Count until cancelled: one tick every 10 ms, for at most five seconds.
+#[tool(scope = "t:use")]
+pub async fn count_slowly(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
+    ctx.progress(0.0, None, Some("started"));
+    for _ in 0..500 {
+        ctx.state().0.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok("counted".into())
+}
+
+/// Log at every level.
+#[tool(scope = "t:use")]
+pub async fn with_logs(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
+    for level in [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warning,
+        LogLevel::Error,
+    ] {
+        ctx.log(level, json!(format!("{level:?}")));
+    }
+    Ok("logged".into())
+}
+
+/// Ask the user to confirm.
+#[tool(scope = "t:use", destructive)]
+pub async fn confirm(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "confirm": { "type": "boolean" } },
+        "required": ["confirm"]
+    });
+    let answer = ctx.elicit("Really?", schema).await?;
+    ctx.state().0.fetch_add(1, Ordering::SeqCst);
+    Ok(format!(
+        "{:?} {}",
+        answer.action,
+        Value::from(answer.content.unwrap_or_default())
+    ))
+}
+
+/// Echo a name.
+#[tool(unscoped, name = "echo.name")]
+pub async fn echo(name: String) -> String {
+    name
+}
+
+/// Tokens `user-N` are subject N; `reader` has no scopes.
+pub struct Users;
+
+impl TokenVerifier for Users {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        match token {
+            "reader" => Ok(AuthInfo::new("reader").with_client_id("c")),
+            t if t.starts_with("user-") => {
+                Ok(AuthInfo::new(t).with_client_id("c").with_scopes(["t:use"]))
+            }
+            _ => Err(AuthError::InvalidToken("unknown".into())),
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Replicas sharing handshake-era sessions and rate limits through a real `redis-server`: two
+//! servers in this process, each with its own Redis connections as two processes would have,
+//! on their own loopback ports.
+//!
+//! Needs `redis-server` on the PATH (Debian's `redis-server` package; `tests/run.sh`
+//! installs it). Without it the tests say so and pass, unless `MCP_AUTH_REQUIRE_REDIS` is set,
+//! as `tests/run.sh` does, which makes a missing server a failure.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
+use common::{Client, EventReader, bind, serve_on};
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+use mcp_auth_runtime::{McpServerBuilder, RedisSessions};
+use serde_json::{Value, json};
+
+/// A `redis-server` of this test alone, on a free loopback port, without persistence.
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts one, or `None` (after saying why) when `redis-server` is not installed and
+    /// `MCP_AUTH_REQUIRE_REDIS` is not set.
+    fn start() -> Option<RedisServer> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            assert!(
+                std::env::var_os("MCP_AUTH_REQUIRE_REDIS").is_none(),
+                "redis-server is not installed, and MCP_AUTH_REQUIRE_REDIS is set"
+            );
+            eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer { child: None, port };
+        server.restart();
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server (again) on the same port, and waits until it answers.
+    fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Replica {
+    addr: SocketAddr,
+    counter: Counter,
+}
+
+/// One replica: its own Redis connections and subscription, sessions under `prefix`.
+async fn replica(
+    redis: &RedisServer,
+    prefix: &str,
+    configure: impl FnOnce(McpServerBuilder, &RedisSessions) -> McpServerBuilder,
+) -> Replica {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let counter = Counter::default();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let sessions = RedisSessions::connect_with_prefix(client, prefix)
+        .await
+        .unwrap();
+    let builder = McpServer::builder("replica", "1.0.0")
+        .tools(tools![count_slowly, with_logs, confirm, echo])
+        .state(counter.clone())
+        .verifier(Users)
+        .resource("http://127.0.0.1/mcp")
+        .redis_sessions(sessions.clone());
+    let server = configure(builder, &sessions).build().unwrap();
+    serve_on(listener, server.into_router());
+    Replica { addr, counter }
+}
+
+/// Two replicas sharing `redis` under a prefix of their own.
+async fn pair(redis: &RedisServer) -> (Replica, Replica) {
+    pair_with(redis, |b, _| b).await
+}
+
+async fn pair_with(
+    redis: &RedisServer,
+    configure: impl Fn(McpServerBuilder, &RedisSessions) -> McpServerBuilder,
+) -> (Replica, Replica) {
+    static PREFIXES: AtomicUsize = AtomicUsize::new(0);
+    let prefix = format!("test{}", PREFIXES.fetch_add(1, Ordering::Relaxed));
+    let a = replica(redis, &prefix, &configure).await;
+    let b = replica(redis, &prefix, &configure).await;
+    (a, b)
+}
+
+/// A session of `token` opened on `a`, and a client of `b` that uses it.
+async fn session_on_both(a: &Replica, b: &Replica, token: &str) -> (Client, Client) {
+    let on_a = Client::new(a.addr, Some(token));
+    assert_eq!(on_a.initialize().await, 200);
+    let on_b = same_session(b, token, &on_a);
+    (on_a, on_b)
+}
+
+/// A client of `replica` that uses the session `from` opened.
+fn same_session(replica: &Replica, token: &str, from: &Client) -> Client {
+    let client = Client::without_session(replica.addr, Some(token));
+    *client.session.lock().unwrap() = from.session.lock().unwrap().clone();
+    client
+}
+
+async fn delete(client: &Client) -> u16 {
+    let mut request = client.http.delete(&client.url);
+    if let Some(session) = client.session.lock().unwrap().clone() {
+        request = request.header("mcp-session-id", session);
+    }
+    request
+        .bearer_auth(client.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_session_opened_on_one_replica_serves_on_the_other() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    let (status, _, body) = on_b.call("echo.name", json!({ "name": "ada" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["content"][0]["text"], "ada");
+
+    // Another principal's token with the same id is refused on every replica.
+    let mallory = same_session(&b, "user-2", &on_a);
+    let (status, _, _) = mallory.call("echo.name", json!({ "name": "x" })).await;
+    assert_eq!(status, 404);
+
+    // logging/setLevel through B applies to calls on A.
+    let (status, _, _) = on_b
+        .request("logging/setLevel", json!({ "level": "error" }))
+        .await;
+    assert_eq!(status, 200);
+    let mut events = EventReader::new(
+        on_a.sse_call("with_logs", 5, json!({}))
+            .send()
+            .await
+            .unwrap(),
+    );
+    let first = events.next().await.unwrap();
+    assert_eq!(first["method"], "notifications/message");
+    assert_eq!(first["params"]["level"], "error", "info was filtered out");
+    assert_eq!(events.next().await.unwrap()["id"], 5);
+
+    // DELETE through B ends the session on A too.
+    assert_eq!(delete(&mallory).await, 404, "only its principal may end it");
+    assert_eq!(delete(&on_b).await, 204);
+    let (status, _, _) = on_a.call("echo.name", json!({ "name": "ada" })).await;
+    assert_eq!(status, 404);
+    assert_eq!(delete(&on_b).await, 404);
+}
+
+#[tokio::test]
+async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
+    let request = events.next().await.unwrap();
+    assert_eq!(request["method"], "elicitation/create");
+    let answer = json!({
+        "jsonrpc": "2.0", "id": request["id"],
+        "result": { "action": "accept", "content": { "confirm": true } }
+    });
+    let (status, _, _) = on_b.send_raw(answer.to_string()).await;
+    assert_eq!(status, 202);
+    let result = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the answer was relayed to replica A")
+        .unwrap();
+    assert_eq!(result["id"], 3);
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "Accept {\"confirm\":true}"
+    );
+
+    // An answer from another principal's session never reaches the call.
+    let mut events = EventReader::new(on_a.sse_call("confirm", 4, json!({})).send().await.unwrap());
+    let request = events.next().await.unwrap();
+    let other = Client::new(b.addr, Some("user-2"));
+    other.initialize().await;
+    let forged = json!({
+        "jsonrpc": "2.0", "id": request["id"],
+        "result": { "action": "accept", "content": { "confirm": true } }
+    });
+    assert_eq!(other.send_raw(forged.to_string()).await.0, 202);
+    let waited = tokio::time::timeout(Duration::from_millis(500), events.next()).await;
+    assert!(waited.is_err(), "a forged answer completed the call");
+    let decline =
+        json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "decline" } });
+    assert_eq!(on_b.send_raw(decline.to_string()).await.0, 202);
+    let result = events.next().await.unwrap();
+    assert_eq!(result["result"]["content"][0]["text"], "Decline {}");
+}
+
+#[tokio::test]
+async fn a_cancellation_sent_to_another_replica_stops_the_call() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    let call = on_a.sse_call("count_slowly", 9, json!({})).send();
+    let call = tokio::spawn(async move { call.await.unwrap().text().await });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.counter.0.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the call never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cancel = json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": { "requestId": 9, "reason": "changed my mind" }
+    });
+    assert_eq!(on_b.send_raw(cancel.to_string()).await.0, 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped_at = a.counter.0.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        a.counter.0.load(Ordering::SeqCst),
+        stopped_at,
+        "the call on A still runs"
+    );
+    assert!(stopped_at < 200, "cancelled late: {stopped_at} ticks");
+    let body = call.await.unwrap().unwrap_or_default();
+    assert!(
+        !body.contains("counted"),
+        "a cancelled call answered: {body}"
+    );
+    assert_eq!(b.counter.0.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn session_bounds_hold_across_replicas() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair_with(&redis, |builder, _| builder.max_sessions(3)).await;
+    // A principal's sessions beyond 64 evict its oldest; here the server-wide bound of 3.
+    let first = Client::new(a.addr, Some("user-1"));
+    assert_eq!(first.initialize().await, 200);
+    let second = Client::new(b.addr, Some("user-2"));
+    assert_eq!(second.initialize().await, 200);
+    let third = Client::new(a.addr, Some("user-3"));
+    assert_eq!(third.initialize().await, 200);
+    let fourth = Client::new(b.addr, Some("user-4"));
+    assert_eq!(fourth.initialize().await, 503, "the shared bound holds");
+    // Ending one on A makes room on B.
+    assert_eq!(delete(&first).await, 204);
+    assert_eq!(fourth.initialize().await, 200);
+}
+
+#[tokio::test]
+async fn a_principal_holds_at_most_64_sessions_across_replicas() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let oldest = Client::new(a.addr, Some("user-1"));
+    assert_eq!(oldest.initialize().await, 200);
+    for i in 0..64 {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        let client = Client::new(replica.addr, Some("user-1"));
+        assert_eq!(client.initialize().await, 200);
+    }
+    let (status, _, _) = oldest.call("echo.name", json!({ "name": "x" })).await;
+    assert_eq!(status, 404, "the least recently used session made room");
+}
+
+#[tokio::test]
+async fn idle_sessions_expire_in_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair_with(&redis, |builder, _| {
+        builder.session_idle_timeout(Duration::from_millis(600))
+    })
+    .await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    // Each use extends it...
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(on_b.call("echo.name", json!({ "name": "x" })).await.0, 200);
+    }
+    // ...and idleness ends it.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(on_a.call("echo.name", json!({ "name": "x" })).await.0, 404);
+}
+
+#[tokio::test]
+async fn rate_limits_are_shared_by_replicas() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair_with(&redis, |builder, sessions| {
+        // An hour-long window: the burst below never straddles two windows.
+        builder.rate_limits(
+            RateLimits::redis(sessions.connection())
+                .tool("echo.name", Quota::new(3, Duration::from_secs(3600))),
+        )
+    })
+    .await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for i in 0..6 {
+        let client = if i % 2 == 0 { &on_a } else { &on_b };
+        let body = json!({ "jsonrpc": "2.0", "id": i, "method": "tools/call", "params": { "name": "echo.name", "arguments": { "name": "x" } } });
+        let response = client.post().body(body.to_string()).send().await.unwrap();
+        if response.status() == 429 {
+            retry_after = response.headers().get("retry-after").cloned();
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    let retry_after: u64 = retry_after.unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    // Another caller has a budget of its own.
+    let other = Client::new(b.addr, Some("user-2"));
+    assert_eq!(other.call("echo.name", json!({ "name": "x" })).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_redis_outage_fails_closed_and_heals() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let http = reqwest::Client::new();
+    let ready = |addr: SocketAddr| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("http://{addr}/readyz"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(ready(a.addr).await.0, 200);
+    let on_a = Client::new(a.addr, Some("user-1"));
+    on_a.initialize().await;
+
+    redis.stop();
+    let (status, body) = ready(a.addr).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["checks"]["sessions"], "unavailable");
+    let response = on_a
+        .post()
+        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        503,
+        "a session that cannot be checked is refused"
+    );
+    assert_eq!(response.headers()["retry-after"], "1");
+    let newcomer = Client::new(b.addr, Some("user-2"));
+    assert_eq!(newcomer.initialize().await, 503);
+    let live = http
+        .get(format!("http://{}/healthz", a.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200, "liveness does not depend on Redis");
+
+    // Redis comes back empty (no persistence): old sessions are gone, new ones work, and the
+    // relay between replicas resubscribed.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ready(a.addr).await.0 != 200 || ready(b.addr).await.0 != 200 {
+        assert!(Instant::now() < deadline, "readiness did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(on_a.call("echo.name", json!({ "name": "x" })).await.0, 404);
+    let fresh = Client::new(a.addr, Some("user-1"));
+    assert_eq!(fresh.initialize().await, 200);
+    let on_b = same_session(&b, "user-1", &fresh);
+    loop {
+        let mut events = EventReader::new(
+            fresh
+                .sse_call("confirm", 3, json!({}))
+                .send()
+                .await
+                .unwrap(),
+        );
+        let request = events.next().await.unwrap();
+        let answer =
+            json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "cancel" } });
+        assert_eq!(on_b.send_raw(answer.to_string()).await.0, 202);
+        match tokio::time::timeout(Duration::from_secs(1), events.next()).await {
+            Ok(result) => {
+                assert_eq!(result.unwrap()["result"]["content"][0]["text"], "Cancel {}");
+                break;
+            }
+            // Published before A resubscribed: lost, as the docs say; the call times out.
+            Err(_) => assert!(Instant::now() < deadline, "the relay never came back"),
+        }
+    }
+}
