@@ -460,3 +460,87 @@ async fn the_dev_issuer_refuses_a_non_loopback_host() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn tool_rate_limits_and_health_endpoints() {
+    within(async {
+        let dir = TempDir::new();
+        let server = Running::start(&[
+            "--port",
+            "0",
+            "--data-dir",
+            dir.str(),
+            "--tool-rate-limit",
+            "void_invoice=2",
+        ])
+        .await;
+        let http = http();
+        let origin = server
+            .banner
+            .resource
+            .strip_suffix("/mcp")
+            .unwrap()
+            .to_owned();
+        let live = http.get(format!("{origin}/healthz")).send().await.unwrap();
+        assert_eq!(live.status(), 200);
+        let ready = http.get(format!("{origin}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        let ready: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(
+            ready,
+            json!({ "status": "ready", "checks": { "token_verifier": "ready", "sessions": "ready" } })
+        );
+
+        // The budget is per wall-clock minute: a burst that straddles two minutes is retried.
+        let minute = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
+        let resource = &server.banner.resource;
+        for attempt in 0.. {
+            let started = minute();
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                let reply = common::call(
+                    &http,
+                    resource,
+                    &server.banner.write_token,
+                    "void_invoice",
+                    json!({ "invoice_id": "INV-2041" }),
+                )
+                .await;
+                statuses.push(reply.status);
+            }
+            if minute() != started && attempt == 0 {
+                continue;
+            }
+            assert_eq!(statuses, [200, 200, 429]);
+            break;
+        }
+        // Other tools have no budget of their own.
+        let reply = common::call(
+            &http,
+            resource,
+            &server.banner.write_token,
+            "lookup_invoice",
+            json!({ "invoice_id": "INV-2041" }),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        server.stop().await;
+
+        // A budget for a tool the server lacks stops it at start-up.
+        let output = Command::new(BIN)
+            .args(["--port", "0", "--db", ":memory:", "--data-dir", dir.str()])
+            .args(["--tool-rate-limit", "void_invoices=2"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("a rate limit names `void_invoices`, which is not a tool of this server"),
+            "{stderr}"
+        );
+    })
+    .await;
+}
