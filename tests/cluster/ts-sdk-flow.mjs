@@ -102,6 +102,16 @@ class HeadlessProvider {
     );
   }
 
+  // SEP-2352 (2.x): the discovery result is kept with the code verifier, so that the callback
+  // leg can check which authorization server issued the code.
+  saveDiscoveryState(state) {
+    this.discovery = state;
+  }
+
+  discoveryState() {
+    return this.discovery;
+  }
+
   saveCodeVerifier(verifier) {
     this.verifier = verifier;
   }
@@ -209,10 +219,7 @@ run(transcript, 60_000, async () => {
   assert(voided.structuredContent?.changed === true, `void_invoice changed nothing: ${text(voided)}`);
   transcript.step(`void_invoice ${invoice} after step-up (scope "${stepUp.scope}"): OK, changed: true`);
   if (sdk === 'v1') {
-    // Once more on the same session after the step-up, then end it (DELETE).
-    const again = await client.callTool({ name: 'lookup_invoice', arguments: { invoice_id: 'INV-2041' } });
-    assert(!again.isError, `lookup_invoice after the step-up failed: ${text(again)}`);
-    transcript.step('lookup_invoice INV-2041 on the same session after the step-up: OK');
+    // End the session (DELETE), on whichever replica nginx picks.
     await transport.terminateSession();
     transcript.step('session terminated (DELETE)');
   }
