@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use common::{Client, EventReader, bind, serve_on};
+use common::{Client, EventReader, bind};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{McpServerBuilder, RedisSessions};
@@ -92,6 +92,9 @@ impl Drop for RedisServer {
 struct Replica {
     addr: SocketAddr,
     counter: Counter,
+    /// Starts a graceful shutdown; the task ends when the replica has stopped.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    stopped: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// One replica: its own Redis connections and subscription, sessions under `prefix`.
@@ -114,8 +117,16 @@ async fn replica(
         .resource("http://127.0.0.1/mcp")
         .redis_sessions(sessions.clone());
     let server = configure(builder, &sessions).build().unwrap();
-    serve_on(listener, server.into_router());
-    Replica { addr, counter }
+    let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+    let stopped = tokio::spawn(server.serve(listener, async {
+        let _ = signal.await;
+    }));
+    Replica {
+        addr,
+        counter,
+        shutdown: Some(shutdown),
+        stopped,
+    }
 }
 
 /// Two replicas sharing `redis` under a prefix of their own.
@@ -455,4 +466,46 @@ async fn a_redis_outage_fails_closed_and_heals() {
             Err(_) => assert!(Instant::now() < deadline, "the relay never came back"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_replica_shutting_down_finishes_its_calls_with_answers_relayed_to_it() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (mut a, b) = pair(&redis).await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
+    let request = events.next().await.unwrap();
+    assert_eq!(request["method"], "elicitation/create");
+
+    // A is told to stop (a rolling restart): it takes no new connection...
+    a.shutdown.take().unwrap().send(()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(a.addr).await.is_ok() {
+        assert!(Instant::now() < deadline, "A still accepts connections");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...but its call still gets the answer the client sends to B, and finishes.
+    let answer = json!({
+        "jsonrpc": "2.0", "id": request["id"],
+        "result": { "action": "accept", "content": { "confirm": true } }
+    });
+    assert_eq!(on_b.send_raw(answer.to_string()).await.0, 202);
+    let result = events.next().await.unwrap();
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "Accept {\"confirm\":true}"
+    );
+    assert_eq!(a.counter.0.load(Ordering::SeqCst), 1);
+    tokio::time::timeout(Duration::from_secs(5), a.stopped)
+        .await
+        .expect("A stopped once its call finished")
+        .unwrap()
+        .unwrap();
+    // The session carries on through B.
+    assert_eq!(
+        on_b.call("echo.name", json!({ "name": "ada" })).await.0,
+        200
+    );
 }
