@@ -142,7 +142,11 @@ fn attempt<T>(
     invoice: Option<String>,
     op: impl FnOnce(&mut Ledger<'_>) -> Result<T, BillingError>,
 ) -> (Result<T, BillingError>, Option<String>) {
-    let tx = match conn.transaction() {
+    // Every call writes (its audit row, at least), so the transaction takes the write lock
+    // at once. A deferred one would read first and then fail to upgrade, without waiting for
+    // the busy timeout, whenever another process (another replica on the same file) wrote
+    // in between: WAL mode refuses that upgrade as stale ("database is locked").
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => return (Err(err.into()), invoice),
     };

@@ -544,3 +544,46 @@ async fn tool_rate_limits_and_health_endpoints() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_processes_share_one_database_under_concurrent_calls() {
+    within(async {
+        let dir = TempDir::new();
+        let db = dir.path().join("shared.db");
+        let db = db.to_str().unwrap();
+        let args = ["--port", "0", "--data-dir", dir.str(), "--db", db];
+        let a = Running::start(&args).await;
+        let b = Running::start(&args).await;
+        let http = http();
+        // Every call writes its audit row: both processes write the file at once.
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let server = if i % 2 == 0 { &a } else { &b };
+            let (http, resource, token) = (
+                http.clone(),
+                server.banner.resource.clone(),
+                server.banner.read_token.clone(),
+            );
+            calls.spawn(async move {
+                let args = json!({ "invoice_id": "INV-2041" });
+                common::call(&http, &resource, &token, "lookup_invoice", args).await
+            });
+        }
+        let mut failures = Vec::new();
+        while let Some(reply) = calls.join_next().await {
+            let reply = reply.unwrap();
+            if reply.status != 200 || reply.body["result"]["isError"] == true {
+                failures.push(reply);
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failed: {:?}",
+            failures.len(),
+            failures.first()
+        );
+        a.stop().await;
+        b.stop().await;
+    })
+    .await;
+}
