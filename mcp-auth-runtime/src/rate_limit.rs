@@ -90,6 +90,10 @@ impl fmt::Debug for RateLimits {
     }
 }
 
+/// The longest a request waits for its Redis counter before it is let through.
+#[cfg(feature = "redis")]
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Counters kept in this process stop growing here; older windows are dropped first.
 const MAX_LOCAL_COUNTERS: usize = 100_000;
 
@@ -180,10 +184,22 @@ impl RateLimits {
             }
             #[cfg(feature = "redis")]
             Backend::Redis(connection) => {
-                match redis_incr(connection.clone(), caller, bucket, window, quota).await {
-                    Ok(count) => count,
-                    Err(err) => {
+                // Bounded: a slow or absent Redis must not hold requests up.
+                let counted = tokio::time::timeout(
+                    REDIS_TIMEOUT,
+                    redis_incr(connection.clone(), caller, bucket, window, quota),
+                )
+                .await;
+                match counted {
+                    Ok(Ok(count)) => count,
+                    Ok(Err(err)) => {
                         tracing::error!(error = %err, "rate-limit counter unavailable; request let through");
+                        return Ok(());
+                    }
+                    Err(_) => {
+                        tracing::error!(
+                            "rate-limit counter did not answer in time; request let through"
+                        );
                         return Ok(());
                     }
                 }

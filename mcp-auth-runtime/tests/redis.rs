@@ -409,6 +409,20 @@ async fn a_redis_outage_fails_closed_and_heals() {
     on_a.initialize().await;
 
     redis.stop();
+    // The first request that needs Redis after it went away gets its 503 promptly.
+    let started = Instant::now();
+    let response = on_a
+        .post()
+        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     let (status, body) = ready(a.addr).await;
     assert_eq!(status, 503);
     assert_eq!(body["checks"]["sessions"], "unavailable");

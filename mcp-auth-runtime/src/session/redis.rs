@@ -74,10 +74,13 @@ impl RedisSessions {
     /// As [`connect`](Self::connect), with keys and channel under `prefix`: servers that
     /// share a Redis but not their sessions need different prefixes.
     pub async fn connect_with_prefix(client: redis::Client, prefix: &str) -> RedisResult<Self> {
+        // Few, quick reconnection attempts: a request waits for them, and a request that
+        // needs Redis while it is down should get its 503 promptly.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(RESPONSE_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_max_delay(MAX_RESUBSCRIBE_DELAY);
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client.clone(), config).await?;
         let channel: Arc<str> = format!("{prefix}:relay").into();
         let calls = Arc::new(LocalCalls::default());
@@ -116,7 +119,8 @@ impl RedisSessions {
         limits: &Limits,
     ) -> Result<Arc<Session>, SessionError> {
         let id = crate::random::token(32);
-        let created: i64 = CREATE
+        let mut invocation = CREATE.prepare_invoke();
+        invocation
             .arg(&*self.prefix)
             .arg(&id)
             .arg(principal_hash(auth))
@@ -125,10 +129,8 @@ impl RedisSessions {
             .arg(LogLevel::Debug.as_u8())
             .arg(limits.idle_timeout.as_millis() as u64)
             .arg(limits.max_sessions)
-            .arg(limits.max_per_principal)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(limits.max_per_principal);
+        let created: i64 = bounded(invocation.invoke_async(&mut self.connection.clone())).await?;
         if created == 0 {
             return Err(SessionError::Full(limits.max_sessions));
         }
@@ -197,21 +199,17 @@ impl RedisSessions {
         if let Some(level) = level {
             invocation.arg(level.as_u8());
         }
-        let found: Value = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(unavailable)?;
+        let found: Value = bounded(invocation.invoke_async(&mut self.connection.clone())).await?;
         check_owner(found, auth)
     }
 
     pub(crate) async fn remove(&self, id: &str, auth: &AuthInfo) -> Result<(), SessionError> {
-        let removed: Value = REMOVE
+        let mut invocation = REMOVE.prepare_invoke();
+        invocation
             .arg(&*self.prefix)
             .arg(id)
-            .arg(principal_hash(auth))
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(principal_hash(auth));
+        let removed: Value = bounded(invocation.invoke_async(&mut self.connection.clone())).await?;
         check_owner(removed, auth).map(drop)
     }
 
@@ -222,28 +220,32 @@ impl RedisSessions {
         let Ok(payload) = serde_json::to_vec(message) else {
             return;
         };
-        let sent: RedisResult<i64> = redis::cmd("PUBLISH")
-            .arg(&*self.channel)
-            .arg(payload)
-            .query_async(&mut self.connection.clone())
-            .await;
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(&*self.channel).arg(payload);
+        let sent: Result<i64, _> = bounded(publish.query_async(&mut self.connection.clone())).await;
         if let Err(err) = sent {
             tracing::error!(error = %err, "cannot relay a client message through Redis");
         }
     }
 
     pub(crate) async fn ping(&self) -> Result<(), String> {
-        redis::cmd("PING")
-            .query_async::<String>(&mut self.connection.clone())
+        let ping = redis::cmd("PING");
+        bounded(ping.query_async::<String>(&mut self.connection.clone()))
             .await
             .map(drop)
             .map_err(|err| err.to_string())
     }
 }
 
-fn unavailable(err: redis::RedisError) -> SessionError {
-    tracing::error!(error = %err, "the session store (Redis) is unavailable");
-    SessionError::Unavailable(err.to_string())
+/// Runs a Redis operation for at most [`RESPONSE_TIMEOUT`], reconnection attempts included.
+async fn bounded<T>(operation: impl Future<Output = RedisResult<T>>) -> Result<T, SessionError> {
+    let error = match tokio::time::timeout(RESPONSE_TIMEOUT, operation).await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => format!("no answer within {RESPONSE_TIMEOUT:?}"),
+    };
+    tracing::error!(%error, "the session store (Redis) is unavailable");
+    Err(SessionError::Unavailable(error))
 }
 
 /// `0`: no such session; `-1`: another principal's session; anything else: found.
