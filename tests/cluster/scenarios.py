@@ -269,6 +269,52 @@ async def replica_dies(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- rolling-restart ---------------------------------------------------------------------------
+
+
+async def rolling_restart(args: argparse.Namespace) -> int:
+    """The client loop alone; run.sh restarts the replicas (SIGTERM, start again) meanwhile,
+    and names the moments in --events. No request may fail."""
+    t = Transcript("rolling-restart")
+    t.line(
+        f"a client loop through nginx ({args.url}) for {args.duration:.0f} s at {args.rate} req/s "
+        "(half on one 2025-11-25 session, half 2026-07-28 requests) while each replica in turn "
+        "gets SIGTERM and is started again"
+    )
+    async with httpx2.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+        with httpx2.Client(timeout=REQUEST_TIMEOUT) as sync_http:
+            session, _, _ = legacy_initialize(sync_http, args.url, args.token)
+        t.step(f"session {short(session)} initialized through nginx")
+        loop = Loop(http, args.url, args.token, session)
+        begin = time.monotonic()
+        with open(args.ready_file, "w", encoding="ascii") as f:
+            f.write(f"{time.time()}\n")
+        until = begin + args.duration
+        interval = 2.0 / args.rate
+        await asyncio.gather(loop.run("legacy", until, interval), loop.run("modern", until, interval))
+    records = sorted(loop.records, key=lambda r: r["start"])
+    failed = [r for r in records if not r["ok"]]
+    t.step(f"{len(records)} requests: {len(records) - len(failed)} ok, {len(failed)} failed")
+    for r in failed:
+        t.step(
+            f"  failed: {r['kind']} request at {r['start'] - begin:.3f} s: status {r['status']} "
+            f"<- {describe_upstream(r['upstream'])}: {r.get('error', '')}"
+        )
+    retried = [r for r in records if r["upstream"] and "," in r["upstream"]]
+    t.step(f"nginx retried {len(retried)} request(s) on the other replica after a connection error")
+    served = Counter(replica_of(r["upstream"]) for r in records if r["ok"])
+    t.step(f"ok per replica: {dict(sorted(served.items()))}")
+    assert not failed, f"{len(failed)} request(s) failed during the rolling restart"
+    assert {"A", "B"} <= set(served), "both replicas served"
+    legacy = [r for r in records if r["kind"] == "legacy" and r["ok"]]
+    t.step(f"the 2025-11-25 session carried on through both restarts: {len(legacy)} ok call(s) on it")
+    return 0
+
+
+def cmd_rolling_restart(args: argparse.Namespace) -> int:
+    return asyncio.run(rolling_restart(args))
+
+
 def exited(pid: int) -> bool:
     """Whether `pid` has exited: gone, or a zombie waiting for its parent."""
     try:
@@ -452,6 +498,14 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=20)
     p.set_defaults(run=cmd_replica_dies)
 
+    p = sub.add_parser("rolling-restart")
+    p.add_argument("--url", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--duration", type=float, default=12.0)
+    p.add_argument("--rate", type=int, default=20)
+    p.add_argument("--ready-file", required=True, help="written when the loop starts")
+    p.set_defaults(run=cmd_rolling_restart)
+
     p = sub.add_parser("reach")
     p.add_argument("--scenario", required=True)
     p.add_argument("--url", required=True)
@@ -482,6 +536,7 @@ def main() -> int:
             "sessions": "session-a-to-b",
             "rate-limit": "rate-limit-across-replicas",
             "replica-dies": "replica-dies",
+            "rolling-restart": "rolling-restart",
         }.get(args.command, getattr(args, "scenario", None) or "health")
         Transcript(scenario).line(f"FAILED: {err}")
         return 1
