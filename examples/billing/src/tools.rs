@@ -2,10 +2,12 @@
 //! the caller's token says on whose invoices. Each tool goes through
 //! [`Store::run`], which scopes every query to that tenant and audits the call.
 
+use mcp_auth_runtime::ElicitAction;
 use mcp_auth_runtime::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::audit::{Caller, Outcome};
 use crate::store::{
     Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
     VoidOutcome,
@@ -112,6 +114,7 @@ pub(crate) async fn void_invoice(
 ///
 /// Without `amount_cents` the rest of the invoice is refunded. The refund is recorded with you
 /// as its author; an invoice refunded in full becomes `refunded`. Each call refunds again.
+/// When the client can show a form, the user is asked to confirm first.
 #[tool(scope = ["invoices:write", "payments:write"], destructive, idempotent = false)]
 pub(crate) async fn refund_invoice(
     ctx: ToolContext<Store>,
@@ -124,6 +127,7 @@ pub(crate) async fn refund_invoice(
     /// Why the money is returned.
     reason: Option<String>,
 ) -> Result<RefundOutcome, ToolError> {
+    confirm_refund(&ctx, &invoice_id, amount_cents).await?;
     ctx.state()
         .run(
             ctx.auth(),
@@ -132,4 +136,61 @@ pub(crate) async fn refund_invoice(
             move |ledger| ledger.refund(&invoice_id, amount_cents, reason.as_deref()),
         )
         .await
+}
+
+/// Asks the user to confirm a refund, when the client supports elicitation: money leaves the
+/// tenant, and the model may have misread the request. A client that cannot ask goes ahead:
+/// its token's `payments:write` scope is the consent. Anything but an explicit "yes" refunds
+/// nothing, and is audited.
+async fn confirm_refund(
+    ctx: &ToolContext<Store>,
+    invoice_id: &str,
+    amount_cents: Option<i64>,
+) -> Result<(), ToolError> {
+    let what = match amount_cents {
+        Some(cents) => format!("{cents} cents of {invoice_id}"),
+        None => format!("the rest of {invoice_id}"),
+    };
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "confirm": {
+                "type": "boolean",
+                "title": "Refund",
+                "description": format!("Refund {what} to the customer")
+            }
+        },
+        "required": ["confirm"]
+    });
+    let refusal = match ctx.elicit(format!("Refund {what}?"), schema).await {
+        Ok(answer) => {
+            let confirmed = answer.action == ElicitAction::Accept
+                && answer
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.get("confirm"))
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true);
+            if confirmed {
+                return Ok(());
+            }
+            ToolError::new(format!(
+                "the refund of {what} was not confirmed; nothing was refunded"
+            ))
+        }
+        Err(ToolError::MissingClientCapability(_)) => return Ok(()),
+        // 2026-07-28: the call ends here and the client retries it with the answer.
+        Err(err @ ToolError::InputRequired(_)) => return Err(err),
+        Err(err) => err,
+    };
+    ctx.state()
+        .record(
+            Caller::of(ctx.auth()),
+            "refund_invoice".to_owned(),
+            Outcome::Error,
+            Some(invoice_id.to_owned()),
+            Some(refusal.to_string()),
+        )
+        .await;
+    Err(refusal)
 }

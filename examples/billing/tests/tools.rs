@@ -899,3 +899,89 @@ async fn the_data_survives_a_restart_and_is_seeded_once() {
     })
     .await;
 }
+
+/// `tools/call refund_invoice` as a 2026-07-28 client that can show forms (elicitation),
+/// with the answers of earlier rounds.
+async fn refund_with_forms(s: &TestServer, token: &str, mut params: Value) -> common::Reply {
+    params["name"] = json!("refund_invoice");
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
+    common::send(
+        s.http
+            .post(&s.resource)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "refund_invoice")
+            .body(body.to_string()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_client_that_can_show_forms_confirms_a_refund_first() {
+    within(async {
+        let s = TestServer::start().await;
+        let all = s.token("alice", Some("acme"), ALL);
+        let read = s.token("alice", Some("acme"), READ);
+        let args = json!({ "invoice_id": "INV-2042", "amount_cents": 1_000 });
+        let refunded = async |s: &TestServer| {
+            s.ok(&read, "lookup_invoice", json!({ "invoice_id": "INV-2042" }))
+                .await["refunded_cents"]
+                .clone()
+        };
+
+        // First round: the question, nothing refunded yet.
+        let asked = refund_with_forms(&s, &all, json!({ "arguments": args })).await;
+        assert_eq!(asked.status, 200, "{asked:?}");
+        let result = &asked.body["result"];
+        assert_eq!(result["resultType"], "input_required", "{asked:?}");
+        let question = &result["inputRequests"]["elicitation-0"];
+        assert_eq!(question["method"], "elicitation/create");
+        assert_eq!(question["params"]["message"], "Refund 1000 cents of INV-2042?");
+        let state = result["requestState"].clone();
+        assert_eq!(refunded(&s).await, 0);
+
+        // Declined: nothing refunded, and the refusal is audited.
+        let declined = refund_with_forms(
+            &s,
+            &all,
+            json!({
+                "arguments": args,
+                "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": false } } },
+                "requestState": state,
+            }),
+        )
+        .await;
+        assert!(
+            declined.tool_error().contains("was not confirmed; nothing was refunded"),
+            "{declined:?}"
+        );
+        assert_eq!(refunded(&s).await, 0);
+        let audit = s.audit();
+        let last = audit.iter().rev().find(|row| row.tool == "refund_invoice");
+        let last = last.expect("the refusal is audited");
+        assert_eq!(last.outcome, "error");
+        assert!(last.detail.as_deref().unwrap().contains("not confirmed"));
+
+        // Confirmed: refunded once.
+        let confirmed = refund_with_forms(
+            &s,
+            &all,
+            json!({
+                "arguments": args,
+                "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": true } } },
+                "requestState": state,
+            }),
+        )
+        .await;
+        assert_eq!(confirmed.structured()["invoice"]["refunded_cents"], 1_000);
+        assert_eq!(refunded(&s).await, 1_000);
+    })
+    .await;
+}
