@@ -38,6 +38,8 @@ def describe(request: httpx2.Request) -> str:
         body = json.loads(request.content or b"null")
     except (ValueError, httpx2.RequestNotRead):
         return ""
+    if isinstance(body, dict) and "method" not in body and ("result" in body or "error" in body):
+        return f"response to {body.get('id')}"
     if isinstance(body, dict) and "method" in body:
         params = body.get("params") or {}
         name = f" {params['name']}" if "name" in params else ""
@@ -49,7 +51,8 @@ def describe(request: httpx2.Request) -> str:
 class Recorder:
     """An httpx response hook: each exchange in the transcript, with the replica that answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, transcript: Transcript = T) -> None:
+        self.transcript = transcript
         self.exchanges: list[dict[str, Any]] = []
 
     async def __call__(self, response: httpx2.Response) -> None:
@@ -65,7 +68,7 @@ class Recorder:
         if response.status_code in (401, 403):
             notes.append(f"WWW-Authenticate: {response.headers.get('www-authenticate', '')}")
         notes.append(f"<- replica {describe_upstream(upstream)}")
-        T.line(
+        self.transcript.line(
             f"    {request.method:<4} {request.url.host}:{request.url.port}{request.url.path} -> "
             f"{response.status_code}  {'  '.join(n for n in notes if n)}".rstrip()
         )
@@ -75,6 +78,7 @@ class Recorder:
                 "status": response.status_code,
                 "session": session,
                 "replica": replica_of(upstream),
+                "what": notes[0],
             }
         )
 

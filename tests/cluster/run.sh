@@ -8,6 +8,9 @@
 #   b. ts-sdk-modern               the official TypeScript SDK 2.x pinned to 2026-07-28: the
 #                                  same flow, requests served by both replicas
 #   c. python-sdk                  the official Python SDK in every era; its session on both
+#      refund-confirmation         the Python SDK answers refund_invoice's request for input
+#                                  (elicitation); in 2025-11-25 the answer's POST lands on the
+#                                  other replica and is relayed through Redis
 #   d. session-a-to-b              a session made on A used and ended on B, gone on A, closed
 #                                  to another principal
 #   e. rate-limit-across-replicas  one per-tool budget for both replicas (Redis)
@@ -310,6 +313,15 @@ python_sdk() {
   timeout 120 .venv/bin/python python_client.py --url "$mcp_url" --token "$bearer"
 }
 scenario python-sdk python_sdk
+
+# --- a request for input answered through nginx: refund_invoice asks to confirm --------------
+refund_confirmation() {
+  local bearer
+  bearer="$(token cluster-service "invoices:read invoices:write payments:write")"
+  transcript refund-confirmation "  step: token from oidc-provider (client_credentials, cluster-service, invoices:read invoices:write payments:write)"
+  timeout 120 .venv/bin/python refund_client.py --url "$mcp_url" --token "$bearer"
+}
+scenario refund-confirmation refund_confirmation
 
 # --- d. a session across replicas, no nginx --------------------------------------------------
 session_a_to_b() {
