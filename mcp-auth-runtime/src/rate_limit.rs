@@ -16,11 +16,40 @@
 //!     .tool("void_invoice", Quota::per_minute(10)); // and this tool's calls, on top
 //! # let _ = limits;
 //! ```
+//!
+//! Given to [`McpServerBuilder::rate_limits`](crate::McpServerBuilder::rate_limits), the
+//! request budget is a [`RateLimitLayer`] on the MCP route, inside authentication, and each
+//! tool's budget is checked when the call is dispatched (a layer cannot see which tool a
+//! request calls without parsing its body). The layer also serves routes of your own, behind
+//! [`BearerAuthLayer`](crate::auth::BearerAuthLayer):
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use mcp_auth_runtime::auth::{BearerAuthLayer, Challenge, JwtVerifier};
+//! use mcp_auth_runtime::rate_limit::{Quota, RateLimitLayer, RateLimits};
+//!
+//! # fn demo(verifier: JwtVerifier) {
+//! let app: Router = Router::new()
+//!     .route("/export", get(|| async { "..." }))
+//!     // Layers run from the last added: authentication first, then the budget.
+//!     .layer(RateLimitLayer::new(RateLimits::local().requests(Quota::per_minute(60))))
+//!     .layer(BearerAuthLayer::new(verifier, Challenge::new("https://api.example.com")));
+//! # }
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::response::Response;
+use http::Request;
+use tower::{Layer, Service};
+
+use crate::auth::AuthInfo;
 
 /// A number of requests per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +170,10 @@ impl RateLimits {
         self
     }
 
+    pub(crate) fn has_request_budget(&self) -> bool {
+        self.requests.is_some()
+    }
+
     /// The tools with a budget of their own.
     pub(crate) fn tool_names(&self) -> impl Iterator<Item = &str> {
         self.tools.keys().map(String::as_str)
@@ -210,6 +243,99 @@ impl RateLimits {
         } else {
             Ok(())
         }
+    }
+}
+
+/// A tower layer holding each verified caller to the request budget of [`RateLimits`]
+/// ([`requests`](RateLimits::requests)): beyond it, `429 Too Many Requests` with `Retry-After`
+/// and a JSON-RPC error (`-32005`).
+///
+/// The caller is the [`AuthInfo`] that [`BearerAuthLayer`](crate::auth::BearerAuthLayer) put in
+/// the request's extensions (issuer, subject and client id), so the layer goes inside it.
+/// Requests without one pass unchecked: without a verified identity there is nobody to count
+/// for, and counting by IP address would put everyone behind one proxy in a single budget.
+#[derive(Debug, Clone)]
+pub struct RateLimitLayer {
+    limits: RateLimits,
+}
+
+impl RateLimitLayer {
+    /// Applies `limits`' request budget.
+    pub fn new(limits: RateLimits) -> Self {
+        RateLimitLayer { limits }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// The service [`RateLimitLayer`] wraps around an inner service.
+#[derive(Debug, Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    limits: RateLimits,
+}
+
+impl<S> RateLimit<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for RateLimit<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The clone is not ready; the service polled ready is the one that gets the request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let caller = request.extensions().get::<Arc<AuthInfo>>().cloned();
+        let limits = self.limits.clone();
+        Box::pin(async move {
+            if let Some(auth) = caller
+                && let Err(limited) = limits
+                    .check_request(&crate::jsonrpc::principal_key(&auth))
+                    .await
+            {
+                tracing::info!(
+                    subject = auth.subject(),
+                    client_id = auth.client_id(),
+                    "rate limit reached"
+                );
+                return Ok(crate::transport::rate_limited(limited.retry_after));
+            }
+            inner.call(request).await
+        })
     }
 }
 

@@ -698,12 +698,19 @@ impl McpServer {
             .get(crate::transport::get)
             .delete(crate::transport::delete)
             .fallback(crate::transport::method_not_allowed);
+        // Inside authentication: the budget is the verified caller's.
+        let route = match &self.inner.dispatcher.rate_limits {
+            Some(limits) if limits.has_request_budget() => {
+                route.layer(crate::rate_limit::RateLimitLayer::new(limits.clone()))
+            }
+            _ => route,
+        };
         let route = match &self.inner.auth {
             Auth::Verifier(verifier) => route.layer(BearerAuthLayer::new(
                 verifier.clone(),
                 self.inner.challenge.clone(),
             )),
-            Auth::Disabled(_) => route,
+            Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
         let route = route.layer(crate::transport::GuardLayer(self.clone()));

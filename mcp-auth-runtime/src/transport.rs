@@ -195,19 +195,6 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
         // Unreachable behind the bearer layer; fail closed all the same.
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    if let Some(limits) = &server.dispatcher().rate_limits
-        && let Err(limited) = limits
-            .check_request(&crate::jsonrpc::principal_key(&auth))
-            .await
-    {
-        tracing::info!(
-            subject = auth.subject(),
-            client_id = auth.client_id(),
-            "rate limit reached"
-        );
-        let body = error_for(None, code::RATE_LIMITED, "rate limit exceeded");
-        return too_many_requests(limited.retry_after, body);
-    }
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     if !is_json_content(&headers) {
@@ -752,6 +739,12 @@ fn final_event(_server: &McpServer, reply: Reply, id: Option<&str>) -> Bytes {
 }
 
 /// `429` with `Retry-After` in whole seconds, rounded up.
+/// `429` for a caller over its request budget ([`crate::rate_limit::RateLimitLayer`]).
+pub(crate) fn rate_limited(retry_after: Duration) -> Response {
+    let body = error_for(None, code::RATE_LIMITED, "rate limit exceeded");
+    too_many_requests(retry_after, body)
+}
+
 fn too_many_requests(retry_after: Duration, body: Bytes) -> Response {
     let seconds = retry_after.as_millis().div_ceil(1000).max(1);
     let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, body);

@@ -186,3 +186,36 @@ fn a_budget_for_a_tool_the_server_lacks_is_a_build_error() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_rate_limit_layer_guards_routes_of_your_own() {
+    use mcp_auth_runtime::auth::{BearerAuthLayer, Challenge};
+    use mcp_auth_runtime::rate_limit::RateLimitLayer;
+
+    let app = axum::Router::new()
+        .route("/export", axum::routing::get(|| async { "exported" }))
+        .layer(RateLimitLayer::new(
+            RateLimits::local().requests(Quota::per_minute(2)),
+        ))
+        .layer(BearerAuthLayer::new(Users, Challenge::new("test")));
+    let addr = common::serve(app).await;
+    let http = reqwest::Client::new();
+    let get = |token: &'static str| {
+        http.get(format!("http://{addr}/export"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(get("user-alice").await.unwrap().status(), 200);
+    assert_eq!(get("user-alice").await.unwrap().status(), 200);
+    let limited = get("user-alice").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    // Budgets are per verified caller; a bad token never reaches the layer.
+    assert_eq!(get("user-bob").await.unwrap().status(), 200);
+    assert_eq!(get("nobody").await.unwrap().status(), 401);
+}

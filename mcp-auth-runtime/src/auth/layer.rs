@@ -29,10 +29,20 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// - a token that cannot be checked right now gets `503`; the request never passes.
 ///
 /// A verified request reaches the inner service with an `Arc<AuthInfo>` in its extensions.
-#[derive(Clone)]
 pub struct BearerAuthLayer<V> {
     verifier: Arc<V>,
     challenge: Arc<Challenge>,
+}
+
+// Not derived: the verifier is shared, so the layer is `Clone` (as axum's `Router::layer`
+// requires) whatever `V` is.
+impl<V> Clone for BearerAuthLayer<V> {
+    fn clone(&self) -> Self {
+        BearerAuthLayer {
+            verifier: self.verifier.clone(),
+            challenge: self.challenge.clone(),
+        }
+    }
 }
 
 impl<V: TokenVerifier> BearerAuthLayer<V> {
