@@ -99,8 +99,15 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 timeout 300 .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
   -r requirements.txt
-timeout 1200 cargo build --quiet --manifest-path "$root/Cargo.toml" -p billing
-billing="${CARGO_TARGET_DIR:-$root/target}/debug/billing"
+# CLUSTER_RELEASE=1 builds billing with --release, for load figures of an optimized build.
+profile=debug
+build=()
+if [[ "${CLUSTER_RELEASE:-}" == 1 ]]; then
+  profile=release
+  build=(--release)
+fi
+timeout 1200 cargo build --quiet --manifest-path "$root/Cargo.toml" -p billing "${build[@]}"
+billing="${CARGO_TARGET_DIR:-$root/target}/$profile/billing"
 echo "node $(node --version), $(.venv/bin/python --version), $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(redis-server --version | cut -d' ' -f1-3), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 if [[ "$(timeout 30 "$billing" serve --help)" != *--redis-url* ]]; then
   echo "this billing has no --redis-url: the cluster test needs replicas that share Redis" >&2
@@ -382,14 +389,16 @@ rolling_restart() {
   local bearer rc=0 loop
   bearer="$(token cluster-service invoices:read)"
   rm -f "$work/rolling.ready"
-  timeout 60 "${py[@]}" rolling-restart --url "$mcp_url" --token "$bearer"     --duration 20 --rate 20 --ready-file "$work/rolling.ready" &
+  timeout 60 "${py[@]}" rolling-restart --url "$mcp_url" --token "$bearer"     --duration 24 --rate 20 --ready-file "$work/rolling.ready" &
   loop=$!
   for _ in $(seq 100); do [[ -s "$work/rolling.ready" ]] && break; sleep 0.1; done
   sleep 2
   restart_gracefully a "$port_a"
-  # nginx keeps a replica out for its fail_timeout (10 s) after a refused connection: wait for
-  # A to be back in the rotation before B goes, as a rolling restart waits for readiness.
-  sleep 11
+  # nginx keeps a replica out for its fail_timeout (10 s) after a refused connection: B goes
+  # only once nginx sends requests to A again, as a rolling restart waits for the new replica
+  # to take traffic. Stopping B earlier leaves nginx no live replica for a moment (502).
+  timeout 60 "${py[@]}" reach --scenario rolling-restart --url "$mcp_url" --token "$bearer" \
+    --replica A --within 30
   restart_gracefully b "$port_b"
   wait "$loop" || rc=$?
   if [[ $rc -ne 0 ]]; then
@@ -400,67 +409,88 @@ rolling_restart() {
 scenario rolling-restart rolling_restart
 
 # --- h. load: one replica vs two -------------------------------------------------------------
-load() {
-  local bearer lua url label out rps
-  bearer="$(token cluster-service invoices:read)"
-  lua="$work/lookup.lua"
-  # One 2026-07-28 tools/call lookup_invoice, headers mirroring the body.
-  cat >"$lua" <<EOF
+# wrk_script FILE BEARER BODY MCP-METHOD MCP-NAME EXPECT: a wrk script sending one 2026-07-28
+# request (headers mirroring the body) that counts every response that is not 200, is a tool
+# error or lacks EXPECT as a failure.
+wrk_script() {
+  local file="$1" bearer="$2" body="$3" method="$4" name="$5" expect="$6" name_header=""
+  if [[ -n "$name" ]]; then
+    name_header="wrk.headers[\"Mcp-Name\"] = \"$name\""
+  fi
+  cat >"$file" <<EOF
 wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_invoice","arguments":{"invoice_id":"INV-2041"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}'
+wrk.body = '$body'
 wrk.headers["Authorization"] = "Bearer $bearer"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
-wrk.headers["Mcp-Method"] = "tools/call"
-wrk.headers["Mcp-Name"] = "lookup_invoice"
+wrk.headers["Mcp-Method"] = "$method"
+$name_header
 
--- Every response is checked: a 200 whose result is a tool error counts as a failure too.
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) responses = 0; failures = 0 end
 function response(status, headers, body)
   responses = responses + 1
-  if status ~= 200 or body:find('"isError":true', 1, true) or not body:find('INV-2041', 1, true) then
+  if status ~= 200 or body:find('"isError":true', 1, true) or not body:find('$expect', 1, true) then
     failures = failures + 1
   end
 end
 function done(summary, latency, requests)
   local r, f = 0, 0
   for _, t in ipairs(threads) do r = r + t:get("responses"); f = f + t:get("failures") end
-  io.write(string.format("checked: %d responses, %d not a successful lookup_invoice\n", r, f))
+  io.write(string.format("checked: %d responses, %d failed\\n", r, f))
 end
 EOF
-  transcript load "wrk -t2 -c32 -d10s, one 2026-07-28 tools/call lookup_invoice per request (valid bearer token); $(nproc) CPU cores shared by wrk, nginx and the replicas; debug build of billing"
+}
+
+load() {
+  local bearer url label out rps meta workload
+  bearer="$(token cluster-service invoices:read)"
+  meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+  # lookup: a tool call, which also writes its audit row to the one SQLite file both replicas
+  # share; list: tools/list, the framework's path alone (token, headers, dispatch).
+  wrk_script "$work/lookup.lua" "$bearer" \
+    '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_invoice","arguments":{"invoice_id":"INV-2041"},'"$meta"'}}' \
+    tools/call lookup_invoice INV-2041
+  wrk_script "$work/list.lua" "$bearer" \
+    '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{'"$meta"'}}' tools/list "" '"refund_invoice"'
+  transcript load "wrk -t2 -c32 -d10s per figure, 2026-07-28 requests with a valid bearer token: 'lookup' = tools/call lookup_invoice (writes its audit row to the SQLite file both replicas share), 'list' = tools/list (no database); $(nproc) CPU cores shared by wrk, nginx and the replicas; $profile build of billing"
   transcript load "  load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   declare -A figures
   local warnings=()
-  for target in "direct:http://127.0.0.1:$port_a/mcp" "nginx-1:http://127.0.0.1:$nginx_a_only_port/mcp" \
-    "nginx-2:$mcp_url"; do
-    label="${target%%:*}"
-    url="${target#*:}"
-    timeout 30 "${py[@]}" probe --url "$url" --token "$bearer"
-    out="$(timeout 60 wrk -t2 -c32 -d10s --latency -s "$lua" "$url")"
-    echo "$out" >"$work/wrk-$label.txt"
-    rps="$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')"
-    local non2xx errors latency p99 checked
-    non2xx="$(echo "$out" | awk '/Non-2xx or 3xx responses:/ {print $NF}')"
-    errors="$(echo "$out" | awk '/Socket errors:/ {print $0}' | sed 's/^ *//')"
-    latency="$(echo "$out" | awk '$1 == "Latency" {print $2; exit}')"
-    p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
-    checked="$(echo "$out" | awk '/^checked:/ {print $4}')"
-    figures[$label]="$rps"
-    if [[ "${checked:-?}" != 0 ]]; then
-      warnings+=("$label: ${checked:-?} responses were not a successful lookup_invoice")
-    fi
-    transcript load "  $label: $rps requests/s, mean latency $latency, p99 $p99, $(echo "$out" | awk '/requests in/ {print $1}') requests, non-2xx: ${non2xx:-0}, not a successful lookup: ${checked:-?}${errors:+, $errors}  ($url)"
+  for workload in lookup list; do
+    for target in "direct:http://127.0.0.1:$port_a/mcp" \
+      "nginx-1:http://127.0.0.1:$nginx_a_only_port/mcp" "nginx-2:$mcp_url"; do
+      label="${target%%:*}"
+      url="${target#*:}"
+      timeout 30 "${py[@]}" probe --url "$url" --token "$bearer"
+      out="$(timeout 60 wrk -t2 -c32 -d10s --latency -s "$work/$workload.lua" "$url")"
+      echo "$out" >"$work/wrk-$workload-$label.txt"
+      rps="$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')"
+      local non2xx errors latency p99 checked
+      non2xx="$(echo "$out" | awk '/Non-2xx or 3xx responses:/ {print $NF}')"
+      errors="$(echo "$out" | awk '/Socket errors:/ {print $0}' | sed 's/^ *//')"
+      latency="$(echo "$out" | awk '$1 == "Latency" {print $2; exit}')"
+      p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
+      checked="$(echo "$out" | awk '/^checked:/ {print $4}')"
+      figures[$workload-$label]="$rps"
+      if [[ "${checked:-?}" != 0 ]]; then
+        warnings+=("$workload $label: ${checked:-?} responses failed")
+      fi
+      transcript load "  $workload $label: $rps requests/s, mean latency $latency, p99 $p99, $(echo "$out" | awk '/requests in/ {print $1}') requests, non-2xx: ${non2xx:-0}, failed: ${checked:-?}${errors:+, $errors}  ($url)"
+    done
   done
-  python3 - "${figures[direct]}" "${figures[nginx-1]}" "${figures[nginx-2]}" <<'EOF' | while read -r line; do transcript load "$line"; done
+  for workload in lookup list; do
+    python3 - "$workload" "${figures[$workload-direct]}" "${figures[$workload-nginx-1]}" \
+      "${figures[$workload-nginx-2]}" <<'EOF' | while read -r line; do transcript load "$line"; done
 import sys
-direct, one, two = map(float, sys.argv[1:])
-print(f"  nginx with 2 replicas / nginx with 1 replica: {two / one:.2f}x ({two:.0f} vs {one:.0f} requests/s)")
-print(f"  nginx with 1 replica / replica A directly: {one / direct:.2f}x ({one:.0f} vs {direct:.0f} requests/s)")
+workload = sys.argv[1]
+direct, one, two = map(float, sys.argv[2:])
+print(f"  {workload}: nginx with 2 replicas / nginx with 1 replica: {two / one:.2f}x ({two:.0f} vs {one:.0f} requests/s)")
+print(f"  {workload}: nginx with 1 replica / replica A directly: {one / direct:.2f}x ({one:.0f} vs {direct:.0f} requests/s)")
 EOF
+  done
   transcript load "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   # Failed tool calls answer 200 with isError: name what the replicas logged for them.
   { grep -ho 'tool failed tool="[a-z_]*" error=.*' "$work"/replica-*.log || true; } | sort | uniq -c |
