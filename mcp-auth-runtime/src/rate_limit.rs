@@ -99,7 +99,8 @@ pub struct RateLimits {
 enum Backend {
     Local(Arc<Mutex<HashMap<String, (u64, u32)>>>),
     #[cfg(feature = "redis")]
-    Redis(redis::aio::ConnectionManager),
+    /// The connection and the key prefix.
+    Redis(redis::aio::ConnectionManager, Arc<str>),
 }
 
 impl fmt::Debug for RateLimits {
@@ -112,7 +113,7 @@ impl fmt::Debug for RateLimits {
                 &match self.backend {
                     Backend::Local(_) => "local",
                     #[cfg(feature = "redis")]
-                    Backend::Redis(_) => "redis",
+                    Backend::Redis(..) => "redis",
                 },
             )
             .finish()
@@ -148,12 +149,22 @@ impl RateLimits {
     /// limits protect capacity, and turning every caller away because the counter store is
     /// down would be the outage they exist to prevent. Authentication and scopes never
     /// depend on Redis.
+    ///
+    /// Counters are keys `mcp-auth:rl:BUCKET:CALLER:WINDOW` (the caller hashed), expiring after
+    /// two windows.
     #[cfg(feature = "redis")]
     pub fn redis(connection: redis::aio::ConnectionManager) -> Self {
+        Self::redis_with_prefix(connection, "mcp-auth")
+    }
+
+    /// As [`redis`](Self::redis), with keys under `prefix` (`PREFIX:rl:...`): servers that
+    /// share a Redis but not their budgets need different prefixes.
+    #[cfg(feature = "redis")]
+    pub fn redis_with_prefix(connection: redis::aio::ConnectionManager, prefix: &str) -> Self {
         RateLimits {
             requests: None,
             tools: HashMap::new(),
-            backend: Backend::Redis(connection),
+            backend: Backend::Redis(connection, prefix.into()),
         }
     }
 
@@ -216,11 +227,12 @@ impl RateLimits {
                 entry.1
             }
             #[cfg(feature = "redis")]
-            Backend::Redis(connection) => {
+            Backend::Redis(connection, prefix) => {
                 // Bounded: a slow or absent Redis must not hold requests up.
+                let key = redis_key(prefix, bucket, caller, window);
                 let counted = tokio::time::timeout(
                     REDIS_TIMEOUT,
-                    redis_incr(connection.clone(), caller, bucket, window, quota),
+                    redis_incr(connection.clone(), &key, quota),
                 )
                 .await;
                 match counted {
@@ -339,23 +351,26 @@ where
     }
 }
 
+/// The counter of `caller` for `bucket` in `window`. The caller is hashed: Redis keys show up
+/// in monitoring, subjects need not.
+#[cfg(feature = "redis")]
+fn redis_key(prefix: &str, bucket: &str, caller: &str, window: u64) -> String {
+    use sha2::Digest;
+    let caller = sha2::Sha256::digest(caller.as_bytes());
+    let caller: String = caller[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}:rl:{bucket}:{caller}:{window}")
+}
+
 #[cfg(feature = "redis")]
 async fn redis_incr(
     mut connection: redis::aio::ConnectionManager,
-    caller: &str,
-    bucket: &str,
-    window: u64,
+    key: &str,
     quota: Quota,
 ) -> redis::RedisResult<u32> {
-    use sha2::Digest;
-    // The principal is hashed: Redis keys show up in monitoring, subjects need not.
-    let caller = sha2::Sha256::digest(caller.as_bytes());
-    let caller: String = caller[..12].iter().map(|b| format!("{b:02x}")).collect();
-    let key = format!("mcp-auth:rl:{bucket}:{caller}:{window}");
     let (count, _): (u32, i32) = redis::pipe()
         .atomic()
-        .incr(&key, 1)
-        .pexpire(&key, (quota.window_ms() * 2) as i64)
+        .incr(key, 1)
+        .pexpire(key, (quota.window_ms() * 2) as i64)
         .query_async(&mut connection)
         .await?;
     Ok(count)

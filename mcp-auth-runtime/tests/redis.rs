@@ -383,6 +383,17 @@ async fn rate_limits_are_shared_by_replicas() {
     // Another caller has a budget of its own.
     let other = Client::new(b.addr, Some("user-2"));
     assert_eq!(other.call("echo.name", json!({ "name": "x" })).await.0, 200);
+
+    // A server under another prefix, on the same Redis, counts apart.
+    let (c, _) = pair_with(&redis, |builder, sessions| {
+        builder.rate_limits(
+            RateLimits::redis_with_prefix(sessions.connection(), "elsewhere")
+                .tool("echo.name", Quota::new(3, Duration::from_secs(3600))),
+        )
+    })
+    .await;
+    let on_c = Client::new(c.addr, Some("user-1"));
+    assert_eq!(on_c.call("echo.name", json!({ "name": "x" })).await.0, 200);
 }
 
 #[tokio::test]
