@@ -115,9 +115,9 @@ if [[ "$(timeout 30 "$billing" serve --help)" != *--redis-url* ]]; then
 fi
 
 # --- helpers ---------------------------------------------------------------------------------
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port and scenario.
+# shellcheck source=../lib/scenarios.sh
+source "$root/tests/lib/scenarios.sh"
 
 # started PID: remembers a process to stop on exit (and keeps bash from reporting its end).
 started() {
@@ -199,36 +199,6 @@ token() {
 
 # transcript NAME TEXT: a line of a shell-driven scenario's transcript.
 transcript() { echo "[$1] $2"; }
-
-passed=0
-failed=0
-results=()
-# scenario NAME COMMAND...: runs one scenario in a subshell with `set -e`; every command in it
-# carries its own time limit. Records how it ended and goes on with the next one.
-scenario() {
-  local name="$1" rc
-  shift
-  echo
-  say "scenario $name"
-  set +e
-  (
-    set -e
-    "$@"
-  )
-  rc=$?
-  set -e
-  if [[ $rc -eq 0 ]]; then
-    passed=$((passed + 1))
-    results+=("PASS  $name")
-  else
-    failed=$((failed + 1))
-    local why="exit $rc"
-    if [[ $rc -eq 124 ]]; then
-      why="timed out"
-    fi
-    results+=("FAIL  $name ($why)")
-  fi
-}
 
 # --- the topology ----------------------------------------------------------------------------
 say "starting the topology"

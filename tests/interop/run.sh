@@ -34,6 +34,8 @@ cleanup() {
 trap cleanup EXIT
 
 export INTEROP_TRANSCRIPT="$work/transcript.txt"
+# Failures are noted in the transcript too (tests/lib/scenarios.sh).
+SCENARIO_TRANSCRIPT="$INTEROP_TRANSCRIPT"
 : >"$INTEROP_TRANSCRIPT"
 say() { echo "== $*"; }
 
@@ -61,9 +63,9 @@ timeout 1200 cargo build --quiet --manifest-path "$root/Cargo.toml" -p billing
 billing="${CARGO_TARGET_DIR:-$root/target}/debug/billing"
 
 # --- helpers ---------------------------------------------------------------------------------
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port and scenario.
+# shellcheck source=../lib/scenarios.sh
+source "$root/tests/lib/scenarios.sh"
 
 # wait_for_port PORT PID LOG: until PORT accepts connections (10 s at most), or PID dies.
 wait_for_port() {
@@ -97,36 +99,6 @@ start_billing() {
 # dev_token NAME PORT: a read-only development token for billing on PORT, data in $work/NAME.
 dev_token() {
   timeout 30 "$billing" token --port "$2" --data-dir "$work/$1" --scope invoices:read 2>/dev/null
-}
-
-passed=0
-failed=0
-results=()
-# scenario NAME COMMAND...: runs one scenario in a subshell with `set -e`; every command in it
-# carries its own time limit. Records how it ended and goes on with the next one.
-scenario() {
-  local name="$1" rc
-  shift
-  say "scenario $name"
-  set +e
-  (
-    set -e
-    "$@"
-  )
-  rc=$?
-  set -e
-  if [[ $rc -eq 0 ]]; then
-    passed=$((passed + 1))
-    results+=("ok      $name")
-  else
-    failed=$((failed + 1))
-    local why="exit $rc"
-    if [[ $rc -eq 124 ]]; then
-      why="timed out"
-    fi
-    results+=("FAILED  $name ($why)")
-    echo "[$name] FAILED (exit $rc)" >>"$INTEROP_TRANSCRIPT"
-  fi
 }
 
 # transcript NAME TEXT: a line of a shell-driven scenario's transcript.
