@@ -476,25 +476,30 @@ impl McpServerBuilder {
             }
             hasher.finish()
         };
+        let sessions = (!self.stateless).then(|| {
+            let limits = Limits {
+                idle_timeout: self.session_idle_timeout,
+                max_sessions: self.max_sessions,
+                max_per_principal: self.max_sessions_per_principal,
+            };
+            match self.redis_sessions {
+                #[cfg(feature = "redis")]
+                Some(redis) => SessionStore::Redis(redis, limits),
+                #[cfg(not(feature = "redis"))]
+                Some(never) => match never {},
+                None => SessionStore::Memory(MemorySessions::new(limits)),
+            }
+        });
+        // With sessions in Redis, the relay delivers into the same registry of calls.
+        let calls = sessions
+            .as_ref()
+            .map_or_else(Arc::default, SessionStore::calls);
         let mut dispatcher = Dispatcher {
             registry,
             scopes: self.scopes,
             state: self.state.map_or_else(unit_state, |(state, _)| state),
             filter_tools: self.filter_tools_by_scope,
-            sessions: (!self.stateless).then(|| {
-                let limits = Limits {
-                    idle_timeout: self.session_idle_timeout,
-                    max_sessions: self.max_sessions,
-                    max_per_principal: self.max_sessions_per_principal,
-                };
-                match self.redis_sessions {
-                    #[cfg(feature = "redis")]
-                    Some(redis) => SessionStore::Redis(redis, limits),
-                    #[cfg(not(feature = "redis"))]
-                    Some(never) => match never {},
-                    None => SessionStore::Memory(MemorySessions::new(limits)),
-                }
-            }),
+            sessions,
             call_timeout: self.call_timeout,
             page_size: self.page_size,
             list_ttl: self.list_ttl,
@@ -506,14 +511,11 @@ impl McpServerBuilder {
             server_info,
             instructions: self.instructions,
             pages: Vec::new(),
-            calls: Arc::default(),
+            calls,
             fingerprint,
             rate_limits: self.rate_limits,
             observer: self.observer,
         };
-        if let Some(store) = &dispatcher.sessions {
-            dispatcher.calls = store.calls();
-        }
         dispatcher.paginate();
         Ok(McpServer {
             inner: Arc::new(Inner {

@@ -312,16 +312,11 @@ impl Dispatcher {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let message = Relayed::Cancel {
+        self.deliver(Relayed::Cancel {
             scope: scope.to_owned(),
             id,
-        };
-        match &self.sessions {
-            Some(store) => store.deliver(&self.calls, message).await,
-            None => {
-                self.calls.deliver(&message);
-            }
-        }
+        })
+        .await;
     }
 
     /// Delivers a client's answer to a request for input of a call of session `scope`.
@@ -330,12 +325,18 @@ impl Dispatcher {
             Ok(result) => (Some(result), None),
             Err(error) => (None, Some(error)),
         };
-        let message = Relayed::Answer {
+        self.deliver(Relayed::Answer {
             scope: scope.to_owned(),
             id,
             result,
             error,
-        };
+        })
+        .await;
+    }
+
+    /// Applies what a client said about a call running here or, with sessions in Redis,
+    /// relays it to the replica running it.
+    async fn deliver(&self, message: Relayed) {
         match &self.sessions {
             Some(store) => store.deliver(&self.calls, message).await,
             None => {
