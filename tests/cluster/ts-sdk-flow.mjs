@@ -26,7 +26,7 @@ import {
   recordingFetch,
   replicasOf,
   run,
-} from './lib.mjs';
+} from '../lib/scenario.mjs';
 
 const args = options();
 const sdk = args.sdk ?? 'v1';
@@ -50,7 +50,7 @@ const { Client, StreamableHTTPClientTransport, UnauthorizedError, packageName } 
         packageName: '@modelcontextprotocol/sdk',
       };
 const packageVersion = JSON.parse(
-  readFileSync(new URL(`./node_modules/${packageName}/package.json`, import.meta.url)),
+  readFileSync(new URL(`../node_modules/${packageName}/package.json`, import.meta.url)),
 ).version;
 
 /**

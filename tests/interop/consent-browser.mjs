@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-import { Transcript, assert, options, recordingFetch, redactLocation, run } from './lib.mjs';
+import { Transcript, assert, options, recordingFetch, redactLocation, run } from '../lib/scenario.mjs';
 
 const args = options();
 const transcript = new Transcript('consent-browser');

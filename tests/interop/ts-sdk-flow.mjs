@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-import { Transcript, assert, followAuthorization, options, recordingFetch, run } from './lib.mjs';
+import { Transcript, assert, followAuthorization, options, recordingFetch, run } from '../lib/scenario.mjs';
 
 const args = options();
 const transcript = new Transcript(args.scenario ?? 'ts-sdk');

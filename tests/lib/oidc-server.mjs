@@ -1,17 +1,18 @@
-// Scenario 3: a real third-party authorization server, node oidc-provider, configured the way
-// an MCP deployment would configure it: RFC 8707 resource indicators with JWT access tokens
-// (RFC 9068) for the billing resource, opaque tokens when no resource is named, client
-// credentials for a static confidential client, open dynamic client registration, a `tenant`
-// claim, and a login/consent step that approves at once as alice of tenant acme (no UI).
+// A real third-party authorization server for the interop and cluster suites, node
+// oidc-provider, configured the way an MCP deployment would configure it: RFC 8707 resource
+// indicators with JWT access tokens (RFC 9068) for the billing resource, opaque tokens when no
+// resource is named, client credentials for static confidential clients (one per principal the
+// scenarios need), open dynamic client registration, a `tenant` claim, and a login/consent
+// step that approves at once as alice of tenant acme (no UI).
 //
 //   node oidc-server.mjs --port P --resource http://127.0.0.1:B/mcp \
-//     --other-resource http://127.0.0.1:B/reports --client-id ID --client-secret SECRET
+//     --clients ID:SECRET,ID:SECRET,... [--other-resource http://127.0.0.1:B/reports]
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import { Provider, errors } from 'oidc-provider';
 
-import { options } from './lib.mjs';
+import { options } from './scenario.mjs';
 
 const args = options();
 const port = Number(args.port);
@@ -30,21 +31,25 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs25
 /** Resource servers this AS mints JWT access tokens for, by resource indicator. */
 const RESOURCE_SERVERS = {
   [args.resource]: { scope: BILLING_SCOPES },
-  // Another API on the same host: its tokens must not open billing.
-  [args['other-resource']]: { scope: 'reports:read' },
+  // Another API on the same host, when given: its tokens must not open billing.
+  ...(args['other-resource'] && { [args['other-resource']]: { scope: 'reports:read' } }),
 };
 
+/** Static confidential clients for client_credentials: each is a principal of its own. */
+const STATIC_CLIENTS = args.clients.split(',').map((pair) => {
+  const colon = pair.indexOf(':');
+  return {
+    client_id: pair.slice(0, colon),
+    client_secret: pair.slice(colon + 1),
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+});
+
 const configuration = {
-  clients: [
-    {
-      client_id: args['client-id'],
-      client_secret: args['client-secret'],
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-    },
-  ],
+  clients: STATIC_CLIENTS,
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   async findAccount(_ctx, id) {

@@ -1,5 +1,6 @@
-// Shared by the Node scenarios: the transcript, a fetch that records every exchange, a
-// redirect follower for the authorization endpoint, and small assertions.
+// Shared by the Node scenarios of the interop and cluster suites: the transcript, a fetch that
+// records every exchange (and, behind the cluster's nginx, which replica answered it: its
+// `X-Upstream` header), a redirect follower for the authorization endpoint, small assertions.
 import { appendFileSync } from 'node:fs';
 
 /** Per-request time limit: every HTTP exchange of the suite is bounded. */
@@ -19,8 +20,8 @@ export function options() {
 }
 
 /**
- * A transcript for one scenario. Each line goes to stdout and, when INTEROP_TRANSCRIPT names a
- * file, to that file, which tests/interop/run.sh prints at the end.
+ * A transcript for one scenario. Each line goes to stdout and, when SCENARIO_TRANSCRIPT names a
+ * file, to that file, which the suite's run.sh prints at the end.
  */
 export class Transcript {
   /** `stream`: where lines are shown besides the file; stderr for a tool whose stdout is data. */
@@ -32,8 +33,8 @@ export class Transcript {
   line(text) {
     const line = `[${this.scenario}] ${text}`;
     this.stream.write(`${line}\n`);
-    if (process.env.INTEROP_TRANSCRIPT) {
-      appendFileSync(process.env.INTEROP_TRANSCRIPT, `${line}\n`);
+    if (process.env.SCENARIO_TRANSCRIPT) {
+      appendFileSync(process.env.SCENARIO_TRANSCRIPT, `${line}\n`);
     }
   }
 
@@ -79,21 +80,28 @@ function describeBody(body) {
 
 /**
  * A fetch that records method, host, path and status of every exchange, the JSON-RPC method
- * or OAuth parameters it carried, and the `WWW-Authenticate` challenge of a 401 or 403. Each
- * request is bounded by REQUEST_TIMEOUT_MS.
+ * or OAuth parameters it carried, the `WWW-Authenticate` challenge of a 401 or 403, and the
+ * replica that answered (nginx's `X-Upstream`). Each request is bounded by REQUEST_TIMEOUT_MS.
+ * `exchanges`, when given, receives one `{ method, path, status, upstream, session, rpc }` per
+ * exchange.
  */
-export function recordingFetch(transcript, baseFetch = globalThis.fetch) {
+export function recordingFetch(transcript, baseFetch = globalThis.fetch, exchanges = undefined) {
   return async (input, init = {}) => {
     const url = input instanceof Request ? input.url : String(input);
     const method = init.method ?? (input instanceof Request ? input.method : 'GET');
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     const response = await baseFetch(input, { ...init, signal });
-    const notes = [describeBody(init.body)];
-    const version = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined)).get(
-      'mcp-protocol-version',
-    );
+    const rpc = describeBody(init.body);
+    const notes = [rpc];
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    const version = headers.get('mcp-protocol-version');
     if (version && !url.includes('/.well-known/')) notes.push(`[MCP-Protocol-Version ${version}]`);
+    const session = headers.get('mcp-session-id');
+    if (session) notes.push(`[session ${session.slice(0, 8)}…]`);
+    const upstream = response.headers.get('x-upstream');
+    if (upstream) notes.push(`<- ${replicaName(upstream)}`);
+    exchanges?.push({ method, path: new URL(url).pathname, status: response.status, upstream, session, rpc });
     if (response.status === 401 || response.status === 403) {
       const challenge = response.headers.get('www-authenticate');
       if (challenge) notes.push(summarizeChallenge(challenge));
@@ -104,6 +112,32 @@ export function recordingFetch(transcript, baseFetch = globalThis.fetch) {
     transcript.http(method, url, response.status, notes.filter(Boolean).join('  '));
     return response;
   };
+}
+
+/**
+ * The replica named by an `X-Upstream` value (`127.0.0.1:PORT`, or several when nginx tried
+ * more than one), as `A`/`B` when CLUSTER_REPLICA_A/B give their addresses.
+ */
+export function replicaName(upstream) {
+  const names = { [process.env.CLUSTER_REPLICA_A]: 'A', [process.env.CLUSTER_REPLICA_B]: 'B' };
+  return upstream
+    .split(',')
+    .map((addr) => {
+      const a = addr.trim();
+      return names[a] ? `replica ${names[a]} (${a})` : a;
+    })
+    .join(', then ');
+}
+
+/** The replicas (`A`, `B`, or addresses) that answered the given exchanges. */
+export function replicasOf(exchanges) {
+  const seen = new Set();
+  for (const { upstream } of exchanges) {
+    if (!upstream) continue;
+    const last = upstream.split(',').at(-1).trim();
+    seen.add(last === process.env.CLUSTER_REPLICA_A ? 'A' : last === process.env.CLUSTER_REPLICA_B ? 'B' : last);
+  }
+  return [...seen].sort();
 }
 
 /** The parts of a Bearer challenge a reader cares about: error and scope. */
