@@ -18,15 +18,8 @@
 //           no session): its requests must be served by both replicas.
 import { readFileSync } from 'node:fs';
 
-import {
-  Transcript,
-  assert,
-  followAuthorization,
-  options,
-  recordingFetch,
-  replicasOf,
-  run,
-} from '../lib/scenario.mjs';
+import { HeadlessProvider } from '../lib/headless-provider.mjs';
+import { Transcript, assert, options, recordingFetch, replicasOf, run } from '../lib/scenario.mjs';
 
 const args = options();
 const sdk = args.sdk ?? 'v1';
@@ -34,10 +27,6 @@ const transcript = new Transcript(args.scenario ?? `ts-sdk-${sdk}`);
 const exchanges = [];
 const fetchFn = recordingFetch(transcript, globalThis.fetch, exchanges);
 const mcpUrl = new URL(args.url);
-// Loopback, as a native client's (RFC 8252 §7.3). Nothing listens there: the provider reads
-// the code from the `Location` header that points at it.
-const redirectUri = 'http://127.0.0.1:47611/callback';
-
 const MODERN = '2026-07-28';
 const invoice = args.void ?? 'INV-2041';
 const { Client, StreamableHTTPClientTransport, UnauthorizedError, packageName } =
@@ -53,115 +42,19 @@ const packageVersion = JSON.parse(
   readFileSync(new URL(`../node_modules/${packageName}/package.json`, import.meta.url)),
 ).version;
 
-/**
- * An OAuthClientProvider kept in memory. `redirectToAuthorization` follows the authorization
- * URL with fetch (redirect: 'manual', cookies kept) and keeps the final redirect's query.
- */
-class HeadlessProvider {
-  constructor() {
-    this.jar = new Map();
-    this.authorizations = [];
-  }
-
-  get redirectUrl() {
-    return redirectUri;
-  }
-
-  get clientMetadata() {
-    return {
-      client_name: `mcp-auth cluster (TypeScript SDK ${sdk})`,
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state() {
-    this.expectedState = crypto.randomUUID();
-    return this.expectedState;
-  }
-
-  clientInformation() {
-    return this.client;
-  }
-
-  saveClientInformation(info) {
-    this.client = info;
-    transcript.step(`registered as client ${info.client_id} (registration scope: "${info.scope ?? ''}")`);
-  }
-
-  tokens() {
-    return this.stored;
-  }
-
-  saveTokens(tokens) {
-    this.stored = tokens;
-    transcript.step(
-      `token saved: scope "${tokens.scope ?? ''}"${tokens.refresh_token ? ', with a refresh token' : ''}`,
-    );
-  }
-
-  // SEP-2352 (2.x): the discovery result is kept with the code verifier, so that the callback
-  // leg can check which authorization server issued the code.
-  saveDiscoveryState(state) {
-    this.discovery = state;
-  }
-
-  discoveryState() {
-    return this.discovery;
-  }
-
-  saveCodeVerifier(verifier) {
-    this.verifier = verifier;
-  }
-
-  codeVerifier() {
-    return this.verifier;
-  }
-
-  async redirectToAuthorization(authorizationUrl) {
-    const scope = authorizationUrl.searchParams.get('scope');
-    const resource = authorizationUrl.searchParams.get('resource');
-    const method = authorizationUrl.searchParams.get('code_challenge_method');
-    transcript.step(`authorization request: scope "${scope}", resource ${resource}, PKCE ${method}`);
-    const back = await followAuthorization(fetchFn, authorizationUrl, redirectUri, this.jar);
-    assert(!back.searchParams.has('error'), `authorization refused: ${back.search}`);
-    assert(back.searchParams.get('state') === this.expectedState, 'the redirect carries our state');
-    assert(back.searchParams.get('code'), 'the redirect carries a code');
-    this.authorizations.push({ scope, resource, method });
-    this.callback = back.searchParams;
-  }
-
-  /** What the transport's finishAuth takes: v1 the code, v2 the query (code and RFC 9207 iss). */
-  takeCallback() {
-    const { callback } = this;
-    this.callback = undefined;
-    if (!callback) return undefined;
-    return sdk === 'v2' ? callback : callback.get('code');
-  }
-}
-
-const provider = new HeadlessProvider();
+const provider = new HeadlessProvider({
+  transcript,
+  fetchFn,
+  unauthorizedError: UnauthorizedError,
+  clientName: `mcp-auth cluster (TypeScript SDK ${sdk})`,
+  query: sdk === 'v2',
+});
 
 function connection() {
   const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: fetchFn });
   const clientOptions = sdk === 'v2' ? { versionNegotiation: { mode: { pin: MODERN } } } : {};
   const client = new Client({ name: `mcp-auth-cluster-ts-${sdk}`, version: '1.0.0' }, clientOptions);
   return { transport, client };
-}
-
-/** Runs `call`; when it needs authorization, completes the code flow and runs it again. */
-async function authorized(transport, call, what) {
-  try {
-    return await call();
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-    const callback = provider.takeCallback();
-    assert(callback, `${what}: the SDK asked for authorization and the provider got a code`);
-    await transport.finishAuth(callback);
-    return call();
-  }
 }
 
 function text(result) {
@@ -209,7 +102,7 @@ run(transcript, 60_000, async () => {
   // The write call: 403 insufficient_scope, then the SDK's step-up.
   const voidCall = () => client.callTool({ name: 'void_invoice', arguments: { invoice_id: invoice } });
   const before = provider.authorizations.length;
-  const voided = await authorized(transport, voidCall, 'step-up');
+  const voided = await provider.authorized(transport, voidCall, 'step-up');
   const refused = exchanges.slice(connectedAt).find((e) => e.status === 403 && /void_invoice/.test(e.rpc));
   assert(refused, 'void_invoice was first refused with 403 insufficient_scope');
   const stepUp = provider.authorizations.at(-1);

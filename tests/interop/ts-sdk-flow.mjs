@@ -10,116 +10,24 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-import { Transcript, assert, followAuthorization, options, recordingFetch, run } from '../lib/scenario.mjs';
+import { HeadlessProvider } from '../lib/headless-provider.mjs';
+import { Transcript, assert, options, recordingFetch, run } from '../lib/scenario.mjs';
 
 const args = options();
 const transcript = new Transcript(args.scenario ?? 'ts-sdk');
 const fetchFn = recordingFetch(transcript);
 const mcpUrl = new URL(args.url);
-// Loopback, as a native client's (RFC 8252 §7.3). Nothing listens there: the provider reads
-// the code from the `Location` header that points at it.
-const redirectUri = 'http://127.0.0.1:47611/callback';
-
-/**
- * An OAuthClientProvider kept in memory. `redirectToAuthorization` follows the authorization
- * URL with fetch (redirect: 'manual', cookies kept) and keeps the code of the final redirect.
- */
-class HeadlessProvider {
-  constructor() {
-    this.jar = new Map();
-    this.authorizations = [];
-    this.keepRefreshTokens = true;
-  }
-
-  get redirectUrl() {
-    return redirectUri;
-  }
-
-  get clientMetadata() {
-    return {
-      client_name: 'mcp-auth interop (TypeScript SDK)',
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state() {
-    this.expectedState = crypto.randomUUID();
-    return this.expectedState;
-  }
-
-  clientInformation() {
-    return this.client;
-  }
-
-  saveClientInformation(info) {
-    this.client = info;
-    transcript.step(`registered as client ${info.client_id} (registration scope: "${info.scope ?? ''}")`);
-  }
-
-  tokens() {
-    if (!this.stored) return undefined;
-    if (this.keepRefreshTokens) return this.stored;
-    const { refresh_token: _dropped, ...rest } = this.stored;
-    return rest;
-  }
-
-  saveTokens(tokens) {
-    this.stored = tokens;
-    transcript.step(
-      `token saved: scope "${tokens.scope ?? ''}"${tokens.refresh_token ? ', with a refresh token' : ''}`,
-    );
-  }
-
-  saveCodeVerifier(verifier) {
-    this.verifier = verifier;
-  }
-
-  codeVerifier() {
-    return this.verifier;
-  }
-
-  async redirectToAuthorization(authorizationUrl) {
-    const scope = authorizationUrl.searchParams.get('scope');
-    const resource = authorizationUrl.searchParams.get('resource');
-    const method = authorizationUrl.searchParams.get('code_challenge_method');
-    transcript.step(`authorization request: scope "${scope}", resource ${resource}, PKCE ${method}`);
-    const back = await followAuthorization(fetchFn, authorizationUrl, redirectUri, this.jar);
-    assert(!back.searchParams.has('error'), `authorization refused: ${back.search}`);
-    assert(back.searchParams.get('state') === this.expectedState, 'the redirect carries our state');
-    this.authorizations.push({ scope, resource, method });
-    this.code = back.searchParams.get('code');
-    assert(this.code, 'the redirect carries a code');
-  }
-
-  takeCode() {
-    const { code } = this;
-    this.code = undefined;
-    return code;
-  }
-}
-
-const provider = new HeadlessProvider();
+const provider = new HeadlessProvider({
+  transcript,
+  fetchFn,
+  unauthorizedError: UnauthorizedError,
+  clientName: 'mcp-auth interop (TypeScript SDK)',
+});
 
 function connection() {
   const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: fetchFn });
   const client = new Client({ name: 'mcp-auth-interop-ts', version: '1.0.0' });
   return { transport, client };
-}
-
-/** Runs `call`; when it needs authorization, completes the code flow and runs it again. */
-async function authorized(transport, call, what) {
-  try {
-    return await call();
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-    const code = provider.takeCode();
-    assert(code, `${what}: the SDK asked for authorization and the provider got a code`);
-    await transport.finishAuth(code);
-    return call();
-  }
 }
 
 function text(result) {
@@ -138,7 +46,7 @@ run(transcript, 60_000, async () => {
     if (!(err instanceof UnauthorizedError)) throw err;
   }
   transcript.step('initialize without a token: 401, the SDK ran discovery, registration and authorization');
-  await transport.finishAuth(provider.takeCode());
+  await transport.finishAuth(provider.takeCallback());
   assert(provider.authorizations[0]?.resource === mcpUrl.href, 'the authorization request names the resource');
   ({ transport, client } = connection());
   await client.connect(transport);
@@ -159,7 +67,7 @@ run(transcript, 60_000, async () => {
   const before = provider.authorizations.length;
   let voided;
   try {
-    voided = await authorized(transport, voidCall, 'step-up');
+    voided = await provider.authorized(transport, voidCall, 'step-up');
   } catch (err) {
     // typescript-sdk#2255 (1.x): with a refresh token the SDK refreshes instead of
     // re-authorizing; a refresh cannot widen the scope (RFC 6749 §6), so the server refuses
@@ -174,7 +82,7 @@ run(transcript, 60_000, async () => {
     provider.keepRefreshTokens = false;
     ({ transport, client } = connection());
     await client.connect(transport);
-    voided = await authorized(transport, voidCall, 'step-up');
+    voided = await provider.authorized(transport, voidCall, 'step-up');
   }
   const stepUp = provider.authorizations.at(-1);
   assert(provider.authorizations.length === before + 1, 'the step-up made one authorization request');
