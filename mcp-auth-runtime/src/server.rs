@@ -96,6 +96,17 @@ pub enum BuildError {
     /// The MCP path is not an absolute path.
     #[error("the MCP path `{0}` must start with `/`")]
     InvalidPath(String),
+    /// The verifier checks tokens for another resource than the server's: tokens would be
+    /// checked against one audience while metadata and challenges advertise another.
+    #[error(
+        "the verifier accepts tokens for `{verifier}` but the server's resource is `{server}`: configure both with the same URI"
+    )]
+    ResourceMismatch {
+        /// The verifier's resource.
+        verifier: String,
+        /// The server's resource.
+        server: String,
+    },
 }
 
 /// Where sessions are shared between replicas, if anywhere.
@@ -340,8 +351,7 @@ impl McpServerBuilder {
     /// origins and the resource's origin are always trusted; a request with any other
     /// `Origin` gets `403`.
     pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
-        self.allowed_origins
-            .push(origin.into().trim_end_matches('/').to_ascii_lowercase());
+        self.allowed_origins.push(serialized_origin(&origin.into()));
         self
     }
 
@@ -410,8 +420,18 @@ impl McpServerBuilder {
                 _ => return Err(BuildError::AmbiguousIssuer),
             },
         };
-        if matches!(auth, Auth::Verifier(_)) && self.resource.is_none() {
-            return Err(BuildError::MissingResource);
+        if let Auth::Verifier(verifier) = &auth {
+            let Some(resource) = &self.resource else {
+                return Err(BuildError::MissingResource);
+            };
+            if let Some(theirs) = verifier.resource()
+                && canonical_resource(theirs) != canonical_resource(resource)
+            {
+                return Err(BuildError::ResourceMismatch {
+                    verifier: theirs.to_owned(),
+                    server: resource.clone(),
+                });
+            }
         }
         let advertised: Vec<String> = match self.baseline_scopes {
             Some(scopes) => {
@@ -779,6 +799,51 @@ pub(crate) struct Allowed {
     any_host: bool,
 }
 
+impl Allowed {
+    /// Whether a `Host` header (or the request's authority) names this server. The value is
+    /// parsed as an RFC 3986 authority; one with userinfo, or that does not parse, is refused.
+    pub(crate) fn host(&self, host: Option<&str>) -> bool {
+        if self.any_host {
+            return true;
+        }
+        let Some(authority) = host.and_then(|h| h.parse::<http::uri::Authority>().ok()) else {
+            return false;
+        };
+        if authority.as_str().contains('@') {
+            return false;
+        }
+        let name = authority.host().to_ascii_lowercase();
+        let with_port = match authority.port_u16() {
+            Some(port) => format!("{name}:{port}"),
+            None => name.clone(),
+        };
+        is_loopback_name(&name) || self.hosts.iter().any(|h| *h == with_port || *h == name)
+    }
+
+    /// Whether an `Origin` header names an origin this server trusts. The value is parsed as a
+    /// URL and must be a serialized origin (RFC 6454 §6.1): `http` or `https`, a host, an
+    /// optional port, nothing else (no userinfo, path, query or fragment; `null` is refused).
+    pub(crate) fn origin(&self, origin: &str) -> bool {
+        let Ok(url) = url::Url::parse(origin) else {
+            return false;
+        };
+        let bare = matches!(url.scheme(), "http" | "https")
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !bare || url.host().is_none() {
+            return false;
+        }
+        crate::auth::claims::is_loopback_host(url.host())
+            || self
+                .origins
+                .iter()
+                .any(|o| *o == url.origin().ascii_serialization())
+    }
+}
+
 fn is_loopback_name(host: &str) -> bool {
     host == "localhost"
         || host == "[::1]"
@@ -787,49 +852,12 @@ fn is_loopback_name(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Splits `host[:port]`, keeping IPv6 brackets on the host.
-fn split_host(authority: &str) -> (&str, Option<&str>) {
-    if authority.starts_with('[') {
-        match authority.find(']') {
-            Some(end) => {
-                let (host, rest) = authority.split_at(end + 1);
-                (host, rest.strip_prefix(':'))
-            }
-            None => (authority, None),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    }
-}
-
-impl Allowed {
-    pub(crate) fn host(&self, host: Option<&str>) -> bool {
-        if self.any_host {
-            return true;
-        }
-        let Some(host) = host else { return false };
-        let host = host.to_ascii_lowercase();
-        let (name, _) = split_host(&host);
-        is_loopback_name(name) || self.hosts.iter().any(|h| *h == host || *h == name)
-    }
-
-    pub(crate) fn origin(&self, origin: &str) -> bool {
-        let origin = origin.to_ascii_lowercase();
-        let Some((scheme, authority)) = origin.split_once("://") else {
-            return false;
-        };
-        if !matches!(scheme, "http" | "https") {
-            return false;
-        }
-        let (name, _) = split_host(authority.trim_end_matches('/'));
-        is_loopback_name(name)
-            || self
-                .origins
-                .iter()
-                .any(|o| *o == origin.trim_end_matches('/'))
+/// A configured origin in the form [`Allowed::origin`] compares: the URL parser's
+/// serialization (`https://a.example:8443`), or the lowercased text if it does not parse.
+fn serialized_origin(origin: &str) -> String {
+    match url::Url::parse(origin) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => origin.trim_end_matches('/').to_ascii_lowercase(),
     }
 }
 

@@ -532,7 +532,10 @@ async fn answer(
     match first {
         Ok(reply) => {
             let pending: Vec<Bytes> = std::iter::from_fn(|| events.try_recv().ok()).collect();
-            if pending.is_empty() && accepts.json {
+            // A refusal is an HTTP status whatever the client accepts: wrapped in a `200`
+            // stream, a `403` would lose its `WWW-Authenticate` challenge (no step-up) and a
+            // `429` its `Retry-After`.
+            if is_refusal(&reply) || (pending.is_empty() && accepts.json) {
                 return render(server, reply);
             }
             let (done_tx, done_rx) = oneshot::channel();
@@ -597,10 +600,26 @@ fn render(server: &McpServer, reply: Reply) -> Response {
     }
 }
 
+/// Whether `reply` refuses the request (`4xx`, `5xx`): it is answered with its own status and
+/// headers, never inside a `200` event stream.
+fn is_refusal(reply: &Reply) -> bool {
+    match reply {
+        Reply::Forbidden { .. } | Reply::RateLimited { .. } => true,
+        Reply::Json(status, _) => !status.is_success(),
+        Reply::Precomputed { .. }
+        | Reply::Initialized { .. }
+        | Reply::Listen(_)
+        | Reply::Cancelled => false,
+    }
+}
+
 /// A reply for a client that accepts only `text/event-stream`.
 fn stream_of(server: &McpServer, reply: Reply, modern: bool) -> Response {
+    if is_refusal(&reply) {
+        return render(server, reply);
+    }
     match reply {
-        Reply::Json(StatusCode::OK, _) | Reply::Precomputed { .. } | Reply::Initialized { .. } => {
+        Reply::Json(..) | Reply::Precomputed { .. } | Reply::Initialized { .. } => {
             let session = match &reply {
                 Reply::Initialized { session, .. } => session.clone(),
                 _ => None,

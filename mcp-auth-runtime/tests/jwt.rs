@@ -343,7 +343,7 @@ async fn only_the_allow_listed_algorithms_and_configured_secrets_verify() {
     let issuer = Issuer::start(&[&ec]).await;
     let fx = Fixture::start_with(
         issuer,
-        |b| b.hmac_secret(b"a shared secret of some length".to_vec()),
+        |b| b.hmac_secret(b"a shared secret of at least 32 bytes".to_vec()),
         |s| s,
     )
     .await;
@@ -353,7 +353,7 @@ async fn only_the_allow_listed_algorithms_and_configured_secrets_verify() {
     let good = jsonwebtoken::encode(
         &header,
         &claims,
-        &EncodingKey::from_secret(b"a shared secret of some length"),
+        &EncodingKey::from_secret(b"a shared secret of at least 32 bytes"),
     )
     .unwrap();
     fx.assert_accepted(&good, "HS256 with the configured secret")
@@ -660,7 +660,9 @@ async fn keycloak_shaped_tokens_from_a_realm_issuer_are_accepted() {
     let key = TestKey::rsa("kc-rsa");
     // Keycloak serves only `{issuer}/.well-known/openid-configuration`.
     let issuer = Issuer::start_with(&[&key], "/realms/master", true).await;
-    let fx = Fixture::start_with(issuer, |b| b, |s| s).await;
+    // Keycloak types its access tokens `JWT` unless the client's "Use at+jwt as access token
+    // header type" is on: the verifier must be told to accept that.
+    let fx = Fixture::start_with(issuer, |b| b.allow_untyped_tokens(true), |s| s).await;
     assert!(fx.issuer.url.ends_with("/realms/master"));
     let token = key.sign_with(
         {
@@ -691,6 +693,23 @@ async fn keycloak_shaped_tokens_from_a_realm_issuer_are_accepted() {
         body["result"]["content"][0]["text"],
         "f3c2c1b0-user via mcp-client in acme"
     );
+    // Without the opt-in, the same token is refused for its type.
+    let strict = Issuer::start_with(&[&key], "/realms/master", true).await;
+    let strict = Fixture::start_with(strict, |b| b, |s| s).await;
+    let mut claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    claims["iss"] = json!(strict.issuer.url);
+    claims["aud"] = json!(strict.resource);
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("kc-rsa".into());
+    header.typ = Some("JWT".into());
+    strict
+        .assert_rejected(&key.sign_with(header, &claims), "typ JWT by default")
+        .await;
 }
 
 #[tokio::test]
@@ -827,4 +846,357 @@ async fn malformed_authorization_headers_are_400() {
         assert_eq!(status, 200, "{scheme}");
     }
     assert_eq!(fx.ran(), 0);
+}
+
+/// A header of `key` with `typ` set to `typ` (or left out).
+fn typed(key: &TestKey, typ: Option<&str>) -> Header {
+    let mut header = key.header();
+    header.typ = typ.map(str::to_owned);
+    header
+}
+
+/// Calls `write_thing` (the tool that changes something) with `token`.
+async fn write(fx: &Fixture, token: &str) -> u16 {
+    Client::new(fx.addr, Some(token))
+        .call("write_thing", json!({}))
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn access_tokens_must_be_explicitly_typed() {
+    let key = TestKey::es256("k1");
+    let fx = Fixture::start(&[&key]).await;
+    let claims = fx.claims("things:read things:write");
+    // RFC 9068 §4 / RFC 8725 §3.11: nothing but an access token type, whatever the claims.
+    for typ in [
+        None,
+        Some("JWT"),
+        Some("jwt"),
+        Some("application/jwt"),
+        Some("dpop+jwt"),
+        Some("logout+jwt"),
+        Some("secevent+jwt"),
+        Some("application/secevent+jwt"),
+        Some("id_token+jwt"),
+        Some("token-introspection+jwt"),
+        Some("at+jwt; charset=utf-8"),
+        Some(" at+jwt"),
+        Some("at+jwt "),
+        Some("application/at+jwt+x"),
+        Some("text/at+jwt"),
+        Some("at+jwt/"),
+        Some(""),
+    ] {
+        let token = key.sign_with(typed(&key, typ), &claims);
+        fx.assert_rejected(&token, &format!("typ {typ:?}")).await;
+        assert_eq!(write(&fx, &token).await, 401, "typ {typ:?} ran a write");
+    }
+    // A `typ` that is not a string does not parse as a header at all.
+    let raw = key.sign_raw(
+        r#"{"alg":"ES256","kid":"k1","typ":["at+jwt"]}"#,
+        &claims.to_string(),
+    );
+    fx.assert_rejected(&raw, "typ as an array").await;
+    assert_eq!(fx.ran(), 0);
+    // Media-type comparison: case-insensitive, the `application/` prefix optional.
+    for typ in [
+        "at+jwt",
+        "AT+JWT",
+        "application/at+jwt",
+        "Application/At+Jwt",
+    ] {
+        let token = key.sign_with(typed(&key, Some(typ)), &claims);
+        fx.assert_accepted(&token, typ).await;
+        assert_eq!(write(&fx, &token).await, 200, "{typ}");
+    }
+}
+
+#[tokio::test]
+async fn untyped_tokens_need_an_opt_in_that_still_refuses_id_tokens() {
+    let key = TestKey::rsa("k1");
+    let fx = Fixture::start_with(
+        Issuer::start(&[&key]).await,
+        |b| b.allow_untyped_tokens(true),
+        |s| s,
+    )
+    .await;
+    let claims = fx.claims("things:read");
+    for typ in [None, Some("JWT"), Some("jwt"), Some("at+jwt")] {
+        let token = key.sign_with(typed(&key, typ), &claims);
+        fx.assert_accepted(&token, &format!("{typ:?}")).await;
+    }
+    // Every other explicit type stays refused.
+    for typ in [
+        "dpop+jwt",
+        "logout+jwt",
+        "secevent+jwt",
+        "id_token+jwt",
+        "foo",
+    ] {
+        let token = key.sign_with(typed(&key, Some(typ)), &claims);
+        fx.assert_rejected(&token, typ).await;
+    }
+    // ID tokens the issuer signed for a client whose id is this resource's URI.
+    let id_token = |extra: Value| {
+        let mut claims = fx.claims("things:read");
+        for (name, value) in extra.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        claims
+    };
+    for (why, extra) in [
+        ("nonce", json!({ "nonce": "n-1" })),
+        ("at_hash", json!({ "at_hash": "x" })),
+        ("c_hash", json!({ "c_hash": "x" })),
+        ("s_hash", json!({ "s_hash": "x" })),
+        (
+            "auth_time without scope",
+            json!({ "auth_time": at(-10), "scope": null }),
+        ),
+        ("Keycloak ID typ claim", json!({ "typ": "ID" })),
+        ("Keycloak Refresh typ claim", json!({ "typ": "Refresh" })),
+        ("typ claim of another JSON type", json!({ "typ": 1 })),
+    ] {
+        for typ in [None, Some("JWT")] {
+            let token = key.sign_with(typed(&key, typ), &id_token(extra.clone()));
+            fx.assert_rejected(&token, &format!("{why}, typ {typ:?}"))
+                .await;
+        }
+    }
+    // Access tokens with `auth_time` and a scope, or Keycloak's `typ: Bearer`, are fine.
+    for extra in [json!({ "auth_time": at(-10) }), json!({ "typ": "Bearer" })] {
+        let token = key.sign_with(typed(&key, Some("JWT")), &id_token(extra.clone()));
+        fx.assert_accepted(&token, &extra.to_string()).await;
+    }
+}
+
+#[tokio::test]
+async fn id_token_claims_are_refused_even_in_typed_tokens() {
+    let key = TestKey::es256("k1");
+    let fx = Fixture::start(&[&key]).await;
+    for claim in ["nonce", "at_hash", "c_hash", "s_hash"] {
+        let mut claims = fx.claims("things:read");
+        claims[claim] = json!("x");
+        fx.assert_rejected(&key.sign(&claims), claim).await;
+    }
+}
+
+#[tokio::test]
+async fn sender_constrained_tokens_are_not_bearer_tokens() {
+    let key = TestKey::es256("k1");
+    let fx = Fixture::start(&[&key]).await;
+    for cnf in [
+        json!({ "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" }),
+        json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" }),
+        json!({}),
+        json!(null),
+        json!("jkt"),
+    ] {
+        let mut claims = fx.claims("things:read things:write");
+        claims["cnf"] = cnf.clone();
+        let token = key.sign(&claims);
+        fx.assert_rejected(&token, &format!("cnf {cnf}")).await;
+        assert_eq!(write(&fx, &token).await, 401);
+    }
+    assert_eq!(fx.ran(), 0);
+}
+
+#[tokio::test]
+async fn tokens_that_name_nobody_are_refused() {
+    let key = TestKey::es256("k1");
+    let fx = Fixture::start(&[&key]).await;
+    let without = |remove: &[&str], set: Value| {
+        let mut claims = fx.claims("things:read");
+        for name in remove {
+            claims.as_object_mut().unwrap().remove(*name);
+        }
+        for (name, value) in set.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        claims
+    };
+    for (why, claims) in [
+        (
+            "neither sub nor client_id",
+            without(&["sub", "client_id"], json!({})),
+        ),
+        (
+            "empty sub and client_id",
+            without(&[], json!({ "sub": "", "client_id": "" })),
+        ),
+        (
+            "empty sub and azp",
+            without(&["client_id"], json!({ "sub": "", "azp": "" })),
+        ),
+    ] {
+        fx.assert_rejected(&key.sign(&claims), why).await;
+    }
+    // A client acting for itself (client credentials) names a client only.
+    let body = fx
+        .assert_accepted(&key.sign(&without(&["sub"], json!({}))), "client only")
+        .await;
+    assert_eq!(
+        body["result"]["content"][0]["text"],
+        "- via client-1 in acme"
+    );
+}
+
+#[tokio::test]
+async fn principals_with_separators_in_claims_do_not_share_sessions() {
+    let key = TestKey::es256("k1");
+    let fx = Fixture::start(&[&key]).await;
+    let token = |sub: &str, client: &str| {
+        let mut claims = fx.claims("things:read");
+        claims["sub"] = json!(sub);
+        claims["client_id"] = json!(client);
+        key.sign(&claims)
+    };
+    // Under a key that joined `sub` and `client_id` with NUL these two were one caller.
+    for (first, second) in [
+        (token("a\u{0}b", "c"), token("a", "b\u{0}c")),
+        (token("a\",\"b", "c"), token("a", "b\",\"c")),
+    ] {
+        let alice = Client::new(fx.addr, Some(&first));
+        assert_eq!(alice.initialize().await, 200);
+        let session = alice.session.lock().unwrap().clone().unwrap();
+        let mallory = Client::without_session(fx.addr, Some(&second));
+        *mallory.session.lock().unwrap() = Some(session);
+        let (status, _, _) = mallory.call("read_thing", json!({})).await;
+        assert_eq!(status, 404, "a look-alike principal used another's session");
+        assert_eq!(alice.call("read_thing", json!({})).await.0, 200);
+    }
+    // The tenant is part of the principal too.
+    let mut acme = fx.claims("things:read");
+    acme["tenant"] = json!("acme");
+    let mut globex = acme.clone();
+    globex["tenant"] = json!("globex");
+    let alice = Client::new(fx.addr, Some(&key.sign(&acme)));
+    assert_eq!(alice.initialize().await, 200);
+    let other = Client::without_session(fx.addr, Some(&key.sign(&globex)));
+    *other.session.lock().unwrap() = alice.session.lock().unwrap().clone();
+    assert_eq!(other.call("read_thing", json!({})).await.0, 404);
+}
+
+#[tokio::test]
+async fn audiences_with_userinfo_or_that_need_repair_never_match() {
+    let key = TestKey::es256("k1");
+    let fx = Fixture::start(&[&key]).await;
+    let host = fx
+        .resource
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp");
+    for aud in [
+        format!("http://:pw@{host}/mcp"),
+        format!("http://@{host}/mcp"),
+        format!("http://user@{host}/mcp"),
+        format!("http://user:pw@{host}/mcp"),
+        format!("http://{host}\\mcp"),
+        format!("http:\\\\{host}/mcp"),
+        format!(" http://{host}/mcp"),
+        format!("http://{host}/mcp "),
+        format!("http://{host}/mcp\t"),
+        format!("\nhttp://{host}/mcp"),
+        format!("http://{host}/m%63p%"),
+        format!("HTTP://{host}\\MCP"),
+    ] {
+        let mut claims = fx.claims("things:read");
+        claims["aud"] = json!(aud);
+        fx.assert_rejected(&key.sign(&claims), &format!("aud {aud:?}"))
+            .await;
+        claims["aud"] = json!(["https://other.example/mcp", aud]);
+        fx.assert_rejected(&key.sign(&claims), &format!("aud [.., {aud:?}]"))
+            .await;
+    }
+    assert_eq!(fx.ran(), 0);
+}
+
+#[test]
+fn short_hmac_secrets_and_mismatched_resources_are_build_errors() {
+    use mcp_auth_runtime::BuildError;
+    use mcp_auth_runtime::auth::{JwtConfigError, MIN_HMAC_SECRET_LEN};
+    let builder =
+        || JwtVerifier::builder("https://auth.example.com", "https://mcp.example.com/mcp");
+    for len in [0, 1, 16, MIN_HMAC_SECRET_LEN - 1] {
+        assert!(
+            matches!(
+                builder().hmac_secret(vec![7u8; len]).build(),
+                Err(JwtConfigError::WeakHmacSecret(n)) if n == len
+            ),
+            "{len}"
+        );
+    }
+    assert!(
+        builder()
+            .hmac_secret(vec![7u8; MIN_HMAC_SECRET_LEN])
+            .build()
+            .is_ok()
+    );
+
+    let server = |verifier_resource: &str, server_resource: &str| {
+        let verifier = JwtVerifier::builder("https://auth.example.com", verifier_resource)
+            .build()
+            .unwrap();
+        McpServer::builder("things", "1.0.0")
+            .tools(tools![read_thing])
+            .state(Ran::default())
+            .resource(server_resource)
+            .verifier(verifier)
+            .build()
+    };
+    for (theirs, ours) in [
+        (
+            "https://mcp.example.com/mcp",
+            "https://mcp.example.com/other",
+        ),
+        ("https://mcp.example.com/mcp", "https://api.example.com/mcp"),
+        (
+            "https://mcp.example.com:8443/mcp",
+            "https://mcp.example.com/mcp",
+        ),
+    ] {
+        assert!(
+            matches!(
+                server(theirs, ours),
+                Err(BuildError::ResourceMismatch { .. })
+            ),
+            "{theirs} vs {ours}"
+        );
+    }
+    // The same resource in another spelling is the same resource.
+    assert!(
+        server(
+            "https://MCP.example.com:443/mcp/",
+            "https://mcp.example.com/mcp"
+        )
+        .is_ok()
+    );
+    // A resource with userinfo is a build error, for the server and the verifier.
+    for resource in [
+        "https://user@mcp.example.com/mcp",
+        "https://:pw@mcp.example.com/mcp",
+        "https://@mcp.example.com/mcp",
+    ] {
+        assert!(
+            matches!(
+                JwtVerifier::builder("https://auth.example.com", resource).build(),
+                Err(JwtConfigError::InvalidResource(_))
+            ),
+            "{resource}"
+        );
+        let built = McpServer::builder("things", "1.0.0")
+            .tools(tools![read_thing])
+            .state(Ran::default())
+            .resource(resource)
+            .authorization_server("https://auth.example.com")
+            .build();
+        assert!(
+            matches!(built, Err(BuildError::InvalidResource(_))),
+            "{resource}"
+        );
+    }
 }

@@ -23,7 +23,7 @@ pub enum ScopeClaim {
 }
 
 impl ScopeClaim {
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             ScopeClaim::Scope => "scope",
             ScopeClaim::Scp => "scp",
@@ -53,13 +53,26 @@ impl ClaimMapping {
                 ))),
             }
         };
+        // An empty `sub` or `client_id` names nobody: it is treated as absent.
+        let named = |name: &str| Ok(string(name)?.filter(|s| !s.is_empty()));
         let scopes = self.scopes(&claims)?;
+        let subject = named("sub")?;
+        let client_id = match named("client_id")? {
+            Some(id) => Some(id),
+            None => named("azp")?,
+        };
+        // RFC 9068 §2.2 requires `sub`; RFC 7662 makes both optional. A token that names
+        // neither would share one principal (sessions, rate limits) with every other such
+        // token, so it is refused.
+        if subject.is_none() && client_id.is_none() {
+            return Err(AuthError::InvalidToken(
+                "the token names neither a subject (`sub`) nor a client (`client_id`, `azp`)"
+                    .into(),
+            ));
+        }
         let mut auth = AuthInfo {
-            subject: string("sub")?,
-            client_id: match string("client_id")? {
-                Some(id) => Some(id),
-                None => string("azp")?,
-            },
+            subject,
+            client_id,
             scopes,
             issuer: string("iss")?,
             audience: audiences(claims.get("aud"))?,
@@ -129,12 +142,28 @@ fn audiences(aud: Option<&Value>) -> Result<Vec<String>, AuthError> {
 /// The canonical form of a resource URI (RFC 8707 §2, MCP authorization): lowercase scheme
 /// and host, no default port, no trailing slash, no fragment. Two URIs name the same resource
 /// exactly when their canonical forms are equal.
+///
+/// Only RFC 3986 syntax-based normalisation is applied (case of scheme and host, the default
+/// port, dot segments, the empty path), plus the trailing slash (DESIGN.md). A value that is not
+/// an RFC 3986 URI is refused rather than repaired the way a browser-style (WHATWG) parser
+/// would: backslashes, whitespace, control or non-ASCII characters, bad percent-escapes, a
+/// userinfo part (`user@`, `:pw@`, even an empty `@`), or a host the parser would rewrite
+/// (`0x7f.1`, IDNA, percent-encoded names). Otherwise `https://r.example\\@evil/mcp` or
+/// ` https://r.example/mcp` could match a resource they do not name.
 pub(crate) fn canonical_resource(uri: &str) -> Option<String> {
+    let authority = rfc3986_authority(uri)?;
+    if authority.contains('@') {
+        return None;
+    }
     let url = Url::parse(uri).ok()?;
     if url.cannot_be_a_base() || url.fragment().is_some() || !url.username().is_empty() {
         return None;
     }
     let host = url.host_str()?;
+    // The host as written, lowercased, must be the host the parser kept.
+    if !written_host(authority).is_some_and(|written| written.eq_ignore_ascii_case(host)) {
+        return None;
+    }
     let mut out = format!("{}://{}", url.scheme(), host);
     if let Some(port) = url.port() {
         out.push_str(&format!(":{port}"));
@@ -147,6 +176,48 @@ pub(crate) fn canonical_resource(uri: &str) -> Option<String> {
     Some(out)
 }
 
+/// The host of an RFC 3986 authority without userinfo: `host`, `host:port` or `[v6]:port`.
+fn written_host(authority: &str) -> Option<&str> {
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']')? + 1;
+        let rest = &authority[end..];
+        (
+            &authority[..end],
+            rest.strip_prefix(':').or(rest.is_empty().then_some("")),
+        )
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, Some("")),
+        }
+    };
+    port?.bytes().all(|b| b.is_ascii_digit()).then_some(host)
+}
+
+/// The authority of `uri` if it is an RFC 3986 URI with one (`scheme://authority...`): only
+/// the characters RFC 3986 allows, percent-escapes of two hex digits, a valid scheme.
+fn rfc3986_authority(uri: &str) -> Option<&str> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b);
+    if !uri.bytes().all(allowed) {
+        return None;
+    }
+    let mut escapes = uri.split('%').skip(1);
+    if !escapes
+        .all(|rest| rest.len() >= 2 && rest.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit))
+    {
+        return None;
+    }
+    let (scheme, rest) = uri.split_once("://")?;
+    let mut scheme_bytes = scheme.bytes();
+    if !scheme_bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        || !scheme_bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
 /// Whether one of `audience` names `resource` (already canonical).
 pub(crate) fn audience_matches(audience: &[String], resource: &str) -> bool {
     audience
@@ -156,10 +227,19 @@ pub(crate) fn audience_matches(audience: &[String], resource: &str) -> bool {
 
 /// Whether `url` may be used to reach an issuer or serve a resource: `https`, or `http` on a
 /// loopback host (OAuth 2.1 §1.5, MCP authorization: communication security).
-pub(crate) fn is_secure_url(url: &str) -> bool {
-    let Ok(url) = Url::parse(url) else {
+/// A URL with userinfo or a fragment is refused too: neither has a meaning for these
+/// endpoints, and userinfo is a classic way to make a URL look like another host's.
+pub(crate) fn is_secure_url(raw: &str) -> bool {
+    // Checked on the text as well as on the parsed URL: the parser drops an empty `@`.
+    if rfc3986_authority(raw).is_none_or(|authority| authority.contains('@')) {
+        return false;
+    }
+    let Ok(url) = Url::parse(raw) else {
         return false;
     };
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return false;
+    }
     match url.scheme() {
         "https" => true,
         "http" => is_loopback_host(url.host()),
@@ -257,12 +337,22 @@ mod tests {
         assert_eq!(auth.client_id(), Some("c"));
         assert!(
             mapping
-                .auth_info(json!({ "scope": ["a:read"] }).as_object().unwrap().clone())
+                .auth_info(
+                    json!({ "scope": ["a:read"], "sub": "s" })
+                        .as_object()
+                        .unwrap()
+                        .clone()
+                )
                 .is_err()
         );
         assert!(
             mapping
-                .auth_info(json!({ "scope": 7 }).as_object().unwrap().clone())
+                .auth_info(
+                    json!({ "scope": 7, "sub": "s" })
+                        .as_object()
+                        .unwrap()
+                        .clone()
+                )
                 .is_err()
         );
         assert!(
@@ -277,7 +367,7 @@ mod tests {
         };
         let auth = scp
             .auth_info(
-                json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1" })
+                json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1", "sub": "s" })
                     .as_object()
                     .unwrap()
                     .clone(),
@@ -286,8 +376,13 @@ mod tests {
         assert_eq!(auth.scopes(), ["a:read", "b:write"]);
         assert_eq!(auth.tenant(), Some("t1"));
         assert!(
-            scp.auth_info(json!({ "scp": [1] }).as_object().unwrap().clone())
-                .is_err()
+            scp.auth_info(
+                json!({ "scp": [1], "sub": "s" })
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            )
+            .is_err()
         );
     }
 
@@ -301,5 +396,92 @@ mod tests {
         assert!(!is_secure_url("http://10.0.0.1"));
         assert!(!is_secure_url("ftp://auth.example.com"));
         assert!(!is_secure_url("not a url"));
+    }
+
+    #[test]
+    fn a_token_must_name_a_subject_or_a_client() {
+        let mapping = ClaimMapping::default();
+        let map = |v: Value| v.as_object().unwrap().clone();
+        for nobody in [
+            json!({ "scope": "a:read" }),
+            json!({ "scope": "a:read", "sub": "", "client_id": "" }),
+            json!({ "scope": "a:read", "sub": null, "azp": "" }),
+        ] {
+            assert!(mapping.auth_info(map(nobody.clone())).is_err(), "{nobody}");
+        }
+        let client_only = mapping
+            .auth_info(map(json!({ "client_id": "svc", "sub": "" })))
+            .unwrap();
+        assert_eq!(client_only.subject(), None);
+        assert_eq!(client_only.client_id(), Some("svc"));
+        assert!(mapping.auth_info(map(json!({ "sub": "u" }))).is_ok());
+    }
+
+    #[test]
+    fn audiences_are_rfc3986_uris_not_repaired_urls() {
+        let resource = canonical_resource("http://host.example/mcp").unwrap();
+        for bad in [
+            "http://:pw@host.example/mcp",
+            "http://@host.example/mcp",
+            "http://user@host.example/mcp",
+            "http://user:pw@host.example/mcp",
+            "http://host.example\\mcp",
+            "http:\\\\host.example/mcp",
+            " http://host.example/mcp",
+            "http://host.example/mcp ",
+            "http://host.example/m cp",
+            "http://host.example/mcp\t",
+            "\thttp://host.example/mcp",
+            "http://host.example/mcp\n",
+            "http://host.exam\u{0}ple/mcp",
+            "http://hôst.example/mcp",
+            "http://host%2eexample/mcp",
+            "http://host.example/mcp%zz",
+            "http://host.example/mcp%4",
+            "http:/host.example/mcp",
+            "http:host.example/mcp",
+        ] {
+            assert_eq!(canonical_resource(bad), None, "{bad:?}");
+            assert!(
+                !audience_matches(&[bad.to_owned()], &resource),
+                "{bad:?} matched"
+            );
+        }
+        // A host the parser rewrites is not the host that was written.
+        let loopback = canonical_resource("http://127.0.0.1/mcp").unwrap();
+        for rewritten in [
+            "http://0x7f.1/mcp",
+            "http://2130706433/mcp",
+            "http://127.1/mcp",
+        ] {
+            assert!(
+                !audience_matches(&[rewritten.to_owned()], &loopback),
+                "{rewritten}"
+            );
+        }
+        // What RFC 3986 normalises still matches.
+        for same in [
+            "HTTP://HOST.example/mcp",
+            "http://host.example:80/mcp",
+            "http://host.example/a/../mcp",
+            "http://host.example/mcp/",
+        ] {
+            assert!(audience_matches(&[same.to_owned()], &resource), "{same}");
+        }
+        assert!(canonical_resource("http://[::1]:8080/mcp").is_some());
+        assert!(canonical_resource("http://host.example:/mcp").is_some());
+    }
+
+    #[test]
+    fn secure_urls_have_no_userinfo_or_fragment() {
+        for bad in [
+            "https://user@auth.example.com",
+            "https://:pw@auth.example.com",
+            "https://@auth.example.com",
+            "https://auth.example.com/jwks#frag",
+            "https://auth.example.com\\@evil.example",
+        ] {
+            assert!(!is_secure_url(bad), "{bad}");
+        }
     }
 }

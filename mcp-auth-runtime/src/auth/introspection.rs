@@ -442,13 +442,13 @@ impl IntrospectionBuilder {
 
     /// Validates the configuration.
     pub fn build(self) -> Result<IntrospectionVerifier, IntrospectionConfigError> {
-        if !is_secure_url(&self.endpoint) {
-            return Err(IntrospectionConfigError::InsecureEndpoint(self.endpoint));
-        }
         let endpoint = Url::parse(&self.endpoint)
             .map_err(|_| IntrospectionConfigError::InsecureEndpoint(self.endpoint.clone()))?;
         if !endpoint.username().is_empty() || endpoint.password().is_some() {
             return Err(IntrospectionConfigError::CredentialsInUrl);
+        }
+        if !is_secure_url(&self.endpoint) {
+            return Err(IntrospectionConfigError::InsecureEndpoint(self.endpoint));
         }
         let resource = canonical_resource(&self.resource)
             .ok_or_else(|| IntrospectionConfigError::InvalidResource(self.resource.clone()))?;

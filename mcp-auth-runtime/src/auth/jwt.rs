@@ -55,7 +55,16 @@ pub enum JwtConfigError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    /// The HMAC secret is shorter than the 32 bytes HS256 needs (RFC 7518 §3.2).
+    #[error(
+        "the HMAC secret is {0} bytes long; it must hold at least 32 random bytes (RFC 7518 §3.2)"
+    )]
+    WeakHmacSecret(usize),
 }
+
+/// The least length of an [`hmac_secret`](JwtVerifierBuilder::hmac_secret): RFC 7518 §3.2
+/// requires a key at least as long as the hash.
+pub const MIN_HMAC_SECRET_LEN: usize = 32;
 
 /// Validates JWT access tokens: signature with the issuer's keys, `iss`, `aud`, `exp`, `nbf`,
 /// `iat`, and the algorithm against an allow-list.
@@ -70,6 +79,18 @@ pub enum JwtConfigError {
 /// - **Algorithms**: [`DEFAULT_ALGORITHMS`] (asymmetric only). `none` never validates; HMAC
 ///   algorithms only with an explicit [`hmac_secret`](JwtVerifierBuilder::hmac_secret), and
 ///   never with a key from a key set. A JWK that names its `alg` verifies that one only.
+/// - **Type** (RFC 9068 §4, RFC 8725 §3.11): the header's `typ` must be `at+jwt` (or
+///   `application/at+jwt`; compared as a media type, case-insensitively). ID tokens, logout
+///   tokens, DPoP proofs, security event tokens and untyped JWTs signed by the same issuer are
+///   refused, however right their claims. Issuers that do not type their access tokens (`typ`
+///   absent or `JWT`) need the explicit
+///   [`allow_untyped_tokens`](JwtVerifierBuilder::allow_untyped_tokens); every other
+///   explicit type stays refused, and so do tokens that look like ID tokens (see there).
+///   Whatever the type, a token carrying `nonce`, `at_hash`, `c_hash` or `s_hash` (claims of
+///   OpenID Connect ID tokens only) is refused.
+/// - **Bearer only**: a token with a `cnf` claim is bound to a key (DPoP, RFC 9449; mutual
+///   TLS, RFC 8705) and is refused: accepting it as a bearer token would undo the binding.
+/// - **Principal**: a token must name a subject (`sub`) or a client (`client_id`, `azp`).
 /// - **Claims**: `iss` equals the issuer exactly; `aud` (a string or an array) contains the
 ///   resource, compared in canonical form; `exp` is required; `nbf` and `iat` must not lie in
 ///   the future; all with a leeway (default 60 s). Tokens with `crit` header parameters are
@@ -117,6 +138,8 @@ struct Inner {
     mapping: ClaimMapping,
     keys: Keys,
     hmac: Option<DecodingKey>,
+    /// Whether tokens with `typ` absent or `JWT` are accepted too.
+    allow_untyped: bool,
 }
 
 enum Keys {
@@ -141,6 +164,7 @@ impl JwtVerifier {
             max_age: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
+            allow_untyped: false,
         }
     }
 
@@ -221,6 +245,8 @@ impl JwtVerifier {
         if header.crit.is_some() {
             return Err(invalid("`crit` header parameters are not supported"));
         }
+        // Before any key is looked up: a token of another type costs no key-set fetch.
+        check_type(header.typ.as_deref(), inner.allow_untyped).map_err(invalid)?;
         let validation = inner
             .validations
             .iter()
@@ -251,6 +277,18 @@ impl JwtVerifier {
         if !header_names_are_distinct(token) {
             return Err(invalid("the token repeats a header or claim name"));
         }
+        if let Some(marker) = ID_TOKEN_CLAIMS.iter().find(|c| claims.contains_key(**c)) {
+            tracing::debug!(claim = marker, "token carries an ID-token claim");
+            return Err(invalid("the token is an ID token, not an access token"));
+        }
+        if inner.allow_untyped && looks_like_id_token(&claims, &inner.mapping.scope) {
+            return Err(invalid("the token is an ID token, not an access token"));
+        }
+        if claims.contains_key("cnf") {
+            return Err(invalid(
+                "token is sender-constrained (`cnf`), and proof of possession is not supported",
+            ));
+        }
         if let Some(iat) = claims.get("iat") {
             let iat = iat
                 .as_u64()
@@ -267,6 +305,44 @@ impl JwtVerifier {
         }
         Ok(auth)
     }
+}
+
+/// Claims that only OpenID Connect ID tokens carry (OIDC Core §2, §3.1.3.6, §3.3.2.11; FAPI's
+/// `s_hash`): they bind an ID token to a nonce, an access token, a code or a state.
+const ID_TOKEN_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash"];
+
+/// Whether a JWT's `typ` header names an access token (RFC 9068 §2.1): `at+jwt` or
+/// `application/at+jwt`, compared as media types are (RFC 7515 §4.1.9: case-insensitively, the
+/// `application/` prefix optional). With `allow_untyped`, also no `typ` or the generic `JWT`;
+/// every other explicit type (`dpop+jwt`, `logout+jwt`, `secevent+jwt`, ...) is refused.
+fn check_type(typ: Option<&str>, allow_untyped: bool) -> Result<(), &'static str> {
+    let media_type = |typ: &str| {
+        let typ = typ.to_ascii_lowercase();
+        if typ.contains('/') {
+            typ
+        } else {
+            format!("application/{typ}")
+        }
+    };
+    match typ.map(media_type).as_deref() {
+        Some("application/at+jwt") => Ok(()),
+        Some("application/jwt") | None if allow_untyped => Ok(()),
+        None => Err("the token is not typed as an access token (`typ: at+jwt`)"),
+        Some(_) => Err("the token's `typ` is not `at+jwt`"),
+    }
+}
+
+/// What marks an untyped JWT as an OpenID Connect ID token rather than an access token, beyond
+/// [`ID_TOKEN_CLAIMS`]: `auth_time` without any scope claim (an ID token records when the user
+/// signed in and grants nothing), or Keycloak's `typ` claim naming another kind than `Bearer`
+/// (`ID`, `Refresh`, `Logout`).
+fn looks_like_id_token(claims: &Map<String, Value>, scope: &ScopeClaim) -> bool {
+    let no_scope = !claims.contains_key(scope.name()) && !claims.contains_key("scope");
+    let other_kind = claims.get("typ").is_some_and(|typ| {
+        !typ.as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+    });
+    (claims.contains_key("auth_time") && no_scope) || other_kind
 }
 
 /// The claim validation `jsonwebtoken` does for tokens signed with `alg`.
@@ -289,6 +365,10 @@ impl TokenVerifier for JwtVerifier {
 
     async fn ready(&self) -> Readiness {
         self.readiness().await
+    }
+
+    fn resource(&self) -> Option<&str> {
+        Some(&self.inner.resource)
     }
 
     async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
@@ -436,6 +516,7 @@ impl fmt::Debug for JwtVerifier {
             .field("leeway", &inner.leeway)
             .field("mapping", &inner.mapping)
             .field("hmac_secret", &inner.hmac.as_ref().map(|_| "<redacted>"))
+            .field("allow_untyped_tokens", &inner.allow_untyped)
             .finish_non_exhaustive()
     }
 }
@@ -453,6 +534,7 @@ impl fmt::Debug for JwtVerifier {
 /// | [`max_key_age`](Self::max_key_age) | 1 h |
 /// | [`timeout`](Self::timeout) | 5 s |
 /// | [`cache_capacity`](Self::cache_capacity) | [`DEFAULT_CACHE_CAPACITY`] (1024 tokens) |
+/// | [`allow_untyped_tokens`](Self::allow_untyped_tokens) | off: `typ` must be `at+jwt` |
 #[must_use]
 pub struct JwtVerifierBuilder {
     issuer: String,
@@ -467,9 +549,23 @@ pub struct JwtVerifierBuilder {
     max_age: Duration,
     timeout: Duration,
     cache_capacity: usize,
+    allow_untyped: bool,
 }
 
 impl JwtVerifierBuilder {
+    /// Also accepts access tokens that are not explicitly typed: `typ` absent, or the generic
+    /// `JWT`. Off by default, as RFC 8725 §3.11 and RFC 9068 §4 advise: with it, an ID token
+    /// (or any other JWT) the issuer signed for this audience cannot be told from an access
+    /// token by its type. Turn it on only for an issuer that cannot type its access tokens
+    /// `at+jwt`; the README's "Use a real issuer" says which do. Even then, every other
+    /// explicit `typ` is refused, and so is a token that looks like an ID token: one carrying
+    /// `nonce`, `at_hash`, `c_hash` or `s_hash`, one with `auth_time` but no scope claim, or one
+    /// whose `typ` claim (Keycloak) is not `Bearer`.
+    pub fn allow_untyped_tokens(mut self, allow: bool) -> Self {
+        self.allow_untyped = allow;
+        self
+    }
+
     /// Fetches keys from this JWKS URL instead of discovering it.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.source = Some(JwksSource::Url(url.into()));
@@ -483,7 +579,8 @@ impl JwtVerifierBuilder {
     }
 
     /// Also accepts HS256/384/512 tokens signed with this shared secret. Off by default: a
-    /// shared secret lets anyone who holds it mint tokens.
+    /// shared secret lets anyone who holds it mint tokens. It must be at least
+    /// [`MIN_HMAC_SECRET_LEN`] (32) bytes; [`build`](Self::build) refuses a shorter one.
     pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.hmac_secret = Some(secret.into());
         self
@@ -559,6 +656,11 @@ impl JwtVerifierBuilder {
                 "the algorithm allow-list is empty".into(),
             ));
         }
+        if let Some(secret) = &self.hmac_secret
+            && secret.len() < MIN_HMAC_SECRET_LEN
+        {
+            return Err(JwtConfigError::WeakHmacSecret(secret.len()));
+        }
         if algorithms.iter().any(|a| is_hmac(*a)) && self.hmac_secret.is_none() {
             return Err(JwtConfigError::Algorithms(
                 "HMAC algorithms need an explicit `hmac_secret`".into(),
@@ -610,6 +712,7 @@ impl JwtVerifierBuilder {
                 mapping: self.mapping,
                 keys,
                 hmac: self.hmac_secret.map(|s| DecodingKey::from_secret(&s)),
+                allow_untyped: self.allow_untyped,
             }),
         })
     }

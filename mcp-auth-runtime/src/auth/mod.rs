@@ -11,6 +11,7 @@ mod introspection;
 mod jwks;
 mod jwt;
 mod layer;
+mod principal;
 
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
@@ -21,11 +22,13 @@ pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use jwt::{
     DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, JwtConfigError, JwtVerifier, JwtVerifierBuilder,
+    MIN_HMAC_SECRET_LEN,
 };
 pub(crate) use layer::auth_of;
 #[cfg(feature = "fuzzing")]
 pub(crate) use layer::bearer_token;
 pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
+pub use principal::Principal;
 
 use std::fmt;
 use std::future::Future;
@@ -61,6 +64,15 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// The default, for verifiers with nothing to prepare, is [`Readiness::Ready`].
     fn ready(&self) -> impl Future<Output = Readiness> + Send {
         async { Readiness::Ready }
+    }
+
+    /// The resource (audience) this verifier accepts tokens for, if it checks one.
+    /// [`McpServerBuilder::build`](crate::McpServerBuilder::build) refuses a verifier whose
+    /// resource is not the server's: tokens would be checked against one audience while the
+    /// metadata and challenges advertise another. [`JwtVerifier`] and
+    /// [`IntrospectionVerifier`] return theirs; the default, `None`, skips the check.
+    fn resource(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -225,6 +237,8 @@ pub(crate) trait DynVerifier: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>>;
 
     fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>>;
+
+    fn resource_dyn(&self) -> Option<&str>;
 }
 
 impl<V: TokenVerifier> DynVerifier for V {
@@ -245,6 +259,10 @@ impl<V: TokenVerifier> DynVerifier for V {
     fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>> {
         Box::pin(self.ready())
     }
+
+    fn resource_dyn(&self) -> Option<&str> {
+        self.resource()
+    }
 }
 
 /// A shareable, type-erased verifier.
@@ -262,6 +280,10 @@ impl TokenVerifier for SharedVerifier {
 
     async fn ready(&self) -> Readiness {
         self.0.ready_boxed().await
+    }
+
+    fn resource(&self) -> Option<&str> {
+        self.0.resource_dyn()
     }
 }
 

@@ -760,14 +760,9 @@ impl Dispatcher {
     }
 }
 
-/// Who is calling, for keys that must not mix callers.
+/// Who is calling, for keys that must not mix callers: [`Principal::key`](crate::auth::Principal::key).
 pub(crate) fn principal_key(auth: &AuthInfo) -> String {
-    format!(
-        "{}\u{0}{}\u{0}{}",
-        auth.issuer().unwrap_or(""),
-        auth.subject().unwrap_or(""),
-        auth.client_id().unwrap_or("")
-    )
+    auth.principal().key()
 }
 
 /// The answers of a retried 2026-07-28 call: those carried in `requestState` from earlier
