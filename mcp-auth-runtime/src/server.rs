@@ -809,7 +809,15 @@ impl Allowed {
         let Some(authority) = host.and_then(|h| h.parse::<http::uri::Authority>().ok()) else {
             return false;
         };
-        if authority.as_str().contains('@') {
+        // No userinfo, and nothing after the host but an optional numeric port.
+        let port = authority
+            .as_str()
+            .get(authority.host().len()..)
+            .unwrap_or("x");
+        let numeric = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if authority.as_str().contains('@')
+            || !(port.is_empty() || port.strip_prefix(':').is_some_and(numeric))
+        {
             return false;
         }
         let name = authority.host().to_ascii_lowercase();

@@ -1070,6 +1070,13 @@ async fn rebinding_hosts_and_foreign_origins_are_refused_before_authentication()
         format!("127.0.0.1.evil.example:{port}"),
         format!("localhost.evil.example:{port}"),
         format!("localhost.:{port}"),
+        // Parsed as an authority, not split at its last colon: userinfo is not a host.
+        format!("localhost:{port}@evil.example"),
+        format!("127.0.0.1:{port}@evil.example:{port}"),
+        format!("user@127.0.0.1:{port}"),
+        format!("[::1]:{port}@evil.example"),
+        format!("localhost:{port}/x"),
+        format!("localhost:x{port}"),
     ] {
         fx.rpc_error(
             &format!("Host {host}"),
@@ -1086,6 +1093,15 @@ async fn rebinding_hosts_and_foreign_origins_are_refused_before_authentication()
         format!("http://127.0.0.1@evil.example:{port}"),
         format!("file://127.0.0.1:{port}"),
         "https://127.0.0.1.nip.io".to_owned(),
+        // Parsed as a URL, not split at its last colon: these name evil.example.
+        format!("http://localhost:{port}@evil.example"),
+        format!("http://[::1]:{port}@evil.example"),
+        format!("http://localhost:{port}@evil.example:{port}"),
+        // A serialized origin has no path, query or fragment.
+        format!("http://localhost:{port}/path"),
+        format!("http://localhost:{port}?q"),
+        format!("http://localhost:{port}#f"),
+        format!("http://localhost:{port}\\@evil.example"),
     ] {
         fx.rpc_error(
             &format!("Origin {origin}"),
