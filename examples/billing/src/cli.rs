@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// The claim naming the caller's tenant.
     #[arg(long, env = "BILLING_TENANT_CLAIM", default_value = "tenant")]
     pub tenant_claim: String,
+    /// Also accept JWT access tokens typed `JWT` or not typed at all (Microsoft Entra ID,
+    /// Okta, Keycloak and Auth0 by default; see the README). Off: only `typ: at+jwt`.
+    #[arg(long, env = "BILLING_ALLOW_UNTYPED_TOKENS", requires = "issuer")]
+    pub allow_untyped_tokens: bool,
     /// Validate opaque tokens with this RFC 7662 introspection endpoint instead of JWTs. Turns
     /// the dev issuer off.
     #[arg(long, env = "BILLING_INTROSPECTION_URL", conflicts_with = "jwks_url")]

@@ -317,7 +317,8 @@ async fn external_auth(
         .context("--issuer or --introspection-url is required without the dev issuer")?;
     let mut verifier = JwtVerifier::builder(issuer.clone(), resource)
         .scope_claim(args.scope_claim())
-        .tenant_claim(args.tenant_claim.clone());
+        .tenant_claim(args.tenant_claim.clone())
+        .allow_untyped_tokens(args.allow_untyped_tokens);
     if let Some(jwks) = &args.jwks_url {
         verifier = verifier.jwks_url(jwks.clone());
     }

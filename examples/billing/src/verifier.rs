@@ -35,4 +35,11 @@ impl TokenVerifier for Verifier {
             Verifier::Introspection(verifier) => verifier.ready().await,
         }
     }
+
+    fn resource(&self) -> Option<&str> {
+        match self {
+            Verifier::Jwt(verifier) => verifier.resource(),
+            Verifier::Introspection(verifier) => Some(verifier.resource()),
+        }
+    }
 }
