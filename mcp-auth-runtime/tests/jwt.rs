@@ -451,15 +451,20 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_refetch() {
     fx.assert_accepted(&key.sign(&fx.claims("things:read")), "warm")
         .await;
     let hits = fx.issuer.jwks_hits();
+    // Signed before the refetch interval starts, so that the flood fits in one interval
+    // however slow signing is on a loaded machine.
+    let tokens: Vec<String> = (0..100)
+        .map(|i| {
+            key.with_kid(&format!("random-{i}"))
+                .sign(&fx.claims("things:read"))
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(350)).await;
 
     let client = reqwest::Client::new();
     let url = format!("http://{}/mcp", fx.addr);
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string();
-    let requests = (0..100).map(|i| {
-        let token = key
-            .with_kid(&format!("random-{i}"))
-            .sign(&fx.claims("things:read"));
+    let requests = tokens.into_iter().map(|token| {
         client
             .post(&url)
             .bearer_auth(token)
