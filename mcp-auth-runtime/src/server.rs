@@ -871,7 +871,8 @@ fn serialized_origin(origin: &str) -> String {
 
 /// Serves `router` (an [`McpServer`]'s, possibly merged with routes of your own) on
 /// `listener` until `shutdown` completes, as [`McpServer::serve`] does: `TCP_NODELAY` on every
-/// connection, and a graceful shutdown that lets in-flight calls finish.
+/// connection, each request's peer address as `ConnectInfo<SocketAddr>` (a merged development
+/// issuer needs it), and a graceful shutdown that lets in-flight calls finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -883,7 +884,8 @@ pub async fn serve(
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -1,8 +1,10 @@
 //! The development issuer over real HTTP on 127.0.0.1: metadata, registration, the
 //! authorization code flow with PKCE (auto-consent and through the consent page), refresh
-//! rotation, client credentials, and tokens the resource server accepts.
+//! rotation, client credentials, and tokens the resource server accepts; and what a web page,
+//! a registration flood or a server without peer addresses cannot get from it.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
@@ -37,8 +39,7 @@ impl Fixture {
             .users([("alice", "acme"), ("bob", "globex")])
             .tenants(["initech"]);
         let issuer = configure(builder).build().unwrap();
-        let router = issuer.router();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        serve(listener, issuer.router());
         Fixture {
             issuer,
             origin,
@@ -101,6 +102,25 @@ impl Fixture {
         )
     }
 
+    /// A confidential `client_credentials` client (`client_secret_basic`) registered with
+    /// `scope`; returns its id and secret.
+    async fn machine_client(&self, scope: Option<&str>) -> (String, String) {
+        let mut metadata = json!({
+            "client_name": "Machine",
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        });
+        if let Some(scope) = scope {
+            metadata["scope"] = scope.into();
+        }
+        let (status, body) = self.register(metadata).await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["client_id"].as_str().unwrap().to_owned(),
+            body["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// `GET /authorize` for `client_id` with PKCE S256 (`challenge`), [`REDIRECT`], the
     /// resource and `state=xyz`, plus `extra` (which replaces any of those).
     async fn authorize(
@@ -109,6 +129,19 @@ impl Fixture {
         challenge: &str,
         extra: &[(&str, &str)],
     ) -> reqwest::Response {
+        self.authorize_request(client_id, challenge, extra)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The request [`authorize`](Self::authorize) sends, to add headers to.
+    fn authorize_request(
+        &self,
+        client_id: &str,
+        challenge: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let mut params: Vec<(&str, &str)> = vec![
             ("response_type", "code"),
             ("client_id", client_id),
@@ -125,7 +158,7 @@ impl Fixture {
             }
         }
         let url = url::Url::parse_with_params(&self.url("/authorize"), &params).unwrap();
-        self.http.get(url).send().await.unwrap()
+        self.http.get(url)
     }
 
     /// Runs the authorization request with auto-consent; returns the redirect's parameters.
@@ -200,6 +233,13 @@ impl Fixture {
             .build()
             .unwrap()
     }
+}
+
+/// Serves `router` as applications must: with the peer address of each connection, which the
+/// issuer's loopback check needs.
+fn serve(listener: tokio::net::TcpListener, router: axum::Router) {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 }
 
 fn http_client() -> reqwest::Client {
@@ -312,8 +352,7 @@ async fn an_issuer_with_a_path_serves_under_it_and_is_discoverable() {
         .scopes(SCOPES)
         .build()
         .unwrap();
-    let router = issuer.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    serve(listener, issuer.router());
 
     let http = http_client();
     for path in [
@@ -412,6 +451,24 @@ fn builder_refuses_incomplete_or_invalid_configuration() {
             .unwrap_err(),
         DevIssuerError::InvalidLifetime
     ));
+    for origin in [
+        "*",
+        "null",
+        "localhost:6274",
+        "http://localhost:6274/oauth/callback",
+        "http://user@localhost:6274",
+    ] {
+        let err = base()
+            .resource("http://127.0.0.1:8080/mcp")
+            .cors_origin("http://localhost:6274")
+            .cors_origin(origin)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, DevIssuerError::InvalidCorsOrigin(_)),
+            "{origin}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -903,9 +960,7 @@ async fn refresh_tokens_rotate_and_may_narrow_but_never_widen_the_scope() {
 #[tokio::test]
 async fn client_credentials_issue_tokens_to_confidential_clients() {
     let fx = Fixture::start(|b| b).await;
-    let (id, secret) = fx
-        .confidential_client("client_secret_basic", &["client_credentials"])
-        .await;
+    let (id, secret) = fx.machine_client(Some("invoices:read")).await;
     let form = [
         ("grant_type", "client_credentials"),
         ("scope", "invoices:read"),
@@ -951,6 +1006,127 @@ async fn client_credentials_issue_tokens_to_confidential_clients() {
         (status, body["error"].as_str()),
         (400, Some("unauthorized_client"))
     );
+}
+
+/// RFC 6749 §3.3: a machine client gets at most the scope it registered; asking for more is
+/// `invalid_scope`, never a silent narrowing. Registered without a scope, it gets tokens
+/// without one.
+#[tokio::test]
+async fn client_credentials_grant_no_scope_beyond_the_registered_one() {
+    let fx = Fixture::start(|b| b).await;
+    let verifier = fx.verifier();
+    // (registered, requested, granted); `None` granted: refused with `invalid_scope`.
+    let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
+        (
+            Some("invoices:read invoices:write"),
+            None,
+            Some("invoices:read invoices:write"),
+        ),
+        (
+            Some("invoices:read invoices:write"),
+            Some("invoices:write"),
+            Some("invoices:write"),
+        ),
+        (
+            Some("invoices:write invoices:read"),
+            Some("invoices:read invoices:write"),
+            Some("invoices:read invoices:write"),
+        ),
+        (
+            Some("invoices:read invoices:write"),
+            Some("invoices:read payments:write"),
+            None,
+        ),
+        (
+            Some("invoices:read invoices:write"),
+            Some("payments:write"),
+            None,
+        ),
+        (Some("invoices:read"), Some("admin:all"), None),
+        // A registered scope the issuer does not know grants nothing.
+        (Some("admin:all"), Some("admin:all"), None),
+        (Some("admin:all invoices:read"), None, Some("invoices:read")),
+        (None, None, Some("")),
+        (None, Some("invoices:read"), None),
+        (
+            None,
+            Some("invoices:read invoices:write payments:write"),
+            None,
+        ),
+    ];
+    for (registered, requested, granted) in cases {
+        let (id, secret) = fx.machine_client(*registered).await;
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(requested) = requested {
+            form.push(("scope", requested));
+        }
+        let (status, body) = fx.token_basic(&id, &secret, &form).await;
+        let case = format!("registered {registered:?}, requested {requested:?}: {body}");
+        match granted {
+            Some(scope) => {
+                assert_eq!(status, 200, "{case}");
+                assert_eq!(body["scope"], *scope, "{case}");
+                let auth = verifier
+                    .verify(body["access_token"].as_str().unwrap())
+                    .await
+                    .unwrap();
+                let granted: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+                assert_eq!(auth.scopes(), granted, "{case}");
+            }
+            None => {
+                assert_eq!(
+                    (status, body["error"].as_str()),
+                    (400, Some("invalid_scope")),
+                    "{case}"
+                );
+                assert!(body.get("access_token").is_none(), "{case}");
+            }
+        }
+    }
+}
+
+/// More registrations than the issuer remembers (1,000) push out only clients nobody used:
+/// a machine client with tokens, a user's client holding a refresh token and a client in the
+/// middle of the code flow all keep working, and the newest registration works too.
+#[tokio::test]
+async fn a_registration_flood_evicts_no_client_in_use() {
+    let fx = Fixture::auto_consent().await;
+    let (machine, secret) = fx.machine_client(Some("invoices:read")).await;
+    let client_credentials = [("grant_type", "client_credentials")];
+    let (status, body) = fx.token_basic(&machine, &secret, &client_credentials).await;
+    assert_eq!(status, 200, "{body}");
+    let (user_client, tokens) = fx.tokens(None, "invoices:read").await;
+    let mid_flow = fx.public_client(None).await;
+    let (verifier, challenge) = pkce();
+    let code = fx.code(&mid_flow, &challenge, &[]).await;
+
+    for n in 0..1_100 {
+        let (status, body) = fx
+            .register(json!({
+                "client_name": format!("flood {n}"),
+                "redirect_uris": [REDIRECT],
+                "token_endpoint_auth_method": "none",
+            }))
+            .await;
+        assert_eq!(status, 201, "registration {n}: {body}");
+    }
+
+    let (status, body) = fx.token_basic(&machine, &secret, &client_credentials).await;
+    assert_eq!(status, 200, "the machine client survives: {body}");
+    let (status, body) = fx
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &user_client),
+        ])
+        .await;
+    assert_eq!(status, 200, "the user's client survives: {body}");
+    let (status, body) = fx.redeem(&mid_flow, &code, &verifier).await;
+    assert_eq!(
+        status, 200,
+        "the client in the middle of a flow survives: {body}"
+    );
+    fx.tokens(None, "invoices:read").await;
 }
 
 #[tokio::test]
@@ -1179,16 +1355,21 @@ async fn requests_for_a_non_loopback_host_are_refused() {
     assert_eq!(response.status(), 200);
 }
 
+/// Metadata and keys are public documents: browser-based clients read them from any origin.
 #[tokio::test]
-async fn browser_clients_get_cors_except_on_the_consent_page() {
+async fn public_documents_stay_readable_from_any_origin() {
     let fx = Fixture::start(|b| b).await;
-    for path in ["/token", "/register"] {
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+        "/jwks",
+    ] {
         let response = fx
             .http
             .request(reqwest::Method::OPTIONS, fx.url(path))
-            .header("origin", "http://localhost:6274")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type")
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "mcp-protocol-version")
             .send()
             .await
             .unwrap();
@@ -1198,39 +1379,408 @@ async fn browser_clients_get_cors_except_on_the_consent_page() {
             Some("*"),
             "{path}"
         );
+        let response = fx
+            .http
+            .get(fx.url(path))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "access-control-allow-origin").as_deref(),
+            Some("*"),
+            "{path}"
+        );
+        assert!(header(&response, "access-control-allow-credentials").is_none());
     }
+}
+
+/// Asserts that a browser would let the page at `origin` read nothing of `response`.
+fn unreadable_from(response: &reqwest::Response, origin: &str, what: &str) {
+    assert!(
+        header(response, "access-control-allow-origin").is_none(),
+        "{what} from {origin}: {:?}",
+        response.headers()
+    );
+    assert!(
+        header(response, "access-control-allow-credentials").is_none(),
+        "{what} from {origin}"
+    );
+}
+
+/// A web page the developer visits can neither read nor cause a token, a code or a client:
+/// preflights get no CORS headers, and the requests a page may send without one (simple
+/// requests, `no-cors`) are refused before they do anything.
+#[tokio::test]
+async fn credential_endpoints_give_foreign_origins_nothing() {
+    let fx = Fixture::auto_consent().await;
+    let consent = Fixture::start(|b| b).await;
+    let (id, secret) = fx.machine_client(Some("invoices:read")).await;
+    let public = fx.public_client(None).await;
+    let consent_client = consent.public_client(None).await;
+    let (_, challenge) = pkce();
+    let client_credentials = format!(
+        "grant_type=client_credentials&client_id={id}&client_secret={secret}&scope=invoices%3Aread"
+    );
+    let registration = json!({
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code"],
+        "token_endpoint_auth_method": "none",
+    })
+    .to_string();
+    let same_origin_elsewhere = fx.origin.replace("127.0.0.1", "localhost");
+    let origins = [
+        "https://evil.example",
+        "http://evil.example",
+        // Sandboxed frames and `file:` pages send `null`.
+        "null",
+        // Another page on this machine is a foreign origin too, as is the Inspector's unless
+        // it is named with `cors_origin`.
+        "http://localhost:6274",
+        "http://127.0.0.1:1",
+        same_origin_elsewhere.as_str(),
+    ];
+    for origin in origins {
+        // Preflights, as a browser sends them before a request that is not simple.
+        for (path, method, headers) in [
+            ("/token", "POST", "content-type"),
+            ("/token", "POST", "authorization"),
+            ("/register", "POST", "content-type"),
+            ("/authorize", "GET", "content-type"),
+            ("/authorize", "POST", "content-type"),
+        ] {
+            let response = fx
+                .http
+                .request(reqwest::Method::OPTIONS, fx.url(path))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header("access-control-request-headers", headers)
+                .send()
+                .await
+                .unwrap();
+            let what = format!("preflight {method} {path} ({headers})");
+            unreadable_from(&response, origin, &what);
+            assert!(!response.status().is_success(), "{what} from {origin}");
+        }
+
+        // The requests themselves: simple ones (form, text/plain), which a page may send
+        // blind, and the others a failed preflight would have stopped.
+        for (path, content_type, body) in [
+            (
+                "/token",
+                "application/x-www-form-urlencoded",
+                &client_credentials,
+            ),
+            ("/token", "text/plain", &client_credentials),
+            (
+                "/token",
+                "multipart/form-data; boundary=x",
+                &client_credentials,
+            ),
+            ("/token", "application/json", &client_credentials),
+            ("/register", "application/json", &registration),
+            ("/register", "text/plain", &registration),
+            (
+                "/register",
+                "application/x-www-form-urlencoded",
+                &registration,
+            ),
+        ] {
+            let response = fx
+                .http
+                .post(fx.url(path))
+                .header("origin", origin)
+                .header("content-type", content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let what = format!("POST {path} as {content_type}");
+            unreadable_from(&response, origin, &what);
+            assert_eq!(response.status(), 403, "{what} from {origin}");
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("access_token") && !body.contains("client_id"),
+                "{what} from {origin}: {body}"
+            );
+        }
+        let response = fx
+            .http
+            .post(fx.url("/token"))
+            .header("origin", origin)
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        unreadable_from(&response, origin, "POST /token with client_secret_basic");
+        assert_eq!(response.status(), 403, "client_secret_basic from {origin}");
+
+        // The authorization endpoint is navigated to, never fetched: its redirect (with the
+        // code, under auto-consent) and its consent page (with the form token) carry no CORS.
+        let response = fx
+            .authorize_request(&public, &challenge, &[])
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+        unreadable_from(&response, origin, "GET /authorize (auto-consent)");
+        let response = consent
+            .authorize_request(&consent_client, &challenge, &[])
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        unreadable_from(&response, origin, "GET /authorize (consent page)");
+        let page = response.text().await.unwrap();
+        let response = consent
+            .http
+            .post(consent.url("/authorize"))
+            .header("origin", origin)
+            .form(&[
+                ("form_token", form_token(&page).as_str()),
+                ("decision", "allow"),
+                ("subject", "alice"),
+                ("tenant", "acme"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        unreadable_from(&response, origin, "POST /authorize");
+    }
+
+    // Two `Origin` headers, one of them foreign, are refused as well.
     let response = fx
         .http
-        .get(fx.url("/.well-known/oauth-authorization-server"))
-        .header("origin", "http://localhost:6274")
+        .post(fx.url("/token"))
+        .header("origin", fx.origin.as_str())
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), 403);
+
+    // Positive controls: clients that are not browsers send no `Origin`, and the issuer's own
+    // origin is not foreign.
+    for origin in [None, Some(fx.origin.as_str())] {
+        let mut request = fx.http.post(fx.url("/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ]);
+        let mut register = fx
+            .http
+            .post(fx.url("/register"))
+            .header("content-type", "application/json")
+            .body(registration.clone());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+            register = register.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{origin:?}");
+        assert!(header(&response, "access-control-allow-origin").is_none());
+        assert_eq!(register.send().await.unwrap().status(), 201, "{origin:?}");
+    }
+}
+
+/// Without the connection's peer address the loopback check cannot be made: every endpoint
+/// refuses, saying how to serve the router, rather than answering anyone.
+#[tokio::test]
+async fn without_peer_addresses_the_issuer_refuses_every_request() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = DevIssuer::builder(&origin)
+        .resource(format!("{origin}/mcp"))
+        .scopes(SCOPES)
+        .auto_consent(true)
+        .build()
+        .unwrap();
+    let router = issuer.router();
+    // No `into_make_service_with_connect_info`: requests carry no `ConnectInfo`.
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let http = http_client();
+    let registration = json!({
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+    });
+    let requests = [
+        http.get(format!("{origin}/.well-known/oauth-authorization-server")),
+        http.get(format!("{origin}/.well-known/openid-configuration")),
+        http.get(format!("{origin}/jwks")),
+        http.post(format!("{origin}/register")).json(&registration),
+        http.post(format!("{origin}/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "x"),
+            ("client_secret", "y"),
+        ]),
+        http.get(format!(
+            "{origin}/authorize?response_type=code&client_id=x&code_challenge_method=S256"
+        )),
+        http.post(format!("{origin}/authorize"))
+            .form(&[("form_token", "x"), ("decision", "allow")]),
+        http.request(reqwest::Method::OPTIONS, format!("{origin}/token"))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", "POST"),
+    ];
+    for request in requests {
+        let request = request.build().unwrap();
+        let what = format!("{} {}", request.method(), request.url().path());
+        let response = http.execute(request).await.unwrap();
+        assert_eq!(response.status(), 500, "{what}");
+        assert!(header(&response, "access-control-allow-origin").is_none());
+        let body = response.text().await.unwrap();
+        assert!(
+            body.contains("into_make_service_with_connect_info"),
+            "{what}: {body}"
+        );
+    }
+}
+
+/// `cors_origin` is the explicit opt-in for browser-based clients such as the MCP Inspector:
+/// the named origins, and only they, get CORS on `/register` and `/token`, echoed exactly
+/// (never `*`, never with credentials); `/authorize` stays without CORS.
+#[tokio::test]
+async fn named_origins_get_cors_on_the_credential_endpoints_and_others_do_not() {
+    let inspector = "http://localhost:6274";
+    let fx = Fixture::start(|b| {
+        b.auto_consent(true)
+            .cors_origin(inspector)
+            .cors_origin("HTTP://127.0.0.1:6274/")
+    })
+    .await;
+    let preflight = |path: &str, origin: &str, method: &str| {
+        fx.http
+            .request(reqwest::Method::OPTIONS, fx.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    for path in ["/token", "/register"] {
+        for origin in [inspector, "http://127.0.0.1:6274"] {
+            let response = preflight(path, origin, "POST").await.unwrap();
+            assert!(response.status().is_success(), "{path} from {origin}");
+            assert_eq!(
+                header(&response, "access-control-allow-origin").as_deref(),
+                Some(origin),
+                "{path}"
+            );
+            assert!(header(&response, "access-control-allow-credentials").is_none());
+            let methods = header(&response, "access-control-allow-methods").unwrap();
+            assert!(methods.contains("POST"), "{methods}");
+        }
+        for origin in ["https://evil.example", "http://localhost:6275", "null"] {
+            let response = preflight(path, origin, "POST").await.unwrap();
+            unreadable_from(&response, origin, &format!("preflight {path}"));
+        }
+    }
+    for method in ["GET", "POST"] {
+        let response = preflight("/authorize", inspector, method).await.unwrap();
+        unreadable_from(&response, inspector, "preflight /authorize");
+    }
+
+    // The Inspector's flow: register and redeem with `fetch`, authorize by navigation.
+    let response = fx
+        .http
+        .post(fx.url("/register"))
+        .header("origin", inspector)
+        .json(&json!({
+            "client_name": "MCP Inspector",
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
     assert_eq!(
         header(&response, "access-control-allow-origin").as_deref(),
-        Some("*")
+        Some(inspector)
     );
-    let client_id = fx.public_client(None).await;
-    let (_, challenge) = pkce();
-    let url = url::Url::parse_with_params(
-        &fx.url("/authorize"),
-        [
-            ("response_type", "code"),
-            ("client_id", client_id.as_str()),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    .unwrap();
+    let client: Value = response.json().await.unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let (verifier, challenge) = pkce();
+    let code = fx.code(client_id, &challenge, &[]).await;
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", client_id),
+    ];
     let response = fx
         .http
-        .get(url)
-        .header("origin", "http://localhost:6274")
+        .post(fx.url("/token"))
+        .header("origin", "https://evil.example")
+        .form(&redeem)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(header(&response, "access-control-allow-origin").is_none());
+    assert_eq!(response.status(), 403);
+    unreadable_from(&response, "https://evil.example", "POST /token");
+    let response = fx
+        .http
+        .post(fx.url("/token"))
+        .header("origin", inspector)
+        .form(&redeem)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the refused request spent nothing");
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some(inspector)
+    );
+    let tokens: Value = response.json().await.unwrap();
+    fx.verifier()
+        .verify(tokens["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+}
+
+/// When every client the issuer remembers was used within the last day, a registration is
+/// refused (`503`) rather than forgetting one of them.
+#[tokio::test]
+async fn a_full_issuer_refuses_registrations_rather_than_forget_clients_in_use() {
+    let fx = Fixture::start(|b| b).await;
+    let mut clients = Vec::new();
+    for _ in 0..1_000 {
+        let (id, secret) = fx.machine_client(Some("invoices:read")).await;
+        let (status, body) = fx
+            .token_basic(&id, &secret, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        clients.push((id, secret));
+    }
+    let (status, body) = fx
+        .register(json!({
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    assert!(body.get("client_id").is_none());
+    for (id, secret) in [clients.first().unwrap(), clients.last().unwrap()] {
+        let (status, body) = fx
+            .token_basic(id, secret, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
 }
 
 /// Look up an invoice of the caller's tenant.
@@ -1268,7 +1818,12 @@ async fn an_mcp_server_and_its_issuer_share_one_port() {
         .build()
         .unwrap();
     let app = server.into_router().merge(issuer.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The crate's `serve` records peer addresses, as the issuer's loopback check needs.
+    tokio::spawn(async move {
+        mcp_auth_runtime::serve(listener, app, std::future::pending())
+            .await
+            .unwrap()
+    });
     let fx = Fixture {
         issuer,
         origin: origin.clone(),

@@ -10,12 +10,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use url::Url;
 
 use super::Inner;
@@ -31,32 +31,38 @@ type Issuer = Arc<Inner>;
 
 pub(super) fn router(issuer: Issuer) -> Router {
     let prefix = issuer.prefix.clone();
-    // Browser-based clients (the MCP Inspector) discover, register and redeem codes with
-    // `fetch`. Never `/authorize`: a readable consent page would leak its form token.
-    let cors = CorsLayer::new()
+    // The metadata and the key set are public documents: browser-based clients (the MCP
+    // Inspector) read them with `fetch` from their own origin. GET only, no credentials.
+    let public = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET])
         .allow_headers(Any);
+    let document = || get(metadata).layer(public.clone());
     let mut router = Router::new()
         .route(
             &format!("/.well-known/oauth-authorization-server{prefix}"),
-            get(metadata).layer(cors.clone()),
+            document(),
         )
         .route(
             &format!("/.well-known/openid-configuration{prefix}"),
-            get(metadata).layer(cors.clone()),
+            document(),
         )
-        .route(&format!("{prefix}/jwks"), get(jwks).layer(cors.clone()))
+        .route(&format!("{prefix}/jwks"), get(jwks).layer(public.clone()))
         .route(
             &format!("{prefix}/register"),
-            post(register).layer(cors.clone()),
+            credentials(post(register), &issuer),
         )
+        // Never CORS here: the user agent navigates to this endpoint; a readable consent page
+        // would leak its form token, a readable redirect its code.
         .route(&format!("{prefix}/authorize"), get(authorize).post(consent))
-        .route(&format!("{prefix}/token"), post(token).layer(cors.clone()));
+        .route(
+            &format!("{prefix}/token"),
+            credentials(post(token), &issuer),
+        );
     if !prefix.is_empty() {
         router = router.route(
             &format!("{prefix}/.well-known/openid-configuration"),
-            get(metadata).layer(cors),
+            document(),
         );
     }
     router
@@ -65,14 +71,76 @@ pub(super) fn router(issuer: Issuer) -> Router {
         .with_state(issuer)
 }
 
-/// Answers only requests addressed to a loopback host, and from a loopback peer when the
-/// server records peers: the issuer stays unreachable from other machines even if bound to
-/// all interfaces, and from web pages through DNS rebinding.
+/// Registration and the token endpoint hand out credentials. Browsers may call them from the
+/// issuer's own origin and from the origins named with `cors_origin`, and get CORS headers
+/// for the latter only. Any other `Origin` is refused before the handler runs: without a
+/// preflight, a page can still send a simple request (a form, `text/plain`) and would
+/// register clients or spend codes blind.
+fn credentials(route: MethodRouter<Issuer>, issuer: &Issuer) -> MethodRouter<Issuer> {
+    let route = route.layer(middleware::from_fn_with_state(
+        issuer.clone(),
+        known_origins_only,
+    ));
+    if issuer.cors_origins.is_empty() {
+        return route;
+    }
+    let origins = issuer
+        .cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok());
+    route.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::POST])
+            .allow_headers(Any),
+    )
+}
+
+/// Lets through requests without `Origin` (clients that are not browsers) and with exactly
+/// one known origin.
+async fn known_origins_only(
+    State(issuer): State<Issuer>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut origins = request.headers().get_all(header::ORIGIN).iter();
+    let known = match (origins.next(), origins.next()) {
+        (None, _) => true,
+        (Some(origin), None) => issuer.known_origin(origin.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !known {
+        tracing::warn!(
+            path = %request.uri().path(),
+            origin = ?request.headers().get(header::ORIGIN),
+            "development issuer: a cross-origin request was refused; name a browser-based client's origin with `DevIssuerBuilder::cors_origin`"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "the development issuer refuses cross-origin requests from origins not named with `DevIssuerBuilder::cors_origin`",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Answers only requests from a loopback peer addressed to a loopback host: the issuer stays
+/// unreachable from other machines even if bound to all interfaces, and from web pages
+/// through DNS rebinding. Without the peer address (a router served without
+/// `into_make_service_with_connect_info`), nothing shows where a request comes from, so every
+/// request is refused.
 async fn loopback_only(request: Request, next: Next) -> Response {
-    let peer_ok = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_none_or(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback());
+    let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        tracing::error!(
+            "development issuer: requests carry no peer address, so every request is refused: serve the router with `into_make_service_with_connect_info::<SocketAddr>()`"
+        );
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the development issuer needs each connection's peer address: serve the router with `into_make_service_with_connect_info::<SocketAddr>()`",
+        )
+            .into_response();
+    };
+    let peer_ok = peer.ip().to_canonical().is_loopback();
     let host = request
         .headers()
         .get(header::HOST)
@@ -119,6 +187,7 @@ impl OAuthError {
         let status = match error {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         OAuthError {
@@ -266,14 +335,22 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
     let issued_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let client_id = client.id.clone();
+    issuer.store.register(client).map_err(|_| {
+        tracing::warn!("development issuer: a registration was refused: every client slot holds a client in use");
+        OAuthError::new(
+            "temporarily_unavailable",
+            "the development issuer holds as many clients as it can, all in use: restart it to start afresh",
+        )
+    })?;
     tracing::info!(
-        client_id = %client.id,
-        client_name = client.name.as_deref().unwrap_or(""),
+        client_id = %client_id,
+        client_name = request.client_name.as_deref().unwrap_or(""),
         confidential = secret.is_some(),
         "development issuer: client registered"
     );
     let mut body = json!({
-        "client_id": client.id,
+        "client_id": client_id,
         "client_id_issued_at": issued_at,
         "redirect_uris": request.redirect_uris,
         "grant_types": grant_types,
@@ -290,7 +367,6 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
     if let Some(scope) = request.scope {
         body["scope"] = scope.into();
     }
-    issuer.store.register(client);
     Ok(body)
 }
 
@@ -436,6 +512,7 @@ fn client_and_redirect(issuer: &Inner, params: &Params) -> Result<(Client, Strin
         (None, [only]) => only.clone(),
         (None, _) => return Err("The request names no redirect_uri."),
     };
+    issuer.store.client_used(&client.id);
     Ok((client, redirect_uri))
 }
 
@@ -673,10 +750,12 @@ fn authenticate(
     let client = issuer.store.client(&id).ok_or_else(failed)?;
     // Digests of 256-bit random secrets: comparing them leaks nothing about the secret.
     match (&client.secret, secret) {
-        (Some(expected), Some(given)) if digest(&given) == *expected => Ok(client),
-        (None, None) => Ok(client),
-        _ => Err(failed()),
+        (Some(expected), Some(given)) if digest(&given) == *expected => {}
+        (None, None) => {}
+        _ => return Err(failed()),
     }
+    issuer.store.client_used(&client.id);
+    Ok(client)
 }
 
 fn code_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Value, OAuthError> {
@@ -800,14 +879,28 @@ fn client_credentials_grant(
             "the resource is not one this issuer mints tokens for",
         )
     })?;
-    let scopes = issuer
-        .requested_scopes(params.get("scope"), client.scope.as_deref())
-        .map_err(|unknown| {
-            OAuthError::new(
-                "invalid_scope",
-                format!("scope `{unknown}` is not one this issuer grants"),
-            )
-        })?;
+    // RFC 6749 §3.3: the registered scope bounds what a machine client gets, and is the default
+    // when it names none. No user consents here, so nothing beyond it is granted, and a
+    // request for more is refused rather than silently narrowed.
+    let registered = issuer.ordered(client.scope.as_deref().unwrap_or_default().split(' '));
+    let scopes = match params.get("scope") {
+        None => registered,
+        Some(requested) => {
+            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            if let Some(extra) = requested
+                .iter()
+                .find(|s| !registered.iter().any(|r| r == *s))
+            {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    format!(
+                        "scope `{extra}` is not in the scope the client registered, which bounds client_credentials"
+                    ),
+                ));
+            }
+            issuer.ordered(requested)
+        }
+    };
     let grant = Grant {
         client_id: client.id.clone(),
         subject: client.id.clone(),

@@ -6,7 +6,10 @@
 //! memory, has no real login (a consent page lets you pick a configured user), and refuses to
 //! run anywhere but on a loopback address. Never deploy it.
 //!
-//! Serve it next to an [`McpServer`](crate::McpServer), on the same listener:
+//! Serve it next to an [`McpServer`](crate::McpServer), on the same listener, with each
+//! connection's peer address (`into_make_service_with_connect_info`, which
+//! [`mcp_auth_runtime::serve`](crate::serve) does too): without it the issuer refuses every
+//! request, since it cannot tell that they come from this machine.
 //!
 //! ```
 //! use mcp_auth_runtime::auth::JwtVerifier;
@@ -43,7 +46,10 @@
 //!     .authorization_server(&origin) // advertised to clients in the resource metadata
 //!     .verifier(verifier)
 //!     .build()?;
-//! let app = server.into_router().merge(issuer.router());
+//! let app = server
+//!     .into_router()
+//!     .merge(issuer.router())
+//!     .into_make_service_with_connect_info::<std::net::SocketAddr>();
 //! tokio::spawn(async move { axum::serve(listener, app).await });
 //!
 //! // MCP clients run the authorization code flow against `origin`; tests may simply mint.
@@ -82,15 +88,15 @@
 //! `http://127.0.0.1:8080/dev` prefixes every route, and the metadata is also served at the
 //! RFC 8414 path-inserted locations):
 //!
-//! | route | what |
-//! | --- | --- |
-//! | `GET /.well-known/oauth-authorization-server` | RFC 8414 metadata |
-//! | `GET /.well-known/openid-configuration` | the same document, for OpenID Connect discovery |
-//! | `GET /jwks` | the public signing key (RFC 7517) |
-//! | `POST /register` | RFC 7591 dynamic client registration; loopback `http` redirect URIs only |
-//! | `GET /authorize` | the authorization request; shows the consent page, or redirects at once with [`auto_consent`](DevIssuerBuilder::auto_consent) |
-//! | `POST /authorize` | the consent form's answer (Allow or Deny) |
-//! | `POST /token` | `authorization_code` (PKCE `S256` required), `refresh_token` (rotating), `client_credentials` (confidential clients) |
+//! | route | what | from a browser on another origin |
+//! | --- | --- | --- |
+//! | `GET /.well-known/oauth-authorization-server` | RFC 8414 metadata | readable: CORS `*` |
+//! | `GET /.well-known/openid-configuration` | the same document, for OpenID Connect discovery | readable: CORS `*` |
+//! | `GET /jwks` | the public signing key (RFC 7517) | readable: CORS `*` |
+//! | `POST /register` | RFC 7591 dynamic client registration; loopback `http` redirect URIs only | refused, unless named with [`cors_origin`](DevIssuerBuilder::cors_origin) |
+//! | `GET /authorize` | the authorization request; shows the consent page, or redirects at once with [`auto_consent`](DevIssuerBuilder::auto_consent) | navigation only: never CORS |
+//! | `POST /authorize` | the consent form's answer (Allow or Deny) | never CORS |
+//! | `POST /token` | `authorization_code` (PKCE `S256` required), `refresh_token` (rotating), `client_credentials` (confidential clients) | refused, unless named with [`cors_origin`](DevIssuerBuilder::cors_origin) |
 //!
 //! Redirects carry `iss` (RFC 9207). Tokens are RFC 9068 JWT access tokens: header
 //! `typ: at+jwt` and `kid`; claims `iss`, `aud` (the resource, RFC 8707), `sub`, `client_id`,
@@ -98,13 +104,38 @@
 //!
 //! # Scope policy
 //!
-//! Any registered client may request any scope the issuer was configured with
-//! ([`DevIssuerBuilder::scopes`]); a scope outside that list is `invalid_scope`. The `scope`
-//! a client sends at registration is only its default for requests that name none, **not** an
-//! allow-list. This is deliberate: the MCP TypeScript SDK registers with the scope of the
-//! first `401` challenge and later asks for more during step-up authorization (after a `403`
+//! In the authorization code flow, any registered client may request any scope the issuer was
+//! configured with ([`DevIssuerBuilder::scopes`]); a scope outside that list is
+//! `invalid_scope`. The `scope` a client sends at registration is only its default for
+//! requests that name none, **not** an allow-list. This is deliberate: a user consents to each
+//! request, and the MCP TypeScript SDK registers with the scope of the first `401` challenge
+//! and later asks for more during step-up authorization (after a `403`
 //! `insufficient_scope`); an issuer that held it to its registered scope would break step-up.
 //! A refresh may narrow the scope of the grant, never widen it.
+//!
+//! `client_credentials` has no user to consent, so the registered `scope` is its upper bound
+//! (RFC 6749 §3.3): a request without `scope` gets the registered scope (those of its scopes
+//! the issuer knows), a request for a subset gets that subset, and a request naming any scope
+//! outside it is refused with `invalid_scope` rather than silently narrowed. A client
+//! registered without `scope` gets tokens without scope, and any scope it names is
+//! `invalid_scope`: register the scope a machine client needs.
+//!
+//! # Browser-based clients (CORS)
+//!
+//! The metadata documents and the key set are public and readable from any origin, so that a
+//! browser-based client can discover the issuer. `/register` and `/token` hand out
+//! credentials: by default a browser may call them only from the issuer's own origin, and a
+//! request with any other `Origin` (`null` included) is refused with `403` before it does
+//! anything, preflight or not. Checking `Origin` rather than relying on CORS alone matters
+//! because a page can send a form or `text/plain` POST without a preflight: it could not read
+//! the answer, but would register clients or spend codes blind. Clients that are not browsers
+//! (SDKs, the Inspector's CLI, `curl`) send no `Origin` and are unaffected.
+//!
+//! A client that runs in a browser page, such as the MCP Inspector's web UI, needs its origin
+//! named: `.cors_origin("http://localhost:6274")`. Named origins get CORS on `/register` and
+//! `/token`, echoed exactly (never `*`, never with credentials); any page served from them can
+//! obtain tokens from this issuer, so name only origins you trust. `/authorize` never gets
+//! CORS: its redirect carries the code, and its consent page a form token.
 //!
 //! # Users and tenants
 //!
@@ -117,8 +148,13 @@
 //! # Safety rails
 //!
 //! - The issuer URL must be on a loopback host, and the router answers only requests whose
-//!   `Host` names a loopback host (and, when the connection's peer address is known, comes
-//!   from loopback): DNS rebinding cannot reach it from a web page.
+//!   `Host` names a loopback host and whose connection comes from loopback: neither other
+//!   machines nor web pages through DNS rebinding reach it. It fails closed: served without
+//!   peer addresses (`axum::serve(listener, router)` without
+//!   `into_make_service_with_connect_info::<SocketAddr>()`), it answers every request with
+//!   `500` and says how to fix it.
+//! - Cross-origin calls to `/register` and `/token` are refused unless the origin is named
+//!   (see [Browser-based clients](#browser-based-clients-cors)).
 //! - Redirect URIs must be `http` on a loopback host, matched exactly.
 //! - The consent form carries a one-time token bound to the authorization request; the page
 //!   cannot be framed and is never served with CORS headers.
@@ -127,6 +163,13 @@
 //!   family.
 //! - State is in memory and bounded; codes, refresh tokens, form tokens and client secrets are
 //!   stored as digests; nothing secret is logged or printed by `Debug`.
+//! - At most 1,000 clients are remembered, and registrations never push out a client in use.
+//!   When the store is full, a new registration replaces a client that never authenticated
+//!   or started an authorization (the oldest first), else one idle for a day (the lifetime of
+//!   a refresh token, so no client holding a live one goes); if every client was used within
+//!   the day, the registration is refused with `503` `temporarily_unavailable`. A client that
+//!   registered but has not been used yet can therefore be replaced by a flood of
+//!   registrations: it registers again.
 //!
 //! Not implemented: OpenID Connect ID tokens and userinfo, token revocation and introspection,
 //! `private_key_jwt`, pushed authorization requests.
@@ -198,6 +241,11 @@ pub enum DevIssuerError {
     /// No signing key could be generated.
     #[error("cannot generate a signing key")]
     KeyGeneration,
+    /// A CORS origin is not a web origin (`*` and `null` never are).
+    #[error(
+        "invalid CORS origin `{0}`: expected a web origin (scheme, host and port only), e.g. http://localhost:6274; `*` and `null` are never allowed"
+    )]
+    InvalidCorsOrigin(String),
     /// [`DevIssuer::mint`]: the resource is not one of the configured resources.
     #[error("resource `{0}` is not one this issuer mints tokens for")]
     UnknownResource(String),
@@ -220,6 +268,7 @@ pub enum DevIssuerError {
 /// | [`tenants`](Self::tenants) | the users' home tenants |
 /// | [`auto_consent`](Self::auto_consent) | off: the consent page is shown |
 /// | [`token_lifetime`](Self::token_lifetime) | [`DEFAULT_TOKEN_LIFETIME`], one hour |
+/// | [`cors_origin`](Self::cors_origin) | none: no cross-origin calls to `/register` and `/token` |
 #[must_use]
 pub struct DevIssuerBuilder {
     issuer: String,
@@ -231,6 +280,7 @@ pub struct DevIssuerBuilder {
     users: Vec<(String, String)>,
     auto_consent: bool,
     token_lifetime: Duration,
+    cors_origins: Vec<String>,
 }
 
 impl DevIssuerBuilder {
@@ -251,7 +301,9 @@ impl DevIssuerBuilder {
         self
     }
 
-    /// Scopes this issuer may grant; any registered client may request any of them.
+    /// Scopes this issuer may grant. In the code flow any registered client may request any
+    /// of them; `client_credentials` grants at most the client's registered scope (see
+    /// [Scope policy](self#scope-policy)).
     pub fn scopes<I, T>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -308,6 +360,16 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// Lets a browser-based client served from `origin` register and redeem codes with
+    /// `fetch`: `/register` and `/token` answer its requests, with CORS headers naming that
+    /// origin. Call it once per origin, e.g. `.cors_origin("http://localhost:6274")` for the
+    /// MCP Inspector. Any page served from a named origin can then obtain tokens from this
+    /// issuer: name only origins whose pages you trust. `*` and `null` are refused.
+    pub fn cors_origin(mut self, origin: impl Into<String>) -> Self {
+        self.cors_origins.push(origin.into());
+        self
+    }
+
     /// Validates the configuration and prepares the key and the metadata.
     pub fn build(self) -> Result<DevIssuer, DevIssuerError> {
         let url = Url::parse(&self.issuer)
@@ -325,6 +387,16 @@ impl DevIssuerBuilder {
             return Err(DevIssuerError::NotLoopback(self.issuer));
         }
         let prefix = url.path().trim_end_matches('/').to_owned();
+        let origin = url.origin().ascii_serialization();
+
+        let mut cors_origins: Vec<String> = Vec::new();
+        for given in self.cors_origins {
+            let origin = web_origin(&given)
+                .ok_or_else(|| DevIssuerError::InvalidCorsOrigin(given.clone()))?;
+            if !cors_origins.contains(&origin) {
+                cors_origins.push(origin);
+            }
+        }
 
         let mut resources: Vec<Resource> = Vec::new();
         for uri in self.resources {
@@ -411,6 +483,8 @@ impl DevIssuerBuilder {
                 token_lifetime: self.token_lifetime,
                 metadata,
                 jwks,
+                origin,
+                cors_origins,
                 store: Store::default(),
             }),
         })
@@ -428,6 +502,7 @@ impl fmt::Debug for DevIssuerBuilder {
             .field("users", &self.users)
             .field("auto_consent", &self.auto_consent)
             .field("token_lifetime", &self.token_lifetime)
+            .field("cors_origins", &self.cors_origins)
             .finish()
     }
 }
@@ -458,6 +533,10 @@ struct Inner {
     /// The metadata document and the key set, serialized once.
     metadata: Bytes,
     jwks: Bytes,
+    /// The issuer's own origin, as browsers serialize it in `Origin`.
+    origin: String,
+    /// The origins allowed to call `/register` and `/token` from a browser, serialized.
+    cors_origins: Vec<String>,
     store: Store,
 }
 
@@ -509,6 +588,7 @@ impl DevIssuer {
             users: Vec::new(),
             auto_consent: false,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            cors_origins: Vec::new(),
         }
     }
 
@@ -584,6 +664,7 @@ impl fmt::Debug for DevIssuer {
             .field("users", &inner.users)
             .field("auto_consent", &inner.auto_consent)
             .field("token_lifetime", &inner.token_lifetime)
+            .field("cors_origins", &inner.cors_origins)
             .finish_non_exhaustive()
     }
 }
@@ -654,6 +735,12 @@ impl Inner {
             .collect()
     }
 
+    /// Whether a browser may call the credential endpoints from `origin`, an `Origin` header:
+    /// the issuer's own origin, or one named with `cors_origin`.
+    fn known_origin(&self, origin: &[u8]) -> bool {
+        origin == self.origin.as_bytes() || self.cors_origins.iter().any(|o| o.as_bytes() == origin)
+    }
+
     fn scope_description(&self, scope: &str) -> &str {
         self.scopes
             .iter()
@@ -685,6 +772,20 @@ impl Inner {
     }
 }
 
+/// `given` as browsers serialize an origin in `Origin` (RFC 6454 §6.2), if it is an `http(s)`
+/// origin: no credentials, path, query or fragment.
+fn web_origin(given: &str) -> Option<String> {
+    let url = Url::parse(given).ok()?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.has_host()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    bare.then(|| url.origin().ascii_serialization())
+}
+
 /// What a scope means when nobody said: `invoices:read` is "read access to invoices".
 fn describe(scope: &str) -> String {
     match scope.split_once(':') {
@@ -703,6 +804,33 @@ mod tests {
     fn scopes_get_a_default_description() {
         assert_eq!(describe("invoices:read"), "read access to invoices");
         assert_eq!(describe("admin"), "the `admin` permission");
+    }
+
+    #[test]
+    fn cors_origins_are_web_origins_only() {
+        for (given, serialized) in [
+            ("http://localhost:6274", "http://localhost:6274"),
+            ("http://localhost:6274/", "http://localhost:6274"),
+            ("HTTP://LocalHost:6274", "http://localhost:6274"),
+            ("https://inspector.example:443", "https://inspector.example"),
+            ("http://[::1]:80", "http://[::1]"),
+        ] {
+            assert_eq!(web_origin(given).as_deref(), Some(serialized), "{given}");
+        }
+        for bad in [
+            "*",
+            "null",
+            "",
+            "localhost:6274",
+            "http://localhost:6274/inspector",
+            "http://localhost:6274/?",
+            "http://localhost:6274/#x",
+            "http://u:p@localhost:6274",
+            "file:///tmp/page.html",
+            "ws://localhost:6274",
+        ] {
+            assert_eq!(web_origin(bad), None, "{bad}");
+        }
     }
 
     #[test]

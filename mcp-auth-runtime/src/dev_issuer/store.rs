@@ -2,7 +2,9 @@
 //! forms, authorization codes and refresh tokens.
 //!
 //! Codes, refresh tokens, form tokens and client secrets are kept as SHA-256 digests only.
-//! Each map has a cap; when it is full, expired entries go first, then the oldest.
+//! Each map has a cap; when it is full, expired entries go first, then the oldest. Clients
+//! are the exception: a client in use is never pushed out by new registrations (see
+//! [`Clients`]).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -26,6 +28,9 @@ const CONSENT_LIFETIME: Duration = Duration::from_secs(600);
 pub(super) const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// How long a refresh token may be used.
 pub(super) const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long a client must have been idle before a registration may push it out: as long as a
+/// refresh token lives, so that no client holding a live one is forgotten.
+const CLIENT_IDLE: Duration = REFRESH_TOKEN_LIFETIME;
 
 /// A client registered through RFC 7591 dynamic registration.
 #[derive(Clone)]
@@ -36,10 +41,15 @@ pub(super) struct Client {
     pub(super) name: Option<String>,
     pub(super) redirect_uris: Vec<String>,
     pub(super) grant_types: Vec<String>,
-    /// The `scope` sent at registration: the default when a request names none, never an
-    /// upper bound.
+    /// The `scope` sent at registration: for the authorization code grant, the default when
+    /// a request names none (never an upper bound); for client credentials, the most a token
+    /// may carry.
     pub(super) scope: Option<String>,
 }
+
+/// Why a client was not registered.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct StoreFull;
 
 /// An authorization request that passed validation, awaiting or holding the user's consent.
 #[derive(Clone)]
@@ -98,7 +108,7 @@ pub(super) struct Store {
 
 #[derive(Default)]
 struct Maps {
-    clients: Bounded<String, Client>,
+    clients: Clients,
     consents: Bounded<Digest, Authorization>,
     codes: Bounded<Digest, Code>,
     refresh: Bounded<Digest, Refresh>,
@@ -109,13 +119,22 @@ impl Store {
         self.maps.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(super) fn register(&self, client: Client) {
-        let id = client.id.clone();
-        self.maps().clients.insert(id, client, None, MAX_CLIENTS);
+    /// Remembers a new client, or refuses when every slot holds a client in use.
+    pub(super) fn register(&self, client: Client) -> Result<(), StoreFull> {
+        self.maps()
+            .clients
+            .insert(client, Instant::now(), MAX_CLIENTS)
     }
 
+    /// A registered client, without marking it used.
     pub(super) fn client(&self, id: &str) -> Option<Client> {
         self.maps().clients.get(id).cloned()
+    }
+
+    /// Marks a client used: it authenticated at the token endpoint, or named a registered
+    /// redirect URI at the authorization endpoint.
+    pub(super) fn client_used(&self, id: &str) {
+        self.maps().clients.used(id, Instant::now());
     }
 
     /// Remembers an authorization awaiting consent; returns the one-time form token.
@@ -229,6 +248,67 @@ fn usable_refresh<'a>(maps: &'a mut Maps, token: &str, client_id: &str) -> Optio
     maps.refresh.get_mut(&key)
 }
 
+/// The registered clients, at most a cap of them.
+///
+/// When the cap is reached, a registration pushes out a client nobody has used yet (the
+/// oldest first), else the client idle longest if it has been idle for [`CLIENT_IDLE`], and
+/// otherwise is refused: a flood of registrations never takes a client that holds a live
+/// refresh token, has a code in flight, or keeps getting client credentials tokens.
+#[derive(Default)]
+struct Clients {
+    entries: HashMap<String, Registered>,
+}
+
+struct Registered {
+    client: Client,
+    registered: Instant,
+    /// When the client last authenticated or started an authorization; `None` until then.
+    used: Option<Instant>,
+}
+
+impl Clients {
+    fn insert(&mut self, client: Client, now: Instant, cap: usize) -> Result<(), StoreFull> {
+        if self.entries.len() >= cap {
+            let never_used = self
+                .entries
+                .iter()
+                .filter(|(_, c)| c.used.is_none())
+                .min_by_key(|(_, c)| c.registered);
+            let idle = || {
+                self.entries
+                    .iter()
+                    .filter_map(|(id, c)| Some((id, c.used?)))
+                    .filter(|(_, used)| now.saturating_duration_since(*used) >= CLIENT_IDLE)
+                    .min_by_key(|(_, used)| *used)
+            };
+            let evicted = match never_used {
+                Some((id, _)) => id.clone(),
+                None => idle().ok_or(StoreFull)?.0.clone(),
+            };
+            self.entries.remove(&evicted);
+        }
+        self.entries.insert(
+            client.id.clone(),
+            Registered {
+                client,
+                registered: now,
+                used: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Option<&Client> {
+        self.entries.get(id).map(|c| &c.client)
+    }
+
+    fn used(&mut self, id: &str, now: Instant) {
+        if let Some(client) = self.entries.get_mut(id) {
+            client.used = Some(now);
+        }
+    }
+}
+
 /// A map with a cap and per-entry expiry.
 struct Bounded<K, V> {
     entries: HashMap<K, Entry<V>>,
@@ -279,18 +359,6 @@ impl<K: Eq + Hash + Clone, V> Bounded<K, V> {
         );
     }
 
-    fn get<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
-        let now = Instant::now();
-        self.entries
-            .get(key)
-            .filter(|e| e.live(now))
-            .map(|e| &e.value)
-    }
-
     fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let now = Instant::now();
         self.entries
@@ -322,11 +390,62 @@ mod tests {
         map.insert(1, "a", Some(Duration::ZERO), 2);
         map.insert(2, "b", None, 2);
         map.insert(3, "c", None, 2);
-        assert_eq!(map.get(&1), None);
-        assert_eq!(map.get(&2), Some(&"b"));
+        assert_eq!(map.get_mut(&1), None);
+        assert_eq!(map.get_mut(&2), Some(&mut "b"));
         map.insert(4, "d", None, 2);
-        assert_eq!(map.get(&2), None, "the oldest goes when nothing expired");
+        assert_eq!(
+            map.get_mut(&2),
+            None,
+            "the oldest goes when nothing expired"
+        );
         assert_eq!(map.entries.len(), 2);
+    }
+
+    fn client(id: &str) -> Client {
+        Client {
+            id: id.into(),
+            secret: None,
+            name: None,
+            redirect_uris: vec![],
+            grant_types: vec![],
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn registrations_push_out_unused_then_long_idle_clients_never_ones_in_use() {
+        let start = Instant::now();
+        let mut clients = Clients::default();
+        for (n, id) in ["used", "unused-old", "unused-new"].into_iter().enumerate() {
+            let at = start + Duration::from_secs(n as u64);
+            clients.insert(client(id), at, 3).unwrap();
+        }
+        clients.used("used", start + Duration::from_secs(10));
+
+        // Full: the clients nobody used go first, the oldest of them first.
+        let now = start + Duration::from_secs(20);
+        clients.insert(client("a"), now, 3).unwrap();
+        assert!(clients.get("unused-old").is_none());
+        clients.insert(client("b"), now, 3).unwrap();
+        assert!(clients.get("unused-new").is_none());
+        assert!(clients.get("used").is_some());
+        clients.used("a", now);
+        clients.used("b", now);
+
+        // Every client was used recently: the registration is refused, nothing is lost.
+        assert_eq!(clients.insert(client("c"), now, 3), Err(StoreFull));
+        assert_eq!(clients.entries.len(), 3);
+        assert!(clients.get("c").is_none());
+
+        // Once the longest-idle client has been idle for `CLIENT_IDLE`, it makes room.
+        let later = start + Duration::from_secs(10) + CLIENT_IDLE;
+        assert_eq!(
+            clients.insert(client("c"), later - Duration::from_secs(1), 3),
+            Err(StoreFull)
+        );
+        clients.insert(client("c"), later, 3).unwrap();
+        assert!(clients.get("used").is_none());
+        assert!(["a", "b", "c"].iter().all(|id| clients.get(id).is_some()));
     }
 
     fn grant() -> Grant {
