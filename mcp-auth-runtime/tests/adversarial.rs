@@ -1,5 +1,6 @@
 //! Attacks on a running server, over real HTTP: forged, tampered and confused tokens signed
-//! with keys generated here, smuggled scopes, hostile headers, sessions and JSON-RPC messages.
+//! with keys generated here, smuggled scopes, hostile headers, sessions and JSON-RPC messages,
+//! and hostile issuer metadata.
 //!
 //! Every attack asserts the exact status, the exact `WWW-Authenticate` challenge (or that
 //! there is none), and that no tool body ran: the tools count their runs. The few accepted
@@ -1438,4 +1439,78 @@ async fn repeated_host_or_origin_headers_are_refused() {
         "two Host lines: {answer}"
     );
     assert_eq!(fx.runs(), before, "a tool ran");
+}
+
+/// The issuer's metadata is a document from the network: the `jwks_uri` it advertises gets
+/// the rules a configured URL gets (`https`, or `http` on a loopback host; no userinfo; no
+/// fragment), and a redirect is not followed. Nothing is fetched from a refused URL, the
+/// reason is logged, and calls fail closed with `503`.
+#[tokio::test]
+async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
+    use mcp_auth_runtime::TokenVerifier as _;
+    let (logs, _guard) = common::logs::Logs::capture();
+    let fx = Fx::start().await;
+    let port = fx.issuer.addr.port();
+    let cases = [
+        // `0.0.0.0` reaches this machine on Linux, but it is no loopback host: elsewhere
+        // plain http to such a host crosses the network.
+        (
+            format!("http://0.0.0.0:{port}/jwks"),
+            "plain http is allowed on loopback hosts only",
+        ),
+        (
+            format!("http://keys:hunter2@127.0.0.1:{port}/jwks"),
+            "userinfo",
+        ),
+        (format!("http://keys@127.0.0.1:{port}/jwks"), "userinfo"),
+        (format!("http://:hunter2@127.0.0.1:{port}/jwks"), "userinfo"),
+        (format!("http://127.0.0.1:{port}/jwks#k"), "fragment"),
+        (format!("http://127.0.0.1:{port}/jwks#"), "fragment"),
+        (format!("ftp://127.0.0.1:{port}/jwks"), "not an https URL"),
+        ("/jwks".to_owned(), "not an absolute URL"),
+        // A 307 to the issuer's real key set: not followed.
+        (
+            format!("http://127.0.0.1:{port}/moved"),
+            "redirects are not followed",
+        ),
+    ];
+    let token = fx.good();
+    for (jwks_uri, why) in cases {
+        fx.issuer.set_jwks_uri(Some(jwks_uri.clone()));
+        // A verifier of its own for each case: a refused discovery is retried only after the
+        // refetch interval.
+        let verifier = JwtVerifier::builder(fx.issuer.url.clone(), fx.resource.clone())
+            .build()
+            .unwrap();
+        let before = fx.issuer.jwks_hits();
+        let result = verifier.warm_up().await;
+        let Err(mcp_auth_runtime::AuthError::Unavailable(reason)) = result else {
+            panic!("{jwks_uri}: keys fetched: {result:?}");
+        };
+        assert!(reason.contains(why), "{jwks_uri}: {reason}");
+        assert!(!reason.contains("hunter2"), "{jwks_uri}: {reason}");
+        assert!(
+            matches!(
+                verifier.verify(&token).await,
+                Err(mcp_auth_runtime::AuthError::Unavailable(_))
+            ),
+            "{jwks_uri}"
+        );
+        assert_eq!(fx.issuer.jwks_hits(), before, "{jwks_uri}: keys fetched");
+    }
+
+    // Through the server: the first call discovers the hostile metadata and fails closed.
+    fx.issuer
+        .set_jwks_uri(Some(format!("http://k:hunter2@127.0.0.1:{port}/jwks")));
+    let body = fx
+        .refused("hostile jwks_uri", fx.void(&token), 503, Challenge::Absent)
+        .await;
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(fx.issuer.jwks_hits(), 0, "keys fetched");
+    let logs = logs.text();
+    assert!(
+        logs.contains("ERROR") && logs.contains("jwks_uri") && logs.contains("userinfo"),
+        "{logs}"
+    );
+    assert!(!logs.contains("hunter2"), "{logs}");
 }
