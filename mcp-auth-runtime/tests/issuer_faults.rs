@@ -372,7 +372,7 @@ async fn keys_rotate_under_load_without_a_wrong_answer() {
     assert_eq!(server.runs(), accepted + 1, "every 200 ran the tool once");
 }
 
-/// An introspection-backed server, its cache turned off unless `cache` says otherwise.
+/// An introspection-backed server, its caches turned off unless `cache` says otherwise.
 async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) {
     // The endpoint needs the resource, which is the server's own URL: bind the server's
     // listener first, then start the endpoint.
@@ -384,6 +384,7 @@ async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) 
         .client_credentials("rs", "rs-secret", Default::default())
         .timeout(TIMEOUT)
         .cache_max_ttl(cache)
+        .negative_cache_ttl(cache)
         .build()
         .unwrap();
     let runs = Runs::default();
