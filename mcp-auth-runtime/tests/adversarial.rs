@@ -1499,6 +1499,28 @@ async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
         assert_eq!(fx.issuer.jwks_hits(), before, "{jwks_uri}: keys fetched");
     }
 
+    // A configured JWKS URL gets the same rules.
+    fx.issuer.set_jwks_uri(None);
+    for (jwks_url, why) in [
+        (
+            format!("http://k:hunter2@127.0.0.1:{port}/jwks"),
+            "userinfo",
+        ),
+        (format!("http://127.0.0.1:{port}/jwks#k"), "fragment"),
+    ] {
+        let verifier = JwtVerifier::builder(fx.issuer.url.clone(), fx.resource.clone())
+            .jwks_url(jwks_url.clone())
+            .build()
+            .unwrap();
+        let result = verifier.warm_up().await;
+        let Err(mcp_auth_runtime::AuthError::Unavailable(reason)) = result else {
+            panic!("{jwks_url}: keys fetched: {result:?}");
+        };
+        assert!(reason.contains(why), "{jwks_url}: {reason}");
+        assert!(!reason.contains("hunter2"), "{jwks_url}: {reason}");
+    }
+    assert_eq!(fx.issuer.jwks_hits(), 0, "keys fetched");
+
     // Through the server: the first call discovers the hostile metadata and fails closed.
     fx.issuer
         .set_jwks_uri(Some(format!("http://k:hunter2@127.0.0.1:{port}/jwks")));

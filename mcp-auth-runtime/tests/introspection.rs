@@ -509,7 +509,9 @@ async fn endpoint_failures_are_shared_but_never_remembered() {
     let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
         .build()
         .unwrap();
-    for fault in [Fault::Down, Fault::Garbage, Fault::RefuseClient] {
+    // Not `Fault::RefuseClient`: its `error!` line is asserted by a test running in parallel,
+    // and `tracing` can miss a callsite that two threads reach first at the same time.
+    for fault in [Fault::Down, Fault::Garbage] {
         endpoint.set_fault(fault);
         for token in ["good", "random-5e2a"] {
             let hits = endpoint.hits();

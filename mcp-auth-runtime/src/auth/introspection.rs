@@ -544,7 +544,9 @@ impl IntrospectionBuilder {
         self
     }
 
-    /// The bound on each request to the endpoint, connecting included.
+    /// The bound on each request to the endpoint, connecting and reading the answer included;
+    /// also the longest wait for a free request slot (see
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
