@@ -1,5 +1,6 @@
 //! Attacks on a running server, over real HTTP: forged, tampered and confused tokens signed
-//! with keys generated here, smuggled scopes, hostile headers, sessions and JSON-RPC messages.
+//! with keys generated here, smuggled scopes, hostile headers, sessions and JSON-RPC messages,
+//! hostile issuer metadata, and floods of random opaque tokens.
 //!
 //! Every attack asserts the exact status, the exact `WWW-Authenticate` challenge (or that
 //! there is none), and that no tool body ran: the tools count their runs. The few accepted
@@ -15,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::bind;
-use common::issuer::{Issuer, TestKey, at, claims};
+use common::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::DEFAULT_BODY_LIMIT;
-use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use serde_json::{Value, json};
 
@@ -1454,4 +1455,187 @@ async fn repeated_host_or_origin_headers_are_refused() {
         "two Host lines: {answer}"
     );
     assert_eq!(fx.runs(), before, "a tool ran");
+}
+
+/// The issuer's metadata is a document from the network: the `jwks_uri` it advertises gets
+/// the rules a configured URL gets (`https`, or `http` on a loopback host; no userinfo; no
+/// fragment), and a redirect is not followed. Nothing is fetched from a refused URL, the
+/// reason is logged, and calls fail closed with `503`.
+#[tokio::test]
+async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
+    use mcp_auth_runtime::TokenVerifier as _;
+    let (logs, _guard) = common::logs::Logs::capture();
+    let fx = Fx::start().await;
+    let port = fx.issuer.addr.port();
+    let cases = [
+        // `0.0.0.0` reaches this machine on Linux, but it is no loopback host: elsewhere
+        // plain http to such a host crosses the network.
+        (
+            format!("http://0.0.0.0:{port}/jwks"),
+            "plain http is allowed on loopback hosts only",
+        ),
+        (
+            format!("http://keys:hunter2@127.0.0.1:{port}/jwks"),
+            "userinfo",
+        ),
+        (format!("http://keys@127.0.0.1:{port}/jwks"), "userinfo"),
+        (format!("http://:hunter2@127.0.0.1:{port}/jwks"), "userinfo"),
+        (format!("http://127.0.0.1:{port}/jwks#k"), "fragment"),
+        (format!("http://127.0.0.1:{port}/jwks#"), "fragment"),
+        (format!("ftp://127.0.0.1:{port}/jwks"), "not an https URL"),
+        ("/jwks".to_owned(), "not an absolute URL"),
+        // A 307 to the issuer's real key set: not followed.
+        (
+            format!("http://127.0.0.1:{port}/moved"),
+            "redirects are not followed",
+        ),
+    ];
+    let token = fx.good();
+    for (jwks_uri, why) in cases {
+        fx.issuer.set_jwks_uri(Some(jwks_uri.clone()));
+        // A verifier of its own for each case: a refused discovery is retried only after the
+        // refetch interval.
+        let verifier = JwtVerifier::builder(fx.issuer.url.clone(), fx.resource.clone())
+            .build()
+            .unwrap();
+        let before = fx.issuer.jwks_hits();
+        let result = verifier.warm_up().await;
+        let Err(mcp_auth_runtime::AuthError::Unavailable(reason)) = result else {
+            panic!("{jwks_uri}: keys fetched: {result:?}");
+        };
+        assert!(reason.contains(why), "{jwks_uri}: {reason}");
+        assert!(!reason.contains("hunter2"), "{jwks_uri}: {reason}");
+        assert!(
+            matches!(
+                verifier.verify(&token).await,
+                Err(mcp_auth_runtime::AuthError::Unavailable(_))
+            ),
+            "{jwks_uri}"
+        );
+        assert_eq!(fx.issuer.jwks_hits(), before, "{jwks_uri}: keys fetched");
+    }
+
+    // A configured JWKS URL gets the same rules.
+    fx.issuer.set_jwks_uri(None);
+    for (jwks_url, why) in [
+        (
+            format!("http://k:hunter2@127.0.0.1:{port}/jwks"),
+            "userinfo",
+        ),
+        (format!("http://127.0.0.1:{port}/jwks#k"), "fragment"),
+    ] {
+        let verifier = JwtVerifier::builder(fx.issuer.url.clone(), fx.resource.clone())
+            .jwks_url(jwks_url.clone())
+            .build()
+            .unwrap();
+        let result = verifier.warm_up().await;
+        let Err(mcp_auth_runtime::AuthError::Unavailable(reason)) = result else {
+            panic!("{jwks_url}: keys fetched: {result:?}");
+        };
+        assert!(reason.contains(why), "{jwks_url}: {reason}");
+        assert!(!reason.contains("hunter2"), "{jwks_url}: {reason}");
+    }
+    assert_eq!(fx.issuer.jwks_hits(), 0, "keys fetched");
+
+    // Through the server: the first call discovers the hostile metadata and fails closed.
+    fx.issuer
+        .set_jwks_uri(Some(format!("http://k:hunter2@127.0.0.1:{port}/jwks")));
+    let body = fx
+        .refused("hostile jwks_uri", fx.void(&token), 503, Challenge::Absent)
+        .await;
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(fx.issuer.jwks_hits(), 0, "keys fetched");
+    let logs = logs.text();
+    assert!(
+        logs.contains("ERROR") && logs.contains("jwks_uri") && logs.contains("userinfo"),
+        "{logs}"
+    );
+    assert!(!logs.contains("hunter2"), "{logs}");
+}
+
+/// Random opaque tokens cannot turn the server into a flood of requests to the authorization
+/// server: introspection requests in flight are bounded, concurrent requests with one token
+/// share one introspection, and refusals are remembered for a while. A legitimate token sent
+/// in the middle of the flood is still served.
+#[tokio::test]
+async fn random_opaque_tokens_cannot_flood_the_introspection_endpoint() {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let endpoint = FaultyIntrospection::start(&resource).await;
+    endpoint.activate("legit-7d41", "alice", ALL);
+    endpoint.set_delay(Duration::from_millis(20));
+    // The default bound on requests in flight (32); refusals remembered long enough for
+    // the second round to find them on a loaded machine (the default is 5 s).
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
+        .negative_cache_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let runs = Runs::default();
+    let server = McpServer::builder("invoices", "1.0.0")
+        .tools(tools![lookup_invoice, void_invoice])
+        .state(runs.clone())
+        .resource(resource.clone())
+        .verifier(verifier)
+        .stateless(true)
+        .build()
+        .unwrap();
+    common::serve_on(listener, server.into_router());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let call = |token: &str| {
+        let request = http
+            .post(format!("http://{addr}/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .bearer_auth(token)
+            .body(call_body("lookup_invoice", "INV-1"));
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    };
+    let random: Vec<String> = (0..500).map(|i| format!("random-{i:03}-f00d")).collect();
+
+    let mut flood = Vec::new();
+    let mut legit = None;
+    for (i, token) in random.iter().enumerate() {
+        flood.push(call(token));
+        if i == 250 {
+            legit = Some(call("legit-7d41"));
+        }
+    }
+    for task in flood {
+        assert_eq!(task.await.unwrap(), 401);
+    }
+    assert_eq!(
+        legit.unwrap().await.unwrap(),
+        200,
+        "legitimate amid the flood"
+    );
+    assert_eq!(endpoint.hits(), 501, "one introspection per distinct token");
+    let max = endpoint.max_in_flight();
+    assert!(max <= 32, "{max} introspection requests at once");
+
+    // The same tokens again, all at once: the refusals are remembered.
+    let again: Vec<_> = random.iter().map(|token| call(token)).collect();
+    for task in again {
+        assert_eq!(task.await.unwrap(), 401);
+    }
+    assert_eq!(endpoint.hits(), 501, "refusals are remembered");
+
+    // One new token 100 times at once: one introspection.
+    let same: Vec<_> = (0..100).map(|_| call("random-once-b00c")).collect();
+    for task in same {
+        assert_eq!(task.await.unwrap(), 401);
+    }
+    assert_eq!(
+        endpoint.hits(),
+        502,
+        "concurrent requests share one introspection"
+    );
+    assert_eq!(
+        runs.0.load(Ordering::SeqCst),
+        1,
+        "only the legitimate call ran"
+    );
 }

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
+use common::issuer::{Fault, FaultyIntrospection};
 use http::{HeaderMap, StatusCode, header};
 use mcp_auth_runtime::auth::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier, ScopeClaim,
@@ -264,7 +265,7 @@ async fn scp_arrays_map_to_scopes() {
 }
 
 #[tokio::test]
-async fn inactive_tokens_are_invalid_and_never_cached() {
+async fn inactive_tokens_are_invalid_and_remembered_briefly() {
     let endpoint = TestAs::start(
         ClientAuth::Basic,
         [
@@ -277,13 +278,57 @@ async fn inactive_tokens_are_invalid_and_never_cached() {
         ],
     )
     .await;
-    let verifier = endpoint.verifier().build().unwrap();
+    let verifier = endpoint
+        .verifier()
+        .negative_cache_ttl(Duration::from_millis(500))
+        .build()
+        .unwrap();
     for token in ["inactive", "string-true", "no-active", "unknown"] {
         assert!(is_invalid(verifier.verify(token).await), "{token}");
     }
     assert_eq!(endpoint.hits(), 4);
     assert!(is_invalid(verifier.verify("inactive").await));
-    assert_eq!(endpoint.hits(), 5);
+    assert_eq!(endpoint.hits(), 4, "remembered");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(is_invalid(verifier.verify("inactive").await));
+    assert_eq!(endpoint.hits(), 5, "asked again after the TTL");
+
+    let forgetful = endpoint
+        .verifier()
+        .negative_cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        assert!(is_invalid(forgetful.verify("inactive").await));
+    }
+    assert_eq!(endpoint.hits(), 7, "a zero TTL remembers nothing");
+}
+
+#[tokio::test]
+async fn a_refusal_is_not_remembered_past_the_tokens_nbf() {
+    let nbf = now() + 2;
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [("early", Reply::Json(active(json!({ "nbf": nbf }))))],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .leeway(Duration::ZERO)
+        .negative_cache_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    assert!(is_invalid(verifier.verify("early").await), "not yet valid");
+    assert!(is_invalid(verifier.verify("early").await));
+    assert_eq!(endpoint.hits(), 1, "remembered until nbf");
+    let nbf = UNIX_EPOCH + Duration::from_secs(nbf);
+    let wait = nbf.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(100)).await;
+    assert_eq!(
+        verifier.verify("early").await.unwrap().subject(),
+        Some("alice")
+    );
+    assert_eq!(endpoint.hits(), 2);
 }
 
 #[tokio::test]
@@ -409,6 +454,168 @@ async fn sender_constrained_and_ill_typed_responses_are_invalid() {
     for token in ["dpop", "scope-array", "sub-number"] {
         assert!(is_invalid(verifier.verify(token).await), "{token}");
     }
+}
+
+/// `n` concurrent `verify(token)` calls, each on a task of its own.
+async fn burst(
+    verifier: &IntrospectionVerifier,
+    token: &str,
+    n: usize,
+) -> Vec<Result<AuthInfo, AuthError>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (verifier, token) = (verifier.clone(), token.to_owned());
+            tokio::spawn(async move { verifier.verify(&token).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_token_share_one_introspection() {
+    let endpoint = FaultyIntrospection::start(RESOURCE).await;
+    endpoint.activate("good", "alice", "x:read");
+    endpoint.set_delay(Duration::from_millis(200));
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .build()
+        .unwrap();
+    for result in burst(&verifier, "random-0c1d", 100).await {
+        assert!(is_invalid(result));
+    }
+    assert_eq!(
+        endpoint.hits(),
+        1,
+        "100 concurrent requests, one introspection"
+    );
+    for result in burst(&verifier, "random-0c1d", 100).await {
+        assert!(is_invalid(result));
+    }
+    assert_eq!(endpoint.hits(), 1, "the refusal is remembered");
+    for result in burst(&verifier, "good", 100).await {
+        assert_eq!(result.unwrap().subject(), Some("alice"));
+    }
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn endpoint_failures_are_shared_but_never_remembered() {
+    let endpoint = FaultyIntrospection::start(RESOURCE).await;
+    endpoint.activate("good", "alice", "x:read");
+    endpoint.set_delay(Duration::from_millis(200));
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .build()
+        .unwrap();
+    // Not `Fault::RefuseClient`: its `error!` line is asserted by a test running in parallel,
+    // and `tracing` can miss a callsite that two threads reach first at the same time.
+    for fault in [Fault::Down, Fault::Garbage] {
+        endpoint.set_fault(fault);
+        for token in ["good", "random-5e2a"] {
+            let hits = endpoint.hits();
+            for result in burst(&verifier, token, 50).await {
+                assert!(is_unavailable(result), "{fault:?} {token}");
+            }
+            assert_eq!(endpoint.hits(), hits + 1, "{fault:?} {token}: shared");
+            assert!(is_unavailable(verifier.verify(token).await));
+            assert_eq!(endpoint.hits(), hits + 2, "{fault:?} {token}: remembered");
+        }
+    }
+    endpoint.set_fault(Fault::None);
+    assert!(verifier.verify("good").await.is_ok());
+    assert!(is_invalid(verifier.verify("random-5e2a").await));
+}
+
+#[tokio::test]
+async fn introspection_requests_in_flight_are_bounded() {
+    let endpoint = FaultyIntrospection::start(RESOURCE).await;
+    endpoint.activate("good", "alice", "x:read");
+    endpoint.set_delay(Duration::from_millis(25));
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .build()
+        .unwrap();
+    let spawn = |token: String| {
+        let verifier = verifier.clone();
+        tokio::spawn(async move { verifier.verify(&token).await })
+    };
+    let mut tasks = Vec::new();
+    let mut good = None;
+    for i in 0..200 {
+        tasks.push(spawn(format!("random-{i}")));
+        if i == 100 {
+            good = Some(spawn("good".to_owned()));
+        }
+    }
+    for task in tasks {
+        assert!(is_invalid(task.await.unwrap()));
+    }
+    let good = good.unwrap().await.unwrap();
+    assert_eq!(
+        good.unwrap().subject(),
+        Some("alice"),
+        "served amid the flood"
+    );
+    assert_eq!(endpoint.hits(), 201, "one introspection per distinct token");
+    let max = endpoint.max_in_flight();
+    assert!(
+        max <= 32,
+        "{max} introspection requests at once (default bound: 32)"
+    );
+
+    let endpoint = FaultyIntrospection::start(RESOURCE).await;
+    endpoint.set_delay(Duration::from_millis(10));
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .max_concurrent_requests(3)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let verifier = verifier.clone();
+            tokio::spawn(async move { verifier.verify(&format!("random-{i}")).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(is_invalid(task.await.unwrap()));
+    }
+    assert_eq!(endpoint.hits(), 60);
+    let max = endpoint.max_in_flight();
+    assert!(max <= 3, "{max} introspection requests at once (bound: 3)");
+}
+
+#[tokio::test]
+async fn waiting_for_a_request_slot_is_bounded_by_the_timeout() {
+    let endpoint = FaultyIntrospection::start(RESOURCE).await;
+    endpoint.set_delay(Duration::from_millis(150));
+    let timeout = Duration::from_millis(400);
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .max_concurrent_requests(1)
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let verifier = verifier.clone();
+            tokio::spawn(async move { verifier.verify(&format!("random-{i}")).await })
+        })
+        .collect();
+    let (mut refused, mut unavailable) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Err(AuthError::InvalidToken(_)) => refused += 1,
+            Err(AuthError::Unavailable(reason)) => {
+                assert!(reason.contains("already in flight"), "{reason}");
+                unavailable += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // One request at a time, 150 ms each: those still waiting after 400 ms give up.
+    assert!(refused >= 2 && unavailable >= 4, "{refused} {unavailable}");
+    assert!(started.elapsed() < 2 * timeout + Duration::from_millis(900));
+    assert!(endpoint.max_in_flight() <= 1);
 }
 
 #[tokio::test]
@@ -664,6 +871,16 @@ fn build_refuses_insecure_endpoints_and_bad_resources() {
     assert!(matches!(
         build("https://id:secret@auth.example.com/introspect", RESOURCE),
         Err(IntrospectionConfigError::CredentialsInUrl)
+    ));
+    assert!(matches!(
+        build("https://auth.example.com/introspect#x", RESOURCE),
+        Err(IntrospectionConfigError::FragmentInUrl(_))
+    ));
+    assert!(matches!(
+        IntrospectionVerifier::builder("https://auth.example.com/introspect", RESOURCE)
+            .max_concurrent_requests(0)
+            .build(),
+        Err(IntrospectionConfigError::NoConcurrentRequests)
     ));
     for resource in ["mcp.example.com", "https://mcp.example.com/mcp#x", ""] {
         assert!(

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, claims};
+use common::issuer::{
+    Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
+};
 use common::{bind, serve_on};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
-use mcp_auth_runtime::TokenVerifier;
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, JwtVerifierBuilder};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{AuthError, TokenVerifier};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -370,7 +372,7 @@ async fn keys_rotate_under_load_without_a_wrong_answer() {
     assert_eq!(server.runs(), accepted + 1, "every 200 ran the tool once");
 }
 
-/// An introspection-backed server, its cache turned off unless `cache` says otherwise.
+/// An introspection-backed server, its caches turned off unless `cache` says otherwise.
 async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) {
     // The endpoint needs the resource, which is the server's own URL: bind the server's
     // listener first, then start the endpoint.
@@ -382,6 +384,7 @@ async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) 
         .client_credentials("rs", "rs-secret", Default::default())
         .timeout(TIMEOUT)
         .cache_max_ttl(cache)
+        .negative_cache_ttl(cache)
         .build()
         .unwrap();
     let runs = Runs::default();
@@ -561,5 +564,52 @@ async fn readiness_follows_the_key_set_without_hammering_the_issuer() {
     assert_eq!(
         status, 200,
         "stale keys still verify while the issuer is down"
+    );
+}
+
+/// Metadata, key sets and introspection responses are read under their bound (256 KiB) while
+/// they stream: an endless chunked body (no `Content-Length`) is abandoned once past the
+/// bound, long before the authorization server could send it all, and the request fails
+/// closed. The timeouts are generous, so that only the size bound can stop the reading.
+#[tokio::test]
+async fn endless_documents_are_cut_off_at_the_bound_while_streaming() {
+    // The bound, plus what socket buffers and the HTTP stacks hold on each side.
+    const READ_AT_MOST: usize = 16 << 20;
+    const { assert!(ENDLESS_BYTES > 2 * READ_AT_MOST) };
+    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    let key = TestKey::es256("k");
+    for document in [Document::Metadata, Document::Jwks] {
+        let issuer = Issuer::start(&[&key]).await;
+        issuer.set_endless(document, true);
+        let server = jwt_server(&issuer, |b| b.timeout(Duration::from_secs(30))).await;
+        let (status, took, _) = server.call(&token(&key, &issuer, &server)).await;
+        assert_eq!(status, 503, "{document:?}");
+        settle().await;
+        let served = issuer.endless_bytes();
+        assert!(
+            served < READ_AT_MOST,
+            "{document:?}: {served} bytes produced, in {took:?}"
+        );
+        assert_eq!(server.runs(), 0);
+    }
+
+    let listener = bind().await;
+    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let endpoint = FaultyIntrospection::start(&resource).await;
+    endpoint.set_fault(Fault::Endless);
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let result = verifier.verify("tok").await;
+    let Err(AuthError::Unavailable(reason)) = result else {
+        panic!("{result:?}");
+    };
+    assert_eq!(reason, "introspection response too large");
+    settle().await;
+    let served = endpoint.endless_bytes();
+    assert!(
+        served < READ_AT_MOST,
+        "introspection: {served} bytes produced"
     );
 }

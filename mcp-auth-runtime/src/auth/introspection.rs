@@ -41,6 +41,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use http::StatusCode;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -49,11 +51,18 @@ use url::Url;
 use super::claims::{
     ClaimMapping, ScopeClaim, audience_matches, canonical_resource, is_secure_url,
 };
+use super::fetch::{self, BodyError};
 use super::{AuthError, AuthInfo, TokenVerifier};
 
 /// Largest introspection response read. Real responses are a few hundred bytes; the bound
-/// keeps a misbehaving endpoint from filling memory.
+/// keeps a misbehaving endpoint from filling memory, and is enforced while the body streams.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Default bound on introspection requests in flight at once, per verifier (and its clones).
+const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// Default time a refusal is remembered.
+const DEFAULT_NEGATIVE_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Latest `exp` or `nbf` accepted (the last second of year 9999): larger values are nonsense,
 /// and would overflow `SystemTime` arithmetic.
@@ -83,6 +92,12 @@ pub enum IntrospectionConfigError {
     /// The endpoint URL carries a user name or password.
     #[error("introspection endpoint URL must not carry credentials: use `.client_credentials(..)`")]
     CredentialsInUrl,
+    /// The endpoint URL has a fragment (RFC 6749 §3.1: endpoint URIs have none).
+    #[error("introspection endpoint URL `{0}` must not have a fragment")]
+    FragmentInUrl(String),
+    /// [`max_concurrent_requests`](IntrospectionBuilder::max_concurrent_requests) is zero.
+    #[error("`max_concurrent_requests` must be at least 1")]
+    NoConcurrentRequests,
     /// The resource is not an absolute URI without fragment.
     #[error(
         "resource `{0}` must be an absolute URI without fragment, e.g. https://mcp.example.com/mcp"
@@ -126,10 +141,36 @@ pub enum IntrospectionConfigError {
 /// Accepted tokens are cached, keyed by the SHA-256 of the token (the token itself is never
 /// stored), for [`cache_max_ttl`](IntrospectionBuilder::cache_max_ttl) (default 60 s) and never
 /// past the token's `exp`. A revoked token can therefore be accepted for up to that long after
-/// revocation; a zero TTL turns the cache off. Rejections are not cached: an inactive token is
-/// asked about again each time. The cache holds at most
-/// [`cache_capacity`](IntrospectionBuilder::cache_capacity) entries; when full, the oldest entry
-/// goes first. Clones of a verifier share its cache and HTTP connection pool.
+/// revocation; a zero TTL turns this cache off.
+///
+/// Refused tokens (the endpoint answered, and the answer does not let the token through:
+/// inactive, another audience, expired, `cnf`, ...) are remembered too, for
+/// [`negative_cache_ttl`](IntrospectionBuilder::negative_cache_ttl) (default 5 s), so that a
+/// client repeating a bad token costs the authorization server one request per TTL. A refusal
+/// is never remembered past the moment the token's own `nbf` would let it through, and a
+/// failure to get an answer (timeout, connection error, non-2xx status, a body that is not a
+/// JSON object) is never remembered at all. The price: a token that the authorization server
+/// calls inactive and then active (a replica lagging behind the one that issued it) is refused
+/// for up to the TTL; a zero TTL turns this cache off.
+///
+/// Each cache holds at most [`cache_capacity`](IntrospectionBuilder::cache_capacity) entries;
+/// when full, the oldest entry goes first. Refusals have their own entries, so a flood of
+/// random tokens never evicts an accepted one.
+///
+/// # Load on the authorization server
+///
+/// Random tokens cannot be turned into a flood of introspection requests:
+///
+/// - concurrent requests with the same token share one introspection request (single
+///   flight), keyed by the SHA-256 of the token; the request finishes, and its verdict is
+///   cached, even if the clients that asked go away;
+/// - at most [`max_concurrent_requests`](IntrospectionBuilder::max_concurrent_requests)
+///   (default 32) introspection requests are in flight at once; the others wait their turn, in
+///   arrival order, for at most the [`timeout`](IntrospectionBuilder::timeout), then fail
+///   closed with `503`. Tokens found in the cache do not wait.
+///
+/// Clones of a verifier share its caches, its requests in flight, their bound and its HTTP
+/// connection pool.
 ///
 /// `Debug` output shows the configuration but never the client secret or a token.
 ///
@@ -160,7 +201,11 @@ struct Inner {
     leeway: Duration,
     timeout: Duration,
     http: reqwest::Client,
-    cache: Option<Cache>,
+    cache: Cache,
+    flights: Flights,
+    /// Permits for introspection requests in flight.
+    permits: tokio::sync::Semaphore,
+    max_concurrent_requests: usize,
 }
 
 /// The client id and secret of this resource server at the authorization server.
@@ -188,7 +233,9 @@ impl IntrospectionVerifier {
             leeway: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
             cache_max_ttl: Duration::from_secs(60),
+            negative_cache_ttl: DEFAULT_NEGATIVE_CACHE_TTL,
             cache_capacity: 10_000,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 
@@ -225,7 +272,7 @@ impl IntrospectionVerifier {
         }
         // The bearer layer logs the reason; only misconfigurations get their own log line.
         let unavailable = AuthError::Unavailable;
-        let mut response = (request.form(&form).send().await)
+        let response = (request.form(&form).send().await)
             .map_err(|err| http_failure(err, "introspection request", inner.timeout))?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -245,21 +292,19 @@ impl IntrospectionVerifier {
                 "introspection endpoint answered {status}"
             )));
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(unavailable("introspection response too large".into()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = (response.chunk().await)
-            .map_err(|err| http_failure(err, "reading the introspection response", inner.timeout))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+        let body = match fetch::read_capped(response, MAX_RESPONSE_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
                 return Err(unavailable("introspection response too large".into()));
             }
-            body.extend_from_slice(&chunk);
-        }
+            Err(BodyError::Http(err)) => {
+                return Err(http_failure(
+                    err,
+                    "reading the introspection response",
+                    inner.timeout,
+                ));
+            }
+        };
         match serde_json::from_slice(&body) {
             Ok(Value::Object(members)) => Ok(members),
             Ok(_) => Err(unavailable(
@@ -317,17 +362,94 @@ impl IntrospectionVerifier {
     }
 }
 
+impl IntrospectionVerifier {
+    /// The verdict on `token`: from the cache, from the request in flight for the same token,
+    /// or from a new request.
+    async fn verdict(&self, token: &str) -> Outcome {
+        let inner = &self.inner;
+        let key = CacheKey::of(token);
+        if let Some(outcome) = inner.cache.get(&key) {
+            return outcome;
+        }
+        let flight = {
+            let mut flights = inner.flights.lock();
+            // A flight that landed since the lookup above cached its verdict before leaving
+            // the map.
+            if let Some(outcome) = inner.cache.get(&key) {
+                return outcome;
+            }
+            match flights.get(&key) {
+                Some(flight) => flight.clone(),
+                None => {
+                    let flight = self.take_off(key, token.to_owned());
+                    flights.insert(key, flight.clone());
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+
+    /// Starts the introspection of `token` on a task of its own, so that it completes and its
+    /// verdict is cached even if every request waiting for it goes away.
+    fn take_off(&self, key: CacheKey, token: String) -> Flight {
+        let verifier = self.clone();
+        let task = tokio::spawn(async move {
+            let _landing = Landing {
+                inner: verifier.inner.clone(),
+                key,
+            };
+            let (outcome, valid_from) = verifier.ask(&token).await;
+            verifier.inner.cache.remember(key, &outcome, valid_from);
+            outcome
+        });
+        async move {
+            task.await.unwrap_or_else(|_| {
+                Err(AuthError::Unavailable(
+                    "the introspection task panicked".into(),
+                ))
+            })
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Asks the endpoint about `token` once a request slot is free, and judges the answer.
+    /// Also returns when a refusal may stop holding: `nbf` less the leeway, if in the future.
+    async fn ask(&self, token: &str) -> (Outcome, Option<SystemTime>) {
+        let inner = &*self.inner;
+        let permit = tokio::time::timeout(inner.timeout, inner.permits.acquire()).await;
+        let Ok(Ok(_permit)) = permit else {
+            let reason = format!(
+                "{} introspection requests already in flight; none finished within {:?}",
+                inner.max_concurrent_requests, inner.timeout
+            );
+            return (Err(AuthError::Unavailable(reason)), None);
+        };
+        let response = match self.introspect(token).await {
+            Ok(response) => response,
+            Err(err) => return (Err(err), None),
+        };
+        let valid_from = numeric_date(&response, "nbf")
+            .ok()
+            .flatten()
+            .and_then(|nbf| nbf.checked_sub(inner.leeway))
+            .filter(|from| *from > SystemTime::now());
+        (self.validate(response).map(Arc::new), valid_from)
+    }
+}
+
 impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
-        let cached = (self.inner.cache.as_ref()).map(|cache| (cache, CacheKey::of(token)));
-        if let Some(auth) = cached.as_ref().and_then(|(cache, key)| cache.get(key)) {
-            return Ok(AuthInfo::clone(&auth));
-        }
-        let auth = self.validate(self.introspect(token).await?)?;
-        if let Some((cache, key)) = cached {
-            cache.insert(key, auth.clone());
-        }
-        Ok(auth)
+        self.verdict(token).await.map(|auth| AuthInfo::clone(&auth))
+    }
+
+    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
+        self.verdict(token).await
+    }
+
+    fn resource(&self) -> Option<&str> {
+        Some(&self.inner.resource)
     }
 }
 
@@ -348,6 +470,7 @@ impl fmt::Debug for IntrospectionVerifier {
             .field("leeway", &inner.leeway)
             .field("timeout", &inner.timeout)
             .field("cache", &inner.cache)
+            .field("max_concurrent_requests", &inner.max_concurrent_requests)
             .finish_non_exhaustive()
     }
 }
@@ -363,7 +486,9 @@ impl fmt::Debug for IntrospectionVerifier {
 /// | [`leeway`](Self::leeway) | 60 s |
 /// | [`timeout`](Self::timeout) | 5 s |
 /// | [`cache_max_ttl`](Self::cache_max_ttl) | 60 s |
-/// | [`cache_capacity`](Self::cache_capacity) | 10 000 |
+/// | [`negative_cache_ttl`](Self::negative_cache_ttl) | 5 s |
+/// | [`cache_capacity`](Self::cache_capacity) | 10 000 accepted, and as many refused |
+/// | [`max_concurrent_requests`](Self::max_concurrent_requests) | 32 |
 #[must_use]
 pub struct IntrospectionBuilder {
     endpoint: String,
@@ -374,7 +499,9 @@ pub struct IntrospectionBuilder {
     leeway: Duration,
     timeout: Duration,
     cache_max_ttl: Duration,
+    negative_cache_ttl: Duration,
     cache_capacity: usize,
+    max_concurrent_requests: usize,
 }
 
 impl IntrospectionBuilder {
@@ -421,7 +548,9 @@ impl IntrospectionBuilder {
         self
     }
 
-    /// The bound on each request to the endpoint, connecting included.
+    /// The bound on each request to the endpoint, connecting and reading the answer included;
+    /// also the longest wait for a free request slot (see
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -434,9 +563,27 @@ impl IntrospectionBuilder {
         self
     }
 
-    /// How many accepted tokens are remembered at most; zero turns the cache off.
+    /// How long a refused token is remembered (default 5 s), so that repeating it does not
+    /// reach the endpoint again; zero turns this off. Never past the moment the token's `nbf`
+    /// would let it through; failures to get an answer are never remembered. This is how long
+    /// a token the endpoint wrongly called inactive (a lagging replica) stays refused.
+    pub fn negative_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_cache_ttl = ttl;
+        self
+    }
+
+    /// How many accepted tokens are remembered at most, and how many refused ones; zero turns
+    /// both caches off.
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
+        self
+    }
+
+    /// The most introspection requests in flight at once (default 32), whatever the number of
+    /// requests to this server; the others wait, for at most the [`timeout`](Self::timeout),
+    /// then fail with `503`. Zero is refused by [`build`](Self::build).
+    pub fn max_concurrent_requests(mut self, max: usize) -> Self {
+        self.max_concurrent_requests = max;
         self
     }
 
@@ -447,8 +594,14 @@ impl IntrospectionBuilder {
         if !endpoint.username().is_empty() || endpoint.password().is_some() {
             return Err(IntrospectionConfigError::CredentialsInUrl);
         }
+        if endpoint.fragment().is_some() {
+            return Err(IntrospectionConfigError::FragmentInUrl(self.endpoint));
+        }
         if !is_secure_url(&self.endpoint) {
             return Err(IntrospectionConfigError::InsecureEndpoint(self.endpoint));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(IntrospectionConfigError::NoConcurrentRequests);
         }
         let resource = canonical_resource(&self.resource)
             .ok_or_else(|| IntrospectionConfigError::InvalidResource(self.resource.clone()))?;
@@ -460,8 +613,13 @@ impl IntrospectionBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| IntrospectionConfigError::Http(e.to_string()))?;
-        let cache = (!self.cache_max_ttl.is_zero() && self.cache_capacity > 0)
-            .then(|| Cache::new(self.cache_max_ttl, self.cache_capacity));
+        let cache = Cache {
+            accepted: Shelf::new(self.cache_max_ttl, self.cache_capacity),
+            refused: Shelf::new(self.negative_cache_ttl, self.cache_capacity),
+        };
+        let max_concurrent_requests = self
+            .max_concurrent_requests
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(IntrospectionVerifier {
             inner: Arc::new(Inner {
                 endpoint,
@@ -473,6 +631,9 @@ impl IntrospectionBuilder {
                 timeout: self.timeout,
                 http,
                 cache,
+                flights: Flights::default(),
+                permits: tokio::sync::Semaphore::new(max_concurrent_requests),
+                max_concurrent_requests,
             }),
         })
     }
@@ -494,7 +655,9 @@ impl fmt::Debug for IntrospectionBuilder {
             .field("leeway", &self.leeway)
             .field("timeout", &self.timeout)
             .field("cache_max_ttl", &self.cache_max_ttl)
+            .field("negative_cache_ttl", &self.negative_cache_ttl)
             .field("cache_capacity", &self.cache_capacity)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .finish_non_exhaustive()
     }
 }
@@ -536,8 +699,9 @@ fn numeric_date(
     }
 }
 
-/// What the cache is keyed by: the SHA-256 of a token, so that the cache never holds a token
-/// and a memory dump does not yield usable credentials.
+/// What the caches and the requests in flight are keyed by: the SHA-256 of a token, so that
+/// no map holds a token, and neither a memory dump nor a debug print of one yields usable
+/// credentials.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct CacheKey([u8; 32]);
 
@@ -547,80 +711,163 @@ impl CacheKey {
     }
 }
 
-/// Accepted tokens, bounded in count and in time.
+/// What verifying a token gives, shared by every request waiting for it.
+type Outcome = Result<Arc<AuthInfo>, AuthError>;
+
+/// One introspection request in flight, awaited by every request with the same token.
+type Flight = Shared<BoxFuture<'static, Outcome>>;
+
+/// Introspection requests in flight, by token digest.
+#[derive(Default)]
+struct Flights(Mutex<HashMap<CacheKey, Flight>>);
+
+impl Flights {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Flight>> {
+        // Every critical section leaves the map consistent.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes a flight from [`Flights`] when its task ends, however it ends (a panic included).
+struct Landing {
+    inner: Arc<Inner>,
+    key: CacheKey,
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        self.inner.flights.lock().remove(&self.key);
+    }
+}
+
+/// The verdicts remembered: accepted tokens, and refused ones for a shorter while. Each kind
+/// has a shelf of its own, so that a flood of refused tokens never evicts an accepted one.
+struct Cache {
+    accepted: Option<Shelf<Arc<AuthInfo>>>,
+    refused: Option<Shelf<AuthError>>,
+}
+
+impl Cache {
+    /// The remembered verdict for `key`, if any.
+    fn get(&self, key: &CacheKey) -> Option<Outcome> {
+        if let Some(auth) = self.accepted.as_ref().and_then(|shelf| shelf.get(key)) {
+            return Some(Ok(auth));
+        }
+        (self.refused.as_ref())
+            .and_then(|shelf| shelf.get(key))
+            .map(Err)
+    }
+
+    /// Remembers a verdict: an acceptance for the accepted TTL but never past the token's
+    /// `exp`; a refusal (`InvalidToken`) for the refused TTL but never past `valid_from`, the
+    /// moment its own `nbf` would let it through. `Unavailable` is never remembered: the
+    /// endpoint did not answer, so nothing is known about the token.
+    fn remember(&self, key: CacheKey, outcome: &Outcome, valid_from: Option<SystemTime>) {
+        let left = |until: SystemTime| until.duration_since(SystemTime::now()).ok();
+        match outcome {
+            Ok(auth) => {
+                let Some(shelf) = &self.accepted else { return };
+                let mut ttl = shelf.ttl;
+                if let Some(exp) = auth.expires_at() {
+                    // `exp` already passed (within the leeway): accepted this once, not
+                    // remembered.
+                    let Some(left) = left(exp) else { return };
+                    ttl = ttl.min(left);
+                }
+                shelf.insert(key, auth.clone(), ttl);
+            }
+            Err(refusal @ AuthError::InvalidToken(_)) => {
+                let Some(shelf) = &self.refused else { return };
+                let mut ttl = shelf.ttl;
+                if let Some(valid_from) = valid_from {
+                    ttl = ttl.min(left(valid_from).unwrap_or_default());
+                }
+                shelf.insert(key, refusal.clone(), ttl);
+            }
+            Err(AuthError::Unavailable(_)) => {}
+        }
+    }
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("accepted", &self.accepted)
+            .field("refused", &self.refused)
+            .finish()
+    }
+}
+
+/// Verdicts of one kind, bounded in count and in time.
 ///
 /// One mutex guards everything; each critical section is a hash lookup, or an insertion with
 /// amortised O(1) eviction, so contention stays negligible next to an HTTP round trip.
-struct Cache {
-    max_ttl: Duration,
+struct Shelf<V> {
+    ttl: Duration,
     capacity: usize,
-    state: Mutex<CacheState>,
+    state: Mutex<ShelfState<V>>,
 }
 
-#[derive(Default)]
-struct CacheState {
-    entries: HashMap<CacheKey, Entry>,
+struct ShelfState<V> {
+    entries: HashMap<CacheKey, Entry<V>>,
     /// Keys in insertion order, with the generation of the insertion. An item whose
     /// generation no longer matches its entry is stale and skipped.
     order: VecDeque<(CacheKey, u64)>,
     generation: u64,
 }
 
-struct Entry {
-    auth: Arc<AuthInfo>,
+struct Entry<V> {
+    value: V,
     expires: Instant,
     generation: u64,
 }
 
-impl Cache {
-    fn new(max_ttl: Duration, capacity: usize) -> Cache {
-        Cache {
-            max_ttl,
+impl<V: Clone> Shelf<V> {
+    /// A shelf keeping entries for `ttl` at most, `capacity` of them at most; `None` if
+    /// either is zero.
+    fn new(ttl: Duration, capacity: usize) -> Option<Shelf<V>> {
+        (!ttl.is_zero() && capacity > 0).then(|| Shelf {
+            ttl,
             capacity,
-            state: Mutex::default(),
-        }
+            state: Mutex::new(ShelfState {
+                entries: HashMap::new(),
+                order: VecDeque::new(),
+                generation: 0,
+            }),
+        })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ShelfState<V>> {
         // Every critical section leaves the state consistent, so a panic elsewhere while the
         // lock was held does not make it unusable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached identity for `key`, if it has not expired.
-    fn get(&self, key: &CacheKey) -> Option<Arc<AuthInfo>> {
+    /// The value for `key`, if it has not expired.
+    fn get(&self, key: &CacheKey) -> Option<V> {
         let now = Instant::now();
         let mut state = self.lock();
         let entry = state.entries.get(key)?;
         if entry.expires > now {
-            return Some(entry.auth.clone());
+            return Some(entry.value.clone());
         }
         state.entries.remove(key);
         None
     }
 
-    /// Remembers `auth` for the cache's TTL, but never past the token's `exp`.
-    fn insert(&self, key: CacheKey, auth: AuthInfo) {
-        let mut ttl = self.max_ttl;
-        if let Some(exp) = auth.expires_at() {
-            // `exp` already passed (within the leeway): accepted this once, not remembered.
-            let Ok(left) = exp.duration_since(SystemTime::now()) else {
-                return;
-            };
-            ttl = ttl.min(left);
-        }
+    /// Remembers `value` for `ttl`, which the caller has already bounded by the shelf's.
+    fn insert(&self, key: CacheKey, value: V, ttl: Duration) {
         let now = Instant::now();
         let Some(expires) = now.checked_add(ttl).filter(|expires| *expires > now) else {
             return;
         };
-        let auth = Arc::new(auth);
         let mut state = self.lock();
         state.generation += 1;
         let generation = state.generation;
         state.entries.insert(
             key,
             Entry {
-                auth,
+                value,
                 expires,
                 generation,
             },
@@ -630,7 +877,7 @@ impl Cache {
     }
 }
 
-impl CacheState {
+impl<V> ShelfState<V> {
     /// Drops stale order items and expired entries from the front, then the oldest entries
     /// until at most `capacity` remain.
     fn evict(&mut self, capacity: usize, now: Instant) {
@@ -661,12 +908,18 @@ impl CacheState {
     }
 }
 
-impl fmt::Debug for Cache {
+impl<V> fmt::Debug for Shelf<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cache")
-            .field("max_ttl", &self.max_ttl)
+        let len = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries
+            .len();
+        f.debug_struct("Shelf")
+            .field("ttl", &self.ttl)
             .field("capacity", &self.capacity)
-            .field("len", &self.lock().entries.len())
+            .field("len", &len)
             .finish()
     }
 }
@@ -679,44 +932,96 @@ mod tests {
         CacheKey::of(&n.to_string())
     }
 
-    #[test]
-    fn the_cache_evicts_the_oldest_entry_when_full() {
-        let cache = Cache::new(Duration::from_secs(60), 3);
-        for n in 0..5 {
-            cache.insert(key(n), AuthInfo::new(n.to_string()));
+    fn cache(accepted_ttl: Duration, refused_ttl: Duration, capacity: usize) -> Cache {
+        Cache {
+            accepted: Shelf::new(accepted_ttl, capacity),
+            refused: Shelf::new(refused_ttl, capacity),
         }
-        assert!(cache.get(&key(0)).is_none());
-        assert!(cache.get(&key(1)).is_none());
-        for n in 2..5 {
-            assert_eq!(
-                cache.get(&key(n)).unwrap().subject(),
-                Some(n.to_string().as_str())
-            );
-        }
-        assert_eq!(cache.lock().entries.len(), 3);
+    }
+
+    fn accepted(auth: AuthInfo) -> Outcome {
+        Ok(Arc::new(auth))
     }
 
     #[test]
-    fn the_cache_order_queue_stays_bounded() {
-        let cache = Cache::new(Duration::from_secs(60), 10);
-        for _ in 0..10_000 {
-            cache.insert(key(1), AuthInfo::new("same"));
+    fn a_shelf_evicts_the_oldest_entry_when_full() {
+        let shelf = Shelf::new(Duration::from_secs(60), 3).unwrap();
+        for n in 0..5 {
+            shelf.insert(key(n), n, Duration::from_secs(60));
         }
-        let state = cache.lock();
+        assert!(shelf.get(&key(0)).is_none());
+        assert!(shelf.get(&key(1)).is_none());
+        for n in 2..5 {
+            assert_eq!(shelf.get(&key(n)), Some(n));
+        }
+        assert_eq!(shelf.lock().entries.len(), 3);
+    }
+
+    #[test]
+    fn a_shelf_order_queue_stays_bounded() {
+        let shelf = Shelf::new(Duration::from_secs(60), 10).unwrap();
+        for _ in 0..10_000 {
+            shelf.insert(key(1), (), Duration::from_secs(60));
+        }
+        let state = shelf.lock();
         assert_eq!(state.entries.len(), 1);
         assert!(state.order.len() <= 2 + 64, "{}", state.order.len());
     }
 
     #[test]
-    fn cached_entries_never_outlive_exp() {
-        let cache = Cache::new(Duration::from_secs(3600), 10);
+    fn cached_acceptances_never_outlive_exp() {
+        let cache = cache(Duration::from_secs(3600), Duration::from_secs(5), 10);
         let past = SystemTime::now() - Duration::from_secs(1);
-        cache.insert(key(1), AuthInfo::new("a").with_expires_at(past));
+        cache.remember(
+            key(1),
+            &accepted(AuthInfo::new("a").with_expires_at(past)),
+            None,
+        );
         assert!(cache.get(&key(1)).is_none());
         let soon = SystemTime::now() + Duration::from_secs(30);
-        cache.insert(key(2), AuthInfo::new("b").with_expires_at(soon));
-        let expires = cache.lock().entries[&key(2)].expires;
+        cache.remember(
+            key(2),
+            &accepted(AuthInfo::new("b").with_expires_at(soon)),
+            None,
+        );
+        let expires = cache.accepted.as_ref().unwrap().lock().entries[&key(2)].expires;
         assert!(expires <= Instant::now() + Duration::from_secs(30));
+    }
+
+    #[test]
+    fn refusals_are_remembered_briefly_and_never_past_nbf() {
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(5), 10);
+        let refused = Err(AuthError::InvalidToken("token is not active".into()));
+        cache.remember(key(1), &refused, None);
+        assert!(matches!(
+            cache.get(&key(1)),
+            Some(Err(AuthError::InvalidToken(_)))
+        ));
+        let expires = cache.refused.as_ref().unwrap().lock().entries[&key(1)].expires;
+        assert!(expires <= Instant::now() + Duration::from_secs(5));
+
+        // Valid from now on by its own `nbf`: not remembered at all.
+        cache.remember(key(2), &refused, Some(SystemTime::now()));
+        assert!(cache.get(&key(2)).is_none());
+        let soon = SystemTime::now() + Duration::from_secs(1);
+        cache.remember(key(3), &refused, Some(soon));
+        let expires = cache.refused.as_ref().unwrap().lock().entries[&key(3)].expires;
+        assert!(expires <= Instant::now() + Duration::from_secs(1));
+
+        // The endpoint did not answer: nothing is known, nothing is remembered.
+        cache.remember(key(4), &Err(AuthError::Unavailable("down".into())), None);
+        assert!(cache.get(&key(4)).is_none());
+    }
+
+    #[test]
+    fn refusals_never_evict_acceptances() {
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(5), 4);
+        cache.remember(key(0), &accepted(AuthInfo::new("a")), None);
+        for n in 1..100 {
+            cache.remember(key(n), &Err(AuthError::InvalidToken("no".into())), None);
+        }
+        assert!(matches!(cache.get(&key(0)), Some(Ok(_))));
+        assert_eq!(cache.refused.as_ref().unwrap().lock().entries.len(), 4);
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! The issuer's signing keys: discovered, fetched, cached, refreshed on rotation, and never
 //! fetched more often than the configured interval, however many unknown `kid`s arrive.
+//!
+//! A discovered `jwks_uri` must pass the rules of a configured URL before anything is fetched
+//! from it, and every document is read under [`MAX_DOCUMENT_BYTES`] while it streams: see
+//! [`fetch`](super::fetch) for the rules, other origins and redirects.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +18,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::fetch::{self, BodyError};
 use super::{AuthError, Readiness};
 
 /// Largest key set or metadata document read from an issuer.
@@ -356,7 +361,15 @@ impl JwksCache {
 
     async fn fetch(&self, refresh: &mut RefreshState) -> Result<KeySet, String> {
         let url = match (&self.source, &refresh.jwks_url) {
-            (JwksSource::Url(url), _) => url.clone(),
+            (JwksSource::Url(url), _) => {
+                if let Err(why) = fetch::check_url(url) {
+                    return Err(format!(
+                        "the configured JWKS URL {} is not fetched: {why}",
+                        fetch::shown(url)
+                    ));
+                }
+                url.clone()
+            }
             (JwksSource::Discover { .. }, Some(url)) => url.clone(),
             (JwksSource::Discover { issuer }, None) => {
                 let url = discover_jwks_uri(&self.http, issuer).await?;
@@ -401,7 +414,8 @@ pub(crate) fn metadata_urls(issuer: &str) -> Result<Vec<String>, String> {
 }
 
 /// Finds the issuer's `jwks_uri`. The metadata's `issuer` must be the configured issuer
-/// exactly (RFC 8414 §3.3), or a compromised or confused document could substitute keys.
+/// exactly (RFC 8414 §3.3), or a compromised or confused document could substitute keys; the
+/// `jwks_uri` must pass the rules of a configured URL (see [`fetch`](super::fetch)).
 async fn discover_jwks_uri(http: &reqwest::Client, issuer: &str) -> Result<String, String> {
     let mut errors = Vec::new();
     for url in metadata_urls(issuer)? {
@@ -413,9 +427,19 @@ async fn discover_jwks_uri(http: &reqwest::Client, issuer: &str) -> Result<Strin
                 ));
             }
             Ok(metadata) => {
-                return metadata
+                let jwks_uri = metadata
                     .jwks_uri
-                    .ok_or_else(|| format!("the metadata at {url} has no jwks_uri"));
+                    .ok_or_else(|| format!("the metadata at {url} has no jwks_uri"))?;
+                let parsed = fetch::check_discovered_url(&jwks_uri, issuer).map_err(|why| {
+                    format!(
+                        "the metadata at {url} advertises jwks_uri {}, which is not fetched: {why}",
+                        fetch::shown(&jwks_uri)
+                    )
+                })?;
+                let same_origin =
+                    Url::parse(issuer).is_ok_and(|issuer| issuer.origin() == parsed.origin());
+                tracing::info!(%jwks_uri, same_origin, "discovered the issuer's key set URL");
+                return Ok(jwks_uri);
             }
             Err(err) => errors.push(err),
         }
@@ -423,6 +447,8 @@ async fn discover_jwks_uri(http: &reqwest::Client, issuer: &str) -> Result<Strin
     Err(format!("issuer metadata not found: {}", errors.join("; ")))
 }
 
+/// Fetches a JSON document of at most [`MAX_DOCUMENT_BYTES`], read under that bound as it
+/// streams. Redirects are not followed (the client's policy); a `3xx` is a failure.
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
@@ -434,22 +460,24 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
     let status = response.status();
+    if status.is_redirection() {
+        return Err(format!(
+            "GET {url}: HTTP {status}: redirects are not followed, configure or publish the \
+             final URL"
+        ));
+    }
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP {status}"));
     }
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
-    {
-        return Err(format!("GET {url}: document too large"));
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    if body.len() > MAX_DOCUMENT_BYTES {
-        return Err(format!("GET {url}: document too large"));
-    }
+    let body = match fetch::read_capped(response, MAX_DOCUMENT_BYTES).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return Err(format!(
+                "GET {url}: document larger than {MAX_DOCUMENT_BYTES} bytes"
+            ));
+        }
+        Err(BodyError::Http(e)) => return Err(format!("GET {url}: {e}")),
+    };
     serde_json::from_slice(&body).map_err(|e| format!("GET {url}: invalid JSON document: {e}"))
 }
 

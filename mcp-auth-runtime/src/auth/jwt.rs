@@ -76,6 +76,13 @@ pub const MIN_HMAC_SECRET_LEN: usize = 32;
 ///   [`refetch_interval`](JwtVerifierBuilder::refetch_interval), shared by concurrent
 ///   requests, so rotated keys are picked up without a restart and a flood of random `kid`s
 ///   cannot hammer the issuer. If the keys cannot be fetched the verifier fails closed.
+///   A discovered `jwks_uri` gets the rules of a configured URL (`https`, or `http` on a
+///   loopback host and then only for a loopback issuer; no userinfo; no fragment), or
+///   nothing is fetched from it. It may lie on another origin than the issuer (Google,
+///   Microsoft Entra ID v1 and Auth0 custom domains publish keys elsewhere): the metadata
+///   naming it comes from the issuer's origin and names the issuer exactly (RFC 8414 §3.3).
+///   Redirects are never followed. Metadata and key sets larger than 256 KiB are refused,
+///   and reading stops at that bound, whether or not the response has a `Content-Length`.
 /// - **Algorithms**: [`DEFAULT_ALGORITHMS`] (asymmetric only). `none` never validates; HMAC
 ///   algorithms only with an explicit [`hmac_secret`](JwtVerifierBuilder::hmac_secret), and
 ///   never with a key from a key set. A JWK that names its `alg` verifies that one only.

@@ -7,6 +7,7 @@
 mod cache;
 mod challenge;
 pub(crate) mod claims;
+mod fetch;
 mod introspection;
 mod jwks;
 mod jwt;

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
+use futures_util::StreamExt;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -171,6 +172,42 @@ struct IssuerState {
     garbage: AtomicBool,
     jwks_hits: AtomicUsize,
     metadata_hits: AtomicUsize,
+    /// The `jwks_uri` the metadata advertises instead of `{issuer}/jwks`.
+    jwks_uri: Mutex<Option<String>>,
+    /// The documents answered with an endless body.
+    endless: Mutex<Vec<Document>>,
+    /// Bytes of endless bodies produced so far.
+    endless_bytes: Arc<AtomicUsize>,
+}
+
+/// A document an [`Issuer`] serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Document {
+    Metadata,
+    Jwks,
+}
+
+/// How long an endless body goes on before it ends after all: far beyond any bound.
+pub const ENDLESS_BYTES: usize = 64 << 20;
+
+/// A chunked body (no `Content-Length`) of [`ENDLESS_BYTES`] that starts like `prefix` and
+/// then pads with spaces, produced only as fast as it is read; `served` counts the bytes
+/// produced, so that a test can tell how much of it the reader pulled.
+pub fn endless_body(prefix: &'static str, served: Arc<AtomicUsize>) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let chunks = futures_util::stream::iter(0..ENDLESS_BYTES / CHUNK).map(move |i| {
+        let mut chunk = vec![b' '; CHUNK];
+        if i == 0 {
+            chunk[..prefix.len()].copy_from_slice(prefix.as_bytes());
+        }
+        served.fetch_add(CHUNK, Ordering::SeqCst);
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk))
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 /// An issuer serving metadata and a key set on loopback.
@@ -201,6 +238,9 @@ impl Issuer {
             garbage: AtomicBool::new(false),
             jwks_hits: AtomicUsize::new(0),
             metadata_hits: AtomicUsize::new(0),
+            jwks_uri: Mutex::new(None),
+            endless: Mutex::default(),
+            endless_bytes: Arc::default(),
         });
         let router = if oidc_only {
             axum::Router::new().route(
@@ -214,6 +254,10 @@ impl Issuer {
             )
         }
         .route(&format!("{path}/jwks"), get(jwks))
+        .route(
+            &format!("{path}/moved"),
+            get(|| async { axum::response::Redirect::temporary("jwks") }),
+        )
         .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Issuer { url, addr, state }
@@ -249,6 +293,26 @@ impl Issuer {
     pub fn metadata_hits(&self) -> usize {
         self.state.metadata_hits.load(Ordering::SeqCst)
     }
+
+    /// The metadata advertises `uri` as its `jwks_uri` (`None`: its own key set). The issuer
+    /// also serves `{issuer}/moved`, a `307` redirect to its key set.
+    pub fn set_jwks_uri(&self, uri: Option<String>) {
+        *self.state.jwks_uri.lock().unwrap() = uri;
+    }
+
+    /// While set, `document` is answered with an [`endless_body`].
+    pub fn set_endless(&self, document: Document, endless: bool) {
+        let mut documents = self.state.endless.lock().unwrap();
+        documents.retain(|d| *d != document);
+        if endless {
+            documents.push(document);
+        }
+    }
+
+    /// Bytes of endless bodies produced so far.
+    pub fn endless_bytes(&self) -> usize {
+        self.state.endless_bytes.load(Ordering::SeqCst)
+    }
 }
 
 async fn metadata(State(state): State<Arc<IssuerState>>) -> Response {
@@ -256,9 +320,14 @@ async fn metadata(State(state): State<Arc<IssuerState>>) -> Response {
     if state.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    if state.endless.lock().unwrap().contains(&Document::Metadata) {
+        return endless_body(r#"{"issuer":"#, state.endless_bytes.clone());
+    }
+    let jwks_uri = (state.jwks_uri.lock().unwrap().clone())
+        .unwrap_or_else(|| format!("{}/jwks", state.issuer));
     axum::Json(json!({
         "issuer": state.issuer,
-        "jwks_uri": format!("{}/jwks", state.issuer),
+        "jwks_uri": jwks_uri,
         "token_endpoint": format!("{}/token", state.issuer),
         "authorization_endpoint": format!("{}/authorize", state.issuer),
         "response_types_supported": ["code"],
@@ -277,6 +346,9 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
     }
     if state.garbage.load(Ordering::SeqCst) {
         return "<html>not a key set</html>".into_response();
+    }
+    if state.endless.lock().unwrap().contains(&Document::Jwks) {
+        return endless_body(r#"{"keys":["#, state.endless_bytes.clone());
     }
     let keys = state.keys.lock().unwrap().clone();
     axum::Json(JwkSet { keys }).into_response()
@@ -305,6 +377,8 @@ pub enum Fault {
     Garbage,
     /// `401 invalid_client`: the resource server's credentials are refused.
     RefuseClient,
+    /// An [`endless_body`] that starts like a JSON object.
+    Endless,
 }
 
 struct IntrospectionState {
@@ -313,6 +387,9 @@ struct IntrospectionState {
     fault: Mutex<Fault>,
     delay: Mutex<Duration>,
     hits: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    endless_bytes: Arc<AtomicUsize>,
 }
 
 /// An RFC 7662 introspection endpoint on loopback, with faults to inject: slow, down,
@@ -334,6 +411,9 @@ impl FaultyIntrospection {
             fault: Mutex::new(Fault::None),
             delay: Mutex::new(Duration::ZERO),
             hits: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            endless_bytes: Arc::default(),
         });
         let router = axum::Router::new()
             .route("/introspect", axum::routing::post(introspect))
@@ -375,10 +455,38 @@ impl FaultyIntrospection {
     pub fn hits(&self) -> usize {
         self.state.hits.load(Ordering::SeqCst)
     }
+
+    /// The most requests that were ever being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Bytes of endless bodies produced so far.
+    pub fn endless_bytes(&self) -> usize {
+        self.state.endless_bytes.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a request in flight until dropped, even if its client goes away.
+struct InFlight<'a>(&'a IntrospectionState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a IntrospectionState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) -> Response {
     let n = state.hits.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight::enter(&state);
     let delay = *state.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -386,7 +494,7 @@ async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) 
     let fault = *state.fault.lock().unwrap();
     let fails = match fault {
         Fault::None => false,
-        Fault::Down | Fault::Garbage | Fault::RefuseClient => true,
+        Fault::Down | Fault::Garbage | Fault::RefuseClient | Fault::Endless => true,
         Fault::Flapping => n % 2 == 1,
     };
     if fails {
@@ -397,6 +505,7 @@ async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) 
             )
                 .into_response(),
             Fault::Down => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Fault::Endless => endless_body(r#"{"active":true,"#, state.endless_bytes.clone()),
             Fault::RefuseClient => (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(json!({ "error": "invalid_client" })),

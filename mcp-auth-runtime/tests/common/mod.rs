@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 pub mod issuer;
+pub mod logs;
 pub mod tools;
 
 /// Serves `router` on an ephemeral loopback port until the test ends.
