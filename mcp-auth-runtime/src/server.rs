@@ -768,7 +768,10 @@ impl McpServer {
         // Inside authentication: the budget is the verified caller's.
         let route = match &self.inner.dispatcher.rate_limits {
             Some(limits) if limits.has_request_budget() => {
-                route.layer(crate::rate_limit::RateLimitLayer::new(limits.clone()))
+                route.layer(axum::middleware::from_fn_with_state(
+                    self.clone(),
+                    crate::rate_limit::mcp_request_budget,
+                ))
             }
             _ => route,
         };

@@ -279,6 +279,33 @@ impl Dispatcher {
         index.parse().ok()
     }
 
+    /// Reports to the `on_call` hook a `tools/call` of a tool of this server that was refused
+    /// before it reached dispatch (`body` is the request as sent), such as one over the
+    /// caller's request budget.
+    pub(crate) fn report_refused(&self, body: &[u8], auth: &AuthInfo, outcome: CallOutcome) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        let Ok(super::Message::Request(request)) = super::parse(body) else {
+            return;
+        };
+        let params = request.params.as_ref();
+        let tool = params
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .and_then(|name| self.registry.get(name));
+        if let Some(tool) = tool.filter(|_| request.method == "tools/call") {
+            observer(&CallEvent {
+                tool: tool.name(),
+                auth,
+                arguments: params
+                    .and_then(|p| p.get("arguments"))
+                    .and_then(Value::as_object),
+                outcome,
+            });
+        }
+    }
+
     /// Handles one request.
     pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
