@@ -37,6 +37,10 @@ impl Cli {
 
 /// A subcommand.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing would only complicate the pattern matches"
+)]
 pub enum Command {
     /// Serve the MCP endpoint (the default).
     Serve(ServeArgs),
