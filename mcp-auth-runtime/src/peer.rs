@@ -6,7 +6,8 @@
 //! with a POST. In the 2026-07-28 era notifications still travel on the request's stream, but
 //! requests for input end the call with an `InputRequiredResult` and the client retries it
 //! with the answers (multi round-trip requests): the tool runs again from the start, and each
-//! `elicit`/`sample` call finds its answer by position.
+//! `elicit`/`sample` call finds its answer by position, provided that it asks the very question
+//! the answer was given to (see `jsonrpc::request_state`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use crate::error::ToolError;
+use crate::jsonrpc::{Answers, question_digest};
 
 /// Severity of a log message (RFC 5424 levels, as MCP uses them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -93,7 +95,7 @@ pub struct InputRequest {
     pub(crate) method: &'static str,
     pub(crate) params: Value,
     /// The answers gathered so far, carried to the retry in `requestState`.
-    pub(crate) answered: Map<String, Value>,
+    pub(crate) answered: Answers,
 }
 
 /// Which protocol era the call belongs to, and what that era allows.
@@ -105,8 +107,9 @@ pub(crate) enum Channel {
         /// The session, or without one the caller, that may answer.
         scope: String,
     },
-    /// 2026-07-28: requests for input are answered by retrying the call.
-    Modern { answers: Map<String, Value> },
+    /// 2026-07-28: requests for input are answered by retrying the call; the answers come
+    /// from a verified `requestState` and the retry's `inputResponses`.
+    Modern { answers: Answers },
 }
 
 /// The client capabilities that decide whether a tool may ask for input.
@@ -185,7 +188,7 @@ impl Peer {
             None,
             ClientSupport::default(),
             Channel::Modern {
-                answers: Map::new(),
+                answers: Answers::new(),
             },
             Duration::from_secs(60),
         )
@@ -263,14 +266,21 @@ impl Peer {
         match &self.channel {
             Channel::Modern { answers } => {
                 let key = format!("{}-{seq}", method.split('/').next().unwrap_or("input"));
+                let question = question_digest(method, &params);
                 match answers.get(&key) {
-                    Some(answer) => Ok(answer.clone()),
-                    None => Err(ToolError::InputRequired(Box::new(InputRequest {
-                        key,
-                        method,
-                        params,
-                        answered: answers.clone(),
-                    }))),
+                    Some(answer) if answer.question == question => Ok(answer.value.clone()),
+                    // Unanswered, or answered when the question was another one (the run
+                    // took another path): ask this question.
+                    _ => {
+                        let mut answered = answers.clone();
+                        answered.remove(&key);
+                        Err(ToolError::InputRequired(Box::new(InputRequest {
+                            key,
+                            method,
+                            params,
+                            answered,
+                        })))
+                    }
                 }
             }
             Channel::Legacy { pending, scope } => {

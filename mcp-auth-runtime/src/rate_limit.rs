@@ -351,6 +351,41 @@ where
     }
 }
 
+/// The request budget of an [`McpServer`](crate::McpServer)'s endpoint: the check of
+/// [`RateLimitLayer`], and a `tools/call` it refuses is reported to the
+/// [`on_call`](crate::McpServerBuilder::on_call) hook as
+/// [`CallOutcome::RateLimited`](crate::CallOutcome::RateLimited), like a call refused by a
+/// tool's own budget: an audit trail sees every refused call.
+pub(crate) async fn mcp_request_budget(
+    axum::extract::State(server): axum::extract::State<crate::McpServer>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let dispatcher = server.dispatcher();
+    let caller = request.extensions().get::<Arc<AuthInfo>>().cloned();
+    let (Some(limits), Some(auth)) = (&dispatcher.rate_limits, caller) else {
+        return next.run(request).await;
+    };
+    let Err(limited) = limits
+        .check_request(&crate::jsonrpc::principal_key(&auth))
+        .await
+    else {
+        return next.run(request).await;
+    };
+    tracing::info!(
+        subject = auth.subject(),
+        client_id = auth.client_id(),
+        "rate limit reached"
+    );
+    if dispatcher.observer.is_some() {
+        // Only a refused request, and only with a hook, pays for reading its body here.
+        if let Ok(body) = axum::body::to_bytes(request.into_body(), server.body_limit()).await {
+            dispatcher.report_refused(&body, &auth, crate::CallOutcome::RateLimited);
+        }
+    }
+    crate::transport::rate_limited(limited.retry_after)
+}
+
 /// The counter of `caller` for `bucket` in `window`. The caller is hashed: Redis keys show up
 /// in monitoring, subjects need not.
 #[cfg(feature = "redis")]

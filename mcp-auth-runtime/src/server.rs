@@ -19,7 +19,7 @@ use crate::auth::{
     TokenVerifier,
 };
 use crate::context::unit_state;
-use crate::jsonrpc::{CallEvent, Dispatcher, Observer};
+use crate::jsonrpc::{CallEvent, Dispatcher, Observer, Sealer};
 use crate::metadata::ProtectedResourceMetadata;
 use crate::rate_limit::RateLimits;
 use crate::registry::Registry;
@@ -107,6 +107,11 @@ pub enum BuildError {
         /// The server's resource.
         server: String,
     },
+    /// A request-state key is shorter than 32 bytes.
+    #[error(
+        "a request-state key must be at least 32 bytes, got {0}: use 32 random bytes, e.g. from `openssl rand -base64 32`"
+    )]
+    RequestStateKeyTooShort(usize),
 }
 
 /// Where sessions are shared between replicas, if anywhere.
@@ -149,6 +154,9 @@ pub struct McpServerBuilder {
     any_host: bool,
     rate_limits: Option<RateLimits>,
     observer: Option<Observer>,
+    request_state_key: Option<Vec<u8>>,
+    previous_request_state_keys: Vec<Vec<u8>>,
+    request_state_lifetime: Duration,
 }
 
 impl McpServerBuilder {
@@ -371,11 +379,64 @@ impl McpServerBuilder {
         self
     }
 
+    /// The key that seals the `requestState` of 2026-07-28 round trips (HMAC-SHA256): at
+    /// least 32 random bytes, kept secret.
+    ///
+    /// A tool that asks for input (an elicitation, a sampling request) ends a 2026-07-28 call
+    /// with an `InputRequiredResult`, and the client calls again with the answers and the
+    /// `requestState` it was given. The state is sealed for the caller, the tool, the call's
+    /// arguments and the questions asked, and expires (see
+    /// [`request_state_lifetime`](Self::request_state_lifetime)), so that no client can answer
+    /// in advance, replay an answer onto another call or forge one; such retries get JSON-RPC
+    /// `-32602`.
+    ///
+    /// By default each process draws a random key at start: **replicas behind one load
+    /// balancer must share this key**, or a retry that reaches another replica is refused, as
+    /// is every call in flight across a restart. To rotate it, deploy the new key here and the
+    /// old one with [`previous_request_state_key`](Self::previous_request_state_key) until
+    /// the lifetime has passed.
+    pub fn request_state_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.request_state_key = Some(key.into());
+        self
+    }
+
+    /// A former [`request_state_key`](Self::request_state_key): states it sealed are still
+    /// accepted, new ones are sealed with the current key. Repeat for several.
+    pub fn previous_request_state_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.previous_request_state_keys.push(key.into());
+        self
+    }
+
+    /// How long a `requestState` is accepted after it was issued; 10 minutes by default.
+    pub fn request_state_lifetime(mut self, lifetime: Duration) -> Self {
+        self.request_state_lifetime = lifetime;
+        self
+    }
+
     /// Validates the configuration and precomputes everything requests share.
     pub fn build(self) -> Result<McpServer, BuildError> {
         if !self.path.starts_with('/') {
             return Err(BuildError::InvalidPath(self.path));
         }
+        if let Some(short) = self
+            .request_state_key
+            .iter()
+            .chain(&self.previous_request_state_keys)
+            .find(|key| key.len() < crate::jsonrpc::MIN_REQUEST_STATE_KEY_LEN)
+        {
+            return Err(BuildError::RequestStateKeyTooShort(short.len()));
+        }
+        let request_state = match &self.request_state_key {
+            Some(key) => Sealer::new(
+                key,
+                &self.previous_request_state_keys,
+                self.request_state_lifetime,
+            ),
+            None => Sealer::random(
+                &self.previous_request_state_keys,
+                self.request_state_lifetime,
+            ),
+        };
         let registry = Registry::new(self.tools, self.state.as_ref().map(|(_, t)| *t))?;
         let unknown = self.rate_limits.as_ref().and_then(|limits| {
             limits
@@ -535,6 +596,7 @@ impl McpServerBuilder {
             fingerprint,
             rate_limits: self.rate_limits,
             observer: self.observer,
+            request_state,
         };
         dispatcher.paginate();
         Ok(McpServer {
@@ -641,6 +703,9 @@ impl McpServer {
             any_host: false,
             rate_limits: None,
             observer: None,
+            request_state_key: None,
+            previous_request_state_keys: Vec::new(),
+            request_state_lifetime: crate::jsonrpc::DEFAULT_REQUEST_STATE_LIFETIME,
         }
     }
 
@@ -723,7 +788,10 @@ impl McpServer {
         // Inside authentication: the budget is the verified caller's.
         let route = match &self.inner.dispatcher.rate_limits {
             Some(limits) if limits.has_request_budget() => {
-                route.layer(crate::rate_limit::RateLimitLayer::new(limits.clone()))
+                route.layer(axum::middleware::from_fn_with_state(
+                    self.clone(),
+                    crate::rate_limit::mcp_request_budget,
+                ))
             }
             _ => route,
         };

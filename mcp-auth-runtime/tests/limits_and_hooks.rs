@@ -173,6 +173,48 @@ async fn every_call_is_reported_once_with_its_outcome() {
     assert_eq!(seen[2].2, Some(json!({ "id": 0 })));
 }
 
+#[tokio::test]
+async fn a_call_over_the_request_budget_is_reported_as_rate_limited() {
+    type Seen = Vec<(&'static str, Option<serde_json::Value>, CallOutcome)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let hook = {
+        let seen = seen.clone();
+        move |event: &mcp_auth_runtime::CallEvent<'_>| {
+            assert_eq!(event.auth.subject(), Some("alice"));
+            seen.lock().unwrap().push((
+                event.tool,
+                event
+                    .arguments
+                    .map(|a| serde_json::Value::Object(a.clone())),
+                event.outcome,
+            ));
+        }
+    };
+    let addr = start(move |b| {
+        b.on_call(hook)
+            .rate_limits(RateLimits::local().requests(Quota::per_minute(1)))
+    })
+    .await;
+    let alice = Client::without_session(addr, Some("user-alice"));
+    assert_eq!(alice.call("whoami", json!({})).await.0, 200);
+    // Refused by the request budget, before dispatch: reported all the same.
+    assert_eq!(alice.call("void_it", json!({ "id": 5 })).await.0, 429);
+    // Not calls of a tool of this server: nothing to report.
+    assert_eq!(alice.call("no_such_tool", json!({})).await.0, 429);
+    assert_eq!(alice.request("tools/list", json!({})).await.0, 429);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("whoami", Some(json!({})), CallOutcome::Completed),
+            (
+                "void_it",
+                Some(json!({ "id": 5 })),
+                CallOutcome::RateLimited
+            ),
+        ]
+    );
+}
+
 #[test]
 fn a_budget_for_a_tool_the_server_lacks_is_a_build_error() {
     let error = McpServer::builder("limits", "1.0.0")

@@ -212,6 +212,10 @@ port_b="$(free_port)"
 oidc_issuer="http://127.0.0.1:$oidc_port"
 mcp_url="http://127.0.0.1:$nginx_port/mcp"
 void_limit=4
+# One key seals the 2026-07-28 round trips of both replicas: a refund confirmed through one
+# replica is retried on whichever nginx picks.
+BILLING_REQUEST_STATE_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+export BILLING_REQUEST_STATE_KEY
 export CLUSTER_REPLICA_A="127.0.0.1:$port_a" CLUSTER_REPLICA_B="127.0.0.1:$port_b"
 
 # Static confidential clients of oidc-provider, one per principal the scenarios need.

@@ -6,23 +6,19 @@
 //!
 //! - [`Store::run`](crate::store::Store::run), the only way tools reach the data, records
 //!   every call that reaches a tool's body, in the transaction of its change;
-//! - [`refusals`], a middleware on the MCP endpoint, records the calls the framework answers
-//!   before the body runs: `403 insufficient_scope`, and arguments that do not deserialize.
-//!   It recognises the second by the `invalid arguments:` prefix that
-//!   [`ToolError::InvalidArguments`](mcp_auth_runtime::ToolError::InvalidArguments) gives its
-//!   message, so the tools report their own validation errors with `ToolError::new` instead.
+//! - [`refusals`], the server's `on_call` hook, records the calls the framework refuses before
+//!   the body runs: `403 insufficient_scope`, `429` (the caller's request budget or the
+//!   tool's), arguments that do not deserialize, and 2026-07-28 retries whose `requestState`
+//!   or answers were refused. The framework reports these whatever the client accepts and in
+//!   both protocol eras, with the verified caller.
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::{Method, StatusCode, header};
-use mcp_auth_runtime::{AuthInfo, DEFAULT_BODY_LIMIT, TokenVerifier};
+use std::collections::HashMap;
+
+use mcp_auth_runtime::{AuthInfo, CallEvent, CallOutcome, ToolDef};
 use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::store::{NOW, Store};
-use crate::verifier::Verifier;
 
 /// Who made a call, as the audit trail records it.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +57,11 @@ pub(crate) enum Outcome {
     InsufficientScope,
     /// The server refused the call: the arguments do not match the tool's input schema.
     InvalidArguments,
+    /// The server refused the call: the caller is over its rate limit.
+    RateLimited,
+    /// The server refused a 2026-07-28 retry: its `requestState` was forged, altered, sealed
+    /// for another call or expired, or it answered a question that was not asked.
+    InvalidRequestState,
 }
 
 impl Outcome {
@@ -70,6 +71,8 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::InsufficientScope => "insufficient_scope",
             Outcome::InvalidArguments => "invalid_arguments",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::InvalidRequestState => "invalid_request_state",
         }
     }
 }
@@ -133,166 +136,48 @@ pub(crate) fn record(conn: &Connection, entry: &Entry<'_>) {
     }
 }
 
-/// What [`refusals`] needs: the store, the verifier (to name the caller of a refused call) and
-/// the MCP endpoint's path.
-#[derive(Clone)]
-pub(crate) struct Refusals {
-    pub(crate) store: Store,
-    pub(crate) verifier: Verifier,
-    pub(crate) path: String,
-}
-
-/// Records the `tools/call` requests the framework refuses before a tool's body runs.
-///
-/// The bearer layer sits inside the MCP router, so the caller's identity does not reach this
-/// outer middleware: a refused call's token is verified again, which for a verified token
-/// cannot fail but at the instant it expires.
-pub(crate) async fn refusals(
-    State(state): State<Refusals>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let is_mcp = request.method() == Method::POST && request.uri().path() == state.path;
-    // Without a token the bearer layer answers `401` and no tool is called: nothing to read.
-    let Some(token) = token.filter(|_| is_mcp) else {
-        return next.run(request).await;
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, DEFAULT_BODY_LIMIT).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let call = ToolCall::parse(&body);
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    let Some(call) = call else {
-        return response;
-    };
-
-    let challenge = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if response.status() == StatusCode::FORBIDDEN && challenge.contains("insufficient_scope") {
-        let detail = required_scope(challenge)
-            .map(|scope| format!("insufficient scope: the tool requires `{scope}`"));
-        state
-            .audit(&token, call, Outcome::InsufficientScope, detail)
-            .await;
-        return response;
-    }
-
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if response.status() != StatusCode::OK || !is_json {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let body = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot read a tool result");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    if let Some(message) = invalid_arguments(&body) {
-        state
-            .audit(&token, call, Outcome::InvalidArguments, Some(message))
-            .await;
-    }
-    Response::from_parts(parts, Body::from(body))
-}
-
-impl Refusals {
-    async fn audit(&self, token: &str, call: ToolCall, outcome: Outcome, detail: Option<String>) {
-        let caller = match self.verifier.verify(token).await {
-            Ok(auth) => Caller::of(&auth),
-            Err(_) => Caller::default(),
+/// The `on_call` hook that records the calls refused before a tool's body ran; `tools` are
+/// the server's, for the scopes a refusal names. Calls whose body ran are left to
+/// [`Store::run`], which records them with what they changed.
+pub(crate) fn refusals(
+    store: Store,
+    tools: &[ToolDef],
+) -> impl Fn(&CallEvent<'_>) + Send + Sync + 'static {
+    let scopes: HashMap<&'static str, String> = tools
+        .iter()
+        .map(|tool| (tool.name(), tool.scopes().join(" ")))
+        .collect();
+    move |event| {
+        let (outcome, detail) = match event.outcome {
+            CallOutcome::Forbidden => (
+                Outcome::InsufficientScope,
+                format!(
+                    "insufficient scope: the tool requires `{}`",
+                    scopes.get(event.tool).map_or("", String::as_str)
+                ),
+            ),
+            CallOutcome::RateLimited => (Outcome::RateLimited, "rate limit exceeded".to_owned()),
+            CallOutcome::InvalidArguments => (
+                Outcome::InvalidArguments,
+                "invalid arguments: they do not match the tool's input schema".to_owned(),
+            ),
+            CallOutcome::InvalidRequestState => (
+                Outcome::InvalidRequestState,
+                "the retry's requestState or inputResponses were refused".to_owned(),
+            ),
+            _ => return,
         };
-        self.store
-            .record(caller, call.tool, outcome, call.invoice, detail)
-            .await;
-    }
-}
-
-/// The tool and invoice of a `tools/call` request.
-#[derive(Debug)]
-struct ToolCall {
-    tool: String,
-    invoice: Option<String>,
-}
-
-impl ToolCall {
-    fn parse(body: &Bytes) -> Option<ToolCall> {
-        let message: Value = serde_json::from_slice(body).ok()?;
-        if message.get("method")? != "tools/call" {
-            return None;
-        }
-        let params = message.get("params")?;
-        Some(ToolCall {
-            tool: params.get("name")?.as_str()?.to_owned(),
-            invoice: params
-                .pointer("/arguments/invoice_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        })
-    }
-}
-
-/// The `scope` parameter of an RFC 6750 challenge.
-fn required_scope(challenge: &str) -> Option<&str> {
-    let start = challenge.find(" scope=\"")? + " scope=\"".len();
-    let rest = &challenge[start..];
-    Some(&rest[..rest.find('"')?])
-}
-
-/// The message of a tool result the framework produced for arguments that do not
-/// deserialize.
-fn invalid_arguments(body: &[u8]) -> Option<String> {
-    let message: Value = serde_json::from_slice(body).ok()?;
-    let result = message.get("result")?;
-    if result.get("isError") != Some(&Value::Bool(true)) {
-        return None;
-    }
-    let text = result.pointer("/content/0/text")?.as_str()?;
-    text.starts_with("invalid arguments:")
-        .then(|| text.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_required_scope_is_read_from_the_challenge() {
-        let challenge = r#"Bearer realm="billing", error="insufficient_scope", scope="invoices:write payments:write", resource_metadata="http://x""#;
-        assert_eq!(
-            required_scope(challenge),
-            Some("invoices:write payments:write")
+        let invoice = event
+            .arguments
+            .and_then(|arguments| arguments.get("invoice_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        store.record_soon(
+            Caller::of(event.auth),
+            event.tool.to_owned(),
+            outcome,
+            invoice,
+            Some(detail),
         );
-        assert_eq!(required_scope(r#"Bearer error="insufficient_scope""#), None);
-    }
-
-    #[test]
-    fn only_framework_argument_errors_count_as_invalid_arguments() {
-        let result = |error: bool, text: &str| {
-            serde_json::to_vec(&serde_json::json!({
-                "jsonrpc": "2.0", "id": 1,
-                "result": { "isError": error, "content": [{ "type": "text", "text": text }] },
-            }))
-            .unwrap()
-        };
-        assert!(invalid_arguments(&result(true, "invalid arguments: `limit`: bad")).is_some());
-        assert!(invalid_arguments(&result(true, "invoice INV-1 not found")).is_none());
-        assert!(invalid_arguments(&result(false, "invalid arguments: no")).is_none());
     }
 }

@@ -1,5 +1,6 @@
 //! The command line: `billing [serve] [OPTIONS]` and `billing token [OPTIONS]`.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +37,10 @@ impl Cli {
 
 /// A subcommand.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start-up; boxing would only complicate the pattern matches"
+)]
 pub enum Command {
     /// Serve the MCP endpoint (the default).
     Serve(ServeArgs),
@@ -51,8 +56,9 @@ pub struct DataArgs {
     pub data_dir: PathBuf,
 }
 
-/// Options of `billing serve`.
-#[derive(Debug, Clone, Args)]
+/// Options of `billing serve`. Its `Debug` output shows no secret: the client secret and the
+/// request-state keys are redacted, and so is the password of the Redis URL.
+#[derive(Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Must be loopback unless `--issuer` or `--introspection-url` is
     /// given.
@@ -137,6 +143,99 @@ pub struct ServeArgs {
         requires = "client_id"
     )]
     pub client_secret: Option<String>,
+    /// The key that seals the state of 2026-07-28 round trips (a refund's confirmation): at
+    /// least 32 characters, e.g. from `openssl rand -base64 32`. Every replica needs the same
+    /// key (prefer the environment variable) [default: a random key of this process, so that a
+    /// confirmation is refused by another replica or after a restart].
+    #[arg(long, env = "BILLING_REQUEST_STATE_KEY", hide_env_values = true)]
+    pub request_state_key: Option<String>,
+    /// A former `--request-state-key` still accepted during a rotation, for as long as a
+    /// round trip may last (10 minutes); repeat it, or separate keys with spaces.
+    #[arg(
+        long = "previous-request-state-key",
+        env = "BILLING_PREVIOUS_REQUEST_STATE_KEYS",
+        hide_env_values = true,
+        value_delimiter = ' ',
+        requires = "request_state_key"
+    )]
+    pub previous_request_state_keys: Vec<String>,
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a new option cannot be added without deciding how it shows.
+        let ServeArgs {
+            host,
+            port,
+            data,
+            db,
+            auto_consent,
+            baseline_scopes,
+            issuer,
+            resource,
+            jwks_url,
+            scope_claim,
+            tenant_claim,
+            allow_untyped_tokens,
+            introspection_url,
+            redis_url,
+            rate_limit,
+            tool_rate_limits,
+            client_id,
+            client_secret,
+            request_state_key,
+            previous_request_state_keys,
+        } = self;
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| Redacted);
+        f.debug_struct("ServeArgs")
+            .field("host", host)
+            .field("port", port)
+            .field("data", data)
+            .field("db", db)
+            .field("auto_consent", auto_consent)
+            .field("baseline_scopes", baseline_scopes)
+            .field("issuer", issuer)
+            .field("resource", resource)
+            .field("jwks_url", jwks_url)
+            .field("scope_claim", scope_claim)
+            .field("tenant_claim", tenant_claim)
+            .field("allow_untyped_tokens", allow_untyped_tokens)
+            .field("introspection_url", introspection_url)
+            .field("redis_url", &redis_url.as_deref().map(without_password))
+            .field("rate_limit", rate_limit)
+            .field("tool_rate_limits", tool_rate_limits)
+            .field("client_id", client_id)
+            .field("client_secret", &redacted(client_secret))
+            .field("request_state_key", &redacted(request_state_key))
+            .field(
+                "previous_request_state_keys",
+                &vec![Redacted; previous_request_state_keys.len()],
+            )
+            .finish()
+    }
+}
+
+/// Shown in place of a secret.
+#[derive(Clone, Copy)]
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A URL with its userinfo (`user:password@`) redacted: `redis://[redacted]@host:6379/`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[redacted]".to_owned();
+    };
+    // The authority ends at the first `/`, `?` or `#`; its userinfo at its last `@`.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]{}", &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 impl ServeArgs {
@@ -327,6 +426,53 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn serve_args_show_no_secret_in_debug() {
+        let secrets = [
+            "client-secret-value",
+            "redis-password",
+            "current-state-key-0123456789abcdef",
+            "previous-state-key-0123456789abcdef",
+        ];
+        let cli = Cli::try_parse_from([
+            "billing",
+            "--introspection-url",
+            "https://auth.example.com/introspect",
+            "--client-id",
+            "billing",
+            "--client-secret",
+            secrets[0],
+            "--redis-url",
+            "redis://default:redis-password@redis.internal:6379/0",
+            "--request-state-key",
+            secrets[2],
+            "--previous-request-state-key",
+            secrets[3],
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        let debug = format!("{args:?} {args:#?}");
+        for secret in secrets {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        // What is not secret still shows.
+        assert!(
+            debug.contains("redis://[redacted]@redis.internal:6379/0"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("https://auth.example.com/introspect"),
+            "{debug}"
+        );
+        assert_eq!(
+            without_password("redis://:pw@host/?a=b@c"),
+            "redis://[redacted]@host/?a=b@c"
+        );
+        assert_eq!(without_password("redis://host:6379"), "redis://host:6379");
     }
 
     #[test]

@@ -128,15 +128,24 @@ impl Server {
             .unwrap_or_else(|| format!("{origin}{MCP_PATH}"));
 
         let store = Store::open(args.db_path()).await?;
+        let tools = all_tools();
+        let refusals = audit::refusals(store.clone(), &tools);
         let mut builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
             .title("Billing")
             .instructions(
                 "Invoices of the caller's tenant. Amounts are in cents. Ids look like INV-2041.",
             )
             .resource_name("Billing")
-            .tools(all_tools())
-            .state(store.clone())
-            .resource(&resource);
+            .tools(tools)
+            .state(store)
+            .resource(&resource)
+            .on_call(refusals);
+        if let Some(key) = &args.request_state_key {
+            builder = builder.request_state_key(key.as_bytes());
+        }
+        for key in &args.previous_request_state_keys {
+            builder = builder.previous_request_state_key(key.as_bytes());
+        }
         if !args.baseline_scopes.is_empty() {
             builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
         }
@@ -158,7 +167,7 @@ impl Server {
             let (builder, verifier) = external_auth(builder, args, &resource).await?;
             (builder, verifier, None)
         };
-        let server = builder.verifier(verifier.clone()).build()?;
+        let server = builder.verifier(verifier).build()?;
         let banner = match &issuer {
             Some(issuer) => dev::banner(issuer, &resource, &describe(&server))?,
             None => format!(
@@ -175,15 +184,6 @@ impl Server {
         if let Some(issuer) = &issuer {
             router = router.merge(issuer.router());
         }
-        let refusals = audit::Refusals {
-            store,
-            verifier,
-            path: MCP_PATH.to_owned(),
-        };
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            refusals,
-            audit::refusals,
-        ));
         Ok(Server {
             listener,
             router,

@@ -21,10 +21,40 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, Caller, Entry, Outcome};
 
 /// The schema this binary writes: `PRAGMA user_version`.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
-/// `CREATE ... IF NOT EXISTS` statements, run on every start.
+/// `CREATE ... IF NOT EXISTS` statements of version 1, run on every start.
 const SCHEMA: &str = include_str!("../schema.sql");
+
+/// The steps from each version to the next: `UPGRADES[0]` brings version 1 to 2. Each runs
+/// once, in the transaction that sets the new version.
+const UPGRADES: &[&str] = &[
+    // 2: refund ids numbered per tenant (a global sequence showed every tenant how many
+    // refunds the others made), and audit outcomes for every refusal.
+    "ALTER TABLE refunds ADD COLUMN number INTEGER;
+     UPDATE refunds SET number = (SELECT count(*) FROM refunds AS earlier
+                                  WHERE earlier.tenant = refunds.tenant
+                                    AND earlier.id <= refunds.id);
+     CREATE UNIQUE INDEX refunds_by_number ON refunds (tenant, number);
+     CREATE TABLE audit_v2 (
+         id              INTEGER PRIMARY KEY,
+         at              TEXT    NOT NULL,
+         subject         TEXT,
+         client_id       TEXT,
+         tenant          TEXT,
+         tool            TEXT    NOT NULL,
+         outcome         TEXT    NOT NULL
+                         CHECK (outcome IN ('ok', 'error', 'insufficient_scope',
+                                            'invalid_arguments', 'rate_limited',
+                                            'invalid_request_state')),
+         invoice_id      TEXT,
+         detail          TEXT
+     );
+     INSERT INTO audit_v2 SELECT * FROM audit;
+     DROP TABLE audit;
+     ALTER TABLE audit_v2 RENAME TO audit;
+     CREATE INDEX audit_by_tenant ON audit (tenant, id);",
+];
 
 /// The current time as SQLite writes it: RFC 3339, UTC, milliseconds.
 pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -102,6 +132,20 @@ impl Store {
                 Err(ToolError::internal(join))
             }
         }
+    }
+
+    /// Records a call that never reached a tool's body, from a synchronous caller (the
+    /// `on_call` hook): the entry is written on the blocking pool, without waiting for it.
+    pub(crate) fn record_soon(
+        &self,
+        caller: Caller,
+        tool: String,
+        outcome: Outcome,
+        invoice: Option<String>,
+        detail: Option<String>,
+    ) {
+        let store = self.clone();
+        tokio::spawn(async move { store.record(caller, tool, outcome, invoice, detail).await });
     }
 
     /// Records a call that never reached a tool's body, e.g. one the server refused for
@@ -211,8 +255,14 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     tx.execute_batch(SCHEMA)?;
     if version == 0 {
         seed(&tx)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tracing::info!("created the billing database with demo data");
+    }
+    const _: () = assert!(UPGRADES.len() as i32 == SCHEMA_VERSION - 1);
+    for upgrade in &UPGRADES[(version.max(1) - 1) as usize..] {
+        tx.execute_batch(upgrade)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;
     Ok(())
@@ -276,8 +326,8 @@ impl From<BillingError> for ToolError {
     fn from(err: BillingError) -> Self {
         match err {
             BillingError::Database(cause) => ToolError::internal(cause),
-            // Not `ToolError::InvalidArguments`: the audit layer reads that one as a call the
-            // framework refused before the tool ran (see `audit`).
+            // Not `ToolError::InvalidArguments`: the `on_call` hook reports that one as a call
+            // refused before the tool ran, which `audit::refusals` records (see `audit`).
             other => ToolError::new(other.to_string()),
         }
     }
@@ -371,7 +421,8 @@ impl Invoice {
 /// One refund of a paid invoice.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub(crate) struct Refund {
-    /// The refund id, e.g. RF-1.
+    /// The refund id, e.g. RF-1: numbered per tenant, so that it reveals nothing about
+    /// other tenants.
     pub(crate) id: String,
     /// The amount refunded, in cents.
     pub(crate) amount_cents: i64,
@@ -448,8 +499,8 @@ impl Ledger<'_> {
         let invoice = self.invoice(id)?;
         let number = parse_invoice_id(id).expect("an invoice was found by this id");
         let mut refunds = self.conn.prepare_cached(
-            "SELECT id, amount_cents, reason, refunded_at, refunded_by FROM refunds
-             WHERE tenant = ?1 AND invoice_number = ?2 ORDER BY id",
+            "SELECT number, amount_cents, reason, refunded_at, refunded_by FROM refunds
+             WHERE tenant = ?1 AND invoice_number = ?2 ORDER BY number",
         )?;
         let refunds = refunds
             .query_map(params![self.tenant, number], |row| {
@@ -619,9 +670,12 @@ impl Ledger<'_> {
         let refund = self.conn.query_row(
             &format!(
                 "INSERT INTO refunds
-                     (tenant, invoice_number, amount_cents, reason, refunded_at, refunded_by)
-                 VALUES (?1, ?2, ?3, ?4, {NOW}, ?5)
-                 RETURNING id, refunded_at"
+                     (tenant, number, invoice_number, amount_cents, reason, refunded_at,
+                      refunded_by)
+                 VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM refunds
+                              WHERE tenant = ?1),
+                         ?2, ?3, ?4, {NOW}, ?5)
+                 RETURNING number, refunded_at"
             ),
             params![self.tenant, number, amount, reason, self.actor],
             |row| {
@@ -713,6 +767,41 @@ mod tests {
         for bad in ["", "c1.", "c1.-5", "c2.7ff", "c1.zz", "2047"] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn version_1_databases_are_upgraded_keeping_their_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        seed(&conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO refunds (tenant, invoice_number, amount_cents, refunded_at, refunded_by)
+             VALUES ('acme', 2042, 1, 't', 'a'), ('globex', 3102, 1, 't', 'b'),
+                    ('acme', 2043, 1, 't', 'a');
+             INSERT INTO audit (at, tool, outcome) VALUES ('t', 'void_invoice', 'ok');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let numbers: Vec<(String, i64)> = conn
+            .prepare("SELECT tenant, number FROM refunds ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let numbers: Vec<(&str, i64)> = numbers.iter().map(|(t, n)| (t.as_str(), *n)).collect();
+        assert_eq!(numbers, [("acme", 1), ("globex", 1), ("acme", 2)]);
+        let audit: i64 = conn
+            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(audit, 1);
+        conn.execute(
+            "INSERT INTO audit (at, tool, outcome) VALUES ('t', 'void_invoice', 'rate_limited')",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -524,6 +524,21 @@ async fn tool_rate_limits_and_health_endpoints() {
         )
         .await;
         assert_eq!(reply.status, 200);
+        // The refused call is in the audit trail, as every call is, without the token.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !server.stderr().contains("rate_limited") && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stderr = server.stderr();
+        let refused: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains(" audit: ") && l.contains("rate_limited"))
+            .collect();
+        assert!(
+            refused.len() == 1 && refused[0].contains("void_invoice"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(&server.banner.write_token), "{stderr}");
         server.stop().await;
 
         // A budget for a tool the server lacks stops it at start-up.

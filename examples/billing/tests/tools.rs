@@ -985,3 +985,97 @@ async fn a_client_that_can_show_forms_confirms_a_refund_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), ALL);
+        let yes =
+            json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
+        let ten_of_2042 = json!({ "invoice_id": "INV-2042", "amount_cents": 10 });
+        let before = s.snapshot();
+        let refused = |reply: &common::Reply| {
+            assert_eq!(reply.body["error"]["code"], -32602, "{reply:?}");
+            assert_eq!(s.snapshot(), before, "{reply:?}");
+        };
+
+        // Skipped: the confirmation answered on the first call, before it was asked.
+        let skipped = refund_with_forms(
+            &s,
+            &alice,
+            json!({ "arguments": ten_of_2042, "inputResponses": yes }),
+        )
+        .await;
+        refused(&skipped);
+
+        // Replayed: a confirmation of 10 cents of INV-2042 onto another invoice, another
+        // amount, the rest of the invoice, or by another user of the tenant.
+        let asked = refund_with_forms(&s, &alice, json!({ "arguments": ten_of_2042 })).await;
+        let state = asked.body["result"]["requestState"].clone();
+        assert!(state.is_string(), "{asked:?}");
+        let carol = s.token("carol", Some("acme"), ALL);
+        for (token, arguments) in [
+            (
+                &alice,
+                json!({ "invoice_id": "INV-2043", "amount_cents": 10 }),
+            ),
+            (
+                &alice,
+                json!({ "invoice_id": "INV-2042", "amount_cents": 1000 }),
+            ),
+            (&alice, json!({ "invoice_id": "INV-2042" })),
+            (&carol, ten_of_2042.clone()),
+        ] {
+            let replayed = refund_with_forms(
+                &s,
+                token,
+                json!({ "arguments": arguments, "inputResponses": yes, "requestState": state }),
+            )
+            .await;
+            refused(&replayed);
+        }
+
+        // The confirmation counts for its own call only: 10 cents of INV-2042.
+        let confirmed = refund_with_forms(
+            &s,
+            &alice,
+            json!({ "arguments": ten_of_2042, "inputResponses": yes, "requestState": state }),
+        )
+        .await;
+        assert_eq!(confirmed.structured()["refund"]["amount_cents"], 10);
+        assert_eq!(s.stored("acme", 2042), Some(("paid".into(), 10, None)));
+        assert_eq!(s.stored("acme", 2043), Some(("paid".into(), 0, None)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refund_ids_are_numbered_per_tenant() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), ALL);
+        let bob = s.token("bob", Some("globex"), ALL);
+        let refund = async |token: &str, invoice: &str| {
+            s.ok(
+                token,
+                "refund_invoice",
+                json!({ "invoice_id": invoice, "amount_cents": 1 }),
+            )
+            .await["refund"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(refund(&alice, "INV-2042").await, "RF-1");
+        // Another tenant's refunds neither take nor reveal acme's numbers.
+        assert_eq!(refund(&bob, "INV-3102").await, "RF-1");
+        assert_eq!(refund(&bob, "INV-3104").await, "RF-2");
+        assert_eq!(refund(&alice, "INV-2043").await, "RF-2");
+        let detail = s
+            .ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3104" }))
+            .await;
+        assert_eq!(detail["refunds"][0]["id"], "RF-2");
+    })
+    .await;
+}

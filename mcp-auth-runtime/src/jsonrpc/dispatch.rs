@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use bytes::Bytes;
 use futures_channel::mpsc;
@@ -19,7 +21,8 @@ use http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::{ErrorResponse, Id, Request, code, result_body};
+use super::request_state::{Answer, Answers, Binding, Refused, Sealer, arguments_digest};
+use super::{ErrorResponse, Id, Request, code, question_digest, result_body};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
 use crate::error::ToolError;
@@ -114,6 +117,8 @@ pub(crate) struct Dispatcher {
     pub(crate) fingerprint: u64,
     pub(crate) rate_limits: Option<RateLimits>,
     pub(crate) observer: Option<Observer>,
+    /// Seals and opens the `requestState` of 2026-07-28 round trips.
+    pub(crate) request_state: Sealer,
 }
 
 /// The hook [`McpServerBuilder::on_call`](crate::McpServerBuilder::on_call) installs.
@@ -155,6 +160,10 @@ pub enum CallOutcome {
     TimedOut,
     /// 2026-07-28: the tool asked the client for input; the client will call again.
     InputRequired,
+    /// 2026-07-28: the retry of a call that asked for input was refused before the tool ran:
+    /// its `requestState` was altered, sealed for another caller, tool or arguments, or
+    /// expired, or its `inputResponses` answer a question that was not asked.
+    InvalidRequestState,
     /// The tool needed a client capability the client lacks.
     MissingClientCapability,
 }
@@ -268,6 +277,33 @@ impl Dispatcher {
             return None;
         }
         index.parse().ok()
+    }
+
+    /// Reports to the `on_call` hook a `tools/call` of a tool of this server that was refused
+    /// before it reached dispatch (`body` is the request as sent), such as one over the
+    /// caller's request budget.
+    pub(crate) fn report_refused(&self, body: &[u8], auth: &AuthInfo, outcome: CallOutcome) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        let Ok(super::Message::Request(request)) = super::parse(body) else {
+            return;
+        };
+        let params = request.params.as_ref();
+        let tool = params
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .and_then(|name| self.registry.get(name));
+        if let Some(tool) = tool.filter(|_| request.method == "tools/call") {
+            observer(&CallEvent {
+                tool: tool.name(),
+                auth,
+                arguments: params
+                    .and_then(|p| p.get("arguments"))
+                    .and_then(Value::as_object),
+                outcome,
+            });
+        }
     }
 
     /// Handles one request.
@@ -610,11 +646,30 @@ impl Dispatcher {
             };
         }
 
+        // What this call's `requestState` is bound to. The arguments' digest is computed only
+        // when a state is read, or may be written (the client can answer requests for input).
+        let principal = principal_key(&auth);
+        let mut arguments_bound = None;
         let (channel, support, log_level) = match &ctx.era {
             Era::Modern { support, log_level } => {
-                let answers = match collect_answers(&params) {
+                if params.contains_key("requestState") || support.elicitation || support.sampling {
+                    arguments_bound = Some(arguments_digest(arguments.as_ref()));
+                }
+                let binding = arguments_bound.map(|arguments| Binding {
+                    principal: &principal,
+                    tool: tool.name(),
+                    arguments,
+                });
+                let answers = match collect_answers(&params, &self.request_state, binding.as_ref())
+                {
                     Ok(answers) => answers,
                     Err(message) => {
+                        report(CallOutcome::InvalidRequestState);
+                        tracing::info!(
+                            tool = tool.name(),
+                            subject = auth.subject(),
+                            "retry of a call refused: {message}"
+                        );
                         return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
                     }
                 };
@@ -710,7 +765,15 @@ impl Dispatcher {
             }
             Err(ToolError::InputRequired(input)) if modern => {
                 report(CallOutcome::InputRequired);
-                return respond(&request, &self.modern(input_required(&input)));
+                let binding = Binding {
+                    principal: &principal,
+                    tool: tool.name(),
+                    // Always set: only a client that can answer is asked. Were it not, the
+                    // state would be bound to no arguments, and refused on retry.
+                    arguments: arguments_bound.unwrap_or_default(),
+                };
+                let result = input_required(*input, &self.request_state, &binding);
+                return respond(&request, &self.modern(result));
             }
             Err(ToolError::MissingClientCapability(capability)) if modern => {
                 report(CallOutcome::MissingClientCapability);
@@ -765,39 +828,80 @@ pub(crate) fn principal_key(auth: &AuthInfo) -> String {
     auth.principal().key()
 }
 
-/// The answers of a retried 2026-07-28 call: those carried in `requestState` from earlier
-/// rounds, and this round's `inputResponses`.
-fn collect_answers(params: &Map<String, Value>) -> Result<Map<String, Value>, String> {
-    let mut answers = Map::new();
-    if let Some(state) = params.get("requestState") {
-        let decoded = state
-            .as_str()
-            .and_then(|s| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(s)
-                    .ok()
-            })
-            .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
-            .ok_or("invalid params: `requestState` was not issued by this server")?;
-        answers.extend(decoded);
-    }
-    match params.get("inputResponses") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(responses)) => answers.extend(responses.clone()),
+/// The answers of a retried 2026-07-28 call: those of earlier rounds, from its sealed
+/// `requestState`, and this round's `inputResponses`, each of which must answer a question the
+/// state says was asked. `binding` is `None` when the client can answer no request for input
+/// and sent no state.
+fn collect_answers(
+    params: &Map<String, Value>,
+    sealer: &Sealer,
+    binding: Option<&Binding<'_>>,
+) -> Result<Answers, String> {
+    let responses = match params.get("inputResponses") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(responses)) => Some(responses).filter(|r| !r.is_empty()),
         Some(_) => return Err("invalid params: `inputResponses` must be an object".into()),
+    };
+    let state = match (params.get("requestState"), binding) {
+        (None | Some(Value::Null), _) => None,
+        (Some(Value::String(sealed)), Some(binding)) => Some(
+            sealer
+                .open(binding, sealed)
+                .map_err(|refused| match refused {
+                    Refused::Invalid => {
+                        "invalid params: `requestState` was not issued by this server for this call"
+                    }
+                    Refused::Expired => {
+                        "invalid params: `requestState` has expired: call the tool again without it"
+                    }
+                })?,
+        ),
+        (Some(_), _) => return Err("invalid params: `requestState` must be a string".into()),
+    };
+    let Some(state) = state else {
+        // Answers the server never asked for: a client cannot skip a confirmation by
+        // answering it in advance.
+        return match responses {
+            None => Ok(Answers::new()),
+            Some(_) => Err(
+                "invalid params: `inputResponses` without the `requestState` of the \
+                            result that asked for them"
+                    .into(),
+            ),
+        };
+    };
+    let mut answers = state.answers;
+    for (key, value) in responses.into_iter().flatten() {
+        let Some(question) = state.asked.get(key) else {
+            return Err(
+                "invalid params: `inputResponses` answers a question that was not asked".into(),
+            );
+        };
+        answers.insert(
+            key.clone(),
+            Answer {
+                question: question.clone(),
+                value: value.clone(),
+            },
+        );
     }
     Ok(answers)
 }
 
-/// The `InputRequiredResult` for a tool's request for input. `requestState` carries the
-/// answers given so far: they are the client's own words, so carrying them through the client
-/// grants nothing a client could not claim directly.
-fn input_required(input: &InputRequest) -> Value {
-    let state = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(&input.answered).unwrap_or_default());
+/// The `InputRequiredResult` for a tool's request for input, with a `requestState` sealed for
+/// this call that carries the answers given so far and the question asked now.
+fn input_required(input: InputRequest, sealer: &Sealer, binding: &Binding<'_>) -> Value {
+    let InputRequest {
+        key,
+        method,
+        params,
+        answered,
+    } = input;
+    let asked = BTreeMap::from([(key.clone(), question_digest(method, &params))]);
+    let state = sealer.seal(binding, answered, asked);
     json!({
         "resultType": "input_required",
-        "inputRequests": { input.key.clone(): { "method": input.method, "params": input.params } },
+        "inputRequests": { key: { "method": method, "params": params } },
         "requestState": state,
     })
 }

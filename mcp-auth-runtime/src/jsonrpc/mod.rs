@@ -1,11 +1,16 @@
 //! JSON-RPC 2.0 messages as MCP uses them: parsing, validation and responses.
 
 mod dispatch;
+mod request_state;
 
 pub use dispatch::{CallEvent, CallOutcome};
 pub(crate) use dispatch::{
     Dispatcher, Era, LEGACY_VERSIONS, MODERN_VERSIONS, Observer, Reply, RequestCtx, error_for,
     meta, principal_key,
+};
+pub(crate) use request_state::DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME;
+pub(crate) use request_state::{
+    Answers, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN, Sealer, question_digest,
 };
 
 use std::fmt;

@@ -83,15 +83,21 @@ impl TestServer {
         Self::start_in(TempDir::new(), 0).await
     }
 
+    /// Starts with these options of `billing serve` besides the port and data directory.
+    pub async fn start_with(options: &[&str]) -> TestServer {
+        Self::start_in_with(TempDir::new(), 0, options).await
+    }
+
     /// Starts on `port` (0: any) with the data of `dir`.
     pub async fn start_in(dir: TempDir, port: u16) -> TestServer {
-        let cli = billing::Cli::parse_from([
-            "billing",
-            "--port",
-            &port.to_string(),
-            "--data-dir",
-            dir.str(),
-        ]);
+        Self::start_in_with(dir, port, &[]).await
+    }
+
+    async fn start_in_with(dir: TempDir, port: u16, options: &[&str]) -> TestServer {
+        let port = port.to_string();
+        let mut args = vec!["billing", "--port", &port, "--data-dir", dir.str()];
+        args.extend_from_slice(options);
+        let cli = billing::Cli::parse_from(args);
         let billing::Command::Serve(args) = cli.into_command() else {
             unreachable!("serve is the default command")
         };
@@ -155,9 +161,19 @@ impl TestServer {
         self.call(token, tool, arguments).await.structured()
     }
 
-    /// The audit trail, oldest first.
+    /// The audit trail, oldest first, once it has settled: calls refused before a tool ran
+    /// are recorded just after their response is sent.
     pub fn audit(&self) -> Vec<AuditRow> {
-        audit_rows(&self.db())
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut rows = audit_rows(&self.db());
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let again = audit_rows(&self.db());
+            if again == rows || std::time::Instant::now() > deadline {
+                return again;
+            }
+            rows = again;
+        }
     }
 
     /// One invoice row as stored: `(status, refunded_cents, voided_by)`.
@@ -262,7 +278,19 @@ pub fn request(
     resource: &str,
     token: &str,
     method: &str,
+    params: Value,
+) -> reqwest::RequestBuilder {
+    request_accepting(http, resource, token, method, params, ACCEPTS[0])
+}
+
+/// [`request`], accepting `accept`.
+pub fn request_accepting(
+    http: &reqwest::Client,
+    resource: &str,
+    token: &str,
+    method: &str,
     mut params: Value,
+    accept: &str,
 ) -> reqwest::RequestBuilder {
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -272,7 +300,7 @@ pub fn request(
         .post(resource)
         .bearer_auth(token)
         .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
+        .header("accept", accept)
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", method);
     if let Some(name) = params.get("name").and_then(Value::as_str) {
@@ -290,7 +318,14 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned());
     let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| {
+        // An SSE stream: the response is the event that carries the request's id.
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .rfind(|message| message.get("id").is_some())
+            .unwrap_or(Value::String(text))
+    });
     Reply {
         status,
         www_authenticate,
@@ -359,4 +394,100 @@ pub fn ids(page: &Value) -> Vec<String> {
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A protocol era.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// 2025-11-25: `initialize` opens a session first.
+    Handshake,
+    /// 2026-07-28: one POST, no session.
+    Modern,
+}
+
+/// Every `Accept` a client may send with a call.
+pub const ACCEPTS: [&str; 3] = [
+    "application/json, text/event-stream",
+    "application/json",
+    "text/event-stream",
+];
+
+/// A client of one era: in the handshake era it opens a session when it is created.
+pub struct EraClient {
+    http: reqwest::Client,
+    resource: String,
+    token: String,
+    /// The handshake-era session; `None` in the 2026-07-28 era.
+    session: Option<String>,
+}
+
+impl EraClient {
+    pub async fn new(s: &TestServer, token: &str, era: Era) -> EraClient {
+        let session = match era {
+            Era::Handshake => Some(open_session(&s.http, &s.resource, token).await),
+            Era::Modern => None,
+        };
+        EraClient {
+            http: s.http.clone(),
+            resource: s.resource.clone(),
+            token: token.to_owned(),
+            session,
+        }
+    }
+
+    /// `tools/call` of `tool`, accepting `accept`, with `params` besides the name (the
+    /// arguments; in the 2026-07-28 era also the answers and `requestState`).
+    pub async fn call(&self, accept: &str, tool: &str, mut params: Value) -> Reply {
+        params["name"] = tool.into();
+        let (http, resource, token) = (&self.http, &self.resource, &self.token);
+        let request = match &self.session {
+            None => request_accepting(http, resource, token, "tools/call", params, accept),
+            Some(session) => {
+                let body =
+                    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
+                http.post(resource)
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .header("accept", accept)
+                    .header("mcp-session-id", session)
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .body(body.to_string())
+            }
+        };
+        send(request).await
+    }
+}
+
+/// A handshake-era session of `token`: `initialize`, then `notifications/initialized`.
+pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -> String {
+    let post = |body: Value| {
+        http.post(resource)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string())
+    };
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": { "name": "billing-tests", "version": "0" }
+        }
+    });
+    let response = post(initialize).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let response = post(initialized)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    session
 }

@@ -1,0 +1,173 @@
+//! Every refused call leaves an audit row, without the token: refused for scope, by the
+//! caller's request budget or the tool's (`429`), for bad arguments or by a policy (no tenant,
+//! a forged 2026-07-28 round trip), however the client asked to be answered (each `Accept`)
+//! and in both protocol eras.
+
+mod common;
+
+use common::{ACCEPTS, AuditRow, Era, EraClient, TestServer, within};
+use serde_json::{Value, json};
+
+const READ: &[&str] = &["invoices:read"];
+const ALL: &[&str] = &["invoices:read", "invoices:write", "payments:write"];
+
+/// What a caller does to be refused.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// A read-only token calls a write tool.
+    Scope,
+    /// A second call of a tool whose budget is one call a minute.
+    ToolBudget,
+    /// Calls until the caller's request budget is spent.
+    RequestBudget,
+    /// Arguments that do not deserialize.
+    BadArguments,
+    /// A token without a tenant: billing's policy refuses it every invoice.
+    NoTenant,
+    /// 2026-07-28: a refund's confirmation answered on the first call.
+    SkippedConfirmation,
+}
+
+impl Refusal {
+    /// The row the refusal must leave: tool, outcome, invoice.
+    fn row(self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            Refusal::Scope => ("void_invoice", "insufficient_scope", Some("INV-2041")),
+            Refusal::ToolBudget => ("lookup_invoice", "rate_limited", Some("INV-2041")),
+            Refusal::RequestBudget => ("list_invoices", "rate_limited", None),
+            Refusal::BadArguments => ("create_invoice", "invalid_arguments", None),
+            Refusal::NoTenant => ("void_invoice", "error", Some("INV-2041")),
+            Refusal::SkippedConfirmation => {
+                ("refund_invoice", "invalid_request_state", Some("INV-2042"))
+            }
+        }
+    }
+}
+
+/// Makes `subject` refused as `refusal` in `era`, accepting `accept`. Returns its token.
+async fn refuse(s: &TestServer, refusal: Refusal, subject: &str, era: Era, accept: &str) -> String {
+    let token = match refusal {
+        Refusal::Scope => s.token(subject, Some("acme"), READ),
+        Refusal::NoTenant => s.token(subject, None, ALL),
+        _ => s.token(subject, Some("acme"), ALL),
+    };
+    let client = EraClient::new(s, &token, era).await;
+    let call = |tool: &'static str, params: Value| client.call(accept, tool, params);
+    let invoice = json!({ "arguments": { "invoice_id": "INV-2041" } });
+    let context = format!("{refusal:?} {era:?} {accept}");
+    match refusal {
+        Refusal::Scope | Refusal::NoTenant => {
+            call("void_invoice", invoice).await;
+        }
+        Refusal::ToolBudget => {
+            call("lookup_invoice", invoice.clone()).await.structured();
+            let refused = call("lookup_invoice", invoice).await;
+            assert_eq!(
+                refused.body["error"]["code"], -32005,
+                "{context}: {refused:?}"
+            );
+        }
+        Refusal::RequestBudget => {
+            let mut refused = false;
+            for _ in 0..10 {
+                let reply = call("list_invoices", json!({ "arguments": {} })).await;
+                if reply.status == 429 {
+                    refused = true;
+                    break;
+                }
+            }
+            assert!(refused, "{context}: the request budget was never spent");
+        }
+        Refusal::BadArguments => {
+            let reply = call(
+                "create_invoice",
+                json!({ "arguments": { "customer": "Hooli", "amount_cents": "ten" } }),
+            )
+            .await;
+            assert!(
+                reply.tool_error().starts_with("invalid arguments"),
+                "{context}"
+            );
+        }
+        Refusal::SkippedConfirmation => {
+            let reply = call(
+                "refund_invoice",
+                json!({
+                    "arguments": { "invoice_id": "INV-2042", "amount_cents": 10 },
+                    "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": true } } },
+                }),
+            )
+            .await;
+            assert_eq!(reply.body["error"]["code"], -32602, "{context}: {reply:?}");
+        }
+    }
+    token
+}
+
+#[tokio::test]
+async fn every_refusal_is_audited_in_each_era_and_accept_without_the_token() {
+    within(async {
+        let s =
+            TestServer::start_with(&["--rate-limit", "6", "--tool-rate-limit", "lookup_invoice=1"])
+                .await;
+        let before = s.snapshot();
+        let mut cases = Vec::new();
+        for refusal in [
+            Refusal::Scope,
+            Refusal::ToolBudget,
+            Refusal::RequestBudget,
+            Refusal::BadArguments,
+            Refusal::NoTenant,
+            Refusal::SkippedConfirmation,
+        ] {
+            for era in [Era::Handshake, Era::Modern] {
+                if matches!(refusal, Refusal::SkippedConfirmation) && era == Era::Handshake {
+                    continue; // no round trips by retry in the handshake era
+                }
+                for (i, accept) in ACCEPTS.iter().enumerate() {
+                    // A caller of its own for each case: budgets are per caller.
+                    let subject = format!("{refusal:?}-{era:?}-{i}").to_lowercase();
+                    let token = refuse(&s, refusal, &subject, era, accept).await;
+                    cases.push((refusal, era, *accept, subject, token));
+                }
+            }
+        }
+        assert_eq!(s.snapshot(), before, "no refusal changed anything");
+
+        let audit = s.audit();
+        let mut missing = Vec::new();
+        for (refusal, era, accept, subject, token) in &cases {
+            let rows: Vec<&AuditRow> = audit
+                .iter()
+                .filter(|row| row.subject.as_deref() == Some(subject))
+                .collect();
+            let (tool, outcome, invoice) = refusal.row();
+            let found = rows.iter().any(|row| {
+                (
+                    row.tool.as_str(),
+                    row.outcome.as_str(),
+                    row.invoice_id.as_deref(),
+                ) == (tool, outcome, invoice)
+            });
+            if !found {
+                missing.push(format!("{refusal:?} {era:?} {accept}: {rows:?}"));
+            }
+            let signature = token.rsplit('.').next().unwrap();
+            for row in rows {
+                let text = format!("{row:?}");
+                assert!(
+                    !text.contains(signature) && !text.contains("eyJ"),
+                    "a token in the audit trail: {text}"
+                );
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{} of {} refusals left no audit row:\n{}",
+            missing.len(),
+            cases.len(),
+            missing.join("\n")
+        );
+    })
+    .await;
+}

@@ -1,0 +1,528 @@
+//! 2026-07-28 round trips cannot be forged: `requestState` is sealed for the caller, the tool,
+//! the arguments and the questions asked, and expires; `inputResponses` answer only questions
+//! the server asked. Over real HTTP, with JWTs signed by keys generated here, in each `Accept`
+//! variant; every refused retry is `-32602` and runs no tool body to its end.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::bind;
+use common::issuer::{Issuer, TestKey, claims};
+use common::tools::{Counter, confirm};
+use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{BuildError, McpServerBuilder};
+use serde_json::{Value, json};
+
+/// Refund `amount` of `invoice`, once the user confirms.
+#[tool(scope = "t:use", destructive)]
+async fn refund(
+    ctx: ToolContext<Counter>,
+    invoice: String,
+    amount: i64,
+) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "confirm": { "type": "boolean" } },
+        "required": ["confirm"]
+    });
+    let answer = ctx
+        .elicit(format!("Refund {amount} of {invoice}?"), schema)
+        .await?;
+    if answer.content.and_then(|c| c.get("confirm").cloned()) != Some(Value::Bool(true)) {
+        return Err(ToolError::new("not confirmed"));
+    }
+    ctx.state().0.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("refunded {amount} of {invoice}"))
+}
+
+/// Ask twice, then count.
+#[tool(scope = "t:use")]
+async fn twice(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
+    let schema = json!({ "type": "object", "properties": { "ok": { "type": "boolean" } } });
+    let first = ctx.elicit("First?", schema.clone()).await?;
+    let second = ctx.elicit("Second?", schema).await?;
+    ctx.state().0.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("{:?} {:?}", first.action, second.action))
+}
+
+/// Every `Accept` a 2026-07-28 client may send with a call.
+const ACCEPTS: &[&str] = &[
+    "application/json, text/event-stream",
+    "application/json",
+    "text/event-stream",
+];
+
+const YES: &str = r#"{ "action": "accept", "content": { "confirm": true } }"#;
+
+fn yes() -> Value {
+    serde_json::from_str(YES).unwrap()
+}
+
+/// A server for the tools above, behind a JWT verifier of `issuer`.
+struct Fx {
+    issuer: Issuer,
+    key: TestKey,
+    addr: SocketAddr,
+    resource: String,
+    counter: Counter,
+    http: reqwest::Client,
+}
+
+impl Fx {
+    async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Fx {
+        let key = TestKey::es256("ec-1");
+        let issuer = Issuer::start(&[&key]).await;
+        Fx::start_with(issuer, key, configure).await
+    }
+
+    /// Another server (a replica) of the same issuer.
+    async fn replica(&self, configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Fx {
+        Fx::start_with(self.issuer.clone(), self.key.clone(), configure).await
+    }
+
+    async fn start_with(
+        issuer: Issuer,
+        key: TestKey,
+        configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
+    ) -> Fx {
+        let listener = bind().await;
+        let addr = listener.local_addr().unwrap();
+        let resource = format!("http://{addr}/mcp");
+        let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
+            .build()
+            .unwrap();
+        let counter = Counter::default();
+        let builder = McpServer::builder("round-trips", "1.0.0")
+            .tools(tools![refund, twice, confirm])
+            .state(counter.clone())
+            .resource(resource.clone())
+            .authorization_server(issuer.url.clone())
+            .verifier(verifier);
+        let server = configure(builder).build().unwrap();
+        common::serve_on(listener, server.into_router());
+        Fx {
+            issuer,
+            key,
+            addr,
+            resource,
+            counter,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A token of `subject` for this server.
+    fn token(&self, subject: &str) -> String {
+        let mut claims = claims(&self.issuer.url, &self.resource, "t:use");
+        claims["sub"] = subject.into();
+        self.key.sign(&claims)
+    }
+
+    fn runs(&self) -> usize {
+        self.counter.0.load(Ordering::SeqCst)
+    }
+
+    /// `tools/call` of `tool` by `subject` with `params` (arguments, answers, state), as a
+    /// client that can answer elicitations and accepts `accept`. Returns the status and the
+    /// JSON-RPC response, whether it came as JSON or as the last event of a stream.
+    async fn call(&self, subject: &str, accept: &str, tool: &str, params: Value) -> (u16, Value) {
+        let mut params = params;
+        params["name"] = tool.into();
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
+        });
+        let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params });
+        let response = self
+            .http
+            .post(format!("http://{}/mcp", self.addr))
+            .bearer_auth(self.token(subject))
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", tool)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let message = serde_json::from_str(&text).unwrap_or_else(|_| {
+            // An SSE stream: the response is the event that carries the request's id.
+            text.lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+                .rfind(|message| message.get("id").is_some())
+                .unwrap_or(Value::String(text))
+        });
+        (status, message)
+    }
+
+    /// The first round of `tool`: its question key and sealed state.
+    async fn ask(&self, subject: &str, tool: &str, arguments: Value) -> (String, String) {
+        let (status, body) = self
+            .call(subject, ACCEPTS[0], tool, json!({ "arguments": arguments }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let result = &body["result"];
+        assert_eq!(result["resultType"], "input_required", "{body}");
+        let key = result["inputRequests"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        (key, result["requestState"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Asserts a refused retry: JSON-RPC `-32602` whose message contains `why`. The status is
+/// `200`, as for every invalid-params error of dispatch (it is not asserted for a stream-only
+/// client, whose transport is another concern).
+#[track_caller]
+fn assert_refused(accept: &str, (status, body): &(u16, Value), why: &str) {
+    assert_eq!(body["error"]["code"], -32602, "{accept}: {body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(why), "{accept}: {message}");
+    if accept != "text/event-stream" {
+        assert_eq!(*status, 200, "{accept}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_round_trip_runs_the_tool_once() {
+    let fx = Fx::start(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    for accept in ACCEPTS {
+        let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+        assert_eq!(key, "elicitation-0");
+        // Members in another order are the same arguments.
+        let reordered: Value = serde_json::from_str(r#"{"amount":10,"invoice":"INV-1"}"#).unwrap();
+        let before = fx.runs();
+        let (status, body) = fx
+            .call(
+                "user-1",
+                accept,
+                "refund",
+                json!({ "arguments": reordered, "inputResponses": { key: yes() }, "requestState": state }),
+            )
+            .await;
+        assert_eq!(status, 200, "{accept}: {body}");
+        assert_eq!(
+            body["result"]["content"][0]["text"], "refunded 10 of INV-1",
+            "{accept}: {body}"
+        );
+        assert_eq!(fx.runs(), before + 1);
+    }
+}
+
+#[tokio::test]
+async fn answers_sent_before_any_question_are_refused() {
+    let fx = Fx::start(|b| b).await;
+    for accept in ACCEPTS {
+        // A client that skips the confirmation by answering it in advance.
+        let skipped = fx
+            .call(
+                "user-1",
+                accept,
+                "refund",
+                json!({
+                    "arguments": { "invoice": "INV-1", "amount": 10 },
+                    "inputResponses": { "elicitation-0": yes() },
+                }),
+            )
+            .await;
+        assert_refused(accept, &skipped, "without the `requestState`");
+        // The unsealed state of old: base64 of the answers.
+        let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"elicitation-0":{YES}}}"#));
+        let forged = fx
+            .call(
+                "user-1",
+                accept,
+                "refund",
+                json!({
+                    "arguments": { "invoice": "INV-1", "amount": 10 },
+                    "requestState": forged,
+                }),
+            )
+            .await;
+        assert_refused(accept, &forged, "not issued by this server");
+    }
+    assert_eq!(fx.runs(), 0);
+}
+
+#[tokio::test]
+async fn a_tampered_request_state_is_refused() {
+    let fx = Fx::start(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+    let parts: Vec<&str> = state.split('.').collect();
+    assert_eq!(parts.len(), 3, "{state}");
+    // One byte changed in each part: the version, the state and its tag.
+    let mut tampered = Vec::new();
+    for part in 0..3 {
+        let mut changed: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+        let bytes = flip_middle(&changed[part]);
+        changed[part] = bytes;
+        tampered.push(changed.join("."));
+    }
+    // A state whose content changed, re-encoded correctly: answers smuggled in, the expiry
+    // pushed back.
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["ans"]["elicitation-0"] = json!({ "q": payload["ask"]["elicitation-0"], "a": yes() });
+    tampered.push(format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        parts[2]
+    ));
+    tampered.push(format!("{state}."));
+    tampered.push(parts[..2].join("."));
+    for accept in ACCEPTS {
+        for state in &tampered {
+            let refused = fx
+                .call(
+                    "user-1",
+                    accept,
+                    "refund",
+                    json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
+                )
+                .await;
+            assert_refused(accept, &refused, "`requestState`");
+        }
+    }
+    assert_eq!(fx.runs(), 0);
+}
+
+/// `text` with its middle character replaced by another base64url character.
+fn flip_middle(text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let middle = chars.len() / 2;
+    chars[middle] = if chars[middle] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+#[tokio::test]
+async fn a_confirmation_cannot_be_replayed_onto_another_call() {
+    let fx = Fx::start(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+    let retry = |arguments: Value| json!({ "arguments": arguments, "inputResponses": { &key: yes() }, "requestState": state });
+    for accept in ACCEPTS {
+        for (subject, tool, arguments) in [
+            // Another caller.
+            ("user-2", "refund", args.clone()),
+            // Another invoice, another amount, an extra member.
+            (
+                "user-1",
+                "refund",
+                json!({ "invoice": "INV-2", "amount": 10 }),
+            ),
+            (
+                "user-1",
+                "refund",
+                json!({ "invoice": "INV-1", "amount": 1000 }),
+            ),
+            (
+                "user-1",
+                "refund",
+                json!({ "invoice": "INV-1", "amount": 10, "note": "x" }),
+            ),
+            // Another tool asking the same kind of question.
+            ("user-1", "confirm", json!({})),
+        ] {
+            let refused = fx.call(subject, accept, tool, retry(arguments)).await;
+            assert_refused(accept, &refused, "not issued by this server for this call");
+        }
+    }
+    assert_eq!(fx.runs(), 0);
+    // The state still works for its own call: the refusals above changed nothing.
+    let (_, body) = fx.call("user-1", ACCEPTS[0], "refund", retry(args)).await;
+    assert_eq!(body["result"]["content"][0]["text"], "refunded 10 of INV-1");
+}
+
+#[tokio::test]
+async fn an_answer_to_a_question_not_asked_is_refused() {
+    let fx = Fx::start(|b| b).await;
+    let ok = json!({ "action": "accept", "content": { "ok": true } });
+    let (first, state) = fx.ask("user-1", "twice", json!({})).await;
+    assert_eq!(first, "elicitation-0");
+    for accept in ACCEPTS {
+        for responses in [
+            // The next question, answered before it is asked.
+            json!({ "elicitation-0": ok, "elicitation-1": ok }),
+            json!({ "elicitation-1": ok }),
+            json!({ "sampling-0": {} }),
+        ] {
+            let refused = fx
+                .call(
+                    "user-1",
+                    accept,
+                    "twice",
+                    json!({ "inputResponses": responses, "requestState": state }),
+                )
+                .await;
+            assert_refused(accept, &refused, "a question that was not asked");
+        }
+    }
+    // Answered one at a time, each with the state of the round that asked it.
+    let (_, body) = fx
+        .call(
+            "user-1",
+            ACCEPTS[0],
+            "twice",
+            json!({ "inputResponses": { "elicitation-0": ok }, "requestState": state }),
+        )
+        .await;
+    let result = &body["result"];
+    assert_eq!(result["resultType"], "input_required", "{body}");
+    assert!(result["inputRequests"].get("elicitation-1").is_some());
+    let second = result["requestState"].as_str().unwrap();
+    // The first question cannot be answered again with the second round's state.
+    let again = fx
+        .call(
+            "user-1",
+            ACCEPTS[0],
+            "twice",
+            json!({ "inputResponses": { "elicitation-0": { "action": "decline" } }, "requestState": second }),
+        )
+        .await;
+    assert_refused(ACCEPTS[0], &again, "a question that was not asked");
+    let (_, body) = fx
+        .call(
+            "user-1",
+            ACCEPTS[0],
+            "twice",
+            json!({ "inputResponses": { "elicitation-1": ok }, "requestState": second }),
+        )
+        .await;
+    assert_eq!(
+        body["result"]["content"][0]["text"], "Accept Accept",
+        "{body}"
+    );
+    assert_eq!(fx.runs(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_request_state_is_refused() {
+    let fx = Fx::start(|b| b.request_state_lifetime(Duration::from_millis(300))).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for accept in ACCEPTS {
+        let refused = fx
+            .call(
+                "user-1",
+                accept,
+                "refund",
+                json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
+            )
+            .await;
+        assert_refused(accept, &refused, "expired");
+    }
+    assert_eq!(fx.runs(), 0);
+}
+
+const OLD_KEY: [u8; 32] = [1; 32];
+const NEW_KEY: [u8; 32] = [2; 32];
+
+#[tokio::test]
+async fn replicas_sharing_a_key_accept_each_others_states() {
+    let a = Fx::start(|b| b.request_state_key(OLD_KEY)).await;
+    let b = a.replica(|b| b.request_state_key(OLD_KEY)).await;
+    // With the default key, drawn by each process, a replica cannot open another's states.
+    let own_key = a.replica(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    let (key, state) = a.ask("user-1", "refund", args.clone()).await;
+    let retry =
+        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let refused = own_key
+        .call("user-1", ACCEPTS[0], "refund", retry.clone())
+        .await;
+    assert_refused(ACCEPTS[0], &refused, "not issued by this server");
+    let (status, body) = b.call("user-1", ACCEPTS[0], "refund", retry).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["content"][0]["text"], "refunded 10 of INV-1");
+    assert_eq!((a.runs(), b.runs(), own_key.runs()), (0, 1, 0));
+}
+
+#[tokio::test]
+async fn a_rotated_key_opens_states_while_it_is_listed_as_previous() {
+    let old = Fx::start(|b| b.request_state_key(OLD_KEY)).await;
+    let rotated = old
+        .replica(|b| {
+            b.request_state_key(NEW_KEY)
+                .previous_request_state_key(OLD_KEY)
+        })
+        .await;
+    let retired = old.replica(|b| b.request_state_key(NEW_KEY)).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    let (key, state) = old.ask("user-1", "refund", args.clone()).await;
+    let retry =
+        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+
+    let (_, body) = rotated
+        .call("user-1", ACCEPTS[0], "refund", retry.clone())
+        .await;
+    assert_eq!(
+        body["result"]["content"][0]["text"], "refunded 10 of INV-1",
+        "{body}"
+    );
+    let refused = retired.call("user-1", ACCEPTS[0], "refund", retry).await;
+    assert_refused(ACCEPTS[0], &refused, "not issued by this server");
+    assert_eq!(retired.runs(), 0);
+
+    // States sealed after the rotation use the new key: the retired server opens them.
+    let (key, state) = rotated.ask("user-1", "refund", args.clone()).await;
+    let (_, body) = retired
+        .call(
+            "user-1",
+            ACCEPTS[0],
+            "refund",
+            json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
+        )
+        .await;
+    assert_eq!(
+        body["result"]["content"][0]["text"], "refunded 10 of INV-1",
+        "{body}"
+    );
+}
+
+#[test]
+fn a_request_state_key_shorter_than_32_bytes_is_a_build_error() {
+    let build = |configure: fn(McpServerBuilder) -> McpServerBuilder| {
+        configure(
+            McpServer::builder("keys", "1.0.0")
+                .tools(tools![twice])
+                .state(Counter::default())
+                .without_auth(),
+        )
+        .build()
+    };
+    for short in [
+        (|b: McpServerBuilder| b.request_state_key([0; 31])) as fn(_) -> _,
+        |b: McpServerBuilder| {
+            b.request_state_key(NEW_KEY)
+                .previous_request_state_key(*b"short")
+        },
+    ] {
+        let error = build(short).unwrap_err();
+        assert!(
+            matches!(error, BuildError::RequestStateKeyTooShort(_)),
+            "{error}"
+        );
+        assert!(error.to_string().contains("at least 32 bytes"), "{error}");
+    }
+    assert!(build(|b| b.request_state_key(NEW_KEY)).is_ok());
+}
