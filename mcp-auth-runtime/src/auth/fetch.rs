@@ -30,7 +30,7 @@
 
 use url::Url;
 
-use super::claims::is_loopback_host;
+use super::claims::{is_loopback_host, is_secure_url};
 
 /// Why a URL may not be fetched, or `Ok` with the parsed URL.
 pub(crate) fn check_url(url: &str) -> Result<Url, &'static str> {
@@ -46,6 +46,10 @@ pub(crate) fn check_url(url: &str) -> Result<Url, &'static str> {
     }
     if parsed.fragment().is_some() {
         return Err("URLs with a fragment are refused");
+    }
+    // What the parser repairs or drops (an empty `@`, backslashes, whitespace) is refused too.
+    if !is_secure_url(url) {
+        return Err("not an RFC 3986 URL, or one with userinfo");
     }
     Ok(parsed)
 }
@@ -127,6 +131,8 @@ mod tests {
             "https://user@auth.example.com/jwks",
             "https://:pw@auth.example.com/jwks",
             "http://user@127.0.0.1/jwks",
+            "https://@auth.example.com/jwks",
+            "https://auth.example.com\\@evil.example/jwks",
             "https://auth.example.com/jwks#keys",
             "https://auth.example.com/jwks#",
             "ftp://auth.example.com/jwks",
