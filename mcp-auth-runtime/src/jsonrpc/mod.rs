@@ -4,8 +4,8 @@ mod dispatch;
 
 pub use dispatch::{CallEvent, CallOutcome};
 pub(crate) use dispatch::{
-    Dispatcher, Era, LEGACY_VERSIONS, MODERN_VERSIONS, Observer, Reply, RequestCtx, error_for,
-    meta, principal_key,
+    Dispatcher, Era, LEGACY_VERSIONS, Listen, MODERN_VERSIONS, Observer, Reply, RequestCtx,
+    error_for, meta, principal_key,
 };
 
 use std::fmt;
