@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -111,8 +112,8 @@ impl ServeConfig {
     }
 
     /// How long a client may take to send a request's whole body, from the moment its
-    /// headers were read. The MCP endpoint answers a late body with `408 Request Timeout` and
-    /// closes the connection; a handler of your own sees its body fail.
+    /// headers were read. Reading a late body fails, and the request is answered with
+    /// `408 Request Timeout` (whatever its handler answered) before the connection closes.
     pub fn request_body_timeout(mut self, timeout: Duration) -> Self {
         self.request_body_timeout = timeout;
         self
@@ -194,22 +195,30 @@ async fn connection(
     let draining = drained.clone();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let deadline = tokio::time::Instant::now() + body_timeout;
+        let mut timed_out = None;
         let mut request = request.map(|body| {
             if body.is_end_stream() {
-                Body::new(body)
-            } else {
-                Body::new(DeadlineBody {
-                    inner: body,
-                    deadline,
-                    timer: None,
-                })
+                return Body::new(body);
             }
+            let flag = Arc::new(AtomicBool::new(false));
+            timed_out = Some(flag.clone());
+            Body::new(DeadlineBody {
+                inner: body,
+                deadline,
+                timer: None,
+                timed_out: flag,
+            })
         });
         request.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
         let draining = draining.clone();
         async move {
             let response = router.oneshot(request).await?;
+            // Whatever the handler (or a middleware that read the body first) made of the
+            // failed body, the client is told why, and the connection is not reused.
+            if timed_out.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                return Ok(body_timed_out());
+            }
             Ok::<_, Infallible>(ending_at_shutdown(response, draining))
         }
     });
@@ -293,6 +302,8 @@ struct DeadlineBody {
     deadline: tokio::time::Instant,
     /// Armed at the first wait only: a body that is already there costs no timer.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Set when the deadline passed, for the response.
+    timed_out: Arc<AtomicBool>,
 }
 
 impl HttpBody for DeadlineBody {
@@ -312,7 +323,10 @@ impl HttpBody for DeadlineBody {
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout)))),
+            Poll::Ready(()) => {
+                this.timed_out.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(Box::new(BodyTimeout))))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -338,14 +352,14 @@ impl std::fmt::Display for BodyTimeout {
 
 impl std::error::Error for BodyTimeout {}
 
-/// Whether reading a body failed because [`serve_with`]'s body timeout passed.
-pub(crate) fn is_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(err);
-    while let Some(err) = cause {
-        if err.is::<BodyTimeout>() {
-            return true;
-        }
-        cause = err.source();
-    }
-    false
+/// `408` for a body that did not arrive in time; the connection closes, since the rest of the
+/// body may still be on its way.
+fn body_timed_out() -> Response {
+    let mut response = Response::new(Body::from("the request body did not arrive in time"));
+    *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }

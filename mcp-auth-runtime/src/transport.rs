@@ -224,7 +224,6 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
     }
     let body = match axum::body::to_bytes(body, server.body_limit()).await {
         Ok(body) => body,
-        Err(err) if crate::serve::is_body_timeout(&err) => return body_timed_out(),
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
     let message = match parse(&body) {
@@ -283,17 +282,6 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
             StatusCode::ACCEPTED.into_response()
         }
     }
-}
-
-/// `408` for a body that did not arrive within the serving loop's body timeout; the
-/// connection closes, since the rest of the body may still be on its way.
-fn body_timed_out() -> Response {
-    (
-        StatusCode::REQUEST_TIMEOUT,
-        [(header::CONNECTION, HeaderValue::from_static("close"))],
-        "the request body did not arrive in time",
-    )
-        .into_response()
 }
 
 fn is_json_content(headers: &HeaderMap) -> bool {
