@@ -100,6 +100,7 @@ pub struct Server {
     resource: String,
     issuer: Option<DevIssuer>,
     banner: String,
+    limits: mcp_auth_runtime::ServeConfig,
 }
 
 impl Server {
@@ -136,7 +137,8 @@ impl Server {
             .resource_name("Billing")
             .tools(all_tools())
             .state(store.clone())
-            .resource(&resource);
+            .resource(&resource)
+            .max_streams_per_principal(args.limits.max_streams_per_principal);
         if !args.baseline_scopes.is_empty() {
             builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
         }
@@ -190,6 +192,7 @@ impl Server {
             resource,
             issuer,
             banner,
+            limits: args.limits.serve_config(),
         })
     }
 
@@ -216,23 +219,13 @@ impl Server {
         &self.banner
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight calls finish.
+    /// Serves until `shutdown` completes, then lets in-flight calls finish, with the
+    /// connection-level limits of the command line.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt as _;
-        // Small responses otherwise wait for the peer's delayed ACK.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        mcp_auth_runtime::serve_with(self.listener, self.router, self.limits, shutdown).await
     }
 }
 
