@@ -47,8 +47,10 @@ mod registry;
 mod result;
 mod schema;
 mod scope;
+mod serve;
 mod server;
 mod session;
+mod streams;
 #[cfg(feature = "redis")]
 pub use session::RedisSessions;
 mod tool;
@@ -62,7 +64,14 @@ pub use metadata::ProtectedResourceMetadata;
 pub use peer::{ElicitAction, Elicitation, InputRequest, LogLevel};
 pub use result::{CallToolResult, Content, ResourceContents};
 pub use scope::{ScopePolicy, is_scope_token};
-pub use server::{BuildError, DEFAULT_BODY_LIMIT, McpServer, McpServerBuilder, serve};
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_BODY_TIMEOUT,
+    ServeConfig, serve_with,
+};
+pub use server::{
+    BuildError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_STREAMS_PER_PRINCIPAL, McpServer, McpServerBuilder,
+    serve,
+};
 pub use tool::{Annotations, Args, SCOPES_META_KEY, ToolDef};
 
 /// Turns an `async fn` into a scope-guarded MCP tool.

@@ -30,6 +30,9 @@ use crate::tool::{StateType, ToolDef};
 /// Largest request body accepted by default: 1 MiB, far above any sane tool call.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Default of [`McpServerBuilder::max_streams_per_principal`]: 16 open streams per caller.
+pub const DEFAULT_MAX_STREAMS_PER_PRINCIPAL: usize = 16;
+
 /// Why [`McpServerBuilder::build`] refused a configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -144,6 +147,7 @@ pub struct McpServerBuilder {
     session_idle_timeout: Duration,
     max_sessions: usize,
     max_sessions_per_principal: usize,
+    max_streams_per_principal: usize,
     redis_sessions: Option<SharedSessions>,
     health_checks: bool,
     call_timeout: Duration,
@@ -319,6 +323,15 @@ impl McpServerBuilder {
     /// session is ended to make room.
     pub fn max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = max.max(1);
+        self
+    }
+
+    /// The most `subscriptions/listen` streams one caller (the issuer, subject and client of
+    /// its token) may hold open at once in this process (default
+    /// [`DEFAULT_MAX_STREAMS_PER_PRINCIPAL`]); one more is refused with `429` before any
+    /// stream opens.
+    pub fn max_streams_per_principal(mut self, max: usize) -> Self {
+        self.max_streams_per_principal = max.max(1);
         self
     }
 
@@ -597,6 +610,7 @@ impl McpServerBuilder {
             rate_limits: self.rate_limits,
             observer: self.observer,
             request_state,
+            streams: crate::streams::OpenStreams::new(self.max_streams_per_principal),
         };
         dispatcher.paginate();
         Ok(McpServer {
@@ -693,6 +707,7 @@ impl McpServer {
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
             max_sessions_per_principal: 64,
+            max_streams_per_principal: DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
             redis_sessions: None,
             health_checks: true,
             call_timeout: Duration::from_secs(300),
@@ -764,9 +779,21 @@ impl McpServer {
         }
     }
 
-    /// Serves the router on `listener` until `shutdown` completes, with `TCP_NODELAY` on
-    /// every connection (without it, small SSE writes wait for the peer's delayed ACK, about
-    /// 40 ms each) and a graceful shutdown that lets in-flight calls finish.
+    /// Serves the router on `listener` with `config`'s connection-level limits until
+    /// `shutdown` completes: see [`serve_with`](crate::serve_with).
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        config: crate::ServeConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::serve::serve_with(listener, self.into_router(), config, shutdown).await
+    }
+
+    /// Serves the router on `listener` until `shutdown` completes, with the default
+    /// connection-level limits ([`ServeConfig`](crate::ServeConfig)), `TCP_NODELAY` on every
+    /// connection (without it, small SSE writes wait for the peer's delayed ACK, about 40 ms
+    /// each) and a graceful shutdown that lets in-flight calls finish.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -775,8 +802,10 @@ impl McpServer {
         serve(listener, self.into_router(), shutdown).await
     }
 
-    /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is
-    /// (prefer [`serve`](Self::serve), which sets `TCP_NODELAY`). Merge rather than nest: the
+    /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is.
+    /// Prefer [`serve`](crate::serve()) or [`serve_with`](crate::serve_with) to `axum::serve`:
+    /// they set `TCP_NODELAY` and the connection-level limits (header-read and body timeouts,
+    /// a connection cap) that `axum::serve` lacks. Merge rather than nest: the
     /// protected-resource metadata lives at the origin's `/.well-known/`.
     pub fn into_router(self) -> Router {
         let path = self.inner.path.clone();
@@ -938,22 +967,14 @@ fn serialized_origin(origin: &str) -> String {
 }
 
 /// Serves `router` (an [`McpServer`]'s, possibly merged with routes of your own) on
-/// `listener` until `shutdown` completes, as [`McpServer::serve`] does: `TCP_NODELAY` on every
-/// connection, each request's peer address as `ConnectInfo<SocketAddr>` (a merged development
-/// issuer needs it), and a graceful shutdown that lets in-flight calls finish.
+/// `listener` until `shutdown` completes, as [`McpServer::serve`] does: with the default
+/// [`ServeConfig`](crate::ServeConfig) limits (header-read and body timeouts, a connection
+/// cap), `TCP_NODELAY` on every connection, and a graceful shutdown that lets in-flight calls
+/// finish. [`serve_with`](crate::serve_with) takes other limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-        }
-    });
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::serve::serve_with(listener, router, crate::ServeConfig::default(), shutdown).await
 }

@@ -9,6 +9,16 @@
 //!   tool list never changes), which MCP 2025-11-25 allows, and the 2026-07-28 era has no GET.
 //! - **DELETE** ends a handshake-era session.
 //!
+//! A client that goes away cancels its call, in both eras, as `notifications/cancelled`
+//! would: the call's future is dropped and the [`on_call`](crate::McpServerBuilder::on_call)
+//! hook reports it `Cancelled`. The 2026-07-28 era says so (streamable HTTP §cancellation).
+//! The handshake era says a disconnect SHOULD NOT be taken as cancellation, so that a client
+//! can resume the stream with `Last-Event-ID`; this server offers no resumption (`GET`
+//! answers `405`), so the result of a call whose client left can never be delivered, and
+//! running it on would only let a client start work that no connection limit bounds: open a
+//! call, hang up, repeat. A tool whose side effect must complete once begun runs that part
+//! in a task of its own.
+//!
 //! The era of each request is read from the request itself: a request whose `_meta` carries
 //! `io.modelcontextprotocol/protocolVersion` is served statelessly under 2026-07-28, with its
 //! `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers checked against the body;
@@ -36,8 +46,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::AuthInfo;
 use crate::jsonrpc::{
-    Era, LEGACY_VERSIONS, MODERN_VERSIONS, Message, Reply, Request as RpcRequest, RequestCtx, code,
-    error_for, meta, parse,
+    Era, LEGACY_VERSIONS, Listen, MODERN_VERSIONS, Message, Reply, Request as RpcRequest,
+    RequestCtx, code, error_for, meta, parse,
 };
 use crate::peer::{ClientSupport, LogLevel};
 use crate::server::McpServer;
@@ -548,10 +558,9 @@ async fn answer(
             let task = tokio::spawn(async move {
                 let _ = done_tx.send(call.await);
             });
-            // 2026-07-28: closing the stream cancels the request (streamable HTTP
-            // §cancellation). The handshake era does not treat a disconnect as cancellation,
-            // so the call runs to its end there.
-            let abort = modern.then(|| AbortOnDrop(task));
+            // Closing the stream cancels the call, in both eras: see "A client that goes
+            // away" in the module docs.
+            let abort = Some(AbortOnDrop(task));
             sse_response(
                 server,
                 first_event.into_iter().collect(),
@@ -751,7 +760,7 @@ fn final_event(_server: &McpServer, reply: Reply, id: Option<&str>) -> Bytes {
             sse_event(&body, id)
         }
         Reply::Precomputed { head, tail } => sse_event(&[&head[..], &tail[..]].concat(), id),
-        Reply::Listen(ack) => sse_event(&ack, id),
+        Reply::Listen(listen) => sse_event(&listen.ack, id),
         Reply::RateLimited { body, .. } => sse_event(&body, id),
         Reply::Cancelled => Bytes::new(),
     }
@@ -774,23 +783,47 @@ fn too_many_requests(retry_after: Duration, body: Bytes) -> Response {
 }
 
 /// `subscriptions/listen`: the acknowledgement, then keep-alive comments until the client
-/// closes the stream.
-fn listen_stream(ack: Bytes) -> Response {
+/// closes the stream, the token that opened it expires, or the server shuts down
+/// ([`crate::serve_with`]). The caller's stream slot is given back when it ends.
+fn listen_stream(listen: Listen) -> Response {
+    let Listen {
+        ack,
+        expires_at,
+        slot,
+    } = listen;
     let stream = async_stream(move |tx| async move {
+        let _slot = slot;
         if tx.send(sse_event(&ack, None)).await.is_err() {
             return;
         }
+        let expired = async {
+            match expires_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut expired = std::pin::pin!(expired);
         let mut ticks = tokio::time::interval(KEEP_ALIVE);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
-            if tx.send(Bytes::from_static(b":\n\n")).await.is_err() {
-                return;
+            tokio::select! {
+                // The client reconnects with a fresh token, or with none and gets `401`.
+                () = &mut expired => return,
+                // Noticed at once, not at the next keep-alive, so that the slot is free again.
+                () = tx.closed() => return,
+                _ = ticks.tick() => {
+                    if tx.send(Bytes::from_static(b":\n\n")).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     });
     let mut response = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
     sse_headers(&mut response);
+    response
+        .extensions_mut()
+        .insert(crate::serve::EndsAtShutdown);
     response
 }
 

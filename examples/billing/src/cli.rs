@@ -159,6 +159,9 @@ pub struct ServeArgs {
         requires = "request_state_key"
     )]
     pub previous_request_state_keys: Vec<String>,
+    /// Connection-level limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -185,6 +188,7 @@ impl fmt::Debug for ServeArgs {
             client_secret,
             request_state_key,
             previous_request_state_keys,
+            limits,
         } = self;
         let redacted = |secret: &Option<String>| secret.as_ref().map(|_| Redacted);
         f.debug_struct("ServeArgs")
@@ -211,6 +215,7 @@ impl fmt::Debug for ServeArgs {
                 "previous_request_state_keys",
                 &vec![Redacted; previous_request_state_keys.len()],
             )
+            .field("limits", limits)
             .finish()
     }
 }
@@ -236,6 +241,77 @@ fn without_password(url: &str) -> String {
         Some(at) => format!("{scheme}://[redacted]{}", &rest[at..]),
         None => url.to_owned(),
     }
+}
+
+/// Connection-level limits of `billing serve` (see `ServeConfig` in mcp-auth-runtime).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// How long a client may take to send a request's headers, or keep a connection idle
+    /// between requests, before the connection is closed: `10s`, `500ms`, `1m`.
+    #[arg(
+        long,
+        env = "BILLING_HEADER_READ_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_timeout
+    )]
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body; `408` after it.
+    #[arg(
+        long,
+        env = "BILLING_REQUEST_BODY_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_timeout
+    )]
+    pub request_body_timeout: Duration,
+    /// The most connections served at once; beyond it, new connections wait until one
+    /// closes. Keep `ulimit -n` above it.
+    #[arg(
+        long,
+        env = "BILLING_MAX_CONNECTIONS",
+        default_value_t = mcp_auth_runtime::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections: usize,
+    /// The most `subscriptions/listen` streams one caller (issuer, subject and client of its
+    /// token) may hold open on this replica; `429` beyond it.
+    #[arg(
+        long,
+        env = "BILLING_MAX_STREAMS_PER_PRINCIPAL",
+        default_value_t = mcp_auth_runtime::DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_streams_per_principal: usize,
+}
+
+impl LimitArgs {
+    /// The limits of the serving loop.
+    pub fn serve_config(&self) -> mcp_auth_runtime::ServeConfig {
+        mcp_auth_runtime::ServeConfig::new()
+            .header_read_timeout(self.header_read_timeout)
+            .request_body_timeout(self.request_body_timeout)
+            .max_connections(self.max_connections)
+    }
+}
+
+/// `500ms`, `10s`, `2m`, or plain seconds; between 1 ms and 1 hour.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let invalid = || format!("`{s}` is not a timeout such as 500ms, 10s or 2m");
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => s.split_at(at),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let timeout = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(invalid)?),
+        _ => return Err(invalid()),
+    };
+    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+        return Err(format!("a timeout must be between 1ms and 1h, got `{s}`"));
+    }
+    Ok(timeout)
 }
 
 impl ServeArgs {
@@ -361,6 +437,63 @@ mod tests {
             "99999999999999999999d",
         ] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_parse() {
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
+        for bad in [
+            "",
+            "s",
+            "0s",
+            "0ms",
+            "61m",
+            "1h",
+            "-1s",
+            "1.5s",
+            "99999999999999999999m",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_default_to_the_runtime_defaults() {
+        let cli = Cli::try_parse_from(["billing"]).unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        let limits = args.limits;
+        assert_eq!(
+            limits.header_read_timeout,
+            mcp_auth_runtime::DEFAULT_HEADER_READ_TIMEOUT
+        );
+        assert_eq!(
+            limits.request_body_timeout,
+            mcp_auth_runtime::DEFAULT_REQUEST_BODY_TIMEOUT
+        );
+        assert_eq!(
+            limits.max_connections,
+            mcp_auth_runtime::DEFAULT_MAX_CONNECTIONS
+        );
+        assert_eq!(
+            limits.max_streams_per_principal,
+            mcp_auth_runtime::DEFAULT_MAX_STREAMS_PER_PRINCIPAL
+        );
+        for bad in [
+            ["--max-connections", "0"],
+            ["--max-streams-per-principal", "0"],
+            ["--header-read-timeout", "0s"],
+            ["--request-body-timeout", "forever"],
+        ] {
+            assert!(
+                Cli::try_parse_from(["billing", bad[0], bad[1]]).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

@@ -100,6 +100,7 @@ pub struct Server {
     resource: String,
     issuer: Option<DevIssuer>,
     banner: String,
+    limits: mcp_auth_runtime::ServeConfig,
 }
 
 impl Server {
@@ -139,7 +140,8 @@ impl Server {
             .tools(tools)
             .state(store)
             .resource(&resource)
-            .on_call(refusals);
+            .on_call(refusals)
+            .max_streams_per_principal(args.limits.max_streams_per_principal);
         if let Some(key) = &args.request_state_key {
             builder = builder.request_state_key(key.as_bytes());
         }
@@ -190,6 +192,7 @@ impl Server {
             resource,
             issuer,
             banner,
+            limits: args.limits.serve_config(),
         })
     }
 
@@ -216,23 +219,13 @@ impl Server {
         &self.banner
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight calls finish.
+    /// Serves until `shutdown` completes, then lets in-flight calls finish, with the
+    /// connection-level limits of the command line.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt as _;
-        // Small responses otherwise wait for the peer's delayed ACK.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        mcp_auth_runtime::serve_with(self.listener, self.router, self.limits, shutdown).await
     }
 }
 

@@ -602,3 +602,65 @@ async fn two_processes_share_one_database_under_concurrent_calls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connection_limits_come_from_the_command_line() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    within(async {
+        let dir = TempDir::new();
+        let server = Running::start(&[
+            "--port",
+            "0",
+            "--data-dir",
+            dir.str(),
+            "--header-read-timeout",
+            "1s",
+            "--request-body-timeout",
+            "1s",
+            "--max-streams-per-principal",
+            "1",
+        ])
+        .await;
+        let addr = format!("127.0.0.1:{}", server.port());
+
+        // A connection that sends nothing is closed after the header-read timeout.
+        let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let opened = std::time::Instant::now();
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        assert!(opened.elapsed() >= Duration::from_millis(900));
+
+        // A body that does not arrive within the body timeout gets 408.
+        let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: 100\r\n\r\n{{",
+            server.banner.read_token
+        );
+        slow.write_all(head.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut response)).await;
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+
+        // One listen stream per caller: the second is refused.
+        let http = http();
+        let listen = || {
+            common::request(
+                &http,
+                &server.banner.resource,
+                &server.banner.read_token,
+                "subscriptions/listen",
+                json!({ "notifications": {} }),
+            )
+            .header("accept", "text/event-stream")
+        };
+        let mut first = listen().send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        first.chunk().await.unwrap().expect("the acknowledgement");
+        let second = listen().send().await.unwrap();
+        assert_eq!(second.status(), 429);
+        server.stop().await;
+    })
+    .await;
+}

@@ -32,6 +32,7 @@ use crate::registry::Registry;
 use crate::result::{CallToolResult, Content};
 use crate::scope::ScopePolicy;
 use crate::session::{LocalCalls, Relayed, Session, SessionError, SessionStore};
+use crate::streams::{OpenStreams, StreamSlot};
 
 /// Handshake-era protocol versions, newest first.
 pub(crate) const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
@@ -83,12 +84,23 @@ pub(crate) enum Reply {
         body: Bytes,
         session: Option<String>,
     },
-    /// `subscriptions/listen`: a stream that opens with this acknowledgement and stays open.
-    Listen(Bytes),
+    /// `subscriptions/listen`: a stream that opens with this acknowledgement and stays open
+    /// until the client closes it or its token expires.
+    Listen(Listen),
     /// The client cancelled the call: no response is sent (MCP cancellation).
     Cancelled,
     /// The caller is over a rate limit: `429` with `Retry-After`.
     RateLimited { retry_after: Duration, body: Bytes },
+}
+
+/// An accepted `subscriptions/listen`.
+#[derive(Debug)]
+pub(crate) struct Listen {
+    pub(crate) ack: Bytes,
+    /// The end of the token that opened the stream.
+    pub(crate) expires_at: Option<tokio::time::Instant>,
+    /// The caller's slot, given back when the stream ends.
+    pub(crate) slot: StreamSlot,
 }
 
 /// Everything dispatch needs, shared by all requests of one server.
@@ -119,6 +131,8 @@ pub(crate) struct Dispatcher {
     pub(crate) observer: Option<Observer>,
     /// Seals and opens the `requestState` of 2026-07-28 round trips.
     pub(crate) request_state: Sealer,
+    /// The `subscriptions/listen` streams open in this process, per caller.
+    pub(crate) streams: Arc<OpenStreams>,
 }
 
 /// The hook [`McpServerBuilder::on_call`](crate::McpServerBuilder::on_call) installs.
@@ -314,7 +328,7 @@ impl Dispatcher {
             ("ping", false) => respond(&request, &json!({})),
             ("logging/setLevel", false) => self.set_level(&request, &ctx).await,
             ("server/discover", true) => self.discover(&request),
-            ("subscriptions/listen", true) => self.listen(&request),
+            ("subscriptions/listen", true) => self.listen(&request, &ctx),
             ("tools/list", _) => self.list_tools(&request, &ctx),
             ("tools/call", _) => self.call_tool(request, ctx).await,
             (method, _) => {
@@ -497,8 +511,22 @@ impl Dispatcher {
     }
 
     /// A server whose tools never change supports no subscriptions: the acknowledgement
-    /// names none, and the stream stays open until the client closes it.
-    fn listen(&self, request: &Request) -> Reply {
+    /// names none, and the stream stays open until the client closes it or its token expires.
+    /// A caller holding its maximum of streams gets `429` instead (see [`crate::streams`]).
+    fn listen(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let Some(slot) = self.streams.open(principal_key(&ctx.auth)) else {
+            tracing::info!(
+                subject = ctx.auth.subject(),
+                client_id = ctx.auth.client_id(),
+                "too many open streams; subscriptions/listen refused"
+            );
+            return error(
+                request,
+                StatusCode::TOO_MANY_REQUESTS,
+                code::RATE_LIMITED,
+                "too many open streams: close one before opening another",
+            );
+        };
         let ack = json!({
             "jsonrpc": "2.0",
             "method": "notifications/subscriptions/acknowledged",
@@ -507,7 +535,11 @@ impl Dispatcher {
                 "notifications": {},
             },
         });
-        Reply::Listen(Bytes::from(ack.to_string()))
+        Reply::Listen(Listen {
+            ack: Bytes::from(ack.to_string()),
+            expires_at: crate::streams::deadline_of(&ctx.auth),
+            slot,
+        })
     }
 
     fn list_tools(&self, request: &Request, ctx: &RequestCtx) -> Reply {

@@ -5,8 +5,8 @@ mod request_state;
 
 pub use dispatch::{CallEvent, CallOutcome};
 pub(crate) use dispatch::{
-    Dispatcher, Era, LEGACY_VERSIONS, MODERN_VERSIONS, Observer, Reply, RequestCtx, error_for,
-    meta, principal_key,
+    Dispatcher, Era, LEGACY_VERSIONS, Listen, MODERN_VERSIONS, Observer, Reply, RequestCtx,
+    error_for, meta, principal_key,
 };
 pub(crate) use request_state::DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME;
 pub(crate) use request_state::{
