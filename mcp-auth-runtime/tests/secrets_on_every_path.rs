@@ -156,7 +156,11 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
     };
     let good = key.sign(&good_claims);
     let hmac = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
+        &{
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some("at+jwt".into());
+            header
+        },
         &good_claims,
         &EncodingKey::from_secret(HMAC_SECRET),
     )

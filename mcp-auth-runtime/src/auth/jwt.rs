@@ -647,7 +647,9 @@ impl JwtVerifierBuilder {
     pub fn build(self) -> Result<JwtVerifier, JwtConfigError> {
         crate::auth::install_crypto_provider();
         if !is_secure_url(&self.issuer) {
-            return Err(JwtConfigError::InsecureIssuer(self.issuer));
+            return Err(JwtConfigError::InsecureIssuer(super::fetch::shown(
+                &self.issuer,
+            )));
         }
         let resource = canonical_resource(&self.resource)
             .ok_or_else(|| JwtConfigError::InvalidResource(self.resource.clone()))?;
@@ -685,7 +687,8 @@ impl JwtVerifierBuilder {
                 if let JwksSource::Url(url) = &source
                     && !is_secure_url(url)
                 {
-                    return Err(JwtConfigError::InsecureJwksUrl(url.clone()));
+                    // Shown without userinfo: errors end up in logs.
+                    return Err(JwtConfigError::InsecureJwksUrl(super::fetch::shown(url)));
                 }
                 let http = reqwest::Client::builder()
                     .timeout(self.timeout)
