@@ -78,6 +78,17 @@ pub struct ServeArgs {
     /// instead of showing the consent page.
     #[arg(long, env = "BILLING_AUTO_CONSENT", conflicts_with_all = ["issuer", "introspection_url"])]
     pub auto_consent: bool,
+    /// Dev issuer only: a web origin whose pages may register clients and redeem codes from
+    /// the browser (CORS on `/register` and `/token`), e.g. `http://localhost:6274` for the
+    /// MCP Inspector's web UI; repeat it, or separate origins with spaces. None by default: a
+    /// page you visit must not be able to obtain tokens.
+    #[arg(
+        long = "dev-cors-origin",
+        env = "BILLING_DEV_CORS_ORIGINS",
+        value_delimiter = ' ',
+        conflicts_with_all = ["issuer", "introspection_url"]
+    )]
+    pub dev_cors_origins: Vec<String>,
     /// A scope to advertise to clients instead of every tool's scope; repeat it, or separate
     /// scopes with spaces. Clients request what is advertised (protected-resource metadata,
     /// the challenge to a request without a token) and step up through `403
@@ -173,6 +184,7 @@ impl fmt::Debug for ServeArgs {
             data,
             db,
             auto_consent,
+            dev_cors_origins,
             baseline_scopes,
             issuer,
             resource,
@@ -197,6 +209,7 @@ impl fmt::Debug for ServeArgs {
             .field("data", data)
             .field("db", db)
             .field("auto_consent", auto_consent)
+            .field("dev_cors_origins", dev_cors_origins)
             .field("baseline_scopes", baseline_scopes)
             .field("issuer", issuer)
             .field("resource", resource)

@@ -32,19 +32,31 @@ const BANNER_TOKEN_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// The protocol version of the printed `curl` command: one request, no session.
 const PROTOCOL_VERSION: &str = "2026-07-28";
 
+/// How the dev issuer deals with people and browsers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    /// Approve at once, as alice of acme, instead of showing the consent page.
+    pub(crate) auto_consent: bool,
+    /// Web origins whose pages may use `/register` and `/token` from the browser.
+    pub(crate) cors_origins: Vec<String>,
+}
+
 /// A dev issuer at `origin` for `resource`, signing with the key kept in `data_dir` (created
 /// on first use, readable by its owner only), so that its tokens survive a restart.
 pub(crate) fn issuer(
     origin: &str,
     resource: &str,
     data_dir: &Path,
-    auto_consent: bool,
+    options: &Options,
 ) -> anyhow::Result<DevIssuer> {
     let builder = || {
         let mut builder: DevIssuerBuilder = DevIssuer::builder(origin)
             .resource(resource)
             .users(USERS)
-            .auto_consent(auto_consent);
+            .auto_consent(options.auto_consent);
+        for cors_origin in &options.cors_origins {
+            builder = builder.cors_origin(cors_origin);
+        }
         for (scope, description) in SCOPES {
             builder = builder
                 .scopes([scope])

@@ -155,9 +155,13 @@ impl Server {
 
         let (builder, verifier, issuer) = if args.dev_issuer() {
             let data_dir = args.data.data_dir.clone();
-            let (auto_consent, o, r) = (args.auto_consent, origin.clone(), resource.clone());
+            let (o, r) = (origin.clone(), resource.clone());
+            let options = dev::Options {
+                auto_consent: args.auto_consent,
+                cors_origins: args.dev_cors_origins.clone(),
+            };
             let issuer =
-                tokio::task::spawn_blocking(move || dev::issuer(&o, &r, &data_dir, auto_consent))
+                tokio::task::spawn_blocking(move || dev::issuer(&o, &r, &data_dir, &options))
                     .await??;
             let verifier = JwtVerifier::builder(&origin, &resource)
                 .static_keys(issuer.jwks())
@@ -333,7 +337,12 @@ async fn external_auth(
 pub fn token(args: &TokenArgs) -> anyhow::Result<String> {
     let origin = format!("http://{}", SocketAddr::new(args.host, args.port));
     let resource = format!("{origin}{MCP_PATH}");
-    let issuer = dev::issuer(&origin, &resource, &args.data.data_dir, false)?;
+    let issuer = dev::issuer(
+        &origin,
+        &resource,
+        &args.data.data_dir,
+        &dev::Options::default(),
+    )?;
     let scopes: Vec<&str> = args
         .scopes
         .iter()

@@ -1079,3 +1079,46 @@ async fn refund_ids_are_numbered_per_tenant() {
     })
     .await;
 }
+
+/// `--dev-cors-origin` lets the named web origin (the MCP Inspector's, say) use the dev
+/// issuer's credential endpoints from the browser; any other origin still gets nothing.
+#[tokio::test]
+async fn dev_cors_origins_are_named_on_the_command_line() {
+    let inspector = "http://localhost:6274";
+    let server = TestServer::start_with(&["--dev-cors-origin", inspector]).await;
+    for (origin, allowed) in [(inspector, true), ("https://evil.example", false)] {
+        let preflight = server
+            .http
+            .request(reqwest::Method::OPTIONS, server.url("/token"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        let acao = preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(acao.as_deref(), allowed.then_some(origin), "{origin}");
+        let register = server
+            .http
+            .post(server.url("/register"))
+            .header("origin", origin)
+            .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(register.status().is_success(), allowed, "{origin}");
+    }
+    // Without the option, the Inspector's origin is a foreign one.
+    let plain = TestServer::start().await;
+    let register = plain
+        .http
+        .post(plain.url("/register"))
+        .header("origin", inspector)
+        .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 403);
+}
