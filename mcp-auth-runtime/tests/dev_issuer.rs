@@ -1783,6 +1783,34 @@ async fn a_full_issuer_refuses_registrations_rather_than_forget_clients_in_use()
     }
 }
 
+/// A public client authenticates by its id alone: a failed token request naming it is not a
+/// use, so a local process cannot fill the store with "clients in use" and refuse every
+/// registration for a day.
+#[tokio::test]
+async fn failed_token_requests_do_not_pin_public_clients() {
+    let fx = Fixture::start(|b| b).await;
+    for _ in 0..1_000 {
+        let id = fx.public_client(None).await;
+        let (status, body) = fx
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", "not-a-code"),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", "x"),
+                ("client_id", &id),
+            ])
+            .await;
+        assert_eq!(status, 400, "{body}");
+    }
+    let (status, body) = fx
+        .register(json!({
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    assert_eq!(status, 201, "a registration of a full issuer: {body}");
+}
+
 /// Look up an invoice of the caller's tenant.
 #[tool(scope = "invoices:read", read_only)]
 async fn lookup_invoice(ctx: ToolContext, invoice_id: String) -> Result<String, ToolError> {

@@ -128,7 +128,8 @@ pub struct ServeArgs {
     /// Share handshake-era sessions and rate-limit counters with every other replica through
     /// this Redis, e.g. `redis://127.0.0.1:6379/` (see DEPLOYING.md). Without it both live in
     /// this process.
-    #[arg(long, env = "BILLING_REDIS_URL")]
+    // The URL may hold a password: `--help` must not show the variable's value.
+    #[arg(long, env = "BILLING_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Requests per minute each caller (issuer, subject and client of its token) may send;
     /// `429` with `Retry-After` beyond it [default: no limit].
@@ -570,6 +571,27 @@ mod tests {
             assert!(
                 Cli::try_parse_from(["billing", "--tool-rate-limit", bad]).is_err(),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_variables_are_not_shown_by_help() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        for id in [
+            "client_secret",
+            "redis_url",
+            "request_state_key",
+            "previous_request_state_keys",
+        ] {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .unwrap_or_else(|| panic!("no option {id}"));
+            assert!(
+                arg.is_hide_env_values_set(),
+                "{id}: `--help` shows its value"
             );
         }
     }

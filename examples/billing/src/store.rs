@@ -62,10 +62,22 @@ pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /// Largest page of [`Ledger::list`].
 pub(crate) const MAX_PAGE: u32 = 100;
 
+/// How many refusals may wait to be written at once. Beyond it a refusal is counted and
+/// logged, not queued: refused calls cost the caller nothing, so they must not be able to
+/// queue unbounded work (and memory) in front of the database.
+const MAX_PENDING_REFUSALS: usize = 1024;
+
+/// The longest invoice id an audit row keeps of a refused call; the caller chose it.
+const MAX_RECORDED_ID: usize = 64;
+
 /// The shared store; cloning is cheap.
 #[derive(Clone)]
 pub(crate) struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Permits for refusals waiting to be written ([`MAX_PENDING_REFUSALS`]).
+    pending_refusals: Arc<tokio::sync::Semaphore>,
+    /// Refusals not written because too many were waiting.
+    dropped_refusals: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -75,6 +87,8 @@ impl Store {
         let conn = tokio::task::spawn_blocking(move || open(&path)).await??;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            pending_refusals: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_REFUSALS)),
+            dropped_refusals: Arc::default(),
         })
     }
 
@@ -144,8 +158,28 @@ impl Store {
         invoice: Option<String>,
         detail: Option<String>,
     ) {
+        let Ok(permit) = self.pending_refusals.clone().try_acquire_owned() else {
+            let dropped = 1 + self
+                .dropped_refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Logged at 1, 2, 4, 8, ... so that a flood cannot flood the log as well.
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    tool,
+                    outcome = outcome.as_str(),
+                    "too many refusals waiting to be audited; this one was not recorded"
+                );
+            }
+            return;
+        };
+        // The caller chose the id: a refused call cannot make its row (or log line) large.
+        let invoice = invoice.map(|id| truncated(id, MAX_RECORDED_ID));
         let store = self.clone();
-        tokio::spawn(async move { store.record(caller, tool, outcome, invoice, detail).await });
+        tokio::spawn(async move {
+            store.record(caller, tool, outcome, invoice, detail).await;
+            drop(permit);
+        });
     }
 
     /// Records a call that never reached a tool's body, e.g. one the server refused for
@@ -746,8 +780,29 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
     i64::from_str_radix(hex, 16).ok().filter(|n| *n > 0)
 }
 
+/// `text` cut to at most `max` bytes, on a character boundary, with `…` when cut.
+fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(super::truncated("INV-1".into(), 64), "INV-1");
+        assert_eq!(super::truncated("abcdef".into(), 3), "abc…");
+        // `é` is two bytes: the cut falls before it, not inside it.
+        assert_eq!(super::truncated("abé".into(), 3), "ab…");
+    }
+
     use super::*;
 
     #[test]

@@ -171,3 +171,36 @@ async fn every_refusal_is_audited_in_each_era_and_accept_without_the_token() {
     })
     .await;
 }
+
+/// A refused call cannot make its audit row large: the invoice id it names is cut, whatever
+/// its length, and the row still says who was refused and why.
+#[tokio::test]
+async fn a_refused_calls_invoice_id_is_recorded_cut_short() {
+    within(async {
+        let s = TestServer::start().await;
+        let token = s.token("mallory", Some("acme"), READ);
+        let client = EraClient::new(&s, &token, Era::Modern).await;
+        let long = "I".repeat(200_000);
+        client
+            .call(
+                "application/json",
+                "void_invoice",
+                json!({ "arguments": { "invoice_id": long } }),
+            )
+            .await;
+        let rows = s.audit();
+        let row = rows
+            .iter()
+            .find(|r| r.subject.as_deref() == Some("mallory"))
+            .expect("the refusal is audited");
+        assert_eq!(row.outcome, "insufficient_scope");
+        let recorded = row.invoice_id.as_deref().unwrap();
+        assert!(
+            recorded.len() <= 64 + '…'.len_utf8(),
+            "{} bytes",
+            recorded.len()
+        );
+        assert!(recorded.starts_with("IIII") && recorded.ends_with('…'));
+    })
+    .await;
+}

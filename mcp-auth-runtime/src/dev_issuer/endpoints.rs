@@ -693,7 +693,7 @@ fn token_response(issuer: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<Va
         .get("grant_type")
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
     let client = authenticate(issuer, headers, &params)?;
-    match grant_type {
+    let granted = match grant_type {
         "authorization_code" => code_grant(issuer, &client, &params),
         "refresh_token" => refresh_grant(issuer, &client, &params),
         "client_credentials" => client_credentials_grant(issuer, &client, &params),
@@ -701,7 +701,12 @@ fn token_response(issuer: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<Va
             "unsupported_grant_type",
             "grant_type must be authorization_code, refresh_token or client_credentials",
         )),
-    }
+    }?;
+    // In use only once a grant succeeded: a public client authenticates by its id alone, so
+    // a bad request naming it must not pin it in the store (registrations never evict a client
+    // in use).
+    issuer.store.client_used(&client.id);
+    Ok(granted)
 }
 
 /// RFC 6749 §2.3: `client_secret_basic`, `client_secret_post`, or a public client's bare
@@ -754,7 +759,6 @@ fn authenticate(
         (None, None) => {}
         _ => return Err(failed()),
     }
-    issuer.store.client_used(&client.id);
     Ok(client)
 }
 
