@@ -146,6 +146,12 @@ impl<S> ToolContext<S> {
 
     /// Refuses the call unless the caller holds every scope in `required`, under the server's
     /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
+    ///
+    /// Call it before the tool sends anything (progress, logs, requests for input): a refusal
+    /// is answered `403` with an `insufficient_scope` challenge only while the response has
+    /// not started. Once a notification has opened an event stream, the status is `200`, and
+    /// the refusal arrives as the stream's last event, without the challenge a client needs to
+    /// step up.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
     }
