@@ -19,7 +19,11 @@ use crate::auth::{
     TokenVerifier,
 };
 use crate::context::unit_state;
-use crate::jsonrpc::{CallEvent, Dispatcher, Observer, Sealer};
+#[cfg(feature = "redis")]
+use crate::jsonrpc::RedisSpent;
+use crate::jsonrpc::{
+    CallEvent, Dispatcher, MAX_SPENT, MemorySpent, Observer, Sealer, SpentStates,
+};
 use crate::metadata::ProtectedResourceMetadata;
 use crate::rate_limit::RateLimits;
 use crate::registry::Registry;
@@ -122,6 +126,27 @@ pub enum BuildError {
 type SharedSessions = crate::RedisSessions;
 #[cfg(not(feature = "redis"))]
 type SharedSessions = std::convert::Infallible;
+
+/// Where the spent `requestState`s are recorded: beside the sessions in Redis when there is
+/// one, so that every replica refuses a state any of them spent; in this process otherwise.
+fn spent_states(redis: Option<&SharedSessions>, shared_key: bool) -> SpentStates {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis {
+        return SpentStates::Redis(RedisSpent::new(redis.connection(), redis.prefix()));
+    }
+    #[cfg(not(feature = "redis"))]
+    if let Some(never) = redis {
+        match *never {}
+    }
+    if shared_key {
+        tracing::warn!(
+            "request states are sealed with a configured key but spent states are recorded in \
+             this process only: replicas sharing the key each accept a state once; configure \
+             `redis_sessions` to share the record"
+        );
+    }
+    SpentStates::Memory(MemorySpent::new(MAX_SPENT))
+}
 
 /// Configures an [`McpServer`]. Created by [`McpServer::builder`].
 #[must_use]
@@ -403,6 +428,17 @@ impl McpServerBuilder {
     /// in advance, replay an answer onto another call or forge one; such retries get JSON-RPC
     /// `-32602`.
     ///
+    /// Each state confirms one retry: the retry that uses it spends it before the tool runs,
+    /// and any later request carrying it (a replay of a confirmed refund, say) gets `-32602`
+    /// too; a client whose retry did not complete calls the tool again without a state. With
+    /// `redis_sessions(..)` (feature `redis`) spent states are recorded in that Redis, so
+    /// that a state spent on one replica is refused by all (while Redis is unreachable,
+    /// retries get `503`); otherwise in this process, up to 100,000 unexpired states at once
+    /// (beyond that, retries get `503` until some expire). **Replicas that share this key
+    /// without sharing Redis each accept a state once**, and a restarted process forgets what
+    /// it recorded: give replicas Redis when a repeated confirmation would matter. A server
+    /// built with this key and without Redis logs a warning saying so.
+    ///
     /// By default each process draws a random key at start: **replicas behind one load
     /// balancer must share this key**, or a retry that reaches another replica is refused, as
     /// is every call in flight across a restart. To rotate it, deploy the new key here and the
@@ -570,6 +606,10 @@ impl McpServerBuilder {
             }
             hasher.finish()
         };
+        let spent = spent_states(
+            self.redis_sessions.as_ref(),
+            self.request_state_key.is_some(),
+        );
         let sessions = (!self.stateless).then(|| {
             let limits = Limits {
                 idle_timeout: self.session_idle_timeout,
@@ -610,6 +650,7 @@ impl McpServerBuilder {
             rate_limits: self.rate_limits,
             observer: self.observer,
             request_state,
+            spent,
             streams: crate::streams::OpenStreams::new(self.max_streams_per_principal),
         };
         dispatcher.paginate();

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use common::{Client, EventReader, bind};
+use common::{Client, EventReader, bind, modern_call};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{McpServerBuilder, RedisSessions};
@@ -491,6 +491,150 @@ async fn a_redis_outage_fails_closed_and_heals() {
             Err(_) => assert!(Instant::now() < deadline, "the relay never came back"),
         }
     }
+}
+
+/// The key both replicas seal 2026-07-28 request states with.
+const STATE_KEY: [u8; 32] = [9; 32];
+
+/// The first round of `confirm` on `replica`, and the retry that confirms it.
+async fn confirm_retry(http: &reqwest::Client, replica: &Replica) -> Value {
+    let (status, body) = modern_call(
+        http,
+        replica.addr,
+        "user-1",
+        "application/json",
+        "confirm",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["resultType"], "input_required", "{body}");
+    json!({
+        "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": true } } },
+        "requestState": body["result"]["requestState"],
+    })
+}
+
+#[tokio::test]
+async fn a_request_state_spent_on_one_replica_is_refused_on_the_other() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    // Stateless or not, replicas given Redis record spent states there.
+    for stateless in [false, true] {
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder.request_state_key(STATE_KEY).stateless(stateless)
+        })
+        .await;
+        let retry = confirm_retry(&http, &a).await;
+        let (status, body) = modern_call(
+            &http,
+            b.addr,
+            "user-1",
+            "application/json",
+            "confirm",
+            retry.clone(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["result"]["content"][0]["text"], "Accept {\"confirm\":true}",
+            "{body}"
+        );
+        for replica in [&a, &b] {
+            let (_, body) = modern_call(
+                &http,
+                replica.addr,
+                "user-1",
+                "application/json",
+                "confirm",
+                retry.clone(),
+            )
+            .await;
+            assert_eq!(body["error"]["code"], -32602, "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("already been used"), "{message}");
+        }
+        let runs = (
+            a.counter.0.load(Ordering::SeqCst),
+            b.counter.0.load(Ordering::SeqCst),
+        );
+        assert_eq!(runs, (0, 1), "stateless: {stateless}");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_is_refused_with_503_while_redis_is_down() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, _b) = pair_with(&redis, |builder, _| builder.request_state_key(STATE_KEY)).await;
+    let http = reqwest::Client::new();
+    let retry = confirm_retry(&http, &a).await;
+    redis.stop();
+    let started = Instant::now();
+    let (status, body) = modern_call(
+        &http,
+        a.addr,
+        "user-1",
+        "application/json",
+        "confirm",
+        retry.clone(),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], -32603, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A stream-only client gets the same status: the refusal is decided before a stream opens.
+    let (status, _) = modern_call(
+        &http,
+        a.addr,
+        "user-1",
+        "text/event-stream",
+        "confirm",
+        retry.clone(),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        a.counter.0.load(Ordering::SeqCst),
+        0,
+        "a state that cannot be spent runs nothing"
+    );
+
+    // Once Redis is back, the state (never spent) confirms the call.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = modern_call(
+            &http,
+            a.addr,
+            "user-1",
+            "application/json",
+            "confirm",
+            retry.clone(),
+        )
+        .await;
+        if status == 200 {
+            assert_eq!(
+                body["result"]["content"][0]["text"], "Accept {\"confirm\":true}",
+                "{body}"
+            );
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "the spent-state store did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.counter.0.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

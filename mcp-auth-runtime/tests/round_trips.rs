@@ -7,6 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,7 +17,7 @@ use common::issuer::{Issuer, TestKey, claims};
 use common::tools::{Counter, confirm};
 use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{BuildError, McpServerBuilder};
+use mcp_auth_runtime::{BuildError, CallOutcome, McpServerBuilder};
 use serde_json::{Value, json};
 
 /// Refund `amount` of `invoice`, once the user confirms.
@@ -131,40 +132,17 @@ impl Fx {
     }
 
     /// `tools/call` of `tool` by `subject` with `params` (arguments, answers, state), as a
-    /// client that can answer elicitations and accepts `accept`. Returns the status and the
-    /// JSON-RPC response, whether it came as JSON or as the last event of a stream.
+    /// client that can answer elicitations and accepts `accept`.
     async fn call(&self, subject: &str, accept: &str, tool: &str, params: Value) -> (u16, Value) {
-        let mut params = params;
-        params["name"] = tool.into();
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
-        });
-        let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params });
-        let response = self
-            .http
-            .post(format!("http://{}/mcp", self.addr))
-            .bearer_auth(self.token(subject))
-            .header("content-type", "application/json")
-            .header("accept", accept)
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", tool)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let message = serde_json::from_str(&text).unwrap_or_else(|_| {
-            // An SSE stream: the response is the event that carries the request's id.
-            text.lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-                .rfind(|message| message.get("id").is_some())
-                .unwrap_or(Value::String(text))
-        });
-        (status, message)
+        common::modern_call(
+            &self.http,
+            self.addr,
+            &self.token(subject),
+            accept,
+            tool,
+            params,
+        )
+        .await
     }
 
     /// The first round of `tool`: its question key and sealed state.
@@ -224,6 +202,81 @@ async fn a_confirmed_round_trip_runs_the_tool_once() {
         );
         assert_eq!(fx.runs(), before + 1);
     }
+}
+
+#[tokio::test]
+async fn a_request_state_is_spent_by_the_retry_that_uses_it() {
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let seen = outcomes.clone();
+    let fx = Fx::start(move |b| {
+        b.on_call(move |event| {
+            if event.tool == "refund" {
+                seen.lock().unwrap().push(event.outcome);
+            }
+        })
+    })
+    .await;
+    let args = json!({ "invoice": "INV-1", "amount": 100 });
+    for accept in ACCEPTS {
+        let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+        let retry =
+            json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+        let before = fx.runs();
+        let (status, body) = fx.call("user-1", accept, "refund", retry.clone()).await;
+        assert_eq!(status, 200, "{accept}: {body}");
+        assert_eq!(
+            body["result"]["content"][0]["text"], "refunded 100 of INV-1",
+            "{accept}: {body}"
+        );
+        outcomes.lock().unwrap().clear();
+        // The same request again, byte for byte: refused, and the tool body does not run.
+        let replayed = fx.call("user-1", accept, "refund", retry).await;
+        assert_refused(accept, &replayed, "already been used");
+        // The same state with another answer is spent all the same.
+        let declined = fx
+            .call(
+                "user-1",
+                accept,
+                "refund",
+                json!({ "arguments": args, "inputResponses": { &key: { "action": "decline" } }, "requestState": state }),
+            )
+            .await;
+        assert_refused(accept, &declined, "already been used");
+        assert_eq!(fx.runs(), before + 1, "{accept}");
+        assert_eq!(
+            *outcomes.lock().unwrap(),
+            [CallOutcome::InvalidRequestState; 2],
+            "{accept}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_state_run_the_tool_once() {
+    let fx = Fx::start(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 100 });
+    let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+    let retry =
+        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let replies = futures_util::future::join_all((0..8).map(|i| {
+        fx.call(
+            "user-1",
+            ACCEPTS[i % ACCEPTS.len()],
+            "refund",
+            retry.clone(),
+        )
+    }))
+    .await;
+    let refunded = replies
+        .iter()
+        .filter(|(_, body)| body["result"]["content"][0]["text"] == "refunded 100 of INV-1")
+        .count();
+    let refused = replies
+        .iter()
+        .filter(|(_, body)| body["error"]["code"] == -32602)
+        .count();
+    assert_eq!((refunded, refused), (1, 7), "{replies:?}");
+    assert_eq!(fx.runs(), 1);
 }
 
 #[tokio::test]

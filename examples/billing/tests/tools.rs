@@ -969,15 +969,24 @@ async fn a_client_that_can_show_forms_confirms_a_refund_first() {
         assert_eq!(last.outcome, "error");
         assert!(last.detail.as_deref().unwrap().contains("not confirmed"));
 
+        // The declined round spent its state: a change of mind asks again.
+        let yes = json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
+        let reused = refund_with_forms(
+            &s,
+            &all,
+            json!({ "arguments": args, "inputResponses": yes, "requestState": state }),
+        )
+        .await;
+        assert_eq!(reused.body["error"]["code"], -32602, "{reused:?}");
+        assert_eq!(refunded(&s).await, 0);
+        let asked = refund_with_forms(&s, &all, json!({ "arguments": args })).await;
+        let state = asked.body["result"]["requestState"].clone();
+
         // Confirmed: refunded once.
         let confirmed = refund_with_forms(
             &s,
             &all,
-            json!({
-                "arguments": args,
-                "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": true } } },
-                "requestState": state,
-            }),
+            json!({ "arguments": args, "inputResponses": yes, "requestState": state }),
         )
         .await;
         assert_eq!(confirmed.structured()["invoice"]["refunded_cents"], 1_000);
@@ -1046,6 +1055,47 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
         assert_eq!(confirmed.structured()["refund"]["amount_cents"], 10);
         assert_eq!(s.stored("acme", 2042), Some(("paid".into(), 10, None)));
         assert_eq!(s.stored("acme", 2043), Some(("paid".into(), 0, None)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_confirmed_refund_cannot_be_replayed() {
+    within(async {
+        let s = TestServer::start().await;
+        let alice = s.token("alice", Some("acme"), ALL);
+        let args = json!({ "invoice_id": "INV-2042", "amount_cents": 100 });
+        let asked = refund_with_forms(&s, &alice, json!({ "arguments": args })).await;
+        let state = asked.body["result"]["requestState"].clone();
+        assert!(state.is_string(), "{asked:?}");
+        let retry = json!({
+            "arguments": args,
+            "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": true } } },
+            "requestState": state,
+        });
+        let confirmed = refund_with_forms(&s, &alice, retry.clone()).await;
+        assert_eq!(confirmed.structured()["refund"]["amount_cents"], 100);
+        let after_one = s.snapshot();
+        assert!(after_one.contains(&"refunds: 1".to_owned()), "{after_one:?}");
+
+        // The same request again, as an attacker who captured it would send it.
+        let replayed = refund_with_forms(&s, &alice, retry).await;
+        assert_eq!(replayed.body["error"]["code"], -32602, "{replayed:?}");
+        assert!(
+            replayed.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already been used"),
+            "{replayed:?}"
+        );
+        assert_eq!(s.snapshot(), after_one, "refunded once");
+        assert_eq!(s.stored("acme", 2042), Some(("paid".into(), 100, None)));
+        let audit = s.audit();
+        let last = audit.iter().rev().find(|row| row.tool == "refund_invoice");
+        assert_eq!(
+            last.expect("the replay is audited").outcome,
+            "invalid_request_state"
+        );
     })
     .await;
 }

@@ -21,7 +21,8 @@ use http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::request_state::{Answer, Answers, Binding, Refused, Sealer, arguments_digest};
+use super::request_state::{Answer, Answers, Binding, Nonce, Refused, Sealer, arguments_digest};
+use super::spent::{NotSpent, SpentStates};
 use super::{ErrorResponse, Id, Request, code, question_digest, result_body};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
@@ -131,6 +132,8 @@ pub(crate) struct Dispatcher {
     pub(crate) observer: Option<Observer>,
     /// Seals and opens the `requestState` of 2026-07-28 round trips.
     pub(crate) request_state: Sealer,
+    /// The states already used by a retry.
+    pub(crate) spent: SpentStates,
     /// The `subscriptions/listen` streams open in this process, per caller.
     pub(crate) streams: Arc<OpenStreams>,
 }
@@ -175,8 +178,10 @@ pub enum CallOutcome {
     /// 2026-07-28: the tool asked the client for input; the client will call again.
     InputRequired,
     /// 2026-07-28: the retry of a call that asked for input was refused before the tool ran:
-    /// its `requestState` was altered, sealed for another caller, tool or arguments, or
-    /// expired, or its `inputResponses` answer a question that was not asked.
+    /// its `requestState` was altered, sealed for another caller, tool or arguments, expired,
+    /// or already used by an earlier retry, or its `inputResponses` answer a question that
+    /// was not asked; or (`503`) the record of used states could not take it (Redis
+    /// unreachable, or this process's record full).
     InvalidRequestState,
     /// The tool needed a client capability the client lacks.
     MissingClientCapability,
@@ -692,19 +697,47 @@ impl Dispatcher {
                     tool: tool.name(),
                     arguments,
                 });
-                let answers = match collect_answers(&params, &self.request_state, binding.as_ref())
+                let (answers, spend) =
+                    match collect_answers(&params, &self.request_state, binding.as_ref()) {
+                        Ok(collected) => collected,
+                        Err(message) => {
+                            report(CallOutcome::InvalidRequestState);
+                            tracing::info!(
+                                tool = tool.name(),
+                                subject = auth.subject(),
+                                "retry of a call refused: {message}"
+                            );
+                            return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
+                        }
+                    };
+                // Spent once the retry is known to be well-formed (a malformed one leaves its
+                // state usable) and before the tool runs: whatever the tool then does, the
+                // state confirms nothing else.
+                if let Some((nonce, expires_ms)) = spend
+                    && let Err(not_spent) = self.spent.spend(nonce, expires_ms).await
                 {
-                    Ok(answers) => answers,
-                    Err(message) => {
-                        report(CallOutcome::InvalidRequestState);
-                        tracing::info!(
-                            tool = tool.name(),
-                            subject = auth.subject(),
-                            "retry of a call refused: {message}"
-                        );
-                        return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
-                    }
-                };
+                    report(CallOutcome::InvalidRequestState);
+                    tracing::info!(
+                        tool = tool.name(),
+                        subject = auth.subject(),
+                        "retry of a call refused: {not_spent}"
+                    );
+                    return match not_spent {
+                        NotSpent::Replayed => error(
+                            &request,
+                            StatusCode::OK,
+                            code::INVALID_PARAMS,
+                            "invalid params: `requestState` has already been used: call the \
+                             tool again without it",
+                        ),
+                        NotSpent::Full(_) | NotSpent::Unavailable(_) => error(
+                            &request,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            code::INTERNAL_ERROR,
+                            "the retry cannot be checked now; retry shortly",
+                        ),
+                    };
+                }
                 (Channel::Modern { answers }, *support, *log_level)
             }
             Era::Legacy { session } => {
@@ -862,13 +895,13 @@ pub(crate) fn principal_key(auth: &AuthInfo) -> String {
 
 /// The answers of a retried 2026-07-28 call: those of earlier rounds, from its sealed
 /// `requestState`, and this round's `inputResponses`, each of which must answer a question the
-/// state says was asked. `binding` is `None` when the client can answer no request for input
-/// and sent no state.
+/// state says was asked; with the state's nonce and expiry, to spend, when it carried one.
+/// `binding` is `None` when the client can answer no request for input and sent no state.
 fn collect_answers(
     params: &Map<String, Value>,
     sealer: &Sealer,
     binding: Option<&Binding<'_>>,
-) -> Result<Answers, String> {
+) -> Result<(Answers, Option<(Nonce, u64)>), String> {
     let responses = match params.get("inputResponses") {
         None | Some(Value::Null) => None,
         Some(Value::Object(responses)) => Some(responses).filter(|r| !r.is_empty()),
@@ -894,7 +927,7 @@ fn collect_answers(
         // Answers the server never asked for: a client cannot skip a confirmation by
         // answering it in advance.
         return match responses {
-            None => Ok(Answers::new()),
+            None => Ok((Answers::new(), None)),
             Some(_) => Err(
                 "invalid params: `inputResponses` without the `requestState` of the \
                             result that asked for them"
@@ -917,7 +950,7 @@ fn collect_answers(
             },
         );
     }
-    Ok(answers)
+    Ok((answers, Some((state.nonce, state.expires_ms))))
 }
 
 /// The `InputRequiredResult` for a tool's request for input, with a `requestState` sealed for

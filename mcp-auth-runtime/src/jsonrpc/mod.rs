@@ -2,6 +2,7 @@
 
 mod dispatch;
 mod request_state;
+mod spent;
 
 pub use dispatch::{CallEvent, CallOutcome};
 pub(crate) use dispatch::{
@@ -12,6 +13,9 @@ pub(crate) use request_state::DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME
 pub(crate) use request_state::{
     Answers, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN, Sealer, question_digest,
 };
+#[cfg(feature = "redis")]
+pub(crate) use spent::RedisSpent;
+pub(crate) use spent::{MAX_SPENT, MemorySpent, SpentStates};
 
 use std::fmt;
 

@@ -13,8 +13,13 @@
 //!   only for the question it answers;
 //! - an expiry, after which the state is refused.
 //!
-//! The binding is part of the MAC input only; the state itself carries the answers, the
-//! question digests and the expiry, all of them the client's own or harmless to show.
+//! Each state also carries a random 128-bit nonce, so that it can be used once: the retry that
+//! opens it spends the nonce (see `jsonrpc::spent`), and a later request carrying the same
+//! state, a replay of that retry or not, is refused.
+//!
+//! The binding is part of the MAC input only; the state itself carries the nonce, the
+//! answers, the question digests and the expiry, all of them the client's own or harmless to
+//! show.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,12 +57,53 @@ pub(crate) struct Answer {
 /// The answers gathered so far, by question key (`elicitation-0`, ...).
 pub(crate) type Answers = BTreeMap<String, Answer>;
 
+/// A state's random identity, spent by the retry that opens the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Nonce(pub(crate) [u8; 16]);
+
+impl Nonce {
+    fn random() -> Nonce {
+        let mut nonce = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut nonce).expect("the system random generator is available");
+        Nonce(nonce)
+    }
+}
+
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl Serialize for Nonce {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Nonce {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        bytes
+            .try_into()
+            .map(Nonce)
+            .map_err(|_| serde::de::Error::custom("a nonce is 16 bytes"))
+    }
+}
+
 /// What a sealed state holds.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct State {
+    /// Unique to this state: what spending it records. Required, so that a state sealed
+    /// before nonces existed (which could not be spent) is refused.
+    #[serde(rename = "n")]
+    pub(crate) nonce: Nonce,
     /// Expiry, in milliseconds since the Unix epoch.
     #[serde(rename = "exp")]
-    expires_ms: u64,
+    pub(crate) expires_ms: u64,
     /// The answers of earlier rounds.
     #[serde(rename = "ans")]
     pub(crate) answers: Answers,
@@ -125,6 +171,7 @@ impl Sealer {
         asked: BTreeMap<String, String>,
     ) -> String {
         let state = State {
+            nonce: Nonce::random(),
             expires_ms: now_ms().saturating_add(self.lifetime.as_millis() as u64),
             answers,
             asked,
@@ -139,7 +186,8 @@ impl Sealer {
     }
 
     /// The state `sealed` holds, if a key of this server sealed it for `binding` and it has
-    /// not expired.
+    /// not expired. Whether it was used before is for the caller to check, by spending its
+    /// nonce.
     pub(crate) fn open(&self, binding: &Binding<'_>, sealed: &str) -> Result<State, Refused> {
         let mut parts = sealed.split('.');
         let (Some(VERSION), Some(payload), Some(tag), None) =
@@ -182,7 +230,8 @@ fn mac_input(binding: &Binding<'_>, payload: &[u8]) -> Vec<u8> {
     input
 }
 
-fn now_ms() -> u64 {
+/// The wall clock, in milliseconds since the Unix epoch: the unit of a state's expiry.
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -288,9 +337,34 @@ mod tests {
         ] {
             assert_eq!(sealer.open(&foreign, &sealed).err(), Some(Refused::Invalid));
         }
+        // Each state sealed, even for the same call and questions, has a nonce of its own.
+        let again = sealer.seal(&binding(&args), Answers::new(), asked.clone());
+        let nonce = |sealed: &str| sealer.open(&binding(&args), sealed).unwrap().nonce;
+        assert_ne!(nonce(&sealed), nonce(&again));
         let another_key = Sealer::new(&[8; 32], &[], DEFAULT_LIFETIME);
         assert!(another_key.open(&binding(&args), &sealed).is_err());
         let rotated = Sealer::new(&[8; 32], &[vec![7; 32]], DEFAULT_LIFETIME);
         assert!(rotated.open(&binding(&args), &sealed).is_ok());
+    }
+
+    #[test]
+    fn a_state_sealed_without_a_nonce_is_refused() {
+        // Sealed correctly, as a server before nonces did: it could never be spent.
+        let sealer = Sealer::new(&[7; 32], &[], DEFAULT_LIFETIME);
+        let args = json!({});
+        let payload = json!({ "exp": now_ms() + 60_000, "ans": {}, "ask": {} }).to_string();
+        let tag = hmac::sign(
+            &sealer.keys[0],
+            &mac_input(&binding(&args), payload.as_bytes()),
+        );
+        let sealed = format!(
+            "{VERSION}.{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag.as_ref())
+        );
+        assert_eq!(
+            sealer.open(&binding(&args), &sealed).err(),
+            Some(Refused::Invalid)
+        );
     }
 }

@@ -27,7 +27,10 @@ use crate::peer::{ClientSupport, LogLevel};
 /// no load-balancer affinity is needed.
 ///
 /// Keys (`PREFIX:session:ID`, `PREFIX:sessions`, `PREFIX:principal:HASH`) hold a hash of the
-/// principal, never a token or a subject in clear. The scripts touch keys they compute, so a
+/// principal, never a token or a subject in clear. The same server records there the
+/// 2026-07-28 request states its replicas spent (`PREFIX:spent:NONCE`), so that a retry's
+/// state confirms one retry across all of them (see
+/// [`McpServerBuilder::request_state_key`](crate::McpServerBuilder::request_state_key)). The scripts touch keys they compute, so a
 /// single Redis (with replicas or Sentinel) is supported, not Redis Cluster.
 ///
 /// If Redis cannot be reached, requests that need a session are refused with `503`: a
@@ -105,6 +108,11 @@ impl RedisSessions {
     /// The connection, to share with [`RateLimits::redis`](crate::rate_limit::RateLimits::redis).
     pub fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    /// The key prefix, for other records kept beside the sessions.
+    pub(crate) fn prefix(&self) -> Arc<str> {
+        self.prefix.clone()
     }
 
     pub(crate) fn calls(&self) -> Arc<LocalCalls> {

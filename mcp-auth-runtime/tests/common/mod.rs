@@ -165,6 +165,48 @@ impl Client {
     }
 }
 
+/// A 2026-07-28 `tools/call` of `tool` with `params` (arguments, answers, state) and
+/// `token`, as a client that can answer elicitations and accepts `accept`. Returns the status
+/// and the JSON-RPC response, whether it came as JSON or as the last event of a stream.
+pub async fn modern_call(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    token: &str,
+    accept: &str,
+    tool: &str,
+    mut params: Value,
+) -> (u16, Value) {
+    params["name"] = tool.into();
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params });
+    let response = http
+        .post(format!("http://{addr}/mcp"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", accept)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let message = serde_json::from_str(&text).unwrap_or_else(|_| {
+        // An SSE stream: the response is the event that carries the request's id.
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .rfind(|message| message.get("id").is_some())
+            .unwrap_or(Value::String(text))
+    });
+    (status, message)
+}
+
 /// Reads SSE events from a streaming response as they come.
 pub struct EventReader {
     response: reqwest::Response,
