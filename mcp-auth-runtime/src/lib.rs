@@ -66,7 +66,7 @@ pub use result::{CallToolResult, Content, ResourceContents};
 pub use scope::{ScopePolicy, is_scope_token};
 pub use serve::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_BODY_TIMEOUT,
-    ServeConfig, serve_with,
+    DEFAULT_WRITE_TIMEOUT, ServeConfig, serve_with,
 };
 pub use server::{
     BuildError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_STREAMS_PER_PRINCIPAL, McpServer, McpServerBuilder,

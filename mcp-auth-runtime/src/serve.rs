@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use http::Request;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt as _;
@@ -29,8 +31,20 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ServeConfig::request_body_timeout`]: 30 seconds.
 pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of [`ServeConfig::write_timeout`]: 30 seconds.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of [`ServeConfig::max_connections`]: 10,000.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// The bounds of every [`ServeConfig`] timeout; a timeout outside them is brought to the
+/// nearest. A day is as good as none, and a deadline `now + timeout` cannot overflow (which
+/// panics, in hyper's header-read timer as in the body deadline).
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn bounded(timeout: Duration) -> Duration {
+    timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT)
+}
 
 /// Connection-level limits of [`serve_with`](crate::serve_with); the defaults are what
 /// [`serve`](crate::serve()) and [`McpServer::serve`](crate::McpServer::serve) use.
@@ -44,7 +58,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// | --- | --- | --- |
 /// | [`header_read_timeout`](ServeConfig::header_read_timeout) | 10 s | the connection is closed |
 /// | [`request_body_timeout`](ServeConfig::request_body_timeout) | 30 s | `408`, then the connection is closed |
+/// | [`write_timeout`](ServeConfig::write_timeout) | 30 s | the connection is closed |
 /// | [`max_connections`](ServeConfig::max_connections) | 10,000 | no more connections are accepted until one closes |
+///
+/// Every timeout is between 1 ms and one day: a shorter one is 1 ms, a longer one (up to
+/// `Duration::MAX`) a day.
 ///
 /// The header-read timeout runs from the moment a connection is accepted, or from the end of
 /// the previous response on a keep-alive connection: a connection idle for that long between
@@ -53,6 +71,14 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// is cut all the same. Neither bounds a response: a tool call runs up to its call timeout
 /// (see [`McpServerBuilder::call_timeout`](crate::McpServerBuilder::call_timeout)) and its
 /// stream with it.
+///
+/// The write timeout bounds a client that stops reading. Without it, a client that sends
+/// pipelined requests (or asks for a large answer) and never reads the answers fills the
+/// kernel's buffers, after which the server's writes wait forever and the connection holds
+/// its slot: a few such clients reach the connection cap, and the server stops accepting. The
+/// timeout counts only time during which output is waiting and none of it is taken, so an
+/// idle connection, a quiet `subscriptions/listen` stream, and a slow reader that keeps
+/// reading are not affected.
 ///
 /// At the connection cap the server stops accepting: new connections wait in the kernel's
 /// listen backlog and are served as soon as another connection closes, and beyond the backlog
@@ -77,12 +103,15 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo). When `shutdown` completes, the
 /// server stops accepting, closes idle connections, ends `subscriptions/listen` streams (their
 /// clients reconnect, to another replica if there is one), lets requests in flight finish,
-/// then returns.
+/// then returns. A request in flight finishes within its call timeout; its answer is then
+/// written, and a client that stops reading it is cut after the write timeout, so that a
+/// stalled client cannot hold a shutdown up.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ServeConfig {
     header_read_timeout: Duration,
     request_body_timeout: Duration,
+    write_timeout: Duration,
     max_connections: usize,
 }
 
@@ -91,31 +120,42 @@ impl Default for ServeConfig {
         ServeConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
 impl ServeConfig {
-    /// The defaults: [`DEFAULT_HEADER_READ_TIMEOUT`], [`DEFAULT_REQUEST_BODY_TIMEOUT`] and
-    /// [`DEFAULT_MAX_CONNECTIONS`].
+    /// The defaults: [`DEFAULT_HEADER_READ_TIMEOUT`], [`DEFAULT_REQUEST_BODY_TIMEOUT`],
+    /// [`DEFAULT_WRITE_TIMEOUT`] and [`DEFAULT_MAX_CONNECTIONS`].
     pub fn new() -> Self {
         ServeConfig::default()
     }
 
     /// How long a client may take to send a request's headers (request line included), from
     /// the moment its connection was accepted or its previous response was sent; the
-    /// connection is closed after it. At least 1 ms.
+    /// connection is closed after it. Between 1 ms and one day.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self.header_read_timeout = bounded(timeout);
         self
     }
 
     /// How long a client may take to send a request's whole body, from the moment its
     /// headers were read. Reading a late body fails, and the request is answered with
     /// `408 Request Timeout` (whatever its handler answered) before the connection closes.
+    /// Between 1 ms and one day.
     pub fn request_body_timeout(mut self, timeout: Duration) -> Self {
-        self.request_body_timeout = timeout;
+        self.request_body_timeout = bounded(timeout);
+        self
+    }
+
+    /// How long the server's writes to a connection may make no progress, because its client
+    /// does not read, before the connection is closed. Only time with output waiting counts:
+    /// any progress starts the count again, and a connection with nothing to write is never
+    /// closed by it. Between 1 ms and one day.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = bounded(timeout);
         self
     }
 
@@ -225,7 +265,8 @@ async fn connection(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
-    let mut conn = pin!(http.serve_connection(TokioIo::new(tcp), service));
+    let io = TokioIo::new(WriteTimeout::new(tcp, config.write_timeout));
+    let mut conn = pin!(http.serve_connection(io, service));
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(err) = result {
@@ -362,4 +403,109 @@ fn body_timed_out() -> Response {
         http::HeaderValue::from_static("close"),
     );
     response
+}
+
+/// A connection whose writes fail with [`io::ErrorKind::TimedOut`] once output has waited for
+/// [`ServeConfig::write_timeout`] without any of it being taken: hyper then closes the
+/// connection, and its slot is given back. hyper's own timer covers reading headers only, and
+/// does not run while hyper waits for a write.
+struct WriteTimeout<T> {
+    inner: T,
+    timeout: Duration,
+    /// Created at the first write that has to wait, reset at the next ones: a connection that
+    /// never waits costs no timer, and one that waits often allocates once.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether output is waiting, since the timer's deadline minus the timeout.
+    armed: bool,
+}
+
+impl<T> WriteTimeout<T> {
+    fn new(inner: T, timeout: Duration) -> Self {
+        WriteTimeout {
+            inner,
+            timeout,
+            timer: None,
+            armed: false,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> WriteTimeout<T> {
+    /// Runs one output operation: any answer disarms the timer; waiting arms it, if it is not
+    /// armed yet, and fails once it fires.
+    fn timed<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut T>, &mut Context<'_>) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if let Poll::Ready(result) = op(Pin::new(&mut self.inner), cx) {
+            self.armed = false;
+            return Poll::Ready(result);
+        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let timer = match &mut self.timer {
+            Some(timer) if self.armed => timer,
+            Some(timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.armed = true;
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.armed = false;
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client has not read its answers within the write timeout",
+                )))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteTimeout<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .timed(cx, |inner, cx| inner.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .timed(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().timed(cx, |inner, cx| inner.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut()
+            .timed(cx, |inner, cx| inner.poll_shutdown(cx))
+    }
 }

@@ -845,8 +845,8 @@ impl McpServer {
 
     /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is.
     /// Prefer [`serve`](crate::serve()) or [`serve_with`](crate::serve_with) to `axum::serve`:
-    /// they set `TCP_NODELAY` and the connection-level limits (header-read and body timeouts,
-    /// a connection cap) that `axum::serve` lacks. Merge rather than nest: the
+    /// they set `TCP_NODELAY` and the connection-level limits (header-read, body and write
+    /// timeouts, a connection cap) that `axum::serve` lacks. Merge rather than nest: the
     /// protected-resource metadata lives at the origin's `/.well-known/`.
     pub fn into_router(self) -> Router {
         let path = self.inner.path.clone();
@@ -1009,8 +1009,8 @@ fn serialized_origin(origin: &str) -> String {
 
 /// Serves `router` (an [`McpServer`]'s, possibly merged with routes of your own) on
 /// `listener` until `shutdown` completes, as [`McpServer::serve`] does: with the default
-/// [`ServeConfig`](crate::ServeConfig) limits (header-read and body timeouts, a connection
-/// cap), `TCP_NODELAY` on every connection, and a graceful shutdown that lets in-flight calls
+/// [`ServeConfig`](crate::ServeConfig) limits (header-read, body and write timeouts, a
+/// connection cap), `TCP_NODELAY` on every connection, and a graceful shutdown that lets in-flight calls
 /// finish. [`serve_with`](crate::serve_with) takes other limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -1,7 +1,8 @@
 //! Connection-level limits over real sockets on loopback: the header-read timeout against
 //! slowloris, the request-body timeout, the connection cap, the per-caller cap on
 //! `subscriptions/listen` streams, streams that end with their token, calls whose client went
-//! away, and a graceful shutdown that ends listen streams. Every test is bounded in time.
+//! away, a graceful shutdown that ends listen streams, and the write timeout against clients
+//! that stop reading. Every test is bounded in time.
 
 mod common;
 
@@ -595,4 +596,206 @@ async fn graceful_shutdown_ends_listen_streams_and_lets_calls_finish() {
     assert_eq!(body["result"]["content"][0]["text"], "counted");
     let stopped = tokio::time::timeout(Duration::from_secs(2), &mut fx.serving).await;
     assert!(stopped.is_ok(), "the server did not stop");
+}
+
+/// Requests each answered in full by a server that never stops to think, pipelined on a client
+/// that will not read the answers: enough of them that the answers overflow every buffer
+/// between the two (about 0.6 MB of answers; the buffers hold some 200 KB).
+const PIPELINED: usize = 2_000;
+
+/// The shapes of a stalled reader that need no token: protected-resource metadata, and calls
+/// refused with `401`.
+fn unread_answers(addr: SocketAddr) -> [(&'static str, String); 2] {
+    let metadata =
+        format!("GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let unauthenticated = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    [
+        ("pipelined metadata GETs", metadata.repeat(PIPELINED)),
+        (
+            "pipelined unauthenticated POSTs",
+            unauthenticated.repeat(PIPELINED),
+        ),
+    ]
+}
+
+/// A client socket with a `recv_buffer`-byte receive buffer and an Ethernet-sized MSS of
+/// 1460 bytes, as on a real network path: with loopback's 64 KiB segments, the server's send
+/// buffer would grow to megabytes before a write stalls.
+fn small_window_client(addr: SocketAddr, recv_buffer: usize) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(recv_buffer).unwrap();
+    socket.set_tcp_mss(1460).unwrap();
+    // On loopback the handshake completes at once, accepted or not.
+    socket.connect(&addr.into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    TcpStream::from_std(socket.into()).unwrap()
+}
+
+/// Sends `requests` on a small-window client that never reads an answer nor half-closes; the
+/// task holds the connection until it is aborted.
+fn never_reading(addr: SocketAddr, requests: String) -> tokio::task::JoinHandle<()> {
+    let mut tcp = small_window_client(addr, 4096);
+    tokio::spawn(async move {
+        // Once the server's writes stall it stops reading too: this write need not finish.
+        let _ = tcp.write_all(requests.as_bytes()).await;
+        std::future::pending::<()>().await;
+    })
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_after_the_write_timeout_and_frees_its_slot() {
+    let timeout = Duration::from_secs(1);
+    let fx = Fx::start_with(
+        ServeConfig::new().write_timeout(timeout).max_connections(1),
+        |b| b.stateless(true),
+    )
+    .await;
+    let token = fx.token();
+    for (shape, requests) in unread_answers(fx.addr) {
+        let stalled = never_reading(fx.addr, requests);
+        // The server accepts it, answers until its buffers are full, and stalls.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let client = Client::without_session(fx.addr, Some(&token));
+        let answered = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.call("echo.name", json!({ "name": "next" })),
+        )
+        .await;
+        stalled.abort();
+        let (status, _, body) =
+            answered.unwrap_or_else(|_| panic!("{shape}: the stalled client kept the only slot"));
+        assert_eq!(status, 200, "{shape}: {body}");
+        assert_eq!(body["result"]["content"][0]["text"], "next", "{shape}");
+        // It waited for the stalled connection to be cut: the stall was real.
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(400) && waited < timeout * 3,
+            "{shape}: served after {waited:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_while_a_client_stops_reading() {
+    let timeout = Duration::from_secs(1);
+    for shape in 0..2 {
+        let mut fx = Fx::start(ServeConfig::new().write_timeout(timeout)).await;
+        let (shape, requests) = unread_answers(fx.addr)[shape].clone();
+        let stalled = never_reading(fx.addr, requests);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stopping = Instant::now();
+        fx.stop.take().unwrap().send(()).unwrap();
+        let stopped = tokio::time::timeout(Duration::from_secs(5), &mut fx.serving).await;
+        stalled.abort();
+        assert!(
+            stopped.is_ok(),
+            "{shape}: shutdown waits for a client that stops reading"
+        );
+        assert!(
+            stopping.elapsed() < timeout * 3,
+            "{shape}: stopped after {:?}",
+            stopping.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idle_listen_stream_outlives_the_write_timeout() {
+    let fx = Fx::start(ServeConfig::new().write_timeout(Duration::from_millis(300))).await;
+    let mut listening = fx
+        .listen(&fx.token(), "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listening.status(), 200);
+    listening
+        .chunk()
+        .await
+        .unwrap()
+        .expect("the acknowledgement");
+    // Nothing to write is not a stalled write: the stream neither ends nor fails.
+    let next = tokio::time::timeout(Duration::from_secs(2), listening.chunk()).await;
+    assert!(next.is_err(), "an idle stream was cut: {next:?}");
+}
+
+#[tokio::test]
+async fn a_slow_reader_that_keeps_reading_is_not_cut() {
+    let timeout = Duration::from_secs(2);
+    let fx = Fx::start(ServeConfig::new().write_timeout(timeout)).await;
+    let [(_, requests), _] = unread_answers(fx.addr);
+    let mut tcp = small_window_client(fx.addr, 4096);
+    let (mut read, mut write) = tcp.split();
+    let answers = |received: &[u8]| {
+        String::from_utf8_lossy(received)
+            .matches("HTTP/1.1 200")
+            .count()
+    };
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let reading = async {
+        // 16 KiB every 100 ms: about 0.6 MB of answers take some four seconds, twice the
+        // timeout, during which the server's writes, its buffers full, wait most of the time.
+        // (The kernel wakes a waiting writer once a third of its buffer is free, about every
+        // 0.6 s here.)
+        let mut buf = [0u8; 16 * 1024];
+        while answers(&received) < PIPELINED {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut taken = 0;
+            while taken < buf.len() && answers(&received) < PIPELINED {
+                let read =
+                    tokio::time::timeout(Duration::from_secs(5), read.read(&mut buf[taken..]));
+                match read.await {
+                    Ok(Ok(n)) if n > 0 => {
+                        received.extend_from_slice(&buf[taken..taken + n]);
+                        taken += n;
+                    }
+                    outcome => return Err(format!("{outcome:?}")),
+                }
+            }
+        }
+        Ok(())
+    };
+    let (_, read) = tokio::join!(write.write_all(requests.as_bytes()), reading);
+    let elapsed = started.elapsed();
+    if let Err(ended) = read {
+        panic!(
+            "cut after {} answers and {elapsed:?}: {ended}",
+            answers(&received)
+        );
+    }
+    assert!(elapsed > timeout, "the reader was not slow: {elapsed:?}");
+}
+
+#[tokio::test]
+async fn timeouts_as_long_as_duration_max_serve_requests() {
+    let fx = Fx::start_with(
+        ServeConfig::new()
+            .header_read_timeout(Duration::MAX)
+            .request_body_timeout(Duration::MAX)
+            .write_timeout(Duration::MAX),
+        |b| b.stateless(true),
+    )
+    .await;
+    let client = Client::without_session(fx.addr, Some(&fx.token()));
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "echo.name", "arguments": { "name": "forever" } }
+    });
+    // A deadline `now + Duration::MAX` would panic while serving the request.
+    let response = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.post().body(body.to_string()).send(),
+    )
+    .await
+    .expect("answered")
+    .expect("served, not dropped");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["content"][0]["text"], "forever", "{body}");
 }

@@ -277,6 +277,15 @@ pub struct LimitArgs {
         value_parser = parse_timeout
     )]
     pub request_body_timeout: Duration,
+    /// How long an answer may wait for its client to read any of it before the connection is
+    /// closed; a connection with nothing to send is not affected.
+    #[arg(
+        long,
+        env = "BILLING_WRITE_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_timeout
+    )]
+    pub write_timeout: Duration,
     /// The most connections served at once; beyond it, new connections wait until one
     /// closes. Keep `ulimit -n` above it.
     #[arg(
@@ -303,6 +312,7 @@ impl LimitArgs {
         mcp_auth_runtime::ServeConfig::new()
             .header_read_timeout(self.header_read_timeout)
             .request_body_timeout(self.request_body_timeout)
+            .write_timeout(self.write_timeout)
             .max_connections(self.max_connections)
     }
 }
@@ -491,6 +501,10 @@ mod tests {
             mcp_auth_runtime::DEFAULT_REQUEST_BODY_TIMEOUT
         );
         assert_eq!(
+            limits.write_timeout,
+            mcp_auth_runtime::DEFAULT_WRITE_TIMEOUT
+        );
+        assert_eq!(
             limits.max_connections,
             mcp_auth_runtime::DEFAULT_MAX_CONNECTIONS
         );
@@ -503,12 +517,24 @@ mod tests {
             ["--max-streams-per-principal", "0"],
             ["--header-read-timeout", "0s"],
             ["--request-body-timeout", "forever"],
+            ["--write-timeout", "0ms"],
         ] {
             assert!(
                 Cli::try_parse_from(["billing", bad[0], bad[1]]).is_err(),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_write_timeout_reaches_the_serving_loop() {
+        let cli = Cli::try_parse_from(["billing", "--write-timeout", "2s"]).unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        assert_eq!(args.limits.write_timeout, Duration::from_secs(2));
+        let config = format!("{:?}", args.limits.serve_config());
+        assert!(config.contains("write_timeout: 2s"), "{config}");
     }
 
     #[test]
