@@ -22,6 +22,7 @@ use mcp_auth_runtime::DEFAULT_BODY_LIMIT;
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 /// Counts the tool bodies that ran.
 #[derive(Clone, Default)]
@@ -1564,9 +1565,12 @@ async fn random_opaque_tokens_cannot_flood_the_introspection_endpoint() {
     let endpoint = FaultyIntrospection::start(&resource).await;
     endpoint.activate("legit-7d41", "alice", ALL);
     endpoint.set_delay(Duration::from_millis(20));
-    // The default bound on requests in flight (32); refusals remembered long enough for
-    // the second round to find them on a loaded machine (the default is 5 s).
+    // The default bound on requests in flight (32), and room in the wait queue for the whole
+    // flood so that every token is asked about (by default, the tokens beyond 4 x 32 waiting
+    // fail at once: see the next test); refusals remembered long enough for the second round
+    // to find them on a loaded machine (the default is 5 s).
     let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
+        .max_queued_requests(500)
         .negative_cache_ttl(Duration::from_secs(60))
         .build()
         .unwrap();
@@ -1636,5 +1640,106 @@ async fn random_opaque_tokens_cannot_flood_the_introspection_endpoint() {
         runs.0.load(Ordering::SeqCst),
         1,
         "only the legitimate call ran"
+    );
+}
+
+/// Random opaque tokens whose clients hang up leave nothing behind, with the default
+/// settings: 500 requests with random 16 KiB tokens, each on a socket closed 50 ms after the
+/// request is written (time for the token to start waiting for an introspection slot), leave
+/// no token waiting once their clients are gone: after the flood, the endpoint sees at most
+/// one more round of requests (32, the default bound in flight), not one per token, and the
+/// next token finds no queue. Meanwhile a token already accepted keeps getting `200` at once.
+/// (A socket closed right after its request costs nothing: the server drops the request
+/// before it reaches the verifier.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let endpoint = FaultyIntrospection::start(&resource).await;
+    endpoint.activate("legit-1-5c2e", "alice", ALL);
+    endpoint.activate("legit-2-9a7b", "bob", ALL);
+    endpoint.set_delay(Duration::from_millis(500));
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
+        .build()
+        .unwrap();
+    let server = McpServer::builder("invoices", "1.0.0")
+        .tools(tools![lookup_invoice, void_invoice])
+        .state(Runs::default())
+        .resource(resource.clone())
+        .verifier(verifier)
+        .stateless(true)
+        .build()
+        .unwrap();
+    common::serve_on(listener, server.into_router());
+    let http = reqwest::Client::new();
+    let call = |token: &str| {
+        http.post(format!("http://{addr}/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .bearer_auth(token)
+            .body(call_body("lookup_invoice", "INV-1"))
+            .send()
+    };
+    assert_eq!(call("legit-1-5c2e").await.unwrap().status(), 200);
+    assert_eq!(endpoint.hits(), 1);
+
+    let flood = tokio::spawn(async move {
+        let body = call_body("lookup_invoice", "INV-1");
+        for batch in 0..2 {
+            let sockets: Vec<_> = (0..250)
+                .map(|i| {
+                    // The longest token the bearer layer takes: 16 KiB.
+                    let token = format!("random-{batch:02}{i:03}-{:f<16371}", "");
+                    let request = format!(
+                        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+                         Content-Type: application/json\r\nAccept: application/json\r\n\
+                         Content-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    tokio::spawn(async move {
+                        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                        tcp.write_all(request.as_bytes()).await.unwrap();
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Hang up: the socket closes when dropped.
+                    })
+                })
+                .collect();
+            for socket in sockets {
+                socket.await.unwrap();
+            }
+        }
+    });
+    let mut slowest = Duration::ZERO;
+    let mut served = 0;
+    while !flood.is_finished() {
+        let started = Instant::now();
+        assert_eq!(call("legit-1-5c2e").await.unwrap().status(), 200);
+        slowest = slowest.max(started.elapsed());
+        served += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    flood.await.unwrap();
+    assert!(served > 0);
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a cached token answered in {slowest:?} during the flood"
+    );
+    // Three rounds of answers later (a queue left behind would have sent 3 x 32 requests):
+    // at most one round, for clients whose hang-up the server had not yet seen at the end.
+    let at_end = endpoint.hits();
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let after = endpoint.hits() - at_end;
+    assert!(
+        after <= 32,
+        "{after} introspection requests after the flood ended ({at_end} during it)"
+    );
+    assert!(endpoint.max_in_flight() <= 32);
+    let started = Instant::now();
+    assert_eq!(call("legit-2-9a7b").await.unwrap().status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no queue left: {:?}",
+        started.elapsed()
     );
 }

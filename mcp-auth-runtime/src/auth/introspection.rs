@@ -38,14 +38,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
+use futures_util::future::{BoxFuture, Shared, WeakShared};
 use http::StatusCode;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use super::claims::{
@@ -60,6 +62,11 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Default bound on introspection requests in flight at once, per verifier (and its clones).
 const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// Default bound on tokens waiting for a request slot, as a multiple of the bound on requests
+/// in flight: a token at the back of a full queue waits about this many answers of the
+/// endpoint, instead of up to the whole `timeout`.
+const DEFAULT_QUEUED_PER_REQUEST: usize = 4;
 
 /// Default time a refusal is remembered.
 const DEFAULT_NEGATIVE_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -159,15 +166,30 @@ pub enum IntrospectionConfigError {
 ///
 /// # Load on the authorization server
 ///
-/// Random tokens cannot be turned into a flood of introspection requests:
+/// Random tokens cannot be turned into a flood of introspection requests, nor into work that
+/// outlives the requests that carried them:
 ///
 /// - concurrent requests with the same token share one introspection request (single
-///   flight), keyed by the SHA-256 of the token; the request finishes, and its verdict is
-///   cached, even if the clients that asked go away;
+///   flight), keyed by the SHA-256 of the token;
 /// - at most [`max_concurrent_requests`](IntrospectionBuilder::max_concurrent_requests)
-///   (default 32) introspection requests are in flight at once; the others wait their turn, in
-///   arrival order, for at most the [`timeout`](IntrospectionBuilder::timeout), then fail
-///   closed with `503`. Tokens found in the cache do not wait.
+///   (default 32) introspection requests are in flight at once; a token that finds them all
+///   taken waits its turn, in arrival order, for at most the
+///   [`timeout`](IntrospectionBuilder::timeout), then fails closed with `503`;
+/// - at most [`max_queued_requests`](IntrospectionBuilder::max_queued_requests) tokens (default
+///   4 × `max_concurrent_requests`) wait at once; beyond it, a new token fails with `503` at
+///   once rather than after the timeout. A token already waiting or in flight is joined, never
+///   refused;
+/// - a token waiting for a request slot is forgotten as soon as the last request waiting for
+///   it goes away (its client disconnected): nothing is left running, holding the token, or
+///   waiting to be sent. A request already sent finishes, and its verdict is cached, even if
+///   every client that asked went away: the answer is not wasted, and at most
+///   `max_concurrent_requests` of them run at once;
+/// - tokens found in the cache never wait, whatever the load: a flood of random tokens does
+///   not slow down tokens already accepted.
+///
+/// A flood of random tokens larger than the endpoint can answer still competes with a
+/// legitimate token that is not cached yet: the latter may be refused with `503` (and
+/// `Retry-After`) while the flood lasts, quickly rather than after the timeout.
 ///
 /// Clones of a verifier share its caches, its requests in flight, their bound and its HTTP
 /// connection pool.
@@ -204,8 +226,9 @@ struct Inner {
     cache: Cache,
     flights: Flights,
     /// Permits for introspection requests in flight.
-    permits: tokio::sync::Semaphore,
+    permits: Arc<Semaphore>,
     max_concurrent_requests: usize,
+    max_queued_requests: usize,
 }
 
 /// The client id and secret of this resource server at the authorization server.
@@ -236,6 +259,7 @@ impl IntrospectionVerifier {
             negative_cache_ttl: DEFAULT_NEGATIVE_CACHE_TTL,
             cache_capacity: 10_000,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_queued_requests: None,
         }
     }
 
@@ -363,47 +387,119 @@ impl IntrospectionVerifier {
 }
 
 impl IntrospectionVerifier {
-    /// The verdict on `token`: from the cache, from the request in flight for the same token,
-    /// or from a new request.
+    /// The verdict on `token`: from the cache, from the flight under way for the same token,
+    /// or from a new flight.
     async fn verdict(&self, token: &str) -> Outcome {
-        let inner = &self.inner;
         let key = CacheKey::of(token);
-        if let Some(outcome) = inner.cache.get(&key) {
+        if let Some(outcome) = self.inner.cache.get(&key) {
             return outcome;
         }
-        let flight = {
-            let mut flights = inner.flights.lock();
-            // A flight that landed since the lookup above cached its verdict before leaving
-            // the map.
-            if let Some(outcome) = inner.cache.get(&key) {
-                return outcome;
-            }
-            match flights.get(&key) {
-                Some(flight) => flight.clone(),
-                None => {
-                    let flight = self.take_off(key, token.to_owned());
-                    flights.insert(key, flight.clone());
-                    flight
-                }
-            }
-        };
-        flight.await
+        match self.board(key, token) {
+            Ok(verdict) => verdict.await,
+            Err(outcome) => outcome,
+        }
     }
 
-    /// Starts the introspection of `token` on a task of its own, so that it completes and its
-    /// verdict is cached even if every request waiting for it goes away.
-    fn take_off(&self, key: CacheKey, token: String) -> Flight {
+    /// The flight that will give the verdict on `token`: the one under way for the same
+    /// token, or a new one. `Err` is a verdict known without a flight: from the cache, or a
+    /// refusal because the queue is full.
+    fn board(&self, key: CacheKey, token: &str) -> Result<Verdict, Outcome> {
+        let inner = &*self.inner;
+        let mut flights = inner.flights.lock();
+        // A flight that landed since the caller's lookup cached its verdict before leaving
+        // the map.
+        if let Some(outcome) = inner.cache.get(&key) {
+            return Err(outcome);
+        }
+        match flights.get(&key).map(|flight| &flight.stage) {
+            Some(Stage::Sent(verdict)) => return Ok(verdict.clone()),
+            Some(Stage::Queued(waiting)) => {
+                // `None`: its last waiter has just left, and it is going away; replaced below.
+                if let Some(verdict) = waiting.upgrade() {
+                    return Ok(verdict);
+                }
+            }
+            None => {}
+        }
+        let id = inner.flights.next_id.fetch_add(1, Ordering::Relaxed);
+        // The semaphore is fair: no permit is free while tokens wait, so this never jumps
+        // the queue.
+        if let Ok(permit) = inner.permits.clone().try_acquire_owned() {
+            return Ok(self.send(&mut flights, key, id, token.to_owned(), permit));
+        }
+        // Checked and counted under the map's lock, so the bound holds; leaving the queue
+        // only lowers the count.
+        if inner.flights.queued.load(Ordering::Relaxed) >= inner.max_queued_requests {
+            return Err(Err(AuthError::Unavailable(format!(
+                "{} introspection requests already in flight and {} tokens waiting for one \
+                 to finish",
+                inner.max_concurrent_requests, inner.max_queued_requests
+            ))));
+        }
+        let verdict = self.queue(key, id, token.to_owned());
+        if let Some(waiting) = verdict.downgrade() {
+            let stage = Stage::Queued(waiting);
+            flights.insert(key, Flight { id, stage });
+        }
+        Ok(verdict)
+    }
+
+    /// A flight waiting for a request slot, then sending its request. Until it holds a slot
+    /// it runs only while a request awaits its verdict (the map holds it weakly): dropped
+    /// with the last of them, it forgets the token and leaves the queue and the map.
+    fn queue(&self, key: CacheKey, id: u64, token: String) -> Verdict {
+        let verifier = self.clone();
+        // Made here rather than in the future, so that they act even if it is never polled.
+        let waiting = Waiting::enter(self.inner.clone());
+        let departure = Departure {
+            inner: self.inner.clone(),
+            key,
+            id,
+        };
+        async move {
+            let inner = &*verifier.inner;
+            let permit =
+                tokio::time::timeout(inner.timeout, inner.permits.clone().acquire_owned()).await;
+            drop(waiting);
+            let Ok(Ok(permit)) = permit else {
+                return Err(AuthError::Unavailable(format!(
+                    "{} introspection requests already in flight; none finished within {:?}",
+                    inner.max_concurrent_requests, inner.timeout
+                )));
+            };
+            let verdict = verifier.send(&mut inner.flights.lock(), key, id, token, permit);
+            // The map now holds the sent request under the same id: the departure leaves it.
+            drop(departure);
+            verdict.await
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Sends the introspection of `token` on a task of its own, holding `permit`, so that it
+    /// completes and its verdict is cached even if every request waiting for it goes away.
+    /// Records it in `flights`, locked by the caller, before the task can land.
+    fn send(
+        &self,
+        flights: &mut HashMap<CacheKey, Flight>,
+        key: CacheKey,
+        id: u64,
+        token: String,
+        permit: OwnedSemaphorePermit,
+    ) -> Verdict {
         let verifier = self.clone();
         let task = tokio::spawn(async move {
             let _landing = Landing {
                 inner: verifier.inner.clone(),
                 key,
+                id,
             };
             let (outcome, valid_from) = verifier.ask(&token).await;
+            drop(permit);
             verifier.inner.cache.remember(key, &outcome, valid_from);
             outcome
         });
-        async move {
+        let verdict = async move {
             task.await.unwrap_or_else(|_| {
                 Err(AuthError::Unavailable(
                     "the introspection task panicked".into(),
@@ -411,21 +507,16 @@ impl IntrospectionVerifier {
             })
         }
         .boxed()
-        .shared()
+        .shared();
+        let stage = Stage::Sent(verdict.clone());
+        flights.insert(key, Flight { id, stage });
+        verdict
     }
 
-    /// Asks the endpoint about `token` once a request slot is free, and judges the answer.
-    /// Also returns when a refusal may stop holding: `nbf` less the leeway, if in the future.
+    /// Asks the endpoint about `token` and judges the answer. Also returns when a refusal
+    /// may stop holding: `nbf` less the leeway, if in the future.
     async fn ask(&self, token: &str) -> (Outcome, Option<SystemTime>) {
         let inner = &*self.inner;
-        let permit = tokio::time::timeout(inner.timeout, inner.permits.acquire()).await;
-        let Ok(Ok(_permit)) = permit else {
-            let reason = format!(
-                "{} introspection requests already in flight; none finished within {:?}",
-                inner.max_concurrent_requests, inner.timeout
-            );
-            return (Err(AuthError::Unavailable(reason)), None);
-        };
         let response = match self.introspect(token).await {
             Ok(response) => response,
             Err(err) => return (Err(err), None),
@@ -471,6 +562,7 @@ impl fmt::Debug for IntrospectionVerifier {
             .field("timeout", &inner.timeout)
             .field("cache", &inner.cache)
             .field("max_concurrent_requests", &inner.max_concurrent_requests)
+            .field("max_queued_requests", &inner.max_queued_requests)
             .finish_non_exhaustive()
     }
 }
@@ -489,6 +581,7 @@ impl fmt::Debug for IntrospectionVerifier {
 /// | [`negative_cache_ttl`](Self::negative_cache_ttl) | 5 s |
 /// | [`cache_capacity`](Self::cache_capacity) | 10 000 accepted, and as many refused |
 /// | [`max_concurrent_requests`](Self::max_concurrent_requests) | 32 |
+/// | [`max_queued_requests`](Self::max_queued_requests) | 4 × `max_concurrent_requests` |
 #[must_use]
 pub struct IntrospectionBuilder {
     endpoint: String,
@@ -502,6 +595,7 @@ pub struct IntrospectionBuilder {
     negative_cache_ttl: Duration,
     cache_capacity: usize,
     max_concurrent_requests: usize,
+    max_queued_requests: Option<usize>,
 }
 
 impl IntrospectionBuilder {
@@ -587,6 +681,16 @@ impl IntrospectionBuilder {
         self
     }
 
+    /// The most tokens waiting at once for an introspection request slot (default 4 ×
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests)); beyond it, a new token
+    /// fails with `503` at once instead of waiting. Requests with a token already waiting or
+    /// in flight join it and are never refused. Zero means never wait: a new token that finds
+    /// every slot taken fails at once.
+    pub fn max_queued_requests(mut self, max: usize) -> Self {
+        self.max_queued_requests = Some(max);
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<IntrospectionVerifier, IntrospectionConfigError> {
         let endpoint = Url::parse(&self.endpoint)
@@ -617,9 +721,10 @@ impl IntrospectionBuilder {
             accepted: Shelf::new(self.cache_max_ttl, self.cache_capacity),
             refused: Shelf::new(self.negative_cache_ttl, self.cache_capacity),
         };
-        let max_concurrent_requests = self
-            .max_concurrent_requests
-            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        let max_concurrent_requests = self.max_concurrent_requests.min(Semaphore::MAX_PERMITS);
+        let max_queued_requests = self
+            .max_queued_requests
+            .unwrap_or(max_concurrent_requests.saturating_mul(DEFAULT_QUEUED_PER_REQUEST));
         Ok(IntrospectionVerifier {
             inner: Arc::new(Inner {
                 endpoint,
@@ -632,8 +737,9 @@ impl IntrospectionBuilder {
                 http,
                 cache,
                 flights: Flights::default(),
-                permits: tokio::sync::Semaphore::new(max_concurrent_requests),
+                permits: Arc::new(Semaphore::new(max_concurrent_requests)),
                 max_concurrent_requests,
+                max_queued_requests,
             }),
         })
     }
@@ -658,6 +764,7 @@ impl fmt::Debug for IntrospectionBuilder {
             .field("negative_cache_ttl", &self.negative_cache_ttl)
             .field("cache_capacity", &self.cache_capacity)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("max_queued_requests", &self.max_queued_requests)
             .finish_non_exhaustive()
     }
 }
@@ -714,29 +821,96 @@ impl CacheKey {
 /// What verifying a token gives, shared by every request waiting for it.
 type Outcome = Result<Arc<AuthInfo>, AuthError>;
 
-/// One introspection request in flight, awaited by every request with the same token.
-type Flight = Shared<BoxFuture<'static, Outcome>>;
+/// The verdict of one flight, awaited by every request with the same token.
+type Verdict = Shared<BoxFuture<'static, Outcome>>;
 
-/// Introspection requests in flight, by token digest.
+/// Flights under way, by token digest: waiting for a request slot, or with their request sent.
 #[derive(Default)]
-struct Flights(Mutex<HashMap<CacheKey, Flight>>);
+struct Flights {
+    map: Mutex<HashMap<CacheKey, Flight>>,
+    /// Flights waiting for a request slot.
+    queued: AtomicUsize,
+    /// Ids of flights, so that a flight leaving the map never removes its successor.
+    next_id: AtomicU64,
+}
 
 impl Flights {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Flight>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<CacheKey, Flight>> {
         // Every critical section leaves the map consistent.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Removes a flight from [`Flights`] when its task ends, however it ends (a panic included).
+/// One token's flight: its id, and how far it got.
+struct Flight {
+    id: u64,
+    stage: Stage,
+}
+
+/// Where a flight is: waiting for a request slot, or sent.
+enum Stage {
+    /// Waiting for a request slot, driven by the requests awaiting its verdict; held weakly so
+    /// that it ends with the last of them.
+    Queued(WeakShared<BoxFuture<'static, Outcome>>),
+    /// Its request sent, on a task that finishes whoever waits.
+    Sent(Verdict),
+}
+
+/// Counts a flight in [`Flights::queued`] until dropped: when it gets a request slot, gives
+/// up waiting, or is dropped with its last waiter.
+struct Waiting(Arc<Inner>);
+
+impl Waiting {
+    fn enter(inner: Arc<Inner>) -> Waiting {
+        inner.flights.queued.fetch_add(1, Ordering::Relaxed);
+        Waiting(inner)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.flights.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Removes a flight that never sent its request from [`Flights`] when it ends, however it
+/// ends: given up, or dropped with its last waiter.
+struct Departure {
+    inner: Arc<Inner>,
+    key: CacheKey,
+    id: u64,
+}
+
+impl Drop for Departure {
+    fn drop(&mut self) {
+        let mut flights = self.inner.flights.lock();
+        if let Some(flight) = flights.get(&self.key)
+            && flight.id == self.id
+            && matches!(flight.stage, Stage::Queued(_))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+/// Removes a flight from [`Flights`] when the task sending its request ends, however it ends
+/// (a panic included), after its verdict is cached.
 struct Landing {
     inner: Arc<Inner>,
     key: CacheKey,
+    id: u64,
 }
 
 impl Drop for Landing {
     fn drop(&mut self) {
-        self.inner.flights.lock().remove(&self.key);
+        let mut flights = self.inner.flights.lock();
+        let landed = flights
+            .get(&self.key)
+            .is_some_and(|flight| flight.id == self.id)
+            .then(|| flights.remove(&self.key));
+        // The verdict's last handle may go with the entry: dropped after the lock.
+        drop(flights);
+        drop(landed);
     }
 }
 
@@ -1034,6 +1208,85 @@ mod tests {
             numeric_date(&response(Value::from(10)), "exp").unwrap(),
             Some(UNIX_EPOCH + Duration::from_secs(10))
         );
+    }
+
+    /// An endpoint that accepts connections and never answers, and a verifier with one
+    /// request slot and room for `queue` tokens waiting.
+    async fn stuck_verifier(queue: usize) -> (IntrospectionVerifier, tokio::net::TcpListener) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+        let verifier = IntrospectionVerifier::builder(url, "https://mcp.example.com/mcp")
+            .max_concurrent_requests(1)
+            .max_queued_requests(queue)
+            .build()
+            .unwrap();
+        (verifier, listener)
+    }
+
+    fn state(verifier: &IntrospectionVerifier) -> (usize, usize) {
+        let flights = &verifier.inner.flights;
+        (flights.lock().len(), flights.queued.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn a_waiting_flight_leaves_the_map_and_the_queue_with_its_last_waiter() {
+        let (verifier, _listener) = stuck_verifier(100).await;
+        // Takes the only slot, and keeps it: its request is sent on a task of its own.
+        assert!(verifier.verify("sent").now_or_never().is_none());
+        assert_eq!(state(&verifier), (1, 0));
+        let mut waiters: Vec<_> = (0..3).map(|_| verifier.verify("queued").boxed()).collect();
+        for waiter in &mut waiters {
+            assert!(waiter.now_or_never().is_none());
+        }
+        assert_eq!(state(&verifier), (2, 1), "three waiters, one flight");
+        waiters.truncate(1);
+        assert_eq!(state(&verifier), (2, 1), "a waiter is left");
+        drop(waiters);
+        assert_eq!(state(&verifier), (1, 0), "the last waiter left");
+        for i in 0..100 {
+            assert!(
+                verifier
+                    .verify(&format!("gone-{i}"))
+                    .now_or_never()
+                    .is_none()
+            );
+        }
+        assert_eq!(state(&verifier), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_new_tokens_and_joins_waiting_ones() {
+        let (verifier, _listener) = stuck_verifier(2).await;
+        assert!(verifier.verify("sent").now_or_never().is_none());
+        let mut waiters: Vec<_> = ["a", "b", "a"]
+            .into_iter()
+            .map(|token| verifier.verify(token).boxed())
+            .collect();
+        for waiter in &mut waiters {
+            assert!(waiter.now_or_never().is_none());
+        }
+        assert_eq!(state(&verifier), (3, 2));
+        let refused = verifier.verify("c").now_or_never();
+        assert!(
+            matches!(refused, Some(Err(AuthError::Unavailable(_)))),
+            "{refused:?}"
+        );
+        let mut joined = verifier.verify("b").boxed();
+        assert!((&mut joined).now_or_never().is_none(), "joins its flight");
+        assert!(
+            verifier.verify("sent").now_or_never().is_none(),
+            "joins its flight"
+        );
+        assert_eq!(state(&verifier), (3, 2));
+
+        let (verifier, _listener) = stuck_verifier(0).await;
+        assert!(verifier.verify("sent").now_or_never().is_none());
+        let refused = verifier.verify("c").now_or_never();
+        assert!(
+            matches!(refused, Some(Err(AuthError::Unavailable(_)))),
+            "never waits"
+        );
+        assert_eq!(state(&verifier), (1, 0));
     }
 
     #[test]
