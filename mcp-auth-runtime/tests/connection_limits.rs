@@ -10,10 +10,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::issuer::{Issuer, TestKey, at, claims};
+use common::Client;
+use common::issuer::{Issuer, TestKey, at, claims, protected_by};
 use common::tools::{Counter, count_slowly, echo};
-use common::{Client, bind};
-use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{McpServerBuilder, ServeConfig};
 use serde_json::{Value, json};
@@ -42,19 +41,12 @@ impl Fx {
     ) -> Fx {
         let key = TestKey::es256("es-1");
         let issuer = Issuer::start(&[&key]).await;
-        let listener = bind().await;
+        let (listener, resource, builder) = protected_by(&issuer, "limits").await;
         let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
-        let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
-            .build()
-            .unwrap();
         let counter = Counter::default();
-        let builder = McpServer::builder("limits", "1.0.0")
+        let builder = builder
             .tools(tools![count_slowly, echo])
-            .state(counter.clone())
-            .resource(resource.clone())
-            .authorization_server(issuer.url.clone())
-            .verifier(verifier);
+            .state(counter.clone());
         let server = configure(builder).build().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.serve_with(listener, config, async {

@@ -9,9 +9,8 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::issuer::{Issuer, TestKey, claims};
-use common::{bind, serve_on};
-use mcp_auth_runtime::auth::JwtVerifier;
+use common::issuer::{Issuer, TestKey, claims, protected_by};
+use common::serve_on;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use serde_json::{Value, json};
@@ -69,19 +68,12 @@ impl Fixture {
     async fn start() -> Fixture {
         let key = TestKey::es256("k1");
         let issuer = Issuer::start(&[&key]).await;
-        let listener = bind().await;
+        let (listener, resource, builder) = protected_by(&issuer, "refusals").await;
         let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
-        let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
-            .build()
-            .unwrap();
         let ran = Ran::default();
-        let server = McpServer::builder("refusals", "1.0.0")
+        let server = builder
             .tools(tools![read_it, write_it, limited])
             .state(ran.clone())
-            .resource(resource.clone())
-            .authorization_server(issuer.url.clone())
-            .verifier(verifier)
             .rate_limits(RateLimits::local().tool("limited", Quota::per_minute(1)))
             .build()
             .unwrap();

@@ -12,10 +12,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::bind;
-use common::issuer::{Issuer, TestKey, claims};
+use common::issuer::{Issuer, TestKey, claims, protected_by};
 use common::tools::{Counter, confirm};
-use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{BuildError, CallOutcome, McpServerBuilder};
 use serde_json::{Value, json};
@@ -92,19 +90,12 @@ impl Fx {
         key: TestKey,
         configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
     ) -> Fx {
-        let listener = bind().await;
+        let (listener, resource, builder) = protected_by(&issuer, "round-trips").await;
         let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
-        let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
-            .build()
-            .unwrap();
         let counter = Counter::default();
-        let builder = McpServer::builder("round-trips", "1.0.0")
+        let builder = builder
             .tools(tools![refund, twice, confirm])
-            .state(counter.clone())
-            .resource(resource.clone())
-            .authorization_server(issuer.url.clone())
-            .verifier(verifier);
+            .state(counter.clone());
         let server = configure(builder).build().unwrap();
         common::serve_on(listener, server.into_router());
         Fx {

@@ -524,3 +524,26 @@ async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) 
         None => axum::Json(json!({ "active": false })).into_response(),
     }
 }
+
+/// A server protected by `issuer`'s JWT access tokens, before its tools are added: a loopback
+/// listener, the resource URI (`http://<addr>/mcp`, the audience its tokens must name) and a
+/// builder named `name` whose resource, authorization server and verifier agree on both.
+pub async fn protected_by(
+    issuer: &Issuer,
+    name: &str,
+) -> (
+    tokio::net::TcpListener,
+    String,
+    mcp_auth_runtime::McpServerBuilder,
+) {
+    let listener = super::bind().await;
+    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let verifier = mcp_auth_runtime::auth::JwtVerifier::builder(issuer.url.clone(), &resource)
+        .build()
+        .unwrap();
+    let builder = mcp_auth_runtime::McpServer::builder(name, "1.0.0")
+        .resource(resource.clone())
+        .authorization_server(issuer.url.clone())
+        .verifier(verifier);
+    (listener, resource, builder)
+}
