@@ -536,7 +536,7 @@ pub async fn protected_by(
     String,
     mcp_auth_runtime::McpServerBuilder,
 ) {
-    let listener = super::bind().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
     let verifier = mcp_auth_runtime::auth::JwtVerifier::builder(issuer.url.clone(), &resource)
         .build()
