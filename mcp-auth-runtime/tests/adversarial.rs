@@ -1,6 +1,7 @@
 //! Attacks on a running server, over real HTTP: forged, tampered and confused tokens signed
 //! with keys generated here, smuggled scopes, hostile headers, sessions and JSON-RPC messages,
-//! hostile issuer metadata, and floods of random opaque tokens.
+//! hostile issuer metadata, floods of random opaque tokens, and signed tokens that are not
+//! bearer access tokens (other JWT types, ID tokens, key-bound tokens, tokens naming nobody).
 //!
 //! Every attack asserts the exact status, the exact `WWW-Authenticate` challenge (or that
 //! there is none), and that no tool body ran: the tools count their runs. The few accepted
@@ -1742,4 +1743,100 @@ async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
         "no queue left: {:?}",
         started.elapsed()
     );
+}
+
+/// Tokens the issuer really signed for this resource, with every scope, that are not bearer
+/// access tokens: other JWT types, ID tokens, key-bound tokens, tokens naming nobody, and
+/// audiences a browser-style parser would repair into this resource. Each is sent to the
+/// destructive tool with each `Accept` a client may send; each gets `401 invalid_token`.
+#[tokio::test]
+async fn signed_tokens_that_are_not_bearer_access_tokens_run_nothing() {
+    let fx = Fx::start().await;
+    let typed = |typ: Option<&str>| {
+        let mut header = fx.ec.header();
+        header.typ = typ.map(str::to_owned);
+        fx.ec.sign_with(header, &fx.claims(ALL))
+    };
+    let host = fx
+        .resource
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp");
+    let mut attacks: Vec<(String, String)> = [
+        None,
+        Some("JWT"),
+        Some("dpop+jwt"),
+        Some("logout+jwt"),
+        Some("secevent+jwt"),
+        Some("id_token+jwt"),
+    ]
+    .into_iter()
+    .map(|typ| (format!("typ {typ:?}"), typed(typ)))
+    .collect();
+    for (what, change) in [
+        ("nonce (an ID token)", json!({ "nonce": "n" })),
+        ("at_hash (an ID token)", json!({ "at_hash": "h" })),
+        ("cnf.jkt (DPoP-bound)", json!({ "cnf": { "jkt": "x" } })),
+        (
+            "cnf x5t#S256 (mTLS-bound)",
+            json!({ "cnf": { "x5t#S256": "x" } }),
+        ),
+        (
+            "neither sub nor client",
+            json!({ "sub": null, "client_id": null }),
+        ),
+        (
+            "empty sub and client",
+            json!({ "sub": "", "client_id": "" }),
+        ),
+        (
+            "aud with userinfo",
+            json!({ "aud": format!("http://u@{host}/mcp") }),
+        ),
+        (
+            "aud with an empty userinfo",
+            json!({ "aud": format!("http://@{host}/mcp") }),
+        ),
+        (
+            "aud with a backslash",
+            json!({ "aud": format!("http://{host}\\mcp") }),
+        ),
+        (
+            "aud with a leading space",
+            json!({ "aud": format!(" http://{host}/mcp") }),
+        ),
+    ] {
+        let token = fx.token_with(|claims| {
+            for (name, value) in change.as_object().unwrap() {
+                if value.is_null() {
+                    claims.as_object_mut().unwrap().remove(name);
+                } else {
+                    claims[name] = value.clone();
+                }
+            }
+        });
+        attacks.push((what.to_owned(), token));
+    }
+    for (what, token) in &attacks {
+        for accept in [
+            "application/json, text/event-stream",
+            "application/json",
+            "text/event-stream",
+        ] {
+            fx.refused(
+                &format!("{what}, Accept {accept}"),
+                fx.http
+                    .post(fx.url())
+                    .header("content-type", "application/json")
+                    .header("accept", accept)
+                    .bearer_auth(token)
+                    .body(call_body("void_invoice", "INV-1")),
+                401,
+                Challenge::InvalidToken,
+            )
+            .await;
+        }
+    }
+    // The positive control: the same issuer's access token.
+    fx.accepted("typ at+jwt", fx.void(&typed(Some("at+jwt"))))
+        .await;
 }
