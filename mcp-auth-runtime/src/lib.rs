@@ -37,6 +37,7 @@ mod context;
 pub mod dev_issuer;
 mod error;
 pub mod health;
+mod http;
 mod jsonrpc;
 pub mod metadata;
 mod peer;

@@ -19,6 +19,7 @@ use crate::auth::{
     TokenVerifier,
 };
 use crate::context::unit_state;
+use crate::http::guard::{Allowed, serialized_origin};
 #[cfg(feature = "redis")]
 use crate::jsonrpc::RedisSpent;
 use crate::jsonrpc::{
@@ -663,7 +664,7 @@ impl McpServerBuilder {
                 path: self.path,
                 body_limit: self.body_limit,
                 health_checks: self.health_checks,
-                allowed,
+                allowed: Arc::new(allowed),
             }),
         })
     }
@@ -701,7 +702,7 @@ pub struct McpServer {
 }
 
 struct Inner {
-    allowed: Allowed,
+    allowed: Arc<Allowed>,
     dispatcher: Dispatcher,
     auth: Auth,
     challenge: Challenge,
@@ -808,10 +809,6 @@ impl McpServer {
         &self.inner.challenge
     }
 
-    pub(crate) fn allowed(&self) -> &Allowed {
-        &self.inner.allowed
-    }
-
     /// Every caller's identity when authentication is off.
     pub(crate) fn local_identity(&self) -> Option<Arc<AuthInfo>> {
         match &self.inner.auth {
@@ -873,7 +870,7 @@ impl McpServer {
             Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
-        let route = route.layer(crate::transport::GuardLayer(self.clone()));
+        let route = route.layer(crate::http::guard::GuardLayer(self.inner.allowed.clone()));
         let mut router = Router::new()
             .route(&path, route)
             .layer(DefaultBodyLimit::max(body_limit));
@@ -925,86 +922,6 @@ async fn serve_metadata(State(server): State<McpServer>) -> Response {
         .map(|m| m.body.clone())
         .unwrap_or_default();
     crate::transport::json_response(StatusCode::OK, body)
-}
-
-/// Hosts and origins the MCP endpoint answers to (DNS-rebinding protection).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Allowed {
-    /// Lowercase `host` or `host:port` entries.
-    hosts: Vec<String>,
-    /// Lowercase `scheme://host[:port]` entries.
-    origins: Vec<String>,
-    any_host: bool,
-}
-
-impl Allowed {
-    /// Whether a `Host` header (or the request's authority) names this server. The value is
-    /// parsed as an RFC 3986 authority; one with userinfo, or that does not parse, is refused.
-    pub(crate) fn host(&self, host: Option<&str>) -> bool {
-        if self.any_host {
-            return true;
-        }
-        let Some(authority) = host.and_then(|h| h.parse::<http::uri::Authority>().ok()) else {
-            return false;
-        };
-        // No userinfo, and nothing after the host but an optional numeric port.
-        let port = authority
-            .as_str()
-            .get(authority.host().len()..)
-            .unwrap_or("x");
-        let numeric = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if authority.as_str().contains('@')
-            || !(port.is_empty() || port.strip_prefix(':').is_some_and(numeric))
-        {
-            return false;
-        }
-        let name = authority.host().to_ascii_lowercase();
-        let with_port = match authority.port_u16() {
-            Some(port) => format!("{name}:{port}"),
-            None => name.clone(),
-        };
-        is_loopback_name(&name) || self.hosts.iter().any(|h| *h == with_port || *h == name)
-    }
-
-    /// Whether an `Origin` header names an origin this server trusts. The value is parsed as a
-    /// URL and must be a serialized origin (RFC 6454 §6.1): `http` or `https`, a host, an
-    /// optional port, nothing else (no userinfo, path, query or fragment; `null` is refused).
-    pub(crate) fn origin(&self, origin: &str) -> bool {
-        let Ok(url) = url::Url::parse(origin) else {
-            return false;
-        };
-        let bare = matches!(url.scheme(), "http" | "https")
-            && url.username().is_empty()
-            && url.password().is_none()
-            && url.path() == "/"
-            && url.query().is_none()
-            && url.fragment().is_none();
-        if !bare || url.host().is_none() {
-            return false;
-        }
-        crate::auth::claims::is_loopback_host(url.host())
-            || self
-                .origins
-                .iter()
-                .any(|o| *o == url.origin().ascii_serialization())
-    }
-}
-
-fn is_loopback_name(host: &str) -> bool {
-    host == "localhost"
-        || host == "[::1]"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A configured origin in the form [`Allowed::origin`] compares: the URL parser's
-/// serialization (`https://a.example:8443`), or the lowercased text if it does not parse.
-fn serialized_origin(origin: &str) -> String {
-    match url::Url::parse(origin) {
-        Ok(url) => url.origin().ascii_serialization(),
-        Err(_) => origin.trim_end_matches('/').to_ascii_lowercase(),
-    }
 }
 
 /// Serves `router` (an [`McpServer`]'s, possibly merged with routes of your own) on

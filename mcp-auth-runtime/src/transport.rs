@@ -59,8 +59,6 @@ const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 const SSE_RETRY_MS: u64 = 3000;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// The most header bytes (names and values) a request may carry.
-const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// The caller, as the bearer layer (or the no-auth configuration) established it.
 fn caller(server: &McpServer, request: &Request) -> Option<Arc<AuthInfo>> {
@@ -896,118 +894,6 @@ pub(crate) async fn method_not_allowed() -> Response {
         [(header::ALLOW, HeaderValue::from_static("POST, DELETE"))],
     )
         .into_response()
-}
-
-/// [`Guard`] around the MCP endpoint's routes.
-#[derive(Clone)]
-pub(crate) struct GuardLayer(pub(crate) McpServer);
-
-impl<S> tower::Layer<S> for GuardLayer {
-    type Service = Guard<S>;
-
-    fn layer(&self, inner: S) -> Guard<S> {
-        Guard {
-            inner,
-            server: self.0.clone(),
-        }
-    }
-}
-
-/// DNS-rebinding protection (streamable HTTP §security): the `Host` must be one the server
-/// answers to, and an `Origin`, when present, one it trusts; otherwise `403` before anything
-/// else runs. A plain service rather than a `from_fn` middleware: an accepted request goes on
-/// to the inner service with no allocation on the way.
-#[derive(Clone)]
-pub(crate) struct Guard<S> {
-    inner: S,
-    server: McpServer,
-}
-
-impl<S> tower::Service<Request> for Guard<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future =
-        futures_util::future::Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        use futures_util::future::Either;
-        match refusal(&self.server, &request) {
-            Some(response) => Either::Left(std::future::ready(Ok(response))),
-            None => Either::Right(self.inner.call(request)),
-        }
-    }
-}
-
-/// Why the guard refuses `request`, as the response to send; `None` lets it through.
-fn refusal(server: &McpServer, request: &Request) -> Option<Response> {
-    // No MCP request needs large headers; a bound keeps a flood of them cheap to refuse.
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
-    if header_bytes > MAX_HEADER_BYTES {
-        return Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response());
-    }
-    // One Host (RFC 9112 §3.2) and at most one Origin: with two, this check and the
-    // application could each read a different one.
-    if request.headers().get_all(header::HOST).iter().count() > 1 {
-        return Some(rpc_error(
-            StatusCode::BAD_REQUEST,
-            None,
-            code::INVALID_REQUEST,
-            "more than one Host header",
-        ));
-    }
-    if request.headers().get_all(header::ORIGIN).iter().count() > 1 {
-        return Some(rpc_error(
-            StatusCode::FORBIDDEN,
-            None,
-            code::INVALID_REQUEST,
-            "more than one Origin header",
-        ));
-    }
-    let allowed = server.allowed();
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    if !allowed.host(host) {
-        tracing::warn!(
-            host = host.unwrap_or(""),
-            "request for a host this server does not serve; refused"
-        );
-        return Some(rpc_error(
-            StatusCode::FORBIDDEN,
-            None,
-            code::INVALID_REQUEST,
-            "Host not allowed",
-        ));
-    }
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        if !allowed.origin(origin) {
-            tracing::warn!(
-                origin,
-                "request from an origin this server does not trust; refused"
-            );
-            return Some(rpc_error(
-                StatusCode::FORBIDDEN,
-                None,
-                code::INVALID_REQUEST,
-                "Origin not allowed",
-            ));
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,224 @@
+//! The Host/Origin guard in front of the MCP endpoint: DNS-rebinding protection
+//! (streamable HTTP §security) and a bound on header bytes, decided before anything else runs
+//! and before any token is looked at.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use crate::jsonrpc::{code, error_for};
+
+/// The most header bytes (names and values) a request may carry.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// A JSON-RPC error without id, as the guard's refusals are answered.
+fn refused(
+    status: StatusCode,
+    id: Option<crate::jsonrpc::Id>,
+    code: i32,
+    message: &str,
+) -> Response {
+    let mut response = Response::new(Body::from(error_for(id, code, message)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// [`Guard`] around the MCP endpoint's routes.
+#[derive(Clone)]
+pub(crate) struct GuardLayer(pub(crate) Arc<Allowed>);
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            allowed: self.0.clone(),
+        }
+    }
+}
+
+/// DNS-rebinding protection (streamable HTTP §security): the `Host` must be one the server
+/// answers to, and an `Origin`, when present, one it trusts; otherwise `403` before anything
+/// else runs. A plain service rather than a `from_fn` middleware: an accepted request goes on
+/// to the inner service with no allocation on the way.
+#[derive(Clone)]
+pub(crate) struct Guard<S> {
+    inner: S,
+    allowed: Arc<Allowed>,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        match refusal(&self.allowed, &request) {
+            Some(response) => Either::Left(std::future::ready(Ok(response))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
+/// Why the guard refuses `request`, as the response to send; `None` lets it through.
+fn refusal(allowed: &Allowed, request: &Request) -> Option<Response> {
+    // No MCP request needs large headers; a bound keeps a flood of them cheap to refuse.
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response());
+    }
+    // One Host (RFC 9112 §3.2) and at most one Origin: with two, this check and the
+    // application could each read a different one.
+    if request.headers().get_all(header::HOST).iter().count() > 1 {
+        return Some(refused(
+            StatusCode::BAD_REQUEST,
+            None,
+            code::INVALID_REQUEST,
+            "more than one Host header",
+        ));
+    }
+    if request.headers().get_all(header::ORIGIN).iter().count() > 1 {
+        return Some(refused(
+            StatusCode::FORBIDDEN,
+            None,
+            code::INVALID_REQUEST,
+            "more than one Origin header",
+        ));
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if !allowed.host(host) {
+        tracing::warn!(
+            host = host.unwrap_or(""),
+            "request for a host this server does not serve; refused"
+        );
+        return Some(refused(
+            StatusCode::FORBIDDEN,
+            None,
+            code::INVALID_REQUEST,
+            "Host not allowed",
+        ));
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !allowed.origin(origin) {
+            tracing::warn!(
+                origin,
+                "request from an origin this server does not trust; refused"
+            );
+            return Some(refused(
+                StatusCode::FORBIDDEN,
+                None,
+                code::INVALID_REQUEST,
+                "Origin not allowed",
+            ));
+        }
+    }
+    None
+}
+
+/// Hosts and origins the MCP endpoint answers to (DNS-rebinding protection).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Allowed {
+    /// Lowercase `host` or `host:port` entries.
+    pub(crate) hosts: Vec<String>,
+    /// Lowercase `scheme://host[:port]` entries.
+    pub(crate) origins: Vec<String>,
+    pub(crate) any_host: bool,
+}
+
+impl Allowed {
+    /// Whether a `Host` header (or the request's authority) names this server. The value is
+    /// parsed as an RFC 3986 authority; one with userinfo, or that does not parse, is refused.
+    pub(crate) fn host(&self, host: Option<&str>) -> bool {
+        if self.any_host {
+            return true;
+        }
+        let Some(authority) = host.and_then(|h| h.parse::<http::uri::Authority>().ok()) else {
+            return false;
+        };
+        // No userinfo, and nothing after the host but an optional numeric port.
+        let port = authority
+            .as_str()
+            .get(authority.host().len()..)
+            .unwrap_or("x");
+        let numeric = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if authority.as_str().contains('@')
+            || !(port.is_empty() || port.strip_prefix(':').is_some_and(numeric))
+        {
+            return false;
+        }
+        let name = authority.host().to_ascii_lowercase();
+        let with_port = match authority.port_u16() {
+            Some(port) => format!("{name}:{port}"),
+            None => name.clone(),
+        };
+        is_loopback_name(&name) || self.hosts.iter().any(|h| *h == with_port || *h == name)
+    }
+
+    /// Whether an `Origin` header names an origin this server trusts. The value is parsed as a
+    /// URL and must be a serialized origin (RFC 6454 §6.1): `http` or `https`, a host, an
+    /// optional port, nothing else (no userinfo, path, query or fragment; `null` is refused).
+    pub(crate) fn origin(&self, origin: &str) -> bool {
+        let Ok(url) = url::Url::parse(origin) else {
+            return false;
+        };
+        let bare = matches!(url.scheme(), "http" | "https")
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !bare || url.host().is_none() {
+            return false;
+        }
+        crate::auth::claims::is_loopback_host(url.host())
+            || self
+                .origins
+                .iter()
+                .any(|o| *o == url.origin().ascii_serialization())
+    }
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    host == "localhost"
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A configured origin in the form [`Allowed::origin`] compares: the URL parser's
+/// serialization (`https://a.example:8443`), or the lowercased text if it does not parse.
+pub(crate) fn serialized_origin(origin: &str) -> String {
+    match url::Url::parse(origin) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => origin.trim_end_matches('/').to_ascii_lowercase(),
+    }
+}
