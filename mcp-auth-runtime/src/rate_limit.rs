@@ -335,9 +335,7 @@ where
         let limits = self.limits.clone();
         Box::pin(async move {
             if let Some(auth) = caller
-                && let Err(limited) = limits
-                    .check_request(&crate::jsonrpc::principal_key(&auth))
-                    .await
+                && let Err(limited) = limits.check_request(&auth.principal().key()).await
             {
                 tracing::info!(
                     subject = auth.subject(),
@@ -366,10 +364,7 @@ pub(crate) async fn mcp_request_budget(
     let (Some(limits), Some(auth)) = (&dispatcher.rate_limits, caller) else {
         return next.run(request).await;
     };
-    let Err(limited) = limits
-        .check_request(&crate::jsonrpc::principal_key(&auth))
-        .await
-    else {
+    let Err(limited) = limits.check_request(&auth.principal().key()).await else {
         return next.run(request).await;
     };
     tracing::info!(

@@ -263,7 +263,7 @@ pub(crate) async fn post(State(server): State<McpServer>, request: Request) -> R
         Message::Notification { method, params } => {
             let scope = match legacy_session(&server, &headers, &auth, false).await {
                 Ok(Some(session)) => session.id.clone(),
-                Ok(None) => crate::jsonrpc::principal_key(&auth),
+                Ok(None) => auth.principal().key(),
                 Err(response) => return response,
             };
             dispatcher

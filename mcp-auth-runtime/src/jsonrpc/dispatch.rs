@@ -519,7 +519,7 @@ impl Dispatcher {
     /// names none, and the stream stays open until the client closes it or its token expires.
     /// A caller holding its maximum of streams gets `429` instead (see [`crate::streams`]).
     fn listen(&self, request: &Request, ctx: &RequestCtx) -> Reply {
-        let Some(slot) = self.streams.open(principal_key(&ctx.auth)) else {
+        let Some(slot) = self.streams.open(ctx.auth.principal().key()) else {
             tracing::info!(
                 subject = ctx.auth.subject(),
                 client_id = ctx.auth.client_id(),
@@ -662,7 +662,9 @@ impl Dispatcher {
             return forbidden(&request, tool.name(), &auth, err);
         }
         if let Some(limits) = &self.rate_limits
-            && let Err(limited) = limits.check_tool(&principal_key(&auth), tool.name()).await
+            && let Err(limited) = limits
+                .check_tool(&auth.principal().key(), tool.name())
+                .await
         {
             report(CallOutcome::RateLimited);
             tracing::info!(
@@ -685,7 +687,7 @@ impl Dispatcher {
 
         // What this call's `requestState` is bound to. The arguments' digest is computed only
         // when a state is read, or may be written (the client can answer requests for input).
-        let principal = principal_key(&auth);
+        let principal = auth.principal().key();
         let mut arguments_bound = None;
         let (channel, support, log_level) = match &ctx.era {
             Era::Modern { support, log_level } => {
@@ -746,7 +748,7 @@ impl Dispatcher {
                     // Without a session no client answer can reach a call (the transport
                     // drops responses without one).
                     None => (
-                        principal_key(&auth),
+                        auth.principal().key(),
                         ClientSupport::default(),
                         LogLevel::Debug,
                     ),
@@ -787,7 +789,7 @@ impl Dispatcher {
                     Era::Legacy {
                         session: Some(session),
                     } => Some(session.id.clone()),
-                    Era::Legacy { session: None } => Some(principal_key(&auth)),
+                    Era::Legacy { session: None } => Some(auth.principal().key()),
                     Era::Modern { .. } => None,
                 };
                 let _tracked = scope.map(|scope| self.calls.track(scope, request.id.key(), abort));
@@ -886,11 +888,6 @@ impl Dispatcher {
         }
         result
     }
-}
-
-/// Who is calling, for keys that must not mix callers: [`Principal::key`](crate::auth::Principal::key).
-pub(crate) fn principal_key(auth: &AuthInfo) -> String {
-    auth.principal().key()
 }
 
 /// The answers of a retried 2026-07-28 call: those of earlier rounds, from its sealed

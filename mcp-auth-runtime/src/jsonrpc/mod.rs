@@ -7,7 +7,7 @@ mod spent;
 pub use dispatch::{CallEvent, CallOutcome};
 pub(crate) use dispatch::{
     Dispatcher, Era, LEGACY_VERSIONS, Listen, MODERN_VERSIONS, Observer, Reply, RequestCtx,
-    error_for, meta, principal_key,
+    error_for, meta,
 };
 pub(crate) use request_state::DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME;
 pub(crate) use request_state::{

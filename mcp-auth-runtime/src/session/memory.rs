@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use super::{Limits, Session, SessionError};
 use crate::auth::AuthInfo;
-use crate::jsonrpc::principal_key;
 use crate::peer::{ClientSupport, LogLevel};
 
 /// One session, as this process keeps it.
@@ -79,7 +78,7 @@ impl MemorySessions {
         version: &'static str,
         support: ClientSupport,
     ) -> Result<Arc<Session>, SessionError> {
-        let principal = principal_key(auth);
+        let principal = auth.principal().key();
         let now = self.now();
         let id = crate::random::token(32);
         let entry = Arc::new(Entry {
@@ -141,7 +140,7 @@ impl MemorySessions {
                 .remove(id);
             return Err(SessionError::NotFound);
         }
-        if entry.principal != principal_key(auth) {
+        if entry.principal != auth.principal().key() {
             tracing::warn!(
                 subject = auth.subject(),
                 client_id = auth.client_id(),

@@ -11,7 +11,7 @@ use sha2::Digest as _;
 
 use super::{Limits, LocalCalls, Relayed, Session, SessionError};
 use crate::auth::AuthInfo;
-use crate::jsonrpc::{LEGACY_VERSIONS, principal_key};
+use crate::jsonrpc::LEGACY_VERSIONS;
 use crate::peer::{ClientSupport, LogLevel};
 
 /// Handshake-era sessions shared by every replica of a server through Redis (feature
@@ -274,7 +274,7 @@ fn check_owner(found: Value, auth: &AuthInfo) -> Result<Value, SessionError> {
 
 /// The principal as stored: a hash, since Redis keys and values show up in monitoring.
 fn principal_hash(auth: &AuthInfo) -> String {
-    let digest = sha2::Sha256::digest(principal_key(auth).as_bytes());
+    let digest = sha2::Sha256::digest(auth.principal().key().as_bytes());
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
