@@ -148,7 +148,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
     let call_args = tool.params.iter().map(|param| match param {
         ToolParam::Context { state, .. } => {
             let state = state.map_or_else(|| quote!(()), ToTokens::to_token_stream);
-            quote!(#rt::ToolContext::<#state>::from_call(#ctx)?)
+            quote!(#rt::context::<#state>(#ctx)?)
         }
         ToolParam::Args => {
             let input = Ident::new("input", Span::mixed_site());
@@ -211,7 +211,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
             impl #rt::Tool for #ident {
                 fn def() -> #rt::ToolDef {
                     #(#param_checks)*
-                    #rt::ToolDef::new(
+                    #rt::tool_def(
                         #rt::ToolMeta {
                             name: #name,
                             title: #title,

@@ -16,7 +16,7 @@ use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use http::{Request, StatusCode};
-use mcp_auth_runtime::__private::{Arguments, BoxFuture, CallContext, ToolMeta};
+use mcp_auth_runtime::__private::{Arguments, BoxFuture, CallContext, ToolMeta, tool_def};
 use mcp_auth_runtime::auth::{JwkSet, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{Annotations, ToolDef};
@@ -189,7 +189,7 @@ fn many_tools(n: usize) -> Vec<ToolDef> {
     (0..n)
         .map(|i| {
             let name: &'static str = Box::leak(format!("invoice_tool_{i}").into_boxed_str());
-            ToolDef::new(
+            tool_def(
                 ToolMeta {
                     name,
                     title: Some("An invoice tool"),

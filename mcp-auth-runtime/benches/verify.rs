@@ -9,8 +9,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mcp_auth_runtime::ScopePolicy;
+use mcp_auth_runtime::auth::{AuthInfo, TokenVerifier};
 use mcp_auth_runtime::auth::{DEFAULT_CACHE_CAPACITY, JwkSet, JwtVerifier};
-use mcp_auth_runtime::{AuthInfo, ScopePolicy, TokenVerifier};
 
 #[path = "../tests/common/issuer.rs"]
 #[allow(dead_code, unreachable_pub)]

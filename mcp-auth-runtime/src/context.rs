@@ -116,8 +116,7 @@ impl<S: Send + Sync + 'static> ToolContext<S> {
 
     /// Typed view of an erased context. Fails only if the server's state is not an `S`, which
     /// the server builder rules out for every registered tool.
-    #[doc(hidden)]
-    pub fn from_call(call: CallContext) -> Result<Self, ToolError> {
+    pub(crate) fn from_call(call: CallContext) -> Result<Self, ToolError> {
         let state = call
             .state
             .clone()

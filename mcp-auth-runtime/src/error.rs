@@ -41,7 +41,7 @@ pub enum ToolError {
     /// 2026-07-28 multi round-trip requests: the tool needs the client's input and will run
     /// again when the client retries the call with it. Propagate it with `?`.
     #[error("input required from the client")]
-    InputRequired(Box<crate::peer::InputRequest>),
+    InputRequired(Box<crate::input::InputRequest>),
 }
 
 impl ToolError {

@@ -10,31 +10,55 @@
 //! Both are outside the MCP endpoint's Host/Origin checks and authentication: probes come from
 //! the orchestrator, addressed by IP.
 
+use std::sync::Arc;
+
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use crate::auth::Readiness;
-use crate::server::McpServer;
+use crate::auth::{Readiness, SharedVerifier, TokenVerifier as _};
+use crate::session::SessionStore;
 
 /// The path of the liveness probe.
 pub const LIVENESS_PATH: &str = "/healthz";
 /// The path of the readiness probe.
 pub const READINESS_PATH: &str = "/readyz";
 
-pub(crate) async fn live() -> Response {
+/// What readiness checks: the token verifier (none without authentication) and the session
+/// store (none when stateless).
+pub(crate) struct Probes {
+    pub(crate) verifier: Option<SharedVerifier>,
+    pub(crate) sessions: Option<Arc<SessionStore>>,
+}
+
+/// Both probes' routes.
+pub(crate) fn routes(probes: Probes) -> Router {
+    Router::new()
+        .route(LIVENESS_PATH, get(live))
+        .route(READINESS_PATH, get(ready).with_state(Arc::new(probes)))
+}
+
+async fn live() -> Response {
     no_store((StatusCode::OK, "ok\n").into_response())
 }
 
-pub(crate) async fn ready(State(server): State<McpServer>) -> Response {
+async fn ready(State(probes): State<Arc<Probes>>) -> Response {
     let sessions = async {
-        match &server.dispatcher().sessions {
+        match &probes.sessions {
             Some(store) => Some(store.ready().await),
             None => None,
         }
     };
-    let (verifier, sessions) = tokio::join!(server.verifier_readiness(), sessions);
+    let verifier = async {
+        match &probes.verifier {
+            Some(verifier) => verifier.ready().await,
+            None => Readiness::Ready,
+        }
+    };
+    let (verifier, sessions) = tokio::join!(verifier, sessions);
     let verifier = match verifier {
         Readiness::Ready => "ready",
         Readiness::Degraded(reason) => {

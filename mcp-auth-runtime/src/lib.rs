@@ -38,42 +38,35 @@ pub mod dev_issuer;
 mod error;
 pub mod health;
 mod http;
+mod input;
 mod jsonrpc;
+mod mcp;
 pub mod metadata;
 mod peer;
 mod private;
+mod protocol;
 mod random;
 pub mod rate_limit;
-mod registry;
 mod result;
-mod schema;
 mod scope;
 mod serve;
 mod server;
-mod session;
-mod streams;
-#[cfg(feature = "redis")]
-pub use session::RedisSessions;
+pub mod session;
 mod tool;
-mod transport;
 
-pub use auth::{AuthError, AuthInfo, TokenVerifier};
+// Writing tools.
 pub use context::ToolContext;
 pub use error::ToolError;
-pub use jsonrpc::{CallEvent, CallOutcome};
-pub use metadata::ProtectedResourceMetadata;
-pub use peer::{ElicitAction, Elicitation, InputRequest, LogLevel};
+pub use input::InputRequest;
+pub use peer::{ElicitAction, Elicitation, LogLevel};
 pub use result::{CallToolResult, Content, ResourceContents};
-pub use scope::{ScopePolicy, is_scope_token};
-pub use serve::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_BODY_TIMEOUT,
-    DEFAULT_WRITE_TIMEOUT, ServeConfig, serve_with,
-};
-pub use server::{
-    BuildError, DEFAULT_BODY_LIMIT, DEFAULT_MAX_STREAMS_PER_PRINCIPAL, McpServer, McpServerBuilder,
-    serve,
-};
-pub use tool::{Annotations, Args, SCOPES_META_KEY, ToolDef};
+pub use tool::{Annotations, Args, ToolDef};
+
+// Serving them.
+pub use mcp::{CallEvent, CallOutcome};
+pub use scope::ScopePolicy;
+pub use serve::{ServeConfig, serve, serve_with};
+pub use server::{BuildError, McpServer, McpServerBuilder};
 
 /// Turns an `async fn` into a scope-guarded MCP tool.
 ///
@@ -127,6 +120,32 @@ pub use tool::{Annotations, Args, SCOPES_META_KEY, ToolDef};
 /// - anything else `Serialize + JsonSchema`: `structuredContent` plus the same JSON as text,
 ///   and an `outputSchema`.
 ///
+/// # How the macro reads types
+///
+/// A macro sees tokens, not types: it tells a parameter's role, and how to send the result,
+/// from the *last segment* of each type's path, whatever comes before it. Where a trait can
+/// decide instead, it does: each plain parameter must be `ToolParam` (`Deserialize +
+/// JsonSchema`), a structured result `Serialize + JsonSchema`, and an error
+/// `Into<ToolError>`, each checked by the compiler at the parameter's or the result's span.
+///
+/// | last segment | read as |
+/// | --- | --- |
+/// | `ToolContext`, `ToolContext<S>` (parameter) | the context; `S` is the state type |
+/// | `Args<T>` (parameter) | the whole input object `T` |
+/// | `Result<T, E>` (return type) | a fallible tool returning `T` |
+/// | `String`, `&str` (result) | one text block |
+/// | `CallToolResult` (result) | sent as built |
+///
+/// So a type alias hides the role: `type Ctx = ToolContext<Billing>` as a parameter type is a
+/// plain parameter (the build fails: ``the trait `ToolParam` is not implemented for
+/// `ToolContext<Billing>` ``); `type Text = String` as the result is a structured result
+/// (it compiles, but the tool declares an output schema of type `string`, which `build()`
+/// refuses: output schemas must be objects); `type Outcome<T> = Result<T, ToolError>` is an
+/// infallible tool whose structured result is a `Result` (it does not compile: that result
+/// would have to be `Serialize + JsonSchema`, and `ToolError` is neither).
+/// And a type of your own named `ToolContext`, `Args`, `Result`, `String` or `CallToolResult`
+/// is read as ours. Write these five types by their names.
+///
 /// # The scope guard
 ///
 /// A scoped tool that takes a `ToolContext` checks the scopes in its first statement and
@@ -150,8 +169,9 @@ pub use mcp_auth_macros::tool;
 
 /// Everything a tool module needs: `use mcp_auth_runtime::prelude::*;`.
 pub mod prelude {
+    pub use crate::auth::AuthInfo;
     pub use crate::{
-        Args, AuthInfo, CallToolResult, Content, McpServer, ToolContext, ToolError, tool, tools,
+        Args, CallToolResult, Content, McpServer, ToolContext, ToolError, tool, tools,
     };
 }
 
@@ -198,6 +218,6 @@ pub mod __fuzz {
 
     /// A 2026-07-28 header value, Base64-decoded when it uses the `=?base64?…?=` sentinel.
     pub fn decode_header_value(raw: &[u8]) -> Option<String> {
-        crate::transport::decode_header_value(raw)
+        crate::http::decode_header_value(raw)
     }
 }

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use crate::error::ToolError;
-use crate::jsonrpc::{Answers, question_digest};
+use crate::input::{Answers, InputRequest, question_digest};
 
 /// Severity of a log message (RFC 5424 levels, as MCP uses them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -86,16 +86,6 @@ pub struct Elicitation {
     /// The submitted values, when accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<Map<String, Value>>,
-}
-
-/// A request for input that the 2026-07-28 era returns in an `InputRequiredResult`.
-#[derive(Debug, Clone)]
-pub struct InputRequest {
-    pub(crate) key: String,
-    pub(crate) method: &'static str,
-    pub(crate) params: Value,
-    /// The answers gathered so far, carried to the retry in `requestState`.
-    pub(crate) answered: Answers,
 }
 
 /// Which protocol era the call belongs to, and what that era allows.

@@ -14,6 +14,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// A tool's descriptor, from what `#[tool]` generated: its metadata and its handler.
+pub fn tool_def(meta: ToolMeta, handler: fn(CallContext, Arguments) -> BoxFuture) -> ToolDef {
+    ToolDef::new(meta, handler)
+}
+
+/// The typed context a tool takes, from the erased one the server passes. Fails only if the
+/// server's state is not an `S`, which the server builder rules out for every registered tool.
+pub fn context<S: Send + Sync + 'static>(call: CallContext) -> Result<ToolContext<S>, ToolError> {
+    ToolContext::from_call(call)
+}
+
 /// The guard `#[tool]` inserts as the first statement of a scoped tool that takes a context.
 pub fn require_scopes<S>(ctx: &ToolContext<S>, required: &[&str]) -> Result<(), ToolError> {
     ctx.require_scopes(required)
@@ -63,12 +74,12 @@ impl<T: Serialize + JsonSchema> StructuredOutput for T {}
 
 /// The input schema of a tool: a JSON Schema 2020-12 object.
 pub fn input_schema<T: ToolParam>() -> Value {
-    crate::schema::input::<T>()
+    crate::tool::schema::input::<T>()
 }
 
 /// The output schema of a structured tool.
 pub fn output_schema<T: StructuredOutput>() -> Value {
-    crate::schema::output::<T>()
+    crate::tool::schema::output::<T>()
 }
 
 /// A text result.

@@ -36,6 +36,42 @@
 //!     .layer(BearerAuthLayer::new(verifier, Challenge::new("https://api.example.com")));
 //! # }
 //! ```
+//!
+//! A caller over its budget gets `429` with `Retry-After` (in whole seconds), the others are
+//! not affected; a request without a verified caller passes through (authentication is the
+//! layer before):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Extension, Router, body::Body, routing::get};
+//! use http::{Request, StatusCode, header};
+//! use mcp_auth_runtime::auth::AuthInfo;
+//! use mcp_auth_runtime::rate_limit::{Quota, RateLimitLayer, RateLimits};
+//! use tower::ServiceExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let get_export = || Request::get("/export").body(Body::empty()).unwrap();
+//!
+//! // One budget store, one budget per caller.
+//! let limits = RateLimits::local().requests(Quota::per_minute(1));
+//! let alice = Router::new()
+//!     .route("/export", get(|| async { "..." }))
+//!     .layer(RateLimitLayer::new(limits.clone()))
+//!     .layer(Extension(Arc::new(AuthInfo::new("alice"))));
+//! let bob = Router::new()
+//!     .route("/export", get(|| async { "..." }))
+//!     .layer(RateLimitLayer::new(limits))
+//!     .layer(Extension(Arc::new(AuthInfo::new("bob"))));
+//!
+//! assert_eq!(alice.clone().oneshot(get_export()).await.unwrap().status(), StatusCode::OK);
+//! let refused = alice.oneshot(get_export()).await.unwrap();
+//! assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+//! assert!(refused.headers().contains_key(header::RETRY_AFTER));
+//! // Bob draws on a budget of his own.
+//! assert_eq!(bob.oneshot(get_export()).await.unwrap().status(), StatusCode::OK);
+//! # }
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,6 +86,7 @@ use http::Request;
 use tower::{Layer, Service};
 
 use crate::auth::AuthInfo;
+use crate::jsonrpc::{code, error_for};
 
 /// A number of requests per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,43 +379,35 @@ where
                     client_id = auth.client_id(),
                     "rate limit reached"
                 );
-                return Ok(crate::transport::rate_limited(limited.retry_after));
+                return Ok(rate_limited(limited.retry_after));
             }
             inner.call(request).await
         })
     }
 }
 
-/// The request budget of an [`McpServer`](crate::McpServer)'s endpoint: the check of
-/// [`RateLimitLayer`], and a `tools/call` it refuses is reported to the
-/// [`on_call`](crate::McpServerBuilder::on_call) hook as
-/// [`CallOutcome::RateLimited`](crate::CallOutcome::RateLimited), like a call refused by a
-/// tool's own budget: an audit trail sees every refused call.
-pub(crate) async fn mcp_request_budget(
-    axum::extract::State(server): axum::extract::State<crate::McpServer>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let dispatcher = server.dispatcher();
-    let caller = request.extensions().get::<Arc<AuthInfo>>().cloned();
-    let (Some(limits), Some(auth)) = (&dispatcher.rate_limits, caller) else {
-        return next.run(request).await;
-    };
-    let Err(limited) = limits.check_request(&auth.principal().key()).await else {
-        return next.run(request).await;
-    };
-    tracing::info!(
-        subject = auth.subject(),
-        client_id = auth.client_id(),
-        "rate limit reached"
+/// `429` for a caller over its request budget: a JSON-RPC error without id, and
+/// `Retry-After`.
+pub(crate) fn rate_limited(retry_after: Duration) -> Response {
+    let body = error_for(None, code::RATE_LIMITED, "rate limit exceeded");
+    too_many_requests(retry_after, body)
+}
+
+/// `429` with `body` and `Retry-After` in whole seconds, rounded up.
+pub(crate) fn too_many_requests(retry_after: Duration, body: bytes::Bytes) -> Response {
+    let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
     );
-    if dispatcher.observer.is_some() {
-        // Only a refused request, and only with a hook, pays for reading its body here.
-        if let Ok(body) = axum::body::to_bytes(request.into_body(), server.body_limit()).await {
-            dispatcher.report_refused(&body, &auth, crate::CallOutcome::RateLimited);
-        }
-    }
-    crate::transport::rate_limited(limited.retry_after)
+    headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(seconds as u64),
+    );
+    response
 }
 
 /// The counter of `caller` for `bucket` in `window`. The caller is hashed: Redis keys show up

@@ -19,7 +19,7 @@ use base64::Engine;
 use common::bind;
 use common::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mcp_auth_runtime::DEFAULT_BODY_LIMIT;
+
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use serde_json::{Value, json};
@@ -1382,11 +1382,17 @@ async fn bodies_over_the_limit_are_413_and_just_under_are_served() {
     let fx = Fx::start().await;
     let good = fx.good();
     let overhead = call_body("void_invoice", "").len();
-    let at_limit = call_body("void_invoice", &"x".repeat(DEFAULT_BODY_LIMIT - overhead));
-    assert_eq!(at_limit.len(), DEFAULT_BODY_LIMIT);
+    let at_limit = call_body(
+        "void_invoice",
+        &"x".repeat(mcp_auth_runtime::McpServerBuilder::DEFAULT_BODY_LIMIT - overhead),
+    );
+    assert_eq!(
+        at_limit.len(),
+        mcp_auth_runtime::McpServerBuilder::DEFAULT_BODY_LIMIT
+    );
     let over = call_body(
         "void_invoice",
-        &"x".repeat(DEFAULT_BODY_LIMIT - overhead + 1),
+        &"x".repeat(mcp_auth_runtime::McpServerBuilder::DEFAULT_BODY_LIMIT - overhead + 1),
     );
     fx.refused(
         "a body one byte over the limit",
@@ -1419,7 +1425,10 @@ async fn bodies_over_the_limit_are_413_and_just_under_are_served() {
         .await;
     assert_eq!(
         body["result"]["content"][0]["text"],
-        format!("voided {} bytes", DEFAULT_BODY_LIMIT - overhead)
+        format!(
+            "voided {} bytes",
+            mcp_auth_runtime::McpServerBuilder::DEFAULT_BODY_LIMIT - overhead
+        )
     );
 }
 
@@ -1465,7 +1474,7 @@ async fn repeated_host_or_origin_headers_are_refused() {
 /// reason is logged, and calls fail closed with `503`.
 #[tokio::test]
 async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
-    use mcp_auth_runtime::TokenVerifier as _;
+    use mcp_auth_runtime::auth::TokenVerifier as _;
     let (logs, _guard) = common::logs::Logs::capture();
     let fx = Fx::start().await;
     let port = fx.issuer.addr.port();
@@ -1502,7 +1511,7 @@ async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
             .unwrap();
         let before = fx.issuer.jwks_hits();
         let result = verifier.warm_up().await;
-        let Err(mcp_auth_runtime::AuthError::Unavailable(reason)) = result else {
+        let Err(mcp_auth_runtime::auth::AuthError::Unavailable(reason)) = result else {
             panic!("{jwks_uri}: keys fetched: {result:?}");
         };
         assert!(reason.contains(why), "{jwks_uri}: {reason}");
@@ -1510,7 +1519,7 @@ async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
         assert!(
             matches!(
                 verifier.verify(&token).await,
-                Err(mcp_auth_runtime::AuthError::Unavailable(_))
+                Err(mcp_auth_runtime::auth::AuthError::Unavailable(_))
             ),
             "{jwks_uri}"
         );

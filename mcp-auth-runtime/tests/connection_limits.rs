@@ -49,9 +49,14 @@ impl Fx {
             .state(counter.clone());
         let server = configure(builder).build().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(server.serve_with(listener, config, async {
-            let _ = stopped.await;
-        }));
+        let serving = tokio::spawn(mcp_auth_runtime::serve_with(
+            listener,
+            server,
+            config,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Fx {
             issuer,
             key,

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcp_auth_runtime::TokenVerifier;
 use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, DevIssuerBuilder, DevIssuerError, MintRequest};
 use mcp_auth_runtime::prelude::*;
 use serde_json::{Value, json};

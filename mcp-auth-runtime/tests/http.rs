@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Client, bind, serve, serve_on};
+use mcp_auth_runtime::BuildError;
+use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{AuthError, BuildError, TokenVerifier};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]

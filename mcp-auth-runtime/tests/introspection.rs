@@ -16,11 +16,11 @@ use base64::Engine;
 use common::issuer::{Fault, FaultyIntrospection};
 use futures_util::FutureExt;
 use http::{HeaderMap, StatusCode, header};
+use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::auth::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier, ScopeClaim,
 };
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{AuthError, TokenVerifier};
 use serde_json::{Value, json};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";

@@ -15,9 +15,9 @@ use common::issuer::{
 };
 use common::{bind, serve_on};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, JwtVerifierBuilder};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{AuthError, TokenVerifier};
 use serde_json::json;
 
 #[derive(Clone, Default)]

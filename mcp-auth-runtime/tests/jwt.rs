@@ -11,9 +11,10 @@ use base64::Engine;
 use common::issuer::{Issuer, TestKey, at, claims};
 use common::{Client, bind, serve_on};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mcp_auth_runtime::ScopePolicy;
+use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::auth::{JwtVerifier, JwtVerifierBuilder, ScopeClaim};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{ScopePolicy, TokenVerifier};
 use serde_json::{Value, json};
 
 /// Counts the tool bodies that ran, so every refusal can assert that none did.

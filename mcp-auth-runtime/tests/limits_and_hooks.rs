@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Client, bind, serve_on};
+use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
-use mcp_auth_runtime::{AuthError, CallOutcome, McpServerBuilder, TokenVerifier};
+use mcp_auth_runtime::{CallOutcome, McpServerBuilder};
 use serde_json::json;
 
 /// Name the tool being run.

@@ -1073,7 +1073,11 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
         .resource(format!("http://{addr}/mcp"))
         .build()
         .unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    tokio::spawn(mcp_auth_runtime::serve(
+        listener,
+        server,
+        std::future::pending(),
+    ));
     let client = Client::new(addr, Some("user-1"));
     client.initialize().await;
     let started = Instant::now();
@@ -1145,7 +1149,7 @@ async fn graceful_shutdown_lets_in_flight_calls_finish() {
         .build()
         .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(listener, async {
+    let serving = tokio::spawn(mcp_auth_runtime::serve(listener, server, async {
         let _ = stopped.await;
     }));
     let client = Arc::new(Client::new(addr, Some("user-1")));

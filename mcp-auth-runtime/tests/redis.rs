@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
 use common::{Client, EventReader, bind, modern_call};
+use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
-use mcp_auth_runtime::{McpServerBuilder, RedisSessions};
+use mcp_auth_runtime::session::RedisSessions;
 use serde_json::{Value, json};
 
 /// A `redis-server` of this test alone, on a free loopback port, without persistence.
@@ -118,7 +119,7 @@ async fn replica(
         .redis_sessions(sessions.clone());
     let server = configure(builder, &sessions).build().unwrap();
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-    let stopped = tokio::spawn(server.serve(listener, async {
+    let stopped = tokio::spawn(mcp_auth_runtime::serve(listener, server, async {
         let _ = signal.await;
     }));
     Replica {

@@ -14,9 +14,9 @@ use base64::Engine;
 use common::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
 use common::{bind, serve_on};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{AuthError, TokenVerifier};
 use serde_json::json;
 
 /// Read a thing.

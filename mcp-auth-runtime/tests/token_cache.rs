@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::issuer::{Issuer, TestKey, at, claims};
 use common::{Client, bind, serve_on};
-use mcp_auth_runtime::TokenVerifier;
+use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::auth::{JwtVerifier, JwtVerifierBuilder};
 use mcp_auth_runtime::prelude::*;
 use serde_json::json;

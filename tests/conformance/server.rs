@@ -301,9 +301,8 @@ async fn main() -> std::io::Result<()> {
         "conformance server on http://{}/mcp",
         listener.local_addr()?
     );
-    server
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    mcp_auth_runtime::serve(listener, server, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

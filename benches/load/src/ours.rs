@@ -65,6 +65,6 @@ pub async fn serve(
         .verifier(verifier)
         .stateless(stateless)
         .build()?;
-    server.serve(listener, std::future::pending()).await?;
+    mcp_auth_runtime::serve(listener, server, std::future::pending()).await?;
     Ok(())
 }

@@ -14,7 +14,8 @@
 
 use std::collections::HashMap;
 
-use mcp_auth_runtime::{AuthInfo, CallEvent, CallOutcome, ToolDef};
+use mcp_auth_runtime::auth::AuthInfo;
+use mcp_auth_runtime::{CallEvent, CallOutcome, ToolDef};
 use rusqlite::Connection;
 use serde_json::Value;
 

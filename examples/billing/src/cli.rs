@@ -291,7 +291,7 @@ pub struct LimitArgs {
     #[arg(
         long,
         env = "BILLING_MAX_CONNECTIONS",
-        default_value_t = mcp_auth_runtime::DEFAULT_MAX_CONNECTIONS,
+        default_value_t = mcp_auth_runtime::ServeConfig::DEFAULT_MAX_CONNECTIONS,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_connections: usize,
@@ -300,7 +300,7 @@ pub struct LimitArgs {
     #[arg(
         long,
         env = "BILLING_MAX_STREAMS_PER_PRINCIPAL",
-        default_value_t = mcp_auth_runtime::DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+        default_value_t = mcp_auth_runtime::McpServerBuilder::DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_streams_per_principal: usize,
@@ -494,23 +494,23 @@ mod tests {
         let limits = args.limits;
         assert_eq!(
             limits.header_read_timeout,
-            mcp_auth_runtime::DEFAULT_HEADER_READ_TIMEOUT
+            mcp_auth_runtime::ServeConfig::DEFAULT_HEADER_READ_TIMEOUT
         );
         assert_eq!(
             limits.request_body_timeout,
-            mcp_auth_runtime::DEFAULT_REQUEST_BODY_TIMEOUT
+            mcp_auth_runtime::ServeConfig::DEFAULT_REQUEST_BODY_TIMEOUT
         );
         assert_eq!(
             limits.write_timeout,
-            mcp_auth_runtime::DEFAULT_WRITE_TIMEOUT
+            mcp_auth_runtime::ServeConfig::DEFAULT_WRITE_TIMEOUT
         );
         assert_eq!(
             limits.max_connections,
-            mcp_auth_runtime::DEFAULT_MAX_CONNECTIONS
+            mcp_auth_runtime::ServeConfig::DEFAULT_MAX_CONNECTIONS
         );
         assert_eq!(
             limits.max_streams_per_principal,
-            mcp_auth_runtime::DEFAULT_MAX_STREAMS_PER_PRINCIPAL
+            mcp_auth_runtime::McpServerBuilder::DEFAULT_MAX_STREAMS_PER_PRINCIPAL
         );
         for bad in [
             ["--max-connections", "0"],

@@ -37,7 +37,8 @@ use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::dev_issuer::DevIssuer;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
-use mcp_auth_runtime::{McpServerBuilder, RedisSessions, ToolDef};
+use mcp_auth_runtime::session::RedisSessions;
+use mcp_auth_runtime::{McpServerBuilder, ToolDef};
 
 pub use crate::cli::{Cli, Command, DataArgs, ServeArgs, TokenArgs};
 use crate::store::Store;

@@ -13,7 +13,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
-use mcp_auth_runtime::{AuthInfo, ToolError};
+use mcp_auth_runtime::ToolError;
+use mcp_auth_runtime::auth::AuthInfo;
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

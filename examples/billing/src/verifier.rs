@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use mcp_auth_runtime::auth::{AuthError, AuthInfo, TokenVerifier};
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, Readiness};
-use mcp_auth_runtime::{AuthError, AuthInfo, TokenVerifier};
 
 /// JWT access tokens (the dev issuer's or a real issuer's), or opaque tokens introspected.
 #[derive(Clone)]

@@ -14,6 +14,7 @@ mod jwt;
 mod layer;
 mod principal;
 
+pub use crate::scope::is_scope_token;
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
 pub use introspection::{

@@ -1,6 +1,51 @@
 //! The Host/Origin guard in front of the MCP endpoint: DNS-rebinding protection
 //! (streamable HTTP §security) and a bound on header bytes, decided before anything else runs
 //! and before any token is looked at.
+//!
+//! A request is served only when its `Host` is a loopback name, the resource's host or one
+//! named with [`allowed_host`](crate::McpServerBuilder::allowed_host), and its `Origin`, if
+//! any, is a loopback origin, the resource's or one named with
+//! [`allowed_origin`](crate::McpServerBuilder::allowed_origin); anything else gets `403`:
+//!
+//! ```
+//! use axum::body::Body;
+//! use http::{Request, StatusCode};
+//! use mcp_auth_runtime::prelude::*;
+//! use tower::ServiceExt as _;
+//!
+//! /// Say hello.
+//! #[tool(unscoped)]
+//! async fn hello() -> &'static str { "hello" }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = McpServer::builder("demo", "1.0.0")
+//!     .tools(tools![hello])
+//!     .stateless(true)
+//!     .without_auth()
+//!     .allowed_origin("https://app.example.com")
+//!     .build()
+//!     .unwrap()
+//!     .into_router();
+//! let ping = |host: &str, origin: Option<&str>| {
+//!     let mut request = Request::post("/mcp")
+//!         .header("host", host)
+//!         .header("content-type", "application/json")
+//!         .header("accept", "application/json");
+//!     if let Some(origin) = origin {
+//!         request = request.header("origin", origin);
+//!     }
+//!     request.body(Body::from(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)).unwrap()
+//! };
+//! let status = |request| async { app.clone().oneshot(request).await.unwrap().status() };
+//!
+//! assert_eq!(status(ping("localhost:8000", None)).await, StatusCode::OK);
+//! assert_eq!(status(ping("localhost:8000", Some("https://app.example.com"))).await, StatusCode::OK);
+//! // A page on another origin, or a name that resolves to this host (DNS rebinding):
+//! assert_eq!(status(ping("localhost:8000", Some("https://evil.example"))).await, StatusCode::FORBIDDEN);
+//! assert_eq!(status(ping("evil.example", None)).await, StatusCode::FORBIDDEN);
+//! # }
+//! ```
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -1,21 +1,5 @@
-//! JSON-RPC 2.0 messages as MCP uses them: parsing, validation and responses.
-
-mod dispatch;
-mod request_state;
-mod spent;
-
-pub use dispatch::{CallEvent, CallOutcome};
-pub(crate) use dispatch::{
-    Dispatcher, Era, LEGACY_VERSIONS, Listen, MODERN_VERSIONS, Observer, Reply, RequestCtx,
-    error_for, meta,
-};
-pub(crate) use request_state::DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME;
-pub(crate) use request_state::{
-    Answers, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN, Sealer, question_digest,
-};
-#[cfg(feature = "redis")]
-pub(crate) use spent::RedisSpent;
-pub(crate) use spent::{MAX_SPENT, MemorySpent, SpentStates};
+//! JSON-RPC 2.0 messages as MCP uses them, and nothing of MCP's methods: parsing,
+//! validation and responses.
 
 use std::fmt;
 
@@ -347,6 +331,24 @@ fn to_bytes(value: &impl Serialize) -> Bytes {
     serde_json::to_vec(value)
         .expect("JSON-RPC responses serialize")
         .into()
+}
+
+/// The start of a response to `id`: `{"jsonrpc":"2.0","id":<id>,"result":`, with room for
+/// `more` bytes. The id is echoed as the client wrote it (JSON, checked when it was parsed).
+pub(crate) fn response_head(id: &Id, more: usize) -> Vec<u8> {
+    const OPEN: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+    const RESULT: &[u8] = br#","result":"#;
+    let id = id.0.get().as_bytes();
+    let mut head = Vec::with_capacity(OPEN.len() + id.len() + RESULT.len() + more);
+    head.extend_from_slice(OPEN);
+    head.extend_from_slice(id);
+    head.extend_from_slice(RESULT);
+    head
+}
+
+/// An error response to a request whose id is known, for the transport's own checks.
+pub(crate) fn error_for(id: Option<Id>, code: i32, message: impl Into<String>) -> Bytes {
+    ErrorResponse::new(id, code, message).to_bytes()
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use sha2::Digest as _;
 
 use super::{Limits, LocalCalls, Relayed, Session, SessionError};
 use crate::auth::AuthInfo;
-use crate::jsonrpc::LEGACY_VERSIONS;
 use crate::peer::{ClientSupport, LogLevel};
+use crate::protocol::LEGACY_VERSIONS;
 
 /// Handshake-era sessions shared by every replica of a server through Redis (feature
 /// `redis`).

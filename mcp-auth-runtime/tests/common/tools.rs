@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mcp_auth_runtime::LogLevel;
+use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{AuthError, LogLevel, TokenVerifier};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]

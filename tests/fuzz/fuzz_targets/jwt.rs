@@ -23,7 +23,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
 use mcp_auth_runtime::auth::JwtVerifier;
-use mcp_auth_runtime::{TokenVerifier, is_scope_token};
+use mcp_auth_runtime::auth::{TokenVerifier, is_scope_token};
 
 const ISSUER: &str = "https://auth.example.com";
 const RESOURCE: &str = "https://mcp.example.com/mcp";

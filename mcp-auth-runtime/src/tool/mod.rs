@@ -7,6 +7,11 @@ use std::pin::Pin;
 
 use serde_json::{Map, Value};
 
+mod registry;
+pub(crate) mod schema;
+
+pub(crate) use registry::Registry;
+
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::result::CallToolResult;
@@ -128,8 +133,12 @@ pub struct ToolDef {
 }
 
 impl ToolDef {
+    /// The `_meta` key under which `tools/list` publishes each tool's required scopes, so that
+    /// clients can request them before the first call.
+    pub const SCOPES_META_KEY: &str = "mcp-auth/scopes";
+
     /// Builds a descriptor; the schemas are generated here, once.
-    pub fn new(meta: ToolMeta, handler: Handler) -> Self {
+    pub(crate) fn new(meta: ToolMeta, handler: Handler) -> Self {
         ToolDef {
             input_schema: (meta.input_schema)(),
             output_schema: meta.output_schema.map(|schema| schema()),
@@ -212,15 +221,11 @@ impl ToolDef {
             tool.insert("annotations".into(), annotations.into());
         }
         let mut meta = Map::new();
-        meta.insert(SCOPES_META_KEY.into(), self.meta.scopes.into());
+        meta.insert(Self::SCOPES_META_KEY.into(), self.meta.scopes.into());
         tool.insert("_meta".into(), meta.into());
         Value::Object(tool)
     }
 }
-
-/// The `_meta` key under which `tools/list` publishes each tool's required scopes, so that
-/// clients can request them before the first call.
-pub const SCOPES_META_KEY: &str = "mcp-auth/scopes";
 
 impl fmt::Debug for ToolDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

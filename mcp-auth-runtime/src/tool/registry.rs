@@ -4,9 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::BuildError;
-use crate::schema::is_object_schema;
-use crate::tool::{StateType, ToolDef};
+use super::ToolDef;
 
 /// The tools of one server, validated when it is built.
 #[derive(Debug)]
@@ -19,36 +17,14 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Validates the tools against each other and the server's state type.
-    pub(crate) fn new(tools: Vec<ToolDef>, state: Option<StateType>) -> Result<Self, BuildError> {
-        let mut by_name = HashMap::with_capacity(tools.len());
-        for (index, tool) in tools.iter().enumerate() {
-            if by_name.insert(tool.name(), index).is_some() {
-                return Err(BuildError::DuplicateTool(tool.name()));
-            }
-            if !is_object_schema(tool.input_schema()) {
-                return Err(BuildError::SchemaNotObject {
-                    tool: tool.name(),
-                    which: "input",
-                });
-            }
-            if tool.output_schema().is_some_and(|s| !is_object_schema(s)) {
-                return Err(BuildError::SchemaNotObject {
-                    tool: tool.name(),
-                    which: "output",
-                });
-            }
-            if let Some(wanted) = tool.state() {
-                let matches = state.is_some_and(|given| (given.id)() == (wanted.id)());
-                if !matches && (wanted.id)() != std::any::TypeId::of::<()>() {
-                    return Err(BuildError::StateMismatch {
-                        tool: tool.name(),
-                        expected: wanted.name,
-                        given: state.map_or("()", |s| s.name),
-                    });
-                }
-            }
-        }
+    /// The tools, already checked by the server's builder (unique names, object schemas,
+    /// the server's state type).
+    pub(crate) fn new(tools: Vec<ToolDef>) -> Self {
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(index, tool)| (tool.name(), index))
+            .collect();
         let entries: Vec<Box<RawValue>> = tools
             .iter()
             .map(|tool| {
@@ -62,12 +38,12 @@ impl Registry {
             .collect();
         scopes.sort_unstable();
         scopes.dedup();
-        Ok(Registry {
+        Registry {
             tools,
             by_name,
             entries,
             scopes,
-        })
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&ToolDef> {

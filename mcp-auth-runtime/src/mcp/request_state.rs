@@ -14,7 +14,7 @@
 //! - an expiry, after which the state is refused.
 //!
 //! Each state also carries a random 128-bit nonce, so that it can be used once: the retry that
-//! opens it spends the nonce (see `jsonrpc::spent`), and a later request carrying the same
+//! opens it spends the nonce (see `mcp::spent`), and a later request carrying the same
 //! state, a replay of that retry or not, is refused.
 //!
 //! The binding is part of the MAC input only; the state itself carries the nonce, the
@@ -29,8 +29,9 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+
+pub(crate) use crate::input::Answer;
+use crate::input::Answers;
 
 /// The shortest key accepted, in bytes: the output length of SHA-256 (RFC 2104 §3).
 pub(crate) const MIN_KEY_LEN: usize = 32;
@@ -44,18 +45,6 @@ const CONTEXT: &[u8] = b"mcp-auth requestState v1\0";
 
 /// The version prefix of a sealed state.
 const VERSION: &str = "v1";
-
-/// One answer of an earlier round, with the digest of the question it answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Answer {
-    #[serde(rename = "q")]
-    pub(crate) question: String,
-    #[serde(rename = "a")]
-    pub(crate) value: Value,
-}
-
-/// The answers gathered so far, by question key (`elicitation-0`, ...).
-pub(crate) type Answers = BTreeMap<String, Answer>;
 
 /// A state's random identity, spent by the retry that opens the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -237,59 +226,11 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The SHA-256 digest of a call's arguments in canonical form: members sorted by name at every
-/// depth, no insignificant whitespace. No arguments and `{}` are the same call.
-pub(crate) fn arguments_digest(arguments: Option<&Map<String, Value>>) -> [u8; 32] {
-    let mut out = Vec::with_capacity(128);
-    canonical_object(arguments.into_iter().flatten(), &mut out);
-    Sha256::digest(&out).into()
-}
-
-/// The digest of a request for input, as a state names the question an answer belongs to.
-pub(crate) fn question_digest(method: &str, params: &Value) -> String {
-    let mut out = Vec::with_capacity(256);
-    canonical(&Value::from(method), &mut out);
-    out.push(b'\n');
-    canonical(params, &mut out);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(&out))
-}
-
-/// `value` as JSON with every object's members sorted by name, whatever order the map keeps.
-fn canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => canonical_object(map.iter(), out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                canonical(item, out);
-            }
-            out.push(b']');
-        }
-        scalar => serde_json::to_writer(&mut *out, scalar).expect("JSON scalars serialize"),
-    }
-}
-
-fn canonical_object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
-    let mut members: Vec<_> = members.collect();
-    members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    out.push(b'{');
-    for (i, (name, value)) in members.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut *out, name).expect("strings serialize");
-        out.push(b':');
-        canonical(value, out);
-    }
-    out.push(b'}');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::arguments_digest;
+    use serde_json::Value;
     use serde_json::json;
 
     fn binding(arguments: &Value) -> Binding<'static> {

@@ -1,0 +1,177 @@
+//! `POST` on the MCP endpoint: one JSON-RPC message in; a request is answered as JSON, or as
+//! an event stream when the client accepts one and the call sends something before its
+//! result (the response switches at the first such message, so calls that send nothing cost
+//! no stream); notifications and the client's responses get `202`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use futures_channel::mpsc as relay;
+use futures_util::StreamExt;
+use http::{HeaderMap, StatusCode, header};
+use tokio::sync::oneshot;
+
+use super::era::{is_modern, legacy_era, modern_era};
+use super::response::{Accepts, accepts, is_refusal, json_response, render};
+use super::session::legacy_session;
+use super::sse::{sse_response, stream_of};
+use super::{Endpoint, caller, header_str};
+use crate::jsonrpc::{Message, Request as RpcRequest, parse};
+use crate::mcp::RequestCtx;
+
+/// `POST` on the MCP endpoint.
+pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
+    let Some(auth) = caller(&endpoint, &request) else {
+        // Unreachable behind the bearer layer; fail closed all the same.
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    if !is_json_content(&headers) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        )
+            .into_response();
+    }
+    let accepts = accepts(&headers);
+    if !accepts.json && !accepts.sse {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "Accept must allow application/json or text/event-stream",
+        )
+            .into_response();
+    }
+    let body = match axum::body::to_bytes(body, endpoint.body_limit).await {
+        Ok(body) => body,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let message = match parse(&body) {
+        Ok(message) => message,
+        Err(error) => return json_response(StatusCode::BAD_REQUEST, error.to_bytes()),
+    };
+    let dispatcher = &endpoint.mcp;
+    match message {
+        Message::Request(request) => {
+            let modern = is_modern(&headers, &request);
+            let era = if modern {
+                match modern_era(&headers, &request) {
+                    Ok(era) => era,
+                    Err(response) => return response,
+                }
+            } else {
+                match legacy_era(&endpoint, &headers, &request, &auth).await {
+                    Ok(era) => era,
+                    Err(response) => return response,
+                }
+            };
+            answer(
+                &endpoint,
+                request,
+                RequestCtx {
+                    auth,
+                    era,
+                    outbound: None,
+                },
+                accepts,
+                modern,
+            )
+            .await
+        }
+        Message::Notification { method, params } => {
+            let scope = match legacy_session(&endpoint, &headers, &auth, false).await {
+                Ok(Some(session)) => session.id.clone(),
+                Ok(None) => auth.principal().key(),
+                Err(response) => return response,
+            };
+            dispatcher
+                .notification(&method, params.as_ref(), &scope)
+                .await;
+            StatusCode::ACCEPTED.into_response()
+        }
+        Message::Response { id, answer } => {
+            match legacy_session(&endpoint, &headers, &auth, false).await {
+                Ok(Some(session)) => dispatcher.answer(&session.id, id, answer).await,
+                Ok(None) => tracing::debug!("a response without session was ignored"),
+                Err(response) => return response,
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
+    }
+}
+
+fn is_json_content(headers: &HeaderMap) -> bool {
+    header_str(headers, &header::CONTENT_TYPE)
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Runs the request and answers as JSON, or as a stream if the call sends something first.
+async fn answer(
+    endpoint: &Arc<Endpoint>,
+    request: RpcRequest,
+    mut ctx: RequestCtx,
+    accepts: Accepts,
+    modern: bool,
+) -> Response {
+    let dispatcher = &endpoint.mcp;
+    if !(accepts.sse && request.method == "tools/call") {
+        let reply = dispatcher.request(request, ctx).await;
+        return if accepts.json {
+            render(endpoint, reply)
+        } else {
+            stream_of(endpoint, reply, modern)
+        };
+    }
+    let (tx, mut events) = relay::unbounded();
+    ctx.outbound = Some(tx);
+    let endpoint_for_task = endpoint.clone();
+    let mut call = Box::pin(async move { endpoint_for_task.mcp.request(request, ctx).await });
+    let first = tokio::select! {
+        biased;
+        event = events.next() => Err(event),
+        reply = &mut call => Ok(reply),
+    };
+    match first {
+        Ok(reply) => {
+            let pending: Vec<Bytes> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+            // A refusal is an HTTP status whatever the client accepts: wrapped in a `200`
+            // stream, a `403` would lose its `WWW-Authenticate` challenge (no step-up) and a
+            // `429` its `Retry-After`.
+            if is_refusal(&reply) || (pending.is_empty() && accepts.json) {
+                return render(endpoint, reply);
+            }
+            let (done_tx, done_rx) = oneshot::channel();
+            let _ = done_tx.send(reply);
+            let (_unused, empty) = relay::unbounded();
+            sse_response(pending, empty, done_rx, None, modern)
+        }
+        Err(first_event) => {
+            let (done_tx, done_rx) = oneshot::channel();
+            let task = tokio::spawn(async move {
+                let _ = done_tx.send(call.await);
+            });
+            // Closing the stream cancels the call, in both eras: see "A client that goes
+            // away" in the module docs.
+            let abort = Some(AbortOnDrop(task));
+            sse_response(
+                first_event.into_iter().collect(),
+                events,
+                done_rx,
+                abort,
+                modern,
+            )
+        }
+    }
+}
+
+/// Aborts a spawned call when the response stream is dropped (the client went away).
+pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

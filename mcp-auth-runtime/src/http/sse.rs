@@ -1,0 +1,237 @@
+//! Replies as `text/event-stream`: a call that sends something before its result, a client
+//! that accepts only streams, and the `subscriptions/listen` stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use futures_channel::mpsc as relay;
+use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue, header};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Endpoint;
+use super::MCP_SESSION_ID;
+use super::post::AbortOnDrop;
+use super::response::{is_refusal, render};
+use crate::mcp::{Listen, Reply};
+
+const SSE_RETRY_MS: u64 = 3000;
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A reply for a client that accepts only `text/event-stream`.
+pub(super) fn stream_of(endpoint: &Endpoint, reply: Reply, modern: bool) -> Response {
+    if is_refusal(&reply) {
+        return render(endpoint, reply);
+    }
+    match reply {
+        Reply::Json(..) | Reply::Precomputed { .. } | Reply::Initialized { .. } => {
+            let session = match &reply {
+                Reply::Initialized { session, .. } => session.clone(),
+                _ => None,
+            };
+            let (done_tx, done_rx) = oneshot::channel();
+            let _ = done_tx.send(reply);
+            let (_unused, empty) = relay::unbounded();
+            let mut response = sse_response(Vec::new(), empty, done_rx, None, modern);
+            if let Some(id) = session.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                response.headers_mut().insert(MCP_SESSION_ID, id);
+            }
+            response
+        }
+        other => render(endpoint, other),
+    }
+}
+
+/// One SSE event; the handshake era numbers its events so that a client could resume.
+fn sse_event(data: &[u8], id: Option<&str>) -> Bytes {
+    let mut frame = Vec::with_capacity(data.len() + 32);
+    if let Some(id) = id {
+        frame.extend_from_slice(b"id: ");
+        frame.extend_from_slice(id.as_bytes());
+        frame.push(b'\n');
+    }
+    frame.extend_from_slice(b"data: ");
+    // JSON from serde_json has no raw newlines; strip any all the same, as a newline would end
+    // the SSE field.
+    frame.extend(data.iter().copied().filter(|b| *b != b'\n' && *b != b'\r'));
+    frame.extend_from_slice(b"\n\n");
+    Bytes::from(frame)
+}
+
+fn sse_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Reverse proxies such as nginx must not buffer the stream.
+    headers.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+}
+
+/// A stream of `first`, then `events` until the call's reply arrives, then the reply.
+pub(super) fn sse_response(
+    first: Vec<Bytes>,
+    mut events: relay::UnboundedReceiver<Bytes>,
+    mut done: oneshot::Receiver<Reply>,
+    abort: Option<AbortOnDrop>,
+    modern: bool,
+) -> Response {
+    let stream_id = crate::random::token(6);
+    let stream = async_stream(move |tx| async move {
+        let _abort = abort;
+        let mut seq = 0u64;
+        let mut next_id = || {
+            seq += 1;
+            (!modern).then(|| format!("{stream_id}-{seq}"))
+        };
+        if !modern {
+            // SEP-1699: an event id with empty data first, so that a client could resume.
+            let priming = format!("id: {stream_id}-0\nretry: {SSE_RETRY_MS}\ndata: \n\n");
+            if tx.send(Bytes::from(priming)).await.is_err() {
+                return;
+            }
+        }
+        for event in first {
+            if tx
+                .send(sse_event(&event, next_id().as_deref()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                // The client closed the stream: stop, which drops (and so cancels) the call
+                // where the era says so.
+                () = tx.closed() => return,
+                event = events.next() => match event {
+                    Some(event) => {
+                        if tx.send(sse_event(&event, next_id().as_deref())).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => {
+                        // The call dropped its sender: only the reply is left.
+                        let Ok(reply) = (&mut done).await else { return };
+                        if !matches!(reply, Reply::Cancelled) {
+                            let _ = tx.send(final_event(reply, next_id().as_deref())).await;
+                        }
+                        return;
+                    }
+                },
+                reply = &mut done => {
+                    while let Ok(event) = events.try_recv() {
+                        if tx.send(sse_event(&event, next_id().as_deref())).await.is_err() {
+                            return;
+                        }
+                    }
+                    if let Ok(reply) = reply
+                        && !matches!(reply, Reply::Cancelled)
+                    {
+                        let _ = tx.send(final_event(reply, next_id().as_deref())).await;
+                    }
+                    return;
+                }
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
+    sse_headers(&mut response);
+    response
+}
+
+/// The reply as the stream's last event. Statuses other than 200 cannot be sent once the
+/// stream has started, so the JSON-RPC error body stands alone.
+fn final_event(reply: Reply, id: Option<&str>) -> Bytes {
+    match reply {
+        Reply::Json(_, body) | Reply::Forbidden { body, .. } | Reply::Initialized { body, .. } => {
+            sse_event(&body, id)
+        }
+        Reply::Precomputed { head, tail } => sse_event(&[&head[..], &tail[..]].concat(), id),
+        Reply::Listen(listen) => sse_event(&listen.ack, id),
+        Reply::RateLimited { body, .. } => sse_event(&body, id),
+        Reply::Cancelled => Bytes::new(),
+    }
+}
+
+/// `subscriptions/listen`: the acknowledgement, then keep-alive comments until the client
+/// closes the stream, the token that opened it expires, or the server shuts down
+/// ([`crate::serve_with`]). The caller's stream slot is given back when it ends.
+pub(super) fn listen_stream(listen: Listen) -> Response {
+    let Listen {
+        ack,
+        expires_at,
+        slot,
+    } = listen;
+    let stream = async_stream(move |tx| async move {
+        let _slot = slot;
+        if tx.send(sse_event(&ack, None)).await.is_err() {
+            return;
+        }
+        let expired = async {
+            match expires_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut expired = std::pin::pin!(expired);
+        let mut ticks = tokio::time::interval(KEEP_ALIVE);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                // The client reconnects with a fresh token, or with none and gets `401`.
+                () = &mut expired => return,
+                // Noticed at once, not at the next keep-alive, so that the slot is free again.
+                () = tx.closed() => return,
+                _ = ticks.tick() => {
+                    if tx.send(Bytes::from_static(b":\n\n")).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
+    sse_headers(&mut response);
+    response
+        .extensions_mut()
+        .insert(crate::serve::EndsAtShutdown);
+    response
+}
+
+/// A byte stream fed by `producer` through a small channel; the producer stops when the
+/// receiver (the response body) is dropped.
+fn async_stream<F, Fut>(producer: F) -> impl futures_util::Stream<Item = Bytes> + Send + 'static
+where
+    F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(producer(tx));
+    tokio_stream(rx)
+}
+
+fn tokio_stream(
+    mut rx: mpsc::Receiver<Bytes>,
+) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_carry_ids_only_when_given() {
+        assert_eq!(&sse_event(b"{}", Some("s-1"))[..], b"id: s-1\ndata: {}\n\n");
+        assert_eq!(&sse_event(b"{\n}", None)[..], b"data: {}\n\n");
+    }
+}

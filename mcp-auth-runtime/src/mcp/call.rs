@@ -1,0 +1,350 @@
+//! `tools/call`: scope and budget checks before the tool runs, the channel back to the client
+//! for this era, the call itself under its timeout and cancellation, and its result.
+
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures_util::future::{AbortHandle, Abortable};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::events::{CallOutcome, Observation};
+use super::reply::{Reply, error, forbidden, respond};
+use super::request_state::Binding;
+use super::round_trip::{collect_answers, input_required};
+use super::spent::NotSpent;
+use super::{Dispatcher, Era, RequestCtx};
+use crate::context::CallContext;
+use crate::error::ToolError;
+use crate::input::arguments_digest;
+use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
+use crate::protocol::meta;
+use crate::result::{CallToolResult, Content};
+
+impl Dispatcher {
+    pub(super) async fn call_tool(&self, mut request: Request, ctx: RequestCtx) -> Reply {
+        let modern = matches!(ctx.era, Era::Modern { .. });
+        // `progressToken` lives in `params._meta`: read it before the params are taken apart.
+        let progress_token = request.meta().and_then(|m| m.get("progressToken")).cloned();
+        let mut params = request.params.take().unwrap_or_default();
+        let Some(Value::String(name)) = params.remove("name") else {
+            return error(
+                &request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: `name` must be a string",
+            );
+        };
+        let arguments = match params.remove("arguments") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(arguments)) => Some(arguments),
+            Some(_) => {
+                return error(
+                    &request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    "invalid params: `arguments` must be an object",
+                );
+            }
+        };
+        let Some(tool) = self.registry.get(&name) else {
+            return error(
+                &request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                format!("unknown tool: {name}"),
+            );
+        };
+        let auth = ctx.auth.clone();
+        let mut observation = self.observer.as_ref().map(|observer| Observation {
+            observer,
+            tool: tool.name(),
+            auth: auth.clone(),
+            arguments: arguments.clone(),
+            outcome: None,
+        });
+        // The first outcome named is the call's: a timeout, say, is not also a failure.
+        let mut report = |outcome: CallOutcome| {
+            if let Some(observation) = observation.as_mut() {
+                observation.outcome.get_or_insert(outcome);
+            }
+        };
+        // Decided before the tool runs, so that the client can step up; the generated handler
+        // and the tool body check again.
+        if let Err(err) = self.scopes.require(&auth, tool.scopes()) {
+            report(CallOutcome::Forbidden);
+            return forbidden(&request, tool.name(), &auth, err);
+        }
+        if let Some(limits) = &self.rate_limits
+            && let Err(limited) = limits
+                .check_tool(&auth.principal().key(), tool.name())
+                .await
+        {
+            report(CallOutcome::RateLimited);
+            tracing::info!(
+                tool = tool.name(),
+                subject = auth.subject(),
+                "tool rate limit reached"
+            );
+            let body = ErrorResponse::new(
+                Some(request.id.clone()),
+                code::RATE_LIMITED,
+                "rate limit exceeded",
+            )
+            .with_data(json!({ "retryAfterMs": limited.retry_after.as_millis() as u64 }))
+            .to_bytes();
+            return Reply::RateLimited {
+                retry_after: limited.retry_after,
+                body,
+            };
+        }
+
+        // What this call's `requestState` is bound to. The arguments' digest is computed only
+        // when a state is read, or may be written (the client can answer requests for input).
+        let principal = auth.principal().key();
+        let mut arguments_bound = None;
+        let (channel, support, log_level) = match &ctx.era {
+            Era::Modern { support, log_level } => {
+                if params.contains_key("requestState") || support.elicitation || support.sampling {
+                    arguments_bound = Some(arguments_digest(arguments.as_ref()));
+                }
+                let binding = arguments_bound.map(|arguments| Binding {
+                    principal: &principal,
+                    tool: tool.name(),
+                    arguments,
+                });
+                let (answers, spend) =
+                    match collect_answers(&params, &self.request_state, binding.as_ref()) {
+                        Ok(collected) => collected,
+                        Err(message) => {
+                            report(CallOutcome::InvalidRequestState);
+                            tracing::info!(
+                                tool = tool.name(),
+                                subject = auth.subject(),
+                                "retry of a call refused: {message}"
+                            );
+                            return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
+                        }
+                    };
+                // Spent once the retry is known to be well-formed (a malformed one leaves its
+                // state usable) and before the tool runs: whatever the tool then does, the
+                // state confirms nothing else.
+                if let Some((nonce, expires_ms)) = spend
+                    && let Err(not_spent) = self.spent.spend(nonce, expires_ms).await
+                {
+                    report(CallOutcome::InvalidRequestState);
+                    tracing::info!(
+                        tool = tool.name(),
+                        subject = auth.subject(),
+                        "retry of a call refused: {not_spent}"
+                    );
+                    return match not_spent {
+                        NotSpent::Replayed => error(
+                            &request,
+                            StatusCode::OK,
+                            code::INVALID_PARAMS,
+                            "invalid params: `requestState` has already been used: call the \
+                             tool again without it",
+                        ),
+                        NotSpent::Full(_) | NotSpent::Unavailable(_) => error(
+                            &request,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            code::INTERNAL_ERROR,
+                            "the retry cannot be checked now; retry shortly",
+                        ),
+                    };
+                }
+                (Channel::Modern { answers }, *support, *log_level)
+            }
+            Era::Legacy { session } => {
+                let (scope, support, level) = match session {
+                    Some(session) => (session.id.clone(), session.support, session.log_level),
+                    // Without a session no client answer can reach a call (the transport
+                    // drops responses without one).
+                    None => (
+                        auth.principal().key(),
+                        ClientSupport::default(),
+                        LogLevel::Debug,
+                    ),
+                };
+                let pending = self.calls.pending.clone();
+                (Channel::Legacy { pending, scope }, support, Some(level))
+            }
+        };
+        let peer = Peer::new(
+            ctx.outbound,
+            progress_token,
+            log_level,
+            support,
+            channel,
+            self.call_timeout,
+        );
+        let call = CallContext::new(
+            auth.clone(),
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+            Some(tool.name()),
+        );
+
+        // Most calls are over at their first poll, so they run once before anything is set
+        // up for a call that waits: the cancellation registry, the abort handle, the timer.
+        // A handshake-era call that waits can then be cancelled by `notifications/cancelled`
+        // (one that arrives earlier finds nothing to cancel, as one that arrived before the
+        // call started always did); a 2026-07-28 call is cancelled by closing its stream,
+        // which drops this future.
+        let mut run = (tool.handler())(call, arguments);
+        let first = std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await;
+        let outcome = match first {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                let (abort, registration) = AbortHandle::new_pair();
+                let scope = match &ctx.era {
+                    Era::Legacy {
+                        session: Some(session),
+                    } => Some(session.id.clone()),
+                    Era::Legacy { session: None } => Some(auth.principal().key()),
+                    Era::Modern { .. } => None,
+                };
+                let _tracked = scope.map(|scope| self.calls.track(scope, request.id.key(), abort));
+                let run = Abortable::new(run, registration);
+                match tokio::time::timeout(self.call_timeout, run).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(_aborted)) => {
+                        tracing::info!(tool = tool.name(), "call cancelled by the client");
+                        report(CallOutcome::Cancelled);
+                        return Reply::Cancelled;
+                    }
+                    Err(_elapsed) => {
+                        tracing::warn!(tool = tool.name(), timeout = ?self.call_timeout, "tool timed out");
+                        report(CallOutcome::TimedOut);
+                        Err(ToolError::new(format!(
+                            "the tool did not finish within {} s",
+                            self.call_timeout.as_secs()
+                        )))
+                    }
+                }
+            }
+        };
+        let result = match outcome {
+            Ok(result) => {
+                report(if result.is_error {
+                    CallOutcome::Failed
+                } else {
+                    CallOutcome::Completed
+                });
+                result
+            }
+            Err(err @ ToolError::InsufficientScope { .. }) => {
+                report(CallOutcome::Forbidden);
+                return forbidden(&request, tool.name(), &auth, err);
+            }
+            Err(ToolError::Internal(cause)) => {
+                report(CallOutcome::Failed);
+                tracing::error!(tool = tool.name(), error = %cause, "tool failed");
+                CallToolResult::error("internal error")
+            }
+            Err(ToolError::InputRequired(input)) if modern => {
+                report(CallOutcome::InputRequired);
+                let binding = Binding {
+                    principal: &principal,
+                    tool: tool.name(),
+                    // Always set: only a client that can answer is asked. Were it not, the
+                    // state would be bound to no arguments, and refused on retry.
+                    arguments: arguments_bound.unwrap_or_default(),
+                };
+                let result = input_required(*input, &self.request_state, &binding);
+                return respond(&request, &self.modern(result));
+            }
+            Err(ToolError::MissingClientCapability(capability)) if modern => {
+                report(CallOutcome::MissingClientCapability);
+                let body = ErrorResponse::new(
+                    Some(request.id.clone()),
+                    code::MISSING_CLIENT_CAPABILITY,
+                    format!("the tool needs the client capability `{capability}`"),
+                )
+                .with_data(json!({ "requiredCapabilities": { capability: {} } }))
+                .to_bytes();
+                return Reply::Json(StatusCode::BAD_REQUEST, body);
+            }
+            Err(err) => {
+                report(match err {
+                    ToolError::InvalidArguments(_) => CallOutcome::InvalidArguments,
+                    ToolError::MissingClientCapability(_) => CallOutcome::MissingClientCapability,
+                    _ => CallOutcome::Failed,
+                });
+                CallToolResult::error(err.to_string())
+            }
+        };
+        tracing::debug!(
+            tool = tool.name(),
+            subject = auth.subject(),
+            client_id = auth.client_id(),
+            is_error = result.is_error,
+            "tool called"
+        );
+        if modern {
+            respond(&request, &ModernCallResult::new(&result, &self.server_info))
+        } else {
+            respond(&request, &result)
+        }
+    }
+}
+
+/// A `tools/call` result as the 2026-07-28 era sends it, serialized in one pass: the result's
+/// members, `resultType`, and `_meta` with the server's identity.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModernCallResult<'a> {
+    content: &'a [Content],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_content: Option<&'a Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_error: bool,
+    result_type: &'static str,
+    #[serde(rename = "_meta")]
+    meta: WithServerInfo<'a>,
+}
+
+impl<'a> ModernCallResult<'a> {
+    fn new(result: &'a CallToolResult, server_info: &'a Value) -> Self {
+        // Exhaustive, so that a new member of `CallToolResult` cannot be forgotten here.
+        let CallToolResult {
+            content,
+            structured_content,
+            is_error,
+            meta,
+        } = result;
+        ModernCallResult {
+            content,
+            structured_content: structured_content.as_ref(),
+            is_error: *is_error,
+            result_type: "complete",
+            meta: WithServerInfo {
+                meta: meta.as_ref(),
+                server_info,
+            },
+        }
+    }
+}
+
+/// A result's `_meta` with `io.modelcontextprotocol/serverInfo` set.
+struct WithServerInfo<'a> {
+    meta: Option<&'a Map<String, Value>>,
+    server_info: &'a Value,
+}
+
+impl serde::Serialize for WithServerInfo<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.meta.into_iter().flatten() {
+            if key != meta::SERVER_INFO {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry(meta::SERVER_INFO, self.server_info)?;
+        map.end()
+    }
+}

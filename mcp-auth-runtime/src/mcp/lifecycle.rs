@@ -1,0 +1,133 @@
+//! The session's life: `initialize`, `ping` and `logging/setLevel` in the handshake era,
+//! `server/discover` in 2026-07-28.
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::reply::{Reply, error, respond};
+use super::{Dispatcher, Era, RequestCtx};
+use crate::jsonrpc::{Request, code};
+use crate::peer::{ClientSupport, LogLevel};
+use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS};
+use crate::session::SessionError;
+
+fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false }, "logging": {} })
+}
+
+impl Dispatcher {
+    pub(super) async fn initialize(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let params = request.params.as_ref();
+        let Some(requested) = params
+            .and_then(|p| p.get("protocolVersion"))
+            .and_then(Value::as_str)
+        else {
+            return error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: `protocolVersion` is required",
+            );
+        };
+        // Lifecycle §version negotiation: echo a supported version, otherwise offer the latest.
+        let version = LEGACY_VERSIONS
+            .iter()
+            .copied()
+            .find(|v| *v == requested)
+            .unwrap_or(LEGACY_VERSIONS[0]);
+        let support = ClientSupport::from_capabilities(params.and_then(|p| p.get("capabilities")));
+        let session = match &self.sessions {
+            Some(store) => match store.create(&ctx.auth, version, support).await {
+                Ok(session) => Some(session.id.clone()),
+                Err(err) => {
+                    tracing::warn!("cannot open a session: {err}");
+                    let message = match err {
+                        SessionError::Full(_) => "too many sessions",
+                        _ => "sessions are unavailable",
+                    };
+                    return error(
+                        request,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        code::INTERNAL_ERROR,
+                        message,
+                    );
+                }
+            },
+            None => None,
+        };
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": capabilities(),
+            "serverInfo": self.server_info,
+        });
+        if let Some(instructions) = &self.instructions {
+            result["instructions"] = instructions.clone().into();
+        }
+        match respond(request, &result) {
+            Reply::Json(_, body) => Reply::Initialized { body, session },
+            other => other,
+        }
+    }
+
+    pub(super) async fn set_level(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let level = request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("level"))
+            .and_then(LogLevel::parse);
+        let Some(level) = level else {
+            return error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: unknown log level",
+            );
+        };
+        if let (
+            Era::Legacy {
+                session: Some(session),
+            },
+            Some(store),
+        ) = (&ctx.era, &self.sessions)
+        {
+            match store.set_log_level(&session.id, &ctx.auth, level).await {
+                Ok(()) => {}
+                Err(SessionError::NotFound) => {
+                    // Ended by another request since this one started.
+                    return error(
+                        request,
+                        StatusCode::NOT_FOUND,
+                        code::INVALID_REQUEST,
+                        "unknown or expired session",
+                    );
+                }
+                Err(err) => {
+                    tracing::warn!("cannot set the log level: {err}");
+                    return error(
+                        request,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        code::INTERNAL_ERROR,
+                        "sessions are unavailable",
+                    );
+                }
+            }
+        }
+        respond(request, &json!({}))
+    }
+
+    pub(super) fn discover(&self, request: &Request) -> Reply {
+        let mut supported: Vec<&str> = MODERN_VERSIONS.to_vec();
+        supported.extend(LEGACY_VERSIONS);
+        let mut result = json!({
+            "supportedVersions": supported,
+            "capabilities": capabilities(),
+            "serverInfo": self.server_info,
+            "ttlMs": self.list_ttl.as_millis() as u64,
+            "cacheScope": self.cache_scope,
+        });
+        if let Some(instructions) = &self.instructions {
+            result["instructions"] = instructions.clone().into();
+        }
+        respond(request, &self.modern(result))
+    }
+}

@@ -1,0 +1,207 @@
+//! MCP method semantics, independent of HTTP: a parsed request, the verified caller and what
+//! the transport learned about the request in; a [`Reply`] out.
+//!
+//! Both protocol eras are served here. The handshake era (2025-03-26 to 2025-11-25) answers
+//! `initialize`, `ping`, `logging/setLevel`, `tools/list` and `tools/call`; the 2026-07-28 era
+//! answers `server/discover`, `tools/list`, `tools/call` and `subscriptions/listen`, adds
+//! `resultType` to every result and caching hints to lists, and returns requests for input as
+//! an `InputRequiredResult`.
+//!
+//! One file per concern: [`lifecycle`] (`initialize`, `logging/setLevel`, `server/discover`),
+//! [`list`] (`tools/list` pages and cursors), [`call`] (`tools/call`), [`round_trip`],
+//! [`request_state`] and [`spent`] (the 2026-07-28 input round trips), [`listen`] and
+//! [`streams`] (`subscriptions/listen`), [`events`] (what the `on_call` hook sees), [`reply`]
+//! (what goes back to the transport).
+
+mod call;
+mod events;
+mod lifecycle;
+mod list;
+mod listen;
+mod reply;
+mod request_state;
+mod round_trip;
+mod spent;
+mod streams;
+
+pub(crate) use events::Observer;
+pub use events::{CallEvent, CallOutcome};
+pub(crate) use reply::{Listen, Reply};
+pub(crate) use request_state::{
+    DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN,
+    Sealer,
+};
+#[cfg(feature = "redis")]
+pub(crate) use spent::RedisSpent;
+pub(crate) use spent::{MAX_SPENT, MemorySpent, SpentStates};
+pub(crate) use streams::OpenStreams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_channel::mpsc;
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::auth::AuthInfo;
+use crate::jsonrpc::{Request, code};
+use crate::peer::{ClientSupport, LogLevel};
+use crate::protocol::meta;
+use crate::rate_limit::RateLimits;
+use crate::scope::ScopePolicy;
+use crate::session::{LocalCalls, Relayed, Session, SessionStore};
+use crate::tool::Registry;
+use reply::{error, respond};
+
+/// Which era a request belongs to.
+#[derive(Debug, Clone)]
+pub(crate) enum Era {
+    /// Handshake era; `session` is the caller's session in stateful mode.
+    Legacy { session: Option<Arc<Session>> },
+    /// 2026-07-28: capabilities and log level come with the request.
+    Modern {
+        support: ClientSupport,
+        log_level: Option<LogLevel>,
+    },
+}
+
+/// What the transport knows about one request.
+pub(crate) struct RequestCtx {
+    pub(crate) auth: Arc<AuthInfo>,
+    pub(crate) era: Era,
+    /// Where notifications for this request go, when the client accepts a stream.
+    pub(crate) outbound: Option<mpsc::UnboundedSender<Bytes>>,
+}
+
+/// Everything dispatch needs, shared by all requests of one server.
+pub(crate) struct Dispatcher {
+    pub(crate) registry: Registry,
+    pub(crate) scopes: ScopePolicy,
+    pub(crate) state: Arc<dyn std::any::Any + Send + Sync>,
+    /// Whether `tools/list` shows each caller only the tools its scopes allow.
+    pub(crate) filter_tools: bool,
+    /// Legacy sessions; `None` in stateless mode.
+    pub(crate) sessions: Option<Arc<SessionStore>>,
+    pub(crate) call_timeout: Duration,
+    pub(crate) page_size: usize,
+    pub(crate) list_ttl: Duration,
+    /// `private` when the list depends on the caller or the server is authenticated.
+    pub(crate) cache_scope: &'static str,
+    /// `{"name":..,"version":..,"title"?:..}`.
+    pub(crate) server_info: Value,
+    pub(crate) instructions: Option<String>,
+    /// Precomputed `tools/list` pages, each followed by the closing brace of the response:
+    /// (handshake era, 2026-07-28 era).
+    pub(crate) pages: Vec<(Bytes, Bytes)>,
+    /// The handshake-era calls running here that a client may answer or cancel.
+    pub(crate) calls: Arc<LocalCalls>,
+    /// Changes with the tool set, so that cursors of another deployment are refused.
+    pub(crate) fingerprint: u64,
+    pub(crate) rate_limits: Option<RateLimits>,
+    pub(crate) observer: Option<Observer>,
+    /// Seals and opens the `requestState` of 2026-07-28 round trips.
+    pub(crate) request_state: Sealer,
+    /// The states already used by a retry.
+    pub(crate) spent: SpentStates,
+    /// The `subscriptions/listen` streams open in this process, per caller.
+    pub(crate) streams: Arc<OpenStreams>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// Handles one request.
+    pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
+        let modern = matches!(ctx.era, Era::Modern { .. });
+        match (request.method.as_str(), modern) {
+            ("initialize", false) => self.initialize(&request, &ctx).await,
+            ("ping", false) => respond(&request, &json!({})),
+            ("logging/setLevel", false) => self.set_level(&request, &ctx).await,
+            ("server/discover", true) => self.discover(&request),
+            ("subscriptions/listen", true) => self.listen(&request, &ctx),
+            ("tools/list", _) => self.list_tools(&request, &ctx),
+            ("tools/call", _) => self.call_tool(request, ctx).await,
+            (method, _) => {
+                let status = if modern {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::OK
+                };
+                let message = format!("method not found: {method}");
+                error(&request, status, code::METHOD_NOT_FOUND, message)
+            }
+        }
+    }
+
+    /// Handles a notification; `notifications/cancelled` aborts the matching call, here or,
+    /// with sessions in Redis, in the replica running it.
+    pub(crate) async fn notification(
+        &self,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+        scope: &str,
+    ) {
+        if method != "notifications/cancelled" {
+            tracing::debug!(%method, "notification");
+            return;
+        }
+        let Some(id) = params.and_then(|p| p.get("requestId")) else {
+            return;
+        };
+        let id = match id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.deliver(Relayed::Cancel {
+            scope: scope.to_owned(),
+            id,
+        })
+        .await;
+    }
+
+    /// Delivers a client's answer to a request for input of a call of session `scope`.
+    pub(crate) async fn answer(&self, scope: &str, id: String, answer: Result<Value, Value>) {
+        let (result, error) = match answer {
+            Ok(result) => (Some(result), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.deliver(Relayed::Answer {
+            scope: scope.to_owned(),
+            id,
+            result,
+            error,
+        })
+        .await;
+    }
+
+    /// Applies what a client said about a call running here or, with sessions in Redis,
+    /// relays it to the replica running it.
+    async fn deliver(&self, message: Relayed) {
+        match &self.sessions {
+            Some(store) => store.deliver(&self.calls, message).await,
+            None => {
+                self.calls.deliver(&message);
+            }
+        }
+    }
+
+    /// A 2026-07-28 result: `resultType` (unless the result sets it) and
+    /// `_meta["io.modelcontextprotocol/serverInfo"]`.
+    fn modern(&self, mut result: Value) -> Value {
+        if let Value::Object(map) = &mut result {
+            map.entry("resultType").or_insert_with(|| "complete".into());
+            let meta = map.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(meta::SERVER_INFO.into(), self.server_info.clone());
+            }
+        }
+        result
+    }
+}

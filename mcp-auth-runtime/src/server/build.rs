@@ -1,0 +1,326 @@
+//! [`McpServerBuilder::build`]: the configuration checked and precomputed, in named steps.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::builder::SharedSessions;
+use super::{Auth, BuildError, Inner, McpServer, McpServerBuilder, Metadata};
+use crate::auth::claims::{canonical_resource, is_secure_url};
+use crate::auth::{AuthInfo, Challenge, JwtVerifier, SharedVerifier, TokenVerifier as _};
+use crate::context::unit_state;
+use crate::http::Endpoint;
+use crate::http::guard::Allowed;
+#[cfg(feature = "redis")]
+use crate::mcp::RedisSpent;
+use crate::mcp::{
+    Dispatcher, MAX_SPENT, MIN_REQUEST_STATE_KEY_LEN, MemorySpent, OpenStreams, Sealer, SpentStates,
+};
+use crate::metadata::ProtectedResourceMetadata;
+use crate::session::{Limits, MemorySessions, SessionStore};
+use crate::tool::schema::is_object_schema;
+use crate::tool::{Registry, StateType, ToolDef};
+
+impl McpServerBuilder {
+    /// Validates the configuration and precomputes everything requests share.
+    pub fn build(self) -> Result<McpServer, BuildError> {
+        if !self.path.starts_with('/') {
+            return Err(BuildError::InvalidPath(self.path));
+        }
+        let request_state = self.request_state()?;
+        check_tools(&self.tools, self.state.as_ref().map(|(_, t)| *t))?;
+        let registry = Registry::new(self.tools);
+        if let Some(limits) = &self.rate_limits
+            && let Some(unknown) = limits
+                .tool_names()
+                .find(|name| registry.get(name).is_none())
+        {
+            return Err(BuildError::UnknownRateLimitedTool(unknown.to_owned()));
+        }
+        check_urls(self.resource.as_deref(), &self.authorization_servers)?;
+        let auth = authentication(
+            &self.name,
+            self.verifier,
+            self.without_auth,
+            &self.authorization_servers,
+            self.resource.as_deref(),
+            &registry,
+        )?;
+        let advertised = match self.baseline_scopes {
+            Some(scopes) => {
+                if let Some(bad) = scopes.iter().find(|s| !crate::scope::is_scope_token(s)) {
+                    return Err(BuildError::InvalidScope(bad.clone()));
+                }
+                scopes
+            }
+            None => registry.scopes().iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let mut challenge = Challenge::new(self.name.clone()).scope(advertised.join(" "));
+        let metadata = match &self.resource {
+            Some(resource) => {
+                let metadata = Metadata::new(ProtectedResourceMetadata {
+                    resource: resource.clone(),
+                    authorization_servers: self.authorization_servers.clone(),
+                    scopes_supported: advertised,
+                    bearer_methods_supported: vec!["header"],
+                    resource_name: self.resource_name,
+                    resource_documentation: self.resource_documentation,
+                })?;
+                challenge = challenge.resource_metadata(metadata.url.clone());
+                Some(metadata)
+            }
+            None => None,
+        };
+        let allowed = allowed(
+            self.allowed_hosts,
+            self.allowed_origins,
+            self.any_host,
+            self.resource.as_deref(),
+        );
+        let spent = spent_states(
+            self.redis_sessions.as_ref(),
+            self.request_state_key.is_some(),
+        );
+        let sessions = (!self.stateless).then(|| {
+            let limits = Limits {
+                idle_timeout: self.session_idle_timeout,
+                max_sessions: self.max_sessions,
+                max_per_principal: self.max_sessions_per_principal,
+            };
+            match self.redis_sessions {
+                #[cfg(feature = "redis")]
+                Some(redis) => SessionStore::Redis(redis, limits),
+                #[cfg(not(feature = "redis"))]
+                Some(never) => match never {},
+                None => SessionStore::Memory(MemorySessions::new(limits)),
+            }
+        });
+        let sessions = sessions.map(Arc::new);
+        // With sessions in Redis, the relay delivers into the same registry of calls.
+        let calls = sessions
+            .as_ref()
+            .map_or_else(Arc::default, |store| store.calls());
+        let fingerprint = fingerprint(&registry);
+        let mut dispatcher = Dispatcher {
+            registry,
+            scopes: self.scopes,
+            state: self.state.map_or_else(unit_state, |(state, _)| state),
+            filter_tools: self.filter_tools_by_scope,
+            sessions,
+            call_timeout: self.call_timeout,
+            page_size: self.page_size,
+            list_ttl: self.list_ttl,
+            cache_scope: if self.filter_tools_by_scope || matches!(auth, Auth::Verifier(_)) {
+                "private"
+            } else {
+                "public"
+            },
+            server_info: server_info(self.name, self.version, self.title),
+            instructions: self.instructions,
+            pages: Vec::new(),
+            calls,
+            fingerprint,
+            rate_limits: self.rate_limits,
+            observer: self.observer,
+            request_state,
+            spent,
+            streams: OpenStreams::new(self.max_streams_per_principal),
+        };
+        dispatcher.paginate();
+        let local_identity = match &auth {
+            Auth::Disabled(identity) => Some(identity.clone()),
+            Auth::Verifier(_) => None,
+        };
+        Ok(McpServer {
+            inner: Arc::new(Inner {
+                endpoint: Arc::new(Endpoint {
+                    mcp: dispatcher,
+                    body_limit: self.body_limit,
+                    challenge,
+                    local_identity,
+                }),
+                metadata,
+                auth,
+                path: self.path,
+                health_checks: self.health_checks,
+                allowed: Arc::new(allowed),
+            }),
+        })
+    }
+
+    /// The sealer of 2026-07-28 `requestState`s, with the configured keys or a random one.
+    fn request_state(&self) -> Result<Sealer, BuildError> {
+        if let Some(short) = self
+            .request_state_key
+            .iter()
+            .chain(&self.previous_request_state_keys)
+            .find(|key| key.len() < MIN_REQUEST_STATE_KEY_LEN)
+        {
+            return Err(BuildError::RequestStateKeyTooShort(short.len()));
+        }
+        let previous = &self.previous_request_state_keys;
+        Ok(match &self.request_state_key {
+            Some(key) => Sealer::new(key, previous, self.request_state_lifetime),
+            None => Sealer::random(previous, self.request_state_lifetime),
+        })
+    }
+}
+
+/// The tools against each other and the server's state type: unique names, object schemas,
+/// and each `ToolContext<S>` naming the server's state.
+fn check_tools(tools: &[ToolDef], state: Option<StateType>) -> Result<(), BuildError> {
+    let mut names = HashSet::with_capacity(tools.len());
+    for tool in tools {
+        if !names.insert(tool.name()) {
+            return Err(BuildError::DuplicateTool(tool.name()));
+        }
+        if !is_object_schema(tool.input_schema()) {
+            return Err(BuildError::SchemaNotObject {
+                tool: tool.name(),
+                which: "input",
+            });
+        }
+        if tool.output_schema().is_some_and(|s| !is_object_schema(s)) {
+            return Err(BuildError::SchemaNotObject {
+                tool: tool.name(),
+                which: "output",
+            });
+        }
+        if let Some(wanted) = tool.state() {
+            let matches = state.is_some_and(|given| (given.id)() == (wanted.id)());
+            if !matches && (wanted.id)() != std::any::TypeId::of::<()>() {
+                return Err(BuildError::StateMismatch {
+                    tool: tool.name(),
+                    expected: wanted.name,
+                    given: state.map_or("()", |s| s.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The resource must be an absolute `https` URI (http on loopback), and so must every
+/// authorization server.
+fn check_urls(resource: Option<&str>, issuers: &[String]) -> Result<(), BuildError> {
+    if let Some(resource) = resource
+        && (canonical_resource(resource).is_none() || !is_secure_url(resource))
+    {
+        return Err(BuildError::InvalidResource(resource.to_owned()));
+    }
+    if let Some(issuer) = issuers.iter().find(|i| !is_secure_url(i)) {
+        return Err(BuildError::InsecureAuthorizationServer(issuer.clone()));
+    }
+    Ok(())
+}
+
+/// How callers are authenticated: the configured verifier, no authentication when that was
+/// asked for explicitly, or a [`JwtVerifier`] for the one authorization server; and a
+/// verifier's resource must be the server's.
+fn authentication(
+    name: &str,
+    verifier: Option<SharedVerifier>,
+    without_auth: Option<Option<AuthInfo>>,
+    issuers: &[String],
+    resource: Option<&str>,
+    registry: &Registry,
+) -> Result<Auth, BuildError> {
+    let verifier = match (verifier, without_auth) {
+        (Some(verifier), _) => verifier,
+        (None, Some(identity)) => {
+            tracing::warn!(
+                "MCP server `{name}` runs WITHOUT AUTHENTICATION: every caller is a local user. \
+                 Use this for local development only."
+            );
+            let identity = identity.unwrap_or_else(|| {
+                AuthInfo::new("local").with_scopes(registry.scopes().iter().copied())
+            });
+            return Ok(Auth::Disabled(Arc::new(identity)));
+        }
+        (None, None) => match (issuers, resource) {
+            ([], _) => return Err(BuildError::NoVerifier),
+            ([issuer], Some(resource)) => {
+                let jwt = JwtVerifier::builder(issuer.clone(), resource.to_owned()).build()?;
+                SharedVerifier(Arc::new(jwt))
+            }
+            ([_], None) => return Err(BuildError::MissingResource),
+            _ => return Err(BuildError::AmbiguousIssuer),
+        },
+    };
+    let Some(resource) = resource else {
+        return Err(BuildError::MissingResource);
+    };
+    if let Some(theirs) = verifier.resource()
+        && canonical_resource(theirs) != canonical_resource(resource)
+    {
+        return Err(BuildError::ResourceMismatch {
+            verifier: theirs.to_owned(),
+            server: resource.to_owned(),
+        });
+    }
+    Ok(Auth::Verifier(verifier))
+}
+
+/// The hosts and origins the guard lets through: those configured, and the resource's own.
+fn allowed(
+    mut hosts: Vec<String>,
+    mut origins: Vec<String>,
+    any_host: bool,
+    resource: Option<&str>,
+) -> Allowed {
+    if let Some(url) = resource.and_then(|r| url::Url::parse(r).ok()) {
+        if let Some(host) = url.host_str() {
+            hosts.push(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            });
+        }
+        origins.push(url.origin().ascii_serialization());
+    }
+    Allowed {
+        hosts,
+        origins,
+        any_host,
+    }
+}
+
+/// `serverInfo`: `{"name":..,"version":..,"title"?:..}`.
+fn server_info(name: String, version: String, title: Option<String>) -> Value {
+    let mut info = json!({ "name": name, "version": version });
+    if let Some(title) = title {
+        info["title"] = title.into();
+    }
+    info
+}
+
+/// Changes with the tool set, so that `tools/list` cursors of another deployment are refused.
+fn fingerprint(registry: &Registry) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for tool in registry.tools() {
+        tool.name().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Where the spent `requestState`s are recorded: beside the sessions in Redis when there is
+/// one, so that every replica refuses a state any of them spent; in this process otherwise.
+fn spent_states(redis: Option<&SharedSessions>, shared_key: bool) -> SpentStates {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis {
+        return SpentStates::Redis(RedisSpent::new(redis.connection(), redis.prefix()));
+    }
+    #[cfg(not(feature = "redis"))]
+    if let Some(never) = redis {
+        match *never {}
+    }
+    if shared_key {
+        tracing::warn!(
+            "request states are sealed with a configured key but spent states are recorded in \
+             this process only: replicas sharing the key each accept a state once; configure \
+             `redis_sessions` to share the record"
+        );
+    }
+    SpentStates::Memory(MemorySpent::new(MAX_SPENT))
+}

@@ -1,0 +1,87 @@
+//! Why a server configuration was refused.
+
+use crate::auth::JwtConfigError;
+
+/// Why [`McpServerBuilder::build`] refused a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two tools share a name.
+    #[error("duplicate tool name `{0}`: tool names must be unique within a server")]
+    DuplicateTool(&'static str),
+    /// A tool's input or output schema does not describe a JSON object.
+    #[error(
+        "the {which} schema of tool `{tool}` does not describe an object: MCP requires `\"type\": \"object\"` (wrap the value in a struct)"
+    )]
+    SchemaNotObject {
+        /// The tool.
+        tool: &'static str,
+        /// `input` or `output`.
+        which: &'static str,
+    },
+    /// A tool's `ToolContext<S>` names another state type than the server's.
+    #[error(
+        "tool `{tool}` takes `ToolContext<{expected}>` but the server state is `{given}`: pass the state with `.state(..)`"
+    )]
+    StateMismatch {
+        /// The tool.
+        tool: &'static str,
+        /// The state type the tool expects.
+        expected: &'static str,
+        /// The state type given to the builder.
+        given: &'static str,
+    },
+    /// No token verifier was configured, and authentication was not explicitly turned off.
+    #[error(
+        "no token verifier is configured: call `.verifier(..)`, or `.without_auth()` for local development only"
+    )]
+    NoVerifier,
+    /// Authentication is on but no resource URI was configured.
+    #[error(
+        "no resource URI is configured: call `.resource(\"https://mcp.example.com/mcp\")` with the server's canonical URI, the audience its tokens must name"
+    )]
+    MissingResource,
+    /// The resource URI is not absolute, has a fragment, or is not `https` off loopback.
+    #[error(
+        "resource `{0}` must be an absolute https URI without fragment (http is allowed on loopback only)"
+    )]
+    InvalidResource(String),
+    /// An authorization server URL is not `https` off loopback.
+    #[error("authorization server `{0}` must be an https URL (http is allowed on loopback only)")]
+    InsecureAuthorizationServer(String),
+    /// Several authorization servers but no verifier: which issuer's tokens to accept is
+    /// ambiguous.
+    #[error(
+        "several authorization servers are configured: pass a verifier with `.verifier(..)` that accepts each of them"
+    )]
+    AmbiguousIssuer,
+    /// A rate limit names a tool the server does not have (a typo would leave the real tool
+    /// without its budget).
+    #[error("a rate limit names `{0}`, which is not a tool of this server")]
+    UnknownRateLimitedTool(String),
+    /// A baseline scope is not an RFC 6749 scope token.
+    #[error("invalid baseline scope `{0}`")]
+    InvalidScope(String),
+    /// The default JWT verifier refused its configuration.
+    #[error(transparent)]
+    Jwt(#[from] JwtConfigError),
+    /// The MCP path is not an absolute path.
+    #[error("the MCP path `{0}` must start with `/`")]
+    InvalidPath(String),
+    /// The verifier checks tokens for another resource than the server's: tokens would be
+    /// checked against one audience while metadata and challenges advertise another.
+    #[error(
+        "the verifier accepts tokens for `{verifier}` but the server's resource is `{server}`: configure both with the same URI"
+    )]
+    ResourceMismatch {
+        /// The verifier's resource.
+        verifier: String,
+        /// The server's resource.
+        server: String,
+    },
+    /// A request-state key is shorter than 32 bytes.
+    #[error(
+        "a request-state key must be at least 32 bytes, got {0}: use 32 random bytes, e.g. from `openssl rand -base64 32`"
+    )]
+    RequestStateKeyTooShort(usize),
+}
