@@ -8,10 +8,9 @@ use bytes::Bytes;
 use url::Url;
 
 use super::endpoints::metadata_document;
-use super::issuer::{Inner, Resource};
 use super::keys::SigningKey;
 use super::store::Store;
-use super::{DEFAULT_TOKEN_LIFETIME, DevIssuer, DevIssuerError};
+use super::{DEFAULT_TOKEN_LIFETIME, DevIssuer, DevIssuerError, Inner, Resource};
 use crate::auth::claims::{canonical_resource, is_loopback_host};
 use crate::scope::is_scope_token;
 
@@ -175,17 +174,17 @@ impl DevIssuerBuilder {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
                 prefix,
-                key,
-                resources,
-                scopes,
-                tenants,
-                users,
-                auto_consent: self.auto_consent,
-                token_lifetime: self.token_lifetime,
-                metadata,
-                jwks,
                 origin,
                 cors_origins,
+                key,
+                metadata,
+                jwks,
+                resources,
+                scopes,
+                token_lifetime: self.token_lifetime,
+                users,
+                tenants,
+                auto_consent: self.auto_consent,
                 store: Store::default(),
             }),
         })

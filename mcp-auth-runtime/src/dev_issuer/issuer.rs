@@ -1,18 +1,17 @@
-//! [`DevIssuer`], the running issuer: its configuration and state, and the access tokens it
-//! signs.
+//! [`DevIssuer`], the running issuer: minting, scope and resource resolution, and the access
+//! tokens it signs.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use bytes::Bytes;
 use jsonwebtoken::jwk::JwkSet;
 use serde::Serialize;
 
-use super::keys::{self, SigningKey};
-use super::store::{Grant, Store};
-use super::{DevIssuerBuilder, DevIssuerError, MINT_CLIENT_ID, endpoints};
+use super::keys;
+use super::store::Grant;
+use super::{DevIssuerBuilder, DevIssuerError, Inner, MINT_CLIENT_ID, endpoints};
 use crate::auth::claims::canonical_resource;
 
 /// An embedded OAuth 2.1 authorization server for local development and tests: never for
@@ -22,36 +21,6 @@ use crate::auth::claims::canonical_resource;
 #[derive(Clone)]
 pub struct DevIssuer {
     pub(super) inner: Arc<Inner>,
-}
-
-pub(super) struct Inner {
-    /// The issuer identifier, exactly as configured: the `iss` of every token.
-    pub(super) issuer: String,
-    /// The issuer URL's path without trailing slash: empty at an origin root.
-    pub(super) prefix: String,
-    pub(super) key: SigningKey,
-    pub(super) resources: Vec<Resource>,
-    /// Each grantable scope with what it means.
-    pub(super) scopes: Vec<(String, String)>,
-    pub(super) tenants: Vec<String>,
-    /// `(subject, home tenant)`; never empty.
-    pub(super) users: Vec<(String, String)>,
-    pub(super) auto_consent: bool,
-    pub(super) token_lifetime: Duration,
-    /// The metadata document and the key set, serialized once.
-    pub(super) metadata: Bytes,
-    pub(super) jwks: Bytes,
-    /// The issuer's own origin, as browsers serialize it in `Origin`.
-    pub(super) origin: String,
-    /// The origins allowed to call `/register` and `/token` from a browser, serialized.
-    pub(super) cors_origins: Vec<String>,
-    pub(super) store: Store,
-}
-
-/// A resource, as configured (the `aud` of its tokens) and in canonical form (for matching).
-pub(super) struct Resource {
-    pub(super) uri: String,
-    pub(super) canonical: String,
 }
 
 /// What [`DevIssuer::mint`] puts in a token.
@@ -120,11 +89,7 @@ impl DevIssuer {
             .resource(request.resource.as_deref())
             .ok_or_else(|| DevIssuerError::UnknownResource(request.resource.unwrap_or_default()))?
             .to_owned();
-        if let Some(unknown) = request
-            .scopes
-            .iter()
-            .find(|s| !inner.scopes.iter().any(|(known, _)| known == *s))
-        {
+        if let Some(unknown) = request.scopes.iter().find(|s| !inner.grants(s)) {
             return Err(DevIssuerError::UnknownScope(unknown.clone()));
         }
         let grant = Grant {
@@ -205,21 +170,19 @@ impl Inner {
         default: Option<&str>,
     ) -> Result<Vec<String>, String> {
         match requested {
-            Some(requested) => {
-                let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-                if let Some(unknown) = requested
-                    .iter()
-                    .find(|s| !self.scopes.iter().any(|(known, _)| known == *s))
-                {
-                    return Err((*unknown).to_owned());
-                }
-                Ok(self.ordered(requested))
-            }
+            Some(requested) => split_scopes(requested, |s| self.grants(s))
+                .map(|requested| self.ordered(requested))
+                .map_err(str::to_owned),
             None => match default {
                 Some(default) => Ok(self.ordered(default.split(' '))),
                 None => Ok(self.scopes.iter().map(|(s, _)| s.clone()).collect()),
             },
         }
+    }
+
+    /// Whether `scope` is one the issuer grants.
+    pub(super) fn grants(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|(known, _)| known == scope)
     }
 
     /// The known scopes among `scopes`, in configuration order, without duplicates.
@@ -255,9 +218,7 @@ impl Inner {
         grant: &Grant,
         lifetime: Duration,
     ) -> Result<String, DevIssuerError> {
-        let iat = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let iat = unix_time();
         let claims = AccessTokenClaims {
             iss: &self.issuer,
             aud: &grant.resource,
@@ -271,4 +232,21 @@ impl Inner {
         };
         self.key.sign(&claims)
     }
+}
+
+/// The scopes of a `scope` parameter (RFC 6749 §3.3: separated by spaces), or `Err` with the
+/// first one `allowed` refuses.
+pub(super) fn split_scopes(scope: &str, allowed: impl Fn(&str) -> bool) -> Result<Vec<&str>, &str> {
+    let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    match scopes.iter().find(|s| !allowed(s)) {
+        Some(refused) => Err(*refused),
+        None => Ok(scopes),
+    }
+}
+
+/// Seconds since the Unix epoch: `iat` and `client_id_issued_at`.
+pub(super) fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

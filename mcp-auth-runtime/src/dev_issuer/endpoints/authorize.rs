@@ -9,8 +9,8 @@ use http::{HeaderValue, StatusCode, header};
 use url::Url;
 
 use super::{Issuer, Params};
+use crate::dev_issuer::Inner;
 use crate::dev_issuer::consent::{ConsentPage, error_page};
-use crate::dev_issuer::issuer::Inner;
 use crate::dev_issuer::keys::is_pkce_value;
 use crate::dev_issuer::store::{Authorization, Client, Grant};
 

@@ -16,12 +16,13 @@ pub(super) async fn metadata(State(issuer): State<Issuer>) -> Response {
 /// The RFC 8414 metadata of the issuer `issuer` granting `scopes`, serialized.
 pub(in crate::dev_issuer) fn document(issuer: &str, scopes: &[(String, String)]) -> Bytes {
     let base = issuer.trim_end_matches('/');
+    let endpoint = |path: &str| format!("{base}{path}");
     let metadata = json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{base}/authorize"),
-        "token_endpoint": format!("{base}/token"),
-        "registration_endpoint": format!("{base}/register"),
-        "jwks_uri": format!("{base}/jwks"),
+        "authorization_endpoint": endpoint("/authorize"),
+        "token_endpoint": endpoint("/token"),
+        "registration_endpoint": endpoint("/register"),
+        "jwks_uri": endpoint("/jwks"),
         "scopes_supported": scopes.iter().map(|(s, _)| s).collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

@@ -29,7 +29,7 @@ pub(super) use self::metadata::document as metadata_document;
 use self::metadata::metadata;
 use self::register::register;
 use self::token::token;
-use super::issuer::Inner;
+use super::Inner;
 
 /// Largest request body read by the issuer.
 const BODY_LIMIT: usize = 64 * 1024;

@@ -1,7 +1,5 @@
 //! `POST /register`: RFC 7591 dynamic client registration, for loopback redirect URIs only.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -12,7 +10,8 @@ use url::Url;
 
 use super::{Issuer, OAuthError, json_value};
 use crate::auth::claims::is_loopback_host;
-use crate::dev_issuer::issuer::Inner;
+use crate::dev_issuer::Inner;
+use crate::dev_issuer::issuer::unix_time;
 use crate::dev_issuer::keys::{digest, random_token};
 use crate::dev_issuer::store::Client;
 
@@ -107,9 +106,7 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
         grant_types: grant_types.clone(),
         scope: request.scope.clone(),
     };
-    let issued_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let issued_at = unix_time();
     let client_id = client.id.clone();
     issuer.store.register(client).map_err(|_| {
         tracing::warn!("development issuer: a registration was refused: every client slot holds a client in use");

@@ -8,7 +8,8 @@ use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::{Issuer, OAuthError, Params, json_value};
-use crate::dev_issuer::issuer::Inner;
+use crate::dev_issuer::Inner;
+use crate::dev_issuer::issuer::split_scopes;
 use crate::dev_issuer::keys::{basic_credentials, digest, is_pkce_value, s256_matches};
 use crate::dev_issuer::store::{Client, Grant, Redeemed};
 
@@ -178,16 +179,13 @@ fn refresh_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Val
     let scopes = match params.get("scope") {
         None => grant.scopes.clone(),
         Some(requested) => {
-            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            if let Some(extra) = requested
-                .iter()
-                .find(|s| !grant.scopes.iter().any(|g| g == *s))
-            {
-                return Err(OAuthError::new(
-                    "invalid_scope",
-                    format!("scope `{extra}` exceeds the grant: authorize again to widen it"),
-                ));
-            }
+            let requested = split_scopes(requested, |s| grant.scopes.iter().any(|g| g == s))
+                .map_err(|extra| {
+                    OAuthError::new(
+                        "invalid_scope",
+                        format!("scope `{extra}` exceeds the grant: authorize again to widen it"),
+                    )
+                })?;
             issuer.ordered(requested)
         }
     };
@@ -231,18 +229,15 @@ fn client_credentials_grant(
     let scopes = match params.get("scope") {
         None => registered,
         Some(requested) => {
-            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            if let Some(extra) = requested
-                .iter()
-                .find(|s| !registered.iter().any(|r| r == *s))
-            {
-                return Err(OAuthError::new(
-                    "invalid_scope",
-                    format!(
-                        "scope `{extra}` is not in the scope the client registered, which bounds client_credentials"
-                    ),
-                ));
-            }
+            let requested = split_scopes(requested, |s| registered.iter().any(|r| r == s))
+                .map_err(|extra| {
+                    OAuthError::new(
+                        "invalid_scope",
+                        format!(
+                            "scope `{extra}` is not in the scope the client registered, which bounds client_credentials"
+                        ),
+                    )
+                })?;
             issuer.ordered(requested)
         }
     };
