@@ -1,6 +1,7 @@
 //! Why a configuration or a mint request was refused.
 
-/// Why a [`DevIssuerBuilder`](super::DevIssuerBuilder) refused its configuration, or [`DevIssuer::mint`](super::DevIssuer::mint) a request.
+/// Why a [`DevIssuerBuilder`](super::DevIssuerBuilder) refused its configuration, or
+/// [`DevIssuer::mint`](super::DevIssuer::mint) a request.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DevIssuerError {

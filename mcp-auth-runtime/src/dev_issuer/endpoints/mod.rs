@@ -34,8 +34,10 @@ use super::Inner;
 /// Largest request body read by the issuer.
 const BODY_LIMIT: usize = 64 * 1024;
 
+/// The state every handler gets: the issuer, shared.
 type Issuer = Arc<Inner>;
 
+/// Every route under the issuer URL's path, behind the loopback guard and the body limit.
 pub(super) fn router(issuer: Issuer) -> Router {
     let prefix = issuer.prefix.clone();
     // The metadata and the key set are public documents: browser-based clients (the MCP
