@@ -1,0 +1,35 @@
+//! `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`:
+//! the RFC 8414 metadata document, built once when the issuer is built.
+
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::json;
+
+use super::{Issuer, json_bytes};
+
+pub(super) async fn metadata(State(issuer): State<Issuer>) -> Response {
+    json_bytes(StatusCode::OK, issuer.metadata.clone())
+}
+
+/// The RFC 8414 metadata of the issuer `issuer` granting `scopes`, serialized.
+pub(in crate::dev_issuer) fn document(issuer: &str, scopes: &[(String, String)]) -> Bytes {
+    let base = issuer.trim_end_matches('/');
+    let endpoint = |path: &str| format!("{base}{path}");
+    let metadata = json!({
+        "issuer": issuer,
+        "authorization_endpoint": endpoint("/authorize"),
+        "token_endpoint": endpoint("/token"),
+        "registration_endpoint": endpoint("/register"),
+        "jwks_uri": endpoint("/jwks"),
+        "scopes_supported": scopes.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported":
+            ["none", "client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": true,
+    });
+    Bytes::from(serde_json::to_vec(&metadata).expect("metadata serializes"))
+}

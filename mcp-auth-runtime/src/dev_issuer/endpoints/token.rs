@@ -1,0 +1,283 @@
+//! `POST /token`: the `authorization_code`, `refresh_token` and `client_credentials` grants
+//! (RFC 6749 §4.1.3, §6, §4.4), with client authentication (§2.3).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::{Issuer, OAuthError, Params, json_value};
+use crate::dev_issuer::Inner;
+use crate::dev_issuer::issuer::split_scopes;
+use crate::dev_issuer::keys::{basic_credentials, digest, is_pkce_value, s256_matches};
+use crate::dev_issuer::store::{Client, Grant, Redeemed};
+
+pub(super) async fn token(
+    State(issuer): State<Issuer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_response(&issuer, &headers, &body) {
+        Ok(body) => json_value(StatusCode::OK, &body),
+        Err(err) => err.into_response(),
+    }
+}
+
+fn token_response(issuer: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+    let params = Params::parse(body).map_err(|name| {
+        OAuthError::new(
+            "invalid_request",
+            format!("the parameter `{name}` is repeated"),
+        )
+    })?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
+    let client = authenticate(issuer, headers, &params)?;
+    let granted = match grant_type {
+        "authorization_code" => code_grant(issuer, &client, &params),
+        "refresh_token" => refresh_grant(issuer, &client, &params),
+        "client_credentials" => client_credentials_grant(issuer, &client, &params),
+        _ => Err(OAuthError::new(
+            "unsupported_grant_type",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
+        )),
+    }?;
+    // In use only once a grant succeeded: a public client authenticates by its id alone, so
+    // a bad request naming it must not pin it in the store (registrations never evict a client
+    // in use).
+    issuer.store.client_used(&client.id);
+    Ok(granted)
+}
+
+/// RFC 6749 §2.3: `client_secret_basic`, `client_secret_post`, or a public client's bare
+/// `client_id`. One method per request.
+fn authenticate(
+    issuer: &Inner,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let failed = || OAuthError::new("invalid_client", "client authentication failed");
+    let basic = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(basic_credentials)
+                .ok_or_else(failed)?,
+        ),
+    };
+    let (id, secret) = match (basic, params.get("client_id"), params.get("client_secret")) {
+        (Some(_), _, Some(_)) => {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "use one client authentication method per request",
+            ));
+        }
+        (Some((id, secret)), body_id, None) => {
+            if body_id.is_some_and(|body_id| body_id != id) {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "client_id differs from the Authorization header",
+                ));
+            }
+            let secret = (!secret.is_empty()).then_some(secret);
+            (id, secret)
+        }
+        (None, Some(id), secret) => (id.to_owned(), secret.map(str::to_owned)),
+        (None, None, _) => {
+            return Err(OAuthError::new(
+                "invalid_client",
+                "client authentication is required",
+            ));
+        }
+    };
+    let client = issuer.store.client(&id).ok_or_else(failed)?;
+    // Digests of 256-bit random secrets: comparing them leaks nothing about the secret.
+    match (&client.secret, secret) {
+        (Some(expected), Some(given)) if digest(&given) == *expected => {}
+        (None, None) => {}
+        _ => return Err(failed()),
+    }
+    Ok(client)
+}
+
+fn code_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    let code = params
+        .get("code")
+        .ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
+    let Redeemed::Fresh(entry) = issuer.store.redeem_code(code) else {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the code is invalid, expired or already used",
+        ));
+    };
+    let authorization = &entry.authorization;
+    if authorization.client_id != client.id {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "the code was issued to another client",
+        ));
+    }
+    match params.get("redirect_uri") {
+        Some(uri) if uri == authorization.redirect_uri => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        None if authorization.redirect_uri_given => {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "redirect_uri is required: the authorization request named one",
+            ));
+        }
+        None => {}
+    }
+    let verifier = params
+        .get("code_verifier")
+        .ok_or_else(|| OAuthError::new("invalid_request", "code_verifier is required (PKCE)"))?;
+    if !is_pkce_value(verifier) || !s256_matches(verifier, &authorization.code_challenge) {
+        return Err(OAuthError::new(
+            "invalid_grant",
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    if let Some(resource) = params.get("resource")
+        && issuer.resource(Some(resource)) != Some(authorization.resource.as_str())
+    {
+        return Err(OAuthError::new(
+            "invalid_target",
+            "the resource differs from the authorization request",
+        ));
+    }
+    let refresh = issuer
+        .store
+        .issue_refresh(entry.grant.clone(), entry.family.clone());
+    issued(issuer, "authorization_code", &entry.grant, Some(refresh))
+}
+
+fn refresh_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
+    let invalid = || {
+        OAuthError::new(
+            "invalid_grant",
+            "the refresh token is invalid, expired or already used",
+        )
+    };
+    // Check the request before spending the token: a refused request leaves it usable.
+    let grant = issuer
+        .store
+        .refresh_grant(token, &client.id)
+        .ok_or_else(invalid)?;
+    // RFC 6749 §6: the scope may be narrowed, never widened beyond the grant.
+    let scopes = match params.get("scope") {
+        None => grant.scopes.clone(),
+        Some(requested) => {
+            let requested = split_scopes(requested, |s| grant.scopes.iter().any(|g| g == s))
+                .map_err(|extra| {
+                    OAuthError::new(
+                        "invalid_scope",
+                        format!("scope `{extra}` exceeds the grant: authorize again to widen it"),
+                    )
+                })?;
+            issuer.ordered(requested)
+        }
+    };
+    if let Some(resource) = params.get("resource")
+        && issuer.resource(Some(resource)) != Some(grant.resource.as_str())
+    {
+        return Err(OAuthError::new(
+            "invalid_target",
+            "the resource differs from the grant",
+        ));
+    }
+    let (grant, refresh) = issuer
+        .store
+        .rotate_refresh(token, &client.id)
+        .ok_or_else(invalid)?;
+    let narrowed = Grant { scopes, ..grant };
+    issued(issuer, "refresh_token", &narrowed, Some(refresh))
+}
+
+fn client_credentials_grant(
+    issuer: &Inner,
+    client: &Client,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    if client.secret.is_none() || !client.grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            "client_credentials needs a confidential client registered for that grant",
+        ));
+    }
+    let resource = issuer.resource(params.get("resource")).ok_or_else(|| {
+        OAuthError::new(
+            "invalid_target",
+            "the resource is not one this issuer mints tokens for",
+        )
+    })?;
+    // RFC 6749 §3.3: the registered scope bounds what a machine client gets, and is the default
+    // when it names none. No user consents here, so nothing beyond it is granted, and a
+    // request for more is refused rather than silently narrowed.
+    let registered = issuer.ordered(client.scope.as_deref().unwrap_or_default().split(' '));
+    let scopes = match params.get("scope") {
+        None => registered,
+        Some(requested) => {
+            let requested = split_scopes(requested, |s| registered.iter().any(|r| r == s))
+                .map_err(|extra| {
+                    OAuthError::new(
+                        "invalid_scope",
+                        format!(
+                            "scope `{extra}` is not in the scope the client registered, which bounds client_credentials"
+                        ),
+                    )
+                })?;
+            issuer.ordered(requested)
+        }
+    };
+    let grant = Grant {
+        client_id: client.id.clone(),
+        subject: client.id.clone(),
+        tenant: Some(issuer.default_user().1.clone()),
+        scopes,
+        resource: resource.to_owned(),
+    };
+    // RFC 6749 §4.4.3: no refresh token for client credentials.
+    issued(issuer, "client_credentials", &grant, None)
+}
+
+/// The RFC 6749 §5.1 success response.
+fn issued(
+    issuer: &Inner,
+    grant_type: &str,
+    grant: &Grant,
+    refresh_token: Option<String>,
+) -> Result<Value, OAuthError> {
+    let lifetime = issuer.token_lifetime;
+    let access_token = issuer
+        .access_token(grant, lifetime)
+        .map_err(|_| OAuthError::new("server_error", "the token could not be signed"))?;
+    tracing::info!(
+        grant_type,
+        client_id = %grant.client_id,
+        subject = %grant.subject,
+        scope = %grant.scopes.join(" "),
+        "development issuer: access token issued"
+    );
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "scope": grant.scopes.join(" "),
+    });
+    if let Some(refresh_token) = refresh_token {
+        body["refresh_token"] = refresh_token.into();
+    }
+    Ok(body)
+}
