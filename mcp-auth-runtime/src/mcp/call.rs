@@ -14,6 +14,7 @@ use super::request_state::Binding;
 use super::round_trip::{collect_answers, input_required};
 use super::spent::NotSpent;
 use super::{Dispatcher, Era, RequestCtx};
+use crate::auth::AuthInfo;
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::input::arguments_digest;
@@ -21,10 +22,32 @@ use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
 use crate::protocol::meta;
 use crate::result::{CallToolResult, Content};
+use crate::tool::ToolDef;
+
+/// Records a call's outcome for the `on_call` hook. The first outcome named is the call's: a
+/// timeout, say, is not also a failure.
+fn report(observation: &mut Option<Observation<'_>>, outcome: CallOutcome) {
+    if let Some(observation) = observation.as_mut() {
+        observation.outcome.get_or_insert(outcome);
+    }
+}
+
+/// How a call talks back to its client, and what its `requestState` is bound to.
+struct Channelled {
+    channel: Channel,
+    support: ClientSupport,
+    log_level: Option<LogLevel>,
+    /// The arguments' digest, computed only when a state is read, or may be written (the
+    /// client can answer requests for input).
+    arguments_bound: Option<[u8; 32]>,
+}
 
 impl Dispatcher {
+    /// `tools/call`, in steps: the tool and its arguments, [`admit`](Self::admit) (scopes and
+    /// budget), [`channel`](Self::channel) (the way back to the client, the answers of a
+    /// retried call), [`run`](Self::run), [`finish`](Self::finish) (the result as the era
+    /// sends it).
     pub(super) async fn call_tool(&self, mut request: Request, ctx: RequestCtx) -> Reply {
-        let modern = matches!(ctx.era, Era::Modern { .. });
         // `progressToken` lives in `params._meta`: read it before the params are taken apart.
         let progress_token = request.meta().and_then(|m| m.get("progressToken")).cloned();
         let mut params = request.params.take().unwrap_or_default();
@@ -64,24 +87,90 @@ impl Dispatcher {
             arguments: arguments.clone(),
             outcome: None,
         });
-        // The first outcome named is the call's: a timeout, say, is not also a failure.
-        let mut report = |outcome: CallOutcome| {
-            if let Some(observation) = observation.as_mut() {
-                observation.outcome.get_or_insert(outcome);
-            }
+        let observation = &mut observation;
+        if let Err(refused) = self.admit(&request, tool, &auth, observation).await {
+            return refused;
+        }
+        let principal = auth.principal().key();
+        let channelled = match self
+            .channel(
+                &request,
+                &ctx.era,
+                &params,
+                tool,
+                &auth,
+                &principal,
+                arguments.as_ref(),
+                observation,
+            )
+            .await
+        {
+            Ok(channelled) => channelled,
+            Err(refused) => return refused,
         };
-        // Decided before the tool runs, so that the client can step up; the generated handler
-        // and the tool body check again.
-        if let Err(err) = self.scopes.require(&auth, tool.scopes()) {
-            report(CallOutcome::Forbidden);
-            return forbidden(&request, tool.name(), &auth, err);
+        let peer = Peer::new(
+            ctx.outbound,
+            progress_token,
+            channelled.log_level,
+            channelled.support,
+            channelled.channel,
+            self.call_timeout,
+        );
+        let call = CallContext::new(
+            auth.clone(),
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+            Some(tool.name()),
+        );
+        let Some(outcome) = self
+            .run(
+                tool,
+                call,
+                arguments,
+                &ctx.era,
+                &request,
+                &auth,
+                observation,
+            )
+            .await
+        else {
+            report(observation, CallOutcome::Cancelled);
+            return Reply::Cancelled;
+        };
+        let modern = matches!(ctx.era, Era::Modern { .. });
+        self.finish(
+            &request,
+            tool,
+            &auth,
+            &principal,
+            channelled.arguments_bound,
+            modern,
+            outcome,
+            observation,
+        )
+    }
+
+    /// Whether the caller may call `tool` now: its scopes, decided before the tool runs so
+    /// that the client can step up (the generated handler and the tool body check again),
+    /// and the tool's rate limit.
+    async fn admit(
+        &self,
+        request: &Request,
+        tool: &ToolDef,
+        auth: &AuthInfo,
+        observation: &mut Option<Observation<'_>>,
+    ) -> Result<(), Reply> {
+        if let Err(err) = self.scopes.require(auth, tool.scopes()) {
+            report(observation, CallOutcome::Forbidden);
+            return Err(forbidden(request, tool.name(), auth, err));
         }
         if let Some(limits) = &self.rate_limits
             && let Err(limited) = limits
                 .check_tool(&auth.principal().key(), tool.name())
                 .await
         {
-            report(CallOutcome::RateLimited);
+            report(observation, CallOutcome::RateLimited);
             tracing::info!(
                 tool = tool.name(),
                 subject = auth.subject(),
@@ -94,37 +183,56 @@ impl Dispatcher {
             )
             .with_data(json!({ "retryAfterMs": limited.retry_after.as_millis() as u64 }))
             .to_bytes();
-            return Reply::RateLimited {
+            return Err(Reply::RateLimited {
                 retry_after: limited.retry_after,
                 body,
-            };
+            });
         }
+        Ok(())
+    }
 
-        // What this call's `requestState` is bound to. The arguments' digest is computed only
-        // when a state is read, or may be written (the client can answer requests for input).
-        let principal = auth.principal().key();
+    /// The way back to the client for this era: in 2026-07-28 the answers a retried call
+    /// brings (its `requestState` opened and spent), in the handshake era the session's
+    /// pending requests.
+    #[allow(clippy::too_many_arguments)]
+    async fn channel(
+        &self,
+        request: &Request,
+        era: &Era,
+        params: &Map<String, Value>,
+        tool: &ToolDef,
+        auth: &AuthInfo,
+        principal: &str,
+        arguments: Option<&Map<String, Value>>,
+        observation: &mut Option<Observation<'_>>,
+    ) -> Result<Channelled, Reply> {
         let mut arguments_bound = None;
-        let (channel, support, log_level) = match &ctx.era {
+        let (channel, support, log_level) = match era {
             Era::Modern { support, log_level } => {
                 if params.contains_key("requestState") || support.elicitation || support.sampling {
-                    arguments_bound = Some(arguments_digest(arguments.as_ref()));
+                    arguments_bound = Some(arguments_digest(arguments));
                 }
                 let binding = arguments_bound.map(|arguments| Binding {
-                    principal: &principal,
+                    principal,
                     tool: tool.name(),
                     arguments,
                 });
                 let (answers, spend) =
-                    match collect_answers(&params, &self.request_state, binding.as_ref()) {
+                    match collect_answers(params, &self.request_state, binding.as_ref()) {
                         Ok(collected) => collected,
                         Err(message) => {
-                            report(CallOutcome::InvalidRequestState);
+                            report(observation, CallOutcome::InvalidRequestState);
                             tracing::info!(
                                 tool = tool.name(),
                                 subject = auth.subject(),
                                 "retry of a call refused: {message}"
                             );
-                            return error(&request, StatusCode::OK, code::INVALID_PARAMS, message);
+                            return Err(error(
+                                request,
+                                StatusCode::OK,
+                                code::INVALID_PARAMS,
+                                message,
+                            ));
                         }
                     };
                 // Spent once the retry is known to be well-formed (a malformed one leaves its
@@ -133,27 +241,27 @@ impl Dispatcher {
                 if let Some((nonce, expires_ms)) = spend
                     && let Err(not_spent) = self.spent.spend(nonce, expires_ms).await
                 {
-                    report(CallOutcome::InvalidRequestState);
+                    report(observation, CallOutcome::InvalidRequestState);
                     tracing::info!(
                         tool = tool.name(),
                         subject = auth.subject(),
                         "retry of a call refused: {not_spent}"
                     );
-                    return match not_spent {
+                    return Err(match not_spent {
                         NotSpent::Replayed => error(
-                            &request,
+                            request,
                             StatusCode::OK,
                             code::INVALID_PARAMS,
                             "invalid params: `requestState` has already been used: call the \
                              tool again without it",
                         ),
                         NotSpent::Full(_) | NotSpent::Unavailable(_) => error(
-                            &request,
+                            request,
                             StatusCode::SERVICE_UNAVAILABLE,
                             code::INTERNAL_ERROR,
                             "the retry cannot be checked now; retry shortly",
                         ),
-                    };
+                    });
                 }
                 (Channel::Modern { answers }, *support, *log_level)
             }
@@ -163,7 +271,7 @@ impl Dispatcher {
                     // Without a session no client answer can reach a call (the transport
                     // drops responses without one).
                     None => (
-                        auth.principal().key(),
+                        principal.to_owned(),
                         ClientSupport::default(),
                         LogLevel::Debug,
                     ),
@@ -172,22 +280,26 @@ impl Dispatcher {
                 (Channel::Legacy { pending, scope }, support, Some(level))
             }
         };
-        let peer = Peer::new(
-            ctx.outbound,
-            progress_token,
-            log_level,
-            support,
+        Ok(Channelled {
             channel,
-            self.call_timeout,
-        );
-        let call = CallContext::new(
-            auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(peer),
-            Some(tool.name()),
-        );
+            support,
+            log_level,
+            arguments_bound,
+        })
+    }
 
+    /// Runs the call under its timeout; `None` when the client cancelled it.
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &self,
+        tool: &ToolDef,
+        call: CallContext,
+        arguments: Option<Map<String, Value>>,
+        era: &Era,
+        request: &Request,
+        auth: &AuthInfo,
+        observation: &mut Option<Observation<'_>>,
+    ) -> Option<Result<CallToolResult, ToolError>> {
         // Most calls are over at their first poll, so they run once before anything is set
         // up for a call that waits: the cancellation registry, the abort handle, the timer.
         // A handshake-era call that waits can then be cancelled by `notifications/cancelled`
@@ -200,7 +312,7 @@ impl Dispatcher {
             Poll::Ready(outcome) => outcome,
             Poll::Pending => {
                 let (abort, registration) = AbortHandle::new_pair();
-                let scope = match &ctx.era {
+                let scope = match era {
                     Era::Legacy {
                         session: Some(session),
                     } => Some(session.id.clone()),
@@ -213,12 +325,11 @@ impl Dispatcher {
                     Ok(Ok(outcome)) => outcome,
                     Ok(Err(_aborted)) => {
                         tracing::info!(tool = tool.name(), "call cancelled by the client");
-                        report(CallOutcome::Cancelled);
-                        return Reply::Cancelled;
+                        return None;
                     }
                     Err(_elapsed) => {
                         tracing::warn!(tool = tool.name(), timeout = ?self.call_timeout, "tool timed out");
-                        report(CallOutcome::TimedOut);
+                        report(observation, CallOutcome::TimedOut);
                         Err(ToolError::new(format!(
                             "the tool did not finish within {} s",
                             self.call_timeout.as_secs()
@@ -227,38 +338,57 @@ impl Dispatcher {
                 }
             }
         };
+        Some(outcome)
+    }
+
+    /// The call's outcome as the era sends it, reported to the `on_call` hook.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        request: &Request,
+        tool: &ToolDef,
+        auth: &AuthInfo,
+        principal: &str,
+        arguments_bound: Option<[u8; 32]>,
+        modern: bool,
+        outcome: Result<CallToolResult, ToolError>,
+        observation: &mut Option<Observation<'_>>,
+    ) -> Reply {
         let result = match outcome {
             Ok(result) => {
-                report(if result.is_error {
-                    CallOutcome::Failed
-                } else {
-                    CallOutcome::Completed
-                });
+                report(
+                    observation,
+                    if result.is_error {
+                        CallOutcome::Failed
+                    } else {
+                        CallOutcome::Completed
+                    },
+                );
                 result
             }
             Err(err @ ToolError::InsufficientScope { .. }) => {
-                report(CallOutcome::Forbidden);
-                return forbidden(&request, tool.name(), &auth, err);
+                report(observation, CallOutcome::Forbidden);
+                return forbidden(request, tool.name(), auth, err);
             }
             Err(ToolError::Internal(cause)) => {
-                report(CallOutcome::Failed);
+                report(observation, CallOutcome::Failed);
                 tracing::error!(tool = tool.name(), error = %cause, "tool failed");
                 CallToolResult::error("internal error")
             }
             Err(ToolError::InputRequired(input)) if modern => {
-                report(CallOutcome::InputRequired);
+                report(observation, CallOutcome::InputRequired);
                 let binding = Binding {
-                    principal: &principal,
+                    principal,
                     tool: tool.name(),
                     // Always set: only a client that can answer is asked. Were it not, the
                     // state would be bound to no arguments, and refused on retry.
                     arguments: arguments_bound.unwrap_or_default(),
                 };
                 let result = input_required(*input, &self.request_state, &binding);
-                return respond(&request, &self.modern(result));
+                return respond(request, &self.modern(result));
             }
             Err(ToolError::MissingClientCapability(capability)) if modern => {
-                report(CallOutcome::MissingClientCapability);
+                report(observation, CallOutcome::MissingClientCapability);
                 let body = ErrorResponse::new(
                     Some(request.id.clone()),
                     code::MISSING_CLIENT_CAPABILITY,
@@ -269,11 +399,16 @@ impl Dispatcher {
                 return Reply::Json(StatusCode::BAD_REQUEST, body);
             }
             Err(err) => {
-                report(match err {
-                    ToolError::InvalidArguments(_) => CallOutcome::InvalidArguments,
-                    ToolError::MissingClientCapability(_) => CallOutcome::MissingClientCapability,
-                    _ => CallOutcome::Failed,
-                });
+                report(
+                    observation,
+                    match err {
+                        ToolError::InvalidArguments(_) => CallOutcome::InvalidArguments,
+                        ToolError::MissingClientCapability(_) => {
+                            CallOutcome::MissingClientCapability
+                        }
+                        _ => CallOutcome::Failed,
+                    },
+                );
                 CallToolResult::error(err.to_string())
             }
         };
@@ -285,13 +420,12 @@ impl Dispatcher {
             "tool called"
         );
         if modern {
-            respond(&request, &ModernCallResult::new(&result, &self.server_info))
+            respond(request, &ModernCallResult::new(&result, &self.server_info))
         } else {
-            respond(&request, &result)
+            respond(request, &result)
         }
     }
 }
-
 /// A `tools/call` result as the 2026-07-28 era sends it, serialized in one pass: the result's
 /// members, `resultType`, and `_meta` with the server's identity.
 #[derive(serde::Serialize)]
