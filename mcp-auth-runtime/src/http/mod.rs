@@ -4,29 +4,7 @@
 //! request and checks its headers, [`session`] finds the handshake-era session, and the
 //! reply goes out as JSON ([`response`]) or as an event stream ([`sse`]).
 //!
-//! - **POST** carries one JSON-RPC message. A request is answered with `application/json`,
-//!   or with a `text/event-stream` when the client accepts one and the tool sends something
-//!   before its result (progress, log messages, requests for input): the response switches
-//!   to a stream at the first such message, so calls that send nothing cost no stream.
-//!   Notifications and the client's responses get `202`.
-//! - **GET** answers `405`: this server sends nothing outside the stream of a request (its
-//!   tool list never changes), which MCP 2025-11-25 allows, and the 2026-07-28 era has no GET.
-//! - **DELETE** ends a handshake-era session.
-//!
-//! A client that goes away cancels its call, in both eras, as `notifications/cancelled`
-//! would: the call's future is dropped and the [`on_call`](crate::McpServerBuilder::on_call)
-//! hook reports it `Cancelled`. The 2026-07-28 era says so (streamable HTTP §cancellation).
-//! The handshake era says a disconnect SHOULD NOT be taken as cancellation, so that a client
-//! can resume the stream with `Last-Event-ID`; this server offers no resumption (`GET`
-//! answers `405`), so the result of a call whose client left can never be delivered, and
-//! running it on would only let a client start work that no connection limit bounds: open a
-//! call, hang up, repeat. A tool whose side effect must complete once begun runs that part
-//! in a task of its own.
-//!
-//! The era of each request is read from the request itself: a request whose `_meta` carries
-//! `io.modelcontextprotocol/protocolVersion` is served statelessly under 2026-07-28, with its
-//! `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers checked against the body;
-//! anything else follows the handshake era, with sessions unless the server is stateless.
+//! What a client sees of it is told in `docs/transport.md`, part of [`McpServer`](crate::McpServer)'s docs.
 
 pub(crate) mod budget;
 mod era;

@@ -19,7 +19,8 @@ pub(super) type SharedSessions = crate::session::RedisSessions;
 #[cfg(not(feature = "redis"))]
 pub(super) type SharedSessions = std::convert::Infallible;
 
-/// Configures an [`McpServer`]. Created by [`McpServer::builder`].
+/// Configures an [`McpServer`](super::McpServer). Created by
+/// [`McpServer::builder`](super::McpServer::builder).
 #[must_use]
 pub struct McpServerBuilder {
     pub(super) name: String,

@@ -2,7 +2,7 @@
 
 use crate::auth::JwtConfigError;
 
-/// Why [`McpServerBuilder::build`] refused a configuration.
+/// Why [`McpServerBuilder::build`](crate::McpServerBuilder::build) refused a configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {

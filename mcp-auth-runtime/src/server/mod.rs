@@ -40,6 +40,8 @@ use crate::tool::ToolDef;
 ///     .expect("valid configuration")
 ///     .into_router();
 /// ```
+///
+#[doc = include_str!("../../docs/transport.md")]
 #[derive(Clone)]
 pub struct McpServer {
     inner: Arc<Inner>,

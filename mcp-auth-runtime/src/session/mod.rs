@@ -4,7 +4,7 @@
 //! presented with another principal's token is treated as unknown. Ids are 256-bit random
 //! values; sessions expire when idle, and their number is bounded, overall and per principal.
 //!
-//! Sessions live in this process ([`memory`]) or, with the `redis` feature, in Redis
+//! Sessions live in this process (the default) or, with the `redis` feature, in Redis
 //! ([`RedisSessions`]), so that every replica of a server knows every session. Either way a
 //! tool call runs in the process that received it, and its stream is that request's response:
 //! what a tool sends (progress, log messages, requests for input) never leaves that process.
