@@ -17,6 +17,10 @@
 //! #[tool(unscoped)]
 //! async fn hello() -> &'static str { "hello" }
 //!
+//! async fn status(app: &axum::Router, request: Request<Body>) -> StatusCode {
+//!     app.clone().oneshot(request).await.unwrap().status()
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let app = McpServer::builder("demo", "1.0.0")
@@ -37,13 +41,12 @@
 //!     }
 //!     request.body(Body::from(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)).unwrap()
 //! };
-//! let status = |request| async { app.clone().oneshot(request).await.unwrap().status() };
 //!
-//! assert_eq!(status(ping("localhost:8000", None)).await, StatusCode::OK);
-//! assert_eq!(status(ping("localhost:8000", Some("https://app.example.com"))).await, StatusCode::OK);
+//! assert_eq!(status(&app, ping("localhost:8000", None)).await, StatusCode::OK);
+//! assert_eq!(status(&app, ping("localhost:8000", Some("https://app.example.com"))).await, StatusCode::OK);
 //! // A page on another origin, or a name that resolves to this host (DNS rebinding):
-//! assert_eq!(status(ping("localhost:8000", Some("https://evil.example"))).await, StatusCode::FORBIDDEN);
-//! assert_eq!(status(ping("evil.example", None)).await, StatusCode::FORBIDDEN);
+//! assert_eq!(status(&app, ping("localhost:8000", Some("https://evil.example"))).await, StatusCode::FORBIDDEN);
+//! assert_eq!(status(&app, ping("evil.example", None)).await, StatusCode::FORBIDDEN);
 //! # }
 //! ```
 

@@ -38,7 +38,8 @@ use crate::protocol::LEGACY_VERSIONS;
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use mcp_auth_runtime::{McpServer, RedisSessions};
+/// use mcp_auth_runtime::McpServer;
+/// use mcp_auth_runtime::session::RedisSessions;
 ///
 /// let redis = redis::Client::open("redis://127.0.0.1/")?;
 /// let sessions = RedisSessions::connect(redis).await?;
