@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::scope_token::is_scope_token;
 use super::{AuthError, AuthInfo};
-use crate::scope::is_scope_token;
 
 /// Where a token carries its scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

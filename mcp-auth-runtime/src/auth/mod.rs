@@ -13,6 +13,7 @@ mod jwks;
 mod jwt;
 mod layer;
 mod principal;
+pub(crate) mod scope_token;
 
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
