@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 // The grammar belongs to auth (verifiers filter granted scopes with it); re-exported here so
 // that `crate::is_scope_token` keeps its path.
-pub use crate::auth::scope_token::is_scope_token;
 use crate::auth::AuthInfo;
+pub use crate::auth::scope_token::is_scope_token;
 use crate::error::ToolError;
 
 /// Decides whether a granted scope satisfies a required one.
