@@ -1,0 +1,233 @@
+//! [`JwtVerifier`]: JWT access tokens (RFC 9068) checked against the issuer's keys.
+
+mod builder;
+mod names;
+mod typ;
+mod validate;
+
+use std::fmt;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sha2::{Digest, Sha256};
+
+use super::cache::{TokenCache, Verified};
+use super::claims::{ClaimMapping, now};
+use super::jwks::{JwksCache, Key, KeySet};
+use super::{AuthError, AuthInfo, Readiness, TokenVerifier};
+
+pub use self::builder::{
+    DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, JwtConfigError, JwtVerifierBuilder,
+    MIN_HMAC_SECRET_LEN,
+};
+
+/// Validates JWT access tokens: signature with the issuer's keys, `iss`, `aud`, `exp`, `nbf`,
+/// `iat`, and the algorithm against an allow-list.
+///
+/// - **Keys** come from the issuer's metadata (RFC 8414 `/.well-known/oauth-authorization-server`,
+///   then OpenID Connect Discovery, path-aware for issuers such as Keycloak's
+///   `/realms/master`), an explicit JWKS URL, or a static key set. Remote keys are cached; a
+///   token with an unknown `kid` triggers at most one refetch per
+///   [`refetch_interval`](JwtVerifierBuilder::refetch_interval), shared by concurrent
+///   requests, so rotated keys are picked up without a restart and a flood of random `kid`s
+///   cannot hammer the issuer. If the keys cannot be fetched the verifier fails closed.
+///   A discovered `jwks_uri` gets the rules of a configured URL (`https`, or `http` on a
+///   loopback host and then only for a loopback issuer; no userinfo; no fragment), or
+///   nothing is fetched from it. It may lie on another origin than the issuer (Google,
+///   Microsoft Entra ID v1 and Auth0 custom domains publish keys elsewhere): the metadata
+///   naming it comes from the issuer's origin and names the issuer exactly (RFC 8414 §3.3).
+///   Redirects are never followed. Metadata and key sets larger than 256 KiB are refused,
+///   and reading stops at that bound, whether or not the response has a `Content-Length`.
+/// - **Algorithms**: [`DEFAULT_ALGORITHMS`] (asymmetric only). `none` never validates; HMAC
+///   algorithms only with an explicit [`hmac_secret`](JwtVerifierBuilder::hmac_secret), and
+///   never with a key from a key set. A JWK that names its `alg` verifies that one only.
+/// - **Type** (RFC 9068 §4, RFC 8725 §3.11): the header's `typ` must be `at+jwt` (or
+///   `application/at+jwt`; compared as a media type, case-insensitively). ID tokens, logout
+///   tokens, DPoP proofs, security event tokens and untyped JWTs signed by the same issuer are
+///   refused, however right their claims. Issuers that do not type their access tokens (`typ`
+///   absent or `JWT`) need the explicit
+///   [`allow_untyped_tokens`](JwtVerifierBuilder::allow_untyped_tokens); every other
+///   explicit type stays refused, and so do tokens that look like ID tokens (see there).
+///   Whatever the type, a token carrying `nonce`, `at_hash`, `c_hash` or `s_hash` (claims of
+///   OpenID Connect ID tokens only) is refused.
+/// - **Bearer only**: a token with a `cnf` claim is bound to a key (DPoP, RFC 9449; mutual
+///   TLS, RFC 8705) and is refused: accepting it as a bearer token would undo the binding.
+/// - **Principal**: a token must name a subject (`sub`) or a client (`client_id`, `azp`).
+/// - **Claims**: `iss` equals the issuer exactly; `aud` (a string or an array) contains the
+///   resource, compared in canonical form; `exp` is required; `nbf` and `iat` must not lie in
+///   the future; all with a leeway (default 60 s). Tokens with `crit` header parameters are
+///   refused, since none are understood here (RFC 7515 §4.1.11); `jku`, `x5u` and `jwk`
+///   headers are ignored: keys come from the configuration only.
+/// - **Verified-token cache** (on by default, [`cache_capacity`](JwtVerifierBuilder::cache_capacity)):
+///   a token that passed every check is remembered, by SHA-256 of the token, with its
+///   [`AuthInfo`], so that the next request with the same token skips the signature check
+///   (tens of microseconds for RS256) and the parsing. It weakens no check: a remembered token
+///   is served only while `now < exp` (stricter than the leeway a cold check allows), only
+///   while `nbf` and `iat` still lie in the past, and only under the key set it was verified
+///   with, while that set is fresh: a refetched key set (rotation, a key removed) or one past
+///   its [`max_key_age`](JwtVerifierBuilder::max_key_age) sends the token through every check
+///   again. Failures are never remembered. The cache is bounded (an approximate LRU).
+///
+/// ```no_run
+/// use mcp_auth_runtime::auth::{JwtVerifier, ScopeClaim};
+
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = JwtVerifier::builder(
+///     "https://auth.example.com/realms/billing",   // the issuer, exactly as in `iss`
+///     "https://billing.example.com/mcp",           // this server: the audience
+/// )
+/// .scope_claim(ScopeClaim::Scope)
+/// .tenant_claim("tenant")
+/// .build()?;
+
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct JwtVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    resource: String,
+    /// Whether `resource` is its own canonical form, so that an audience equal to it needs no
+    /// parsing to match.
+    resource_is_canonical: bool,
+    algorithms: Vec<Algorithm>,
+    /// The claim validation of each allowed algorithm, built once.
+    validations: Vec<(Algorithm, Validation)>,
+    cache: Option<TokenCache>,
+    leeway: u64,
+    mapping: ClaimMapping,
+    keys: Keys,
+    hmac: Option<DecodingKey>,
+    /// Whether tokens with `typ` absent or `JWT` are accepted too.
+    allow_untyped: bool,
+}
+
+enum Keys {
+    Remote(JwksCache),
+    Static(KeySet),
+}
+
+impl JwtVerifier {
+    /// Starts configuring a verifier for tokens of `issuer` minted for `resource` (this
+    /// server's canonical URI, the expected audience).
+    pub fn builder(issuer: impl Into<String>, resource: impl Into<String>) -> JwtVerifierBuilder {
+        JwtVerifierBuilder::new(issuer.into(), resource.into())
+    }
+
+    /// The issuer tokens must come from.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Fetches the issuer's keys now (discovering them if needed), so that a misconfigured or
+    /// unreachable issuer shows at start-up rather than on the first request. Returns the
+    /// number of usable keys.
+    pub async fn warm_up(&self) -> Result<usize, AuthError> {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.warm_up().await.map_err(AuthError::Unavailable),
+            Keys::Static(keys) => Ok(keys.len()),
+        }
+    }
+
+    /// Whether tokens can be checked now: see [`TokenVerifier::ready`].
+    pub async fn readiness(&self) -> Readiness {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.readiness().await,
+            Keys::Static(_) => Readiness::Ready,
+        }
+    }
+
+    async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.key(kid, alg).await,
+            Keys::Static(keys) => keys.find(kid, alg).ok_or_else(|| {
+                AuthError::InvalidToken(
+                    "no configured key matches the token's `kid` and `alg`".into(),
+                )
+            }),
+        }
+    }
+
+    /// The generation of the key set results are verified under; `None` while it must be
+    /// refreshed before a remembered result may be served.
+    fn key_generation(&self) -> Option<u64> {
+        match &self.inner.keys {
+            Keys::Remote(cache) => cache.generation(),
+            Keys::Static(_) => Some(0),
+        }
+    }
+
+    /// What must still hold when `auth`, verified under key set `generation`, is served
+    /// again; `None` if its time claims cannot be read back (it is then not remembered).
+    fn limits(&self, auth: &Arc<AuthInfo>, generation: u64) -> Option<Verified> {
+        let secs = |claim: &str| match auth.claims().get(claim) {
+            None => Some(0),
+            Some(value) => value.as_u64(),
+        };
+        let expires = auth
+            .expires_at()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        let earliest = secs("nbf")?
+            .max(secs("iat")?)
+            .saturating_sub(self.inner.leeway);
+        Some(Verified {
+            auth: auth.clone(),
+            expires,
+            earliest,
+            generation,
+        })
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+        self.verify_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    async fn ready(&self) -> Readiness {
+        self.readiness().await
+    }
+
+    fn resource(&self) -> Option<&str> {
+        Some(&self.inner.resource)
+    }
+
+    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
+        let Some(cache) = &self.inner.cache else {
+            return self.verify_uncached(token).await.map(Arc::new);
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Read before the key lookup: a key set stored meanwhile has a later generation, so
+        // the result is remembered under the older one and checked again on its next use.
+        let generation = self.key_generation();
+        if let Some(auth) = cache.get(&digest, now(), generation) {
+            return Ok(auth);
+        }
+        let auth = Arc::new(self.verify_uncached(token).await?);
+        if let Some(verified) = generation.and_then(|generation| self.limits(&auth, generation)) {
+            cache.insert(digest, verified);
+        }
+        Ok(auth)
+    }
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("JwtVerifier")
+            .field("issuer", &inner.issuer)
+            .field("resource", &inner.resource)
+            .field("algorithms", &inner.algorithms)
+            .field("leeway", &inner.leeway)
+            .field("mapping", &inner.mapping)
+            .field("hmac_secret", &inner.hmac.as_ref().map(|_| "<redacted>"))
+            .field("allow_untyped_tokens", &inner.allow_untyped)
+            .finish_non_exhaustive()
+    }
+}
