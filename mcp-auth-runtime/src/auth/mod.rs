@@ -4,28 +4,27 @@
 //! or an [`AuthError`]. [`BearerAuthLayer`] applies it to every request of a service and
 //! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
 
+mod algorithm;
 mod cache;
 mod challenge;
 pub(crate) mod claims;
 mod fetch;
 mod introspection;
+mod jwk_set;
 mod jwks;
 mod jwt;
 mod layer;
 mod principal;
 pub(crate) mod scope_token;
 
+pub use algorithm::{Algorithm, ParseAlgorithmError};
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
 pub use introspection::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier,
 };
-pub use jsonwebtoken::Algorithm;
-pub use jsonwebtoken::jwk::JwkSet;
-pub use jwt::{
-    DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, JwtConfigError, JwtVerifier, JwtVerifierBuilder,
-    MIN_HMAC_SECRET_LEN,
-};
+pub use jwk_set::{JwkSet, JwkSetError};
+pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder};
 pub(crate) use layer::auth_of;
 #[cfg(feature = "fuzzing")]
 pub(crate) use layer::bearer_token;

@@ -19,10 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::FutureExt;
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
-use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::auth::{JwkSet, JwtVerifier};
 use mcp_auth_runtime::{TokenVerifier, is_scope_token};
 
 const ISSUER: &str = "https://auth.example.com";

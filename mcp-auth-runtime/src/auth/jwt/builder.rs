@@ -5,32 +5,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 
-use super::validate::is_hmac;
 use super::{Inner, JwtVerifier, Keys};
 use crate::auth::cache::TokenCache;
 use crate::auth::claims::{ClaimMapping, ScopeClaim, canonical_resource, is_secure_url};
 use crate::auth::fetch;
 use crate::auth::jwks::{JwksCache, JwksSource, KeySet};
-
-/// The asymmetric algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
-pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// How many verified tokens a [`JwtVerifier`] remembers by default; see
-/// [`cache_capacity`](JwtVerifierBuilder::cache_capacity).
-pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+use crate::auth::{Algorithm, JwkSet};
 
 /// Why a [`JwtVerifierBuilder`] refused its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -60,23 +42,19 @@ pub enum JwtConfigError {
     WeakHmacSecret(usize),
 }
 
-/// The least length of an [`hmac_secret`](JwtVerifierBuilder::hmac_secret): RFC 7518 §3.2
-/// requires a key at least as long as the hash.
-pub const MIN_HMAC_SECRET_LEN: usize = 32;
-
 /// Configures a [`JwtVerifier`]. Created by [`JwtVerifier::builder`].
 ///
 /// | option | default |
 /// | --- | --- |
 /// | keys | discovered from the issuer's metadata |
-/// | [`algorithms`](Self::algorithms) | [`DEFAULT_ALGORITHMS`] |
+/// | [`algorithms`](Self::algorithms) | [`JwtVerifier::DEFAULT_ALGORITHMS`] |
 /// | [`leeway`](Self::leeway) | 60 s |
 /// | [`scope_claim`](Self::scope_claim) | `scope` |
 /// | [`tenant_claim`](Self::tenant_claim) | none |
 /// | [`refetch_interval`](Self::refetch_interval) | 30 s |
 /// | [`max_key_age`](Self::max_key_age) | 1 h |
 /// | [`timeout`](Self::timeout) | 5 s |
-/// | [`cache_capacity`](Self::cache_capacity) | [`DEFAULT_CACHE_CAPACITY`] (1024 tokens) |
+/// | [`cache_capacity`](Self::cache_capacity) | [`JwtVerifier::DEFAULT_CACHE_CAPACITY`] (1024 tokens) |
 /// | [`allow_untyped_tokens`](Self::allow_untyped_tokens) | off: `typ` must be `at+jwt` |
 #[must_use]
 pub struct JwtVerifierBuilder {
@@ -109,7 +87,7 @@ impl JwtVerifierBuilder {
             refetch_interval: Duration::from_secs(30),
             max_age: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
-            cache_capacity: DEFAULT_CACHE_CAPACITY,
+            cache_capacity: JwtVerifier::DEFAULT_CACHE_CAPACITY,
             allow_untyped: false,
         }
     }
@@ -141,13 +119,13 @@ impl JwtVerifierBuilder {
 
     /// Also accepts HS256/384/512 tokens signed with this shared secret. Off by default: a
     /// shared secret lets anyone who holds it mint tokens. It must be at least
-    /// [`MIN_HMAC_SECRET_LEN`] (32) bytes; [`build`](Self::build) refuses a shorter one.
+    /// [`JwtVerifier::MIN_HMAC_SECRET_LEN`] (32) bytes; [`build`](Self::build) refuses a shorter one.
     pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.hmac_secret = Some(secret.into());
         self
     }
 
-    /// The accepted algorithms, replacing [`DEFAULT_ALGORITHMS`].
+    /// The accepted algorithms, replacing [`JwtVerifier::DEFAULT_ALGORITHMS`].
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = Some(algorithms.into_iter().collect());
         self
@@ -189,7 +167,7 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// How many verified tokens to remember (default [`DEFAULT_CACHE_CAPACITY`]); `0` turns
+    /// How many verified tokens to remember (default [`JwtVerifier::DEFAULT_CACHE_CAPACITY`]); `0` turns
     /// the cache off, so that every request is checked from scratch. See
     /// [`JwtVerifier`] for why remembering weakens no check.
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -206,7 +184,7 @@ impl JwtVerifierBuilder {
         let resource = canonical_resource(&self.resource)
             .ok_or_else(|| JwtConfigError::InvalidResource(self.resource.clone()))?;
         let algorithms = self.algorithms.unwrap_or_else(|| {
-            let mut algorithms = DEFAULT_ALGORITHMS.to_vec();
+            let mut algorithms = JwtVerifier::DEFAULT_ALGORITHMS.to_vec();
             if self.hmac_secret.is_some() {
                 algorithms.extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
             }
@@ -218,20 +196,22 @@ impl JwtVerifierBuilder {
             ));
         }
         if let Some(secret) = &self.hmac_secret
-            && secret.len() < MIN_HMAC_SECRET_LEN
+            && secret.len() < JwtVerifier::MIN_HMAC_SECRET_LEN
         {
             return Err(JwtConfigError::WeakHmacSecret(secret.len()));
         }
-        if algorithms.iter().any(|a| is_hmac(*a)) && self.hmac_secret.is_none() {
+        if algorithms.iter().any(|a| a.is_hmac()) && self.hmac_secret.is_none() {
             return Err(JwtConfigError::Algorithms(
                 "HMAC algorithms need an explicit `hmac_secret`".into(),
             ));
         }
         let mut seen = HashSet::new();
-        let algorithms: Vec<Algorithm> =
-            algorithms.into_iter().filter(|a| seen.insert(*a)).collect();
+        let algorithms: Vec<jsonwebtoken::Algorithm> = (algorithms.into_iter())
+            .filter(|a| seen.insert(*a))
+            .map(Algorithm::to_jsonwebtoken)
+            .collect();
         let keys = match self.static_keys {
-            Some(set) => Keys::Static(KeySet::from_jwks(&set)),
+            Some(set) => Keys::Static(KeySet::from_jwks(set.as_jsonwebtoken())),
             None => {
                 let source = self.source.unwrap_or_else(|| JwksSource::Discover {
                     issuer: self.issuer.clone(),
@@ -294,7 +274,7 @@ impl fmt::Debug for JwtVerifierBuilder {
 }
 
 /// The claim validation `jsonwebtoken` does for tokens signed with `alg`.
-fn validation(alg: Algorithm, issuer: &str, leeway: u64) -> Validation {
+fn validation(alg: jsonwebtoken::Algorithm, issuer: &str, leeway: u64) -> Validation {
     let mut validation = Validation::new(alg);
     validation.leeway = leeway;
     validation.validate_nbf = true;

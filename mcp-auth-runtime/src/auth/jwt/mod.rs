@@ -8,18 +8,15 @@ mod validate;
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 
 use super::cache::{TokenCache, Verified};
 use super::claims::{ClaimMapping, now};
 use super::jwks::{JwksCache, Key, KeySet};
-use super::{AuthError, AuthInfo, Readiness, TokenVerifier};
+use super::{Algorithm, AuthError, AuthInfo, Readiness, TokenVerifier};
 
-pub use self::builder::{
-    DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, JwtConfigError, JwtVerifierBuilder,
-    MIN_HMAC_SECRET_LEN,
-};
+pub use self::builder::{JwtConfigError, JwtVerifierBuilder};
 
 /// Validates JWT access tokens: signature with the issuer's keys, `iss`, `aud`, `exp`, `nbf`,
 /// `iat`, and the algorithm against an allow-list.
@@ -38,7 +35,7 @@ pub use self::builder::{
 ///   naming it comes from the issuer's origin and names the issuer exactly (RFC 8414 §3.3).
 ///   Redirects are never followed. Metadata and key sets larger than 256 KiB are refused,
 ///   and reading stops at that bound, whether or not the response has a `Content-Length`.
-/// - **Algorithms**: [`DEFAULT_ALGORITHMS`] (asymmetric only). `none` never validates; HMAC
+/// - **Algorithms**: [`DEFAULT_ALGORITHMS`](Self::DEFAULT_ALGORITHMS) (asymmetric only). `none` never validates; HMAC
 ///   algorithms only with an explicit [`hmac_secret`](JwtVerifierBuilder::hmac_secret), and
 ///   never with a key from a key set. A JWK that names its `alg` verifies that one only.
 /// - **Type** (RFC 9068 §4, RFC 8725 §3.11): the header's `typ` must be `at+jwt` (or
@@ -94,9 +91,9 @@ struct Inner {
     /// Whether `resource` is its own canonical form, so that an audience equal to it needs no
     /// parsing to match.
     resource_is_canonical: bool,
-    algorithms: Vec<Algorithm>,
+    algorithms: Vec<jsonwebtoken::Algorithm>,
     /// The claim validation of each allowed algorithm, built once.
-    validations: Vec<(Algorithm, Validation)>,
+    validations: Vec<(jsonwebtoken::Algorithm, Validation)>,
     cache: Option<TokenCache>,
     leeway: u64,
     mapping: ClaimMapping,
@@ -112,6 +109,27 @@ enum Keys {
 }
 
 impl JwtVerifier {
+    /// The asymmetric algorithms accepted by default (RFC 8725 §3.1: an explicit allow-list).
+    pub const DEFAULT_ALGORITHMS: &'static [Algorithm] = &[
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// How many verified tokens a [`JwtVerifier`] remembers by default; see
+    /// [`cache_capacity`](JwtVerifierBuilder::cache_capacity).
+    pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+
+    /// The least length of an [`hmac_secret`](JwtVerifierBuilder::hmac_secret): RFC 7518 §3.2
+    /// requires a key at least as long as the hash.
+    pub const MIN_HMAC_SECRET_LEN: usize = 32;
+
     /// Starts configuring a verifier for tokens of `issuer` minted for `resource` (this
     /// server's canonical URI, the expected audience).
     pub fn builder(issuer: impl Into<String>, resource: impl Into<String>) -> JwtVerifierBuilder {
@@ -141,7 +159,11 @@ impl JwtVerifier {
         }
     }
 
-    async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, AuthError> {
+    async fn key(
+        &self,
+        kid: Option<&str>,
+        alg: jsonwebtoken::Algorithm,
+    ) -> Result<Arc<Key>, AuthError> {
         match &self.inner.keys {
             Keys::Remote(cache) => cache.key(kid, alg).await,
             Keys::Static(keys) => keys.find(kid, alg).ok_or_else(|| {

@@ -100,7 +100,7 @@ fn looks_like_id_token(claims: &Map<String, Value>, scope: &ScopeClaim) -> bool 
     (claims.contains_key("auth_time") && no_scope) || other_kind
 }
 
-pub(super) fn is_hmac(alg: Algorithm) -> bool {
+fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
