@@ -80,19 +80,15 @@ pub enum ClientAuth {
 /// this resource server. The response is accepted only when
 ///
 /// - `active` is the JSON boolean `true`;
-
 /// - `aud` (a string or an array) contains the resource, compared in canonical form. A
 ///   response **without `aud` is rejected**: RFC 7662 makes the member optional, but without
 ///   it a token issued for any other resource would be accepted here (RFC 8707, MCP
 ///   authorization: audience validation). Configure the authorization server to return the
 ///   audience, typically by having clients request tokens with `resource=<this server>`;
-
 /// - `iss` equals the configured [`issuer`](IntrospectionBuilder::issuer) exactly, when one is
 ///   configured (a response without `iss` is then rejected);
-
 /// - `exp`, when present, lies in the future and `nbf`, when present, in the past, both with a
 ///   [`leeway`](IntrospectionBuilder::leeway);
-
 /// - it has no `cnf` member: such a token is sender-constrained (DPoP, RFC 9449; mutual TLS,
 ///   RFC 8705), and this bearer-only resource server cannot check the proof of possession, so
 ///   accepting it would turn a bound token back into a bearer one.
@@ -122,7 +118,6 @@ pub enum ClientAuth {
 /// for up to the TTL; a zero TTL turns this cache off.
 ///
 /// Each cache holds at most [`cache_capacity`](IntrospectionBuilder::cache_capacity) entries;
-
 /// when full, the oldest entry goes first. Refusals have their own entries, so a flood of
 /// random tokens never evicts an accepted one.
 ///
@@ -133,23 +128,19 @@ pub enum ClientAuth {
 ///
 /// - concurrent requests with the same token share one introspection request (single
 ///   flight), keyed by the SHA-256 of the token;
-
 /// - at most [`max_concurrent_requests`](IntrospectionBuilder::max_concurrent_requests)
 ///   (default 32) introspection requests are in flight at once; a token that finds them all
 ///   taken waits its turn, in arrival order, for at most the
 ///   [`timeout`](IntrospectionBuilder::timeout), then fails closed with `503`;
-
 /// - at most [`max_queued_requests`](IntrospectionBuilder::max_queued_requests) tokens (default
 ///   4 × `max_concurrent_requests`) wait at once; beyond it, a new token fails with `503` at
 ///   once rather than after the timeout. A token already waiting or in flight is joined, never
 ///   refused;
-
 /// - a token waiting for a request slot is forgotten as soon as the last request waiting for
 ///   it goes away (its client disconnected): nothing is left running, holding the token, or
 ///   waiting to be sent. A request already sent finishes, and its verdict is cached, even if
 ///   every client that asked went away: the answer is not wasted, and at most
 ///   `max_concurrent_requests` of them run at once;
-
 /// - tokens found in the cache never wait, whatever the load: a flood of random tokens does
 ///   not slow down tokens already accepted.
 ///
@@ -164,7 +155,6 @@ pub enum ClientAuth {
 ///
 /// ```no_run
 /// use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier};
-
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let verifier = IntrospectionVerifier::builder(
@@ -173,7 +163,6 @@ pub enum ClientAuth {
 /// )
 /// .client_credentials("billing-mcp", std::env::var("INTROSPECTION_SECRET")?, ClientAuth::Post)
 /// .build()?;
-
 /// # let _ = verifier;
 
 /// # Ok(()) }

@@ -67,7 +67,6 @@ pub use self::builder::{JwtConfigError, JwtVerifierBuilder};
 ///
 /// ```no_run
 /// use mcp_auth_runtime::auth::{JwtVerifier, ScopeClaim};
-
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let verifier = JwtVerifier::builder(
@@ -77,7 +76,6 @@ pub use self::builder::{JwtConfigError, JwtVerifierBuilder};
 /// .scope_claim(ScopeClaim::Scope)
 /// .tenant_claim("tenant")
 /// .build()?;
-
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

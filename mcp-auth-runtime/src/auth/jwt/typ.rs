@@ -3,7 +3,6 @@
 /// Whether a JWT's `typ` header names an access token (RFC 9068 §2.1): `at+jwt` or
 /// `application/at+jwt`, compared as media types are (RFC 7515 §4.1.9: case-insensitively, the
 /// `application/` prefix optional). With `allow_untyped`, also no `typ` or the generic `JWT`;
-
 /// every other explicit type (`dpop+jwt`, `logout+jwt`, `secevent+jwt`, ...) is refused.
 pub(super) fn check_type(typ: Option<&str>, allow_untyped: bool) -> Result<(), &'static str> {
     let media_type = |typ: &str| {
