@@ -128,7 +128,7 @@ impl IntrospectionBuilder {
         self
     }
 
-    /// The member naming the caller's tenant, for [`AuthInfo::tenant`].
+    /// The member naming the caller's tenant, for [`AuthInfo::tenant`](crate::auth::AuthInfo::tenant).
     pub fn tenant_claim(mut self, claim: impl Into<String>) -> Self {
         self.mapping.tenant = Some(claim.into());
         self

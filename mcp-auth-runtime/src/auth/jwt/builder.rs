@@ -143,7 +143,7 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// The claim naming the caller's tenant, for [`AuthInfo::tenant`].
+    /// The claim naming the caller's tenant, for [`AuthInfo::tenant`](crate::auth::AuthInfo::tenant).
     pub fn tenant_claim(mut self, claim: impl Into<String>) -> Self {
         self.mapping.tenant = Some(claim.into());
         self

@@ -21,49 +21,9 @@ pub use self::builder::{JwtConfigError, JwtVerifierBuilder};
 /// Validates JWT access tokens: signature with the issuer's keys, `iss`, `aud`, `exp`, `nbf`,
 /// `iat`, and the algorithm against an allow-list.
 ///
-/// - **Keys** come from the issuer's metadata (RFC 8414 `/.well-known/oauth-authorization-server`,
-///   then OpenID Connect Discovery, path-aware for issuers such as Keycloak's
-///   `/realms/master`), an explicit JWKS URL, or a static key set. Remote keys are cached; a
-///   token with an unknown `kid` triggers at most one refetch per
-///   [`refetch_interval`](JwtVerifierBuilder::refetch_interval), shared by concurrent
-///   requests, so rotated keys are picked up without a restart and a flood of random `kid`s
-///   cannot hammer the issuer. If the keys cannot be fetched the verifier fails closed.
-///   A discovered `jwks_uri` gets the rules of a configured URL (`https`, or `http` on a
-///   loopback host and then only for a loopback issuer; no userinfo; no fragment), or
-///   nothing is fetched from it. It may lie on another origin than the issuer (Google,
-///   Microsoft Entra ID v1 and Auth0 custom domains publish keys elsewhere): the metadata
-///   naming it comes from the issuer's origin and names the issuer exactly (RFC 8414 §3.3).
-///   Redirects are never followed. Metadata and key sets larger than 256 KiB are refused,
-///   and reading stops at that bound, whether or not the response has a `Content-Length`.
-/// - **Algorithms**: [`DEFAULT_ALGORITHMS`](Self::DEFAULT_ALGORITHMS) (asymmetric only). `none` never validates; HMAC
-///   algorithms only with an explicit [`hmac_secret`](JwtVerifierBuilder::hmac_secret), and
-///   never with a key from a key set. A JWK that names its `alg` verifies that one only.
-/// - **Type** (RFC 9068 §4, RFC 8725 §3.11): the header's `typ` must be `at+jwt` (or
-///   `application/at+jwt`; compared as a media type, case-insensitively). ID tokens, logout
-///   tokens, DPoP proofs, security event tokens and untyped JWTs signed by the same issuer are
-///   refused, however right their claims. Issuers that do not type their access tokens (`typ`
-///   absent or `JWT`) need the explicit
-///   [`allow_untyped_tokens`](JwtVerifierBuilder::allow_untyped_tokens); every other
-///   explicit type stays refused, and so do tokens that look like ID tokens (see there).
-///   Whatever the type, a token carrying `nonce`, `at_hash`, `c_hash` or `s_hash` (claims of
-///   OpenID Connect ID tokens only) is refused.
-/// - **Bearer only**: a token with a `cnf` claim is bound to a key (DPoP, RFC 9449; mutual
-///   TLS, RFC 8705) and is refused: accepting it as a bearer token would undo the binding.
-/// - **Principal**: a token must name a subject (`sub`) or a client (`client_id`, `azp`).
-/// - **Claims**: `iss` equals the issuer exactly; `aud` (a string or an array) contains the
-///   resource, compared in canonical form; `exp` is required; `nbf` and `iat` must not lie in
-///   the future; all with a leeway (default 60 s). Tokens with `crit` header parameters are
-///   refused, since none are understood here (RFC 7515 §4.1.11); `jku`, `x5u` and `jwk`
-///   headers are ignored: keys come from the configuration only.
-/// - **Verified-token cache** (on by default, [`cache_capacity`](JwtVerifierBuilder::cache_capacity)):
-///   a token that passed every check is remembered, by SHA-256 of the token, with its
-///   [`AuthInfo`], so that the next request with the same token skips the signature check
-///   (tens of microseconds for RS256) and the parsing. It weakens no check: a remembered token
-///   is served only while `now < exp` (stricter than the leeway a cold check allows), only
-///   while `nbf` and `iat` still lie in the past, and only under the key set it was verified
-///   with, while that set is fresh: a refetched key set (rotation, a key removed) or one past
-///   its [`max_key_age`](JwtVerifierBuilder::max_key_age) sends the token through every check
-///   again. Failures are never remembered. The cache is bounded (an approximate LRU).
+/// Every rule (keys and their discovery, algorithms, `typ`, bound tokens, claims, the cache of
+/// verified tokens) is in the [JWT access tokens](crate::auth#jwt-access-tokens) part of the
+/// guide.
 ///
 /// ```no_run
 /// use mcp_auth_runtime::auth::{JwtVerifier, ScopeClaim};
