@@ -133,10 +133,16 @@ mod tests {
         [n; 32]
     }
 
+    /// A cache holding token 1, verified under key set `generation`, served from 100 to 200.
+    fn holding_one(generation: u64) -> TokenCache {
+        let cache = TokenCache::new(8).unwrap();
+        cache.insert(digest(1), verified(generation, 200));
+        cache
+    }
+
     #[test]
     fn entries_are_served_until_exp_only() {
-        let cache = TokenCache::new(8).unwrap();
-        cache.insert(digest(1), verified(0, 200));
+        let cache = holding_one(0);
         assert!(cache.get(&digest(1), 199, Some(0)).is_some());
         assert!(cache.get(&digest(1), 200, Some(0)).is_none(), "at exp");
         assert!(
@@ -147,8 +153,7 @@ mod tests {
 
     #[test]
     fn entries_are_not_served_before_nbf_or_iat() {
-        let cache = TokenCache::new(8).unwrap();
-        cache.insert(digest(1), verified(0, 200));
+        let cache = holding_one(0);
         assert!(
             cache.get(&digest(1), 99, Some(0)).is_none(),
             "the clock stepped back"
@@ -157,8 +162,7 @@ mod tests {
 
     #[test]
     fn another_key_set_generation_invalidates() {
-        let cache = TokenCache::new(8).unwrap();
-        cache.insert(digest(1), verified(3, 200));
+        let cache = holding_one(3);
         assert!(
             cache.get(&digest(1), 150, None).is_none(),
             "a stale key set"

@@ -58,6 +58,7 @@ impl JwkSet {
         self.0.keys.is_empty()
     }
 
+    #[cfg(feature = "dev-issuer")]
     pub(crate) fn from_jsonwebtoken(set: jsonwebtoken::jwk::JwkSet) -> JwkSet {
         JwkSet(set)
     }

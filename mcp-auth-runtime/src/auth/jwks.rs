@@ -267,27 +267,13 @@ impl JwksCache {
             && refresh
                 .last_attempt
                 .is_none_or(|at| at.elapsed() >= self.refetch_interval);
-        if may_fetch {
-            self.attempts.fetch_add(1, Ordering::AcqRel);
-            refresh.last_attempt = Some(Instant::now());
-            match self.fetch(&mut refresh).await {
-                Ok(set) => {
-                    tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
-                    refresh.last_error = None;
-                    let set = Arc::new(set);
-                    self.store(set.clone());
-                    drop(refresh);
-                    return set.find(kid, alg).ok_or_else(|| {
-                        AuthError::InvalidToken(
-                            "no key of the issuer matches the token's `kid` and `alg`".into(),
-                        )
-                    });
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot fetch the issuer's signing keys");
-                    refresh.last_error = Some(err);
-                }
-            }
+        if may_fetch && let Some(set) = self.refetch(&mut refresh).await {
+            drop(refresh);
+            return set.find(kid, alg).ok_or_else(|| {
+                AuthError::InvalidToken(
+                    "no key of the issuer matches the token's `kid` and `alg`".into(),
+                )
+            });
         }
         drop(refresh);
         // A stale set still holds the issuer's keys: keep using it while the issuer is
@@ -320,21 +306,8 @@ impl JwksCache {
         let may_fetch = refresh
             .last_attempt
             .is_none_or(|at| at.elapsed() >= self.refetch_interval);
-        if may_fetch {
-            self.attempts.fetch_add(1, Ordering::AcqRel);
-            refresh.last_attempt = Some(Instant::now());
-            match self.fetch(&mut refresh).await {
-                Ok(set) => {
-                    tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
-                    refresh.last_error = None;
-                    self.store(Arc::new(set));
-                    return Readiness::Ready;
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot fetch the issuer's signing keys");
-                    refresh.last_error = Some(err);
-                }
-            }
+        if may_fetch && self.refetch(&mut refresh).await.is_some() {
+            return Readiness::Ready;
         }
         let reason = refresh
             .last_error
@@ -345,6 +318,27 @@ impl JwksCache {
             Readiness::Degraded(reason)
         } else {
             Readiness::Unavailable(reason)
+        }
+    }
+
+    /// Fetches the key set and stores it, recording the attempt and its outcome in `refresh`
+    /// (held by the caller); `None` if the fetch failed, which is logged.
+    async fn refetch(&self, refresh: &mut RefreshState) -> Option<Arc<KeySet>> {
+        self.attempts.fetch_add(1, Ordering::AcqRel);
+        refresh.last_attempt = Some(Instant::now());
+        match self.fetch(refresh).await {
+            Ok(set) => {
+                tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
+                refresh.last_error = None;
+                let set = Arc::new(set);
+                self.store(set.clone());
+                Some(set)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot fetch the issuer's signing keys");
+                refresh.last_error = Some(err);
+                None
+            }
         }
     }
 

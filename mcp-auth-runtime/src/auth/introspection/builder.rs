@@ -11,6 +11,7 @@ use super::cache::Cache;
 use super::flight::Flights;
 use super::{ClientAuth, Credentials, Inner, IntrospectionVerifier};
 use crate::auth::claims::{ClaimMapping, ScopeClaim, canonical_resource, is_secure_url};
+use crate::auth::fetch;
 
 /// Default bound on introspection requests in flight at once, per verifier (and its clones).
 const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
@@ -208,13 +209,7 @@ impl IntrospectionBuilder {
         }
         let resource = canonical_resource(&self.resource)
             .ok_or_else(|| IntrospectionConfigError::InvalidResource(self.resource.clone()))?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            // A redirect could carry the token (307/308 resend the body) to another host;
-            // authorization servers publish the endpoint's final URL.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let http = fetch::client(self.timeout)
             .map_err(|e| IntrospectionConfigError::Http(e.to_string()))?;
         let cache = Cache::new(
             self.cache_max_ttl,

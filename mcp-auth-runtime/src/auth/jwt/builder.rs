@@ -186,7 +186,7 @@ impl JwtVerifierBuilder {
         let algorithms = self.algorithms.unwrap_or_else(|| {
             let mut algorithms = JwtVerifier::DEFAULT_ALGORITHMS.to_vec();
             if self.hmac_secret.is_some() {
-                algorithms.extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+                algorithms.extend(Algorithm::HMAC);
             }
             algorithms
         });
@@ -222,13 +222,8 @@ impl JwtVerifierBuilder {
                     // Shown without userinfo: errors end up in logs.
                     return Err(JwtConfigError::InsecureJwksUrl(fetch::shown(url)));
                 }
-                let http = reqwest::Client::builder()
-                    .timeout(self.timeout)
-                    .connect_timeout(self.timeout)
-                    // Redirects could lead a key fetch anywhere; issuers publish direct URLs.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| JwtConfigError::Http(e.to_string()))?;
+                let http =
+                    fetch::client(self.timeout).map_err(|e| JwtConfigError::Http(e.to_string()))?;
                 Keys::Remote(JwksCache::new(
                     source,
                     http,
