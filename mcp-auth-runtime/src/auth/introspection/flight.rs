@@ -69,6 +69,7 @@ impl IntrospectionVerifier {
             inner: self.inner.clone(),
             key,
             id,
+            sent: false,
         };
         async move {
             let inner = &*verifier.inner;
@@ -103,10 +104,11 @@ impl IntrospectionVerifier {
     ) -> Verdict {
         let verifier = self.clone();
         let task = tokio::spawn(async move {
-            let _landing = Landing {
+            let _landing = Departure {
                 inner: verifier.inner.clone(),
                 key,
                 id,
+                sent: true,
             };
             let (outcome, valid_from) = verifier.ask(&token).await;
             drop(permit);
@@ -180,44 +182,28 @@ impl Drop for Waiting {
     }
 }
 
-/// Removes a flight that never sent its request from [`Flights`] when it ends, however it
-/// ends: given up, or dropped with its last waiter.
+/// Removes a flight from [`Flights`] when it ends, however it ends: a flight that never sent
+/// its request when it gives up or is dropped with its last waiter; a sent one when the task
+/// sending its request ends (a panic included), after its verdict is cached.
 struct Departure {
     inner: Arc<Inner>,
     key: CacheKey,
     id: u64,
+    /// Whether it leaves as a sent flight. One that leaves the queue leaves the map only if it
+    /// is still queued there: once sent, under the same id, the sending task removes it.
+    sent: bool,
 }
 
 impl Drop for Departure {
     fn drop(&mut self) {
         let mut flights = self.inner.flights.lock();
-        if let Some(flight) = flights.get(&self.key)
-            && flight.id == self.id
-            && matches!(flight.stage, Stage::Queued(_))
-        {
-            flights.remove(&self.key);
-        }
-    }
-}
-
-/// Removes a flight from [`Flights`] when the task sending its request ends, however it ends
-/// (a panic included), after its verdict is cached.
-struct Landing {
-    inner: Arc<Inner>,
-    key: CacheKey,
-    id: u64,
-}
-
-impl Drop for Landing {
-    fn drop(&mut self) {
-        let mut flights = self.inner.flights.lock();
-        let landed = flights
-            .get(&self.key)
-            .is_some_and(|flight| flight.id == self.id)
-            .then(|| flights.remove(&self.key));
+        let leaves = flights.get(&self.key).is_some_and(|flight| {
+            flight.id == self.id && (self.sent || matches!(flight.stage, Stage::Queued(_)))
+        });
+        let left = leaves.then(|| flights.remove(&self.key));
         // The verdict's last handle may go with the entry: dropped after the lock.
         drop(flights);
-        drop(landed);
+        drop(left);
     }
 }
 
