@@ -60,7 +60,6 @@ pub enum ClientAuth {
 /// .client_credentials("billing-mcp", std::env::var("INTROSPECTION_SECRET")?, ClientAuth::Post)
 /// .build()?;
 /// # let _ = verifier;
-
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
