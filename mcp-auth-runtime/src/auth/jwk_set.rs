@@ -88,3 +88,36 @@ impl fmt::Debug for JwkSet {
         f.debug_struct("JwkSet").field("kids", &kids).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_kids_but_no_key_material() {
+        let set = JwkSet::from_value(serde_json::json!({ "keys": [
+            { "kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ" },
+        ] }))
+        .unwrap();
+        let debug = format!("{set:?}");
+        assert!(debug.contains("shared"), "{debug}");
+        assert!(!debug.contains("c2VjcmV0"), "{debug}");
+    }
+
+    #[test]
+    fn malformed_sets_are_clear_errors() {
+        for bad in ["", "[]", r#"{"keys": 1}"#, r#"{"keys": [1]}"#] {
+            let err = JwkSet::from_json(bad).unwrap_err();
+            assert!(
+                err.to_string().starts_with("invalid JWK set: "),
+                "{bad}: {err}"
+            );
+        }
+        let round_trip = JwkSet::from_json(r#"{"keys": []}"#).unwrap();
+        assert!(round_trip.is_empty());
+        assert_eq!(
+            serde_json::to_value(&round_trip).unwrap(),
+            serde_json::json!({ "keys": [] })
+        );
+    }
+}
