@@ -139,9 +139,7 @@ fn tools_call(c: &mut Criterion) {
     let token = key.sign(&issuer::claims(ISSUER, RESOURCE, "invoices:read"));
     for (mode, capacity) in [("rs256-cold", 0), ("rs256-cached", 1024)] {
         let verifier = JwtVerifier::builder(ISSUER, RESOURCE)
-            .static_keys(JwkSet {
-                keys: vec![key.jwk.clone()],
-            })
+            .static_keys(JwkSet::from_value(json!({ "keys": [key.jwk] })).unwrap())
             .tenant_claim("tenant")
             .cache_capacity(capacity)
             .build()

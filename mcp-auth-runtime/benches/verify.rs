@@ -10,8 +10,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mcp_auth_runtime::ScopePolicy;
-use mcp_auth_runtime::auth::{AuthInfo, TokenVerifier};
-use mcp_auth_runtime::auth::{DEFAULT_CACHE_CAPACITY, JwkSet, JwtVerifier};
+use mcp_auth_runtime::auth::{AuthInfo, JwkSet, JwtVerifier, TokenVerifier};
 
 #[path = "../tests/common/issuer.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -33,11 +32,9 @@ fn verify(c: &mut Criterion) {
         ("eddsa", TestKey::ed25519("ed")),
     ] {
         let token = key.sign(&claims(ISSUER, RESOURCE, "invoices:read invoices:write"));
-        for (mode, capacity) in [("cold", 0), ("cached", DEFAULT_CACHE_CAPACITY)] {
+        for (mode, capacity) in [("cold", 0), ("cached", JwtVerifier::DEFAULT_CACHE_CAPACITY)] {
             let verifier = JwtVerifier::builder(ISSUER, RESOURCE)
-                .static_keys(JwkSet {
-                    keys: vec![key.jwk.clone()],
-                })
+                .static_keys(JwkSet::from_value(serde_json::json!({ "keys": [key.jwk] })).unwrap())
                 .tenant_claim("tenant")
                 .cache_capacity(capacity)
                 .build()

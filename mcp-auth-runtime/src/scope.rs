@@ -99,14 +99,6 @@ impl fmt::Debug for ScopePolicy {
     }
 }
 
-/// Whether `scope` is an RFC 6749 §3.3 `scope-token`: one or more of `%x21 / %x23-5B / %x5D-7E`.
-pub fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,14 +138,5 @@ mod tests {
                 .require(&auth, &["invoices:read"])
                 .is_ok()
         );
-    }
-
-    #[test]
-    fn scope_tokens() {
-        assert!(is_scope_token("invoices:read"));
-        assert!(!is_scope_token(""));
-        assert!(!is_scope_token("a b"));
-        assert!(!is_scope_token("a\"b"));
-        assert!(!is_scope_token("é"));
     }
 }

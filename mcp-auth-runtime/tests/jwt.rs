@@ -337,7 +337,12 @@ async fn key_type_must_fit_the_algorithm() {
 async fn only_the_allow_listed_algorithms_and_configured_secrets_verify() {
     let ec = TestKey::es256("ec-1");
     let issuer = Issuer::start(&[&ec]).await;
-    let fx = Fixture::start_with(issuer, |b| b.algorithms([Algorithm::RS256]), |s| s).await;
+    let fx = Fixture::start_with(
+        issuer,
+        |b| b.algorithms([mcp_auth_runtime::auth::Algorithm::RS256]),
+        |s| s,
+    )
+    .await;
     fx.assert_rejected(&ec.sign(&fx.claims("things:read")), "ES256 not allowed")
         .await;
 
@@ -370,7 +375,7 @@ async fn only_the_allow_listed_algorithms_and_configured_secrets_verify() {
         .await;
 
     let err = JwtVerifier::builder("https://a.example", "https://r.example/mcp")
-        .algorithms([Algorithm::HS256])
+        .algorithms([mcp_auth_runtime::auth::Algorithm::HS256])
         .build()
         .unwrap_err();
     assert_eq!(
@@ -1124,10 +1129,10 @@ async fn audiences_with_userinfo_or_that_need_repair_never_match() {
 #[test]
 fn short_hmac_secrets_and_mismatched_resources_are_build_errors() {
     use mcp_auth_runtime::BuildError;
-    use mcp_auth_runtime::auth::{JwtConfigError, MIN_HMAC_SECRET_LEN};
+    use mcp_auth_runtime::auth::JwtConfigError;
     let builder =
         || JwtVerifier::builder("https://auth.example.com", "https://mcp.example.com/mcp");
-    for len in [0, 1, 16, MIN_HMAC_SECRET_LEN - 1] {
+    for len in [0, 1, 16, JwtVerifier::MIN_HMAC_SECRET_LEN - 1] {
         assert!(
             matches!(
                 builder().hmac_secret(vec![7u8; len]).build(),
@@ -1138,7 +1143,7 @@ fn short_hmac_secrets_and_mismatched_resources_are_build_errors() {
     }
     assert!(
         builder()
-            .hmac_secret(vec![7u8; MIN_HMAC_SECRET_LEN])
+            .hmac_secret(vec![7u8; JwtVerifier::MIN_HMAC_SECRET_LEN])
             .build()
             .is_ok()
     );

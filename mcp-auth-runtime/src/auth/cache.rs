@@ -133,45 +133,39 @@ mod tests {
         [n; 32]
     }
 
+    /// A cache holding token 1, verified under key set `generation`, served from 100 to 200.
+    fn holding_one(generation: u64) -> TokenCache {
+        let cache = TokenCache::new(8).unwrap();
+        cache.insert(digest(1), verified(generation, 200));
+        cache
+    }
+
+    /// Whether `cache` serves token 1 at `now` under key set `generation`.
+    fn hit(cache: &TokenCache, now: u64, generation: Option<u64>) -> bool {
+        cache.get(&digest(1), now, generation).is_some()
+    }
+
     #[test]
     fn entries_are_served_until_exp_only() {
-        let cache = TokenCache::new(8).unwrap();
-        cache.insert(digest(1), verified(0, 200));
-        assert!(cache.get(&digest(1), 199, Some(0)).is_some());
-        assert!(cache.get(&digest(1), 200, Some(0)).is_none(), "at exp");
-        assert!(
-            cache.get(&digest(1), 150, Some(0)).is_none(),
-            "dropped at exp"
-        );
+        let cache = holding_one(0);
+        assert!(hit(&cache, 199, Some(0)));
+        assert!(!hit(&cache, 200, Some(0)), "at exp");
+        assert!(!hit(&cache, 150, Some(0)), "dropped at exp");
     }
 
     #[test]
     fn entries_are_not_served_before_nbf_or_iat() {
-        let cache = TokenCache::new(8).unwrap();
-        cache.insert(digest(1), verified(0, 200));
-        assert!(
-            cache.get(&digest(1), 99, Some(0)).is_none(),
-            "the clock stepped back"
-        );
+        let cache = holding_one(0);
+        assert!(!hit(&cache, 99, Some(0)), "the clock stepped back");
     }
 
     #[test]
     fn another_key_set_generation_invalidates() {
-        let cache = TokenCache::new(8).unwrap();
+        let cache = holding_one(3);
+        assert!(!hit(&cache, 150, None), "a stale key set");
         cache.insert(digest(1), verified(3, 200));
-        assert!(
-            cache.get(&digest(1), 150, None).is_none(),
-            "a stale key set"
-        );
-        cache.insert(digest(1), verified(3, 200));
-        assert!(
-            cache.get(&digest(1), 150, Some(4)).is_none(),
-            "a refetched key set"
-        );
-        assert!(
-            cache.get(&digest(1), 150, Some(3)).is_none(),
-            "dropped when found stale"
-        );
+        assert!(!hit(&cache, 150, Some(4)), "a refetched key set");
+        assert!(!hit(&cache, 150, Some(3)), "dropped when found stale");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::scope_token::is_scope_token;
 use super::{AuthError, AuthInfo};
-use crate::scope::is_scope_token;
 
 /// Where a token carries its scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -322,67 +322,46 @@ mod tests {
         assert!(audiences(Some(&json!([5]))).is_err());
     }
 
+    /// The members of a JSON object.
+    fn map(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
     #[test]
     fn scope_claims_are_strict_about_types() {
         let mapping = ClaimMapping::default();
         let auth = mapping
-            .auth_info(
-                json!({ "scope": "a:read  b:write é x\"y", "sub": "s", "azp": "c" })
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            )
+            .auth_info(map(
+                json!({ "scope": "a:read  b:write é x\"y", "sub": "s", "azp": "c" }),
+            ))
             .unwrap();
         assert_eq!(auth.scopes(), ["a:read", "b:write"]);
         assert_eq!(auth.client_id(), Some("c"));
-        assert!(
-            mapping
-                .auth_info(
-                    json!({ "scope": ["a:read"], "sub": "s" })
-                        .as_object()
-                        .unwrap()
-                        .clone()
-                )
-                .is_err()
-        );
-        assert!(
-            mapping
-                .auth_info(
-                    json!({ "scope": 7, "sub": "s" })
-                        .as_object()
-                        .unwrap()
-                        .clone()
-                )
-                .is_err()
-        );
-        assert!(
-            mapping
-                .auth_info(json!({ "sub": 7 }).as_object().unwrap().clone())
-                .is_err()
-        );
+        for wrong_type in [
+            json!({ "scope": ["a:read"], "sub": "s" }),
+            json!({ "scope": 7, "sub": "s" }),
+            json!({ "sub": 7 }),
+        ] {
+            assert!(
+                mapping.auth_info(map(wrong_type.clone())).is_err(),
+                "{wrong_type}"
+            );
+        }
 
         let scp = ClaimMapping {
             scope: ScopeClaim::Scp,
             tenant: Some("tid".into()),
         };
         let auth = scp
-            .auth_info(
-                json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1", "sub": "s" })
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            )
+            .auth_info(map(
+                json!({ "scp": ["a:read", "b:write"], "scope": "admin", "tid": "t1", "sub": "s" }),
+            ))
             .unwrap();
         assert_eq!(auth.scopes(), ["a:read", "b:write"]);
         assert_eq!(auth.tenant(), Some("t1"));
         assert!(
-            scp.auth_info(
-                json!({ "scp": [1], "sub": "s" })
-                    .as_object()
-                    .unwrap()
-                    .clone()
-            )
-            .is_err()
+            scp.auth_info(map(json!({ "scp": [1], "sub": "s" })))
+                .is_err()
         );
     }
 
@@ -401,7 +380,6 @@ mod tests {
     #[test]
     fn a_token_must_name_a_subject_or_a_client() {
         let mapping = ClaimMapping::default();
-        let map = |v: Value| v.as_object().unwrap().clone();
         for nobody in [
             json!({ "scope": "a:read" }),
             json!({ "scope": "a:read", "sub": "", "client_id": "" }),

@@ -28,6 +28,8 @@
 //! chunked body without `Content-Length` (or one that lies about it) is never held whole;
 //! a `Content-Length` over the bound is refused before any of the body is read.
 
+use std::time::Duration;
+
 use url::Url;
 
 use super::claims::{is_loopback_host, is_secure_url};
@@ -74,6 +76,18 @@ pub(crate) fn shown(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The HTTP client for requests to the authorization server: each bounded by `timeout`,
+/// connecting included, and no redirect followed (see the module docs: a redirect could lead
+/// a key fetch anywhere, or carry an introspected token to another host, as `307` and `308`
+/// resend the body).
+pub(crate) fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
 }
 
 /// Why a body was not read whole.

@@ -3,34 +3,100 @@
 //! [`TokenVerifier`] is the one extension point: it turns a bearer token into an [`AuthInfo`]
 //! or an [`AuthError`]. [`BearerAuthLayer`] applies it to every request of a service and
 //! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
+//!
+//! # Example
+//!
+//! [`BearerAuthLayer`] in front of a plain axum route: a request without a token gets `401`
+//! and a `WWW-Authenticate` challenge that says where to get one; a request with a good token
+//! gets through, with the caller's [`AuthInfo`] in its extensions.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use axum::body::{Body, to_bytes};
+//! use axum::{Extension, Router, routing::get};
+//! use http::{Request, StatusCode, header};
+//! use mcp_auth_runtime::auth::{AuthInfo, BearerAuthLayer, Challenge, JwkSet, JwtVerifier};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const SECRET: &[u8] = b"a shared secret of at least 32 bytes";
+//! let verifier = JwtVerifier::builder("https://auth.example.com", "https://api.example.com/mcp")
+//!     .static_keys(JwkSet::from_json(r#"{"keys": []}"#)?) // nothing is fetched
+//!     .hmac_secret(SECRET)
+//!     .build()?;
+//! let challenge = Challenge::new("example")
+//!     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp");
+//!
+//! let app = Router::new()
+//!     .route("/whoami", get(|Extension(auth): Extension<Arc<AuthInfo>>| async move {
+//!         auth.subject().unwrap_or_default().to_owned()
+//!     }))
+//!     .layer(BearerAuthLayer::new(verifier, challenge));
+//!
+//! // No token: 401, and the challenge names the protected-resource metadata (RFC 9728).
+//! let request = Request::get("/whoami").body(Body::empty())?;
+//! let response = app.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(
+//!     response.headers()[header::WWW_AUTHENTICATE],
+//!     "Bearer realm=\"example\", \
+//!      resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/mcp\""
+//! );
+//!
+//! // An access token (`typ: at+jwt`) from the issuer, for this resource: 200.
+//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! let mut jwt_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+//! jwt_header.typ = Some("at+jwt".into());
+//! let claims = serde_json::json!({
+//!     "iss": "https://auth.example.com",
+//!     "aud": "https://api.example.com/mcp",
+//!     "sub": "alice",
+//!     "scope": "invoices:read",
+//!     "iat": now,
+//!     "exp": now + 300,
+//! });
+//! let token =
+//!     jsonwebtoken::encode(&jwt_header, &claims, &jsonwebtoken::EncodingKey::from_secret(SECRET))?;
+//! let request = Request::get("/whoami")
+//!     .header(header::AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(Body::empty())?;
+//! let response = app.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(to_bytes(response.into_body(), 1024).await?, "alice");
+//! # Ok(()) }
+//! ```
+//!
+#![doc = include_str!("../../docs/authorization.md")]
 
+mod algorithm;
 mod cache;
 mod challenge;
 pub(crate) mod claims;
 mod fetch;
 mod introspection;
+mod jwk_set;
 mod jwks;
 mod jwt;
 mod layer;
 mod principal;
+pub(crate) mod scope_token;
 
-pub use crate::scope::is_scope_token;
+pub use algorithm::{Algorithm, ParseAlgorithmError};
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
 pub use introspection::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier,
 };
-pub use jsonwebtoken::Algorithm;
-pub use jsonwebtoken::jwk::JwkSet;
-pub use jwt::{
-    DEFAULT_ALGORITHMS, DEFAULT_CACHE_CAPACITY, JwtConfigError, JwtVerifier, JwtVerifierBuilder,
-    MIN_HMAC_SECRET_LEN,
-};
+pub use jwk_set::{JwkSet, JwkSetError};
+pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder};
 pub(crate) use layer::auth_of;
 #[cfg(feature = "fuzzing")]
 pub(crate) use layer::bearer_token;
 pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
 pub use principal::Principal;
+pub use scope_token::is_scope_token;
 
 use std::fmt;
 use std::future::Future;

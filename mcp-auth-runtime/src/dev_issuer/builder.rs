@@ -12,7 +12,7 @@ use super::keys::SigningKey;
 use super::store::Store;
 use super::{DEFAULT_TOKEN_LIFETIME, DevIssuer, DevIssuerError, Inner, Resource};
 use crate::auth::claims::{canonical_resource, is_loopback_host};
-use crate::scope::is_scope_token;
+use crate::auth::is_scope_token;
 
 /// Configures a [`DevIssuer`]. Created by [`DevIssuer::builder`].
 ///

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use jsonwebtoken::jwk::JwkSet;
 use serde::Serialize;
 
 use super::keys;
@@ -76,8 +75,8 @@ impl DevIssuer {
     }
 
     /// The public key set, for [`JwtVerifierBuilder::static_keys`](crate::auth::JwtVerifierBuilder::static_keys).
-    pub fn jwks(&self) -> JwkSet {
-        self.inner.key.jwks()
+    pub fn jwks(&self) -> crate::auth::JwkSet {
+        crate::auth::JwkSet::from_jsonwebtoken(self.inner.key.jwks())
     }
 
     /// Mints an access token directly, without any flow: for tests and scripts.

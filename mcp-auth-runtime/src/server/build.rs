@@ -49,7 +49,7 @@ impl McpServerBuilder {
         )?;
         let advertised = match self.baseline_scopes {
             Some(scopes) => {
-                if let Some(bad) = scopes.iter().find(|s| !crate::scope::is_scope_token(s)) {
+                if let Some(bad) = scopes.iter().find(|s| !crate::auth::is_scope_token(s)) {
                     return Err(BuildError::InvalidScope(bad.clone()));
                 }
                 scopes

@@ -19,11 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::FutureExt;
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
-use mcp_auth_runtime::auth::JwtVerifier;
-use mcp_auth_runtime::auth::{TokenVerifier, is_scope_token};
+use mcp_auth_runtime::auth::{JwkSet, JwtVerifier, TokenVerifier, is_scope_token};
 
 const ISSUER: &str = "https://auth.example.com";
 const RESOURCE: &str = "https://mcp.example.com/mcp";

@@ -1,0 +1,92 @@
+//! Judging an introspection response (RFC 7662 §2.2) by this resource server's rules.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::IntrospectionVerifier;
+use crate::auth::claims::audience_matches;
+use crate::auth::{AuthError, AuthInfo};
+
+/// Latest `exp` or `nbf` accepted (the last second of year 9999): larger values are nonsense,
+/// and would overflow `SystemTime` arithmetic.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+impl IntrospectionVerifier {
+    /// Applies RFC 7662 §2.2 and this resource server's rules to a response.
+    pub(super) fn validate(&self, response: Map<String, Value>) -> Result<AuthInfo, AuthError> {
+        let inner = &*self.inner;
+        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
+        // Only the JSON boolean counts: `"true"` or `1` are malformed answers, not consent.
+        if response.get("active") != Some(&Value::Bool(true)) {
+            return Err(invalid("token is not active"));
+        }
+        if response.contains_key("cnf") {
+            return Err(invalid(
+                "token is sender-constrained (`cnf`), and proof of possession is not supported",
+            ));
+        }
+        let exp = numeric_date(&response, "exp")?;
+        let nbf = numeric_date(&response, "nbf")?;
+        let auth = inner.mapping.auth_info(response)?;
+        if inner
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| auth.issuer() != Some(issuer))
+        {
+            return Err(invalid("token issuer is not the configured issuer"));
+        }
+        if auth.audience().is_empty() {
+            tracing::warn!(
+                endpoint = %inner.endpoint,
+                "introspection response has no `aud`: configure the authorization server to \
+                 return the token's audience (RFC 8707 resource indicators)"
+            );
+            return Err(invalid("introspection response has no audience"));
+        }
+        if !audience_matches(auth.audience(), &inner.resource) {
+            return Err(invalid("token audience does not include this resource"));
+        }
+        let now = SystemTime::now();
+        // `checked_add` is `None` only for an absurd leeway, which then tolerates everything.
+        if exp.is_some_and(|exp| exp.checked_add(inner.leeway).is_some_and(|end| end < now)) {
+            return Err(invalid("token expired"));
+        }
+        if nbf.is_some_and(|nbf| now.checked_add(inner.leeway).is_some_and(|late| nbf > late)) {
+            return Err(invalid("token not yet valid"));
+        }
+        Ok(auth)
+    }
+}
+
+/// A NumericDate member (RFC 7519 §2) as a time; a member of another type rejects the token.
+pub(super) fn numeric_date(
+    response: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<SystemTime>, AuthError> {
+    match response.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|secs| *secs <= MAX_NUMERIC_DATE)
+            .map(|secs| Some(UNIX_EPOCH + Duration::from_secs(secs)))
+            .ok_or_else(|| AuthError::InvalidToken(format!("claim `{name}` is not a NumericDate"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_dates_are_bounded_integers() {
+        let response = |v: Value| serde_json::json!({ "exp": v }).as_object().unwrap().clone();
+        assert!(numeric_date(&response(Value::from(u64::MAX)), "exp").is_err());
+        assert!(numeric_date(&response(Value::from(-1)), "exp").is_err());
+        assert!(numeric_date(&response(Value::from("1")), "exp").is_err());
+        assert_eq!(
+            numeric_date(&response(Value::from(10)), "exp").unwrap(),
+            Some(UNIX_EPOCH + Duration::from_secs(10))
+        );
+    }
+}
