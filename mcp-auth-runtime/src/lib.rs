@@ -54,6 +54,16 @@ mod server;
 pub mod session;
 mod tool;
 
+/// The [`redis`](https://docs.rs/redis) crate (feature `redis`), re-exported on purpose: the
+/// Redis APIs here take its types ([`RedisSessions::connect`](session::RedisSessions::connect)
+/// a `redis::Client`, [`RateLimits::redis`](rate_limit::RateLimits::redis) a
+/// `redis::aio::ConnectionManager`), and a client built from this re-export always has the
+/// version they expect. Its version is part of this crate's API: a new major version of
+/// `redis` here is a new major version of this crate.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis;
+
 // Writing tools.
 pub use context::ToolContext;
 pub use error::ToolError;
