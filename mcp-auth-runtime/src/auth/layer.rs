@@ -83,20 +83,7 @@ pub struct BearerAuth<S, V> {
 }
 
 impl<S, V> BearerAuth<S, V> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes `self`, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::inner_service_accessors!();
 }
 
 impl<S: Clone, V> Clone for BearerAuth<S, V> {

@@ -140,21 +140,21 @@ fn refusal(allowed: &Allowed, request: &Request) -> Option<Response> {
     }
     // One Host (RFC 9112 §3.2) and at most one Origin: with two, this check and the
     // application could each read a different one.
-    if request.headers().get_all(header::HOST).iter().count() > 1 {
-        return Some(refused(
+    for (name, status, message) in [
+        (
+            header::HOST,
             StatusCode::BAD_REQUEST,
-            None,
-            code::INVALID_REQUEST,
             "more than one Host header",
-        ));
-    }
-    if request.headers().get_all(header::ORIGIN).iter().count() > 1 {
-        return Some(refused(
+        ),
+        (
+            header::ORIGIN,
             StatusCode::FORBIDDEN,
-            None,
-            code::INVALID_REQUEST,
             "more than one Origin header",
-        ));
+        ),
+    ] {
+        if request.headers().get_all(name).iter().count() > 1 {
+            return Some(refused(status, None, code::INVALID_REQUEST, message));
+        }
     }
     let host = request
         .headers()
