@@ -28,19 +28,16 @@ from typing import Any
 import httpx2
 
 from cluster import (
-    REQUEST_TIMEOUT,
-    Transcript,
-    describe_upstream,
+    client_credentials,
     json_rpc_result,
     legacy_call,
     legacy_headers,
     legacy_initialize,
     lookup_params,
     modern_request,
-    replica_of,
-    client_credentials,
     tool_ok,
 )
+from mcp_client import REQUEST_TIMEOUT, Transcript, describe_upstream, replica_of
 
 
 def status_line(response: httpx2.Response) -> str:
