@@ -319,23 +319,50 @@ impl LimitArgs {
 
 /// `500ms`, `10s`, `2m`, or plain seconds; between 1 ms and 1 hour.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(
+        s,
+        &[
+            ("ms", |n| Some(Duration::from_millis(n))),
+            ("s", |n| seconds(n, 1)),
+            ("m", |n| seconds(n, 60)),
+        ],
+        Duration::from_secs(3600),
+        "a timeout such as 500ms, 10s or 2m",
+        "a timeout must be between 1ms and 1h",
+    )
+}
+
+/// `n` units of `unit` seconds, unless that overflows.
+fn seconds(n: u64, unit: u64) -> Option<Duration> {
+    n.checked_mul(unit).map(Duration::from_secs)
+}
+
+/// A whole number followed by one of `units` (its suffix, and the duration of `n` of it), or a
+/// plain number of seconds; refused as not `what` when it is none of these (or overflows),
+/// with `range` when it is zero or longer than `max`.
+fn parse_duration(
+    s: &str,
+    units: &[(&str, fn(u64) -> Option<Duration>)],
+    max: Duration,
+    what: &str,
+    range: &str,
+) -> Result<Duration, String> {
     let s = s.trim();
-    let invalid = || format!("`{s}` is not a timeout such as 500ms, 10s or 2m");
+    let invalid = || format!("`{s}` is not {what}");
     let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => s.split_at(at),
         None => (s, "s"),
     };
     let n: u64 = digits.parse().map_err(|_| invalid())?;
-    let timeout = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(invalid)?),
-        _ => return Err(invalid()),
-    };
-    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
-        return Err(format!("a timeout must be between 1ms and 1h, got `{s}`"));
+    let duration = units
+        .iter()
+        .find(|(suffix, _)| *suffix == unit)
+        .and_then(|(_, of)| of(n))
+        .ok_or_else(invalid)?;
+    if duration.is_zero() || duration > max {
+        return Err(format!("{range}, got `{s}`"));
     }
-    Ok(timeout)
+    Ok(duration)
 }
 
 impl ServeArgs {
@@ -413,29 +440,18 @@ const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// `90s`, `15m`, `8h`, `1d`, or plain seconds.
 fn parse_lifetime(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => s.split_at(at),
-        None => (s, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a lifetime such as 90s, 15m or 8h"))?;
-    let seconds = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => None,
-    }
-    .ok_or_else(|| format!("`{s}` is not a lifetime such as 90s, 15m or 8h"))?;
-    let lifetime = Duration::from_secs(seconds);
-    if lifetime.is_zero() || lifetime > MAX_LIFETIME {
-        return Err(format!(
-            "the lifetime must be between 1s and 24h, got `{s}`"
-        ));
-    }
-    Ok(lifetime)
+    parse_duration(
+        s,
+        &[
+            ("s", |n| seconds(n, 1)),
+            ("m", |n| seconds(n, 60)),
+            ("h", |n| seconds(n, 3600)),
+            ("d", |n| seconds(n, 86_400)),
+        ],
+        MAX_LIFETIME,
+        "a lifetime such as 90s, 15m or 8h",
+        "the lifetime must be between 1s and 24h",
+    )
 }
 
 #[cfg(test)]
@@ -462,6 +478,14 @@ mod tests {
         ] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_lifetime(" 1w "),
+            Err("`1w` is not a lifetime such as 90s, 15m or 8h".into())
+        );
+        assert_eq!(
+            parse_lifetime("25h"),
+            Err("the lifetime must be between 1s and 24h, got `25h`".into())
+        );
     }
 
     #[test]
@@ -483,6 +507,14 @@ mod tests {
         ] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_timeout(" 1h "),
+            Err("`1h` is not a timeout such as 500ms, 10s or 2m".into())
+        );
+        assert_eq!(
+            parse_timeout("0ms"),
+            Err("a timeout must be between 1ms and 1h, got `0ms`".into())
+        );
     }
 
     #[test]
