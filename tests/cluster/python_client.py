@@ -15,16 +15,7 @@ import sys
 from collections import Counter
 
 import anyio
-from mcp_client import (
-    Recorder,
-    Transcript,
-    every_mode,
-    list_and_lookup,
-    run_modes,
-    sdk_eras,
-    url_and_token,
-    version_of,
-)
+from mcp_client import Recorder, Transcript, in_every_era, list_and_lookup
 
 T = Transcript("python-sdk")
 SCENARIO_TIMEOUT = 90.0
@@ -56,14 +47,5 @@ async def run_era(url: str, token: str, mode: str) -> None:
         )
 
 
-async def main() -> int:
-    args = url_and_token()
-    T.line(f"Python SDK client (mcp {version_of('mcp')}) through nginx: {args.url}")
-    T.line(sdk_eras())
-    return await run_modes(
-        T, every_mode(), lambda mode: run_era(args.url, args.token, mode), SCENARIO_TIMEOUT
-    )
-
-
 if __name__ == "__main__":
-    sys.exit(anyio.run(main))
+    sys.exit(anyio.run(in_every_era, T, "through nginx:", run_era, SCENARIO_TIMEOUT))

@@ -378,10 +378,28 @@ def wait_status(http: httpx2.Client, url: str, want: int, within: float) -> tupl
         time.sleep(0.2)
 
 
+def replicas(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """Each replica's name and origin."""
+    return (("A", args.a), ("B", args.b))
+
+
+def readyz(t: Transcript, http: httpx2.Client, name: str, base: str, want: int, within: float, redis: str) -> None:
+    """Polls a replica's /readyz until it answers `want`, which it must within `within` s."""
+    status, body, took = wait_status(http, base + "/readyz", want, within)
+    t.step(f"GET /readyz on replica {name} with Redis {redis}: {status} after {took:.1f} s {body}")
+    assert status == want, f"/readyz on {name}: {status}"
+
+
+def saved_session(args: argparse.Namespace) -> str:
+    """The session health-up made."""
+    with open(args.session_file, encoding="utf-8") as f:
+        return f.read().strip()
+
+
 def cmd_health_up(args: argparse.Namespace) -> int:
     t = Transcript("health")
     with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
-        for name, base in (("A", args.a), ("B", args.b)):
+        for name, base in replicas(args):
             for path in ("/healthz", "/readyz"):
                 status, body = get(http, base + path)
                 t.step(f"GET {path} on replica {name}: {status} {body}")
@@ -397,17 +415,14 @@ def cmd_health_up(args: argparse.Namespace) -> int:
 
 def cmd_health_down(args: argparse.Namespace) -> int:
     t = Transcript("health")
-    with open(args.session_file, encoding="utf-8") as f:
-        session = f.read().strip()
+    session = saved_session(args)
     with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
-        for name, base in (("A", args.a), ("B", args.b)):
-            status, body, took = wait_status(http, base + "/readyz", 503, 15)
-            t.step(f"GET /readyz on replica {name} with Redis down: {status} after {took:.1f} s {body}")
-            assert status == 503, f"/readyz on {name}: {status}"
+        for name, base in replicas(args):
+            readyz(t, http, name, base, 503, 15, "down")
             status, body = get(http, base + "/healthz")
             t.step(f"GET /healthz on replica {name} with Redis down: {status} {body}")
             assert status == 200, f"/healthz on {name}: {status}"
-        for name, base in (("A", args.a), ("B", args.b)):
+        for name, base in replicas(args):
             begin = time.monotonic()
             call = legacy_call(http, f"{base}/mcp", args.token, session, lookup_params())
             t.step(
@@ -429,13 +444,10 @@ def cmd_health_down(args: argparse.Namespace) -> int:
 
 def cmd_health_back(args: argparse.Namespace) -> int:
     t = Transcript("health")
-    with open(args.session_file, encoding="utf-8") as f:
-        session = f.read().strip()
+    session = saved_session(args)
     with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
-        for name, base in (("A", args.a), ("B", args.b)):
-            status, body, took = wait_status(http, base + "/readyz", 200, 30)
-            t.step(f"GET /readyz on replica {name} with Redis back: {status} after {took:.1f} s {body}")
-            assert status == 200, f"/readyz on {name}: {status}"
+        for name, base in replicas(args):
+            readyz(t, http, name, base, 200, 30, "back")
         old = legacy_call(http, args.url, args.token, session, lookup_params())
         t.step(
             f"the old session {short(session)} after the restart (Redis keeps nothing on disk "

@@ -10,31 +10,15 @@ from __future__ import annotations
 import sys
 
 import anyio
-from mcp_client import (
-    Recorder,
-    Transcript,
-    every_mode,
-    list_and_lookup,
-    run_modes,
-    sdk_eras,
-    url_and_token,
-    version_of,
-)
+from mcp_client import Recorder, Transcript, in_every_era, list_and_lookup
 
 T = Transcript("python-sdk")
 SCENARIO_TIMEOUT = 60.0
 
 
-async def main() -> int:
-    args = url_and_token()
-    T.line(f"Python SDK client (mcp {version_of('mcp')}) against {args.url}")
-    T.line(sdk_eras())
-
-    async def run_era(mode: str) -> None:
-        await list_and_lookup(args.url, args.token, mode, Recorder(T))
-
-    return await run_modes(T, every_mode(), run_era, SCENARIO_TIMEOUT)
+async def run_era(url: str, token: str, mode: str) -> None:
+    await list_and_lookup(url, token, mode, Recorder(T))
 
 
 if __name__ == "__main__":
-    sys.exit(anyio.run(main))
+    sys.exit(anyio.run(in_every_era, T, "against", run_era, SCENARIO_TIMEOUT))

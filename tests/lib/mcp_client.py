@@ -159,18 +159,22 @@ async def list_and_lookup(url: str, token: str, mode: str, recorder: Recorder, c
         t.step(f"tools/call lookup_invoice INV-2041{f' x{calls}' if calls > 1 else ''}: OK")
 
 
-def every_mode() -> list[str]:
-    """`legacy`: the initialize handshake at the newest handshake version; each modern version
-    directly; `auto`: the server/discover probe picks the era."""
-    return ["legacy", *MODERN_PROTOCOL_VERSIONS, "auto"]
-
-
-def sdk_eras() -> str:
-    """The eras the installed SDK speaks, for the transcript."""
-    return (
+async def in_every_era(
+    t: Transcript, where: str, run_era: Callable[[str, str, str], Awaitable[None]], timeout: float
+) -> int:
+    """An SDK scenario run from its command line (`--url URL --token TOKEN`): the SDK's version
+    and the eras it speaks in the transcript, then `run_era(url, token, mode)` in every mode
+    (see run_modes). The exit code."""
+    args = url_and_token()
+    t.line(f"Python SDK client (mcp {version_of('mcp')}) {where} {args.url}")
+    t.line(
         f"  the SDK speaks: handshake era {', '.join(HANDSHAKE_PROTOCOL_VERSIONS)}; "
         f"stateless era {', '.join(MODERN_PROTOCOL_VERSIONS) or 'none'}"
     )
+    # `legacy`: the initialize handshake at the newest handshake version; each modern
+    # version directly; `auto`: the server/discover probe picks the era.
+    modes = ["legacy", *MODERN_PROTOCOL_VERSIONS, "auto"]
+    return await run_modes(t, modes, lambda mode: run_era(args.url, args.token, mode), timeout)
 
 
 def url_and_token() -> argparse.Namespace:
