@@ -458,63 +458,74 @@ fn parse_lifetime(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    /// `--lifetime` and the `--*-timeout` options: what each accepts, what it refuses, and
+    /// its two messages (not a duration; out of range).
     #[test]
-    fn lifetimes_parse() {
-        assert_eq!(parse_lifetime("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_lifetime("8h"), Ok(Duration::from_secs(28_800)));
-        assert_eq!(parse_lifetime("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_lifetime("60"), Ok(Duration::from_secs(60)));
-        for bad in [
-            "",
-            "h",
-            "0s",
-            "25h",
-            "2d",
-            "1w",
-            "-1h",
-            "1.5h",
-            "99999999999999999999d",
-        ] {
-            assert!(parse_lifetime(bad).is_err(), "{bad}");
+    fn durations_parse() {
+        type Parse = fn(&str) -> Result<Duration, String>;
+        let secs = Duration::from_secs;
+        let cases: [(Parse, Vec<(&str, Duration)>, [&str; 9], [(&str, &str); 2]); 2] = [
+            (
+                parse_lifetime,
+                vec![
+                    ("90s", secs(90)),
+                    ("15m", secs(900)),
+                    ("8h", secs(28_800)),
+                    ("1d", secs(86_400)),
+                    ("60", secs(60)),
+                ],
+                [
+                    "",
+                    "h",
+                    "0s",
+                    "25h",
+                    "2d",
+                    "1w",
+                    "-1h",
+                    "1.5h",
+                    "99999999999999999999d",
+                ],
+                [
+                    (" 1w ", "`1w` is not a lifetime such as 90s, 15m or 8h"),
+                    ("25h", "the lifetime must be between 1s and 24h, got `25h`"),
+                ],
+            ),
+            (
+                parse_timeout,
+                vec![
+                    ("500ms", Duration::from_millis(500)),
+                    ("10s", secs(10)),
+                    ("2m", secs(120)),
+                    ("30", secs(30)),
+                ],
+                [
+                    "",
+                    "s",
+                    "0s",
+                    "0ms",
+                    "61m",
+                    "1h",
+                    "-1s",
+                    "1.5s",
+                    "99999999999999999999m",
+                ],
+                [
+                    (" 1h ", "`1h` is not a timeout such as 500ms, 10s or 2m"),
+                    ("0ms", "a timeout must be between 1ms and 1h, got `0ms`"),
+                ],
+            ),
+        ];
+        for (parse, good, bad, messages) in cases {
+            for (input, want) in good {
+                assert_eq!(parse(input), Ok(want), "{input}");
+            }
+            for input in bad {
+                assert!(parse(input).is_err(), "{input}");
+            }
+            for (input, message) in messages {
+                assert_eq!(parse(input), Err(message.to_owned()), "{input}");
+            }
         }
-        assert_eq!(
-            parse_lifetime(" 1w "),
-            Err("`1w` is not a lifetime such as 90s, 15m or 8h".into())
-        );
-        assert_eq!(
-            parse_lifetime("25h"),
-            Err("the lifetime must be between 1s and 24h, got `25h`".into())
-        );
-    }
-
-    #[test]
-    fn timeouts_parse() {
-        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
-        for bad in [
-            "",
-            "s",
-            "0s",
-            "0ms",
-            "61m",
-            "1h",
-            "-1s",
-            "1.5s",
-            "99999999999999999999m",
-        ] {
-            assert!(parse_timeout(bad).is_err(), "{bad}");
-        }
-        assert_eq!(
-            parse_timeout(" 1h "),
-            Err("`1h` is not a timeout such as 500ms, 10s or 2m".into())
-        );
-        assert_eq!(
-            parse_timeout("0ms"),
-            Err("a timeout must be between 1ms and 1h, got `0ms`".into())
-        );
     }
 
     #[test]
