@@ -337,12 +337,15 @@ fn seconds(n: u64, unit: u64) -> Option<Duration> {
     n.checked_mul(unit).map(Duration::from_secs)
 }
 
-/// A whole number followed by one of `units` (its suffix, and the duration of `n` of it), or a
-/// plain number of seconds; refused as not `what` when it is none of these (or overflows),
-/// with `range` when it is zero or longer than `max`.
+/// A duration's unit: its suffix, and the duration of `n` of it (`None` when that overflows).
+type Unit = (&'static str, fn(u64) -> Option<Duration>);
+
+/// A whole number followed by the suffix of one of `units`, or a plain number of seconds;
+/// refused as not `what` when it is none of these (or overflows), with `range` when it is
+/// zero or longer than `max`.
 fn parse_duration(
     s: &str,
-    units: &[(&str, fn(u64) -> Option<Duration>)],
+    units: &[Unit],
     max: Duration,
     what: &str,
     range: &str,
@@ -464,9 +467,9 @@ mod tests {
     fn durations_parse() {
         type Parse = fn(&str) -> Result<Duration, String>;
         let secs = Duration::from_secs;
-        let cases: [(Parse, Vec<(&str, Duration)>, [&str; 9], [(&str, &str); 2]); 2] = [
+        let cases = [
             (
-                parse_lifetime,
+                parse_lifetime as Parse,
                 vec![
                     ("90s", secs(90)),
                     ("15m", secs(900)),
