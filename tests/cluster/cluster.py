@@ -1,56 +1,19 @@
-"""Shared by the Python scenarios of the cluster test: the transcript, which replica answered
-(nginx's X-Upstream header), client-credentials tokens from oidc-provider, and MCP requests
-written by hand in both protocol eras (the 2025-11-25 handshake with its Mcp-Session-Id, and
-2026-07-28 requests with their mirrored headers).
+"""Shared by the hand-written scenarios of the cluster test (scenarios.py): client-credentials
+tokens from oidc-provider, and MCP requests written by hand in both protocol eras (the
+2025-11-25 handshake with its Mcp-Session-Id, and 2026-07-28 requests with their mirrored
+headers). The transcript and the replica names come from tests/lib/mcp_client.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import httpx2
+from mcp_client import REQUEST_TIMEOUT
 
-# Every request of the suite is bounded.
-REQUEST_TIMEOUT = httpx2.Timeout(15.0)
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
-
-
-class Transcript:
-    """Lines of one scenario, on stdout and in SCENARIO_TRANSCRIPT if set."""
-
-    def __init__(self, scenario: str) -> None:
-        self.scenario = scenario
-
-    def line(self, text: str) -> None:
-        out = f"[{self.scenario}] {text}"
-        print(out, flush=True)
-        path = os.environ.get("SCENARIO_TRANSCRIPT")
-        if path:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(out + "\n")
-
-    def step(self, text: str) -> None:
-        self.line(f"  step: {text}")
-
-
-def replica_of(upstream: str | None) -> str:
-    """`A` or `B` for the replica that finally answered (the last address of X-Upstream, which
-    lists every replica nginx tried), the address for another, `-` when there was none."""
-    if not upstream:
-        return "-"
-    last = upstream.split(",")[-1].strip()
-    names = {os.environ.get("CLUSTER_REPLICA_A"): "A", os.environ.get("CLUSTER_REPLICA_B"): "B"}
-    return names.get(last, last)
-
-
-def describe_upstream(upstream: str | None) -> str:
-    """Every replica nginx tried, in order, e.g. `A` or `A, then B`."""
-    if not upstream:
-        return "-"
-    return ", then ".join(replica_of(a) for a in upstream.split(","))
 
 
 def client_credentials(

@@ -12,12 +12,11 @@ nginx in both eras:
 - 2026-07-28: the call ends with an InputRequiredResult and the SDK retries it with the answer,
   on whichever replica.
 
-    python refund_client.py --url http://127.0.0.1:NGINX/mcp --token TOKEN
+    PYTHONPATH=../lib python refund_client.py --url http://127.0.0.1:NGINX/mcp --token TOKEN
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import Any
@@ -25,10 +24,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-
-from cluster import Transcript
-from python_client import Recorder, http_client, innermost, text_of
+from mcp_client import Recorder, Transcript, connect, run_modes, text_of, url_and_token
 
 T = Transcript("refund-confirmation")
 SCENARIO_TIMEOUT = 90.0
@@ -56,11 +52,9 @@ async def refunded(client: Client) -> int:
 
 
 async def run_era(url: str, token: str, mode: str) -> None:
-    T.step(f"mode {mode!r}")
-    recorder = Recorder(T)
+    recorder = Recorder(T, replicas=True)
     answers = Answers()
-    transport = streamable_http_client(url, http_client=http_client(token, recorder))
-    async with Client(transport, mode=mode, client_info=None, elicitation_callback=answers) as client:
+    async with connect(url, token, mode, recorder, elicitation_callback=answers) as client:
         before = await refunded(client)
         args = {"invoice_id": INVOICE, "amount_cents": AMOUNT}
 
@@ -96,25 +90,11 @@ async def run_era(url: str, token: str, mode: str) -> None:
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--token", required=True)
-    args = parser.parse_args()
+    args = url_and_token()
     T.line(f"refund_invoice with the Python SDK's elicitation callback, through nginx: {args.url}")
-    failed = False
-    with anyio.move_on_after(SCENARIO_TIMEOUT) as scope:
-        for mode in ("legacy", "2026-07-28"):
-            try:
-                await run_era(args.url, args.token, mode)
-            except Exception as err:  # noqa: BLE001 - report and go on with the next era
-                failed = True
-                cause = innermost(err)
-                T.step(f"mode {mode!r} FAILED: {type(cause).__name__}: {cause}")
-    if scope.cancelled_caught:
-        T.line(f"FAILED: no result within {SCENARIO_TIMEOUT:.0f} s")
-        return 1
-    T.line("FAILED" if failed else "PASSED")
-    return 1 if failed else 0
+    return await run_modes(
+        T, ("legacy", "2026-07-28"), lambda mode: run_era(args.url, args.token, mode), SCENARIO_TIMEOUT
+    )
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 timeout 300 .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
   -r requirements.txt
+# The Python scenarios import tests/lib/mcp_client.py (shared with tests/interop).
+export PYTHONPATH="$root/tests/lib${PYTHONPATH:+:$PYTHONPATH}"
 # CLUSTER_RELEASE=1 builds billing with --release, for load figures of an optimized build.
 profile=debug
 build=()

@@ -23,24 +23,23 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx2
 
 from cluster import (
-    REQUEST_TIMEOUT,
-    Transcript,
-    describe_upstream,
+    client_credentials,
     json_rpc_result,
     legacy_call,
     legacy_headers,
     legacy_initialize,
     lookup_params,
     modern_request,
-    replica_of,
-    client_credentials,
     tool_ok,
 )
+from mcp_client import REQUEST_TIMEOUT, Transcript, describe_upstream, replica_of
 
 
 def status_line(response: httpx2.Response) -> str:
@@ -190,6 +189,14 @@ class Loop:
         record["end"] = time.monotonic()
         self.records.append(record)
 
+    @classmethod
+    def on_new_session(cls, t: Transcript, http: httpx2.AsyncClient, url: str, token: str) -> Loop:
+        """A loop whose 2025-11-25 requests go on a session initialized through nginx first."""
+        with httpx2.Client(timeout=REQUEST_TIMEOUT) as sync_http:
+            session, _, _ = legacy_initialize(sync_http, url, token)
+        t.step(f"session {short(session)} initialized through nginx")
+        return cls(http, url, token, session)
+
     async def run(self, kind: str, until: float, interval: float) -> None:
         i = 0
         while time.monotonic() < until:
@@ -197,6 +204,11 @@ class Loop:
             i += 1
             await self.one(kind, i)
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def run_both(self, until: float, rate: int) -> None:
+        """Half the requests on the session, half 2026-07-28 ones, `rate` a second in all."""
+        interval = 2.0 / rate  # two loops share the rate
+        await asyncio.gather(self.run("legacy", until, interval), self.run("modern", until, interval))
 
 
 async def replica_dies(args: argparse.Namespace) -> int:
@@ -207,13 +219,9 @@ async def replica_dies(args: argparse.Namespace) -> int:
         f"is killed with SIGKILL after {args.duration / 2:.0f} s"
     )
     async with httpx2.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-        with httpx2.Client(timeout=REQUEST_TIMEOUT) as sync_http:
-            session, _, _ = legacy_initialize(sync_http, args.url, args.token)
-        t.step(f"session {short(session)} initialized through nginx")
-        loop = Loop(http, args.url, args.token, session)
+        loop = Loop.on_new_session(t, http, args.url, args.token)
         begin = time.monotonic()
         until = begin + args.duration
-        interval = 2.0 / args.rate  # two loops share the rate
 
         async def killer() -> tuple[float, float]:
             """SIGKILL, then the moment the process is gone (a zombie or reaped): its sockets
@@ -226,7 +234,7 @@ async def replica_dies(args: argparse.Namespace) -> int:
             return at, time.monotonic()
 
         kill_task = asyncio.create_task(killer())
-        await asyncio.gather(loop.run("legacy", until, interval), loop.run("modern", until, interval))
+        await loop.run_both(until, args.rate)
         killed_at, dead_at = await kill_task
     records = sorted(loop.records, key=lambda r: r["start"])
     t.step(
@@ -282,16 +290,11 @@ async def rolling_restart(args: argparse.Namespace) -> int:
         "gets SIGTERM and is started again"
     )
     async with httpx2.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-        with httpx2.Client(timeout=REQUEST_TIMEOUT) as sync_http:
-            session, _, _ = legacy_initialize(sync_http, args.url, args.token)
-        t.step(f"session {short(session)} initialized through nginx")
-        loop = Loop(http, args.url, args.token, session)
+        loop = Loop.on_new_session(t, http, args.url, args.token)
         begin = time.monotonic()
         with open(args.ready_file, "w", encoding="ascii") as f:
             f.write(f"{time.time()}\n")
-        until = begin + args.duration
-        interval = 2.0 / args.rate
-        await asyncio.gather(loop.run("legacy", until, interval), loop.run("modern", until, interval))
+        await loop.run_both(begin + args.duration, args.rate)
     records = sorted(loop.records, key=lambda r: r["start"])
     failed = [r for r in records if not r["ok"]]
     t.step(f"{len(records)} requests: {len(records) - len(failed)} ok, {len(failed)} failed")
@@ -381,10 +384,43 @@ def wait_status(http: httpx2.Client, url: str, want: int, within: float) -> tupl
         time.sleep(0.2)
 
 
+def replicas(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """Each replica's name and origin."""
+    return (("A", args.a), ("B", args.b))
+
+
+def readiness(t: Transcript, http: httpx2.Client, args: argparse.Namespace, want: int, within: float) -> None:
+    """Polls each replica's /readyz until it answers `want` (503 with Redis down, 200 with Redis
+    back), which it must within `within` s; with Redis down, /healthz must still answer 200."""
+    redis = "down" if want == 503 else "back"
+    for name, base in replicas(args):
+        status, body, took = wait_status(http, base + "/readyz", want, within)
+        t.step(f"GET /readyz on replica {name} with Redis {redis}: {status} after {took:.1f} s {body}")
+        assert status == want, f"/readyz on {name}: {status}"
+        if redis == "down":
+            status, body = get(http, base + "/healthz")
+            t.step(f"GET /healthz on replica {name} with Redis down: {status} {body}")
+            assert status == 200, f"/healthz on {name}: {status}"
+
+
+@contextmanager
+def after_redis_change(
+    args: argparse.Namespace, want: int, within: float
+) -> Iterator[tuple[Transcript, str, httpx2.Client]]:
+    """A health phase after Redis stopped (`want` 503) or came back (200): its transcript, the
+    session health-up made, and a client, once both replicas' /readyz said `want`."""
+    t = Transcript("health")
+    with open(args.session_file, encoding="utf-8") as f:
+        session = f.read().strip()
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        readiness(t, http, args, want, within)
+        yield t, session, http
+
+
 def cmd_health_up(args: argparse.Namespace) -> int:
     t = Transcript("health")
     with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
-        for name, base in (("A", args.a), ("B", args.b)):
+        for name, base in replicas(args):
             for path in ("/healthz", "/readyz"):
                 status, body = get(http, base + path)
                 t.step(f"GET {path} on replica {name}: {status} {body}")
@@ -399,18 +435,8 @@ def cmd_health_up(args: argparse.Namespace) -> int:
 
 
 def cmd_health_down(args: argparse.Namespace) -> int:
-    t = Transcript("health")
-    with open(args.session_file, encoding="utf-8") as f:
-        session = f.read().strip()
-    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
-        for name, base in (("A", args.a), ("B", args.b)):
-            status, body, took = wait_status(http, base + "/readyz", 503, 15)
-            t.step(f"GET /readyz on replica {name} with Redis down: {status} after {took:.1f} s {body}")
-            assert status == 503, f"/readyz on {name}: {status}"
-            status, body = get(http, base + "/healthz")
-            t.step(f"GET /healthz on replica {name} with Redis down: {status} {body}")
-            assert status == 200, f"/healthz on {name}: {status}"
-        for name, base in (("A", args.a), ("B", args.b)):
+    with after_redis_change(args, 503, 15) as (t, session, http):
+        for name, base in replicas(args):
             begin = time.monotonic()
             call = legacy_call(http, f"{base}/mcp", args.token, session, lookup_params())
             t.step(
@@ -431,14 +457,7 @@ def cmd_health_down(args: argparse.Namespace) -> int:
 
 
 def cmd_health_back(args: argparse.Namespace) -> int:
-    t = Transcript("health")
-    with open(args.session_file, encoding="utf-8") as f:
-        session = f.read().strip()
-    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
-        for name, base in (("A", args.a), ("B", args.b)):
-            status, body, took = wait_status(http, base + "/readyz", 200, 30)
-            t.step(f"GET /readyz on replica {name} with Redis back: {status} after {took:.1f} s {body}")
-            assert status == 200, f"/readyz on {name}: {status}"
+    with after_redis_change(args, 200, 30) as (t, session, http):
         old = legacy_call(http, args.url, args.token, session, lookup_params())
         t.step(
             f"the old session {short(session)} after the restart (Redis keeps nothing on disk "
@@ -466,68 +485,45 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+HELP = {"--a": "replica A's origin, http://127.0.0.1:PORT"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("token")
-    p.add_argument("--issuer", required=True)
-    p.add_argument("--client-id", required=True)
-    p.add_argument("--resource", required=True)
-    p.add_argument("--scope", required=True)
-    p.set_defaults(run=cmd_token)
+    def command(name: str, run: Any, *required: str) -> argparse.ArgumentParser:
+        """A subcommand running `run`, with these options required."""
+        p = sub.add_parser(name)
+        for option in required:
+            p.add_argument(option, required=True, help=HELP.get(option))
+        p.set_defaults(run=run)
+        return p
 
-    p = sub.add_parser("sessions")
-    p.add_argument("--a", required=True, help="replica A's origin, http://127.0.0.1:PORT")
-    p.add_argument("--b", required=True)
-    p.add_argument("--token", required=True)
-    p.add_argument("--other-token", required=True)
-    p.set_defaults(run=cmd_sessions)
+    command("token", cmd_token, "--issuer", "--client-id", "--resource", "--scope")
+    command("sessions", cmd_sessions, "--a", "--b", "--token", "--other-token")
 
-    p = sub.add_parser("rate-limit")
-    p.add_argument("--url", required=True)
-    p.add_argument("--token", required=True)
+    p = command("rate-limit", cmd_rate_limit, "--url", "--token")
     p.add_argument("--limit", type=int, required=True)
     p.add_argument("--invoice", default="INV-2046")
-    p.set_defaults(run=cmd_rate_limit)
 
-    p = sub.add_parser("replica-dies")
-    p.add_argument("--url", required=True)
-    p.add_argument("--token", required=True)
+    p = command("replica-dies", cmd_replica_dies, "--url", "--token")
     p.add_argument("--kill-pid", type=int, required=True)
     p.add_argument("--duration", type=float, default=6.0)
     p.add_argument("--rate", type=int, default=20)
-    p.set_defaults(run=cmd_replica_dies)
 
-    p = sub.add_parser("rolling-restart")
-    p.add_argument("--url", required=True)
-    p.add_argument("--token", required=True)
+    p = command("rolling-restart", cmd_rolling_restart, "--url", "--token")
     p.add_argument("--duration", type=float, default=12.0)
     p.add_argument("--rate", type=int, default=20)
     p.add_argument("--ready-file", required=True, help="written when the loop starts")
-    p.set_defaults(run=cmd_rolling_restart)
 
-    p = sub.add_parser("reach")
-    p.add_argument("--scenario", required=True)
-    p.add_argument("--url", required=True)
-    p.add_argument("--token", required=True)
-    p.add_argument("--replica", required=True)
+    p = command("reach", cmd_reach, "--scenario", "--url", "--token", "--replica")
     p.add_argument("--within", type=float, default=30.0)
-    p.set_defaults(run=cmd_reach)
 
     for name, run in (("health-up", cmd_health_up), ("health-down", cmd_health_down), ("health-back", cmd_health_back)):
-        p = sub.add_parser(name)
-        p.add_argument("--a", required=True)
-        p.add_argument("--b", required=True)
-        p.add_argument("--url", required=True)
-        p.add_argument("--token", required=True)
-        p.add_argument("--session-file", required=True)
-        p.set_defaults(run=run)
+        command(name, run, "--a", "--b", "--url", "--token", "--session-file")
 
-    p = sub.add_parser("probe")
-    p.add_argument("--url", required=True)
-    p.add_argument("--token", required=True)
-    p.set_defaults(run=cmd_probe)
+    command("probe", cmd_probe, "--url", "--token")
 
     args = parser.parse_args()
     try:

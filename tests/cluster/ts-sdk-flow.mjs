@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 
 import { HeadlessProvider } from '../lib/headless-provider.mjs';
 import { Transcript, assert, options, recordingFetch, replicasOf, run } from '../lib/scenario.mjs';
+import { assertSteppedUp, authorizeFirst, listAndLookup } from '../lib/sdk-flow.mjs';
 
 const args = options();
 const sdk = args.sdk ?? 'v1';
@@ -57,25 +58,11 @@ function connection() {
   return { transport, client };
 }
 
-function text(result) {
-  return result.content?.find((c) => c.type === 'text')?.text ?? '';
-}
-
 run(transcript, 60_000, async () => {
   transcript.line(`TypeScript SDK ${packageName} ${packageVersion} through nginx: ${mcpUrl.href}`);
 
-  // 401 → discovery → registration → authorization → token, all driven by the SDK.
-  let { transport, client } = connection();
-  try {
-    await client.connect(transport);
-    throw new Error('the first connection succeeded without a token');
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-  }
-  transcript.step('connect without a token: 401, the SDK ran discovery, registration and authorization');
-  await transport.finishAuth(provider.takeCallback());
-  assert(provider.authorizations[0]?.resource === mcpUrl.href, 'the authorization request names the resource');
-  ({ transport, client } = connection());
+  await authorizeFirst({ transcript, provider, connection, UnauthorizedError, mcpUrl, what: 'connect' });
+  const { transport, client } = connection();
   const connectedAt = exchanges.length;
   await client.connect(transport);
   const version = sdk === 'v2' ? client.getNegotiatedProtocolVersion() : transport.protocolVersion;
@@ -89,15 +76,7 @@ run(transcript, 60_000, async () => {
     transcript.step(`initialized with the token: protocol ${version}, Mcp-Session-Id ${transport.sessionId.slice(0, 8)}…`);
   }
 
-  const { tools } = await client.listTools();
-  const names = tools.map((t) => t.name).sort();
-  assert(names.includes('lookup_invoice') && names.includes('void_invoice'), `tools/list: ${names}`);
-  transcript.step(`tools/list: ${names.join(', ')}`);
-
-  const lookup = await client.callTool({ name: 'lookup_invoice', arguments: { invoice_id: 'INV-2041' } });
-  assert(!lookup.isError, `lookup_invoice failed: ${text(lookup)}`);
-  assert(text(lookup).includes('INV-2041'), 'lookup_invoice returns INV-2041');
-  transcript.step('lookup_invoice INV-2041: OK');
+  await listAndLookup(transcript, client);
 
   // The write call: 403 insufficient_scope, then the SDK's step-up.
   const voidCall = () => client.callTool({ name: 'void_invoice', arguments: { invoice_id: invoice } });
@@ -105,12 +84,7 @@ run(transcript, 60_000, async () => {
   const voided = await provider.authorized(transport, voidCall, 'step-up');
   const refused = exchanges.slice(connectedAt).find((e) => e.status === 403 && /void_invoice/.test(e.rpc));
   assert(refused, 'void_invoice was first refused with 403 insufficient_scope');
-  const stepUp = provider.authorizations.at(-1);
-  assert(provider.authorizations.length === before + 1, 'the step-up made one authorization request');
-  assert(stepUp.scope.split(' ').includes('invoices:write'), `step-up scope: ${stepUp.scope}`);
-  assert(!voided.isError, `void_invoice failed after step-up: ${text(voided)}`);
-  assert(voided.structuredContent?.changed === true, `void_invoice changed nothing: ${text(voided)}`);
-  transcript.step(`void_invoice ${invoice} after step-up (scope "${stepUp.scope}"): OK, changed: true`);
+  assertSteppedUp({ transcript, provider, before, voided, invoice });
   if (sdk === 'v1') {
     // End the session (DELETE), on whichever replica nginx picks.
     await transport.terminateSession();

@@ -148,22 +148,18 @@ fn action(answer: &mcp_auth_runtime::Elicitation) -> &'static str {
 /// Tests elicitation with default values per SEP-1034
 #[tool(unscoped)]
 async fn test_elicitation_sep1034_defaults(ctx: ToolContext) -> Result<String, ToolError> {
-    let schema = json!({
-        "type": "object",
-        "required": [],
-        "properties": {
-            "name": { "type": "string", "description": "User name", "default": "John Doe" },
-            "age": { "type": "integer", "description": "User age", "default": 30 },
-            "score": { "type": "number", "description": "User score", "default": 95.5 },
-            "status": {
-                "type": "string",
-                "description": "User status",
-                "enum": ["active", "inactive", "pending"],
-                "default": "active"
-            },
-            "verified": { "type": "boolean", "description": "Verification status", "default": true }
-        }
-    });
+    let schema = optional_fields(json!({
+        "name": { "type": "string", "description": "User name", "default": "John Doe" },
+        "age": { "type": "integer", "description": "User age", "default": 30 },
+        "score": { "type": "number", "description": "User score", "default": 95.5 },
+        "status": {
+            "type": "string",
+            "description": "User status",
+            "enum": ["active", "inactive", "pending"],
+            "default": "active"
+        },
+        "verified": { "type": "boolean", "description": "Verification status", "default": true }
+    }));
     let answer = ctx
         .elicit(
             "Please review and update the form fields with defaults",
@@ -171,6 +167,11 @@ async fn test_elicitation_sep1034_defaults(ctx: ToolContext) -> Result<String, T
         )
         .await?;
     Ok(completed(&answer))
+}
+
+/// The schema of an elicitation form whose `properties` are all optional.
+fn optional_fields(properties: Value) -> Value {
+    json!({ "type": "object", "required": [], "properties": properties })
 }
 
 fn completed(answer: &mcp_auth_runtime::Elicitation) -> String {
@@ -184,50 +185,46 @@ fn completed(answer: &mcp_auth_runtime::Elicitation) -> String {
 /// Tests elicitation with enum schemas per SEP-1330
 #[tool(unscoped)]
 async fn test_elicitation_sep1330_enums(ctx: ToolContext) -> Result<String, ToolError> {
-    let schema = json!({
-        "type": "object",
-        "required": [],
-        "properties": {
-            "untitledSingle": {
-                "type": "string",
-                "description": "Select one option",
-                "enum": ["option1", "option2", "option3"]
-            },
-            "titledSingle": {
-                "type": "string",
-                "description": "Select one option with titles",
-                "oneOf": [
-                    { "const": "value1", "title": "First Option" },
-                    { "const": "value2", "title": "Second Option" },
-                    { "const": "value3", "title": "Third Option" }
-                ]
-            },
-            "legacyEnum": {
-                "type": "string",
-                "description": "Select one option (legacy)",
-                "enum": ["opt1", "opt2", "opt3"],
-                "enumNames": ["Option One", "Option Two", "Option Three"]
-            },
-            "untitledMulti": {
-                "type": "array",
-                "description": "Select multiple options",
-                "minItems": 1,
-                "maxItems": 3,
-                "items": { "type": "string", "enum": ["option1", "option2", "option3"] }
-            },
-            "titledMulti": {
-                "type": "array",
-                "description": "Select multiple options with titles",
-                "minItems": 1,
-                "maxItems": 3,
-                "items": { "anyOf": [
-                    { "const": "value1", "title": "First Choice" },
-                    { "const": "value2", "title": "Second Choice" },
-                    { "const": "value3", "title": "Third Choice" }
-                ] }
-            }
+    let schema = optional_fields(json!({
+        "untitledSingle": {
+            "type": "string",
+            "description": "Select one option",
+            "enum": ["option1", "option2", "option3"]
+        },
+        "titledSingle": {
+            "type": "string",
+            "description": "Select one option with titles",
+            "oneOf": [
+                { "const": "value1", "title": "First Option" },
+                { "const": "value2", "title": "Second Option" },
+                { "const": "value3", "title": "Third Option" }
+            ]
+        },
+        "legacyEnum": {
+            "type": "string",
+            "description": "Select one option (legacy)",
+            "enum": ["opt1", "opt2", "opt3"],
+            "enumNames": ["Option One", "Option Two", "Option Three"]
+        },
+        "untitledMulti": {
+            "type": "array",
+            "description": "Select multiple options",
+            "minItems": 1,
+            "maxItems": 3,
+            "items": { "type": "string", "enum": ["option1", "option2", "option3"] }
+        },
+        "titledMulti": {
+            "type": "array",
+            "description": "Select multiple options with titles",
+            "minItems": 1,
+            "maxItems": 3,
+            "items": { "anyOf": [
+                { "const": "value1", "title": "First Choice" },
+                { "const": "value2", "title": "Second Choice" },
+                { "const": "value3", "title": "Third Choice" }
+            ] }
         }
-    });
+    }));
     let answer = ctx
         .elicit("Please select options from the enum fields", schema)
         .await?;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-import { Transcript, assert, options, recordingFetch, redactLocation, run } from '../lib/scenario.mjs';
+import { Transcript, assert, modernToolCall, options, recordingFetch, redactLocation, run } from '../lib/scenario.mjs';
 
 const args = options();
 const transcript = new Transcript('consent-browser');
@@ -72,32 +72,10 @@ function authorizationUrl(metadata, clientId, redirectUri, state, challenge) {
   return url;
 }
 
+/** tools/call lookup_invoice as one MCP 2026-07-28 request; the status and the parsed body. */
 async function callTool(token, invoiceId) {
-  const response = await fetchFn(mcpUrl, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'lookup_invoice',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name: 'lookup_invoice',
-        arguments: { invoice_id: invoiceId },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  });
-  return { status: response.status, body: await response.json() };
+  const { status, text } = await modernToolCall(fetchFn, mcpUrl, token, 'lookup_invoice', { invoice_id: invoiceId });
+  return { status, body: JSON.parse(text) };
 }
 
 run(transcript, 90_000, async () => {

@@ -4,7 +4,7 @@
 //
 //   node oidc-checks.mjs --issuer http://127.0.0.1:P --url http://127.0.0.1:B/mcp \
 //     --other-resource http://127.0.0.1:B/reports --client-id ID --client-secret SECRET
-import { Transcript, assert, options, recordingFetch, run } from '../lib/scenario.mjs';
+import { Transcript, assert, modernToolCall, options, recordingFetch, run } from '../lib/scenario.mjs';
 
 const args = options();
 const transcript = new Transcript('oidc-provider');
@@ -35,34 +35,8 @@ function decode(token) {
 }
 
 /** tools/call lookup_invoice INV-2041 as one MCP 2026-07-28 request: no session. */
-async function callTool(token) {
-  const body = {
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'tools/call',
-    params: {
-      name: 'lookup_invoice',
-      arguments: { invoice_id: 'INV-2041' },
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': {},
-      },
-    },
-  };
-  const response = await fetchFn(args.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'lookup_invoice',
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', text };
+function callTool(token) {
+  return modernToolCall(fetchFn, args.url, token, 'lookup_invoice', { invoice_id: 'INV-2041' });
 }
 
 run(transcript, 60_000, async () => {

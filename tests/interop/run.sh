@@ -52,6 +52,8 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 timeout 300 .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
   -r requirements.txt
+# The Python scenarios import tests/lib/mcp_client.py (shared with tests/cluster).
+export PYTHONPATH="$root/tests/lib${PYTHONPATH:+:$PYTHONPATH}"
 
 if [[ ! -x /usr/bin/chromium ]]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -12,6 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 
 import { HeadlessProvider } from '../lib/headless-provider.mjs';
 import { Transcript, assert, options, recordingFetch, run } from '../lib/scenario.mjs';
+import { assertSteppedUp, authorizeFirst, listAndLookup } from '../lib/sdk-flow.mjs';
 
 const args = options();
 const transcript = new Transcript(args.scenario ?? 'ts-sdk');
@@ -30,37 +31,14 @@ function connection() {
   return { transport, client };
 }
 
-function text(result) {
-  return result.content?.find((c) => c.type === 'text')?.text ?? '';
-}
-
 run(transcript, 60_000, async () => {
   transcript.line(`TypeScript SDK client against ${mcpUrl.href}`);
 
-  // 401 → discovery → registration → authorization → token, all driven by the SDK.
+  await authorizeFirst({ transcript, provider, connection, UnauthorizedError, mcpUrl, what: 'initialize' });
   let { transport, client } = connection();
-  try {
-    await client.connect(transport);
-    throw new Error('the first connection succeeded without a token');
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-  }
-  transcript.step('initialize without a token: 401, the SDK ran discovery, registration and authorization');
-  await transport.finishAuth(provider.takeCallback());
-  assert(provider.authorizations[0]?.resource === mcpUrl.href, 'the authorization request names the resource');
-  ({ transport, client } = connection());
   await client.connect(transport);
   transcript.step(`initialized with the token (protocol ${transport.protocolVersion ?? 'negotiated'})`);
-
-  const { tools } = await client.listTools();
-  const names = tools.map((t) => t.name).sort();
-  assert(names.includes('lookup_invoice') && names.includes('void_invoice'), `tools/list: ${names}`);
-  transcript.step(`tools/list: ${names.join(', ')}`);
-
-  const lookup = await client.callTool({ name: 'lookup_invoice', arguments: { invoice_id: 'INV-2041' } });
-  assert(!lookup.isError, `lookup_invoice failed: ${text(lookup)}`);
-  assert(text(lookup).includes('INV-2041'), 'lookup_invoice returns INV-2041');
-  transcript.step('lookup_invoice INV-2041: OK');
+  await listAndLookup(transcript, client);
 
   // The write call: 403 insufficient_scope, then the SDK's step-up.
   const voidCall = () => client.callTool({ name: 'void_invoice', arguments: { invoice_id: 'INV-2041' } });
@@ -84,11 +62,6 @@ run(transcript, 60_000, async () => {
     await client.connect(transport);
     voided = await provider.authorized(transport, voidCall, 'step-up');
   }
-  const stepUp = provider.authorizations.at(-1);
-  assert(provider.authorizations.length === before + 1, 'the step-up made one authorization request');
-  assert(stepUp.scope.split(' ').includes('invoices:write'), `step-up scope: ${stepUp.scope}`);
-  assert(!voided.isError, `void_invoice failed after step-up: ${text(voided)}`);
-  assert(voided.structuredContent?.changed === true, `void_invoice changed nothing: ${text(voided)}`);
-  transcript.step(`void_invoice INV-2041 after step-up (scope "${stepUp.scope}"): OK, changed: true`);
+  assertSteppedUp({ transcript, provider, before, voided, invoice: 'INV-2041' });
   await transport.close();
 });

@@ -1,6 +1,7 @@
 // Shared by the Node scenarios of the interop and cluster suites: the transcript, a fetch that
 // records every exchange (and, behind the cluster's nginx, which replica answered it: its
-// `X-Upstream` header), a redirect follower for the authorization endpoint, small assertions.
+// `X-Upstream` header), a redirect follower for the authorization endpoint, a hand-written
+// 2026-07-28 tools/call, small assertions.
 import { appendFileSync } from 'node:fs';
 
 /** Per-request time limit: every HTTP exchange of the suite is bounded. */
@@ -112,6 +113,41 @@ export function recordingFetch(transcript, baseFetch = globalThis.fetch, exchang
     transcript.http(method, url, response.status, notes.filter(Boolean).join('  '));
     return response;
   };
+}
+
+/**
+ * One MCP 2026-07-28 tools/call with `token`, no session: the protocol version and client
+ * capabilities in `_meta`, and `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` mirroring
+ * the body. Resolves to the status, the `WWW-Authenticate` challenge ('' when none) and the
+ * body's text.
+ */
+export async function modernToolCall(fetchFn, url, token, name, args) {
+  const response = await fetchFn(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name,
+        arguments: args,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+  const text = await response.text();
+  return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', text };
 }
 
 /**

@@ -319,23 +319,53 @@ impl LimitArgs {
 
 /// `500ms`, `10s`, `2m`, or plain seconds; between 1 ms and 1 hour.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(
+        s,
+        &[
+            ("ms", |n| Some(Duration::from_millis(n))),
+            ("s", |n| seconds(n, 1)),
+            ("m", |n| seconds(n, 60)),
+        ],
+        Duration::from_secs(3600),
+        "a timeout such as 500ms, 10s or 2m",
+        "a timeout must be between 1ms and 1h",
+    )
+}
+
+/// `n` units of `unit` seconds, unless that overflows.
+fn seconds(n: u64, unit: u64) -> Option<Duration> {
+    n.checked_mul(unit).map(Duration::from_secs)
+}
+
+/// A duration's unit: its suffix, and the duration of `n` of it (`None` when that overflows).
+type Unit = (&'static str, fn(u64) -> Option<Duration>);
+
+/// A whole number followed by the suffix of one of `units`, or a plain number of seconds;
+/// refused as not `what` when it is none of these (or overflows), with `range` when it is
+/// zero or longer than `max`.
+fn parse_duration(
+    s: &str,
+    units: &[Unit],
+    max: Duration,
+    what: &str,
+    range: &str,
+) -> Result<Duration, String> {
     let s = s.trim();
-    let invalid = || format!("`{s}` is not a timeout such as 500ms, 10s or 2m");
+    let invalid = || format!("`{s}` is not {what}");
     let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => s.split_at(at),
         None => (s, "s"),
     };
     let n: u64 = digits.parse().map_err(|_| invalid())?;
-    let timeout = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(invalid)?),
-        _ => return Err(invalid()),
-    };
-    if timeout.is_zero() || timeout > Duration::from_secs(3600) {
-        return Err(format!("a timeout must be between 1ms and 1h, got `{s}`"));
+    let duration = units
+        .iter()
+        .find(|(suffix, _)| *suffix == unit)
+        .and_then(|(_, of)| of(n))
+        .ok_or_else(invalid)?;
+    if duration.is_zero() || duration > max {
+        return Err(format!("{range}, got `{s}`"));
     }
-    Ok(timeout)
+    Ok(duration)
 }
 
 impl ServeArgs {
@@ -413,75 +443,79 @@ const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// `90s`, `15m`, `8h`, `1d`, or plain seconds.
 fn parse_lifetime(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => s.split_at(at),
-        None => (s, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a lifetime such as 90s, 15m or 8h"))?;
-    let seconds = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => None,
-    }
-    .ok_or_else(|| format!("`{s}` is not a lifetime such as 90s, 15m or 8h"))?;
-    let lifetime = Duration::from_secs(seconds);
-    if lifetime.is_zero() || lifetime > MAX_LIFETIME {
-        return Err(format!(
-            "the lifetime must be between 1s and 24h, got `{s}`"
-        ));
-    }
-    Ok(lifetime)
+    parse_duration(
+        s,
+        &[
+            ("s", |n| seconds(n, 1)),
+            ("m", |n| seconds(n, 60)),
+            ("h", |n| seconds(n, 3600)),
+            ("d", |n| seconds(n, 86_400)),
+        ],
+        MAX_LIFETIME,
+        "a lifetime such as 90s, 15m or 8h",
+        "the lifetime must be between 1s and 24h",
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `--lifetime` and the `--*-timeout` options: what each accepts, what it refuses, and
+    /// its messages (not a duration, an overflow included; out of range).
     #[test]
-    fn lifetimes_parse() {
-        assert_eq!(parse_lifetime("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_lifetime("8h"), Ok(Duration::from_secs(28_800)));
-        assert_eq!(parse_lifetime("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_lifetime("60"), Ok(Duration::from_secs(60)));
-        for bad in [
-            "",
-            "h",
-            "0s",
-            "25h",
-            "2d",
-            "1w",
-            "-1h",
-            "1.5h",
-            "99999999999999999999d",
-        ] {
-            assert!(parse_lifetime(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn timeouts_parse() {
-        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
-        for bad in [
-            "",
-            "s",
-            "0s",
-            "0ms",
-            "61m",
-            "1h",
-            "-1s",
-            "1.5s",
-            "99999999999999999999m",
-        ] {
-            assert!(parse_timeout(bad).is_err(), "{bad}");
+    fn durations_parse() {
+        type Parse = fn(&str) -> Result<Duration, String>;
+        let secs = Duration::from_secs;
+        let cases = [
+            (
+                parse_lifetime as Parse,
+                vec![
+                    ("90s", secs(90)),
+                    ("15m", secs(900)),
+                    ("8h", secs(28_800)),
+                    ("1d", secs(86_400)),
+                    ("60", secs(60)),
+                ],
+                ["", "h", "0s", "25h", "2d", "1w", "-1h", "1.5h"],
+                [
+                    (
+                        "99999999999999999999d",
+                        "`99999999999999999999d` is not a lifetime such as 90s, 15m or 8h",
+                    ),
+                    (" 1w ", "`1w` is not a lifetime such as 90s, 15m or 8h"),
+                    ("25h", "the lifetime must be between 1s and 24h, got `25h`"),
+                ],
+            ),
+            (
+                parse_timeout,
+                vec![
+                    ("500ms", Duration::from_millis(500)),
+                    ("10s", secs(10)),
+                    ("2m", secs(120)),
+                    ("30", secs(30)),
+                ],
+                ["", "s", "0s", "0ms", "61m", "1h", "-1s", "1.5s"],
+                [
+                    ("0ms", "a timeout must be between 1ms and 1h, got `0ms`"),
+                    (" 1h ", "`1h` is not a timeout such as 500ms, 10s or 2m"),
+                    (
+                        "99999999999999999999m",
+                        "`99999999999999999999m` is not a timeout such as 500ms, 10s or 2m",
+                    ),
+                ],
+            ),
+        ];
+        for (parse, good, bad, messages) in cases {
+            for (input, want) in good {
+                assert_eq!(parse(input), Ok(want), "{input}");
+            }
+            for input in bad {
+                assert!(parse(input).is_err(), "{input}");
+            }
+            for (input, message) in messages {
+                assert_eq!(parse(input), Err(message.to_owned()), "{input}");
+            }
         }
     }
 

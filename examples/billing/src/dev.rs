@@ -156,22 +156,18 @@ pub(crate) fn mint(
 pub(crate) fn banner(issuer: &DevIssuer, resource: &str, tools: &str) -> anyhow::Result<String> {
     let read = ["invoices:read"];
     let write = ["invoices:read", "invoices:write", "payments:write"];
-    let read_token = mint(
-        issuer,
-        "alice",
-        Some("acme"),
-        &read,
-        None,
-        BANNER_TOKEN_LIFETIME,
-    )?;
-    let write_token = mint(
-        issuer,
-        "alice",
-        Some("acme"),
-        &write,
-        None,
-        BANNER_TOKEN_LIFETIME,
-    )?;
+    let alice = |scopes: &[&str]| {
+        mint(
+            issuer,
+            "alice",
+            Some("acme"),
+            scopes,
+            None,
+            BANNER_TOKEN_LIFETIME,
+        )
+    };
+    let read_token = alice(&read)?;
+    let write_token = alice(&write)?;
     let mut out = String::new();
     let _ = writeln!(out, "billing MCP server listening on {resource}");
     let _ = writeln!(out);
@@ -188,20 +184,18 @@ pub(crate) fn banner(issuer: &DevIssuer, resource: &str, tools: &str) -> anyhow:
         SCOPES.map(|(s, _)| s).join(" ")
     );
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Read-only token (alice, tenant acme, {}, valid 8 h):",
-        read.join(" ")
-    );
-    let _ = writeln!(out, "  {read_token}");
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Read-write token (alice, tenant acme, {}, valid 8 h):",
-        write.join(" ")
-    );
-    let _ = writeln!(out, "  {write_token}");
-    let _ = writeln!(out);
+    for (what, scopes, token) in [
+        ("Read-only", &read[..], &read_token),
+        ("Read-write", &write[..], &write_token),
+    ] {
+        let _ = writeln!(
+            out,
+            "{what} token (alice, tenant acme, {}, valid 8 h):",
+            scopes.join(" ")
+        );
+        let _ = writeln!(out, "  {token}");
+        let _ = writeln!(out);
+    }
     let _ = writeln!(
         out,
         "List the tools with the read-only token (MCP {PROTOCOL_VERSION}: one request, no session):"
