@@ -169,12 +169,12 @@ pub use server::{BuildError, McpServer, McpServerBuilder};
 /// | `CallToolResult` (result) | sent as built |
 ///
 /// So a type alias hides the role: `type Ctx = ToolContext<Billing>` as a parameter type is a
-/// plain parameter (the build fails: ``the trait `ToolParam` is not implemented for
-/// `ToolContext<Billing>` ``); `type Text = String` as the result is a structured result
+/// plain parameter (it does not compile: ``` `ToolContext<Billing>` cannot be a tool
+/// parameter ```); `type Text = String` as the result is a structured result
 /// (it compiles, but the tool declares an output schema of type `string`, which `build()`
 /// refuses: output schemas must be objects); `type Outcome<T> = Result<T, ToolError>` is an
-/// infallible tool whose structured result is a `Result` (it does not compile: that result
-/// would have to be `Serialize + JsonSchema`, and `ToolError` is neither).
+/// infallible tool whose structured result is a `Result` (it does not compile: ``` `Result<String,
+/// ToolError>` cannot be a structured tool result ```).
 /// And a type of your own named `ToolContext`, `Args`, `Result`, `String` or `CallToolResult`
 /// is read as ours. Write these five types by their names.
 ///
