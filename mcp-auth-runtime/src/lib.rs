@@ -199,6 +199,11 @@ pub use server::{BuildError, McpServer, McpServerBuilder};
 /// ```
 pub use mcp_auth_macros::tool;
 
+/// A guide, no items: several replicas behind a load balancer, with Redis.
+pub mod _deployment {
+    #![doc = include_str!("../docs/deployment.md")]
+}
+
 /// Everything a tool module needs: `use mcp_auth_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::auth::AuthInfo;

@@ -126,7 +126,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BILLING_INTROSPECTION_URL", conflicts_with = "jwks_url")]
     pub introspection_url: Option<String>,
     /// Share handshake-era sessions and rate-limit counters with every other replica through
-    /// this Redis, e.g. `redis://127.0.0.1:6379/` (see DEPLOYING.md). Without it both live in
+    /// this Redis, e.g. `redis://127.0.0.1:6379/` (see mcp-auth-runtime/docs/deployment.md). Without it both live in
     /// this process.
     // The URL may hold a password: `--help` must not show the variable's value.
     #[arg(long, env = "BILLING_REDIS_URL", hide_env_values = true)]
