@@ -12,7 +12,7 @@ use crate::protocol::meta;
 impl Dispatcher {
     /// A server whose tools never change supports no subscriptions: the acknowledgement
     /// names none, and the stream stays open until the client closes it or its token expires.
-    /// A caller holding its maximum of streams gets `429` instead (see [`crate::streams`]).
+    /// A caller holding its maximum of streams gets `429` instead (see [`super::streams`]).
     pub(super) fn listen(&self, request: &Request, ctx: &RequestCtx) -> Reply {
         let Some(slot) = self.streams.open(ctx.auth.principal().key()) else {
             tracing::info!(
