@@ -8,20 +8,18 @@
 //! variants (an audience hidden among others, a lowercase scheme) are positive controls and
 //! say so.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::bind;
-use common::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::DEFAULT_BODY_LIMIT;
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::bind;
+use mcp_auth_test_support::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -97,7 +95,7 @@ impl Fx {
             .stateless(stateless)
             .build()
             .unwrap();
-        common::serve_on(listener, server.into_router());
+        mcp_auth_test_support::serve_on(listener, server.into_router());
         Fx {
             issuer,
             rsa,
@@ -1466,7 +1464,7 @@ async fn repeated_host_or_origin_headers_are_refused() {
 #[tokio::test]
 async fn hostile_issuer_metadata_never_steers_the_key_fetch() {
     use mcp_auth_runtime::TokenVerifier as _;
-    let (logs, _guard) = common::logs::Logs::capture();
+    let (logs, _guard) = mcp_auth_test_support::logs::Logs::capture();
     let fx = Fx::start().await;
     let port = fx.issuer.addr.port();
     let cases = [
@@ -1584,7 +1582,7 @@ async fn random_opaque_tokens_cannot_flood_the_introspection_endpoint() {
         .stateless(true)
         .build()
         .unwrap();
-    common::serve_on(listener, server.into_router());
+    mcp_auth_test_support::serve_on(listener, server.into_router());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -1672,7 +1670,7 @@ async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
         .stateless(true)
         .build()
         .unwrap();
-    common::serve_on(listener, server.into_router());
+    mcp_auth_test_support::serve_on(listener, server.into_router());
     let http = reqwest::Client::new();
     let call = |token: &str| {
         http.post(format!("http://{addr}/mcp"))

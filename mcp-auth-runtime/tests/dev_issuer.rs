@@ -1937,17 +1937,7 @@ async fn an_mcp_server_and_its_issuer_share_one_port() {
 /// Every log line at TRACE while flows run: none holds a secret, code, verifier or token.
 #[tokio::test]
 async fn no_secret_of_the_flows_reaches_the_logs() {
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let logs = mcp_auth_test_support::logs::Logs::capture_global();
 
     let fx = Fixture::auto_consent().await;
     let mut secrets = Vec::new();
@@ -2024,24 +2014,11 @@ async fn no_secret_of_the_flows_reaches_the_logs() {
     }
     secrets.push(URL_SAFE_NO_PAD.encode(fx.issuer.key_pkcs8()));
 
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("access token issued"), "{logs}");
     for secret in &secrets {
         // JWTs: the signature is the part that must never leak, and the whole token with it.
         let needle = secret.rsplit('.').next().unwrap();
         assert!(!logs.contains(needle), "a secret reached the logs:\n{logs}");
-    }
-}
-
-struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

@@ -3,15 +3,13 @@
 //! Tokens here come from an in-test `TokenVerifier` that maps fixed strings to callers, to
 //! isolate dispatch; JWT and introspection verifiers are tested in their own files.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Client, bind, serve, serve_on};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, BuildError, TokenVerifier};
+use mcp_auth_test_support::{Client, bind, serve, serve_on};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]

@@ -1,19 +1,16 @@
 //! `IntrospectionVerifier` against an in-test RFC 7662 endpoint over real HTTP: client
 //! authentication, the response rules, the cache, failing closed, and an MCP server using it.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
-use common::issuer::{Fault, FaultyIntrospection};
 use futures_util::FutureExt;
 use http::{HeaderMap, StatusCode, header};
 use mcp_auth_runtime::auth::{
@@ -21,6 +18,8 @@ use mcp_auth_runtime::auth::{
 };
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, TokenVerifier};
+use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection};
+use mcp_auth_test_support::logs::Logs;
 use serde_json::{Value, json};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
@@ -68,7 +67,7 @@ impl TestAs {
         let router = axum::Router::new()
             .route("/introspect", post(introspect))
             .with_state(state);
-        let addr = common::serve(router).await;
+        let addr = mcp_auth_test_support::serve(router).await;
         TestAs {
             url: format!("http://{addr}/introspect"),
             auth,
@@ -751,7 +750,7 @@ async fn beyond_the_wait_queue_a_new_token_fails_fast_with_503() {
     let router = server.into_router();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let call = |token: &str| {
-        let client = common::Client::without_session(addr, Some(token));
+        let client = mcp_auth_test_support::Client::without_session(addr, Some(token));
         tokio::spawn(async move { client.call("read_x", json!({})).await })
     };
 
@@ -1012,17 +1011,7 @@ async fn debug_output_never_shows_the_secret_or_a_token() {
 
 #[tokio::test]
 async fn misconfigurations_are_logged_without_secrets_or_tokens() {
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture();
 
     let endpoint = TestAs::start(
         ClientAuth::Basic,
@@ -1040,7 +1029,7 @@ async fn misconfigurations_are_logged_without_secrets_or_tokens() {
     let verifier = endpoint.verifier().build().unwrap();
     assert!(is_invalid(verifier.verify("tok-no-aud-5e1f").await));
 
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("ERROR")
             && logs.contains("refused this resource server's client credentials"),
@@ -1058,19 +1047,6 @@ async fn misconfigurations_are_logged_without_secrets_or_tokens() {
         "tok-no-aud-5e1f",
     ] {
         assert!(!logs.contains(secret), "{secret} in\n{logs}");
-    }
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -1161,13 +1137,13 @@ async fn mcp_server_checks_introspected_tokens_and_their_scopes() {
     let router = server.into_router();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
-    let (status, _, body) = common::Client::new(addr, Some("reader"))
+    let (status, _, body) = mcp_auth_test_support::Client::new(addr, Some("reader"))
         .call("read_x", json!({}))
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["content"][0]["text"], "x for alice");
 
-    let (status, challenge, _) = common::Client::new(addr, Some("stranger"))
+    let (status, challenge, _) = mcp_auth_test_support::Client::new(addr, Some("stranger"))
         .call("read_x", json!({}))
         .await;
     assert_eq!(status, 403);
@@ -1178,7 +1154,7 @@ async fn mcp_server_checks_introspected_tokens_and_their_scopes() {
     );
     assert!(challenge.contains("scope=\"x:read\""), "{challenge}");
 
-    let (status, challenge, _) = common::Client::new(addr, Some("inactive"))
+    let (status, challenge, _) = mcp_auth_test_support::Client::new(addr, Some("inactive"))
         .call("read_x", json!({}))
         .await;
     assert_eq!(status, 401);

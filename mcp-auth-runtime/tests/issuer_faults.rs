@@ -3,21 +3,19 @@
 //! closed (`503`, never a wrong accept), bound every request by the configured timeout, and
 //! recover by itself.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::issuer::{
-    Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
-};
-use common::{bind, serve_on};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, JwtVerifierBuilder};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, TokenVerifier};
+use mcp_auth_test_support::issuer::{
+    Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
+};
+use mcp_auth_test_support::{bind, serve_on};
 use serde_json::json;
 
 #[derive(Clone, Default)]

@@ -1,19 +1,17 @@
 //! The JWT resource server over real HTTP: tokens signed with keys generated here, keys served
 //! by an issuer on loopback, requests sent to a running `McpServer`.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
-use common::issuer::{Issuer, TestKey, at, claims};
-use common::{Client, bind, serve_on};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::auth::{JwtVerifier, JwtVerifierBuilder, ScopeClaim};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{ScopePolicy, TokenVerifier};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
+use mcp_auth_test_support::{Client, bind, serve_on};
 use serde_json::{Value, json};
 
 /// Counts the tool bodies that ran, so every refusal can assert that none did.

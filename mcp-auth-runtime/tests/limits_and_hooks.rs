@@ -1,14 +1,12 @@
 //! Rate limits per verified caller and the `on_call` hook, over real HTTP.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Client, bind, serve_on};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{AuthError, CallOutcome, McpServerBuilder, TokenVerifier};
+use mcp_auth_test_support::{Client, bind, serve_on};
 use serde_json::json;
 
 /// Name the tool being run.
@@ -240,7 +238,7 @@ async fn the_rate_limit_layer_guards_routes_of_your_own() {
             RateLimits::local().requests(Quota::per_minute(2)),
         ))
         .layer(BearerAuthLayer::new(Users, Challenge::new("test")));
-    let addr = common::serve(app).await;
+    let addr = mcp_auth_test_support::serve(app).await;
     let http = reqwest::Client::new();
     let get = |token: &'static str| {
         http.get(format!("http://{addr}/export"))

@@ -1,18 +1,16 @@
 //! MCP protocol behaviour over real HTTP: both eras on one endpoint, sessions, streaming,
 //! cancellation, requests for input, transport security and pagination.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use common::{Client, EventReader, bind, serve_on};
 use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
+use mcp_auth_test_support::{Client, EventReader, bind, serve_on};
 use serde_json::{Value, json};
 
 /// Report progress three times, then answer.
@@ -82,29 +80,19 @@ fn url(addr: SocketAddr) -> String {
     format!("http://{addr}/mcp")
 }
 
-/// A 2026-07-28 request with the headers that must mirror it.
-fn modern(
-    addr: SocketAddr,
-    token: &str,
-    method: &str,
-    mut params: Value,
-) -> reqwest::RequestBuilder {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
-    });
-    let mut request = reqwest::Client::new()
-        .post(url(addr))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", method);
-    if let Some(name) = params.get("name").and_then(Value::as_str) {
-        request = request.header("mcp-name", name);
-    }
-    request
-        .body(json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params }).to_string())
+/// A 2026-07-28 request with the headers that must mirror it, from a client that can answer
+/// elicitations.
+fn modern(addr: SocketAddr, token: &str, method: &str, params: Value) -> reqwest::RequestBuilder {
+    mcp_auth_test_support::modern::request(
+        &reqwest::Client::new(),
+        &url(addr),
+        token,
+        "application/json, text/event-stream",
+        json!({ "elicitation": {} }),
+        7,
+        method,
+        params,
+    )
 }
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {

@@ -6,18 +6,16 @@
 //! installs it). Without it the tests say so and pass, unless `MCP_AUTH_REQUIRE_REDIS` is set,
 //! as `tests/run.sh` does, which makes a missing server a failure.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use common::{Client, EventReader, bind, modern_call};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{McpServerBuilder, RedisSessions};
+use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
+use mcp_auth_test_support::{Client, EventReader, bind, modern_call};
 use serde_json::{Value, json};
 
 /// A `redis-server` of this test alone, on a free loopback port, without persistence.

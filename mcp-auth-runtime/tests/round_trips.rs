@@ -3,8 +3,6 @@
 //! the server asked. Over real HTTP, with JWTs signed by keys generated here, in each `Accept`
 //! variant; every refused retry is `-32602` and runs no tool body to its end.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -12,10 +10,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::issuer::{Issuer, TestKey, claims, protected_by};
-use common::tools::{Counter, confirm};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{BuildError, CallOutcome, McpServerBuilder};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, claims, protected_by};
+use mcp_auth_test_support::tools::{Counter, confirm};
 use serde_json::{Value, json};
 
 /// Refund `amount` of `invoice`, once the user confirms.
@@ -97,7 +95,7 @@ impl Fx {
             .tools(tools![refund, twice, confirm])
             .state(counter.clone());
         let server = configure(builder).build().unwrap();
-        common::serve_on(listener, server.into_router());
+        mcp_auth_test_support::serve_on(listener, server.into_router());
         Fx {
             issuer,
             key,
@@ -125,7 +123,7 @@ impl Fx {
     /// `tools/call` of `tool` by `subject` with `params` (arguments, answers, state), as a
     /// client that can answer elicitations and accepts `accept`.
     async fn call(&self, subject: &str, accept: &str, tool: &str, params: Value) -> (u16, Value) {
-        common::modern_call(
+        mcp_auth_test_support::modern_call(
             &self.http,
             self.addr,
             &self.token(subject),

@@ -5,18 +5,16 @@
 //! Its own test binary, so that the process-wide subscriber and logger see every thread. (The
 //! dev issuer's authorization codes are covered by `dev_issuer.rs`.)
 
-mod common;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use common::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
-use common::{bind, serve_on};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, TokenVerifier};
+use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
+use mcp_auth_test_support::logs::Logs;
+use mcp_auth_test_support::{bind, serve_on};
 use serde_json::json;
 
 /// Read a thing.
@@ -35,59 +33,6 @@ const CLIENT_ID: &str = "mcp-rs";
 /// A secret with characters that form and Basic encodings change.
 const SECRET: &str = "Sup3r:s3cret/+=value-9f1c";
 const HMAC_SECRET: &[u8] = b"hmac-shared-secret-0123456789abcdef";
-
-/// Everything written to the logs.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl log::Log for Logs {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let line = format!(
-            "LOG {} {}: {}\n",
-            record.level(),
-            record.target(),
-            record.args()
-        );
-        self.0.lock().unwrap().extend_from_slice(line.as_bytes());
-    }
-
-    fn flush(&self) {}
-}
-
-impl Logs {
-    fn install() -> Logs {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        log::set_boxed_logger(Box::new(logs.clone())).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-        logs
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// POSTs `tools/call tool` to `addr` with `authorization` (a whole header value) and `query`.
 async fn call(
@@ -132,7 +77,7 @@ async fn server<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> std::net:
 
 #[tokio::test]
 async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
-    let logs = Logs::install();
+    let logs = Logs::capture_global_with_log();
     let mut secrets: Vec<String> = Vec::new();
 
     // JWT: success, every refusal, step-up, malformed requests, an issuer outage.

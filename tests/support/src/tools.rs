@@ -9,6 +9,7 @@ use mcp_auth_runtime::{AuthError, LogLevel, TokenVerifier};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
+/// The state of the tools here: counts the work they do.
 pub struct Counter(pub Arc<AtomicUsize>);
 
 /// Count until cancelled: one tick every 10 ms, for at most five seconds.

@@ -1,0 +1,21 @@
+//! Servers under test on loopback.
+
+use std::net::SocketAddr;
+
+/// Serves `router` on an ephemeral loopback port until the test ends.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = bind().await;
+    serve_on(listener, router)
+}
+
+/// An ephemeral loopback listener, for servers that must know their URL before they are built.
+pub async fn bind() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+/// Serves `router` on `listener` until the test ends.
+pub fn serve_on(listener: tokio::net::TcpListener, router: axum::Router) -> SocketAddr {
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
