@@ -8,7 +8,7 @@ use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
 use mcp_auth_test_support::logs::Logs;
-use mcp_auth_test_support::{Client, bind, serve_on};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::json;
 
 /// Read a thing.
@@ -29,9 +29,7 @@ async fn no_token_ever_reaches_the_logs() {
 
     let key = TestKey::es256("k");
     let issuer = Issuer::start(&[&key]).await;
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
+    let (listener, addr, resource) = bind_endpoint().await;
     let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
         .refetch_interval(Duration::from_millis(100))
         .build()

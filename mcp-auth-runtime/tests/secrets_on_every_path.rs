@@ -14,7 +14,7 @@ use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, TokenVerifier};
 use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
 use mcp_auth_test_support::logs::Logs;
-use mcp_auth_test_support::{bind, serve_on};
+use mcp_auth_test_support::{bind_endpoint, serve_on};
 use serde_json::json;
 
 /// Read a thing.
@@ -61,9 +61,7 @@ async fn bearer(addr: std::net::SocketAddr, token: &str, tool: &str) -> u16 {
 
 /// A stateless server for `tools![read_thing, write_thing]` in front of `verifier`.
 async fn server<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> std::net::SocketAddr {
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
+    let (listener, addr, resource) = bind_endpoint().await;
     let server = McpServer::builder("things", "1")
         .tools(tools![read_thing, write_thing])
         .resource(resource.clone())
@@ -177,9 +175,7 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
 
     // Introspection, both client authentication methods, through every endpoint fault.
     for method in [ClientAuth::Basic, ClientAuth::Post] {
-        let listener = bind().await;
-        let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
+        let (listener, addr, resource) = bind_endpoint().await;
         let endpoint = FaultyIntrospection::start(&resource).await;
         let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
             .client_credentials(CLIENT_ID, SECRET, method)

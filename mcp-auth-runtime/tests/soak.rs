@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::bind_endpoint;
 use mcp_auth_test_support::issuer::{Issuer, TestKey, at};
 use serde_json::{Value, json};
 
@@ -128,9 +129,7 @@ fn start() -> (Target, std::sync::mpsc::Sender<()>) {
         runtime.block_on(async move {
             let key = TestKey::es256("soak");
             let issuer = Issuer::start(&[&key]).await;
-            let listener = mcp_auth_test_support::bind().await;
-            let addr = listener.local_addr().unwrap();
-            let resource = format!("http://{addr}/mcp");
+            let (listener, addr, resource) = bind_endpoint().await;
             let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
                 .build()
                 .unwrap();

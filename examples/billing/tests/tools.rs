@@ -5,6 +5,7 @@ mod common;
 
 use common::{TestServer, ids};
 use mcp_auth_test_support::fixture::within;
+use mcp_auth_test_support::get_json;
 use mcp_auth_test_support::modern::Reply;
 use serde_json::{Value, json};
 
@@ -67,30 +68,16 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
     within(async {
         let s = TestServer::start().await;
         let origin = format!("http://{}", s.addr);
-        let prm: Value = s
-            .http
-            .get(s.url("/.well-known/oauth-protected-resource/mcp"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let prm: Value =
+            get_json(&s.http, s.url("/.well-known/oauth-protected-resource/mcp")).await;
         assert_eq!(prm["resource"], s.resource);
         assert_eq!(prm["authorization_servers"], json!([origin]));
         assert_eq!(
             prm["scopes_supported"],
             json!(["invoices:read", "invoices:write", "payments:write"])
         );
-        let issuer: Value = s
-            .http
-            .get(s.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let issuer: Value =
+            get_json(&s.http, s.url("/.well-known/oauth-authorization-server")).await;
         assert_eq!(issuer["issuer"], origin);
 
         let anonymous = s

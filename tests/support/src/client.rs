@@ -215,3 +215,8 @@ pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -
     assert_eq!(response.status(), 202);
     session
 }
+
+/// `GET url` with `http`, and its body as JSON.
+pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}

@@ -13,6 +13,6 @@ pub mod tools;
 mod client;
 mod server;
 
-pub use client::{Client, EventReader, open_session};
+pub use client::{Client, EventReader, get_json, open_session};
 pub use modern::modern_call;
-pub use server::{bind, serve, serve_on};
+pub use server::{bind, bind_endpoint, serve, serve_on};

@@ -19,3 +19,11 @@ pub fn serve_on(listener: tokio::net::TcpListener, router: axum::Router) -> Sock
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
 }
+
+/// An ephemeral loopback listener, its address, and the URL of an MCP endpoint served there
+/// (`http://<addr>/mcp`: the resource a server on it protects, the audience of its tokens).
+pub async fn bind_endpoint() -> (tokio::net::TcpListener, SocketAddr, String) {
+    let listener = bind().await;
+    let addr = listener.local_addr().unwrap();
+    (listener, addr, format!("http://{addr}/mcp"))
+}

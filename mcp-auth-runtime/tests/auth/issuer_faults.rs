@@ -15,7 +15,7 @@ use mcp_auth_runtime::{AuthError, TokenVerifier};
 use mcp_auth_test_support::issuer::{
     Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
 };
-use mcp_auth_test_support::{bind, serve_on};
+use mcp_auth_test_support::{bind, bind_endpoint, serve_on};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -37,9 +37,7 @@ struct Server {
 
 impl Server {
     async fn start<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> Server {
-        let listener = bind().await;
-        let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
+        let (listener, addr, resource) = bind_endpoint().await;
         let runs = Runs::default();
         let server = McpServer::builder("invoices", "1.0.0")
             .tools(tools![lookup_invoice])
@@ -374,9 +372,7 @@ async fn keys_rotate_under_load_without_a_wrong_answer() {
 async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) {
     // The endpoint needs the resource, which is the server's own URL: bind the server's
     // listener first, then start the endpoint.
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
+    let (listener, addr, resource) = bind_endpoint().await;
     let introspection = FaultyIntrospection::start(&resource).await;
     let verifier = IntrospectionVerifier::builder(&introspection.url, &resource)
         .client_credentials("rs", "rs-secret", Default::default())

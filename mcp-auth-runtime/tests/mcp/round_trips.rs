@@ -208,8 +208,7 @@ async fn a_request_state_is_spent_by_the_retry_that_uses_it() {
     let args = json!({ "invoice": "INV-1", "amount": 100 });
     for accept in ACCEPTS {
         let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
-        let retry =
-            json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+        let retry = confirmed(&args, &key, &state);
         let before = fx.runs();
         let (status, body) = fx.call("user-1", accept, "refund", retry.clone()).await;
         assert_eq!(status, 200, "{accept}: {body}");
@@ -245,8 +244,7 @@ async fn concurrent_retries_with_one_state_run_the_tool_once() {
     let fx = Fx::start(|b| b).await;
     let args = json!({ "invoice": "INV-1", "amount": 100 });
     let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
-    let retry =
-        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let retry = confirmed(&args, &key, &state);
     let replies = futures_util::future::join_all((0..8).map(|i| {
         fx.call(
             "user-1",
@@ -334,17 +332,17 @@ async fn a_tampered_request_state_is_refused() {
     for accept in ACCEPTS {
         for state in &tampered {
             let refused = fx
-                .call(
-                    "user-1",
-                    accept,
-                    "refund",
-                    json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
-                )
+                .call("user-1", accept, "refund", confirmed(&args, &key, &state))
                 .await;
             assert_refused(accept, &refused, "`requestState`");
         }
     }
     assert_eq!(fx.runs(), 0);
+}
+
+/// The retry of a call with `args`: "yes" to the question `key`, with the sealed `state`.
+fn confirmed(args: &Value, key: &str, state: &str) -> Value {
+    json!({ "arguments": args, "inputResponses": { key: yes() }, "requestState": state })
 }
 
 /// `text` with its middle character replaced by another base64url character.
@@ -464,12 +462,7 @@ async fn an_expired_request_state_is_refused() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     for accept in ACCEPTS {
         let refused = fx
-            .call(
-                "user-1",
-                accept,
-                "refund",
-                json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
-            )
+            .call("user-1", accept, "refund", confirmed(&args, &key, &state))
             .await;
         assert_refused(accept, &refused, "expired");
     }
@@ -487,8 +480,7 @@ async fn replicas_sharing_a_key_accept_each_others_states() {
     let own_key = a.replica(|b| b).await;
     let args = json!({ "invoice": "INV-1", "amount": 10 });
     let (key, state) = a.ask("user-1", "refund", args.clone()).await;
-    let retry =
-        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let retry = confirmed(&args, &key, &state);
     let refused = own_key
         .call("user-1", ACCEPTS[0], "refund", retry.clone())
         .await;
@@ -511,8 +503,7 @@ async fn a_rotated_key_opens_states_while_it_is_listed_as_previous() {
     let retired = old.replica(|b| b.request_state_key(NEW_KEY)).await;
     let args = json!({ "invoice": "INV-1", "amount": 10 });
     let (key, state) = old.ask("user-1", "refund", args.clone()).await;
-    let retry =
-        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let retry = confirmed(&args, &key, &state);
 
     let (_, body) = rotated
         .call("user-1", ACCEPTS[0], "refund", retry.clone())
@@ -532,7 +523,7 @@ async fn a_rotated_key_opens_states_while_it_is_listed_as_previous() {
             "user-1",
             ACCEPTS[0],
             "refund",
-            json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
+            confirmed(&args, &key, &state),
         )
         .await;
     assert_eq!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{AuthError, CallOutcome, McpServerBuilder, TokenVerifier};
-use mcp_auth_test_support::{Client, bind, serve_on};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::json;
 
 /// Name the tool being run.
@@ -53,12 +53,11 @@ impl TokenVerifier for Users {
 async fn start(
     configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
 ) -> std::net::SocketAddr {
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
+    let (listener, _, resource) = bind_endpoint().await;
     let builder = McpServer::builder("limits", "1")
         .tools(tools![whoami, void_it, slow, admin])
         .verifier(Users)
-        .resource(format!("http://{addr}/mcp"))
+        .resource(resource)
         .stateless(true);
     serve_on(listener, configure(builder).build().unwrap().into_router())
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, BuildError, TokenVerifier};
-use mcp_auth_test_support::{Client, bind, serve, serve_on};
+use mcp_auth_test_support::{Client, bind_endpoint, serve, serve_on};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -85,13 +85,12 @@ fn verifier() -> TestTokens {
 
 async fn start() -> (std::net::SocketAddr, Calls) {
     let calls = Calls::default();
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
+    let (listener, _, resource) = bind_endpoint().await;
     let server = McpServer::builder("billing", "1.2.3")
         .tools(tools![lookup_invoice, refund_invoice, hello])
         .state(calls.clone())
         .verifier(verifier())
-        .resource(format!("http://{addr}/mcp"))
+        .resource(resource)
         .build()
         .unwrap();
     (serve_on(listener, server.into_router()), calls)
@@ -501,7 +500,7 @@ fn building_checks_the_configuration() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "tool `lookup_invoice` takes `ToolContext<http::Calls>` but the server state is `()`: pass the state with `.state(..)`"
+        "tool `lookup_invoice` takes `ToolContext<mcp::methods::Calls>` but the server state is `()`: pass the state with `.state(..)`"
     );
 
     let err = McpServer::builder("x", "1")
