@@ -8,20 +8,9 @@ use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
 use mcp_auth_test_support::logs::Logs;
+use mcp_auth_test_support::tools::{read_thing, write_thing};
 use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::json;
-
-/// Read a thing.
-#[tool(scope = "things:read", read_only)]
-async fn read_thing() -> String {
-    "read".into()
-}
-
-/// Write a thing.
-#[tool(scope = "things:write")]
-async fn write_thing() -> String {
-    "written".into()
-}
 
 #[tokio::test]
 async fn no_token_ever_reaches_the_logs() {

@@ -14,20 +14,9 @@ use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{AuthError, TokenVerifier};
 use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
 use mcp_auth_test_support::logs::Logs;
-use mcp_auth_test_support::{bind_endpoint, serve_on};
+use mcp_auth_test_support::tools::{read_thing, write_thing};
+use mcp_auth_test_support::{bind_endpoint, serve_on, serve_stateless, serve_stateless_on};
 use serde_json::json;
-
-/// Read a thing.
-#[tool(scope = "things:read", read_only)]
-async fn read_thing() -> String {
-    "read".into()
-}
-
-/// Write a thing.
-#[tool(scope = "things:write")]
-async fn write_thing() -> String {
-    "written".into()
-}
 
 const CLIENT_ID: &str = "mcp-rs";
 /// A secret with characters that form and Basic encodings change.
@@ -61,16 +50,8 @@ async fn bearer(addr: std::net::SocketAddr, token: &str, tool: &str) -> u16 {
 
 /// A stateless server for `tools![read_thing, write_thing]` in front of `verifier`.
 async fn server<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> std::net::SocketAddr {
-    let (listener, addr, resource) = bind_endpoint().await;
-    let server = McpServer::builder("things", "1")
-        .tools(tools![read_thing, write_thing])
-        .resource(resource.clone())
-        .verifier(verifier(&resource))
-        .stateless(true)
-        .build()
-        .unwrap();
-    serve_on(listener, server.into_router());
-    addr
+    let builder = McpServer::builder("things", "1").tools(tools![read_thing, write_thing]);
+    serve_stateless(builder, verifier).await
 }
 
 #[tokio::test]
@@ -183,14 +164,8 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
             .build()
             .unwrap();
         let debug = format!("{verifier:?}");
-        let server = McpServer::builder("things", "1")
-            .tools(tools![read_thing, write_thing])
-            .resource(resource)
-            .verifier(verifier)
-            .stateless(true)
-            .build()
-            .unwrap();
-        serve_on(listener, server.into_router());
+        let builder = McpServer::builder("things", "1").tools(tools![read_thing, write_thing]);
+        serve_stateless_on(listener, resource, builder, verifier);
         let token = |name: &str| format!("opaque-{method:?}-{name}-8c1e2f9a7b3d");
         endpoint.activate(&token("good"), "alice", "things:read");
         assert_eq!(bearer(addr, &token("good"), "read_thing").await, 200);

@@ -15,7 +15,7 @@ use mcp_auth_runtime::{AuthError, TokenVerifier};
 use mcp_auth_test_support::issuer::{
     Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
 };
-use mcp_auth_test_support::{bind, bind_endpoint, serve_on};
+use mcp_auth_test_support::{bind, bind_endpoint, serve_on, serve_stateless, serve_stateless_on};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -37,17 +37,11 @@ struct Server {
 
 impl Server {
     async fn start<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> Server {
-        let (listener, addr, resource) = bind_endpoint().await;
         let runs = Runs::default();
-        let server = McpServer::builder("invoices", "1.0.0")
+        let builder = McpServer::builder("invoices", "1.0.0")
             .tools(tools![lookup_invoice])
-            .state(runs.clone())
-            .resource(resource.clone())
-            .verifier(verifier(&resource))
-            .stateless(true)
-            .build()
-            .unwrap();
-        serve_on(listener, server.into_router());
+            .state(runs.clone());
+        let addr = serve_stateless(builder, verifier).await;
         Server {
             addr,
             runs,
@@ -372,7 +366,7 @@ async fn keys_rotate_under_load_without_a_wrong_answer() {
 async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) {
     // The endpoint needs the resource, which is the server's own URL: bind the server's
     // listener first, then start the endpoint.
-    let (listener, addr, resource) = bind_endpoint().await;
+    let (listener, _, resource) = bind_endpoint().await;
     let introspection = FaultyIntrospection::start(&resource).await;
     let verifier = IntrospectionVerifier::builder(&introspection.url, &resource)
         .client_credentials("rs", "rs-secret", Default::default())
@@ -382,15 +376,10 @@ async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) 
         .build()
         .unwrap();
     let runs = Runs::default();
-    let server = McpServer::builder("invoices", "1.0.0")
+    let builder = McpServer::builder("invoices", "1.0.0")
         .tools(tools![lookup_invoice])
-        .state(runs.clone())
-        .resource(resource)
-        .verifier(verifier)
-        .stateless(true)
-        .build()
-        .unwrap();
-    serve_on(listener, server.into_router());
+        .state(runs.clone());
+    let addr = serve_stateless_on(listener, resource, builder, verifier);
     let server = Server {
         addr,
         runs,

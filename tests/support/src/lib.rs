@@ -15,4 +15,4 @@ mod server;
 
 pub use client::{Client, EventReader, get_json, open_session};
 pub use modern::modern_call;
-pub use server::{bind, bind_endpoint, serve, serve_on};
+pub use server::{bind, bind_endpoint, serve, serve_on, serve_stateless, serve_stateless_on};

@@ -27,3 +27,32 @@ pub async fn bind_endpoint() -> (tokio::net::TcpListener, SocketAddr, String) {
     let addr = listener.local_addr().unwrap();
     (listener, addr, format!("http://{addr}/mcp"))
 }
+
+/// Serves `builder` (its tools and state set) on loopback as a stateless server protecting
+/// its own URL, in front of the verifier `verifier` makes for that resource; returns the
+/// address.
+pub async fn serve_stateless<V: mcp_auth_runtime::TokenVerifier>(
+    builder: mcp_auth_runtime::McpServerBuilder,
+    verifier: impl FnOnce(&str) -> V,
+) -> SocketAddr {
+    let (listener, _, resource) = bind_endpoint().await;
+    let verifier = verifier(&resource);
+    serve_stateless_on(listener, resource, builder, verifier)
+}
+
+/// [`serve_stateless`] on a listener bound by [`bind_endpoint`], for a verifier that had to
+/// be made before (whose endpoint needs the resource).
+pub fn serve_stateless_on(
+    listener: tokio::net::TcpListener,
+    resource: String,
+    builder: mcp_auth_runtime::McpServerBuilder,
+    verifier: impl mcp_auth_runtime::TokenVerifier,
+) -> SocketAddr {
+    let server = builder
+        .resource(resource)
+        .verifier(verifier)
+        .stateless(true)
+        .build()
+        .unwrap();
+    serve_on(listener, server.into_router())
+}

@@ -119,10 +119,7 @@ async fn random_opaque_tokens_cannot_flood_the_introspection_endpoint() {
         .build()
         .unwrap();
     let runs = Runs::default();
-    let server = McpServer::builder("invoices", "1.0.0")
-        .tools(tools![lookup_invoice, void_invoice])
-        .state(runs.clone())
-        .resource(resource.clone())
+    let server = invoices(&resource, &runs)
         .verifier(verifier)
         .stateless(true)
         .build()
@@ -205,10 +202,7 @@ async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
     let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
         .build()
         .unwrap();
-    let server = McpServer::builder("invoices", "1.0.0")
-        .tools(tools![lookup_invoice, void_invoice])
-        .state(Runs::default())
-        .resource(resource.clone())
+    let server = invoices(&resource, &Runs::default())
         .verifier(verifier)
         .stateless(true)
         .build()

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mcp_auth_runtime::DEFAULT_BODY_LIMIT;
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{DEFAULT_BODY_LIMIT, McpServerBuilder};
 use mcp_auth_test_support::bind_endpoint;
 use mcp_auth_test_support::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
 use serde_json::{Value, json};
@@ -44,6 +44,14 @@ async fn lookup_invoice(ctx: ToolContext<Runs>, invoice_id: String) -> Result<St
 async fn void_invoice(ctx: ToolContext<Runs>, invoice_id: String) -> Result<String, ToolError> {
     ctx.state().0.fetch_add(1, Ordering::SeqCst);
     Ok(format!("voided {} bytes", invoice_id.len()))
+}
+
+/// A server of the two tools above for `resource`, counting their runs in `runs`.
+fn invoices(resource: &str, runs: &Runs) -> McpServerBuilder {
+    McpServer::builder("invoices", "1.0.0")
+        .tools(tools![lookup_invoice, void_invoice])
+        .state(runs.clone())
+        .resource(resource)
 }
 
 pub(crate) const ALL: &str = "invoices:read invoices:write";
@@ -89,10 +97,7 @@ impl Fx {
             .build()
             .unwrap();
         let runs = Runs::default();
-        let server = McpServer::builder("invoices", "1.0.0")
-            .tools(tools![lookup_invoice, void_invoice])
-            .state(runs.clone())
-            .resource(resource.clone())
+        let server = invoices(&resource, &runs)
             .authorization_server(issuer.url.clone())
             .verifier(verifier)
             .stateless(stateless)
