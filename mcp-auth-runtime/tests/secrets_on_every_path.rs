@@ -15,7 +15,7 @@ use mcp_auth_runtime::{AuthError, TokenVerifier};
 use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
 use mcp_auth_test_support::logs::Logs;
 use mcp_auth_test_support::tools::{read_thing, write_thing};
-use mcp_auth_test_support::{bind_endpoint, serve_on, serve_stateless, serve_stateless_on};
+use mcp_auth_test_support::{bind_endpoint, serve_stateless, serve_stateless_on};
 use serde_json::json;
 
 const CLIENT_ID: &str = "mcp-rs";

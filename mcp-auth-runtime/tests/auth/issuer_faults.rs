@@ -15,7 +15,7 @@ use mcp_auth_runtime::{AuthError, TokenVerifier};
 use mcp_auth_test_support::issuer::{
     Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
 };
-use mcp_auth_test_support::{bind, bind_endpoint, serve_on, serve_stateless, serve_stateless_on};
+use mcp_auth_test_support::{bind, bind_endpoint, serve_stateless, serve_stateless_on};
 use serde_json::json;
 
 #[derive(Clone, Default)]
