@@ -332,7 +332,7 @@ async fn a_tampered_request_state_is_refused() {
     for accept in ACCEPTS {
         for state in &tampered {
             let refused = fx
-                .call("user-1", accept, "refund", confirmed(&args, &key, &state))
+                .call("user-1", accept, "refund", confirmed(&args, &key, state))
                 .await;
             assert_refused(accept, &refused, "`requestState`");
         }
