@@ -21,37 +21,25 @@ async fn legacy_sessions_follow_the_transport_rules() {
             .header("content-type", "application/json")
             .body(ping.clone())
     };
-    assert_eq!(bare().send().await.unwrap().status(), 400, "no session id");
-    assert_eq!(
-        bare()
-            .header("mcp-session-id", "nope")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404,
-        "unknown session"
-    );
-    assert_eq!(
-        bare()
-            .header("mcp-session-id", &session)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200,
-        "absent version header: 2025-03-26 assumed"
-    );
-    assert_eq!(
-        bare()
-            .header("mcp-session-id", &session)
-            .header("mcp-protocol-version", "2025-03-26")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let with = |request: reqwest::RequestBuilder, headers: &[(&str, &str)]| {
+        let request = headers.iter().fold(request, |request, (name, value)| {
+            request.header(*name, *value)
+        });
+        async move { request.send().await.unwrap().status() }
+    };
+    let id = ("mcp-session-id", session.as_str());
+    for (why, headers, status) in [
+        ("no session id", &[][..], 400),
+        ("unknown session", &[("mcp-session-id", "nope")][..], 404),
+        ("absent version header: 2025-03-26 assumed", &[id][..], 200),
+        (
+            "version header 2025-03-26",
+            &[id, ("mcp-protocol-version", "2025-03-26")][..],
+            200,
+        ),
+    ] {
+        assert_eq!(with(bare(), headers).await, status, "{why}");
+    }
     let (status, body) = send_json(
         bare()
             .header("mcp-session-id", &session)
@@ -65,48 +53,24 @@ async fn legacy_sessions_follow_the_transport_rules() {
     );
 
     // DELETE ends the session; it is then unknown.
-    let delete = |id: &str| {
-        reqwest::Client::new()
-            .delete(url(s.addr))
-            .bearer_auth("user-1")
-            .header("mcp-session-id", id)
-            .send()
-    };
-    assert_eq!(delete(&session).await.unwrap().status(), 204);
+    let http = reqwest::Client::new();
+    let delete = || http.delete(url(s.addr)).bearer_auth("user-1");
+    assert_eq!(with(delete(), &[id]).await, 204);
+    assert_eq!(with(bare(), &[id]).await, 404);
+    assert_eq!(with(delete(), &[id]).await, 404);
     assert_eq!(
-        bare()
-            .header("mcp-session-id", &session)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
+        with(delete(), &[]).await,
+        400,
+        "DELETE without a session id"
     );
-    assert_eq!(delete(&session).await.unwrap().status(), 404);
-    let no_id = reqwest::Client::new()
-        .delete(url(s.addr))
-        .bearer_auth("user-1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(no_id.status(), 400);
-    let get = reqwest::Client::new()
-        .get(url(s.addr))
-        .bearer_auth("user-1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(get.status(), 405);
+    let get = http.get(url(s.addr)).bearer_auth("user-1");
+    assert_eq!(with(get, &[]).await, 405);
     // A 2026-07-28 client has no session to end.
-    let modern_delete = reqwest::Client::new()
-        .delete(url(s.addr))
-        .bearer_auth("user-1")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-session-id", "anything")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(modern_delete.status(), 405);
+    let modern = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-session-id", "anything"),
+    ];
+    assert_eq!(with(delete(), &modern).await, 405);
 }
 
 #[tokio::test]
