@@ -495,16 +495,26 @@ async fn a_redis_outage_fails_closed_and_heals() {
 const STATE_KEY: [u8; 32] = [9; 32];
 
 /// The first round of `confirm` on `replica`, and the retry that confirms it.
-async fn confirm_retry(http: &reqwest::Client, replica: &Replica) -> Value {
-    let (status, body) = modern_call(
+/// `confirm` called by `user-1` on `replica` with `params`, accepting `accept`.
+async fn confirm_on(
+    http: &reqwest::Client,
+    replica: &Replica,
+    accept: &str,
+    params: &Value,
+) -> (u16, Value) {
+    modern_call(
         http,
         replica.addr,
         "user-1",
-        "application/json",
+        accept,
         "confirm",
-        json!({}),
+        params.clone(),
     )
-    .await;
+    .await
+}
+
+async fn confirm_retry(http: &reqwest::Client, replica: &Replica) -> Value {
+    let (status, body) = confirm_on(http, replica, "application/json", &json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["resultType"], "input_required", "{body}");
     json!({
@@ -526,30 +536,14 @@ async fn a_request_state_spent_on_one_replica_is_refused_on_the_other() {
         })
         .await;
         let retry = confirm_retry(&http, &a).await;
-        let (status, body) = modern_call(
-            &http,
-            b.addr,
-            "user-1",
-            "application/json",
-            "confirm",
-            retry.clone(),
-        )
-        .await;
+        let (status, body) = confirm_on(&http, &b, "application/json", &retry).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body["result"]["content"][0]["text"], "Accept {\"confirm\":true}",
             "{body}"
         );
         for replica in [&a, &b] {
-            let (_, body) = modern_call(
-                &http,
-                replica.addr,
-                "user-1",
-                "application/json",
-                "confirm",
-                retry.clone(),
-            )
-            .await;
+            let (_, body) = confirm_on(&http, replica, "application/json", &retry).await;
             assert_eq!(body["error"]["code"], -32602, "{body}");
             let message = body["error"]["message"].as_str().unwrap();
             assert!(message.contains("already been used"), "{message}");
@@ -572,15 +566,7 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
     let retry = confirm_retry(&http, &a).await;
     redis.stop();
     let started = Instant::now();
-    let (status, body) = modern_call(
-        &http,
-        a.addr,
-        "user-1",
-        "application/json",
-        "confirm",
-        retry.clone(),
-    )
-    .await;
+    let (status, body) = confirm_on(&http, &a, "application/json", &retry).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], -32603, "{body}");
     assert!(
@@ -589,15 +575,7 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
         started.elapsed()
     );
     // A stream-only client gets the same status: the refusal is decided before a stream opens.
-    let (status, _) = modern_call(
-        &http,
-        a.addr,
-        "user-1",
-        "text/event-stream",
-        "confirm",
-        retry.clone(),
-    )
-    .await;
+    let (status, _) = confirm_on(&http, &a, "text/event-stream", &retry).await;
     assert_eq!(status, 503);
     assert_eq!(
         a.counter.0.load(Ordering::SeqCst),
@@ -609,15 +587,7 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (status, body) = modern_call(
-            &http,
-            a.addr,
-            "user-1",
-            "application/json",
-            "confirm",
-            retry.clone(),
-        )
-        .await;
+        let (status, body) = confirm_on(&http, &a, "application/json", &retry).await;
         if status == 200 {
             assert_eq!(
                 body["result"]["content"][0]["text"], "Accept {\"confirm\":true}",
