@@ -487,8 +487,9 @@ async fn transport_errors_have_their_own_status() {
 #[test]
 fn building_checks_the_configuration() {
     let base = || McpServer::builder("x", "1").tools(tools![hello]);
-    // (what is wrong, the builder, whether its error is the expected one)
-    let mut cases: Vec<(String, McpServerBuilder, fn(&BuildError) -> bool)> = vec![
+    // What is wrong, the builder, whether its error is the expected one.
+    type Case = (String, McpServerBuilder, fn(&BuildError) -> bool);
+    let mut cases: Vec<Case> = vec![
         (
             "a tool twice".into(),
             McpServer::builder("x", "1")

@@ -134,6 +134,19 @@ impl Fx {
         .await
     }
 
+    /// The retry of `tool` by `user-1` accepting `accept`: `responses` to its questions, with the
+    /// sealed `state`.
+    async fn answer(
+        &self,
+        accept: &str,
+        tool: &str,
+        responses: Value,
+        state: &str,
+    ) -> (u16, Value) {
+        let params = json!({ "inputResponses": responses, "requestState": state });
+        self.call("user-1", accept, tool, params).await
+    }
+
     /// The first round of `tool`: its question key and sealed state.
     async fn ask(&self, subject: &str, tool: &str, arguments: Value) -> (String, String) {
         let (status, body) = self
@@ -405,25 +418,13 @@ async fn an_answer_to_a_question_not_asked_is_refused() {
             json!({ "elicitation-1": ok }),
             json!({ "sampling-0": {} }),
         ] {
-            let refused = fx
-                .call(
-                    "user-1",
-                    accept,
-                    "twice",
-                    json!({ "inputResponses": responses, "requestState": state }),
-                )
-                .await;
+            let refused = fx.answer(accept, "twice", json!(responses), &state).await;
             assert_refused(accept, &refused, "a question that was not asked");
         }
     }
     // Answered one at a time, each with the state of the round that asked it.
     let (_, body) = fx
-        .call(
-            "user-1",
-            ACCEPTS[0],
-            "twice",
-            json!({ "inputResponses": { "elicitation-0": ok }, "requestState": state }),
-        )
+        .answer(ACCEPTS[0], "twice", json!({ "elicitation-0": ok }), &state)
         .await;
     let result = &body["result"];
     assert_eq!(result["resultType"], "input_required", "{body}");
@@ -431,21 +432,16 @@ async fn an_answer_to_a_question_not_asked_is_refused() {
     let second = result["requestState"].as_str().unwrap();
     // The first question cannot be answered again with the second round's state.
     let again = fx
-        .call(
-            "user-1",
+        .answer(
             ACCEPTS[0],
             "twice",
-            json!({ "inputResponses": { "elicitation-0": { "action": "decline" } }, "requestState": second }),
+            json!({ "elicitation-0": { "action": "decline" } }),
+            second,
         )
         .await;
     assert_refused(ACCEPTS[0], &again, "a question that was not asked");
     let (_, body) = fx
-        .call(
-            "user-1",
-            ACCEPTS[0],
-            "twice",
-            json!({ "inputResponses": { "elicitation-1": ok }, "requestState": second }),
-        )
+        .answer(ACCEPTS[0], "twice", json!({ "elicitation-1": ok }), second)
         .await;
     assert_eq!(
         body["result"]["content"][0]["text"], "Accept Accept",

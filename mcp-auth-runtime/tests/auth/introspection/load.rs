@@ -3,14 +3,21 @@
 
 use super::*;
 
-#[tokio::test]
-async fn concurrent_requests_for_one_token_share_one_introspection() {
+/// An endpoint that knows the token `good` (alice) and answers after `delay`, and a verifier
+/// with the default settings in front of it.
+async fn slow_endpoint(delay: Duration) -> (FaultyIntrospection, IntrospectionVerifier) {
     let endpoint = FaultyIntrospection::start(RESOURCE).await;
     endpoint.activate("good", "alice", "x:read");
-    endpoint.set_delay(Duration::from_millis(200));
+    endpoint.set_delay(delay);
     let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
         .build()
         .unwrap();
+    (endpoint, verifier)
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_token_share_one_introspection() {
+    let (endpoint, verifier) = slow_endpoint(Duration::from_millis(200)).await;
     for result in burst(&verifier, "random-0c1d", 100).await {
         assert!(is_invalid(result));
     }
@@ -31,12 +38,7 @@ async fn concurrent_requests_for_one_token_share_one_introspection() {
 
 #[tokio::test]
 async fn endpoint_failures_are_shared_but_never_remembered() {
-    let endpoint = FaultyIntrospection::start(RESOURCE).await;
-    endpoint.activate("good", "alice", "x:read");
-    endpoint.set_delay(Duration::from_millis(200));
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .build()
-        .unwrap();
+    let (endpoint, verifier) = slow_endpoint(Duration::from_millis(200)).await;
     // Not `Fault::RefuseClient`: its `error!` line is asserted by a test running in parallel,
     // and `tracing` can miss a callsite that two threads reach first at the same time.
     for fault in [Fault::Down, Fault::Garbage] {
@@ -296,12 +298,7 @@ async fn beyond_the_wait_queue_a_new_token_fails_fast_with_503() {
 /// slot and fills the wait queue, verifying it completes on its first poll, every time.
 #[tokio::test]
 async fn cached_tokens_never_wait_behind_a_flood() {
-    let endpoint = FaultyIntrospection::start(RESOURCE).await;
-    endpoint.activate("good", "alice", "x:read");
-    endpoint.set_delay(Duration::from_millis(300));
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .build()
-        .unwrap();
+    let (endpoint, verifier) = slow_endpoint(Duration::from_millis(300)).await;
     verifier.verify("good").await.unwrap();
     let flood: Vec<_> = (0..2_000)
         .map(|i| {
