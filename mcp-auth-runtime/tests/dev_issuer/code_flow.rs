@@ -191,16 +191,8 @@ async fn wrong_code_verifier_is_refused_and_spends_the_code() {
     let (verifier, challenge) = pkce();
     let (other_verifier, _) = pkce();
     let code = fx.code(&client_id, &challenge, &[]).await;
-    assert_oauth_error(
-        fx.redeem(&client_id, &code, &other_verifier).await,
-        400,
-        "invalid_grant",
-    );
-    assert_oauth_error(
-        fx.redeem(&client_id, &code, &verifier).await,
-        400,
-        "invalid_grant",
-    );
+    assert_invalid_grant(fx.redeem(&client_id, &code, &other_verifier).await);
+    assert_invalid_grant(fx.redeem(&client_id, &code, &verifier).await);
 
     let code = fx.code(&client_id, &challenge, &[]).await;
     assert_oauth_error(
@@ -224,22 +216,16 @@ async fn authorization_codes_are_single_use() {
     let code = fx.code(&client_id, &challenge, &[]).await;
     let (status, first) = fx.redeem(&client_id, &code, &verifier).await;
     assert_eq!(status, 200, "{first}");
-    assert_oauth_error(
-        fx.redeem(&client_id, &code, &verifier).await,
-        400,
-        "invalid_grant",
-    );
+    assert_invalid_grant(fx.redeem(&client_id, &code, &verifier).await);
 
     // RFC 6749 §4.1.2: a replayed code revokes what it yielded.
-    assert_oauth_error(
+    assert_invalid_grant(
         fx.token(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", first["refresh_token"].as_str().unwrap()),
             ("client_id", &client_id),
         ])
         .await,
-        400,
-        "invalid_grant",
     );
 }
 
@@ -250,14 +236,10 @@ async fn codes_are_bound_to_the_client_and_redirect_uri() {
     let other = fx.public_client(None).await;
     let (verifier, challenge) = pkce();
     let code = fx.code(&client_id, &challenge, &[]).await;
-    assert_oauth_error(
-        fx.redeem(&other, &code, &verifier).await,
-        400,
-        "invalid_grant",
-    );
+    assert_invalid_grant(fx.redeem(&other, &code, &verifier).await);
 
     let code = fx.code(&client_id, &challenge, &[]).await;
-    assert_oauth_error(
+    assert_invalid_grant(
         fx.token(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -266,8 +248,6 @@ async fn codes_are_bound_to_the_client_and_redirect_uri() {
             ("client_id", &client_id),
         ])
         .await,
-        400,
-        "invalid_grant",
     );
 }
 

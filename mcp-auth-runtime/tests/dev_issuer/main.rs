@@ -317,6 +317,12 @@ fn assert_oauth_error((status, body): (u16, Value), expected: u16, error: &str) 
     );
 }
 
+/// Asserts a `400 invalid_grant`.
+#[track_caller]
+fn assert_invalid_grant(reply: (u16, Value)) {
+    assert_oauth_error(reply, 400, "invalid_grant");
+}
+
 fn form_token(page: &str) -> String {
     let marker = "name=\"form_token\" value=\"";
     let start = page.find(marker).expect("a form token") + marker.len();

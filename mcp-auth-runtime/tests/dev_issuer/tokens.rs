@@ -48,8 +48,8 @@ async fn refresh_tokens_rotate_and_may_narrow_but_never_widen_the_scope() {
     let rt3 = full["refresh_token"].as_str().unwrap().to_owned();
 
     // A spent refresh token is refused, and revokes its family.
-    assert_oauth_error(refresh(rt1, None).await, 400, "invalid_grant");
-    assert_oauth_error(refresh(rt3, None).await, 400, "invalid_grant");
+    assert_invalid_grant(refresh(rt1, None).await);
+    assert_invalid_grant(refresh(rt3, None).await);
 }
 
 #[tokio::test]
