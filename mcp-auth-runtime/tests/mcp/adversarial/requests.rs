@@ -261,6 +261,17 @@ async fn json_rpc_oddities_are_400_and_run_nothing() {
         -32700,
     )
     .await;
+    // The server is still there.
+    fx.accepted("a genuine call afterwards", fx.void(&good))
+        .await;
+}
+
+#[tokio::test]
+async fn non_requests_run_nothing_and_huge_ids_are_echoed() {
+    let fx = Fx::start().await;
+    let good = fx.good();
+    let raw = |body: &str| fx.post(body.to_owned()).bearer_auth(&good);
+    let call = r#""method":"tools/call","params":{"name":"void_invoice","arguments":{"invoice_id":"INV-1"}}"#;
     // Not JSON-RPC requests at all: nothing to answer, and nothing runs.
     fx.refused(
         "tools/call as a notification",
