@@ -282,34 +282,24 @@ async fn concurrent_retries_with_one_state_run_the_tool_once() {
 #[tokio::test]
 async fn answers_sent_before_any_question_are_refused() {
     let fx = Fx::start(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    // The unsealed state of old: base64 of the answers.
+    let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"elicitation-0":{YES}}}"#));
     for accept in ACCEPTS {
-        // A client that skips the confirmation by answering it in advance.
-        let skipped = fx
-            .call(
-                "user-1",
-                accept,
-                "refund",
-                json!({
-                    "arguments": { "invoice": "INV-1", "amount": 10 },
-                    "inputResponses": { "elicitation-0": yes() },
-                }),
-            )
-            .await;
-        assert_refused(accept, &skipped, "without the `requestState`");
-        // The unsealed state of old: base64 of the answers.
-        let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"elicitation-0":{YES}}}"#));
-        let forged = fx
-            .call(
-                "user-1",
-                accept,
-                "refund",
-                json!({
-                    "arguments": { "invoice": "INV-1", "amount": 10 },
-                    "requestState": forged,
-                }),
-            )
-            .await;
-        assert_refused(accept, &forged, "not issued by this server");
+        for (params, why) in [
+            // A client that skips the confirmation by answering it in advance.
+            (
+                json!({ "arguments": args, "inputResponses": { "elicitation-0": yes() } }),
+                "without the `requestState`",
+            ),
+            (
+                json!({ "arguments": args, "requestState": forged }),
+                "not issued by this server",
+            ),
+        ] {
+            let refused = fx.call("user-1", accept, "refund", params).await;
+            assert_refused(accept, &refused, why);
+        }
     }
     assert_eq!(fx.runs(), 0);
 }

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The members of a `tools/call` of `void_invoice`, to build messages around.
+const CALL: &str =
+    r#""method":"tools/call","params":{"name":"void_invoice","arguments":{"invoice_id":"INV-1"}}"#;
+
 #[tokio::test]
 async fn tokens_only_travel_in_one_authorization_header() {
     let fx = Fx::start().await;
@@ -159,25 +163,24 @@ async fn json_rpc_oddities_are_400_and_run_nothing() {
     let fx = Fx::start().await;
     let good = fx.good();
     let raw = |body: &str| fx.post(body.to_owned()).bearer_auth(&good);
-    let call = r#""method":"tools/call","params":{"name":"void_invoice","arguments":{"invoice_id":"INV-1"}}"#;
     for (attack, body, code) in [
         (
             "a batch",
-            format!(r#"[{{"jsonrpc":"2.0","id":1,{call}}}]"#),
+            format!(r#"[{{"jsonrpc":"2.0","id":1,{CALL}}}]"#),
             -32600,
         ),
-        ("jsonrpc 1.0", format!(r#"{{"jsonrpc":"1.0","id":1,{call}}}"#), -32600),
-        ("no jsonrpc", format!(r#"{{"id":1,{call}}}"#), -32600),
-        ("jsonrpc a number", format!(r#"{{"jsonrpc":2.0,"id":1,{call}}}"#), -32600),
-        ("id true", format!(r#"{{"jsonrpc":"2.0","id":true,{call}}}"#), -32600),
-        ("id an object", format!(r#"{{"jsonrpc":"2.0","id":{{}},{call}}}"#), -32600),
-        ("id an array", format!(r#"{{"jsonrpc":"2.0","id":[1],{call}}}"#), -32600),
-        ("id a float", format!(r#"{{"jsonrpc":"2.0","id":1.5,{call}}}"#), -32600),
-        ("id null", format!(r#"{{"jsonrpc":"2.0","id":null,{call}}}"#), -32600),
-        ("id 1e400", format!(r#"{{"jsonrpc":"2.0","id":1e400,{call}}}"#), -32600),
+        ("jsonrpc 1.0", format!(r#"{{"jsonrpc":"1.0","id":1,{CALL}}}"#), -32600),
+        ("no jsonrpc", format!(r#"{{"id":1,{CALL}}}"#), -32600),
+        ("jsonrpc a number", format!(r#"{{"jsonrpc":2.0,"id":1,{CALL}}}"#), -32600),
+        ("id true", format!(r#"{{"jsonrpc":"2.0","id":true,{CALL}}}"#), -32600),
+        ("id an object", format!(r#"{{"jsonrpc":"2.0","id":{{}},{CALL}}}"#), -32600),
+        ("id an array", format!(r#"{{"jsonrpc":"2.0","id":[1],{CALL}}}"#), -32600),
+        ("id a float", format!(r#"{{"jsonrpc":"2.0","id":1.5,{CALL}}}"#), -32600),
+        ("id null", format!(r#"{{"jsonrpc":"2.0","id":null,{CALL}}}"#), -32600),
+        ("id 1e400", format!(r#"{{"jsonrpc":"2.0","id":1e400,{CALL}}}"#), -32600),
         (
             "id beyond u64",
-            format!(r#"{{"jsonrpc":"2.0","id":184467440737095516160,{call}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":184467440737095516160,{CALL}}}"#),
             -32600,
         ),
         (
@@ -217,17 +220,17 @@ async fn json_rpc_oddities_are_400_and_run_nothing() {
         ),
         (
             "trailing garbage",
-            format!(r#"{{"jsonrpc":"2.0","id":1,{call}}}x"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,{CALL}}}x"#),
             -32700,
         ),
         (
             "two messages in one body",
-            format!(r#"{{"jsonrpc":"2.0","id":1,{call}}}{{"jsonrpc":"2.0","id":2,{call}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,{CALL}}}{{"jsonrpc":"2.0","id":2,{CALL}}}"#),
             -32700,
         ),
         (
             "a byte-order mark",
-            format!("\u{feff}{{\"jsonrpc\":\"2.0\",\"id\":1,{call}}}"),
+            format!("\u{feff}{{\"jsonrpc\":\"2.0\",\"id\":1,{CALL}}}"),
             -32700,
         ),
         ("an empty body", String::new(), -32700),
@@ -271,11 +274,10 @@ async fn non_requests_run_nothing_and_huge_ids_are_echoed() {
     let fx = Fx::start().await;
     let good = fx.good();
     let raw = |body: &str| fx.post(body.to_owned()).bearer_auth(&good);
-    let call = r#""method":"tools/call","params":{"name":"void_invoice","arguments":{"invoice_id":"INV-1"}}"#;
     // Not JSON-RPC requests at all: nothing to answer, and nothing runs.
     fx.refused(
         "tools/call as a notification",
-        raw(&format!(r#"{{"jsonrpc":"2.0",{call}}}"#)),
+        raw(&format!(r#"{{"jsonrpc":"2.0",{CALL}}}"#)),
         202,
         Challenge::Absent,
     )
