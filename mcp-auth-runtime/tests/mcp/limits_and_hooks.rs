@@ -115,23 +115,32 @@ async fn a_tool_budget_limits_that_tool_only() {
     );
 }
 
+/// What a call hook saw of a call: the tool, the subject, the arguments and the outcome.
+type Seen = Vec<(&'static str, String, Option<serde_json::Value>, CallOutcome)>;
+
+/// A call hook that records what it sees, and the record.
+fn recorder() -> (
+    Arc<Mutex<Seen>>,
+    impl Fn(&mcp_auth_runtime::CallEvent<'_>) + Send + Sync + 'static,
+) {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let record = seen.clone();
+    let hook = move |event: &mcp_auth_runtime::CallEvent<'_>| {
+        record.lock().unwrap().push((
+            event.tool,
+            event.auth.subject().unwrap_or("").to_owned(),
+            event
+                .arguments
+                .map(|a| serde_json::Value::Object(a.clone())),
+            event.outcome,
+        ));
+    };
+    (seen, hook)
+}
+
 #[tokio::test]
 async fn every_call_is_reported_once_with_its_outcome() {
-    type Seen = Vec<(&'static str, String, Option<serde_json::Value>, CallOutcome)>;
-    let seen: Arc<Mutex<Seen>> = Arc::default();
-    let hook = {
-        let seen = seen.clone();
-        move |event: &mcp_auth_runtime::CallEvent<'_>| {
-            seen.lock().unwrap().push((
-                event.tool,
-                event.auth.subject().unwrap_or("").to_owned(),
-                event
-                    .arguments
-                    .map(|a| serde_json::Value::Object(a.clone())),
-                event.outcome,
-            ));
-        }
-    };
+    let (seen, hook) = recorder();
     let addr = start(move |b| {
         b.on_call(hook)
             .call_timeout(Duration::from_millis(100))
@@ -172,21 +181,7 @@ async fn every_call_is_reported_once_with_its_outcome() {
 
 #[tokio::test]
 async fn a_call_over_the_request_budget_is_reported_as_rate_limited() {
-    type Seen = Vec<(&'static str, Option<serde_json::Value>, CallOutcome)>;
-    let seen: Arc<Mutex<Seen>> = Arc::default();
-    let hook = {
-        let seen = seen.clone();
-        move |event: &mcp_auth_runtime::CallEvent<'_>| {
-            assert_eq!(event.auth.subject(), Some("alice"));
-            seen.lock().unwrap().push((
-                event.tool,
-                event
-                    .arguments
-                    .map(|a| serde_json::Value::Object(a.clone())),
-                event.outcome,
-            ));
-        }
-    };
+    let (seen, hook) = recorder();
     let addr = start(move |b| {
         b.on_call(hook)
             .rate_limits(RateLimits::local().requests(Quota::per_minute(1)))
@@ -199,12 +194,19 @@ async fn a_call_over_the_request_budget_is_reported_as_rate_limited() {
     // Not calls of a tool of this server: nothing to report.
     assert_eq!(alice.call("no_such_tool", json!({})).await.0, 429);
     assert_eq!(alice.request("tools/list", json!({})).await.0, 429);
+    let alice = "alice".to_owned();
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            ("whoami", Some(json!({})), CallOutcome::Completed),
+            (
+                "whoami",
+                alice.clone(),
+                Some(json!({})),
+                CallOutcome::Completed
+            ),
             (
                 "void_it",
+                alice,
                 Some(json!({ "id": 5 })),
                 CallOutcome::RateLimited
             ),
