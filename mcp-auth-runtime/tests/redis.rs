@@ -144,6 +144,15 @@ async fn pair_with(
 }
 
 /// A session of `token` opened on `a`, and a client of `b` that uses it.
+/// Redis, two replicas sharing it, and one session of `user-1` as a client of each; `None`
+/// when there is no `redis-server` (see [`RedisServer::start`]).
+async fn sessions_on_two_replicas() -> Option<(RedisServer, Replica, Replica, Client, Client)> {
+    let redis = RedisServer::start()?;
+    let (a, b) = pair(&redis).await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    Some((redis, a, b, on_a, on_b))
+}
+
 async fn session_on_both(a: &Replica, b: &Replica, token: &str) -> (Client, Client) {
     let on_a = Client::new(a.addr, Some(token));
     assert_eq!(on_a.initialize().await, 200);
@@ -174,11 +183,9 @@ async fn delete(client: &Client) -> u16 {
 
 #[tokio::test]
 async fn a_session_opened_on_one_replica_serves_on_the_other() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, _a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let (status, _, body) = on_b.call("echo.name", json!({ "name": "ada" })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["content"][0]["text"], "ada");
@@ -214,11 +221,9 @@ async fn a_session_opened_on_one_replica_serves_on_the_other() {
 
 #[tokio::test]
 async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, _a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
@@ -259,11 +264,9 @@ async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
 
 #[tokio::test]
 async fn a_cancellation_sent_to_another_replica_stops_the_call() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let call = on_a.sse_call("count_slowly", 9, json!({})).send();
     let call = tokio::spawn(async move { call.await.unwrap().text().await });
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -607,11 +610,9 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
 
 #[tokio::test]
 async fn a_replica_shutting_down_finishes_its_calls_with_answers_relayed_to_it() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, mut a, _b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (mut a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
