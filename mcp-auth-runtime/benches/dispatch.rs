@@ -23,9 +23,7 @@ use mcp_auth_runtime::{Annotations, ToolDef};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-#[path = "../tests/common/issuer.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod issuer;
+use mcp_auth_test_support::issuer;
 
 const ISSUER: &str = "https://auth.example.com";
 const RESOURCE: &str = "https://billing.example.com/mcp";

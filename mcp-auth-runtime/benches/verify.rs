@@ -12,9 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mcp_auth_runtime::ScopePolicy;
 use mcp_auth_runtime::auth::{AuthInfo, JwkSet, JwtVerifier, TokenVerifier};
 
-#[path = "../tests/common/issuer.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod issuer;
+use mcp_auth_test_support::issuer;
 
 use issuer::{TestKey, claims};
 

@@ -4,22 +4,20 @@
 //! away, a graceful shutdown that ends listen streams, and the write timeout against clients
 //! that stop reading. Every test is bounded in time.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::Client;
-use common::issuer::{Issuer, TestKey, at, claims, protected_by};
-use common::tools::{Counter, count_slowly, echo};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{McpServerBuilder, ServeConfig};
+use mcp_auth_test_support::Client;
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims, protected_by};
+use mcp_auth_test_support::tools::{Counter, count_slowly, echo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A server with a real issuer, served by `McpServer::serve_with` on loopback.
+/// A server with a real issuer, served by `mcp_auth_runtime::serve_with` on loopback.
 struct Fx {
     issuer: Issuer,
     key: TestKey,

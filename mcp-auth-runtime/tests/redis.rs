@@ -6,19 +6,17 @@
 //! installs it). Without it the tests say so and pass, unless `MCP_AUTH_REQUIRE_REDIS` is set,
 //! as `tests/run.sh` does, which makes a missing server a failure.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use common::{Client, EventReader, bind, modern_call};
 use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::session::RedisSessions;
+use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
+use mcp_auth_test_support::{Client, EventReader, bind, modern_call};
 use serde_json::{Value, json};
 
 /// A `redis-server` of this test alone, on a free loopback port, without persistence.
@@ -147,6 +145,15 @@ async fn pair_with(
 }
 
 /// A session of `token` opened on `a`, and a client of `b` that uses it.
+/// Redis, two replicas sharing it, and one session of `user-1` as a client of each; `None`
+/// when there is no `redis-server` (see [`RedisServer::start`]).
+async fn sessions_on_two_replicas() -> Option<(RedisServer, Replica, Replica, Client, Client)> {
+    let redis = RedisServer::start()?;
+    let (a, b) = pair(&redis).await;
+    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+    Some((redis, a, b, on_a, on_b))
+}
+
 async fn session_on_both(a: &Replica, b: &Replica, token: &str) -> (Client, Client) {
     let on_a = Client::new(a.addr, Some(token));
     assert_eq!(on_a.initialize().await, 200);
@@ -177,11 +184,9 @@ async fn delete(client: &Client) -> u16 {
 
 #[tokio::test]
 async fn a_session_opened_on_one_replica_serves_on_the_other() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, _a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let (status, _, body) = on_b.call("echo.name", json!({ "name": "ada" })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["content"][0]["text"], "ada");
@@ -217,11 +222,9 @@ async fn a_session_opened_on_one_replica_serves_on_the_other() {
 
 #[tokio::test]
 async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, _a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
@@ -262,11 +265,9 @@ async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
 
 #[tokio::test]
 async fn a_cancellation_sent_to_another_replica_stops_the_call() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let call = on_a.sse_call("count_slowly", 9, json!({})).send();
     let call = tokio::spawn(async move { call.await.unwrap().text().await });
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -498,16 +499,26 @@ async fn a_redis_outage_fails_closed_and_heals() {
 const STATE_KEY: [u8; 32] = [9; 32];
 
 /// The first round of `confirm` on `replica`, and the retry that confirms it.
-async fn confirm_retry(http: &reqwest::Client, replica: &Replica) -> Value {
-    let (status, body) = modern_call(
+/// `confirm` called by `user-1` on `replica` with `params`, accepting `accept`.
+async fn confirm_on(
+    http: &reqwest::Client,
+    replica: &Replica,
+    accept: &str,
+    params: &Value,
+) -> (u16, Value) {
+    modern_call(
         http,
         replica.addr,
         "user-1",
-        "application/json",
+        accept,
         "confirm",
-        json!({}),
+        params.clone(),
     )
-    .await;
+    .await
+}
+
+async fn confirm_retry(http: &reqwest::Client, replica: &Replica) -> Value {
+    let (status, body) = confirm_on(http, replica, "application/json", &json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["resultType"], "input_required", "{body}");
     json!({
@@ -529,30 +540,14 @@ async fn a_request_state_spent_on_one_replica_is_refused_on_the_other() {
         })
         .await;
         let retry = confirm_retry(&http, &a).await;
-        let (status, body) = modern_call(
-            &http,
-            b.addr,
-            "user-1",
-            "application/json",
-            "confirm",
-            retry.clone(),
-        )
-        .await;
+        let (status, body) = confirm_on(&http, &b, "application/json", &retry).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body["result"]["content"][0]["text"], "Accept {\"confirm\":true}",
             "{body}"
         );
         for replica in [&a, &b] {
-            let (_, body) = modern_call(
-                &http,
-                replica.addr,
-                "user-1",
-                "application/json",
-                "confirm",
-                retry.clone(),
-            )
-            .await;
+            let (_, body) = confirm_on(&http, replica, "application/json", &retry).await;
             assert_eq!(body["error"]["code"], -32602, "{body}");
             let message = body["error"]["message"].as_str().unwrap();
             assert!(message.contains("already been used"), "{message}");
@@ -575,15 +570,7 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
     let retry = confirm_retry(&http, &a).await;
     redis.stop();
     let started = Instant::now();
-    let (status, body) = modern_call(
-        &http,
-        a.addr,
-        "user-1",
-        "application/json",
-        "confirm",
-        retry.clone(),
-    )
-    .await;
+    let (status, body) = confirm_on(&http, &a, "application/json", &retry).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], -32603, "{body}");
     assert!(
@@ -592,15 +579,7 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
         started.elapsed()
     );
     // A stream-only client gets the same status: the refusal is decided before a stream opens.
-    let (status, _) = modern_call(
-        &http,
-        a.addr,
-        "user-1",
-        "text/event-stream",
-        "confirm",
-        retry.clone(),
-    )
-    .await;
+    let (status, _) = confirm_on(&http, &a, "text/event-stream", &retry).await;
     assert_eq!(status, 503);
     assert_eq!(
         a.counter.0.load(Ordering::SeqCst),
@@ -612,15 +591,7 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (status, body) = modern_call(
-            &http,
-            a.addr,
-            "user-1",
-            "application/json",
-            "confirm",
-            retry.clone(),
-        )
-        .await;
+        let (status, body) = confirm_on(&http, &a, "application/json", &retry).await;
         if status == 200 {
             assert_eq!(
                 body["result"]["content"][0]["text"], "Accept {\"confirm\":true}",
@@ -640,11 +611,9 @@ async fn a_retry_is_refused_with_503_while_redis_is_down() {
 
 #[tokio::test]
 async fn a_replica_shutting_down_finishes_its_calls_with_answers_relayed_to_it() {
-    let Some(redis) = RedisServer::start() else {
+    let Some((_redis, mut a, _b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let (mut a, b) = pair(&redis).await;
-    let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
     let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");

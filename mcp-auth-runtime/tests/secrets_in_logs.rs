@@ -2,48 +2,23 @@
 //! captured, must never log a token. Its own test binary, so that the process-wide subscriber
 //! sees every thread.
 
-mod common;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::issuer::{Issuer, TestKey, at, claims};
-use common::{Client, bind, serve_on};
 use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
+use mcp_auth_test_support::logs::Logs;
+use mcp_auth_test_support::tools::{read_thing, write_thing};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::json;
-
-/// Read a thing.
-#[tool(scope = "things:read", read_only)]
-async fn read_thing() -> String {
-    "read".into()
-}
-
-/// Write a thing.
-#[tool(scope = "things:write")]
-async fn write_thing() -> String {
-    "written".into()
-}
 
 #[tokio::test]
 async fn no_token_ever_reaches_the_logs() {
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let logs = logs.clone();
-        move || LogWriter(logs.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let logs = Logs::capture_global();
 
     let key = TestKey::es256("k");
     let issuer = Issuer::start(&[&key]).await;
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
+    let (listener, addr, resource) = bind_endpoint().await;
     let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
         .refetch_interval(Duration::from_millis(100))
         .build()
@@ -99,7 +74,7 @@ async fn no_token_ever_reaches_the_logs() {
         .unwrap();
     assert_eq!(in_query.status(), 400);
 
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("bearer token rejected"),
         "the rejections are logged:\n{logs}"
@@ -115,18 +90,5 @@ async fn no_token_ever_reaches_the_logs() {
         let signature = token.rsplit('.').next().unwrap();
         assert!(!logs.contains(token.as_str()), "a token was logged");
         assert!(!logs.contains(signature), "a token signature was logged");
-    }
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

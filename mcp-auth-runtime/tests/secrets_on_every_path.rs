@@ -5,89 +5,23 @@
 //! Its own test binary, so that the process-wide subscriber and logger see every thread. (The
 //! dev issuer's authorization codes are covered by `dev_issuer.rs`.)
 
-mod common;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use common::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
-use common::{bind, serve_on};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
+use mcp_auth_test_support::logs::Logs;
+use mcp_auth_test_support::tools::{read_thing, write_thing};
+use mcp_auth_test_support::{bind_endpoint, serve_stateless, serve_stateless_on};
 use serde_json::json;
-
-/// Read a thing.
-#[tool(scope = "things:read", read_only)]
-async fn read_thing() -> String {
-    "read".into()
-}
-
-/// Write a thing.
-#[tool(scope = "things:write")]
-async fn write_thing() -> String {
-    "written".into()
-}
 
 const CLIENT_ID: &str = "mcp-rs";
 /// A secret with characters that form and Basic encodings change.
 const SECRET: &str = "Sup3r:s3cret/+=value-9f1c";
 const HMAC_SECRET: &[u8] = b"hmac-shared-secret-0123456789abcdef";
-
-/// Everything written to the logs.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl log::Log for Logs {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let line = format!(
-            "LOG {} {}: {}\n",
-            record.level(),
-            record.target(),
-            record.args()
-        );
-        self.0.lock().unwrap().extend_from_slice(line.as_bytes());
-    }
-
-    fn flush(&self) {}
-}
-
-impl Logs {
-    fn install() -> Logs {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        log::set_boxed_logger(Box::new(logs.clone())).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-        logs
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// POSTs `tools/call tool` to `addr` with `authorization` (a whole header value) and `query`.
 async fn call(
@@ -116,23 +50,13 @@ async fn bearer(addr: std::net::SocketAddr, token: &str, tool: &str) -> u16 {
 
 /// A stateless server for `tools![read_thing, write_thing]` in front of `verifier`.
 async fn server<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> std::net::SocketAddr {
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
-    let server = McpServer::builder("things", "1")
-        .tools(tools![read_thing, write_thing])
-        .resource(resource.clone())
-        .verifier(verifier(&resource))
-        .stateless(true)
-        .build()
-        .unwrap();
-    serve_on(listener, server.into_router());
-    addr
+    let builder = McpServer::builder("things", "1").tools(tools![read_thing, write_thing]);
+    serve_stateless(builder, verifier).await
 }
 
 #[tokio::test]
 async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
-    let logs = Logs::install();
+    let logs = Logs::capture_global_with_log();
     let mut secrets: Vec<String> = Vec::new();
 
     // JWT: success, every refusal, step-up, malformed requests, an issuer outage.
@@ -232,9 +156,7 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
 
     // Introspection, both client authentication methods, through every endpoint fault.
     for method in [ClientAuth::Basic, ClientAuth::Post] {
-        let listener = bind().await;
-        let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
+        let (listener, addr, resource) = bind_endpoint().await;
         let endpoint = FaultyIntrospection::start(&resource).await;
         let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
             .client_credentials(CLIENT_ID, SECRET, method)
@@ -242,14 +164,8 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
             .build()
             .unwrap();
         let debug = format!("{verifier:?}");
-        let server = McpServer::builder("things", "1")
-            .tools(tools![read_thing, write_thing])
-            .resource(resource)
-            .verifier(verifier)
-            .stateless(true)
-            .build()
-            .unwrap();
-        serve_on(listener, server.into_router());
+        let builder = McpServer::builder("things", "1").tools(tools![read_thing, write_thing]);
+        serve_stateless_on(listener, resource, builder, verifier);
         let token = |name: &str| format!("opaque-{method:?}-{name}-8c1e2f9a7b3d");
         endpoint.activate(&token("good"), "alice", "things:read");
         assert_eq!(bearer(addr, &token("good"), "read_thing").await, 200);

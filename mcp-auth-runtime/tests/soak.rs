@@ -16,17 +16,16 @@
 // The printed report is what this test is for.
 #![allow(clippy::print_stdout)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::issuer::{Issuer, TestKey, at};
 use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::bind_endpoint;
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -130,9 +129,7 @@ fn start() -> (Target, std::sync::mpsc::Sender<()>) {
         runtime.block_on(async move {
             let key = TestKey::es256("soak");
             let issuer = Issuer::start(&[&key]).await;
-            let listener = common::bind().await;
-            let addr = listener.local_addr().unwrap();
-            let resource = format!("http://{addr}/mcp");
+            let (listener, addr, resource) = bind_endpoint().await;
             let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
                 .build()
                 .unwrap();
@@ -145,7 +142,7 @@ fn start() -> (Target, std::sync::mpsc::Sender<()>) {
                 .session_idle_timeout(Duration::from_secs(20))
                 .build()
                 .unwrap();
-            common::serve_on(listener, server.clone().into_router());
+            mcp_auth_test_support::serve_on(listener, server.clone().into_router());
             let token = |sub: &str, aud: &str, exp: u64| {
                 key.sign(&json!({
                     "iss": issuer.url, "aud": aud, "sub": sub, "client_id": "soak",

@@ -65,7 +65,7 @@ fn serve(args: &[String]) -> anyhow::Result<()> {
         })
 }
 
-/// `axum::serve` with `TCP_NODELAY` on every connection, as `McpServer::serve` does.
+/// `axum::serve` with `TCP_NODELAY` on every connection, as `mcp_auth_runtime::serve` does.
 async fn serve_nodelay(
     listener: tokio::net::TcpListener,
     router: axum::Router,

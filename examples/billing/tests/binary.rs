@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TempDir, http, within};
+use mcp_auth_test_support::fixture::{TempDir, http, within};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -148,7 +148,7 @@ fn parse_curl(curl: &str) -> (String, Vec<(String, String)>, String) {
 #[tokio::test]
 async fn the_printed_tokens_and_curl_command_work() {
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let server =
             Running::start(&["--port", "0", "--db", ":memory:", "--data-dir", dir.str()]).await;
         let banner = &server.banner;
@@ -314,7 +314,7 @@ async fn token(args: &[&str]) -> std::process::Output {
 #[tokio::test]
 async fn billing_token_prints_only_a_token_the_server_accepts() {
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let server = Running::start(&["--port", "0", "--data-dir", dir.str()]).await;
         let port = server.port().to_string();
         let http = http();
@@ -424,7 +424,7 @@ async fn billing_token_prints_only_a_token_the_server_accepts() {
 #[tokio::test]
 async fn tokens_survive_a_restart() {
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let first = Running::start(&["--port", "0", "--data-dir", dir.str()]).await;
         let port = first.port().to_string();
         let read_token = first.banner.read_token.clone();
@@ -454,7 +454,7 @@ async fn tokens_survive_a_restart() {
 #[tokio::test]
 async fn the_dev_issuer_refuses_a_non_loopback_host() {
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let output = Command::new(BIN)
             .args(["--host", "0.0.0.0", "--port", "0", "--data-dir", dir.str()])
             .stdin(Stdio::null())
@@ -478,7 +478,7 @@ async fn the_dev_issuer_refuses_a_non_loopback_host() {
 #[tokio::test]
 async fn tool_rate_limits_and_health_endpoints() {
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let server = Running::start(&[
             "--port",
             "0",
@@ -577,7 +577,7 @@ async fn tool_rate_limits_and_health_endpoints() {
 #[tokio::test]
 async fn two_processes_share_one_database_under_concurrent_calls() {
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let db = dir.path().join("shared.db");
         let db = db.to_str().unwrap();
         let args = ["--port", "0", "--data-dir", dir.str(), "--db", db];
@@ -621,7 +621,7 @@ async fn two_processes_share_one_database_under_concurrent_calls() {
 async fn connection_limits_come_from_the_command_line() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     within(async {
-        let dir = TempDir::new();
+        let dir = TempDir::new("billing-test");
         let server = Running::start(&[
             "--port",
             "0",

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{ACCEPTS, AuditRow, Era, EraClient, TestServer, within};
+use common::{AuditRow, Era, EraClient, TestServer};
+use mcp_auth_test_support::fixture::within;
+use mcp_auth_test_support::modern::ACCEPTS;
 use serde_json::{Value, json};
 
 const READ: &[&str] = &["invoices:read"];

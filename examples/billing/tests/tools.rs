@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{TestServer, ids, within};
+use common::{TestServer, ids};
+use mcp_auth_test_support::fixture::within;
+use mcp_auth_test_support::get_json;
+use mcp_auth_test_support::modern::Reply;
 use serde_json::{Value, json};
 
 const READ: &[&str] = &["invoices:read"];
@@ -15,7 +18,7 @@ async fn tools_list_shows_every_tool_with_its_scopes() {
     within(async {
         let s = TestServer::start().await;
         let token = s.token("alice", Some("acme"), READ);
-        let reply = common::send(common::request(
+        let reply = Reply::of(common::request(
             &s.http,
             &s.resource,
             &token,
@@ -65,30 +68,16 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
     within(async {
         let s = TestServer::start().await;
         let origin = format!("http://{}", s.addr);
-        let prm: Value = s
-            .http
-            .get(s.url("/.well-known/oauth-protected-resource/mcp"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let prm: Value =
+            get_json(&s.http, s.url("/.well-known/oauth-protected-resource/mcp")).await;
         assert_eq!(prm["resource"], s.resource);
         assert_eq!(prm["authorization_servers"], json!([origin]));
         assert_eq!(
             prm["scopes_supported"],
             json!(["invoices:read", "invoices:write", "payments:write"])
         );
-        let issuer: Value = s
-            .http
-            .get(s.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let issuer: Value =
+            get_json(&s.http, s.url("/.well-known/oauth-authorization-server")).await;
         assert_eq!(issuer["issuer"], origin);
 
         let anonymous = s
@@ -902,14 +891,14 @@ async fn the_data_survives_a_restart_and_is_seeded_once() {
 
 /// `tools/call refund_invoice` as a 2026-07-28 client that can show forms (elicitation),
 /// with the answers of earlier rounds.
-async fn refund_with_forms(s: &TestServer, token: &str, mut params: Value) -> common::Reply {
+async fn refund_with_forms(s: &TestServer, token: &str, mut params: Value) -> Reply {
     params["name"] = json!("refund_invoice");
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
     });
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
-    common::send(
+    Reply::of(
         s.http
             .post(&s.resource)
             .bearer_auth(token)
@@ -1004,7 +993,7 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
             json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
         let ten_of_2042 = json!({ "invoice_id": "INV-2042", "amount_cents": 10 });
         let before = s.snapshot();
-        let refused = |reply: &common::Reply| {
+        let refused = |reply: &Reply| {
             assert_eq!(reply.body["error"]["code"], -32602, "{reply:?}");
             assert_eq!(s.snapshot(), before, "{reply:?}");
         };

@@ -1,70 +1,18 @@
-//! Shared test helpers: temporary directories, the billing server in-process on an ephemeral
-//! loopback port, MCP calls in the 2026-07-28 era, and direct reads of the database.
+//! The billing fixture: the billing server in-process on an ephemeral loopback port, its calls
+//! in either era, and direct reads of its database. What is not about billing comes from
+//! `mcp_auth_test_support`.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use clap::Parser as _;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, MintRequest};
+use mcp_auth_test_support::fixture::{TempDir, http};
+use mcp_auth_test_support::modern::{self, ACCEPTS, Reply};
+use mcp_auth_test_support::open_session;
 use serde_json::{Value, json};
-
-/// The longest any test may run.
-pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `test`, failing it if it takes longer than [`TEST_TIMEOUT`].
-pub async fn within<F: Future>(test: F) -> F::Output {
-    tokio::time::timeout(TEST_TIMEOUT, test)
-        .await
-        .expect("the test did not finish in time")
-}
-
-/// A directory removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "billing-test-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn str(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An HTTP client that never goes through a proxy and never waits long.
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
 
 /// The billing server, in-process, on an ephemeral loopback port, with its database in a
 /// temporary directory.
@@ -80,12 +28,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        Self::start_in(TempDir::new(), 0).await
+        Self::start_in(TempDir::new("billing-test"), 0).await
     }
 
     /// Starts with these options of `billing serve` besides the port and data directory.
     pub async fn start_with(options: &[&str]) -> TestServer {
-        Self::start_in_with(TempDir::new(), 0, options).await
+        Self::start_in_with(TempDir::new("billing-test"), 0, options).await
     }
 
     /// Starts on `port` (0: any) with the data of `dir`.
@@ -130,7 +78,7 @@ impl TestServer {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap();
         let port = self.addr.port();
-        let dir = std::mem::replace(&mut self.dir, TempDir::new());
+        let dir = std::mem::replace(&mut self.dir, TempDir::new("billing-test"));
         (dir, port)
     }
 
@@ -227,50 +175,6 @@ impl Drop for TestServer {
     }
 }
 
-/// An HTTP answer to an MCP request.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub www_authenticate: Option<String>,
-    pub body: Value,
-}
-
-impl Reply {
-    /// The structured result of a successful tool call.
-    #[track_caller]
-    pub fn structured(&self) -> Value {
-        assert_eq!(self.status, 200, "{self:?}");
-        assert_ne!(self.body["result"]["isError"], true, "{self:?}");
-        self.body["result"]["structuredContent"].clone()
-    }
-
-    /// The message of a tool error.
-    #[track_caller]
-    pub fn tool_error(&self) -> String {
-        assert_eq!(self.status, 200, "{self:?}");
-        assert_eq!(self.body["result"]["isError"], true, "{self:?}");
-        self.body["result"]["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Asserts a `403` with an `insufficient_scope` challenge naming `scope`.
-    #[track_caller]
-    pub fn assert_insufficient_scope(&self, scope: &str) {
-        assert_eq!(self.status, 403, "{self:?}");
-        let challenge = self.www_authenticate.as_deref().unwrap_or("");
-        assert!(
-            challenge.contains(r#"error="insufficient_scope""#),
-            "{challenge}"
-        );
-        assert!(
-            challenge.contains(&format!(r#"scope="{scope}""#)),
-            "{challenge}"
-        );
-    }
-}
-
 /// A 2026-07-28 request: one POST, no session, the version and capabilities in `_meta`,
 /// mirrored in headers.
 pub fn request(
@@ -280,59 +184,19 @@ pub fn request(
     method: &str,
     params: Value,
 ) -> reqwest::RequestBuilder {
-    request_accepting(http, resource, token, method, params, ACCEPTS[0])
+    modern::request(
+        http,
+        resource,
+        token,
+        ACCEPTS[0],
+        json!({}),
+        1,
+        method,
+        params,
+    )
 }
 
-/// [`request`], accepting `accept`.
-pub fn request_accepting(
-    http: &reqwest::Client,
-    resource: &str,
-    token: &str,
-    method: &str,
-    mut params: Value,
-    accept: &str,
-) -> reqwest::RequestBuilder {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    let mut request = http
-        .post(resource)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .header("accept", accept)
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", method);
-    if let Some(name) = params.get("name").and_then(Value::as_str) {
-        request = request.header("mcp-name", name);
-    }
-    request
-        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string())
-}
-
-pub async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let www_authenticate = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| {
-        // An SSE stream: the response is the event that carries the request's id.
-        text.lines()
-            .filter_map(|line| line.strip_prefix("data:"))
-            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-            .rfind(|message| message.get("id").is_some())
-            .unwrap_or(Value::String(text))
-    });
-    Reply {
-        status,
-        www_authenticate,
-        body,
-    }
-}
-
+/// `tools/call` of `tool` with `arguments`, in the 2026-07-28 era.
 pub async fn call(
     http: &reqwest::Client,
     resource: &str,
@@ -340,7 +204,7 @@ pub async fn call(
     tool: &str,
     arguments: Value,
 ) -> Reply {
-    send(request(
+    Reply::of(request(
         http,
         resource,
         token,
@@ -405,13 +269,6 @@ pub enum Era {
     Modern,
 }
 
-/// Every `Accept` a client may send with a call.
-pub const ACCEPTS: [&str; 3] = [
-    "application/json, text/event-stream",
-    "application/json",
-    "text/event-stream",
-];
-
 /// A client of one era: in the handshake era it opens a session when it is created.
 pub struct EraClient {
     http: reqwest::Client,
@@ -441,7 +298,16 @@ impl EraClient {
         params["name"] = tool.into();
         let (http, resource, token) = (&self.http, &self.resource, &self.token);
         let request = match &self.session {
-            None => request_accepting(http, resource, token, "tools/call", params, accept),
+            None => modern::request(
+                http,
+                resource,
+                token,
+                accept,
+                json!({}),
+                1,
+                "tools/call",
+                params,
+            ),
             Some(session) => {
                 let body =
                     json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
@@ -454,40 +320,6 @@ impl EraClient {
                     .body(body.to_string())
             }
         };
-        send(request).await
+        Reply::of(request).await
     }
-}
-
-/// A handshake-era session of `token`: `initialize`, then `notifications/initialized`.
-pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -> String {
-    let post = |body: Value| {
-        http.post(resource)
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string())
-    };
-    let initialize = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": { "name": "billing-tests", "version": "0" }
-        }
-    });
-    let response = post(initialize).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    let response = post(initialized)
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    session
 }

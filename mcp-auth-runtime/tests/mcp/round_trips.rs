@@ -3,8 +3,6 @@
 //! the server asked. Over real HTTP, with JWTs signed by keys generated here, in each `Accept`
 //! variant; every refused retry is `-32602` and runs no tool body to its end.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -12,10 +10,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::issuer::{Issuer, TestKey, claims, protected_by};
-use common::tools::{Counter, confirm};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{BuildError, CallOutcome, McpServerBuilder};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, claims, protected_by};
+use mcp_auth_test_support::tools::{Counter, confirm};
 use serde_json::{Value, json};
 
 /// Refund `amount` of `invoice`, once the user confirms.
@@ -97,7 +95,7 @@ impl Fx {
             .tools(tools![refund, twice, confirm])
             .state(counter.clone());
         let server = configure(builder).build().unwrap();
-        common::serve_on(listener, server.into_router());
+        mcp_auth_test_support::serve_on(listener, server.into_router());
         Fx {
             issuer,
             key,
@@ -125,7 +123,7 @@ impl Fx {
     /// `tools/call` of `tool` by `subject` with `params` (arguments, answers, state), as a
     /// client that can answer elicitations and accepts `accept`.
     async fn call(&self, subject: &str, accept: &str, tool: &str, params: Value) -> (u16, Value) {
-        common::modern_call(
+        mcp_auth_test_support::modern_call(
             &self.http,
             self.addr,
             &self.token(subject),
@@ -134,6 +132,19 @@ impl Fx {
             params,
         )
         .await
+    }
+
+    /// The retry of `tool` by `user-1` accepting `accept`: `responses` to its questions, with the
+    /// sealed `state`.
+    async fn answer(
+        &self,
+        accept: &str,
+        tool: &str,
+        responses: Value,
+        state: &str,
+    ) -> (u16, Value) {
+        let params = json!({ "inputResponses": responses, "requestState": state });
+        self.call("user-1", accept, tool, params).await
     }
 
     /// The first round of `tool`: its question key and sealed state.
@@ -210,8 +221,7 @@ async fn a_request_state_is_spent_by_the_retry_that_uses_it() {
     let args = json!({ "invoice": "INV-1", "amount": 100 });
     for accept in ACCEPTS {
         let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
-        let retry =
-            json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+        let retry = confirmed(&args, &key, &state);
         let before = fx.runs();
         let (status, body) = fx.call("user-1", accept, "refund", retry.clone()).await;
         assert_eq!(status, 200, "{accept}: {body}");
@@ -247,8 +257,7 @@ async fn concurrent_retries_with_one_state_run_the_tool_once() {
     let fx = Fx::start(|b| b).await;
     let args = json!({ "invoice": "INV-1", "amount": 100 });
     let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
-    let retry =
-        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let retry = confirmed(&args, &key, &state);
     let replies = futures_util::future::join_all((0..8).map(|i| {
         fx.call(
             "user-1",
@@ -273,34 +282,24 @@ async fn concurrent_retries_with_one_state_run_the_tool_once() {
 #[tokio::test]
 async fn answers_sent_before_any_question_are_refused() {
     let fx = Fx::start(|b| b).await;
+    let args = json!({ "invoice": "INV-1", "amount": 10 });
+    // The unsealed state of old: base64 of the answers.
+    let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"elicitation-0":{YES}}}"#));
     for accept in ACCEPTS {
-        // A client that skips the confirmation by answering it in advance.
-        let skipped = fx
-            .call(
-                "user-1",
-                accept,
-                "refund",
-                json!({
-                    "arguments": { "invoice": "INV-1", "amount": 10 },
-                    "inputResponses": { "elicitation-0": yes() },
-                }),
-            )
-            .await;
-        assert_refused(accept, &skipped, "without the `requestState`");
-        // The unsealed state of old: base64 of the answers.
-        let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"elicitation-0":{YES}}}"#));
-        let forged = fx
-            .call(
-                "user-1",
-                accept,
-                "refund",
-                json!({
-                    "arguments": { "invoice": "INV-1", "amount": 10 },
-                    "requestState": forged,
-                }),
-            )
-            .await;
-        assert_refused(accept, &forged, "not issued by this server");
+        for (params, why) in [
+            // A client that skips the confirmation by answering it in advance.
+            (
+                json!({ "arguments": args, "inputResponses": { "elicitation-0": yes() } }),
+                "without the `requestState`",
+            ),
+            (
+                json!({ "arguments": args, "requestState": forged }),
+                "not issued by this server",
+            ),
+        ] {
+            let refused = fx.call("user-1", accept, "refund", params).await;
+            assert_refused(accept, &refused, why);
+        }
     }
     assert_eq!(fx.runs(), 0);
 }
@@ -336,17 +335,17 @@ async fn a_tampered_request_state_is_refused() {
     for accept in ACCEPTS {
         for state in &tampered {
             let refused = fx
-                .call(
-                    "user-1",
-                    accept,
-                    "refund",
-                    json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
-                )
+                .call("user-1", accept, "refund", confirmed(&args, &key, state))
                 .await;
             assert_refused(accept, &refused, "`requestState`");
         }
     }
     assert_eq!(fx.runs(), 0);
+}
+
+/// The retry of a call with `args`: "yes" to the question `key`, with the sealed `state`.
+fn confirmed(args: &Value, key: &str, state: &str) -> Value {
+    json!({ "arguments": args, "inputResponses": { key: yes() }, "requestState": state })
 }
 
 /// `text` with its middle character replaced by another base64url character.
@@ -409,25 +408,13 @@ async fn an_answer_to_a_question_not_asked_is_refused() {
             json!({ "elicitation-1": ok }),
             json!({ "sampling-0": {} }),
         ] {
-            let refused = fx
-                .call(
-                    "user-1",
-                    accept,
-                    "twice",
-                    json!({ "inputResponses": responses, "requestState": state }),
-                )
-                .await;
+            let refused = fx.answer(accept, "twice", json!(responses), &state).await;
             assert_refused(accept, &refused, "a question that was not asked");
         }
     }
     // Answered one at a time, each with the state of the round that asked it.
     let (_, body) = fx
-        .call(
-            "user-1",
-            ACCEPTS[0],
-            "twice",
-            json!({ "inputResponses": { "elicitation-0": ok }, "requestState": state }),
-        )
+        .answer(ACCEPTS[0], "twice", json!({ "elicitation-0": ok }), &state)
         .await;
     let result = &body["result"];
     assert_eq!(result["resultType"], "input_required", "{body}");
@@ -435,21 +422,16 @@ async fn an_answer_to_a_question_not_asked_is_refused() {
     let second = result["requestState"].as_str().unwrap();
     // The first question cannot be answered again with the second round's state.
     let again = fx
-        .call(
-            "user-1",
+        .answer(
             ACCEPTS[0],
             "twice",
-            json!({ "inputResponses": { "elicitation-0": { "action": "decline" } }, "requestState": second }),
+            json!({ "elicitation-0": { "action": "decline" } }),
+            second,
         )
         .await;
     assert_refused(ACCEPTS[0], &again, "a question that was not asked");
     let (_, body) = fx
-        .call(
-            "user-1",
-            ACCEPTS[0],
-            "twice",
-            json!({ "inputResponses": { "elicitation-1": ok }, "requestState": second }),
-        )
+        .answer(ACCEPTS[0], "twice", json!({ "elicitation-1": ok }), second)
         .await;
     assert_eq!(
         body["result"]["content"][0]["text"], "Accept Accept",
@@ -466,12 +448,7 @@ async fn an_expired_request_state_is_refused() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     for accept in ACCEPTS {
         let refused = fx
-            .call(
-                "user-1",
-                accept,
-                "refund",
-                json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
-            )
+            .call("user-1", accept, "refund", confirmed(&args, &key, &state))
             .await;
         assert_refused(accept, &refused, "expired");
     }
@@ -489,8 +466,7 @@ async fn replicas_sharing_a_key_accept_each_others_states() {
     let own_key = a.replica(|b| b).await;
     let args = json!({ "invoice": "INV-1", "amount": 10 });
     let (key, state) = a.ask("user-1", "refund", args.clone()).await;
-    let retry =
-        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let retry = confirmed(&args, &key, &state);
     let refused = own_key
         .call("user-1", ACCEPTS[0], "refund", retry.clone())
         .await;
@@ -513,8 +489,7 @@ async fn a_rotated_key_opens_states_while_it_is_listed_as_previous() {
     let retired = old.replica(|b| b.request_state_key(NEW_KEY)).await;
     let args = json!({ "invoice": "INV-1", "amount": 10 });
     let (key, state) = old.ask("user-1", "refund", args.clone()).await;
-    let retry =
-        json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state });
+    let retry = confirmed(&args, &key, &state);
 
     let (_, body) = rotated
         .call("user-1", ACCEPTS[0], "refund", retry.clone())
@@ -534,7 +509,7 @@ async fn a_rotated_key_opens_states_while_it_is_listed_as_previous() {
             "user-1",
             ACCEPTS[0],
             "refund",
-            json!({ "arguments": args, "inputResponses": { &key: yes() }, "requestState": state }),
+            confirmed(&args, &key, &state),
         )
         .await;
     assert_eq!(

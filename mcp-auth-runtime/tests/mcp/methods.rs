@@ -3,16 +3,14 @@
 //! Tokens here come from an in-test `TokenVerifier` that maps fixed strings to callers, to
 //! isolate dispatch; JWT and introspection verifiers are tested in their own files.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Client, bind, serve, serve_on};
-use mcp_auth_runtime::BuildError;
 use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::{BuildError, McpServerBuilder};
+use mcp_auth_test_support::{Client, bind_endpoint, serve, serve_on};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -88,13 +86,12 @@ fn verifier() -> TestTokens {
 
 async fn start() -> (std::net::SocketAddr, Calls) {
     let calls = Calls::default();
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
+    let (listener, _, resource) = bind_endpoint().await;
     let server = McpServer::builder("billing", "1.2.3")
         .tools(tools![lookup_invoice, refund_invoice, hello])
         .state(calls.clone())
         .verifier(verifier())
-        .resource(format!("http://{addr}/mcp"))
+        .resource(resource)
         .build()
         .unwrap();
     (serve_on(listener, server.into_router()), calls)
@@ -490,12 +487,57 @@ async fn transport_errors_have_their_own_status() {
 
 #[test]
 fn building_checks_the_configuration() {
-    let err = McpServer::builder("x", "1")
-        .tools(tools![hello, hello])
-        .without_auth()
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, BuildError::DuplicateTool("hello")), "{err}");
+    let base = || McpServer::builder("x", "1").tools(tools![hello]);
+    // What is wrong, the builder, whether its error is the expected one.
+    type Case = (String, McpServerBuilder, fn(&BuildError) -> bool);
+    let mut cases: Vec<Case> = vec![
+        (
+            "a tool twice".into(),
+            McpServer::builder("x", "1")
+                .tools(tools![hello, hello])
+                .without_auth(),
+            |e| matches!(e, BuildError::DuplicateTool("hello")),
+        ),
+        ("no verifier".into(), base(), |e| {
+            matches!(e, BuildError::NoVerifier)
+        }),
+        ("no resource".into(), base().verifier(verifier()), |e| {
+            matches!(e, BuildError::MissingResource)
+        }),
+        (
+            "an http authorization server".into(),
+            base()
+                .resource("https://mcp.example.com/mcp")
+                .authorization_server("http://auth.example.com"),
+            |e| matches!(e, BuildError::InsecureAuthorizationServer(_)),
+        ),
+        (
+            "an authorization server without a resource".into(),
+            base().authorization_server("https://auth.example.com"),
+            |e| matches!(e, BuildError::MissingResource),
+        ),
+        (
+            "a relative path".into(),
+            base().path("mcp").without_auth(),
+            |e| matches!(e, BuildError::InvalidPath(_)),
+        ),
+    ];
+    for resource in [
+        "http://mcp.example.com/mcp",
+        "https://mcp.example.com/mcp#x",
+        "/mcp",
+        "mcp.example.com",
+    ] {
+        cases.push((
+            resource.to_owned(),
+            base().verifier(verifier()).resource(resource),
+            |e| matches!(e, BuildError::InvalidResource(_)),
+        ));
+    }
+    for (what, builder, expected) in cases {
+        let err = builder.build().unwrap_err();
+        assert!(expected(&err), "{what}: {err}");
+    }
 
     let err = McpServer::builder("x", "1")
         .tools(tools![lookup_invoice])
@@ -504,61 +546,11 @@ fn building_checks_the_configuration() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "tool `lookup_invoice` takes `ToolContext<http::Calls>` but the server state is `()`: pass the state with `.state(..)`"
+        "tool `lookup_invoice` takes `ToolContext<mcp::methods::Calls>` but the server state is `()`: pass the state with `.state(..)`"
     );
-
-    let err = McpServer::builder("x", "1")
-        .tools(tools![hello])
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, BuildError::NoVerifier), "{err}");
-
-    let err = McpServer::builder("x", "1")
-        .tools(tools![hello])
-        .verifier(verifier())
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, BuildError::MissingResource), "{err}");
-
-    for resource in [
-        "http://mcp.example.com/mcp",
-        "https://mcp.example.com/mcp#x",
-        "/mcp",
-        "mcp.example.com",
-    ] {
-        let err = McpServer::builder("x", "1")
-            .tools(tools![hello])
-            .verifier(verifier())
-            .resource(resource)
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(err, BuildError::InvalidResource(_)),
-            "{resource}: {err}"
-        );
-    }
-
-    let err = McpServer::builder("x", "1")
-        .tools(tools![hello])
-        .resource("https://mcp.example.com/mcp")
-        .authorization_server("http://auth.example.com")
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(err, BuildError::InsecureAuthorizationServer(_)),
-        "{err}"
-    );
-
-    let err = McpServer::builder("x", "1")
-        .tools(tools![hello])
-        .authorization_server("https://auth.example.com")
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, BuildError::MissingResource), "{err}");
 
     // One authorization server and a resource are enough: a JWT verifier with discovery.
-    let server = McpServer::builder("x", "1")
-        .tools(tools![hello])
+    let server = base()
         .resource("https://mcp.example.com/mcp")
         .authorization_server("https://auth.example.com")
         .build()
@@ -567,14 +559,6 @@ fn building_checks_the_configuration() {
         server.metadata().unwrap().authorization_servers,
         ["https://auth.example.com"]
     );
-
-    let err = McpServer::builder("x", "1")
-        .tools(tools![hello])
-        .path("mcp")
-        .without_auth()
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, BuildError::InvalidPath(_)), "{err}");
 }
 
 #[tokio::test]

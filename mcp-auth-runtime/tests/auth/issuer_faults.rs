@@ -3,21 +3,19 @@
 //! closed (`503`, never a wrong accept), bound every request by the configured timeout, and
 //! recover by itself.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::issuer::{
-    Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
-};
-use common::{bind, serve_on};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, JwtVerifierBuilder};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::issuer::{
+    Document, ENDLESS_BYTES, Fault, FaultyIntrospection, Issuer, TestKey, claims,
+};
+use mcp_auth_test_support::{bind, bind_endpoint, serve_stateless, serve_stateless_on};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -39,19 +37,11 @@ struct Server {
 
 impl Server {
     async fn start<V: TokenVerifier>(verifier: impl FnOnce(&str) -> V) -> Server {
-        let listener = bind().await;
-        let addr = listener.local_addr().unwrap();
-        let resource = format!("http://{addr}/mcp");
         let runs = Runs::default();
-        let server = McpServer::builder("invoices", "1.0.0")
+        let builder = McpServer::builder("invoices", "1.0.0")
             .tools(tools![lookup_invoice])
-            .state(runs.clone())
-            .resource(resource.clone())
-            .verifier(verifier(&resource))
-            .stateless(true)
-            .build()
-            .unwrap();
-        serve_on(listener, server.into_router());
+            .state(runs.clone());
+        let addr = serve_stateless(builder, verifier).await;
         Server {
             addr,
             runs,
@@ -376,9 +366,7 @@ async fn keys_rotate_under_load_without_a_wrong_answer() {
 async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) {
     // The endpoint needs the resource, which is the server's own URL: bind the server's
     // listener first, then start the endpoint.
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
-    let resource = format!("http://{addr}/mcp");
+    let (listener, _, resource) = bind_endpoint().await;
     let introspection = FaultyIntrospection::start(&resource).await;
     let verifier = IntrospectionVerifier::builder(&introspection.url, &resource)
         .client_credentials("rs", "rs-secret", Default::default())
@@ -388,15 +376,10 @@ async fn introspection_server(cache: Duration) -> (Server, FaultyIntrospection) 
         .build()
         .unwrap();
     let runs = Runs::default();
-    let server = McpServer::builder("invoices", "1.0.0")
+    let builder = McpServer::builder("invoices", "1.0.0")
         .tools(tools![lookup_invoice])
-        .state(runs.clone())
-        .resource(resource)
-        .verifier(verifier)
-        .stateless(true)
-        .build()
-        .unwrap();
-    serve_on(listener, server.into_router());
+        .state(runs.clone());
+    let addr = serve_stateless_on(listener, resource, builder, verifier);
     let server = Server {
         addr,
         runs,

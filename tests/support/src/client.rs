@@ -1,45 +1,26 @@
-//! Shared helpers: serve a router on loopback and talk JSON-RPC to it.
-
-#![allow(dead_code, unreachable_pub)]
+//! A handshake-era (2025-11-25) MCP client, and a reader of SSE streams.
 
 use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 
-pub mod issuer;
-pub mod logs;
-pub mod tools;
-
-/// Serves `router` on an ephemeral loopback port until the test ends.
-pub async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = bind().await;
-    serve_on(listener, router)
-}
-
-/// An ephemeral loopback listener, for servers that must know their URL before they are built.
-pub async fn bind() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-/// Serves `router` on `listener` until the test ends.
-pub fn serve_on(listener: tokio::net::TcpListener, router: axum::Router) -> SocketAddr {
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
-}
-
 /// A handshake-era client for one MCP endpoint: it opens a session (`initialize`) before its
 /// first other request, and sends the session id and protocol version from then on.
 pub struct Client {
+    /// The HTTP client.
     pub http: reqwest::Client,
+    /// The MCP endpoint.
     pub url: String,
+    /// The bearer token sent, if any.
     pub token: Option<String>,
+    /// The session id once one is open.
     pub session: std::sync::Mutex<Option<String>>,
     /// Whether to open a session before the first request.
     pub auto_initialize: bool,
 }
 
 impl Client {
+    /// A client of the endpoint at `addr` sending `token`.
     pub fn new(addr: SocketAddr, token: Option<&str>) -> Self {
         Client {
             http: reqwest::Client::new(),
@@ -165,48 +146,6 @@ impl Client {
     }
 }
 
-/// A 2026-07-28 `tools/call` of `tool` with `params` (arguments, answers, state) and
-/// `token`, as a client that can answer elicitations and accepts `accept`. Returns the status
-/// and the JSON-RPC response, whether it came as JSON or as the last event of a stream.
-pub async fn modern_call(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    token: &str,
-    accept: &str,
-    tool: &str,
-    mut params: Value,
-) -> (u16, Value) {
-    params["name"] = tool.into();
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} },
-    });
-    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params });
-    let response = http
-        .post(format!("http://{addr}/mcp"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .header("accept", accept)
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let message = serde_json::from_str(&text).unwrap_or_else(|_| {
-        // An SSE stream: the response is the event that carries the request's id.
-        text.lines()
-            .filter_map(|line| line.strip_prefix("data:"))
-            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-            .rfind(|message| message.get("id").is_some())
-            .unwrap_or(Value::String(text))
-    });
-    (status, message)
-}
-
 /// Reads SSE events from a streaming response as they come.
 pub struct EventReader {
     response: reqwest::Response,
@@ -214,6 +153,7 @@ pub struct EventReader {
 }
 
 impl EventReader {
+    /// Reads the events of `response`.
     pub fn new(response: reqwest::Response) -> Self {
         EventReader {
             response,
@@ -239,4 +179,44 @@ impl EventReader {
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
+}
+
+/// A handshake-era session of `token` at `resource`: `initialize`, then
+/// `notifications/initialized`; asserts both succeed and returns the session id.
+pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -> String {
+    let post = |body: Value| {
+        http.post(resource)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string())
+    };
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": { "name": "billing-tests", "version": "0" }
+        }
+    });
+    let response = post(initialize).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let response = post(initialized)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    session
+}
+
+/// `GET url` with `http`, and its body as JSON.
+pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
 }

@@ -2,16 +2,14 @@
 //! token a cold check would refuse. Tokens are signed with keys generated here; keys are
 //! served by an issuer on loopback.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::issuer::{Issuer, TestKey, at, claims};
-use common::{Client, bind, serve_on};
 use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::auth::{JwtVerifier, JwtVerifierBuilder};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
+use mcp_auth_test_support::{Client, bind, serve_on};
 use serde_json::json;
 
 const RESOURCE: &str = "https://things.example.com/mcp";

@@ -1,4 +1,5 @@
-//! Tools and a verifier shared by the protocol tests and the shared-session (Redis) tests.
+//! Tools and a verifier shared by the protocol tests, the shared-session (Redis) tests and the
+//! secrets tests.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +11,7 @@ use mcp_auth_runtime::prelude::*;
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
+/// The state of the tools here: counts the work they do.
 pub struct Counter(pub Arc<AtomicUsize>);
 
 /// Count until cancelled: one tick every 10 ms, for at most five seconds.
@@ -58,6 +60,18 @@ pub async fn confirm(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
 #[tool(unscoped, name = "echo.name")]
 pub async fn echo(name: String) -> String {
     name
+}
+
+/// Read a thing.
+#[tool(scope = "things:read", read_only)]
+pub async fn read_thing() -> String {
+    "read".into()
+}
+
+/// Write a thing.
+#[tool(scope = "things:write")]
+pub async fn write_thing() -> String {
+    "written".into()
 }
 
 /// Tokens `user-N` are subject N; `reader` has no scopes.

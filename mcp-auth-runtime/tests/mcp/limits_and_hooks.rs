@@ -1,15 +1,13 @@
 //! Rate limits per verified caller and the `on_call` hook, over real HTTP.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Client, bind, serve_on};
 use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{CallOutcome, McpServerBuilder};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::json;
 
 /// Name the tool being run.
@@ -56,12 +54,11 @@ impl TokenVerifier for Users {
 async fn start(
     configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
 ) -> std::net::SocketAddr {
-    let listener = bind().await;
-    let addr = listener.local_addr().unwrap();
+    let (listener, _, resource) = bind_endpoint().await;
     let builder = McpServer::builder("limits", "1")
         .tools(tools![whoami, void_it, slow, admin])
         .verifier(Users)
-        .resource(format!("http://{addr}/mcp"))
+        .resource(resource)
         .stateless(true);
     serve_on(listener, configure(builder).build().unwrap().into_router())
 }
@@ -119,23 +116,32 @@ async fn a_tool_budget_limits_that_tool_only() {
     );
 }
 
+/// What a call hook saw of a call: the tool, the subject, the arguments and the outcome.
+type Seen = Vec<(&'static str, String, Option<serde_json::Value>, CallOutcome)>;
+
+/// A call hook that records what it sees, and the record.
+fn recorder() -> (
+    Arc<Mutex<Seen>>,
+    impl Fn(&mcp_auth_runtime::CallEvent<'_>) + Send + Sync + 'static,
+) {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let record = seen.clone();
+    let hook = move |event: &mcp_auth_runtime::CallEvent<'_>| {
+        record.lock().unwrap().push((
+            event.tool,
+            event.auth.subject().unwrap_or("").to_owned(),
+            event
+                .arguments
+                .map(|a| serde_json::Value::Object(a.clone())),
+            event.outcome,
+        ));
+    };
+    (seen, hook)
+}
+
 #[tokio::test]
 async fn every_call_is_reported_once_with_its_outcome() {
-    type Seen = Vec<(&'static str, String, Option<serde_json::Value>, CallOutcome)>;
-    let seen: Arc<Mutex<Seen>> = Arc::default();
-    let hook = {
-        let seen = seen.clone();
-        move |event: &mcp_auth_runtime::CallEvent<'_>| {
-            seen.lock().unwrap().push((
-                event.tool,
-                event.auth.subject().unwrap_or("").to_owned(),
-                event
-                    .arguments
-                    .map(|a| serde_json::Value::Object(a.clone())),
-                event.outcome,
-            ));
-        }
-    };
+    let (seen, hook) = recorder();
     let addr = start(move |b| {
         b.on_call(hook)
             .call_timeout(Duration::from_millis(100))
@@ -176,21 +182,7 @@ async fn every_call_is_reported_once_with_its_outcome() {
 
 #[tokio::test]
 async fn a_call_over_the_request_budget_is_reported_as_rate_limited() {
-    type Seen = Vec<(&'static str, Option<serde_json::Value>, CallOutcome)>;
-    let seen: Arc<Mutex<Seen>> = Arc::default();
-    let hook = {
-        let seen = seen.clone();
-        move |event: &mcp_auth_runtime::CallEvent<'_>| {
-            assert_eq!(event.auth.subject(), Some("alice"));
-            seen.lock().unwrap().push((
-                event.tool,
-                event
-                    .arguments
-                    .map(|a| serde_json::Value::Object(a.clone())),
-                event.outcome,
-            ));
-        }
-    };
+    let (seen, hook) = recorder();
     let addr = start(move |b| {
         b.on_call(hook)
             .rate_limits(RateLimits::local().requests(Quota::per_minute(1)))
@@ -203,12 +195,19 @@ async fn a_call_over_the_request_budget_is_reported_as_rate_limited() {
     // Not calls of a tool of this server: nothing to report.
     assert_eq!(alice.call("no_such_tool", json!({})).await.0, 429);
     assert_eq!(alice.request("tools/list", json!({})).await.0, 429);
+    let alice = "alice".to_owned();
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            ("whoami", Some(json!({})), CallOutcome::Completed),
+            (
+                "whoami",
+                alice.clone(),
+                Some(json!({})),
+                CallOutcome::Completed
+            ),
             (
                 "void_it",
+                alice,
                 Some(json!({ "id": 5 })),
                 CallOutcome::RateLimited
             ),
@@ -241,7 +240,7 @@ async fn the_rate_limit_layer_guards_routes_of_your_own() {
             RateLimits::local().requests(Quota::per_minute(2)),
         ))
         .layer(BearerAuthLayer::new(Users, Challenge::new("test")));
-    let addr = common::serve(app).await;
+    let addr = mcp_auth_test_support::serve(app).await;
     let http = reqwest::Client::new();
     let get = |token: &'static str| {
         http.get(format!("http://{addr}/export"))

@@ -20,15 +20,20 @@ use serde_json::{Value, json};
 /// A signing key and its public JWK.
 #[derive(Clone)]
 pub struct TestKey {
+    /// The key id.
     pub kid: String,
+    /// The signing algorithm.
     pub alg: Algorithm,
+    /// The private key, for `jsonwebtoken`.
     pub encoding: EncodingKey,
+    /// The public JWK (with `kid` and `alg`).
     pub jwk: Jwk,
     /// The PKCS#8 DER of the private key.
     pub der: Vec<u8>,
 }
 
 impl TestKey {
+    /// A fresh RSA-2048 key (RS256).
     pub fn rsa(kid: &str) -> TestKey {
         let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
         let der = pair.as_der().unwrap().as_ref().to_vec();
@@ -38,6 +43,7 @@ impl TestKey {
         TestKey::new(kid, Algorithm::RS256, encoding, der)
     }
 
+    /// A fresh P-256 key (ES256).
     pub fn es256(kid: &str) -> TestKey {
         let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -47,6 +53,7 @@ impl TestKey {
         TestKey::new(kid, Algorithm::ES256, EncodingKey::from_ec_der(&der), der)
     }
 
+    /// A fresh Ed25519 key (EdDSA).
     pub fn ed25519(kid: &str) -> TestKey {
         let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
         let der = pair.to_pkcs8v1().unwrap().as_ref().to_vec();
@@ -88,10 +95,12 @@ impl TestKey {
         header
     }
 
+    /// `claims` signed with this key under [`TestKey::header`].
     pub fn sign(&self, claims: &Value) -> String {
         self.sign_with(self.header(), claims)
     }
 
+    /// `claims` signed with this key under `header`.
     pub fn sign_with(&self, header: Header, claims: &Value) -> String {
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
@@ -183,7 +192,9 @@ struct IssuerState {
 /// A document an [`Issuer`] serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Document {
+    /// The RFC 8414 metadata.
     Metadata,
+    /// The JWKS.
     Jwks,
 }
 
@@ -213,7 +224,9 @@ pub fn endless_body(prefix: &'static str, served: Arc<AtomicUsize>) -> Response 
 /// An issuer serving metadata and a key set on loopback.
 #[derive(Clone)]
 pub struct Issuer {
+    /// The issuer identifier (its base URL).
     pub url: String,
+    /// Where it listens.
     pub addr: SocketAddr,
     state: Arc<IssuerState>,
 }
@@ -263,10 +276,12 @@ impl Issuer {
         Issuer { url, addr, state }
     }
 
+    /// The URL of its JWKS.
     pub fn jwks_url(&self) -> String {
         format!("{}/jwks", self.url)
     }
 
+    /// Replaces the published keys.
     pub fn set_keys(&self, keys: &[Jwk]) {
         *self.state.keys.lock().unwrap() = keys.to_vec();
     }
@@ -286,10 +301,12 @@ impl Issuer {
         *self.state.delay.lock().unwrap() = delay;
     }
 
+    /// How many times the JWKS was fetched.
     pub fn jwks_hits(&self) -> usize {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
 
+    /// How many times the metadata was fetched.
     pub fn metadata_hits(&self) -> usize {
         self.state.metadata_hits.load(Ordering::SeqCst)
     }
@@ -396,6 +413,7 @@ struct IntrospectionState {
 /// flapping between `500` and `200`, or garbage. Client authentication is not checked.
 #[derive(Clone)]
 pub struct FaultyIntrospection {
+    /// The endpoint URL.
     pub url: String,
     state: Arc<IntrospectionState>,
 }
@@ -443,6 +461,7 @@ impl FaultyIntrospection {
             .push((token.to_owned(), response));
     }
 
+    /// How the endpoint answers from now on.
     pub fn set_fault(&self, fault: Fault) {
         *self.state.fault.lock().unwrap() = fault;
     }
@@ -452,6 +471,7 @@ impl FaultyIntrospection {
         *self.state.delay.lock().unwrap() = delay;
     }
 
+    /// How many requests it received.
     pub fn hits(&self) -> usize {
         self.state.hits.load(Ordering::SeqCst)
     }

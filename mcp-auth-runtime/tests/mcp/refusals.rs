@@ -4,15 +4,13 @@
 //! of them may arrive as a `200` event stream holding a JSON-RPC error, which would lose the
 //! challenge (no step-up) and the retry time.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::issuer::{Issuer, TestKey, claims, protected_by};
-use common::serve_on;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, claims, protected_by};
+use mcp_auth_test_support::serve_on;
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]

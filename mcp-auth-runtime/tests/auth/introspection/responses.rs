@@ -1,0 +1,325 @@
+//! What an introspection response must say for the token to be accepted, and how the
+//! resource server authenticates to the endpoint.
+
+use super::*;
+
+#[tokio::test]
+async fn active_token_becomes_auth_info() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [("tok-alice", Reply::Json(active(json!({}))))],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .issuer(ISSUER)
+        .tenant_claim("tenant")
+        .build()
+        .unwrap();
+    let auth = verifier.verify("tok-alice").await.unwrap();
+    assert_eq!(auth.subject(), Some("alice"));
+    assert_eq!(auth.client_id(), Some("billing-app"));
+    assert_eq!(auth.scopes(), ["x:read", "invoices:read"]);
+    assert_eq!(auth.tenant(), Some("acme"));
+    assert_eq!(auth.issuer(), Some(ISSUER));
+    assert_eq!(auth.audience(), [RESOURCE]);
+    assert!(auth.expires_at().unwrap() > SystemTime::now() + Duration::from_secs(3000));
+    assert_eq!(auth.claims()["token_type"], "Bearer");
+    assert_eq!(endpoint.hits(), 1);
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_the_credentials_in_the_body() {
+    let endpoint = TestAs::start(ClientAuth::Post, [("tok", Reply::Json(active(json!({}))))]).await;
+    let auth = endpoint
+        .verifier()
+        .build()
+        .unwrap()
+        .verify("tok")
+        .await
+        .unwrap();
+    assert_eq!(auth.subject(), Some("alice"));
+
+    // The endpoint accepts one method only, so a mismatch is a misconfiguration: 503.
+    let basic = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
+        .client_credentials(CLIENT_ID, SECRET, ClientAuth::Basic)
+        .build()
+        .unwrap();
+    assert!(is_unavailable(basic.verify("tok").await));
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn scp_arrays_map_to_scopes() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [(
+            "tok",
+            Reply::Json(active(json!({ "scp": ["x:read", "x:write"] }))),
+        )],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .scope_claim(ScopeClaim::Scp)
+        .build()
+        .unwrap();
+    assert_eq!(
+        verifier.verify("tok").await.unwrap().scopes(),
+        ["x:read", "x:write"]
+    );
+}
+
+#[tokio::test]
+async fn inactive_tokens_are_invalid_and_remembered_briefly() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            ("inactive", Reply::Json(json!({ "active": false }))),
+            (
+                "string-true",
+                Reply::Json(active(json!({ "active": "true" }))),
+            ),
+            ("no-active", Reply::Json(active(json!({ "active": null })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .negative_cache_ttl(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    for token in ["inactive", "string-true", "no-active", "unknown"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+    assert_eq!(endpoint.hits(), 4);
+    assert!(is_invalid(verifier.verify("inactive").await));
+    assert_eq!(endpoint.hits(), 4, "remembered");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(is_invalid(verifier.verify("inactive").await));
+    assert_eq!(endpoint.hits(), 5, "asked again after the TTL");
+
+    let forgetful = endpoint
+        .verifier()
+        .negative_cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        assert!(is_invalid(forgetful.verify("inactive").await));
+    }
+    assert_eq!(endpoint.hits(), 7, "a zero TTL remembers nothing");
+}
+
+#[tokio::test]
+async fn a_refusal_is_not_remembered_past_the_tokens_nbf() {
+    let nbf = now() + 2;
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [("early", Reply::Json(active(json!({ "nbf": nbf }))))],
+    )
+    .await;
+    let verifier = endpoint
+        .verifier()
+        .leeway(Duration::ZERO)
+        .negative_cache_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    assert!(is_invalid(verifier.verify("early").await), "not yet valid");
+    assert!(is_invalid(verifier.verify("early").await));
+    assert_eq!(endpoint.hits(), 1, "remembered until nbf");
+    let nbf = UNIX_EPOCH + Duration::from_secs(nbf);
+    let wait = nbf.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(100)).await;
+    assert_eq!(
+        verifier.verify("early").await.unwrap().subject(),
+        Some("alice")
+    );
+    assert_eq!(endpoint.hits(), 2);
+}
+
+#[tokio::test]
+async fn audience_must_name_this_resource() {
+    // RESOURCE in another spelling of the same canonical form.
+    const OURS: &str = "HTTPS://MCP.example.com:443/mcp/";
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            (
+                "other",
+                Reply::Json(active(json!({ "aud": "https://other.example.com/mcp" }))),
+            ),
+            ("none", Reply::Json(active(json!({ "aud": null })))),
+            ("empty", Reply::Json(active(json!({ "aud": [] })))),
+            (
+                "prefix",
+                Reply::Json(active(json!({ "aud": "https://mcp.example.com/mcp2" }))),
+            ),
+            ("number", Reply::Json(active(json!({ "aud": 7 })))),
+            (
+                "array",
+                Reply::Json(active(
+                    json!({ "aud": ["https://other.example.com", OURS] }),
+                )),
+            ),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["other", "none", "empty", "prefix", "number"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+    let auth = verifier.verify("array").await.unwrap();
+    assert_eq!(auth.audience().len(), 2);
+}
+
+#[tokio::test]
+async fn issuer_must_match_exactly_when_configured() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            ("right", Reply::Json(active(json!({})))),
+            (
+                "wrong",
+                Reply::Json(active(json!({ "iss": "https://evil.example.com" }))),
+            ),
+            (
+                "slash",
+                Reply::Json(active(json!({ "iss": "https://auth.example.com/" }))),
+            ),
+            ("missing", Reply::Json(active(json!({ "iss": null })))),
+        ],
+    )
+    .await;
+    let pinned = endpoint.verifier().issuer(ISSUER).build().unwrap();
+    assert!(pinned.verify("right").await.is_ok());
+    for token in ["wrong", "slash", "missing"] {
+        assert!(is_invalid(pinned.verify(token).await), "{token}");
+    }
+    let unpinned = endpoint.verifier().build().unwrap();
+    assert!(unpinned.verify("wrong").await.is_ok());
+    assert!(unpinned.verify("missing").await.is_ok());
+}
+
+#[tokio::test]
+async fn expired_and_not_yet_valid_tokens_are_invalid() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            (
+                "expired",
+                Reply::Json(active(json!({ "exp": now() - 3600 }))),
+            ),
+            (
+                "just-expired",
+                Reply::Json(active(json!({ "exp": now() - 10 }))),
+            ),
+            (
+                "future",
+                Reply::Json(active(json!({ "nbf": now() + 3600 }))),
+            ),
+            (
+                "exp-string",
+                Reply::Json(active(json!({ "exp": "tomorrow" }))),
+            ),
+            ("exp-huge", Reply::Json(active(json!({ "exp": u64::MAX })))),
+            ("no-exp", Reply::Json(active(json!({ "exp": null })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["expired", "future", "exp-string", "exp-huge"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+    // Within the default 60 s leeway.
+    assert!(verifier.verify("just-expired").await.is_ok());
+    assert!(verifier.verify("no-exp").await.is_ok());
+    let strict = endpoint.verifier().leeway(Duration::ZERO).build().unwrap();
+    assert!(is_invalid(strict.verify("just-expired").await));
+}
+
+#[tokio::test]
+async fn sender_constrained_and_ill_typed_responses_are_invalid() {
+    let endpoint = TestAs::start(
+        ClientAuth::Basic,
+        [
+            (
+                "dpop",
+                Reply::Json(active(
+                    json!({ "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }),
+                )),
+            ),
+            (
+                "scope-array",
+                Reply::Json(active(json!({ "scope": ["x:read"] }))),
+            ),
+            ("sub-number", Reply::Json(active(json!({ "sub": 42 })))),
+        ],
+    )
+    .await;
+    let verifier = endpoint.verifier().build().unwrap();
+    for token in ["dpop", "scope-array", "sub-number"] {
+        assert!(is_invalid(verifier.verify(token).await), "{token}");
+    }
+}
+
+#[tokio::test]
+async fn mcp_server_checks_introspected_tokens_and_their_scopes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let reply = |changes: Value| {
+        let mut response = active(changes);
+        response["aud"] = json!(resource);
+        Reply::Json(response)
+    };
+    let endpoint = TestAs::start(
+        ClientAuth::Post,
+        [
+            ("reader", reply(json!({}))),
+            (
+                "stranger",
+                reply(json!({ "sub": "bob", "scope": "y:read" })),
+            ),
+            ("inactive", Reply::Json(json!({ "active": false }))),
+        ],
+    )
+    .await;
+    let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
+        .client_credentials(CLIENT_ID, SECRET, ClientAuth::Post)
+        .issuer(ISSUER)
+        .build()
+        .unwrap();
+    let server = McpServer::builder("x-server", "1.0.0")
+        .tools(tools![read_x])
+        .resource(&resource)
+        .verifier(verifier)
+        .build()
+        .unwrap();
+    let router = server.into_router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let (status, _, body) = mcp_auth_test_support::Client::new(addr, Some("reader"))
+        .call("read_x", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["content"][0]["text"], "x for alice");
+
+    let (status, challenge, _) = mcp_auth_test_support::Client::new(addr, Some("stranger"))
+        .call("read_x", json!({}))
+        .await;
+    assert_eq!(status, 403);
+    let challenge = challenge.unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"x:read\""), "{challenge}");
+
+    let (status, challenge, _) = mcp_auth_test_support::Client::new(addr, Some("inactive"))
+        .call("read_x", json!({}))
+        .await;
+    assert_eq!(status, 401);
+    let challenge = challenge.unwrap();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+}

@@ -1,0 +1,18 @@
+//! What the tests of every mcp-auth package share, so that no helper is written twice: a real
+//! token issuer signing with real keys ([`issuer`]), MCP clients of both eras ([`Client`] for
+//! 2025-11-25 sessions, [`modern`] for 2026-07-28 requests), servers on loopback ([`serve`]),
+//! tools to serve ([`tools`]), log capture ([`logs`]) and time bounds and scratch directories
+//! ([`fixture`]).
+
+pub mod fixture;
+pub mod issuer;
+pub mod logs;
+pub mod modern;
+pub mod tools;
+
+mod client;
+mod server;
+
+pub use client::{Client, EventReader, get_json, open_session};
+pub use modern::modern_call;
+pub use server::{bind, bind_endpoint, serve, serve_on, serve_stateless, serve_stateless_on};
