@@ -377,40 +377,42 @@ mod tests {
 
     #[test]
     fn rejects_what_json_rpc_and_mcp_forbid() {
-        assert_eq!(error_code("{"), code::PARSE_ERROR);
-        assert_eq!(
-            error_code(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}"#),
-            code::INVALID_PARAMS
-        );
-        assert_eq!(
-            error_code(r#"{"jsonrpc":"2.0","id":1}"#),
-            code::INVALID_REQUEST
-        );
-        assert_eq!(error_code("42"), code::INVALID_REQUEST);
+        let cases = [
+            ("{", code::PARSE_ERROR),
+            (
+                r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+                code::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+                code::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+                code::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+                code::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#,
+                code::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
+                code::INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}"#,
+                code::INVALID_PARAMS,
+            ),
+            (r#"{"jsonrpc":"2.0","id":1}"#, code::INVALID_REQUEST),
+            ("42", code::INVALID_REQUEST),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error_code(body), expected, "{body}");
+        }
     }
 
     #[test]
