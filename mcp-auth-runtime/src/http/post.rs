@@ -15,11 +15,11 @@ use tokio::sync::oneshot;
 
 use super::era::{is_modern, legacy_era, modern_era};
 use super::response::{Accepts, accepts, is_refusal, json_response, render};
-use super::session::legacy_session;
+use super::session::{legacy_session, name_session, open_session};
 use super::sse::{sse_response, stream_of};
 use super::{Endpoint, caller, header_str};
 use crate::jsonrpc::{Message, Request as RpcRequest, parse};
-use crate::mcp::RequestCtx;
+use crate::mcp::{Reply, RequestCtx};
 
 /// `POST` on the MCP endpoint.
 pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
@@ -118,12 +118,29 @@ async fn answer(
 ) -> Response {
     let dispatcher = &endpoint.mcp;
     if !(accepts.sse && request.method == "tools/call") {
+        // Only `initialize` opens a session: the id and caller it needs are kept for it alone.
+        let initialize =
+            (request.method == "initialize").then(|| (request.id.clone(), ctx.auth.clone()));
         let reply = dispatcher.request(request, ctx).await;
-        return if accepts.json {
+        let session = match (&reply, initialize) {
+            (
+                Reply::Initialized {
+                    version, support, ..
+                },
+                Some((id, auth)),
+            ) => match open_session(endpoint, &auth, version, *support, id).await {
+                Ok(session) => session,
+                Err(refused) => return refused,
+            },
+            _ => None,
+        };
+        let mut response = if accepts.json {
             render(endpoint, reply)
         } else {
             stream_of(endpoint, reply, modern)
         };
+        name_session(&mut response, session);
+        return response;
     }
     let (tx, mut events) = relay::unbounded();
     ctx.outbound = Some(tx);

@@ -9,8 +9,8 @@ use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
+use super::Endpoint;
 use super::sse::listen_stream;
-use super::{Endpoint, MCP_SESSION_ID};
 use crate::jsonrpc::error_for;
 use crate::mcp::Reply;
 use crate::rate_limit::too_many_requests;
@@ -132,13 +132,7 @@ pub(super) fn render(endpoint: &Endpoint, reply: Reply) -> Response {
     match reply {
         Reply::Json(status, body) => json_response(status, body),
         Reply::Precomputed { head, tail } => json_parts(head, tail),
-        Reply::Initialized { body, session } => {
-            let mut response = json_response(StatusCode::OK, body);
-            if let Some(id) = session.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                response.headers_mut().insert(MCP_SESSION_ID, id);
-            }
-            response
-        }
+        Reply::Initialized { body, .. } => json_response(StatusCode::OK, body),
         Reply::Forbidden { required, body } => {
             let required: Vec<&str> = required.iter().map(String::as_str).collect();
             let mut response = json_response(StatusCode::FORBIDDEN, body);

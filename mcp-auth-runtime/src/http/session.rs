@@ -1,5 +1,6 @@
-//! Handshake-era sessions on the wire: the `Mcp-Session-Id` a request names, and `DELETE`,
-//! which ends one. (`initialize` opens them: see `mcp::lifecycle`.)
+//! Handshake-era sessions on the wire (streamable HTTP §session management): opened when
+//! `initialize` is answered and named in its `Mcp-Session-Id` header, found by the header of
+//! every later request, and ended by `DELETE`. What a session holds is kept by `session`.
 
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::response::rpc_error;
 use super::{Endpoint, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, caller, header_str};
 use crate::auth::AuthInfo;
-use crate::jsonrpc::code;
+use crate::jsonrpc::{Id, code};
+use crate::peer::ClientSupport;
 use crate::protocol::MODERN_VERSIONS;
 use crate::session::{Session, SessionError};
 
@@ -94,5 +96,42 @@ pub(crate) async fn delete(State(endpoint): State<Arc<Endpoint>>, request: Reque
             "unknown or expired session",
         ),
         Err(_) => sessions_unavailable(),
+    }
+}
+
+/// Opens the session an answered `initialize` starts, in stateful mode: its id, or `503`
+/// (with the request's `id`) when the store is full or cannot be reached.
+pub(super) async fn open_session(
+    endpoint: &Endpoint,
+    auth: &AuthInfo,
+    version: &'static str,
+    support: ClientSupport,
+    id: Id,
+) -> Result<Option<String>, Response> {
+    let Some(store) = &endpoint.mcp.sessions else {
+        return Ok(None);
+    };
+    match store.create(auth, version, support).await {
+        Ok(session) => Ok(Some(session.id.clone())),
+        Err(err) => {
+            tracing::warn!("cannot open a session: {err}");
+            let message = match err {
+                SessionError::Full(_) => "too many sessions",
+                _ => "sessions are unavailable",
+            };
+            Err(rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(id),
+                code::INTERNAL_ERROR,
+                message,
+            ))
+        }
+    }
+}
+
+/// Names the session `initialize` opened in the response's `Mcp-Session-Id` header.
+pub(super) fn name_session(response: &mut Response, session: Option<String>) {
+    if let Some(id) = session.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(MCP_SESSION_ID, id);
     }
 }

@@ -12,7 +12,6 @@ use http::{HeaderName, HeaderValue, header};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Endpoint;
-use super::MCP_SESSION_ID;
 use super::post::AbortOnDrop;
 use super::response::{is_refusal, render};
 use crate::mcp::{Listen, Reply};
@@ -27,18 +26,10 @@ pub(super) fn stream_of(endpoint: &Endpoint, reply: Reply, modern: bool) -> Resp
     }
     match reply {
         Reply::Json(..) | Reply::Precomputed { .. } | Reply::Initialized { .. } => {
-            let session = match &reply {
-                Reply::Initialized { session, .. } => session.clone(),
-                _ => None,
-            };
             let (done_tx, done_rx) = oneshot::channel();
             let _ = done_tx.send(reply);
             let (_unused, empty) = relay::unbounded();
-            let mut response = sse_response(Vec::new(), empty, done_rx, None, modern);
-            if let Some(id) = session.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                response.headers_mut().insert(MCP_SESSION_ID, id);
-            }
-            response
+            sse_response(Vec::new(), empty, done_rx, None, modern)
         }
         other => render(endpoint, other),
     }

@@ -1,4 +1,4 @@
-//! The session's life: `initialize`, `ping` and `logging/setLevel` in the handshake era,
+//! The lifecycle: `initialize`, `ping` and `logging/setLevel` in the handshake era,
 //! `server/discover` in 2026-07-28.
 
 use http::StatusCode;
@@ -16,7 +16,9 @@ fn capabilities() -> Value {
 }
 
 impl Dispatcher {
-    pub(super) async fn initialize(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+    /// `initialize`: the negotiated version and the server's capabilities. The session it
+    /// starts (stateful mode) is opened by the transport, which names it in a header.
+    pub(super) fn initialize(&self, request: &Request) -> Reply {
         let params = request.params.as_ref();
         let Some(requested) = params
             .and_then(|p| p.get("protocolVersion"))
@@ -36,25 +38,6 @@ impl Dispatcher {
             .find(|v| *v == requested)
             .unwrap_or(LEGACY_VERSIONS[0]);
         let support = ClientSupport::from_capabilities(params.and_then(|p| p.get("capabilities")));
-        let session = match &self.sessions {
-            Some(store) => match store.create(&ctx.auth, version, support).await {
-                Ok(session) => Some(session.id.clone()),
-                Err(err) => {
-                    tracing::warn!("cannot open a session: {err}");
-                    let message = match err {
-                        SessionError::Full(_) => "too many sessions",
-                        _ => "sessions are unavailable",
-                    };
-                    return error(
-                        request,
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        code::INTERNAL_ERROR,
-                        message,
-                    );
-                }
-            },
-            None => None,
-        };
         let mut result = json!({
             "protocolVersion": version,
             "capabilities": capabilities(),
@@ -64,7 +47,11 @@ impl Dispatcher {
             result["instructions"] = instructions.clone().into();
         }
         match respond(request, &result) {
-            Reply::Json(_, body) => Reply::Initialized { body, session },
+            Reply::Json(_, body) => Reply::Initialized {
+                body,
+                version,
+                support,
+            },
             other => other,
         }
     }

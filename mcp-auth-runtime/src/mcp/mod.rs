@@ -121,7 +121,7 @@ impl Dispatcher {
     pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {
-            ("initialize", false) => self.initialize(&request, &ctx).await,
+            ("initialize", false) => self.initialize(&request),
             ("ping", false) => respond(&request, &json!({})),
             ("logging/setLevel", false) => self.set_level(&request, &ctx).await,
             ("server/discover", true) => self.discover(&request),

@@ -10,6 +10,7 @@ use super::streams::StreamSlot;
 use crate::auth::AuthInfo;
 use crate::error::ToolError;
 use crate::jsonrpc::{ErrorResponse, Request, code, response_head};
+use crate::peer::ClientSupport;
 
 /// What the transport sends back.
 #[derive(Debug)]
@@ -22,10 +23,12 @@ pub(crate) enum Reply {
     Precomputed { head: Bytes, tail: Bytes },
     /// The caller lacks scopes: `403` with an `insufficient_scope` challenge naming `required`.
     Forbidden { required: Vec<String>, body: Bytes },
-    /// The `initialize` result, and the session it opened (stateful mode).
+    /// The `initialize` result, with what the session it starts (stateful mode) is opened
+    /// with.
     Initialized {
         body: Bytes,
-        session: Option<String>,
+        version: &'static str,
+        support: ClientSupport,
     },
     /// `subscriptions/listen`: a stream that opens with this acknowledgement and stays open
     /// until the client closes it or its token expires.
