@@ -266,3 +266,50 @@ async fn sessions_are_never_fixed_or_borrowed() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_full_session_store_refuses_initialize_with_its_id_and_opens_nothing() {
+    let s = start(|b| b.max_sessions(1)).await;
+    assert_eq!(Client::new(s.addr, Some("user-1")).initialize().await, 200);
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": "init-7", "method": "initialize",
+        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
+    })
+    .to_string();
+    // Whatever the client accepts, the refusal is a `503` JSON-RPC error naming the request.
+    for accept in [
+        "application/json",
+        "text/event-stream",
+        "application/json, text/event-stream",
+    ] {
+        let response = reqwest::Client::new()
+            .post(url(s.addr))
+            .bearer_auth("user-2")
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .body(initialize.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503, "{accept}");
+        assert!(
+            response.headers().get("mcp-session-id").is_none(),
+            "{accept}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{accept}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "jsonrpc": "2.0", "id": "init-7",
+                "error": { "code": -32603, "message": "too many sessions" }
+            }),
+            "{accept}"
+        );
+    }
+    assert_eq!(s.server.open_sessions(), 1);
+}
