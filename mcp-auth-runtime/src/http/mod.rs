@@ -17,6 +17,7 @@ mod sse;
 #[cfg(feature = "fuzzing")]
 pub(crate) use era::decode_header_value;
 pub(crate) use response::json_response;
+pub(crate) use sse::EndsAtShutdown;
 
 use std::sync::Arc;
 

@@ -192,11 +192,15 @@ pub(super) fn listen_stream(listen: Listen) -> Response {
     });
     let mut response = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
     sse_headers(&mut response);
-    response
-        .extensions_mut()
-        .insert(crate::serve::EndsAtShutdown);
+    response.extensions_mut().insert(EndsAtShutdown);
     response
 }
+
+/// Marks a response whose body never ends by itself (a `subscriptions/listen` stream):
+/// [`serve_with`](crate::serve_with) ends it when the server shuts down, so that it cannot
+/// hold the shutdown up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndsAtShutdown;
 
 /// A byte stream fed by `producer` through a small channel; the producer stops when the
 /// receiver (the response body) is dropped.

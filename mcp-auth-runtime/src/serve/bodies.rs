@@ -1,6 +1,7 @@
 //! Response and request bodies with an end of their own: streams that end when the server
 //! drains, and request bodies cut at their deadline.
 
+use crate::http::EndsAtShutdown;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,11 +16,6 @@ use hyper::body::Incoming;
 use tokio::sync::watch;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Marks a response whose body never ends by itself (a `subscriptions/listen` stream):
-/// [`serve_with`] ends it when the server shuts down, so that it cannot hold the shutdown up.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EndsAtShutdown;
 
 pub(super) fn ending_at_shutdown(
     response: Response,

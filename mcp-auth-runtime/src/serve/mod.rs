@@ -6,7 +6,6 @@ mod bodies;
 mod config;
 mod write_timeout;
 
-pub(crate) use bodies::EndsAtShutdown;
 use bodies::{DeadlineBody, body_timed_out, ending_at_shutdown};
 pub use config::ServeConfig;
 use write_timeout::WriteTimeout;
