@@ -250,6 +250,11 @@ pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     .unwrap()
 }
 
+/// The arguments of a tool that takes one invoice: `{"invoice_id": id}`.
+pub fn invoice(id: &str) -> Value {
+    json!({ "invoice_id": id })
+}
+
 /// The ids of a page of invoices.
 pub fn ids(page: &Value) -> Vec<String> {
     page["invoices"]
