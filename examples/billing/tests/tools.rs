@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, ids};
+use common::{TestServer, ids, invoice, new_invoice};
 use mcp_auth_test_support::fixture::within;
 use mcp_auth_test_support::get_json;
 use mcp_auth_test_support::modern::Reply;
@@ -98,48 +98,22 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
 async fn list_invoices_shows_the_callers_tenant_only() {
     within(async {
         let s = TestServer::start().await;
-        let acme = s
-            .ok(
-                &s.token("alice", Some("acme"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(
-            ids(&acme),
-            [
-                "INV-2047", "INV-2046", "INV-2045", "INV-2044", "INV-2043", "INV-2042", "INV-2041"
-            ]
-        );
-        assert!(acme.get("next_cursor").is_none());
-        let globex = s
-            .ok(
-                &s.token("bob", Some("globex"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(
-            ids(&globex),
-            ["INV-3105", "INV-3104", "INV-3103", "INV-3102", "INV-3101"]
-        );
-        // The same token of bob, but naming tenant acme: the tenant decides, not the user.
-        let bob_in_acme = s
-            .ok(
-                &s.token("bob", Some("acme"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(ids(&bob_in_acme).len(), 7);
-        let nobody = s
-            .ok(
-                &s.token("eve", Some("initech"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(ids(&nobody), Vec::<String>::new());
+        let acme = [
+            "INV-2047", "INV-2046", "INV-2045", "INV-2044", "INV-2043", "INV-2042", "INV-2041",
+        ];
+        let globex = ["INV-3105", "INV-3104", "INV-3103", "INV-3102", "INV-3101"];
+        for (subject, tenant, expected) in [
+            ("alice", "acme", &acme[..]),
+            ("bob", "globex", &globex),
+            // The same bob, but with a token naming tenant acme: the tenant decides, not the user.
+            ("bob", "acme", &acme),
+            ("eve", "initech", &[]),
+        ] {
+            let token = s.token(subject, Some(tenant), READ);
+            let page = s.ok(&token, "list_invoices", json!({})).await;
+            assert_eq!(ids(&page), expected, "{subject} in {tenant}");
+            assert!(page.get("next_cursor").is_none(), "{page}");
+        }
     })
     .await;
 }
@@ -231,14 +205,12 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
     within(async {
         let s = TestServer::start().await;
         let read = s.token("alice", Some("acme"), READ);
-        let invoice = s
-            .ok(&read, "lookup_invoice", json!({ "invoice_id": "INV-2042" }))
-            .await;
-        assert_eq!(invoice["id"], "INV-2042");
-        assert_eq!(invoice["customer"], "Initech");
-        assert_eq!(invoice["total_cents"], 48_000);
-        assert_eq!(invoice["status"], "paid");
-        assert_eq!(invoice["refunds"], json!([]));
+        let found = s.ok(&read, "lookup_invoice", invoice("INV-2042")).await;
+        assert_eq!(found["id"], "INV-2042");
+        assert_eq!(found["customer"], "Initech");
+        assert_eq!(found["total_cents"], 48_000);
+        assert_eq!(found["status"], "paid");
+        assert_eq!(found["refunds"], json!([]));
 
         let all = s.token("alice", Some("acme"), ALL);
         s.ok(
@@ -247,17 +219,13 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
             json!({ "invoice_id": "INV-2042", "amount_cents": 1_000, "reason": "late delivery" }),
         )
         .await;
-        let invoice = s
-            .ok(&read, "lookup_invoice", json!({ "invoice_id": "inv-2042" }))
-            .await;
-        assert_eq!(invoice["refunded_cents"], 1_000);
-        assert_eq!(invoice["refunds"][0]["amount_cents"], 1_000);
-        assert_eq!(invoice["refunds"][0]["reason"], "late delivery");
-        assert_eq!(invoice["refunds"][0]["refunded_by"], "alice");
+        let found = s.ok(&read, "lookup_invoice", invoice("inv-2042")).await;
+        assert_eq!(found["refunded_cents"], 1_000);
+        assert_eq!(found["refunds"][0]["amount_cents"], 1_000);
+        assert_eq!(found["refunds"][0]["reason"], "late delivery");
+        assert_eq!(found["refunds"][0]["refunded_by"], "alice");
 
-        let missing = s
-            .call(&read, "lookup_invoice", json!({ "invoice_id": "INV-9999" }))
-            .await;
+        let missing = s.call(&read, "lookup_invoice", invoice("INV-9999")).await;
         assert_eq!(missing.tool_error(), "invoice INV-9999 not found");
     })
     .await;
@@ -272,7 +240,7 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
             .ok(
                 &alice,
                 "create_invoice",
-                json!({ "customer": "  Acme Rockets ", "amount_cents": 4_200 }),
+                new_invoice("  Acme Rockets ", 4_200),
             )
             .await;
         assert_eq!(created["id"], "INV-2048");
@@ -283,23 +251,13 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
         assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
 
         let bob = s.token("bob", Some("globex"), WRITE);
-        let created = s
-            .ok(
-                &bob,
-                "create_invoice",
-                json!({ "customer": "Hooli", "amount_cents": 1 }),
-            )
-            .await;
+        let created = s.ok(&bob, "create_invoice", new_invoice("Hooli", 1)).await;
         assert_eq!(created["id"], "INV-3106");
         assert_eq!(created["created_by"], "bob");
 
         let fresh = s.token("carol", Some("initech"), WRITE);
         let created = s
-            .ok(
-                &fresh,
-                "create_invoice",
-                json!({ "customer": "Wayne", "amount_cents": 5 }),
-            )
+            .ok(&fresh, "create_invoice", new_invoice("Wayne", 5))
             .await;
         assert_eq!(created["id"], "INV-1001");
 
@@ -335,11 +293,7 @@ async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
         let alice = s.token("alice", Some("acme"), WRITE);
         for amount in [0, -500] {
             let error = s
-                .call(
-                    &alice,
-                    "create_invoice",
-                    json!({ "customer": "Hooli", "amount_cents": amount }),
-                )
+                .call(&alice, "create_invoice", new_invoice("Hooli", amount))
                 .await
                 .tool_error();
             assert_eq!(
@@ -348,11 +302,7 @@ async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
             );
         }
         let error = s
-            .call(
-                &alice,
-                "create_invoice",
-                json!({ "customer": " ", "amount_cents": 100 }),
-            )
+            .call(&alice, "create_invoice", new_invoice(" ", 100))
             .await
             .tool_error();
         assert_eq!(error, "customer must be a name of 1 to 200 characters");
@@ -399,9 +349,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), WRITE);
-        let first = s
-            .ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2041" }))
-            .await;
+        let first = s.ok(&alice, "void_invoice", invoice("INV-2041")).await;
         assert_eq!(first["changed"], true);
         assert_eq!(first["message"], "INV-2041 is now void");
         assert_eq!(first["invoice"]["status"], "void");
@@ -410,9 +358,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
 
         // Again, by someone else: nothing changes, and the answer says so.
         let bob = s.token("bob", Some("acme"), WRITE);
-        let second = s
-            .ok(&bob, "void_invoice", json!({ "invoice_id": "INV-2041" }))
-            .await;
+        let second = s.ok(&bob, "void_invoice", invoice("INV-2041")).await;
         assert_eq!(second["changed"], false);
         assert_eq!(
             second["message"],
@@ -426,7 +372,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
 
         // A paid invoice is refunded, not voided.
         let error = s
-            .call(&alice, "void_invoice", json!({ "invoice_id": "INV-2042" }))
+            .call(&alice, "void_invoice", invoice("INV-2042"))
             .await
             .tool_error();
         assert_eq!(
@@ -506,13 +452,7 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
         );
 
         // Without an amount, the rest.
-        let rest = s
-            .ok(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043" }),
-            )
-            .await;
+        let rest = s.ok(&alice, "refund_invoice", invoice("INV-2043")).await;
         assert_eq!(rest["refund"]["amount_cents"], 90_000);
         assert_eq!(rest["invoice"]["status"], "refunded");
         assert_eq!(rest["invoice"]["refunded_cents"], 99_900);
@@ -527,7 +467,7 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
             ("INV-2046", "void"),
         ] {
             let error = s
-                .call(&alice, "refund_invoice", json!({ "invoice_id": id }))
+                .call(&alice, "refund_invoice", invoice(id))
                 .await
                 .tool_error();
             assert_eq!(
@@ -555,19 +495,13 @@ async fn refund_invoice_needs_both_scopes() {
             &["invoices:read"],
         ] {
             let token = s.token("alice", Some("acme"), scopes);
-            s.call(
-                &token,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2042" }),
-            )
-            .await
-            .assert_insufficient_scope("invoices:write payments:write");
+            s.call(&token, "refund_invoice", invoice("INV-2042"))
+                .await
+                .assert_insufficient_scope("invoices:write payments:write");
         }
         assert_eq!(s.snapshot(), before);
         let both = s.token("alice", Some("acme"), &["invoices:write", "payments:write"]);
-        let refund = s
-            .ok(&both, "refund_invoice", json!({ "invoice_id": "INV-2042" }))
-            .await;
+        let refund = s.ok(&both, "refund_invoice", invoice("INV-2042")).await;
         assert_eq!(refund["invoice"]["status"], "refunded");
     })
     .await;
@@ -579,17 +513,13 @@ async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
         let s = TestServer::start().await;
         let before = s.snapshot();
         let read = s.token("alice", Some("acme"), READ);
-        s.call(
-            &read,
-            "create_invoice",
-            json!({ "customer": "Hooli", "amount_cents": 100 }),
-        )
-        .await
-        .assert_insufficient_scope("invoices:write");
-        s.call(&read, "void_invoice", json!({ "invoice_id": "INV-2041" }))
+        s.call(&read, "create_invoice", new_invoice("Hooli", 100))
             .await
             .assert_insufficient_scope("invoices:write");
-        s.call(&read, "refund_invoice", json!({ "invoice_id": "INV-2042" }))
+        s.call(&read, "void_invoice", invoice("INV-2041"))
+            .await
+            .assert_insufficient_scope("invoices:write");
+        s.call(&read, "refund_invoice", invoice("INV-2042"))
             .await
             .assert_insufficient_scope("invoices:write payments:write");
         // And a write-only token cannot read.
@@ -650,9 +580,9 @@ async fn another_tenants_invoices_are_not_found_and_unchanged() {
         // INV-3101 is globex's and open, INV-3102 globex's and paid; INV-9999 exists nowhere.
         // Each answer is the same as for an invoice that does not exist.
         for (tool, args) in [
-            ("lookup_invoice", json!({ "invoice_id": "INV-3101" })),
-            ("void_invoice", json!({ "invoice_id": "INV-3101" })),
-            ("refund_invoice", json!({ "invoice_id": "INV-3102" })),
+            ("lookup_invoice", invoice("INV-3101")),
+            ("void_invoice", invoice("INV-3101")),
+            ("refund_invoice", invoice("INV-3102")),
             (
                 "refund_invoice",
                 json!({ "invoice_id": "INV-3102", "amount_cents": 1 }),
@@ -681,10 +611,8 @@ async fn another_tenants_invoices_are_not_found_and_unchanged() {
 
         // bob of globex still sees his invoices as they were.
         let bob = s.token("bob", Some("globex"), READ);
-        let invoice = s
-            .ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3101" }))
-            .await;
-        assert_eq!(invoice["status"], "open");
+        let found = s.ok(&bob, "lookup_invoice", invoice("INV-3101")).await;
+        assert_eq!(found["status"], "open");
 
         let probes: Vec<_> = s
             .audit()
@@ -709,13 +637,10 @@ async fn a_token_without_a_tenant_touches_nothing() {
         let token = s.token("mallory", None, ALL);
         for (tool, args) in [
             ("list_invoices", json!({})),
-            ("lookup_invoice", json!({ "invoice_id": "INV-2041" })),
-            (
-                "create_invoice",
-                json!({ "customer": "Hooli", "amount_cents": 100 }),
-            ),
-            ("void_invoice", json!({ "invoice_id": "INV-2041" })),
-            ("refund_invoice", json!({ "invoice_id": "INV-2042" })),
+            ("lookup_invoice", invoice("INV-2041")),
+            ("create_invoice", new_invoice("Hooli", 100)),
+            ("void_invoice", invoice("INV-2041")),
+            ("refund_invoice", invoice("INV-2042")),
         ] {
             let error = s.call(&token, tool, args).await.tool_error();
             assert!(error.contains("names no tenant"), "{tool}: {error}");
@@ -738,26 +663,20 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
         let bob = s.token("bob", Some("globex"), READ);
         s.ok(&alice, "list_invoices", json!({ "status": "open" }))
             .await;
-        s.ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3101" }))
+        s.ok(&bob, "lookup_invoice", invoice("INV-3101")).await;
+        s.ok(&alice, "create_invoice", new_invoice("Hooli", 700))
             .await;
-        s.ok(
-            &alice,
-            "create_invoice",
-            json!({ "customer": "Hooli", "amount_cents": 700 }),
-        )
-        .await;
-        s.ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2048" }))
-            .await;
+        s.ok(&alice, "void_invoice", invoice("INV-2048")).await;
         s.ok(
             &alice,
             "refund_invoice",
             json!({ "invoice_id": "INV-2045", "amount_cents": 5 }),
         )
         .await;
-        s.call(&bob, "void_invoice", json!({ "invoice_id": "INV-3101" }))
+        s.call(&bob, "void_invoice", invoice("INV-3101"))
             .await
             .assert_insufficient_scope("invoices:write");
-        s.call(&bob, "lookup_invoice", json!({ "invoice_id": "INV-2041" }))
+        s.call(&bob, "lookup_invoice", invoice("INV-2041"))
             .await
             .tool_error();
 
@@ -865,14 +784,9 @@ async fn the_data_survives_a_restart_and_is_seeded_once() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), WRITE);
-        s.ok(
-            &alice,
-            "create_invoice",
-            json!({ "customer": "Hooli", "amount_cents": 700 }),
-        )
-        .await;
-        s.ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2044" }))
+        s.ok(&alice, "create_invoice", new_invoice("Hooli", 700))
             .await;
+        s.ok(&alice, "void_invoice", invoice("INV-2044")).await;
         let (dir, port) = s.stop().await;
 
         // Same data directory and port: the same key, so the old token still works.
@@ -920,7 +834,7 @@ async fn a_client_that_can_show_forms_confirms_a_refund_first() {
         let read = s.token("alice", Some("acme"), READ);
         let args = json!({ "invoice_id": "INV-2042", "amount_cents": 1_000 });
         let refunded = async |s: &TestServer| {
-            s.ok(&read, "lookup_invoice", json!({ "invoice_id": "INV-2042" }))
+            s.ok(&read, "lookup_invoice", invoice("INV-2042"))
                 .await["refunded_cents"]
                 .clone()
         };
@@ -1022,7 +936,7 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
                 &alice,
                 json!({ "invoice_id": "INV-2042", "amount_cents": 1000 }),
             ),
-            (&alice, json!({ "invoice_id": "INV-2042" })),
+            (&alice, invoice("INV-2042")),
             (&carol, ten_of_2042.clone()),
         ] {
             let replayed = refund_with_forms(
@@ -1111,9 +1025,7 @@ async fn refund_ids_are_numbered_per_tenant() {
         assert_eq!(refund(&bob, "INV-3102").await, "RF-1");
         assert_eq!(refund(&bob, "INV-3104").await, "RF-2");
         assert_eq!(refund(&alice, "INV-2043").await, "RF-2");
-        let detail = s
-            .ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3104" }))
-            .await;
+        let detail = s.ok(&bob, "lookup_invoice", invoice("INV-3104")).await;
         assert_eq!(detail["refunds"][0]["id"], "RF-2");
     })
     .await;
@@ -1139,25 +1051,20 @@ async fn dev_cors_origins_are_named_on_the_command_line() {
             .get("access-control-allow-origin")
             .map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(acao.as_deref(), allowed.then_some(origin), "{origin}");
-        let register = server
-            .http
-            .post(server.url("/register"))
-            .header("origin", origin)
-            .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(register.status().is_success(), allowed, "{origin}");
+        let registered = register_from(&server, origin).await;
+        assert_eq!(registered.is_success(), allowed, "{origin}");
     }
     // Without the option, the Inspector's origin is a foreign one.
     let plain = TestServer::start().await;
-    let register = plain
+    assert_eq!(register_from(&plain, inspector).await, 403);
+}
+
+/// Registers a client (RFC 7591) from a web page of `origin`, as a browser would.
+async fn register_from(server: &TestServer, origin: &str) -> reqwest::StatusCode {
+    let registration = json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] });
+    let request = server
         .http
-        .post(plain.url("/register"))
-        .header("origin", inspector)
-        .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 403);
+        .post(server.url("/register"))
+        .header("origin", origin);
+    request.json(&registration).send().await.unwrap().status()
 }

@@ -250,6 +250,11 @@ pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     .unwrap()
 }
 
+/// The arguments of `create_invoice`.
+pub fn new_invoice(customer: &str, amount_cents: i64) -> Value {
+    json!({ "customer": customer, "amount_cents": amount_cents })
+}
+
 /// The arguments of a tool that takes one invoice: `{"invoice_id": id}`.
 pub fn invoice(id: &str) -> Value {
     json!({ "invoice_id": id })
