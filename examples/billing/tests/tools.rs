@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, ids, invoice, new_invoice};
+use common::{TestServer, ids, invoice, new_invoice, summary};
 use mcp_auth_test_support::fixture::within;
 use mcp_auth_test_support::get_json;
 use mcp_auth_test_support::modern::Reply;
@@ -262,23 +262,30 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
         assert_eq!(created["id"], "INV-1001");
 
         let audit = s.audit();
-        let rows: Vec<_> = audit
-            .iter()
-            .map(|r| {
-                (
-                    r.tool.as_str(),
-                    r.outcome.as_str(),
-                    r.subject.as_deref(),
-                    r.invoice_id.as_deref(),
-                )
-            })
-            .collect();
         assert_eq!(
-            rows,
+            summary(&audit),
             [
-                ("create_invoice", "ok", Some("alice"), Some("INV-2048")),
-                ("create_invoice", "ok", Some("bob"), Some("INV-3106")),
-                ("create_invoice", "ok", Some("carol"), Some("INV-1001")),
+                (
+                    "create_invoice",
+                    "ok",
+                    Some("alice"),
+                    Some("acme"),
+                    Some("INV-2048")
+                ),
+                (
+                    "create_invoice",
+                    "ok",
+                    Some("bob"),
+                    Some("globex"),
+                    Some("INV-3106")
+                ),
+                (
+                    "create_invoice",
+                    "ok",
+                    Some("carol"),
+                    Some("initech"),
+                    Some("INV-1001")
+                ),
             ]
         );
     })
@@ -319,20 +326,10 @@ async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
         assert!(error.contains("amount_cents"), "{error}");
         assert_eq!(s.snapshot(), before);
 
-        let outcomes: Vec<_> = s
-            .audit()
-            .iter()
-            .map(|r| (r.tool.clone(), r.outcome.clone(), r.subject.clone()))
-            .collect();
-        let row = |outcome: &str| {
-            (
-                "create_invoice".to_owned(),
-                outcome.to_owned(),
-                Some("alice".to_owned()),
-            )
-        };
+        let audit = s.audit();
+        let row = |outcome| ("create_invoice", outcome, Some("alice"), Some("acme"), None);
         assert_eq!(
-            outcomes,
+            summary(&audit),
             [
                 row("error"),
                 row("error"),
@@ -381,22 +378,10 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
         );
         assert_eq!(s.stored("acme", 2042), Some(("paid".into(), 0, None)));
 
-        let audit: Vec<_> = s
-            .audit()
-            .into_iter()
-            .map(|r| (r.tool, r.outcome, r.subject, r.tenant, r.invoice_id))
-            .collect();
-        let row = |outcome: &str, who: &str, id: &str| {
-            (
-                "void_invoice".to_owned(),
-                outcome.to_owned(),
-                Some(who.to_owned()),
-                Some("acme".to_owned()),
-                Some(id.to_owned()),
-            )
-        };
+        let audit = s.audit();
+        let row = |outcome, who, id| ("void_invoice", outcome, Some(who), Some("acme"), Some(id));
         assert_eq!(
-            audit,
+            summary(&audit),
             [
                 row("ok", "alice", "INV-2041"),
                 row("ok", "bob", "INV-2041"),
@@ -530,43 +515,35 @@ async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
         assert_eq!(s.snapshot(), before);
 
         // The refusals are in the audit trail, with who tried.
-        let audit: Vec<_> = s
-            .audit()
-            .into_iter()
-            .map(|r| {
-                (
-                    r.tool,
-                    r.outcome,
-                    r.subject,
-                    r.tenant,
-                    r.invoice_id,
-                    r.detail,
-                )
-            })
-            .collect();
-        let row = |tool: &str, invoice: Option<&str>, scope: &str| {
+        let audit = s.audit();
+        let row = |tool, invoice| {
             (
-                tool.to_owned(),
-                "insufficient_scope".to_owned(),
-                Some("alice".to_owned()),
-                Some("acme".to_owned()),
-                invoice.map(str::to_owned),
-                Some(format!("insufficient scope: the tool requires `{scope}`")),
+                tool,
+                "insufficient_scope",
+                Some("alice"),
+                Some("acme"),
+                invoice,
             )
         };
         assert_eq!(
-            audit,
+            summary(&audit),
             [
-                row("create_invoice", None, "invoices:write"),
-                row("void_invoice", Some("INV-2041"), "invoices:write"),
-                row(
-                    "refund_invoice",
-                    Some("INV-2042"),
-                    "invoices:write payments:write"
-                ),
-                row("list_invoices", None, "invoices:read"),
+                row("create_invoice", None),
+                row("void_invoice", Some("INV-2041")),
+                row("refund_invoice", Some("INV-2042")),
+                row("list_invoices", None),
             ]
         );
+        let required = [
+            "invoices:write",
+            "invoices:write",
+            "invoices:write payments:write",
+            "invoices:read",
+        ];
+        for (row, scope) in audit.iter().zip(required) {
+            let detail = format!("insufficient scope: the tool requires `{scope}`");
+            assert_eq!(row.detail, Some(detail), "{row:?}");
+        }
     })
     .await;
 }
@@ -681,77 +658,45 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
             .tool_error();
 
         let audit = s.audit();
-        let rows: Vec<_> = audit
-            .iter()
-            .map(|r| {
-                (
-                    r.tool.as_str(),
-                    r.outcome.as_str(),
-                    r.subject.as_deref(),
-                    r.client_id.as_deref(),
-                    r.tenant.as_deref(),
-                    r.invoice_id.as_deref(),
-                )
-            })
-            .collect();
-        let client = Some("billing-tests");
+        let (acme, globex) = (Some("acme"), Some("globex"));
         assert_eq!(
-            rows,
+            summary(&audit),
             [
-                (
-                    "list_invoices",
-                    "ok",
-                    Some("alice"),
-                    client,
-                    Some("acme"),
-                    None
-                ),
+                ("list_invoices", "ok", Some("alice"), acme, None),
                 (
                     "lookup_invoice",
                     "ok",
                     Some("bob"),
-                    client,
-                    Some("globex"),
+                    globex,
                     Some("INV-3101")
                 ),
                 (
                     "create_invoice",
                     "ok",
                     Some("alice"),
-                    client,
-                    Some("acme"),
+                    acme,
                     Some("INV-2048")
                 ),
-                (
-                    "void_invoice",
-                    "ok",
-                    Some("alice"),
-                    client,
-                    Some("acme"),
-                    Some("INV-2048")
-                ),
+                ("void_invoice", "ok", Some("alice"), acme, Some("INV-2048")),
                 (
                     "refund_invoice",
                     "ok",
                     Some("alice"),
-                    client,
-                    Some("acme"),
+                    acme,
                     Some("INV-2045")
                 ),
                 (
                     "void_invoice",
                     "insufficient_scope",
                     Some("bob"),
-                    client,
-                    Some("globex"),
+                    globex,
                     Some("INV-3101")
                 ),
                 (
                     "lookup_invoice",
                     "error",
                     Some("bob"),
-                    client,
-                    Some("globex"),
+                    globex,
                     Some("INV-2041")
                 ),
             ]
@@ -761,6 +706,7 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
             Some("invoice INV-2041 not found")
         );
         for row in &audit {
+            assert_eq!(row.client_id.as_deref(), Some("billing-tests"), "{row:?}");
             // RFC 3339 in UTC, e.g. 2026-03-01T09:30:00.123Z.
             assert_eq!(row.at.len(), 24, "{}", row.at);
             assert!(

@@ -227,6 +227,22 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// What each row says happened, and to whom: `(tool, outcome, subject, tenant, invoice_id)`.
+pub fn summary(rows: &[AuditRow]) -> Vec<(&str, &str, Option<&str>, Option<&str>, Option<&str>)> {
+    rows.iter()
+        .map(|r| {
+            let (subject, tenant) = (r.subject.as_deref(), r.tenant.as_deref());
+            (
+                r.tool.as_str(),
+                r.outcome.as_str(),
+                subject,
+                tenant,
+                r.invoice_id.as_deref(),
+            )
+        })
+        .collect()
+}
+
 pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     conn.prepare(
         "SELECT at, subject, client_id, tenant, tool, outcome, invoice_id, detail
