@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, ids, invoice, new_invoice, summary};
+use common::{TestServer, ids, invoice, invoice_amount, new_invoice, summary};
 use mcp_auth_test_support::fixture::within;
 use mcp_auth_test_support::get_json;
 use mcp_auth_test_support::modern::Reply;
@@ -235,14 +235,12 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
 async fn create_invoice_numbers_after_the_tenants_last_invoice() {
     within(async {
         let s = TestServer::start().await;
+        let create = async |token: &str, customer, cents| {
+            s.ok(token, "create_invoice", new_invoice(customer, cents))
+                .await
+        };
         let alice = s.token("alice", Some("acme"), WRITE);
-        let created = s
-            .ok(
-                &alice,
-                "create_invoice",
-                new_invoice("  Acme Rockets ", 4_200),
-            )
-            .await;
+        let created = create(&alice, "  Acme Rockets ", 4_200).await;
         assert_eq!(created["id"], "INV-2048");
         assert_eq!(created["customer"], "Acme Rockets");
         assert_eq!(created["total_cents"], 4_200);
@@ -251,14 +249,12 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
         assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
 
         let bob = s.token("bob", Some("globex"), WRITE);
-        let created = s.ok(&bob, "create_invoice", new_invoice("Hooli", 1)).await;
+        let created = create(&bob, "Hooli", 1).await;
         assert_eq!(created["id"], "INV-3106");
         assert_eq!(created["created_by"], "bob");
 
         let fresh = s.token("carol", Some("initech"), WRITE);
-        let created = s
-            .ok(&fresh, "create_invoice", new_invoice("Wayne", 5))
-            .await;
+        let created = create(&fresh, "Wayne", 5).await;
         assert_eq!(created["id"], "INV-1001");
 
         let audit = s.audit();
@@ -397,25 +393,15 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), ALL);
-        let partial = s
-            .ok(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043", "amount_cents": 9_900 }),
-            )
-            .await;
+        let refund = async |args| s.call(&alice, "refund_invoice", args).await;
+        let partial = refund(invoice_amount("INV-2043", 9_900)).await.structured();
         assert_eq!(partial["refund"]["amount_cents"], 9_900);
         assert_eq!(partial["refund"]["refunded_by"], "alice");
         assert!(partial["refund"]["id"].as_str().unwrap().starts_with("RF-"));
         assert_eq!(partial["invoice"]["status"], "paid");
         assert_eq!(partial["invoice"]["refunded_cents"], 9_900);
 
-        let error = s
-            .call(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043", "amount_cents": 90_001 }),
-            )
+        let error = refund(invoice_amount("INV-2043", 90_001))
             .await
             .tool_error();
         assert_eq!(
@@ -423,21 +409,14 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
             "amount_cents must be between 1 and 90000 (the total of INV-2043 less what was \
              refunded already), got 90001"
         );
-        let error = s
-            .call(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043", "amount_cents": 0 }),
-            )
-            .await
-            .tool_error();
+        let error = refund(invoice_amount("INV-2043", 0)).await.tool_error();
         assert!(
             error.starts_with("amount_cents must be between 1 and 90000"),
             "{error}"
         );
 
         // Without an amount, the rest.
-        let rest = s.ok(&alice, "refund_invoice", invoice("INV-2043")).await;
+        let rest = refund(invoice("INV-2043")).await.structured();
         assert_eq!(rest["refund"]["amount_cents"], 90_000);
         assert_eq!(rest["invoice"]["status"], "refunded");
         assert_eq!(rest["invoice"]["refunded_cents"], 99_900);
@@ -451,10 +430,7 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
             ("INV-2041", "open"),
             ("INV-2046", "void"),
         ] {
-            let error = s
-                .call(&alice, "refund_invoice", invoice(id))
-                .await
-                .tool_error();
+            let error = refund(invoice(id)).await.tool_error();
             assert_eq!(
                 error,
                 format!("{id} is {status}: only paid invoices can be refunded")
@@ -560,10 +536,7 @@ async fn another_tenants_invoices_are_not_found_and_unchanged() {
             ("lookup_invoice", invoice("INV-3101")),
             ("void_invoice", invoice("INV-3101")),
             ("refund_invoice", invoice("INV-3102")),
-            (
-                "refund_invoice",
-                json!({ "invoice_id": "INV-3102", "amount_cents": 1 }),
-            ),
+            ("refund_invoice", invoice_amount("INV-3102", 1)),
         ] {
             let id = args["invoice_id"].as_str().unwrap();
             let error = s.call(&alice, tool, args.clone()).await.tool_error();
@@ -644,12 +617,8 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
         s.ok(&alice, "create_invoice", new_invoice("Hooli", 700))
             .await;
         s.ok(&alice, "void_invoice", invoice("INV-2048")).await;
-        s.ok(
-            &alice,
-            "refund_invoice",
-            json!({ "invoice_id": "INV-2045", "amount_cents": 5 }),
-        )
-        .await;
+        s.ok(&alice, "refund_invoice", invoice_amount("INV-2045", 5))
+            .await;
         s.call(&bob, "void_invoice", invoice("INV-3101"))
             .await
             .assert_insufficient_scope("invoices:write");
@@ -778,7 +747,7 @@ async fn a_client_that_can_show_forms_confirms_a_refund_first() {
         let s = TestServer::start().await;
         let all = s.token("alice", Some("acme"), ALL);
         let read = s.token("alice", Some("acme"), READ);
-        let args = json!({ "invoice_id": "INV-2042", "amount_cents": 1_000 });
+        let args = invoice_amount("INV-2042", 1_000);
         let refunded = async |s: &TestServer| {
             s.ok(&read, "lookup_invoice", invoice("INV-2042"))
                 .await["refunded_cents"]
@@ -851,7 +820,7 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
         let alice = s.token("alice", Some("acme"), ALL);
         let yes =
             json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
-        let ten_of_2042 = json!({ "invoice_id": "INV-2042", "amount_cents": 10 });
+        let ten_of_2042 = invoice_amount("INV-2042", 10);
         let before = s.snapshot();
         let refused = |reply: &Reply| {
             assert_eq!(reply.body["error"]["code"], -32602, "{reply:?}");
@@ -874,14 +843,8 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
         assert!(state.is_string(), "{asked:?}");
         let carol = s.token("carol", Some("acme"), ALL);
         for (token, arguments) in [
-            (
-                &alice,
-                json!({ "invoice_id": "INV-2043", "amount_cents": 10 }),
-            ),
-            (
-                &alice,
-                json!({ "invoice_id": "INV-2042", "amount_cents": 1000 }),
-            ),
+            (&alice, invoice_amount("INV-2043", 10)),
+            (&alice, invoice_amount("INV-2042", 1000)),
             (&alice, invoice("INV-2042")),
             (&carol, ten_of_2042.clone()),
         ] {
@@ -913,7 +876,7 @@ async fn a_confirmed_refund_cannot_be_replayed() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), ALL);
-        let args = json!({ "invoice_id": "INV-2042", "amount_cents": 100 });
+        let args = invoice_amount("INV-2042", 100);
         let asked = refund_with_forms(&s, &alice, json!({ "arguments": args })).await;
         let state = asked.body["result"]["requestState"].clone();
         assert!(state.is_string(), "{asked:?}");
@@ -956,12 +919,8 @@ async fn refund_ids_are_numbered_per_tenant() {
         let alice = s.token("alice", Some("acme"), ALL);
         let bob = s.token("bob", Some("globex"), ALL);
         let refund = async |token: &str, invoice: &str| {
-            s.ok(
-                token,
-                "refund_invoice",
-                json!({ "invoice_id": invoice, "amount_cents": 1 }),
-            )
-            .await["refund"]["id"]
+            s.ok(token, "refund_invoice", invoice_amount(invoice, 1))
+                .await["refund"]["id"]
                 .as_str()
                 .unwrap()
                 .to_owned()

@@ -266,6 +266,11 @@ pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     .unwrap()
 }
 
+/// The arguments of a tool that takes an invoice and an amount: `refund_invoice`.
+pub fn invoice_amount(id: &str, amount_cents: i64) -> Value {
+    json!({ "invoice_id": id, "amount_cents": amount_cents })
+}
+
 /// The arguments of `create_invoice`.
 pub fn new_invoice(customer: &str, amount_cents: i64) -> Value {
     json!({ "customer": customer, "amount_cents": amount_cents })
