@@ -258,30 +258,13 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
         assert_eq!(created["id"], "INV-1001");
 
         let audit = s.audit();
+        let ok = |who, tenant, id| ("create_invoice", "ok", Some(who), Some(tenant), Some(id));
         assert_eq!(
             summary(&audit),
             [
-                (
-                    "create_invoice",
-                    "ok",
-                    Some("alice"),
-                    Some("acme"),
-                    Some("INV-2048")
-                ),
-                (
-                    "create_invoice",
-                    "ok",
-                    Some("bob"),
-                    Some("globex"),
-                    Some("INV-3106")
-                ),
-                (
-                    "create_invoice",
-                    "ok",
-                    Some("carol"),
-                    Some("initech"),
-                    Some("INV-1001")
-                ),
+                ok("alice", "acme", "INV-2048"),
+                ok("bob", "globex", "INV-3106"),
+                ok("carol", "initech", "INV-1001"),
             ]
         );
     })
@@ -294,30 +277,26 @@ async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
         let s = TestServer::start().await;
         let before = s.snapshot();
         let alice = s.token("alice", Some("acme"), WRITE);
-        for amount in [0, -500] {
-            let error = s
-                .call(&alice, "create_invoice", new_invoice("Hooli", amount))
-                .await
-                .tool_error();
-            assert_eq!(
-                error,
-                format!("amount_cents must be greater than 0, got {amount}")
-            );
+        for (args, message) in [
+            (
+                new_invoice("Hooli", 0),
+                "amount_cents must be greater than 0, got 0",
+            ),
+            (
+                new_invoice("Hooli", -500),
+                "amount_cents must be greater than 0, got -500",
+            ),
+            (
+                new_invoice(" ", 100),
+                "customer must be a name of 1 to 200 characters",
+            ),
+        ] {
+            let error = s.call(&alice, "create_invoice", args).await.tool_error();
+            assert_eq!(error, message);
         }
-        let error = s
-            .call(&alice, "create_invoice", new_invoice(" ", 100))
-            .await
-            .tool_error();
-        assert_eq!(error, "customer must be a name of 1 to 200 characters");
         // Not even a number: the framework refuses the arguments before the tool runs.
-        let error = s
-            .call(
-                &alice,
-                "create_invoice",
-                json!({ "customer": "Hooli", "amount_cents": "ten" }),
-            )
-            .await
-            .tool_error();
+        let ten = json!({ "customer": "Hooli", "amount_cents": "ten" });
+        let error = s.call(&alice, "create_invoice", ten).await.tool_error();
         assert!(error.starts_with("invalid arguments:"), "{error}");
         assert!(error.contains("amount_cents"), "{error}");
         assert_eq!(s.snapshot(), before);
