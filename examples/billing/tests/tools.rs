@@ -922,18 +922,7 @@ async fn dev_cors_origins_are_named_on_the_command_line() {
     let inspector = "http://localhost:6274";
     let server = TestServer::start_with(&["--dev-cors-origin", inspector]).await;
     for (origin, allowed) in [(inspector, true), ("https://evil.example", false)] {
-        let preflight = server
-            .http
-            .request(reqwest::Method::OPTIONS, server.url("/token"))
-            .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .send()
-            .await
-            .unwrap();
-        let acao = preflight
-            .headers()
-            .get("access-control-allow-origin")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let acao = preflight_from(&server, origin).await;
         assert_eq!(acao.as_deref(), allowed.then_some(origin), "{origin}");
         let registered = register_from(&server, origin).await;
         assert_eq!(registered.is_success(), allowed, "{origin}");
@@ -941,6 +930,18 @@ async fn dev_cors_origins_are_named_on_the_command_line() {
     // Without the option, the Inspector's origin is a foreign one.
     let plain = TestServer::start().await;
     assert_eq!(register_from(&plain, inspector).await, 403);
+}
+
+/// The `Access-Control-Allow-Origin` of the answer to a CORS preflight of `POST /token` from a
+/// web page of `origin`.
+async fn preflight_from(server: &TestServer, origin: &str) -> Option<String> {
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, server.url("/token"));
+    let preflight = preflight.header("access-control-request-method", "POST");
+    let response = preflight.header("origin", origin).send().await.unwrap();
+    let allowed = response.headers().get("access-control-allow-origin");
+    allowed.map(|v| v.to_str().unwrap().to_owned())
 }
 
 /// Registers a client (RFC 7591) from a web page of `origin`, as a browser would.
