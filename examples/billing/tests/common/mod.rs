@@ -227,8 +227,17 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
-/// What each row says happened, and to whom: `(tool, outcome, subject, tenant, invoice_id)`.
-pub fn summary(rows: &[AuditRow]) -> Vec<(&str, &str, Option<&str>, Option<&str>, Option<&str>)> {
+/// What an audit row says happened, and to whom: `(tool, outcome, subject, tenant, invoice_id)`.
+pub type Summary<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+/// The [`Summary`] of each row.
+pub fn summary(rows: &[AuditRow]) -> Vec<Summary<'_>> {
     rows.iter()
         .map(|r| {
             let (subject, tenant) = (r.subject.as_deref(), r.tenant.as_deref());
