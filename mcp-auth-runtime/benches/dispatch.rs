@@ -107,19 +107,29 @@ const ECHO: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n
 const LOOKUP: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_invoice","arguments":{"invoice_id":"INV-2041"}}}"#;
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 
-fn tools_call(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// The runtime every benchmark runs on: one thread, as `oneshot` needs no more.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    let mut group = c.benchmark_group("tools/call");
-    let router = McpServer::builder("bench", "1.0.0")
-        .tools(tools![echo, lookup_invoice])
+        .unwrap()
+}
+
+/// A stateless server with `tools` and authentication off: every call is `caller()`'s.
+fn unauthenticated(tools: Vec<ToolDef>) -> axum::Router {
+    McpServer::builder("bench", "1.0.0")
+        .tools(tools)
         .without_auth_as(caller())
         .stateless(true)
         .build()
         .unwrap()
-        .into_router();
+        .into_router()
+}
+
+fn tools_call(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("tools/call");
+    let router = unauthenticated(tools![echo, lookup_invoice]);
     let echoed = runtime.block_on(answer(&router, call(ECHO, None)));
     assert_eq!(echoed["result"]["content"][0]["text"], "hello");
     let found = runtime.block_on(answer(&router, call(LOOKUP, None)));
@@ -207,19 +217,10 @@ fn many_tools(n: usize) -> Vec<ToolDef> {
 }
 
 fn tools_list(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let mut group = c.benchmark_group("tools/list");
     for n in [10, 100, 1000] {
-        let router = McpServer::builder("bench", "1.0.0")
-            .tools(many_tools(n))
-            .without_auth_as(caller())
-            .stateless(true)
-            .build()
-            .unwrap()
-            .into_router();
+        let router = unauthenticated(many_tools(n));
         let page = runtime.block_on(answer(&router, call(LIST, None)));
         assert_eq!(
             page["result"]["tools"].as_array().unwrap().len(),

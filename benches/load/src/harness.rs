@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::issuer::{self, SigningKey};
 
@@ -655,44 +655,7 @@ async fn open_sessions(
         tasks.push(tokio::spawn(async move {
             let mut opened = 0usize;
             for token in tokens.iter().skip(worker).step_by(workers) {
-                let initialize = json!({
-                    "jsonrpc": "2.0", "id": 1, "method": "initialize",
-                    "params": {
-                        "protocolVersion": "2025-11-25",
-                        "capabilities": {},
-                        "clientInfo": { "name": "load", "version": "0" }
-                    }
-                });
-                let response = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json, text/event-stream")
-                    .bearer_auth(token)
-                    .body(initialize.to_string())
-                    .send()
-                    .await?;
-                ensure!(
-                    response.status() == 200,
-                    "initialize: {}",
-                    response.status()
-                );
-                let session = response
-                    .headers()
-                    .get("mcp-session-id")
-                    .context("no Mcp-Session-Id")?
-                    .to_str()?
-                    .to_owned();
-                response.bytes().await?;
-                let initialized = post(&http, &url, Some(token))
-                    .header("mcp-session-id", session)
-                    .body(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-                    .send()
-                    .await?;
-                ensure!(
-                    initialized.status() == 202,
-                    "notifications/initialized: {}",
-                    initialized.status()
-                );
+                open_session(&http, &url, token).await?;
                 opened += 1;
             }
             anyhow::Ok(opened)
@@ -710,6 +673,45 @@ async fn open_sessions(
         rss_after_kib: rss_kib(pid)?,
         seconds,
     })
+}
+
+/// The `initialize` request of a 2025-11-25 client, as `serde_json` writes it (keys sorted).
+const INITIALIZE: &str = r#"{"id":1,"jsonrpc":"2.0","method":"initialize","params":{"capabilities":{},"clientInfo":{"name":"load","version":"0"},"protocolVersion":"2025-11-25"}}"#;
+
+/// Opens one session with `token`: `initialize`, then `notifications/initialized`.
+async fn open_session(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<()> {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(token)
+        .body(INITIALIZE)
+        .send()
+        .await?;
+    expect_status(&response, 200, "initialize")?;
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .context("no Mcp-Session-Id")?
+        .to_str()?
+        .to_owned();
+    response.bytes().await?;
+    let initialized = post(http, url, Some(token))
+        .header("mcp-session-id", session)
+        .body(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .send()
+        .await?;
+    expect_status(&initialized, 202, "notifications/initialized")
+}
+
+/// Fails, naming `what` and the status, unless `response` has the status `expected`.
+fn expect_status(response: &reqwest::Response, expected: u16, what: &str) -> anyhow::Result<()> {
+    ensure!(
+        response.status() == expected,
+        "{what}: {}",
+        response.status()
+    );
+    Ok(())
 }
 
 fn mib(kib: u64) -> String {

@@ -88,6 +88,17 @@ pub(crate) struct Entry<'a> {
     pub(crate) detail: Option<String>,
 }
 
+/// A call the store records outside a tool's own transaction: one refused before the tool's
+/// body ran, a refund its caller did not confirm, or a body that panicked.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) caller: Caller,
+    pub(crate) tool: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) invoice: Option<String>,
+    pub(crate) detail: Option<String>,
+}
+
 /// Writes `entry` and returns its time. On a transaction, the entry commits with it.
 pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<String> {
     conn.prepare_cached(&format!(
@@ -173,12 +184,12 @@ pub(crate) fn refusals(
             .and_then(|arguments| arguments.get("invoice_id"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        store.record_soon(
-            Caller::of(event.auth),
-            event.tool.to_owned(),
+        store.record_soon(Refusal {
+            caller: Caller::of(event.auth),
+            tool: event.tool.to_owned(),
             outcome,
             invoice,
-            Some(detail),
-        );
+            detail: Some(detail),
+        });
     }
 }

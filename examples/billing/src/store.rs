@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Caller, Entry, Outcome};
+use crate::audit::{self, Caller, Entry, Outcome, Refusal};
 
 /// The schema this binary writes: `PRAGMA user_version`.
 const SCHEMA_VERSION: i32 = 2;
@@ -136,13 +136,13 @@ impl Store {
             // A panic in `op`: its transaction rolled back while unwinding; record the failure.
             Err(join) => {
                 let detail = format!("internal error: {join}");
-                self.record(
-                    Caller::of(auth),
-                    tool.to_owned(),
-                    Outcome::Error,
-                    requested,
-                    Some(detail),
-                )
+                self.record(Refusal {
+                    caller: Caller::of(auth),
+                    tool: tool.to_owned(),
+                    outcome: Outcome::Error,
+                    invoice: requested,
+                    detail: Some(detail),
+                })
                 .await;
                 Err(ToolError::internal(join))
             }
@@ -151,14 +151,7 @@ impl Store {
 
     /// Records a call that never reached a tool's body, from a synchronous caller (the
     /// `on_call` hook): the entry is written on the blocking pool, without waiting for it.
-    pub(crate) fn record_soon(
-        &self,
-        caller: Caller,
-        tool: String,
-        outcome: Outcome,
-        invoice: Option<String>,
-        detail: Option<String>,
-    ) {
+    pub(crate) fn record_soon(&self, mut refusal: Refusal) {
         let Ok(permit) = self.pending_refusals.clone().try_acquire_owned() else {
             let dropped = 1 + self
                 .dropped_refusals
@@ -167,32 +160,32 @@ impl Store {
             if dropped.is_power_of_two() {
                 tracing::warn!(
                     dropped,
-                    tool,
-                    outcome = outcome.as_str(),
+                    tool = refusal.tool,
+                    outcome = refusal.outcome.as_str(),
                     "too many refusals waiting to be audited; this one was not recorded"
                 );
             }
             return;
         };
         // The caller chose the id: a refused call cannot make its row (or log line) large.
-        let invoice = invoice.map(|id| truncated(id, MAX_RECORDED_ID));
+        refusal.invoice = refusal.invoice.map(|id| truncated(id, MAX_RECORDED_ID));
         let store = self.clone();
         tokio::spawn(async move {
-            store.record(caller, tool, outcome, invoice, detail).await;
+            store.record(refusal).await;
             drop(permit);
         });
     }
 
     /// Records a call that never reached a tool's body, e.g. one the server refused for
     /// insufficient scope.
-    pub(crate) async fn record(
-        &self,
-        caller: Caller,
-        tool: String,
-        outcome: Outcome,
-        invoice: Option<String>,
-        detail: Option<String>,
-    ) {
+    pub(crate) async fn record(&self, refusal: Refusal) {
+        let Refusal {
+            caller,
+            tool,
+            outcome,
+            invoice,
+            detail,
+        } = refusal;
         let conn = self.conn.clone();
         let task = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);

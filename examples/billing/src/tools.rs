@@ -7,7 +7,7 @@ use mcp_auth_runtime::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::audit::{Caller, Outcome};
+use crate::audit::{Caller, Outcome, Refusal};
 use crate::store::{
     Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
     VoidOutcome,
@@ -184,13 +184,13 @@ async fn confirm_refund(
         Err(err) => err,
     };
     ctx.state()
-        .record(
-            Caller::of(ctx.auth()),
-            "refund_invoice".to_owned(),
-            Outcome::Error,
-            Some(invoice_id.to_owned()),
-            Some(refusal.to_string()),
-        )
+        .record(Refusal {
+            caller: Caller::of(ctx.auth()),
+            tool: "refund_invoice".to_owned(),
+            outcome: Outcome::Error,
+            invoice: Some(invoice_id.to_owned()),
+            detail: Some(refusal.to_string()),
+        })
         .await;
     Err(refusal)
 }

@@ -3,11 +3,13 @@
 
 mod common;
 
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::invoice;
 use mcp_auth_test_support::fixture::{TempDir, http, within};
+use mcp_auth_test_support::modern::Reply;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -27,6 +29,7 @@ struct Running {
     child: Child,
     banner: Banner,
     stderr: Arc<Mutex<String>>,
+    http: reqwest::Client,
 }
 
 impl Running {
@@ -79,7 +82,18 @@ impl Running {
             child,
             banner: parse_banner(&stdout),
             stderr,
+            http: http(),
         }
+    }
+
+    /// Calls `tool` of this server with `token`.
+    async fn call(&self, token: &str, tool: &str, arguments: Value) -> Reply {
+        common::call(&self.http, &self.banner.resource, token, tool, arguments).await
+    }
+
+    /// Starts `billing` on any free port with the data of `dir` and `options` besides.
+    async fn serve(dir: &TempDir, options: &[&str]) -> Running {
+        Running::start(&[&["--port", "0", "--data-dir", dir.str()], options].concat()).await
     }
 
     fn stderr(&self) -> String {
@@ -149,8 +163,7 @@ fn parse_curl(curl: &str) -> (String, Vec<(String, String)>, String) {
 async fn the_printed_tokens_and_curl_command_work() {
     within(async {
         let dir = TempDir::new("billing-test");
-        let server =
-            Running::start(&["--port", "0", "--db", ":memory:", "--data-dir", dir.str()]).await;
+        let server = Running::serve(&dir, &["--db", ":memory:"]).await;
         let banner = &server.banner;
         let http = http();
 
@@ -218,44 +231,19 @@ async fn the_printed_tokens_and_curl_command_work() {
         );
 
         // The read-only token reads but cannot write; the read-write token can.
-        let read = common::call(
-            &http,
-            &banner.resource,
-            &banner.read_token,
-            "list_invoices",
-            json!({}),
-        )
-        .await;
-        assert_eq!(common::ids(&read.structured()).len(), 7);
-        common::call(
-            &http,
-            &banner.resource,
-            &banner.read_token,
-            "void_invoice",
-            json!({ "invoice_id": "INV-2041" }),
-        )
-        .await
-        .assert_insufficient_scope("invoices:write");
-        let voided = common::call(
-            &http,
-            &banner.resource,
-            &banner.write_token,
-            "void_invoice",
-            json!({ "invoice_id": "INV-2041" }),
-        )
-        .await
-        .structured();
-        assert_eq!(voided["invoice"]["voided_by"], "alice");
-        let refunded = common::call(
-            &http,
-            &banner.resource,
-            &banner.write_token,
-            "refund_invoice",
-            json!({ "invoice_id": "INV-2042" }),
-        )
-        .await
-        .structured();
-        assert_eq!(refunded["invoice"]["status"], "refunded");
+        let (read, write) = (&banner.read_token, &banner.write_token);
+        let listed = server.call(read, "list_invoices", json!({})).await;
+        assert_eq!(common::ids(&listed.structured()).len(), 7);
+        let refused = server.call(read, "void_invoice", invoice("INV-2041")).await;
+        refused.assert_insufficient_scope("invoices:write");
+        let voided = server
+            .call(write, "void_invoice", invoice("INV-2041"))
+            .await;
+        assert_eq!(voided.structured()["invoice"]["voided_by"], "alice");
+        let refunded = server
+            .call(write, "refund_invoice", invoice("INV-2042"))
+            .await;
+        assert_eq!(refunded.structured()["invoice"]["status"], "refunded");
 
         // Audit events go to stderr with target `audit`, without the tokens.
         let audit_lines = |stderr: &str| stderr.lines().filter(|l| l.contains(" audit: ")).count();
@@ -299,10 +287,9 @@ async fn the_printed_tokens_and_curl_command_work() {
     .await;
 }
 
-/// Runs `billing token` with `args`.
-async fn token(args: &[&str]) -> std::process::Output {
+/// Runs `billing` with `args` to its end.
+async fn run(args: &[&str]) -> Output {
     Command::new(BIN)
-        .arg("token")
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -311,14 +298,23 @@ async fn token(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `billing token` with `args`.
+async fn token(args: &[&str]) -> Output {
+    run(&[&["token"], args].concat()).await
+}
+
+/// The stderr of a run that must have failed.
+fn failure(output: &Output) -> String {
+    assert!(!output.status.success(), "{output:?}");
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
 #[tokio::test]
 async fn billing_token_prints_only_a_token_the_server_accepts() {
     within(async {
         let dir = TempDir::new("billing-test");
-        let server = Running::start(&["--port", "0", "--data-dir", dir.str()]).await;
+        let server = Running::serve(&dir, &[]).await;
         let port = server.port().to_string();
-        let http = http();
-        let resource = &server.banner.resource;
 
         let output = token(&[
             "--scope",
@@ -343,20 +339,10 @@ async fn billing_token_prints_only_a_token_the_server_accepts() {
         assert!(!jwt.contains(char::is_whitespace), "{stdout:?}");
         assert_eq!(jwt.split('.').count(), 3, "{stdout:?}");
 
-        let listed = common::call(&http, resource, jwt, "list_invoices", json!({}))
-            .await
-            .structured();
-        assert_eq!(common::ids(&listed)[0], "INV-3105");
-        let voided = common::call(
-            &http,
-            resource,
-            jwt,
-            "void_invoice",
-            json!({ "invoice_id": "INV-3101" }),
-        )
-        .await
-        .structured();
-        assert_eq!(voided["invoice"]["voided_by"], "bob");
+        let listed = server.call(jwt, "list_invoices", json!({})).await;
+        assert_eq!(common::ids(&listed.structured())[0], "INV-3105");
+        let voided = server.call(jwt, "void_invoice", invoice("INV-3101")).await;
+        assert_eq!(voided.structured()["invoice"]["voided_by"], "bob");
         // Scopes separated by spaces work too; refunds need payments:write.
         let output = token(&[
             "--scope",
@@ -368,49 +354,33 @@ async fn billing_token_prints_only_a_token_the_server_accepts() {
         ])
         .await;
         let reader = String::from_utf8(output.stdout).unwrap();
-        common::call(
-            &http,
-            resource,
-            reader.trim(),
-            "refund_invoice",
-            json!({ "invoice_id": "INV-2042" }),
-        )
-        .await
-        .assert_insufficient_scope("invoices:write payments:write");
+        let refused = server
+            .call(reader.trim(), "refund_invoice", invoice("INV-2042"))
+            .await;
+        refused.assert_insufficient_scope("invoices:write payments:write");
 
         // Without a tenant: every tool refuses.
         let output = token(&["--no-tenant", "--data-dir", dir.str(), "--port", &port]).await;
         let tenantless = String::from_utf8(output.stdout).unwrap();
-        let error = common::call(
-            &http,
-            resource,
-            tenantless.trim(),
-            "list_invoices",
-            json!({}),
-        )
-        .await
-        .tool_error();
+        let refused = server
+            .call(tenantless.trim(), "list_invoices", json!({}))
+            .await;
+        let error = refused.tool_error();
         assert!(error.contains("names no tenant"), "{error}");
 
         // A token for another port is for another resource: rejected.
         let output = token(&["--data-dir", dir.str(), "--port", "1"]).await;
         let elsewhere = String::from_utf8(output.stdout).unwrap();
-        let reply = common::call(
-            &http,
-            resource,
-            elsewhere.trim(),
-            "list_invoices",
-            json!({}),
-        )
-        .await;
+        let reply = server
+            .call(elsewhere.trim(), "list_invoices", json!({}))
+            .await;
         assert_eq!(reply.status, 401);
 
         // Unknown scopes and absurd lifetimes are refused, with nothing on stdout.
         for args in [&["--scope", "admin"][..], &["--lifetime", "30d"]] {
             let output = token(&[args, &["--data-dir", dir.str()][..]].concat()).await;
-            assert!(!output.status.success());
+            let stderr = failure(&output);
             assert!(output.stdout.is_empty());
-            let stderr = String::from_utf8(output.stderr).unwrap();
             assert!(
                 stderr.contains("admin") || stderr.contains("24h"),
                 "{stderr}"
@@ -425,7 +395,7 @@ async fn billing_token_prints_only_a_token_the_server_accepts() {
 async fn tokens_survive_a_restart() {
     within(async {
         let dir = TempDir::new("billing-test");
-        let first = Running::start(&["--port", "0", "--data-dir", dir.str()]).await;
+        let first = Running::serve(&dir, &[]).await;
         let port = first.port().to_string();
         let read_token = first.banner.read_token.clone();
         first.stop().await;
@@ -433,17 +403,9 @@ async fn tokens_survive_a_restart() {
         assert!(minted.status.success(), "{minted:?}");
 
         let second = Running::start(&["--port", &port, "--data-dir", dir.str()]).await;
-        let http = http();
         let minted = String::from_utf8(minted.stdout).unwrap();
         for jwt in [read_token.as_str(), minted.trim()] {
-            let reply = common::call(
-                &http,
-                &second.banner.resource,
-                jwt,
-                "list_invoices",
-                json!({}),
-            )
-            .await;
+            let reply = second.call(jwt, "list_invoices", json!({})).await;
             assert_eq!(common::ids(&reply.structured()).len(), 7);
         }
         second.stop().await;
@@ -455,16 +417,9 @@ async fn tokens_survive_a_restart() {
 async fn the_dev_issuer_refuses_a_non_loopback_host() {
     within(async {
         let dir = TempDir::new("billing-test");
-        let output = Command::new(BIN)
-            .args(["--host", "0.0.0.0", "--port", "0", "--data-dir", dir.str()])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .unwrap();
-        assert!(!output.status.success());
+        let output = run(&["--host", "0.0.0.0", "--port", "0", "--data-dir", dir.str()]).await;
+        let stderr = failure(&output);
         assert!(output.stdout.is_empty());
-        let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(
             stderr.contains("the development issuer serves loopback only, and --host 0.0.0.0 is not a loopback address"),
             "{stderr}"
@@ -479,15 +434,7 @@ async fn the_dev_issuer_refuses_a_non_loopback_host() {
 async fn tool_rate_limits_and_health_endpoints() {
     within(async {
         let dir = TempDir::new("billing-test");
-        let server = Running::start(&[
-            "--port",
-            "0",
-            "--data-dir",
-            dir.str(),
-            "--tool-rate-limit",
-            "void_invoice=2",
-        ])
-        .await;
+        let server = Running::serve(&dir, &["--tool-rate-limit", "void_invoice=2"]).await;
         let http = http();
         let origin = server
             .banner
@@ -507,19 +454,12 @@ async fn tool_rate_limits_and_health_endpoints() {
 
         // The budget is per wall-clock minute: a burst that straddles two minutes is retried.
         let minute = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
-        let resource = &server.banner.resource;
         for attempt in 0.. {
             let started = minute();
             let mut statuses = Vec::new();
             for _ in 0..3 {
-                let reply = common::call(
-                    &http,
-                    resource,
-                    &server.banner.write_token,
-                    "void_invoice",
-                    json!({ "invoice_id": "INV-2041" }),
-                )
-                .await;
+                let args = invoice("INV-2041");
+                let reply = server.call(&server.banner.write_token, "void_invoice", args).await;
                 statuses.push(reply.status);
             }
             if minute() != started && attempt == 0 {
@@ -529,14 +469,8 @@ async fn tool_rate_limits_and_health_endpoints() {
             break;
         }
         // Other tools have no budget of their own.
-        let reply = common::call(
-            &http,
-            resource,
-            &server.banner.write_token,
-            "lookup_invoice",
-            json!({ "invoice_id": "INV-2041" }),
-        )
-        .await;
+        let args = invoice("INV-2041");
+        let reply = server.call(&server.banner.write_token, "lookup_invoice", args).await;
         assert_eq!(reply.status, 200);
         // The refused call is in the audit trail, as every call is, without the token.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -556,16 +490,18 @@ async fn tool_rate_limits_and_health_endpoints() {
         server.stop().await;
 
         // A budget for a tool the server lacks stops it at start-up.
-        let output = Command::new(BIN)
-            .args(["--port", "0", "--db", ":memory:", "--data-dir", dir.str()])
-            .args(["--tool-rate-limit", "void_invoices=2"])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .unwrap();
-        assert!(!output.status.success());
-        let stderr = String::from_utf8(output.stderr).unwrap();
+        let output = run(&[
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--data-dir",
+            dir.str(),
+            "--tool-rate-limit",
+            "void_invoices=2",
+        ])
+        .await;
+        let stderr = failure(&output);
         assert!(
             stderr.contains("a rate limit names `void_invoices`, which is not a tool of this server"),
             "{stderr}"
@@ -622,18 +558,17 @@ async fn connection_limits_come_from_the_command_line() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     within(async {
         let dir = TempDir::new("billing-test");
-        let server = Running::start(&[
-            "--port",
-            "0",
-            "--data-dir",
-            dir.str(),
-            "--header-read-timeout",
-            "1s",
-            "--request-body-timeout",
-            "1s",
-            "--max-streams-per-principal",
-            "1",
-        ])
+        let server = Running::serve(
+            &dir,
+            &[
+                "--header-read-timeout",
+                "1s",
+                "--request-body-timeout",
+                "1s",
+                "--max-streams-per-principal",
+                "1",
+            ],
+        )
         .await;
         let addr = format!("127.0.0.1:{}", server.port());
 

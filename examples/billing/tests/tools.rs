@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, ids};
+use common::{TestServer, ids, invoice, invoice_amount, new_invoice, summary};
 use mcp_auth_test_support::fixture::within;
 use mcp_auth_test_support::get_json;
 use mcp_auth_test_support::modern::Reply;
@@ -98,48 +98,22 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
 async fn list_invoices_shows_the_callers_tenant_only() {
     within(async {
         let s = TestServer::start().await;
-        let acme = s
-            .ok(
-                &s.token("alice", Some("acme"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(
-            ids(&acme),
-            [
-                "INV-2047", "INV-2046", "INV-2045", "INV-2044", "INV-2043", "INV-2042", "INV-2041"
-            ]
-        );
-        assert!(acme.get("next_cursor").is_none());
-        let globex = s
-            .ok(
-                &s.token("bob", Some("globex"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(
-            ids(&globex),
-            ["INV-3105", "INV-3104", "INV-3103", "INV-3102", "INV-3101"]
-        );
-        // The same token of bob, but naming tenant acme: the tenant decides, not the user.
-        let bob_in_acme = s
-            .ok(
-                &s.token("bob", Some("acme"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(ids(&bob_in_acme).len(), 7);
-        let nobody = s
-            .ok(
-                &s.token("eve", Some("initech"), READ),
-                "list_invoices",
-                json!({}),
-            )
-            .await;
-        assert_eq!(ids(&nobody), Vec::<String>::new());
+        let acme = [
+            "INV-2047", "INV-2046", "INV-2045", "INV-2044", "INV-2043", "INV-2042", "INV-2041",
+        ];
+        let globex = ["INV-3105", "INV-3104", "INV-3103", "INV-3102", "INV-3101"];
+        for (subject, tenant, expected) in [
+            ("alice", "acme", &acme[..]),
+            ("bob", "globex", &globex),
+            // The same bob, but with a token naming tenant acme: the tenant decides, not the user.
+            ("bob", "acme", &acme),
+            ("eve", "initech", &[]),
+        ] {
+            let token = s.token(subject, Some(tenant), READ);
+            let page = s.ok(&token, "list_invoices", json!({})).await;
+            assert_eq!(ids(&page), expected, "{subject} in {tenant}");
+            assert!(page.get("next_cursor").is_none(), "{page}");
+        }
     })
     .await;
 }
@@ -231,14 +205,12 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
     within(async {
         let s = TestServer::start().await;
         let read = s.token("alice", Some("acme"), READ);
-        let invoice = s
-            .ok(&read, "lookup_invoice", json!({ "invoice_id": "INV-2042" }))
-            .await;
-        assert_eq!(invoice["id"], "INV-2042");
-        assert_eq!(invoice["customer"], "Initech");
-        assert_eq!(invoice["total_cents"], 48_000);
-        assert_eq!(invoice["status"], "paid");
-        assert_eq!(invoice["refunds"], json!([]));
+        let found = s.ok(&read, "lookup_invoice", invoice("INV-2042")).await;
+        assert_eq!(found["id"], "INV-2042");
+        assert_eq!(found["customer"], "Initech");
+        assert_eq!(found["total_cents"], 48_000);
+        assert_eq!(found["status"], "paid");
+        assert_eq!(found["refunds"], json!([]));
 
         let all = s.token("alice", Some("acme"), ALL);
         s.ok(
@@ -247,17 +219,13 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
             json!({ "invoice_id": "INV-2042", "amount_cents": 1_000, "reason": "late delivery" }),
         )
         .await;
-        let invoice = s
-            .ok(&read, "lookup_invoice", json!({ "invoice_id": "inv-2042" }))
-            .await;
-        assert_eq!(invoice["refunded_cents"], 1_000);
-        assert_eq!(invoice["refunds"][0]["amount_cents"], 1_000);
-        assert_eq!(invoice["refunds"][0]["reason"], "late delivery");
-        assert_eq!(invoice["refunds"][0]["refunded_by"], "alice");
+        let found = s.ok(&read, "lookup_invoice", invoice("inv-2042")).await;
+        assert_eq!(found["refunded_cents"], 1_000);
+        assert_eq!(found["refunds"][0]["amount_cents"], 1_000);
+        assert_eq!(found["refunds"][0]["reason"], "late delivery");
+        assert_eq!(found["refunds"][0]["refunded_by"], "alice");
 
-        let missing = s
-            .call(&read, "lookup_invoice", json!({ "invoice_id": "INV-9999" }))
-            .await;
+        let missing = s.call(&read, "lookup_invoice", invoice("INV-9999")).await;
         assert_eq!(missing.tool_error(), "invoice INV-9999 not found");
     })
     .await;
@@ -267,14 +235,12 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
 async fn create_invoice_numbers_after_the_tenants_last_invoice() {
     within(async {
         let s = TestServer::start().await;
+        let create = async |token: &str, customer, cents| {
+            s.ok(token, "create_invoice", new_invoice(customer, cents))
+                .await
+        };
         let alice = s.token("alice", Some("acme"), WRITE);
-        let created = s
-            .ok(
-                &alice,
-                "create_invoice",
-                json!({ "customer": "  Acme Rockets ", "amount_cents": 4_200 }),
-            )
-            .await;
+        let created = create(&alice, "  Acme Rockets ", 4_200).await;
         assert_eq!(created["id"], "INV-2048");
         assert_eq!(created["customer"], "Acme Rockets");
         assert_eq!(created["total_cents"], 4_200);
@@ -283,44 +249,22 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
         assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
 
         let bob = s.token("bob", Some("globex"), WRITE);
-        let created = s
-            .ok(
-                &bob,
-                "create_invoice",
-                json!({ "customer": "Hooli", "amount_cents": 1 }),
-            )
-            .await;
+        let created = create(&bob, "Hooli", 1).await;
         assert_eq!(created["id"], "INV-3106");
         assert_eq!(created["created_by"], "bob");
 
         let fresh = s.token("carol", Some("initech"), WRITE);
-        let created = s
-            .ok(
-                &fresh,
-                "create_invoice",
-                json!({ "customer": "Wayne", "amount_cents": 5 }),
-            )
-            .await;
+        let created = create(&fresh, "Wayne", 5).await;
         assert_eq!(created["id"], "INV-1001");
 
         let audit = s.audit();
-        let rows: Vec<_> = audit
-            .iter()
-            .map(|r| {
-                (
-                    r.tool.as_str(),
-                    r.outcome.as_str(),
-                    r.subject.as_deref(),
-                    r.invoice_id.as_deref(),
-                )
-            })
-            .collect();
+        let ok = |who, tenant, id| ("create_invoice", "ok", Some(who), Some(tenant), Some(id));
         assert_eq!(
-            rows,
+            summary(&audit),
             [
-                ("create_invoice", "ok", Some("alice"), Some("INV-2048")),
-                ("create_invoice", "ok", Some("bob"), Some("INV-3106")),
-                ("create_invoice", "ok", Some("carol"), Some("INV-1001")),
+                ok("alice", "acme", "INV-2048"),
+                ok("bob", "globex", "INV-3106"),
+                ok("carol", "initech", "INV-1001"),
             ]
         );
     })
@@ -333,56 +277,34 @@ async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
         let s = TestServer::start().await;
         let before = s.snapshot();
         let alice = s.token("alice", Some("acme"), WRITE);
-        for amount in [0, -500] {
-            let error = s
-                .call(
-                    &alice,
-                    "create_invoice",
-                    json!({ "customer": "Hooli", "amount_cents": amount }),
-                )
-                .await
-                .tool_error();
-            assert_eq!(
-                error,
-                format!("amount_cents must be greater than 0, got {amount}")
-            );
+        for (args, message) in [
+            (
+                new_invoice("Hooli", 0),
+                "amount_cents must be greater than 0, got 0",
+            ),
+            (
+                new_invoice("Hooli", -500),
+                "amount_cents must be greater than 0, got -500",
+            ),
+            (
+                new_invoice(" ", 100),
+                "customer must be a name of 1 to 200 characters",
+            ),
+        ] {
+            let error = s.call(&alice, "create_invoice", args).await.tool_error();
+            assert_eq!(error, message);
         }
-        let error = s
-            .call(
-                &alice,
-                "create_invoice",
-                json!({ "customer": " ", "amount_cents": 100 }),
-            )
-            .await
-            .tool_error();
-        assert_eq!(error, "customer must be a name of 1 to 200 characters");
         // Not even a number: the framework refuses the arguments before the tool runs.
-        let error = s
-            .call(
-                &alice,
-                "create_invoice",
-                json!({ "customer": "Hooli", "amount_cents": "ten" }),
-            )
-            .await
-            .tool_error();
+        let ten = json!({ "customer": "Hooli", "amount_cents": "ten" });
+        let error = s.call(&alice, "create_invoice", ten).await.tool_error();
         assert!(error.starts_with("invalid arguments:"), "{error}");
         assert!(error.contains("amount_cents"), "{error}");
         assert_eq!(s.snapshot(), before);
 
-        let outcomes: Vec<_> = s
-            .audit()
-            .iter()
-            .map(|r| (r.tool.clone(), r.outcome.clone(), r.subject.clone()))
-            .collect();
-        let row = |outcome: &str| {
-            (
-                "create_invoice".to_owned(),
-                outcome.to_owned(),
-                Some("alice".to_owned()),
-            )
-        };
+        let audit = s.audit();
+        let row = |outcome| ("create_invoice", outcome, Some("alice"), Some("acme"), None);
         assert_eq!(
-            outcomes,
+            summary(&audit),
             [
                 row("error"),
                 row("error"),
@@ -399,9 +321,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), WRITE);
-        let first = s
-            .ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2041" }))
-            .await;
+        let first = s.ok(&alice, "void_invoice", invoice("INV-2041")).await;
         assert_eq!(first["changed"], true);
         assert_eq!(first["message"], "INV-2041 is now void");
         assert_eq!(first["invoice"]["status"], "void");
@@ -410,9 +330,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
 
         // Again, by someone else: nothing changes, and the answer says so.
         let bob = s.token("bob", Some("acme"), WRITE);
-        let second = s
-            .ok(&bob, "void_invoice", json!({ "invoice_id": "INV-2041" }))
-            .await;
+        let second = s.ok(&bob, "void_invoice", invoice("INV-2041")).await;
         assert_eq!(second["changed"], false);
         assert_eq!(
             second["message"],
@@ -426,7 +344,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
 
         // A paid invoice is refunded, not voided.
         let error = s
-            .call(&alice, "void_invoice", json!({ "invoice_id": "INV-2042" }))
+            .call(&alice, "void_invoice", invoice("INV-2042"))
             .await
             .tool_error();
         assert_eq!(
@@ -435,22 +353,10 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
         );
         assert_eq!(s.stored("acme", 2042), Some(("paid".into(), 0, None)));
 
-        let audit: Vec<_> = s
-            .audit()
-            .into_iter()
-            .map(|r| (r.tool, r.outcome, r.subject, r.tenant, r.invoice_id))
-            .collect();
-        let row = |outcome: &str, who: &str, id: &str| {
-            (
-                "void_invoice".to_owned(),
-                outcome.to_owned(),
-                Some(who.to_owned()),
-                Some("acme".to_owned()),
-                Some(id.to_owned()),
-            )
-        };
+        let audit = s.audit();
+        let row = |outcome, who, id| ("void_invoice", outcome, Some(who), Some("acme"), Some(id));
         assert_eq!(
-            audit,
+            summary(&audit),
             [
                 row("ok", "alice", "INV-2041"),
                 row("ok", "bob", "INV-2041"),
@@ -466,25 +372,15 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), ALL);
-        let partial = s
-            .ok(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043", "amount_cents": 9_900 }),
-            )
-            .await;
+        let refund = async |args| s.call(&alice, "refund_invoice", args).await;
+        let partial = refund(invoice_amount("INV-2043", 9_900)).await.structured();
         assert_eq!(partial["refund"]["amount_cents"], 9_900);
         assert_eq!(partial["refund"]["refunded_by"], "alice");
         assert!(partial["refund"]["id"].as_str().unwrap().starts_with("RF-"));
         assert_eq!(partial["invoice"]["status"], "paid");
         assert_eq!(partial["invoice"]["refunded_cents"], 9_900);
 
-        let error = s
-            .call(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043", "amount_cents": 90_001 }),
-            )
+        let error = refund(invoice_amount("INV-2043", 90_001))
             .await
             .tool_error();
         assert_eq!(
@@ -492,27 +388,14 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
             "amount_cents must be between 1 and 90000 (the total of INV-2043 less what was \
              refunded already), got 90001"
         );
-        let error = s
-            .call(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043", "amount_cents": 0 }),
-            )
-            .await
-            .tool_error();
+        let error = refund(invoice_amount("INV-2043", 0)).await.tool_error();
         assert!(
             error.starts_with("amount_cents must be between 1 and 90000"),
             "{error}"
         );
 
         // Without an amount, the rest.
-        let rest = s
-            .ok(
-                &alice,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2043" }),
-            )
-            .await;
+        let rest = refund(invoice("INV-2043")).await.structured();
         assert_eq!(rest["refund"]["amount_cents"], 90_000);
         assert_eq!(rest["invoice"]["status"], "refunded");
         assert_eq!(rest["invoice"]["refunded_cents"], 99_900);
@@ -526,10 +409,7 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
             ("INV-2041", "open"),
             ("INV-2046", "void"),
         ] {
-            let error = s
-                .call(&alice, "refund_invoice", json!({ "invoice_id": id }))
-                .await
-                .tool_error();
+            let error = refund(invoice(id)).await.tool_error();
             assert_eq!(
                 error,
                 format!("{id} is {status}: only paid invoices can be refunded")
@@ -555,19 +435,13 @@ async fn refund_invoice_needs_both_scopes() {
             &["invoices:read"],
         ] {
             let token = s.token("alice", Some("acme"), scopes);
-            s.call(
-                &token,
-                "refund_invoice",
-                json!({ "invoice_id": "INV-2042" }),
-            )
-            .await
-            .assert_insufficient_scope("invoices:write payments:write");
+            s.call(&token, "refund_invoice", invoice("INV-2042"))
+                .await
+                .assert_insufficient_scope("invoices:write payments:write");
         }
         assert_eq!(s.snapshot(), before);
         let both = s.token("alice", Some("acme"), &["invoices:write", "payments:write"]);
-        let refund = s
-            .ok(&both, "refund_invoice", json!({ "invoice_id": "INV-2042" }))
-            .await;
+        let refund = s.ok(&both, "refund_invoice", invoice("INV-2042")).await;
         assert_eq!(refund["invoice"]["status"], "refunded");
     })
     .await;
@@ -579,17 +453,13 @@ async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
         let s = TestServer::start().await;
         let before = s.snapshot();
         let read = s.token("alice", Some("acme"), READ);
-        s.call(
-            &read,
-            "create_invoice",
-            json!({ "customer": "Hooli", "amount_cents": 100 }),
-        )
-        .await
-        .assert_insufficient_scope("invoices:write");
-        s.call(&read, "void_invoice", json!({ "invoice_id": "INV-2041" }))
+        s.call(&read, "create_invoice", new_invoice("Hooli", 100))
             .await
             .assert_insufficient_scope("invoices:write");
-        s.call(&read, "refund_invoice", json!({ "invoice_id": "INV-2042" }))
+        s.call(&read, "void_invoice", invoice("INV-2041"))
+            .await
+            .assert_insufficient_scope("invoices:write");
+        s.call(&read, "refund_invoice", invoice("INV-2042"))
             .await
             .assert_insufficient_scope("invoices:write payments:write");
         // And a write-only token cannot read.
@@ -600,43 +470,35 @@ async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
         assert_eq!(s.snapshot(), before);
 
         // The refusals are in the audit trail, with who tried.
-        let audit: Vec<_> = s
-            .audit()
-            .into_iter()
-            .map(|r| {
-                (
-                    r.tool,
-                    r.outcome,
-                    r.subject,
-                    r.tenant,
-                    r.invoice_id,
-                    r.detail,
-                )
-            })
-            .collect();
-        let row = |tool: &str, invoice: Option<&str>, scope: &str| {
+        let audit = s.audit();
+        let row = |tool, invoice| {
             (
-                tool.to_owned(),
-                "insufficient_scope".to_owned(),
-                Some("alice".to_owned()),
-                Some("acme".to_owned()),
-                invoice.map(str::to_owned),
-                Some(format!("insufficient scope: the tool requires `{scope}`")),
+                tool,
+                "insufficient_scope",
+                Some("alice"),
+                Some("acme"),
+                invoice,
             )
         };
         assert_eq!(
-            audit,
+            summary(&audit),
             [
-                row("create_invoice", None, "invoices:write"),
-                row("void_invoice", Some("INV-2041"), "invoices:write"),
-                row(
-                    "refund_invoice",
-                    Some("INV-2042"),
-                    "invoices:write payments:write"
-                ),
-                row("list_invoices", None, "invoices:read"),
+                row("create_invoice", None),
+                row("void_invoice", Some("INV-2041")),
+                row("refund_invoice", Some("INV-2042")),
+                row("list_invoices", None),
             ]
         );
+        let required = [
+            "invoices:write",
+            "invoices:write",
+            "invoices:write payments:write",
+            "invoices:read",
+        ];
+        for (row, scope) in audit.iter().zip(required) {
+            let detail = format!("insufficient scope: the tool requires `{scope}`");
+            assert_eq!(row.detail, Some(detail), "{row:?}");
+        }
     })
     .await;
 }
@@ -650,13 +512,10 @@ async fn another_tenants_invoices_are_not_found_and_unchanged() {
         // INV-3101 is globex's and open, INV-3102 globex's and paid; INV-9999 exists nowhere.
         // Each answer is the same as for an invoice that does not exist.
         for (tool, args) in [
-            ("lookup_invoice", json!({ "invoice_id": "INV-3101" })),
-            ("void_invoice", json!({ "invoice_id": "INV-3101" })),
-            ("refund_invoice", json!({ "invoice_id": "INV-3102" })),
-            (
-                "refund_invoice",
-                json!({ "invoice_id": "INV-3102", "amount_cents": 1 }),
-            ),
+            ("lookup_invoice", invoice("INV-3101")),
+            ("void_invoice", invoice("INV-3101")),
+            ("refund_invoice", invoice("INV-3102")),
+            ("refund_invoice", invoice_amount("INV-3102", 1)),
         ] {
             let id = args["invoice_id"].as_str().unwrap();
             let error = s.call(&alice, tool, args.clone()).await.tool_error();
@@ -681,10 +540,8 @@ async fn another_tenants_invoices_are_not_found_and_unchanged() {
 
         // bob of globex still sees his invoices as they were.
         let bob = s.token("bob", Some("globex"), READ);
-        let invoice = s
-            .ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3101" }))
-            .await;
-        assert_eq!(invoice["status"], "open");
+        let found = s.ok(&bob, "lookup_invoice", invoice("INV-3101")).await;
+        assert_eq!(found["status"], "open");
 
         let probes: Vec<_> = s
             .audit()
@@ -709,13 +566,10 @@ async fn a_token_without_a_tenant_touches_nothing() {
         let token = s.token("mallory", None, ALL);
         for (tool, args) in [
             ("list_invoices", json!({})),
-            ("lookup_invoice", json!({ "invoice_id": "INV-2041" })),
-            (
-                "create_invoice",
-                json!({ "customer": "Hooli", "amount_cents": 100 }),
-            ),
-            ("void_invoice", json!({ "invoice_id": "INV-2041" })),
-            ("refund_invoice", json!({ "invoice_id": "INV-2042" })),
+            ("lookup_invoice", invoice("INV-2041")),
+            ("create_invoice", new_invoice("Hooli", 100)),
+            ("void_invoice", invoice("INV-2041")),
+            ("refund_invoice", invoice("INV-2042")),
         ] {
             let error = s.call(&token, tool, args).await.tool_error();
             assert!(error.contains("names no tenant"), "{tool}: {error}");
@@ -738,101 +592,59 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
         let bob = s.token("bob", Some("globex"), READ);
         s.ok(&alice, "list_invoices", json!({ "status": "open" }))
             .await;
-        s.ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3101" }))
+        s.ok(&bob, "lookup_invoice", invoice("INV-3101")).await;
+        s.ok(&alice, "create_invoice", new_invoice("Hooli", 700))
             .await;
-        s.ok(
-            &alice,
-            "create_invoice",
-            json!({ "customer": "Hooli", "amount_cents": 700 }),
-        )
-        .await;
-        s.ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2048" }))
+        s.ok(&alice, "void_invoice", invoice("INV-2048")).await;
+        s.ok(&alice, "refund_invoice", invoice_amount("INV-2045", 5))
             .await;
-        s.ok(
-            &alice,
-            "refund_invoice",
-            json!({ "invoice_id": "INV-2045", "amount_cents": 5 }),
-        )
-        .await;
-        s.call(&bob, "void_invoice", json!({ "invoice_id": "INV-3101" }))
+        s.call(&bob, "void_invoice", invoice("INV-3101"))
             .await
             .assert_insufficient_scope("invoices:write");
-        s.call(&bob, "lookup_invoice", json!({ "invoice_id": "INV-2041" }))
+        s.call(&bob, "lookup_invoice", invoice("INV-2041"))
             .await
             .tool_error();
 
         let audit = s.audit();
-        let rows: Vec<_> = audit
-            .iter()
-            .map(|r| {
-                (
-                    r.tool.as_str(),
-                    r.outcome.as_str(),
-                    r.subject.as_deref(),
-                    r.client_id.as_deref(),
-                    r.tenant.as_deref(),
-                    r.invoice_id.as_deref(),
-                )
-            })
-            .collect();
-        let client = Some("billing-tests");
+        let (acme, globex) = (Some("acme"), Some("globex"));
         assert_eq!(
-            rows,
+            summary(&audit),
             [
-                (
-                    "list_invoices",
-                    "ok",
-                    Some("alice"),
-                    client,
-                    Some("acme"),
-                    None
-                ),
+                ("list_invoices", "ok", Some("alice"), acme, None),
                 (
                     "lookup_invoice",
                     "ok",
                     Some("bob"),
-                    client,
-                    Some("globex"),
+                    globex,
                     Some("INV-3101")
                 ),
                 (
                     "create_invoice",
                     "ok",
                     Some("alice"),
-                    client,
-                    Some("acme"),
+                    acme,
                     Some("INV-2048")
                 ),
-                (
-                    "void_invoice",
-                    "ok",
-                    Some("alice"),
-                    client,
-                    Some("acme"),
-                    Some("INV-2048")
-                ),
+                ("void_invoice", "ok", Some("alice"), acme, Some("INV-2048")),
                 (
                     "refund_invoice",
                     "ok",
                     Some("alice"),
-                    client,
-                    Some("acme"),
+                    acme,
                     Some("INV-2045")
                 ),
                 (
                     "void_invoice",
                     "insufficient_scope",
                     Some("bob"),
-                    client,
-                    Some("globex"),
+                    globex,
                     Some("INV-3101")
                 ),
                 (
                     "lookup_invoice",
                     "error",
                     Some("bob"),
-                    client,
-                    Some("globex"),
+                    globex,
                     Some("INV-2041")
                 ),
             ]
@@ -842,6 +654,7 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
             Some("invoice INV-2041 not found")
         );
         for row in &audit {
+            assert_eq!(row.client_id.as_deref(), Some("billing-tests"), "{row:?}");
             // RFC 3339 in UTC, e.g. 2026-03-01T09:30:00.123Z.
             assert_eq!(row.at.len(), 24, "{}", row.at);
             assert!(
@@ -865,14 +678,9 @@ async fn the_data_survives_a_restart_and_is_seeded_once() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), WRITE);
-        s.ok(
-            &alice,
-            "create_invoice",
-            json!({ "customer": "Hooli", "amount_cents": 700 }),
-        )
-        .await;
-        s.ok(&alice, "void_invoice", json!({ "invoice_id": "INV-2044" }))
+        s.ok(&alice, "create_invoice", new_invoice("Hooli", 700))
             .await;
+        s.ok(&alice, "void_invoice", invoice("INV-2044")).await;
         let (dir, port) = s.stop().await;
 
         // Same data directory and port: the same key, so the old token still works.
@@ -918,9 +726,9 @@ async fn a_client_that_can_show_forms_confirms_a_refund_first() {
         let s = TestServer::start().await;
         let all = s.token("alice", Some("acme"), ALL);
         let read = s.token("alice", Some("acme"), READ);
-        let args = json!({ "invoice_id": "INV-2042", "amount_cents": 1_000 });
+        let args = invoice_amount("INV-2042", 1_000);
         let refunded = async |s: &TestServer| {
-            s.ok(&read, "lookup_invoice", json!({ "invoice_id": "INV-2042" }))
+            s.ok(&read, "lookup_invoice", invoice("INV-2042"))
                 .await["refunded_cents"]
                 .clone()
         };
@@ -991,7 +799,7 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
         let alice = s.token("alice", Some("acme"), ALL);
         let yes =
             json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
-        let ten_of_2042 = json!({ "invoice_id": "INV-2042", "amount_cents": 10 });
+        let ten_of_2042 = invoice_amount("INV-2042", 10);
         let before = s.snapshot();
         let refused = |reply: &Reply| {
             assert_eq!(reply.body["error"]["code"], -32602, "{reply:?}");
@@ -1014,15 +822,9 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
         assert!(state.is_string(), "{asked:?}");
         let carol = s.token("carol", Some("acme"), ALL);
         for (token, arguments) in [
-            (
-                &alice,
-                json!({ "invoice_id": "INV-2043", "amount_cents": 10 }),
-            ),
-            (
-                &alice,
-                json!({ "invoice_id": "INV-2042", "amount_cents": 1000 }),
-            ),
-            (&alice, json!({ "invoice_id": "INV-2042" })),
+            (&alice, invoice_amount("INV-2043", 10)),
+            (&alice, invoice_amount("INV-2042", 1000)),
+            (&alice, invoice("INV-2042")),
             (&carol, ten_of_2042.clone()),
         ] {
             let replayed = refund_with_forms(
@@ -1053,7 +855,7 @@ async fn a_confirmed_refund_cannot_be_replayed() {
     within(async {
         let s = TestServer::start().await;
         let alice = s.token("alice", Some("acme"), ALL);
-        let args = json!({ "invoice_id": "INV-2042", "amount_cents": 100 });
+        let args = invoice_amount("INV-2042", 100);
         let asked = refund_with_forms(&s, &alice, json!({ "arguments": args })).await;
         let state = asked.body["result"]["requestState"].clone();
         assert!(state.is_string(), "{asked:?}");
@@ -1096,12 +898,8 @@ async fn refund_ids_are_numbered_per_tenant() {
         let alice = s.token("alice", Some("acme"), ALL);
         let bob = s.token("bob", Some("globex"), ALL);
         let refund = async |token: &str, invoice: &str| {
-            s.ok(
-                token,
-                "refund_invoice",
-                json!({ "invoice_id": invoice, "amount_cents": 1 }),
-            )
-            .await["refund"]["id"]
+            s.ok(token, "refund_invoice", invoice_amount(invoice, 1))
+                .await["refund"]["id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -1111,9 +909,7 @@ async fn refund_ids_are_numbered_per_tenant() {
         assert_eq!(refund(&bob, "INV-3102").await, "RF-1");
         assert_eq!(refund(&bob, "INV-3104").await, "RF-2");
         assert_eq!(refund(&alice, "INV-2043").await, "RF-2");
-        let detail = s
-            .ok(&bob, "lookup_invoice", json!({ "invoice_id": "INV-3104" }))
-            .await;
+        let detail = s.ok(&bob, "lookup_invoice", invoice("INV-3104")).await;
         assert_eq!(detail["refunds"][0]["id"], "RF-2");
     })
     .await;
@@ -1126,38 +922,34 @@ async fn dev_cors_origins_are_named_on_the_command_line() {
     let inspector = "http://localhost:6274";
     let server = TestServer::start_with(&["--dev-cors-origin", inspector]).await;
     for (origin, allowed) in [(inspector, true), ("https://evil.example", false)] {
-        let preflight = server
-            .http
-            .request(reqwest::Method::OPTIONS, server.url("/token"))
-            .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .send()
-            .await
-            .unwrap();
-        let acao = preflight
-            .headers()
-            .get("access-control-allow-origin")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let acao = preflight_from(&server, origin).await;
         assert_eq!(acao.as_deref(), allowed.then_some(origin), "{origin}");
-        let register = server
-            .http
-            .post(server.url("/register"))
-            .header("origin", origin)
-            .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(register.status().is_success(), allowed, "{origin}");
+        let registered = register_from(&server, origin).await;
+        assert_eq!(registered.is_success(), allowed, "{origin}");
     }
     // Without the option, the Inspector's origin is a foreign one.
     let plain = TestServer::start().await;
-    let register = plain
+    assert_eq!(register_from(&plain, inspector).await, 403);
+}
+
+/// The `Access-Control-Allow-Origin` of the answer to a CORS preflight of `POST /token` from a
+/// web page of `origin`.
+async fn preflight_from(server: &TestServer, origin: &str) -> Option<String> {
+    let preflight = server
         .http
-        .post(plain.url("/register"))
-        .header("origin", inspector)
-        .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 403);
+        .request(reqwest::Method::OPTIONS, server.url("/token"));
+    let preflight = preflight.header("access-control-request-method", "POST");
+    let response = preflight.header("origin", origin).send().await.unwrap();
+    let allowed = response.headers().get("access-control-allow-origin");
+    allowed.map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Registers a client (RFC 7591) from a web page of `origin`, as a browser would.
+async fn register_from(server: &TestServer, origin: &str) -> reqwest::StatusCode {
+    let registration = json!({ "redirect_uris": ["http://127.0.0.1:9/cb"] });
+    let request = server
+        .http
+        .post(server.url("/register"))
+        .header("origin", origin);
+    request.json(&registration).send().await.unwrap().status()
 }

@@ -227,6 +227,31 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// What an audit row says happened, and to whom: `(tool, outcome, subject, tenant, invoice_id)`.
+pub type Summary<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+/// The [`Summary`] of each row.
+pub fn summary(rows: &[AuditRow]) -> Vec<Summary<'_>> {
+    rows.iter()
+        .map(|r| {
+            let (subject, tenant) = (r.subject.as_deref(), r.tenant.as_deref());
+            (
+                r.tool.as_str(),
+                r.outcome.as_str(),
+                subject,
+                tenant,
+                r.invoice_id.as_deref(),
+            )
+        })
+        .collect()
+}
+
 pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     conn.prepare(
         "SELECT at, subject, client_id, tenant, tool, outcome, invoice_id, detail
@@ -248,6 +273,21 @@ pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     .unwrap()
     .collect::<Result<_, _>>()
     .unwrap()
+}
+
+/// The arguments of a tool that takes an invoice and an amount: `refund_invoice`.
+pub fn invoice_amount(id: &str, amount_cents: i64) -> Value {
+    json!({ "invoice_id": id, "amount_cents": amount_cents })
+}
+
+/// The arguments of `create_invoice`.
+pub fn new_invoice(customer: &str, amount_cents: i64) -> Value {
+    json!({ "customer": customer, "amount_cents": amount_cents })
+}
+
+/// The arguments of a tool that takes one invoice: `{"invoice_id": id}`.
+pub fn invoice(id: &str) -> Value {
+    json!({ "invoice_id": id })
 }
 
 /// The ids of a page of invoices.
