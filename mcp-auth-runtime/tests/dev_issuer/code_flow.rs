@@ -196,13 +196,7 @@ async fn wrong_code_verifier_is_refused_and_spends_the_code() {
 
     let code = fx.code(&client_id, &challenge, &[]).await;
     assert_oauth_error(
-        fx.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-        ])
-        .await,
+        fx.redeem_with(&client_id, &code, &[]).await,
         400,
         "invalid_request",
     );
@@ -289,14 +283,11 @@ async fn confidential_clients_authenticate_to_redeem_codes() {
 
     let code = fx.code(&id, &challenge, &[]).await;
     let (status, body) = fx
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
+        .redeem_with(
+            &id,
+            &code,
+            &[("code_verifier", &verifier), ("client_secret", &secret)],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -310,13 +301,7 @@ async fn failed_token_requests_do_not_pin_public_clients() {
     for _ in 0..1_000 {
         let id = fx.public_client(None).await;
         let (status, body) = fx
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", "not-a-code"),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", "x"),
-                ("client_id", &id),
-            ])
+            .redeem_with(&id, "not-a-code", &[("code_verifier", "x")])
             .await;
         assert_eq!(status, 400, "{body}");
     }

@@ -223,15 +223,30 @@ impl Fixture {
 
     /// Exchanges a code as a public client.
     async fn redeem(&self, client_id: &str, code: &str, verifier: &str) -> (u16, Value) {
-        self.token(&[
+        self.redeem_with(
+            client_id,
+            code,
+            &[("code_verifier", verifier), ("resource", &self.resource)],
+        )
+        .await
+    }
+
+    /// Exchanges a code for `client_id` at `REDIRECT`, with only the `fields` added (a
+    /// verifier, a resource, a secret), so a test can leave one out or change it.
+    async fn redeem_with(
+        &self,
+        client_id: &str,
+        code: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
             ("client_id", client_id),
-            ("resource", &self.resource),
-        ])
-        .await
+        ];
+        form.extend_from_slice(fields);
+        self.token(&form).await
     }
 
     /// The whole code flow for a new public client registered with `registered_scope`,
