@@ -20,6 +20,7 @@ use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, DevIssuerBuilder, DevIssuerError, MintRequest};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::header;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -281,13 +282,6 @@ fn http_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
 }
 
 /// A fresh PKCE pair: the verifier and its S256 challenge.

@@ -8,12 +8,7 @@ async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     let s = start(|b| b).await;
     let client = Client::new(s.addr, Some("user-1"));
     client.initialize().await;
-    let response = client
-        .sse_call("confirm", 3, json!({}))
-        .send()
-        .await
-        .unwrap();
-    let mut events = EventReader::new(response);
+    let mut events = client.stream("confirm", 3, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
     assert_eq!(request["params"]["message"], "Really?");
@@ -34,12 +29,7 @@ async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     );
     assert_eq!(s.counter.0.load(Ordering::SeqCst), 1);
 
-    let response = client
-        .sse_call("ask_model", 4, json!({}))
-        .send()
-        .await
-        .unwrap();
-    let mut events = EventReader::new(response);
+    let mut events = client.stream("ask_model", 4, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "sampling/createMessage");
     let answer = json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "role": "assistant", "content": { "type": "text", "text": "hello" }, "model": "m" } });

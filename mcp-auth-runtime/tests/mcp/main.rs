@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use mcp_auth_test_support::{Client, EventReader, bind_endpoint, serve_on};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::{Value, json};
 
 /// Report progress three times, then answer.

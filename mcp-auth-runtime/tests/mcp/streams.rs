@@ -123,13 +123,10 @@ async fn notifications_cancelled_stops_a_running_tool() {
         .await
         .unwrap()
         .unwrap();
-    let after_cancel = s.counter.0.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        s.counter.0.load(Ordering::SeqCst),
-        after_cancel,
-        "the tool kept running"
-    );
+    let after_cancel = s
+        .counter
+        .assert_stays(Duration::from_millis(100), "the tool kept running")
+        .await;
     assert!(after_cancel < 100);
     assert!(
         !body.contains("\"result\""),
@@ -168,13 +165,9 @@ async fn closing_a_modern_stream_cancels_the_call() {
     );
     drop(response);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let after_close = s.counter.0.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        s.counter.0.load(Ordering::SeqCst),
-        after_close,
-        "the tool kept running"
-    );
+    s.counter
+        .assert_stays(Duration::from_millis(100), "the tool kept running")
+        .await;
 }
 
 #[tokio::test]

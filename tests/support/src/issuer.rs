@@ -158,6 +158,19 @@ pub fn at(offset: i64) -> u64 {
     (now + offset) as u64
 }
 
+/// Applies `changes` (an object) to the members of `document`: each one replaces the member
+/// of its name, and `null` removes it. For claim sets and introspection responses that differ
+/// from a valid one in a few members.
+pub fn patch(document: &mut Value, changes: &Value) {
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            document.as_object_mut().unwrap().remove(name);
+        } else {
+            document[name] = value.clone();
+        }
+    }
+}
+
 /// RFC 9068 claims for `issuer` and `audience` with `scope`, valid for five minutes.
 pub fn claims(issuer: &str, audience: &str, scope: &str) -> Value {
     json!({

@@ -23,7 +23,7 @@ use mcp_auth_runtime::auth::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier, ScopeClaim,
 };
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection};
+use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, patch};
 use mcp_auth_test_support::logs::Logs;
 use serde_json::{Value, json};
 
@@ -184,13 +184,7 @@ fn active(changes: Value) -> Value {
         "tenant": "acme",
         "token_type": "Bearer",
     });
-    for (name, value) in changes.as_object().unwrap() {
-        if value.is_null() {
-            response.as_object_mut().unwrap().remove(name);
-        } else {
-            response[name] = value.clone();
-        }
-    }
+    patch(&mut response, &changes);
     response
 }
 

@@ -110,10 +110,7 @@ async fn malformed_authorization_headers_are_400() {
             .send()
             .await
             .unwrap();
-        let challenge = r
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let challenge = header(&r, "www-authenticate");
         (r.status().as_u16(), challenge.unwrap_or_default())
     };
     for (builder, why) in [
@@ -243,13 +240,7 @@ async fn untyped_tokens_need_an_opt_in_that_still_refuses_id_tokens() {
     // ID tokens the issuer signed for a client whose id is this resource's URI.
     let id_token = |extra: Value| {
         let mut claims = fx.claims("things:read");
-        for (name, value) in extra.as_object().unwrap() {
-            if value.is_null() {
-                claims.as_object_mut().unwrap().remove(name);
-            } else {
-                claims[name] = value.clone();
-            }
-        }
+        patch(&mut claims, &extra);
         claims
     };
     for (why, extra) in [

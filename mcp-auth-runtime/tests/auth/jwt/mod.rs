@@ -16,8 +16,8 @@ use mcp_auth_runtime::ScopePolicy;
 use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::auth::{JwtVerifier, JwtVerifierBuilder, ScopeClaim};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
-use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims, patch};
+use mcp_auth_test_support::{Client, bind_endpoint, header, serve_on};
 use serde_json::{Value, json};
 
 /// Counts the tool bodies that ran, so every refusal can assert that none did.

@@ -293,15 +293,7 @@ async fn signed_tokens_that_are_not_bearer_access_tokens_run_nothing() {
             json!({ "aud": format!(" http://{host}/mcp") }),
         ),
     ] {
-        let token = fx.token_with(|claims| {
-            for (name, value) in change.as_object().unwrap() {
-                if value.is_null() {
-                    claims.as_object_mut().unwrap().remove(name);
-                } else {
-                    claims[name] = value.clone();
-                }
-            }
-        });
+        let token = fx.token_with(|claims| patch(claims, &change));
         attacks.push((what.to_owned(), token));
     }
     for (what, token) in &attacks {

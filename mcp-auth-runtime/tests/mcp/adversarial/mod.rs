@@ -23,8 +23,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_test_support::bind_endpoint;
-use mcp_auth_test_support::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
+use mcp_auth_test_support::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims, patch};
+use mcp_auth_test_support::{bind_endpoint, header};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -243,10 +243,7 @@ pub(crate) fn call_body(tool: &str, invoice: &str) -> String {
 pub(crate) async fn send(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let challenge = header(&response, "www-authenticate");
     let text = response.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, challenge, body)
