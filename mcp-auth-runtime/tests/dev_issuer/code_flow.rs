@@ -152,12 +152,7 @@ async fn deny_redirects_with_access_denied_state_and_iss() {
             ("tenant", "acme"),
         ])
         .await;
-    assert_eq!(response.status(), 303);
-    let params = redirect_params(&response);
-    assert_eq!(params["error"], "access_denied");
-    assert_eq!(params["state"], "xyz");
-    assert_eq!(params["iss"], fx.origin);
-    assert!(!params.contains_key("code"));
+    fx.assert_error_redirect(&response, 303, "access_denied", "deny");
 }
 
 #[tokio::test]
@@ -175,12 +170,7 @@ async fn pkce_s256_is_required_and_plain_is_refused() {
         &[("code_challenge", "too-short")][..],
     ] {
         let response = fx.authorize(&client_id, &challenge, extra).await;
-        assert_eq!(response.status(), 302, "{extra:?}");
-        let params = redirect_params(&response);
-        assert_eq!(params["error"], "invalid_request", "{extra:?}");
-        assert_eq!(params["state"], "xyz");
-        assert_eq!(params["iss"], fx.origin);
-        assert!(!params.contains_key("code"));
+        fx.assert_error_redirect(&response, 302, "invalid_request", &format!("{extra:?}"));
     }
 }
 

@@ -261,6 +261,24 @@ impl Fixture {
         (client_id, body)
     }
 
+    /// Asserts that `response` (with `status`) sends the user back to the client with `error`,
+    /// the request's `state` and the issuer (RFC 9207), and no code; `what` names the case.
+    #[track_caller]
+    fn assert_error_redirect(
+        &self,
+        response: &reqwest::Response,
+        status: u16,
+        error: &str,
+        what: &str,
+    ) {
+        assert_eq!(response.status(), status, "{what}");
+        let params = redirect_params(response);
+        assert_eq!(params["error"], error, "{what}");
+        assert_eq!(params["state"], "xyz", "{what}");
+        assert_eq!(params["iss"], self.origin, "{what}");
+        assert!(!params.contains_key("code"), "{what}");
+    }
+
     fn verifier(&self) -> JwtVerifier {
         JwtVerifier::builder(&self.origin, &self.resource)
             .static_keys(self.issuer.jwks())

@@ -153,9 +153,7 @@ async fn scopes_beyond_the_registered_scope_may_be_requested() {
             &[("scope", "invoices:read admin:all")],
         )
         .await;
-    let params = redirect_params(&response);
-    assert_eq!(params["error"], "invalid_scope");
-    assert_eq!(params["state"], "xyz");
+    fx.assert_error_redirect(&response, 302, "invalid_scope", "an unknown scope");
 }
 
 /// When every client the issuer remembers was used within the last day, a registration is

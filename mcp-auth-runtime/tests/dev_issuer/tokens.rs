@@ -182,9 +182,7 @@ async fn a_token_for_another_resource_is_invalid_target() {
     let response = fx
         .authorize(&client_id, &challenge, &[("resource", other)])
         .await;
-    let params = redirect_params(&response);
-    assert_eq!(params["error"], "invalid_target");
-    assert_eq!(params["state"], "xyz");
+    fx.assert_error_redirect(&response, 302, "invalid_target", "another resource");
 
     let code = fx.code(&client_id, &challenge, &[]).await;
     assert_oauth_error(

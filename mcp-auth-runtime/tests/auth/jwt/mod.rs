@@ -89,6 +89,14 @@ impl Fixture {
         claims(&self.issuer.url, &self.resource, scope)
     }
 
+    /// A token signed by `key` whose claims are those of a `things:read` token with
+    /// `changes` applied (see [`patch`]: `null` removes a claim).
+    fn signed(&self, key: &TestKey, changes: Value) -> String {
+        let mut claims = self.claims("things:read");
+        patch(&mut claims, &changes);
+        key.sign(&claims)
+    }
+
     /// Calls `read_thing` with `token`; returns the status, the challenge and the body.
     async fn read(&self, token: &str) -> (u16, Option<String>, Value) {
         Client::new(self.addr, Some(token))
