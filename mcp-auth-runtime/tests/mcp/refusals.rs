@@ -201,21 +201,13 @@ async fn every_refusal_is_an_http_status_with_every_accept_in_both_eras() {
             // 401: no token, and a token the verifier refuses.
             let response = fx.call(era, accept, None, "read_it", None).await;
             let (headers, _) = refused(response, 401, &what("no token")).await;
-            assert!(
-                headers["www-authenticate"]
-                    .to_str()
-                    .unwrap()
-                    .starts_with("Bearer ")
-            );
+            let challenge = headers["www-authenticate"].to_str().unwrap();
+            assert!(challenge.starts_with("Bearer "), "{challenge}");
             let forged = fx.token(&sub, "a:read a:write").replace('.', ".x");
             let response = fx.call(era, accept, Some(&forged), "write_it", None).await;
             let (headers, _) = refused(response, 401, &what("bad token")).await;
-            assert!(
-                headers["www-authenticate"]
-                    .to_str()
-                    .unwrap()
-                    .contains("error=\"invalid_token\"")
-            );
+            let challenge = headers["www-authenticate"].to_str().unwrap();
+            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
 
             // 403: a token without the tool's scope gets the step-up challenge.
             let reader = fx.token(&sub, "a:read");

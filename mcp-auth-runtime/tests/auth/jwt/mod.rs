@@ -108,11 +108,17 @@ impl Fixture {
         self.ran.0.load(Ordering::SeqCst)
     }
 
-    fn invalid_token_challenge(&self) -> String {
+    /// The `WWW-Authenticate` this server sends: its realm and metadata, then `params`.
+    fn challenge(&self, params: &str) -> String {
         format!(
-            "Bearer realm=\"things\", resource_metadata=\"http://{}/.well-known/oauth-protected-resource/mcp\", \
-             error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
+            "Bearer realm=\"things\", resource_metadata=\"http://{}/.well-known/oauth-protected-resource/mcp\", {params}",
             self.addr
+        )
+    }
+
+    fn invalid_token_challenge(&self) -> String {
+        self.challenge(
+            "error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
         )
     }
 

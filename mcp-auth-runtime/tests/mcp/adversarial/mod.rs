@@ -205,6 +205,19 @@ impl Fx {
         body
     }
 
+    /// Asserts that `void_invoice` with an otherwise valid token whose `claim` is `value` is
+    /// refused as an invalid token.
+    pub(crate) async fn refuses_claim(&self, claim: &str, value: &Value) {
+        let token = self.token_with(|c| c[claim] = value.clone());
+        self.refused(
+            &format!("{claim} {value}"),
+            self.void(&token),
+            401,
+            Challenge::InvalidToken,
+        )
+        .await;
+    }
+
     /// A positive control: `request` is answered `200` and its tool runs exactly once.
     pub(crate) async fn accepted(&self, what: &str, request: reqwest::RequestBuilder) -> Value {
         let before = self.runs();
