@@ -99,20 +99,7 @@ async fn modern_elicitation_is_a_round_trip_of_retries() {
     assert_eq!(s.counter.0.load(Ordering::SeqCst), 1);
 
     // A client without the capability: -32021 with the capability it lacks.
-    let mut request = modern(
-        s.addr,
-        "user-1",
-        "tools/call",
-        json!({ "name": "ask_model" }),
-    );
-    request = request.body(
-        json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": { "name": "ask_model", "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}
-        } } })
-        .to_string(),
-    );
-    let (status, body) = send_json(request).await;
+    let (status, body) = send_json(modern_bare_call(s.addr, "ask_model", 9, json!({}))).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], -32021);
     assert_eq!(

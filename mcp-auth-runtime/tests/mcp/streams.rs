@@ -137,24 +137,8 @@ async fn notifications_cancelled_stops_a_running_tool() {
 #[tokio::test]
 async fn closing_a_modern_stream_cancels_the_call() {
     let s = start(|b| b).await;
-    let mut request = modern(
-        s.addr,
-        "user-1",
-        "tools/call",
-        json!({ "name": "count_slowly" }),
-    );
     // The tool reports progress first, so the answer becomes a stream.
-    request = request.body(
-        json!({
-            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": { "name": "count_slowly", "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "progressToken": "p"
-            } }
-        })
-        .to_string(),
-    );
+    let request = modern_bare_call(s.addr, "count_slowly", 7, json!({ "progressToken": "p" }));
     let mut response = request.send().await.unwrap();
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let first = response.chunk().await.unwrap().unwrap();
@@ -218,13 +202,7 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
     // 50 streamed calls would take two seconds or more. Served with `mcp_auth_runtime::serve`, they
     // take a few milliseconds each.
     let (listener, addr, resource) = bind_endpoint().await;
-    let server = McpServer::builder("latency", "1")
-        .tools(tools![with_progress])
-        .state(Counter::default())
-        .verifier(Users)
-        .resource(resource)
-        .build()
-        .unwrap();
+    let server = unserved("latency", resource, |b| b.tools(tools![with_progress]));
     tokio::spawn(mcp_auth_runtime::serve(
         listener,
         server,
@@ -253,13 +231,7 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
 #[tokio::test]
 async fn graceful_shutdown_lets_in_flight_calls_finish() {
     let (listener, addr, resource) = bind_endpoint().await;
-    let server = McpServer::builder("shutdown", "1")
-        .tools(tools![sleepy])
-        .state(Counter::default())
-        .verifier(Users)
-        .resource(resource)
-        .build()
-        .unwrap();
+    let server = unserved("shutdown", resource, |b| b.tools(tools![sleepy]));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(mcp_auth_runtime::serve(listener, server, async {
         let _ = stopped.await;

@@ -80,6 +80,12 @@ impl TestAs {
         }
     }
 
+    /// Serves one token, `token`, active with the claims of [`active`]`(changes)`, to clients
+    /// that authenticate with HTTP Basic.
+    async fn active_token(token: &'static str, changes: Value) -> TestAs {
+        TestAs::start(ClientAuth::Basic, [(token, Reply::Json(active(changes)))]).await
+    }
+
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
