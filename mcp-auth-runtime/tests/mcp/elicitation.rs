@@ -6,8 +6,7 @@ use super::*;
 #[tokio::test]
 async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let mut events = client.stream("confirm", 3, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");

@@ -94,6 +94,15 @@ async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> 
     }
 }
 
+impl Server {
+    /// A client of `user` with a session open.
+    async fn session(&self, user: &str) -> Client {
+        let client = Client::new(self.addr, Some(user));
+        client.initialize().await;
+        client
+    }
+}
+
 fn url(addr: SocketAddr) -> String {
     format!("http://{addr}/mcp")
 }

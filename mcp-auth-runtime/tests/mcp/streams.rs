@@ -6,8 +6,7 @@ use super::*;
 #[tokio::test]
 async fn progress_events_arrive_in_order_before_the_result() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let response = client
         .sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
         .send()
@@ -61,8 +60,7 @@ async fn progress_events_arrive_in_order_before_the_result() {
 #[tokio::test]
 async fn log_messages_respect_the_requested_level() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let (_, _, body) = client
         .request("logging/setLevel", json!({ "level": "warning" }))
         .await;
@@ -106,8 +104,7 @@ async fn log_messages_respect_the_requested_level() {
 #[tokio::test]
 async fn notifications_cancelled_stops_a_running_tool() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let response = client
         .sse_call("count_slowly", 41, json!({ "progressToken": "c" }))
         .send()

@@ -229,6 +229,12 @@ impl Fx {
         body
     }
 
+    /// After an attack: the server still answers a genuine call.
+    pub(crate) async fn still_serves(&self) {
+        self.accepted("a genuine call afterwards", self.void(&self.good()))
+            .await;
+    }
+
     /// A JSON-RPC error answered with `status`, no challenge, and no tool run.
     pub(crate) async fn rpc_error(
         &self,
