@@ -203,14 +203,7 @@ async fn authorization_codes_are_single_use() {
     assert_invalid_grant(fx.redeem(&client_id, &code, &verifier).await);
 
     // RFC 6749 §4.1.2: a replayed code revokes what it yielded.
-    assert_invalid_grant(
-        fx.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", first["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ])
-        .await,
-    );
+    assert_invalid_grant(fx.refresh(&client_id, &first).await);
 }
 
 #[tokio::test]

@@ -232,6 +232,17 @@ impl Fixture {
         .await
     }
 
+    /// Redeems the refresh token of the token response `tokens` as the public client
+    /// `client_id`.
+    async fn refresh(&self, client_id: &str, tokens: &Value) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", client_id),
+        ])
+        .await
+    }
+
     /// Exchanges a code for `client_id` at `REDIRECT`, with only the `fields` added (a
     /// verifier, a resource, a secret), so a test can leave one out or change it.
     async fn redeem_with(
