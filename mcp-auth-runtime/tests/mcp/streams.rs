@@ -8,10 +8,8 @@ async fn progress_events_arrive_in_order_before_the_result() {
     let s = start(|b| b).await;
     let client = s.session("user-1").await;
     let response = client
-        .sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
-        .send()
-        .await
-        .unwrap();
+        .send_sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
+        .await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     let (events, retry) = sse_events(&response.text().await.unwrap());
@@ -42,11 +40,7 @@ async fn progress_events_arrive_in_order_before_the_result() {
     assert_eq!(unique.len(), ids.len(), "event ids are unique");
 
     // Without a progress token, or without SSE in Accept, the answer is plain JSON.
-    let response = client
-        .sse_call("with_progress", 6, json!({}))
-        .send()
-        .await
-        .unwrap();
+    let response = client.send_sse_call("with_progress", 6, json!({})).await;
     assert_eq!(response.headers()["content-type"], "application/json");
     let (_, _, body) = client
         .request(
@@ -65,11 +59,7 @@ async fn log_messages_respect_the_requested_level() {
         .request("logging/setLevel", json!({ "level": "warning" }))
         .await;
     assert_eq!(body["result"], json!({}));
-    let response = client
-        .sse_call("with_logs", 2, json!({}))
-        .send()
-        .await
-        .unwrap();
+    let response = client.send_sse_call("with_logs", 2, json!({})).await;
     let (events, _) = sse_events(&response.text().await.unwrap());
     let levels: Vec<Value> = events[1..]
         .iter()
@@ -106,10 +96,8 @@ async fn notifications_cancelled_stops_a_running_tool() {
     let s = start(|b| b).await;
     let client = s.session("user-1").await;
     let response = client
-        .sse_call("count_slowly", 41, json!({ "progressToken": "c" }))
-        .send()
-        .await
-        .unwrap();
+        .send_sse_call("count_slowly", 41, json!({ "progressToken": "c" }))
+        .await;
     let reader = tokio::spawn(async move { response.text().await.unwrap() });
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(s.counter.0.load(Ordering::SeqCst) > 0);
@@ -210,10 +198,8 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
     let started = Instant::now();
     for i in 0..50 {
         let response = client
-            .sse_call("with_progress", i, json!({ "progressToken": i }))
-            .send()
-            .await
-            .unwrap();
+            .send_sse_call("with_progress", i, json!({ "progressToken": i }))
+            .await;
         let (events, _) = sse_events(&response.text().await.unwrap());
         assert_eq!(events.len(), 5);
     }

@@ -139,9 +139,14 @@ impl Client {
         self.post().body(body.to_string()).send().await.unwrap()
     }
 
+    /// Sends [`Client::sse_call`]; returns the response as it starts.
+    pub async fn send_sse_call(&self, tool: &str, id: u64, meta: Value) -> reqwest::Response {
+        self.sse_call(tool, id, meta).send().await.unwrap()
+    }
+
     /// Sends [`Client::sse_call`] and reads the answer's events.
     pub async fn stream(&self, tool: &str, id: u64, meta: Value) -> EventReader {
-        EventReader::new(self.sse_call(tool, id, meta).send().await.unwrap())
+        EventReader::new(self.send_sse_call(tool, id, meta).await)
     }
 
     /// `tools/call`, returning the status and the body.

@@ -558,6 +558,28 @@ async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) 
     }
 }
 
+/// Access tokens from `issuer`, signed with `key`, for the server at `resource`: what a test
+/// keeps to call a server that [`protected_by`] set up.
+#[derive(Clone)]
+pub struct Tokens {
+    /// The issuer.
+    pub issuer: Issuer,
+    /// The key that signs.
+    pub key: TestKey,
+    /// The resource the tokens are for (their audience).
+    pub resource: String,
+}
+
+impl Tokens {
+    /// A token of `subject` with `scope`, valid for `lifetime` seconds from now.
+    pub fn of(&self, subject: &str, scope: &str, lifetime: i64) -> String {
+        let mut claims = claims(&self.issuer.url, &self.resource, scope);
+        claims["sub"] = subject.into();
+        claims["exp"] = at(lifetime).into();
+        self.key.sign(&claims)
+    }
+}
+
 /// A server protected by `issuer`'s JWT access tokens, before its tools are added: a loopback
 /// listener, the resource URI (`http://<addr>/mcp`, the audience its tokens must name) and a
 /// builder named `name` whose resource, authorization server and verifier agree on both.
