@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{McpServerBuilder, ServeConfig};
 use mcp_auth_test_support::Client;
-use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, protected_by};
+use mcp_auth_test_support::issuer::{Tokens, protected};
 use mcp_auth_test_support::tools::{Counter, count_slowly, echo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,9 +35,7 @@ impl Fx {
         config: ServeConfig,
         configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
     ) -> Fx {
-        let key = TestKey::es256("es-1");
-        let issuer = Issuer::start(&[&key]).await;
-        let (listener, resource, builder) = protected_by(&issuer, "limits").await;
+        let (listener, tokens, builder) = protected("limits").await;
         let addr = listener.local_addr().unwrap();
         let counter = Counter::default();
         let builder = builder
@@ -54,11 +52,7 @@ impl Fx {
             },
         ));
         Fx {
-            tokens: Tokens {
-                issuer,
-                key,
-                resource,
-            },
+            tokens,
             addr,
             counter,
             stop: Some(stop),

@@ -73,21 +73,20 @@ impl Fx {
     async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Fx {
         let key = TestKey::es256("ec-1");
         let issuer = Issuer::start(&[&key]).await;
-        Fx::start_with(issuer, key, configure).await
+        Fx::start_with(&issuer, &key, configure).await
     }
 
     /// Another server (a replica) of the same issuer.
     async fn replica(&self, configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Fx {
-        let Tokens { issuer, key, .. } = self.tokens.clone();
-        Fx::start_with(issuer, key, configure).await
+        Fx::start_with(&self.tokens.issuer, &self.tokens.key, configure).await
     }
 
     async fn start_with(
-        issuer: Issuer,
-        key: TestKey,
+        issuer: &Issuer,
+        key: &TestKey,
         configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
     ) -> Fx {
-        let (listener, resource, builder) = protected_by(&issuer, "round-trips").await;
+        let (listener, tokens, builder) = protected_by(issuer, key, "round-trips").await;
         let addr = listener.local_addr().unwrap();
         let counter = Counter::default();
         let builder = builder
@@ -96,11 +95,7 @@ impl Fx {
         let server = configure(builder).build().unwrap();
         mcp_auth_test_support::serve_on(listener, server.into_router());
         Fx {
-            tokens: Tokens {
-                issuer,
-                key,
-                resource,
-            },
+            tokens,
             addr,
             counter,
             http: reqwest::Client::builder()

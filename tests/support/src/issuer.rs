@@ -580,15 +580,17 @@ impl Tokens {
     }
 }
 
-/// A server protected by `issuer`'s JWT access tokens, before its tools are added: a loopback
-/// listener, the resource URI (`http://<addr>/mcp`, the audience its tokens must name) and a
-/// builder named `name` whose resource, authorization server and verifier agree on both.
+/// A server protected by the JWT access tokens `key` signs for `issuer`, before its tools
+/// are added: a loopback listener, the [`Tokens`] for its resource URI (`http://<addr>/mcp`,
+/// the audience its tokens must name) and a builder named `name` whose resource,
+/// authorization server and verifier agree on both.
 pub async fn protected_by(
     issuer: &Issuer,
+    key: &TestKey,
     name: &str,
 ) -> (
     tokio::net::TcpListener,
-    String,
+    Tokens,
     mcp_auth_runtime::McpServerBuilder,
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -600,5 +602,23 @@ pub async fn protected_by(
         .resource(resource.clone())
         .authorization_server(issuer.url.clone())
         .verifier(verifier);
-    (listener, resource, builder)
+    let tokens = Tokens {
+        issuer: issuer.clone(),
+        key: key.clone(),
+        resource,
+    };
+    (listener, tokens, builder)
+}
+
+/// [`protected_by`] a fresh issuer with one ES256 key.
+pub async fn protected(
+    name: &str,
+) -> (
+    tokio::net::TcpListener,
+    Tokens,
+    mcp_auth_runtime::McpServerBuilder,
+) {
+    let key = TestKey::es256("es-1");
+    let issuer = Issuer::start(&[&key]).await;
+    protected_by(&issuer, &key, name).await
 }
