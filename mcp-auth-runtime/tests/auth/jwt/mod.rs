@@ -55,6 +55,14 @@ impl Fixture {
         Fixture::start_with(Issuer::start(keys).await, |b| b, |s| s).await
     }
 
+    /// A fixture whose issuer signs with `key` alone, its server set up by `server`.
+    async fn with_server(
+        key: &TestKey,
+        server: impl FnOnce(mcp_auth_runtime::McpServerBuilder) -> mcp_auth_runtime::McpServerBuilder,
+    ) -> Fixture {
+        Fixture::start_with(Issuer::start(&[key]).await, |b| b, server).await
+    }
+
     async fn start_with(
         issuer: Issuer,
         verifier: impl FnOnce(JwtVerifierBuilder) -> JwtVerifierBuilder,
