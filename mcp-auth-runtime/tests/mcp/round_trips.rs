@@ -98,10 +98,7 @@ impl Fx {
             tokens,
             addr,
             counter,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
+            http: mcp_auth_test_support::fixture::http(),
         }
     }
 

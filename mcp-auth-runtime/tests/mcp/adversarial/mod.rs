@@ -113,10 +113,7 @@ impl Fx {
             addr,
             resource,
             runs,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
+            http: mcp_auth_test_support::fixture::http(),
         }
     }
 
