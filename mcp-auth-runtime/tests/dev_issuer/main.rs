@@ -361,6 +361,14 @@ fn assert_invalid_grant(reply: (u16, Value)) {
     assert_oauth_error(reply, 400, "invalid_grant");
 }
 
+/// Asserts that a consent form or an authorization request was refused outright: `400`,
+/// and no redirect to the client.
+#[track_caller]
+fn assert_refused_here(response: &reqwest::Response, what: &str) {
+    assert_eq!(response.status(), 400, "{what}");
+    assert!(header(response, "location").is_none(), "{what}");
+}
+
 fn form_token(page: &str) -> String {
     let marker = "name=\"form_token\" value=\"";
     let start = page.find(marker).expect("a form token") + marker.len();

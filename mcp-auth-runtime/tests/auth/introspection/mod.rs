@@ -252,3 +252,19 @@ async fn until_hits(endpoint: &FaultyIntrospection, hits: usize) {
 async fn read_x(ctx: ToolContext) -> Result<String, ToolError> {
     Ok(format!("x for {}", ctx.auth().subject().unwrap_or("?")))
 }
+
+/// Serves `read_x` for `resource` on `listener`, behind `verifier`, with what `configure`
+/// adds to the server.
+fn serve_x(
+    listener: tokio::net::TcpListener,
+    resource: &str,
+    verifier: IntrospectionVerifier,
+    configure: impl FnOnce(mcp_auth_runtime::McpServerBuilder) -> mcp_auth_runtime::McpServerBuilder,
+) {
+    let builder = McpServer::builder("x-server", "1.0.0")
+        .tools(tools![read_x])
+        .resource(resource)
+        .verifier(verifier);
+    let server = configure(builder).build().unwrap();
+    mcp_auth_test_support::serve_on(listener, server.into_router());
+}

@@ -274,14 +274,7 @@ async fn mcp_server_checks_introspected_tokens_and_their_scopes() {
         .issuer(ISSUER)
         .build()
         .unwrap();
-    let server = McpServer::builder("x-server", "1.0.0")
-        .tools(tools![read_x])
-        .resource(&resource)
-        .verifier(verifier)
-        .build()
-        .unwrap();
-    let router = server.into_router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    serve_x(listener, &resource, verifier, |b| b);
 
     let (status, _, body) = mcp_auth_test_support::Client::new(addr, Some("reader"))
         .call("read_x", json!({}))
