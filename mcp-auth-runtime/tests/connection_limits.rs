@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{McpServerBuilder, ServeConfig};
 use mcp_auth_test_support::Client;
-use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims, protected_by};
+use mcp_auth_test_support::issuer::{Tokens, protected};
 use mcp_auth_test_support::tools::{Counter, count_slowly, echo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,10 +19,8 @@ use tokio::net::TcpStream;
 
 /// A server with a real issuer, served by `mcp_auth_runtime::serve_with` on loopback.
 struct Fx {
-    issuer: Issuer,
-    key: TestKey,
+    tokens: Tokens,
     addr: SocketAddr,
-    resource: String,
     counter: Counter,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -37,9 +35,7 @@ impl Fx {
         config: ServeConfig,
         configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
     ) -> Fx {
-        let key = TestKey::es256("es-1");
-        let issuer = Issuer::start(&[&key]).await;
-        let (listener, resource, builder) = protected_by(&issuer, "limits").await;
+        let (listener, tokens, builder) = protected("limits").await;
         let addr = listener.local_addr().unwrap();
         let counter = Counter::default();
         let builder = builder
@@ -56,10 +52,8 @@ impl Fx {
             },
         ));
         Fx {
-            issuer,
-            key,
+            tokens,
             addr,
-            resource,
             counter,
             stop: Some(stop),
             serving,
@@ -68,10 +62,7 @@ impl Fx {
 
     /// A token of `subject` with scope `t:use`, valid for `lifetime` seconds.
     fn token_of(&self, subject: &str, lifetime: i64) -> String {
-        let mut claims = claims(&self.issuer.url, &self.resource, "t:use");
-        claims["sub"] = subject.into();
-        claims["exp"] = at(lifetime).into();
-        self.key.sign(&claims)
+        self.tokens.of(subject, "t:use", lifetime)
     }
 
     fn token(&self) -> String {
@@ -95,7 +86,7 @@ impl Fx {
             }
         });
         reqwest::Client::new()
-            .post(&self.resource)
+            .post(&self.tokens.resource)
             .bearer_auth(token)
             .header("content-type", "application/json")
             .header("accept", accept)

@@ -16,7 +16,7 @@ use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::session::RedisSessions;
 use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use mcp_auth_test_support::{Client, EventReader, bind, modern_call};
+use mcp_auth_test_support::{Client, bind, modern_call};
 use serde_json::{Value, json};
 
 /// A `redis-server` of this test alone, on a free loopback port, without persistence.
@@ -201,12 +201,7 @@ async fn a_session_opened_on_one_replica_serves_on_the_other() {
         .request("logging/setLevel", json!({ "level": "error" }))
         .await;
     assert_eq!(status, 200);
-    let mut events = EventReader::new(
-        on_a.sse_call("with_logs", 5, json!({}))
-            .send()
-            .await
-            .unwrap(),
-    );
+    let mut events = on_a.stream("with_logs", 5, json!({})).await;
     let first = events.next().await.unwrap();
     assert_eq!(first["method"], "notifications/message");
     assert_eq!(first["params"]["level"], "error", "info was filtered out");
@@ -225,7 +220,7 @@ async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
     let Some((_redis, _a, b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
+    let mut events = on_a.stream("confirm", 3, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
     let answer = json!({
@@ -245,7 +240,7 @@ async fn an_answer_posted_to_another_replica_reaches_the_waiting_call() {
     );
 
     // An answer from another principal's session never reaches the call.
-    let mut events = EventReader::new(on_a.sse_call("confirm", 4, json!({})).send().await.unwrap());
+    let mut events = on_a.stream("confirm", 4, json!({})).await;
     let request = events.next().await.unwrap();
     let other = Client::new(b.addr, Some("user-2"));
     other.initialize().await;
@@ -281,13 +276,10 @@ async fn a_cancellation_sent_to_another_replica_stops_the_call() {
     });
     assert_eq!(on_b.send_raw(cancel.to_string()).await.0, 202);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stopped_at = a.counter.0.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        a.counter.0.load(Ordering::SeqCst),
-        stopped_at,
-        "the call on A still runs"
-    );
+    let stopped_at = a
+        .counter
+        .assert_stays(Duration::from_millis(300), "the call on A still runs")
+        .await;
     assert!(stopped_at < 200, "cancelled late: {stopped_at} ticks");
     let body = call.await.unwrap().unwrap_or_default();
     assert!(
@@ -425,11 +417,8 @@ async fn a_redis_outage_fails_closed_and_heals() {
     // The first request that needs Redis after it went away gets its 503 promptly.
     let started = Instant::now();
     let response = on_a
-        .post()
-        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string())
-        .send()
-        .await
-        .unwrap();
+        .post_json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
+        .await;
     assert_eq!(response.status(), 503);
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -440,11 +429,8 @@ async fn a_redis_outage_fails_closed_and_heals() {
     assert_eq!(status, 503);
     assert_eq!(body["checks"]["sessions"], "unavailable");
     let response = on_a
-        .post()
-        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string())
-        .send()
-        .await
-        .unwrap();
+        .post_json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
+        .await;
     assert_eq!(
         response.status(),
         503,
@@ -473,13 +459,7 @@ async fn a_redis_outage_fails_closed_and_heals() {
     assert_eq!(fresh.initialize().await, 200);
     let on_b = same_session(&b, "user-1", &fresh);
     loop {
-        let mut events = EventReader::new(
-            fresh
-                .sse_call("confirm", 3, json!({}))
-                .send()
-                .await
-                .unwrap(),
-        );
+        let mut events = fresh.stream("confirm", 3, json!({})).await;
         let request = events.next().await.unwrap();
         let answer =
             json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "cancel" } });
@@ -614,7 +594,7 @@ async fn a_replica_shutting_down_finishes_its_calls_with_answers_relayed_to_it()
     let Some((_redis, mut a, _b, on_a, on_b)) = sessions_on_two_replicas().await else {
         return;
     };
-    let mut events = EventReader::new(on_a.sse_call("confirm", 3, json!({})).send().await.unwrap());
+    let mut events = on_a.stream("confirm", 3, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
 

@@ -116,6 +116,14 @@ async fn jwt_server(
     .await
 }
 
+/// An issuer with one ES256 key, down from the start: nothing has been fetched from it yet.
+async fn an_issuer_that_is_down() -> (TestKey, Issuer) {
+    let key = TestKey::es256("k");
+    let issuer = Issuer::start(&[&key]).await;
+    issuer.set_down(true);
+    (key, issuer)
+}
+
 fn token(key: &TestKey, issuer: &Issuer, server: &Server) -> String {
     key.sign(&claims(&issuer.url, &server.resource(), "invoices:read"))
 }
@@ -157,9 +165,7 @@ async fn a_slow_key_set_bounds_every_concurrent_request_by_the_timeout() {
 
 #[tokio::test]
 async fn an_issuer_that_is_down_fails_closed_and_recovers_by_itself() {
-    let key = TestKey::es256("k");
-    let issuer = Issuer::start(&[&key]).await;
-    issuer.set_down(true);
+    let (key, issuer) = an_issuer_that_is_down().await;
     let interval = Duration::from_millis(400);
     let server = jwt_server(&issuer, |b| b.timeout(TIMEOUT).refetch_interval(interval)).await;
     let good = token(&key, &issuer, &server);
@@ -510,9 +516,7 @@ async fn readiness(server: &Server) -> (u16, String) {
 
 #[tokio::test]
 async fn readiness_follows_the_key_set_without_hammering_the_issuer() {
-    let key = TestKey::es256("k");
-    let issuer = Issuer::start(&[&key]).await;
-    issuer.set_down(true);
+    let (key, issuer) = an_issuer_that_is_down().await;
     let interval = Duration::from_millis(300);
     let server = jwt_server(&issuer, |b| {
         b.timeout(TIMEOUT)

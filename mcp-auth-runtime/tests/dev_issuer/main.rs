@@ -20,6 +20,7 @@ use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, DevIssuerBuilder, DevIssuerError, MintRequest};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::header;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -223,15 +224,41 @@ impl Fixture {
 
     /// Exchanges a code as a public client.
     async fn redeem(&self, client_id: &str, code: &str, verifier: &str) -> (u16, Value) {
+        self.redeem_with(
+            client_id,
+            code,
+            &[("code_verifier", verifier), ("resource", &self.resource)],
+        )
+        .await
+    }
+
+    /// Redeems the refresh token of the token response `tokens` as the public client
+    /// `client_id`.
+    async fn refresh(&self, client_id: &str, tokens: &Value) -> (u16, Value) {
         self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", client_id),
+        ])
+        .await
+    }
+
+    /// Exchanges a code for `client_id` at `REDIRECT`, with only the `fields` added (a
+    /// verifier, a resource, a secret), so a test can leave one out or change it.
+    async fn redeem_with(
+        &self,
+        client_id: &str,
+        code: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
             ("client_id", client_id),
-            ("resource", &self.resource),
-        ])
-        .await
+        ];
+        form.extend_from_slice(fields);
+        self.token(&form).await
     }
 
     /// The whole code flow for a new public client registered with `registered_scope`,
@@ -243,6 +270,24 @@ impl Fixture {
         let (status, body) = self.redeem(&client_id, &code, &verifier).await;
         assert_eq!(status, 200, "{body}");
         (client_id, body)
+    }
+
+    /// Asserts that `response` (with `status`) sends the user back to the client with `error`,
+    /// the request's `state` and the issuer (RFC 9207), and no code; `what` names the case.
+    #[track_caller]
+    fn assert_error_redirect(
+        &self,
+        response: &reqwest::Response,
+        status: u16,
+        error: &str,
+        what: &str,
+    ) {
+        assert_eq!(response.status(), status, "{what}");
+        let params = redirect_params(response);
+        assert_eq!(params["error"], error, "{what}");
+        assert_eq!(params["state"], "xyz", "{what}");
+        assert_eq!(params["iss"], self.origin, "{what}");
+        assert!(!params.contains_key("code"), "{what}");
     }
 
     fn verifier(&self) -> JwtVerifier {
@@ -266,13 +311,6 @@ fn http_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
 }
 
 /// A fresh PKCE pair: the verifier and its S256 challenge.
@@ -321,6 +359,14 @@ fn assert_oauth_error((status, body): (u16, Value), expected: u16, error: &str) 
 #[track_caller]
 fn assert_invalid_grant(reply: (u16, Value)) {
     assert_oauth_error(reply, 400, "invalid_grant");
+}
+
+/// Asserts that a consent form or an authorization request was refused outright: `400`,
+/// and no redirect to the client.
+#[track_caller]
+fn assert_refused_here(response: &reqwest::Response, what: &str) {
+    assert_eq!(response.status(), 400, "{what}");
+    assert!(header(response, "location").is_none(), "{what}");
 }
 
 fn form_token(page: &str) -> String {

@@ -113,13 +113,7 @@ async fn a_registration_flood_evicts_no_client_in_use() {
 
     let (status, body) = fx.token_basic(&machine, &secret, &client_credentials).await;
     assert_eq!(status, 200, "the machine client survives: {body}");
-    let (status, body) = fx
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", &user_client),
-        ])
-        .await;
+    let (status, body) = fx.refresh(&user_client, &tokens).await;
     assert_eq!(status, 200, "the user's client survives: {body}");
     let (status, body) = fx.redeem(&mid_flow, &code, &verifier).await;
     assert_eq!(
@@ -153,9 +147,7 @@ async fn scopes_beyond_the_registered_scope_may_be_requested() {
             &[("scope", "invoices:read admin:all")],
         )
         .await;
-    let params = redirect_params(&response);
-    assert_eq!(params["error"], "invalid_scope");
-    assert_eq!(params["state"], "xyz");
+    fx.assert_error_redirect(&response, 302, "invalid_scope", "an unknown scope");
 }
 
 /// When every client the issuer remembers was used within the last day, a registration is

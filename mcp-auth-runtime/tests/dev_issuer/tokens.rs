@@ -182,20 +182,15 @@ async fn a_token_for_another_resource_is_invalid_target() {
     let response = fx
         .authorize(&client_id, &challenge, &[("resource", other)])
         .await;
-    let params = redirect_params(&response);
-    assert_eq!(params["error"], "invalid_target");
-    assert_eq!(params["state"], "xyz");
+    fx.assert_error_redirect(&response, 302, "invalid_target", "another resource");
 
     let code = fx.code(&client_id, &challenge, &[]).await;
     assert_oauth_error(
-        fx.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-            ("resource", other),
-        ])
+        fx.redeem_with(
+            &client_id,
+            &code,
+            &[("code_verifier", &verifier), ("resource", other)],
+        )
         .await,
         400,
         "invalid_target",

@@ -6,14 +6,8 @@ use super::*;
 #[tokio::test]
 async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
-    let response = client
-        .sse_call("confirm", 3, json!({}))
-        .send()
-        .await
-        .unwrap();
-    let mut events = EventReader::new(response);
+    let client = s.session("user-1").await;
+    let mut events = client.stream("confirm", 3, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "elicitation/create");
     assert_eq!(request["params"]["message"], "Really?");
@@ -34,12 +28,7 @@ async fn legacy_elicitation_and_sampling_travel_on_the_calls_stream() {
     );
     assert_eq!(s.counter.0.load(Ordering::SeqCst), 1);
 
-    let response = client
-        .sse_call("ask_model", 4, json!({}))
-        .send()
-        .await
-        .unwrap();
-    let mut events = EventReader::new(response);
+    let mut events = client.stream("ask_model", 4, json!({})).await;
     let request = events.next().await.unwrap();
     assert_eq!(request["method"], "sampling/createMessage");
     let answer = json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "role": "assistant", "content": { "type": "text", "text": "hello" }, "model": "m" } });
@@ -109,20 +98,7 @@ async fn modern_elicitation_is_a_round_trip_of_retries() {
     assert_eq!(s.counter.0.load(Ordering::SeqCst), 1);
 
     // A client without the capability: -32021 with the capability it lacks.
-    let mut request = modern(
-        s.addr,
-        "user-1",
-        "tools/call",
-        json!({ "name": "ask_model" }),
-    );
-    request = request.body(
-        json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": { "name": "ask_model", "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}
-        } } })
-        .to_string(),
-    );
-    let (status, body) = send_json(request).await;
+    let (status, body) = send_json(modern_bare_call(s.addr, "ask_model", 9, json!({}))).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], -32021);
     assert_eq!(

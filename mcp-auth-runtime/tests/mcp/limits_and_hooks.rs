@@ -7,7 +7,7 @@ use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{CallOutcome, McpServerBuilder};
-use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
+use mcp_auth_test_support::{Client, bind_endpoint, retry_after, serve_on};
 use serde_json::json;
 
 /// Name the tool being run.
@@ -71,17 +71,10 @@ async fn callers_over_their_request_budget_get_429_with_retry_after() {
         assert_eq!(alice.call("whoami", json!({})).await.0, 200);
     }
     let response = alice
-        .post()
-        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }).to_string())
-        .send()
-        .await
-        .unwrap();
+        .post_json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
+        .await;
     assert_eq!(response.status(), 429);
-    let retry: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&response);
     assert!((1..=60).contains(&retry), "{retry}");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32005);
@@ -251,11 +244,7 @@ async fn the_rate_limit_layer_guards_routes_of_your_own() {
     assert_eq!(get("user-alice").await.unwrap().status(), 200);
     let limited = get("user-alice").await.unwrap();
     assert_eq!(limited.status(), 429);
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after(&limited);
     assert!((1..=60).contains(&retry_after));
     // Budgets are per verified caller; a bad token never reaches the layer.
     assert_eq!(get("user-bob").await.unwrap().status(), 200);

@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::issuer::patch;
 use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, with_logs};
-use mcp_auth_test_support::{Client, EventReader, bind_endpoint, serve_on};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::{Value, json};
 
 /// Report progress three times, then answer.
@@ -93,6 +94,15 @@ async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> 
     }
 }
 
+impl Server {
+    /// A client of `user` with a session open.
+    async fn session(&self, user: &str) -> Client {
+        let client = Client::new(self.addr, Some(user));
+        client.initialize().await;
+        client
+    }
+}
+
 fn url(addr: SocketAddr) -> String {
     format!("http://{addr}/mcp")
 }
@@ -110,6 +120,35 @@ fn modern(addr: SocketAddr, token: &str, method: &str, params: Value) -> reqwest
         method,
         params,
     )
+}
+
+/// A 2026-07-28 `tools/call` of `tool` (JSON-RPC id `id`) by `user-1` from a client that
+/// declares no capabilities, with `meta` added to `_meta`; the headers as [`modern`] sets them.
+fn modern_bare_call(addr: SocketAddr, tool: &str, id: u64, meta: Value) -> reqwest::RequestBuilder {
+    let mut all_meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    patch(&mut all_meta, &meta);
+    let body = json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": { "name": tool, "_meta": all_meta }
+    });
+    modern(addr, "user-1", "tools/call", json!({ "name": tool })).body(body.to_string())
+}
+
+/// A server of the tools `configure` adds, behind `Users`, for tests that serve it themselves
+/// (with `mcp_auth_runtime::serve`, as applications do).
+fn unserved(
+    name: &str,
+    resource: String,
+    configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
+) -> McpServer {
+    let builder = McpServer::builder(name, "1")
+        .state(Counter::default())
+        .verifier(Users)
+        .resource(resource);
+    configure(builder).build().unwrap()
 }
 
 /// Sends `request`; returns the status and the body (JSON, or the text as a JSON string).

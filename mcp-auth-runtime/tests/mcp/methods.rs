@@ -97,10 +97,15 @@ async fn start() -> (std::net::SocketAddr, Calls) {
     (serve_on(listener, server.into_router()), calls)
 }
 
+/// A fresh server and a client holding `user`'s token.
+async fn started_as(user: &str) -> (Client, Calls) {
+    let (addr, calls) = start().await;
+    (Client::new(addr, Some(user)), calls)
+}
+
 #[tokio::test]
 async fn initialize_negotiates_the_protocol_version() {
-    let (addr, _) = start().await;
-    let client = Client::new(addr, Some("reader"));
+    let (client, _) = started_as("reader").await;
     for (asked, answered) in [
         ("2025-11-25", "2025-11-25"),
         ("2025-06-18", "2025-06-18"),
@@ -139,8 +144,7 @@ async fn initialize_negotiates_the_protocol_version() {
 
 #[tokio::test]
 async fn initialized_notification_and_client_responses_are_accepted() {
-    let (addr, _) = start().await;
-    let client = Client::new(addr, Some("reader"));
+    let (client, _) = started_as("reader").await;
     let (status, _, body) = client
         .send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         .await;
@@ -153,20 +157,16 @@ async fn initialized_notification_and_client_responses_are_accepted() {
 
 #[tokio::test]
 async fn ping_answers_an_empty_result() {
-    let (addr, _) = start().await;
-    let (status, _, body) = Client::new(addr, Some("reader"))
-        .request("ping", json!({}))
-        .await;
+    let (client, _) = started_as("reader").await;
+    let (status, _, body) = client.request("ping", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({ "jsonrpc": "2.0", "id": 1, "result": {} }));
 }
 
 #[tokio::test]
 async fn tools_list_shows_schemas_annotations_and_scopes() {
-    let (addr, _) = start().await;
-    let (status, _, body) = Client::new(addr, Some("reader"))
-        .request("tools/list", json!({}))
-        .await;
+    let (client, _) = started_as("reader").await;
+    let (status, _, body) = client.request("tools/list", json!({})).await;
     assert_eq!(status, 200);
     let tools = body["result"]["tools"].as_array().unwrap();
     let names: Vec<_> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
@@ -208,8 +208,8 @@ async fn tools_list_shows_schemas_annotations_and_scopes() {
 
 #[tokio::test]
 async fn tools_list_rejects_a_cursor_it_never_issued() {
-    let (addr, _) = start().await;
-    let (_, _, body) = Client::new(addr, Some("reader"))
+    let (client, _) = started_as("reader").await;
+    let (_, _, body) = client
         .request("tools/list", json!({ "cursor": "abc" }))
         .await;
     assert_eq!(body["error"]["code"], -32602);
@@ -217,8 +217,8 @@ async fn tools_list_rejects_a_cursor_it_never_issued() {
 
 #[tokio::test]
 async fn structured_tool_returns_structured_content_and_the_same_json_as_text() {
-    let (addr, calls) = start().await;
-    let (status, _, body) = Client::new(addr, Some("reader"))
+    let (client, calls) = started_as("reader").await;
+    let (status, _, body) = client
         .call("lookup_invoice", json!({ "invoice_id": "INV-1" }))
         .await;
     assert_eq!(status, 200);
@@ -239,16 +239,14 @@ async fn structured_tool_returns_structured_content_and_the_same_json_as_text() 
 
 #[tokio::test]
 async fn text_tool_returns_text_content() {
-    let (addr, _) = start().await;
-    let (_, _, body) = Client::new(addr, Some("reader"))
-        .call("hello", json!({ "name": "ada" }))
-        .await;
+    let (client, _) = started_as("reader").await;
+    let (_, _, body) = client.call("hello", json!({ "name": "ada" })).await;
     assert_eq!(
         body["result"],
         json!({ "content": [{ "type": "text", "text": "hello ada" }] })
     );
     // `arguments` may be omitted when every parameter is optional.
-    let (_, _, body) = Client::new(addr, Some("reader"))
+    let (_, _, body) = client
         .request("tools/call", json!({ "name": "hello" }))
         .await;
     assert_eq!(body["result"]["content"][0]["text"], "hello world");
@@ -293,8 +291,7 @@ async fn missing_scope_is_403_with_insufficient_scope_and_the_tool_never_runs() 
 
 #[tokio::test]
 async fn bad_arguments_are_a_tool_error_naming_the_argument() {
-    let (addr, calls) = start().await;
-    let client = Client::new(addr, Some("refunder"));
+    let (client, calls) = started_as("refunder").await;
     let (status, _, body) = client
         .call(
             "refund_invoice",
@@ -339,8 +336,7 @@ async fn bad_arguments_are_a_tool_error_naming_the_argument() {
 
 #[tokio::test]
 async fn tool_failures_reach_the_model_but_internal_causes_do_not() {
-    let (addr, _) = start().await;
-    let client = Client::new(addr, Some("reader"));
+    let (client, _) = started_as("reader").await;
     let (_, _, body) = client
         .call("lookup_invoice", json!({ "invoice_id": "INV-404" }))
         .await;
@@ -359,8 +355,7 @@ async fn tool_failures_reach_the_model_but_internal_causes_do_not() {
 
 #[tokio::test]
 async fn unknown_tool_and_unknown_method_are_json_rpc_errors() {
-    let (addr, _) = start().await;
-    let client = Client::new(addr, Some("reader"));
+    let (client, _) = started_as("reader").await;
     let (status, _, body) = client.call("no_such_tool", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(body["error"]["code"], -32602);
@@ -374,8 +369,7 @@ async fn unknown_tool_and_unknown_method_are_json_rpc_errors() {
 
 #[tokio::test]
 async fn malformed_json_rpc_is_400_and_changes_nothing() {
-    let (addr, calls) = start().await;
-    let client = Client::new(addr, Some("refunder"));
+    let (client, calls) = started_as("refunder").await;
     // The id is echoed when it could be read, and `null` otherwise (JSON-RPC 2.0 §5).
     for (body, code, id) in [
         ("{not json", -32700, Value::Null),
@@ -440,8 +434,7 @@ async fn requests_without_a_valid_token_are_401_before_any_method() {
 
 #[tokio::test]
 async fn transport_errors_have_their_own_status() {
-    let (addr, _) = start().await;
-    let client = Client::new(addr, Some("reader"));
+    let (client, _) = started_as("reader").await;
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
 
     let response = client

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
-use mcp_auth_test_support::issuer::{Issuer, TestKey, claims, protected_by};
+use mcp_auth_test_support::issuer::{Tokens, protected};
 use mcp_auth_test_support::serve_on;
 use serde_json::{Value, json};
 
@@ -55,18 +55,14 @@ enum Era {
 }
 
 struct Fixture {
-    key: TestKey,
-    issuer: Issuer,
-    resource: String,
+    tokens: Tokens,
     url: String,
     ran: Ran,
 }
 
 impl Fixture {
     async fn start() -> Fixture {
-        let key = TestKey::es256("k1");
-        let issuer = Issuer::start(&[&key]).await;
-        let (listener, resource, builder) = protected_by(&issuer, "refusals").await;
+        let (listener, tokens, builder) = protected("refusals").await;
         let addr = listener.local_addr().unwrap();
         let ran = Ran::default();
         let server = builder
@@ -77,18 +73,14 @@ impl Fixture {
             .unwrap();
         serve_on(listener, server.into_router());
         Fixture {
-            key,
-            issuer,
-            resource,
+            tokens,
             url: format!("http://{addr}/mcp"),
             ran,
         }
     }
 
     fn token(&self, sub: &str, scope: &str) -> String {
-        let mut claims = claims(&self.issuer.url, &self.resource, scope);
-        claims["sub"] = json!(sub);
-        self.key.sign(&claims)
+        self.tokens.of(sub, scope, 300)
     }
 
     /// Opens a handshake-era session for `token`; `None` if the token is refused.
@@ -201,21 +193,13 @@ async fn every_refusal_is_an_http_status_with_every_accept_in_both_eras() {
             // 401: no token, and a token the verifier refuses.
             let response = fx.call(era, accept, None, "read_it", None).await;
             let (headers, _) = refused(response, 401, &what("no token")).await;
-            assert!(
-                headers["www-authenticate"]
-                    .to_str()
-                    .unwrap()
-                    .starts_with("Bearer ")
-            );
+            let challenge = headers["www-authenticate"].to_str().unwrap();
+            assert!(challenge.starts_with("Bearer "), "{challenge}");
             let forged = fx.token(&sub, "a:read a:write").replace('.', ".x");
             let response = fx.call(era, accept, Some(&forged), "write_it", None).await;
             let (headers, _) = refused(response, 401, &what("bad token")).await;
-            assert!(
-                headers["www-authenticate"]
-                    .to_str()
-                    .unwrap()
-                    .contains("error=\"invalid_token\"")
-            );
+            let challenge = headers["www-authenticate"].to_str().unwrap();
+            assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
 
             // 403: a token without the tool's scope gets the step-up challenge.
             let reader = fx.token(&sub, "a:read");

@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{BuildError, CallOutcome, McpServerBuilder};
-use mcp_auth_test_support::issuer::{Issuer, TestKey, claims, protected_by};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, protected_by};
 use mcp_auth_test_support::tools::{Counter, confirm};
 use serde_json::{Value, json};
 
@@ -63,10 +63,8 @@ fn yes() -> Value {
 
 /// A server for the tools above, behind a JWT verifier of `issuer`.
 struct Fx {
-    issuer: Issuer,
-    key: TestKey,
+    tokens: Tokens,
     addr: SocketAddr,
-    resource: String,
     counter: Counter,
     http: reqwest::Client,
 }
@@ -75,20 +73,20 @@ impl Fx {
     async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Fx {
         let key = TestKey::es256("ec-1");
         let issuer = Issuer::start(&[&key]).await;
-        Fx::start_with(issuer, key, configure).await
+        Fx::start_with(&issuer, &key, configure).await
     }
 
     /// Another server (a replica) of the same issuer.
     async fn replica(&self, configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Fx {
-        Fx::start_with(self.issuer.clone(), self.key.clone(), configure).await
+        Fx::start_with(&self.tokens.issuer, &self.tokens.key, configure).await
     }
 
     async fn start_with(
-        issuer: Issuer,
-        key: TestKey,
+        issuer: &Issuer,
+        key: &TestKey,
         configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
     ) -> Fx {
-        let (listener, resource, builder) = protected_by(&issuer, "round-trips").await;
+        let (listener, tokens, builder) = protected_by(issuer, key, "round-trips").await;
         let addr = listener.local_addr().unwrap();
         let counter = Counter::default();
         let builder = builder
@@ -97,23 +95,16 @@ impl Fx {
         let server = configure(builder).build().unwrap();
         mcp_auth_test_support::serve_on(listener, server.into_router());
         Fx {
-            issuer,
-            key,
+            tokens,
             addr,
-            resource,
             counter,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
+            http: mcp_auth_test_support::fixture::http(),
         }
     }
 
     /// A token of `subject` for this server.
     fn token(&self, subject: &str) -> String {
-        let mut claims = claims(&self.issuer.url, &self.resource, "t:use");
-        claims["sub"] = subject.into();
-        self.key.sign(&claims)
+        self.tokens.of(subject, "t:use", 300)
     }
 
     fn runs(&self) -> usize {

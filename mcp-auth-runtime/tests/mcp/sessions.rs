@@ -199,31 +199,24 @@ async fn sessions_are_never_fixed_or_borrowed() {
             .header("mcp-session-id", session)
             .header("mcp-protocol-version", "2025-11-25")
     };
-    fx.rpc_error(
-        "the fixated id",
-        on(chosen, &alice, "void_invoice"),
-        404,
-        -32600,
-    )
-    .await;
-    fx.rpc_error(
-        "alice's session with mallory's token",
-        on(&issued, &mallory, "void_invoice"),
-        404,
-        -32600,
-    )
-    .await;
-    let other_client = fx.token_with(|c| {
-        c["sub"] = "alice".into();
-        c["client_id"] = "mallory-app".into();
-    });
-    fx.rpc_error(
-        "alice's session with a token of alice for another client",
-        on(&issued, &other_client, "void_invoice"),
-        404,
-        -32600,
-    )
-    .await;
+    let other_client =
+        fx.token_with(|c| patch(c, &json!({ "sub": "alice", "client_id": "mallory-app" })));
+    for (attack, session, token) in [
+        ("the fixated id", chosen, &alice),
+        (
+            "alice's session with mallory's token",
+            issued.as_str(),
+            &mallory,
+        ),
+        (
+            "alice's session with a token of alice for another client",
+            issued.as_str(),
+            &other_client,
+        ),
+    ] {
+        fx.rpc_error(attack, on(session, token, "void_invoice"), 404, -32600)
+            .await;
+    }
     fx.refused(
         "alice's session without a token",
         fx.post(call_body("void_invoice", "INV-1"))
@@ -242,10 +235,8 @@ async fn sessions_are_never_fixed_or_borrowed() {
         .unwrap();
     assert_eq!(ended.status(), 404, "mallory ended alice's session");
     // The session carries no privileges: alice's own token decides her scopes.
-    let alice_reader = fx.token_with(|c| {
-        c["sub"] = "alice".into();
-        c["scope"] = "invoices:read".into();
-    });
+    let alice_reader =
+        fx.token_with(|c| patch(c, &json!({ "sub": "alice", "scope": "invoices:read" })));
     fx.refused(
         "alice's session with her read-only token",
         on(&issued, &alice_reader, "void_invoice"),

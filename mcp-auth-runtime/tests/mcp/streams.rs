@@ -6,13 +6,10 @@ use super::*;
 #[tokio::test]
 async fn progress_events_arrive_in_order_before_the_result() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let response = client
-        .sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
-        .send()
-        .await
-        .unwrap();
+        .send_sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
+        .await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     let (events, retry) = sse_events(&response.text().await.unwrap());
@@ -43,11 +40,7 @@ async fn progress_events_arrive_in_order_before_the_result() {
     assert_eq!(unique.len(), ids.len(), "event ids are unique");
 
     // Without a progress token, or without SSE in Accept, the answer is plain JSON.
-    let response = client
-        .sse_call("with_progress", 6, json!({}))
-        .send()
-        .await
-        .unwrap();
+    let response = client.send_sse_call("with_progress", 6, json!({})).await;
     assert_eq!(response.headers()["content-type"], "application/json");
     let (_, _, body) = client
         .request(
@@ -61,17 +54,12 @@ async fn progress_events_arrive_in_order_before_the_result() {
 #[tokio::test]
 async fn log_messages_respect_the_requested_level() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let (_, _, body) = client
         .request("logging/setLevel", json!({ "level": "warning" }))
         .await;
     assert_eq!(body["result"], json!({}));
-    let response = client
-        .sse_call("with_logs", 2, json!({}))
-        .send()
-        .await
-        .unwrap();
+    let response = client.send_sse_call("with_logs", 2, json!({})).await;
     let (events, _) = sse_events(&response.text().await.unwrap());
     let levels: Vec<Value> = events[1..]
         .iter()
@@ -106,13 +94,10 @@ async fn log_messages_respect_the_requested_level() {
 #[tokio::test]
 async fn notifications_cancelled_stops_a_running_tool() {
     let s = start(|b| b).await;
-    let client = Client::new(s.addr, Some("user-1"));
-    client.initialize().await;
+    let client = s.session("user-1").await;
     let response = client
-        .sse_call("count_slowly", 41, json!({ "progressToken": "c" }))
-        .send()
-        .await
-        .unwrap();
+        .send_sse_call("count_slowly", 41, json!({ "progressToken": "c" }))
+        .await;
     let reader = tokio::spawn(async move { response.text().await.unwrap() });
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(s.counter.0.load(Ordering::SeqCst) > 0);
@@ -123,13 +108,10 @@ async fn notifications_cancelled_stops_a_running_tool() {
         .await
         .unwrap()
         .unwrap();
-    let after_cancel = s.counter.0.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        s.counter.0.load(Ordering::SeqCst),
-        after_cancel,
-        "the tool kept running"
-    );
+    let after_cancel = s
+        .counter
+        .assert_stays(Duration::from_millis(100), "the tool kept running")
+        .await;
     assert!(after_cancel < 100);
     assert!(
         !body.contains("\"result\""),
@@ -140,24 +122,8 @@ async fn notifications_cancelled_stops_a_running_tool() {
 #[tokio::test]
 async fn closing_a_modern_stream_cancels_the_call() {
     let s = start(|b| b).await;
-    let mut request = modern(
-        s.addr,
-        "user-1",
-        "tools/call",
-        json!({ "name": "count_slowly" }),
-    );
     // The tool reports progress first, so the answer becomes a stream.
-    request = request.body(
-        json!({
-            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": { "name": "count_slowly", "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "progressToken": "p"
-            } }
-        })
-        .to_string(),
-    );
+    let request = modern_bare_call(s.addr, "count_slowly", 7, json!({ "progressToken": "p" }));
     let mut response = request.send().await.unwrap();
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let first = response.chunk().await.unwrap().unwrap();
@@ -168,13 +134,9 @@ async fn closing_a_modern_stream_cancels_the_call() {
     );
     drop(response);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let after_close = s.counter.0.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        s.counter.0.load(Ordering::SeqCst),
-        after_close,
-        "the tool kept running"
-    );
+    s.counter
+        .assert_stays(Duration::from_millis(100), "the tool kept running")
+        .await;
 }
 
 #[tokio::test]
@@ -225,13 +187,7 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
     // 50 streamed calls would take two seconds or more. Served with `mcp_auth_runtime::serve`, they
     // take a few milliseconds each.
     let (listener, addr, resource) = bind_endpoint().await;
-    let server = McpServer::builder("latency", "1")
-        .tools(tools![with_progress])
-        .state(Counter::default())
-        .verifier(Users)
-        .resource(resource)
-        .build()
-        .unwrap();
+    let server = unserved("latency", resource, |b| b.tools(tools![with_progress]));
     tokio::spawn(mcp_auth_runtime::serve(
         listener,
         server,
@@ -242,10 +198,8 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
     let started = Instant::now();
     for i in 0..50 {
         let response = client
-            .sse_call("with_progress", i, json!({ "progressToken": i }))
-            .send()
-            .await
-            .unwrap();
+            .send_sse_call("with_progress", i, json!({ "progressToken": i }))
+            .await;
         let (events, _) = sse_events(&response.text().await.unwrap());
         assert_eq!(events.len(), 5);
     }
@@ -260,13 +214,7 @@ async fn sse_round_trips_do_not_wait_for_delayed_acks() {
 #[tokio::test]
 async fn graceful_shutdown_lets_in_flight_calls_finish() {
     let (listener, addr, resource) = bind_endpoint().await;
-    let server = McpServer::builder("shutdown", "1")
-        .tools(tools![sleepy])
-        .state(Counter::default())
-        .verifier(Users)
-        .resource(resource)
-        .build()
-        .unwrap();
+    let server = unserved("shutdown", resource, |b| b.tools(tools![sleepy]));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(mcp_auth_runtime::serve(listener, server, async {
         let _ = stopped.await;

@@ -59,7 +59,7 @@ async fn rebinding_hosts_and_foreign_origins_are_refused_before_authentication()
     let fx = Fx::start().await;
     let good = fx.good();
     let port = fx.addr.port();
-    for host in [
+    let hosts = [
         "evil.example".to_owned(),
         format!("evil.example:{port}"),
         format!("127.0.0.1.evil.example:{port}"),
@@ -72,16 +72,9 @@ async fn rebinding_hosts_and_foreign_origins_are_refused_before_authentication()
         format!("[::1]:{port}@evil.example"),
         format!("localhost:{port}/x"),
         format!("localhost:x{port}"),
-    ] {
-        fx.rpc_error(
-            &format!("Host {host}"),
-            fx.void(&good).header("host", host.as_str()),
-            403,
-            -32600,
-        )
-        .await;
-    }
-    for origin in [
+    ]
+    .map(|host| ("host", host));
+    let origins = [
         "http://evil.example".to_owned(),
         "null".to_owned(),
         "http://localhost.evil.example".to_owned(),
@@ -97,10 +90,12 @@ async fn rebinding_hosts_and_foreign_origins_are_refused_before_authentication()
         format!("http://localhost:{port}?q"),
         format!("http://localhost:{port}#f"),
         format!("http://localhost:{port}\\@evil.example"),
-    ] {
+    ]
+    .map(|origin| ("origin", origin));
+    for (name, value) in hosts.into_iter().chain(origins) {
         fx.rpc_error(
-            &format!("Origin {origin}"),
-            fx.void(&good).header("origin", origin.as_str()),
+            &format!("{name} {value}"),
+            fx.void(&good).header(name, value.as_str()),
             403,
             -32600,
         )

@@ -106,10 +106,7 @@ impl Client {
         self.ensure_session().await;
         let response = self.post().body(body).send().await.unwrap();
         let status = response.status().as_u16();
-        let challenge = response
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let challenge = crate::header(&response, "www-authenticate");
         (status, challenge, response.text().await.unwrap())
     }
 
@@ -134,6 +131,22 @@ impl Client {
         self.post()
             .header("accept", "application/json, text/event-stream")
             .body(body.to_string())
+    }
+
+    /// Sends `body` as it is, without opening a session first: for the answers of the
+    /// transport itself (limits, refusals) rather than of a method.
+    pub async fn post_json(&self, body: &Value) -> reqwest::Response {
+        self.post().body(body.to_string()).send().await.unwrap()
+    }
+
+    /// Sends [`Client::sse_call`]; returns the response as it starts.
+    pub async fn send_sse_call(&self, tool: &str, id: u64, meta: Value) -> reqwest::Response {
+        self.sse_call(tool, id, meta).send().await.unwrap()
+    }
+
+    /// Sends [`Client::sse_call`] and reads the answer's events.
+    pub async fn stream(&self, tool: &str, id: u64, meta: Value) -> EventReader {
+        EventReader::new(self.send_sse_call(tool, id, meta).await)
     }
 
     /// `tools/call`, returning the status and the body.

@@ -158,6 +158,19 @@ pub fn at(offset: i64) -> u64 {
     (now + offset) as u64
 }
 
+/// Applies `changes` (an object) to the members of `document`: each one replaces the member
+/// of its name, and `null` removes it. For claim sets and introspection responses that differ
+/// from a valid one in a few members.
+pub fn patch(document: &mut Value, changes: &Value) {
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            document.as_object_mut().unwrap().remove(name);
+        } else {
+            document[name] = value.clone();
+        }
+    }
+}
+
 /// RFC 9068 claims for `issuer` and `audience` with `scope`, valid for five minutes.
 pub fn claims(issuer: &str, audience: &str, scope: &str) -> Value {
     json!({
@@ -545,15 +558,39 @@ async fn introspect(State(state): State<Arc<IntrospectionState>>, body: String) 
     }
 }
 
-/// A server protected by `issuer`'s JWT access tokens, before its tools are added: a loopback
-/// listener, the resource URI (`http://<addr>/mcp`, the audience its tokens must name) and a
-/// builder named `name` whose resource, authorization server and verifier agree on both.
+/// Access tokens from `issuer`, signed with `key`, for the server at `resource`: what a test
+/// keeps to call a server that [`protected_by`] set up.
+#[derive(Clone)]
+pub struct Tokens {
+    /// The issuer.
+    pub issuer: Issuer,
+    /// The key that signs.
+    pub key: TestKey,
+    /// The resource the tokens are for (their audience).
+    pub resource: String,
+}
+
+impl Tokens {
+    /// A token of `subject` with `scope`, valid for `lifetime` seconds from now.
+    pub fn of(&self, subject: &str, scope: &str, lifetime: i64) -> String {
+        let mut claims = claims(&self.issuer.url, &self.resource, scope);
+        claims["sub"] = subject.into();
+        claims["exp"] = at(lifetime).into();
+        self.key.sign(&claims)
+    }
+}
+
+/// A server protected by the JWT access tokens `key` signs for `issuer`, before its tools
+/// are added: a loopback listener, the [`Tokens`] for its resource URI (`http://<addr>/mcp`,
+/// the audience its tokens must name) and a builder named `name` whose resource,
+/// authorization server and verifier agree on both.
 pub async fn protected_by(
     issuer: &Issuer,
+    key: &TestKey,
     name: &str,
 ) -> (
     tokio::net::TcpListener,
-    String,
+    Tokens,
     mcp_auth_runtime::McpServerBuilder,
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -565,5 +602,23 @@ pub async fn protected_by(
         .resource(resource.clone())
         .authorization_server(issuer.url.clone())
         .verifier(verifier);
-    (listener, resource, builder)
+    let tokens = Tokens {
+        issuer: issuer.clone(),
+        key: key.clone(),
+        resource,
+    };
+    (listener, tokens, builder)
+}
+
+/// [`protected_by`] a fresh issuer with one ES256 key.
+pub async fn protected(
+    name: &str,
+) -> (
+    tokio::net::TcpListener,
+    Tokens,
+    mcp_auth_runtime::McpServerBuilder,
+) {
+    let key = TestKey::es256("es-1");
+    let issuer = Issuer::start(&[&key]).await;
+    protected_by(&issuer, &key, name).await
 }

@@ -1,6 +1,6 @@
 //! What the tests of every mcp-auth package share, so that no helper is written twice: a real
 //! token issuer signing with real keys ([`issuer`]), MCP clients of both eras ([`Client`] for
-//! 2025-11-25 sessions, [`modern`] for 2026-07-28 requests), servers on loopback ([`serve`]),
+//! 2025-11-25 sessions, [`modern`] for 2026-07-28 requests), servers on loopback ([`serve`]), the headers of answers ([`header`]),
 //! tools to serve ([`tools`]), log capture ([`logs`]) and time bounds and scratch directories
 //! ([`fixture`]).
 
@@ -11,8 +11,10 @@ pub mod modern;
 pub mod tools;
 
 mod client;
+mod headers;
 mod server;
 
 pub use client::{Client, EventReader, get_json, open_session};
+pub use headers::{header, retry_after};
 pub use modern::modern_call;
 pub use server::{bind, bind_endpoint, serve, serve_on, serve_stateless, serve_stateless_on};

@@ -102,10 +102,7 @@ impl Reply {
     pub async fn of(request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let www_authenticate = response
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let www_authenticate = crate::header(&response, "www-authenticate");
         let body = response_of(response.text().await.unwrap());
         Reply {
             status,

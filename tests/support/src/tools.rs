@@ -14,6 +14,17 @@ use serde_json::{Value, json};
 /// The state of the tools here: counts the work they do.
 pub struct Counter(pub Arc<AtomicUsize>);
 
+impl Counter {
+    /// Reads the count, waits `wait` and asserts that it has not moved (`what` says which work
+    /// should have stopped); returns the count.
+    pub async fn assert_stays(&self, wait: Duration, what: &str) -> usize {
+        let before = self.0.load(Ordering::SeqCst);
+        tokio::time::sleep(wait).await;
+        assert_eq!(self.0.load(Ordering::SeqCst), before, "{what}");
+        before
+    }
+}
+
 /// Count until cancelled: one tick every 10 ms, for at most five seconds.
 #[tool(scope = "t:use")]
 pub async fn count_slowly(ctx: ToolContext<Counter>) -> Result<String, ToolError> {

@@ -23,7 +23,7 @@ async fn accepted_tokens_are_served_from_the_cache() {
 
 #[tokio::test]
 async fn cached_results_expire_after_the_max_ttl() {
-    let endpoint = TestAs::start(ClientAuth::Basic, [("a", Reply::Json(active(json!({}))))]).await;
+    let endpoint = TestAs::active_token("a", json!({})).await;
     let verifier = endpoint
         .verifier()
         .cache_max_ttl(Duration::from_millis(300))
@@ -49,11 +49,7 @@ async fn cached_results_expire_after_the_max_ttl() {
 #[tokio::test]
 async fn cached_results_never_outlive_exp() {
     let exp = now() + 2;
-    let endpoint = TestAs::start(
-        ClientAuth::Basic,
-        [("short", Reply::Json(active(json!({ "exp": exp }))))],
-    )
-    .await;
+    let endpoint = TestAs::active_token("short", json!({ "exp": exp })).await;
     let verifier = endpoint
         .verifier()
         .cache_max_ttl(Duration::from_secs(60))

@@ -63,8 +63,7 @@ async fn slow_endpoint_times_out_as_unavailable() {
 
 #[tokio::test]
 async fn rejected_client_credentials_are_unavailable() {
-    let endpoint =
-        TestAs::start(ClientAuth::Basic, [("tok", Reply::Json(active(json!({}))))]).await;
+    let endpoint = TestAs::active_token("tok", json!({})).await;
     for verifier in [
         IntrospectionVerifier::builder(&endpoint.url, RESOURCE).client_credentials(
             CLIENT_ID,
@@ -85,8 +84,7 @@ async fn rejected_client_credentials_are_unavailable() {
 #[tokio::test]
 async fn debug_output_never_shows_the_secret_or_a_token() {
     let token = "tok-4f9c2a7e1d";
-    let endpoint =
-        TestAs::start(ClientAuth::Basic, [(token, Reply::Json(active(json!({}))))]).await;
+    let endpoint = TestAs::active_token(token, json!({})).await;
     let builder = endpoint.verifier();
     let shown = format!("{builder:?}");
     let verifier = builder.build().unwrap();
@@ -112,14 +110,7 @@ async fn debug_output_never_shows_the_secret_or_a_token() {
 async fn misconfigurations_are_logged_without_secrets_or_tokens() {
     let (logs, _guard) = Logs::capture();
 
-    let endpoint = TestAs::start(
-        ClientAuth::Basic,
-        [(
-            "tok-no-aud-5e1f",
-            Reply::Json(active(json!({ "aud": null }))),
-        )],
-    )
-    .await;
+    let endpoint = TestAs::active_token("tok-no-aud-5e1f", json!({ "aud": null })).await;
     let wrong_secret = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
         .client_credentials(CLIENT_ID, "wrong-secret-9d2c", ClientAuth::Basic)
         .build()

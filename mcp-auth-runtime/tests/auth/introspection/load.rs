@@ -244,15 +244,7 @@ async fn beyond_the_wait_queue_a_new_token_fails_fast_with_503() {
         .timeout(timeout)
         .build()
         .unwrap();
-    let server = McpServer::builder("x-server", "1.0.0")
-        .tools(tools![read_x])
-        .resource(&resource)
-        .verifier(verifier.clone())
-        .stateless(true)
-        .build()
-        .unwrap();
-    let router = server.into_router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    serve_x(listener, &resource, verifier.clone(), |b| b.stateless(true));
     let call = |token: &str| {
         let client = mcp_auth_test_support::Client::without_session(addr, Some(token));
         tokio::spawn(async move { client.call("read_x", json!({})).await })

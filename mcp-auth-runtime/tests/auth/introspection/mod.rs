@@ -23,7 +23,7 @@ use mcp_auth_runtime::auth::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier, ScopeClaim,
 };
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection};
+use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, patch};
 use mcp_auth_test_support::logs::Logs;
 use serde_json::{Value, json};
 
@@ -78,6 +78,12 @@ impl TestAs {
             auth,
             hits,
         }
+    }
+
+    /// Serves one token, `token`, active with the claims of [`active`]`(changes)`, to clients
+    /// that authenticate with HTTP Basic.
+    async fn active_token(token: &'static str, changes: Value) -> TestAs {
+        TestAs::start(ClientAuth::Basic, [(token, Reply::Json(active(changes)))]).await
     }
 
     fn hits(&self) -> usize {
@@ -184,13 +190,7 @@ fn active(changes: Value) -> Value {
         "tenant": "acme",
         "token_type": "Bearer",
     });
-    for (name, value) in changes.as_object().unwrap() {
-        if value.is_null() {
-            response.as_object_mut().unwrap().remove(name);
-        } else {
-            response[name] = value.clone();
-        }
-    }
+    patch(&mut response, &changes);
     response
 }
 
@@ -251,4 +251,20 @@ async fn until_hits(endpoint: &FaultyIntrospection, hits: usize) {
 #[tool(scope = "x:read", read_only)]
 async fn read_x(ctx: ToolContext) -> Result<String, ToolError> {
     Ok(format!("x for {}", ctx.auth().subject().unwrap_or("?")))
+}
+
+/// Serves `read_x` for `resource` on `listener`, behind `verifier`, with what `configure`
+/// adds to the server.
+fn serve_x(
+    listener: tokio::net::TcpListener,
+    resource: &str,
+    verifier: IntrospectionVerifier,
+    configure: impl FnOnce(mcp_auth_runtime::McpServerBuilder) -> mcp_auth_runtime::McpServerBuilder,
+) {
+    let builder = McpServer::builder("x-server", "1.0.0")
+        .tools(tools![read_x])
+        .resource(resource)
+        .verifier(verifier);
+    let server = configure(builder).build().unwrap();
+    mcp_auth_test_support::serve_on(listener, server.into_router());
 }

@@ -5,11 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn active_token_becomes_auth_info() {
-    let endpoint = TestAs::start(
-        ClientAuth::Basic,
-        [("tok-alice", Reply::Json(active(json!({}))))],
-    )
-    .await;
+    let endpoint = TestAs::active_token("tok-alice", json!({})).await;
     let verifier = endpoint
         .verifier()
         .issuer(ISSUER)
@@ -51,14 +47,7 @@ async fn client_secret_post_sends_the_credentials_in_the_body() {
 
 #[tokio::test]
 async fn scp_arrays_map_to_scopes() {
-    let endpoint = TestAs::start(
-        ClientAuth::Basic,
-        [(
-            "tok",
-            Reply::Json(active(json!({ "scp": ["x:read", "x:write"] }))),
-        )],
-    )
-    .await;
+    let endpoint = TestAs::active_token("tok", json!({ "scp": ["x:read", "x:write"] })).await;
     let verifier = endpoint
         .verifier()
         .scope_claim(ScopeClaim::Scp)
@@ -113,11 +102,7 @@ async fn inactive_tokens_are_invalid_and_remembered_briefly() {
 #[tokio::test]
 async fn a_refusal_is_not_remembered_past_the_tokens_nbf() {
     let nbf = now() + 2;
-    let endpoint = TestAs::start(
-        ClientAuth::Basic,
-        [("early", Reply::Json(active(json!({ "nbf": nbf }))))],
-    )
-    .await;
+    let endpoint = TestAs::active_token("early", json!({ "nbf": nbf })).await;
     let verifier = endpoint
         .verifier()
         .leeway(Duration::ZERO)
@@ -289,14 +274,7 @@ async fn mcp_server_checks_introspected_tokens_and_their_scopes() {
         .issuer(ISSUER)
         .build()
         .unwrap();
-    let server = McpServer::builder("x-server", "1.0.0")
-        .tools(tools![read_x])
-        .resource(&resource)
-        .verifier(verifier)
-        .build()
-        .unwrap();
-    let router = server.into_router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    serve_x(listener, &resource, verifier, |b| b);
 
     let (status, _, body) = mcp_auth_test_support::Client::new(addr, Some("reader"))
         .call("read_x", json!({}))

@@ -16,8 +16,8 @@ use mcp_auth_runtime::ScopePolicy;
 use mcp_auth_runtime::auth::TokenVerifier;
 use mcp_auth_runtime::auth::{JwtVerifier, JwtVerifierBuilder, ScopeClaim};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
-use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims, patch};
+use mcp_auth_test_support::{Client, bind_endpoint, header, serve_on};
 use serde_json::{Value, json};
 
 /// Counts the tool bodies that ran, so every refusal can assert that none did.
@@ -55,6 +55,14 @@ impl Fixture {
         Fixture::start_with(Issuer::start(keys).await, |b| b, |s| s).await
     }
 
+    /// A fixture whose issuer signs with `key` alone, its server set up by `server`.
+    async fn with_server(
+        key: &TestKey,
+        server: impl FnOnce(mcp_auth_runtime::McpServerBuilder) -> mcp_auth_runtime::McpServerBuilder,
+    ) -> Fixture {
+        Fixture::start_with(Issuer::start(&[key]).await, |b| b, server).await
+    }
+
     async fn start_with(
         issuer: Issuer,
         verifier: impl FnOnce(JwtVerifierBuilder) -> JwtVerifierBuilder,
@@ -89,6 +97,14 @@ impl Fixture {
         claims(&self.issuer.url, &self.resource, scope)
     }
 
+    /// A token signed by `key` whose claims are those of a `things:read` token with
+    /// `changes` applied (see [`patch`]: `null` removes a claim).
+    fn signed(&self, key: &TestKey, changes: Value) -> String {
+        let mut claims = self.claims("things:read");
+        patch(&mut claims, &changes);
+        key.sign(&claims)
+    }
+
     /// Calls `read_thing` with `token`; returns the status, the challenge and the body.
     async fn read(&self, token: &str) -> (u16, Option<String>, Value) {
         Client::new(self.addr, Some(token))
@@ -100,11 +116,17 @@ impl Fixture {
         self.ran.0.load(Ordering::SeqCst)
     }
 
-    fn invalid_token_challenge(&self) -> String {
+    /// The `WWW-Authenticate` this server sends: its realm and metadata, then `params`.
+    fn challenge(&self, params: &str) -> String {
         format!(
-            "Bearer realm=\"things\", resource_metadata=\"http://{}/.well-known/oauth-protected-resource/mcp\", \
-             error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
+            "Bearer realm=\"things\", resource_metadata=\"http://{}/.well-known/oauth-protected-resource/mcp\", {params}",
             self.addr
+        )
+    }
+
+    fn invalid_token_challenge(&self) -> String {
+        self.challenge(
+            "error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
         )
     }
 

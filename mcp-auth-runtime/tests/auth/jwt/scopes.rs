@@ -14,11 +14,9 @@ async fn insufficient_scope_is_a_403_step_up_challenge() {
     assert_eq!(status, 403);
     assert_eq!(
         challenge.unwrap(),
-        format!(
-            "Bearer realm=\"things\", resource_metadata=\"http://{}/.well-known/oauth-protected-resource/mcp\", \
-             error=\"insufficient_scope\", scope=\"things:write\", \
-             error_description=\"the request requires higher privileges than provided by the access token\"",
-            fx.addr
+        fx.challenge(
+            "error=\"insufficient_scope\", scope=\"things:write\", \
+             error_description=\"the request requires higher privileges than provided by the access token\""
         )
     );
     assert_eq!(
@@ -36,12 +34,7 @@ async fn insufficient_scope_is_a_403_step_up_challenge() {
 #[tokio::test]
 async fn protected_resource_metadata_is_derived_from_the_tools() {
     let key = TestKey::es256("k");
-    let fx = Fixture::start_with(
-        Issuer::start(&[&key]).await,
-        |b| b,
-        |s| s.resource_name("Things"),
-    )
-    .await;
+    let fx = Fixture::with_server(&key, |s| s.resource_name("Things")).await;
     let expected = json!({
         "resource": fx.resource,
         "authorization_servers": [fx.issuer.url],
@@ -71,23 +64,14 @@ async fn protected_resource_metadata_is_derived_from_the_tools() {
     assert_eq!(status, 401);
     assert_eq!(
         challenge.unwrap(),
-        format!(
-            "Bearer realm=\"things\", resource_metadata=\"http://{}/.well-known/oauth-protected-resource/mcp\", \
-             scope=\"things:read things:write\"",
-            fx.addr
-        )
+        fx.challenge("scope=\"things:read things:write\"")
     );
 }
 
 #[tokio::test]
 async fn baseline_scopes_replace_the_advertised_set() {
     let key = TestKey::es256("k");
-    let fx = Fixture::start_with(
-        Issuer::start(&[&key]).await,
-        |b| b,
-        |s| s.baseline_scopes(["things:read"]),
-    )
-    .await;
+    let fx = Fixture::with_server(&key, |s| s.baseline_scopes(["things:read"])).await;
     let document: Value = reqwest::get(format!(
         "http://{}/.well-known/oauth-protected-resource/mcp",
         fx.addr
@@ -221,14 +205,10 @@ async fn scope_hierarchy_and_list_filtering_are_opt_in() {
         "unfiltered by default"
     );
 
-    let fx = Fixture::start_with(
-        Issuer::start(&[&key]).await,
-        |b| b,
-        |s| {
-            s.scope_policy(ScopePolicy::hierarchical())
-                .filter_tools_by_scope(true)
-        },
-    )
+    let fx = Fixture::with_server(&key, |s| {
+        s.scope_policy(ScopePolicy::hierarchical())
+            .filter_tools_by_scope(true)
+    })
     .await;
     let writer = key.sign(&fx.claims("things:write"));
     fx.assert_accepted(&writer, "write implies read").await;

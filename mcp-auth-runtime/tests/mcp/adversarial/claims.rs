@@ -54,13 +54,7 @@ async fn audience_variants_are_refused_and_a_hidden_one_is_found() {
         json!(["junk", 5]),
         json!({ "aud": ours }),
     ] {
-        fx.refused(
-            &format!("aud {aud}"),
-            fx.void(&fx.token_with(|c| c["aud"] = aud.clone())),
-            401,
-            Challenge::InvalidToken,
-        )
-        .await;
+        fx.refuses_claim("aud", &aud).await;
     }
     // Positive controls: ours among junk, and ours in another spelling of the same URI.
     fx.accepted(
@@ -88,13 +82,7 @@ async fn issuer_variants_are_refused() {
         json!([iss]),
         json!(null),
     ] {
-        fx.refused(
-            &format!("iss {variant}"),
-            fx.void(&fx.token_with(|c| c["iss"] = variant.clone())),
-            401,
-            Challenge::InvalidToken,
-        )
-        .await;
+        fx.refuses_claim("iss", &variant).await;
     }
 }
 
@@ -108,13 +96,7 @@ async fn smuggled_scopes_grant_nothing() {
         json!({ "invoices:write": true }),
         json!(true),
     ] {
-        fx.refused(
-            &format!("scope {scope}"),
-            fx.void(&fx.token_with(|c| c["scope"] = scope.clone())),
-            401,
-            Challenge::InvalidToken,
-        )
-        .await;
+        fx.refuses_claim("scope", &scope).await;
     }
     // Strings that only look like the scope grant nothing: 403 with the step-up challenge.
     for scope in [
@@ -293,15 +275,7 @@ async fn signed_tokens_that_are_not_bearer_access_tokens_run_nothing() {
             json!({ "aud": format!(" http://{host}/mcp") }),
         ),
     ] {
-        let token = fx.token_with(|claims| {
-            for (name, value) in change.as_object().unwrap() {
-                if value.is_null() {
-                    claims.as_object_mut().unwrap().remove(name);
-                } else {
-                    claims[name] = value.clone();
-                }
-            }
-        });
+        let token = fx.token_with(|claims| patch(claims, &change));
         attacks.push((what.to_owned(), token));
     }
     for (what, token) in &attacks {

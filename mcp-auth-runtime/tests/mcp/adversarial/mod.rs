@@ -23,8 +23,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::McpServerBuilder;
 use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_test_support::bind_endpoint;
-use mcp_auth_test_support::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims};
+use mcp_auth_test_support::issuer::{FaultyIntrospection, Issuer, TestKey, at, claims, patch};
+use mcp_auth_test_support::{bind_endpoint, header};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -113,10 +113,7 @@ impl Fx {
             addr,
             resource,
             runs,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
+            http: mcp_auth_test_support::fixture::http(),
         }
     }
 
@@ -205,6 +202,19 @@ impl Fx {
         body
     }
 
+    /// Asserts that `void_invoice` with an otherwise valid token whose `claim` is `value` is
+    /// refused as an invalid token.
+    pub(crate) async fn refuses_claim(&self, claim: &str, value: &Value) {
+        let token = self.token_with(|c| c[claim] = value.clone());
+        self.refused(
+            &format!("{claim} {value}"),
+            self.void(&token),
+            401,
+            Challenge::InvalidToken,
+        )
+        .await;
+    }
+
     /// A positive control: `request` is answered `200` and its tool runs exactly once.
     pub(crate) async fn accepted(&self, what: &str, request: reqwest::RequestBuilder) -> Value {
         let before = self.runs();
@@ -214,6 +224,12 @@ impl Fx {
         assert!(body["result"].is_object(), "{what}: {body}");
         assert_eq!(self.runs(), before + 1, "{what}: the tool did not run");
         body
+    }
+
+    /// After an attack: the server still answers a genuine call.
+    pub(crate) async fn still_serves(&self) {
+        self.accepted("a genuine call afterwards", self.void(&self.good()))
+            .await;
     }
 
     /// A JSON-RPC error answered with `status`, no challenge, and no tool run.
@@ -243,10 +259,7 @@ pub(crate) fn call_body(tool: &str, invoice: &str) -> String {
 pub(crate) async fn send(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let challenge = header(&response, "www-authenticate");
     let text = response.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, challenge, body)
