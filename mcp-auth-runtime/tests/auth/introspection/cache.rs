@@ -24,11 +24,7 @@ async fn accepted_tokens_are_served_from_the_cache() {
 #[tokio::test]
 async fn cached_results_expire_after_the_max_ttl() {
     let endpoint = TestAs::active_token("a", json!({})).await;
-    let verifier = endpoint
-        .verifier()
-        .cache_max_ttl(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| b.cache_max_ttl(Duration::from_millis(300)));
     verifier.verify("a").await.unwrap();
     verifier.verify("a").await.unwrap();
     assert_eq!(endpoint.hits(), 1);
@@ -36,11 +32,7 @@ async fn cached_results_expire_after_the_max_ttl() {
     verifier.verify("a").await.unwrap();
     assert_eq!(endpoint.hits(), 2);
 
-    let uncached = endpoint
-        .verifier()
-        .cache_max_ttl(Duration::ZERO)
-        .build()
-        .unwrap();
+    let uncached = endpoint.verifier_with(|b| b.cache_max_ttl(Duration::ZERO));
     uncached.verify("a").await.unwrap();
     uncached.verify("a").await.unwrap();
     assert_eq!(endpoint.hits(), 4);
@@ -50,12 +42,10 @@ async fn cached_results_expire_after_the_max_ttl() {
 async fn cached_results_never_outlive_exp() {
     let exp = now() + 2;
     let endpoint = TestAs::active_token("short", json!({ "exp": exp })).await;
-    let verifier = endpoint
-        .verifier()
-        .cache_max_ttl(Duration::from_secs(60))
-        .leeway(Duration::ZERO)
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| {
+        b.cache_max_ttl(Duration::from_secs(60))
+            .leeway(Duration::ZERO)
+    });
     verifier.verify("short").await.unwrap();
     verifier.verify("short").await.unwrap();
     assert_eq!(endpoint.hits(), 1);

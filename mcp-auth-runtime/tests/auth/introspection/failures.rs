@@ -44,11 +44,7 @@ async fn unreachable_endpoint_is_unavailable() {
 #[tokio::test]
 async fn slow_endpoint_times_out_as_unavailable() {
     let endpoint = TestAs::start(ClientAuth::Basic, [("slow", Reply::Slow)]).await;
-    let verifier = endpoint
-        .verifier()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| b.timeout(Duration::from_millis(200)));
     let started = Instant::now();
     let Err(AuthError::Unavailable(reason)) = verifier.verify("slow").await else {
         panic!("expected Unavailable");

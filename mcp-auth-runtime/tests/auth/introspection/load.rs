@@ -9,10 +9,18 @@ async fn slow_endpoint(delay: Duration) -> (FaultyIntrospection, IntrospectionVe
     let endpoint = FaultyIntrospection::start(RESOURCE).await;
     endpoint.activate("good", "alice", "x:read");
     endpoint.set_delay(delay);
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .build()
-        .unwrap();
+    let verifier = verifier_for(&endpoint, |b| b);
     (endpoint, verifier)
+}
+
+/// A verifier for `endpoint` (no client authentication), its settings tuned by `tune`.
+fn verifier_for(
+    endpoint: &FaultyIntrospection,
+    tune: impl FnOnce(IntrospectionBuilder) -> IntrospectionBuilder,
+) -> IntrospectionVerifier {
+    tune(IntrospectionVerifier::builder(&endpoint.url, RESOURCE))
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -65,10 +73,7 @@ async fn introspection_requests_in_flight_are_bounded() {
     endpoint.set_delay(Duration::from_millis(25));
     // Room in the wait queue for the whole flood: this test is about requests in flight (the
     // queue's bound has a test of its own).
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .max_queued_requests(200)
-        .build()
-        .unwrap();
+    let verifier = verifier_for(&endpoint, |b| b.max_queued_requests(200));
     let spawn = |token: String| {
         let verifier = verifier.clone();
         tokio::spawn(async move { verifier.verify(&token).await })
@@ -99,11 +104,9 @@ async fn introspection_requests_in_flight_are_bounded() {
 
     let endpoint = FaultyIntrospection::start(RESOURCE).await;
     endpoint.set_delay(Duration::from_millis(10));
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .max_concurrent_requests(3)
-        .max_queued_requests(60)
-        .build()
-        .unwrap();
+    let verifier = verifier_for(&endpoint, |b| {
+        b.max_concurrent_requests(3).max_queued_requests(60)
+    });
     let tasks: Vec<_> = (0..60)
         .map(|i| {
             let verifier = verifier.clone();
@@ -123,12 +126,11 @@ async fn waiting_for_a_request_slot_is_bounded_by_the_timeout() {
     let endpoint = FaultyIntrospection::start(RESOURCE).await;
     endpoint.set_delay(Duration::from_millis(150));
     let timeout = Duration::from_millis(400);
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .max_concurrent_requests(1)
-        .max_queued_requests(10)
-        .timeout(timeout)
-        .build()
-        .unwrap();
+    let verifier = verifier_for(&endpoint, |b| {
+        b.max_concurrent_requests(1)
+            .max_queued_requests(10)
+            .timeout(timeout)
+    });
     let started = Instant::now();
     let tasks: Vec<_> = (0..10)
         .map(|i| {
@@ -166,10 +168,7 @@ async fn tokens_whose_clients_went_away_are_never_introspected() {
     endpoint.set_delay(Duration::from_millis(300));
     // Room in the wait queue for the whole flood: what is tested here is that abandoned tokens
     // leave it, not that it is bounded.
-    let verifier = IntrospectionVerifier::builder(&endpoint.url, RESOURCE)
-        .max_queued_requests(10_000)
-        .build()
-        .unwrap();
+    let verifier = verifier_for(&endpoint, |b| b.max_queued_requests(10_000));
 
     // Hang up at once.
     let baseline = alive_tasks();

@@ -95,6 +95,14 @@ impl TestAs {
         IntrospectionVerifier::builder(&self.url, RESOURCE)
             .client_credentials(CLIENT_ID, SECRET, self.auth)
     }
+
+    /// A verifier for this endpoint, its settings tuned by `tune`.
+    fn verifier_with(
+        &self,
+        tune: impl FnOnce(IntrospectionBuilder) -> IntrospectionBuilder,
+    ) -> IntrospectionVerifier {
+        tune(self.verifier()).build().unwrap()
+    }
 }
 
 /// The endpoint: checks the request and the client authentication, then answers from the table.

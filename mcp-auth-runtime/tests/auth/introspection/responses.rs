@@ -6,12 +6,7 @@ use super::*;
 #[tokio::test]
 async fn active_token_becomes_auth_info() {
     let endpoint = TestAs::active_token("tok-alice", json!({})).await;
-    let verifier = endpoint
-        .verifier()
-        .issuer(ISSUER)
-        .tenant_claim("tenant")
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| b.issuer(ISSUER).tenant_claim("tenant"));
     let auth = verifier.verify("tok-alice").await.unwrap();
     assert_eq!(auth.subject(), Some("alice"));
     assert_eq!(auth.client_id(), Some("billing-app"));
@@ -48,11 +43,7 @@ async fn client_secret_post_sends_the_credentials_in_the_body() {
 #[tokio::test]
 async fn scp_arrays_map_to_scopes() {
     let endpoint = TestAs::active_token("tok", json!({ "scp": ["x:read", "x:write"] })).await;
-    let verifier = endpoint
-        .verifier()
-        .scope_claim(ScopeClaim::Scp)
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| b.scope_claim(ScopeClaim::Scp));
     assert_eq!(
         verifier.verify("tok").await.unwrap().scopes(),
         ["x:read", "x:write"]
@@ -73,11 +64,7 @@ async fn inactive_tokens_are_invalid_and_remembered_briefly() {
         ],
     )
     .await;
-    let verifier = endpoint
-        .verifier()
-        .negative_cache_ttl(Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| b.negative_cache_ttl(Duration::from_millis(500)));
     for token in ["inactive", "string-true", "no-active", "unknown"] {
         assert!(is_invalid(verifier.verify(token).await), "{token}");
     }
@@ -88,11 +75,7 @@ async fn inactive_tokens_are_invalid_and_remembered_briefly() {
     assert!(is_invalid(verifier.verify("inactive").await));
     assert_eq!(endpoint.hits(), 5, "asked again after the TTL");
 
-    let forgetful = endpoint
-        .verifier()
-        .negative_cache_ttl(Duration::ZERO)
-        .build()
-        .unwrap();
+    let forgetful = endpoint.verifier_with(|b| b.negative_cache_ttl(Duration::ZERO));
     for _ in 0..2 {
         assert!(is_invalid(forgetful.verify("inactive").await));
     }
@@ -103,12 +86,10 @@ async fn inactive_tokens_are_invalid_and_remembered_briefly() {
 async fn a_refusal_is_not_remembered_past_the_tokens_nbf() {
     let nbf = now() + 2;
     let endpoint = TestAs::active_token("early", json!({ "nbf": nbf })).await;
-    let verifier = endpoint
-        .verifier()
-        .leeway(Duration::ZERO)
-        .negative_cache_ttl(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let verifier = endpoint.verifier_with(|b| {
+        b.leeway(Duration::ZERO)
+            .negative_cache_ttl(Duration::from_secs(60))
+    });
     assert!(is_invalid(verifier.verify("early").await), "not yet valid");
     assert!(is_invalid(verifier.verify("early").await));
     assert_eq!(endpoint.hits(), 1, "remembered until nbf");

@@ -208,13 +208,14 @@ async fn untyped_tokens_need_an_opt_in_that_still_refuses_id_tokens() {
         fx.assert_accepted(&token, &format!("{typ:?}")).await;
     }
     // Every other explicit type stays refused.
-    for typ in [
+    let other_types = [
         "dpop+jwt",
         "logout+jwt",
         "secevent+jwt",
         "id_token+jwt",
         "foo",
-    ] {
+    ];
+    for typ in other_types {
         let token = key.sign_with(typed(&key, Some(typ)), &claims);
         fx.assert_rejected(&token, typ).await;
     }

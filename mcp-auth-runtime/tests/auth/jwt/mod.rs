@@ -69,13 +69,10 @@ impl Fixture {
         server: impl FnOnce(mcp_auth_runtime::McpServerBuilder) -> mcp_auth_runtime::McpServerBuilder,
     ) -> Fixture {
         let (listener, addr, resource) = bind_endpoint().await;
-        let jwt = verifier(
-            JwtVerifier::builder(issuer.url.clone(), resource.clone())
-                .tenant_claim("tenant")
-                .refetch_interval(Duration::from_millis(300)),
-        )
-        .build()
-        .unwrap();
+        let defaults = JwtVerifier::builder(issuer.url.clone(), resource.clone())
+            .tenant_claim("tenant")
+            .refetch_interval(Duration::from_millis(300));
+        let jwt = verifier(defaults).build().unwrap();
         let ran = Ran::default();
         let builder = McpServer::builder("things", "1.0.0")
             .tools(tools![read_thing, write_thing])
@@ -83,8 +80,7 @@ impl Fixture {
             .resource(resource.clone())
             .authorization_server(issuer.url.clone())
             .verifier(jwt);
-        let server = server(builder).build().unwrap();
-        serve_on(listener, server.into_router());
+        serve_on(listener, server(builder).build().unwrap().into_router());
         Fixture {
             issuer,
             resource,
