@@ -158,11 +158,12 @@ async fn pkce_s256_is_required_and_plain_is_refused() {
     let fx = Fixture::auto_consent().await;
     let client_id = fx.public_client(None).await;
     let (verifier, challenge) = pkce();
+    let plain = [
+        ("code_challenge_method", "plain"),
+        ("code_challenge", verifier.as_str()),
+    ];
     for extra in [
-        &[
-            ("code_challenge_method", "plain"),
-            ("code_challenge", verifier.as_str()),
-        ][..],
+        &plain[..],
         &[("code_challenge_method", "")][..],
         &[("code_challenge", "")][..],
         &[("code_challenge", "too-short")][..],

@@ -18,15 +18,18 @@ async fn requests_for_a_non_loopback_host_are_refused() {
     }
 }
 
+/// The documents every client may read: the two metadata documents and the keys.
+const PUBLIC_DOCUMENTS: [&str; 3] = [
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/jwks",
+];
+
 /// Metadata and keys are public documents: browser-based clients read them from any origin.
 #[tokio::test]
 async fn public_documents_stay_readable_from_any_origin() {
     let fx = Fixture::start(|b| b).await;
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-        "/jwks",
-    ] {
+    for path in PUBLIC_DOCUMENTS {
         let response = fx
             .http
             .request(reqwest::Method::OPTIONS, fx.url(path))
@@ -169,20 +172,13 @@ async fn credential_endpoints_give_foreign_origins_nothing() {
 
         // The authorization endpoint is navigated to, never fetched: its redirect (with the
         // code, under auto-consent) and its consent page (with the form token) carry no CORS.
-        let response = fx
-            .authorize_request(&public, &challenge, &[])
-            .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
+        let navigate = async |request: reqwest::RequestBuilder| {
+            request.header("origin", origin).send().await.unwrap()
+        };
+        let response = navigate(fx.authorize_request(&public, &challenge, &[])).await;
         assert_eq!(response.status(), 302);
         unreadable_from(&response, origin, "GET /authorize (auto-consent)");
-        let response = consent
-            .authorize_request(&consent_client, &challenge, &[])
-            .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
+        let response = navigate(consent.authorize_request(&consent_client, &challenge, &[])).await;
         assert_eq!(response.status(), 200);
         unreadable_from(&response, origin, "GET /authorize (consent page)");
         let page = response.text().await.unwrap();

@@ -140,13 +140,8 @@ async fn scopes_beyond_the_registered_scope_may_be_requested() {
     assert_eq!(body["scope"], "invoices:read");
 
     // Scopes the issuer does not know are refused.
-    let response = fx
-        .authorize(
-            &client_id,
-            &challenge,
-            &[("scope", "invoices:read admin:all")],
-        )
-        .await;
+    let unknown_scope = [("scope", "invoices:read admin:all")];
+    let response = fx.authorize(&client_id, &challenge, &unknown_scope).await;
     fx.assert_error_redirect(&response, 302, "invalid_scope", "an unknown scope");
 }
 
