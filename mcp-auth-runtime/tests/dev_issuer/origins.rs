@@ -29,29 +29,24 @@ const PUBLIC_DOCUMENTS: [&str; 3] = [
 #[tokio::test]
 async fn public_documents_stay_readable_from_any_origin() {
     let fx = Fixture::start(|b| b).await;
+    let from_elsewhere = async |request: reqwest::RequestBuilder| {
+        let request = request.header("origin", "https://evil.example");
+        request.send().await.unwrap()
+    };
     for path in PUBLIC_DOCUMENTS {
-        let response = fx
+        let preflight = fx
             .http
             .request(reqwest::Method::OPTIONS, fx.url(path))
-            .header("origin", "https://evil.example")
             .header("access-control-request-method", "GET")
-            .header("access-control-request-headers", "mcp-protocol-version")
-            .send()
-            .await
-            .unwrap();
+            .header("access-control-request-headers", "mcp-protocol-version");
+        let response = from_elsewhere(preflight).await;
         assert!(response.status().is_success(), "{path}");
         assert_eq!(
             header(&response, "access-control-allow-origin").as_deref(),
             Some("*"),
             "{path}"
         );
-        let response = fx
-            .http
-            .get(fx.url(path))
-            .header("origin", "https://evil.example")
-            .send()
-            .await
-            .unwrap();
+        let response = from_elsewhere(fx.http.get(fx.url(path))).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(
             header(&response, "access-control-allow-origin").as_deref(),

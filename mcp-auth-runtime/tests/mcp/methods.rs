@@ -103,6 +103,12 @@ async fn started_as(user: &str) -> (Client, Calls) {
     (Client::new(addr, Some(user)), calls)
 }
 
+/// Sends `method` with `params`: the answer must be a JSON-RPC invalid-params error.
+async fn assert_invalid_params(client: &Client, method: &str, params: Value) {
+    let (_, _, body) = client.request(method, params.clone()).await;
+    assert_eq!(body["error"]["code"], -32602, "{method} {params}: {body}");
+}
+
 #[tokio::test]
 async fn initialize_negotiates_the_protocol_version() {
     let (client, _) = started_as("reader").await;
@@ -209,10 +215,7 @@ async fn tools_list_shows_schemas_annotations_and_scopes() {
 #[tokio::test]
 async fn tools_list_rejects_a_cursor_it_never_issued() {
     let (client, _) = started_as("reader").await;
-    let (_, _, body) = client
-        .request("tools/list", json!({ "cursor": "abc" }))
-        .await;
-    assert_eq!(body["error"]["code"], -32602);
+    assert_invalid_params(&client, "tools/list", json!({ "cursor": "abc" })).await;
 }
 
 #[tokio::test]
@@ -325,32 +328,25 @@ async fn bad_arguments_are_a_tool_error_naming_the_argument() {
     );
     assert_eq!(calls.0.load(Ordering::SeqCst), 0);
 
-    let (_, _, body) = client
-        .request(
-            "tools/call",
-            json!({ "name": "refund_invoice", "arguments": [1] }),
-        )
-        .await;
-    assert_eq!(body["error"]["code"], -32602);
+    let array_arguments = json!({ "name": "refund_invoice", "arguments": [1] });
+    assert_invalid_params(&client, "tools/call", array_arguments).await;
 }
 
 #[tokio::test]
 async fn tool_failures_reach_the_model_but_internal_causes_do_not() {
     let (client, _) = started_as("reader").await;
-    let (_, _, body) = client
-        .call("lookup_invoice", json!({ "invoice_id": "INV-404" }))
-        .await;
-    assert_eq!(
-        body["result"],
-        json!({ "content": [{ "type": "text", "text": "invoice INV-404 not found" }], "isError": true })
-    );
-    let (_, _, body) = client
-        .call("lookup_invoice", json!({ "invoice_id": "INV-500" }))
-        .await;
-    assert_eq!(
-        body["result"],
-        json!({ "content": [{ "type": "text", "text": "internal error" }], "isError": true })
-    );
+    for (invoice_id, text) in [
+        ("INV-404", "invoice INV-404 not found"),
+        ("INV-500", "internal error"),
+    ] {
+        let (_, _, body) = client
+            .call("lookup_invoice", json!({ "invoice_id": invoice_id }))
+            .await;
+        assert_eq!(
+            body["result"],
+            json!({ "content": [{ "type": "text", "text": text }], "isError": true })
+        );
+    }
 }
 
 #[tokio::test]
@@ -363,8 +359,7 @@ async fn unknown_tool_and_unknown_method_are_json_rpc_errors() {
     let (status, _, body) = client.request("resources/list", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(body["error"]["code"], -32601);
-    let (_, _, body) = client.request("tools/call", json!({ "name": 5 })).await;
-    assert_eq!(body["error"]["code"], -32602);
+    assert_invalid_params(&client, "tools/call", json!({ "name": 5 })).await;
 }
 
 #[tokio::test]

@@ -161,11 +161,8 @@ async fn stateless_mode_issues_no_sessions() {
     assert_eq!(body["result"]["content"][0]["text"], "z");
     let delete = reqwest::Client::new()
         .delete(url(s.addr))
-        .bearer_auth("user-1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delete.status(), 405);
+        .bearer_auth("user-1");
+    assert_eq!(delete.send().await.unwrap().status(), 405);
 }
 
 #[tokio::test]

@@ -7,9 +7,8 @@ use super::*;
 async fn progress_events_arrive_in_order_before_the_result() {
     let s = start(|b| b).await;
     let client = s.session("user-1").await;
-    let response = client
-        .send_sse_call("with_progress", 5, json!({ "progressToken": "p-1" }))
-        .await;
+    let meta = json!({ "progressToken": "p-1" });
+    let response = client.send_sse_call("with_progress", 5, meta).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     let (events, retry) = sse_events(&response.text().await.unwrap());
