@@ -258,12 +258,13 @@ async fn text_tool_returns_text_content() {
 #[tokio::test]
 async fn missing_scope_is_403_with_insufficient_scope_and_the_tool_never_runs() {
     let (addr, calls) = start().await;
-    let (status, challenge, body) = Client::new(addr, Some("writer"))
-        .call(
-            "refund_invoice",
-            json!({ "invoice_id": "INV-1", "amount_cents": 5 }),
-        )
-        .await;
+    let refund_as = async |user: &str| {
+        let args = json!({ "invoice_id": "INV-1", "amount_cents": 5 });
+        Client::new(addr, Some(user))
+            .call("refund_invoice", args)
+            .await
+    };
+    let (status, challenge, body) = refund_as("writer").await;
     assert_eq!(status, 403);
     assert_eq!(
         challenge.unwrap(),
@@ -281,12 +282,7 @@ async fn missing_scope_is_403_with_insufficient_scope_and_the_tool_never_runs() 
     assert_eq!(body["id"], 1);
     assert_eq!(calls.0.load(Ordering::SeqCst), 0);
 
-    let (status, _, body) = Client::new(addr, Some("refunder"))
-        .call(
-            "refund_invoice",
-            json!({ "invoice_id": "INV-1", "amount_cents": 5 }),
-        )
-        .await;
+    let (status, _, body) = refund_as("refunder").await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["content"][0]["text"], "refunded 5 on INV-1");
     assert_eq!(calls.0.load(Ordering::SeqCst), 1);
