@@ -159,10 +159,14 @@ fn parse_curl(curl: &str) -> (String, Vec<(String, String)>, String) {
     (url.unwrap(), headers, body.unwrap())
 }
 
+/// Runs `test` with a fresh data directory for the binary, within the time limit.
+async fn with_data_dir(test: impl AsyncFnOnce(TempDir)) {
+    within(test(TempDir::new("billing-test"))).await
+}
+
 #[tokio::test]
 async fn the_printed_tokens_and_curl_command_work() {
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let server = Running::serve(&dir, &["--db", ":memory:"]).await;
         let banner = &server.banner;
         let http = http();
@@ -311,8 +315,7 @@ fn failure(output: &Output) -> String {
 
 #[tokio::test]
 async fn billing_token_prints_only_a_token_the_server_accepts() {
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let server = Running::serve(&dir, &[]).await;
         let port = server.port().to_string();
 
@@ -393,8 +396,7 @@ async fn billing_token_prints_only_a_token_the_server_accepts() {
 
 #[tokio::test]
 async fn tokens_survive_a_restart() {
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let first = Running::serve(&dir, &[]).await;
         let port = first.port().to_string();
         let read_token = first.banner.read_token.clone();
@@ -415,8 +417,7 @@ async fn tokens_survive_a_restart() {
 
 #[tokio::test]
 async fn the_dev_issuer_refuses_a_non_loopback_host() {
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let output = run(&["--host", "0.0.0.0", "--port", "0", "--data-dir", dir.str()]).await;
         let stderr = failure(&output);
         assert!(output.stdout.is_empty());
@@ -432,8 +433,7 @@ async fn the_dev_issuer_refuses_a_non_loopback_host() {
 
 #[tokio::test]
 async fn tool_rate_limits_and_health_endpoints() {
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let server = Running::serve(&dir, &["--tool-rate-limit", "void_invoice=2"]).await;
         let http = http();
         let origin = server
@@ -512,8 +512,7 @@ async fn tool_rate_limits_and_health_endpoints() {
 
 #[tokio::test]
 async fn two_processes_share_one_database_under_concurrent_calls() {
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let db = dir.path().join("shared.db");
         let db = db.to_str().unwrap();
         let args = ["--port", "0", "--data-dir", dir.str(), "--db", db];
@@ -556,8 +555,7 @@ async fn two_processes_share_one_database_under_concurrent_calls() {
 #[tokio::test]
 async fn connection_limits_come_from_the_command_line() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    within(async {
-        let dir = TempDir::new("billing-test");
+    with_data_dir(async |dir| {
         let server = Running::serve(
             &dir,
             &[

@@ -331,10 +331,12 @@ async fn bad_arguments_are_a_tool_error_naming_the_argument() {
 #[tokio::test]
 async fn tool_failures_reach_the_model_but_internal_causes_do_not() {
     let (client, _) = started_as("reader").await;
-    for (invoice_id, text) in [
+    // What the model reads for a failure the tool names, and for one it keeps to itself.
+    let answers = [
         ("INV-404", "invoice INV-404 not found"),
         ("INV-500", "internal error"),
-    ] {
+    ];
+    for (invoice_id, text) in answers {
         let (_, _, body) = client
             .call("lookup_invoice", json!({ "invoice_id": invoice_id }))
             .await;
