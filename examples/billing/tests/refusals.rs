@@ -178,8 +178,7 @@ async fn every_refusal_is_audited_in_each_era_and_accept_without_the_token() {
 /// its length, and the row still says who was refused and why.
 #[tokio::test]
 async fn a_refused_calls_invoice_id_is_recorded_cut_short() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let token = s.token("mallory", Some("acme"), READ);
         let client = EraClient::new(&s, &token, Era::Modern).await;
         let long = "I".repeat(200_000);

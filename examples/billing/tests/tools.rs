@@ -4,7 +4,6 @@
 mod common;
 
 use common::{TestServer, ids, invoice, invoice_amount, new_invoice, summary};
-use mcp_auth_test_support::fixture::within;
 use mcp_auth_test_support::get_json;
 use mcp_auth_test_support::modern::Reply;
 use serde_json::{Value, json};
@@ -15,8 +14,7 @@ const ALL: &[&str] = &["invoices:read", "invoices:write", "payments:write"];
 
 #[tokio::test]
 async fn tools_list_shows_every_tool_with_its_scopes() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let token = s.token("alice", Some("acme"), READ);
         let reply = Reply::of(common::request(
             &s.http,
@@ -65,8 +63,7 @@ async fn tools_list_shows_every_tool_with_its_scopes() {
 
 #[tokio::test]
 async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let origin = format!("http://{}", s.addr);
         let prm: Value =
             get_json(&s.http, s.url("/.well-known/oauth-protected-resource/mcp")).await;
@@ -96,8 +93,7 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
 
 #[tokio::test]
 async fn list_invoices_shows_the_callers_tenant_only() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let acme = [
             "INV-2047", "INV-2046", "INV-2045", "INV-2044", "INV-2043", "INV-2042", "INV-2041",
         ];
@@ -120,8 +116,7 @@ async fn list_invoices_shows_the_callers_tenant_only() {
 
 #[tokio::test]
 async fn list_invoices_filters_by_status_and_customer() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let token = s.token("alice", Some("acme"), READ);
         let paid = s
             .ok(&token, "list_invoices", json!({ "status": "paid" }))
@@ -155,8 +150,7 @@ async fn list_invoices_filters_by_status_and_customer() {
 
 #[tokio::test]
 async fn list_invoices_pages_with_an_opaque_cursor() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let token = s.token("alice", Some("acme"), READ);
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -202,8 +196,7 @@ async fn list_invoices_pages_with_an_opaque_cursor() {
 
 #[tokio::test]
 async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let read = s.token("alice", Some("acme"), READ);
         let found = s.ok(&read, "lookup_invoice", invoice("INV-2042")).await;
         assert_eq!(found["id"], "INV-2042");
@@ -233,8 +226,7 @@ async fn lookup_invoice_returns_an_invoice_with_its_refunds() {
 
 #[tokio::test]
 async fn create_invoice_numbers_after_the_tenants_last_invoice() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let create = async |token: &str, customer, cents| {
             s.ok(token, "create_invoice", new_invoice(customer, cents))
                 .await
@@ -273,8 +265,7 @@ async fn create_invoice_numbers_after_the_tenants_last_invoice() {
 
 #[tokio::test]
 async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let before = s.snapshot();
         let alice = s.token("alice", Some("acme"), WRITE);
         for (args, message) in [
@@ -318,8 +309,7 @@ async fn create_invoice_rejects_a_bad_amount_with_a_tool_error() {
 
 #[tokio::test]
 async fn void_invoice_is_idempotent_and_records_who_voided() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), WRITE);
         let first = s.ok(&alice, "void_invoice", invoice("INV-2041")).await;
         assert_eq!(first["changed"], true);
@@ -369,8 +359,7 @@ async fn void_invoice_is_idempotent_and_records_who_voided() {
 
 #[tokio::test]
 async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), ALL);
         let refund = async |args| s.call(&alice, "refund_invoice", args).await;
         let partial = refund(invoice_amount("INV-2043", 9_900)).await.structured();
@@ -426,8 +415,7 @@ async fn refund_invoice_refunds_a_paid_invoice_up_to_its_total() {
 
 #[tokio::test]
 async fn refund_invoice_needs_both_scopes() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let before = s.snapshot();
         for scopes in [
             &["invoices:read", "invoices:write"][..],
@@ -449,8 +437,7 @@ async fn refund_invoice_needs_both_scopes() {
 
 #[tokio::test]
 async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let before = s.snapshot();
         let read = s.token("alice", Some("acme"), READ);
         s.call(&read, "create_invoice", new_invoice("Hooli", 100))
@@ -505,8 +492,7 @@ async fn write_tools_with_a_read_only_token_are_403_insufficient_scope() {
 
 #[tokio::test]
 async fn another_tenants_invoices_are_not_found_and_unchanged() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let before = s.snapshot();
         let alice = s.token("alice", Some("acme"), ALL);
         // INV-3101 is globex's and open, INV-3102 globex's and paid; INV-9999 exists nowhere.
@@ -560,8 +546,7 @@ async fn another_tenants_invoices_are_not_found_and_unchanged() {
 
 #[tokio::test]
 async fn a_token_without_a_tenant_touches_nothing() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let before = s.snapshot();
         let token = s.token("mallory", None, ALL);
         for (tool, args) in [
@@ -586,8 +571,7 @@ async fn a_token_without_a_tenant_touches_nothing() {
 
 #[tokio::test]
 async fn every_call_is_audited_with_its_actor_and_never_the_token() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), ALL);
         let bob = s.token("bob", Some("globex"), READ);
         s.ok(&alice, "list_invoices", json!({ "status": "open" }))
@@ -675,8 +659,7 @@ async fn every_call_is_audited_with_its_actor_and_never_the_token() {
 
 #[tokio::test]
 async fn the_data_survives_a_restart_and_is_seeded_once() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), WRITE);
         s.ok(&alice, "create_invoice", new_invoice("Hooli", 700))
             .await;
@@ -722,8 +705,7 @@ async fn refund_with_forms(s: &TestServer, token: &str, mut params: Value) -> Re
 
 #[tokio::test]
 async fn a_client_that_can_show_forms_confirms_a_refund_first() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let all = s.token("alice", Some("acme"), ALL);
         let read = s.token("alice", Some("acme"), READ);
         let args = invoice_amount("INV-2042", 1_000);
@@ -794,8 +776,7 @@ async fn a_client_that_can_show_forms_confirms_a_refund_first() {
 
 #[tokio::test]
 async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), ALL);
         let yes =
             json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
@@ -852,8 +833,7 @@ async fn a_refund_confirmation_cannot_be_skipped_or_replayed() {
 
 #[tokio::test]
 async fn a_confirmed_refund_cannot_be_replayed() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), ALL);
         let args = invoice_amount("INV-2042", 100);
         let asked = refund_with_forms(&s, &alice, json!({ "arguments": args })).await;
@@ -893,8 +873,7 @@ async fn a_confirmed_refund_cannot_be_replayed() {
 
 #[tokio::test]
 async fn refund_ids_are_numbered_per_tenant() {
-    within(async {
-        let s = TestServer::start().await;
+    TestServer::run(async |s| {
         let alice = s.token("alice", Some("acme"), ALL);
         let bob = s.token("bob", Some("globex"), ALL);
         let refund = async |token: &str, invoice: &str| {

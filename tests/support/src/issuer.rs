@@ -61,10 +61,11 @@ impl TestKey {
     }
 
     fn new(kid: &str, alg: Algorithm, encoding: EncodingKey, der: Vec<u8>) -> TestKey {
+        let kid = kid.to_owned();
         let mut jwk = Jwk::from_encoding_key(&encoding, alg).unwrap();
-        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.key_id = Some(kid.clone());
         TestKey {
-            kid: kid.to_owned(),
+            kid,
             alg,
             encoding,
             jwk,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser as _;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, MintRequest};
-use mcp_auth_test_support::fixture::{TempDir, http};
+use mcp_auth_test_support::fixture::{TempDir, http, within};
 use mcp_auth_test_support::modern::{self, ACCEPTS, Reply};
 use mcp_auth_test_support::open_session;
 use serde_json::{Value, json};
@@ -27,6 +27,11 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Runs `test` against a freshly started server, all of it within the time limit.
+    pub async fn run(test: impl AsyncFnOnce(TestServer)) {
+        within(async { test(TestServer::start().await).await }).await
+    }
+
     pub async fn start() -> TestServer {
         Self::start_in(TempDir::new("billing-test"), 0).await
     }
