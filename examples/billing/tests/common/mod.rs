@@ -27,6 +27,11 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Asserts the audit trail, each row as its [`summary`].
+    pub fn assert_audit(&self, expected: &[Summary<'_>]) {
+        assert_eq!(summary(&self.audit()), expected);
+    }
+
     /// Runs `test` against a freshly started server, all of it within the time limit.
     pub async fn run(test: impl AsyncFnOnce(TestServer)) {
         within(async { test(TestServer::start().await).await }).await
