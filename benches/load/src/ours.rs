@@ -12,6 +12,11 @@ fn tenant(ctx: &ToolContext<Store>) -> Result<&str, ToolError> {
         .ok_or_else(|| ToolError::new("the access token names no tenant"))
 }
 
+/// The invoice a tool acted on, or the error the other servers answer too.
+fn found(invoice: Option<Invoice>, invoice_id: &str) -> Result<Invoice, ToolError> {
+    invoice.ok_or_else(|| ToolError::new(format!("invoice {invoice_id} not found")))
+}
+
 /// Look up an invoice.
 ///
 /// Returns one invoice of the caller's tenant.
@@ -21,9 +26,7 @@ async fn lookup_invoice(
     /// The invoice id, e.g. INV-2041
     invoice_id: String,
 ) -> Result<Invoice, ToolError> {
-    ctx.state()
-        .get(tenant(&ctx)?, &invoice_id)
-        .ok_or_else(|| ToolError::new(format!("invoice {invoice_id} not found")))
+    found(ctx.state().get(tenant(&ctx)?, &invoice_id), &invoice_id)
 }
 
 /// Mark an invoice as voided.
@@ -33,9 +36,7 @@ async fn void_invoice(
     /// The invoice id, e.g. INV-2041
     invoice_id: String,
 ) -> Result<Invoice, ToolError> {
-    ctx.state()
-        .void(tenant(&ctx)?, &invoice_id)
-        .ok_or_else(|| ToolError::new(format!("invoice {invoice_id} not found")))
+    found(ctx.state().void(tenant(&ctx)?, &invoice_id), &invoice_id)
 }
 
 /// Serves on `listener` until the process is killed. `cache` is the verified-token cache's

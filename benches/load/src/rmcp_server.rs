@@ -62,10 +62,7 @@ impl Billing {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Invoice>, String> {
         let tenant = caller(&ctx, "invoices:read")?;
-        self.store
-            .get(&tenant, &invoice_id)
-            .map(Json)
-            .ok_or_else(|| format!("invoice {invoice_id} not found"))
+        found(self.store.get(&tenant, &invoice_id), &invoice_id)
     }
 
     /// Mark an invoice as voided.
@@ -79,11 +76,15 @@ impl Billing {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Invoice>, String> {
         let tenant = caller(&ctx, "invoices:write")?;
-        self.store
-            .void(&tenant, &invoice_id)
-            .map(Json)
-            .ok_or_else(|| format!("invoice {invoice_id} not found"))
+        found(self.store.void(&tenant, &invoice_id), &invoice_id)
     }
+}
+
+/// The invoice a tool acted on, or the error the other servers answer too.
+fn found(invoice: Option<Invoice>, invoice_id: &str) -> Result<Json<Invoice>, String> {
+    invoice
+        .map(Json)
+        .ok_or_else(|| format!("invoice {invoice_id} not found"))
 }
 
 #[tool_handler(router = self.tool_router)]
