@@ -1,13 +1,14 @@
 //! What the tests of every mcp-auth package share, so that no helper is written twice: a real
 //! token issuer signing with real keys ([`issuer`]), MCP clients of both eras ([`Client`] for
 //! 2025-11-25 sessions, [`modern`] for 2026-07-28 requests), servers on loopback ([`serve`]), the headers of answers ([`header`]),
-//! tools to serve ([`tools`]), log capture ([`logs`]) and time bounds and scratch directories
-//! ([`fixture`]).
+//! tools to serve ([`tools`]), log capture ([`logs`]), time bounds and scratch directories
+//! ([`fixture`]), and the workspace's programs run as processes ([`process`]).
 
 pub mod fixture;
 pub mod issuer;
 pub mod logs;
 pub mod modern;
+pub mod process;
 pub mod tools;
 
 mod client;
