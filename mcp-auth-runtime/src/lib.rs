@@ -27,6 +27,41 @@
 //!
 //! The scope guard is generated *inside* the function: however it is reached, the body never
 //! runs without the scopes.
+//!
+//! # Getting started
+//!
+//! Depend on this crate (it re-exports the macro) and on the crates your tool types derive
+//! from:
+//!
+//! ```toml
+//! [dependencies]
+//! mcp-auth-runtime = { version = "0.1", features = ["dev-issuer"] }
+//! schemars = "1"            # 1.x: a `JsonSchema` derived with schemars 0.8 does not count
+//! serde = { version = "1", features = ["derive"] }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "signal"] }
+//! tracing-subscriber = "0.3"
+//! ```
+//!
+//! The repository's `examples/quickstart` is a complete `main.rs` with two scoped tools and the
+//! development issuer, which prints tokens to call them with; the README shows it whole.
+//! Then, in production, verify tokens from your authorization server with
+//! [`auth::JwtVerifier`] or [`auth::IntrospectionVerifier`], and serve with [`serve`].
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `dev-issuer` | off | [`dev_issuer`]: an embedded OAuth 2.1 authorization server for examples and tests, loopback only; never in production |
+//! | `redis` | off | [`session::RedisSessions`] and Redis-backed [`rate_limit`]s, so that several replicas serve one client ([`_deployment`]) |
+//! | `fuzzing` | off | internal: the parsers for the fuzz targets; not public API |
+//!
+//! # Logging
+//!
+//! The server reports through [`tracing`](https://docs.rs/tracing): start-up warnings (a server
+//! [`without_auth`](McpServerBuilder::without_auth), the development issuer, settings that hold
+//! on one replica only) and the reason for every refusal. Install a subscriber, e.g.
+//! `tracing_subscriber::fmt().init()`, or they go nowhere. No token, code or secret is ever
+//! logged.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
