@@ -8,6 +8,8 @@ async fn main() -> anyhow::Result<()> {
     // Without a subscriber the start-up warnings (`--allow-untyped-tokens`) and the refusals
     // of tokens are never shown.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

@@ -4,6 +4,7 @@
 //! fact about the tokens (audience, scopes, type, tenant claim, users) is read from the realm
 //! file ([`realm`]).
 
+mod binary;
 mod realm;
 mod stand_in;
 
@@ -11,7 +12,8 @@ use std::net::SocketAddr;
 
 use clap::Parser as _;
 use keycloak_notes::{Cli, Server};
-use mcp_auth_test_support::modern;
+use mcp_auth_test_support::fixture::{self, within};
+use mcp_auth_test_support::{Client, modern};
 use serde_json::{Value, json};
 
 use crate::realm::{PUBLIC_CLIENT, Realm, strings};
@@ -48,9 +50,8 @@ struct Answer {
 
 /// A 2026-07-28 `tools/call` of `tool` with `arguments` and `token`.
 async fn call(addr: SocketAddr, token: &str, tool: &str, arguments: Value) -> Answer {
-    let http = reqwest::Client::new();
     let response = modern::request(
-        &http,
+        &fixture::http(),
         &format!("http://{addr}/mcp"),
         token,
         "application/json, text/event-stream",
@@ -161,129 +162,148 @@ fn the_realm_configures_what_the_server_expects() {
 
 #[tokio::test]
 async fn a_keycloak_access_token_calls_the_tools_its_scopes_allow() {
-    let realm = Realm::load();
-    let (keycloak, addr) = start(&realm, &[]).await;
-    let alice = realm.user("alice");
-    let typ = realm.token_type(PUBLIC_CLIENT);
-    let token = |user, extra: &[&str]| {
-        let scope = realm.scope_claim(PUBLIC_CLIENT, extra);
-        assert!(scope.starts_with("openid profile email"), "{scope}");
-        let claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, user, &scope);
-        keycloak.sign(typ, &claims)
-    };
+    within(async {
+        let realm = Realm::load();
+        let (keycloak, addr) = start(&realm, &[]).await;
+        let alice = realm.user("alice");
+        let typ = realm.token_type(PUBLIC_CLIENT);
+        let token = |user, extra: &[&str]| {
+            let scope = realm.scope_claim(PUBLIC_CLIENT, extra);
+            assert!(scope.starts_with("openid profile email"), "{scope}");
+            let claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, user, &scope);
+            keycloak.sign(typ, &claims)
+        };
 
-    let read = token(&alice, &[]);
-    let answer = call(addr, &read, "list_notes", json!({})).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(
-        answer.body["result"]["structuredContent"],
-        json!({ "notes": [] })
-    );
-    assert!(
-        keycloak.certs_hits() > 0,
-        "keys come from Keycloak's certs URL"
-    );
+        let read = token(&alice, &[]);
+        let answer = call(addr, &read, "list_notes", json!({})).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(
+            answer.body["result"]["structuredContent"],
+            json!({ "notes": [] })
+        );
+        assert!(
+            keycloak.certs_hits() > 0,
+            "keys come from Keycloak's certs URL"
+        );
 
-    // `notes:write` is an optional scope: without it, the step-up challenge names it and
-    // sends the client to the metadata of the audience the realm sets.
-    let answer = call(addr, &read, "add_note", json!({ "text": "hello" })).await;
-    assert_eq!(answer.status, 403, "{}", answer.body);
-    let challenge = answer.challenge.unwrap();
-    assert_eq!(param(&challenge, "error"), Some("insufficient_scope"));
-    assert_eq!(param(&challenge, "scope"), Some("notes:write"));
-    assert_eq!(
-        param(&challenge, "resource_metadata"),
-        Some(metadata_url(&realm.audience(PUBLIC_CLIENT)).as_str())
-    );
+        // `notes:write` is an optional scope: without it, the step-up challenge names it and
+        // sends the client to the metadata of the audience the realm sets.
+        let answer = call(addr, &read, "add_note", json!({ "text": "hello" })).await;
+        assert_eq!(answer.status, 403, "{}", answer.body);
+        let challenge = answer.challenge.unwrap();
+        assert_eq!(param(&challenge, "error"), Some("insufficient_scope"));
+        assert_eq!(param(&challenge, "scope"), Some("notes:write"));
+        assert_eq!(
+            param(&challenge, "resource_metadata"),
+            Some(metadata_url(&realm.audience(PUBLIC_CLIENT)).as_str())
+        );
 
-    // A token asked for with `notes:write` adds a note, to alice's tenant.
-    let write = token(&alice, &["notes:write"]);
-    let answer = call(addr, &write, "add_note", json!({ "text": "hello" })).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let note = json!({ "id": 1, "text": "hello", "author": alice.username });
-    assert_eq!(answer.body["result"]["structuredContent"], note);
-    let answer = call(addr, &read, "list_notes", json!({})).await;
-    assert_eq!(
-        answer.body["result"]["structuredContent"]["notes"],
-        json!([note])
-    );
+        // A token asked for with `notes:write` adds a note, to alice's tenant.
+        let write = token(&alice, &["notes:write"]);
+        let answer = call(addr, &write, "add_note", json!({ "text": "hello" })).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let note = json!({ "id": 1, "text": "hello", "author": alice.username });
+        assert_eq!(answer.body["result"]["structuredContent"], note);
+        let answer = call(addr, &read, "list_notes", json!({})).await;
+        assert_eq!(
+            answer.body["result"]["structuredContent"]["notes"],
+            json!([note])
+        );
+        // The same token in a 2025-11-25 session, as most MCP clients still speak.
+        let (status, _, body) = Client::new(addr, Some(&read))
+            .call("list_notes", json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["structuredContent"]["notes"], json!([note]));
 
-    // Bob's tenant claim names another tenant, whose notes are his own.
-    let bob = token(&realm.user("bob"), &[]);
-    let answer = call(addr, &bob, "list_notes", json!({})).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(
-        answer.body["result"]["structuredContent"],
-        json!({ "notes": [] })
-    );
+        // Bob's tenant claim names another tenant, whose notes are his own.
+        let bob = token(&realm.user("bob"), &[]);
+        let answer = call(addr, &bob, "list_notes", json!({})).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(
+            answer.body["result"]["structuredContent"],
+            json!({ "notes": [] })
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_token_without_the_audience_mappers_audience_is_401() {
-    let realm = Realm::load();
-    let (keycloak, addr) = start(&realm, &[]).await;
-    let scope = realm.scope_claim(PUBLIC_CLIENT, &[]);
-    let mut claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, &realm.user("alice"), &scope);
-    // What a client without the scope's audience mapper gets: `account` alone, which
-    // Keycloak writes as a string.
-    claims["aud"] = "account".into();
-    let token = keycloak.sign(realm.token_type(PUBLIC_CLIENT), &claims);
-    let answer = call(addr, &token, "list_notes", json!({})).await;
-    assert_eq!(answer.status, 401, "{}", answer.body);
-    assert_eq!(
-        param(&answer.challenge.unwrap(), "error"),
-        Some("invalid_token")
-    );
+    within(async {
+        let realm = Realm::load();
+        let (keycloak, addr) = start(&realm, &[]).await;
+        let scope = realm.scope_claim(PUBLIC_CLIENT, &[]);
+        let mut claims =
+            keycloak.access_claims(&realm, PUBLIC_CLIENT, &realm.user("alice"), &scope);
+        // What a client without the scope's audience mapper gets: `account` alone, which
+        // Keycloak writes as a string.
+        claims["aud"] = "account".into();
+        let token = keycloak.sign(realm.token_type(PUBLIC_CLIENT), &claims);
+        let answer = call(addr, &token, "list_notes", json!({})).await;
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert_eq!(
+            param(&answer.challenge.unwrap(), "error"),
+            Some("invalid_token")
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn jwt_typed_tokens_need_allow_untyped_tokens() {
-    let realm = Realm::load();
-    let alice = realm.user("alice");
-    let scope = realm.scope_claim(PUBLIC_CLIENT, &[]);
-    // Keycloak before 26.2, or a client without the switch: `typ: JWT`.
-    for (flags, status) in [(&[][..], 401), (&["--allow-untyped-tokens"][..], 200)] {
-        let (keycloak, addr) = start(&realm, flags).await;
-        let claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, &alice, &scope);
-        let token = keycloak.sign("JWT", &claims);
-        let answer = call(addr, &token, "list_notes", json!({})).await;
-        assert_eq!(answer.status, status, "{flags:?}: {}", answer.body);
-    }
+    within(async {
+        let realm = Realm::load();
+        let alice = realm.user("alice");
+        let scope = realm.scope_claim(PUBLIC_CLIENT, &[]);
+        // Keycloak before 26.2, or a client without the switch: `typ: JWT`.
+        for (flags, status) in [(&[][..], 401), (&["--allow-untyped-tokens"][..], 200)] {
+            let (keycloak, addr) = start(&realm, flags).await;
+            let claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, &alice, &scope);
+            let token = keycloak.sign("JWT", &claims);
+            let answer = call(addr, &token, "list_notes", json!({})).await;
+            assert_eq!(answer.status, status, "{flags:?}: {}", answer.body);
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn keycloak_id_tokens_are_refused_even_with_allow_untyped_tokens() {
-    let realm = Realm::load();
-    let (keycloak, addr) = start(&realm, &["--allow-untyped-tokens"]).await;
-    let alice = realm.user("alice");
-    let scope = realm.scope_claim(PUBLIC_CLIENT, &[]);
-    let access = keycloak.access_claims(&realm, PUBLIC_CLIENT, &alice, &scope);
-    let answer = call(
-        addr,
-        &keycloak.sign("JWT", &access),
-        "list_notes",
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        answer.status, 200,
-        "the access token of the same sign-in passes"
-    );
+    within(async {
+        let realm = Realm::load();
+        let (keycloak, addr) = start(&realm, &["--allow-untyped-tokens"]).await;
+        let alice = realm.user("alice");
+        let scope = realm.scope_claim(PUBLIC_CLIENT, &[]);
+        let access = keycloak.access_claims(&realm, PUBLIC_CLIENT, &alice, &scope);
+        let answer = call(
+            addr,
+            &keycloak.sign("JWT", &access),
+            "list_notes",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            answer.status, 200,
+            "the access token of the same sign-in passes"
+        );
 
-    let issued = keycloak.id_claims(&realm, PUBLIC_CLIENT, &alice);
-    let mut without_hashes = issued.clone();
-    for claim in ["nonce", "at_hash"] {
-        without_hashes.as_object_mut().unwrap().remove(claim);
-    }
-    for (case, claims) in [
-        ("as issued", issued),
-        ("without nonce and at_hash", without_hashes),
-    ] {
-        // Keycloak types its ID tokens `JWT` in the header, whatever the client's switch.
-        let token = keycloak.sign("JWT", &claims);
-        let answer = call(addr, &token, "list_notes", json!({})).await;
-        assert_eq!(answer.status, 401, "{case}: {}", answer.body);
-        let challenge = answer.challenge.unwrap();
-        assert_eq!(param(&challenge, "error"), Some("invalid_token"), "{case}");
-    }
+        let issued = keycloak.id_claims(&realm, PUBLIC_CLIENT, &alice);
+        let mut without_hashes = issued.clone();
+        for claim in ["nonce", "at_hash"] {
+            without_hashes.as_object_mut().unwrap().remove(claim);
+        }
+        for (case, claims) in [
+            ("as issued", issued),
+            ("without nonce and at_hash", without_hashes),
+        ] {
+            // Keycloak types its ID tokens `JWT` in the header, whatever the client's switch.
+            let token = keycloak.sign("JWT", &claims);
+            let answer = call(addr, &token, "list_notes", json!({})).await;
+            assert_eq!(answer.status, 401, "{case}: {}", answer.body);
+            let challenge = answer.challenge.unwrap();
+            assert_eq!(param(&challenge, "error"), Some("invalid_token"), "{case}");
+        }
+    })
+    .await;
 }
