@@ -72,6 +72,9 @@ impl Server {
             .state(Notebook::default())
             .resource(&cli.resource)
             .authorization_server(&cli.issuer)
+            // What clients ask for first: the realm's default scope. `notes:write` is an
+            // optional scope there, obtained through the step-up challenge when needed.
+            .baseline_scopes(["notes:read"])
             .verifier(verifier)
             .build()?;
         let listener = tokio::net::TcpListener::bind((cli.host, cli.port))

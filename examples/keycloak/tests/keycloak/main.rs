@@ -169,12 +169,28 @@ async fn a_keycloak_access_token_calls_the_tools_its_scopes_allow() {
         let typ = realm.token_type(PUBLIC_CLIENT);
         let token = |user, extra: &[&str]| {
             let scope = realm.scope_claim(PUBLIC_CLIENT, extra);
-            assert!(scope.starts_with("openid profile email"), "{scope}");
+
             let claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, user, &scope);
             keycloak.sign(typ, &claims)
         };
 
+        // What MCP clients read first: Keycloak as the authorization server, the audience as
+        // the resource, and the realm's default scopes among the tools' as the ones to ask for.
+        let url = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
+        let metadata = mcp_auth_test_support::get_json(&fixture::http(), url).await;
+        assert_eq!(metadata["authorization_servers"], json!([keycloak.issuer]));
+        assert_eq!(metadata["resource"], realm.audience(PUBLIC_CLIENT));
+        let default = realm.client_scopes(PUBLIC_CLIENT, "defaultClientScopes");
+        let tools = keycloak_notes::tools();
+        let tool_scopes = tools.iter().flat_map(|t| t.scopes()).copied();
+        let first: Vec<&str> = tool_scopes.filter(|s| default.contains(s)).collect();
+        assert_eq!(metadata["scopes_supported"], json!(first));
+
         let read = token(&alice, &[]);
+        assert_eq!(
+            realm.scope_claim(PUBLIC_CLIENT, &[]),
+            "openid profile email notes:read"
+        );
         let answer = call(addr, &read, "list_notes", json!({})).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(
