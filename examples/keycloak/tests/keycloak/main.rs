@@ -169,7 +169,6 @@ async fn a_keycloak_access_token_calls_the_tools_its_scopes_allow() {
         let typ = realm.token_type(PUBLIC_CLIENT);
         let token = |user, extra: &[&str]| {
             let scope = realm.scope_claim(PUBLIC_CLIENT, extra);
-
             let claims = keycloak.access_claims(&realm, PUBLIC_CLIENT, user, &scope);
             keycloak.sign(typ, &claims)
         };
