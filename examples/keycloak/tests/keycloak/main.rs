@@ -152,6 +152,13 @@ fn the_realm_configures_what_the_server_expects() {
         );
     }
 
+    // An imported user gets no default roles (`createUser` adds them only when asked), so
+    // each names the realm's: without them no `account` audience or roles in the tokens.
+    let default_roles = format!("default-roles-{}", realm.name());
+    for user in realm.json["users"].as_array().unwrap() {
+        assert!(strings(&user["realmRoles"]).contains(&default_roles.as_str()));
+    }
+
     // A user cannot change their own tenant in the account console: only administrators
     // edit the attribute.
     let profile = realm.user_profile();
