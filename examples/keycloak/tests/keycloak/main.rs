@@ -329,3 +329,31 @@ async fn keycloak_id_tokens_are_refused_even_with_allow_untyped_tokens() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_token_without_a_tenant_gets_no_notes() {
+    within(async {
+        let realm = Realm::load();
+        let (keycloak, addr) = start(&realm, &[]).await;
+        let scope = realm.scope_claim(PUBLIC_CLIENT, &["notes:write"]);
+        let mut claims =
+            keycloak.access_claims(&realm, PUBLIC_CLIENT, &realm.user("alice"), &scope);
+        // A user whose `tenant` attribute an administrator never set: no claim at all.
+        claims
+            .as_object_mut()
+            .unwrap()
+            .remove(&realm.tenant_claim(PUBLIC_CLIENT));
+        let token = keycloak.sign(realm.token_type(PUBLIC_CLIENT), &claims);
+        for (tool, arguments) in [
+            ("list_notes", json!({})),
+            ("add_note", json!({ "text": "hello" })),
+        ] {
+            let answer = call(addr, &token, tool, arguments).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            let result = &answer.body["result"];
+            assert_eq!(result["isError"], true, "{tool}: {result}");
+            assert!(result.to_string().contains("names no tenant"), "{result}");
+        }
+    })
+    .await;
+}
