@@ -62,7 +62,7 @@ pub struct Args<T>(pub T);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tool",
     label = "not annotated with `#[tool]`",
-    note = "annotate the `async fn` with `#[tool(scope = \"...\")]` to list it in `tools!`"
+    note = "annotate the `async fn` with `#[tool(scope = \"...\")]`, or `#[tool(unscoped)]`, to list it in `tools!`"
 )]
 pub trait Tool {
     /// The tool's descriptor.
