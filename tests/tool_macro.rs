@@ -2,7 +2,9 @@
 //! annotations, schemas, and the scope guard inside the function.
 
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{Annotations, ToolDef};
+use mcp_auth_runtime::{Annotations, BuildError, ToolDef};
+use mcp_auth_test_support::issuer::protected;
+use mcp_auth_test_support::{Client, serve_on};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -75,6 +77,41 @@ async fn create_invoice(Args(new): Args<NewInvoice>) -> Result<CallToolResult, T
     )))
 }
 
+/// An `Args<T>` input without `#[serde(deny_unknown_fields)]`: open, in its schema and its
+/// deserialization alike.
+#[derive(Deserialize, JsonSchema)]
+struct NoteDraft {
+    title: String,
+}
+
+/// Draft a note.
+#[tool(unscoped)]
+async fn draft_note(Args(draft): Args<NoteDraft>) -> String {
+    draft.title
+}
+
+/// An invoice status, serialized as a string: its schema is no object, which the type's name
+/// does not show.
+#[derive(Serialize, JsonSchema)]
+enum Status {
+    Open,
+}
+
+/// The status of the latest invoice.
+#[tool(unscoped)]
+async fn latest_status() -> Status {
+    Status::Open
+}
+
+/// An alias hides that the result is an array.
+type Invoices = Vec<Invoice>;
+
+/// All invoices.
+#[tool(unscoped)]
+async fn all_invoices() -> Invoices {
+    Vec::new()
+}
+
 /// Who am I?
 #[tool(unscoped)]
 async fn whoami(ctx: ToolContext) -> &'static str {
@@ -103,6 +140,7 @@ fn defs() -> Vec<ToolDef> {
         create_invoice,
         whoami,
         nested::elsewhere,
+        draft_note,
     ]
 }
 
@@ -128,7 +166,8 @@ fn names_default_to_the_function_and_can_be_overridden() {
             "invoices.void",
             "create_invoice",
             "whoami",
-            "elsewhere"
+            "elsewhere",
+            "draft_note",
         ]
     );
 }
@@ -232,6 +271,49 @@ fn args_type_is_the_whole_input_schema() {
     );
 }
 
+#[tokio::test]
+async fn an_args_input_is_closed_by_deny_unknown_fields_in_its_schema_and_its_calls() {
+    // `NewInvoice` says `#[serde(deny_unknown_fields)]`, `NoteDraft` does not.
+    assert_eq!(
+        def("create_invoice").input_schema()["additionalProperties"],
+        false
+    );
+    assert_eq!(
+        def("draft_note").input_schema().get("additionalProperties"),
+        None
+    );
+
+    let (listener, tokens, builder) = protected("tool-macro").await;
+    let server = builder
+        .tools(tools![create_invoice, draft_note])
+        .build()
+        .unwrap();
+    let addr = serve_on(listener, server.into_router());
+    let token = tokens.of("alice", "invoices:write", 60);
+    let client = Client::new(addr, Some(&token));
+    assert_eq!(client.initialize().await, 200);
+    let text = |body: &serde_json::Value| body["result"]["content"][0]["text"].clone();
+
+    let invoice = json!({ "customer": "acme", "amount_cents": 100 });
+    let (status, _, body) = client.call("create_invoice", invoice).await;
+    assert_eq!(status, 200);
+    assert_eq!(text(&body), "acme 100");
+
+    let with_unknown = json!({ "customer": "acme", "amount_cents": 100, "note": "x" });
+    let (status, _, body) = client.call("create_invoice", with_unknown).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(
+        text(&body),
+        "invalid arguments: `note`: unknown field `note`, expected `customer` or `amount_cents`"
+    );
+
+    let (_, _, body) = client
+        .call("draft_note", json!({ "title": "t", "tags": ["x"] }))
+        .await;
+    assert_eq!(text(&body), "t", "{body}");
+}
+
 #[test]
 fn structured_results_have_an_output_schema_and_text_results_none() {
     assert_eq!(
@@ -248,6 +330,26 @@ fn structured_results_have_an_output_schema_and_text_results_none() {
     );
     assert_eq!(def("list_invoices").output_schema(), None);
     assert_eq!(def("create_invoice").output_schema(), None);
+}
+
+#[test]
+fn a_result_whose_schema_is_no_object_compiles_and_build_refuses_it() {
+    for (tools, tool) in [
+        (tools![latest_status], "latest_status"),
+        (tools![all_invoices], "all_invoices"),
+    ] {
+        let Err(err) = McpServer::builder("t", "1.0.0")
+            .without_auth()
+            .tools(tools)
+            .build()
+        else {
+            panic!("`build()` accepted the output schema of `{tool}`");
+        };
+        assert!(
+            matches!(err, BuildError::SchemaNotObject { tool: t, which: "output" } if t == tool),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ fn with_error(item: TokenStream, err: syn::Error) -> TokenStream {
 }
 
 /// The path every expansion reaches the runtime through.
-fn rt() -> TokenStream {
+pub(crate) fn rt() -> TokenStream {
     quote!(::mcp_auth_runtime::__private)
 }
 
@@ -194,6 +194,8 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
     let param_checks = param_types
         .chain(tool.args_type)
         .map(|ty| quote_spanned!(ty.span()=> #rt::assert_tool_param::<#ty>();));
+    let output_check = (tool.output.kind == OutputKind::Structured)
+        .then(|| quote_spanned!(value_ty.span()=> #rt::assert_structured_output::<#value_ty>();));
 
     let doc =
         format!("The MCP tool `{name}` declared by the function `{ident}`; list it in `tools!`.");
@@ -211,6 +213,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
             impl #rt::Tool for #ident {
                 fn def() -> #rt::ToolDef {
                     #(#param_checks)*
+                    #output_check
                     #rt::tool_def(
                         #rt::ToolMeta {
                             name: #name,

@@ -6,6 +6,7 @@
 mod ast;
 mod attr;
 mod expand;
+mod tools;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -16,4 +17,12 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::tool(args.into(), item.into()).into()
+}
+
+/// Collects `#[tool]` functions into a `Vec<ToolDef>`.
+///
+/// See `mcp_auth_runtime::tools` for the documentation.
+#[proc_macro]
+pub fn tools(input: TokenStream) -> TokenStream {
+    tools::tools(input.into()).into()
 }

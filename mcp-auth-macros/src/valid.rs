@@ -6,11 +6,11 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, FnArg, GenericArgument, Ident, ItemFn, LitStr, Pat, PathArguments, Type,
-    TypeImplTrait,
+    TypeReference,
 };
 
 use crate::ast::{Output, Param, ParamKind, ToolFn, TypedParam};
-use crate::attr::Arg;
+use crate::attr::{Arg, ScopeValue};
 
 /// The validated model `expand.rs` reads.
 pub(crate) struct Tool<'a> {
@@ -115,6 +115,11 @@ impl<'a> ToolFn<'a> {
 #[derive(Default)]
 struct Errors(Option<syn::Error>);
 
+/// `message`, then `help` on the next line, where rustc indents it under the message.
+fn with_help(message: impl std::fmt::Display, help: impl std::fmt::Display) -> String {
+    format!("{message}\n= help: {help}")
+}
+
 impl Errors {
     /// An error at one token.
     fn push(&mut self, span: Span, message: impl std::fmt::Display) {
@@ -125,6 +130,17 @@ impl Errors {
     /// `Args<NewInvoice>`: `Spanned::span` gives only the first token on stable Rust.
     fn push_spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
         self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// An error over `tokens` with the fix on a line of its own, as rustc's `help:` lines say
+    /// it (a stable proc macro has only the message to say it in).
+    fn push_with_help(
+        &mut self,
+        tokens: impl ToTokens,
+        message: impl std::fmt::Display,
+        help: impl std::fmt::Display,
+    ) {
+        self.push_spanned(tokens, with_help(message, help));
     }
 
     fn add(&mut self, error: syn::Error) {
@@ -241,10 +257,14 @@ fn check_scopes(args: &[Arg], errors: &mut Errors) -> Option<Vec<String>> {
                 return None;
             }
             let mut scopes: Vec<String> = Vec::new();
+            let in_list = matches!(value, ScopeValue::List(..));
             for lit in literals {
                 let scope = lit.value();
                 if let Err(why) = scope_token_error(&scope) {
-                    errors.push(lit.span(), why);
+                    match split_scope_help(&scope, in_list) {
+                        Some(help) => errors.push_with_help(lit, why, help),
+                        None => errors.push(lit.span(), why),
+                    }
                 } else if scopes.contains(&scope) {
                     errors.push(lit.span(), format_args!("duplicate scope `{scope}`"));
                 } else {
@@ -254,6 +274,25 @@ fn check_scopes(args: &[Arg], errors: &mut Errors) -> Option<Vec<String>> {
             Some(scopes)
         }
     }
+}
+
+/// `scope = "a b"` is most often meant as two scopes (a token request's `scope` parameter
+/// is space-separated, RFC 6749 §3.3): the fix, when every part is a valid scope token.
+fn split_scope_help(scope: &str, in_list: bool) -> Option<String> {
+    let parts: Vec<&str> = scope.split_whitespace().collect();
+    if parts.len() < 2 || parts.iter().any(|part| scope_token_error(part).is_err()) {
+        return None;
+    }
+    let quoted = parts
+        .iter()
+        .map(|part| format!("\"{part}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(if in_list {
+        format!("to require each of these scopes, write each as a string of its own: `{quoted}`")
+    } else {
+        format!("to require each of these scopes, list them: `scope = [{quoted}]`")
+    })
 }
 
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
@@ -382,11 +421,13 @@ fn check_params<'a>(
                 if args_type.is_some() {
                     errors.push_spanned(typed.ty, "a tool takes at most one `Args<T>` parameter");
                 }
+                check_owned(inner, errors);
                 reject_field_attrs(typed, "`Args<T>`", errors);
                 args_type = Some(inner);
                 out.push(ToolParam::Args);
             }
             ParamKind::Plain => {
+                check_owned(typed.ty, errors);
                 plain.push(typed);
                 match plain_ident(typed.pat) {
                     Some(ident) => out.push(ToolParam::Plain {
@@ -411,6 +452,43 @@ fn check_params<'a>(
         }
     }
     (out, args_type)
+}
+
+/// Arguments are deserialized from the request's JSON into values the tool owns
+/// (`DeserializeOwned`): nothing outlives the request for a parameter to borrow from. The
+/// context, too, is handed to each call by value.
+fn check_owned(ty: &Type, errors: &mut Errors) {
+    let Some(reference) = find_reference(ty) else {
+        return;
+    };
+    let elem = &*reference.elem;
+    match crate::ast::last_segment(elem) {
+        Some(("ToolContext", _)) => errors.push_with_help(
+            reference,
+            "take `ToolContext` by value",
+            format_args!(
+                "write `{}`: each call hands the tool a context of its own",
+                source_text(elem)
+            ),
+        ),
+        Some(("Args", _)) => errors.push_with_help(
+            reference,
+            "take `Args<T>` by value",
+            format_args!("write `{}`", source_text(elem)),
+        ),
+        _ => {
+            let owned = match elem {
+                Type::Slice(slice) => format!("Vec<{}>", source_text(&slice.elem)),
+                elem if is_str(elem) => "String".to_owned(),
+                elem => source_text(elem),
+            };
+            errors.push_with_help(
+                reference,
+                "tool parameters are deserialized into owned values, so they cannot be references",
+                format_args!("use `{owned}` instead of `{}`", source_text(reference)),
+            );
+        }
+    }
 }
 
 fn reject_field_attrs(param: &TypedParam<'_>, what: &str, errors: &mut Errors) {
@@ -469,6 +547,19 @@ fn check_output<'a>(
         );
         return None;
     }
+    if kind == OutputKind::Structured
+        && let Some(what) = non_object(output.value)
+    {
+        errors.push_with_help(
+            output.value,
+            format_args!(
+                "MCP requires a structured tool result to be a JSON object, and `{}` {what}",
+                source_text(output.value)
+            ),
+            "return a struct that holds it in a named field, or `String` for text, or `CallToolResult` for full control",
+        );
+        return None;
+    }
     Some(OutputModel {
         value: output.value,
         fallible: output.fallible,
@@ -476,28 +567,113 @@ fn check_output<'a>(
     })
 }
 
-/// The first `impl Trait` in `ty`, looking through references, tuples, arrays and generic
-/// arguments.
-fn find_impl_trait(ty: &Type) -> Option<&TypeImplTrait> {
+/// What JSON a structured result of type `ty` is, when its name says it is no object. MCP
+/// requires `structuredContent` to be an object and `outputSchema` to describe one; a type
+/// whose name does not tell (a user's enum, say, or an alias) is checked by its schema when
+/// the server is built.
+fn non_object(ty: &Type) -> Option<&'static str> {
+    const ARRAYS: [&str; 6] = [
+        "Vec",
+        "VecDeque",
+        "LinkedList",
+        "BinaryHeap",
+        "HashSet",
+        "BTreeSet",
+    ];
+    const NUMBERS: [&str; 14] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64",
+    ];
     match ty {
-        Type::ImplTrait(impl_trait) => Some(impl_trait),
-        Type::Reference(reference) => find_impl_trait(&reference.elem),
-        Type::Slice(slice) => find_impl_trait(&slice.elem),
-        Type::Array(array) => find_impl_trait(&array.elem),
-        Type::Paren(paren) => find_impl_trait(&paren.elem),
-        Type::Group(group) => find_impl_trait(&group.elem),
-        Type::Tuple(tuple) => tuple.elems.iter().find_map(find_impl_trait),
+        Type::Array(_) | Type::Slice(_) | Type::Tuple(_) => Some("is an array"),
+        Type::Reference(reference) => non_object(&reference.elem),
+        Type::Paren(paren) => non_object(&paren.elem),
+        Type::Group(group) => non_object(&group.elem),
+        Type::Path(path) if path.qself.is_none() => {
+            let segments = &path.path.segments;
+            // A path through anything but the standard library may be a type of the same name.
+            let std = segments.len() == 1
+                || ["std", "core", "alloc"]
+                    .iter()
+                    .any(|krate| segments[0].ident == krate);
+            let last = segments.last()?;
+            let name = last.ident.to_string();
+            match name.as_str() {
+                _ if !std => None,
+                name if ARRAYS.contains(&name) => Some("is an array"),
+                name if NUMBERS.contains(&name) => Some("is a number"),
+                "bool" => Some("is a boolean"),
+                "char" => Some("is a string"),
+                "Option" => Some("is `null` when `None`"),
+                // Serialized as the value they hold.
+                "Box" | "Rc" | "Arc" => match &last.arguments {
+                    PathArguments::AngleBracketed(args) => match args.args.first()? {
+                        GenericArgument::Type(inner) => non_object(inner),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The first `impl Trait` in `ty`.
+fn find_impl_trait(ty: &Type) -> Option<&Type> {
+    find_in_type(ty, &|ty| matches!(ty, Type::ImplTrait(_)))
+}
+
+/// The first reference in `ty`, `ty` itself included.
+fn find_reference(ty: &Type) -> Option<&TypeReference> {
+    match find_in_type(ty, &|ty| matches!(ty, Type::Reference(_))) {
+        Some(Type::Reference(reference)) => Some(reference),
+        _ => None,
+    }
+}
+
+/// The first type in `ty` (`ty` included, outermost first) that `matches`, looking through
+/// references, tuples, slices, arrays and generic arguments.
+fn find_in_type<'a>(ty: &'a Type, matches: &impl Fn(&Type) -> bool) -> Option<&'a Type> {
+    if matches(ty) {
+        return Some(ty);
+    }
+    match ty {
+        Type::Reference(reference) => find_in_type(&reference.elem, matches),
+        Type::Slice(slice) => find_in_type(&slice.elem, matches),
+        Type::Array(array) => find_in_type(&array.elem, matches),
+        Type::Paren(paren) => find_in_type(&paren.elem, matches),
+        Type::Group(group) => find_in_type(&group.elem, matches),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(|ty| find_in_type(ty, matches)),
         Type::Path(path) => path.path.segments.iter().find_map(|segment| {
             let PathArguments::AngleBracketed(args) = &segment.arguments else {
                 return None;
             };
             args.args.iter().find_map(|arg| match arg {
-                GenericArgument::Type(ty) => find_impl_trait(ty),
+                GenericArgument::Type(ty) => find_in_type(ty, matches),
                 _ => None,
             })
         }),
         _ => None,
     }
+}
+
+/// `tokens` as a user writes them (`Vec<Note>`, `&'static str`), for messages: `to_string`
+/// puts a space between every two tokens.
+fn source_text(tokens: &impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let mut out = String::new();
+    let mut glue = true;
+    for token in text.split(' ') {
+        let tight_before = token.starts_with(['<', '>', ')', ']', ',', ';']) || token == "::";
+        if !glue && !tight_before {
+            out.push(' ');
+        }
+        out.push_str(token);
+        glue = token.ends_with(['<', '(', '[', '&']) || token == "::";
+    }
+    out
 }
 
 fn is_str(ty: &Type) -> bool {
@@ -591,6 +767,7 @@ mod tests {
                 "`#[tool]` requires an `async fn`",
                 "duplicate `scope` argument",
                 "invalid scope `a b`: a scope token cannot contain spaces",
+                "= help: to require each of these scopes, list them: `scope = [\"a\", \"b\"]`",
                 "`#[tool]` requires a description: add a doc comment, or `description = \"...\"`",
                 "`#[tool]` functions cannot take `self`: declare the tool as a free function and reach shared state through `ToolContext<S>`",
             ]
@@ -647,6 +824,110 @@ mod tests {
         };
         let errors = validate(quote!(unscoped), func).unwrap_err();
         assert!(errors.contains("not `()`"), "{errors}");
+    }
+
+    #[test]
+    fn a_space_in_a_scope_suggests_the_list_form_only_when_the_parts_are_scopes() {
+        assert_eq!(
+            split_scope_help("a:read  b", false).unwrap(),
+            "to require each of these scopes, list them: `scope = [\"a:read\", \"b\"]`"
+        );
+        assert!(
+            split_scope_help("a b", true)
+                .unwrap()
+                .ends_with("`\"a\", \"b\"`")
+        );
+        assert_eq!(split_scope_help("a b\\c", false), None);
+        assert_eq!(split_scope_help(" a ", false), None);
+    }
+
+    #[test]
+    fn reference_parameters_are_refused_with_the_owned_type() {
+        let cases: [(ItemFn, &str); 5] = [
+            (
+                parse_quote!(
+                    async fn f(id: &str) -> String {}
+                ),
+                "use `String` instead of `&str`",
+            ),
+            (
+                parse_quote!(
+                    async fn f(ids: Option<&'static [u32]>) -> String {}
+                ),
+                "use `Vec<u32>` instead of `&'static [u32]`",
+            ),
+            (
+                parse_quote!(
+                    async fn f(filter: &mut Filter<'a>) -> String {}
+                ),
+                "use `Filter<'a>` instead of `&mut Filter<'a>`",
+            ),
+            (
+                parse_quote!(
+                    async fn f(ctx: &ToolContext<Notes>) -> String {}
+                ),
+                "take `ToolContext` by value\n= help: write `ToolContext<Notes>`",
+            ),
+            (
+                parse_quote!(
+                    async fn f(Args(a): Args<&A>) -> String {}
+                ),
+                "use `A` instead of `&A`",
+            ),
+        ];
+        for (mut func, expected) in cases {
+            func.attrs.push(parse_quote!(#[doc = "d"]));
+            let errors = validate(quote!(unscoped), func).unwrap_err();
+            assert!(errors.contains(expected), "{errors}");
+        }
+    }
+
+    #[test]
+    fn results_whose_type_shows_no_object_are_refused() {
+        let refused: [(Type, &str); 10] = [
+            (parse_quote!(Vec<Note>), "is an array"),
+            (parse_quote!(std::collections::HashSet<u8>), "is an array"),
+            (parse_quote!(&'static [Note]), "is an array"),
+            (parse_quote!((Note, Note)), "is an array"),
+            (parse_quote!([u8; 4]), "is an array"),
+            (parse_quote!(Box<[Note]>), "is an array"),
+            (parse_quote!(Option<Note>), "is `null` when `None`"),
+            (parse_quote!(u64), "is a number"),
+            (parse_quote!(bool), "is a boolean"),
+            (parse_quote!(char), "is a string"),
+        ];
+        for (ty, what) in refused {
+            assert_eq!(non_object(&ty), Some(what), "{}", source_text(&ty));
+        }
+        // A path outside the standard library may be a type of the user's with the same name.
+        let allowed: [Type; 4] = [
+            parse_quote!(Note),
+            parse_quote!(HashMap<String, Note>),
+            parse_quote!(my::Vec<Note>),
+            parse_quote!(Arc<Note>),
+        ];
+        for ty in allowed {
+            assert_eq!(non_object(&ty), None, "{}", source_text(&ty));
+        }
+    }
+
+    #[test]
+    fn source_text_spaces_types_as_rustc_does() {
+        let cases: [(Type, &str); 4] = [
+            (parse_quote!(Vec<Vec<Note>>), "Vec<Vec<Note>>"),
+            (
+                parse_quote!(&'static [&'static str]),
+                "&'static [&'static str]",
+            ),
+            (
+                parse_quote!(std::collections::BTreeSet<(u8, char)>),
+                "std::collections::BTreeSet<(u8, char)>",
+            ),
+            (parse_quote!([f64; 3]), "[f64; 3]"),
+        ];
+        for (ty, text) in cases {
+            assert_eq!(source_text(&ty), text);
+        }
     }
 
     #[test]

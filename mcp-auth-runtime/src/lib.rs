@@ -173,10 +173,48 @@ pub use server::{BuildError, McpServer, McpServerBuilder};
 ///
 /// - `ToolContext<S>` (at most one, anywhere): the caller and the server state, not part of
 ///   the input.
-/// - Plain parameters `name: Type` become the properties of the input object; their doc
-///   comments become property descriptions, and `#[serde(..)]`/`#[schemars(..)]` attributes
-///   apply to them. Each type must be `Deserialize + JsonSchema`; `Option<T>` is optional.
-/// - Or one `Args(input): Args<T>`, where `T` is the whole input object.
+/// - Plain parameters `name: Type` become the properties of the input object, which is
+///   closed: its schema says `"additionalProperties": false` and a call with an argument it
+///   does not name is refused. Their doc comments become property descriptions, and
+///   `#[serde(..)]`/`#[schemars(..)]` attributes apply to them; `Option<T>` is optional.
+/// - Or one `Args(input): Args<T>`, where `T` is the whole input object, open or closed as
+///   `T` says (see [below](#closing-an-args-input)).
+///
+/// Each parameter type is `Deserialize` (serde 1) and `JsonSchema` of **schemars 1**: a
+/// `JsonSchema` derived with schemars 0.8 is another trait, and the compiler error says so.
+/// Parameters are owned values, deserialized from the call's JSON: `String`, not `&str`;
+/// `Vec<T>`, not `&[T]`; and the context is taken by value, `ToolContext<S>`.
+///
+/// # Closing an `Args` input
+///
+/// The schema and the deserialization of an `Args<T>` input are both `T`'s, generated from its
+/// derives, so they always agree: a struct accepts fields it does not name, and its schema
+/// does not forbid them, unless it says `#[serde(deny_unknown_fields)]`, which closes both
+/// (schemars reads the attribute and writes `"additionalProperties": false`):
+///
+/// ```
+/// use mcp_auth_runtime::prelude::*;
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct NewNote {
+///     title: String,
+/// }
+///
+/// /// Add a note.
+/// #[tool(scope = "notes:write")]
+/// async fn add_note(Args(note): Args<NewNote>) -> Result<String, ToolError> {
+///     Ok(note.title)
+/// }
+/// # let def = tools![add_note].remove(0);
+/// # assert_eq!(def.input_schema()["additionalProperties"], false);
+/// ```
+///
+/// The macro does not close `T` for you: it cannot change `T`'s `Deserialize` impl, and a
+/// schema closed over an open deserializer (or a key check of its own beside serde's) would
+/// disagree with what the tool accepts, for `#[serde(alias)]` names, say. And whether a type
+/// can be closed is the type's to say: serde does not support `deny_unknown_fields` together
+/// with `#[serde(flatten)]`, and each enum variant decides for itself.
 ///
 /// # Return type
 ///
@@ -184,8 +222,51 @@ pub use server::{BuildError, McpServer, McpServerBuilder};
 ///
 /// - `String` or `&str`: one text block;
 /// - [`CallToolResult`]: returned as built;
-/// - anything else `Serialize + JsonSchema`: `structuredContent` plus the same JSON as text,
-///   and an `outputSchema`.
+/// - anything else `Serialize` (serde 1) and `JsonSchema` (schemars 1): a structured result,
+///   `structuredContent` plus the same JSON as text, and an `outputSchema`.
+///
+/// MCP requires `structuredContent` to be a JSON object and `outputSchema` to describe one,
+/// so a structured result is a struct with named fields (or a map). Where the type's name shows
+/// it is not an object (`Vec<T>`, `VecDeque<T>`, `HashSet<T>`, `BTreeSet<T>` and the other
+/// sequences and sets, arrays, slices, tuples, `Option<T>`, `bool`, integers, floats, `char`),
+/// the macro refuses it at the return type. Wrap the value in a struct with a named field, or
+/// return `String` or `CallToolResult`:
+///
+/// ```
+/// use mcp_auth_runtime::prelude::*;
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema)]
+/// struct Note { title: String }
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema)]
+/// struct Notes { notes: Vec<Note> }
+///
+/// /// List the notes.
+/// #[tool(scope = "notes:read")]
+/// async fn list_notes() -> Result<Notes, ToolError> {
+///     Ok(Notes { notes: vec![Note { title: "groceries".into() }] })
+/// }
+/// # let def = tools![list_notes].remove(0);
+/// # assert_eq!(def.output_schema().unwrap()["type"], "object");
+/// ```
+///
+/// ```compile_fail
+/// use mcp_auth_runtime::prelude::*;
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema)]
+/// struct Note { title: String }
+///
+/// /// List the notes.
+/// #[tool(scope = "notes:read")]
+/// async fn list_notes() -> Result<Vec<Note>, ToolError> {
+///     Ok(vec![Note { title: "groceries".into() }])
+/// }
+/// ```
+///
+/// A type whose schema is not an object although its name does not show it (an enum of unit
+/// variants, which serializes as a string; an alias such as `type Notes = Vec<Note>`;
+/// `serde_json::Value`) compiles, and [`McpServerBuilder::build`] refuses it with
+/// [`BuildError::SchemaNotObject`].
 ///
 /// # How the macro reads types
 ///

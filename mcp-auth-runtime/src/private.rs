@@ -4,6 +4,8 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
+pub use mcp_auth_macros::tools;
+
 pub use crate::context::{CallContext, ToolContext};
 pub use crate::error::ToolError;
 pub use crate::result::CallToolResult;
@@ -45,32 +47,70 @@ pub fn parse_arguments<T: ToolParam>(arguments: Arguments) -> Result<T, ToolErro
 }
 
 /// A tool parameter, or the whole input: deserializable from the arguments and described by a
-/// schema.
+/// schema. Each half is a trait of its own, so that a type lacking one is told which.
+pub trait ToolParam: ParamDeserialize + ParamSchema {}
+
+impl<T: ParamDeserialize + ParamSchema> ToolParam for T {}
+
+/// The `Deserialize` half of [`ToolParam`].
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a tool parameter",
-    label = "not `Deserialize + JsonSchema`",
-    note = "a tool parameter must implement `serde::Deserialize` and `schemars::JsonSchema`: derive both on your type"
+    message = "`{Self}` cannot be a tool parameter: it does not implement `serde::Deserialize`",
+    label = "not `serde::Deserialize`",
+    note = "add `#[derive(serde::Deserialize)]` to the type: a tool parameter is deserialized from the call's arguments"
 )]
-pub trait ToolParam: DeserializeOwned + JsonSchema {}
+pub trait ParamDeserialize: DeserializeOwned {}
 
-// `do_not_recommend` makes rustc report a type lacking both derives once, as not a
-// `ToolParam` with the note above, instead of once per missing trait.
+// `do_not_recommend` makes rustc report the note above rather than serde's own.
 #[diagnostic::do_not_recommend]
-impl<T: DeserializeOwned + JsonSchema> ToolParam for T {}
+impl<T: DeserializeOwned> ParamDeserialize for T {}
 
-/// Spanned at a parameter's type so that a missing bound is reported there.
-pub fn assert_tool_param<T: ToolParam>() {}
+/// The `JsonSchema` half of [`ToolParam`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tool parameter: it does not implement `JsonSchema` of schemars 1",
+    label = "not `schemars::JsonSchema` (schemars 1)",
+    note = "add `#[derive(schemars::JsonSchema)]` to the type, with `schemars = \"1\"` in Cargo.toml: the tool's input schema is generated from it",
+    note = "a `JsonSchema` derived with another schemars version (0.8, say) is a different trait and does not count; `cargo tree -d` lists the crates your build has in several versions"
+)]
+pub trait ParamSchema: JsonSchema {}
+
+#[diagnostic::do_not_recommend]
+impl<T: JsonSchema> ParamSchema for T {}
+
+/// Spanned at a parameter's type so that a missing bound is reported there. The halves are
+/// bounds of their own, so that rustc reports each missing one with its note; a later
+/// `T: ToolParam` at the same span is then not reported again.
+pub fn assert_tool_param<T: ParamDeserialize + ParamSchema>() {}
 
 /// A structured tool result: serialized to `structuredContent`, described by `outputSchema`.
+pub trait StructuredOutput: OutputSerialize + OutputSchema {}
+
+impl<T: OutputSerialize + OutputSchema> StructuredOutput for T {}
+
+/// Spanned at the result type, as [`assert_tool_param`] is at a parameter's.
+pub fn assert_structured_output<T: OutputSerialize + OutputSchema>() {}
+
+/// The `Serialize` half of [`StructuredOutput`].
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a structured tool result",
-    label = "not `Serialize + JsonSchema`",
-    note = "derive `serde::Serialize` and `schemars::JsonSchema` on the result type, or return `String` for text or `CallToolResult` for full control"
+    message = "`{Self}` cannot be a structured tool result: it does not implement `serde::Serialize`",
+    label = "not `serde::Serialize`",
+    note = "add `#[derive(serde::Serialize)]` to the type, or return `String` for text or `CallToolResult` for full control"
 )]
-pub trait StructuredOutput: Serialize + JsonSchema {}
+pub trait OutputSerialize: Serialize {}
 
 #[diagnostic::do_not_recommend]
-impl<T: Serialize + JsonSchema> StructuredOutput for T {}
+impl<T: Serialize> OutputSerialize for T {}
+
+/// The `JsonSchema` half of [`StructuredOutput`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a structured tool result: it does not implement `JsonSchema` of schemars 1",
+    label = "not `schemars::JsonSchema` (schemars 1)",
+    note = "add `#[derive(schemars::JsonSchema)]` to the type, with `schemars = \"1\"` in Cargo.toml: the tool's output schema is generated from it",
+    note = "a `JsonSchema` derived with another schemars version (0.8, say) is a different trait and does not count; `cargo tree -d` lists the crates your build has in several versions"
+)]
+pub trait OutputSchema: JsonSchema {}
+
+#[diagnostic::do_not_recommend]
+impl<T: JsonSchema> OutputSchema for T {}
 
 /// The input schema of a tool: a JSON Schema 2020-12 object.
 pub fn input_schema<T: ToolParam>() -> Value {

@@ -46,7 +46,14 @@ pub(crate) type Handler = fn(CallContext, Arguments) -> BoxFuture;
 /// }
 /// # let def = mcp_auth_runtime::tools![create_invoice].remove(0);
 /// # assert_eq!(def.input_schema()["required"], serde_json::json!(["customer", "amount_cents"]));
+/// # assert_eq!(def.input_schema().get("additionalProperties"), None);
 /// ```
+///
+/// The input is `T`'s, schema and deserialization alike: unlike plain parameters, which make a
+/// closed object, `NewInvoice` above accepts fields it does not name, and its schema does not
+/// forbid them. `#[serde(deny_unknown_fields)]` on `T` closes both, schema
+/// (`"additionalProperties": false`) and calls; the macro cannot do it for `T`, as
+/// [`#[tool]`](macro@crate::tool#closing-an-args-input) explains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Args<T>(pub T);
 
@@ -55,7 +62,7 @@ pub struct Args<T>(pub T);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tool",
     label = "not annotated with `#[tool]`",
-    note = "annotate the `async fn` with `#[tool(scope = \"...\")]` to list it in `tools!`"
+    note = "annotate the `async fn` with `#[tool(scope = \"...\")]`, or `#[tool(unscoped)]`, to list it in `tools!`"
 )]
 pub trait Tool {
     /// The tool's descriptor.
@@ -241,7 +248,8 @@ impl fmt::Debug for ToolDef {
 /// [`McpServerBuilder::tools`](crate::McpServerBuilder::tools).
 ///
 /// Each entry is a path to an annotated function, so tools from other modules and crates can be
-/// listed; a name that is not a tool does not compile.
+/// listed; a path to anything else does not compile, and the error at the path says that it
+/// is not a tool and that `#[tool]` makes it one.
 ///
 /// ```
 /// use mcp_auth_runtime::prelude::*;
@@ -277,6 +285,6 @@ impl fmt::Debug for ToolDef {
 #[macro_export]
 macro_rules! tools {
     ($($tool:path),* $(,)?) => {
-        ::std::vec![$(<$tool as $crate::__private::Tool>::def()),*]
+        $crate::__private::tools!($($tool),*)
     };
 }
