@@ -142,8 +142,8 @@ impl McpServerBuilder {
 
     /// Serves without authentication: every caller holds every declared scope.
     ///
-    /// For local development only; the server logs a warning when it is built. Never expose
-    /// such a server beyond loopback.
+    /// For local development only; the server logs a warning when it is built, also on stderr
+    /// when no tracing subscriber is installed. Never expose such a server beyond loopback.
     pub fn without_auth(mut self) -> Self {
         self.without_auth = Some(None);
         self

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::routing::get;
 use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_test_support::issuer::{Issuer, TestKey, claims};
-use mcp_auth_test_support::{Client, bind, header, serve_on};
+use mcp_auth_test_support::{Client, bind, discover_metadata_url, serve_on};
 use serde_json::{Value, json};
 
 use super::server;
@@ -32,19 +32,7 @@ async fn merged_under_the_resource_path_the_challenge_leads_to_the_metadata() {
     let app = Router::new().route("/", get(|| async { "home" }));
     serve_on(listener, server.merge_into(app).unwrap());
 
-    let anonymous = Client {
-        url: resource.clone(),
-        ..Client::new(addr, None)
-    };
-    let response = anonymous.post().body("{}").send().await.unwrap();
-    assert_eq!(response.status(), 401);
-    let challenge = header(&response, "www-authenticate").unwrap();
-    let metadata_url = challenge
-        .split("resource_metadata=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let metadata_url = discover_metadata_url(&reqwest::Client::new(), &resource).await;
     assert_eq!(
         metadata_url,
         format!("http://{addr}/.well-known/oauth-protected-resource/api/mcp")
