@@ -146,7 +146,8 @@ impl McpServer {
     ///
     /// Merge rather than nest: the metadata lives at the origin's `/.well-known/` (RFC 9728
     /// §3.1), which a nested router cannot serve. A nested router refuses every request with
-    /// `500` and logs how to mount it; see "Mounting in an existing application" below.
+    /// `500` and logs how to mount it; see "Mounting in an existing application" in
+    /// [`McpServer`]'s docs.
     pub fn into_router(self) -> Router {
         self.routes()
             .into_iter()
