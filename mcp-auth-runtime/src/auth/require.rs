@@ -141,11 +141,11 @@ impl RequireScopes {
     fn refusal(&self, auth: Option<&AuthInfo>) -> Option<Response> {
         let Some(auth) = auth else {
             if !self.reported.swap(true, Ordering::Relaxed) {
-                crate::server::visible_error(format_args!(
+                crate::server::visible_error!(
                     "a request reached `RequireScopes` without a verified caller: add the \
                      `BearerAuthLayer` after `RequireScopes` (`.layer(require).layer(bearer)`: \
                      axum runs the last layer first); such requests are refused with 500"
-                ));
+                );
             }
             return Some(
                 (

@@ -87,14 +87,14 @@ pub(crate) async fn refuse_nested(
             .map(|OriginalUri(uri)| uri.path().to_owned())
             .unwrap_or_default();
         let routed = request.uri().path();
-        crate::server::visible_error(format_args!(
+        crate::server::visible_error!(
             "the MCP server's router is nested under a path prefix (`{original}` was routed to \
              `{routed}`): its protected-resource metadata must be served at the origin's \
              `/.well-known/` (RFC 9728 §3.1), which a nested router cannot do, so every request \
              to it is refused with 500. Merge it instead, with the prefix in the resource: \
              `McpServer::builder(..).resource(\"https://host/api/mcp\")` serves the endpoint at \
              `/api/mcp`, then `server.merge_into(app)?` or `app.merge(server.into_router())`"
-        ));
+        );
     }
     (
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -232,10 +232,10 @@ fn authentication(
     let verifier = match (verifier, without_auth) {
         (Some(verifier), _) => verifier,
         (None, Some(identity)) => {
-            super::visible_warning(format_args!(
+            super::visible_warning!(
                 "MCP server `{name}` runs WITHOUT AUTHENTICATION: every caller is a local user. \
                  Use this for local development only."
-            ));
+            );
             let identity = identity.unwrap_or_else(|| {
                 AuthInfo::new("local").with_scopes(registry.scopes().iter().copied())
             });
@@ -319,11 +319,11 @@ fn spent_states(redis: Option<&SharedSessions>, shared_key: bool) -> SpentStates
         match *never {}
     }
     if shared_key {
-        super::visible_warning(format_args!(
+        super::visible_warning!(
             "request states are sealed with a configured key but spent states are recorded in \
              this process only: replicas sharing the key each accept a state once; configure \
              `redis_sessions` to share the record"
-        ));
+        );
     }
     SpentStates::Memory(MemorySpent::new(MAX_SPENT))
 }

@@ -10,7 +10,7 @@ mod visible;
 pub use builder::McpServerBuilder;
 pub use error::BuildError;
 pub use merge::RouteConflict;
-pub(crate) use visible::{visible_error, visible_warning};
+pub(crate) use visible::{to_stderr_without_subscriber, visible_error, visible_warning};
 
 use std::fmt;
 use std::sync::Arc;
