@@ -12,10 +12,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -34,11 +33,12 @@ pub(crate) struct Probes {
     pub(crate) sessions: Option<Arc<SessionStore>>,
 }
 
-/// Both probes' routes.
-pub(crate) fn routes(probes: Probes) -> Router {
-    Router::new()
-        .route(LIVENESS_PATH, get(live))
-        .route(READINESS_PATH, get(ready).with_state(Arc::new(probes)))
+/// Both probes' routes, with their paths.
+pub(crate) fn routes(probes: Probes) -> [(&'static str, MethodRouter); 2] {
+    [
+        (LIVENESS_PATH, get(live)),
+        (READINESS_PATH, get(ready).with_state(Arc::new(probes))),
+    ]
 }
 
 async fn live() -> Response {

@@ -133,7 +133,7 @@ pub use tool::{Annotations, Args, ToolDef};
 pub use mcp::{CallEvent, CallOutcome};
 pub use scope::ScopePolicy;
 pub use serve::{ServeConfig, serve, serve_with};
-pub use server::{BuildError, McpServer, McpServerBuilder};
+pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};
 
 /// Turns an `async fn` into a scope-guarded MCP tool.
 ///

@@ -178,7 +178,7 @@ where
     }
 }
 
-fn reject(status: StatusCode, challenge: HeaderValue, error: &'static str) -> Response {
+pub(super) fn reject(status: StatusCode, challenge: HeaderValue, error: &'static str) -> Response {
     let mut response = Response::new(Body::from(format!("{{\"error\":\"{error}\"}}")));
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -3,6 +3,8 @@
 //! [`TokenVerifier`] is the one extension point: it turns a bearer token into an [`AuthInfo`]
 //! or an [`AuthError`]. [`BearerAuthLayer`] applies it to every request of a service and
 //! answers RFC 6750 challenges; [`McpServer`](crate::McpServer) installs it on the MCP route.
+//! [`RequireScopes`] asks for scopes on routes of your own behind it, with the MCP endpoint's
+//! `403` challenge.
 //!
 //! # Example
 //!
@@ -81,6 +83,7 @@ mod jwks;
 mod jwt;
 mod layer;
 mod principal;
+mod require;
 pub(crate) mod scope_token;
 
 pub use algorithm::{Algorithm, ParseAlgorithmError};
@@ -96,6 +99,7 @@ pub(crate) use layer::auth_of;
 pub(crate) use layer::bearer_token;
 pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
 pub use principal::Principal;
+pub use require::{RequireScopes, RequireScopesService};
 pub use scope_token::is_scope_token;
 
 use std::fmt;

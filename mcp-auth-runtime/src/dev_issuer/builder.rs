@@ -166,9 +166,9 @@ impl DevIssuerBuilder {
         let metadata = metadata_document(&self.issuer, &scopes);
         let jwks = Bytes::from(serde_json::to_vec(&key.jwks()).expect("a JWK set serializes"));
 
-        tracing::warn!(
-            issuer = %self.issuer,
-            "development issuer: for local development and tests only, never in production"
+        crate::server::visible_warning!(
+            "development issuer at {}: for local development and tests only, never in production",
+            self.issuer
         );
         Ok(DevIssuer {
             inner: Arc::new(Inner {

@@ -9,6 +9,7 @@
 pub(crate) mod budget;
 mod era;
 pub(crate) mod guard;
+mod mount;
 mod post;
 mod response;
 mod session;
@@ -16,6 +17,7 @@ mod sse;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use era::decode_header_value;
+pub(crate) use mount::{MountCheck, endpoint_path, refuse_nested};
 pub(crate) use response::json_response;
 pub(crate) use sse::EndsAtShutdown;
 

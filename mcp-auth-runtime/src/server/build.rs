@@ -24,10 +24,12 @@ use crate::tool::{Registry, StateType, ToolDef};
 
 impl McpServerBuilder {
     /// Validates the configuration and precomputes everything requests share.
-    pub fn build(self) -> Result<McpServer, BuildError> {
-        if !self.path.starts_with('/') {
-            return Err(BuildError::InvalidPath(self.path));
-        }
+    pub fn build(mut self) -> Result<McpServer, BuildError> {
+        let path = crate::http::endpoint_path(
+            self.path.take(),
+            self.resource.as_deref(),
+            self.proxy_rewrites_path,
+        )?;
         let request_state = self.request_state()?;
         check_tools(&self.tools, self.state.as_ref().map(|(_, t)| *t))?;
         let registry = Registry::new(self.tools);
@@ -142,8 +144,9 @@ impl McpServerBuilder {
                 }),
                 metadata,
                 auth,
-                path: self.path,
+                path,
                 health_checks: self.health_checks,
+                mount_check: Arc::default(),
                 allowed: Arc::new(allowed),
             }),
         })
@@ -229,7 +232,7 @@ fn authentication(
     let verifier = match (verifier, without_auth) {
         (Some(verifier), _) => verifier,
         (None, Some(identity)) => {
-            tracing::warn!(
+            super::visible_warning!(
                 "MCP server `{name}` runs WITHOUT AUTHENTICATION: every caller is a local user. \
                  Use this for local development only."
             );
@@ -316,7 +319,7 @@ fn spent_states(redis: Option<&SharedSessions>, shared_key: bool) -> SpentStates
         match *never {}
     }
     if shared_key {
-        tracing::warn!(
+        super::visible_warning!(
             "request states are sealed with a configured key but spent states are recorded in \
              this process only: replicas sharing the key each accept a state once; configure \
              `redis_sessions` to share the record"

@@ -32,7 +32,8 @@ pub struct McpServerBuilder {
     pub(super) verifier: Option<SharedVerifier>,
     pub(super) without_auth: Option<Option<AuthInfo>>,
     pub(super) scopes: ScopePolicy,
-    pub(super) path: String,
+    pub(super) path: Option<String>,
+    pub(super) proxy_rewrites_path: bool,
     pub(super) body_limit: usize,
     pub(super) resource: Option<String>,
     pub(super) authorization_servers: Vec<String>,
@@ -79,7 +80,8 @@ impl McpServerBuilder {
             verifier: None,
             without_auth: None,
             scopes: ScopePolicy::default(),
-            path: "/mcp".into(),
+            path: None,
+            proxy_rewrites_path: false,
             body_limit: Self::DEFAULT_BODY_LIMIT,
             resource: None,
             authorization_servers: Vec::new(),
@@ -140,8 +142,8 @@ impl McpServerBuilder {
 
     /// Serves without authentication: every caller holds every declared scope.
     ///
-    /// For local development only; the server logs a warning when it is built. Never expose
-    /// such a server beyond loopback.
+    /// For local development only; the server logs a warning when it is built, also on stderr
+    /// when no tracing subscriber is installed. Never expose such a server beyond loopback.
     pub fn without_auth(mut self) -> Self {
         self.without_auth = Some(None);
         self
@@ -161,9 +163,28 @@ impl McpServerBuilder {
         self
     }
 
-    /// The path of the MCP endpoint (default `/mcp`).
+    /// The path of the MCP endpoint. Default: the [`resource`](Self::resource)'s path, or
+    /// `/mcp` when the resource has none (or no resource is configured).
+    ///
+    /// Clients connect to the resource's URL, so [`build`](Self::build) refuses a path that
+    /// the resource's path is neither equal to nor a prefix of (`/api/mcp` against `/mcp`),
+    /// unless [`proxy_rewrites_path`](Self::proxy_rewrites_path) says a proxy maps one onto
+    /// the other.
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Declares that a reverse proxy in front of this server rewrites the path clients use
+    /// (the [`resource`](Self::resource)'s) into the endpoint's [`path`](Self::path), e.g.
+    /// `https://example.com/api/mcp` forwarded as `/mcp`: [`build`](Self::build) then
+    /// accepts a path that differs from the resource's.
+    ///
+    /// The protected-resource metadata is still served at
+    /// `/.well-known/oauth-protected-resource` followed by the *resource's* path (RFC 9728
+    /// §3.1), the URL every challenge advertises: the proxy must forward that path unchanged.
+    pub fn proxy_rewrites_path(mut self) -> Self {
+        self.proxy_rewrites_path = true;
         self
     }
 

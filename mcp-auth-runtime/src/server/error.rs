@@ -68,6 +68,17 @@ pub enum BuildError {
     /// The MCP path is not an absolute path.
     #[error("the MCP path `{0}` must start with `/`")]
     InvalidPath(String),
+    /// Clients connecting to the resource's URL would not reach the MCP endpoint: the
+    /// resource's path is neither the endpoint's path nor a prefix of it.
+    #[error(
+        "the resource `{resource}` is not served at the MCP path `{path}`: clients connect to the resource's URL, so the endpoint must be at its path; drop `.path(..)` to serve the endpoint at the resource's path, or, if a reverse proxy rewrites one into the other, say so with `.proxy_rewrites_path()`"
+    )]
+    PathMismatch {
+        /// The configured resource.
+        resource: String,
+        /// The configured endpoint path.
+        path: String,
+    },
     /// The verifier checks tokens for another resource than the server's: tokens would be
     /// checked against one audience while metadata and challenges advertise another.
     #[error(

@@ -4,9 +4,13 @@
 mod build;
 mod builder;
 mod error;
+mod merge;
+mod visible;
 
 pub use builder::McpServerBuilder;
 pub use error::BuildError;
+pub use merge::RouteConflict;
+pub(crate) use visible::{to_stderr_without_subscriber, visible_error, visible_warning};
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,13 +18,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use http::StatusCode;
 
-use crate::auth::{AuthInfo, BearerAuthLayer, SharedVerifier};
+use crate::auth::{AuthInfo, BearerAuthLayer, RequireScopes, SharedVerifier, TokenVerifier};
 use crate::health::Probes;
 use crate::http::guard::{Allowed, GuardLayer};
-use crate::http::{Endpoint, json_response};
+use crate::http::{Endpoint, MountCheck, json_response};
 use crate::metadata::ProtectedResourceMetadata;
 use crate::tool::ToolDef;
 
@@ -55,6 +59,8 @@ struct Inner {
     metadata: Option<Metadata>,
     path: String,
     health_checks: bool,
+    /// Whether a nested mount was reported already.
+    mount_check: Arc<MountCheck>,
 }
 
 /// The protected-resource metadata document, serialized once, and where it is served.
@@ -130,12 +136,89 @@ impl McpServer {
         &self.inner.endpoint.mcp
     }
 
-    /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is.
-    /// Prefer [`serve`](crate::serve()) or [`serve_with`](crate::serve_with) to `axum::serve`:
-    /// they set `TCP_NODELAY` and the connection-level limits (header-read, body and write
-    /// timeouts, a connection cap) that `axum::serve` lacks. Merge rather than nest: the
-    /// protected-resource metadata lives at the origin's `/.well-known/`.
+    /// An axum router serving the MCP endpoint, its protected-resource metadata and (unless
+    /// turned off) the health probes; serve it as it is, or merge it into your app, preferably
+    /// with [`merge_into`](Self::merge_into), which names the option to turn off when one of
+    /// your routes collides with ours. Prefer [`serve`](crate::serve()) or
+    /// [`serve_with`](crate::serve_with) to `axum::serve`: they set `TCP_NODELAY` and the
+    /// connection-level limits (header-read, body and write timeouts, a connection cap) that
+    /// `axum::serve` lacks.
+    ///
+    /// Merge rather than nest: the metadata lives at the origin's `/.well-known/` (RFC 9728
+    /// §3.1), which a nested router cannot serve. A nested router refuses every request with
+    /// `500` and logs how to mount it; see "Mounting in an existing application" in
+    /// [`McpServer`]'s docs.
     pub fn into_router(self) -> Router {
+        self.routes()
+            .into_iter()
+            .fold(Router::new(), |router, ours| {
+                router.route(&ours.path, ours.route)
+            })
+    }
+
+    /// Merges this server's routes into `app`, refusing with a [`RouteConflict`] that names
+    /// the option to turn ours off when `app` already serves one of their paths (your own
+    /// `/healthz`, say) instead of axum's `Overlapping method route` panic.
+    ///
+    /// axum reports an overlap only by panicking, so each of our routes is added to a copy of
+    /// `app` under [`catch_unwind`](std::panic::catch_unwind): the panic hook still prints
+    /// axum's message before this returns the error, and under `panic = "abort"` the process
+    /// stops there, with axum's message.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use mcp_auth_runtime::prelude::*;
+    ///
+    /// /// Say hello.
+    /// #[tool(unscoped)]
+    /// async fn hello() -> &'static str { "hello" }
+    ///
+    /// let server = || McpServer::builder("demo", "1.0.0").tools(tools![hello]).without_auth();
+    /// let app = || Router::new().route("/healthz", get(|| async { "mine" }));
+    ///
+    /// let err = server().build().unwrap().merge_into(app()).unwrap_err();
+    /// assert!(err.to_string().contains(".health_checks(false)"));
+    ///
+    /// let merged = server().health_checks(false).build().unwrap().merge_into(app());
+    /// assert!(merged.is_ok());
+    /// ```
+    pub fn merge_into(self, app: Router) -> Result<Router, RouteConflict> {
+        self.routes().into_iter().try_fold(app, merge::add_route)
+    }
+
+    /// A [`RequireScopes`] layer for routes of your own: it answers a caller without all of
+    /// `scopes` exactly as the MCP endpoint does (`403` with this server's
+    /// `insufficient_scope` challenge and metadata URL), and honours its
+    /// [`scope_policy`](McpServerBuilder::scope_policy). Put it inside
+    /// [`bearer_auth`](Self::bearer_auth); see [`RequireScopes`].
+    ///
+    /// # Panics
+    ///
+    /// If a scope is not an RFC 6749 scope token (`"a b"`, `""`), as axum panics on an
+    /// invalid route: the mistake is in the code and shows at start-up.
+    pub fn require_scopes<I, T>(&self, scopes: I) -> RequireScopes
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        RequireScopes::new(self.inner.endpoint.challenge.clone(), scopes)
+            .policy(self.mcp().scopes.clone())
+    }
+
+    /// A [`BearerAuthLayer`] with this server's verifier and challenge, for routes of your
+    /// own; `None` when the server runs [`without_auth`](McpServerBuilder::without_auth).
+    pub fn bearer_auth(&self) -> Option<BearerAuthLayer<impl TokenVerifier + use<>>> {
+        match &self.inner.auth {
+            Auth::Verifier(verifier) => Some(BearerAuthLayer::new(
+                verifier.clone(),
+                self.inner.endpoint.challenge.clone(),
+            )),
+            Auth::Disabled(_) => None,
+        }
+    }
+
+    /// Every route this server serves, each with its own layers, and whose it is.
+    fn routes(&self) -> Vec<merge::OurRoute> {
         let inner = &self.inner;
         let endpoint = &inner.endpoint;
         let route = crate::http::methods(endpoint.clone());
@@ -157,10 +240,13 @@ impl McpServer {
             Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
-        let route = route.layer(GuardLayer(inner.allowed.clone()));
-        let mut router = Router::new()
-            .route(&inner.path, route)
-            .layer(DefaultBodyLimit::max(endpoint.body_limit));
+        let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone()));
+        let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
+        let mut routes = vec![merge::OurRoute::new(
+            inner.path.clone(),
+            route,
+            merge::Owner::Endpoint,
+        )];
         if let Some(metadata) = &inner.metadata {
             // Browser-based clients read the metadata cross-origin; it holds nothing secret.
             let cors = tower_http::cors::CorsLayer::new()
@@ -172,13 +258,18 @@ impl McpServer {
                 async move { json_response(StatusCode::OK, body) }
             })
             .layer(cors);
-            let mut paths = vec![metadata.path.clone()];
-            let root = "/.well-known/oauth-protected-resource".to_owned();
-            if !paths.contains(&root) {
-                paths.push(root);
-            }
-            for path in paths {
-                router = router.route(&path, document.clone());
+            let root = "/.well-known/oauth-protected-resource";
+            routes.push(merge::OurRoute::new(
+                metadata.path.clone(),
+                document.clone(),
+                merge::Owner::Metadata,
+            ));
+            if metadata.path != root {
+                routes.push(merge::OurRoute::new(
+                    root.to_owned(),
+                    document,
+                    merge::Owner::Metadata,
+                ));
             }
         }
         if inner.health_checks {
@@ -189,9 +280,23 @@ impl McpServer {
                 },
                 sessions: endpoint.mcp.sessions.clone(),
             };
-            router = router.merge(crate::health::routes(probes));
+            for (path, route) in crate::health::routes(probes) {
+                routes.push(merge::OurRoute::new(
+                    path.to_owned(),
+                    route,
+                    merge::Owner::Health,
+                ));
+            }
         }
-        router
+        // Every route of ours refuses to serve under a prefix (`Router::nest`).
+        let check = axum::middleware::from_fn_with_state(
+            inner.mount_check.clone(),
+            crate::http::refuse_nested,
+        );
+        for ours in &mut routes {
+            ours.route = std::mem::take(&mut ours.route).layer(check.clone());
+        }
+        routes
     }
 }
 

@@ -233,3 +233,25 @@ pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -
 pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
+
+/// What a client learns first (RFC 9728 §5.1): the `resource_metadata` URL of the challenge
+/// to a request without a token to the MCP endpoint at `url`; panics unless that is a `401`
+/// naming one.
+pub async fn discover_metadata_url(http: &reqwest::Client, url: &str) -> String {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = crate::header(&response, "www-authenticate").unwrap();
+    challenge
+        .split("resource_metadata=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no resource_metadata in {challenge}"))
+        .to_owned()
+}

@@ -1,0 +1,162 @@
+//! Where the MCP endpoint is served, and the check that it is served there: the endpoint's
+//! path agrees with the resource's (at build time), and the router was merged, not nested (at
+//! request time, since axum cannot say at build time).
+//!
+//! The protected-resource metadata lives at the origin's `/.well-known/` (RFC 9728 §3.1), which
+//! a router nested under a prefix cannot serve: its challenges would advertise a document that
+//! is not there, and discovery would break without a word. A nested server therefore refuses
+//! every request with `500` and logs, once, how to mount it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::json;
+
+use crate::server::BuildError;
+
+/// The default endpoint path when the resource has no path of its own.
+const DEFAULT_PATH: &str = "/mcp";
+
+/// The endpoint's path: the configured one, else the resource's, else `/mcp`; refused when it
+/// does not start with `/`, or when clients connecting to the resource would not reach it
+/// (the resource's path is neither equal to it nor a prefix of it) and no proxy rewrites one
+/// into the other.
+pub(crate) fn endpoint_path(
+    configured: Option<String>,
+    resource: Option<&str>,
+    proxy_rewrites_path: bool,
+) -> Result<String, BuildError> {
+    let resource_path = resource
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let Some(path) = configured else {
+        return Ok(if resource_path.is_empty() {
+            DEFAULT_PATH.to_owned()
+        } else {
+            resource_path
+        });
+    };
+    if !path.starts_with('/') {
+        return Err(BuildError::InvalidPath(path));
+    }
+    let served = path.trim_end_matches('/');
+    let covers = resource_path.is_empty()
+        || served == resource_path
+        || served
+            .strip_prefix(&resource_path)
+            .is_some_and(|rest| rest.starts_with('/'));
+    match resource {
+        Some(resource) if !covers && !proxy_rewrites_path => Err(BuildError::PathMismatch {
+            resource: resource.to_owned(),
+            path,
+        }),
+        _ => Ok(path),
+    }
+}
+
+/// What the request-time check needs: whether the misconfiguration was logged already.
+#[derive(Default)]
+pub(crate) struct MountCheck {
+    logged: AtomicBool,
+}
+
+/// Refuses a request that reached this server's routes through `Router::nest` (or
+/// `nest_service`): the path the outermost router saw ([`OriginalUri`]) is not the one
+/// routed here.
+pub(crate) async fn refuse_nested(
+    State(check): State<Arc<MountCheck>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let nested = request
+        .extensions()
+        .get::<OriginalUri>()
+        .is_some_and(|OriginalUri(original)| original.path() != request.uri().path());
+    if !nested {
+        return next.run(request).await;
+    }
+    if !check.logged.swap(true, Ordering::Relaxed) {
+        let original = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map(|OriginalUri(uri)| uri.path().to_owned())
+            .unwrap_or_default();
+        let routed = request.uri().path();
+        crate::server::visible_error!(
+            "the MCP server's router is nested under a path prefix (`{original}` was routed to \
+             `{routed}`): its protected-resource metadata must be served at the origin's \
+             `/.well-known/` (RFC 9728 §3.1), which a nested router cannot do, so every request \
+             to it is refused with 500. Merge it instead, with the prefix in the resource: \
+             `McpServer::builder(..).resource(\"https://host/api/mcp\")` serves the endpoint at \
+             `/api/mcp`, then `server.merge_into(app)?` or `app.merge(server.into_router())`"
+        );
+    }
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({
+            "error": "server_misconfigured",
+            "error_description": "the MCP server is mounted where its metadata cannot be found; see the server log",
+        })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_defaults_to_the_resources() {
+        let path = |resource| endpoint_path(None, resource, false).unwrap();
+        assert_eq!(path(Some("https://x.example/api/mcp")), "/api/mcp");
+        assert_eq!(path(Some("https://x.example/api/mcp/")), "/api/mcp");
+        assert_eq!(path(Some("https://x.example")), "/mcp");
+        assert_eq!(path(Some("https://x.example/")), "/mcp");
+        assert_eq!(path(None), "/mcp");
+    }
+
+    #[test]
+    fn a_configured_path_must_be_reachable_at_the_resource() {
+        let path = |configured: &str, resource| {
+            endpoint_path(Some(configured.to_owned()), Some(resource), false)
+        };
+        assert_eq!(path("/mcp", "https://x.example/mcp").unwrap(), "/mcp");
+        assert_eq!(path("/mcp", "https://x.example").unwrap(), "/mcp");
+        assert_eq!(
+            path("/api/mcp", "https://x.example/api").unwrap(),
+            "/api/mcp"
+        );
+        for (configured, resource) in [
+            ("/mcp", "https://x.example/api/mcp"),
+            ("/api/mcpx", "https://x.example/api/mcp"),
+            ("/apimcp", "https://x.example/api"),
+        ] {
+            assert!(
+                matches!(
+                    path(configured, resource),
+                    Err(BuildError::PathMismatch { .. })
+                ),
+                "{configured} for {resource}"
+            );
+        }
+        assert!(matches!(
+            path("mcp", "https://x.example/mcp"),
+            Err(BuildError::InvalidPath(_))
+        ));
+    }
+
+    #[test]
+    fn a_rewriting_proxy_lifts_the_check_when_named() {
+        let path = endpoint_path(
+            Some("/mcp".to_owned()),
+            Some("https://x.example/api/mcp"),
+            true,
+        );
+        assert_eq!(path.unwrap(), "/mcp");
+    }
+}
