@@ -15,7 +15,9 @@ async fn hello(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The server warns at start-up that it runs without authentication: a subscriber shows it.
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
 
     let server = McpServer::builder("hello", "0.1.0")
         .tools(tools![hello])

@@ -10,7 +10,9 @@ use serde_json::json;
 async fn hello_answers_and_warns_that_it_has_no_authentication() {
     within(async {
         let mut program = Program::start(env!("CARGO_BIN_EXE_hello"), &[], &[("PORT", "0")]);
-        let lines = program.lines_until(|line| line.starts_with("MCP endpoint: ")).await;
+        let lines = program
+            .lines_until(|line| line.starts_with("MCP endpoint: "))
+            .await;
         let url = lines.last().unwrap().trim_start_matches("MCP endpoint: ");
         let reply = Reply::of(request(
             &http(),
@@ -26,7 +28,10 @@ async fn hello_answers_and_warns_that_it_has_no_authentication() {
         assert_eq!(reply.status, 200, "{reply:?}");
         assert_eq!(reply.body["result"]["content"][0]["text"], "Hello, Ada!");
         assert!(
-            program.stderr().to_lowercase().contains("without authentication"),
+            program
+                .stderr()
+                .to_lowercase()
+                .contains("without authentication"),
             "{}",
             program.stderr()
         );

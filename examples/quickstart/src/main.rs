@@ -40,7 +40,10 @@ async fn add_task(
     title: String,
 ) -> Result<Task, ToolError> {
     let mut tasks = ctx.state().0.lock().unwrap();
-    let task = Task { id: tasks.len() + 1, title };
+    let task = Task {
+        id: tasks.len() + 1,
+        title,
+    };
     tasks.push(task.clone());
     Ok(task)
 }
@@ -55,8 +58,10 @@ const CURL_LIST_TASKS: &str = r#"-H 'Content-Type: application/json' \
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Without a subscriber, the server's start-up warnings and errors go nowhere.
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    // Shows the start-up warnings, and why requests are refused (never a token).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "8000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
@@ -91,7 +96,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     println!("export READ_TOKEN={}", mint(&["tasks:read"])?);
-    println!("export WRITE_TOKEN={}", mint(&["tasks:read", "tasks:write"])?);
+    println!(
+        "export WRITE_TOKEN={}",
+        mint(&["tasks:read", "tasks:write"])?
+    );
     println!("curl -sS {resource} -H \"Authorization: Bearer $READ_TOKEN\" {CURL_LIST_TASKS}");
 
     let app = server.into_router().merge(issuer.router());

@@ -45,7 +45,8 @@ async fn the_printed_tokens_call_the_tools_with_their_scopes() {
         };
 
         for accept in ACCEPTS {
-            let added = Reply::of(call(&write, "add_task", json!({ "title": "ship" }), accept)).await;
+            let added =
+                Reply::of(call(&write, "add_task", json!({ "title": "ship" }), accept)).await;
             assert_eq!(added.structured()["title"], "ship", "{accept}");
             let refused = Reply::of(call(&read, "add_task", json!({ "title": "x" }), accept)).await;
             refused.assert_insufficient_scope("tasks:write");
