@@ -88,6 +88,9 @@ enum Auth {
     Verifier(SharedVerifier),
     /// Local development: every caller is this identity.
     Disabled(Arc<AuthInfo>),
+    /// Served over stdio only ([`McpServerBuilder::stdio_only`]): no HTTP caller has an
+    /// identity, so the MCP endpoint answers `401` to all of them.
+    Refused,
 }
 
 impl McpServer {
@@ -130,6 +133,11 @@ impl McpServer {
         &self.inner.endpoint.mcp
     }
 
+    /// What the MCP endpoint's handlers share, for the transports that are not HTTP.
+    pub(crate) fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.inner.endpoint
+    }
+
     /// An axum router serving the MCP endpoint; merge it into your app, or serve it as it is.
     /// Prefer [`serve`](crate::serve()) or [`serve_with`](crate::serve_with) to `axum::serve`:
     /// they set `TCP_NODELAY` and the connection-level limits (header-read, body and write
@@ -155,6 +163,7 @@ impl McpServer {
                 endpoint.challenge.clone(),
             )),
             Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
+            Auth::Refused => route,
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
         let route = route.layer(GuardLayer(inner.allowed.clone()));
@@ -185,7 +194,7 @@ impl McpServer {
             let probes = Probes {
                 verifier: match &inner.auth {
                     Auth::Verifier(verifier) => Some(verifier.clone()),
-                    Auth::Disabled(_) => None,
+                    Auth::Disabled(_) | Auth::Refused => None,
                 },
                 sessions: endpoint.mcp.sessions.clone(),
             };
