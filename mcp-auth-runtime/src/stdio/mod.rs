@@ -26,7 +26,7 @@ use lines::{Line, Lines, write_line, write_lines};
 /// every request made by `identity`; see the [module docs](self).
 ///
 /// ```no_run
-/// # async fn demo(server: mcp_auth_runtime::McpServer) -> anyhow::Result<()> {
+/// # async fn demo(server: mcp_auth_runtime::McpServer) -> Result<(), Box<dyn std::error::Error>> {
 /// let identity = mcp_auth_runtime::stdio::identity_from_env("NOTES")?;
 /// mcp_auth_runtime::stdio::serve(server, identity).await?;
 /// # Ok(())
