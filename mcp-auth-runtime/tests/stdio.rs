@@ -360,6 +360,29 @@ async fn handshake_era_requests_wait_for_initialize_except_ping() {
     .await;
 }
 
+/// Panic.
+#[tool(unscoped)]
+async fn panics() -> String {
+    panic!("a bug in a tool")
+}
+
+#[tokio::test]
+async fn a_tool_that_panics_is_answered_with_an_internal_error() {
+    within(async {
+        let server = McpServer::builder("stdio-test", "0")
+            .tools(tools![panics])
+            .stdio_only()
+            .build()
+            .unwrap();
+        let mut stdio = StdioClient::serve(server, alice(""));
+        stdio.initialize(json!({})).await;
+        let answer = stdio.call(1, "panics", json!({})).await;
+        assert_eq!(answer["error"]["code"], -32603, "{answer}");
+        stdio.close().await.unwrap();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_stdio_only_server_refuses_every_http_request() {
     within(async {

@@ -2,10 +2,12 @@
 //! with the connection standing for the handshake-era session.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_channel::mpsc;
+use futures_util::FutureExt as _;
 use serde_json::{Map, Value};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -122,10 +124,22 @@ impl Connection {
             outbound: Some(self.out.clone()),
         };
         let key = request.id.key();
+        let id = request.id.clone();
         let endpoint = self.endpoint.clone();
         let out = self.out.clone();
         let call = self.calls.spawn(async move {
-            match endpoint.mcp.request(request, ctx).await {
+            // A panicking tool still gets its request answered, so that the client does not
+            // wait for it until its own timeout (over HTTP the connection would close).
+            let reply = AssertUnwindSafe(endpoint.mcp.request(request, ctx))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!("a request panicked");
+                    let error =
+                        ErrorResponse::new(Some(id), code::INTERNAL_ERROR, "internal error");
+                    Reply::Json(http::StatusCode::INTERNAL_SERVER_ERROR, error.to_bytes())
+                });
+            match reply {
                 // Open until the client cancels it or the input ends: this server's tools
                 // never change, so nothing is ever sent on it.
                 Reply::Listen(listen) => {
@@ -215,13 +229,7 @@ impl Connection {
 
     /// Forgets the requests that have finished.
     fn reap(&mut self) {
-        while let Some(done) = self.calls.try_join_next() {
-            if let Err(err) = done
-                && err.is_panic()
-            {
-                tracing::error!("a request panicked; it is not answered");
-            }
-        }
+        while self.calls.try_join_next().is_some() {}
         self.running.retain(|_, call| !call.is_finished());
     }
 
