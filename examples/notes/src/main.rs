@@ -27,17 +27,20 @@ struct NoteList {
     notes: Vec<Note>,
 }
 
-/// The notes of every tenant, in memory: each tool sees its caller's tenant's only.
+/// The notes of every tenant, in memory: each tool sees its caller's tenant's only (callers
+/// without a tenant, such as a stdio user without `NOTES_TENANT`, share theirs).
 #[derive(Clone, Default)]
-struct Notes(Arc<Mutex<HashMap<String, BTreeMap<u64, Note>>>>);
+struct Notes(Arc<Mutex<HashMap<Option<String>, Tenant>>>);
+
+/// One tenant's notes, by id.
+type Tenant = BTreeMap<u64, Note>;
 
 impl Notes {
-    /// Runs `f` on the notes of the caller's tenant (its subject's, without a tenant).
-    fn of<T>(ctx: &ToolContext<Notes>, f: impl FnOnce(&mut BTreeMap<u64, Note>) -> T) -> T {
-        let auth = ctx.auth();
-        let owner = auth.tenant().or(auth.subject()).unwrap_or_default();
+    /// Runs `f` on the notes of the caller's tenant.
+    fn of<T>(ctx: &ToolContext<Notes>, f: impl FnOnce(&mut Tenant) -> T) -> T {
+        let tenant = ctx.auth().tenant().map(str::to_owned);
         let mut all = ctx.state().0.lock().unwrap_or_else(|e| e.into_inner());
-        f(all.entry(owner.to_owned()).or_default())
+        f(all.entry(tenant).or_default())
     }
 }
 
