@@ -2,7 +2,8 @@
 # The whole test suite, as the README gives it and `.ci/run` runs it: every Rust test
 # (unit, integration, trybuild, doctests) with every feature, the official MCP conformance
 # suite against tests/conformance/server.rs, and the interop suite with real third-party
-# clients and authorization servers against the billing example (tests/interop/README.md), and
+# clients and authorization servers against the billing example (tests/interop/README.md), the
+# official Python SDK launching the notes example over stdio (tests/interop/stdio.sh), and
 # the cluster test: two billing replicas behind nginx sharing Redis (tests/cluster/README.md).
 # Installs what the suites need (Debian's redis-server and nginx, npm packages, a Python venv,
 # Debian's Chromium) on the way.
@@ -27,4 +28,5 @@ cargo test --workspace --all-features --locked
 cargo test -p mcp-auth-runtime --all-features --locked --bench verify --bench dispatch
 bash tests/conformance/run.sh
 bash tests/interop/run.sh
+bash tests/interop/stdio.sh
 bash tests/cluster/run.sh

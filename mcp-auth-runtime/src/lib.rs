@@ -109,6 +109,7 @@ mod scope;
 mod serve;
 mod server;
 pub mod session;
+pub mod stdio;
 mod tool;
 
 /// The [`redis`](https://docs.rs/redis) crate (feature `redis`), re-exported on purpose: the

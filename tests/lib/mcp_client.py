@@ -137,6 +137,14 @@ def text_of(result: Any) -> str:
     return "".join(c.text for c in result.content if getattr(c, "type", None) == "text")
 
 
+def assert_era(mode: str, version: str) -> None:
+    """The protocol version a client negotiated belongs to the era its `mode` asked for."""
+    if mode == "legacy":
+        assert version in HANDSHAKE_PROTOCOL_VERSIONS, version
+    else:
+        assert version in MODERN_PROTOCOL_VERSIONS, version
+
+
 async def list_and_lookup(url: str, token: str, mode: str, recorder: Recorder, calls: int = 1) -> None:
     """Connects in `mode`, checks the negotiated version belongs to that era, lists the tools
     and calls lookup_invoice INV-2041 `calls` times; raises on any failure."""
@@ -144,10 +152,7 @@ async def list_and_lookup(url: str, token: str, mode: str, recorder: Recorder, c
     async with connect(url, token, mode, recorder) as client:
         version = client.protocol_version
         t.step(f"connected, protocol version {version}")
-        if mode == "legacy":
-            assert version in HANDSHAKE_PROTOCOL_VERSIONS, version
-        else:
-            assert version in MODERN_PROTOCOL_VERSIONS, version
+        assert_era(mode, version)
         tools = await client.list_tools()
         names = sorted(t.name for t in tools.tools)
         assert "lookup_invoice" in names, names

@@ -8,7 +8,7 @@
 use axum::response::Response;
 use base64::Engine;
 use http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::response::{json_response, rpc_error};
 use super::session::legacy_session;
@@ -16,15 +16,13 @@ use super::{Endpoint, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, header_str, si
 use crate::auth::AuthInfo;
 use crate::jsonrpc::{Id, Request as RpcRequest, code};
 use crate::mcp::Era;
-use crate::peer::{ClientSupport, LogLevel};
+use crate::peer::ClientSupport;
 use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS, meta};
 
 /// Whether `request` is a 2026-07-28 request: its `_meta` names a protocol version, or its
 /// `MCP-Protocol-Version` header names one that is not of the handshake era.
 pub(super) fn is_modern(headers: &HeaderMap, request: &RpcRequest) -> bool {
-    request
-        .meta()
-        .is_some_and(|m| m.contains_key(meta::PROTOCOL_VERSION))
+    crate::mcp::declares_version(request)
         || header_str(headers, &MCP_PROTOCOL_VERSION).is_some_and(|v| !LEGACY_VERSIONS.contains(&v))
 }
 
@@ -49,15 +47,7 @@ pub(super) async fn legacy_era(
 }
 
 fn unsupported_version(id: Option<Id>, requested: &str) -> Response {
-    let mut supported: Vec<&str> = MODERN_VERSIONS.to_vec();
-    supported.extend(LEGACY_VERSIONS);
-    let body = crate::jsonrpc::ErrorResponse::new(
-        id,
-        code::UNSUPPORTED_PROTOCOL_VERSION,
-        "Unsupported protocol version",
-    )
-    .with_data(json!({ "supported": supported, "requested": requested }))
-    .to_bytes();
+    let body = crate::mcp::unsupported_version(id, requested).to_bytes();
     json_response(StatusCode::BAD_REQUEST, body)
 }
 
@@ -171,12 +161,7 @@ pub(super) fn modern_era(headers: &HeaderMap, request: &RpcRequest) -> Result<Er
             }
         }
     }
-    let log_level = match meta.and_then(|m| m.get(meta::LOG_LEVEL)) {
-        None => None,
-        Some(level) => Some(
-            LogLevel::parse(level).ok_or_else(|| invalid("invalid params: unknown log level"))?,
-        ),
-    };
+    let log_level = crate::mcp::log_level(meta).map_err(invalid)?;
     Ok(Era::Modern {
         support: ClientSupport::from_capabilities(Some(capabilities)),
         log_level,

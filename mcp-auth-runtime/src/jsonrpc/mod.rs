@@ -76,6 +76,15 @@ impl Id {
     }
 }
 
+/// A request id as a map key, from the JSON value that names it (`requestId` of
+/// `notifications/cancelled`): the same key as [`Id::key`] gives the request's own id.
+pub(crate) fn request_id_key(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl Request {
     /// `params._meta`, if present and an object.
     pub(crate) fn meta(&self) -> Option<&Map<String, Value>> {

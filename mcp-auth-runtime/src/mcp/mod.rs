@@ -7,13 +7,15 @@
 //! `resultType` to every result and caching hints to lists, and returns requests for input as
 //! an `InputRequiredResult`.
 //!
-//! One file per concern: [`lifecycle`] (`initialize`, `logging/setLevel`, `server/discover`),
-//! [`list`] (`tools/list` pages and cursors), [`call`] (`tools/call`), [`round_trip`],
+//! One file per concern: [`era`] (what a 2026-07-28 request declares in `_meta`),
+//! [`lifecycle`] (`initialize`, `logging/setLevel`, `server/discover`), [`list`]
+//! (`tools/list` pages and cursors), [`call`] (`tools/call`), [`round_trip`],
 //! [`request_state`] and [`spent`] (the 2026-07-28 input round trips), [`listen`] and
 //! [`streams`] (`subscriptions/listen`), [`events`] (what the `on_call` hook sees), [`reply`]
 //! (what goes back to the transport).
 
 mod call;
+mod era;
 mod events;
 mod lifecycle;
 mod list;
@@ -24,6 +26,7 @@ mod round_trip;
 mod spent;
 mod streams;
 
+pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};
 pub(crate) use events::Observer;
 pub use events::{CallEvent, CallOutcome};
 pub(crate) use reply::{Listen, Reply};
@@ -45,7 +48,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::auth::AuthInfo;
-use crate::jsonrpc::{Request, code};
+use crate::jsonrpc::{Request, code, request_id_key};
 use crate::peer::{ClientSupport, LogLevel};
 use crate::protocol::meta;
 use crate::rate_limit::RateLimits;
@@ -155,13 +158,9 @@ impl Dispatcher {
         let Some(id) = params.and_then(|p| p.get("requestId")) else {
             return;
         };
-        let id = match id {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
         self.deliver(Relayed::Cancel {
             scope: scope.to_owned(),
-            id,
+            id: request_id_key(id),
         })
         .await;
     }

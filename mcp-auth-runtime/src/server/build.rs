@@ -45,6 +45,7 @@ impl McpServerBuilder {
             &self.name,
             self.verifier,
             self.without_auth,
+            self.stdio_only,
             &self.authorization_servers,
             self.resource.as_deref(),
             &registry,
@@ -132,7 +133,7 @@ impl McpServerBuilder {
         dispatcher.paginate();
         let local_identity = match &auth {
             Auth::Disabled(identity) => Some(identity.clone()),
-            Auth::Verifier(_) => None,
+            Auth::Verifier(_) | Auth::Refused => None,
         };
         Ok(McpServer {
             inner: Arc::new(Inner {
@@ -225,6 +226,7 @@ fn authentication(
     name: &str,
     verifier: Option<SharedVerifier>,
     without_auth: Option<Option<AuthInfo>>,
+    stdio_only: bool,
     issuers: &[String],
     resource: Option<&str>,
     registry: &Registry,
@@ -242,6 +244,7 @@ fn authentication(
             return Ok(Auth::Disabled(Arc::new(identity)));
         }
         (None, None) => match (issuers, resource) {
+            ([], _) if stdio_only => return Ok(Auth::Refused),
             ([], _) => return Err(BuildError::NoVerifier),
             ([issuer], Some(resource)) => {
                 let jwt = JwtVerifier::builder(issuer.clone(), resource.to_owned()).build()?;

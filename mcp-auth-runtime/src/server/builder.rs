@@ -31,6 +31,7 @@ pub struct McpServerBuilder {
     pub(super) state: Option<(Arc<dyn Any + Send + Sync>, StateType)>,
     pub(super) verifier: Option<SharedVerifier>,
     pub(super) without_auth: Option<Option<AuthInfo>>,
+    pub(super) stdio_only: bool,
     pub(super) scopes: ScopePolicy,
     pub(super) path: Option<String>,
     pub(super) proxy_rewrites_path: bool,
@@ -79,6 +80,7 @@ impl McpServerBuilder {
             state: None,
             verifier: None,
             without_auth: None,
+            stdio_only: false,
             scopes: ScopePolicy::default(),
             path: None,
             proxy_rewrites_path: false,
@@ -154,6 +156,16 @@ impl McpServerBuilder {
     /// For local development only, like [`without_auth`](Self::without_auth).
     pub fn without_auth_as(mut self, identity: AuthInfo) -> Self {
         self.without_auth = Some(Some(identity));
+        self
+    }
+
+    /// Builds a server for the stdio transport only ([`stdio::serve`](crate::stdio::serve)),
+    /// where the caller's identity comes from the environment: `build()` then needs no token
+    /// verifier or authorization server, and the HTTP router, if served all the same, refuses
+    /// every request with `401`. With a verifier (or [`without_auth`](Self::without_auth))
+    /// configured as well, HTTP is served as that configuration says.
+    pub fn stdio_only(mut self) -> Self {
+        self.stdio_only = true;
         self
     }
 

@@ -94,6 +94,9 @@ enum Auth {
     Verifier(SharedVerifier),
     /// Local development: every caller is this identity.
     Disabled(Arc<AuthInfo>),
+    /// Served over stdio only ([`McpServerBuilder::stdio_only`]): no HTTP caller has an
+    /// identity, so the MCP endpoint answers `401` to all of them.
+    Refused,
 }
 
 impl McpServer {
@@ -134,6 +137,11 @@ impl McpServer {
 
     fn mcp(&self) -> &crate::mcp::Dispatcher {
         &self.inner.endpoint.mcp
+    }
+
+    /// What the MCP endpoint's handlers share, for the transports that are not HTTP.
+    pub(crate) fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.inner.endpoint
     }
 
     /// An axum router serving the MCP endpoint, its protected-resource metadata and (unless
@@ -238,6 +246,7 @@ impl McpServer {
                 endpoint.challenge.clone(),
             )),
             Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
+            Auth::Refused => route,
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
         let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone()));
@@ -276,7 +285,7 @@ impl McpServer {
             let probes = Probes {
                 verifier: match &inner.auth {
                     Auth::Verifier(verifier) => Some(verifier.clone()),
-                    Auth::Disabled(_) => None,
+                    Auth::Disabled(_) | Auth::Refused => None,
                 },
                 sessions: endpoint.mcp.sessions.clone(),
             };

@@ -1,7 +1,8 @@
 //! What the tests of every mcp-auth package share, so that no helper is written twice: a real
 //! token issuer signing with real keys ([`issuer`]), MCP clients of both eras ([`Client`] for
-//! 2025-11-25 sessions, [`modern`] for 2026-07-28 requests), servers on loopback ([`serve`]), the headers of answers ([`header`]),
-//! tools to serve ([`tools`]), log capture ([`logs`]), time bounds and scratch directories
+//! 2025-11-25 sessions, [`modern`] for 2026-07-28 requests, [`stdio`] for the stdio
+//! transport), servers on loopback ([`serve`]), the headers of answers ([`header`]), tools to
+//! serve ([`tools`]), log capture ([`logs`]), time bounds and scratch directories
 //! ([`fixture`]), and the workspace's programs run as processes ([`process`]).
 
 pub mod fixture;
@@ -9,6 +10,7 @@ pub mod issuer;
 pub mod logs;
 pub mod modern;
 pub mod process;
+pub mod stdio;
 pub mod tools;
 
 mod client;
