@@ -214,14 +214,16 @@ impl McpServer {
     }
 
     /// A [`BearerAuthLayer`] with this server's verifier and challenge, for routes of your
-    /// own; `None` when the server runs [`without_auth`](McpServerBuilder::without_auth).
+    /// own; `None` when the server has no verifier: it runs
+    /// [`without_auth`](McpServerBuilder::without_auth) or
+    /// [`stdio_only`](McpServerBuilder::stdio_only).
     pub fn bearer_auth(&self) -> Option<BearerAuthLayer<impl TokenVerifier + use<>>> {
         match &self.inner.auth {
             Auth::Verifier(verifier) => Some(BearerAuthLayer::new(
                 verifier.clone(),
                 self.inner.endpoint.challenge.clone(),
             )),
-            Auth::Disabled(_) => None,
+            Auth::Disabled(_) | Auth::Refused => None,
         }
     }
 
