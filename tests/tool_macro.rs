@@ -402,3 +402,34 @@ async fn unscoped_and_context_free_tools_are_plain_functions() {
     .unwrap();
     assert_eq!(result, CallToolResult::text("acme 100"));
 }
+
+/// A tool may be named like anything the `tools!` expansion uses inside: its names are private
+/// to the expansion.
+mod named_like_the_expansion {
+    use mcp_auth_runtime::prelude::*;
+
+    /// A tool named `names`.
+    #[tool(unscoped)]
+    pub async fn names() -> String {
+        "names".into()
+    }
+
+    pub mod nested {
+        pub mod names {
+            use mcp_auth_runtime::prelude::*;
+
+            /// A tool inside a module named `names`.
+            #[tool(unscoped)]
+            pub async fn inner() -> String {
+                "inner".into()
+            }
+        }
+    }
+
+    #[test]
+    fn tools_named_like_the_expansions_own_items_are_listed() {
+        let defs = tools![names, nested::names::inner];
+        let listed: Vec<&str> = defs.iter().map(|def| def.name()).collect();
+        assert_eq!(listed, ["names", "inner"]);
+    }
+}

@@ -41,7 +41,7 @@ fn def(path: &Path) -> TokenStream {
     quote! {{
         #[allow(non_camel_case_types, dead_code, unreachable_pub)]
         mod #stand_ins {
-            pub mod names {
+            mod names {
                 pub struct #name {}
             }
             pub use self::names::#name as #local;

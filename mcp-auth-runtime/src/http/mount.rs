@@ -22,9 +22,10 @@ use crate::server::BuildError;
 const DEFAULT_PATH: &str = "/mcp";
 
 /// The endpoint's path: the configured one, else the resource's, else `/mcp`; refused when it
-/// does not start with `/`, or when clients connecting to the resource would not reach it
-/// (the resource's path is neither equal to it nor a prefix of it) and no proxy rewrites one
-/// into the other.
+/// does not start with `/` or is no plain path (axum would route `{x}`, `:x` or `*x` as a
+/// parameter), or when clients connecting to the resource would not reach it (the resource's
+/// path is neither equal to it nor a prefix of it, trailing slash included, since axum routes
+/// `/mcp` and `/mcp/` apart) and no proxy rewrites one into the other.
 pub(crate) fn endpoint_path(
     configured: Option<String>,
     resource: Option<&str>,
@@ -32,24 +33,28 @@ pub(crate) fn endpoint_path(
 ) -> Result<String, BuildError> {
     let resource_path = resource
         .and_then(|r| url::Url::parse(r).ok())
-        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .map(|url| url.path().to_owned())
+        .filter(|path| path != "/")
         .unwrap_or_default();
-    let Some(path) = configured else {
-        return Ok(if resource_path.is_empty() {
-            DEFAULT_PATH.to_owned()
-        } else {
-            resource_path
-        });
+    let path = match configured {
+        Some(path) => path,
+        None if resource_path.is_empty() => DEFAULT_PATH.to_owned(),
+        None => resource_path.clone(),
     };
-    if !path.starts_with('/') {
+    let plain = path.starts_with('/')
+        && !path.contains(['{', '}'])
+        && !path
+            .split('/')
+            .any(|segment| segment.starts_with([':', '*']));
+    if !plain {
         return Err(BuildError::InvalidPath(path));
     }
-    let served = path.trim_end_matches('/');
     let covers = resource_path.is_empty()
-        || served == resource_path
-        || served
+        || path == resource_path
+        || (resource_path.ends_with('/') && path.starts_with(&resource_path))
+        || path
             .strip_prefix(&resource_path)
-            .is_some_and(|rest| rest.starts_with('/'));
+            .is_some_and(|rest| rest.starts_with('/') && rest != "/");
     match resource {
         Some(resource) if !covers && !proxy_rewrites_path => Err(BuildError::PathMismatch {
             resource: resource.to_owned(),
@@ -86,7 +91,9 @@ pub(crate) async fn refuse_nested(
             .get::<OriginalUri>()
             .map(|OriginalUri(uri)| uri.path().to_owned())
             .unwrap_or_default();
-        let routed = request.uri().path();
+        // Escaped: the path is the client's, and this may go to a terminal.
+        let original = original.escape_debug();
+        let routed = request.uri().path().escape_debug();
         crate::server::visible_error!(
             "the MCP server's router is nested under a path prefix (`{original}` was routed to \
              `{routed}`): its protected-resource metadata must be served at the origin's \
@@ -114,7 +121,7 @@ mod tests {
     fn the_path_defaults_to_the_resources() {
         let path = |resource| endpoint_path(None, resource, false).unwrap();
         assert_eq!(path(Some("https://x.example/api/mcp")), "/api/mcp");
-        assert_eq!(path(Some("https://x.example/api/mcp/")), "/api/mcp");
+        assert_eq!(path(Some("https://x.example/api/mcp/")), "/api/mcp/");
         assert_eq!(path(Some("https://x.example")), "/mcp");
         assert_eq!(path(Some("https://x.example/")), "/mcp");
         assert_eq!(path(None), "/mcp");
@@ -135,6 +142,9 @@ mod tests {
             ("/mcp", "https://x.example/api/mcp"),
             ("/api/mcpx", "https://x.example/api/mcp"),
             ("/apimcp", "https://x.example/api"),
+            // axum routes these apart: the resource's own URL would be 404.
+            ("/mcp/", "https://x.example/mcp"),
+            ("/mcp", "https://x.example/mcp/"),
         ] {
             assert!(
                 matches!(
@@ -144,10 +154,25 @@ mod tests {
                 "{configured} for {resource}"
             );
         }
+        for invalid in ["mcp", "/{tenant}/mcp", "/:tenant/mcp", "/api/*rest"] {
+            assert!(
+                matches!(
+                    path(invalid, "https://x.example"),
+                    Err(BuildError::InvalidPath(_))
+                ),
+                "{invalid}"
+            );
+        }
+        // Nor from the resource: `:x` there would become a parameter route (a URL keeps `:`
+        // in its path, and percent-encodes `{` and `}`).
         assert!(matches!(
-            path("mcp", "https://x.example/mcp"),
+            endpoint_path(None, Some("https://x.example/:tenant/mcp"), false),
             Err(BuildError::InvalidPath(_))
         ));
+        assert_eq!(
+            endpoint_path(None, Some("https://x.example/{tenant}/mcp"), false).unwrap(),
+            "/%7Btenant%7D/mcp"
+        );
     }
 
     #[test]

@@ -66,7 +66,10 @@ pub enum BuildError {
     #[error(transparent)]
     Jwt(#[from] JwtConfigError),
     /// The MCP path is not an absolute path.
-    #[error("the MCP path `{0}` must start with `/`")]
+    #[error(
+        "the MCP path `{0}` must start with `/` and be a plain path: no `{{`, `}}`, and no \
+         segment starting with `:` or `*` (axum would read those as parameters)"
+    )]
     InvalidPath(String),
     /// Clients connecting to the resource's URL would not reach the MCP endpoint: the
     /// resource's path is neither the endpoint's path nor a prefix of it.

@@ -48,7 +48,7 @@ impl Owner {
 }
 
 /// Why [`McpServer::merge_into`](super::McpServer::merge_into) refused to merge: the
-/// application already serves one of the server's paths.
+/// application already serves one of the server's paths, for one of the same methods.
 #[derive(Debug, thiserror::Error)]
 #[error("your router already serves `{path}`, which the MCP server serves too: {remedy}")]
 pub struct RouteConflict {
@@ -63,14 +63,28 @@ impl RouteConflict {
     }
 }
 
-/// `app` with `ours` added, or the conflict axum reports by panicking.
+/// `app` with `ours` added, or the conflict axum reports by panicking. Any other panic is
+/// not a conflict and goes on unwinding.
 pub(super) fn add_route(app: Router, ours: OurRoute) -> Result<Router, RouteConflict> {
     let OurRoute { path, route, owner } = ours;
     // Unwind safety: on a panic the half-built router is dropped with the error; nothing
     // else was touched.
     let added = catch_unwind(AssertUnwindSafe(|| app.route(&path, route)));
-    added.map_err(|_| RouteConflict {
-        path,
-        remedy: owner.remedy(),
+    added.map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // axum's words for the two ways a route can collide with one already there.
+        if !(message.contains("Overlapping method route")
+            || message.contains("conflict with previously registered route"))
+        {
+            std::panic::resume_unwind(panic);
+        }
+        RouteConflict {
+            path,
+            remedy: owner.remedy(),
+        }
     })
 }

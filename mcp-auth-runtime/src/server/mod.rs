@@ -168,10 +168,15 @@ impl McpServer {
     /// the option to turn ours off when `app` already serves one of their paths (your own
     /// `/healthz`, say) instead of axum's `Overlapping method route` panic.
     ///
-    /// axum reports an overlap only by panicking, so each of our routes is added to a copy of
-    /// `app` under [`catch_unwind`](std::panic::catch_unwind): the panic hook still prints
-    /// axum's message before this returns the error, and under `panic = "abort"` the process
-    /// stops there, with axum's message.
+    /// axum reports an overlap only by panicking, so each of our routes is added to `app`
+    /// under [`catch_unwind`](std::panic::catch_unwind) (`app` is consumed either way): the
+    /// panic hook still prints axum's message before this returns the error, and under
+    /// `panic = "abort"` the process stops there, with axum's message.
+    ///
+    /// What axum lets through is not caught: a route of yours on the same path for other
+    /// methods only (ours then answers the methods it serves), a wildcard or parameter route
+    /// that also matches one of our paths (ours wins there, since static segments win), or a
+    /// `fallback`. Keep `/.well-known/` and the MCP path to the server.
     ///
     /// ```
     /// use axum::{Router, routing::get};
