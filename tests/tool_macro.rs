@@ -410,17 +410,17 @@ mod named_like_the_expansion {
 
     /// A tool named `names`.
     #[tool(unscoped)]
-    pub async fn names() -> String {
+    pub(crate) async fn names() -> String {
         "names".into()
     }
 
-    pub mod nested {
-        pub mod names {
+    pub(crate) mod nested {
+        pub(crate) mod names {
             use mcp_auth_runtime::prelude::*;
 
             /// A tool inside a module named `names`.
             #[tool(unscoped)]
-            pub async fn inner() -> String {
+            pub(crate) async fn inner() -> String {
                 "inner".into()
             }
         }
