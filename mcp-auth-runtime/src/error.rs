@@ -14,6 +14,11 @@ use std::error::Error as StdError;
 /// | [`Internal`](Self::Internal) | a tool result with `isError: true` saying only "internal error"; the cause is logged |
 /// | [`MissingClientCapability`](Self::MissingClientCapability) | 2026-07-28: error `-32021` with HTTP `400`; earlier: a tool result with `isError: true` |
 /// | [`InputRequired`](Self::InputRequired) | 2026-07-28: an `InputRequiredResult` the client answers by retrying |
+/// | [`NotFound`](Self::NotFound) | from a resource: JSON-RPC `-32602` "resource not found" with the URI (SEP-2164); from a tool: a tool result with `isError: true` |
+///
+/// A resource's read answers a JSON-RPC error rather than a result with `isError`:
+/// `InvalidArguments` and `NotFound` as `-32602`, `Failed` as `-32603` with the message,
+/// `Internal` as `-32603` "internal error".
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ToolError {
@@ -42,6 +47,11 @@ pub enum ToolError {
     /// again when the client retries the call with it. Propagate it with `?`.
     #[error("input required from the client")]
     InputRequired(Box<crate::input::InputRequest>),
+    /// What was asked for does not exist, or not for this caller: a resource template's
+    /// instance another tenant owns, say. A resource read answers it exactly as a URI no
+    /// resource serves, so that a caller cannot tell the two apart.
+    #[error("not found")]
+    NotFound,
 }
 
 impl ToolError {

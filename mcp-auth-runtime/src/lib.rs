@@ -104,6 +104,7 @@ mod private;
 mod protocol;
 mod random;
 pub mod rate_limit;
+pub mod resource;
 mod result;
 mod scope;
 mod serve;
@@ -127,6 +128,7 @@ pub use context::ToolContext;
 pub use error::ToolError;
 pub use input::InputRequest;
 pub use peer::{ElicitAction, Elicitation, LogLevel};
+pub use resource::ResourceDef;
 pub use result::{CallToolResult, Content, ResourceContents};
 pub use tool::{Annotations, Args, ToolDef};
 

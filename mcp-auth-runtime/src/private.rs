@@ -8,6 +8,10 @@ pub use mcp_auth_macros::tools;
 
 pub use crate::context::{CallContext, ToolContext};
 pub use crate::error::ToolError;
+pub use crate::resource::{
+    ReadFuture, ReadHandler, ReadRequest, ResourceAnnotations, ResourceDef, ResourceMeta,
+    ResourceUri, Role,
+};
 pub use crate::result::CallToolResult;
 pub use crate::tool::{Annotations, Arguments, BoxFuture, StateType, Tool, ToolDef, ToolMeta};
 
@@ -19,6 +23,12 @@ use serde_json::Value;
 /// A tool's descriptor, from what `#[tool]` generated: its metadata and its handler.
 pub fn tool_def(meta: ToolMeta, handler: fn(CallContext, Arguments) -> BoxFuture) -> ToolDef {
     ToolDef::new(meta, handler)
+}
+
+/// A resource's descriptor, from its metadata and its handler; checked when the server is
+/// built.
+pub fn resource_def(meta: ResourceMeta, handler: ReadHandler) -> ResourceDef {
+    ResourceDef::new(meta, handler)
 }
 
 /// The typed context a tool takes, from the erased one the server passes. Fails only if the

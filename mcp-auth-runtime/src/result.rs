@@ -160,3 +160,32 @@ pub struct ResourceContents {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
 }
+
+impl ResourceContents {
+    /// Text contents of `uri`.
+    pub fn text(uri: impl Into<String>, text: impl Into<String>) -> Self {
+        ResourceContents {
+            uri: uri.into(),
+            mime_type: None,
+            text: Some(text.into()),
+            blob: None,
+        }
+    }
+
+    /// Binary contents of `uri`, sent base64-encoded as `blob`.
+    pub fn blob(uri: impl Into<String>, bytes: &[u8]) -> Self {
+        use base64::Engine;
+        ResourceContents {
+            uri: uri.into(),
+            mime_type: None,
+            text: None,
+            blob: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+
+    /// The same contents with this media type.
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}

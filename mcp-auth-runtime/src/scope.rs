@@ -99,6 +99,14 @@ impl fmt::Debug for ScopePolicy {
     }
 }
 
+/// Every scope of `scopes`, sorted, each once: what a set of descriptors requires in all.
+pub(crate) fn union(scopes: impl IntoIterator<Item = &'static str>) -> Vec<&'static str> {
+    let mut scopes: Vec<&'static str> = scopes.into_iter().collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

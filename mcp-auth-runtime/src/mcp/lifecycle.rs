@@ -11,11 +11,16 @@ use crate::peer::{ClientSupport, LogLevel};
 use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS};
 use crate::session::SessionError;
 
-fn capabilities() -> Value {
-    json!({ "tools": { "listChanged": false }, "logging": {} })
-}
-
 impl Dispatcher {
+    /// What the server offers: `resources` only when it has some.
+    fn capabilities(&self) -> Value {
+        let mut capabilities = json!({ "tools": { "listChanged": false }, "logging": {} });
+        if !self.resources.is_empty() {
+            capabilities["resources"] = json!({ "listChanged": false });
+        }
+        capabilities
+    }
+
     /// `initialize`: the negotiated version and the server's capabilities. The session it
     /// starts (stateful mode) is opened by the transport, which names it in a header.
     pub(super) fn initialize(&self, request: &Request) -> Reply {
@@ -40,7 +45,7 @@ impl Dispatcher {
         let support = ClientSupport::from_capabilities(params.and_then(|p| p.get("capabilities")));
         let mut result = json!({
             "protocolVersion": version,
-            "capabilities": capabilities(),
+            "capabilities": self.capabilities(),
             "serverInfo": self.server_info,
         });
         if let Some(instructions) = &self.instructions {
@@ -107,7 +112,7 @@ impl Dispatcher {
         supported.extend(LEGACY_VERSIONS);
         let mut result = json!({
             "supportedVersions": supported,
-            "capabilities": capabilities(),
+            "capabilities": self.capabilities(),
             "serverInfo": self.server_info,
             "ttlMs": self.list_ttl.as_millis() as u64,
             "cacheScope": self.cache_scope,

@@ -1,5 +1,6 @@
 //! `tools/list`: pages precomputed when the server is built, opaque cursors bound to the tool
-//! set, and per-caller pages when the list is filtered by scope.
+//! and resource set, and per-caller pages when the list is filtered by scope. The resource
+//! lists page the same way, with the same cursors.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -19,13 +20,19 @@ impl Dispatcher {
         let entries: Vec<&RawValue> = self.registry.entries().collect();
         let tail = |page: Box<RawValue>| Bytes::from(format!("{}}}", page.get()));
         self.pages = self
-            .pages_of(&entries)
+            .pages_of("tools", &entries)
             .into_iter()
             .map(|(legacy, modern)| (tail(legacy), tail(modern)))
             .collect();
     }
 
-    fn pages_of(&self, entries: &[&RawValue]) -> Vec<(Box<RawValue>, Box<RawValue>)> {
+    /// The pages of a list result whose items are `entries`, under `key`: (handshake era,
+    /// 2026-07-28 era).
+    pub(super) fn pages_of(
+        &self,
+        key: &str,
+        entries: &[&RawValue],
+    ) -> Vec<(Box<RawValue>, Box<RawValue>)> {
         let chunks: Vec<&[&RawValue]> = if entries.is_empty() {
             vec![&[]]
         } else {
@@ -38,15 +45,21 @@ impl Dispatcher {
             .map(|(index, chunk)| {
                 let next = (index + 1 < count).then(|| self.cursor(index + 1));
                 (
-                    self.list_page(chunk, next.as_deref(), false),
-                    self.list_page(chunk, next.as_deref(), true),
+                    self.list_page(key, chunk, next.as_deref(), false),
+                    self.list_page(key, chunk, next.as_deref(), true),
                 )
             })
             .collect()
     }
 
-    fn list_page(&self, entries: &[&RawValue], next: Option<&str>, modern: bool) -> Box<RawValue> {
-        let mut json = String::from("{\"tools\":[");
+    fn list_page(
+        &self,
+        key: &str,
+        entries: &[&RawValue],
+        next: Option<&str>,
+        modern: bool,
+    ) -> Box<RawValue> {
+        let mut json = format!("{{{}:[", Value::from(key));
         for (i, entry) in entries.iter().enumerate() {
             if i > 0 {
                 json.push(',');
@@ -91,29 +104,44 @@ impl Dispatcher {
         index.parse().ok()
     }
 
+    /// The page a list request asks for: the first without a cursor.
+    pub(super) fn requested_page(&self, request: &Request) -> Result<usize, Reply> {
+        match request.params.as_ref().and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::String(cursor)) => self
+                .page_of_cursor(cursor)
+                .ok_or_else(|| invalid_cursor(request)),
+            Some(_) => Err(error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: `cursor` must be a string",
+            )),
+        }
+    }
+
+    /// Page `page` of a list computed for this request.
+    pub(super) fn computed_page(
+        &self,
+        request: &Request,
+        modern: bool,
+        pages: Vec<(Box<RawValue>, Box<RawValue>)>,
+        page: usize,
+    ) -> Reply {
+        match pages.get(page) {
+            Some((legacy, current)) => Reply::Json(
+                StatusCode::OK,
+                result_body(&request.id, if modern { current } else { legacy }),
+            ),
+            None => invalid_cursor(request),
+        }
+    }
+
     pub(super) fn list_tools(&self, request: &Request, ctx: &RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
-        let page = match request.params.as_ref().and_then(|p| p.get("cursor")) {
-            None | Some(Value::Null) => 0,
-            Some(Value::String(cursor)) => match self.page_of_cursor(cursor) {
-                Some(page) => page,
-                None => {
-                    return error(
-                        request,
-                        StatusCode::OK,
-                        code::INVALID_PARAMS,
-                        "invalid params: invalid cursor",
-                    );
-                }
-            },
-            Some(_) => {
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INVALID_PARAMS,
-                    "invalid params: `cursor` must be a string",
-                );
-            }
+        let page = match self.requested_page(request) {
+            Ok(page) => page,
+            Err(refused) => return refused,
         };
         if self.filter_tools {
             let entries: Vec<&RawValue> = self
@@ -124,31 +152,23 @@ impl Dispatcher {
                 .filter(|(tool, _)| self.scopes.missing(&ctx.auth, tool.scopes()).is_empty())
                 .map(|(_, entry)| entry)
                 .collect();
-            let pages = self.pages_of(&entries);
-            return match pages.get(page) {
-                Some((legacy, current)) => Reply::Json(
-                    StatusCode::OK,
-                    result_body(&request.id, if modern { current } else { legacy }),
-                ),
-                None => error(
-                    request,
-                    StatusCode::OK,
-                    code::INVALID_PARAMS,
-                    "invalid params: invalid cursor",
-                ),
-            };
+            return self.computed_page(request, modern, self.pages_of("tools", &entries), page);
         }
         match self.pages.get(page) {
             Some((legacy, current)) => Reply::Precomputed {
                 head: response_head(&request.id, 0).into(),
                 tail: if modern { current } else { legacy }.clone(),
             },
-            None => error(
-                request,
-                StatusCode::OK,
-                code::INVALID_PARAMS,
-                "invalid params: invalid cursor",
-            ),
+            None => invalid_cursor(request),
         }
     }
+}
+
+fn invalid_cursor(request: &Request) -> Reply {
+    error(
+        request,
+        StatusCode::OK,
+        code::INVALID_PARAMS,
+        "invalid params: invalid cursor",
+    )
 }

@@ -3,13 +3,14 @@
 //!
 //! Both protocol eras are served here. The handshake era (2025-03-26 to 2025-11-25) answers
 //! `initialize`, `ping`, `logging/setLevel`, `tools/list` and `tools/call`; the 2026-07-28 era
-//! answers `server/discover`, `tools/list`, `tools/call` and `subscriptions/listen`, adds
+//! answers `server/discover`, `tools/list`, `tools/call` and `subscriptions/listen`; both answer the resource methods
+//! when the server has resources, adds
 //! `resultType` to every result and caching hints to lists, and returns requests for input as
 //! an `InputRequiredResult`.
 //!
 //! One file per concern: [`era`] (what a 2026-07-28 request declares in `_meta`),
 //! [`lifecycle`] (`initialize`, `logging/setLevel`, `server/discover`), [`list`]
-//! (`tools/list` pages and cursors), [`call`] (`tools/call`), [`round_trip`],
+//! (`tools/list` pages and cursors), [`call`] (`tools/call`), [`resources`], [`round_trip`],
 //! [`request_state`] and [`spent`] (the 2026-07-28 input round trips), [`listen`] and
 //! [`streams`] (`subscriptions/listen`), [`events`] (what the `on_call` hook sees), [`reply`]
 //! (what goes back to the transport).
@@ -22,6 +23,7 @@ mod list;
 mod listen;
 mod reply;
 mod request_state;
+mod resources;
 mod round_trip;
 mod spent;
 mod streams;
@@ -52,6 +54,7 @@ use crate::jsonrpc::{Request, code, request_id_key};
 use crate::peer::{ClientSupport, LogLevel};
 use crate::protocol::meta;
 use crate::rate_limit::RateLimits;
+use crate::resource::Resources;
 use crate::scope::ScopePolicy;
 use crate::session::{LocalCalls, Relayed, Session, SessionStore};
 use crate::tool::Registry;
@@ -80,9 +83,11 @@ pub(crate) struct RequestCtx {
 /// Everything dispatch needs, shared by all requests of one server.
 pub(crate) struct Dispatcher {
     pub(crate) registry: Registry,
+    pub(crate) resources: Resources,
     pub(crate) scopes: ScopePolicy,
     pub(crate) state: Arc<dyn std::any::Any + Send + Sync>,
-    /// Whether `tools/list` shows each caller only the tools its scopes allow.
+    /// Whether `tools/list` and the resource lists show each caller only what its scopes
+    /// allow.
     pub(crate) filter_tools: bool,
     /// Legacy sessions; `None` in stateless mode.
     pub(crate) sessions: Option<Arc<SessionStore>>,
@@ -131,6 +136,15 @@ impl Dispatcher {
             ("subscriptions/listen", true) => self.listen(&request, &ctx),
             ("tools/list", _) => self.list_tools(&request, &ctx),
             ("tools/call", _) => self.call_tool(request, ctx).await,
+            ("resources/list", _) if !self.resources.is_empty() => {
+                self.list_resources(&request, &ctx, false)
+            }
+            ("resources/templates/list", _) if !self.resources.is_empty() => {
+                self.list_resources(&request, &ctx, true)
+            }
+            ("resources/read", _) if !self.resources.is_empty() => {
+                self.read_resource(&request, &ctx).await
+            }
             (method, _) => {
                 let status = if modern {
                     StatusCode::NOT_FOUND

@@ -18,6 +18,7 @@ use crate::mcp::{
     Dispatcher, MAX_SPENT, MIN_REQUEST_STATE_KEY_LEN, MemorySpent, OpenStreams, Sealer, SpentStates,
 };
 use crate::metadata::ProtectedResourceMetadata;
+use crate::resource::Resources;
 use crate::session::{Limits, MemorySessions, SessionStore};
 use crate::tool::schema::is_object_schema;
 use crate::tool::{Registry, StateType, ToolDef};
@@ -33,6 +34,20 @@ impl McpServerBuilder {
         let request_state = self.request_state()?;
         check_tools(&self.tools, self.state.as_ref().map(|(_, t)| *t))?;
         let registry = Registry::new(self.tools);
+        let state_type = self.state.as_ref().map(|(_, t)| *t);
+        for resource in &self.resources {
+            if let Some(wanted) = resource.state()
+                && !state_matches(wanted, state_type)
+            {
+                return Err(BuildError::ResourceStateMismatch {
+                    resource: resource.name(),
+                    expected: wanted.name,
+                    given: state_type.map_or("()", |s| s.name),
+                });
+            }
+        }
+        let resources = Resources::new(self.resources)?;
+        let declared = declared_scopes(&registry, &resources);
         if let Some(limits) = &self.rate_limits
             && let Some(unknown) = limits
                 .tool_names()
@@ -48,7 +63,7 @@ impl McpServerBuilder {
             self.stdio_only,
             &self.authorization_servers,
             self.resource.as_deref(),
-            &registry,
+            &declared,
         )?;
         let advertised = match self.baseline_scopes {
             Some(scopes) => {
@@ -57,7 +72,7 @@ impl McpServerBuilder {
                 }
                 scopes
             }
-            None => registry.scopes().iter().map(|s| (*s).to_owned()).collect(),
+            None => declared.iter().map(|s| (*s).to_owned()).collect(),
         };
         let mut challenge = Challenge::new(self.name.clone()).scope(advertised.join(" "));
         let metadata = match &self.resource {
@@ -104,9 +119,10 @@ impl McpServerBuilder {
         let calls = sessions
             .as_ref()
             .map_or_else(Arc::default, |store| store.calls());
-        let fingerprint = fingerprint(&registry);
+        let fingerprint = fingerprint(&registry, &resources);
         let mut dispatcher = Dispatcher {
             registry,
+            resources,
             scopes: self.scopes,
             state: self.state.map_or_else(unit_state, |(state, _)| state),
             filter_tools: self.filter_tools_by_scope,
@@ -191,18 +207,30 @@ fn check_tools(tools: &[ToolDef], state: Option<StateType>) -> Result<(), BuildE
                 which: "output",
             });
         }
-        if let Some(wanted) = tool.state() {
-            let matches = state.is_some_and(|given| (given.id)() == (wanted.id)());
-            if !matches && (wanted.id)() != std::any::TypeId::of::<()>() {
-                return Err(BuildError::StateMismatch {
-                    tool: tool.name(),
-                    expected: wanted.name,
-                    given: state.map_or("()", |s| s.name),
-                });
-            }
+        if let Some(wanted) = tool.state()
+            && !state_matches(wanted, state)
+        {
+            return Err(BuildError::StateMismatch {
+                tool: tool.name(),
+                expected: wanted.name,
+                given: state.map_or("()", |s| s.name),
+            });
         }
     }
     Ok(())
+}
+
+/// Whether a handler's `ToolContext<S>` can be given the server's state: `S` is that state,
+/// or `()`.
+fn state_matches(wanted: StateType, given: Option<StateType>) -> bool {
+    given.is_some_and(|given| (given.id)() == (wanted.id)())
+        || (wanted.id)() == std::any::TypeId::of::<()>()
+}
+
+/// The union of every tool's and resource's scopes, sorted: what `scopes_supported`
+/// advertises by default and a local identity holds.
+fn declared_scopes(registry: &Registry, resources: &Resources) -> Vec<&'static str> {
+    crate::scope::union(registry.scopes().iter().chain(resources.scopes()).copied())
 }
 
 /// The resource must be an absolute `https` URI (http on loopback), and so must every
@@ -229,7 +257,7 @@ fn authentication(
     stdio_only: bool,
     issuers: &[String],
     resource: Option<&str>,
-    registry: &Registry,
+    declared: &[&'static str],
 ) -> Result<Auth, BuildError> {
     let verifier = match (verifier, without_auth) {
         (Some(verifier), _) => verifier,
@@ -238,9 +266,8 @@ fn authentication(
                 "MCP server `{name}` runs WITHOUT AUTHENTICATION: every caller is a local user. \
                  Use this for local development only."
             );
-            let identity = identity.unwrap_or_else(|| {
-                AuthInfo::new("local").with_scopes(registry.scopes().iter().copied())
-            });
+            let identity = identity
+                .unwrap_or_else(|| AuthInfo::new("local").with_scopes(declared.iter().copied()));
             return Ok(Auth::Disabled(Arc::new(identity)));
         }
         (None, None) => match (issuers, resource) {
@@ -300,12 +327,17 @@ fn server_info(name: String, version: String, title: Option<String>) -> Value {
     info
 }
 
-/// Changes with the tool set, so that `tools/list` cursors of another deployment are refused.
-fn fingerprint(registry: &Registry) -> u64 {
+/// Changes with the tool and resource sets, so that list cursors of another deployment are
+/// refused.
+fn fingerprint(registry: &Registry, resources: &Resources) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for tool in registry.tools() {
         tool.name().hash(&mut hasher);
+    }
+    // Tools alone hash as before, so that tool cursors survive adding no resources.
+    for resource in resources.defs() {
+        format!("{:?}", resource.uri()).hash(&mut hasher);
     }
     hasher.finish()
 }

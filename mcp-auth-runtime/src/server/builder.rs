@@ -10,6 +10,7 @@ use crate::auth::{AuthInfo, SharedVerifier, TokenVerifier};
 use crate::http::guard::serialized_origin;
 use crate::mcp::{CallEvent, DEFAULT_REQUEST_STATE_LIFETIME, Observer};
 use crate::rate_limit::RateLimits;
+use crate::resource::ResourceDef;
 use crate::scope::ScopePolicy;
 use crate::tool::{StateType, ToolDef};
 
@@ -28,6 +29,7 @@ pub struct McpServerBuilder {
     pub(super) title: Option<String>,
     pub(super) instructions: Option<String>,
     pub(super) tools: Vec<ToolDef>,
+    pub(super) resources: Vec<ResourceDef>,
     pub(super) state: Option<(Arc<dyn Any + Send + Sync>, StateType)>,
     pub(super) verifier: Option<SharedVerifier>,
     pub(super) without_auth: Option<Option<AuthInfo>>,
@@ -77,6 +79,7 @@ impl McpServerBuilder {
             title: None,
             instructions: None,
             tools: Vec::new(),
+            resources: Vec::new(),
             state: None,
             verifier: None,
             without_auth: None,
@@ -115,6 +118,18 @@ impl McpServerBuilder {
     /// Adds tools, usually from [`tools!`](crate::tools).
     pub fn tools(mut self, tools: impl IntoIterator<Item = ToolDef>) -> Self {
         self.tools.extend(tools);
+        self
+    }
+
+    /// Adds resources and resource templates. The server answers `resources/list`,
+    /// `resources/templates/list` and `resources/read`, and advertises the `resources`
+    /// capability, only when it has at least one.
+    ///
+    /// Each URI is served by one resource, under its scopes: `build` refuses two resources
+    /// with the same URI, two templates that match a common URI, and a fixed URI that a
+    /// template matches ([`BuildError::OverlappingResources`]).
+    pub fn resources(mut self, resources: impl IntoIterator<Item = ResourceDef>) -> Self {
+        self.resources.extend(resources);
         self
     }
 
@@ -224,7 +239,8 @@ impl McpServerBuilder {
     }
 
     /// The scopes advertised in `scopes_supported` and in the `scope` of the challenge to
-    /// requests without a token. Default: the union of the declared tools' scopes.
+    /// requests without a token. Default: the union of the declared tools' and resources'
+    /// scopes.
     ///
     /// Clients request everything advertised (MCP authorization, scope selection), so a
     /// server with powerful tools can advertise a least-privilege baseline here and let
@@ -250,7 +266,10 @@ impl McpServerBuilder {
         self
     }
 
-    /// Shows each caller only the tools its scopes allow in `tools/list` (off by default).
+    /// Shows each caller only the tools its scopes allow in `tools/list`, and only the
+    /// resources and templates it may read in `resources/list` and
+    /// `resources/templates/list` (off by default). 2026-07-28 lists then say
+    /// `cacheScope: "private"`.
     ///
     /// The trade-off: a hidden tool cannot trigger step-up authorization, since the client
     /// never learns it exists or which scope it needs. The list is then computed per request

@@ -31,6 +31,46 @@ pub enum BuildError {
         /// The state type given to the builder.
         given: &'static str,
     },
+    /// Two resources share a URI.
+    #[error("duplicate resource URI `{0}`: a URI is served by one resource")]
+    DuplicateResource(String),
+    /// A resource's URI is not an absolute URI, or its template not an RFC 6570 level-1
+    /// template with at least one variable.
+    #[error("resource `{resource}` has an invalid URI or template `{uri}`: {reason}")]
+    InvalidResourceUri {
+        /// The resource's name.
+        resource: &'static str,
+        /// The URI or template.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Some URI would be served by two resources (two templates that match a common URI,
+    /// or a template that matches a fixed URI), which would leave it unclear which scopes
+    /// guard it.
+    #[error(
+        "resources `{first}` and `{second}` overlap: some URI matches both, and each URI must \
+         be served by one resource under one set of scopes; make the templates' literal parts \
+         tell them apart"
+    )]
+    OverlappingResources {
+        /// The URI or template registered first.
+        first: &'static str,
+        /// The one registered after it.
+        second: &'static str,
+    },
+    /// A resource's `ToolContext<S>` names another state type than the server's.
+    #[error(
+        "resource `{resource}` takes `ToolContext<{expected}>` but the server state is `{given}`: pass the state with `.state(..)`"
+    )]
+    ResourceStateMismatch {
+        /// The resource.
+        resource: &'static str,
+        /// The state type it expects.
+        expected: &'static str,
+        /// The state type given to the builder.
+        given: &'static str,
+    },
     /// No token verifier was configured, and authentication was not explicitly turned off.
     #[error(
         "no token verifier is configured: call `.verifier(..)`, or `.without_auth()` for local development only"

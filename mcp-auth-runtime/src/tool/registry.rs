@@ -32,12 +32,7 @@ impl Registry {
                     .expect("tool descriptors serialize")
             })
             .collect();
-        let mut scopes: Vec<&'static str> = tools
-            .iter()
-            .flat_map(|t| t.scopes().iter().copied())
-            .collect();
-        scopes.sort_unstable();
-        scopes.dedup();
+        let scopes = crate::scope::union(tools.iter().flat_map(|t| t.scopes().iter().copied()));
         Registry {
             tools,
             by_name,

@@ -14,6 +14,7 @@ mod eras;
 mod limits_and_hooks;
 mod methods;
 mod refusals;
+mod resources;
 mod round_trips;
 mod sessions;
 mod streams;
