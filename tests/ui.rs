@@ -1,8 +1,15 @@
-//! Compile-fail cases of `#[tool]`: each `ui/*.rs` makes one mistake, and its `.stderr` is
-//! the message a user sees. Bless with `TRYBUILD=overwrite cargo test -p mcp-auth-tests --test ui`.
+//! Compile-fail cases of `#[tool]` and `#[resource]`: each `ui/*.rs` and `ui/resource/*.rs`
+//! makes one mistake, and its `.stderr` is the message a user sees. Bless with
+//! `TRYBUILD=overwrite cargo test -p mcp-auth-tests --test ui`.
 
 #[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
 #[test]
 fn ui() {
     trybuild::TestCases::new().compile_fail("ui/*.rs");
+}
+
+#[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
+#[test]
+fn ui_resources() {
+    trybuild::TestCases::new().compile_fail("ui/resource/*.rs");
 }

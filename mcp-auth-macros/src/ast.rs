@@ -66,11 +66,6 @@ impl<'a> ToolFn<'a> {
             output,
         })
     }
-
-    /// The lines of the function's doc comment, each without the one leading space `///` leaves.
-    pub(crate) fn doc_lines(&self) -> Vec<String> {
-        doc_lines(&self.original.attrs)
-    }
 }
 
 impl<'a> Param<'a> {
@@ -135,6 +130,18 @@ pub(crate) fn last_segment(ty: &Type) -> Option<(&'static str, Option<&Type>)> {
         _ => None,
     };
     Some((name, generic))
+}
+
+/// The doc comment's first paragraph, its lines joined by spaces, as rustdoc's summary.
+pub(crate) fn first_paragraph(attrs: &[Attribute]) -> Option<String> {
+    let lines = doc_lines(attrs);
+    let paragraph: Vec<&str> = lines
+        .iter()
+        .map(|line| line.trim())
+        .skip_while(|line| line.is_empty())
+        .take_while(|line| !line.is_empty())
+        .collect();
+    (!paragraph.is_empty()).then(|| paragraph.join(" "))
 }
 
 pub(crate) fn doc_lines(attrs: &[Attribute]) -> Vec<String> {

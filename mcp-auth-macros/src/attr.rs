@@ -114,18 +114,7 @@ impl Parse for Arg {
         if lookahead.peek(kw::scope) {
             let key: kw::scope = input.parse()?;
             input.parse::<Token![=]>()?;
-            let value = if input.peek(syn::token::Bracket) {
-                let content;
-                let bracket = bracketed!(content in input);
-                ScopeValue::List(bracket, Punctuated::parse_terminated(&content)?)
-            } else if input.peek(LitStr) {
-                ScopeValue::One(input.parse()?)
-            } else {
-                return Err(input.error(
-                    "expected a scope string such as `\"invoices:read\"` or a list `[\"a\", \"b\"]`",
-                ));
-            };
-            Ok(Arg::Scope(key, value))
+            Ok(Arg::Scope(key, input.parse()?))
         } else if lookahead.peek(kw::unscoped) {
             Ok(Arg::Unscoped(input.parse()?))
         } else if lookahead.peek(kw::name) {
@@ -147,6 +136,26 @@ impl Parse for Arg {
             Ok(Arg::OpenWorld(input.parse()?, flag_value(input)?))
         } else {
             Err(lookahead.error())
+        }
+    }
+}
+
+/// What follows `scope =`, in every attribute that takes one.
+impl Parse for ScopeValue {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(syn::token::Bracket) {
+            let content;
+            let bracket = bracketed!(content in input);
+            Ok(ScopeValue::List(
+                bracket,
+                Punctuated::parse_terminated(&content)?,
+            ))
+        } else if input.peek(LitStr) {
+            Ok(ScopeValue::One(input.parse()?))
+        } else {
+            Err(input.error(
+                "expected a scope string such as `\"invoices:read\"` or a list `[\"a\", \"b\"]`",
+            ))
         }
     }
 }

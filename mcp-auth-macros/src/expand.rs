@@ -21,7 +21,7 @@ pub(crate) fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn with_error(item: TokenStream, err: syn::Error) -> TokenStream {
+pub(crate) fn with_error(item: TokenStream, err: syn::Error) -> TokenStream {
     let err = err.to_compile_error();
     quote!(#item #err)
 }
@@ -199,14 +199,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
 
     let doc =
         format!("The MCP tool `{name}` declared by the function `{ident}`; list it in `tools!`.");
-    quote! {
-        #user_fn
-
-        #[doc = #doc]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #ident {}
-
-        const _: () = {
+    let body = quote! {
             #args_struct_def
 
             #[automatically_derived]
@@ -236,6 +229,28 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                     )
                 }
             }
+    };
+    beside(user_fn, vis, ident, &doc, body)
+}
+
+/// The user's function, the type of the same name through which `tools!` and `resources!`
+/// reach its descriptor, and `body` (the descriptor's impl) in an anonymous const.
+pub(crate) fn beside(
+    user_fn: TokenStream,
+    vis: &syn::Visibility,
+    ident: &Ident,
+    doc: &str,
+    body: TokenStream,
+) -> TokenStream {
+    quote! {
+        #user_fn
+
+        #[doc = #doc]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+
+        const _: () = {
+            #body
         };
     }
 }
@@ -248,7 +263,15 @@ fn user_fn(tool: &Tool<'_>) -> TokenStream {
         .params
         .iter()
         .position(|p| matches!(p, ToolParam::Context { .. }));
-    if let (Some(index), false) = (context, tool.scopes.is_empty()) {
+    insert_scope_guard(&mut func, context, &tool.scopes);
+    func.into_token_stream()
+}
+
+/// Makes `require_scopes(ctx, scopes)?` the first statement of `func` when it takes a context
+/// (parameter `context`) and requires scopes, so that a direct Rust call is refused as a call
+/// through the server is.
+pub(crate) fn insert_scope_guard(func: &mut ItemFn, context: Option<usize>, scopes: &[String]) {
+    if let (Some(index), false) = (context, scopes.is_empty()) {
         let FnArg::Typed(typed) = &mut func.sig.inputs[index] else {
             unreachable!("receivers are rejected by validation")
         };
@@ -262,16 +285,14 @@ fn user_fn(tool: &Tool<'_>) -> TokenStream {
             }
         };
         let rt = rt();
-        let scopes = &tool.scopes;
         let guard: syn::Stmt = parse_quote! {
             #rt::require_scopes(&#ctx, &[#(#scopes),*])?;
         };
         func.block.stmts.insert(0, guard);
     }
-    func.into_token_stream()
 }
 
-fn option<T: ToTokens>(value: Option<T>) -> TokenStream {
+pub(crate) fn option<T: ToTokens>(value: Option<T>) -> TokenStream {
     match value {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),

@@ -1,11 +1,12 @@
 //! Procedural macros for [`mcp-auth-runtime`](https://docs.rs/mcp-auth-runtime).
 //!
 //! Do not depend on this crate directly: `mcp-auth-runtime` re-exports [`macro@tool`] and
-//! documents it, and the code the macro generates names items of that crate only.
+//! [`macro@resource`] and documents them, and the code the macro generates names items of that crate only.
 
 mod ast;
 mod attr;
 mod expand;
+mod resource;
 mod tools;
 mod valid;
 
@@ -25,4 +26,20 @@ pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn tools(input: TokenStream) -> TokenStream {
     tools::tools(input.into()).into()
+}
+
+/// Turns an `async fn` into a scope-guarded MCP resource or resource template.
+///
+/// See `mcp_auth_runtime::resource` for the documentation.
+#[proc_macro_attribute]
+pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
+    resource::resource(args.into(), item.into()).into()
+}
+
+/// Collects `#[resource]` functions into a `Vec<ResourceDef>`.
+///
+/// See `mcp_auth_runtime::resources` for the documentation.
+#[proc_macro]
+pub fn resources(input: TokenStream) -> TokenStream {
+    tools::resources(input.into()).into()
 }

@@ -10,11 +10,20 @@ use syn::{Path, Token};
 use crate::expand::rt;
 
 pub(crate) fn tools(input: TokenStream) -> TokenStream {
+    list(input, &quote!(Tool))
+}
+
+/// `resources![a, b::c]`, as `tools!` through the `Resource` trait.
+pub(crate) fn resources(input: TokenStream) -> TokenStream {
+    list(input, &quote!(Resource))
+}
+
+fn list(input: TokenStream, kind: &TokenStream) -> TokenStream {
     let paths = match Punctuated::<Path, Token![,]>::parse_terminated.parse2(input) {
         Ok(paths) => paths,
         Err(err) => return err.to_compile_error(),
     };
-    let defs = paths.iter().map(def);
+    let defs = paths.iter().map(|path| def(path, kind));
     quote!(::std::vec![#(#defs),*])
 }
 
@@ -29,7 +38,7 @@ pub(crate) fn tools(input: TokenStream) -> TokenStream {
 /// shadows a glob one only in the namespaces where its path has an item: a tool's path resolves
 /// to its own type, any other function's to the stand-in, which `Tool`'s `on_unimplemented`
 /// names as not a tool.
-fn def(path: &Path) -> TokenStream {
+fn def(path: &Path, kind: &TokenStream) -> TokenStream {
     let rt = rt();
     let name = &path
         .segments
@@ -50,6 +59,6 @@ fn def(path: &Path) -> TokenStream {
         use #stand_ins::*;
         #[allow(unused_imports)]
         use #path as #local;
-        <#local as #rt::Tool>::def()
+        <#local as #rt::#kind>::def()
     }}
 }

@@ -9,7 +9,7 @@ use syn::{
     TypeReference,
 };
 
-use crate::ast::{Output, Param, ParamKind, ToolFn, TypedParam};
+use crate::ast::{Output, Param, ParamKind, ToolFn, TypedParam, first_paragraph};
 use crate::attr::{Arg, ScopeValue};
 
 /// The validated model `expand.rs` reads.
@@ -112,8 +112,9 @@ impl<'a> ToolFn<'a> {
     }
 }
 
+/// Every error of one expansion, reported together.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 /// `message`, then `help` on the next line, where rustc indents it under the message.
 fn with_help(message: impl std::fmt::Display, help: impl std::fmt::Display) -> String {
@@ -122,19 +123,19 @@ fn with_help(message: impl std::fmt::Display, help: impl std::fmt::Display) -> S
 
 impl Errors {
     /// An error at one token.
-    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+    pub(crate) fn push(&mut self, span: Span, message: impl std::fmt::Display) {
         self.add(syn::Error::new(span, message));
     }
 
     /// An error covering `tokens` from the first to the last, such as all of `&self` or
     /// `Args<NewInvoice>`: `Spanned::span` gives only the first token on stable Rust.
-    fn push_spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+    pub(crate) fn push_spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
         self.add(syn::Error::new_spanned(tokens, message));
     }
 
     /// An error over `tokens` with the fix on a line of its own, as rustc's `help:` lines say
     /// it (a stable proc macro has only the message to say it in).
-    fn push_with_help(
+    pub(crate) fn push_with_help(
         &mut self,
         tokens: impl ToTokens,
         message: impl std::fmt::Display,
@@ -150,7 +151,7 @@ impl Errors {
         }
     }
 
-    fn finish(self) -> syn::Result<()> {
+    pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
@@ -189,13 +190,20 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) {
 
 /// A key given twice is almost always a copy-paste mistake, and which one wins would be a guess.
 fn check_duplicate_args(args: &[Arg], errors: &mut Errors) {
-    for (i, arg) in args.iter().enumerate() {
-        if args[..i].iter().any(|earlier| earlier.key() == arg.key()) {
-            errors.push(
-                arg.key_span(),
-                format_args!("duplicate `{}` argument", arg.key()),
-            );
+    check_duplicate_keys(args.iter().map(|a| (a.key(), a.key_span())), errors);
+}
+
+/// Reports every key that came earlier already, at the later one.
+pub(crate) fn check_duplicate_keys(
+    keys: impl Iterator<Item = (&'static str, Span)>,
+    errors: &mut Errors,
+) {
+    let mut seen = Vec::new();
+    for (key, span) in keys {
+        if seen.contains(&key) {
+            errors.push(span, format_args!("duplicate `{key}` argument"));
         }
+        seen.push(key);
     }
 }
 
@@ -224,30 +232,51 @@ fn check_annotations(args: &[Arg], errors: &mut Errors) {
 /// server could ever grant it.
 fn check_scopes(args: &[Arg], errors: &mut Errors) -> Option<Vec<String>> {
     let scope = args.iter().find_map(|arg| match arg {
-        Arg::Scope(kw, value) => Some((kw, value)),
+        Arg::Scope(_, value) => Some(value),
         _ => None,
     });
     let unscoped = args.iter().find_map(|arg| match arg {
-        Arg::Unscoped(kw) => Some(kw),
+        Arg::Unscoped(kw) => Some(kw.span),
         _ => None,
     });
+    decide_scopes(
+        scope,
+        unscoped,
+        ScopeMessages {
+            conflict: "`unscoped` conflicts with `scope`: a tool either requires scopes or declares that it needs none",
+            missing: "`#[tool]` requires a scope decision: add `scope = \"...\"` (or `scope = [\"a\", \"b\"]`), or `unscoped` for a tool any authenticated caller may use",
+        },
+        errors,
+    )
+}
+
+/// What [`decide_scopes`] says about the item it checks.
+pub(crate) struct ScopeMessages {
+    /// Both `scope` and `unscoped`.
+    pub(crate) conflict: &'static str,
+    /// Neither.
+    pub(crate) missing: &'static str,
+}
+
+/// The scopes of `scope = ..`, or none for `unscoped`; one of them, exactly, and every scope
+/// a valid scope token given once. Shared by every attribute that guards something.
+pub(crate) fn decide_scopes(
+    scope: Option<&ScopeValue>,
+    unscoped: Option<Span>,
+    messages: ScopeMessages,
+    errors: &mut Errors,
+) -> Option<Vec<String>> {
     match (scope, unscoped) {
         (Some(_), Some(unscoped)) => {
-            errors.push(
-                unscoped.span,
-                "`unscoped` conflicts with `scope`: a tool either requires scopes or declares that it needs none",
-            );
+            errors.push(unscoped, messages.conflict);
             None
         }
         (None, Some(_)) => Some(Vec::new()),
         (None, None) => {
-            errors.push(
-                Span::call_site(),
-                "`#[tool]` requires a scope decision: add `scope = \"...\"` (or `scope = [\"a\", \"b\"]`), or `unscoped` for a tool any authenticated caller may use",
-            );
+            errors.push(Span::call_site(), messages.missing);
             None
         }
-        (Some((_, value)), None) => {
+        (Some(value), None) => {
             let literals = value.literals();
             if literals.is_empty() {
                 errors.push(
@@ -355,21 +384,14 @@ fn check_description(tool: &ToolFn<'_>, errors: &mut Errors) -> Option<String> {
     }) {
         return non_empty(lit, errors);
     }
-    let lines = tool.doc_lines();
-    let paragraph: Vec<&str> = lines
-        .iter()
-        .map(|line| line.trim())
-        .skip_while(|line| line.is_empty())
-        .take_while(|line| !line.is_empty())
-        .collect();
-    if paragraph.is_empty() {
+    let paragraph = first_paragraph(&tool.original.attrs);
+    if paragraph.is_none() {
         errors.push(
             tool.original.sig.ident.span(),
             "`#[tool]` requires a description: add a doc comment, or `description = \"...\"`",
         );
-        return None;
     }
-    Some(paragraph.join(" "))
+    paragraph
 }
 
 fn non_empty(lit: &LitStr, errors: &mut Errors) -> Option<String> {

@@ -318,6 +318,9 @@ pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};
 /// ```
 pub use mcp_auth_macros::tool;
 
+#[doc = include_str!("../docs/resources.md")]
+pub use mcp_auth_macros::resource;
+
 /// A guide, no items: several replicas behind a load balancer, with Redis.
 pub mod _deployment {
     #![doc = include_str!("../docs/deployment.md")]
@@ -327,7 +330,8 @@ pub mod _deployment {
 pub mod prelude {
     pub use crate::auth::AuthInfo;
     pub use crate::{
-        Args, CallToolResult, Content, McpServer, ToolContext, ToolError, tool, tools,
+        Args, CallToolResult, Content, McpServer, ResourceContents, ToolContext, ToolError,
+        resource, resources, tool, tools,
     };
 }
 

@@ -4,15 +4,16 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
-pub use mcp_auth_macros::tools;
+pub use mcp_auth_macros::{resources, tools};
 
 pub use crate::context::{CallContext, ToolContext};
 pub use crate::error::ToolError;
 pub use crate::resource::{
-    ReadFuture, ReadHandler, ReadRequest, ResourceAnnotations, ResourceDef, ResourceMeta,
+    ReadFuture, ReadHandler, ReadRequest, Resource, ResourceAnnotations, ResourceDef, ResourceMeta,
     ResourceUri, Role,
 };
 pub use crate::result::CallToolResult;
+pub use crate::result::ResourceContents;
 pub use crate::tool::{Annotations, Arguments, BoxFuture, StateType, Tool, ToolDef, ToolMeta};
 
 use schemars::JsonSchema;
@@ -29,6 +30,63 @@ pub fn tool_def(meta: ToolMeta, handler: fn(CallContext, Arguments) -> BoxFuture
 /// built.
 pub fn resource_def(meta: ResourceMeta, handler: ReadHandler) -> ResourceDef {
     ResourceDef::new(meta, handler)
+}
+
+/// The value of template variable `name`, parsed as the parameter's type. A value that does
+/// not parse names no resource: the read is answered as not found.
+pub fn template_variable<T: std::str::FromStr>(
+    read: &ReadRequest,
+    name: &str,
+) -> Result<T, ToolError> {
+    read.variable(name)
+        .and_then(|value| value.parse().ok())
+        .ok_or(ToolError::NotFound)
+}
+
+/// The contents of a resource that returned text.
+pub fn resource_text(
+    read: &ReadRequest,
+    mime_type: Option<&str>,
+    text: String,
+) -> Result<Vec<ResourceContents>, ToolError> {
+    Ok(vec![with_mime(
+        ResourceContents::text(read.uri(), text),
+        mime_type,
+    )])
+}
+
+/// The contents of a resource that returned bytes: a base64 `blob`.
+pub fn resource_blob(
+    read: &ReadRequest,
+    mime_type: Option<&str>,
+    bytes: Vec<u8>,
+) -> Result<Vec<ResourceContents>, ToolError> {
+    Ok(vec![with_mime(
+        ResourceContents::blob(read.uri(), &bytes),
+        mime_type,
+    )])
+}
+
+/// The contents of a resource that returned a value: its JSON, `application/json` unless the
+/// resource declares another media type.
+pub fn resource_json<T: Serialize>(
+    read: &ReadRequest,
+    mime_type: Option<&str>,
+    value: T,
+) -> Result<Vec<ResourceContents>, ToolError> {
+    let text = serde_json::to_string(&value).map_err(ToolError::internal)?;
+    let contents = ResourceContents::text(read.uri(), text);
+    Ok(vec![with_mime(
+        contents,
+        mime_type.or(Some("application/json")),
+    )])
+}
+
+fn with_mime(contents: ResourceContents, mime_type: Option<&str>) -> ResourceContents {
+    match mime_type {
+        Some(mime_type) => contents.with_mime_type(mime_type),
+        None => contents,
+    }
 }
 
 /// The typed context a tool takes, from the erased one the server passes. Fails only if the

@@ -57,6 +57,18 @@ impl ReadRequest {
     }
 }
 
+/// A function annotated with `#[resource]`, seen through the type of the same name the macro
+/// declares beside it. `resources!` calls [`Resource::def`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a resource",
+    label = "not annotated with `#[resource]`",
+    note = "annotate the `async fn` with `#[resource(uri = \"...\", scope = \"...\")]` to list it in `resources!`"
+)]
+pub trait Resource {
+    /// The resource's descriptor.
+    fn def() -> ResourceDef;
+}
+
 /// Where a resource lives: one URI, or every expansion of a level-1 URI template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceUri {
@@ -206,4 +218,35 @@ impl fmt::Debug for ResourceDef {
             .field("scopes", &self.meta.scopes)
             .finish_non_exhaustive()
     }
+}
+
+/// Collects `#[resource]` functions into a `Vec<ResourceDef>` for
+/// [`McpServerBuilder::resources`](crate::McpServerBuilder::resources), as
+/// [`tools!`](crate::tools) does for tools: each entry is a path to an annotated function.
+///
+/// ```
+/// use mcp_auth_runtime::prelude::*;
+///
+/// /// Totals by status.
+/// #[resource(uri = "billing://tenant/summary", scope = "invoices:read")]
+/// async fn summary() -> Result<String, ToolError> {
+///     Ok("{}".into())
+/// }
+///
+/// let resources = resources![summary];
+/// assert_eq!(resources[0].name(), "summary");
+/// ```
+///
+/// ```compile_fail
+/// use mcp_auth_runtime::prelude::*;
+///
+/// async fn not_a_resource() -> Result<String, ToolError> { Ok(String::new()) }
+///
+/// let resources = resources![not_a_resource];
+/// ```
+#[macro_export]
+macro_rules! resources {
+    ($($resource:path),* $(,)?) => {
+        $crate::__private::resources!($($resource),*)
+    };
 }

@@ -1,0 +1,24 @@
+//! `#[resource]`: parse (`attr.rs`) → validate (`valid.rs`) → expand (`expand.rs`), as
+//! `#[tool]` does.
+
+mod attr;
+mod expand;
+mod valid;
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::ItemFn;
+
+use crate::expand::with_error;
+
+/// Runs the phases; on error the function is still emitted beside the error.
+pub(crate) fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(err) => return with_error(item, err),
+    };
+    match syn::parse2(args).and_then(|args| valid::validate(&func, args)) {
+        Ok(resource) => expand::expand(&resource),
+        Err(err) => with_error(func.to_token_stream(), err),
+    }
+}

@@ -1,0 +1,9 @@
+use mcp_auth_runtime::prelude::*;
+
+/// Totals by status.
+#[resource(uri = "billing://tenant/summary")]
+async fn summary() -> Result<String, ToolError> {
+    Ok(String::new())
+}
+
+fn main() {}
