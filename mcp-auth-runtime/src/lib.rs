@@ -28,6 +28,10 @@
 //! The scope guard is generated *inside* the function: however it is reached, the body never
 //! runs without the scopes.
 //!
+//! Data the model reads is served the same way: [`#[resource]`](macro@resource) on an `async fn`
+//! makes a resource at a fixed URI or a resource template (`invoice://{invoice_id}`), listed
+//! with [`resources!`] and [`McpServerBuilder::resources`], its scopes checked before it runs.
+//!
 //! # Getting started
 //!
 //! Depend on this crate (it re-exports the macro) and on the crates your tool types derive

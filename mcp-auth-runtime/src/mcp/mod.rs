@@ -84,6 +84,8 @@ pub(crate) struct RequestCtx {
 pub(crate) struct Dispatcher {
     pub(crate) registry: Registry,
     pub(crate) resources: Resources,
+    /// Every tool's and resource's scopes, sorted, each once.
+    pub(crate) declared_scopes: Vec<&'static str>,
     pub(crate) scopes: ScopePolicy,
     pub(crate) state: Arc<dyn std::any::Any + Send + Sync>,
     /// Whether `tools/list` and the resource lists show each caller only what its scopes

@@ -123,6 +123,7 @@ impl McpServerBuilder {
         let mut dispatcher = Dispatcher {
             registry,
             resources,
+            declared_scopes: declared,
             scopes: self.scopes,
             state: self.state.map_or_else(unit_state, |(state, _)| state),
             filter_tools: self.filter_tools_by_scope,

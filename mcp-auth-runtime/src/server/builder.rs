@@ -127,7 +127,8 @@ impl McpServerBuilder {
     ///
     /// Each URI is served by one resource, under its scopes: `build` refuses two resources
     /// with the same URI, two templates that match a common URI, and a fixed URI that a
-    /// template matches ([`BuildError::OverlappingResources`]).
+    /// template matches
+    /// ([`BuildError::OverlappingResources`](crate::BuildError::OverlappingResources)).
     pub fn resources(mut self, resources: impl IntoIterator<Item = ResourceDef>) -> Self {
         self.resources.extend(resources);
         self

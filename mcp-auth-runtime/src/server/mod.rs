@@ -26,6 +26,7 @@ use crate::health::Probes;
 use crate::http::guard::{Allowed, GuardLayer};
 use crate::http::{Endpoint, MountCheck, json_response};
 use crate::metadata::ProtectedResourceMetadata;
+use crate::resource::ResourceDef;
 use crate::tool::ToolDef;
 
 /// An MCP server: the registered tools, their scopes, and how callers are authenticated.
@@ -110,9 +111,14 @@ impl McpServer {
         self.mcp().registry.tools()
     }
 
-    /// The union of the declared tools' scopes, sorted and without duplicates.
+    /// The registered resources and resource templates, in registration order.
+    pub fn resources(&self) -> &[ResourceDef] {
+        self.mcp().resources.defs()
+    }
+
+    /// The union of the declared tools' and resources' scopes, sorted and without duplicates.
     pub fn scopes_supported(&self) -> &[&'static str] {
-        self.mcp().registry.scopes()
+        &self.mcp().declared_scopes
     }
 
     /// The path of the MCP endpoint.

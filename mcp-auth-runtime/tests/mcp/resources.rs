@@ -475,6 +475,17 @@ async fn the_builder_refuses_uris_served_twice_and_invalid_ones() {
         resource_def(meta(ResourceUri::Template(uri), "t", &[]), summary_handler)
     };
     assert!(build(vec![fixed("a://x"), template("a://{x}/y")]).is_ok());
+    let server = McpServer::builder("r", "1")
+        .without_auth()
+        .state(Counter::default())
+        .resources([summary(), invoice()])
+        .build()
+        .unwrap();
+    assert_eq!(server.resources().len(), 2);
+    assert_eq!(
+        server.scopes_supported(),
+        ["invoices:detail", "invoices:read"]
+    );
     assert!(matches!(
         build(vec![fixed("a://x"), fixed("a://x")]),
         Err(BuildError::DuplicateResource(uri)) if uri == "a://x"
