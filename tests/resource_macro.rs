@@ -76,6 +76,14 @@ async fn statement(year: String, month: String) -> Result<Vec<ResourceContents>,
     ])
 }
 
+/// An export, which also needs a scope the body checks itself.
+#[resource(uri = "billing://export", scope = "invoices:read")]
+async fn export(ctx: ToolContext<Billing>) -> Result<String, ToolError> {
+    ctx.require_scopes(&["invoices:export"])?;
+    ctx.state().reads.fetch_add(1, Ordering::SeqCst);
+    Ok("csv".into())
+}
+
 #[test]
 fn descriptors_carry_what_the_attribute_and_doc_comment_say() {
     let defs = resources![summary, invoice, logo, statement];
@@ -122,7 +130,7 @@ async fn serve() -> (
     let billing = Billing::default();
     let server = builder
         .state(billing.clone())
-        .resources(resources![summary, invoice, logo, statement])
+        .resources(resources![summary, invoice, logo, statement, export])
         .build()
         .unwrap();
     serve_on(listener, server.into_router());
@@ -217,4 +225,20 @@ async fn a_read_without_the_scopes_is_refused_before_the_body_in_both_eras() {
             .assert_insufficient_scope("invoices:read invoices:detail");
     }
     assert_eq!(billing.reads.load(Ordering::SeqCst), 0, "no body ran");
+}
+
+#[tokio::test]
+async fn a_refusal_from_the_body_is_a_403_too() {
+    let (addr, tokens, billing) = serve().await;
+    let client = Client::new(addr, Some(&tokens.of("alice", "invoices:read", 60)));
+    let (status, challenge, _) = client
+        .request("resources/read", json!({ "uri": "billing://export" }))
+        .await;
+    assert_eq!(status, 403);
+    assert!(challenge.unwrap().contains(r#"scope="invoices:export""#));
+    assert_eq!(billing.reads.load(Ordering::SeqCst), 0);
+    let scopes = "invoices:read invoices:export";
+    let client = Client::new(addr, Some(&tokens.of("alice", scopes, 60)));
+    let body = read(&client, "billing://export").await;
+    assert_eq!(body["result"]["contents"][0]["text"], "csv");
 }
