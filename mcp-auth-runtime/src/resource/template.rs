@@ -98,39 +98,68 @@ impl UriTemplate {
         Ok(UriTemplate { parts })
     }
 
-    /// The variables' values if `uri` is an expansion of this template, percent-decoded.
+    /// The variables' values if `uri` is an expansion of this template, percent-decoded;
+    /// `None` when it is not, when `uri` is longer than [`MAX_URI_LEN`], or when a decoded
+    /// value is one a handler could mistake for a path or a line: with `/`, `?`, `#`, `\` or a
+    /// control character in it, or `.` or `..` (level 1 encodes all of those, so a URI that
+    /// decodes to one was not made by expanding a value, and a handler looking the value up as
+    /// a key or a path must never be handed another resource's path).
+    ///
+    /// Matching is a memoized search over (part, position) pairs, each decided once, with
+    /// variables ending only on whole characters or `%XX` octets and the shortest value tried
+    /// first: at most parts × length² steps, whatever the template and the URI.
     pub(crate) fn match_uri(&self, uri: &str) -> Option<Vec<(String, String)>> {
-        let mut values = Vec::new();
-        if self.match_from(0, uri, &mut values) {
-            values.reverse();
-            Some(values)
-        } else {
-            None
+        if uri.len() > MAX_URI_LEN {
+            return None;
         }
-    }
-
-    fn match_from(&self, index: usize, uri: &str, values: &mut Vec<(String, String)>) -> bool {
-        match self.parts.get(index) {
-            None => uri.is_empty(),
-            Some(Part::Literal(text)) => uri
-                .strip_prefix(text.as_str())
-                .is_some_and(|rest| self.match_from(index + 1, rest, values)),
-            Some(Part::Variable(name)) => {
-                let run = uri.bytes().take_while(|b| is_value_byte(*b)).count();
-                // Shortest first: the literal after a variable decides where it ends.
-                (1..=run).any(|end| {
-                    let Some(value) = decode(&uri[..end]) else {
-                        return false;
-                    };
-                    if self.match_from(index + 1, &uri[end..], values) {
-                        values.push((name.clone(), value));
-                        true
-                    } else {
-                        false
-                    }
-                })
+        let mut memo = Memo {
+            width: uri.len() + 1,
+            known: vec![None; (self.parts.len() + 1) * (uri.len() + 1)],
+        };
+        let mut ends = Vec::new();
+        if !self.matches_at(0, 0, uri, &mut memo) {
+            return None;
+        }
+        // Walk the decided path again: each step's choice is the first that the memo says
+        // leads to a match.
+        let mut position = 0;
+        for (index, part) in self.parts.iter().enumerate() {
+            match part {
+                Part::Literal(text) => position += text.len(),
+                Part::Variable(name) => {
+                    let end = value_ends(uri, position)
+                        .find(|&end| self.matches_at(index + 1, end, uri, &mut memo))?;
+                    ends.push((name, position, end));
+                    position = end;
+                }
             }
         }
+        ends.into_iter()
+            .map(|(name, start, end)| {
+                let value = decode(&uri[start..end]).filter(|value| is_safe_value(value))?;
+                Some((name.clone(), value))
+            })
+            .collect()
+    }
+
+    /// Whether `parts[index..]` matches `uri[position..]`, each pair decided once.
+    fn matches_at(&self, index: usize, position: usize, uri: &str, memo: &mut Memo) -> bool {
+        if let Some(known) = memo.get(index, position) {
+            return known;
+        }
+        let rest = &uri[position..];
+        let matched = match self.parts.get(index) {
+            None => rest.is_empty(),
+            Some(Part::Literal(text)) => {
+                rest.starts_with(text.as_str())
+                    && self.matches_at(index + 1, position + text.len(), uri, memo)
+            }
+            Some(Part::Variable(_)) => {
+                value_ends(uri, position).any(|end| self.matches_at(index + 1, end, uri, memo))
+            }
+        };
+        memo.set(index, position, matched);
+        matched
     }
 
     /// Whether some URI is an expansion of both templates (one or the other would serve it,
@@ -220,6 +249,55 @@ fn is_varname(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
+/// The longest URI a template is matched against: resource URIs are identifiers, and the
+/// bound keeps matching cheap whatever a client sends.
+pub(crate) const MAX_URI_LEN: usize = 2048;
+
+/// What [`UriTemplate::matches_at`] decided, by (part, position).
+struct Memo {
+    width: usize,
+    known: Vec<Option<bool>>,
+}
+
+impl Memo {
+    fn get(&self, index: usize, position: usize) -> Option<bool> {
+        self.known[index * self.width + position]
+    }
+
+    fn set(&mut self, index: usize, position: usize, matched: bool) {
+        self.known[index * self.width + position] = Some(matched);
+    }
+}
+
+/// The positions where a variable's value starting at `start` may end, shortest first: after
+/// each unreserved character or whole `%XX` octet of the run that starts there.
+fn value_ends(uri: &str, start: usize) -> impl Iterator<Item = usize> + '_ {
+    let bytes = uri.as_bytes();
+    let mut at = start;
+    std::iter::from_fn(move || {
+        let step = match bytes.get(at)? {
+            b'%' => {
+                let hex = bytes.get(at + 1..at + 3)?;
+                hex.iter().all(u8::is_ascii_hexdigit).then_some(3)?
+            }
+            b if is_value_byte(*b) => 1,
+            _ => return None,
+        };
+        at += step;
+        Some(at)
+    })
+}
+
+/// Whether a decoded value is one a level-1 expansion could have produced from a value that
+/// is no path, query, fragment or line of its own.
+fn is_safe_value(value: &str) -> bool {
+    value != "."
+        && value != ".."
+        && !value
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '\\') || c.is_control())
+}
+
 /// A byte a level-1 expansion can produce: unreserved, or part of `%XX`.
 fn is_value_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%')
@@ -291,6 +369,43 @@ mod tests {
                 ("invoice_id".into(), "INV-7".into())
             ])
         );
+    }
+
+    #[test]
+    fn a_decoded_value_is_never_a_path_a_query_a_fragment_or_a_line() {
+        let template = t("doc://{name}");
+        for uri in [
+            "doc://admin%2Fsecret",
+            "doc://..%2F..%2Fetc%2Fpasswd",
+            "doc://a%3Fb",
+            "doc://a%23b",
+            "doc://a%5Cb",
+            "doc://a%00b",
+            "doc://a%0Ab",
+            "doc://%2E",
+            "doc://%2E%2E",
+            "doc://..",
+        ] {
+            assert_eq!(template.match_uri(uri), None, "{uri}");
+        }
+        assert_eq!(
+            template.match_uri("doc://a%2Eb"),
+            Some(vec![("name".into(), "a.b".into())])
+        );
+    }
+
+    #[test]
+    fn matching_is_cheap_whatever_the_uri() {
+        // Shapes that take exponential time with backtracking: many ways to split a run.
+        let template = t("report://{year}-{month}-{day}");
+        let uri = format!("report://{}/", "1-".repeat(MAX_URI_LEN / 2 - 10));
+        let started = std::time::Instant::now();
+        assert_eq!(template.match_uri(&uri), None);
+        let long = format!("invoice://{}", "a".repeat(MAX_URI_LEN + 1));
+        assert_eq!(t("invoice://{invoice_id}").match_uri(&long), None);
+        // Generous for a debug build on a loaded machine; the backtracking matcher took
+        // minutes on this input.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -515,3 +515,59 @@ async fn the_builder_refuses_uris_served_twice_and_invalid_ones() {
         );
     }
 }
+
+/// Echoes the `name` variable it was handed.
+fn name_handler(_call: CallContext, read: ReadRequest) -> ReadFuture {
+    Box::pin(async move {
+        let name = read.variable("name").unwrap_or_default().to_owned();
+        Ok(vec![ResourceContents::text(
+            read.uri(),
+            format!("name={name}"),
+        )])
+    })
+}
+
+/// A template under a weaker scope is never handed a path: `%2F` (and `?`, `#`, `\`, control
+/// characters, `.`, `..`) in a variable's value is not found, so `doc://{name}` under
+/// `docs:read` cannot serve `doc://admin/secret`, which needs `docs:admin`, nor a traversal.
+#[tokio::test]
+async fn an_encoded_slash_never_reaches_a_template_under_a_weaker_scope() {
+    let (listener, tokens, builder) = protected("resources").await;
+    let addr = listener.local_addr().unwrap();
+    let server = builder
+        .resources([
+            resource_def(
+                meta(
+                    ResourceUri::Fixed("doc://admin/secret"),
+                    "secret",
+                    &["docs:admin"],
+                ),
+                name_handler,
+            ),
+            resource_def(
+                meta(ResourceUri::Template("doc://{name}"), "doc", &["docs:read"]),
+                name_handler,
+            ),
+        ])
+        .build()
+        .unwrap();
+    serve_on(listener, server.into_router());
+    let token = tokens.of("mallory", "docs:read", 300);
+    for accept in ACCEPTS {
+        let reply = modern_read(addr, &token, accept, "doc://admin/secret").await;
+        assert_eq!(reply.status, 403, "{reply:?}");
+        for uri in [
+            "doc://admin%2Fsecret",
+            "doc://..%2F..%2Fetc%2Fpasswd%00",
+            "doc://a%0Ab",
+            "doc://%2E%2E",
+        ] {
+            let reply = modern_read(addr, &token, accept, uri).await;
+            assert_eq!(reply.status, 200, "{uri}: {reply:?}");
+            assert_eq!(reply.body["error"]["code"], -32602, "{uri}: {reply:?}");
+            assert_eq!(reply.body["error"]["data"]["uri"], uri, "{reply:?}");
+        }
+        let reply = modern_read(addr, &token, accept, "doc://readme").await;
+        assert_eq!(reply.body["result"]["contents"][0]["text"], "name=readme");
+    }
+}
