@@ -4,15 +4,14 @@
 mod common;
 
 use std::process::{Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::invoice;
 use mcp_auth_test_support::fixture::{TempDir, http, within};
 use mcp_auth_test_support::modern::Reply;
+use mcp_auth_test_support::process::Program;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_billing");
 
@@ -26,62 +25,21 @@ struct Banner {
 
 /// A running `billing` process, killed on drop, with its stderr collected.
 struct Running {
-    child: Child,
+    program: Program,
     banner: Banner,
-    stderr: Arc<Mutex<String>>,
     http: reqwest::Client,
 }
 
 impl Running {
     /// Starts `billing` with `args` and waits for its banner.
     async fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = errors.next_line().await {
-                let mut sink = sink.lock().unwrap();
-                sink.push_str(&line);
-                sink.push('\n');
-            }
-        });
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut stdout = Vec::new();
-        let read = async {
-            // The banner ends with the `-d` line of the curl command.
-            while let Some(line) = lines.next_line().await.unwrap() {
-                let done = line.starts_with("  -d '");
-                stdout.push(line);
-                if done {
-                    break;
-                }
-            }
-        };
-        if tokio::time::timeout(Duration::from_secs(30), read)
-            .await
-            .is_err()
-            || stdout.is_empty()
-        {
-            panic!(
-                "no banner; stdout: {stdout:?}\nstderr: {}",
-                stderr.lock().unwrap()
-            );
-        }
-        // Keep draining stdout so that the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut program = Program::start(BIN, args, &[("RUST_LOG", "info")]);
+        // The banner ends with the `-d` line of the curl command.
+        let stdout = program.lines_until(|line| line.starts_with("  -d '")).await;
+        program.drain_stdout();
         Running {
-            child,
+            program,
             banner: parse_banner(&stdout),
-            stderr,
             http: http(),
         }
     }
@@ -97,7 +55,7 @@ impl Running {
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.program.stderr()
     }
 
     fn port(&self) -> u16 {
@@ -106,7 +64,7 @@ impl Running {
     }
 
     async fn stop(mut self) {
-        self.child.kill().await.unwrap();
+        self.program.child().kill().await.unwrap();
     }
 }
 

@@ -12,7 +12,8 @@ use tokio::process::{Child, ChildStdout, Command};
 /// A running program, killed on drop.
 pub struct Program {
     child: Child,
-    stdout: Lines<BufReader<ChildStdout>>,
+    /// `None` once [`Program::drain_stdout`] took it.
+    stdout: Option<Lines<BufReader<ChildStdout>>>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -42,17 +43,18 @@ impl Program {
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         Program {
             child,
-            stdout,
+            stdout: Some(stdout),
             stderr,
         }
     }
 
     /// The lines the program prints until one satisfies `last` (included), within 30 s;
-    /// panics with what it printed otherwise.
+    /// panics with what it printed otherwise, or after [`Program::drain_stdout`].
     pub async fn lines_until(&mut self, last: impl Fn(&str) -> bool) -> Vec<String> {
         let mut lines = Vec::new();
+        let stdout = self.stdout.as_mut().expect("stdout is still read here");
         let read = async {
-            while let Some(line) = self.stdout.next_line().await.unwrap() {
+            while let Some(line) = stdout.next_line().await.unwrap() {
                 let done = last(&line);
                 lines.push(line);
                 if done {
@@ -67,6 +69,14 @@ impl Program {
                 "the program did not print the expected line; stdout: {lines:?}\nstderr: {}",
                 self.stderr()
             ),
+        }
+    }
+
+    /// Reads and drops whatever else the program prints, so that it never blocks on a full
+    /// pipe.
+    pub fn drain_stdout(&mut self) {
+        if let Some(mut lines) = self.stdout.take() {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         }
     }
 
