@@ -570,4 +570,14 @@ async fn an_encoded_slash_never_reaches_a_template_under_a_weaker_scope() {
         let reply = modern_read(addr, &token, accept, "doc://readme").await;
         assert_eq!(reply.body["result"]["contents"][0]["text"], "name=readme");
     }
+    // The handshake era resolves through the same matcher: the same refusals.
+    let client = legacy_client(addr, &token).await;
+    for accept in ACCEPTS {
+        let read = |uri: &str| legacy(&client, accept, "resources/read", json!({ "uri": uri }));
+        assert_eq!(read("doc://admin/secret").await.status, 403);
+        for uri in ["doc://admin%2Fsecret", "doc://..%2F..%2Fetc%2Fpasswd%00"] {
+            let reply = read(uri).await;
+            assert_eq!(reply.body["error"]["code"], -32602, "{uri}: {reply:?}");
+        }
+    }
 }
