@@ -137,7 +137,7 @@ pub use result::{CallToolResult, Content, ResourceContents};
 pub use tool::{Annotations, Args, ToolDef};
 
 // Serving them.
-pub use mcp::{CallEvent, CallOutcome};
+pub use mcp::{CallEvent, CallKind, CallOutcome};
 pub use scope::ScopePolicy;
 pub use serve::{ServeConfig, serve, serve_with};
 pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};

@@ -1,6 +1,7 @@
 //! The audit trail: one row in the `audit` table and one `tracing` event (target `audit`) per
-//! tool call, whatever its outcome. Entries name the caller (subject, client id, tenant), the
-//! tool, the outcome and the invoice; never the token.
+//! tool call and resource read, whatever its outcome. Entries name the caller (subject, client
+//! id, tenant), what was called (its kind and name), the outcome and the invoice; never the
+//! token.
 //!
 //! Two writers cover every call:
 //!
@@ -15,7 +16,7 @@
 use std::collections::HashMap;
 
 use mcp_auth_runtime::auth::AuthInfo;
-use mcp_auth_runtime::{CallEvent, CallOutcome, ToolDef};
+use mcp_auth_runtime::{CallEvent, CallKind, CallOutcome, ResourceDef, ToolDef};
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -44,6 +45,57 @@ impl Caller {
             .as_deref()
             .or(self.client_id.as_deref())
             .unwrap_or("unknown")
+    }
+}
+
+/// What a call reached, as the `kind` and `tool` columns record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Called {
+    pub(crate) kind: Kind,
+    /// The tool's or the resource's name.
+    pub(crate) name: &'static str,
+}
+
+impl Called {
+    /// A call of the tool `name`.
+    pub(crate) const fn tool(name: &'static str) -> Called {
+        Called {
+            kind: Kind::Tool,
+            name,
+        }
+    }
+
+    /// A read of the resource `name`.
+    pub(crate) const fn resource(name: &'static str) -> Called {
+        Called {
+            kind: Kind::Resource,
+            name,
+        }
+    }
+}
+
+impl From<&'static str> for Called {
+    /// A tool's name: what most calls reach.
+    fn from(tool: &'static str) -> Called {
+        Called::tool(tool)
+    }
+}
+
+/// Which of the server's primitives a call reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// A `tools/call`.
+    Tool,
+    /// A `resources/read`.
+    Resource,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Resource => "resource",
+        }
     }
 }
 
@@ -82,7 +134,7 @@ impl Outcome {
 #[derive(Debug)]
 pub(crate) struct Entry<'a> {
     pub(crate) caller: &'a Caller,
-    pub(crate) tool: &'a str,
+    pub(crate) called: Called,
     pub(crate) outcome: Outcome,
     pub(crate) invoice: Option<&'a str>,
     pub(crate) detail: Option<String>,
@@ -93,7 +145,7 @@ pub(crate) struct Entry<'a> {
 #[derive(Debug)]
 pub(crate) struct Refusal {
     pub(crate) caller: Caller,
-    pub(crate) tool: String,
+    pub(crate) called: Called,
     pub(crate) outcome: Outcome,
     pub(crate) invoice: Option<String>,
     pub(crate) detail: Option<String>,
@@ -102,8 +154,9 @@ pub(crate) struct Refusal {
 /// Writes `entry` and returns its time. On a transaction, the entry commits with it.
 pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<String> {
     conn.prepare_cached(&format!(
-        "INSERT INTO audit (at, subject, client_id, tenant, tool, outcome, invoice_id, detail)
-         VALUES ({NOW}, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO audit (at, subject, client_id, tenant, kind, tool, outcome, invoice_id,
+                            detail)
+         VALUES ({NOW}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          RETURNING at"
     ))?
     .query_row(
@@ -111,7 +164,8 @@ pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<S
             entry.caller.subject,
             entry.caller.client_id,
             entry.caller.tenant,
-            entry.tool,
+            entry.called.kind.as_str(),
+            entry.called.name,
             entry.outcome.as_str(),
             entry.invoice,
             entry.detail,
@@ -128,11 +182,12 @@ pub(crate) fn emit(entry: &Entry<'_>, at: &str) {
         subject = entry.caller.subject.as_deref(),
         client_id = entry.caller.client_id.as_deref(),
         tenant = entry.caller.tenant.as_deref(),
-        tool = entry.tool,
+        kind = entry.called.kind.as_str(),
+        tool = entry.called.name,
         outcome = entry.outcome.as_str(),
         invoice = entry.invoice,
         detail = entry.detail.as_deref(),
-        "tool call",
+        "call",
     );
 }
 
@@ -148,24 +203,39 @@ pub(crate) fn record(conn: &Connection, entry: &Entry<'_>) {
     }
 }
 
-/// The `on_call` hook that records the calls refused before a tool's body ran; `tools` are
-/// the server's, for the scopes a refusal names. Calls whose body ran are left to
-/// [`Store::run`], which records them with what they changed.
+/// The `on_call` hook that records the calls and reads refused before a function's body ran;
+/// `tools` and `resources` are the server's, for the scopes a refusal names. Calls whose body
+/// ran are left to [`Store::run`], which records them with what they changed.
 pub(crate) fn refusals(
     store: Store,
     tools: &[ToolDef],
+    resources: &[ResourceDef],
 ) -> impl Fn(&CallEvent<'_>) + Send + Sync + 'static {
-    let scopes: HashMap<&'static str, String> = tools
+    let scopes: HashMap<Called, String> = tools
         .iter()
-        .map(|tool| (tool.name(), tool.scopes().join(" ")))
+        .map(|tool| (Called::tool(tool.name()), tool.scopes().join(" ")))
+        .chain(
+            resources
+                .iter()
+                .map(|res| (Called::resource(res.name()), res.scopes().join(" "))),
+        )
         .collect();
     move |event| {
+        let called = match event.kind {
+            CallKind::Tool => Called::tool(event.name),
+            CallKind::ResourceRead => Called::resource(event.name),
+            _ => return,
+        };
+        let what = match called.kind {
+            Kind::Tool => "tool",
+            Kind::Resource => "resource",
+        };
         let (outcome, detail) = match event.outcome {
             CallOutcome::Forbidden => (
                 Outcome::InsufficientScope,
                 format!(
-                    "insufficient scope: the tool requires `{}`",
-                    scopes.get(event.tool).map_or("", String::as_str)
+                    "insufficient scope: the {what} requires `{}`",
+                    scopes.get(&called).map_or("", String::as_str)
                 ),
             ),
             CallOutcome::RateLimited => (Outcome::RateLimited, "rate limit exceeded".to_owned()),
@@ -179,16 +249,18 @@ pub(crate) fn refusals(
             ),
             _ => return,
         };
-        let invoice = event
-            .arguments
-            .and_then(|arguments| arguments.get("invoice_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let invoice = match called.kind {
+            Kind::Tool => event
+                .arguments
+                .and_then(|arguments| arguments.get("invoice_id"))
+                .and_then(Value::as_str),
+            Kind::Resource => event.uri.and_then(|uri| uri.strip_prefix("invoice://")),
+        };
         store.record_soon(Refusal {
             caller: Caller::of(event.auth),
-            tool: event.tool.to_owned(),
+            called,
             outcome,
-            invoice,
+            invoice: invoice.map(str::to_owned),
             detail: Some(detail),
         });
     }

@@ -1,6 +1,6 @@
 //! The billing MCP server: the example application of mcp-auth.
 //!
-//! Invoices of several tenants live in SQLite; five tools read and change them behind OAuth 2.1
+//! Invoices of several tenants live in SQLite; five tools and two resources read and change them behind OAuth 2.1
 //! scopes, each query constrained to the tenant named by the caller's token, and every call
 //! lands in an audit trail. `cargo run -p billing` serves it on <http://127.0.0.1:8000/mcp>
 //! together with an embedded development authorization server; `--issuer` points it at a
@@ -24,6 +24,7 @@
 mod audit;
 mod cli;
 mod dev;
+mod resources;
 mod store;
 mod tools;
 mod verifier;
@@ -38,7 +39,7 @@ use mcp_auth_runtime::dev_issuer::DevIssuer;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::session::RedisSessions;
-use mcp_auth_runtime::{McpServerBuilder, ToolDef};
+use mcp_auth_runtime::{McpServerBuilder, ResourceDef, ToolDef};
 
 pub use crate::cli::{Cli, Command, DataArgs, ServeArgs, TokenArgs};
 use crate::store::Store;
@@ -131,7 +132,8 @@ impl Server {
 
         let store = Store::open(args.db_path()).await?;
         let tools = all_tools();
-        let refusals = audit::refusals(store.clone(), &tools);
+        let resources = all_resources();
+        let refusals = audit::refusals(store.clone(), &tools, &resources);
         let mut builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
             .title("Billing")
             .instructions(
@@ -139,6 +141,7 @@ impl Server {
             )
             .resource_name("Billing")
             .tools(tools)
+            .resources(resources)
             .state(store)
             .resource(&resource)
             .on_call(refusals)
@@ -358,6 +361,11 @@ pub fn token(args: &TokenArgs) -> anyhow::Result<String> {
         args.client_id.as_deref(),
         args.lifetime,
     )
+}
+
+/// The resources of the billing server.
+fn all_resources() -> Vec<ResourceDef> {
+    resources![resources::invoice, resources::summary]
 }
 
 /// The tools of the billing server.

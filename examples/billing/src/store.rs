@@ -19,10 +19,10 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Caller, Entry, Outcome, Refusal};
+use crate::audit::{self, Called, Caller, Entry, Outcome, Refusal};
 
 /// The schema this binary writes: `PRAGMA user_version`.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 
 /// `CREATE ... IF NOT EXISTS` statements of version 1, run on every start.
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -55,6 +55,9 @@ const UPGRADES: &[&str] = &[
      DROP TABLE audit;
      ALTER TABLE audit_v2 RENAME TO audit;
      CREATE INDEX audit_by_tenant ON audit (tenant, id);",
+    // 3: resource reads are audited too; `kind` says what a row's `tool` names.
+    "ALTER TABLE audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'tool'
+         CHECK (kind IN ('tool', 'resource'));",
 ];
 
 /// The current time as SQLite writes it: RFC 3339, UTC, milliseconds.
@@ -102,7 +105,7 @@ impl Store {
     pub(crate) async fn run<T, F>(
         &self,
         auth: &AuthInfo,
-        tool: &'static str,
+        called: impl Into<Called>,
         invoice: Option<String>,
         op: F,
     ) -> Result<T, ToolError>
@@ -110,19 +113,20 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Ledger<'_>) -> Result<T, BillingError> + Send + 'static,
     {
+        let called = called.into();
         let caller = Caller::of(auth);
         let requested = invoice.clone();
         let conn = self.conn.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
             let (result, touched) = match caller.tenant.clone() {
-                Some(tenant) => attempt(&mut conn, &caller, &tenant, tool, invoice, op),
+                Some(tenant) => attempt(&mut conn, &caller, &tenant, called, invoice, op),
                 None => (Err(BillingError::NoTenant), invoice),
             };
             if let Err(err) = &result {
                 let entry = Entry {
                     caller: &caller,
-                    tool,
+                    called,
                     outcome: Outcome::Error,
                     invoice: touched.as_deref(),
                     detail: Some(err.to_string()),
@@ -132,13 +136,18 @@ impl Store {
             result
         });
         match task.await {
+            // A resource's missing invoice is the framework's "not found", which answers
+            // exactly as a URI no resource serves; a tool tells the model which id was wrong.
+            Ok(Err(BillingError::NotFound(_))) if called.kind == audit::Kind::Resource => {
+                Err(ToolError::NotFound)
+            }
             Ok(result) => result.map_err(ToolError::from),
             // A panic in `op`: its transaction rolled back while unwinding; record the failure.
             Err(join) => {
                 let detail = format!("internal error: {join}");
                 self.record(Refusal {
                     caller: Caller::of(auth),
-                    tool: tool.to_owned(),
+                    called,
                     outcome: Outcome::Error,
                     invoice: requested,
                     detail: Some(detail),
@@ -147,6 +156,20 @@ impl Store {
                 Err(ToolError::internal(join))
             }
         }
+    }
+
+    /// One invoice of the caller's tenant with its refunds: what `lookup_invoice` and the
+    /// `invoice://` resource answer.
+    pub(crate) async fn detail(
+        &self,
+        auth: &AuthInfo,
+        called: Called,
+        id: String,
+    ) -> Result<InvoiceDetail, ToolError> {
+        self.run(auth, called, Some(id.clone()), move |ledger| {
+            ledger.get(&id)
+        })
+        .await
     }
 
     /// Records a call that never reached a tool's body, from a synchronous caller (the
@@ -160,7 +183,8 @@ impl Store {
             if dropped.is_power_of_two() {
                 tracing::warn!(
                     dropped,
-                    tool = refusal.tool,
+                    kind = refusal.called.kind.as_str(),
+                    tool = refusal.called.name,
                     outcome = refusal.outcome.as_str(),
                     "too many refusals waiting to be audited; this one was not recorded"
                 );
@@ -181,7 +205,7 @@ impl Store {
     pub(crate) async fn record(&self, refusal: Refusal) {
         let Refusal {
             caller,
-            tool,
+            called,
             outcome,
             invoice,
             detail,
@@ -191,7 +215,7 @@ impl Store {
             let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
             let entry = Entry {
                 caller: &caller,
-                tool: &tool,
+                called,
                 outcome,
                 invoice: invoice.as_deref(),
                 detail,
@@ -210,7 +234,7 @@ fn attempt<T>(
     conn: &mut Connection,
     caller: &Caller,
     tenant: &str,
-    tool: &str,
+    called: Called,
     invoice: Option<String>,
     op: impl FnOnce(&mut Ledger<'_>) -> Result<T, BillingError>,
 ) -> (Result<T, BillingError>, Option<String>) {
@@ -233,7 +257,7 @@ fn attempt<T>(
     let result = result.and_then(|value| {
         let entry = Entry {
             caller,
-            tool,
+            called,
             outcome: Outcome::Ok,
             invoice: touched.as_deref(),
             detail: None,
@@ -503,6 +527,35 @@ pub(crate) struct RefundOutcome {
     pub(crate) invoice: Invoice,
 }
 
+/// A tenant's invoices at a glance: [`Ledger::summary`].
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Summary {
+    /// The tenant summarized: the caller's.
+    pub(crate) tenant: String,
+    /// How many invoices the tenant has.
+    pub(crate) invoices: i64,
+    /// What they bill in all, in cents.
+    pub(crate) total_cents: i64,
+    /// What was refunded in all, in cents.
+    pub(crate) refunded_cents: i64,
+    /// The same, per status, in the order open, paid, void, refunded; a status without
+    /// invoices is listed with zeros.
+    pub(crate) by_status: Vec<StatusTotals>,
+}
+
+/// The invoices of one status in a [`Summary`].
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct StatusTotals {
+    /// The status.
+    pub(crate) status: Status,
+    /// How many invoices have it.
+    pub(crate) invoices: i64,
+    /// What they bill, in cents.
+    pub(crate) total_cents: i64,
+    /// What was refunded on them, in cents.
+    pub(crate) refunded_cents: i64,
+}
+
 /// Which invoices [`Ledger::list`] returns.
 #[derive(Debug, Default)]
 pub(crate) struct ListFilter {
@@ -546,6 +599,43 @@ impl Ledger<'_> {
 
     /// A page of invoices, newest first. The cursor is the last id of the previous page,
     /// encoded: an opaque string to the caller.
+    /// Counts and totals of the tenant's invoices, per status and in all.
+    pub(crate) fn summary(&mut self) -> Result<Summary, BillingError> {
+        let mut by_status: Vec<StatusTotals> =
+            [Status::Open, Status::Paid, Status::Void, Status::Refunded]
+                .into_iter()
+                .map(|status| StatusTotals {
+                    status,
+                    invoices: 0,
+                    total_cents: 0,
+                    refunded_cents: 0,
+                })
+                .collect();
+        let mut query = self.conn.prepare_cached(
+            "SELECT status, count(*), sum(total_cents), sum(refunded_cents) FROM invoices
+             WHERE tenant = ?1 GROUP BY status",
+        )?;
+        let mut rows = query.query(params![self.tenant])?;
+        while let Some(row) = rows.next()? {
+            let status = Status::parse(&row.get::<_, String>(0)?)?;
+            let totals = by_status
+                .iter_mut()
+                .find(|t| t.status == status)
+                .expect("every status has a row");
+            // A group has at least one row, so its sums are integers, never NULL.
+            totals.invoices = row.get(1)?;
+            totals.total_cents = row.get(2)?;
+            totals.refunded_cents = row.get(3)?;
+        }
+        Ok(Summary {
+            tenant: self.tenant.to_owned(),
+            invoices: by_status.iter().map(|t| t.invoices).sum(),
+            total_cents: by_status.iter().map(|t| t.total_cents).sum(),
+            refunded_cents: by_status.iter().map(|t| t.refunded_cents).sum(),
+            by_status,
+        })
+    }
+
     pub(crate) fn list(&mut self, filter: &ListFilter) -> Result<InvoicePage, BillingError> {
         if !(1..=MAX_PAGE).contains(&filter.limit) {
             return Err(BillingError::Invalid(format!(
@@ -851,6 +941,27 @@ mod tests {
             [],
         )
         .unwrap();
+        let kinds: Vec<String> = conn
+            .prepare("SELECT kind FROM audit ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kinds, ["tool", "tool"]);
+        conn.execute(
+            "INSERT INTO audit (at, kind, tool, outcome) VALUES ('t', 'resource', 'invoice', 'ok')",
+            [],
+        )
+        .unwrap();
+        assert!(
+            conn.execute(
+                "INSERT INTO audit (at, kind, tool, outcome) VALUES ('t', 'file', 'x', 'ok')",
+                [],
+            )
+            .is_err(),
+            "an unknown kind is refused"
+        );
     }
 
     #[test]

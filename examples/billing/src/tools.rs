@@ -7,7 +7,7 @@ use mcp_auth_runtime::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::audit::{Caller, Outcome, Refusal};
+use crate::audit::{Called, Caller, Outcome, Refusal};
 use crate::store::{
     Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
     VoidOutcome,
@@ -55,12 +55,7 @@ pub(crate) async fn lookup_invoice(
     invoice_id: String,
 ) -> Result<InvoiceDetail, ToolError> {
     ctx.state()
-        .run(
-            ctx.auth(),
-            "lookup_invoice",
-            Some(invoice_id.clone()),
-            move |ledger| ledger.get(&invoice_id),
-        )
+        .detail(ctx.auth(), Called::tool("lookup_invoice"), invoice_id)
         .await
 }
 
@@ -186,7 +181,7 @@ async fn confirm_refund(
     ctx.state()
         .record(Refusal {
             caller: Caller::of(ctx.auth()),
-            tool: "refund_invoice".to_owned(),
+            called: Called::tool("refund_invoice"),
             outcome: Outcome::Error,
             invoice: Some(invoice_id.to_owned()),
             detail: Some(refusal.to_string()),

@@ -8,7 +8,7 @@ use futures_util::future::{AbortHandle, Abortable};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::events::{CallOutcome, Observation};
+use super::events::{CallKind, CallOutcome, Observation};
 use super::reply::{Reply, error, forbidden, respond};
 use super::request_state::Binding;
 use super::round_trip::{collect_answers, input_required};
@@ -82,7 +82,9 @@ impl Dispatcher {
         let auth = ctx.auth.clone();
         let mut observation = self.observer.as_ref().map(|observer| Observation {
             observer,
-            tool: tool.name(),
+            kind: CallKind::Tool,
+            name: tool.name(),
+            uri: None,
             auth: auth.clone(),
             arguments: arguments.clone(),
             outcome: None,

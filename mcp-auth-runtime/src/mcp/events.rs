@@ -1,4 +1,5 @@
-//! What the [`on_call`](crate::McpServerBuilder::on_call) hook sees of each `tools/call`.
+//! What the [`on_call`](crate::McpServerBuilder::on_call) hook sees of each `tools/call` and
+//! `resources/read`.
 
 use std::sync::Arc;
 
@@ -11,23 +12,39 @@ use crate::jsonrpc::{Message, parse};
 /// The hook [`McpServerBuilder::on_call`](crate::McpServerBuilder::on_call) installs.
 pub(crate) type Observer = Arc<dyn Fn(&CallEvent<'_>) + Send + Sync>;
 
-/// One `tools/call` of a known tool, as reported to the
-/// [`on_call`](crate::McpServerBuilder::on_call) hook once the call is over: for audit trails
-/// and metrics. It never holds the caller's token.
+/// One `tools/call` of a known tool or `resources/read` of a URI a resource serves, as
+/// reported to the [`on_call`](crate::McpServerBuilder::on_call) hook once it is over: for
+/// audit trails and metrics. It never holds the caller's token.
+///
+/// A request naming no tool or no resource is not reported: it reached nothing.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct CallEvent<'a> {
-    /// The tool called.
-    pub tool: &'static str,
+    /// What was called: a tool, or a resource read.
+    pub kind: CallKind,
+    /// The name of the tool, or of the resource serving the URI read.
+    pub name: &'static str,
+    /// The URI read, for [`CallKind::ResourceRead`].
+    pub uri: Option<&'a str>,
     /// Who called it.
     pub auth: &'a AuthInfo,
-    /// The arguments as sent.
+    /// The arguments of a tool call, as sent.
     pub arguments: Option<&'a Map<String, Value>>,
     /// How the call ended.
     pub outcome: CallOutcome,
 }
 
-/// How a `tools/call` ended.
+/// What a [`CallEvent`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallKind {
+    /// A `tools/call`.
+    Tool,
+    /// A `resources/read`.
+    ResourceRead,
+}
+
+/// How a `tools/call` or `resources/read` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallOutcome {
@@ -55,13 +72,19 @@ pub enum CallOutcome {
     InvalidRequestState,
     /// The tool needed a client capability the client lacks.
     MissingClientCapability,
+    /// The resource's function answered that what the URI names does not exist
+    /// ([`ToolError::NotFound`](crate::ToolError::NotFound)): the client got the same answer
+    /// as for a URI no resource serves.
+    NotFound,
 }
 
 /// Reports a call to the observer exactly once: with its outcome, or as cancelled when the
 /// call is dropped before it ends (the client went away).
 pub(super) struct Observation<'a> {
     pub(super) observer: &'a Observer,
-    pub(super) tool: &'static str,
+    pub(super) kind: CallKind,
+    pub(super) name: &'static str,
+    pub(super) uri: Option<String>,
     pub(super) auth: Arc<AuthInfo>,
     pub(super) arguments: Option<Map<String, Value>>,
     pub(super) outcome: Option<CallOutcome>,
@@ -70,7 +93,9 @@ pub(super) struct Observation<'a> {
 impl Drop for Observation<'_> {
     fn drop(&mut self) {
         (self.observer)(&CallEvent {
-            tool: self.tool,
+            kind: self.kind,
+            name: self.name,
+            uri: self.uri.as_deref(),
             auth: &self.auth,
             arguments: self.arguments.as_ref(),
             outcome: self.outcome.unwrap_or(CallOutcome::Cancelled),
@@ -79,9 +104,10 @@ impl Drop for Observation<'_> {
 }
 
 impl Dispatcher {
-    /// Reports to the `on_call` hook a `tools/call` of a tool of this server that was refused
-    /// before it reached dispatch (`body` is the request as sent), such as one over the
-    /// caller's request budget.
+    /// Reports to the `on_call` hook a `tools/call` of a tool of this server, or a
+    /// `resources/read` of a URI one of its resources serves, that was refused before it
+    /// reached dispatch (`body` is the request as sent), such as one over the caller's request
+    /// budget.
     pub(crate) fn report_refused(&self, body: &[u8], auth: &AuthInfo, outcome: CallOutcome) {
         let Some(observer) = &self.observer else {
             return;
@@ -90,19 +116,36 @@ impl Dispatcher {
             return;
         };
         let params = request.params.as_ref();
-        let tool = params
-            .and_then(|p| p.get("name"))
-            .and_then(Value::as_str)
-            .and_then(|name| self.registry.get(name));
-        if let Some(tool) = tool.filter(|_| request.method == "tools/call") {
-            observer(&CallEvent {
-                tool: tool.name(),
-                auth,
-                arguments: params
-                    .and_then(|p| p.get("arguments"))
-                    .and_then(Value::as_object),
-                outcome,
-            });
+        let field = |name: &str| params.and_then(|p| p.get(name)).and_then(Value::as_str);
+        match request.method.as_str() {
+            "tools/call" => {
+                if let Some(tool) = field("name").and_then(|name| self.registry.get(name)) {
+                    observer(&CallEvent {
+                        kind: CallKind::Tool,
+                        name: tool.name(),
+                        uri: None,
+                        auth,
+                        arguments: params
+                            .and_then(|p| p.get("arguments"))
+                            .and_then(Value::as_object),
+                        outcome,
+                    });
+                }
+            }
+            "resources/read" => {
+                let uri = field("uri");
+                if let Some((resource, _)) = uri.and_then(|uri| self.resources.resolve(uri)) {
+                    observer(&CallEvent {
+                        kind: CallKind::ResourceRead,
+                        name: resource.name(),
+                        uri,
+                        auth,
+                        arguments: None,
+                        outcome,
+                    });
+                }
+            }
+            _ => {}
         }
     }
 }

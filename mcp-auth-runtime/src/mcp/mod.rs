@@ -30,7 +30,7 @@ mod streams;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};
 pub(crate) use events::Observer;
-pub use events::{CallEvent, CallOutcome};
+pub use events::{CallEvent, CallKind, CallOutcome};
 pub(crate) use reply::{Listen, Reply};
 pub(crate) use request_state::{
     DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN,

@@ -82,12 +82,13 @@ pub(super) fn error(
     )
 }
 
-pub(super) fn forbidden(request: &Request, tool: &str, auth: &AuthInfo, err: ToolError) -> Reply {
+pub(super) fn forbidden(request: &Request, name: &str, auth: &AuthInfo, err: ToolError) -> Reply {
     let ToolError::InsufficientScope { required, missing } = err else {
         unreachable!("only scope errors are forbidden")
     };
     tracing::info!(
-        tool,
+        method = request.method.as_str(),
+        name,
         subject = auth.subject(),
         client_id = auth.client_id(),
         missing = %missing.join(" "),

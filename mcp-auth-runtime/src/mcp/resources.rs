@@ -11,6 +11,7 @@ use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::events::{CallKind, CallOutcome, Observation};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::context::CallContext;
@@ -67,7 +68,22 @@ impl Dispatcher {
             return not_found(request, uri);
         };
         let auth = ctx.auth.clone();
+        let mut observation = self.observer.as_ref().map(|observer| Observation {
+            observer,
+            kind: CallKind::ResourceRead,
+            name: resource.name(),
+            uri: Some(uri.to_owned()),
+            auth: auth.clone(),
+            arguments: None,
+            outcome: None,
+        });
+        let mut outcome = |outcome| {
+            if let Some(observation) = &mut observation {
+                observation.outcome = Some(outcome);
+            }
+        };
         if let Err(err) = self.scopes.require(&auth, resource.scopes()) {
+            outcome(CallOutcome::Forbidden);
             return forbidden(request, resource.name(), &auth, err);
         }
         let call = CallContext::new(
@@ -77,7 +93,7 @@ impl Dispatcher {
             Arc::new(Peer::detached()),
             None,
         );
-        let outcome = match tokio::time::timeout(
+        let read_outcome = match tokio::time::timeout(
             self.call_timeout,
             (resource.handler())(call, read),
         )
@@ -85,6 +101,7 @@ impl Dispatcher {
         {
             Ok(outcome) => outcome,
             Err(_elapsed) => {
+                outcome(CallOutcome::TimedOut);
                 tracing::warn!(resource = resource.name(), timeout = ?self.call_timeout, "resource read timed out");
                 return error(
                     request,
@@ -94,31 +111,26 @@ impl Dispatcher {
                 );
             }
         };
-        let contents = match outcome {
-            Ok(contents) => contents,
+        let contents = match read_outcome {
+            Ok(contents) => {
+                outcome(CallOutcome::Completed);
+                contents
+            }
             Err(err @ ToolError::InsufficientScope { .. }) => {
+                outcome(CallOutcome::Forbidden);
                 return forbidden(request, resource.name(), &auth, err);
             }
-            Err(ToolError::NotFound) => return not_found(request, uri),
+            Err(ToolError::NotFound) => {
+                outcome(CallOutcome::NotFound);
+                return not_found(request, uri);
+            }
             Err(ToolError::InvalidArguments(message)) => {
+                outcome(CallOutcome::InvalidArguments);
                 return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
             }
-            Err(ToolError::Internal(cause)) => {
-                tracing::error!(resource = resource.name(), error = %cause, "resource read failed");
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    "internal error",
-                );
-            }
             Err(err) => {
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    err.to_string(),
-                );
+                outcome(CallOutcome::Failed);
+                return read_failed(request, resource.name(), err);
             }
         };
         tracing::debug!(
@@ -140,6 +152,18 @@ impl Dispatcher {
             Era::Legacy { .. } => respond(request, &json!({ "contents": contents })),
         }
     }
+}
+
+/// A read whose function failed: the cause of an internal error is logged, not sent.
+fn read_failed(request: &Request, resource: &'static str, err: ToolError) -> Reply {
+    let message = match err {
+        ToolError::Internal(cause) => {
+            tracing::error!(resource, error = %cause, "resource read failed");
+            "internal error".to_owned()
+        }
+        err => err.to_string(),
+    };
+    error(request, StatusCode::OK, code::INTERNAL_ERROR, message)
 }
 
 /// SEP-2164: an unknown resource is invalid params (`-32602`), with the URI in `data`;

@@ -379,9 +379,10 @@ impl McpServerBuilder {
         self
     }
 
-    /// Calls `hook` once for every `tools/call` of a declared tool when it is over, whatever
-    /// its outcome, including calls refused before the tool ran (`403`, `429`, bad arguments)
-    /// and calls cancelled by the client: the place for an audit trail or metrics.
+    /// Calls `hook` once for every `tools/call` of a declared tool and every `resources/read`
+    /// of a URI a declared resource serves when it is over, whatever its outcome, including
+    /// calls refused before the function ran (`403`, `429`, bad arguments) and calls cancelled
+    /// by the client: the place for an audit trail or metrics. [`CallEvent::kind`] says which.
     ///
     /// The hook runs on the request's task: keep it quick, or hand the event to a channel.
     pub fn on_call(mut self, hook: impl Fn(&CallEvent<'_>) + Send + Sync + 'static) -> Self {

@@ -121,7 +121,7 @@ fn recorder() -> (
     let record = seen.clone();
     let hook = move |event: &mcp_auth_runtime::CallEvent<'_>| {
         record.lock().unwrap().push((
-            event.tool,
+            event.name,
             event.auth.subject().unwrap_or("").to_owned(),
             event
                 .arguments

@@ -8,8 +8,11 @@ use mcp_auth_runtime::__private::{
     CallContext, ReadFuture, ReadRequest, ResourceAnnotations, ResourceDef, ResourceMeta,
     ResourceUri, Role, StateType, context, resource_def,
 };
-use mcp_auth_runtime::BuildError;
-use mcp_auth_runtime::ResourceContents;
+use std::sync::Mutex;
+
+use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+use mcp_auth_runtime::{BuildError, CallKind, CallOutcome, ResourceContents};
+use mcp_auth_test_support::fixture::within;
 use mcp_auth_test_support::issuer::{Tokens, protected};
 use mcp_auth_test_support::modern::ACCEPTS;
 
@@ -580,4 +583,84 @@ async fn an_encoded_slash_never_reaches_a_template_under_a_weaker_scope() {
             assert_eq!(reply.body["error"]["code"], -32602, "{uri}: {reply:?}");
         }
     }
+}
+
+/// What the `on_call` hook saw of one event.
+type SeenRead = (CallKind, &'static str, Option<String>, String, CallOutcome);
+
+#[tokio::test]
+async fn the_call_hook_sees_every_read_of_a_served_uri_and_its_outcome() {
+    within(async {
+        let seen: Arc<Mutex<Vec<SeenRead>>> = Arc::default();
+        let record = seen.clone();
+        let hook = move |event: &mcp_auth_runtime::CallEvent<'_>| {
+            record.lock().unwrap().push((
+                event.kind,
+                event.name,
+                event.uri.map(str::to_owned),
+                event.auth.subject().unwrap_or("").to_owned(),
+                event.outcome,
+            ));
+        };
+        let (addr, tokens, _) = start_resources(|b| {
+            b.on_call(hook)
+                .rate_limits(RateLimits::local().requests(Quota::per_minute(4)))
+        })
+        .await;
+        let both = tokens.of("alice", "invoices:read invoices:detail", 300);
+        let narrow = tokens.of("bob", "invoices:read", 300);
+        let accept = ACCEPTS[1];
+        assert_eq!(
+            modern_read(addr, &both, accept, "invoice://INV-1")
+                .await
+                .status,
+            200
+        );
+        modern_read(addr, &both, accept, "invoice://INV-2").await; // the handler: not found
+        modern_read(addr, &both, accept, "billing://nothing").await; // no resource: no event
+        modern_read(addr, &narrow, accept, "invoice://INV-1")
+            .await
+            .assert_insufficient_scope("invoices:read invoices:detail");
+        modern_read(addr, &both, accept, "billing://tenant/summary").await;
+        // alice's fifth request of the minute is over her budget.
+        let limited = modern_read(addr, &both, accept, "billing://tenant/summary").await;
+        assert_eq!(limited.status, 429);
+
+        let seen = seen.lock().unwrap().clone();
+        let read = |name, uri: &str, who: &str, outcome| {
+            (
+                CallKind::ResourceRead,
+                name,
+                Some(uri.to_owned()),
+                who.to_owned(),
+                outcome,
+            )
+        };
+        assert_eq!(
+            seen,
+            [
+                read(
+                    "invoice",
+                    "invoice://INV-1",
+                    "alice",
+                    CallOutcome::Completed
+                ),
+                read("invoice", "invoice://INV-2", "alice", CallOutcome::NotFound),
+                read("invoice", "invoice://INV-1", "bob", CallOutcome::Forbidden),
+                read(
+                    "summary",
+                    "billing://tenant/summary",
+                    "alice",
+                    CallOutcome::Completed
+                ),
+                read(
+                    "summary",
+                    "billing://tenant/summary",
+                    "alice",
+                    CallOutcome::RateLimited
+                ),
+            ]
+        );
+    })
+    .await;
 }

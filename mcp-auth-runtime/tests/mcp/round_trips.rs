@@ -203,7 +203,7 @@ async fn a_request_state_is_spent_by_the_retry_that_uses_it() {
     let seen = outcomes.clone();
     let fx = Fx::start(move |b| {
         b.on_call(move |event| {
-            if event.tool == "refund" {
+            if event.name == "refund" {
                 seen.lock().unwrap().push(event.outcome);
             }
         })

@@ -231,6 +231,7 @@ pub struct AuditRow {
     pub subject: Option<String>,
     pub client_id: Option<String>,
     pub tenant: Option<String>,
+    pub kind: String,
     pub tool: String,
     pub outcome: String,
     pub invoice_id: Option<String>,
@@ -264,7 +265,7 @@ pub fn summary(rows: &[AuditRow]) -> Vec<Summary<'_>> {
 
 pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     conn.prepare(
-        "SELECT at, subject, client_id, tenant, tool, outcome, invoice_id, detail
+        "SELECT at, subject, client_id, tenant, kind, tool, outcome, invoice_id, detail
          FROM audit ORDER BY id",
     )
     .unwrap()
@@ -274,10 +275,11 @@ pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
             subject: r.get(1)?,
             client_id: r.get(2)?,
             tenant: r.get(3)?,
-            tool: r.get(4)?,
-            outcome: r.get(5)?,
-            invoice_id: r.get(6)?,
-            detail: r.get(7)?,
+            kind: r.get(4)?,
+            tool: r.get(5)?,
+            outcome: r.get(6)?,
+            invoice_id: r.get(7)?,
+            detail: r.get(8)?,
         })
     })
     .unwrap()
@@ -346,21 +348,31 @@ impl EraClient {
     /// arguments; in the 2026-07-28 era also the answers and `requestState`).
     pub async fn call(&self, accept: &str, tool: &str, mut params: Value) -> Reply {
         params["name"] = tool.into();
+        self.send(accept, "tools/call", params).await
+    }
+
+    /// `resources/read` of `uri`, accepting `accept`.
+    pub async fn read(&self, accept: &str, uri: &str) -> Reply {
+        self.send(accept, "resources/read", json!({ "uri": uri }))
+            .await
+    }
+
+    /// A request of `method` with `params`, accepting `accept`; in the 2026-07-28 era with
+    /// the `Mcp-Name` header the method needs.
+    pub async fn send(&self, accept: &str, method: &str, params: Value) -> Reply {
         let (http, resource, token) = (&self.http, &self.resource, &self.token);
         let request = match &self.session {
-            None => modern::request(
-                http,
-                resource,
-                token,
-                accept,
-                json!({}),
-                1,
-                "tools/call",
-                params,
-            ),
+            None => {
+                let uri = params.get("uri").and_then(Value::as_str).map(str::to_owned);
+                let request =
+                    modern::request(http, resource, token, accept, json!({}), 1, method, params);
+                match uri {
+                    Some(uri) if method == "resources/read" => request.header("mcp-name", uri),
+                    _ => request,
+                }
+            }
             Some(session) => {
-                let body =
-                    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params });
+                let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
                 http.post(resource)
                     .bearer_auth(token)
                     .header("content-type", "application/json")
