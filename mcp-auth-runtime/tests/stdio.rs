@@ -396,3 +396,66 @@ async fn a_stdio_only_server_refuses_every_http_request() {
     })
     .await;
 }
+
+/// The notes of the stdio user, one per id.
+#[resource(
+    uri_template = "note://{id}",
+    scope = "notes:read",
+    mime_type = "text/plain"
+)]
+async fn note(id: u32) -> Result<String, ToolError> {
+    match id {
+        1 => Ok("buy milk".to_owned()),
+        _ => Err(ToolError::NotFound),
+    }
+}
+
+#[tokio::test]
+async fn resources_are_read_with_the_same_scopes_in_both_eras() {
+    within(async {
+        let serve_with = |scopes: &str| {
+            let server = McpServer::builder("stdio-resources", "0")
+                .resources(resources![note])
+                .stdio_only()
+                .build()
+                .unwrap();
+            StdioClient::serve(server, alice(scopes))
+        };
+        let mut stdio = serve_with("notes:read");
+        stdio.initialize(json!({})).await;
+        let read = stdio
+            .request(1, "resources/read", json!({ "uri": "note://1" }))
+            .await;
+        assert_eq!(read["result"]["contents"][0]["text"], "buy milk", "{read}");
+        let missing = stdio
+            .request(2, "resources/read", json!({ "uri": "note://2" }))
+            .await;
+        assert_eq!(missing["error"]["code"], -32602, "{missing}");
+        assert_eq!(missing["error"]["data"]["uri"], "note://2");
+        let modern = stdio
+            .request(
+                3,
+                "resources/read",
+                json!({ "uri": "note://1", "_meta": modern_meta("2026-07-28") }),
+            )
+            .await;
+        assert_eq!(modern["result"]["resultType"], "complete", "{modern}");
+        assert_eq!(modern["result"]["contents"][0]["text"], "buy milk");
+        stdio.close().await.unwrap();
+
+        let mut refused = serve_with("notes:write");
+        refused.initialize(json!({})).await;
+        for (id, params) in [
+            (1, json!({ "uri": "note://1" })),
+            (
+                2,
+                json!({ "uri": "note://1", "_meta": modern_meta("2026-07-28") }),
+            ),
+        ] {
+            let answer = refused.request(id, "resources/read", params).await;
+            assert_insufficient(&answer, "notes:read");
+        }
+        refused.close().await.unwrap();
+    })
+    .await;
+}
