@@ -1,6 +1,6 @@
 //! `tools/list`: pages precomputed when the server is built, opaque cursors bound to the tool
-//! and resource set, and per-caller pages when the list is filtered by scope. The resource
-//! lists page the same way, with the same cursors.
+//! and resource set and to the list they page, and per-caller pages when the list is filtered
+//! by scope. The other lists page the same way.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -43,7 +43,7 @@ impl Dispatcher {
             .into_iter()
             .enumerate()
             .map(|(index, chunk)| {
-                let next = (index + 1 < count).then(|| self.cursor(index + 1));
+                let next = (index + 1 < count).then(|| self.cursor(key, index + 1));
                 (
                     self.list_page(key, chunk, next.as_deref(), false),
                     self.list_page(key, chunk, next.as_deref(), true),
@@ -86,19 +86,22 @@ impl Dispatcher {
         RawValue::from_string(json).expect("pages are JSON")
     }
 
-    /// An opaque cursor for page `index` of this tool set.
-    fn cursor(&self, index: usize) -> String {
+    /// An opaque cursor for page `index` of the list whose result holds its items under `key`
+    /// (`tools`, `resources`, ...), in this deployment: a cursor of one list is refused by
+    /// the others, and by a server with other tools or resources.
+    fn cursor(&self, key: &str, index: usize) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{:016x}.{index}", self.fingerprint))
+            .encode(format!("{:016x}.{key}.{index}", self.fingerprint))
     }
 
-    fn page_of_cursor(&self, cursor: &str) -> Option<usize> {
+    fn page_of_cursor(&self, key: &str, cursor: &str) -> Option<usize> {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cursor)
             .ok()?;
         let raw = String::from_utf8(raw).ok()?;
-        let (fingerprint, index) = raw.split_once('.')?;
-        if fingerprint != format!("{:016x}", self.fingerprint) {
+        let (fingerprint, rest) = raw.split_once('.')?;
+        let (list, index) = rest.rsplit_once('.')?;
+        if fingerprint != format!("{:016x}", self.fingerprint) || list != key {
             return None;
         }
         index.parse().ok()
@@ -109,7 +112,7 @@ impl Dispatcher {
         match request.params.as_ref().and_then(|p| p.get("cursor")) {
             None | Some(Value::Null) => Ok(0),
             Some(Value::String(cursor)) => self
-                .page_of_cursor(cursor)
+                .page_of_cursor(list_key(&request.method), cursor)
                 .ok_or_else(|| invalid_cursor(request)),
             Some(_) => Err(error(
                 request,
@@ -161,6 +164,18 @@ impl Dispatcher {
             },
             None => invalid_cursor(request),
         }
+    }
+}
+
+/// The key under which the result of list method `method` holds its items, which its cursors
+/// name; the method itself for any other, whose cursors then match no list.
+fn list_key(method: &str) -> &str {
+    match method {
+        "tools/list" => "tools",
+        "resources/list" => "resources",
+        "resources/templates/list" => "resourceTemplates",
+        "prompts/list" => "prompts",
+        other => other,
     }
 }
 

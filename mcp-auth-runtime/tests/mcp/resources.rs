@@ -298,6 +298,35 @@ async fn lists_page_with_opaque_cursors() {
 }
 
 #[tokio::test]
+async fn a_cursor_pages_only_the_list_that_gave_it() {
+    use mcp_auth_test_support::tools::{read_thing, write_thing};
+    let (addr, tokens, _) =
+        start_resources(|b| b.page_size(1).tools(tools![read_thing, write_thing])).await;
+    let token = tokens.of("alice", "invoices:read things:read", 300);
+    let client = legacy_client(addr, &token).await;
+    let next = |list: &Value| list["result"]["nextCursor"].as_str().unwrap().to_owned();
+    let (_, _, tools) = client.request("tools/list", json!({})).await;
+    let (_, _, resources) = client.request("resources/list", json!({})).await;
+    let (tools_cursor, resources_cursor) = (next(&tools), next(&resources));
+    // Each list takes its own cursor to its second page, and refuses the other's.
+    for (method, own, other) in [
+        ("tools/list", &tools_cursor, &resources_cursor),
+        ("resources/list", &resources_cursor, &tools_cursor),
+    ] {
+        let (_, _, second) = client.request(method, json!({ "cursor": own })).await;
+        assert!(second.get("result").is_some(), "{method}: {second}");
+        let (_, _, crossed) = client.request(method, json!({ "cursor": other })).await;
+        assert_eq!(crossed["error"]["code"], -32602, "{method}: {crossed}");
+    }
+    for method in ["resources/templates/list", "prompts/list"] {
+        let (_, _, crossed) = client
+            .request(method, json!({ "cursor": resources_cursor }))
+            .await;
+        assert!(crossed.get("result").is_none(), "{method}: {crossed}");
+    }
+}
+
+#[tokio::test]
 async fn reads_return_text_blobs_and_template_instances_in_both_eras() {
     let (addr, tokens, _) = start_resources(|b| b).await;
     let token = tokens.of("alice", "invoices:read invoices:detail", 300);
