@@ -1,5 +1,5 @@
-//! What the [`on_call`](crate::McpServerBuilder::on_call) hook sees of each `tools/call` and
-//! `resources/read`.
+//! What the [`on_call`](crate::McpServerBuilder::on_call) hook sees of each `tools/call`,
+//! `resources/read` and `prompts/get`.
 
 use std::sync::Arc;
 
@@ -12,23 +12,24 @@ use crate::jsonrpc::{Message, parse};
 /// The hook [`McpServerBuilder::on_call`](crate::McpServerBuilder::on_call) installs.
 pub(crate) type Observer = Arc<dyn Fn(&CallEvent<'_>) + Send + Sync>;
 
-/// One `tools/call` of a known tool or `resources/read` of a URI a resource serves, as
-/// reported to the [`on_call`](crate::McpServerBuilder::on_call) hook once it is over: for
-/// audit trails and metrics. It never holds the caller's token.
+/// One `tools/call` of a known tool, `resources/read` of a URI a resource serves or
+/// `prompts/get` of a known prompt, as reported to the
+/// [`on_call`](crate::McpServerBuilder::on_call) hook once it is over: for audit trails and
+/// metrics. It never holds the caller's token.
 ///
-/// A request naming no tool or no resource is not reported: it reached nothing.
+/// A request naming no tool, resource or prompt is not reported: it reached nothing.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct CallEvent<'a> {
     /// What was called: a tool, or a resource read.
     pub kind: CallKind,
-    /// The name of the tool, or of the resource serving the URI read.
+    /// The name of the tool or prompt, or of the resource serving the URI read.
     pub name: &'static str,
     /// The URI read, for [`CallKind::ResourceRead`].
     pub uri: Option<&'a str>,
     /// Who called it.
     pub auth: &'a AuthInfo,
-    /// The arguments of a tool call, as sent.
+    /// The arguments of a tool call or a prompt get, as sent.
     pub arguments: Option<&'a Map<String, Value>>,
     /// How the call ended.
     pub outcome: CallOutcome,
@@ -42,9 +43,18 @@ pub enum CallKind {
     Tool,
     /// A `resources/read`.
     ResourceRead,
+    /// A `prompts/get`.
+    PromptGet,
 }
 
-/// How a `tools/call` or `resources/read` ended.
+/// Sets the outcome `observation` will report, if there is a hook.
+pub(super) fn observed(observation: &mut Option<Observation<'_>>, outcome: CallOutcome) {
+    if let Some(observation) = observation.as_mut() {
+        observation.outcome = Some(outcome);
+    }
+}
+
+/// How a `tools/call`, `resources/read` or `prompts/get` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallOutcome {
@@ -72,7 +82,7 @@ pub enum CallOutcome {
     InvalidRequestState,
     /// The tool needed a client capability the client lacks.
     MissingClientCapability,
-    /// The resource's function answered that what the URI names does not exist
+    /// The resource's or prompt's function answered that what was asked for does not exist
     /// ([`ToolError::NotFound`](crate::ToolError::NotFound)): the client got the same answer
     /// as for a URI no resource serves.
     NotFound,
@@ -123,6 +133,20 @@ impl Dispatcher {
                     observer(&CallEvent {
                         kind: CallKind::Tool,
                         name: tool.name(),
+                        uri: None,
+                        auth,
+                        arguments: params
+                            .and_then(|p| p.get("arguments"))
+                            .and_then(Value::as_object),
+                        outcome,
+                    });
+                }
+            }
+            "prompts/get" => {
+                if let Some(prompt) = field("name").and_then(|name| self.prompts.get(name)) {
+                    observer(&CallEvent {
+                        kind: CallKind::PromptGet,
+                        name: prompt.name(),
                         uri: None,
                         auth,
                         arguments: params

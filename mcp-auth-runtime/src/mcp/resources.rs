@@ -5,19 +5,14 @@
 //! the client (no progress, logs or requests for input), so a read is always answered with
 //! one JSON response, and a scope refusal the handler itself raises is still a `403`.
 
-use std::sync::Arc;
-
 use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::events::{CallKind, CallOutcome, Observation};
+use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
-use crate::context::CallContext;
-use crate::error::ToolError;
 use crate::jsonrpc::{ErrorResponse, Request, code};
-use crate::peer::Peer;
 
 impl Dispatcher {
     /// `resources/list` (`templates == false`) or `resources/templates/list`, paged and,
@@ -68,70 +63,28 @@ impl Dispatcher {
             return not_found(request, uri);
         };
         let auth = ctx.auth.clone();
-        let mut observation = self.observer.as_ref().map(|observer| Observation {
-            observer,
-            kind: CallKind::ResourceRead,
-            name: resource.name(),
-            uri: Some(uri.to_owned()),
-            auth: auth.clone(),
-            arguments: None,
-            outcome: None,
-        });
-        let mut outcome = |outcome| {
-            if let Some(observation) = &mut observation {
-                observation.outcome = Some(outcome);
-            }
-        };
+        let kind = CallKind::ResourceRead;
+        let mut observation = self.observe(kind, resource.name(), Some(uri), None, &auth);
         if let Err(err) = self.scopes.require(&auth, resource.scopes()) {
-            outcome(CallOutcome::Forbidden);
+            observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, resource.name(), &auth, err);
         }
-        let call = CallContext::new(
-            auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(Peer::detached()),
-            None,
-        );
-        let read_outcome = match tokio::time::timeout(
-            self.call_timeout,
-            (resource.handler())(call, read),
-        )
-        .await
+        let call = self.detached_context(&auth);
+        let handler = (resource.handler())(call, read);
+        let not_found = || not_found(request, uri);
+        let contents = match self
+            .run_detached(
+                request,
+                resource.name(),
+                &auth,
+                &mut observation,
+                handler,
+                not_found,
+            )
+            .await
         {
-            Ok(outcome) => outcome,
-            Err(_elapsed) => {
-                outcome(CallOutcome::TimedOut);
-                tracing::warn!(resource = resource.name(), timeout = ?self.call_timeout, "resource read timed out");
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    "the read did not finish in time",
-                );
-            }
-        };
-        let contents = match read_outcome {
-            Ok(contents) => {
-                outcome(CallOutcome::Completed);
-                contents
-            }
-            Err(err @ ToolError::InsufficientScope { .. }) => {
-                outcome(CallOutcome::Forbidden);
-                return forbidden(request, resource.name(), &auth, err);
-            }
-            Err(ToolError::NotFound) => {
-                outcome(CallOutcome::NotFound);
-                return not_found(request, uri);
-            }
-            Err(ToolError::InvalidArguments(message)) => {
-                outcome(CallOutcome::InvalidArguments);
-                return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
-            }
-            Err(err) => {
-                outcome(CallOutcome::Failed);
-                return read_failed(request, resource.name(), err);
-            }
+            Ok(contents) => contents,
+            Err(reply) => return reply,
         };
         tracing::debug!(
             resource = resource.name(),
@@ -152,18 +105,6 @@ impl Dispatcher {
             Era::Legacy { .. } => respond(request, &json!({ "contents": contents })),
         }
     }
-}
-
-/// A read whose function failed: the cause of an internal error is logged, not sent.
-fn read_failed(request: &Request, resource: &'static str, err: ToolError) -> Reply {
-    let message = match err {
-        ToolError::Internal(cause) => {
-            tracing::error!(resource, error = %cause, "resource read failed");
-            "internal error".to_owned()
-        }
-        err => err.to_string(),
-    };
-    error(request, StatusCode::OK, code::INTERNAL_ERROR, message)
 }
 
 /// SEP-2164: an unknown resource is invalid params (`-32602`), with the URI in `data`;
