@@ -1,5 +1,5 @@
 //! The audit trail: one row in the `audit` table and one `tracing` event (target `audit`) per
-//! tool call and resource read, whatever its outcome. Entries name the caller (subject, client
+//! tool call, resource read and prompt get, whatever its outcome. Entries name the caller (subject, client
 //! id, tenant), what was called (its kind and name), the outcome and the invoice; never the
 //! token.
 //!
@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use mcp_auth_runtime::auth::AuthInfo;
-use mcp_auth_runtime::{CallEvent, CallKind, CallOutcome, ResourceDef, ToolDef};
+use mcp_auth_runtime::{CallEvent, CallKind, CallOutcome, PromptDef, ResourceDef, ToolDef};
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -72,6 +72,14 @@ impl Called {
             name,
         }
     }
+
+    /// A get of the prompt `name`.
+    pub(crate) const fn prompt(name: &'static str) -> Called {
+        Called {
+            kind: Kind::Prompt,
+            name,
+        }
+    }
 }
 
 impl From<&'static str> for Called {
@@ -88,6 +96,8 @@ pub(crate) enum Kind {
     Tool,
     /// A `resources/read`.
     Resource,
+    /// A `prompts/get`.
+    Prompt,
 }
 
 impl Kind {
@@ -95,6 +105,7 @@ impl Kind {
         match self {
             Kind::Tool => "tool",
             Kind::Resource => "resource",
+            Kind::Prompt => "prompt",
         }
     }
 }
@@ -210,6 +221,7 @@ pub(crate) fn refusals(
     store: Store,
     tools: &[ToolDef],
     resources: &[ResourceDef],
+    prompts: &[PromptDef],
 ) -> impl Fn(&CallEvent<'_>) + Send + Sync + 'static {
     let scopes: HashMap<Called, String> = tools
         .iter()
@@ -219,17 +231,20 @@ pub(crate) fn refusals(
                 .iter()
                 .map(|res| (Called::resource(res.name()), res.scopes().join(" "))),
         )
+        .chain(
+            prompts
+                .iter()
+                .map(|prompt| (Called::prompt(prompt.name()), prompt.scopes().join(" "))),
+        )
         .collect();
     move |event| {
         let called = match event.kind {
             CallKind::Tool => Called::tool(event.name),
             CallKind::ResourceRead => Called::resource(event.name),
+            CallKind::PromptGet => Called::prompt(event.name),
             _ => return,
         };
-        let what = match called.kind {
-            Kind::Tool => "tool",
-            Kind::Resource => "resource",
-        };
+        let what = called.kind.as_str();
         let (outcome, detail) = match event.outcome {
             CallOutcome::Forbidden => (
                 Outcome::InsufficientScope,
@@ -241,7 +256,7 @@ pub(crate) fn refusals(
             CallOutcome::RateLimited => (Outcome::RateLimited, "rate limit exceeded".to_owned()),
             CallOutcome::InvalidArguments => (
                 Outcome::InvalidArguments,
-                "invalid arguments: they do not match the tool's input schema".to_owned(),
+                format!("invalid arguments: they do not match the {what}'s arguments"),
             ),
             CallOutcome::InvalidRequestState => (
                 Outcome::InvalidRequestState,
@@ -250,7 +265,7 @@ pub(crate) fn refusals(
             _ => return,
         };
         let invoice = match called.kind {
-            Kind::Tool => event
+            Kind::Tool | Kind::Prompt => event
                 .arguments
                 .and_then(|arguments| arguments.get("invoice_id"))
                 .and_then(Value::as_str),

@@ -1,8 +1,8 @@
 //! The billing MCP server: the example application of mcp-auth.
 //!
-//! Invoices of several tenants live in SQLite; five tools and two resources read and change them behind OAuth 2.1
-//! scopes, each query constrained to the tenant named by the caller's token, and every call
-//! lands in an audit trail. `cargo run -p billing` serves it on <http://127.0.0.1:8000/mcp>
+//! Invoices of several tenants live in SQLite; five tools, two resources and a prompt read and
+//! change them behind OAuth 2.1 scopes, each query constrained to the tenant named by the
+//! caller's token, and every call lands in an audit trail. `cargo run -p billing` serves it on <http://127.0.0.1:8000/mcp>
 //! together with an embedded development authorization server; `--issuer` points it at a
 //! real one. See the README next to `Cargo.toml` for the options.
 //!
@@ -24,6 +24,7 @@
 mod audit;
 mod cli;
 mod dev;
+mod prompts;
 mod resources;
 mod store;
 mod tools;
@@ -133,7 +134,8 @@ impl Server {
         let store = Store::open(args.db_path()).await?;
         let tools = all_tools();
         let resources = all_resources();
-        let refusals = audit::refusals(store.clone(), &tools, &resources);
+        let prompts = prompts![prompts::payment_reminder];
+        let refusals = audit::refusals(store.clone(), &tools, &resources, &prompts);
         let mut builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
             .title("Billing")
             .instructions(
@@ -142,6 +144,7 @@ impl Server {
             .resource_name("Billing")
             .tools(tools)
             .resources(resources)
+            .prompts(prompts)
             .state(store)
             .resource(&resource)
             .on_call(refusals)

@@ -55,9 +55,10 @@ const UPGRADES: &[&str] = &[
      DROP TABLE audit;
      ALTER TABLE audit_v2 RENAME TO audit;
      CREATE INDEX audit_by_tenant ON audit (tenant, id);",
-    // 3: resource reads are audited too; `kind` says what a row's `tool` names.
+    // 3: resource reads and prompt gets are audited too; `kind` says what a row's `tool`
+    // names.
     "ALTER TABLE audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'tool'
-         CHECK (kind IN ('tool', 'resource'));",
+         CHECK (kind IN ('tool', 'resource', 'prompt'));",
 ];
 
 /// The current time as SQLite writes it: RFC 3339, UTC, milliseconds.
@@ -137,7 +138,8 @@ impl Store {
         });
         match task.await {
             // A resource's missing invoice is the framework's "not found", which answers
-            // exactly as a URI no resource serves; a tool tells the model which id was wrong.
+            // exactly as a URI no resource serves; a tool or prompt tells which id was wrong
+            // (a prompt's failure is JSON-RPC `-32603` with the message).
             Ok(Err(BillingError::NotFound(_))) if called.kind == audit::Kind::Resource => {
                 Err(ToolError::NotFound)
             }
@@ -400,7 +402,7 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
             Status::Paid => "paid",
