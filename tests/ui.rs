@@ -1,6 +1,6 @@
-//! Compile-fail cases of `#[tool]` and `#[resource]`: each `ui/*.rs` and `ui/resource/*.rs`
-//! makes one mistake, and its `.stderr` is the message a user sees. Bless with
-//! `TRYBUILD=overwrite cargo test -p mcp-auth-tests --test ui`.
+//! Compile-fail cases of `#[tool]` and `#[resource]`: each `ui/*.rs`, `ui/resource/*.rs` and
+//! `ui/authorize/*.rs` (conditional scopes) makes one mistake, and its `.stderr` is the
+//! message a user sees. Bless with `TRYBUILD=overwrite cargo test -p mcp-auth-tests --test ui`.
 
 #[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
 #[test]
@@ -12,4 +12,10 @@ fn ui() {
 #[test]
 fn ui_resources() {
     trybuild::TestCases::new().compile_fail("ui/resource/*.rs");
+}
+
+#[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
+#[test]
+fn ui_authorize() {
+    trybuild::TestCases::new().compile_fail("ui/authorize/*.rs");
 }

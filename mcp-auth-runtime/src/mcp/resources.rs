@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
+use crate::authorize::Declared;
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::jsonrpc::{ErrorResponse, Request, code};
@@ -67,7 +68,11 @@ impl Dispatcher {
             return not_found(request, uri);
         };
         let auth = ctx.auth.clone();
-        if let Err(err) = self.scopes.require(&auth, resource.scopes()) {
+        // With conditional scopes, the guard inside the function decides, after binding the
+        // variables, naming every scope the read needs in one refusal.
+        if resource.conditional_scopes().is_empty()
+            && let Err(err) = self.scopes.require(&auth, resource.scopes())
+        {
             return forbidden(request, resource.name(), &auth, err);
         }
         let call = CallContext::new(
@@ -76,7 +81,12 @@ impl Dispatcher {
             self.scopes.clone(),
             Arc::new(Peer::detached()),
             None,
-        );
+        )
+        .declaring(Declared {
+            name: resource.name(),
+            scopes: resource.scopes(),
+            conditional: resource.conditional_scopes(),
+        });
         let outcome = match tokio::time::timeout(
             self.call_timeout,
             (resource.handler())(call, read),
