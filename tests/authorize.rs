@@ -81,6 +81,26 @@ async fn payout(ctx: ToolContext<Payments>, amount_cents: u64) -> Result<String,
     Ok(format!("payout of {amount_cents}"))
 }
 
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Payout {
+    amount_cents: u64,
+}
+
+/// Pay out; a large payout needs an approver, and any payout outside tenant `acme` another
+/// scope: conditions see an `Args` input's pattern and the context by their names.
+#[tool(
+    scope = "payouts:write",
+    require(scope = "payments:approve", when = payout.amount_cents > LIMIT_CENTS),
+    require(scope = "payouts:foreign", when = ctx.auth().tenant() != Some("acme"))
+)]
+async fn pay_out(
+    ctx: ToolContext<Payments>,
+    Args(payout): Args<Payout>,
+) -> Result<String, ToolError> {
+    ctx.state().bodies.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("paid {}", payout.amount_cents))
+}
+
 struct Server {
     addr: SocketAddr,
     tokens: Tokens,
@@ -394,6 +414,44 @@ async fn a_direct_rust_call_is_refused_as_a_call_through_the_server_is() {
             if required == ["payouts:read", "payments:approve"]
     ));
     assert_eq!(payments.ran(), 1);
+}
+
+#[tokio::test]
+async fn conditions_over_an_args_input_and_the_context_name_every_scope_that_applies() {
+    let cases: [(&str, u64, &[&str]); 4] = [
+        ("acme", LIMIT_CENTS, &[]),
+        (
+            "acme",
+            LIMIT_CENTS + 1,
+            &["payouts:write", "payments:approve"],
+        ),
+        ("globex", LIMIT_CENTS, &["payouts:write", "payouts:foreign"]),
+        (
+            "globex",
+            LIMIT_CENTS + 1,
+            &["payouts:write", "payments:approve", "payouts:foreign"],
+        ),
+    ];
+    for (tenant, amount_cents, refused) in cases {
+        let payments = Payments::default();
+        let auth = AuthInfo::new("alice")
+            .with_scopes(["payouts:write"])
+            .with_tenant(tenant);
+        let ctx = ToolContext::new(payments.clone(), auth);
+        let outcome = pay_out(ctx, Args(Payout { amount_cents })).await;
+        match outcome {
+            Ok(_) => assert!(refused.is_empty(), "{tenant} {amount_cents}"),
+            Err(ToolError::InsufficientScope { required, .. }) => {
+                assert_eq!(required, refused, "{tenant} {amount_cents}");
+                assert_eq!(payments.ran(), 0);
+            }
+            Err(err) => panic!("{err:?}"),
+        }
+    }
+    assert_eq!(
+        tools![pay_out][0].conditional_scopes(),
+        ["payments:approve", "payouts:foreign"]
+    );
 }
 
 #[tokio::test]
