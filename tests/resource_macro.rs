@@ -77,7 +77,11 @@ async fn statement(year: String, month: String) -> Result<Vec<ResourceContents>,
 }
 
 /// An export, which also needs a scope the body checks itself.
-#[resource(uri = "billing://export", scope = "invoices:read")]
+#[resource(
+    uri = "billing://export",
+    scope = "invoices:read",
+    may_require = "invoices:export"
+)]
 async fn export(ctx: ToolContext<Billing>) -> Result<String, ToolError> {
     ctx.require_scopes(&["invoices:export"])?;
     ctx.state().reads.fetch_add(1, Ordering::SeqCst);
@@ -235,7 +239,11 @@ async fn a_refusal_from_the_body_is_a_403_too() {
         .request("resources/read", json!({ "uri": "billing://export" }))
         .await;
     assert_eq!(status, 403);
-    assert!(challenge.unwrap().contains(r#"scope="invoices:export""#));
+    assert!(
+        challenge
+            .unwrap()
+            .contains(r#"scope="invoices:read invoices:export""#)
+    );
     assert_eq!(billing.reads.load(Ordering::SeqCst), 0);
     let scopes = "invoices:read invoices:export";
     let client = Client::new(addr, Some(&tokens.of("alice", scopes, 60)));

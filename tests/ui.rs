@@ -1,6 +1,6 @@
 //! Compile-fail cases of `#[tool]`, `#[resource]` and `#[prompt]`: each `ui/*.rs`,
-//! `ui/resource/*.rs` and `ui/prompt/*.rs`
-//! makes one mistake, and its `.stderr` is the message a user sees. Bless with
+//! `ui/resource/*.rs`, `ui/prompt/*.rs` and `ui/authorize/*.rs` (conditional scopes) makes one
+//! mistake, and its `.stderr` is the message a user sees. Bless with
 //! `TRYBUILD=overwrite cargo test -p mcp-auth-tests --test ui`.
 
 #[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
@@ -19,4 +19,10 @@ fn ui_resources() {
 #[test]
 fn ui_prompts() {
     trybuild::TestCases::new().compile_fail("ui/prompt/*.rs");
+}
+
+#[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
+#[test]
+fn ui_authorize() {
+    trybuild::TestCases::new().compile_fail("ui/authorize/*.rs");
 }

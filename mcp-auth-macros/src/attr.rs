@@ -5,6 +5,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{LitBool, LitStr, Token, bracketed};
 
+use crate::authorize::{self, Require};
+
 pub(crate) mod kw {
     syn::custom_keyword!(scope);
     syn::custom_keyword!(unscoped);
@@ -29,6 +31,9 @@ pub(crate) enum Arg {
     Destructive(kw::destructive, Option<LitBool>),
     Idempotent(kw::idempotent, Option<LitBool>),
     OpenWorld(kw::open_world, Option<LitBool>),
+    /// `require(scope = .., when = ..)`, repeatable.
+    Require(Require),
+    MayRequire(authorize::kw::may_require, ScopeValue),
 }
 
 /// `scope = "a"` or `scope = ["a", "b"]`.
@@ -59,6 +64,8 @@ impl Arg {
             Arg::Destructive(..) => "destructive",
             Arg::Idempotent(..) => "idempotent",
             Arg::OpenWorld(..) => "open_world",
+            Arg::Require(_) => "require",
+            Arg::MayRequire(..) => "may_require",
         }
     }
 
@@ -74,6 +81,8 @@ impl Arg {
             Arg::Destructive(kw, _) => kw.span,
             Arg::Idempotent(kw, _) => kw.span,
             Arg::OpenWorld(kw, _) => kw.span,
+            Arg::Require(require) => require.key,
+            Arg::MayRequire(kw, _) => kw.span,
         }
     }
 }
@@ -134,6 +143,12 @@ impl Parse for Arg {
             Ok(Arg::Idempotent(input.parse()?, flag_value(input)?))
         } else if lookahead.peek(kw::open_world) {
             Ok(Arg::OpenWorld(input.parse()?, flag_value(input)?))
+        } else if lookahead.peek(authorize::kw::require) {
+            Ok(Arg::Require(input.parse()?))
+        } else if lookahead.peek(authorize::kw::may_require) {
+            let key = input.parse()?;
+            input.parse::<Token![=]>()?;
+            Ok(Arg::MayRequire(key, input.parse()?))
         } else {
             Err(lookahead.error())
         }

@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, parse_quote};
 
 use crate::ast::{ToolFn, is_field_attr};
+use crate::authorize::{self, Condition};
 use crate::valid::{OutputKind, Tool, ToolParam};
 
 /// Runs parse → validate → expand. On error the function is still emitted, unchanged, beside
@@ -75,15 +76,16 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
     // bound on a user's type is spelled `f::<UserType>`, which rustc reports at `UserType`, and
     // all of them sit in `def`'s body (the handler is a closure), where rustc reports a bound
     // that fails twice at one span once.
-    let (args_struct_def, input_schema, destructure) = match tool.args_type {
+    let (args_struct_def, input_schema, (pattern, parse)) = match tool.args_type {
         Some(ty) => {
             let input = Ident::new("input", Span::mixed_site());
             (
                 TokenStream::new(),
                 quote_spanned!(ty.span()=> #rt::input_schema::<#ty>),
-                quote_spanned! {ty.span()=>
-                    let #input: #ty = #rt::parse_arguments::<#ty>(#arguments)?;
-                },
+                (
+                    quote!(#input),
+                    quote_spanned!(ty.span()=> #rt::parse_arguments::<#ty>(#arguments)),
+                ),
             )
         }
         None => {
@@ -139,7 +141,10 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                     }
                 },
                 quote!(#input_schema_fn #turbofish),
-                quote!(let #args_struct { #(#names),* } = #parse_fn #turbofish(#arguments)?;),
+                (
+                    quote!(#args_struct { #(#names),* }),
+                    quote!(#parse_fn #turbofish(#arguments)),
+                ),
             )
         }
     };
@@ -197,6 +202,22 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
     let output_check = (tool.output.kind == OutputKind::Structured)
         .then(|| quote_spanned!(value_ty.span()=> #rt::assert_structured_output::<#value_ty>();));
 
+    // Without conditions the static scopes are checked before the arguments are parsed. With
+    // them the check waits for the guard inside the function, which names the static and the
+    // conditional scopes in one refusal; arguments that do not parse are refused for the
+    // static scopes first, so that a caller without them learns nothing of the input.
+    let conditional_scopes = authorize::conditional_scopes(&tool.authorization);
+    let (static_check, destructure) = if tool.authorization.conditions.is_empty() {
+        (
+            quote!(#ctx.require_scopes(&[#(#scopes),*])?;),
+            quote!(let #pattern = #parse?;),
+        )
+    } else {
+        (
+            TokenStream::new(),
+            quote!(let #pattern = #rt::parsed(&#ctx, &[#(#scopes),*], #parse)?;),
+        )
+    };
     let doc =
         format!("The MCP tool `{name}` declared by the function `{ident}`; list it in `tools!`.");
     let body = quote! {
@@ -213,6 +234,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                             title: #title,
                             description: #description,
                             scopes: &[#(#scopes),*],
+                            conditional_scopes: &[#(#conditional_scopes),*],
                             annotations: #annotations,
                             input_schema: #input_schema,
                             output_schema: #output_schema,
@@ -220,7 +242,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                         },
                         |#ctx: #rt::CallContext, #arguments: #rt::Arguments| -> #rt::BoxFuture {
                             ::std::boxed::Box::pin(async move {
-                                #ctx.require_scopes(&[#(#scopes),*])?;
+                                #static_check
                                 #destructure
                                 let #value = #ident(#(#call_args),*).await #propagate;
                                 #convert
@@ -263,15 +285,25 @@ fn user_fn(tool: &Tool<'_>) -> TokenStream {
         .params
         .iter()
         .position(|p| matches!(p, ToolParam::Context { .. }));
-    insert_scope_guard(&mut func, context, &tool.scopes);
+    insert_scope_guard(
+        &mut func,
+        context,
+        &tool.scopes,
+        &tool.authorization.conditions,
+    );
     func.into_token_stream()
 }
 
-/// Makes `require_scopes(ctx, scopes)?` the first statement of `func` when it takes a context
-/// (parameter `context`) and requires scopes, so that a direct Rust call is refused as a call
-/// through the server is.
-pub(crate) fn insert_scope_guard(func: &mut ItemFn, context: Option<usize>, scopes: &[String]) {
-    if let (Some(index), false) = (context, scopes.is_empty()) {
+/// Makes the scope guard the first statement of `func` when it takes a context (parameter
+/// `context`) and requires scopes, always or under `conditions`, so that a direct Rust call is
+/// refused as a call through the server is.
+pub(crate) fn insert_scope_guard(
+    func: &mut ItemFn,
+    context: Option<usize>,
+    scopes: &[String],
+    conditions: &[Condition],
+) {
+    if let (Some(index), false) = (context, scopes.is_empty() && conditions.is_empty()) {
         let FnArg::Typed(typed) = &mut func.sig.inputs[index] else {
             unreachable!("receivers are rejected by validation")
         };
@@ -284,10 +316,8 @@ pub(crate) fn insert_scope_guard(func: &mut ItemFn, context: Option<usize>, scop
                 ident
             }
         };
-        let rt = rt();
-        let guard: syn::Stmt = parse_quote! {
-            #rt::require_scopes(&#ctx, &[#(#scopes),*])?;
-        };
+        let guard = authorize::guard(&ctx.to_token_stream(), scopes, conditions);
+        let guard: syn::Stmt = parse_quote!(#guard);
         func.block.stmts.insert(0, guard);
     }
 }

@@ -5,6 +5,7 @@
 
 mod ast;
 mod attr;
+mod authorize;
 mod expand;
 mod prompt;
 mod resource;

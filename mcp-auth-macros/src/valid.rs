@@ -11,6 +11,7 @@ use syn::{
 
 use crate::ast::{Output, Param, ParamKind, ToolFn, TypedParam, first_paragraph};
 use crate::attr::{Arg, ScopeValue};
+use crate::authorize::{self, Authorization, Require};
 
 /// The validated model `expand.rs` reads.
 pub(crate) struct Tool<'a> {
@@ -25,6 +26,8 @@ pub(crate) struct Tool<'a> {
     /// `Some(T)` when the input is one `Args<T>` parameter.
     pub(crate) args_type: Option<&'a Type>,
     pub(crate) output: OutputModel<'a>,
+    /// `require(..)` and `may_require`.
+    pub(crate) authorization: Authorization,
 }
 
 /// MCP tool annotations given as flags; `None` leaves the hint out, so that clients apply the
@@ -80,8 +83,32 @@ impl<'a> ToolFn<'a> {
         let description = check_description(&self, &mut errors);
         let (params, args_type) = check_params(&self.params, &mut errors);
         let output = check_output(self.output.as_ref(), func, &mut errors);
+        let has_context = params
+            .iter()
+            .any(|p| matches!(p, ToolParam::Context { .. }));
+        let requires: Vec<&Require> = self
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                Arg::Require(require) => Some(require),
+                _ => None,
+            })
+            .collect();
+        let may_require = self.args.iter().find_map(|arg| match arg {
+            Arg::MayRequire(_, value) => Some(value),
+            _ => None,
+        });
+        let authorization = authorize::validate(
+            &requires,
+            may_require,
+            scopes.as_deref(),
+            has_context,
+            "tool",
+            &mut errors,
+        );
         if let (Some(output), Some(scopes)) = (&output, &scopes) {
-            check_guard_can_refuse(&params, scopes, output, &mut errors);
+            let guarded = !scopes.is_empty() || !authorization.conditions.is_empty();
+            check_guard_can_refuse(&params, guarded, output, &mut errors);
         }
         errors.finish()?;
 
@@ -108,6 +135,7 @@ impl<'a> ToolFn<'a> {
             params,
             args_type,
             output: output.expect("errors finished above"),
+            authorization,
         })
     }
 }
@@ -189,8 +217,14 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) {
 }
 
 /// A key given twice is almost always a copy-paste mistake, and which one wins would be a guess.
+/// `require(..)` is the one key that repeats: each adds a condition.
 fn check_duplicate_args(args: &[Arg], errors: &mut Errors) {
-    check_duplicate_keys(args.iter().map(|a| (a.key(), a.key_span())), errors);
+    check_duplicate_keys(
+        args.iter()
+            .filter(|a| !matches!(a, Arg::Require(_)))
+            .map(|a| (a.key(), a.key_span())),
+        errors,
+    );
 }
 
 /// Reports every key that came earlier already, at the later one.
@@ -277,8 +311,7 @@ pub(crate) fn decide_scopes(
             None
         }
         (Some(value), None) => {
-            let literals = value.literals();
-            if literals.is_empty() {
+            if value.literals().is_empty() {
                 errors.push(
                     value.span(),
                     "empty scope list: name at least one scope, or use `unscoped`",
@@ -286,16 +319,9 @@ pub(crate) fn decide_scopes(
                 return None;
             }
             let mut scopes: Vec<String> = Vec::new();
-            let in_list = matches!(value, ScopeValue::List(..));
-            for lit in literals {
-                let scope = lit.value();
-                if let Err(why) = scope_token_error(&scope) {
-                    match split_scope_help(&scope, in_list) {
-                        Some(help) => errors.push_with_help(lit, why, help),
-                        None => errors.push(lit.span(), why),
-                    }
-                } else if scopes.contains(&scope) {
-                    errors.push(lit.span(), format_args!("duplicate scope `{scope}`"));
+            for (scope, span) in scope_tokens(value, errors) {
+                if scopes.contains(&scope) {
+                    errors.push(span, format_args!("duplicate scope `{scope}`"));
                 } else {
                     scopes.push(scope);
                 }
@@ -303,6 +329,28 @@ pub(crate) fn decide_scopes(
             Some(scopes)
         }
     }
+}
+
+/// The scopes of a `scope = ..`-like value that are valid RFC 6749 scope tokens, each with its
+/// literal's span; every invalid one is reported, and an empty list too.
+pub(crate) fn scope_tokens(value: &ScopeValue, errors: &mut Errors) -> Vec<(String, Span)> {
+    let literals = value.literals();
+    if literals.is_empty() {
+        errors.push(value.span(), "empty scope list: name at least one scope");
+    }
+    let in_list = matches!(value, ScopeValue::List(..));
+    let mut scopes = Vec::new();
+    for lit in literals {
+        let scope = lit.value();
+        match scope_token_error(&scope) {
+            Err(why) => match split_scope_help(&scope, in_list) {
+                Some(help) => errors.push_with_help(lit, why, help),
+                None => errors.push(lit.span(), why),
+            },
+            Ok(()) => scopes.push((scope, lit.span())),
+        }
+    }
+    scopes
 }
 
 /// `scope = "a b"` is most often meant as two scopes (a token request's `scope` parameter
@@ -723,14 +771,14 @@ fn is_str(ty: &Type) -> bool {
 /// from the tool itself, which only a fallible tool can do.
 fn check_guard_can_refuse(
     params: &[ToolParam<'_>],
-    scopes: &[String],
+    guarded: bool,
     output: &OutputModel<'_>,
     errors: &mut Errors,
 ) {
     let has_context = params
         .iter()
         .any(|p| matches!(p, ToolParam::Context { .. }));
-    if has_context && !scopes.is_empty() && !output.fallible {
+    if has_context && guarded && !output.fallible {
         errors.push_spanned(
             output.value,
             "a scoped tool that takes a `ToolContext` must return `Result<_, ToolError>`, so that its scope guard can refuse a call",

@@ -202,6 +202,7 @@ fn many_tools(n: usize) -> Vec<ToolDef> {
                     description: "Does one thing to one invoice of the caller's tenant, and \
                                   records who did it in the audit trail.",
                     scopes: &["invoices:write"],
+                    conditional_scopes: &[],
                     annotations: Annotations {
                         destructive: Some(true),
                         ..Annotations::default()

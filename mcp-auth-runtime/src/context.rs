@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock};
 use serde_json::Value;
 
 use crate::auth::AuthInfo;
+use crate::authorize::Declared;
 use crate::error::ToolError;
 use crate::peer::{Elicitation, LogLevel, Peer};
 use crate::scope::ScopePolicy;
@@ -24,6 +25,8 @@ pub struct CallContext {
     pub(crate) scopes: ScopePolicy,
     pub(crate) peer: Arc<Peer>,
     pub(crate) tool: Option<&'static str>,
+    /// What the descriptor being called declares; `None` in a direct Rust call.
+    pub(crate) declared: Option<Declared>,
 }
 
 impl CallContext {
@@ -40,12 +43,30 @@ impl CallContext {
             scopes,
             peer,
             tool,
+            declared: None,
         }
     }
 
-    /// Refuses the call unless the caller holds every scope in `required`.
+    /// Holds the handler's own checks to the scopes `declared`.
+    pub(crate) fn declaring(mut self, declared: Declared) -> Self {
+        self.declared = Some(declared);
+        self
+    }
+
+    /// Refuses the call unless the caller holds every scope in `required`; fails with an
+    /// internal error for a scope the descriptor being called does not declare.
+    ///
+    /// Through the server, the refusal names the descriptor's static scopes too, as the guard's
+    /// does: a client that steps up to exactly the scopes named keeps those it needs.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
-        self.scopes.require(&self.auth, required)
+        match &self.declared {
+            Some(declared) => {
+                declared.check(required)?;
+                self.scopes
+                    .require(&self.auth, &declared.with_static(required))
+            }
+            None => self.scopes.require(&self.auth, required),
+        }
     }
 }
 
@@ -146,11 +167,21 @@ impl<S> ToolContext<S> {
     /// Refuses the call unless the caller holds every scope in `required`, under the server's
     /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
     ///
-    /// Call it before the tool sends anything (progress, logs, requests for input): a refusal
-    /// is answered `403` with an `insufficient_scope` challenge only while the response has
-    /// not started. Once a notification has opened an event stream, the status is `200`, and
-    /// the refusal arrives as the stream's last event, without the challenge a client needs to
-    /// step up.
+    /// For a decision that needs data (the invoice's amount, say, read from the store), call
+    /// it in the body. Every scope it names must be declared in the attribute, in
+    /// `may_require = [..]` or a `require(..)`, so that `scopes_supported` and the descriptor's
+    /// `_meta` name it: called through the server, a scope that is not declared fails the call
+    /// with an internal error (a direct Rust call, with [`ToolContext::new`], checks no
+    /// declaration).
+    ///
+    /// How a refusal reaches the client depends on what the call sent before it. While nothing
+    /// has been sent, the answer is `403` with an `insufficient_scope` challenge naming every
+    /// scope in `required`, so that the client can step up. Once progress, a log message or a
+    /// request for input has opened the response stream, the status is `200` already: the
+    /// refusal is then a tool result with `isError: true` whose text names the scopes, and
+    /// whose `_meta` holds them under [`INSUFFICIENT_SCOPE_META_KEY`](crate::INSUFFICIENT_SCOPE_META_KEY).
+    /// Through the server, the refusal names the tool's static scopes besides `required`. So
+    /// check before sending anything when you can.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
     }

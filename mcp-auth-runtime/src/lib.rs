@@ -94,6 +94,7 @@ macro_rules! inner_service_accessors {
 pub(crate) use inner_service_accessors;
 
 pub mod auth;
+mod authorize;
 mod context;
 #[cfg(feature = "dev-issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
@@ -131,6 +132,7 @@ mod tool;
 pub use redis;
 
 // Writing tools.
+pub use authorize::INSUFFICIENT_SCOPE_META_KEY;
 pub use context::ToolContext;
 pub use error::ToolError;
 pub use input::InputRequest;
@@ -179,6 +181,12 @@ pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};
 /// | `title = ".."` | a human-readable title |
 /// | `description = ".."` | default: the first paragraph of the doc comment; one of the two is required |
 /// | `read_only`, `destructive`, `idempotent`, `open_world` | MCP annotation hints, `= false` to state the opposite; unset hints are left out |
+/// | `require(scope = "a", when = <bool expr>)` | repeatable: the scope (or list) is also required when the condition over the parameters holds; needs a `ToolContext` |
+/// | `may_require = "a"`, `may_require = ["a", "b"]` | scopes only the body checks, with [`ToolContext::require_scopes`] |
+///
+/// `require(..)` and `may_require` declare what a call may need beyond `scope`, so that
+/// `scopes_supported` and the tool's `_meta` name it; see [Scopes that depend on the
+/// arguments](crate::auth#scopes-that-depend-on-the-arguments).
 ///
 /// # Parameters
 ///

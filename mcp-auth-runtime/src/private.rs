@@ -6,6 +6,7 @@ pub use serde_json;
 
 pub use mcp_auth_macros::{prompts, resources, tools};
 
+pub use crate::authorize::{Condition, authorize, parsed};
 pub use crate::context::{CallContext, ToolContext};
 pub use crate::error::ToolError;
 pub use crate::prompt::{

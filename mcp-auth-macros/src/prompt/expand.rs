@@ -122,6 +122,6 @@ fn user_fn(prompt: &Prompt<'_>) -> TokenStream {
         .params
         .iter()
         .position(|p| matches!(p, PromptParam::Context { .. }));
-    insert_scope_guard(&mut func, context, &prompt.scopes);
+    insert_scope_guard(&mut func, context, &prompt.scopes, &[]);
     func.into_token_stream()
 }

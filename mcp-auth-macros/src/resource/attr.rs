@@ -6,6 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitFloat, LitStr, Token, bracketed};
 
 use crate::attr::{ScopeValue, kw};
+use crate::authorize::{self, Require};
 
 mod rkw {
     syn::custom_keyword!(uri);
@@ -27,6 +28,9 @@ pub(crate) enum Arg {
     MimeType(Span, LitStr),
     Audience(Span, Punctuated<LitStr, Token![,]>),
     Priority(Span, LitFloat),
+    /// `require(scope = .., when = ..)`, repeatable.
+    Require(Require),
+    MayRequire(Span, ScopeValue),
 }
 
 impl Arg {
@@ -43,6 +47,8 @@ impl Arg {
             Arg::MimeType(..) => "mime_type",
             Arg::Audience(..) => "audience",
             Arg::Priority(..) => "priority",
+            Arg::Require(_) => "require",
+            Arg::MayRequire(..) => "may_require",
         }
     }
 
@@ -58,7 +64,9 @@ impl Arg {
             | Arg::Description(span, _)
             | Arg::MimeType(span, _)
             | Arg::Audience(span, _)
-            | Arg::Priority(span, _) => *span,
+            | Arg::Priority(span, _)
+            | Arg::MayRequire(span, _) => *span,
+            Arg::Require(require) => require.key,
         }
     }
 }
@@ -124,6 +132,11 @@ impl Parse for Arg {
         } else if lookahead.peek(rkw::priority) {
             let (span, lit) = value::<rkw::priority, _>(input)?;
             Ok(Arg::Priority(span, lit))
+        } else if lookahead.peek(authorize::kw::require) {
+            Ok(Arg::Require(input.parse()?))
+        } else if lookahead.peek(authorize::kw::may_require) {
+            let (span, value) = value::<authorize::kw::may_require, _>(input)?;
+            Ok(Arg::MayRequire(span, value))
         } else {
             Err(lookahead.error())
         }

@@ -6,6 +6,7 @@ use syn::Ident;
 use syn::spanned::Spanned;
 
 use super::valid::{OutputKind, Resource, ResourceParam, Uri};
+use crate::authorize;
 use crate::expand::{beside, insert_scope_guard, option, rt};
 
 pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
@@ -35,8 +36,11 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
     let bindings = resource.params.iter().filter_map(|param| match param {
         ResourceParam::Variable { ident, ty } => {
             let name = ident.to_string();
-            Some(quote_spanned! {ty.span()=>
-                let #ident: #ty = #rt::template_variable::<#ty>(&#read, #name)?;
+            let parse = quote_spanned!(ty.span()=> #rt::template_variable::<#ty>(&#read, #name));
+            Some(if resource.authorization.conditions.is_empty() {
+                quote!(let #ident: #ty = #parse?;)
+            } else {
+                quote!(let #ident: #ty = #rt::parsed(&#ctx, &[#(#scopes),*], #parse)?;)
             })
         }
         ResourceParam::Context { .. } => None,
@@ -48,6 +52,15 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
         }
         ResourceParam::Variable { ident, .. } => ident.to_token_stream(),
     });
+    let conditional_scopes = authorize::conditional_scopes(&resource.authorization);
+    // As `#[tool]` does: with conditions, the static scopes are checked by the guard inside
+    // the function together with the conditional ones, or first when a variable does not
+    // parse.
+    let static_check = resource
+        .authorization
+        .conditions
+        .is_empty()
+        .then(|| quote!(#ctx.require_scopes(&[#(#scopes),*])?;));
     let mime = option(resource.mime_type.as_deref());
     let output = resource.output;
     let convert = match resource.kind {
@@ -84,6 +97,7 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
                             description: #description,
                             mime_type: #mime_type,
                             scopes: &[#(#scopes),*],
+                            conditional_scopes: &[#(#conditional_scopes),*],
                             annotations: #rt::ResourceAnnotations {
                                 audience: &[#(#audience),*],
                                 priority: #priority,
@@ -92,7 +106,7 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
                         },
                         |#ctx: #rt::CallContext, #read: #rt::ReadRequest| -> #rt::ReadFuture {
                             ::std::boxed::Box::pin(async move {
-                                #ctx.require_scopes(&[#(#scopes),*])?;
+                                #static_check
                                 #(#bindings)*
                                 let #value = #ident(#(#call_args),*).await?;
                                 #convert
@@ -113,6 +127,11 @@ fn user_fn(resource: &Resource<'_>) -> TokenStream {
         .params
         .iter()
         .position(|p| matches!(p, ResourceParam::Context { .. }));
-    insert_scope_guard(&mut func, context, &resource.scopes);
+    insert_scope_guard(
+        &mut func,
+        context,
+        &resource.scopes,
+        &resource.authorization.conditions,
+    );
     func.into_token_stream()
 }

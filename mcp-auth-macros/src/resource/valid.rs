@@ -7,6 +7,7 @@ use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, Pat, PathArguments, Ret
 
 use super::attr::{Arg, ResourceArgs};
 use crate::ast::first_paragraph;
+use crate::authorize::{self, Authorization, Require};
 use crate::valid::{Errors, ScopeMessages, check_duplicate_keys, decide_scopes};
 
 /// The validated model `expand.rs` reads.
@@ -24,6 +25,8 @@ pub(crate) struct Resource<'a> {
     pub(crate) params: Vec<ResourceParam<'a>>,
     pub(crate) output: &'a Type,
     pub(crate) kind: OutputKind,
+    /// `require(..)` over the template variables, and `may_require`.
+    pub(crate) authorization: Authorization,
 }
 
 pub(crate) enum Uri {
@@ -73,6 +76,26 @@ pub(crate) fn validate(func: &ItemFn, args: ResourceArgs) -> syn::Result<Resourc
         &mut errors,
     );
     let params = check_params(func, uri.as_ref(), &mut errors);
+    let requires: Vec<&Require> = args
+        .iter()
+        .filter_map(|a| match a {
+            Arg::Require(require) => Some(require),
+            _ => None,
+        })
+        .collect();
+    let authorization = authorize::validate(
+        &requires,
+        args.iter().find_map(|a| match a {
+            Arg::MayRequire(_, value) => Some(value),
+            _ => None,
+        }),
+        scopes.as_deref(),
+        params
+            .iter()
+            .any(|p| matches!(p, ResourceParam::Context { .. })),
+        "resource",
+        &mut errors,
+    );
     let output = check_output(func, &mut errors);
     let mut name = func
         .sig
@@ -125,6 +148,7 @@ pub(crate) fn validate(func: &ItemFn, args: ResourceArgs) -> syn::Result<Resourc
         params,
         output,
         kind,
+        authorization,
     })
 }
 
@@ -157,8 +181,14 @@ pub(crate) fn check_signature(func: &ItemFn, attr: &str, errors: &mut Errors) {
 }
 
 /// A key given twice is a copy-paste mistake, and which one wins would be a guess.
+/// `require(..)` is the one key that repeats: each adds a condition.
 fn check_duplicates(args: &[Arg], errors: &mut Errors) {
-    check_duplicate_keys(args.iter().map(|a| (a.key(), a.key_span())), errors);
+    check_duplicate_keys(
+        args.iter()
+            .filter(|a| !matches!(a, Arg::Require(_)))
+            .map(|a| (a.key(), a.key_span())),
+        errors,
+    );
 }
 
 /// Exactly one of `uri` and `uri_template`, well-formed, so that the server can route each

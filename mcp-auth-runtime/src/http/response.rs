@@ -133,7 +133,7 @@ pub(super) fn render(endpoint: &Endpoint, reply: Reply) -> Response {
         Reply::Json(status, body) => json_response(status, body),
         Reply::Precomputed { head, tail } => json_parts(head, tail),
         Reply::Initialized { body, .. } => json_response(StatusCode::OK, body),
-        Reply::Forbidden { required, body } => {
+        Reply::Forbidden { required, body, .. } => {
             let required: Vec<&str> = required.iter().map(String::as_str).collect();
             let mut response = json_response(StatusCode::FORBIDDEN, body);
             response.headers_mut().insert(

@@ -140,9 +140,14 @@ pub(super) fn sse_response(
 }
 
 /// The reply as the stream's last event. Statuses other than 200 cannot be sent once the
-/// stream has started, so the JSON-RPC error body stands alone.
+/// stream has started, so the JSON-RPC error body stands alone; a refused tool call sends the
+/// tool result that names the scopes instead.
 fn final_event(reply: Reply, id: Option<&str>) -> Bytes {
     match reply {
+        Reply::Forbidden {
+            streamed: Some(result),
+            ..
+        } => sse_event(&result, id),
         Reply::Json(_, body) | Reply::Forbidden { body, .. } | Reply::Initialized { body, .. } => {
             sse_event(&body, id)
         }

@@ -15,6 +15,7 @@ use super::round_trip::{collect_answers, input_required};
 use super::spent::NotSpent;
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
+use crate::authorize::{Declared, refusal_result};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::input::arguments_digest;
@@ -124,7 +125,12 @@ impl Dispatcher {
             self.scopes.clone(),
             Arc::new(peer),
             Some(tool.name()),
-        );
+        )
+        .declaring(Declared {
+            name: tool.name(),
+            scopes: tool.scopes(),
+            conditional: tool.conditional_scopes(),
+        });
         let Some(outcome) = self
             .run(
                 tool,
@@ -156,6 +162,10 @@ impl Dispatcher {
     /// Whether the caller may call `tool` now: its scopes, decided before the tool runs so
     /// that the client can step up (the generated handler and the tool body check again),
     /// and the tool's rate limit.
+    ///
+    /// A tool with conditional scopes is not refused here: which scopes it needs depends on
+    /// its arguments, and the guard inside the function, which parses them, refuses once,
+    /// naming the static scopes and every conditional one that applies.
     async fn admit(
         &self,
         request: &Request,
@@ -163,7 +173,9 @@ impl Dispatcher {
         auth: &AuthInfo,
         observation: &mut Option<Observation<'_>>,
     ) -> Result<(), Reply> {
-        if let Err(err) = self.scopes.require(auth, tool.scopes()) {
+        if tool.conditional_scopes().is_empty()
+            && let Err(err) = self.scopes.require(auth, tool.scopes())
+        {
             report(observation, CallOutcome::Forbidden);
             return Err(forbidden(request, tool.name(), auth, err));
         }
@@ -370,7 +382,19 @@ impl Dispatcher {
             }
             Err(err @ ToolError::InsufficientScope { .. }) => {
                 report(observation, CallOutcome::Forbidden);
-                return forbidden(request, tool.name(), auth, err);
+                // Sent instead of the `403` if the response stream has started by now.
+                let streamed = match &err {
+                    ToolError::InsufficientScope { required, missing } => {
+                        let result = refusal_result(required, missing);
+                        if modern {
+                            respond(request, &ModernCallResult::new(&result, &self.server_info))
+                        } else {
+                            respond(request, &result)
+                        }
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                return forbidden(request, tool.name(), auth, err).streamed_as(streamed);
             }
             Err(ToolError::Internal(cause)) => {
                 report(observation, CallOutcome::Failed);

@@ -22,7 +22,13 @@ pub(crate) enum Reply {
     /// closing brace.
     Precomputed { head: Bytes, tail: Bytes },
     /// The caller lacks scopes: `403` with an `insufficient_scope` challenge naming `required`.
-    Forbidden { required: Vec<String>, body: Bytes },
+    /// `streamed`, when set, is what replaces it once the response stream has started (a tool
+    /// result that names the scopes); otherwise `body` ends the stream.
+    Forbidden {
+        required: Vec<String>,
+        body: Bytes,
+        streamed: Option<Bytes>,
+    },
     /// The `initialize` result, with what the session it starts (stateful mode) is opened
     /// with.
     Initialized {
@@ -101,5 +107,26 @@ pub(super) fn forbidden(request: &Request, name: &str, auth: &AuthInfo, err: Too
     )
     .with_data(json!({ "requiredScopes": required }))
     .to_bytes();
-    Reply::Forbidden { required, body }
+    Reply::Forbidden {
+        required,
+        body,
+        streamed: None,
+    }
+}
+
+impl Reply {
+    /// A refusal that becomes `streamed` (a response to the same request) if the response
+    /// stream has started by the time it is sent.
+    pub(super) fn streamed_as(self, streamed: Reply) -> Reply {
+        match (self, streamed) {
+            (Reply::Forbidden { required, body, .. }, Reply::Json(_, streamed)) => {
+                Reply::Forbidden {
+                    required,
+                    body,
+                    streamed: Some(streamed),
+                }
+            }
+            (reply, _) => reply,
+        }
+    }
 }

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
+use crate::authorize::Declared;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 
 impl Dispatcher {
@@ -65,11 +66,19 @@ impl Dispatcher {
         let auth = ctx.auth.clone();
         let kind = CallKind::ResourceRead;
         let mut observation = self.observe(kind, resource.name(), Some(uri), None, &auth);
-        if let Err(err) = self.scopes.require(&auth, resource.scopes()) {
+        // With conditional scopes, the guard inside the function decides, after binding the
+        // variables, naming every scope the read needs in one refusal.
+        if resource.conditional_scopes().is_empty()
+            && let Err(err) = self.scopes.require(&auth, resource.scopes())
+        {
             observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, resource.name(), &auth, err);
         }
-        let call = self.detached_context(&auth);
+        let call = self.detached_context(&auth).declaring(Declared {
+            name: resource.name(),
+            scopes: resource.scopes(),
+            conditional: resource.conditional_scopes(),
+        });
         let handler = (resource.handler())(call, read);
         let not_found = || not_found(request, uri);
         let contents = match self

@@ -120,6 +120,9 @@ pub struct ResourceMeta {
     pub mime_type: Option<&'static str>,
     /// Every scope a read requires; empty for an `unscoped` resource.
     pub scopes: &'static [&'static str],
+    /// Every scope a read may require beyond `scopes`, depending on the template's variables
+    /// or on what the body finds; published as tools' are.
+    pub conditional_scopes: &'static [&'static str],
     /// The annotations.
     pub annotations: ResourceAnnotations,
     /// The state type of the handler's `ToolContext<S>`, if it takes one with a state.
@@ -141,6 +144,9 @@ impl ResourceDef {
     /// as tools'.
     pub const SCOPES_META_KEY: &str = ToolDef::SCOPES_META_KEY;
 
+    /// The `_meta` key of the scopes a read may require beyond those, the same as tools'.
+    pub const CONDITIONAL_SCOPES_META_KEY: &str = ToolDef::CONDITIONAL_SCOPES_META_KEY;
+
     /// A descriptor from its metadata and handler; checked when the server is built.
     pub(crate) fn new(meta: ResourceMeta, handler: ReadHandler) -> Self {
         ResourceDef { meta, handler }
@@ -159,6 +165,11 @@ impl ResourceDef {
     /// Every scope a read requires.
     pub fn scopes(&self) -> &'static [&'static str] {
         self.meta.scopes
+    }
+
+    /// Every scope a read may require beyond [`scopes`](Self::scopes).
+    pub fn conditional_scopes(&self) -> &'static [&'static str] {
+        self.meta.conditional_scopes
     }
 
     /// The media type of its contents.
@@ -205,6 +216,12 @@ impl ResourceDef {
         }
         let mut meta = Map::new();
         meta.insert(Self::SCOPES_META_KEY.into(), self.meta.scopes.into());
+        if !self.meta.conditional_scopes.is_empty() {
+            meta.insert(
+                Self::CONDITIONAL_SCOPES_META_KEY.into(),
+                self.meta.conditional_scopes.into(),
+            );
+        }
         entry.insert("_meta".into(), meta.into());
         Value::Object(entry)
     }

@@ -62,7 +62,10 @@ impl Resources {
                     .expect("resource descriptors serialize")
             })
             .collect();
-        let scopes = crate::scope::union(defs.iter().flat_map(|d| d.scopes().iter().copied()));
+        let scopes = crate::scope::union(
+            defs.iter()
+                .flat_map(|d| d.scopes().iter().chain(d.conditional_scopes()).copied()),
+        );
         Ok(Resources {
             defs,
             fixed,
@@ -100,7 +103,7 @@ impl Resources {
         &self.defs
     }
 
-    /// The union of every resource's scopes, sorted.
+    /// The union of every resource's scopes, conditional ones included, sorted.
     pub(crate) fn scopes(&self) -> &[&'static str] {
         &self.scopes
     }

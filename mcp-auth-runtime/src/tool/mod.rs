@@ -117,6 +117,10 @@ pub struct ToolMeta {
     pub description: &'static str,
     /// Every scope a call requires; empty for an `unscoped` tool.
     pub scopes: &'static [&'static str],
+    /// Every scope a call may require beyond `scopes`, depending on its arguments
+    /// (`require(scope = .., when = ..)`) or on what the body finds (`may_require`); see
+    /// [`ToolDef::CONDITIONAL_SCOPES_META_KEY`].
+    pub conditional_scopes: &'static [&'static str],
     /// The annotation hints.
     pub annotations: Annotations,
     /// Builds the input JSON Schema.
@@ -143,6 +147,11 @@ impl ToolDef {
     /// The `_meta` key under which `tools/list` publishes each tool's required scopes, so that
     /// clients can request them before the first call.
     pub const SCOPES_META_KEY: &str = "mcp-auth/scopes";
+
+    /// The `_meta` key under which lists publish the scopes a call *may* require beyond those
+    /// of [`SCOPES_META_KEY`](Self::SCOPES_META_KEY), depending on its arguments or data; left
+    /// out when there are none. A client that can ask for them up front avoids a step-up.
+    pub const CONDITIONAL_SCOPES_META_KEY: &str = "mcp-auth/conditionalScopes";
 
     /// Builds a descriptor; the schemas are generated here, once.
     pub(crate) fn new(meta: ToolMeta, handler: Handler) -> Self {
@@ -172,6 +181,11 @@ impl ToolDef {
     /// Every scope a call requires.
     pub fn scopes(&self) -> &'static [&'static str] {
         self.meta.scopes
+    }
+
+    /// Every scope a call may require beyond [`scopes`](Self::scopes).
+    pub fn conditional_scopes(&self) -> &'static [&'static str] {
+        self.meta.conditional_scopes
     }
 
     /// The annotation hints.
@@ -229,6 +243,12 @@ impl ToolDef {
         }
         let mut meta = Map::new();
         meta.insert(Self::SCOPES_META_KEY.into(), self.meta.scopes.into());
+        if !self.meta.conditional_scopes.is_empty() {
+            meta.insert(
+                Self::CONDITIONAL_SCOPES_META_KEY.into(),
+                self.meta.conditional_scopes.into(),
+            );
+        }
         tool.insert("_meta".into(), meta.into());
         Value::Object(tool)
     }
@@ -239,6 +259,7 @@ impl fmt::Debug for ToolDef {
         f.debug_struct("ToolDef")
             .field("name", &self.meta.name)
             .field("scopes", &self.meta.scopes)
+            .field("conditional_scopes", &self.meta.conditional_scopes)
             .field("annotations", &self.meta.annotations)
             .finish_non_exhaustive()
     }

@@ -32,7 +32,11 @@ impl Registry {
                     .expect("tool descriptors serialize")
             })
             .collect();
-        let scopes = crate::scope::union(tools.iter().flat_map(|t| t.scopes().iter().copied()));
+        let scopes = crate::scope::union(
+            tools
+                .iter()
+                .flat_map(|t| t.scopes().iter().chain(t.conditional_scopes()).copied()),
+        );
         Registry {
             tools,
             by_name,
@@ -50,7 +54,7 @@ impl Registry {
         self.entries.iter().map(|e| &**e)
     }
 
-    /// The union of every tool's scopes, sorted.
+    /// The union of every tool's scopes, conditional ones included, sorted.
     pub(crate) fn scopes(&self) -> &[&'static str] {
         &self.scopes
     }

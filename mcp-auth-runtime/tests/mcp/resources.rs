@@ -26,6 +26,7 @@ fn meta(uri: ResourceUri, name: &'static str, scopes: &'static [&'static str]) -
         description: Some("test resource"),
         mime_type: None,
         scopes,
+        conditional_scopes: &[],
         annotations: ResourceAnnotations::default(),
         state: None,
     }

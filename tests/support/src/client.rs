@@ -229,6 +229,29 @@ pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -
     session
 }
 
+/// A handshake-era request of `method` with `params` in the open `session`, sent with
+/// `Accept: accept` and `token`; the JSON-RPC id is `id`.
+#[allow(clippy::too_many_arguments)]
+pub fn legacy_request(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    accept: &str,
+    session: &str,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> reqwest::RequestBuilder {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+    http.post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", accept)
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_string())
+}
+
 /// `GET url` with `http`, and its body as JSON.
 pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
     http.get(url).send().await.unwrap().json().await.unwrap()

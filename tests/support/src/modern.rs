@@ -14,7 +14,7 @@ pub const ACCEPTS: [&str; 3] = [
 ];
 
 /// A 2026-07-28 request of `method` to `url` with `token`: `_meta` carries the version and
-/// `capabilities`, and `Mcp-Protocol-Version`, `Mcp-Method` and (when `params` names one)
+/// `capabilities` (beside what `params` has there), and `Mcp-Protocol-Version`, `Mcp-Method` and (when `params` names one)
 /// `Mcp-Name` mirror the body. The JSON-RPC id is `id`.
 #[allow(clippy::too_many_arguments)]
 pub fn request(
@@ -27,10 +27,11 @@ pub fn request(
     method: &str,
     mut params: Value,
 ) -> reqwest::RequestBuilder {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-    });
+    // Members of `_meta` the caller set (a `progressToken`, say) are kept.
+    let mut meta = params.get("_meta").cloned().unwrap_or_else(|| json!({}));
+    meta["io.modelcontextprotocol/protocolVersion"] = "2026-07-28".into();
+    meta["io.modelcontextprotocol/clientCapabilities"] = capabilities;
+    params["_meta"] = meta;
     let mut request = http
         .post(url)
         .bearer_auth(token)

@@ -1,0 +1,13 @@
+use mcp_auth_runtime::prelude::*;
+
+/// One payout.
+#[resource(
+    uri_template = "payout://{amount_cents}",
+    scope = "payouts:read",
+    require(scope = "payments:approve", when = amount > 100_000)
+)]
+async fn payout(ctx: ToolContext, amount_cents: u64) -> Result<String, ToolError> {
+    Ok(format!("{amount_cents}"))
+}
+
+fn main() {}
