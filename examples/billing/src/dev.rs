@@ -13,11 +13,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, DevIssuerBuilder, MintRequest};
 
-/// The scopes the dev issuer grants: every scope a billing tool requires.
-pub(crate) const SCOPES: [(&str, &str); 3] = [
+/// The scopes the dev issuer grants: every scope a billing tool, resource or prompt requires,
+/// or may require.
+pub(crate) const SCOPES: [(&str, &str); 4] = [
     ("invoices:read", "read your invoices"),
     ("invoices:write", "create and void invoices"),
     ("payments:write", "refund payments"),
+    ("payments:approve", "approve refunds above $1,000"),
 ];
 
 /// Users offered on the consent page, with their home tenants.

@@ -160,6 +160,35 @@ impl Store {
         }
     }
 
+    /// Reads the caller's tenant without an audit entry of its own: for a decision a call
+    /// takes before its audited work (the call itself is audited, by [`Store::run`] or, when
+    /// it is refused, by the `on_call` hook). Nothing `op` writes is kept.
+    pub(crate) async fn peek<T, F>(&self, auth: &AuthInfo, op: F) -> Result<T, ToolError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger<'_>) -> Result<T, BillingError> + Send + 'static,
+    {
+        let caller = Caller::of(auth);
+        let conn = self.conn.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let tenant = caller.tenant.clone().ok_or(BillingError::NoTenant)?;
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            // Dropped without a commit: rolled back.
+            let tx = conn.transaction()?;
+            let mut ledger = Ledger {
+                conn: &tx,
+                tenant: &tenant,
+                actor: caller.actor(),
+                touched: None,
+            };
+            op(&mut ledger)
+        });
+        match task.await {
+            Ok(result) => result.map_err(ToolError::from),
+            Err(join) => Err(ToolError::internal(join)),
+        }
+    }
+
     /// One invoice of the caller's tenant with its refunds: what `lookup_invoice` and the
     /// `invoice://` resource answer.
     pub(crate) async fn detail(
@@ -762,6 +791,12 @@ impl Ledger<'_> {
     }
 
     /// Refunds a paid invoice, in full by default or by `amount_cents`, up to what remains.
+    /// What remains to refund of paid invoice `id`: its total less earlier refunds.
+    pub(crate) fn refundable(&mut self, id: &str) -> Result<i64, BillingError> {
+        let invoice = self.invoice(id)?;
+        Ok(invoice.total_cents - invoice.refunded_cents)
+    }
+
     pub(crate) fn refund(
         &mut self,
         id: &str,

@@ -105,12 +105,24 @@ pub(crate) async fn void_invoice(
         .await
 }
 
+/// Refunds above this many cents also need `payments:approve`.
+pub(crate) const APPROVAL_LIMIT_CENTS: i64 = 100_000;
+
 /// Refund a paid invoice of your tenant, in full or in part.
 ///
 /// Without `amount_cents` the rest of the invoice is refunded. The refund is recorded with you
 /// as its author; an invoice refunded in full becomes `refunded`. Each call refunds again.
-/// When the client can show a form, the user is asked to confirm first.
-#[tool(scope = ["invoices:write", "payments:write"], destructive, idempotent = false)]
+/// A refund above 100,000 cents ($1,000.00) also needs the `payments:approve` scope. When the
+/// client can show a form, the user is asked to confirm first.
+#[tool(
+    scope = ["invoices:write", "payments:write"],
+    require(
+        scope = "payments:approve",
+        when = amount_cents.is_some_and(|cents| cents > APPROVAL_LIMIT_CENTS)
+    ),
+    destructive,
+    idempotent = false
+)]
 pub(crate) async fn refund_invoice(
     ctx: ToolContext<Store>,
     /// The invoice id, e.g. INV-2042
@@ -122,6 +134,19 @@ pub(crate) async fn refund_invoice(
     /// Why the money is returned.
     reason: Option<String>,
 ) -> Result<RefundOutcome, ToolError> {
+    if amount_cents.is_none() {
+        // "The rest" is only known from the invoice: decided here, before the confirmation
+        // sends anything, so that a refusal is still a `403`. Refunds only ever lower the
+        // rest, so a refund made in between cannot make this check too lenient.
+        let id = invoice_id.clone();
+        let rest = ctx
+            .state()
+            .peek(ctx.auth(), move |l| l.refundable(&id))
+            .await;
+        if rest.is_ok_and(|rest| rest > APPROVAL_LIMIT_CENTS) {
+            ctx.require_scopes(&["payments:approve"])?;
+        }
+    }
     confirm_refund(&ctx, &invoice_id, amount_cents).await?;
     ctx.state()
         .run(
