@@ -315,3 +315,14 @@ pub(crate) fn refusals(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(super::truncated("INV-1", 64), "INV-1");
+        assert_eq!(super::truncated("abcdef", 3), "abc…");
+        // `é` is two bytes: the cut falls before it, not inside it.
+        assert_eq!(super::truncated("abé", 3), "ab…");
+    }
+}
