@@ -13,6 +13,7 @@
 //!   or answers were refused. The framework reports these whatever the client accepts and in
 //!   both protocol eras, with the verified caller.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use mcp_auth_runtime::auth::AuthInfo;
@@ -162,6 +163,40 @@ pub(crate) struct Refusal {
     pub(crate) detail: Option<String>,
 }
 
+/// The longest invoice id a row keeps: callers choose it, whether or not their call is
+/// allowed (a caller with `invoices:read` may name any id), so no call can make its row or
+/// log line large.
+pub(crate) const MAX_RECORDED_ID: usize = 64;
+
+/// The longest detail a row keeps: an error's message may quote the caller's id or input.
+const MAX_RECORDED_DETAIL: usize = 512;
+
+/// `text` cut to at most `max` bytes, on a character boundary, with `…` when cut.
+pub(crate) fn truncated(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
+impl Entry<'_> {
+    /// The invoice id as recorded.
+    fn recorded_invoice(&self) -> Option<Cow<'_, str>> {
+        self.invoice.map(|id| truncated(id, MAX_RECORDED_ID))
+    }
+
+    /// The detail as recorded.
+    fn recorded_detail(&self) -> Option<Cow<'_, str>> {
+        self.detail
+            .as_deref()
+            .map(|detail| truncated(detail, MAX_RECORDED_DETAIL))
+    }
+}
+
 /// Writes `entry` and returns its time. On a transaction, the entry commits with it.
 pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<String> {
     conn.prepare_cached(&format!(
@@ -178,8 +213,8 @@ pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<S
             entry.called.kind.as_str(),
             entry.called.name,
             entry.outcome.as_str(),
-            entry.invoice,
-            entry.detail,
+            entry.recorded_invoice(),
+            entry.recorded_detail(),
         ],
         |row| row.get(0),
     )
@@ -196,8 +231,8 @@ pub(crate) fn emit(entry: &Entry<'_>, at: &str) {
         kind = entry.called.kind.as_str(),
         tool = entry.called.name,
         outcome = entry.outcome.as_str(),
-        invoice = entry.invoice,
-        detail = entry.detail.as_deref(),
+        invoice = entry.recorded_invoice().as_deref(),
+        detail = entry.recorded_detail().as_deref(),
         "call",
     );
 }
@@ -278,5 +313,16 @@ pub(crate) fn refusals(
             invoice: invoice.map(str::to_owned),
             detail: Some(detail),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(super::truncated("INV-1", 64), "INV-1");
+        assert_eq!(super::truncated("abcdef", 3), "abc…");
+        // `é` is two bytes: the cut falls before it, not inside it.
+        assert_eq!(super::truncated("abé", 3), "ab…");
     }
 }

@@ -72,9 +72,6 @@ pub(crate) const MAX_PAGE: u32 = 100;
 /// queue unbounded work (and memory) in front of the database.
 const MAX_PENDING_REFUSALS: usize = 1024;
 
-/// The longest invoice id an audit row keeps of a refused call; the caller chose it.
-const MAX_RECORDED_ID: usize = 64;
-
 /// The shared store; cloning is cheap.
 #[derive(Clone)]
 pub(crate) struct Store {
@@ -223,7 +220,9 @@ impl Store {
             return;
         };
         // The caller chose the id: a refused call cannot make its row (or log line) large.
-        refusal.invoice = refusal.invoice.map(|id| truncated(id, MAX_RECORDED_ID));
+        refusal.invoice = refusal
+            .invoice
+            .map(|id| audit::truncated(&id, audit::MAX_RECORDED_ID).into_owned());
         let store = self.clone();
         tokio::spawn(async move {
             store.record(refusal).await;
@@ -901,29 +900,8 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
     i64::from_str_radix(hex, 16).ok().filter(|n| *n > 0)
 }
 
-/// `text` cut to at most `max` bytes, on a character boundary, with `…` when cut.
-fn truncated(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn truncation_keeps_whole_characters() {
-        assert_eq!(super::truncated("INV-1".into(), 64), "INV-1");
-        assert_eq!(super::truncated("abcdef".into(), 3), "abc…");
-        // `é` is two bytes: the cut falls before it, not inside it.
-        assert_eq!(super::truncated("abé".into(), 3), "ab…");
-    }
-
     use super::*;
 
     #[test]

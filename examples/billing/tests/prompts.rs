@@ -154,3 +154,44 @@ async fn every_get_is_audited_and_the_prompt_is_listed_with_its_argument() {
     })
     .await;
 }
+
+/// A get that reaches the function cannot make its audit row large either: the id a caller
+/// with `invoices:read` names, not found or found once trimmed, is cut in the row and in the
+/// detail, as for a refused call; and a resource read is cut the same way.
+#[tokio::test]
+async fn a_long_invoice_id_of_an_allowed_get_or_read_is_recorded_cut_short() {
+    TestServer::run(async |s| {
+        let token = s.token("mallory", Some("acme"), READ);
+        let client = EraClient::new(&s, &token, Era::Modern).await;
+        let long = "I".repeat(200_000);
+        let padded = format!("INV-2041{}", " ".repeat(200_000));
+        for id in [&long, &padded] {
+            let reply = remind(&client, ACCEPTS[0], id).await;
+            assert_eq!(reply.status, 200, "{reply:?}");
+        }
+        // The runtime reads no URI over 2048 bytes: the longest id one can carry.
+        let reply = client
+            .read(ACCEPTS[0], &format!("invoice://{}", &long[..2000]))
+            .await;
+        assert!(reply.body.get("result").is_none(), "{reply:?}");
+        let rows = s.audit();
+        assert_eq!(rows.len(), 3, "{rows:#?}");
+        for row in &rows {
+            let recorded = row.invoice_id.as_deref().unwrap_or_default();
+            assert!(
+                recorded.len() <= 64 + '…'.len_utf8(),
+                "{} {}: invoice id of {} bytes",
+                row.kind,
+                row.outcome,
+                recorded.len()
+            );
+            let detail = row.detail.as_deref().unwrap_or_default();
+            assert!(
+                detail.len() <= 512 + '…'.len_utf8(),
+                "detail of {} bytes",
+                detail.len()
+            );
+        }
+    })
+    .await;
+}

@@ -7,6 +7,7 @@
 //! checking no scope themselves: the server's check is the only one, so a test of a refusal
 //! fails if that check goes.
 
+use base64::Engine;
 use mcp_auth_runtime::__private::{
     CallContext, GetFuture, PromptArgument, PromptArguments, PromptDef, PromptMeta, StateType,
     context, prompt_def,
@@ -421,4 +422,103 @@ async fn the_call_hook_sees_every_get_of_a_declared_prompt_and_its_outcome() {
             get(&unknown, "alice", CallOutcome::InvalidArguments),
         ]
     );
+}
+
+/// What an attacker tries on `prompts/get`, in both eras: a name differing by case, a Unicode
+/// look-alike, spacing or nothing reaches no prompt; the `Mcp-Name` header counts once, plain
+/// or Base64-encoded; many arguments that are not strings, or no object at all, from a caller
+/// without the scopes are refused for scope before anything looks at them; a cursor cannot be
+/// forged. No handler runs for any of them.
+#[tokio::test]
+async fn look_alike_names_repeated_headers_and_oversized_arguments_reach_nothing() {
+    let (addr, tokens, counter) = start_prompts(|b| b).await;
+    let none = tokens.of("eve", "", 300);
+    let all = tokens.of("alice", ALL, 300);
+    let get = |name: &str, header: &str| {
+        let request = modern_named(
+            addr,
+            &all,
+            ACCEPTS[0],
+            "prompts/get",
+            json!({ "name": name }),
+            None,
+        );
+        Reply::of(mcp_name(request, Some(header)))
+    };
+    let client = legacy_client(addr, &all).await;
+    for name in [
+        "Payment_reminder",
+        "payment_reminder\u{200b}",
+        "\u{ff50}ayment_reminder",
+        "payment_reminder ",
+        "",
+    ] {
+        let reply = get(name, &format!("=?base64?{}?=", base64_encode(name))).await;
+        assert_eq!(reply.body["error"]["code"], -32602, "{name:?}: {reply:?}");
+        assert_eq!(reply.body["error"]["data"]["name"], name);
+        let params = json!({ "name": name, "arguments": { "invoice_id": "INV-1" } });
+        let reply = legacy(&client, ACCEPTS[0], "prompts/get", params).await;
+        assert_eq!(reply.body["error"]["code"], -32602, "{name:?}: {reply:?}");
+    }
+    assert_eq!(get("hello", "=?base64?aGVsbG8=?=").await.status, 200);
+    let request = modern_named(
+        addr,
+        &all,
+        ACCEPTS[0],
+        "prompts/get",
+        json!({ "name": "hello" }),
+        None,
+    );
+    let twice = mcp_name(request, Some("hello")).header("mcp-name", "hello");
+    assert_eq!(Reply::of(twice).await.status, 400);
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst),
+        1,
+        "only the encoded name rendered"
+    );
+
+    let many: serde_json::Map<String, Value> = (0..20_000)
+        .map(|i| (format!("k{i}"), json!({ "deep": [i] })))
+        .collect();
+    let client = legacy_client(addr, &none).await;
+    for accept in ACCEPTS {
+        modern_get(
+            addr,
+            &none,
+            accept,
+            "payment_reminder",
+            Value::Object(many.clone()),
+        )
+        .await
+        .assert_insufficient_scope(ALL);
+        let params = json!({ "name": "payment_reminder", "arguments": 5 });
+        legacy(&client, accept, "prompts/get", params)
+            .await
+            .assert_insufficient_scope(ALL);
+    }
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1, "no handler ran");
+
+    for forged in [
+        "0000000000000000.prompts.1",
+        "x.prompts.18446744073709551615",
+    ] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged);
+        let request = modern_named(
+            addr,
+            &all,
+            ACCEPTS[0],
+            "prompts/list",
+            json!({ "cursor": cursor }),
+            None,
+        );
+        let reply = Reply::of(request).await;
+        assert_eq!(
+            reply.body["error"]["message"],
+            "invalid params: invalid cursor"
+        );
+    }
+}
+
+fn base64_encode(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
