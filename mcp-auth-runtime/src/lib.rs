@@ -94,6 +94,7 @@ macro_rules! inner_service_accessors {
 pub(crate) use inner_service_accessors;
 
 pub mod auth;
+pub mod completion;
 mod context;
 #[cfg(feature = "dev-issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
@@ -131,6 +132,7 @@ mod tool;
 pub use redis;
 
 // Writing tools.
+pub use completion::{Completion, CompletionRequest};
 pub use context::ToolContext;
 pub use error::ToolError;
 pub use input::InputRequest;
@@ -341,8 +343,9 @@ pub mod _deployment {
 pub mod prelude {
     pub use crate::auth::AuthInfo;
     pub use crate::{
-        Args, CallToolResult, Content, GetPromptResult, McpServer, PromptMessage, ResourceContents,
-        ToolContext, ToolError, prompt, prompts, resource, resources, tool, tools,
+        Args, CallToolResult, Completion, CompletionRequest, Content, GetPromptResult, McpServer,
+        PromptMessage, ResourceContents, ToolContext, ToolError, prompt, prompts, resource,
+        resources, tool, tools,
     };
 }
 
