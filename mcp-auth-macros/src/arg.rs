@@ -119,9 +119,12 @@ pub(crate) fn with_completers(
     let states = completers
         .iter()
         .map(|(name, path)| quote_spanned!(path.span()=> (#name, #rt::completer_state(&#path))));
-    let arms = completers
-        .iter()
-        .map(|(name, path)| quote!(#name => #rt::complete(#path, #ctx, #request).await,));
+    // Spanned at `f` as `completer_state` is, so that a function that is no completer is
+    // reported there.
+    let arms = completers.iter().map(|(name, path)| {
+        let call = quote_spanned!(path.span()=> #rt::complete(#path, #ctx, #request));
+        quote!(#name => #call.await,)
+    });
     quote! {
         #rt::#wrap(
             #def,

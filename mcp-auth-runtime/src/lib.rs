@@ -32,7 +32,9 @@
 //! makes a resource at a fixed URI or a resource template (`invoice://{invoice_id}`), listed
 //! with [`resources!`] and [`McpServerBuilder::resources`], its scopes checked before it runs.
 //! Workflows are [`#[prompt]`](macro@prompt)s, listed with [`prompts!`] and
-//! [`McpServerBuilder::prompts`], under the same guarantees.
+//! [`McpServerBuilder::prompts`], under the same guarantees; `#[arg(complete = f)]` on a
+//! prompt argument or template variable answers `completion/complete` under the scopes of
+//! what it completes.
 //!
 //! # Getting started
 //!

@@ -69,13 +69,13 @@ pub fn completer_state<M, F: Completer<M>>(f: &F) -> Option<StateType> {
     f.state()
 }
 
-/// Runs completer `f`, at most [`MAX_VALUES`](crate::completion::MAX_VALUES) values kept.
-pub async fn complete<M, F: Completer<M>>(
+/// Runs completer `f`.
+pub fn complete<M, F: Completer<M>>(
     f: F,
     call: CallContext,
     request: CompletionRequest,
-) -> Result<Completion, ToolError> {
-    f.complete(call, request).await
+) -> CompleteFuture {
+    f.complete(call, request)
 }
 
 /// Required prompt argument `name`, parsed as the parameter's type: missing or unparsable is
