@@ -32,7 +32,9 @@
 //! makes a resource at a fixed URI or a resource template (`invoice://{invoice_id}`), listed
 //! with [`resources!`] and [`McpServerBuilder::resources`], its scopes checked before it runs.
 //! Workflows are [`#[prompt]`](macro@prompt)s, listed with [`prompts!`] and
-//! [`McpServerBuilder::prompts`], under the same guarantees.
+//! [`McpServerBuilder::prompts`], under the same guarantees; `#[arg(complete = f)]` on a
+//! prompt argument or template variable answers `completion/complete` under the scopes of
+//! what it completes.
 //!
 //! # Getting started
 //!
@@ -95,6 +97,7 @@ pub(crate) use inner_service_accessors;
 
 pub mod auth;
 mod authorize;
+pub mod completion;
 mod context;
 #[cfg(feature = "dev-issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
@@ -133,6 +136,7 @@ pub use redis;
 
 // Writing tools.
 pub use authorize::INSUFFICIENT_SCOPE_META_KEY;
+pub use completion::{Completion, CompletionRequest};
 pub use context::ToolContext;
 pub use error::ToolError;
 pub use input::InputRequest;
@@ -349,8 +353,9 @@ pub mod _deployment {
 pub mod prelude {
     pub use crate::auth::AuthInfo;
     pub use crate::{
-        Args, CallToolResult, Content, GetPromptResult, McpServer, PromptMessage, ResourceContents,
-        ToolContext, ToolError, prompt, prompts, resource, resources, tool, tools,
+        Args, CallToolResult, Completion, CompletionRequest, Content, GetPromptResult, McpServer,
+        PromptMessage, ResourceContents, ToolContext, ToolError, prompt, prompts, resource,
+        resources, tool, tools,
     };
 }
 
