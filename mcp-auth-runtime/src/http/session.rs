@@ -88,7 +88,12 @@ pub(crate) async fn delete(State(endpoint): State<Arc<Endpoint>>, request: Reque
         );
     };
     match store.remove(id, &auth).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            // Its standalone stream in this process ends with it; on another replica, it
+            // receives nothing more, since the session's subscriptions are gone.
+            endpoint.mcp.updates.end_session(id);
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(SessionError::NotFound) => rpc_error(
             StatusCode::NOT_FOUND,
             None,

@@ -139,6 +139,64 @@ impl SessionStore {
         }
     }
 
+    /// Records that the session `id` of `auth`'s principal subscribed to `uri`: `Ok(false)`
+    /// when it holds `max` subscriptions already.
+    pub(crate) async fn subscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+        max: usize,
+    ) -> Result<bool, SessionError> {
+        match self {
+            SessionStore::Memory(store) => store.subscribe(id, auth, uri, max),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, limits) => store.subscribe(id, auth, uri, max, limits).await,
+        }
+    }
+
+    /// Forgets the subscription of the session `id` of `auth`'s principal to `uri`; harmless
+    /// when there is none.
+    pub(crate) async fn unsubscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+    ) -> Result<(), SessionError> {
+        match self {
+            SessionStore::Memory(store) => store.unsubscribe(id, auth, uri),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => store.unsubscribe(id, auth, uri).await,
+        }
+    }
+
+    /// For each of the sessions `ids`, whether it is live and subscribed to `uri`; `false`
+    /// for all of them when the store cannot be reached (nothing is delivered on a guess).
+    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<bool> {
+        match self {
+            SessionStore::Memory(store) => ids.iter().map(|id| store.subscribed(id, uri)).collect(),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => store.subscribed(ids, uri).await,
+        }
+    }
+
+    /// Sends a resource update to every replica (with sessions in Redis), each of which
+    /// delivers it to its own subscribers; `false` when there is no other replica to reach,
+    /// and the caller delivers here.
+    pub(crate) async fn publish(&self, update: &Relayed) -> bool {
+        match self {
+            SessionStore::Memory(_) => {
+                let _ = update;
+                false
+            }
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => {
+                store.relay(update).await;
+                true
+            }
+        }
+    }
+
     /// How many sessions this process holds; `None` when they live in Redis.
     pub(crate) fn local_len(&self) -> Option<usize> {
         match self {
@@ -198,6 +256,13 @@ pub(crate) enum Relayed {
     },
     /// `notifications/cancelled` for the request `id`.
     Cancel { scope: String, id: String },
+    /// Application code published an update of the resource `uri`
+    /// ([`Notifier`](crate::Notifier)): each replica delivers it to its own subscribers.
+    Updated {
+        uri: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
 }
 
 /// The calls running in this process that a client may still answer or cancel, by the
@@ -208,6 +273,8 @@ pub(crate) struct LocalCalls {
     pub(crate) pending: Arc<PendingRequests>,
     /// Calls that `notifications/cancelled` may abort, by (session or caller, request id).
     inflight: Mutex<HashMap<(String, String), AbortHandle>>,
+    /// Where relayed resource updates go: the subscribers of the servers of this process.
+    pub(crate) updates: Mutex<Vec<std::sync::Weak<crate::updates::Hub>>>,
 }
 
 impl LocalCalls {
@@ -257,6 +324,17 @@ impl LocalCalls {
                     }
                     None => false,
                 }
+            }
+            Relayed::Updated { uri, title } => {
+                let hubs = self
+                    .updates
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                for hub in hubs.iter().filter_map(std::sync::Weak::upgrade) {
+                    hub.deliver_later(uri.clone(), title.clone());
+                }
+                true
             }
         }
     }

@@ -18,6 +18,7 @@ mod resources;
 mod round_trips;
 mod sessions;
 mod streams;
+mod subscriptions;
 mod transport_security;
 
 use std::collections::HashMap;

@@ -232,7 +232,7 @@ async fn lists_carry_scopes_annotations_and_caching_hints_in_both_eras() {
 }
 
 /// The capabilities an `initialize` answers.
-async fn initialize_capabilities(addr: SocketAddr, token: &str) -> Value {
+pub(super) async fn initialize_capabilities(addr: SocketAddr, token: &str) -> Value {
     let client = Client::without_session(addr, Some(token));
     let (_, _, body) = client
         .request(
@@ -249,7 +249,10 @@ async fn the_capability_is_advertised_only_with_resources() {
     let (addr, tokens, _) = start_resources(|b| b).await;
     let token = tokens.of("alice", "", 300);
     let capabilities = initialize_capabilities(addr, &token).await;
-    assert_eq!(capabilities["resources"], json!({ "listChanged": false }));
+    assert_eq!(
+        capabilities["resources"],
+        json!({ "subscribe": true, "listChanged": false })
+    );
     let reply = Reply::of(modern_named(
         addr,
         &token,
@@ -261,7 +264,7 @@ async fn the_capability_is_advertised_only_with_resources() {
     .await;
     assert_eq!(
         reply.body["result"]["capabilities"]["resources"],
-        json!({ "listChanged": false })
+        json!({ "subscribe": true, "listChanged": false })
     );
 
     let (listener, tokens, builder) = protected("no-resources").await;
