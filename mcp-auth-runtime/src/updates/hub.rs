@@ -7,7 +7,7 @@
 //! warning, so that a slow reader holds up no one else and costs bounded memory.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::SystemTime;
 
@@ -17,12 +17,22 @@ use tokio::sync::mpsc;
 
 use crate::auth::AuthInfo;
 use crate::http::Endpoint;
+use crate::session::Relayed;
 
 /// How many notifications wait for one slow stream before more are dropped.
 const QUEUE: usize = 32;
 
-/// How many updates may be in delivery at once in this process before more are dropped.
-const MAX_IN_FLIGHT: usize = 1024;
+/// How many updates wait for delivery in one server before more are dropped.
+const QUEUED: usize = 1024;
+
+/// What to do with a queued update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// Published here: through Redis to every replica, or delivered here without Redis.
+    Publish,
+    /// Came through Redis: delivered to this process's streams.
+    Deliver,
+}
 
 /// What a stream receives.
 #[derive(Debug, Clone)]
@@ -44,7 +54,8 @@ struct Entry {
 pub(crate) struct Hub {
     streams: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
-    in_flight: Arc<AtomicUsize>,
+    /// Updates waiting for delivery, in publishing order.
+    queue: OnceLock<mpsc::Sender<(Job, String, Option<String>)>>,
     /// The server, once built; weak, since the server holds the hub.
     endpoint: OnceLock<Weak<Endpoint>>,
 }
@@ -120,54 +131,64 @@ impl Hub {
     }
 
     /// Publishes an update of `uri`: to every replica through Redis when sessions live
-    /// there, otherwise to this process's streams. Never waits: the work runs in a task, and
-    /// past [`MAX_IN_FLIGHT`] updates in delivery, more are dropped with a warning.
+    /// there, otherwise to this process's streams. Never waits: the update joins this
+    /// server's queue, delivered in order by one task; when [`QUEUED`] updates wait already,
+    /// it is dropped with a warning.
     pub(crate) fn publish(self: &Arc<Self>, uri: &str, title: Option<&str>) {
-        let Some(endpoint) = self.endpoint() else {
-            tracing::debug!("a resource update before the server was built; dropped");
-            return;
-        };
-        let update = crate::session::Relayed::Updated {
-            uri: uri.to_owned(),
-            title: title.map(str::to_owned),
-        };
-        let hub = self.clone();
-        self.spawn(async move {
-            let relayed = match &endpoint.mcp.sessions {
-                Some(store) => store.publish(&update).await,
-                None => false,
-            };
-            if !relayed && let crate::session::Relayed::Updated { uri, title } = update {
-                hub.deliver(&endpoint, &uri, title.as_deref()).await;
-            }
-        });
+        self.enqueue(Job::Publish, uri.to_owned(), title.map(str::to_owned));
     }
 
     /// Delivers an update that came through Redis to this process's streams.
     pub(crate) fn deliver_later(self: &Arc<Self>, uri: String, title: Option<String>) {
-        let Some(endpoint) = self.endpoint() else {
-            return;
-        };
-        let hub = self.clone();
-        self.spawn(async move { hub.deliver(&endpoint, &uri, title.as_deref()).await });
+        self.enqueue(Job::Deliver, uri, title);
     }
 
-    /// Runs `work` in a task unless [`MAX_IN_FLIGHT`] are running, or there is no runtime.
-    fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+    fn enqueue(self: &Arc<Self>, job: Job, uri: String, title: Option<String>) {
+        if self.endpoint().is_none() {
+            tracing::debug!("a resource update before the server was built; dropped");
+            return;
+        }
+        let Some(queue) = self.queue() else {
             tracing::warn!("a resource update outside a Tokio runtime; dropped");
             return;
         };
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!("too many resource updates in delivery; one was dropped");
-            return;
+        if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send((job, uri, title)) {
+            tracing::warn!("too many resource updates waiting; one was dropped");
         }
-        let in_flight = self.in_flight.clone();
-        runtime.spawn(async move {
-            work.await;
-            in_flight.fetch_sub(1, Ordering::AcqRel);
-        });
+    }
+
+    /// The queue, and the task that empties it, started on first use (a server may be
+    /// built outside a runtime).
+    fn queue(self: &Arc<Self>) -> Option<&mpsc::Sender<(Job, String, Option<String>)>> {
+        if let Some(queue) = self.queue.get() {
+            return Some(queue);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        Some(self.queue.get_or_init(|| {
+            let (tx, mut rx) = mpsc::channel::<(Job, String, Option<String>)>(QUEUED);
+            let hub = Arc::downgrade(self);
+            runtime.spawn(async move {
+                // Ends when the hub, and so the sender, is dropped.
+                while let Some((job, uri, title)) = rx.recv().await {
+                    let Some(hub) = hub.upgrade() else { return };
+                    let Some(endpoint) = hub.endpoint() else {
+                        return;
+                    };
+                    let relayed = match (job, &endpoint.mcp.sessions) {
+                        (Job::Publish, Some(store)) => {
+                            let (uri, title) = (uri.clone(), title.clone());
+                            store.publish(&Relayed::Updated { uri, title }).await
+                        }
+                        _ => false,
+                    };
+                    if relayed {
+                        continue;
+                    }
+                    hub.deliver(&endpoint, &uri, title.as_deref()).await;
+                }
+            });
+            tx
+        }))
     }
 
     /// Sends the update to each stream of this process that asked for `uri` and whose
