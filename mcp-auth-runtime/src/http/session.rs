@@ -89,9 +89,12 @@ pub(crate) async fn delete(State(endpoint): State<Arc<Endpoint>>, request: Reque
     };
     match store.remove(id, &auth).await {
         Ok(()) => {
-            // Its standalone stream in this process ends with it; on another replica, it
-            // receives nothing more, since the session's subscriptions are gone.
+            // Its standalone stream ends with it, here and, through Redis, on every replica.
             endpoint.mcp.updates.end_session(id);
+            let ended = crate::session::Relayed::Ended {
+                scope: id.to_owned(),
+            };
+            store.publish(&ended).await;
             StatusCode::NO_CONTENT.into_response()
         }
         Err(SessionError::NotFound) => rpc_error(

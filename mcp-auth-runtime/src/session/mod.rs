@@ -180,9 +180,9 @@ impl SessionStore {
         }
     }
 
-    /// Sends a resource update to every replica (with sessions in Redis), each of which
-    /// delivers it to its own subscribers; `false` when there is no other replica to reach,
-    /// and the caller delivers here.
+    /// Sends a resource update, or the end of a session, to every replica (with sessions in
+    /// Redis), each of which applies it to its own streams; `false` when there is no other
+    /// replica to reach, and the caller applies it here.
     pub(crate) async fn publish(&self, update: &Relayed) -> bool {
         match self {
             SessionStore::Memory(_) => {
@@ -263,6 +263,8 @@ pub(crate) enum Relayed {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
+    /// The session `scope` ended (`DELETE`): each replica ends its standalone stream.
+    Ended { scope: String },
 }
 
 /// The calls running in this process that a client may still answer or cancel, by the
@@ -298,6 +300,12 @@ impl LocalCalls {
         }
     }
 
+    /// The update hubs of the servers of this process that share these calls.
+    fn hubs(&self) -> Vec<Arc<crate::updates::Hub>> {
+        let hubs = self.updates.lock().unwrap_or_else(|e| e.into_inner());
+        hubs.iter().filter_map(std::sync::Weak::upgrade).collect()
+    }
+
     /// Applies what the client said, if the call runs here; `false` otherwise.
     pub(crate) fn deliver(&self, message: &Relayed) -> bool {
         match message {
@@ -326,13 +334,14 @@ impl LocalCalls {
                 }
             }
             Relayed::Updated { uri, title } => {
-                let hubs = self
-                    .updates
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                for hub in hubs.iter().filter_map(std::sync::Weak::upgrade) {
+                for hub in self.hubs() {
                     hub.deliver_later(uri.clone(), title.clone());
+                }
+                true
+            }
+            Relayed::Ended { scope } => {
+                for hub in self.hubs() {
+                    hub.end_session(scope);
                 }
                 true
             }

@@ -104,14 +104,6 @@ async fn open_stream(client: &Client, token: &str) -> EventReader {
     EventReader::new(response)
 }
 
-/// The next event, which must come within a few seconds.
-async fn next(events: &mut EventReader) -> Value {
-    tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("an event in time")
-        .expect("the stream is open")
-}
-
 fn updated(uri: &str) -> Value {
     json!({ "jsonrpc": "2.0", "method": "notifications/resources/updated", "params": { "uri": uri } })
 }
@@ -140,11 +132,11 @@ async fn a_session_receives_the_updates_it_subscribed_to_until_it_unsubscribes()
     // Not subscribed to the logo: the summary's update is the first to arrive.
     server.notify_resource_updated(LOGO);
     server.notify_resource_updated(SUMMARY);
-    assert_eq!(next(&mut events).await, updated(SUMMARY));
+    assert_eq!(events.next_soon().await, updated(SUMMARY));
     server
         .notifier()
         .resource_updated_with_title("invoice://INV-1", "Invoice INV-1");
-    let note = next(&mut events).await;
+    let note = events.next_soon().await;
     assert_eq!(
         note["params"],
         json!({ "uri": "invoice://INV-1", "title": "Invoice INV-1" })
@@ -164,7 +156,7 @@ async fn a_session_receives_the_updates_it_subscribed_to_until_it_unsubscribes()
     assert_eq!(reply.status, 200, "{reply:?}");
     server.notify_resource_updated(SUMMARY);
     server.notify_resource_updated("invoice://INV-1");
-    assert_eq!(next(&mut events).await, updated("invoice://INV-1"));
+    assert_eq!(events.next_soon().await, updated("invoice://INV-1"));
 
     // One stream per session; and the stream ends with the session.
     assert_eq!(get_stream(&alice, &token).await.status(), 409);
@@ -212,7 +204,7 @@ async fn subscribing_without_the_read_scopes_is_refused_before_anything_is_recor
     server.notify_resource_updated(SUMMARY);
     server.notify_resource_updated("invoice://INV-1");
     server.notify_resource_updated(LOGO);
-    assert_eq!(next(&mut events).await, updated(LOGO));
+    assert_eq!(events.next_soon().await, updated(LOGO));
 }
 
 #[tokio::test]
@@ -305,8 +297,8 @@ async fn another_principal_gets_nothing_of_a_session() {
     let mut alice_events = open_stream(&alice, &alice_token).await;
     server.notify_resource_updated(SUMMARY);
     server.notify_resource_updated(LOGO);
-    assert_eq!(next(&mut events).await, updated(LOGO));
-    assert_eq!(next(&mut alice_events).await, updated(SUMMARY));
+    assert_eq!(events.next_soon().await, updated(LOGO));
+    assert_eq!(alice_events.next_soon().await, updated(SUMMARY));
 }
 
 #[tokio::test]
@@ -321,7 +313,7 @@ async fn a_stream_whose_token_cannot_read_the_uri_receives_no_update() {
     let mut events = open_stream(&alice, &weak).await;
     server.notify_resource_updated(SUMMARY);
     server.notify_resource_updated(LOGO);
-    assert_eq!(next(&mut events).await, updated(LOGO));
+    assert_eq!(events.next_soon().await, updated(LOGO));
 }
 
 #[tokio::test]
@@ -409,7 +401,7 @@ async fn a_listen_stream_receives_the_updates_of_its_resource_subscriptions() {
     .unwrap();
     assert_eq!(response.status(), 200);
     let mut events = EventReader::new(response);
-    let ack = next(&mut events).await;
+    let ack = events.next_soon().await;
     assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
     assert_eq!(
         ack["params"]["notifications"],
@@ -417,7 +409,7 @@ async fn a_listen_stream_receives_the_updates_of_its_resource_subscriptions() {
     );
     server.notify_resource_updated(LOGO);
     server.notify_resource_updated("invoice://INV-1");
-    let note = next(&mut events).await;
+    let note = events.next_soon().await;
     assert_eq!(note["method"], "notifications/resources/updated");
     assert_eq!(
         note["params"],
