@@ -24,6 +24,7 @@
 mod audit;
 mod cli;
 mod dev;
+mod resources;
 mod store;
 mod tools;
 mod verifier;
@@ -132,13 +133,16 @@ impl Server {
         let store = Store::open(args.db_path()).await?;
         let tools = all_tools();
         let refusals = audit::refusals(store.clone(), &tools);
-        let mut builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
+        let builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"));
+        let store = store.with_updates(builder.notifier());
+        let mut builder = builder
             .title("Billing")
             .instructions(
                 "Invoices of the caller's tenant. Amounts are in cents. Ids look like INV-2041.",
             )
             .resource_name("Billing")
             .tools(tools)
+            .resources(resources![resources::invoice])
             .state(store)
             .resource(&resource)
             .on_call(refusals)

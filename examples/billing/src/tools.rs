@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::audit::{Caller, Outcome, Refusal};
+use crate::resources::invoice_uri;
 use crate::store::{
     Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
     VoidOutcome,
@@ -108,6 +109,11 @@ pub(crate) async fn void_invoice(
             move |ledger| ledger.void(&invoice_id),
         )
         .await
+        .inspect(|outcome| {
+            if outcome.changed {
+                ctx.state().updated(&invoice_uri(&outcome.invoice.id));
+            }
+        })
 }
 
 /// Refund a paid invoice of your tenant, in full or in part.
@@ -136,6 +142,7 @@ pub(crate) async fn refund_invoice(
             move |ledger| ledger.refund(&invoice_id, amount_cents, reason.as_deref()),
         )
         .await
+        .inspect(|outcome| ctx.state().updated(&invoice_uri(&outcome.invoice.id)))
 }
 
 /// Asks the user to confirm a refund, when the client supports elicitation: money leaves the
