@@ -12,7 +12,7 @@
 //! [`lifecycle`] (`initialize`, `logging/setLevel`, `server/discover`), [`list`]
 //! (`tools/list` pages and cursors), [`call`] (`tools/call`), [`resources`], [`round_trip`],
 //! [`request_state`] and [`spent`] (the 2026-07-28 input round trips), [`listen`] and
-//! [`streams`] (`subscriptions/listen`), [`events`] (what the `on_call` hook sees), [`reply`]
+//! [`streams`] (`subscriptions/listen`), [`subscribe`] (resource subscriptions, both eras), [`events`] (what the `on_call` hook sees), [`reply`]
 //! (what goes back to the transport).
 
 mod call;
