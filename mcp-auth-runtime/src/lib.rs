@@ -123,6 +123,7 @@ mod server;
 pub mod session;
 pub mod stdio;
 mod tool;
+mod updates;
 
 /// The [`redis`](https://docs.rs/redis) crate (feature `redis`), re-exported on purpose: the
 /// Redis APIs here take its types ([`RedisSessions::connect`](session::RedisSessions::connect)
@@ -151,6 +152,7 @@ pub use mcp::{CallEvent, CallKind, CallOutcome};
 pub use scope::ScopePolicy;
 pub use serve::{ServeConfig, serve, serve_with};
 pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};
+pub use updates::Notifier;
 
 /// Turns an `async fn` into a scope-guarded MCP tool.
 ///

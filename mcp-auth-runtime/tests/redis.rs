@@ -628,3 +628,198 @@ async fn a_replica_shutting_down_finishes_its_calls_with_answers_relayed_to_it()
         200
     );
 }
+
+// Resource subscriptions across replicas, with JWTs signed by a real issuer's key.
+
+mod subscriptions {
+    use mcp_auth_runtime::auth::JwtVerifier;
+    use mcp_auth_test_support::EventReader;
+    use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens};
+
+    use super::*;
+
+    const SUMMARY: &str = "billing://tenant/summary";
+    const LOGO: &str = "billing://logo";
+    const RESOURCE: &str = "http://127.0.0.1/mcp";
+
+    /// Counts and totals.
+    #[resource(uri = "billing://tenant/summary", scope = "invoices:read")]
+    async fn summary() -> Result<String, ToolError> {
+        Ok("{}".into())
+    }
+
+    /// The brand logo.
+    #[resource(uri = "billing://logo", unscoped)]
+    async fn logo() -> Result<String, ToolError> {
+        Ok("logo".into())
+    }
+
+    /// A replica serving the two resources, tokens checked against `issuer`'s keys.
+    async fn replica(
+        redis: &RedisServer,
+        prefix: &str,
+        issuer: &Issuer,
+    ) -> (SocketAddr, McpServer) {
+        let listener = bind().await;
+        let addr = listener.local_addr().unwrap();
+        let client = redis::Client::open(redis.url()).unwrap();
+        let sessions = RedisSessions::connect_with_prefix(client, prefix)
+            .await
+            .unwrap();
+        let verifier = JwtVerifier::builder(issuer.url.clone(), RESOURCE)
+            .build()
+            .unwrap();
+        let server = McpServer::builder("replica", "1.0.0")
+            .resources(resources![summary, logo])
+            .resource(RESOURCE)
+            .authorization_server(issuer.url.clone())
+            .verifier(verifier)
+            .redis_sessions(sessions)
+            .build()
+            .unwrap();
+        tokio::spawn(mcp_auth_runtime::serve(
+            listener,
+            server.clone(),
+            std::future::pending(),
+        ));
+        (addr, server)
+    }
+
+    /// Redis, an issuer and two replicas; `None` without `redis-server`.
+    async fn cluster() -> Option<(
+        RedisServer,
+        Tokens,
+        (SocketAddr, McpServer),
+        (SocketAddr, McpServer),
+    )> {
+        let redis = RedisServer::start()?;
+        let key = TestKey::es256("es-1");
+        let issuer = Issuer::start(&[&key]).await;
+        static PREFIXES: AtomicUsize = AtomicUsize::new(0);
+        let prefix = format!("subs{}", PREFIXES.fetch_add(1, Ordering::Relaxed));
+        let a = replica(&redis, &prefix, &issuer).await;
+        let b = replica(&redis, &prefix, &issuer).await;
+        let tokens = Tokens {
+            issuer,
+            key,
+            resource: RESOURCE.into(),
+        };
+        Some((redis, tokens, a, b))
+    }
+
+    async fn in_session(client: &Client, method: &str, uri: &str) -> Value {
+        let (status, _, body) = client.request(method, json!({ "uri": uri })).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn standalone_stream(client: &Client) -> EventReader {
+        let session = client.session.lock().unwrap().clone().unwrap();
+        let response = client
+            .http
+            .get(&client.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth(client.token.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        EventReader::new(response)
+    }
+
+    #[tokio::test]
+    async fn an_update_published_on_one_replica_reaches_a_session_streaming_from_another() {
+        let Some((_redis, tokens, (a, server_a), (b, server_b))) = cluster().await else {
+            return;
+        };
+        let token = tokens.of("alice", "invoices:read", 300);
+        let on_a = Client::new(a, Some(&token));
+        assert_eq!(on_a.initialize().await, 200);
+        let on_b = same_session_at(b, &token, &on_a);
+        let mut events = standalone_stream(&on_a).await;
+
+        // Subscribed through B, published on B, streamed from A.
+        let body = in_session(&on_b, "resources/subscribe", SUMMARY).await;
+        assert_eq!(body["result"], json!({}));
+        server_b.notify_resource_updated(SUMMARY);
+        let note = events.next_soon().await;
+        assert_eq!(note["method"], "notifications/resources/updated");
+        assert_eq!(note["params"]["uri"], SUMMARY);
+        server_a.notify_resource_updated(SUMMARY);
+        assert_eq!(events.next_soon().await["params"]["uri"], SUMMARY);
+
+        // Unsubscribed through A: B's next update of it reaches no one; the sentinel does.
+        in_session(&on_a, "resources/unsubscribe", SUMMARY).await;
+        in_session(&on_b, "resources/subscribe", LOGO).await;
+        server_b.notify_resource_updated(SUMMARY);
+        server_b.notify_resource_updated(LOGO);
+        assert_eq!(events.next_soon().await["params"]["uri"], LOGO);
+
+        // The scope check and the principal binding hold on every replica.
+        let weak = tokens.of("alice", "", 300);
+        let refused = same_session_at(b, &weak, &on_a);
+        let (status, _, _) = refused
+            .request("resources/subscribe", json!({ "uri": SUMMARY }))
+            .await;
+        assert_eq!(status, 403);
+        let mallory = same_session_at(b, &tokens.of("mallory", "invoices:read", 300), &on_a);
+        let (status, _, _) = mallory
+            .request("resources/subscribe", json!({ "uri": SUMMARY }))
+            .await;
+        assert_eq!(status, 404);
+
+        // A subscription ends with its session, whichever replica ends it.
+        assert_eq!(delete(&on_b).await, 204);
+        let other = Client::new(a, Some(&token));
+        assert_eq!(other.initialize().await, 200);
+        let mut other_events = standalone_stream(&other).await;
+        in_session(&other, "resources/subscribe", LOGO).await;
+        server_b.notify_resource_updated(LOGO);
+        assert_eq!(other_events.next_soon().await["params"]["uri"], LOGO);
+        let ended = tokio::time::timeout(Duration::from_secs(5), events.next()).await;
+        assert_eq!(ended.expect("the stream on A ends with its session"), None);
+    }
+
+    #[tokio::test]
+    async fn an_update_published_on_one_replica_reaches_a_listen_stream_on_another() {
+        let Some((_redis, tokens, (_a, server_a), (b, _server_b))) = cluster().await else {
+            return;
+        };
+        let token = tokens.of("alice", "invoices:read", 300);
+        let response = mcp_auth_test_support::modern::request(
+            &reqwest::Client::new(),
+            &format!("http://{b}/mcp"),
+            &token,
+            "text/event-stream",
+            json!({}),
+            9,
+            "subscriptions/listen",
+            json!({ "notifications": { "resourceSubscriptions": [SUMMARY] } }),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut events = EventReader::new(response);
+        assert_eq!(
+            events.next_soon().await["method"],
+            "notifications/subscriptions/acknowledged"
+        );
+        server_a.notify_resource_updated(LOGO);
+        server_a.notify_resource_updated(SUMMARY);
+        let note = events.next_soon().await;
+        assert_eq!(
+            note["params"],
+            json!({ "uri": SUMMARY, "_meta": { "io.modelcontextprotocol/subscriptionId": 9 } })
+        );
+    }
+
+    /// A client of the replica at `addr` that uses the session `from` opened, with `token`.
+    fn same_session_at(addr: SocketAddr, token: &str, from: &Client) -> Client {
+        let client = Client::without_session(addr, Some(token));
+        *client.session.lock().unwrap() = from.session.lock().unwrap().clone();
+        client
+    }
+}

@@ -318,6 +318,16 @@ session_a_to_b() {
 }
 scenario session-a-to-b session_a_to_b
 
+# --- a resource subscription across replicas: subscribed on A, streamed from B ----------------
+subscriptions() {
+  local bearer
+  bearer="$(token cluster-service "invoices:read invoices:write")"
+  transcript subscriptions-across-replicas "  step: token for cluster-service (invoices:read invoices:write)"
+  timeout 60 "${py[@]}" subscriptions --a "http://127.0.0.1:$port_a" --b "http://127.0.0.1:$port_b" \
+    --token "$bearer" --invoice INV-2047
+}
+scenario subscriptions-across-replicas subscriptions
+
 # --- e. one rate-limit budget for both replicas ----------------------------------------------
 rate_limit() {
   local bearer

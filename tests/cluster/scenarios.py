@@ -3,6 +3,9 @@
     token            print a client_credentials access token from oidc-provider
     sessions         session-a-to-b: a session made on replica A works on B, ends on B, is gone
                      on A; another principal cannot use it
+    subscriptions    subscriptions-across-replicas: a resource subscription made on replica A, its
+                     updates streamed from B (a session's GET stream and a listen stream) when
+                     a tool on A voids the invoice
     rate-limit       rate-limit-across-replicas: a per-tool budget shared by both replicas
     replica-dies     a client loop through nginx while replica A is killed with SIGKILL
     reach            requests through nginx reach a given replica again (after its restart)
@@ -19,7 +22,9 @@ import argparse
 import asyncio
 import json
 import os
+import queue
 import signal
+import threading
 import sys
 import time
 from collections import Counter
@@ -37,6 +42,7 @@ from cluster import (
     legacy_initialize,
     lookup_params,
     modern_request,
+    rpc_body,
     tool_ok,
 )
 from mcp_client import REQUEST_TIMEOUT, Transcript, describe_upstream, replica_of
@@ -99,6 +105,108 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         gone = legacy_call(http, a, args.token, session, lookup_params(), id=4)
         t.step(f"the same session id on A after the DELETE on B: {gone.status_code}")
         assert gone.status_code == 404, f"{gone.status_code} {gone.text[:300]}"
+    t.line("PASSED")
+    return 0
+
+
+# --- subscriptions-across-replicas -------------------------------------------------------------
+
+
+# A stream stays quiet between events: reads may wait longer than a request's.
+STREAM_TIMEOUT = httpx2.Timeout(15.0, read=60.0)
+
+
+def stream_into(events: queue.Queue, name: str, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> None:
+    """Reads an event stream in a daemon thread: ("open", name, status), then ("event", name,
+    message) for each JSON-RPC message, then ("closed", name, None)."""
+
+    def read() -> None:
+        try:
+            with httpx2.Client(timeout=STREAM_TIMEOUT) as http:
+                with http.stream(method, url, headers=headers, content=body) as response:
+                    events.put(("open", name, response.status_code))
+                    for line in response.iter_lines():
+                        if line.startswith("data:") and line[5:].strip():
+                            events.put(("event", name, json.loads(line[5:])))
+        except Exception as err:  # the scenario reports it through the queue
+            events.put(("error", name, repr(err)))
+        events.put(("closed", name, None))
+
+    threading.Thread(target=read, daemon=True).start()
+
+
+def next_of(events: queue.Queue, within: float) -> tuple[str, str, Any]:
+    try:
+        return events.get(timeout=within)
+    except queue.Empty:
+        raise AssertionError(f"nothing on the streams within {within} s") from None
+
+
+def cmd_subscriptions(args: argparse.Namespace) -> int:
+    t = Transcript("subscriptions-across-replicas")
+    a, b = f"{args.a}/mcp", f"{args.b}/mcp"
+    uri = f"invoice://{args.invoice}"
+    t.line(f"a resource subscription across replicas, no nginx: A = {args.a}, B = {args.b}")
+    events: queue.Queue = queue.Queue()
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        session, init, _ = legacy_initialize(http, a, args.token)
+        capability = json_rpc_result(init)["result"]["capabilities"].get("resources")
+        t.step(f"initialize on A: session {short(session)}, resources capability {json.dumps(capability)}")
+        assert capability and capability.get("subscribe") is True, f"{capability}"
+
+        def in_session(url: str, method: str, params: dict[str, Any], id: int) -> httpx2.Response:
+            body = json.dumps(rpc_body(method, params, id)).encode()
+            return http.post(url, headers=legacy_headers(args.token, session), content=body)
+
+        subscribed = in_session(a, "resources/subscribe", {"uri": uri}, 2)
+        t.step(f"resources/subscribe {uri} on A: {subscribed.status_code} {json.dumps(json_rpc_result(subscribed))[:120]}")
+        assert subscribed.status_code == 200 and json_rpc_result(subscribed).get("result") == {}
+
+        foreign = in_session(b, "resources/subscribe", {"uri": f"invoice://{args.foreign_invoice}"}, 3)
+        error = json_rpc_result(foreign).get("error", {})
+        t.step(f"resources/subscribe to another tenant's invoice on B: {foreign.status_code}, error {error.get('code')} {error.get('message')}")
+        assert error.get("code") == -32602, f"{foreign.status_code} {foreign.text[:300]}"
+
+        get_headers = legacy_headers(args.token, session)
+        get_headers["accept"] = "text/event-stream"
+        stream_into(events, "GET stream on B", "GET", b, get_headers)
+        headers, body = modern_request(
+            args.token, "subscriptions/listen", {"notifications": {"resourceSubscriptions": [uri]}}, id=9
+        )
+        stream_into(events, "listen stream on B", "POST", b, headers, body)
+        opened, acknowledged = 0, False
+        while opened < 2 or not acknowledged:
+            kind, name, detail = next_of(events, 10)
+            assert kind in ("open", "event"), f"{name}: {kind} {detail}"
+            if kind == "open":
+                t.step(f"{name} opened: {detail}")
+                assert detail == 200, f"{name}: {detail}"
+                opened += 1
+            else:
+                t.step(f"{name}: {detail.get('method')} {json.dumps(detail.get('params'))[:160]}")
+                acknowledged = detail.get("method") == "notifications/subscriptions/acknowledged"
+
+        voided = legacy_call(
+            http, a, args.token, session, {"name": "void_invoice", "arguments": {"invoice_id": args.invoice}}, id=4
+        )
+        t.step(f"tools/call void_invoice {args.invoice} on A: {voided.status_code}")
+        assert tool_ok(voided, args.invoice), f"{voided.status_code} {voided.text[:300]}"
+
+        waiting = {"GET stream on B", "listen stream on B"}
+        while waiting:
+            kind, name, detail = next_of(events, 10)
+            assert kind == "event", f"{name}: {kind} {detail}"
+            t.step(f"{name} received {detail.get('method')} {json.dumps(detail.get('params'))}")
+            assert detail.get("method") == "notifications/resources/updated", f"{detail}"
+            assert detail["params"]["uri"] == uri, f"{detail}"
+            waiting.discard(name)
+
+        deleted = http.delete(a, headers=legacy_headers(args.token, session))
+        t.step(f"DELETE of the session on A: {deleted.status_code}")
+        assert deleted.status_code == 204, f"{deleted.status_code}"
+        kind, name, _ = next_of(events, 10)
+        t.step(f"{name}: {kind} after the session ended on the other replica")
+        assert (kind, name) == ("closed", "GET stream on B"), f"{kind} {name}"
     t.line("PASSED")
     return 0
 
@@ -502,6 +610,9 @@ def main() -> int:
 
     command("token", cmd_token, "--issuer", "--client-id", "--resource", "--scope")
     command("sessions", cmd_sessions, "--a", "--b", "--token", "--other-token")
+    p = command("subscriptions", cmd_subscriptions, "--a", "--b", "--token")
+    p.add_argument("--invoice", default="INV-2047")
+    p.add_argument("--foreign-invoice", default="INV-3101")
 
     p = command("rate-limit", cmd_rate_limit, "--url", "--token")
     p.add_argument("--limit", type=int, required=True)
@@ -531,6 +642,7 @@ def main() -> int:
     except AssertionError as err:
         scenario = {
             "sessions": "session-a-to-b",
+            "subscriptions": "subscriptions-across-replicas",
             "rate-limit": "rate-limit-across-replicas",
             "replica-dies": "replica-dies",
             "rolling-restart": "rolling-restart",

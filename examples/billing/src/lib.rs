@@ -136,7 +136,9 @@ impl Server {
         let resources = all_resources();
         let prompts = prompts![prompts::payment_reminder];
         let refusals = audit::refusals(store.clone(), &tools, &resources, &prompts);
-        let mut builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"))
+        let builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"));
+        let store = store.with_updates(builder.notifier());
+        let mut builder = builder
             .title("Billing")
             .instructions(
                 "Invoices of the caller's tenant. Amounts are in cents. Ids look like INV-2041.",

@@ -1,12 +1,18 @@
 //! The billing resources: an invoice by URI, and the tenant's summary. Like the tools, they
 //! reach the data only through [`Store::run`], which scopes every query to the caller's
 //! tenant and audits every read: another tenant's invoice is "not found", exactly as an
-//! invoice that does not exist.
+//! invoice that does not exist. Voiding or refunding an invoice publishes an update of its
+//! resource to the clients subscribed to it (see `tools.rs`).
 
 use mcp_auth_runtime::prelude::*;
 
 use crate::audit::Called;
 use crate::store::{InvoiceDetail, Store, Summary};
+
+/// The URI of an invoice's resource.
+pub(crate) fn invoice_uri(invoice_id: &str) -> String {
+    format!("invoice://{invoice_id}")
+}
 
 /// One invoice of your tenant, with its refunds, as JSON.
 ///

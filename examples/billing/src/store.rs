@@ -80,6 +80,8 @@ pub(crate) struct Store {
     pending_refusals: Arc<tokio::sync::Semaphore>,
     /// Refusals not written because too many were waiting.
     dropped_refusals: Arc<std::sync::atomic::AtomicU64>,
+    /// Publishes resource updates to subscribed clients, once the server is configured.
+    updates: Option<mcp_auth_runtime::Notifier>,
 }
 
 impl Store {
@@ -91,7 +93,21 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             pending_refusals: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_REFUSALS)),
             dropped_refusals: Arc::default(),
+            updates: None,
         })
+    }
+
+    /// The store, publishing resource updates through `updates`.
+    pub(crate) fn with_updates(mut self, updates: mcp_auth_runtime::Notifier) -> Store {
+        self.updates = Some(updates);
+        self
+    }
+
+    /// Tells the clients subscribed to `uri` that it changed.
+    pub(crate) fn updated(&self, uri: &str) {
+        if let Some(updates) = &self.updates {
+            updates.resource_updated(uri);
+        }
     }
 
     /// Runs `op` on the caller's tenant in one transaction, then records the call in the audit

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::audit::{Called, Caller, Outcome, Refusal};
+use crate::resources::invoice_uri;
 use crate::store::{
     Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
     VoidOutcome,
@@ -103,6 +104,11 @@ pub(crate) async fn void_invoice(
             move |ledger| ledger.void(&invoice_id),
         )
         .await
+        .inspect(|outcome| {
+            if outcome.changed {
+                ctx.state().updated(&invoice_uri(&outcome.invoice.id));
+            }
+        })
 }
 
 /// Refunds above this many cents also need `payments:approve`.
@@ -156,6 +162,7 @@ pub(crate) async fn refund_invoice(
             move |ledger| ledger.refund(&invoice_id, amount_cents, reason.as_deref()),
         )
         .await
+        .inspect(|outcome| ctx.state().updated(&invoice_uri(&outcome.invoice.id)))
 }
 
 /// Asks the user to confirm a refund, when the client supports elicitation: money leaves the

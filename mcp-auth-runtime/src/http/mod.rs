@@ -14,6 +14,7 @@ mod post;
 mod response;
 mod session;
 mod sse;
+mod stream;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use era::decode_header_value;
@@ -46,10 +47,11 @@ pub(crate) struct Endpoint {
     pub(crate) local_identity: Option<Arc<AuthInfo>>,
 }
 
-/// The MCP endpoint's methods: `POST`, `GET` and `DELETE`, and `405` for the others.
+/// The MCP endpoint's methods: `POST`, `GET` (a session's standalone stream) and `DELETE`,
+/// and `405` for the others.
 pub(crate) fn methods(endpoint: Arc<Endpoint>) -> MethodRouter {
     post(post::post)
-        .get(response::method_not_allowed)
+        .get(stream::get)
         .delete(session::delete)
         .fallback(response::method_not_allowed)
         .with_state(endpoint)

@@ -88,7 +88,15 @@ pub(crate) async fn delete(State(endpoint): State<Arc<Endpoint>>, request: Reque
         );
     };
     match store.remove(id, &auth).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            // Its standalone stream ends with it, here and, through Redis, on every replica.
+            endpoint.mcp.updates.end_session(id);
+            let ended = crate::session::Relayed::Ended {
+                scope: id.to_owned(),
+            };
+            store.publish(&ended).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(SessionError::NotFound) => rpc_error(
             StatusCode::NOT_FOUND,
             None,

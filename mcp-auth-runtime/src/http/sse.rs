@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::Endpoint;
 use super::post::AbortOnDrop;
 use super::response::{is_refusal, render};
-use crate::mcp::{Listen, Reply};
+use crate::mcp::{Listen, Reply, StreamSlot};
+use crate::updates::Registration;
 
 const SSE_RETRY_MS: u64 = 3000;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -158,20 +159,40 @@ fn final_event(reply: Reply, id: Option<&str>) -> Bytes {
     }
 }
 
-/// `subscriptions/listen`: the acknowledgement, then keep-alive comments until the client
-/// closes the stream, the token that opened it expires, or the server shuts down
-/// ([`crate::serve_with`]). The caller's stream slot is given back when it ends.
+/// `subscriptions/listen`: the acknowledgement, then the resource updates it subscribed to
+/// and keep-alive comments until the client closes the stream, the token that opened it
+/// expires, or the server shuts down ([`crate::serve_with`]). The caller's stream slot is
+/// given back when it ends.
 pub(super) fn listen_stream(listen: Listen) -> Response {
     let Listen {
         ack,
         expires_at,
         slot,
+        updates,
     } = listen;
+    long_stream(Some(sse_event(&ack, None)), None, expires_at, slot, updates)
+}
+
+/// A stream that stays open: `first`, then what `updates` receives (each event numbered
+/// with `ids` when given, as the handshake era does), and keep-alive comments, until the
+/// client closes it, `expires_at` passes, the registration is ended (its session ended), or
+/// the server shuts down.
+pub(super) fn long_stream(
+    first: Option<Bytes>,
+    ids: Option<String>,
+    expires_at: Option<tokio::time::Instant>,
+    slot: StreamSlot,
+    updates: Option<Registration>,
+) -> Response {
     let stream = async_stream(move |tx| async move {
         let _slot = slot;
-        if tx.send(sse_event(&ack, None)).await.is_err() {
+        if let Some(first) = first
+            && tx.send(first).await.is_err()
+        {
             return;
         }
+        let mut seq = 0u64;
+        let mut updates = updates;
         let expired = async {
             match expires_at {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -182,11 +203,26 @@ pub(super) fn listen_stream(listen: Listen) -> Response {
         let mut ticks = tokio::time::interval(KEEP_ALIVE);
         ticks.tick().await;
         loop {
+            let update = async {
+                match updates.as_mut() {
+                    Some(registration) => registration.rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 // The client reconnects with a fresh token, or with none and gets `401`.
                 () = &mut expired => return,
                 // Noticed at once, not at the next keep-alive, so that the slot is free again.
                 () = tx.closed() => return,
+                update = update => {
+                    // `None`: the hub let the stream go (its session ended).
+                    let Some(update) = update else { return };
+                    seq += 1;
+                    let id = ids.as_ref().map(|ids| format!("{ids}-{seq}"));
+                    if tx.send(sse_event(&update, id.as_deref())).await.is_err() {
+                        return;
+                    }
+                }
                 _ = ticks.tick() => {
                     if tx.send(Bytes::from_static(b":\n\n")).await.is_err() {
                         return;
@@ -199,6 +235,14 @@ pub(super) fn listen_stream(listen: Listen) -> Response {
     sse_headers(&mut response);
     response.extensions_mut().insert(EndsAtShutdown);
     response
+}
+
+/// The event that opens a handshake-era stream (SEP-1699): an id with empty data, and how
+/// long a client waits before reconnecting.
+pub(super) fn priming_event(stream_id: &str) -> Bytes {
+    Bytes::from(format!(
+        "id: {stream_id}-0\nretry: {SSE_RETRY_MS}\ndata: \n\n"
+    ))
 }
 
 /// Marks a response whose body never ends by itself (a `subscriptions/listen` stream):

@@ -12,11 +12,14 @@ use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS};
 use crate::session::SessionError;
 
 impl Dispatcher {
-    /// What the server offers: `resources` and `prompts` only when it has some.
-    fn capabilities(&self) -> Value {
+    /// What the server offers: `resources`, `prompts` and `completions` only when it has
+    /// some; resources subscribable on a `subscriptions/listen` stream (2026-07-28, `modern`)
+    /// or in a session (handshake era, stateful mode only).
+    fn capabilities(&self, modern: bool) -> Value {
         let mut capabilities = json!({ "tools": { "listChanged": false }, "logging": {} });
         if !self.resources.is_empty() {
-            capabilities["resources"] = json!({ "listChanged": false });
+            let subscribe = modern || self.sessions.is_some();
+            capabilities["resources"] = json!({ "subscribe": subscribe, "listChanged": false });
         }
         if !self.prompts.is_empty() {
             capabilities["prompts"] = json!({ "listChanged": false });
@@ -51,7 +54,7 @@ impl Dispatcher {
         let support = ClientSupport::from_capabilities(params.and_then(|p| p.get("capabilities")));
         let mut result = json!({
             "protocolVersion": version,
-            "capabilities": self.capabilities(),
+            "capabilities": self.capabilities(false),
             "serverInfo": self.server_info,
         });
         if let Some(instructions) = &self.instructions {
@@ -118,7 +121,7 @@ impl Dispatcher {
         supported.extend(LEGACY_VERSIONS);
         let mut result = json!({
             "supportedVersions": supported,
-            "capabilities": self.capabilities(),
+            "capabilities": self.capabilities(true),
             "serverInfo": self.server_info,
             "ttlMs": self.list_ttl.as_millis() as u64,
             "cacheScope": self.cache_scope,

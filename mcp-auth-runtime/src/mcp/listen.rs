@@ -8,12 +8,21 @@ use super::reply::{Listen, Reply, error};
 use super::{Dispatcher, RequestCtx};
 use crate::jsonrpc::{Request, code};
 use crate::protocol::meta;
+use crate::updates::Target;
 
 impl Dispatcher {
     /// A server whose tools never change supports no subscriptions: the acknowledgement
     /// names none, and the stream stays open until the client closes it or its token expires.
     /// A caller holding its maximum of streams gets `429` instead (see [`super::streams`]).
-    pub(super) fn listen(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+    ///
+    /// `notifications.resourceSubscriptions` subscribes the stream to resource updates: each
+    /// URI is checked as a read would be, and every refusal comes before the stream opens
+    /// (see [`super::subscribe`]).
+    pub(super) async fn listen(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let uris = match self.listen_uris(request, ctx).await {
+            Ok(uris) => uris,
+            Err(refused) => return refused,
+        };
         let Some(slot) = self.streams.open(ctx.auth.principal().key()) else {
             tracing::info!(
                 subject = ctx.auth.subject(),
@@ -27,18 +36,32 @@ impl Dispatcher {
                 "too many open streams: close one before opening another",
             );
         };
+        let id = serde_json::from_str::<Value>(request.id.0.get()).unwrap_or(Value::Null);
+        let mut honored = json!({});
+        let mut updates = None;
+        if !uris.is_empty() {
+            let mut sorted: Vec<&String> = uris.iter().collect();
+            sorted.sort();
+            honored["resourceSubscriptions"] = json!(sorted);
+            let target = Target::Listen {
+                uris,
+                id: id.clone(),
+            };
+            updates = self.updates.register(target, ctx.auth.clone());
+        }
         let ack = json!({
             "jsonrpc": "2.0",
             "method": "notifications/subscriptions/acknowledged",
             "params": {
-                "_meta": { meta::SUBSCRIPTION_ID: serde_json::from_str::<Value>(request.id.0.get()).unwrap_or(Value::Null) },
-                "notifications": {},
+                "_meta": { meta::SUBSCRIPTION_ID: id },
+                "notifications": honored,
             },
         });
         Reply::Listen(Listen {
             ack: Bytes::from(ack.to_string()),
             expires_at: super::streams::deadline_of(&ctx.auth),
             slot,
+            updates,
         })
     }
 }

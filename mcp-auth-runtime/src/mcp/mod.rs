@@ -12,7 +12,7 @@
 //! [`lifecycle`] (`initialize`, `logging/setLevel`, `server/discover`), [`list`]
 //! (`tools/list` pages and cursors), [`call`] (`tools/call`), [`resources`], [`round_trip`],
 //! [`request_state`] and [`spent`] (the 2026-07-28 input round trips), [`listen`] and
-//! [`streams`] (`subscriptions/listen`), [`events`] (what the `on_call` hook sees), [`reply`]
+//! [`streams`] (`subscriptions/listen`), [`subscribe`] (resource subscriptions, both eras), [`events`] (what the `on_call` hook sees), [`reply`]
 //! (what goes back to the transport).
 
 mod call;
@@ -30,6 +30,7 @@ mod resources;
 mod round_trip;
 mod spent;
 mod streams;
+mod subscribe;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};
 pub(crate) use events::Observer;
@@ -42,7 +43,7 @@ pub(crate) use request_state::{
 #[cfg(feature = "redis")]
 pub(crate) use spent::RedisSpent;
 pub(crate) use spent::{MAX_SPENT, MemorySpent, SpentStates};
-pub(crate) use streams::OpenStreams;
+pub(crate) use streams::{OpenStreams, StreamSlot, deadline_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +122,10 @@ pub(crate) struct Dispatcher {
     pub(crate) spent: SpentStates,
     /// The `subscriptions/listen` streams open in this process, per caller.
     pub(crate) streams: Arc<OpenStreams>,
+    /// The streams of this process that carry resource updates.
+    pub(crate) updates: Arc<crate::updates::Hub>,
+    /// The most resources a session or a listen stream may subscribe to.
+    pub(crate) max_subscriptions: usize,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -140,7 +145,7 @@ impl Dispatcher {
             ("ping", false) => respond(&request, &json!({})),
             ("logging/setLevel", false) => self.set_level(&request, &ctx).await,
             ("server/discover", true) => self.discover(&request),
-            ("subscriptions/listen", true) => self.listen(&request, &ctx),
+            ("subscriptions/listen", true) => self.listen(&request, &ctx).await,
             ("tools/list", _) => self.list_tools(&request, &ctx),
             ("tools/call", _) => self.call_tool(request, ctx).await,
             ("resources/list", _) if !self.resources.is_empty() => {
@@ -155,6 +160,12 @@ impl Dispatcher {
             ("completion/complete", _) if self.completes() => self.complete(&request, &ctx).await,
             ("prompts/list", _) if !self.prompts.is_empty() => self.list_prompts(&request, &ctx),
             ("prompts/get", _) if !self.prompts.is_empty() => self.get_prompt(&request, &ctx).await,
+            ("resources/subscribe", false) if !self.resources.is_empty() => {
+                self.subscribe(&request, &ctx).await
+            }
+            ("resources/unsubscribe", false) if !self.resources.is_empty() => {
+                self.unsubscribe(&request, &ctx).await
+            }
             (method, _) => {
                 let status = if modern {
                     StatusCode::NOT_FOUND

@@ -53,6 +53,8 @@ pub(crate) struct Listen {
     pub(crate) expires_at: Option<tokio::time::Instant>,
     /// The caller's slot, given back when the stream ends.
     pub(crate) slot: StreamSlot,
+    /// The resource updates the stream carries, when it asked for some.
+    pub(crate) updates: Option<crate::updates::Registration>,
 }
 
 /// A `200` response carrying `result`, serialized once, straight into the body.

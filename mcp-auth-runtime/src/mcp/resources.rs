@@ -118,7 +118,7 @@ impl Dispatcher {
 
 /// SEP-2164: an unknown resource is invalid params (`-32602`), with the URI in `data`;
 /// never an empty `contents`.
-fn not_found(request: &Request, uri: &str) -> Reply {
+pub(super) fn not_found(request: &Request, uri: &str) -> Reply {
     let body = ErrorResponse::new(
         Some(request.id.clone()),
         code::INVALID_PARAMS,

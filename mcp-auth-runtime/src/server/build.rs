@@ -150,20 +150,24 @@ impl McpServerBuilder {
             request_state,
             spent,
             streams: OpenStreams::new(self.max_streams_per_principal),
+            updates: self.updates.clone(),
+            max_subscriptions: self.max_subscriptions,
         };
         dispatcher.paginate();
         let local_identity = match &auth {
             Auth::Disabled(identity) => Some(identity.clone()),
             Auth::Verifier(_) | Auth::Refused => None,
         };
+        let endpoint = Arc::new(Endpoint {
+            mcp: dispatcher,
+            body_limit: self.body_limit,
+            challenge,
+            local_identity,
+        });
+        crate::updates::attach(&self.updates, &endpoint);
         Ok(McpServer {
             inner: Arc::new(Inner {
-                endpoint: Arc::new(Endpoint {
-                    mcp: dispatcher,
-                    body_limit: self.body_limit,
-                    challenge,
-                    local_identity,
-                }),
+                endpoint,
                 metadata,
                 auth,
                 path,

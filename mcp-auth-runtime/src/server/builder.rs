@@ -64,6 +64,8 @@ pub struct McpServerBuilder {
     pub(super) request_state_key: Option<Vec<u8>>,
     pub(super) previous_request_state_keys: Vec<Vec<u8>>,
     pub(super) request_state_lifetime: Duration,
+    pub(super) max_subscriptions: usize,
+    pub(super) updates: Arc<crate::updates::Hub>,
 }
 
 impl McpServerBuilder {
@@ -73,6 +75,10 @@ impl McpServerBuilder {
     /// Default of [`max_streams_per_principal`](Self::max_streams_per_principal): 16 open
     /// streams per caller.
     pub const DEFAULT_MAX_STREAMS_PER_PRINCIPAL: usize = 16;
+
+    /// Default of [`max_subscriptions`](Self::max_subscriptions): 100 resources per session
+    /// or `subscriptions/listen` stream.
+    pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 100;
 
     pub(super) fn new(name: String, version: String) -> Self {
         McpServerBuilder {
@@ -102,6 +108,8 @@ impl McpServerBuilder {
             max_sessions: 10_000,
             max_sessions_per_principal: 64,
             max_streams_per_principal: Self::DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+            max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
+            updates: Arc::default(),
             redis_sessions: None,
             health_checks: true,
             call_timeout: Duration::from_secs(300),
@@ -342,6 +350,23 @@ impl McpServerBuilder {
     pub fn max_streams_per_principal(mut self, max: usize) -> Self {
         self.max_streams_per_principal = max.max(1);
         self
+    }
+
+    /// The most resources one handshake-era session, or one `subscriptions/listen` stream, may
+    /// subscribe to (default [`DEFAULT_MAX_SUBSCRIPTIONS`](Self::DEFAULT_MAX_SUBSCRIPTIONS)):
+    /// one more is refused with an error and nothing is recorded. With the per-principal
+    /// bounds on sessions and streams, this bounds what subscriptions cost.
+    pub fn max_subscriptions(mut self, max: usize) -> Self {
+        self.max_subscriptions = max.max(1);
+        self
+    }
+
+    /// The handle that publishes resource updates to the clients subscribed to them; take it
+    /// before [`build`](Self::build) to give it to tools through the server's state (see
+    /// [`Notifier`](crate::Notifier)). Updates published before the server is built are
+    /// dropped.
+    pub fn notifier(&self) -> crate::Notifier {
+        crate::Notifier::new(self.updates.clone())
     }
 
     /// The longest a tool may run (default 5 minutes); a call that takes longer is abandoned

@@ -127,6 +127,19 @@ impl McpServer {
         &self.mcp().declared_scopes
     }
 
+    /// The handle that publishes resource updates to the clients subscribed to them (see
+    /// [`Notifier`](crate::Notifier)); the same one
+    /// [`McpServerBuilder::notifier`](crate::McpServerBuilder::notifier) gave.
+    pub fn notifier(&self) -> crate::Notifier {
+        crate::Notifier::new(self.mcp().updates.clone())
+    }
+
+    /// Tells the clients subscribed to `uri` that the resource changed; short for
+    /// `self.notifier().resource_updated(uri)`.
+    pub fn notify_resource_updated(&self, uri: &str) {
+        self.notifier().resource_updated(uri);
+    }
+
     /// The path of the MCP endpoint.
     pub fn path(&self) -> &str {
         &self.inner.path

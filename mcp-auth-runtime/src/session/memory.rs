@@ -1,9 +1,9 @@
 //! Sessions kept in this process: the default, for a server that runs as one replica.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use super::{Limits, Session, SessionError};
@@ -21,6 +21,9 @@ struct Entry {
     last_seen: AtomicU64,
     /// Creation order, which breaks ties between sessions last seen in the same millisecond.
     serial: u64,
+    /// The URIs the session subscribed to (`resources/subscribe`), at most the configured
+    /// maximum; they end with the session.
+    subscriptions: Mutex<HashSet<String>>,
 }
 
 /// The sessions of one server, in this process.
@@ -88,6 +91,7 @@ impl MemorySessions {
             log_level: AtomicU8::new(LogLevel::Debug.as_u8()),
             last_seen: AtomicU64::new(now),
             serial: self.serials.fetch_add(1, Ordering::Relaxed),
+            subscriptions: Mutex::default(),
         });
         // Expired sessions are dropped when room is needed, and at least once per idle
         // timeout, so that they never pile up.
@@ -182,6 +186,60 @@ impl MemorySessions {
         Ok(())
     }
 
+    /// Records that the session subscribed to `uri`: `Ok(false)` when it holds `max`
+    /// subscriptions already (subscribing again to one it holds is not one more).
+    pub(crate) fn subscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+        max: usize,
+    ) -> Result<bool, SessionError> {
+        let entry = self.entry(id, auth)?;
+        let mut subscriptions = entry
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if subscriptions.contains(uri) {
+            return Ok(true);
+        }
+        if subscriptions.len() >= max {
+            return Ok(false);
+        }
+        subscriptions.insert(uri.to_owned());
+        Ok(true)
+    }
+
+    /// Forgets the session's subscription to `uri`, if it has one.
+    pub(crate) fn unsubscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+    ) -> Result<(), SessionError> {
+        let entry = self.entry(id, auth)?;
+        entry
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uri);
+        Ok(())
+    }
+
+    /// Whether the live session `id` subscribed to `uri`; `false` for an unknown or expired
+    /// session. Does not mark the session used: a notification is no request of its client.
+    pub(crate) fn subscribed(&self, id: &str, uri: &str) -> bool {
+        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        sessions.get(id).is_some_and(|entry| {
+            !self.expired(entry, self.now())
+                && entry
+                    .subscriptions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(uri)
+        })
+    }
+
     /// Drops every expired session.
     pub(crate) fn sweep(&self) -> usize {
         let now = self.now();
@@ -260,6 +318,36 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_bound_to_the_principal_and_end_with_the_session() {
+        let store = store(10, 10);
+        let alice = AuthInfo::new("alice");
+        let bob = AuthInfo::new("bob");
+        let session = store
+            .create(&alice, "2025-11-25", ClientSupport::default())
+            .unwrap();
+        let id = &session.id;
+        assert_eq!(store.subscribe(id, &alice, "a://1", 2), Ok(true));
+        assert_eq!(store.subscribe(id, &alice, "a://1", 2), Ok(true), "again");
+        assert_eq!(store.subscribe(id, &alice, "a://2", 2), Ok(true));
+        assert_eq!(store.subscribe(id, &alice, "a://3", 2), Ok(false), "full");
+        assert_eq!(
+            store.subscribe(id, &bob, "a://3", 9),
+            Err(SessionError::NotFound)
+        );
+        assert_eq!(
+            store.unsubscribe(id, &bob, "a://1"),
+            Err(SessionError::NotFound)
+        );
+        assert!(store.subscribed(id, "a://1"));
+        assert_eq!(store.unsubscribe(id, &alice, "a://unknown"), Ok(()));
+        assert_eq!(store.unsubscribe(id, &alice, "a://1"), Ok(()));
+        assert!(!store.subscribed(id, "a://1"));
+        assert_eq!(store.subscribe(id, &alice, "a://3", 2), Ok(true));
+        store.remove(id, &alice).unwrap();
+        assert!(!store.subscribed(id, "a://2"));
     }
 
     #[test]

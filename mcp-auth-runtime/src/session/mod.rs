@@ -139,6 +139,64 @@ impl SessionStore {
         }
     }
 
+    /// Records that the session `id` of `auth`'s principal subscribed to `uri`: `Ok(false)`
+    /// when it holds `max` subscriptions already.
+    pub(crate) async fn subscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+        max: usize,
+    ) -> Result<bool, SessionError> {
+        match self {
+            SessionStore::Memory(store) => store.subscribe(id, auth, uri, max),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, limits) => store.subscribe(id, auth, uri, max, limits).await,
+        }
+    }
+
+    /// Forgets the subscription of the session `id` of `auth`'s principal to `uri`; harmless
+    /// when there is none.
+    pub(crate) async fn unsubscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+    ) -> Result<(), SessionError> {
+        match self {
+            SessionStore::Memory(store) => store.unsubscribe(id, auth, uri),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => store.unsubscribe(id, auth, uri).await,
+        }
+    }
+
+    /// For each of the sessions `ids`, whether it is live and subscribed to `uri`; `false`
+    /// for all of them when the store cannot be reached (nothing is delivered on a guess).
+    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<bool> {
+        match self {
+            SessionStore::Memory(store) => ids.iter().map(|id| store.subscribed(id, uri)).collect(),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => store.subscribed(ids, uri).await,
+        }
+    }
+
+    /// Sends a resource update, or the end of a session, to every replica (with sessions in
+    /// Redis), each of which applies it to its own streams; `false` when there is no other
+    /// replica to reach, and the caller applies it here.
+    pub(crate) async fn publish(&self, update: &Relayed) -> bool {
+        match self {
+            SessionStore::Memory(_) => {
+                let _ = update;
+                false
+            }
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => {
+                store.relay(update).await;
+                true
+            }
+        }
+    }
+
     /// How many sessions this process holds; `None` when they live in Redis.
     pub(crate) fn local_len(&self) -> Option<usize> {
         match self {
@@ -198,6 +256,15 @@ pub(crate) enum Relayed {
     },
     /// `notifications/cancelled` for the request `id`.
     Cancel { scope: String, id: String },
+    /// Application code published an update of the resource `uri`
+    /// ([`Notifier`](crate::Notifier)): each replica delivers it to its own subscribers.
+    Updated {
+        uri: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// The session `scope` ended (`DELETE`): each replica ends its standalone stream.
+    Ended { scope: String },
 }
 
 /// The calls running in this process that a client may still answer or cancel, by the
@@ -208,6 +275,8 @@ pub(crate) struct LocalCalls {
     pub(crate) pending: Arc<PendingRequests>,
     /// Calls that `notifications/cancelled` may abort, by (session or caller, request id).
     inflight: Mutex<HashMap<(String, String), AbortHandle>>,
+    /// Where relayed resource updates go: the subscribers of the servers of this process.
+    pub(crate) updates: Mutex<Vec<std::sync::Weak<crate::updates::Hub>>>,
 }
 
 impl LocalCalls {
@@ -229,6 +298,12 @@ impl LocalCalls {
             calls: self.clone(),
             key,
         }
+    }
+
+    /// The update hubs of the servers of this process that share these calls.
+    fn hubs(&self) -> Vec<Arc<crate::updates::Hub>> {
+        let hubs = self.updates.lock().unwrap_or_else(|e| e.into_inner());
+        hubs.iter().filter_map(std::sync::Weak::upgrade).collect()
     }
 
     /// Applies what the client said, if the call runs here; `false` otherwise.
@@ -257,6 +332,18 @@ impl LocalCalls {
                     }
                     None => false,
                 }
+            }
+            Relayed::Updated { uri, title } => {
+                for hub in self.hubs() {
+                    hub.deliver_later(uri.clone(), title.clone());
+                }
+                true
+            }
+            Relayed::Ended { scope } => {
+                for hub in self.hubs() {
+                    hub.end_session(scope);
+                }
+                true
             }
         }
     }

@@ -26,7 +26,8 @@ use crate::protocol::LEGACY_VERSIONS;
 /// `notifications/cancelled`) is relayed through Redis pub/sub to the replica running it, so
 /// no load-balancer affinity is needed.
 ///
-/// Keys (`PREFIX:session:ID`, `PREFIX:sessions`, `PREFIX:principal:HASH`) hold a hash of the
+/// Keys (`PREFIX:session:ID`, `PREFIX:subs:ID` (its resource subscriptions), `PREFIX:sessions`,
+/// `PREFIX:principal:HASH`) hold a hash of the
 /// principal, never a token or a subject in clear. The same server records there the
 /// 2026-07-28 request states its replicas spent (`PREFIX:spent:NONCE`), so that a retry's
 /// state confirms one retry across all of them (see
@@ -237,6 +238,55 @@ impl RedisSessions {
         }
     }
 
+    pub(crate) async fn subscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+        max: usize,
+        limits: &Limits,
+    ) -> Result<bool, SessionError> {
+        let mut invocation = SUBSCRIBE.prepare_invoke();
+        invocation
+            .arg(&*self.prefix)
+            .arg(id)
+            .arg(principal_hash(auth))
+            .arg(uri)
+            .arg(max)
+            .arg(limits.idle_timeout.as_millis() as u64);
+        let done: Value = bounded(invocation.invoke_async(&mut self.connection.clone())).await?;
+        Ok(!matches!(check_owner(done, auth)?, Value::Int(2)))
+    }
+
+    pub(crate) async fn unsubscribe(
+        &self,
+        id: &str,
+        auth: &AuthInfo,
+        uri: &str,
+    ) -> Result<(), SessionError> {
+        let mut invocation = UNSUBSCRIBE.prepare_invoke();
+        invocation
+            .arg(&*self.prefix)
+            .arg(id)
+            .arg(principal_hash(auth))
+            .arg(uri);
+        let done: Value = bounded(invocation.invoke_async(&mut self.connection.clone())).await?;
+        check_owner(done, auth).map(drop)
+    }
+
+    /// One round trip for all the sessions with a stream in this process.
+    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<bool> {
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("SISMEMBER")
+                .arg(format!("{}:subs:{id}", self.prefix))
+                .arg(uri);
+        }
+        let found: Result<Vec<bool>, _> =
+            bounded(pipe.query_async(&mut self.connection.clone())).await;
+        found.unwrap_or_else(|_| vec![false; ids.len()])
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), String> {
         let ping = redis::cmd("PING");
         bounded(ping.query_async::<String>(&mut self.connection.clone()))
@@ -366,6 +416,7 @@ if redis.call('ZCARD', all) - evict >= max_all then return 0 end
 if evict > 0 then
   for _, old in ipairs(redis.call('ZRANGE', own, 0, evict - 1)) do
     redis.call('DEL', p .. ':session:' .. old)
+    redis.call('DEL', p .. ':subs:' .. old)
     redis.call('ZREM', all, old)
     redis.call('ZREM', own, old)
   end
@@ -399,6 +450,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local all, own = p .. ':sessions', p .. ':principal:' .. who
 redis.call('PEXPIRE', key, idle)
+redis.call('PEXPIRE', p .. ':subs:' .. id, idle)
 redis.call('ZADD', all, now, id)
 redis.call('PEXPIRE', all, idle)
 redis.call('ZADD', own, now, id)
@@ -418,8 +470,42 @@ local owner = redis.call('HGET', key, 'principal')
 if not owner then return 0 end
 if owner ~= who then return -1 end
 redis.call('DEL', key)
+redis.call('DEL', p .. ':subs:' .. id)
 redis.call('ZREM', p .. ':sessions', id)
 redis.call('ZREM', p .. ':principal:' .. who, id)
+return 1
+",
+    )
+});
+
+/// Records a subscription of a session of the principal, up to the maximum (`2` when full),
+/// with the session's lifetime: it ends with the session.
+static SUBSCRIBE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local p, id, who, uri = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max, idle = tonumber(ARGV[5]), tonumber(ARGV[6])
+local owner = redis.call('HGET', p .. ':session:' .. id, 'principal')
+if not owner then return 0 end
+if owner ~= who then return -1 end
+local subs = p .. ':subs:' .. id
+if redis.call('SISMEMBER', subs, uri) == 0 and redis.call('SCARD', subs) >= max then return 2 end
+redis.call('SADD', subs, uri)
+redis.call('PEXPIRE', subs, idle)
+return 1
+",
+    )
+});
+
+/// Forgets a subscription of a session of the principal.
+static UNSUBSCRIBE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local p, id, who = ARGV[1], ARGV[2], ARGV[3]
+local owner = redis.call('HGET', p .. ':session:' .. id, 'principal')
+if not owner then return 0 end
+if owner ~= who then return -1 end
+redis.call('SREM', p .. ':subs:' .. id, ARGV[4])
 return 1
 ",
     )

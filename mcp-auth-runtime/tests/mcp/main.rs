@@ -19,6 +19,7 @@ mod resources;
 mod round_trips;
 mod sessions;
 mod streams;
+mod subscriptions;
 mod transport_security;
 
 use std::collections::HashMap;

@@ -189,7 +189,8 @@ async fn lists_carry_arguments_scopes_and_caching_hints_in_both_eras() {
 async fn the_capability_is_advertised_only_with_prompts() {
     let (addr, tokens, _) = start_prompts(|b| b).await;
     let methods = ["prompts/list", "prompts/get"];
-    assert_capability_only_with(addr, &tokens, "prompts", &methods).await;
+    let expected = json!({ "listChanged": false });
+    assert_capability_only_with(addr, &tokens, "prompts", expected, &methods).await;
 }
 
 #[tokio::test]

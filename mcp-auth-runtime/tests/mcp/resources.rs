@@ -236,7 +236,7 @@ async fn lists_carry_scopes_annotations_and_caching_hints_in_both_eras() {
 }
 
 /// The capabilities an `initialize` answers.
-async fn initialize_capabilities(addr: SocketAddr, token: &str) -> Value {
+pub(super) async fn initialize_capabilities(addr: SocketAddr, token: &str) -> Value {
     let client = Client::without_session(addr, Some(token));
     let (_, _, body) = client
         .request(
@@ -248,17 +248,18 @@ async fn initialize_capabilities(addr: SocketAddr, token: &str) -> Value {
     body["result"]["capabilities"].clone()
 }
 
-/// The server at `addr` advertises `capability` in both eras; a server without the primitive
-/// advertises it in neither and answers its `methods` with method not found.
+/// The server at `addr` advertises `capability` as `expected` in both eras; a server without
+/// the primitive advertises it in neither and answers its `methods` with method not found.
 pub(super) async fn assert_capability_only_with(
     addr: SocketAddr,
     tokens: &Tokens,
     capability: &str,
+    expected: Value,
     methods: &[&str],
 ) {
     let token = tokens.of("alice", "", 300);
     let capabilities = initialize_capabilities(addr, &token).await;
-    assert_eq!(capabilities[capability], json!({ "listChanged": false }));
+    assert_eq!(capabilities[capability], expected);
     let reply = Reply::of(modern_named(
         addr,
         &token,
@@ -268,10 +269,7 @@ pub(super) async fn assert_capability_only_with(
         None,
     ))
     .await;
-    assert_eq!(
-        reply.body["result"]["capabilities"][capability],
-        json!({ "listChanged": false })
-    );
+    assert_eq!(reply.body["result"]["capabilities"][capability], expected);
 
     let (listener, tokens, builder) = protected("without").await;
     let addr = listener.local_addr().unwrap();
@@ -289,7 +287,8 @@ pub(super) async fn assert_capability_only_with(
 #[tokio::test]
 async fn the_capability_is_advertised_only_with_resources() {
     let (addr, tokens, _) = start_resources(|b| b).await;
-    assert_capability_only_with(addr, &tokens, "resources", &["resources/list"]).await;
+    let expected = json!({ "subscribe": true, "listChanged": false });
+    assert_capability_only_with(addr, &tokens, "resources", expected, &["resources/list"]).await;
 }
 
 #[tokio::test]

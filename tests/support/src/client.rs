@@ -174,6 +174,15 @@ impl EventReader {
         }
     }
 
+    /// The next event's JSON data, which must come within five seconds on a stream that stays
+    /// open.
+    pub async fn next_soon(&mut self) -> Value {
+        tokio::time::timeout(std::time::Duration::from_secs(5), self.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream is open")
+    }
+
     /// The next event's JSON data; `None` when the stream ends.
     pub async fn next(&mut self) -> Option<Value> {
         loop {

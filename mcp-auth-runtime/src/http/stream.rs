@@ -1,0 +1,86 @@
+//! `GET` on the MCP endpoint (handshake era): the session's standalone stream, where the
+//! `notifications/resources/updated` of its subscriptions arrive (streamable HTTP §listening
+//! for messages from the server).
+//!
+//! Only a server with resources and sessions has one; otherwise, and for a 2026-07-28 client
+//! (whose notifications travel on `subscriptions/listen`), `GET` is `405`. The stream is found
+//! by the session and token like any request (another principal's token finds no session),
+//! counts against the caller's [`max_streams_per_principal`](crate::McpServerBuilder::max_streams_per_principal),
+//! is one per session in this process (`409` for a second), and ends when its token expires,
+//! its session ends, the client closes it, or the server shuts down.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use super::response::{accepts, method_not_allowed, rpc_error};
+use super::session::legacy_session;
+use super::sse::{long_stream, priming_event};
+use super::{Endpoint, MCP_PROTOCOL_VERSION, caller, header_str};
+use crate::jsonrpc::code;
+use crate::mcp::deadline_of;
+use crate::protocol::MODERN_VERSIONS;
+use crate::updates::Target;
+
+/// `GET` on the MCP endpoint.
+pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
+    let modern = header_str(request.headers(), &MCP_PROTOCOL_VERSION)
+        .is_some_and(|v| MODERN_VERSIONS.contains(&v));
+    let mcp = &endpoint.mcp;
+    if modern || mcp.sessions.is_none() || mcp.resources.is_empty() {
+        return method_not_allowed().await;
+    }
+    if !accepts(request.headers()).sse {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "Accept must allow text/event-stream",
+        )
+            .into_response();
+    }
+    let Some(auth) = caller(&endpoint, &request) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let session = match legacy_session(&endpoint, request.headers(), &auth, false).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return method_not_allowed().await,
+        Err(refused) => return refused,
+    };
+    let Some(slot) = mcp.streams.open(auth.principal().key()) else {
+        tracing::info!(
+            subject = auth.subject(),
+            client_id = auth.client_id(),
+            "too many open streams; GET refused"
+        );
+        let mut refused = rpc_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            code::RATE_LIMITED,
+            "too many open streams: close one before opening another",
+        );
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return refused;
+    };
+    let Some(updates) = mcp
+        .updates
+        .register(Target::Session(session.id.clone()), auth.clone())
+    else {
+        return rpc_error(
+            StatusCode::CONFLICT,
+            None,
+            code::INVALID_REQUEST,
+            "this session has a stream open already",
+        );
+    };
+    let stream_id = crate::random::token(6);
+    long_stream(
+        Some(priming_event(&stream_id)),
+        Some(stream_id),
+        deadline_of(&auth),
+        slot,
+        Some(updates),
+    )
+}
