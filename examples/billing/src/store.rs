@@ -103,10 +103,12 @@ impl Store {
         self
     }
 
-    /// Tells the clients subscribed to `uri` that it changed.
-    pub(crate) fn updated(&self, uri: &str) {
-        if let Some(updates) = &self.updates {
-            updates.resource_updated(uri);
+    /// Tells the clients of the caller's tenant subscribed to `uri` that it changed: invoice
+    /// ids are numbered per tenant, so the same URI names another invoice in another tenant,
+    /// whose subscribers must not hear of this one.
+    pub(crate) fn updated(&self, auth: &AuthInfo, uri: &str) {
+        if let (Some(updates), Some(tenant)) = (&self.updates, auth.tenant()) {
+            updates.resource_updated_in_tenant(uri, tenant);
         }
     }
 

@@ -106,7 +106,8 @@ pub(crate) async fn void_invoice(
         .await
         .inspect(|outcome| {
             if outcome.changed {
-                ctx.state().updated(&invoice_uri(&outcome.invoice.id));
+                ctx.state()
+                    .updated(ctx.auth(), &invoice_uri(&outcome.invoice.id));
             }
         })
 }
@@ -162,7 +163,10 @@ pub(crate) async fn refund_invoice(
             move |ledger| ledger.refund(&invoice_id, amount_cents, reason.as_deref()),
         )
         .await
-        .inspect(|outcome| ctx.state().updated(&invoice_uri(&outcome.invoice.id)))
+        .inspect(|outcome| {
+            ctx.state()
+                .updated(ctx.auth(), &invoice_uri(&outcome.invoice.id));
+        })
 }
 
 /// Asks the user to confirm a refund, when the client supports elicitation: money leaves the

@@ -258,11 +258,7 @@ pub(crate) enum Relayed {
     Cancel { scope: String, id: String },
     /// Application code published an update of the resource `uri`
     /// ([`Notifier`](crate::Notifier)): each replica delivers it to its own subscribers.
-    Updated {
-        uri: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        title: Option<String>,
-    },
+    Updated(crate::updates::Update),
     /// The session `scope` ended (`DELETE`): each replica ends its standalone stream.
     Ended { scope: String },
 }
@@ -333,9 +329,9 @@ impl LocalCalls {
                     None => false,
                 }
             }
-            Relayed::Updated { uri, title } => {
+            Relayed::Updated(update) => {
                 for hub in self.hubs() {
-                    hub.deliver_later(uri.clone(), title.clone());
+                    hub.deliver_later(update.clone());
                 }
                 true
             }

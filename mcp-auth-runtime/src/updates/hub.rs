@@ -34,6 +34,17 @@ enum Job {
     Deliver,
 }
 
+/// One published update: the resource, its title, and the tenant whose callers alone may
+/// receive it (all callers when `None`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Update {
+    pub(crate) uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<String>,
+}
+
 /// What a stream receives.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
@@ -55,7 +66,7 @@ pub(crate) struct Hub {
     streams: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
     /// Updates waiting for delivery, in publishing order.
-    queue: OnceLock<mpsc::Sender<(Job, String, Option<String>)>>,
+    queue: OnceLock<mpsc::Sender<(Job, Update)>>,
     /// The server, once built; weak, since the server holds the hub.
     endpoint: OnceLock<Weak<Endpoint>>,
 }
@@ -134,16 +145,16 @@ impl Hub {
     /// there, otherwise to this process's streams. Never waits: the update joins this
     /// server's queue, delivered in order by one task; when [`QUEUED`] updates wait already,
     /// it is dropped with a warning.
-    pub(crate) fn publish(self: &Arc<Self>, uri: &str, title: Option<&str>) {
-        self.enqueue(Job::Publish, uri.to_owned(), title.map(str::to_owned));
+    pub(crate) fn publish(self: &Arc<Self>, update: Update) {
+        self.enqueue(Job::Publish, update);
     }
 
     /// Delivers an update that came through Redis to this process's streams.
-    pub(crate) fn deliver_later(self: &Arc<Self>, uri: String, title: Option<String>) {
-        self.enqueue(Job::Deliver, uri, title);
+    pub(crate) fn deliver_later(self: &Arc<Self>, update: Update) {
+        self.enqueue(Job::Deliver, update);
     }
 
-    fn enqueue(self: &Arc<Self>, job: Job, uri: String, title: Option<String>) {
+    fn enqueue(self: &Arc<Self>, job: Job, update: Update) {
         if self.endpoint().is_none() {
             tracing::debug!("a resource update before the server was built; dropped");
             return;
@@ -152,50 +163,50 @@ impl Hub {
             tracing::warn!("a resource update outside a Tokio runtime; dropped");
             return;
         };
-        if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send((job, uri, title)) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send((job, update)) {
             tracing::warn!("too many resource updates waiting; one was dropped");
         }
     }
 
     /// The queue, and the task that empties it, started on first use (a server may be
     /// built outside a runtime).
-    fn queue(self: &Arc<Self>) -> Option<&mpsc::Sender<(Job, String, Option<String>)>> {
+    fn queue(self: &Arc<Self>) -> Option<&mpsc::Sender<(Job, Update)>> {
         if let Some(queue) = self.queue.get() {
             return Some(queue);
         }
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         Some(self.queue.get_or_init(|| {
-            let (tx, mut rx) = mpsc::channel::<(Job, String, Option<String>)>(QUEUED);
+            let (tx, mut rx) = mpsc::channel::<(Job, Update)>(QUEUED);
             let hub = Arc::downgrade(self);
             runtime.spawn(async move {
                 // Ends when the hub, and so the sender, is dropped.
-                while let Some((job, uri, title)) = rx.recv().await {
+                while let Some((job, update)) = rx.recv().await {
                     let Some(hub) = hub.upgrade() else { return };
                     let Some(endpoint) = hub.endpoint() else {
                         return;
                     };
                     let relayed = match (job, &endpoint.mcp.sessions) {
                         (Job::Publish, Some(store)) => {
-                            let (uri, title) = (uri.clone(), title.clone());
-                            store.publish(&Relayed::Updated { uri, title }).await
+                            store.publish(&Relayed::Updated(update.clone())).await
                         }
                         _ => false,
                     };
                     if relayed {
                         continue;
                     }
-                    hub.deliver(&endpoint, &uri, title.as_deref()).await;
+                    hub.deliver(&endpoint, &update).await;
                 }
             });
             tx
         }))
     }
 
-    /// Sends the update to each stream of this process that asked for `uri` and whose
+    /// Sends the update to each stream of this process that asked for its URI and whose
     /// caller may still read it: the stream's token has not expired and holds the scopes of
-    /// the resource serving `uri` (checked again here, since a subscription outlives the
-    /// request that made it).
-    async fn deliver(&self, endpoint: &Endpoint, uri: &str, title: Option<&str>) {
+    /// the resource serving the URI (checked again here, since a subscription outlives the
+    /// request that made it), and is of the update's tenant when it names one.
+    async fn deliver(&self, endpoint: &Endpoint, update: &Update) {
+        let (uri, title) = (update.uri.as_str(), update.title.as_deref());
         let mcp = &endpoint.mcp;
         let Some((resource, _)) = mcp.resources.resolve(uri) else {
             tracing::debug!("an update of a URI no resource serves; dropped");
@@ -211,7 +222,12 @@ impl Hub {
                     .auth
                     .expires_at()
                     .is_some_and(|at| at <= SystemTime::now());
+                let other_tenant = update
+                    .tenant
+                    .as_deref()
+                    .is_some_and(|tenant| entry.auth.tenant() != Some(tenant));
                 if expired
+                    || other_tenant
                     || !mcp
                         .scopes
                         .missing(&entry.auth, resource.scopes())

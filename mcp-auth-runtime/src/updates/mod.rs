@@ -4,7 +4,7 @@
 
 mod hub;
 
-pub(crate) use hub::{Hub, Registration, Target};
+pub(crate) use hub::{Hub, Registration, Target, Update};
 
 use std::sync::Arc;
 
@@ -72,14 +72,35 @@ impl Notifier {
 
     /// Tells the subscribers of `uri` that the resource changed
     /// (`notifications/resources/updated`).
+    ///
+    /// Every subscriber that may read the URI's resource is told. When the same URI names
+    /// different data for different tenants (`invoice://INV-7` of each tenant, say), use
+    /// [`resource_updated_in_tenant`](Self::resource_updated_in_tenant): otherwise an update
+    /// of one tenant's resource tells the subscribers of the other tenants' that something
+    /// changed.
     pub fn resource_updated(&self, uri: &str) {
-        self.hub.publish(uri, None);
+        self.publish(uri, None, None);
     }
 
     /// As [`resource_updated`](Self::resource_updated), with the resource's `title` in the
     /// notification (MCP 2025-11-25 and later allow one).
     pub fn resource_updated_with_title(&self, uri: &str, title: &str) {
-        self.hub.publish(uri, Some(title));
+        self.publish(uri, Some(title), None);
+    }
+
+    /// Tells the subscribers of `uri` whose token names `tenant`
+    /// ([`AuthInfo::tenant`](crate::auth::AuthInfo::tenant)) that the resource changed; no
+    /// one else learns of the update.
+    pub fn resource_updated_in_tenant(&self, uri: &str, tenant: &str) {
+        self.publish(uri, None, Some(tenant));
+    }
+
+    fn publish(&self, uri: &str, title: Option<&str>, tenant: Option<&str>) {
+        self.hub.publish(Update {
+            uri: uri.to_owned(),
+            title: title.map(str::to_owned),
+            tenant: tenant.map(str::to_owned),
+        });
     }
 }
 

@@ -472,3 +472,38 @@ async fn listen_refuses_before_the_stream_opens() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_update_published_in_a_tenant_reaches_that_tenants_subscribers_only() {
+    let (listener, tokens, builder) = protected("tenant-updates").await;
+    let addr = listener.local_addr().unwrap();
+    let verifier =
+        mcp_auth_runtime::auth::JwtVerifier::builder(tokens.issuer.url.clone(), &tokens.resource)
+            .tenant_claim("tenant")
+            .build()
+            .unwrap();
+    let server = builder
+        .verifier(verifier)
+        .resources(resources![summary, logo, invoice])
+        .build()
+        .unwrap();
+    serve_on(listener, server.clone().into_router());
+
+    let mut streams = Vec::new();
+    for (who, tenant) in [("ann", "acme"), ("gus", "globex")] {
+        let token = tokens.of_tenant(who, tenant, "invoices:read");
+        let client = session(addr, &token).await;
+        for uri in [LOGO, SUMMARY] {
+            assert_eq!(subscribe(&client, uri).await.status, 200);
+        }
+        streams.push(open_stream(&client, &token).await);
+    }
+    // The same URI, an acme resource: only acme's subscriber hears of it. The sentinel, for
+    // everyone, shows that nothing else arrived before it.
+    server.notifier().resource_updated_in_tenant(LOGO, "acme");
+    server.notify_resource_updated(SUMMARY);
+    let (acme, globex) = streams.split_at_mut(1);
+    assert_eq!(acme[0].next_soon().await, updated(LOGO));
+    assert_eq!(acme[0].next_soon().await, updated(SUMMARY));
+    assert_eq!(globex[0].next_soon().await, updated(SUMMARY));
+}

@@ -579,6 +579,15 @@ impl Tokens {
         claims["exp"] = at(lifetime).into();
         self.key.sign(&claims)
     }
+
+    /// A token of `subject` in `tenant` (the `tenant` claim) with `scope`, valid for five
+    /// minutes.
+    pub fn of_tenant(&self, subject: &str, tenant: &str, scope: &str) -> String {
+        let mut claims = claims(&self.issuer.url, &self.resource, scope);
+        claims["sub"] = subject.into();
+        claims["tenant"] = tenant.into();
+        self.key.sign(&claims)
+    }
 }
 
 /// A server protected by the JWT access tokens `key` signs for `issuer`, before its tools
