@@ -1,4 +1,5 @@
-//! Compile-fail cases of `#[tool]` and `#[resource]`: each `ui/*.rs` and `ui/resource/*.rs`
+//! Compile-fail cases of `#[tool]`, `#[resource]` and `#[prompt]`: each `ui/*.rs`,
+//! `ui/resource/*.rs` and `ui/prompt/*.rs`
 //! makes one mistake, and its `.stderr` is the message a user sees. Bless with
 //! `TRYBUILD=overwrite cargo test -p mcp-auth-tests --test ui`.
 
@@ -12,4 +13,10 @@ fn ui() {
 #[test]
 fn ui_resources() {
     trybuild::TestCases::new().compile_fail("ui/resource/*.rs");
+}
+
+#[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
+#[test]
+fn ui_prompts() {
+    trybuild::TestCases::new().compile_fail("ui/prompt/*.rs");
 }

@@ -1,11 +1,12 @@
 //! Procedural macros for [`mcp-auth-runtime`](https://docs.rs/mcp-auth-runtime).
 //!
 //! Do not depend on this crate directly: `mcp-auth-runtime` re-exports [`macro@tool`] and
-//! [`macro@resource`] and documents them, and the code the macro generates names items of that crate only.
+//! [`macro@resource`] and [`macro@prompt`] and documents them, and the code the macro generates names items of that crate only.
 
 mod ast;
 mod attr;
 mod expand;
+mod prompt;
 mod resource;
 mod tools;
 mod valid;
@@ -42,4 +43,20 @@ pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn resources(input: TokenStream) -> TokenStream {
     tools::resources(input.into()).into()
+}
+
+/// Turns an `async fn` into a scope-guarded MCP prompt.
+///
+/// See `mcp_auth_runtime::prompt` for the documentation.
+#[proc_macro_attribute]
+pub fn prompt(args: TokenStream, item: TokenStream) -> TokenStream {
+    prompt::prompt(args.into(), item.into()).into()
+}
+
+/// Collects `#[prompt]` functions into a `Vec<PromptDef>`.
+///
+/// See `mcp_auth_runtime::prompts` for the documentation.
+#[proc_macro]
+pub fn prompts(input: TokenStream) -> TokenStream {
+    tools::prompts(input.into()).into()
 }

@@ -18,6 +18,11 @@ pub(crate) fn resources(input: TokenStream) -> TokenStream {
     list(input, &quote!(Resource))
 }
 
+/// `prompts![a, b::c]`, as `tools!` through the `Prompt` trait.
+pub(crate) fn prompts(input: TokenStream) -> TokenStream {
+    list(input, &quote!(Prompt))
+}
+
 fn list(input: TokenStream, kind: &TokenStream) -> TokenStream {
     let paths = match Punctuated::<Path, Token![,]>::parse_terminated.parse2(input) {
         Ok(paths) => paths,

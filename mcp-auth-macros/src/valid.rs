@@ -349,6 +349,17 @@ fn check_name(args: &[Arg], func: &ItemFn, errors: &mut Errors) -> Option<String
         Arg::Name(_, lit) => Some(lit),
         _ => None,
     });
+    checked_name("tool", explicit, func, errors)
+}
+
+/// The name of the `what` (tool, prompt) `func` declares: `explicit`, or the function's name;
+/// an error at whichever gave it when it is not a valid name.
+pub(crate) fn checked_name(
+    what: &str,
+    explicit: Option<&LitStr>,
+    func: &ItemFn,
+    errors: &mut Errors,
+) -> Option<String> {
     let (name, span, fix) = match explicit {
         Some(lit) => (lit.value(), lit.span(), ""),
         None => {
@@ -361,17 +372,23 @@ fn check_name(args: &[Arg], func: &ItemFn, errors: &mut Errors) -> Option<String
             )
         }
     };
-    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if name.is_empty() || name.chars().count() > 128 || !name.chars().all(valid_char) {
+    if !is_valid_name(&name) {
         errors.push(
             span,
             format_args!(
-                "invalid tool name `{name}`: a tool name is 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `-` and `.`{fix}"
+                "invalid {what} name `{name}`: a {what} name is 1 to 128 characters of `A-Z`, `a-z`, `0-9`, `_`, `-` and `.`{fix}"
             ),
         );
         return None;
     }
     Some(name)
+}
+
+/// 1 to 128 characters of `A-Z a-z 0-9 _ - .`: the names of tools and prompts, which
+/// travel in the `Mcp-Name` header too.
+fn is_valid_name(name: &str) -> bool {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    !name.is_empty() && name.chars().count() <= 128 && name.chars().all(valid_char)
 }
 
 /// The description is what the model reads to decide when to call the tool; a tool without

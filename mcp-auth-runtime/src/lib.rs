@@ -31,6 +31,8 @@
 //! Data the model reads is served the same way: [`#[resource]`](macro@resource) on an `async fn`
 //! makes a resource at a fixed URI or a resource template (`invoice://{invoice_id}`), listed
 //! with [`resources!`] and [`McpServerBuilder::resources`], its scopes checked before it runs.
+//! Workflows are [`#[prompt]`](macro@prompt)s, listed with [`prompts!`] and
+//! [`McpServerBuilder::prompts`], under the same guarantees.
 //!
 //! # Getting started
 //!
@@ -105,6 +107,7 @@ mod mcp;
 pub mod metadata;
 mod peer;
 mod private;
+pub mod prompt;
 mod protocol;
 mod random;
 pub mod rate_limit;
@@ -132,6 +135,7 @@ pub use context::ToolContext;
 pub use error::ToolError;
 pub use input::InputRequest;
 pub use peer::{ElicitAction, Elicitation, LogLevel};
+pub use prompt::{GetPromptResult, PromptDef, PromptMessage};
 pub use resource::ResourceDef;
 pub use result::{CallToolResult, Content, ResourceContents};
 pub use tool::{Annotations, Args, ToolDef};
@@ -325,6 +329,9 @@ pub use mcp_auth_macros::tool;
 #[doc = include_str!("../docs/resources.md")]
 pub use mcp_auth_macros::resource;
 
+#[doc = include_str!("../docs/prompts.md")]
+pub use mcp_auth_macros::prompt;
+
 /// A guide, no items: several replicas behind a load balancer, with Redis.
 pub mod _deployment {
     #![doc = include_str!("../docs/deployment.md")]
@@ -334,8 +341,8 @@ pub mod _deployment {
 pub mod prelude {
     pub use crate::auth::AuthInfo;
     pub use crate::{
-        Args, CallToolResult, Content, McpServer, ResourceContents, ToolContext, ToolError,
-        resource, resources, tool, tools,
+        Args, CallToolResult, Content, GetPromptResult, McpServer, PromptMessage, ResourceContents,
+        ToolContext, ToolError, prompt, prompts, resource, resources, tool, tools,
     };
 }
 

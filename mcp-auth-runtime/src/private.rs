@@ -4,10 +4,14 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
-pub use mcp_auth_macros::{resources, tools};
+pub use mcp_auth_macros::{prompts, resources, tools};
 
 pub use crate::context::{CallContext, ToolContext};
 pub use crate::error::ToolError;
+pub use crate::prompt::{
+    GetFuture, GetHandler, GetPromptResult, Prompt, PromptArg, PromptArgument, PromptArguments,
+    PromptDef, PromptMeta, PromptOutput,
+};
 pub use crate::resource::{
     ReadFuture, ReadHandler, ReadRequest, Resource, ResourceAnnotations, ResourceDef, ResourceMeta,
     ResourceUri, Role,
@@ -30,6 +34,42 @@ pub fn tool_def(meta: ToolMeta, handler: fn(CallContext, Arguments) -> BoxFuture
 /// built.
 pub fn resource_def(meta: ResourceMeta, handler: ReadHandler) -> ResourceDef {
     ResourceDef::new(meta, handler)
+}
+
+/// A prompt's descriptor, from its metadata and its handler; checked when the server is
+/// built.
+pub fn prompt_def(meta: PromptMeta, handler: GetHandler) -> PromptDef {
+    PromptDef::new(meta, handler)
+}
+
+/// Required prompt argument `name`, parsed as the parameter's type: missing or unparsable is
+/// invalid params naming the argument.
+pub fn prompt_required<T: PromptArg>(
+    arguments: &PromptArguments,
+    name: &str,
+) -> Result<T, ToolError> {
+    crate::prompt::required(arguments, name)
+}
+
+/// Optional prompt argument `name` (an `Option<T>` parameter), parsed when given.
+pub fn prompt_optional<T: PromptArg>(
+    arguments: &PromptArguments,
+    name: &str,
+) -> Result<Option<T>, ToolError> {
+    crate::prompt::optional(arguments, name)
+}
+
+/// Spanned at a prompt parameter's type so that a type that is no prompt argument is reported
+/// there.
+pub fn assert_prompt_arg<T: PromptArg>() {}
+
+/// Spanned at a prompt's success type so that a type that is no prompt result is reported
+/// there.
+pub fn assert_prompt_output<T: PromptOutput>() {}
+
+/// The `prompts/get` result of what a prompt function returned.
+pub fn prompt_result<T: PromptOutput>(value: T) -> Result<GetPromptResult, ToolError> {
+    Ok(value.into_result())
 }
 
 /// The value of template variable `name`, parsed as the parameter's type. A value that does

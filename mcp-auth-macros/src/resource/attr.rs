@@ -78,7 +78,7 @@ impl Parse for ResourceArgs {
 }
 
 /// `key = value`, returning the key's span and the value.
-fn value<K: Parse + syn::spanned::Spanned, V: Parse>(
+pub(crate) fn value<K: Parse + syn::spanned::Spanned, V: Parse>(
     input: ParseStream<'_>,
 ) -> syn::Result<(Span, V)> {
     let key: K = input.parse()?;

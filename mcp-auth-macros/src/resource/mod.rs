@@ -1,9 +1,9 @@
 //! `#[resource]`: parse (`attr.rs`) → validate (`valid.rs`) → expand (`expand.rs`), as
 //! `#[tool]` does.
 
-mod attr;
+pub(crate) mod attr;
 mod expand;
-mod valid;
+pub(crate) mod valid;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;

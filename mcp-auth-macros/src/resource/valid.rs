@@ -54,7 +54,7 @@ pub(crate) enum OutputKind {
 pub(crate) fn validate(func: &ItemFn, args: ResourceArgs) -> syn::Result<Resource<'_>> {
     let mut errors = Errors::default();
     let args = args.args;
-    check_signature(func, &mut errors);
+    check_signature(func, "resource", &mut errors);
     check_duplicates(&args, &mut errors);
     let uri = check_uri(&args, &mut errors);
     let scopes = decide_scopes(
@@ -128,21 +128,29 @@ pub(crate) fn validate(func: &ItemFn, args: ResourceArgs) -> syn::Result<Resourc
     })
 }
 
-/// Resources are read through a plain function pointer that polls a future: an `async fn`
-/// without receiver or generics is the only shape it can call.
-fn check_signature(func: &ItemFn, errors: &mut Errors) {
+/// Resources and prompts (`#[attr]`) are run through a plain function pointer that polls a
+/// future: an `async fn` without receiver or generics is the only shape it can call.
+pub(crate) fn check_signature(func: &ItemFn, attr: &str, errors: &mut Errors) {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
-        errors.push(sig.fn_token.span, "`#[resource]` requires an `async fn`");
+        errors.push(
+            sig.fn_token.span,
+            format_args!("`#[{attr}]` requires an `async fn`"),
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push_spanned(&sig.generics, "`#[resource]` functions cannot be generic");
+        errors.push_spanned(
+            &sig.generics,
+            format_args!("`#[{attr}]` functions cannot be generic"),
+        );
     }
     for input in &sig.inputs {
         if let FnArg::Receiver(receiver) = input {
             errors.push_spanned(
                 receiver,
-                "`#[resource]` functions cannot take `self`: write a free function and reach shared data through `ToolContext<S>`",
+                format_args!(
+                    "`#[{attr}]` functions cannot take `self`: write a free function and reach shared data through `ToolContext<S>`"
+                ),
             );
         }
     }
@@ -326,7 +334,7 @@ fn check_params<'a>(
 }
 
 /// `Some(state)` for a `ToolContext` or `ToolContext<S>` parameter.
-fn context_state(ty: &Type) -> Option<Option<&Type>> {
+pub(crate) fn context_state(ty: &Type) -> Option<Option<&Type>> {
     let Type::Path(path) = ty else { return None };
     let segment = path.path.segments.last()?;
     if segment.ident != "ToolContext" {
@@ -335,7 +343,7 @@ fn context_state(ty: &Type) -> Option<Option<&Type>> {
     Some(first_type_argument(&segment.arguments))
 }
 
-fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {
+pub(crate) fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {
     match arguments {
         PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
             GenericArgument::Type(ty) => Some(ty),
@@ -345,10 +353,12 @@ fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {
     }
 }
 
-/// A read can fail (not found, a refused scope), so the function returns
-/// `Result<T, ToolError>`; `T` decides the contents' form.
-fn check_output<'a>(func: &'a ItemFn, errors: &mut Errors) -> Option<(&'a Type, OutputKind)> {
-    let message = "a resource returns `Result<T, ToolError>`, with `T` a `String` (text), `Vec<u8>` (binary), `Vec<ResourceContents>` or any `Serialize` (JSON)";
+/// `T` of the function's `Result<T, _>` return type, or `message` at the return type.
+pub(crate) fn result_value<'a>(
+    func: &'a ItemFn,
+    message: &str,
+    errors: &mut Errors,
+) -> Option<&'a Type> {
     let ReturnType::Type(_, ty) = &func.sig.output else {
         errors.push(func.sig.ident.span(), message);
         return None;
@@ -362,10 +372,20 @@ fn check_output<'a>(func: &'a ItemFn, errors: &mut Errors) -> Option<(&'a Type, 
             .and_then(|s| first_type_argument(&s.arguments)),
         _ => None,
     };
-    let Some(value) = value else {
+    if value.is_none() {
         errors.push_spanned(ty, message);
-        return None;
-    };
+    }
+    value
+}
+
+/// A read can fail (not found, a refused scope), so the function returns
+/// `Result<T, ToolError>`; `T` decides the contents' form.
+fn check_output<'a>(func: &'a ItemFn, errors: &mut Errors) -> Option<(&'a Type, OutputKind)> {
+    let value = result_value(
+        func,
+        "a resource returns `Result<T, ToolError>`, with `T` a `String` (text), `Vec<u8>` (binary), `Vec<ResourceContents>` or any `Serialize` (JSON)",
+        errors,
+    )?;
     let segment = match value {
         Type::Path(path) => path.path.segments.last(),
         _ => None,
@@ -390,7 +410,7 @@ fn check_output<'a>(func: &'a ItemFn, errors: &mut Errors) -> Option<(&'a Type, 
     Some((value, kind))
 }
 
-fn non_empty(lit: &LitStr, errors: &mut Errors) -> String {
+pub(crate) fn non_empty(lit: &LitStr, errors: &mut Errors) -> String {
     let value = lit.value();
     if value.trim().is_empty() {
         errors.push(lit.span(), "cannot be empty");

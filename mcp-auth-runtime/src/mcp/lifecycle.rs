@@ -12,11 +12,14 @@ use crate::protocol::{LEGACY_VERSIONS, MODERN_VERSIONS};
 use crate::session::SessionError;
 
 impl Dispatcher {
-    /// What the server offers: `resources` only when it has some.
+    /// What the server offers: `resources` and `prompts` only when it has some.
     fn capabilities(&self) -> Value {
         let mut capabilities = json!({ "tools": { "listChanged": false }, "logging": {} });
         if !self.resources.is_empty() {
             capabilities["resources"] = json!({ "listChanged": false });
+        }
+        if !self.prompts.is_empty() {
+            capabilities["prompts"] = json!({ "listChanged": false });
         }
         capabilities
     }

@@ -16,11 +16,13 @@
 //! (what goes back to the transport).
 
 mod call;
+mod detached;
 mod era;
 mod events;
 mod lifecycle;
 mod list;
 mod listen;
+mod prompts;
 mod reply;
 mod request_state;
 mod resources;
@@ -52,6 +54,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::AuthInfo;
 use crate::jsonrpc::{Request, code, request_id_key};
 use crate::peer::{ClientSupport, LogLevel};
+use crate::prompt::Prompts;
 use crate::protocol::meta;
 use crate::rate_limit::RateLimits;
 use crate::resource::Resources;
@@ -84,6 +87,7 @@ pub(crate) struct RequestCtx {
 pub(crate) struct Dispatcher {
     pub(crate) registry: Registry,
     pub(crate) resources: Resources,
+    pub(crate) prompts: Prompts,
     /// Every tool's and resource's scopes, sorted, each once.
     pub(crate) declared_scopes: Vec<&'static str>,
     pub(crate) scopes: ScopePolicy,
@@ -147,6 +151,8 @@ impl Dispatcher {
             ("resources/read", _) if !self.resources.is_empty() => {
                 self.read_resource(&request, &ctx).await
             }
+            ("prompts/list", _) if !self.prompts.is_empty() => self.list_prompts(&request, &ctx),
+            ("prompts/get", _) if !self.prompts.is_empty() => self.get_prompt(&request, &ctx).await,
             (method, _) => {
                 let status = if modern {
                     StatusCode::NOT_FOUND

@@ -5,18 +5,13 @@
 //! the client (no progress, logs or requests for input), so a read is always answered with
 //! one JSON response, and a scope refusal the handler itself raises is still a `403`.
 
-use std::sync::Arc;
-
 use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
-use crate::context::CallContext;
-use crate::error::ToolError;
 use crate::jsonrpc::{ErrorResponse, Request, code};
-use crate::peer::Peer;
 
 impl Dispatcher {
     /// `resources/list` (`templates == false`) or `resources/templates/list`, paged and,
@@ -70,56 +65,16 @@ impl Dispatcher {
         if let Err(err) = self.scopes.require(&auth, resource.scopes()) {
             return forbidden(request, resource.name(), &auth, err);
         }
-        let call = CallContext::new(
-            auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(Peer::detached()),
-            None,
-        );
-        let outcome = match tokio::time::timeout(
-            self.call_timeout,
-            (resource.handler())(call, read),
-        )
-        .await
+        let call = self.detached_context(&auth);
+        let handler = (resource.handler())(call, read);
+        let contents = match self
+            .run_detached(request, resource.name(), &auth, handler, || {
+                not_found(request, uri)
+            })
+            .await
         {
-            Ok(outcome) => outcome,
-            Err(_elapsed) => {
-                tracing::warn!(resource = resource.name(), timeout = ?self.call_timeout, "resource read timed out");
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    "the read did not finish in time",
-                );
-            }
-        };
-        let contents = match outcome {
             Ok(contents) => contents,
-            Err(err @ ToolError::InsufficientScope { .. }) => {
-                return forbidden(request, resource.name(), &auth, err);
-            }
-            Err(ToolError::NotFound) => return not_found(request, uri),
-            Err(ToolError::InvalidArguments(message)) => {
-                return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
-            }
-            Err(ToolError::Internal(cause)) => {
-                tracing::error!(resource = resource.name(), error = %cause, "resource read failed");
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    "internal error",
-                );
-            }
-            Err(err) => {
-                return error(
-                    request,
-                    StatusCode::OK,
-                    code::INTERNAL_ERROR,
-                    err.to_string(),
-                );
-            }
+            Err(reply) => return reply,
         };
         tracing::debug!(
             resource = resource.name(),

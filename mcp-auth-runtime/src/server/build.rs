@@ -18,6 +18,7 @@ use crate::mcp::{
     Dispatcher, MAX_SPENT, MIN_REQUEST_STATE_KEY_LEN, MemorySpent, OpenStreams, Sealer, SpentStates,
 };
 use crate::metadata::ProtectedResourceMetadata;
+use crate::prompt::{PromptDef, Prompts};
 use crate::resource::Resources;
 use crate::session::{Limits, MemorySessions, SessionStore};
 use crate::tool::schema::is_object_schema;
@@ -36,18 +37,17 @@ impl McpServerBuilder {
         let registry = Registry::new(self.tools);
         let state_type = self.state.as_ref().map(|(_, t)| *t);
         for resource in &self.resources {
-            if let Some(wanted) = resource.state()
-                && !state_matches(wanted, state_type)
-            {
-                return Err(BuildError::ResourceStateMismatch {
+            check_state(resource.state(), state_type, |expected, given| {
+                BuildError::ResourceStateMismatch {
                     resource: resource.name(),
-                    expected: wanted.name,
-                    given: state_type.map_or("()", |s| s.name),
-                });
-            }
+                    expected,
+                    given,
+                }
+            })?;
         }
         let resources = Resources::new(self.resources)?;
-        let declared = declared_scopes(&registry, &resources);
+        let prompts = check_prompts(self.prompts, state_type)?;
+        let declared = declared_scopes(&registry, &resources, &prompts);
         if let Some(limits) = &self.rate_limits
             && let Some(unknown) = limits
                 .tool_names()
@@ -119,10 +119,11 @@ impl McpServerBuilder {
         let calls = sessions
             .as_ref()
             .map_or_else(Arc::default, |store| store.calls());
-        let fingerprint = fingerprint(&registry, &resources);
+        let fingerprint = fingerprint(&registry, &resources, &prompts);
         let mut dispatcher = Dispatcher {
             registry,
             resources,
+            prompts,
             declared_scopes: declared,
             scopes: self.scopes,
             state: self.state.map_or_else(unit_state, |(state, _)| state),
@@ -228,10 +229,50 @@ fn state_matches(wanted: StateType, given: Option<StateType>) -> bool {
         || (wanted.id)() == std::any::TypeId::of::<()>()
 }
 
-/// The union of every tool's and resource's scopes, sorted: what `scopes_supported`
-/// advertises by default and a local identity holds.
-fn declared_scopes(registry: &Registry, resources: &Resources) -> Vec<&'static str> {
-    crate::scope::union(registry.scopes().iter().chain(resources.scopes()).copied())
+/// The prompts against each other (unique names) and the server's state type.
+fn check_prompts(prompts: Vec<PromptDef>, state: Option<StateType>) -> Result<Prompts, BuildError> {
+    for prompt in &prompts {
+        check_state(prompt.state(), state, |expected, given| {
+            BuildError::PromptStateMismatch {
+                prompt: prompt.name(),
+                expected,
+                given,
+            }
+        })?;
+    }
+    Prompts::new(prompts)
+}
+
+/// A handler's `ToolContext<S>` (`wanted`) against the server's state; `mismatch` builds the
+/// refusal from the two type names.
+fn check_state(
+    wanted: Option<StateType>,
+    given: Option<StateType>,
+    mismatch: impl FnOnce(&'static str, &'static str) -> BuildError,
+) -> Result<(), BuildError> {
+    match wanted {
+        Some(wanted) if !state_matches(wanted, given) => {
+            Err(mismatch(wanted.name, given.map_or("()", |s| s.name)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The union of every tool's, resource's and prompt's scopes, sorted: what
+/// `scopes_supported` advertises by default and a local identity holds.
+fn declared_scopes(
+    registry: &Registry,
+    resources: &Resources,
+    prompts: &Prompts,
+) -> Vec<&'static str> {
+    crate::scope::union(
+        registry
+            .scopes()
+            .iter()
+            .chain(resources.scopes())
+            .chain(prompts.scopes())
+            .copied(),
+    )
 }
 
 /// The resource must be an absolute `https` URI (http on loopback), and so must every
@@ -330,7 +371,7 @@ fn server_info(name: String, version: String, title: Option<String>) -> Value {
 
 /// Changes with the tool and resource sets, so that list cursors of another deployment are
 /// refused.
-fn fingerprint(registry: &Registry, resources: &Resources) -> u64 {
+fn fingerprint(registry: &Registry, resources: &Resources, prompts: &Prompts) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for tool in registry.tools() {
@@ -339,6 +380,9 @@ fn fingerprint(registry: &Registry, resources: &Resources) -> u64 {
     // Tools alone hash as before, so that tool cursors survive adding no resources.
     for resource in resources.defs() {
         format!("{:?}", resource.uri()).hash(&mut hasher);
+    }
+    for prompt in prompts.defs() {
+        ("prompt", prompt.name()).hash(&mut hasher);
     }
     hasher.finish()
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::auth::{AuthInfo, SharedVerifier, TokenVerifier};
 use crate::http::guard::serialized_origin;
 use crate::mcp::{CallEvent, DEFAULT_REQUEST_STATE_LIFETIME, Observer};
+use crate::prompt::PromptDef;
 use crate::rate_limit::RateLimits;
 use crate::resource::ResourceDef;
 use crate::scope::ScopePolicy;
@@ -30,6 +31,7 @@ pub struct McpServerBuilder {
     pub(super) instructions: Option<String>,
     pub(super) tools: Vec<ToolDef>,
     pub(super) resources: Vec<ResourceDef>,
+    pub(super) prompts: Vec<PromptDef>,
     pub(super) state: Option<(Arc<dyn Any + Send + Sync>, StateType)>,
     pub(super) verifier: Option<SharedVerifier>,
     pub(super) without_auth: Option<Option<AuthInfo>>,
@@ -80,6 +82,7 @@ impl McpServerBuilder {
             instructions: None,
             tools: Vec::new(),
             resources: Vec::new(),
+            prompts: Vec::new(),
             state: None,
             verifier: None,
             without_auth: None,
@@ -131,6 +134,15 @@ impl McpServerBuilder {
     /// ([`BuildError::OverlappingResources`](crate::BuildError::OverlappingResources)).
     pub fn resources(mut self, resources: impl IntoIterator<Item = ResourceDef>) -> Self {
         self.resources.extend(resources);
+        self
+    }
+
+    /// Adds prompts, usually from [`prompts!`](crate::prompts). The server answers
+    /// `prompts/list` and `prompts/get`, and advertises the `prompts` capability, only when it
+    /// has at least one; `build` refuses two prompts of one name
+    /// ([`BuildError::DuplicatePrompt`](crate::BuildError::DuplicatePrompt)).
+    pub fn prompts(mut self, prompts: impl IntoIterator<Item = PromptDef>) -> Self {
+        self.prompts.extend(prompts);
         self
     }
 

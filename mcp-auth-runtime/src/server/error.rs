@@ -31,6 +31,21 @@ pub enum BuildError {
         /// The state type given to the builder.
         given: &'static str,
     },
+    /// Two prompts share a name.
+    #[error("duplicate prompt name `{0}`: prompt names must be unique within a server")]
+    DuplicatePrompt(&'static str),
+    /// A prompt's `ToolContext<S>` names another state type than the server's.
+    #[error(
+        "prompt `{prompt}` takes `ToolContext<{expected}>` but the server state is `{given}`: pass the state with `.state(..)`"
+    )]
+    PromptStateMismatch {
+        /// The prompt.
+        prompt: &'static str,
+        /// The state type the prompt expects.
+        expected: &'static str,
+        /// The state type given to the builder.
+        given: &'static str,
+    },
     /// Two resources share a URI.
     #[error("duplicate resource URI `{0}`: a URI is served by one resource")]
     DuplicateResource(String),

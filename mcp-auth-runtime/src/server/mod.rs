@@ -26,6 +26,7 @@ use crate::health::Probes;
 use crate::http::guard::{Allowed, GuardLayer};
 use crate::http::{Endpoint, MountCheck, json_response};
 use crate::metadata::ProtectedResourceMetadata;
+use crate::prompt::PromptDef;
 use crate::resource::ResourceDef;
 use crate::tool::ToolDef;
 
@@ -116,7 +117,12 @@ impl McpServer {
         self.mcp().resources.defs()
     }
 
-    /// The union of the declared tools' and resources' scopes, sorted and without duplicates.
+    /// The registered prompts, in registration order.
+    pub fn prompts(&self) -> &[PromptDef] {
+        self.mcp().prompts.defs()
+    }
+
+    /// The union of the declared tools', resources' and prompts' scopes, sorted and without duplicates.
     pub fn scopes_supported(&self) -> &[&'static str] {
         &self.mcp().declared_scopes
     }

@@ -1,7 +1,7 @@
 //! The MCP endpoint over real HTTP, one module per behaviour: JSON-RPC dispatch (`methods`),
 //! both eras on one endpoint (`eras`), sessions, streams and cancellation (`streams`),
 //! requests for input (`elicitation`, `round_trips`), refusals in every era and encoding
-//! (`refusals`), rate limits and call hooks (`limits_and_hooks`), what is refused before
+//! (`refusals`), resources and prompts (`resources`, `prompts`), rate limits and call hooks (`limits_and_hooks`), what is refused before
 //! authentication (`transport_security`), and attacks with forged tokens and hostile requests
 //! (`adversarial`).
 //!
@@ -13,6 +13,7 @@ mod elicitation;
 mod eras;
 mod limits_and_hooks;
 mod methods;
+mod prompts;
 mod refusals;
 mod resources;
 mod round_trips;

@@ -115,7 +115,7 @@ async fn start_resources(
 }
 
 /// A 2026-07-28 request whose `Mcp-Name` is `name`.
-fn modern_named(
+pub(super) fn modern_named(
     addr: SocketAddr,
     token: &str,
     accept: &str,
@@ -154,7 +154,7 @@ async fn modern_read(addr: SocketAddr, token: &str, accept: &str, uri: &str) -> 
 use mcp_auth_test_support::modern::Reply;
 
 /// A handshake-era request in `client`'s session with `accept`.
-async fn legacy(client: &Client, accept: &str, method: &str, params: Value) -> Reply {
+pub(super) async fn legacy(client: &Client, accept: &str, method: &str, params: Value) -> Reply {
     let session = client.session.lock().unwrap().clone().unwrap();
     let body = json!({ "jsonrpc": "2.0", "id": 3, "method": method, "params": params });
     let request = client
@@ -169,7 +169,7 @@ async fn legacy(client: &Client, accept: &str, method: &str, params: Value) -> R
     Reply::of(request).await
 }
 
-async fn legacy_client(addr: SocketAddr, token: &str) -> Client {
+pub(super) async fn legacy_client(addr: SocketAddr, token: &str) -> Client {
     let client = Client::new(addr, Some(token));
     assert_eq!(client.initialize().await, 200);
     client
@@ -244,12 +244,17 @@ async fn initialize_capabilities(addr: SocketAddr, token: &str) -> Value {
     body["result"]["capabilities"].clone()
 }
 
-#[tokio::test]
-async fn the_capability_is_advertised_only_with_resources() {
-    let (addr, tokens, _) = start_resources(|b| b).await;
+/// The server at `addr` advertises `capability` in both eras; a server without the primitive
+/// advertises it in neither and answers its `methods` with method not found.
+pub(super) async fn assert_capability_only_with(
+    addr: SocketAddr,
+    tokens: &Tokens,
+    capability: &str,
+    methods: &[&str],
+) {
     let token = tokens.of("alice", "", 300);
     let capabilities = initialize_capabilities(addr, &token).await;
-    assert_eq!(capabilities["resources"], json!({ "listChanged": false }));
+    assert_eq!(capabilities[capability], json!({ "listChanged": false }));
     let reply = Reply::of(modern_named(
         addr,
         &token,
@@ -260,19 +265,27 @@ async fn the_capability_is_advertised_only_with_resources() {
     ))
     .await;
     assert_eq!(
-        reply.body["result"]["capabilities"]["resources"],
+        reply.body["result"]["capabilities"][capability],
         json!({ "listChanged": false })
     );
 
-    let (listener, tokens, builder) = protected("no-resources").await;
+    let (listener, tokens, builder) = protected("without").await;
     let addr = listener.local_addr().unwrap();
     serve_on(listener, builder.build().unwrap().into_router());
     let token = tokens.of("alice", "", 300);
     let capabilities = initialize_capabilities(addr, &token).await;
-    assert_eq!(capabilities.get("resources"), None);
+    assert_eq!(capabilities.get(capability), None);
     let client = legacy_client(addr, &token).await;
-    let (_, _, body) = client.request("resources/list", json!({})).await;
-    assert_eq!(body["error"]["code"], -32601, "{body}");
+    for method in methods {
+        let (_, _, body) = client.request(method, json!({ "name": "x" })).await;
+        assert_eq!(body["error"]["code"], -32601, "{method}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_capability_is_advertised_only_with_resources() {
+    let (addr, tokens, _) = start_resources(|b| b).await;
+    assert_capability_only_with(addr, &tokens, "resources", &["resources/list"]).await;
 }
 
 #[tokio::test]

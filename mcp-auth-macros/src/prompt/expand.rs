@@ -1,0 +1,127 @@
+//! Code generation for `#[prompt]` from the validated model. No decisions are taken here.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn};
+
+use super::valid::{Prompt, PromptParam, is_param_attr};
+use crate::expand::{beside, insert_scope_guard, option, rt};
+
+pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
+    let rt = rt();
+    let ident = &prompt.func.sig.ident;
+    let vis = &prompt.func.vis;
+    let user_fn = user_fn(prompt);
+    let name = &prompt.name;
+    let title = option(prompt.title.as_deref());
+    let description = option(prompt.description.as_deref());
+    let scopes = &prompt.scopes;
+
+    let ctx = Ident::new("ctx", Span::mixed_site());
+    let arguments = Ident::new("arguments", Span::mixed_site());
+    let value = Ident::new("value", Span::mixed_site());
+    let mut declared = Vec::new();
+    let mut checks = Vec::new();
+    let mut bindings = Vec::new();
+    for param in &prompt.params {
+        let PromptParam::Argument(argument) = param else {
+            continue;
+        };
+        let (arg_name, arg_ident, ty, parsed) =
+            (&argument.name, argument.ident, argument.ty, argument.parsed);
+        let arg_description = option(argument.description.as_deref());
+        let required = argument.required;
+        declared.push(quote! {
+            #rt::PromptArgument {
+                name: #arg_name,
+                description: #arg_description,
+                required: #required,
+            }
+        });
+        checks.push(quote_spanned!(parsed.span()=> #rt::assert_prompt_arg::<#parsed>();));
+        let parse = if required {
+            quote!(prompt_required)
+        } else {
+            quote!(prompt_optional)
+        };
+        bindings.push(quote_spanned! {ty.span()=>
+            let #arg_ident: #ty = #rt::#parse::<#parsed>(&#arguments, #arg_name)?;
+        });
+    }
+    let call_args = prompt.params.iter().map(|param| match param {
+        PromptParam::Context { state } => {
+            let state = state.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+            quote!(#rt::context::<#state>(::core::clone::Clone::clone(&#ctx))?)
+        }
+        PromptParam::Argument(argument) => argument.ident.to_token_stream(),
+    });
+    let output = prompt.output;
+    let output_check = quote_spanned!(output.span()=> #rt::assert_prompt_output::<#output>(););
+    let convert = quote_spanned!(output.span()=> #rt::prompt_result::<#output>(#value));
+    let state = prompt
+        .params
+        .iter()
+        .find_map(|param| match param {
+            PromptParam::Context { state } => *state,
+            PromptParam::Argument(_) => None,
+        })
+        .map_or_else(
+            || quote!(::core::option::Option::None),
+            |state| quote!(::core::option::Option::Some(#rt::StateType::of::<#state>())),
+        );
+    let doc = format!(
+        "The MCP prompt `{name}` declared by the function `{ident}`; list it in `prompts!`."
+    );
+    let body = quote! {
+            #[automatically_derived]
+            impl #rt::Prompt for #ident {
+                fn def() -> #rt::PromptDef {
+                    #(#checks)*
+                    #output_check
+                    #rt::prompt_def(
+                        #rt::PromptMeta {
+                            name: #name,
+                            title: #title,
+                            description: #description,
+                            arguments: &[#(#declared),*],
+                            scopes: &[#(#scopes),*],
+                            state: #state,
+                        },
+                        |#ctx: #rt::CallContext, #arguments: #rt::PromptArguments| -> #rt::GetFuture {
+                            ::std::boxed::Box::pin(async move {
+                                #ctx.require_scopes(&[#(#scopes),*])?;
+                                #(#bindings)*
+                                let #value = #ident(#(#call_args),*).await?;
+                                #convert
+                            })
+                        },
+                    )
+                }
+            }
+    };
+    beside(user_fn, vis, ident, &doc, body)
+}
+
+/// Parameter doc comments and `#[arg]` describe the prompt's arguments; rustc rejects both on
+/// a function's parameters, so they leave it.
+pub(crate) fn strip_param_attrs(mut func: ItemFn) -> ItemFn {
+    for input in &mut func.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            typed.attrs.retain(|attr| !is_param_attr(attr));
+        }
+    }
+    func
+}
+
+/// The user's function, with the scope guard as the first statement of its body when it
+/// takes a `ToolContext`, so that a direct Rust call is refused as `prompts/get` is.
+fn user_fn(prompt: &Prompt<'_>) -> TokenStream {
+    let mut func = strip_param_attrs(prompt.func.clone());
+    let context = prompt
+        .params
+        .iter()
+        .position(|p| matches!(p, PromptParam::Context { .. }));
+    insert_scope_guard(&mut func, context, &prompt.scopes);
+    func.into_token_stream()
+}

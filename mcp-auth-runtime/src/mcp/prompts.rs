@@ -1,0 +1,122 @@
+//! `prompts/list` and `prompts/get`.
+//!
+//! A get is refused with `403` before its arguments are looked at or its handler runs when
+//! the caller lacks the prompt's scopes. As for resources, the handler gets no channel to the
+//! client, so a get is always answered with one JSON response, and a scope refusal the
+//! handler itself raises is still a `403`.
+
+use http::StatusCode;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::reply::{Reply, error, forbidden, respond};
+use super::{Dispatcher, Era, RequestCtx};
+use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::prompt::{PromptArguments, PromptDef};
+
+impl Dispatcher {
+    /// `prompts/list`, paged and, when the server filters lists by scope, only what the
+    /// caller may get.
+    pub(super) fn list_prompts(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let page = match self.requested_page(request) {
+            Ok(page) => page,
+            Err(refused) => return refused,
+        };
+        let entries: Vec<&RawValue> = self
+            .prompts
+            .listed()
+            .filter(|(def, _)| {
+                !self.filter_tools || self.scopes.missing(&ctx.auth, def.scopes()).is_empty()
+            })
+            .map(|(_, entry)| entry)
+            .collect();
+        let modern = matches!(ctx.era, Era::Modern { .. });
+        self.computed_page(request, modern, self.pages_of("prompts", &entries), page)
+    }
+
+    /// `prompts/get`: the prompt, its scopes, its arguments, then its handler.
+    pub(super) async fn get_prompt(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        let params = request.params.as_ref();
+        let Some(name) = params.and_then(|p| p.get("name")).and_then(|n| n.as_str()) else {
+            return error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: `name` must be a string",
+            );
+        };
+        let Some(prompt) = self.prompts.get(name) else {
+            return unknown_prompt(request, name);
+        };
+        let auth = ctx.auth.clone();
+        if let Err(err) = self.scopes.require(&auth, prompt.scopes()) {
+            return forbidden(request, prompt.name(), &auth, err);
+        }
+        let arguments = match prompt_arguments(prompt, params.and_then(|p| p.get("arguments"))) {
+            Ok(arguments) => arguments,
+            Err(message) => return error(request, StatusCode::OK, code::INVALID_PARAMS, message),
+        };
+        let call = self.detached_context(&auth);
+        let handler = (prompt.handler())(call, arguments);
+        let not_found = || unknown_prompt(request, name);
+        let mut result = match self
+            .run_detached(request, prompt.name(), &auth, handler, not_found)
+            .await
+        {
+            Ok(result) => result,
+            Err(reply) => return reply,
+        };
+        if result.description.is_none() {
+            result.description = prompt.description().map(str::to_owned);
+        }
+        tracing::debug!(
+            prompt = prompt.name(),
+            subject = auth.subject(),
+            client_id = auth.client_id(),
+            "prompt rendered"
+        );
+        match ctx.era {
+            Era::Modern { .. } => {
+                let mut json = json!(result);
+                // Rendered afresh each time: no freshness is promised.
+                json["ttlMs"] = 0.into();
+                json["cacheScope"] = self.cache_scope.into();
+                respond(request, &self.modern(json))
+            }
+            Era::Legacy { .. } => respond(request, &result),
+        }
+    }
+}
+
+/// The request's arguments, every one a declared argument given as a string: an argument the
+/// prompt does not take is refused, as a tool refuses an unknown property, rather than
+/// silently dropped.
+fn prompt_arguments(
+    prompt: &PromptDef,
+    arguments: Option<&serde_json::Value>,
+) -> Result<PromptArguments, String> {
+    let arguments = PromptArguments::from_json(arguments)?;
+    if let Some(unknown) = arguments
+        .names()
+        .find(|name| prompt.arguments().iter().all(|a| a.name != *name))
+    {
+        return Err(format!(
+            "invalid params: prompt `{}` has no argument `{unknown}`",
+            prompt.name()
+        ));
+    }
+    Ok(arguments)
+}
+
+/// An unknown prompt is invalid params (`-32602`, MCP prompts §error handling), with the name
+/// in `data`.
+fn unknown_prompt(request: &Request, name: &str) -> Reply {
+    let body = ErrorResponse::new(
+        Some(request.id.clone()),
+        code::INVALID_PARAMS,
+        format!("Unknown prompt: {name}"),
+    )
+    .with_data(json!({ "name": name }))
+    .to_bytes();
+    Reply::Json(StatusCode::OK, body)
+}

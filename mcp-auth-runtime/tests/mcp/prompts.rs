@@ -1,0 +1,368 @@
+//! Prompts over real HTTP with JWTs signed by a real issuer's key: listing and paging in both
+//! eras, gets in both eras and every `Accept`, invalid params, scope refusals before the
+//! handler runs, a wrong or missing `Mcp-Name`, filtered lists, the capability, and what the
+//! builder refuses.
+//!
+//! The prompts here are written by hand, their handlers counting before anything else and
+//! checking no scope themselves: the server's check is the only one, so a test of a refusal
+//! fails if that check goes.
+
+use mcp_auth_runtime::__private::{
+    CallContext, GetFuture, PromptArgument, PromptArguments, PromptDef, PromptMeta, StateType,
+    context, prompt_def,
+};
+use mcp_auth_runtime::{BuildError, GetPromptResult, PromptMessage};
+use mcp_auth_test_support::issuer::{Tokens, protected};
+use mcp_auth_test_support::modern::{ACCEPTS, Reply};
+
+use super::resources::{assert_capability_only_with, legacy, legacy_client, modern_named};
+use super::*;
+
+const REMINDER_ARGUMENTS: &[PromptArgument] = &[
+    PromptArgument {
+        name: "invoice_id",
+        description: Some("The invoice."),
+        required: true,
+    },
+    PromptArgument {
+        name: "tone",
+        description: None,
+        required: false,
+    },
+];
+
+fn meta(
+    name: &'static str,
+    arguments: &'static [PromptArgument],
+    scopes: &'static [&'static str],
+) -> PromptMeta {
+    PromptMeta {
+        name,
+        title: None,
+        description: Some("test prompt"),
+        arguments,
+        scopes,
+        state: Some(StateType::of::<Counter>()),
+    }
+}
+
+/// Counts first, checks nothing: the server's scope check is the only guard.
+fn reminder_handler(call: CallContext, arguments: PromptArguments) -> GetFuture {
+    Box::pin(async move {
+        let ctx = context::<Counter>(call)?;
+        ctx.state().0.fetch_add(1, Ordering::SeqCst);
+        let id = arguments.get("invoice_id").unwrap_or("?");
+        let tone = arguments.get("tone").unwrap_or("polite");
+        Ok(GetPromptResult::new(vec![PromptMessage::user(format!(
+            "Remind {} of {id}, {tone}.",
+            ctx.auth().subject().unwrap_or("-")
+        ))]))
+    })
+}
+
+fn reminder() -> PromptDef {
+    let mut m = meta(
+        "payment_reminder",
+        REMINDER_ARGUMENTS,
+        &["invoices:read", "invoices:remind"],
+    );
+    m.title = Some("Payment reminder");
+    prompt_def(m, reminder_handler)
+}
+
+fn hello() -> PromptDef {
+    prompt_def(meta("hello", &[], &[]), reminder_handler)
+}
+
+async fn start_prompts(
+    configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
+) -> (SocketAddr, Tokens, Counter) {
+    let (listener, tokens, builder) = protected("prompts").await;
+    let addr = listener.local_addr().unwrap();
+    let counter = Counter::default();
+    let builder = builder
+        .state(counter.clone())
+        .prompts([reminder(), hello()]);
+    let server = configure(builder).build().unwrap();
+    serve_on(listener, server.into_router());
+    (addr, tokens, counter)
+}
+
+async fn modern_get(
+    addr: SocketAddr,
+    token: &str,
+    accept: &str,
+    name: &str,
+    arguments: Value,
+) -> Reply {
+    Reply::of(modern_named(
+        addr,
+        token,
+        accept,
+        "prompts/get",
+        json!({ "name": name, "arguments": arguments }),
+        None,
+    ))
+    .await
+}
+
+/// `request` with its `Mcp-Name` header (mirrored from `params.name`) replaced by `name`, or
+/// removed.
+fn mcp_name(request: reqwest::RequestBuilder, name: Option<&str>) -> reqwest::RequestBuilder {
+    let (client, request) = request.build_split();
+    let mut request = request.unwrap();
+    let headers = request.headers_mut();
+    headers.remove("mcp-name");
+    if let Some(name) = name {
+        headers.insert("mcp-name", name.parse().unwrap());
+    }
+    reqwest::RequestBuilder::from_parts(client, request)
+}
+
+const ALL: &str = "invoices:read invoices:remind";
+
+#[tokio::test]
+async fn lists_carry_arguments_scopes_and_caching_hints_in_both_eras() {
+    let (addr, tokens, _) = start_prompts(|b| b).await;
+    let token = tokens.of("alice", ALL, 300);
+    let client = legacy_client(addr, &token).await;
+    let (_, _, body) = client.request("prompts/list", json!({})).await;
+    assert_eq!(
+        body["result"],
+        json!({ "prompts": [
+            {
+                "name": "payment_reminder", "title": "Payment reminder",
+                "description": "test prompt",
+                "arguments": [
+                    { "name": "invoice_id", "description": "The invoice.", "required": true },
+                    { "name": "tone", "required": false }
+                ],
+                "_meta": { "mcp-auth/scopes": ["invoices:read", "invoices:remind"] }
+            },
+            {
+                "name": "hello", "description": "test prompt", "arguments": [],
+                "_meta": { "mcp-auth/scopes": [] }
+            }
+        ] })
+    );
+    for accept in ACCEPTS {
+        let reply = Reply::of(modern_named(
+            addr,
+            &token,
+            accept,
+            "prompts/list",
+            json!({}),
+            None,
+        ))
+        .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let result = &reply.body["result"];
+        assert_eq!(result["prompts"][1]["name"], "hello");
+        assert_eq!(result["resultType"], "complete");
+        assert_eq!(result["cacheScope"], "private", "an authenticated server");
+        assert!(result["ttlMs"].as_u64().is_some());
+    }
+    let metadata = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
+    let metadata = mcp_auth_test_support::get_json(&reqwest::Client::new(), metadata).await;
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["invoices:read", "invoices:remind"])
+    );
+}
+
+#[tokio::test]
+async fn the_capability_is_advertised_only_with_prompts() {
+    let (addr, tokens, _) = start_prompts(|b| b).await;
+    let methods = ["prompts/list", "prompts/get"];
+    assert_capability_only_with(addr, &tokens, "prompts", &methods).await;
+}
+
+#[tokio::test]
+async fn lists_page_with_opaque_cursors() {
+    let (addr, tokens, _) = start_prompts(|b| b.page_size(1)).await;
+    let client = legacy_client(addr, &tokens.of("alice", "", 300)).await;
+    let (_, _, first) = client.request("prompts/list", json!({})).await;
+    assert_eq!(first["result"]["prompts"][0]["name"], "payment_reminder");
+    let cursor = first["result"]["nextCursor"].as_str().unwrap().to_owned();
+    let (_, _, second) = client
+        .request("prompts/list", json!({ "cursor": cursor }))
+        .await;
+    assert_eq!(second["result"]["prompts"][0]["name"], "hello");
+    assert_eq!(second["result"].get("nextCursor"), None);
+    let (_, _, bad) = client
+        .request("prompts/list", json!({ "cursor": "bm9wZQ" }))
+        .await;
+    assert_eq!(bad["error"]["code"], -32602);
+}
+
+#[tokio::test]
+async fn gets_render_the_messages_in_both_eras_and_every_accept() {
+    let (addr, tokens, counter) = start_prompts(|b| b).await;
+    let token = tokens.of("alice", ALL, 300);
+    let arguments = json!({ "invoice_id": "INV-1", "tone": "firm" });
+    let expected = json!({ "description": "test prompt", "messages": [
+        { "role": "user", "content": { "type": "text", "text": "Remind alice of INV-1, firm." } }
+    ] });
+    for accept in ACCEPTS {
+        let client = legacy_client(addr, &token).await;
+        let params = json!({ "name": "payment_reminder", "arguments": arguments });
+        let reply = legacy(&client, accept, "prompts/get", params).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body["result"], expected, "{accept}");
+
+        let reply = modern_get(addr, &token, accept, "payment_reminder", arguments.clone()).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let result = &reply.body["result"];
+        assert_eq!(result["messages"], expected["messages"], "{accept}");
+        assert_eq!(result["resultType"], "complete");
+        assert_eq!(result["cacheScope"], "private");
+        assert_eq!(result["ttlMs"], 0);
+    }
+    assert_eq!(counter.0.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
+async fn unknown_prompts_and_bad_arguments_are_invalid_params() {
+    let (addr, tokens, counter) = start_prompts(|b| b).await;
+    let token = tokens.of("alice", ALL, 300);
+    let reply = modern_get(addr, &token, ACCEPTS[0], "nope", json!({})).await;
+    assert_eq!(
+        (reply.status, &reply.body["error"]),
+        (
+            200,
+            &json!({ "code": -32602, "message": "Unknown prompt: nope", "data": { "name": "nope" } })
+        )
+    );
+    let client = legacy_client(addr, &token).await;
+    let (_, _, body) = client
+        .request("prompts/get", json!({ "name": "nope" }))
+        .await;
+    assert_eq!(body["error"]["code"], -32602);
+    let (_, _, body) = client.request("prompts/get", json!({})).await;
+    assert_eq!(body["error"]["code"], -32602);
+    for arguments in [
+        json!({ "invoice_id": 7 }),
+        json!({ "invoice_id": "INV-1", "other": "x" }),
+        json!(["INV-1"]),
+    ] {
+        let reply = modern_get(addr, &token, ACCEPTS[1], "payment_reminder", arguments).await;
+        assert_eq!(reply.body["error"]["code"], -32602, "{reply:?}");
+    }
+    assert_eq!(counter.0.load(Ordering::SeqCst), 0, "no handler ran");
+}
+
+#[tokio::test]
+async fn a_get_without_every_scope_is_refused_before_the_handler_runs() {
+    let (addr, tokens, counter) = start_prompts(|b| b).await;
+    // Holds one of the prompt's two scopes.
+    let token = tokens.of("alice", "invoices:read", 300);
+    let arguments = json!({ "invoice_id": "INV-1" });
+    for accept in ACCEPTS {
+        let reply = modern_get(addr, &token, accept, "payment_reminder", arguments.clone()).await;
+        reply.assert_insufficient_scope(ALL);
+        assert_eq!(reply.body["error"]["code"], -32003, "{reply:?}");
+        assert_eq!(
+            reply.body["error"]["data"]["requiredScopes"],
+            json!(["invoices:read", "invoices:remind"])
+        );
+        let client = legacy_client(addr, &token).await;
+        let params = json!({ "name": "payment_reminder", "arguments": arguments });
+        let reply = legacy(&client, accept, "prompts/get", params).await;
+        reply.assert_insufficient_scope(ALL);
+    }
+    // Refused before the arguments are looked at: bad ones tell the caller nothing more.
+    let reply = modern_get(addr, &token, ACCEPTS[0], "payment_reminder", json!(7)).await;
+    reply.assert_insufficient_scope(ALL);
+    assert_eq!(counter.0.load(Ordering::SeqCst), 0, "no handler ran");
+    // The unscoped prompt is got with no scope at all.
+    let reply = modern_get(
+        addr,
+        &tokens.of("alice", "", 300),
+        ACCEPTS[0],
+        "hello",
+        json!({}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_mcp_name_header_must_carry_the_prompt_name() {
+    let (addr, tokens, counter) = start_prompts(|b| b).await;
+    let token = tokens.of("alice", ALL, 300);
+    let params = json!({ "name": "hello" });
+    for name in [Some("payment_reminder"), Some("Hello"), None] {
+        let request = modern_named(
+            addr,
+            &token,
+            ACCEPTS[0],
+            "prompts/get",
+            params.clone(),
+            None,
+        );
+        let reply = Reply::of(mcp_name(request, name)).await;
+        assert_eq!(reply.status, 400, "{name:?}: {reply:?}");
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Header mismatch"),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+    // The header as the body says it: rendered.
+    let request = modern_named(addr, &token, ACCEPTS[0], "prompts/get", params, None);
+    let reply = Reply::of(mcp_name(request, Some("hello"))).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
+async fn filtered_lists_show_only_what_the_caller_may_get() {
+    let (addr, tokens, _) = start_prompts(|b| b.filter_tools_by_scope(true)).await;
+    let token = tokens.of("alice", "invoices:read", 300);
+    let reply = Reply::of(modern_named(
+        addr,
+        &token,
+        ACCEPTS[1],
+        "prompts/list",
+        json!({}),
+        None,
+    ))
+    .await;
+    assert_eq!(reply.body["result"]["prompts"].as_array().unwrap().len(), 1);
+    assert_eq!(reply.body["result"]["prompts"][0]["name"], "hello");
+    assert_eq!(reply.body["result"]["cacheScope"], "private");
+    let client = legacy_client(addr, &tokens.of("alice", ALL, 300)).await;
+    let (_, _, body) = client.request("prompts/list", json!({})).await;
+    assert_eq!(body["result"]["prompts"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_builder_refuses_two_prompts_of_one_name_and_another_state() {
+    let build = |defs: Vec<PromptDef>| {
+        McpServer::builder("p", "1")
+            .without_auth()
+            .state(Counter::default())
+            .prompts(defs)
+            .build()
+            .map(|server| server.prompts().len())
+    };
+    assert_eq!(build(vec![reminder(), hello()]).unwrap(), 2);
+    assert!(matches!(
+        build(vec![hello(), hello()]),
+        Err(BuildError::DuplicatePrompt("hello"))
+    ));
+    let result = McpServer::builder("p", "1")
+        .without_auth()
+        .prompts([hello()])
+        .build();
+    assert!(matches!(
+        result,
+        Err(BuildError::PromptStateMismatch {
+            prompt: "hello",
+            ..
+        })
+    ));
+}

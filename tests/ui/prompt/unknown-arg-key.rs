@@ -1,0 +1,9 @@
+use mcp_auth_runtime::prelude::*;
+
+/// A reminder.
+#[prompt(scope = "invoices:read")]
+async fn reminder(#[arg(rename = "id")] invoice_id: String) -> Result<String, ToolError> {
+    Ok(invoice_id)
+}
+
+fn main() {}
