@@ -10,11 +10,11 @@
 #
 # A version's folder says what runs: APPLICABLE lists `<spec-version> <scenario>` pairs (a
 # scenario that applies to both eras runs once in each, as the suite's requirements/*.yaml ask),
-# NOT_APPLICABLE.md the pairs that do not apply and why, KNOWN_FAILURES.md the checks that fail
-# for a reason outside the server, with the evidence. The run fails if a scenario it runs
-# fails any other check, if a known failure passes (the list is stale), if the suite skips a
-# pair it runs (it does not apply at that version), or if the suite has a scenario, at a spec
-# version we serve, that is neither run nor listed.
+# NOT_APPLICABLE.md the pairs that do not apply and why, KNOWN_FAILURES.md (if there is one)
+# the checks that fail for a reason outside the server, with the evidence. The run fails if a
+# scenario it runs fails any other check, if a known failure passes (the list is stale), if
+# the suite skips a pair it runs (it does not apply at that version), or if the suite has a
+# scenario, at a spec version we serve, that is neither run nor listed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

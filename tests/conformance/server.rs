@@ -382,6 +382,50 @@ async fn watched_resource() -> Result<String, ToolError> {
     Ok("Watched resource content".into())
 }
 
+/// A simple prompt without arguments
+#[prompt(unscoped, title = "Simple Test Prompt")]
+async fn test_simple_prompt() -> Result<String, ToolError> {
+    Ok("This is a simple prompt for testing.".into())
+}
+
+/// A prompt with required arguments
+#[prompt(unscoped, title = "Prompt With Arguments")]
+async fn test_prompt_with_arguments(
+    /// First test argument
+    arg1: String,
+    /// Second test argument
+    arg2: String,
+) -> Result<String, ToolError> {
+    Ok(format!(
+        "Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+    ))
+}
+
+/// A prompt that includes an embedded resource
+#[prompt(unscoped, title = "Prompt With Embedded Resource")]
+async fn test_prompt_with_embedded_resource(
+    /// URI of the resource to embed
+    #[arg(name = "resourceUri")]
+    resource_uri: String,
+) -> Result<Vec<PromptMessage>, ToolError> {
+    Ok(vec![
+        PromptMessage::user_resource(
+            ResourceContents::text(resource_uri, "Embedded resource content for testing.")
+                .with_mime_type("text/plain"),
+        ),
+        PromptMessage::user("Please process the embedded resource above."),
+    ])
+}
+
+/// A prompt that includes image content
+#[prompt(unscoped, title = "Prompt With Image")]
+async fn test_prompt_with_image() -> Result<Vec<PromptMessage>, ToolError> {
+    Ok(vec![
+        PromptMessage::user_content(Content::image(TEST_IMAGE_BASE64, "image/png")),
+        PromptMessage::user("Please analyze the image above."),
+    ])
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -418,6 +462,12 @@ async fn main() -> std::io::Result<()> {
             static_binary,
             template,
             watched_resource
+        ])
+        .prompts(prompts![
+            test_simple_prompt,
+            test_prompt_with_arguments,
+            test_prompt_with_embedded_resource,
+            test_prompt_with_image
         ])
         .without_auth()
         .build()
