@@ -3,6 +3,7 @@
 //! Do not depend on this crate directly: `mcp-auth-runtime` re-exports [`macro@tool`] and
 //! [`macro@resource`] and [`macro@prompt`] and documents them, and the code the macro generates names items of that crate only.
 
+mod arg;
 mod ast;
 mod attr;
 mod expand;

@@ -32,7 +32,9 @@
 //! makes a resource at a fixed URI or a resource template (`invoice://{invoice_id}`), listed
 //! with [`resources!`] and [`McpServerBuilder::resources`], its scopes checked before it runs.
 //! Workflows are [`#[prompt]`](macro@prompt)s, listed with [`prompts!`] and
-//! [`McpServerBuilder::prompts`], under the same guarantees.
+//! [`McpServerBuilder::prompts`], under the same guarantees; `#[arg(complete = f)]` on a
+//! prompt argument or template variable answers `completion/complete` under the scopes of
+//! what it completes.
 //!
 //! # Getting started
 //!
@@ -94,6 +96,7 @@ macro_rules! inner_service_accessors {
 pub(crate) use inner_service_accessors;
 
 pub mod auth;
+pub mod completion;
 mod context;
 #[cfg(feature = "dev-issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
@@ -131,6 +134,7 @@ mod tool;
 pub use redis;
 
 // Writing tools.
+pub use completion::{Completion, CompletionRequest};
 pub use context::ToolContext;
 pub use error::ToolError;
 pub use input::InputRequest;
@@ -341,8 +345,9 @@ pub mod _deployment {
 pub mod prelude {
     pub use crate::auth::AuthInfo;
     pub use crate::{
-        Args, CallToolResult, Content, GetPromptResult, McpServer, PromptMessage, ResourceContents,
-        ToolContext, ToolError, prompt, prompts, resource, resources, tool, tools,
+        Args, CallToolResult, Completion, CompletionRequest, Content, GetPromptResult, McpServer,
+        PromptMessage, ResourceContents, ToolContext, ToolError, prompt, prompts, resource,
+        resources, tool, tools,
     };
 }
 

@@ -6,6 +6,9 @@ pub use serde_json;
 
 pub use mcp_auth_macros::{prompts, resources, tools};
 
+pub use crate::completion::{
+    CompleteFuture, CompleteHandler, Completer, Completion, CompletionDef, CompletionRequest,
+};
 pub use crate::context::{CallContext, ToolContext};
 pub use crate::error::ToolError;
 pub use crate::prompt::{
@@ -40,6 +43,39 @@ pub fn resource_def(meta: ResourceMeta, handler: ReadHandler) -> ResourceDef {
 /// built.
 pub fn prompt_def(meta: PromptMeta, handler: GetHandler) -> PromptDef {
     PromptDef::new(meta, handler)
+}
+
+/// `def` with completers for some of its arguments.
+pub fn prompt_completing(def: PromptDef, completion: CompletionDef) -> PromptDef {
+    def.with_completion(completion)
+}
+
+/// `def` (a template) with completers for some of its variables.
+pub fn resource_completing(def: ResourceDef, completion: CompletionDef) -> ResourceDef {
+    def.with_completion(completion)
+}
+
+/// The completers of `arguments`, each with its `ToolContext<S>` state, run by `handler`.
+pub fn completion_def(
+    arguments: Vec<(&'static str, Option<StateType>)>,
+    handler: CompleteHandler,
+) -> CompletionDef {
+    CompletionDef::new(arguments, handler)
+}
+
+/// The state type of completer `f`'s `ToolContext<S>`; spanned at `f` in
+/// `#[arg(complete = f)]`, so that a function that is no completer is reported there.
+pub fn completer_state<M, F: Completer<M>>(f: &F) -> Option<StateType> {
+    f.state()
+}
+
+/// Runs completer `f`.
+pub fn complete<M, F: Completer<M>>(
+    f: F,
+    call: CallContext,
+    request: CompletionRequest,
+) -> CompleteFuture {
+    f.complete(call, request)
 }
 
 /// Required prompt argument `name`, parsed as the parameter's type: missing or unparsable is

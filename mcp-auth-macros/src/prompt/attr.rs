@@ -1,5 +1,5 @@
-//! Parsing of the `#[prompt(...)]` arguments and of `#[arg(...)]` on its parameters: syntax
-//! only, every rule lives in `valid.rs`.
+//! Parsing of the `#[prompt(...)]` arguments: syntax only, every rule lives in `valid.rs`;
+//! `#[arg(...)]` on its parameters is parsed in `crate::arg`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -79,52 +79,6 @@ impl Parse for Arg {
     }
 }
 
-/// One `key = value` of `#[arg(...)]` on a parameter.
-pub(crate) enum ParamArg {
-    /// `name = "invoiceId"`: the argument's name, when not the parameter's.
-    Name(Span, LitStr),
-}
-
-impl ParamArg {
-    pub(crate) fn key(&self) -> &'static str {
-        match self {
-            ParamArg::Name(..) => "name",
-        }
-    }
-
-    pub(crate) fn key_span(&self) -> Span {
-        match self {
-            ParamArg::Name(span, _) => *span,
-        }
-    }
-}
-
-/// The contents of one `#[arg(...)]`.
-pub(crate) struct ParamArgs {
-    pub(crate) args: Vec<ParamArg>,
-}
-
-impl Parse for ParamArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let args = Punctuated::<ParamArg, Token![,]>::parse_terminated(input)?;
-        Ok(ParamArgs {
-            args: args.into_iter().collect(),
-        })
-    }
-}
-
-impl Parse for ParamArg {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(kw::name) {
-            let (span, lit) = value::<kw::name, _>(input)?;
-            Ok(ParamArg::Name(span, lit))
-        } else {
-            Err(lookahead.error())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,8 +93,6 @@ mod tests {
         );
         let keys: Vec<_> = args.args.iter().map(Arg::key).collect();
         assert_eq!(keys, ["scope", "name", "title", "description"]);
-        let param: ParamArgs = syn::parse_quote!(name = "invoiceId");
-        assert_eq!(param.args[0].key(), "name");
     }
 
     #[test]

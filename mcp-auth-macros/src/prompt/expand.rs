@@ -2,10 +2,11 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
+use syn::Ident;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ItemFn};
 
-use super::valid::{Prompt, PromptParam, is_param_attr};
+use super::valid::{Prompt, PromptParam};
+use crate::arg::{strip_param_attrs, with_completers};
 use crate::expand::{beside, insert_scope_guard, option, rt};
 
 pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
@@ -70,6 +71,43 @@ pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
             || quote!(::core::option::Option::None),
             |state| quote!(::core::option::Option::Some(#rt::StateType::of::<#state>())),
         );
+    let completers: Vec<(String, &syn::Path)> = prompt
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            PromptParam::Argument(argument) => argument
+                .complete
+                .as_ref()
+                .map(|path| (argument.name.clone(), path)),
+            PromptParam::Context { .. } => None,
+        })
+        .collect();
+    let def = quote! {
+        #rt::prompt_def(
+            #rt::PromptMeta {
+                name: #name,
+                title: #title,
+                description: #description,
+                arguments: &[#(#declared),*],
+                scopes: &[#(#scopes),*],
+                state: #state,
+            },
+            |#ctx: #rt::CallContext, #arguments: #rt::PromptArguments| -> #rt::GetFuture {
+                ::std::boxed::Box::pin(async move {
+                    #ctx.require_scopes(&[#(#scopes),*])?;
+                    #(#bindings)*
+                    let #value = #ident(#(#call_args),*).await?;
+                    #convert
+                })
+            },
+        )
+    };
+    let def = with_completers(
+        def,
+        &Ident::new("prompt_completing", Span::call_site()),
+        scopes,
+        &completers,
+    );
     let doc = format!(
         "The MCP prompt `{name}` declared by the function `{ident}`; list it in `prompts!`."
     );
@@ -79,39 +117,11 @@ pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
                 fn def() -> #rt::PromptDef {
                     #(#checks)*
                     #output_check
-                    #rt::prompt_def(
-                        #rt::PromptMeta {
-                            name: #name,
-                            title: #title,
-                            description: #description,
-                            arguments: &[#(#declared),*],
-                            scopes: &[#(#scopes),*],
-                            state: #state,
-                        },
-                        |#ctx: #rt::CallContext, #arguments: #rt::PromptArguments| -> #rt::GetFuture {
-                            ::std::boxed::Box::pin(async move {
-                                #ctx.require_scopes(&[#(#scopes),*])?;
-                                #(#bindings)*
-                                let #value = #ident(#(#call_args),*).await?;
-                                #convert
-                            })
-                        },
-                    )
+                    #def
                 }
             }
     };
     beside(user_fn, vis, ident, &doc, body)
-}
-
-/// Parameter doc comments and `#[arg]` describe the prompt's arguments; rustc rejects both on
-/// a function's parameters, so they leave it.
-pub(crate) fn strip_param_attrs(mut func: ItemFn) -> ItemFn {
-    for input in &mut func.sig.inputs {
-        if let FnArg::Typed(typed) = input {
-            typed.attrs.retain(|attr| !is_param_attr(attr));
-        }
-    }
-    func
 }
 
 /// The user's function, with the scope guard as the first statement of its body when it

@@ -9,6 +9,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ItemFn;
 
+use crate::arg::strip_param_attrs;
 use crate::expand::with_error;
 
 /// Runs the phases; on error the function is still emitted beside the error, without the
@@ -20,6 +21,6 @@ pub(crate) fn prompt(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     match syn::parse2(args).and_then(|args| valid::validate(&func, args)) {
         Ok(prompt) => expand::expand(&prompt),
-        Err(err) => with_error(expand::strip_param_attrs(func).to_token_stream(), err),
+        Err(err) => with_error(strip_param_attrs(func).to_token_stream(), err),
     }
 }

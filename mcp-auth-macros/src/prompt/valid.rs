@@ -1,8 +1,9 @@
 //! Every rule `#[prompt]` enforces, each collected so that one build reports every mistake.
 
-use syn::{Attribute, FnArg, Ident, ItemFn, Pat, Type};
+use syn::{FnArg, Ident, ItemFn, Pat, Type};
 
-use super::attr::{Arg, ParamArg, ParamArgs, PromptArgs};
+use super::attr::{Arg, PromptArgs};
+use crate::arg::{ParamArg, completer, is_param_attr, param_args};
 use crate::ast::first_paragraph;
 use crate::resource::valid::{
     check_signature, context_state, first_type_argument, non_empty, result_value,
@@ -38,6 +39,8 @@ pub(crate) struct Argument<'a> {
     /// `T` parsed from the string: the parameter's type, or `T` of `Option<T>`.
     pub(crate) parsed: &'a Type,
     pub(crate) required: bool,
+    /// `#[arg(complete = f)]`.
+    pub(crate) complete: Option<syn::Path>,
 }
 
 pub(crate) fn validate(func: &ItemFn, args: PromptArgs) -> syn::Result<Prompt<'_>> {
@@ -119,12 +122,10 @@ fn check_params<'a>(func: &'a ItemFn, errors: &mut Errors) -> Vec<PromptParam<'a
             continue;
         };
         let ident = &pat.ident;
-        let explicit_name = param_args
-            .iter()
-            .map(|a| match a {
-                ParamArg::Name(_, lit) => lit,
-            })
-            .next();
+        let explicit_name = param_args.iter().find_map(|a| match a {
+            ParamArg::Name(_, lit) => Some(lit),
+            ParamArg::Complete(..) => None,
+        });
         let (name, name_span) = match explicit_name {
             Some(lit) => (non_empty(lit, errors), lit.span()),
             None => (
@@ -160,27 +161,10 @@ fn check_params<'a>(func: &'a ItemFn, errors: &mut Errors) -> Vec<PromptParam<'a
             ty: &typed.ty,
             parsed: optional.unwrap_or(&typed.ty),
             required: optional.is_none(),
+            complete: completer(&param_args).cloned(),
         }));
     }
     params
-}
-
-/// `#[doc]` and `#[arg]`: what a prompt reads from a parameter, removed from the function.
-pub(crate) fn is_param_attr(attr: &Attribute) -> bool {
-    attr.path().is_ident("doc") || attr.path().is_ident("arg")
-}
-
-/// Every `#[arg(...)]` on a parameter, each key once.
-fn param_args(attrs: &[Attribute], errors: &mut Errors) -> Vec<ParamArg> {
-    let mut args = Vec::new();
-    for attr in attrs.iter().filter(|a| a.path().is_ident("arg")) {
-        match attr.parse_args::<ParamArgs>() {
-            Ok(parsed) => args.extend(parsed.args),
-            Err(err) => errors.push(err.span(), err),
-        }
-    }
-    check_duplicate_keys(args.iter().map(|a| (a.key(), a.key_span())), errors);
-    args
 }
 
 /// Getting a prompt can fail (a refused scope, an argument that does not parse), so the

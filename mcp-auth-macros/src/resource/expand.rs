@@ -6,6 +6,7 @@ use syn::Ident;
 use syn::spanned::Spanned;
 
 use super::valid::{OutputKind, Resource, ResourceParam, Uri};
+use crate::arg::{strip_param_attrs, with_completers};
 use crate::expand::{beside, insert_scope_guard, option, rt};
 
 pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
@@ -33,7 +34,7 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
     let read = Ident::new("read", Span::mixed_site());
     let value = Ident::new("value", Span::mixed_site());
     let bindings = resource.params.iter().filter_map(|param| match param {
-        ResourceParam::Variable { ident, ty } => {
+        ResourceParam::Variable { ident, ty, .. } => {
             let name = ident.to_string();
             Some(quote_spanned! {ty.span()=>
                 let #ident: #ty = #rt::template_variable::<#ty>(&#read, #name)?;
@@ -69,6 +70,47 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
             || quote!(::core::option::Option::None),
             |state| quote!(::core::option::Option::Some(#rt::StateType::of::<#state>())),
         );
+    let def = quote! {
+        #rt::resource_def(
+            #rt::ResourceMeta {
+                uri: #uri,
+                name: #name,
+                title: #title,
+                description: #description,
+                mime_type: #mime_type,
+                scopes: &[#(#scopes),*],
+                annotations: #rt::ResourceAnnotations {
+                    audience: &[#(#audience),*],
+                    priority: #priority,
+                },
+                state: #state,
+            },
+            |#ctx: #rt::CallContext, #read: #rt::ReadRequest| -> #rt::ReadFuture {
+                ::std::boxed::Box::pin(async move {
+                    #ctx.require_scopes(&[#(#scopes),*])?;
+                    #(#bindings)*
+                    let #value = #ident(#(#call_args),*).await?;
+                    #convert
+                })
+            },
+        )
+    };
+    let completers: Vec<(String, &syn::Path)> = resource
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            ResourceParam::Variable {
+                ident, complete, ..
+            } => complete.as_ref().map(|path| (ident.to_string(), path)),
+            ResourceParam::Context { .. } => None,
+        })
+        .collect();
+    let def = with_completers(
+        def,
+        &Ident::new("resource_completing", Span::call_site()),
+        scopes,
+        &completers,
+    );
     let doc = format!(
         "The MCP resource `{name}` declared by the function `{ident}`; list it in `resources!`."
     );
@@ -76,29 +118,7 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
             #[automatically_derived]
             impl #rt::Resource for #ident {
                 fn def() -> #rt::ResourceDef {
-                    #rt::resource_def(
-                        #rt::ResourceMeta {
-                            uri: #uri,
-                            name: #name,
-                            title: #title,
-                            description: #description,
-                            mime_type: #mime_type,
-                            scopes: &[#(#scopes),*],
-                            annotations: #rt::ResourceAnnotations {
-                                audience: &[#(#audience),*],
-                                priority: #priority,
-                            },
-                            state: #state,
-                        },
-                        |#ctx: #rt::CallContext, #read: #rt::ReadRequest| -> #rt::ReadFuture {
-                            ::std::boxed::Box::pin(async move {
-                                #ctx.require_scopes(&[#(#scopes),*])?;
-                                #(#bindings)*
-                                let #value = #ident(#(#call_args),*).await?;
-                                #convert
-                            })
-                        },
-                    )
+                    #def
                 }
             }
     };
@@ -108,7 +128,7 @@ pub(crate) fn expand(resource: &Resource<'_>) -> TokenStream {
 /// The user's function, with the scope guard as the first statement of its body when it
 /// takes a `ToolContext`, so that a direct Rust call is refused as a read is.
 fn user_fn(resource: &Resource<'_>) -> TokenStream {
-    let mut func = resource.func.clone();
+    let mut func = strip_param_attrs(resource.func.clone());
     let context = resource
         .params
         .iter()

@@ -9,6 +9,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ItemFn;
 
+use crate::arg::strip_param_attrs;
 use crate::expand::with_error;
 
 /// Runs the phases; on error the function is still emitted beside the error.
@@ -19,6 +20,6 @@ pub(crate) fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     match syn::parse2(args).and_then(|args| valid::validate(&func, args)) {
         Ok(resource) => expand::expand(&resource),
-        Err(err) => with_error(func.to_token_stream(), err),
+        Err(err) => with_error(strip_param_attrs(func).to_token_stream(), err),
     }
 }

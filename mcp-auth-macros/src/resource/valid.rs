@@ -6,6 +6,7 @@ use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, Pat, PathArguments, ReturnType, Type};
 
 use super::attr::{Arg, ResourceArgs};
+use crate::arg::{ParamArg, completer, param_args};
 use crate::ast::first_paragraph;
 use crate::valid::{Errors, ScopeMessages, check_duplicate_keys, decide_scopes};
 
@@ -34,8 +35,13 @@ pub(crate) enum Uri {
 pub(crate) enum ResourceParam<'a> {
     /// `ToolContext` or `ToolContext<S>`.
     Context { state: Option<&'a Type> },
-    /// Bound to the template variable of the same name.
-    Variable { ident: &'a Ident, ty: &'a Type },
+    /// Bound to the template variable of the same name; `complete` from
+    /// `#[arg(complete = f)]`.
+    Variable {
+        ident: &'a Ident,
+        ty: &'a Type,
+        complete: Option<syn::Path>,
+    },
 }
 
 /// How the success value becomes the read's contents.
@@ -281,12 +287,19 @@ fn check_params<'a>(
     let mut bound = Vec::new();
     for input in &func.sig.inputs {
         let FnArg::Typed(typed) = input else { continue };
+        let args = param_args(&typed.attrs, errors);
         if let Some(state) = context_state(&typed.ty) {
             if params
                 .iter()
                 .any(|p| matches!(p, ResourceParam::Context { .. }))
             {
                 errors.push_spanned(&typed.ty, "at most one `ToolContext` parameter");
+            }
+            if let Some(arg) = args.first() {
+                errors.push(
+                    arg.key_span(),
+                    "the `ToolContext` is no template variable: `#[arg]` on it completes nothing",
+                );
             }
             params.push(ResourceParam::Context { state });
             continue;
@@ -315,9 +328,18 @@ fn check_params<'a>(
             ),
             _ => bound.push(name),
         }
+        for arg in &args {
+            if let ParamArg::Name(span, _) = arg {
+                errors.push(
+                    *span,
+                    "a template variable is named by its parameter: `#[arg(name = ..)]` is for prompt arguments",
+                );
+            }
+        }
         params.push(ResourceParam::Variable {
             ident,
             ty: &typed.ty,
+            complete: completer(&args).cloned(),
         });
     }
     if let Some((Uri::Template(_), variables, span)) = uri {

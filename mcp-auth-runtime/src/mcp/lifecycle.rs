@@ -21,6 +21,9 @@ impl Dispatcher {
         if !self.prompts.is_empty() {
             capabilities["prompts"] = json!({ "listChanged": false });
         }
+        if self.completes() {
+            capabilities["completions"] = json!({});
+        }
         capabilities
     }
 

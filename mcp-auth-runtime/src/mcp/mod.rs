@@ -16,6 +16,7 @@
 //! (what goes back to the transport).
 
 mod call;
+mod completion;
 mod detached;
 mod era;
 mod events;
@@ -151,6 +152,7 @@ impl Dispatcher {
             ("resources/read", _) if !self.resources.is_empty() => {
                 self.read_resource(&request, &ctx).await
             }
+            ("completion/complete", _) if self.completes() => self.complete(&request, &ctx).await,
             ("prompts/list", _) if !self.prompts.is_empty() => self.list_prompts(&request, &ctx),
             ("prompts/get", _) if !self.prompts.is_empty() => self.get_prompt(&request, &ctx).await,
             (method, _) => {

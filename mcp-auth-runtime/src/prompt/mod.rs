@@ -16,6 +16,7 @@ pub(crate) use arguments::{optional, required};
 pub use message::{GetPromptResult, PromptMessage, PromptOutput};
 pub(crate) use registry::Prompts;
 
+use crate::completion::CompletionDef;
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::tool::{StateType, ToolDef};
@@ -75,6 +76,7 @@ pub struct PromptMeta {
 pub struct PromptDef {
     meta: PromptMeta,
     handler: GetHandler,
+    completion: Option<CompletionDef>,
 }
 
 impl PromptDef {
@@ -84,7 +86,22 @@ impl PromptDef {
 
     /// A descriptor from its metadata and handler; checked when the server is built.
     pub(crate) fn new(meta: PromptMeta, handler: GetHandler) -> Self {
-        PromptDef { meta, handler }
+        PromptDef {
+            meta,
+            handler,
+            completion: None,
+        }
+    }
+
+    /// The same prompt with completers for some of its arguments.
+    pub(crate) fn with_completion(mut self, completion: CompletionDef) -> Self {
+        self.completion = Some(completion);
+        self
+    }
+
+    /// The completers of its arguments (`#[arg(complete = f)]`), if any.
+    pub fn completion(&self) -> Option<&CompletionDef> {
+        self.completion.as_ref()
     }
 
     /// The prompt's name.

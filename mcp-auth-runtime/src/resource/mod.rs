@@ -13,6 +13,7 @@ pub(crate) mod template;
 pub(crate) use registry::Resources;
 pub(crate) use template::UriTemplate;
 
+use crate::completion::CompletionDef;
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::result::ResourceContents;
@@ -134,6 +135,7 @@ pub struct ResourceMeta {
 pub struct ResourceDef {
     meta: ResourceMeta,
     handler: ReadHandler,
+    completion: Option<CompletionDef>,
 }
 
 impl ResourceDef {
@@ -143,7 +145,22 @@ impl ResourceDef {
 
     /// A descriptor from its metadata and handler; checked when the server is built.
     pub(crate) fn new(meta: ResourceMeta, handler: ReadHandler) -> Self {
-        ResourceDef { meta, handler }
+        ResourceDef {
+            meta,
+            handler,
+            completion: None,
+        }
+    }
+
+    /// The same template with completers for some of its variables.
+    pub(crate) fn with_completion(mut self, completion: CompletionDef) -> Self {
+        self.completion = Some(completion);
+        self
+    }
+
+    /// The completers of its template variables (`#[arg(complete = f)]`), if any.
+    pub fn completion(&self) -> Option<&CompletionDef> {
+        self.completion.as_ref()
     }
 
     /// The URI or template.

@@ -37,13 +37,16 @@ impl McpServerBuilder {
         let registry = Registry::new(self.tools);
         let state_type = self.state.as_ref().map(|(_, t)| *t);
         for resource in &self.resources {
-            check_state(resource.state(), state_type, |expected, given| {
-                BuildError::ResourceStateMismatch {
-                    resource: resource.name(),
-                    expected,
-                    given,
-                }
-            })?;
+            let completers = resource.completion().into_iter().flat_map(|c| c.states());
+            for wanted in resource.state().into_iter().chain(completers) {
+                check_state(Some(wanted), state_type, |expected, given| {
+                    BuildError::ResourceStateMismatch {
+                        resource: resource.name(),
+                        expected,
+                        given,
+                    }
+                })?;
+            }
         }
         let resources = Resources::new(self.resources)?;
         let prompts = check_prompts(self.prompts, state_type)?;
@@ -232,13 +235,17 @@ fn state_matches(wanted: StateType, given: Option<StateType>) -> bool {
 /// The prompts against each other (unique names) and the server's state type.
 fn check_prompts(prompts: Vec<PromptDef>, state: Option<StateType>) -> Result<Prompts, BuildError> {
     for prompt in &prompts {
-        check_state(prompt.state(), state, |expected, given| {
-            BuildError::PromptStateMismatch {
-                prompt: prompt.name(),
-                expected,
-                given,
-            }
-        })?;
+        // Completers get the same context, so they are checked as the prompt is.
+        let completers = prompt.completion().into_iter().flat_map(|c| c.states());
+        for wanted in prompt.state().into_iter().chain(completers) {
+            check_state(Some(wanted), state, |expected, given| {
+                BuildError::PromptStateMismatch {
+                    prompt: prompt.name(),
+                    expected,
+                    given,
+                }
+            })?;
+        }
     }
     Prompts::new(prompts)
 }

@@ -8,8 +8,9 @@
 //! fails if that check goes.
 
 use mcp_auth_runtime::__private::{
-    CallContext, GetFuture, PromptArgument, PromptArguments, PromptDef, PromptMeta, StateType,
-    context, prompt_def,
+    CallContext, CompleteFuture, Completion, CompletionRequest, GetFuture, PromptArgument,
+    PromptArguments, PromptDef, PromptMeta, StateType, completion_def, context, prompt_completing,
+    prompt_def,
 };
 use mcp_auth_runtime::{BuildError, GetPromptResult, PromptMessage};
 use mcp_auth_test_support::issuer::{Tokens, protected};
@@ -60,6 +61,15 @@ fn reminder_handler(call: CallContext, arguments: PromptArguments) -> GetFuture 
     })
 }
 
+/// Counts first, checks nothing, as [`reminder_handler`].
+fn complete_handler(call: CallContext, request: CompletionRequest) -> CompleteFuture {
+    Box::pin(async move {
+        let ctx = context::<Counter>(call)?;
+        ctx.state().0.fetch_add(1, Ordering::SeqCst);
+        Ok(Completion::new(vec![format!("{}-1", request.value())]))
+    })
+}
+
 fn reminder() -> PromptDef {
     let mut m = meta(
         "payment_reminder",
@@ -67,7 +77,11 @@ fn reminder() -> PromptDef {
         &["invoices:read", "invoices:remind"],
     );
     m.title = Some("Payment reminder");
-    prompt_def(m, reminder_handler)
+    let completion = completion_def(
+        vec![("invoice_id", Some(StateType::of::<Counter>()))],
+        complete_handler,
+    );
+    prompt_completing(prompt_def(m, reminder_handler), completion)
 }
 
 fn hello() -> PromptDef {
@@ -365,4 +379,47 @@ async fn the_builder_refuses_two_prompts_of_one_name_and_another_state() {
             ..
         })
     ));
+}
+
+/// The server's check is the only guard of the hand-written completer: without the prompt's
+/// scopes, `403` in both eras and every `Accept`, and the completer never runs.
+#[tokio::test]
+async fn a_completion_without_the_prompts_scopes_is_refused_before_the_completer_runs() {
+    let (addr, tokens, counter) = start_prompts(|b| b).await;
+    let params = json!({
+        "ref": { "type": "ref/prompt", "name": "payment_reminder" },
+        "argument": { "name": "invoice_id", "value": "INV" }
+    });
+    let token = tokens.of("alice", "invoices:read", 300);
+    for accept in ACCEPTS {
+        let request = modern_named(
+            addr,
+            &token,
+            accept,
+            "completion/complete",
+            params.clone(),
+            None,
+        );
+        Reply::of(request).await.assert_insufficient_scope(ALL);
+        let client = legacy_client(addr, &token).await;
+        let reply = legacy(&client, accept, "completion/complete", params.clone()).await;
+        reply.assert_insufficient_scope(ALL);
+    }
+    assert_eq!(counter.0.load(Ordering::SeqCst), 0, "no completer ran");
+    let token = tokens.of("alice", ALL, 300);
+    let request = modern_named(
+        addr,
+        &token,
+        ACCEPTS[0],
+        "completion/complete",
+        params,
+        None,
+    );
+    let reply = Reply::of(request).await;
+    assert_eq!(
+        reply.body["result"]["completion"]["values"],
+        json!(["INV-1"]),
+        "{reply:?}"
+    );
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
 }
