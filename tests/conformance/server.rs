@@ -1,9 +1,9 @@
 //! The fixture server of the official MCP conformance suite, written with the public API of
-//! mcp-auth only: the tools and resources of the suite's reference "everything server", and the
-//! diagnostic tools the 2026-07-28 `server-stateless` scenario calls, served without
-//! authentication (the suite sends no token) on loopback. What each scenario expects of it is
-//! written down in the scenarios' descriptions (`conformance list --server`, then
-//! `conformance server --scenario ..`); `run.sh` says which run.
+//! mcp-auth only: the tools, resources, prompts and completion of the suite's reference
+//! "everything server", and the diagnostic tools the 2026-07-28 `server-stateless` scenario
+//! calls, served without authentication (the suite sends no token) on loopback. What each
+//! scenario expects of it is written down in the scenarios' descriptions (`conformance list
+//! --server`, then `conformance server --scenario ..`); `run.sh` says which run.
 //!
 //! `cargo run -p mcp-auth-tests --bin conformance-server -- 127.0.0.1:3001`
 
@@ -388,10 +388,22 @@ async fn test_simple_prompt() -> Result<String, ToolError> {
     Ok("This is a simple prompt for testing.".into())
 }
 
+/// The values `arg1` of `test_prompt_with_arguments` completes to: those that start with what
+/// was typed (the suite types `test`; the spec's example types `par`).
+async fn arg1_values(request: CompletionRequest) -> Result<Vec<String>, ToolError> {
+    const VALUES: [&str; 6] = ["paris", "park", "party", "test", "testing", "tested"];
+    Ok(VALUES
+        .into_iter()
+        .filter(|value| value.starts_with(request.value()))
+        .map(String::from)
+        .collect())
+}
+
 /// A prompt with required arguments
 #[prompt(unscoped, title = "Prompt With Arguments")]
 async fn test_prompt_with_arguments(
     /// First test argument
+    #[arg(complete = arg1_values)]
     arg1: String,
     /// Second test argument
     arg2: String,
