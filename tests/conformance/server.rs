@@ -1,6 +1,9 @@
 //! The fixture server of the official MCP conformance suite, written with the public API of
-//! mcp-auth only: the tools of the suite's reference "everything server", served without
-//! authentication (the suite sends no token) on loopback.
+//! mcp-auth only: the tools, resources, prompts and completion of the suite's reference
+//! "everything server", and the diagnostic tools the 2026-07-28 `server-stateless` scenario
+//! calls, served without authentication (the suite sends no token) on loopback. What each
+//! scenario expects of it is written down in the scenarios' descriptions (`conformance list
+//! --server`, then `conformance server --scenario ..`); `run.sh` says which run.
 //!
 //! `cargo run -p mcp-auth-tests --bin conformance-server -- 127.0.0.1:3001`
 
@@ -233,18 +236,37 @@ async fn test_elicitation_sep1330_enums(ctx: ToolContext) -> Result<String, Tool
 
 /// A postal address.
 #[derive(Deserialize, JsonSchema, serde::Serialize)]
-#[schemars(rename = "address")]
+#[schemars(rename = "address", extend("$anchor" = "addressDef"))]
 struct Address {
     street: Option<String>,
     city: Option<String>,
 }
 
-/// The input of `json_schema_2020_12_tool`.
+/// How to reach the caller.
 #[derive(Deserialize, JsonSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "lowercase")]
+enum ContactMethod {
+    Phone,
+    Email,
+}
+
+/// The input of `json_schema_2020_12_tool`: the reference server's schema, with the
+/// composition (`allOf`/`anyOf`), conditional (`if`/`then`/`else`) and `$anchor` keywords of
+/// SEP-2106 that the suite checks are listed as declared.
+#[derive(Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "allOf" = [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+    "if" = { "properties": { "contactMethod": { "const": "phone" } }, "required": ["contactMethod"] },
+    "then" = { "required": ["phone"] },
+    "else" = { "required": ["email"] },
+))]
 struct SchemaInput {
     name: Option<String>,
     address: Option<Address>,
+    contact_method: Option<ContactMethod>,
+    phone: Option<String>,
+    email: Option<String>,
 }
 
 /// Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)
@@ -261,6 +283,159 @@ async fn json_schema_2020_12_tool(Args(input): Args<SchemaInput>) -> String {
 async fn test_reconnection() -> &'static str {
     tokio::time::sleep(Duration::from_millis(100)).await;
     "Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure."
+}
+
+/// Needs sampling: a client that did not declare it is refused with -32021 (SEP-2575)
+#[tool(unscoped)]
+async fn test_missing_capability(ctx: ToolContext) -> Result<String, ToolError> {
+    let request = json!({
+        "messages": [{ "role": "user", "content": { "type": "text", "text": "ping" } }],
+        "maxTokens": 10,
+    });
+    let result = ctx.sample(request).await?;
+    Ok(format!(
+        "LLM response: {}",
+        result["content"]["text"].as_str().unwrap_or_default()
+    ))
+}
+
+/// Asks for input: its response stream carries the request for input, never a request of its own (SEP-2575)
+#[tool(unscoped)]
+async fn test_streaming_elicitation(ctx: ToolContext) -> Result<String, ToolError> {
+    let schema = optional_fields(json!({ "response": { "type": "string" } }));
+    let answer = ctx.elicit("Please respond", schema).await?;
+    Ok(completed(&answer))
+}
+
+/// Logs while it runs: nothing reaches a client that set no log level (SEP-2575)
+#[tool(unscoped)]
+async fn test_logging_tool(ctx: ToolContext) -> &'static str {
+    for message in ["Logging tool started", "Logging tool completed"] {
+        ctx.log(LogLevel::Info, message);
+    }
+    "Logging tool executed successfully"
+}
+
+/// A static text resource for testing
+#[resource(
+    uri = "test://static-text",
+    unscoped,
+    name = "static-text",
+    title = "Static Text Resource",
+    mime_type = "text/plain"
+)]
+async fn static_text() -> Result<String, ToolError> {
+    Ok("This is the content of the static text resource.".into())
+}
+
+/// A static binary resource (image) for testing
+#[resource(
+    uri = "test://static-binary",
+    unscoped,
+    name = "static-binary",
+    title = "Static Binary Resource",
+    mime_type = "image/png"
+)]
+async fn static_binary() -> Result<Vec<ResourceContents>, ToolError> {
+    Ok(vec![ResourceContents {
+        uri: "test://static-binary".into(),
+        mime_type: Some("image/png".into()),
+        text: None,
+        blob: Some(TEST_IMAGE_BASE64.into()),
+    }])
+}
+
+/// The JSON of `test://template/{id}/data`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TemplateData {
+    id: String,
+    template_test: bool,
+    data: String,
+}
+
+/// A resource template with parameter substitution
+#[resource(
+    uri_template = "test://template/{id}/data",
+    unscoped,
+    name = "template",
+    title = "Resource Template",
+    mime_type = "application/json"
+)]
+async fn template(id: String) -> Result<TemplateData, ToolError> {
+    Ok(TemplateData {
+        data: format!("Data for ID: {id}"),
+        id,
+        template_test: true,
+    })
+}
+
+/// A text resource the subscription scenarios watch
+#[resource(
+    uri = "test://watched-resource",
+    unscoped,
+    name = "watched-resource",
+    title = "Watched Resource",
+    mime_type = "text/plain"
+)]
+async fn watched_resource() -> Result<String, ToolError> {
+    Ok("Watched resource content".into())
+}
+
+/// A simple prompt without arguments
+#[prompt(unscoped, title = "Simple Test Prompt")]
+async fn test_simple_prompt() -> Result<String, ToolError> {
+    Ok("This is a simple prompt for testing.".into())
+}
+
+/// The values `arg1` of `test_prompt_with_arguments` completes to: those that start with what
+/// was typed (the suite types `test`; the spec's example types `par`).
+async fn arg1_values(request: CompletionRequest) -> Result<Vec<String>, ToolError> {
+    const VALUES: [&str; 6] = ["paris", "park", "party", "test", "testing", "tested"];
+    Ok(VALUES
+        .into_iter()
+        .filter(|value| value.starts_with(request.value()))
+        .map(String::from)
+        .collect())
+}
+
+/// A prompt with required arguments
+#[prompt(unscoped, title = "Prompt With Arguments")]
+async fn test_prompt_with_arguments(
+    /// First test argument
+    #[arg(complete = arg1_values)]
+    arg1: String,
+    /// Second test argument
+    arg2: String,
+) -> Result<String, ToolError> {
+    Ok(format!(
+        "Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+    ))
+}
+
+/// A prompt that includes an embedded resource
+#[prompt(unscoped, title = "Prompt With Embedded Resource")]
+async fn test_prompt_with_embedded_resource(
+    /// URI of the resource to embed
+    #[arg(name = "resourceUri")]
+    resource_uri: String,
+) -> Result<Vec<PromptMessage>, ToolError> {
+    Ok(vec![
+        PromptMessage::user_resource(
+            ResourceContents::text(resource_uri, "Embedded resource content for testing.")
+                .with_mime_type("text/plain"),
+        ),
+        PromptMessage::user("Please process the embedded resource above."),
+    ])
+}
+
+/// A prompt that includes image content
+#[prompt(unscoped, title = "Prompt With Image")]
+async fn test_prompt_with_image() -> Result<Vec<PromptMessage>, ToolError> {
+    Ok(vec![
+        PromptMessage::user_content(Content::image(TEST_IMAGE_BASE64, "image/png")),
+        PromptMessage::user("Please analyze the image above."),
+    ])
 }
 
 #[tokio::main]
@@ -290,6 +465,21 @@ async fn main() -> std::io::Result<()> {
             test_elicitation_sep1330_enums,
             json_schema_2020_12_tool,
             test_reconnection,
+            test_missing_capability,
+            test_streaming_elicitation,
+            test_logging_tool,
+        ])
+        .resources(resources![
+            static_text,
+            static_binary,
+            template,
+            watched_resource
+        ])
+        .prompts(prompts![
+            test_simple_prompt,
+            test_prompt_with_arguments,
+            test_prompt_with_embedded_resource,
+            test_prompt_with_image
         ])
         .without_auth()
         .build()
