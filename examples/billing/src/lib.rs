@@ -23,6 +23,7 @@
 
 mod audit;
 mod cli;
+mod completions;
 mod dev;
 mod prompts;
 mod resources;

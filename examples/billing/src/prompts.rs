@@ -6,6 +6,7 @@ use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{PromptMessage, ResourceContents};
 
 use crate::audit::Called;
+use crate::completions::invoice_ids;
 use crate::store::{BillingError, Status, Store};
 
 /// Draft a payment reminder for an open invoice of your tenant.
@@ -16,6 +17,7 @@ use crate::store::{BillingError, Status, Store};
 pub(crate) async fn payment_reminder(
     ctx: ToolContext<Store>,
     /// The open invoice to remind the customer of, e.g. INV-2041.
+    #[arg(complete = invoice_ids)]
     invoice_id: String,
 ) -> Result<Vec<PromptMessage>, ToolError> {
     let detail = ctx

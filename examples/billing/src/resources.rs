@@ -7,6 +7,7 @@
 use mcp_auth_runtime::prelude::*;
 
 use crate::audit::Called;
+use crate::completions::invoice_ids;
 use crate::store::{InvoiceDetail, Store, Summary};
 
 /// The URI of an invoice's resource.
@@ -26,7 +27,7 @@ pub(crate) fn invoice_uri(invoice_id: &str) -> String {
 )]
 pub(crate) async fn invoice(
     ctx: ToolContext<Store>,
-    invoice_id: String,
+    #[arg(complete = invoice_ids)] invoice_id: String,
 ) -> Result<InvoiceDetail, ToolError> {
     ctx.state()
         .detail(ctx.auth(), Called::resource("invoice"), invoice_id)

@@ -808,6 +808,39 @@ impl Ledger<'_> {
     }
 
     /// Refunds a paid invoice, in full by default or by `amount_cents`, up to what remains.
+    /// The ids of the tenant's invoices that start with `prefix` (any case), newest first:
+    /// at most `limit` of them, and how many match in all.
+    pub(crate) fn ids_starting_with(
+        &mut self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<(Vec<String>, u64), BillingError> {
+        // `LIKE` is case-insensitive for ASCII; the prefix's own `%`, `_` and `\` are literal.
+        let escaped: String = prefix
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("{escaped}%");
+        let mut query = self.conn.prepare_cached(
+            "SELECT number FROM invoices
+             WHERE tenant = ?1 AND ('INV-' || number) LIKE ?2 ESCAPE '\\'
+             ORDER BY number DESC",
+        )?;
+        let mut ids = Vec::new();
+        let mut total = 0u64;
+        let mut rows = query.query(params![self.tenant, pattern])?;
+        while let Some(row) = rows.next()? {
+            total += 1;
+            if ids.len() < limit {
+                ids.push(invoice_id(row.get(0)?));
+            }
+        }
+        Ok((ids, total))
+    }
+
     /// What remains to refund of paid invoice `id`: its total less earlier refunds.
     pub(crate) fn refundable(&mut self, id: &str) -> Result<i64, BillingError> {
         let invoice = self.invoice(id)?;
