@@ -1,4 +1,5 @@
-//! Scopes that depend on the call: `require(scope = .., when = ..)` on tools and resources,
+//! Scopes that depend on the call: `require(scope = .., when = ..)` on tools, resources and
+//! prompts,
 //! `may_require` with `ctx.require_scopes(..)` in the body, over real HTTP with signed tokens
 //! in both eras and every `Accept` form, and in direct Rust calls.
 
@@ -81,6 +82,16 @@ async fn payout(ctx: ToolContext<Payments>, amount_cents: u64) -> Result<String,
     Ok(format!("payout of {amount_cents}"))
 }
 
+/// A note on a refund; one above the limit is for approvers only.
+#[prompt(
+    scope = "invoices:read",
+    require(scope = "payments:approve", when = amount_cents > LIMIT_CENTS)
+)]
+async fn refund_note(ctx: ToolContext<Payments>, amount_cents: u64) -> Result<String, ToolError> {
+    ctx.state().bodies.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("Explain the refund of {amount_cents}."))
+}
+
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 struct Payout {
     amount_cents: u64,
@@ -117,6 +128,7 @@ impl Server {
             .state(payments.clone())
             .tools(tools![refund_invoice, export_rows, undeclared])
             .resources(resources![payout])
+            .prompts(prompts![refund_note])
             .build()
             .unwrap();
         let scopes_supported = server
@@ -581,4 +593,73 @@ async fn a_large_payout_needs_the_approval_scope_in_both_eras() {
         }
     }
     assert_eq!(server.payments.ran(), 2 * ACCEPTS.len() * 2);
+}
+
+#[tokio::test]
+async fn a_prompt_above_the_limit_needs_the_approval_scope_in_both_eras() {
+    let server = Server::start().await;
+    let reader = server.token("invoices:read");
+    let approver = server.token("invoices:read payments:approve");
+    let nobody = server.token("payouts:read");
+    let get =
+        |amount: &str| json!({ "name": "refund_note", "arguments": { "amount_cents": amount } });
+    let text = |reply: &Reply| reply.body["result"]["messages"][0]["content"]["text"].clone();
+    for era in ERAS {
+        for accept in ACCEPTS {
+            let at = format!("{era}, {accept}");
+            let reply = server
+                .send(era, &reader, accept, "prompts/get", get("500"))
+                .await;
+            assert_eq!(
+                text(&reply),
+                "Explain the refund of 500.",
+                "{at}: {reply:?}"
+            );
+            for token in [&reader, &nobody] {
+                server
+                    .send(era, token, accept, "prompts/get", get("500000"))
+                    .await
+                    .assert_insufficient_scope("invoices:read payments:approve");
+            }
+            // An argument that does not parse: refused for the static scopes first.
+            server
+                .send(era, &nobody, accept, "prompts/get", get("lots"))
+                .await
+                .assert_insufficient_scope("invoices:read");
+            let reply = server
+                .send(era, &reader, accept, "prompts/get", get("lots"))
+                .await;
+            assert_eq!(reply.body["error"]["code"], -32602, "{at}: {reply:?}");
+            let reply = server
+                .send(era, &approver, accept, "prompts/get", get("500000"))
+                .await;
+            assert_eq!(text(&reply), "Explain the refund of 500000.", "{at}");
+        }
+    }
+    assert_eq!(server.payments.ran(), 2 * ACCEPTS.len() * 2);
+
+    let list = server
+        .send("modern", &reader, ACCEPTS[1], "prompts/list", json!({}))
+        .await;
+    assert_eq!(
+        list.body["result"]["prompts"][0]["_meta"],
+        json!({
+            ToolDef::SCOPES_META_KEY: ["invoices:read"],
+            ToolDef::CONDITIONAL_SCOPES_META_KEY: ["payments:approve"],
+        })
+    );
+
+    // A direct Rust call is refused the same way.
+    let payments = Payments::default();
+    let ctx = ToolContext::new(
+        payments.clone(),
+        AuthInfo::new("alice").with_scopes(["invoices:read"]),
+    );
+    let refused = refund_note(ctx, 500_000).await;
+    assert!(
+        matches!(&refused, Err(ToolError::InsufficientScope { required, .. })
+            if required == &["invoices:read", "payments:approve"]),
+        "{refused:?}"
+    );
+    assert_eq!(payments.ran(), 0);
 }

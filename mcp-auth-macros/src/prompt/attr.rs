@@ -7,6 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Token};
 
 use crate::attr::{ScopeValue, kw};
+use crate::authorize::{self, Require};
 use crate::resource::attr::value;
 
 /// One `key = value` or flag of `#[prompt(...)]`, the keyword's span kept for errors.
@@ -16,6 +17,8 @@ pub(crate) enum Arg {
     Name(Span, LitStr),
     Title(Span, LitStr),
     Description(Span, LitStr),
+    Require(Require),
+    MayRequire(Span, ScopeValue),
 }
 
 impl Arg {
@@ -27,6 +30,8 @@ impl Arg {
             Arg::Name(..) => "name",
             Arg::Title(..) => "title",
             Arg::Description(..) => "description",
+            Arg::Require(_) => "require",
+            Arg::MayRequire(..) => "may_require",
         }
     }
 
@@ -37,7 +42,9 @@ impl Arg {
             | Arg::Unscoped(span)
             | Arg::Name(span, _)
             | Arg::Title(span, _)
-            | Arg::Description(span, _) => *span,
+            | Arg::Description(span, _)
+            | Arg::MayRequire(span, _) => *span,
+            Arg::Require(require) => require.key,
         }
     }
 }
@@ -73,6 +80,11 @@ impl Parse for Arg {
         } else if lookahead.peek(kw::description) {
             let (span, lit) = value::<kw::description, _>(input)?;
             Ok(Arg::Description(span, lit))
+        } else if lookahead.peek(authorize::kw::require) {
+            Ok(Arg::Require(input.parse()?))
+        } else if lookahead.peek(authorize::kw::may_require) {
+            let (span, value) = value::<authorize::kw::may_require, _>(input)?;
+            Ok(Arg::MayRequire(span, value))
         } else {
             Err(lookahead.error())
         }

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 
 use super::valid::{Prompt, PromptParam};
 use crate::arg::{strip_param_attrs, with_completers};
+use crate::authorize;
 use crate::expand::{beside, insert_scope_guard, option, rt};
 
 pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
@@ -46,8 +47,14 @@ pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
         } else {
             quote!(prompt_optional)
         };
-        bindings.push(quote_spanned! {ty.span()=>
-            let #arg_ident: #ty = #rt::#parse::<#parsed>(&#arguments, #arg_name)?;
+        let parse = quote_spanned!(ty.span()=> #rt::#parse::<#parsed>(&#arguments, #arg_name));
+        // As `#[tool]` does: with conditions, the static scopes are checked by the guard
+        // inside the function together with the conditional ones, or first when an argument
+        // does not parse.
+        bindings.push(if prompt.authorization.conditions.is_empty() {
+            quote!(let #arg_ident: #ty = #parse?;)
+        } else {
+            quote!(let #arg_ident: #ty = #rt::parsed(&#ctx, &[#(#scopes),*], #parse)?;)
         });
     }
     let call_args = prompt.params.iter().map(|param| match param {
@@ -71,6 +78,12 @@ pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
             || quote!(::core::option::Option::None),
             |state| quote!(::core::option::Option::Some(#rt::StateType::of::<#state>())),
         );
+    let conditional_scopes = authorize::conditional_scopes(&prompt.authorization);
+    let static_check = prompt
+        .authorization
+        .conditions
+        .is_empty()
+        .then(|| quote!(#ctx.require_scopes(&[#(#scopes),*])?;));
     let completers: Vec<(String, &syn::Path)> = prompt
         .params
         .iter()
@@ -90,11 +103,12 @@ pub(crate) fn expand(prompt: &Prompt<'_>) -> TokenStream {
                 description: #description,
                 arguments: &[#(#declared),*],
                 scopes: &[#(#scopes),*],
+                conditional_scopes: &[#(#conditional_scopes),*],
                 state: #state,
             },
             |#ctx: #rt::CallContext, #arguments: #rt::PromptArguments| -> #rt::GetFuture {
                 ::std::boxed::Box::pin(async move {
-                    #ctx.require_scopes(&[#(#scopes),*])?;
+                    #static_check
                     #(#bindings)*
                     let #value = #ident(#(#call_args),*).await?;
                     #convert
@@ -132,6 +146,11 @@ fn user_fn(prompt: &Prompt<'_>) -> TokenStream {
         .params
         .iter()
         .position(|p| matches!(p, PromptParam::Context { .. }));
-    insert_scope_guard(&mut func, context, &prompt.scopes, &[]);
+    insert_scope_guard(
+        &mut func,
+        context,
+        &prompt.scopes,
+        &prompt.authorization.conditions,
+    );
     func.into_token_stream()
 }

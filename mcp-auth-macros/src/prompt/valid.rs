@@ -5,6 +5,7 @@ use syn::{FnArg, Ident, ItemFn, Pat, Type};
 use super::attr::{Arg, PromptArgs};
 use crate::arg::{ParamArg, completer, is_param_attr, param_args};
 use crate::ast::first_paragraph;
+use crate::authorize::{self, Authorization, Require};
 use crate::resource::valid::{
     check_signature, context_state, first_type_argument, non_empty, result_value,
 };
@@ -17,6 +18,8 @@ pub(crate) struct Prompt<'a> {
     pub(crate) title: Option<String>,
     pub(crate) description: Option<String>,
     pub(crate) scopes: Vec<String>,
+    /// `require(..)` over the arguments, and `may_require`.
+    pub(crate) authorization: Authorization,
     pub(crate) params: Vec<PromptParam<'a>>,
     /// `T` of the returned `Result<T, ToolError>`.
     pub(crate) output: &'a Type,
@@ -47,7 +50,13 @@ pub(crate) fn validate(func: &ItemFn, args: PromptArgs) -> syn::Result<Prompt<'_
     let mut errors = Errors::default();
     let args = args.args;
     check_signature(func, "prompt", &mut errors);
-    check_duplicate_keys(args.iter().map(|a| (a.key(), a.key_span())), &mut errors);
+    // `require(..)` is the one key that repeats: each adds a condition.
+    check_duplicate_keys(
+        args.iter()
+            .filter(|a| !matches!(a, Arg::Require(_)))
+            .map(|a| (a.key(), a.key_span())),
+        &mut errors,
+    );
     let scopes = decide_scopes(
         args.iter().find_map(|a| match a {
             Arg::Scope(_, value) => Some(value),
@@ -70,6 +79,26 @@ pub(crate) fn validate(func: &ItemFn, args: PromptArgs) -> syn::Result<Prompt<'_
     });
     let name = checked_name("prompt", explicit_name, func, &mut errors);
     let params = check_params(func, &mut errors);
+    let requires: Vec<&Require> = args
+        .iter()
+        .filter_map(|a| match a {
+            Arg::Require(require) => Some(require),
+            _ => None,
+        })
+        .collect();
+    let authorization = authorize::validate(
+        &requires,
+        args.iter().find_map(|a| match a {
+            Arg::MayRequire(_, value) => Some(value),
+            _ => None,
+        }),
+        scopes.as_deref(),
+        params
+            .iter()
+            .any(|p| matches!(p, PromptParam::Context { .. })),
+        "prompt",
+        &mut errors,
+    );
     let output = check_output(func, &mut errors);
     let (mut title, mut description) = (None, first_paragraph(&func.attrs));
     for arg in &args {
@@ -86,6 +115,7 @@ pub(crate) fn validate(func: &ItemFn, args: PromptArgs) -> syn::Result<Prompt<'_
         title,
         description,
         scopes: scopes.expect("errors finished above"),
+        authorization,
         params,
         output: output.expect("errors finished above"),
     })

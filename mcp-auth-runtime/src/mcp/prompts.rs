@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
+use crate::authorize::Declared;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::prompt::{PromptArguments, PromptDef};
 
@@ -56,18 +57,31 @@ impl Dispatcher {
             .cloned();
         let kind = CallKind::PromptGet;
         let mut observation = self.observe(kind, prompt.name(), None, sent, &auth);
-        if let Err(err) = self.scopes.require(&auth, prompt.scopes()) {
+        // With conditional scopes, the guard inside the function decides, after parsing the
+        // arguments, naming every scope the get needs in one refusal.
+        if prompt.conditional_scopes().is_empty()
+            && let Err(err) = self.scopes.require(&auth, prompt.scopes())
+        {
             observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, prompt.name(), &auth, err);
         }
         let arguments = match prompt_arguments(prompt, params.and_then(|p| p.get("arguments"))) {
             Ok(arguments) => arguments,
             Err(message) => {
+                // A caller without the static scopes learns nothing of its arguments.
+                if let Err(err) = self.scopes.require(&auth, prompt.scopes()) {
+                    observed(&mut observation, CallOutcome::Forbidden);
+                    return forbidden(request, prompt.name(), &auth, err);
+                }
                 observed(&mut observation, CallOutcome::InvalidArguments);
                 return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
             }
         };
-        let call = self.detached_context(&auth);
+        let call = self.detached_context(&auth).declaring(Declared {
+            name: prompt.name(),
+            scopes: prompt.scopes(),
+            conditional: prompt.conditional_scopes(),
+        });
         let handler = (prompt.handler())(call, arguments);
         let not_found = || unknown_prompt(request, name);
         let mut result = match self

@@ -64,6 +64,9 @@ pub struct PromptMeta {
     pub arguments: &'static [PromptArgument],
     /// Every scope `prompts/get` requires; empty for an `unscoped` prompt.
     pub scopes: &'static [&'static str],
+    /// Every scope a get may require beyond `scopes`, depending on its arguments
+    /// (`require(..)`) or on what the function finds (`may_require`).
+    pub conditional_scopes: &'static [&'static str],
     /// The state type of the handler's `ToolContext<S>`, if it takes one with a state.
     pub state: Option<StateType>,
 }
@@ -124,6 +127,11 @@ impl PromptDef {
         self.meta.scopes
     }
 
+    /// Every scope a get may require beyond [`scopes`](Self::scopes).
+    pub fn conditional_scopes(&self) -> &'static [&'static str] {
+        self.meta.conditional_scopes
+    }
+
     pub(crate) fn state(&self) -> Option<StateType> {
         self.meta.state
     }
@@ -159,6 +167,12 @@ impl PromptDef {
         entry.insert("arguments".into(), arguments.into());
         let mut meta = Map::new();
         meta.insert(Self::SCOPES_META_KEY.into(), self.meta.scopes.into());
+        if !self.meta.conditional_scopes.is_empty() {
+            meta.insert(
+                ToolDef::CONDITIONAL_SCOPES_META_KEY.into(),
+                self.meta.conditional_scopes.into(),
+            );
+        }
         entry.insert("_meta".into(), meta.into());
         Value::Object(entry)
     }

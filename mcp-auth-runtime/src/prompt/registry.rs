@@ -32,7 +32,10 @@ impl Prompts {
                     .expect("prompt descriptors serialize")
             })
             .collect();
-        let scopes = crate::scope::union(defs.iter().flat_map(|d| d.scopes().iter().copied()));
+        let scopes = crate::scope::union(
+            defs.iter()
+                .flat_map(|d| d.scopes().iter().chain(d.conditional_scopes()).copied()),
+        );
         Ok(Prompts {
             defs,
             by_name,
@@ -56,7 +59,7 @@ impl Prompts {
         &self.defs
     }
 
-    /// The union of every prompt's scopes, sorted.
+    /// The union of every prompt's scopes, conditional ones included, sorted.
     pub(crate) fn scopes(&self) -> &[&'static str] {
         &self.scopes
     }

@@ -44,6 +44,7 @@ fn meta(
         description: Some("test prompt"),
         arguments,
         scopes,
+        conditional_scopes: &[],
         state: Some(StateType::of::<Counter>()),
     }
 }
