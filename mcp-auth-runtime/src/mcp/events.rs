@@ -21,7 +21,7 @@ pub(crate) type Observer = Arc<dyn Fn(&CallEvent<'_>) + Send + Sync>;
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct CallEvent<'a> {
-    /// What was called: a tool, or a resource read.
+    /// What was called: a tool, a resource read or a prompt get.
     pub kind: CallKind,
     /// The name of the tool or prompt, or of the resource serving the URI read.
     pub name: &'static str,

@@ -51,10 +51,11 @@ impl Dispatcher {
             return unknown_prompt(request, name);
         };
         let auth = ctx.auth.clone();
-        let sent = params
-            .and_then(|p| p.get("arguments"))
-            .and_then(|a| a.as_object())
-            .cloned();
+        // Copied for the hook only: a caller refused for scope costs no copy otherwise.
+        let sent = self
+            .observer
+            .as_ref()
+            .and_then(|_| params?.get("arguments")?.as_object().cloned());
         let kind = CallKind::PromptGet;
         let mut observation = self.observe(kind, prompt.name(), None, sent, &auth);
         // With conditional scopes, the guard inside the function decides, after parsing the
