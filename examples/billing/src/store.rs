@@ -841,9 +841,11 @@ impl Ledger<'_> {
         Ok((ids, total))
     }
 
-    /// What remains to refund of paid invoice `id`: its total less earlier refunds.
+    /// What remains to refund of paid invoice `id`: its total less earlier refunds. An
+    /// invoice that is not paid has nothing to refund: the same error as [`Ledger::refund`].
     pub(crate) fn refundable(&mut self, id: &str) -> Result<i64, BillingError> {
         let invoice = self.invoice(id)?;
+        refundable(&invoice)?;
         Ok(invoice.total_cents - invoice.refunded_cents)
     }
 
@@ -854,13 +856,7 @@ impl Ledger<'_> {
         reason: Option<&str>,
     ) -> Result<RefundOutcome, BillingError> {
         let invoice = self.invoice(id)?;
-        if invoice.status != Status::Paid {
-            return Err(BillingError::Conflict(format!(
-                "{} is {}: only paid invoices can be refunded",
-                invoice.id,
-                invoice.status.as_str()
-            )));
-        }
+        refundable(&invoice)?;
         let refundable = invoice.total_cents - invoice.refunded_cents;
         let amount = amount_cents.unwrap_or(refundable);
         if amount <= 0 || amount > refundable {
@@ -919,6 +915,18 @@ impl Ledger<'_> {
             .optional()?
             .ok_or_else(not_found)
     }
+}
+
+/// Refuses to refund an invoice that is not paid.
+fn refundable(invoice: &Invoice) -> Result<(), BillingError> {
+    if invoice.status != Status::Paid {
+        return Err(BillingError::Conflict(format!(
+            "{} is {}: only paid invoices can be refunded",
+            invoice.id,
+            invoice.status.as_str()
+        )));
+    }
+    Ok(())
 }
 
 fn invoice_id(number: i64) -> String {

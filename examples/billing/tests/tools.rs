@@ -71,7 +71,12 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
         assert_eq!(prm["authorization_servers"], json!([origin]));
         assert_eq!(
             prm["scopes_supported"],
-            json!(["invoices:read", "invoices:write", "payments:write"])
+            json!([
+                "invoices:read",
+                "invoices:write",
+                "payments:approve",
+                "payments:write"
+            ])
         );
         let issuer: Value =
             get_json(&s.http, s.url("/.well-known/oauth-authorization-server")).await;
