@@ -815,6 +815,12 @@ impl Ledger<'_> {
         prefix: &str,
         limit: usize,
     ) -> Result<(Vec<String>, u64), BillingError> {
+        // No id is longer than `INV-` and 19 digits. A longer prefix matches none, and sent
+        // to SQLite it fails the whole completion once its pattern passes `LIKE`'s limit
+        // (50,000 bytes): an internal error, logged, for what was merely typed.
+        if prefix.chars().count() > MAX_ID_LEN {
+            return Ok((Vec::new(), 0));
+        }
         // `LIKE` is case-insensitive for ASCII; the prefix's own `%`, `_` and `\` are literal.
         let escaped: String = prefix
             .chars()
@@ -920,6 +926,9 @@ impl Ledger<'_> {
             .ok_or_else(not_found)
     }
 }
+
+/// The longest invoice id: `INV-` and the 19 digits of `i64::MAX`.
+const MAX_ID_LEN: usize = 4 + 19;
 
 fn invoice_id(number: i64) -> String {
     format!("INV-{number}")
