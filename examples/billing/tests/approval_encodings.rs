@@ -29,14 +29,15 @@ fn largest_refund(s: &TestServer) -> i64 {
     .unwrap()
 }
 
-/// `tools/call` of `refund_invoice` whose `params` are `params` exactly as written (so that a
-/// key may appear twice), in the 2026-07-28 era (`session: None`) or a handshake session.
+/// `tools/call` of `refund_invoice` with `arguments` exactly as written (so that a key may
+/// appear twice) and a progress token, in the 2026-07-28 era (`session: None`) or a handshake
+/// session.
 async fn raw_call(
     s: &TestServer,
     token: &str,
     session: Option<&str>,
     accept: &str,
-    params: &str,
+    arguments: &str,
 ) -> Reply {
     let request = s
         .http
@@ -44,26 +45,25 @@ async fn raw_call(
         .bearer_auth(token)
         .header("content-type", "application/json")
         .header("accept", accept);
-    let request = match session {
-        Some(session) => request
-            .header("mcp-session-id", session)
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#
-            )),
-        None => {
-            // `_meta` last, so that `params` may end in any key it likes.
-            let params = params.strip_suffix('}').expect("an object");
+    let (request, meta) = match session {
+        Some(session) => (
+            request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25"),
+            r#"{"progressToken":7}"#,
+        ),
+        None => (
             request
                 .header("mcp-protocol-version", "2026-07-28")
                 .header("mcp-method", "tools/call")
-                .header("mcp-name", "refund_invoice")
-                .body(format!(
-                    r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}},"progressToken":"p"}}}}}}"#
-                ))
-        }
+                .header("mcp-name", "refund_invoice"),
+            r#"{"progressToken":7,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#,
+        ),
     };
-    Reply::of(request).await
+    Reply::of(request.body(format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"refund_invoice","arguments":{arguments},"_meta":{meta}}}}}"#
+    )))
+    .await
 }
 
 #[tokio::test]
@@ -104,16 +104,43 @@ async fn no_encoding_of_the_amount_gets_a_refund_above_the_limit_through() {
             for accept in ACCEPTS {
                 for id in ids {
                     for amount in amounts {
-                        let params = format!(
-                            r#"{{"name":"refund_invoice","arguments":{{{id},{amount}}},"_meta":{{"progressToken":7}}}}"#
-                        );
+                        let params = format!("{{{id},{amount}}}");
                         let reply = raw_call(&s, &token, session, accept, &params).await;
-                        let refunded = reply.body["result"]["structuredContent"]["refund"]
-                            ["amount_cents"]
-                            .as_i64();
+                        let twice = ["\"invoice_id\"", "\"amount_cents\"", "\"reason\""]
+                            .iter()
+                            .any(|key| params.matches(key).count() > 1);
+                        if twice {
+                            // A member named twice is refused whole: which one counts is
+                            // not left to chance.
+                            assert_eq!(reply.status, 400, "{params}: {reply:?}");
+                            continue;
+                        }
+                        let refunded =
+                            reply.body["result"]["structuredContent"]["refund"]["amount_cents"]
+                                .as_i64();
                         assert!(
                             refunded.is_none_or(|cents| cents <= 100_000),
                             "{session:?} {accept} {params}: {reply:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Those that ask for more than the limit, however spelled, are one `403` naming every
+        // scope, before any byte of a stream, the progress token notwithstanding.
+        let above = [
+            r#""amount_cents":100001"#,
+            r#""amount_cents":null"#,
+            r#""reason":"x""#,
+        ];
+        for session in [Some(session.as_str()), None] {
+            for accept in ACCEPTS {
+                for id in &ids[..3] {
+                    for amount in above {
+                        let params = format!("{{{id},{amount}}}");
+                        let reply = raw_call(&s, &token, session, accept, &params).await;
+                        reply.assert_insufficient_scope(
+                            "invoices:write payments:write payments:approve",
                         );
                     }
                 }
