@@ -77,7 +77,10 @@ async fn undeclared(ctx: ToolContext<Payments>) -> Result<String, ToolError> {
     scope = "payouts:read",
     require(scope = "payments:approve", when = amount_cents > LIMIT_CENTS)
 )]
-async fn payout(ctx: ToolContext<Payments>, amount_cents: u64) -> Result<String, ToolError> {
+async fn payout(
+    ctx: ToolContext<Payments>,
+    #[arg(complete = payout_amounts)] amount_cents: u64,
+) -> Result<String, ToolError> {
     ctx.state().bodies.fetch_add(1, Ordering::SeqCst);
     Ok(format!("payout of {amount_cents}"))
 }
@@ -87,9 +90,22 @@ async fn payout(ctx: ToolContext<Payments>, amount_cents: u64) -> Result<String,
     scope = "invoices:read",
     require(scope = "payments:approve", when = amount_cents > LIMIT_CENTS)
 )]
-async fn refund_note(ctx: ToolContext<Payments>, amount_cents: u64) -> Result<String, ToolError> {
+async fn refund_note(
+    ctx: ToolContext<Payments>,
+    #[arg(complete = payout_amounts)] amount_cents: u64,
+) -> Result<String, ToolError> {
     ctx.state().bodies.fetch_add(1, Ordering::SeqCst);
     Ok(format!("Explain the refund of {amount_cents}."))
+}
+
+/// The payouts on record, small and large: which ones a caller may read depends on the
+/// amount, which the completer cannot know the condition of.
+async fn payout_amounts(
+    ctx: ToolContext<Payments>,
+    _request: CompletionRequest,
+) -> Result<Vec<String>, ToolError> {
+    ctx.state().bodies.fetch_add(1, Ordering::SeqCst);
+    Ok(vec!["500".into(), "500000".into()])
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -662,4 +678,83 @@ async fn a_prompt_above_the_limit_needs_the_approval_scope_in_both_eras() {
         "{refused:?}"
     );
     assert_eq!(payments.ran(), 0);
+}
+
+#[tokio::test]
+async fn a_template_with_conditional_scopes_completes_only_for_a_caller_holding_them_all() {
+    let server = Server::start().await;
+    let reader = server.token("payouts:read");
+    let approver = server.token("payouts:read payments:approve");
+    let complete = json!({
+        "ref": { "type": "ref/resource", "uri": "payout://{amount_cents}" },
+        "argument": { "name": "amount_cents", "value": "5" },
+    });
+    for era in ERAS {
+        for accept in ACCEPTS {
+            let at = format!("{era}, {accept}");
+            let before = server.payments.ran();
+            // The completer would name payouts only an approver may read.
+            let reply = server
+                .send(
+                    era,
+                    &reader,
+                    accept,
+                    "completion/complete",
+                    complete.clone(),
+                )
+                .await;
+            reply.assert_insufficient_scope("payouts:read payments:approve");
+            assert_eq!(
+                server.payments.ran(),
+                before,
+                "{at}: the completer did not run"
+            );
+            let reply = server
+                .send(
+                    era,
+                    &approver,
+                    accept,
+                    "completion/complete",
+                    complete.clone(),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{at}: {reply:?}");
+            assert_eq!(
+                reply.body["result"]["completion"]["values"],
+                json!(["500", "500000"]),
+                "{at}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_prompt_with_conditional_scopes_completes_only_for_a_caller_holding_them_all() {
+    let server = Server::start().await;
+    let reader = server.token("invoices:read");
+    let approver = server.token("invoices:read payments:approve");
+    let complete = json!({
+        "ref": { "type": "ref/prompt", "name": "refund_note" },
+        "argument": { "name": "amount_cents", "value": "5" },
+    });
+    for era in ERAS {
+        for accept in ACCEPTS {
+            let at = format!("{era}, {accept}");
+            let before = server.payments.ran();
+            let method = "completion/complete";
+            let reply = server
+                .send(era, &reader, accept, method, complete.clone())
+                .await;
+            reply.assert_insufficient_scope("invoices:read payments:approve");
+            assert_eq!(server.payments.ran(), before, "{at}: the completer ran");
+            let reply = server
+                .send(era, &approver, accept, method, complete.clone())
+                .await;
+            assert_eq!(
+                reply.body["result"]["completion"]["values"],
+                json!(["500", "500000"]),
+                "{at}: {reply:?}"
+            );
+        }
+    }
 }

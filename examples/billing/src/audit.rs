@@ -258,19 +258,30 @@ pub(crate) fn refusals(
     resources: &[ResourceDef],
     prompts: &[PromptDef],
 ) -> impl Fn(&CallEvent<'_>) + Send + Sync + 'static {
+    // What a refusal says each requires: its scopes, and those some calls require besides.
+    let requires = |scopes: &[&str], conditional: &[&str]| {
+        let mut text = format!("`{}`", scopes.join(" "));
+        if !conditional.is_empty() {
+            text.push_str(&format!(", and `{}` for some calls", conditional.join(" ")));
+        }
+        text
+    };
     let scopes: HashMap<Called, String> = tools
         .iter()
-        .map(|tool| (Called::tool(tool.name()), tool.scopes().join(" ")))
-        .chain(
-            resources
-                .iter()
-                .map(|res| (Called::resource(res.name()), res.scopes().join(" "))),
-        )
-        .chain(
-            prompts
-                .iter()
-                .map(|prompt| (Called::prompt(prompt.name()), prompt.scopes().join(" "))),
-        )
+        .map(|t| {
+            (
+                Called::tool(t.name()),
+                requires(t.scopes(), t.conditional_scopes()),
+            )
+        })
+        .chain(resources.iter().map(|r| {
+            let text = requires(r.scopes(), r.conditional_scopes());
+            (Called::resource(r.name()), text)
+        }))
+        .chain(prompts.iter().map(|p| {
+            let text = requires(p.scopes(), p.conditional_scopes());
+            (Called::prompt(p.name()), text)
+        }))
         .collect();
     move |event| {
         let called = match event.kind {
@@ -284,7 +295,7 @@ pub(crate) fn refusals(
             CallOutcome::Forbidden => (
                 Outcome::InsufficientScope,
                 format!(
-                    "insufficient scope: the {what} requires `{}`",
+                    "insufficient scope: the {what} requires {}",
                     scopes.get(&called).map_or("", String::as_str)
                 ),
             ),

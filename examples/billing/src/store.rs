@@ -815,6 +815,12 @@ impl Ledger<'_> {
         prefix: &str,
         limit: usize,
     ) -> Result<(Vec<String>, u64), BillingError> {
+        // No id is longer than `INV-` and 19 digits. A longer prefix matches none, and sent
+        // to SQLite it fails the whole completion once its pattern passes `LIKE`'s limit
+        // (50,000 bytes): an internal error, logged, for what was merely typed.
+        if prefix.chars().count() > MAX_ID_LEN {
+            return Ok((Vec::new(), 0));
+        }
         // `LIKE` is case-insensitive for ASCII; the prefix's own `%`, `_` and `\` are literal.
         let escaped: String = prefix
             .chars()
@@ -841,19 +847,27 @@ impl Ledger<'_> {
         Ok((ids, total))
     }
 
-    /// What remains to refund of paid invoice `id`: its total less earlier refunds. An
-    /// invoice that is not paid has nothing to refund: the same error as [`Ledger::refund`].
-    pub(crate) fn refundable(&mut self, id: &str) -> Result<i64, BillingError> {
+    /// What paid invoice `id` has had refunded, and what remains to refund. An invoice that
+    /// is not paid has nothing to refund: the same error as [`Ledger::refund`].
+    pub(crate) fn refund_state(&mut self, id: &str) -> Result<(i64, i64), BillingError> {
         let invoice = self.invoice(id)?;
         refundable(&invoice)?;
-        Ok(invoice.total_cents - invoice.refunded_cents)
+        Ok((
+            invoice.refunded_cents,
+            invoice.total_cents - invoice.refunded_cents,
+        ))
     }
 
+    ///
+    /// `unapproved_limit`: when the caller may not approve refunds, the most that the refunds
+    /// of one invoice may total; checked here, in the refund's transaction, so that refunds
+    /// racing each other cannot pass it together.
     pub(crate) fn refund(
         &mut self,
         id: &str,
         amount_cents: Option<i64>,
         reason: Option<&str>,
+        unapproved_limit: Option<i64>,
     ) -> Result<RefundOutcome, BillingError> {
         let invoice = self.invoice(id)?;
         refundable(&invoice)?;
@@ -864,6 +878,16 @@ impl Ledger<'_> {
                 "amount_cents must be between 1 and {refundable} (the total of {} less what was \
                  refunded already), got {amount}",
                 invoice.id
+            )));
+        }
+        if let Some(limit) = unapproved_limit
+            && invoice.refunded_cents + amount > limit
+        {
+            return Err(BillingError::Conflict(format!(
+                "the refunds of {} would total {} cents, above {limit}: that needs the \
+                 payments:approve scope; nothing was refunded",
+                invoice.id,
+                invoice.refunded_cents + amount
             )));
         }
         let number = parse_invoice_id(id);
@@ -928,6 +952,9 @@ fn refundable(invoice: &Invoice) -> Result<(), BillingError> {
     }
     Ok(())
 }
+
+/// The longest invoice id: `INV-` and the 19 digits of `i64::MAX`.
+const MAX_ID_LEN: usize = 4 + 19;
 
 fn invoice_id(number: i64) -> String {
     format!("INV-{number}")

@@ -112,15 +112,19 @@ pub(crate) async fn void_invoice(
         })
 }
 
-/// Refunds above this many cents also need `payments:approve`.
+/// Refunds of one invoice totalling above this many cents also need [`APPROVE`].
 pub(crate) const APPROVAL_LIMIT_CENTS: i64 = 100_000;
+
+/// The scope that approves large refunds.
+const APPROVE: &str = "payments:approve";
 
 /// Refund a paid invoice of your tenant, in full or in part.
 ///
 /// Without `amount_cents` the rest of the invoice is refunded. The refund is recorded with you
 /// as its author; an invoice refunded in full becomes `refunded`. Each call refunds again.
-/// A refund above 100,000 cents ($1,000.00) also needs the `payments:approve` scope. When the
-/// client can show a form, the user is asked to confirm first.
+/// A refund that takes the invoice's refunds above 100,000 cents ($1,000.00) in all also needs
+/// the `payments:approve` scope. When the client can show a form, the user is asked to confirm
+/// first.
 #[tool(
     scope = ["invoices:write", "payments:write"],
     require(
@@ -141,17 +145,23 @@ pub(crate) async fn refund_invoice(
     /// Why the money is returned.
     reason: Option<String>,
 ) -> Result<RefundOutcome, ToolError> {
-    if amount_cents.is_none() {
-        // "The rest" is only known from the invoice: decided here, before the confirmation
-        // sends anything, so that a refusal is still a `403`. Refunds only ever lower the
-        // rest, so a refund made in between cannot make this check too lenient.
+    // Approval is for refunds that take an invoice's refunds above the limit, in one refund
+    // or in several: splitting a refund does not avoid it. What was refunded already is only
+    // known from the invoice: decided here, before the confirmation sends anything, so that a
+    // refusal is still a `403`; and again in the refund's transaction (`Ledger::refund`), so
+    // that refunds racing each other cannot pass together.
+    let approved = ctx.require_scopes(&[APPROVE]).is_ok();
+    if !approved {
         let id = invoice_id.clone();
-        let rest = ctx
+        let state = ctx
             .state()
-            .peek(ctx.auth(), move |l| l.refundable(&id))
+            .peek(ctx.auth(), move |l| l.refund_state(&id))
             .await;
-        if rest.is_ok_and(|rest| rest > APPROVAL_LIMIT_CENTS) {
-            ctx.require_scopes(&["payments:approve"])?;
+        // Without the state (no such paid invoice), the refund below fails and is audited.
+        if let Ok((refunded, rest)) = state
+            && refunded + amount_cents.unwrap_or(rest) > APPROVAL_LIMIT_CENTS
+        {
+            ctx.require_scopes(&[APPROVE])?;
         }
     }
     confirm_refund(&ctx, &invoice_id, amount_cents).await?;
@@ -160,7 +170,10 @@ pub(crate) async fn refund_invoice(
             ctx.auth(),
             "refund_invoice",
             Some(invoice_id.clone()),
-            move |ledger| ledger.refund(&invoice_id, amount_cents, reason.as_deref()),
+            move |ledger| {
+                let limit = (!approved).then_some(APPROVAL_LIMIT_CENTS);
+                ledger.refund(&invoice_id, amount_cents, reason.as_deref(), limit)
+            },
         )
         .await
         .inspect(|outcome| {

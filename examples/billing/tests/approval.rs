@@ -159,3 +159,47 @@ async fn the_conditional_scope_is_declared_in_the_listing_and_the_metadata() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn splitting_a_refund_does_not_avoid_the_approval() {
+    TestServer::run(async |s| {
+        let plain = s.token("rita", Some("acme"), REFUND);
+        let approver = s.token("amy", Some("acme"), APPROVE);
+        for era in ERAS {
+            let rita = EraClient::new(&s, &plain, era).await;
+            for accept in ACCEPTS {
+                // INV-2045 (310,000): refunds of up to 100,000 in all need no approval.
+                let first = refund(&rita, accept, "INV-2045", Some(1)).await;
+                assert_eq!(
+                    first.structured()["refund"]["amount_cents"],
+                    1,
+                    "{era:?} {accept}"
+                );
+            }
+        }
+        // 6 cents refunded so far; 99,994 more is the limit exactly.
+        let rita = EraClient::new(&s, &plain, Era::Modern).await;
+        let at_limit = refund(&rita, ACCEPTS[0], "INV-2045", Some(99_994)).await;
+        assert_eq!(at_limit.structured()["invoice"]["refunded_cents"], 100_000);
+        let before = s.snapshot();
+        for era in ERAS {
+            let rita = EraClient::new(&s, &plain, era).await;
+            for accept in ACCEPTS {
+                // One cent more, or the rest, would take the refunds above it.
+                for amount in [Some(1), None] {
+                    let reply = refund(&rita, accept, "INV-2045", amount).await;
+                    assert_eq!(
+                        challenged(&reply),
+                        approve_all(),
+                        "{era:?} {accept} {amount:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(s.snapshot(), before, "nothing was refunded");
+        let amy = EraClient::new(&s, &approver, Era::Handshake).await;
+        let approved = refund(&amy, ACCEPTS[1], "INV-2045", Some(1)).await;
+        assert_eq!(approved.structured()["invoice"]["refunded_cents"], 100_001);
+    })
+    .await;
+}

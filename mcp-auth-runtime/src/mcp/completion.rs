@@ -2,8 +2,8 @@
 //! variable.
 //!
 //! A completion can leak data (the ids of invoices, say), so it runs under the scopes of what
-//! it completes: without every scope of the prompt or template, `403` before the completer
-//! runs. The completer sees the caller through its `ToolContext`, to suggest only what the
+//! it completes: without every scope of the prompt or template (its conditional scopes
+//! included), `403` before the completer runs. The completer sees the caller through its `ToolContext`, to suggest only what the
 //! caller may see. An unknown prompt or template, and an argument it does not have, are
 //! invalid params (`-32602`); an argument without a completer gets an empty completion.
 
@@ -17,10 +17,11 @@ use crate::jsonrpc::{Request, code};
 use crate::prompt::PromptArguments;
 use crate::resource::ResourceUri;
 
-/// What a `ref` names: its name for logs, its scopes, its arguments and its completers.
+/// What a `ref` names: its name for logs, the scopes a completion of it requires, its
+/// arguments and its completers.
 struct Target<'a> {
     name: &'static str,
-    scopes: &'static [&'static str],
+    scopes: Vec<&'static str>,
     arguments: Vec<&'a str>,
     completion: Option<&'a CompletionDef>,
 }
@@ -49,7 +50,7 @@ impl Dispatcher {
             return invalid("invalid params: no prompt or resource template matches `ref`");
         };
         let auth = ctx.auth.clone();
-        if let Err(err) = self.scopes.require(&auth, target.scopes) {
+        if let Err(err) = self.scopes.require(&auth, &target.scopes) {
             return forbidden(request, target.name, &auth, err);
         }
         let argument = params.and_then(|p| p.get("argument"));
@@ -104,9 +105,11 @@ impl Dispatcher {
         match text("type")? {
             "ref/prompt" => {
                 let prompt = self.prompts.get(text("name")?)?;
+                // Its conditional scopes too, as for a template (below).
+                let scopes = prompt.scopes().iter().chain(prompt.conditional_scopes());
                 Some(Target {
                     name: prompt.name(),
-                    scopes: prompt.scopes(),
+                    scopes: scopes.copied().collect(),
                     arguments: prompt.arguments().iter().map(|a| a.name).collect(),
                     completion: prompt.completion(),
                 })
@@ -117,9 +120,17 @@ impl Dispatcher {
                     let ResourceUri::Template(template) = resource.uri() else {
                         return None;
                     };
+                    // Its conditional scopes too: which values a read would refuse without
+                    // them is decided by conditions over the whole value, which a completer
+                    // of a prefix cannot apply, so only a caller who could read every value
+                    // may see them suggested.
+                    let scopes = resource
+                        .scopes()
+                        .iter()
+                        .chain(resource.conditional_scopes());
                     (template == uri).then(|| Target {
                         name: resource.name(),
-                        scopes: resource.scopes(),
+                        scopes: scopes.copied().collect(),
                         arguments: variables(template),
                         completion: resource.completion(),
                     })
