@@ -507,3 +507,49 @@ async fn an_update_published_in_a_tenant_reaches_that_tenants_subscribers_only()
     assert_eq!(acme[0].next_soon().await, updated(SUMMARY));
     assert_eq!(globex[0].next_soon().await, updated(SUMMARY));
 }
+
+/// How many times `counted` ran.
+static COUNTED_READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A report whose every read is counted.
+#[resource(uri_template = "report://{n}", scope = "invoices:read")]
+async fn counted(n: String) -> Result<String, ToolError> {
+    COUNTED_READS.fetch_add(1, Ordering::SeqCst);
+    Ok(n)
+}
+
+#[tokio::test]
+async fn listen_past_the_stream_cap_is_refused_before_any_read_runs() {
+    let (listener, tokens, builder) = protected("listen-cap").await;
+    let addr = listener.local_addr().unwrap();
+    let server = builder
+        .resources(resources![counted])
+        .max_streams_per_principal(1)
+        .build()
+        .unwrap();
+    serve_on(listener, server.into_router());
+    let token = tokens.of("alice", "invoices:read", 300);
+    let open = listen(addr, &token, ACCEPTS[0], json!(["report://0"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    let mut events = EventReader::new(open);
+    assert_eq!(
+        events.next_soon().await["method"],
+        "notifications/subscriptions/acknowledged"
+    );
+    // The caller holds its one stream: every further listen is refused, and refusing it
+    // must not cost a read per URI asked for first.
+    let before = COUNTED_READS.load(Ordering::SeqCst);
+    let uris: Vec<String> = (0..50).map(|n| format!("report://{n}")).collect();
+    for accept in ACCEPTS {
+        let reply = Reply::of(listen(addr, &token, accept, json!(uris))).await;
+        assert_eq!(reply.status, 429, "{reply:?}");
+    }
+    assert_eq!(COUNTED_READS.load(Ordering::SeqCst), before, "reads ran");
+    // The scope check still comes first: no scope, no stream slot taken, `403` (not `429`).
+    let none = tokens.of("alice", "", 300);
+    let reply = Reply::of(listen(addr, &none, ACCEPTS[0], json!(uris))).await;
+    reply.assert_insufficient_scope("invoices:read");
+}
