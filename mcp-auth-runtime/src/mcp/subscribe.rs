@@ -28,8 +28,25 @@ impl Dispatcher {
         if let Err(refused) = self.readable(request, ctx, &[uri]).await {
             return refused;
         }
+        // Which of the resource's conditional scopes this token holds: what the read just
+        // allowed may have depended on them, so delivery requires them of the stream's token
+        // (which, in a session, may be another, narrower, token of the same principal).
+        let held = self
+            .resources
+            .resolve(uri)
+            .map(|(resource, _)| {
+                let conditional = resource.conditional_scopes();
+                let missing = self.scopes.missing(&ctx.auth, conditional);
+                let held: Vec<&str> = conditional
+                    .iter()
+                    .copied()
+                    .filter(|s| !missing.contains(s))
+                    .collect();
+                held.join(" ")
+            })
+            .unwrap_or_default();
         match store
-            .subscribe(session, &ctx.auth, uri, self.max_subscriptions)
+            .subscribe(session, &ctx.auth, uri, &held, self.max_subscriptions)
             .await
         {
             Ok(true) => respond(request, &json!({})),

@@ -240,18 +240,24 @@ impl Hub {
                         listeners.push((entry.tx.clone(), id.clone()));
                     }
                     Target::Listen { .. } => {}
-                    Target::Session(id) => sessions.push((entry.tx.clone(), id.clone())),
+                    Target::Session(id) => {
+                        sessions.push((entry.tx.clone(), id.clone(), entry.auth.clone()))
+                    }
                 }
             }
         }
         if !sessions.is_empty()
             && let Some(store) = &mcp.sessions
         {
-            let ids: Vec<&str> = sessions.iter().map(|(_, id)| id.as_str()).collect();
+            let ids: Vec<&str> = sessions.iter().map(|(_, id, _)| id.as_str()).collect();
             let subscribed = store.subscribed(&ids, uri).await;
             let note = notification(uri, title, None);
-            for ((tx, _), subscribed) in sessions.iter().zip(subscribed) {
-                if subscribed {
+            for ((tx, _, auth), subscribed) in sessions.iter().zip(subscribed) {
+                // The conditional scopes the subscribing token held, required of this
+                // stream's token too.
+                let Some(held) = subscribed else { continue };
+                let held: Vec<&str> = held.split_whitespace().collect();
+                if mcp.scopes.missing(auth, &held).is_empty() {
                     offer(tx, note.clone());
                 }
             }

@@ -553,3 +553,66 @@ async fn listen_past_the_stream_cap_is_refused_before_any_read_runs() {
     let reply = Reply::of(listen(addr, &none, ACCEPTS[0], json!(uris))).await;
     reply.assert_insufficient_scope("invoices:read");
 }
+
+/// A document; the secret ones need `docs:secret` as well.
+#[resource(
+    uri_template = "doc://{id}",
+    scope = "docs:read",
+    require(scope = "docs:secret", when = id.starts_with("secret"))
+)]
+async fn doc(_ctx: ToolContext, id: String) -> Result<String, ToolError> {
+    Ok(id)
+}
+
+#[tokio::test]
+async fn a_stream_whose_token_lacks_a_conditional_scope_the_subscription_needed_receives_nothing() {
+    let (listener, tokens, builder) = protected("conditional-updates").await;
+    let addr = listener.local_addr().unwrap();
+    let server = builder.resources(resources![doc]).build().unwrap();
+    serve_on(listener, server.clone().into_router());
+    let broad = tokens.of("alice", "docs:read docs:secret", 300);
+    let narrow = tokens.of("alice", "docs:read", 300);
+    let alice = session(addr, &broad).await;
+    // The narrower token of the same principal cannot read, nor subscribe to, a secret one.
+    let reply = in_session(
+        &alice,
+        &narrow,
+        ACCEPTS[1],
+        "resources/read",
+        "doc://secret-1",
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let reply = in_session(
+        &alice,
+        &broad,
+        ACCEPTS[1],
+        "resources/subscribe",
+        "doc://secret-1",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let reply = in_session(
+        &alice,
+        &narrow,
+        ACCEPTS[1],
+        "resources/subscribe",
+        "doc://plain-1",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    // The session's stream, opened with the narrower token: the secret document's update,
+    // subscribed to with `docs:secret`, does not reach it; the plain one's does.
+    let mut events = open_stream(&alice, &narrow).await;
+    server.notify_resource_updated("doc://secret-1");
+    server.notify_resource_updated("doc://plain-1");
+    assert_eq!(events.next_soon().await, updated("doc://plain-1"));
+    drop(events);
+
+    // Opened with the token that subscribed, it does.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut events = open_stream(&alice, &broad).await;
+    server.notify_resource_updated("doc://secret-1");
+    assert_eq!(events.next_soon().await, updated("doc://secret-1"));
+}
