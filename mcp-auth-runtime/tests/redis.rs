@@ -847,6 +847,45 @@ mod subscriptions {
         assert_eq!(events.next_soon().await["params"]["uri"], LOGO);
     }
 
+    #[tokio::test]
+    async fn a_session_streaming_from_two_replicas_receives_each_update_once() {
+        let Some((_redis, tokens, (a, server_a), (b, _server_b))) = cluster().await else {
+            return;
+        };
+        let token = tokens.of("alice", "invoices:read", 300);
+        let on_a = Client::new(a, Some(&token));
+        assert_eq!(on_a.initialize().await, 200);
+        let on_b = same_session_at(b, &token, &on_a);
+        // One stream per replica for the one session: an update goes to one of them only
+        // (streamable HTTP: a message is sent on one stream, never broadcast on several).
+        let mut streams = [
+            standalone_stream(&on_a).await,
+            standalone_stream(&on_b).await,
+        ];
+        in_session(&on_a, "resources/subscribe", SUMMARY).await;
+        in_session(&on_a, "resources/subscribe", LOGO).await;
+        for _ in 0..3 {
+            server_a.notify_resource_updated(SUMMARY);
+        }
+        server_a.notify_resource_updated(LOGO);
+        // Each stream's events up to the sentinel (the LOGO update, which reaches one
+        // stream only as well): three SUMMARY updates in all, then the sentinel once.
+        let mut summaries = 0;
+        let mut sentinels = 0;
+        for events in &mut streams {
+            while let Ok(Some(note)) =
+                tokio::time::timeout(Duration::from_millis(500), events.next()).await
+            {
+                match note["params"]["uri"].as_str() {
+                    Some(SUMMARY) => summaries += 1,
+                    Some(LOGO) => sentinels += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!((summaries, sentinels), (3, 1));
+    }
+
     /// A client of the replica at `addr` that uses the session `from` opened, with `token`.
     fn same_session_at(addr: SocketAddr, token: &str, from: &Client) -> Client {
         let client = Client::without_session(addr, Some(token));

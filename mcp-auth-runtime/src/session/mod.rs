@@ -186,6 +186,19 @@ impl SessionStore {
         }
     }
 
+    /// For each of the sessions `ids`, whether this replica is the one to deliver the update
+    /// `update` on the session's stream: a session may have a stream open in each replica,
+    /// and a message goes on one stream only. Always with sessions in memory (one process,
+    /// one stream per session); with Redis, the first replica to claim it, and no one when
+    /// Redis cannot be reached.
+    pub(crate) async fn claim(&self, ids: &[&str], update: &str) -> Vec<bool> {
+        match self {
+            SessionStore::Memory(_) => vec![true; ids.len()],
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => store.claim(ids, update).await,
+        }
+    }
+
     /// Sends a resource update, or the end of a session, to every replica (with sessions in
     /// Redis), each of which applies it to its own streams; `false` when there is no other
     /// replica to reach, and the caller applies it here.

@@ -289,6 +289,30 @@ impl RedisSessions {
         found.unwrap_or_else(|_| vec![None; ids.len()])
     }
 
+    /// One round trip: for each session, whether this replica is the first to claim the
+    /// delivery of `update` (a claim expires after a minute). An update without an id (from
+    /// a replica that gives none) is delivered by every replica.
+    pub(crate) async fn claim(&self, ids: &[&str], update: &str) -> Vec<bool> {
+        if update.is_empty() || ids.is_empty() {
+            return vec![true; ids.len()];
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("SET")
+                .arg(format!("{}:sent:{id}:{update}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(60_000);
+        }
+        let claimed: Result<Vec<Option<String>>, _> =
+            bounded(pipe.query_async(&mut self.connection.clone())).await;
+        match claimed {
+            Ok(claimed) => claimed.iter().map(Option::is_some).collect(),
+            Err(_) => vec![false; ids.len()],
+        }
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), String> {
         let ping = redis::cmd("PING");
         bounded(ping.query_async::<String>(&mut self.connection.clone()))
