@@ -654,7 +654,17 @@ mod subscriptions {
         Ok("logo".into())
     }
 
-    /// A replica serving the two resources, tokens checked against `issuer`'s keys.
+    /// A document; the secret ones need `docs:secret` as well.
+    #[resource(
+        uri_template = "doc://{id}",
+        scope = "invoices:read",
+        require(scope = "docs:secret", when = id.starts_with("secret"))
+    )]
+    async fn doc(_ctx: ToolContext, id: String) -> Result<String, ToolError> {
+        Ok(id)
+    }
+
+    /// A replica serving the three resources, tokens checked against `issuer`'s keys.
     async fn replica(
         redis: &RedisServer,
         prefix: &str,
@@ -670,7 +680,7 @@ mod subscriptions {
             .build()
             .unwrap();
         let server = McpServer::builder("replica", "1.0.0")
-            .resources(resources![summary, logo])
+            .resources(resources![summary, logo, doc])
             .resource(RESOURCE)
             .authorization_server(issuer.url.clone())
             .verifier(verifier)
@@ -814,6 +824,66 @@ mod subscriptions {
             note["params"],
             json!({ "uri": SUMMARY, "_meta": { "io.modelcontextprotocol/subscriptionId": 9 } })
         );
+    }
+
+    #[tokio::test]
+    async fn a_conditional_scope_the_subscription_needed_is_required_of_the_stream_on_every_replica()
+     {
+        let Some((_redis, tokens, (a, _server_a), (b, server_b))) = cluster().await else {
+            return;
+        };
+        let broad = tokens.of("alice", "invoices:read docs:secret", 300);
+        let narrow = tokens.of("alice", "invoices:read", 300);
+        let on_a = Client::new(a, Some(&broad));
+        assert_eq!(on_a.initialize().await, 200);
+        // Subscribed through B with `docs:secret`; streamed from A with a token without it.
+        let on_b = same_session_at(b, &broad, &on_a);
+        in_session(&on_b, "resources/subscribe", "doc://secret-1").await;
+        in_session(&on_b, "resources/subscribe", LOGO).await;
+        let narrow_on_a = same_session_at(a, &narrow, &on_a);
+        let mut events = standalone_stream(&narrow_on_a).await;
+        server_b.notify_resource_updated("doc://secret-1");
+        server_b.notify_resource_updated(LOGO);
+        assert_eq!(events.next_soon().await["params"]["uri"], LOGO);
+    }
+
+    #[tokio::test]
+    async fn a_session_streaming_from_two_replicas_receives_each_update_once() {
+        let Some((_redis, tokens, (a, server_a), (b, _server_b))) = cluster().await else {
+            return;
+        };
+        let token = tokens.of("alice", "invoices:read", 300);
+        let on_a = Client::new(a, Some(&token));
+        assert_eq!(on_a.initialize().await, 200);
+        let on_b = same_session_at(b, &token, &on_a);
+        // One stream per replica for the one session: an update goes to one of them only
+        // (streamable HTTP: a message is sent on one stream, never broadcast on several).
+        let mut streams = [
+            standalone_stream(&on_a).await,
+            standalone_stream(&on_b).await,
+        ];
+        in_session(&on_a, "resources/subscribe", SUMMARY).await;
+        in_session(&on_a, "resources/subscribe", LOGO).await;
+        for _ in 0..3 {
+            server_a.notify_resource_updated(SUMMARY);
+        }
+        server_a.notify_resource_updated(LOGO);
+        // Each stream's events up to the sentinel (the LOGO update, which reaches one
+        // stream only as well): three SUMMARY updates in all, then the sentinel once.
+        let mut summaries = 0;
+        let mut sentinels = 0;
+        for events in &mut streams {
+            while let Ok(Some(note)) =
+                tokio::time::timeout(Duration::from_millis(500), events.next()).await
+            {
+                match note["params"]["uri"].as_str() {
+                    Some(SUMMARY) => summaries += 1,
+                    Some(LOGO) => sentinels += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!((summaries, sentinels), (3, 1));
     }
 
     /// A client of the replica at `addr` that uses the session `from` opened, with `token`.

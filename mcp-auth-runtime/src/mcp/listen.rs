@@ -19,7 +19,7 @@ impl Dispatcher {
     /// URI is checked as a read would be, and every refusal comes before the stream opens
     /// (see [`super::subscribe`]).
     pub(super) async fn listen(&self, request: &Request, ctx: &RequestCtx) -> Reply {
-        let uris = match self.listen_uris(request, ctx).await {
+        let uris = match self.listen_uris(request, ctx) {
             Ok(uris) => uris,
             Err(refused) => return refused,
         };
@@ -36,6 +36,11 @@ impl Dispatcher {
                 "too many open streams: close one before opening another",
             );
         };
+        // The handlers run only once the caller holds a stream slot (see `listen_uris`).
+        let asked: Vec<&str> = uris.iter().map(String::as_str).collect();
+        if let Err(refused) = self.read_each(request, ctx, &asked).await {
+            return refused;
+        }
         let id = serde_json::from_str::<Value>(request.id.0.get()).unwrap_or(Value::Null);
         let mut honored = json!({});
         let mut updates = None;
@@ -44,7 +49,7 @@ impl Dispatcher {
             sorted.sort();
             honored["resourceSubscriptions"] = json!(sorted);
             let target = Target::Listen {
-                uris,
+                uris: uris.into_iter().collect(),
                 id: id.clone(),
             };
             updates = self.updates.register(target, ctx.auth.clone());

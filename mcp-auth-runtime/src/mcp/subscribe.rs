@@ -9,8 +9,6 @@
 //! delivered only while the stream's token holds the resource's scopes (see
 //! `updates::hub`).
 
-use std::collections::HashSet;
-
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -30,8 +28,25 @@ impl Dispatcher {
         if let Err(refused) = self.readable(request, ctx, &[uri]).await {
             return refused;
         }
+        // Which of the resource's conditional scopes this token holds: what the read just
+        // allowed may have depended on them, so delivery requires them of the stream's token
+        // (which, in a session, may be another, narrower, token of the same principal).
+        let held = self
+            .resources
+            .resolve(uri)
+            .map(|(resource, _)| {
+                let conditional = resource.conditional_scopes();
+                let missing = self.scopes.missing(&ctx.auth, conditional);
+                let held: Vec<&str> = conditional
+                    .iter()
+                    .copied()
+                    .filter(|s| !missing.contains(s))
+                    .collect();
+                held.join(" ")
+            })
+            .unwrap_or_default();
         match store
-            .subscribe(session, &ctx.auth, uri, self.max_subscriptions)
+            .subscribe(session, &ctx.auth, uri, &held, self.max_subscriptions)
             .await
         {
             Ok(true) => respond(request, &json!({})),
@@ -105,6 +120,18 @@ impl Dispatcher {
         ctx: &RequestCtx,
         uris: &[&str],
     ) -> Result<(), Reply> {
+        self.scoped(request, ctx, uris)?;
+        self.read_each(request, ctx, uris).await
+    }
+
+    /// The part of [`readable`](Self::readable) that runs no handler: every URI is served by
+    /// a resource, and the caller holds every scope they require.
+    pub(super) fn scoped(
+        &self,
+        request: &Request,
+        ctx: &RequestCtx,
+        uris: &[&str],
+    ) -> Result<(), Reply> {
         let mut required: Vec<String> = Vec::new();
         let mut missing: Vec<String> = Vec::new();
         for uri in uris {
@@ -126,6 +153,16 @@ impl Dispatcher {
             let err = ToolError::InsufficientScope { required, missing };
             return Err(forbidden(request, "resources/subscribe", &ctx.auth, err));
         }
+        Ok(())
+    }
+
+    /// The part of [`readable`](Self::readable) that runs each URI's handler, as a read.
+    pub(super) async fn read_each(
+        &self,
+        request: &Request,
+        ctx: &RequestCtx,
+        uris: &[&str],
+    ) -> Result<(), Reply> {
         for uri in uris {
             // The read itself, under this request's id: its refusal is this request's.
             let read = Request {
@@ -142,19 +179,22 @@ impl Dispatcher {
     }
 
     /// The `resourceSubscriptions` of a `subscriptions/listen`, each once, checked as
-    /// [`readable`](Self::readable); empty when it asks for none.
-    pub(super) async fn listen_uris(
+    /// [`scoped`](Self::scoped) (the caller then takes its stream slot, and only then are
+    /// the handlers run, by [`read_each`](Self::read_each), so that a caller holding its
+    /// maximum of streams cannot have up to `max_subscriptions` reads run per refused
+    /// request); in the order asked, empty when it asks for none.
+    pub(super) fn listen_uris(
         &self,
         request: &Request,
         ctx: &RequestCtx,
-    ) -> Result<HashSet<String>, Reply> {
+    ) -> Result<Vec<String>, Reply> {
         let asked = request
             .params
             .as_ref()
             .and_then(|p| p.get("notifications"))
             .and_then(|n| n.get("resourceSubscriptions"));
         let Some(asked) = asked.filter(|a| !a.is_null()) else {
-            return Ok(HashSet::new());
+            return Ok(Vec::new());
         };
         let invalid =
             |message: String| error(request, StatusCode::OK, code::INVALID_PARAMS, message);
@@ -183,7 +223,7 @@ impl Dispatcher {
         if !uris.is_empty() && self.resources.is_empty() {
             return Err(super::resources::not_found(request, uris[0]));
         }
-        self.readable(request, ctx, &uris).await?;
+        self.scoped(request, ctx, &uris)?;
         Ok(uris.into_iter().map(str::to_owned).collect())
     }
 }

@@ -1,6 +1,6 @@
 //! Sessions kept in this process: the default, for a server that runs as one replica.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,7 +23,9 @@ struct Entry {
     serial: u64,
     /// The URIs the session subscribed to (`resources/subscribe`), at most the configured
     /// maximum; they end with the session.
-    subscriptions: Mutex<HashSet<String>>,
+    /// With each, the conditional scopes of its resource that the subscribing token held
+    /// (space-separated), which delivery requires of the stream's token.
+    subscriptions: Mutex<HashMap<String, String>>,
 }
 
 /// The sessions of one server, in this process.
@@ -193,6 +195,7 @@ impl MemorySessions {
         id: &str,
         auth: &AuthInfo,
         uri: &str,
+        held: &str,
         max: usize,
     ) -> Result<bool, SessionError> {
         let entry = self.entry(id, auth)?;
@@ -200,13 +203,10 @@ impl MemorySessions {
             .subscriptions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if subscriptions.contains(uri) {
-            return Ok(true);
-        }
-        if subscriptions.len() >= max {
+        if !subscriptions.contains_key(uri) && subscriptions.len() >= max {
             return Ok(false);
         }
-        subscriptions.insert(uri.to_owned());
+        subscriptions.insert(uri.to_owned(), held.to_owned());
         Ok(true)
     }
 
@@ -226,18 +226,19 @@ impl MemorySessions {
         Ok(())
     }
 
-    /// Whether the live session `id` subscribed to `uri`; `false` for an unknown or expired
-    /// session. Does not mark the session used: a notification is no request of its client.
-    pub(crate) fn subscribed(&self, id: &str, uri: &str) -> bool {
+    /// The conditional scopes recorded with the live session `id`'s subscription to `uri`;
+    /// `None` when it has none, or for an unknown or expired session. Does not mark the
+    /// session used: a notification is no request of its client.
+    pub(crate) fn subscribed(&self, id: &str, uri: &str) -> Option<String> {
         let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
-        sessions.get(id).is_some_and(|entry| {
-            !self.expired(entry, self.now())
-                && entry
-                    .subscriptions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .contains(uri)
-        })
+        let entry = sessions
+            .get(id)
+            .filter(|entry| !self.expired(entry, self.now()))?;
+        let subscriptions = entry
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        subscriptions.get(uri).cloned()
     }
 
     /// Drops every expired session.
@@ -329,25 +330,33 @@ mod tests {
             .create(&alice, "2025-11-25", ClientSupport::default())
             .unwrap();
         let id = &session.id;
-        assert_eq!(store.subscribe(id, &alice, "a://1", 2), Ok(true));
-        assert_eq!(store.subscribe(id, &alice, "a://1", 2), Ok(true), "again");
-        assert_eq!(store.subscribe(id, &alice, "a://2", 2), Ok(true));
-        assert_eq!(store.subscribe(id, &alice, "a://3", 2), Ok(false), "full");
+        assert_eq!(store.subscribe(id, &alice, "a://1", "", 2), Ok(true));
         assert_eq!(
-            store.subscribe(id, &bob, "a://3", 9),
+            store.subscribe(id, &alice, "a://1", "", 2),
+            Ok(true),
+            "again"
+        );
+        assert_eq!(store.subscribe(id, &alice, "a://2", "", 2), Ok(true));
+        assert_eq!(
+            store.subscribe(id, &alice, "a://3", "", 2),
+            Ok(false),
+            "full"
+        );
+        assert_eq!(
+            store.subscribe(id, &bob, "a://3", "", 9),
             Err(SessionError::NotFound)
         );
         assert_eq!(
             store.unsubscribe(id, &bob, "a://1"),
             Err(SessionError::NotFound)
         );
-        assert!(store.subscribed(id, "a://1"));
+        assert_eq!(store.subscribed(id, "a://1"), Some(String::new()));
         assert_eq!(store.unsubscribe(id, &alice, "a://unknown"), Ok(()));
         assert_eq!(store.unsubscribe(id, &alice, "a://1"), Ok(()));
-        assert!(!store.subscribed(id, "a://1"));
-        assert_eq!(store.subscribe(id, &alice, "a://3", 2), Ok(true));
+        assert_eq!(store.subscribed(id, "a://1"), None);
+        assert_eq!(store.subscribe(id, &alice, "a://3", "", 2), Ok(true));
         store.remove(id, &alice).unwrap();
-        assert!(!store.subscribed(id, "a://2"));
+        assert_eq!(store.subscribed(id, "a://2"), None);
     }
 
     #[test]

@@ -139,19 +139,24 @@ impl SessionStore {
         }
     }
 
-    /// Records that the session `id` of `auth`'s principal subscribed to `uri`: `Ok(false)`
-    /// when it holds `max` subscriptions already.
+    /// Records that the session `id` of `auth`'s principal subscribed to `uri`, with the
+    /// conditional scopes of its resource that `auth` held (`held`, space-separated, which
+    /// delivery requires of the stream's token): `Ok(false)` when it holds `max`
+    /// subscriptions already.
     pub(crate) async fn subscribe(
         &self,
         id: &str,
         auth: &AuthInfo,
         uri: &str,
+        held: &str,
         max: usize,
     ) -> Result<bool, SessionError> {
         match self {
-            SessionStore::Memory(store) => store.subscribe(id, auth, uri, max),
+            SessionStore::Memory(store) => store.subscribe(id, auth, uri, held, max),
             #[cfg(feature = "redis")]
-            SessionStore::Redis(store, limits) => store.subscribe(id, auth, uri, max, limits).await,
+            SessionStore::Redis(store, limits) => {
+                store.subscribe(id, auth, uri, held, max, limits).await
+            }
         }
     }
 
@@ -170,13 +175,27 @@ impl SessionStore {
         }
     }
 
-    /// For each of the sessions `ids`, whether it is live and subscribed to `uri`; `false`
-    /// for all of them when the store cannot be reached (nothing is delivered on a guess).
-    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<bool> {
+    /// For each of the sessions `ids`, if it is live and subscribed to `uri`, the conditional
+    /// scopes recorded with the subscription; `None` for all of them when the store cannot
+    /// be reached (nothing is delivered on a guess).
+    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<Option<String>> {
         match self {
             SessionStore::Memory(store) => ids.iter().map(|id| store.subscribed(id, uri)).collect(),
             #[cfg(feature = "redis")]
             SessionStore::Redis(store, _) => store.subscribed(ids, uri).await,
+        }
+    }
+
+    /// For each of the sessions `ids`, whether this replica is the one to deliver the update
+    /// `update` on the session's stream: a session may have a stream open in each replica,
+    /// and a message goes on one stream only. Always with sessions in memory (one process,
+    /// one stream per session); with Redis, the first replica to claim it, and no one when
+    /// Redis cannot be reached.
+    pub(crate) async fn claim(&self, ids: &[&str], update: &str) -> Vec<bool> {
+        match self {
+            SessionStore::Memory(_) => vec![true; ids.len()],
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(store, _) => store.claim(ids, update).await,
         }
     }
 

@@ -243,6 +243,7 @@ impl RedisSessions {
         id: &str,
         auth: &AuthInfo,
         uri: &str,
+        held: &str,
         max: usize,
         limits: &Limits,
     ) -> Result<bool, SessionError> {
@@ -253,7 +254,8 @@ impl RedisSessions {
             .arg(principal_hash(auth))
             .arg(uri)
             .arg(max)
-            .arg(limits.idle_timeout.as_millis() as u64);
+            .arg(limits.idle_timeout.as_millis() as u64)
+            .arg(held);
         let done: Value = bounded(invocation.invoke_async(&mut self.connection.clone())).await?;
         Ok(!matches!(check_owner(done, auth)?, Value::Int(2)))
     }
@@ -275,16 +277,40 @@ impl RedisSessions {
     }
 
     /// One round trip for all the sessions with a stream in this process.
-    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<bool> {
+    pub(crate) async fn subscribed(&self, ids: &[&str], uri: &str) -> Vec<Option<String>> {
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("SISMEMBER")
+            pipe.cmd("HGET")
                 .arg(format!("{}:subs:{id}", self.prefix))
                 .arg(uri);
         }
-        let found: Result<Vec<bool>, _> =
+        let found: Result<Vec<Option<String>>, _> =
             bounded(pipe.query_async(&mut self.connection.clone())).await;
-        found.unwrap_or_else(|_| vec![false; ids.len()])
+        found.unwrap_or_else(|_| vec![None; ids.len()])
+    }
+
+    /// One round trip: for each session, whether this replica is the first to claim the
+    /// delivery of `update` (a claim expires after a minute). An update without an id (from
+    /// a replica that gives none) is delivered by every replica.
+    pub(crate) async fn claim(&self, ids: &[&str], update: &str) -> Vec<bool> {
+        if update.is_empty() || ids.is_empty() {
+            return vec![true; ids.len()];
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("SET")
+                .arg(format!("{}:sent:{id}:{update}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(60_000);
+        }
+        let claimed: Result<Vec<Option<String>>, _> =
+            bounded(pipe.query_async(&mut self.connection.clone())).await;
+        match claimed {
+            Ok(claimed) => claimed.iter().map(Option::is_some).collect(),
+            Err(_) => vec![false; ids.len()],
+        }
     }
 
     pub(crate) async fn ping(&self) -> Result<(), String> {
@@ -479,7 +505,8 @@ return 1
 });
 
 /// Records a subscription of a session of the principal, up to the maximum (`2` when full),
-/// with the session's lifetime: it ends with the session.
+/// with the session's lifetime: it ends with the session. A hash: the URI, and the
+/// conditional scopes the subscribing token held.
 static SUBSCRIBE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -489,8 +516,8 @@ local owner = redis.call('HGET', p .. ':session:' .. id, 'principal')
 if not owner then return 0 end
 if owner ~= who then return -1 end
 local subs = p .. ':subs:' .. id
-if redis.call('SISMEMBER', subs, uri) == 0 and redis.call('SCARD', subs) >= max then return 2 end
-redis.call('SADD', subs, uri)
+if redis.call('HEXISTS', subs, uri) == 0 and redis.call('HLEN', subs) >= max then return 2 end
+redis.call('HSET', subs, uri, ARGV[7])
 redis.call('PEXPIRE', subs, idle)
 return 1
 ",
@@ -505,7 +532,7 @@ local p, id, who = ARGV[1], ARGV[2], ARGV[3]
 local owner = redis.call('HGET', p .. ':session:' .. id, 'principal')
 if not owner then return 0 end
 if owner ~= who then return -1 end
-redis.call('SREM', p .. ':subs:' .. id, ARGV[4])
+redis.call('HDEL', p .. ':subs:' .. id, ARGV[4])
 return 1
 ",
     )

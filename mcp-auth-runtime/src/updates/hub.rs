@@ -38,6 +38,10 @@ enum Job {
 /// receive it (all callers when `None`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Update {
+    /// Random, the same in every replica: a session streaming from several replicas gets
+    /// the update on one stream only (see [`SessionStore::claim`](crate::session::SessionStore::claim)).
+    #[serde(default)]
+    pub(crate) id: String,
     pub(crate) uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) title: Option<String>,
@@ -240,18 +244,35 @@ impl Hub {
                         listeners.push((entry.tx.clone(), id.clone()));
                     }
                     Target::Listen { .. } => {}
-                    Target::Session(id) => sessions.push((entry.tx.clone(), id.clone())),
+                    Target::Session(id) => {
+                        sessions.push((entry.tx.clone(), id.clone(), entry.auth.clone()))
+                    }
                 }
             }
         }
         if !sessions.is_empty()
             && let Some(store) = &mcp.sessions
         {
-            let ids: Vec<&str> = sessions.iter().map(|(_, id)| id.as_str()).collect();
+            let ids: Vec<&str> = sessions.iter().map(|(_, id, _)| id.as_str()).collect();
             let subscribed = store.subscribed(&ids, uri).await;
+            // The conditional scopes the subscribing token held, required of this stream's
+            // token too.
+            let receiving: Vec<_> = sessions
+                .iter()
+                .zip(subscribed)
+                .filter(|((_, _, auth), subscribed)| {
+                    subscribed.as_deref().is_some_and(|held| {
+                        let held: Vec<&str> = held.split_whitespace().collect();
+                        mcp.scopes.missing(auth, &held).is_empty()
+                    })
+                })
+                .map(|((tx, id, _), _)| (tx, id.as_str()))
+                .collect();
+            let ids: Vec<&str> = receiving.iter().map(|(_, id)| *id).collect();
+            let claimed = store.claim(&ids, &update.id).await;
             let note = notification(uri, title, None);
-            for ((tx, _), subscribed) in sessions.iter().zip(subscribed) {
-                if subscribed {
+            for ((tx, _), claimed) in receiving.iter().zip(claimed) {
+                if claimed {
                     offer(tx, note.clone());
                 }
             }

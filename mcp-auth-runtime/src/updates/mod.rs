@@ -97,6 +97,7 @@ impl Notifier {
 
     fn publish(&self, uri: &str, title: Option<&str>, tenant: Option<&str>) {
         self.hub.publish(Update {
+            id: crate::random::token(16),
             uri: uri.to_owned(),
             title: title.map(str::to_owned),
             tenant: tenant.map(str::to_owned),

@@ -507,3 +507,112 @@ async fn an_update_published_in_a_tenant_reaches_that_tenants_subscribers_only()
     assert_eq!(acme[0].next_soon().await, updated(SUMMARY));
     assert_eq!(globex[0].next_soon().await, updated(SUMMARY));
 }
+
+/// How many times `counted` ran.
+static COUNTED_READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A report whose every read is counted.
+#[resource(uri_template = "report://{n}", scope = "invoices:read")]
+async fn counted(n: String) -> Result<String, ToolError> {
+    COUNTED_READS.fetch_add(1, Ordering::SeqCst);
+    Ok(n)
+}
+
+#[tokio::test]
+async fn listen_past_the_stream_cap_is_refused_before_any_read_runs() {
+    let (listener, tokens, builder) = protected("listen-cap").await;
+    let addr = listener.local_addr().unwrap();
+    let server = builder
+        .resources(resources![counted])
+        .max_streams_per_principal(1)
+        .build()
+        .unwrap();
+    serve_on(listener, server.into_router());
+    let token = tokens.of("alice", "invoices:read", 300);
+    let open = listen(addr, &token, ACCEPTS[0], json!(["report://0"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    let mut events = EventReader::new(open);
+    assert_eq!(
+        events.next_soon().await["method"],
+        "notifications/subscriptions/acknowledged"
+    );
+    // The caller holds its one stream: every further listen is refused, and refusing it
+    // must not cost a read per URI asked for first.
+    let before = COUNTED_READS.load(Ordering::SeqCst);
+    let uris: Vec<String> = (0..50).map(|n| format!("report://{n}")).collect();
+    for accept in ACCEPTS {
+        let reply = Reply::of(listen(addr, &token, accept, json!(uris))).await;
+        assert_eq!(reply.status, 429, "{reply:?}");
+    }
+    assert_eq!(COUNTED_READS.load(Ordering::SeqCst), before, "reads ran");
+    // The scope check still comes first: no scope, no stream slot taken, `403` (not `429`).
+    let none = tokens.of("alice", "", 300);
+    let reply = Reply::of(listen(addr, &none, ACCEPTS[0], json!(uris))).await;
+    reply.assert_insufficient_scope("invoices:read");
+}
+
+/// A document; the secret ones need `docs:secret` as well.
+#[resource(
+    uri_template = "doc://{id}",
+    scope = "docs:read",
+    require(scope = "docs:secret", when = id.starts_with("secret"))
+)]
+async fn doc(_ctx: ToolContext, id: String) -> Result<String, ToolError> {
+    Ok(id)
+}
+
+#[tokio::test]
+async fn a_stream_whose_token_lacks_a_conditional_scope_the_subscription_needed_receives_nothing() {
+    let (listener, tokens, builder) = protected("conditional-updates").await;
+    let addr = listener.local_addr().unwrap();
+    let server = builder.resources(resources![doc]).build().unwrap();
+    serve_on(listener, server.clone().into_router());
+    let broad = tokens.of("alice", "docs:read docs:secret", 300);
+    let narrow = tokens.of("alice", "docs:read", 300);
+    let alice = session(addr, &broad).await;
+    // The narrower token of the same principal cannot read, nor subscribe to, a secret one.
+    let reply = in_session(
+        &alice,
+        &narrow,
+        ACCEPTS[1],
+        "resources/read",
+        "doc://secret-1",
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let reply = in_session(
+        &alice,
+        &broad,
+        ACCEPTS[1],
+        "resources/subscribe",
+        "doc://secret-1",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let reply = in_session(
+        &alice,
+        &narrow,
+        ACCEPTS[1],
+        "resources/subscribe",
+        "doc://plain-1",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    // The session's stream, opened with the narrower token: the secret document's update,
+    // subscribed to with `docs:secret`, does not reach it; the plain one's does.
+    let mut events = open_stream(&alice, &narrow).await;
+    server.notify_resource_updated("doc://secret-1");
+    server.notify_resource_updated("doc://plain-1");
+    assert_eq!(events.next_soon().await, updated("doc://plain-1"));
+    drop(events);
+
+    // Opened with the token that subscribed, it does.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut events = open_stream(&alice, &broad).await;
+    server.notify_resource_updated("doc://secret-1");
+    assert_eq!(events.next_soon().await, updated("doc://secret-1"));
+}
