@@ -34,7 +34,14 @@
 //! Workflows are [`#[prompt]`](macro@prompt)s, listed with [`prompts!`] and
 //! [`McpServerBuilder::prompts`], under the same guarantees; `#[arg(complete = f)]` on a
 //! prompt argument or template variable answers `completion/complete` under the scopes of
-//! what it completes.
+//! what it completes. Clients subscribe to resources, and application code tells them of
+//! changes through a [`Notifier`], across replicas with Redis.
+//!
+//! A call that needs more than its static scopes when its arguments say so declares it in the
+//! attribute, `#[tool(scope = "invoices:write", require(scope = "payments:approve", when =
+//! amount_cents > 100_000))]`, on tools, resources and prompts alike: one `403` names every
+//! scope the call needs, before its body runs (see [`auth`], "Scopes that depend on the
+//! arguments").
 //!
 //! # Getting started
 //!
