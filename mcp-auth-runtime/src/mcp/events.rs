@@ -127,49 +127,32 @@ impl Dispatcher {
         };
         let params = request.params.as_ref();
         let field = |name: &str| params.and_then(|p| p.get(name)).and_then(Value::as_str);
-        match request.method.as_str() {
-            "tools/call" => {
-                if let Some(tool) = field("name").and_then(|name| self.registry.get(name)) {
-                    observer(&CallEvent {
-                        kind: CallKind::Tool,
-                        name: tool.name(),
-                        uri: None,
-                        auth,
-                        arguments: params
-                            .and_then(|p| p.get("arguments"))
-                            .and_then(Value::as_object),
-                        outcome,
-                    });
-                }
-            }
-            "prompts/get" => {
-                if let Some(prompt) = field("name").and_then(|name| self.prompts.get(name)) {
-                    observer(&CallEvent {
-                        kind: CallKind::PromptGet,
-                        name: prompt.name(),
-                        uri: None,
-                        auth,
-                        arguments: params
-                            .and_then(|p| p.get("arguments"))
-                            .and_then(Value::as_object),
-                        outcome,
-                    });
-                }
-            }
-            "resources/read" => {
-                let uri = field("uri");
-                if let Some((resource, _)) = uri.and_then(|uri| self.resources.resolve(uri)) {
-                    observer(&CallEvent {
-                        kind: CallKind::ResourceRead,
-                        name: resource.name(),
-                        uri,
-                        auth,
-                        arguments: None,
-                        outcome,
-                    });
-                }
-            }
-            _ => {}
+        let arguments = params
+            .and_then(|p| p.get("arguments"))
+            .and_then(Value::as_object);
+        let uri = field("uri");
+        // What the request reached, if anything: a request naming nothing is not reported.
+        let reached = match request.method.as_str() {
+            "tools/call" => field("name")
+                .and_then(|name| self.registry.get(name))
+                .map(|tool| (CallKind::Tool, tool.name(), None, arguments)),
+            "prompts/get" => field("name")
+                .and_then(|name| self.prompts.get(name))
+                .map(|prompt| (CallKind::PromptGet, prompt.name(), None, arguments)),
+            "resources/read" => uri
+                .and_then(|uri| self.resources.resolve(uri))
+                .map(|(resource, _)| (CallKind::ResourceRead, resource.name(), uri, None)),
+            _ => None,
+        };
+        if let Some((kind, name, uri, arguments)) = reached {
+            observer(&CallEvent {
+                kind,
+                name,
+                uri,
+                auth,
+                arguments,
+                outcome,
+            });
         }
     }
 }
