@@ -193,7 +193,10 @@ impl SessionStore {
     /// Redis cannot be reached.
     pub(crate) async fn claim(&self, ids: &[&str], update: &str) -> Vec<bool> {
         match self {
-            SessionStore::Memory(_) => vec![true; ids.len()],
+            SessionStore::Memory(_) => {
+                let _ = update;
+                vec![true; ids.len()]
+            }
             #[cfg(feature = "redis")]
             SessionStore::Redis(store, _) => store.claim(ids, update).await,
         }
