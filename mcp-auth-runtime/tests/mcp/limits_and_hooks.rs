@@ -7,6 +7,7 @@ use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{CallOutcome, McpServerBuilder};
+use mcp_auth_test_support::fixture::time_left_in_window;
 use mcp_auth_test_support::{Client, bind_endpoint, retry_after, serve_on};
 use serde_json::json;
 
@@ -66,6 +67,7 @@ async fn start(
 #[tokio::test]
 async fn callers_over_their_request_budget_get_429_with_retry_after() {
     let addr = start(|b| b.rate_limits(RateLimits::local().requests(Quota::per_minute(3)))).await;
+    minute_left().await;
     let alice = Client::without_session(addr, Some("user-alice"));
     for _ in 0..3 {
         assert_eq!(alice.call("whoami", json!({})).await.0, 200);
@@ -95,6 +97,7 @@ async fn callers_over_their_request_budget_get_429_with_retry_after() {
 async fn a_tool_budget_limits_that_tool_only() {
     let addr =
         start(|b| b.rate_limits(RateLimits::local().tool("void_it", Quota::per_minute(2)))).await;
+    minute_left().await;
     let alice = Client::without_session(addr, Some("user-alice"));
     assert_eq!(alice.call("void_it", json!({ "id": 1 })).await.0, 200);
     assert_eq!(alice.call("void_it", json!({ "id": 2 })).await.0, 200);
@@ -107,6 +110,11 @@ async fn a_tool_budget_limits_that_tool_only() {
         200,
         "other tools are not limited"
     );
+}
+
+/// Makes sure the calls that follow fall in one per-minute rate-limit window.
+async fn minute_left() {
+    time_left_in_window(Duration::from_secs(60), Duration::from_secs(20)).await;
 }
 
 /// What a call hook saw of a call: the tool, the subject, the arguments and the outcome.
@@ -141,6 +149,7 @@ async fn every_call_is_reported_once_with_its_outcome() {
             .rate_limits(RateLimits::local().tool("whoami", Quota::per_minute(1)))
     })
     .await;
+    minute_left().await;
     let alice = Client::without_session(addr, Some("user-alice"));
     let (_, _, body) = alice.call("whoami", json!({})).await;
     assert_eq!(
@@ -181,6 +190,7 @@ async fn a_call_over_the_request_budget_is_reported_as_rate_limited() {
             .rate_limits(RateLimits::local().requests(Quota::per_minute(1)))
     })
     .await;
+    minute_left().await;
     let alice = Client::without_session(addr, Some("user-alice"));
     assert_eq!(alice.call("whoami", json!({})).await.0, 200);
     // Refused by the request budget, before dispatch: reported all the same.
@@ -234,6 +244,7 @@ async fn the_rate_limit_layer_guards_routes_of_your_own() {
         ))
         .layer(BearerAuthLayer::new(Users, Challenge::new("test")));
     let addr = mcp_auth_test_support::serve(app).await;
+    minute_left().await;
     let http = reqwest::Client::new();
     let get = |token: &'static str| {
         http.get(format!("http://{addr}/export"))

@@ -6,9 +6,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+use mcp_auth_test_support::fixture::time_left_in_window;
 use mcp_auth_test_support::issuer::{Tokens, protected};
 use mcp_auth_test_support::serve_on;
 use serde_json::{Value, json};
@@ -214,7 +216,9 @@ async fn every_refusal_is_an_http_status_with_every_accept_in_both_eras() {
             );
             assert_eq!(body["id"], 3, "{}", what("insufficient scope"));
 
-            // 429: the second call within the tool's quota.
+            // 429: the second call within the tool's quota (both calls in one minute: the
+            // limiter's windows are the clock's minutes).
+            time_left_in_window(Duration::from_secs(60), Duration::from_secs(10)).await;
             let response = fx.call(era, accept, Some(&reader), "limited", None).await;
             assert_eq!(response.status(), 200, "{}", what("first limited call"));
             drop(response.text().await);

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::{BuildError, CallKind, CallOutcome, ResourceContents};
-use mcp_auth_test_support::fixture::within;
+use mcp_auth_test_support::fixture::{time_left_in_window, within};
 use mcp_auth_test_support::issuer::{Tokens, protected};
 use mcp_auth_test_support::modern::ACCEPTS;
 
@@ -649,6 +649,7 @@ async fn the_call_hook_sees_every_read_of_a_served_uri_and_its_outcome() {
                 .rate_limits(RateLimits::local().requests(Quota::per_minute(4)))
         })
         .await;
+        time_left_in_window(Duration::from_secs(60), Duration::from_secs(20)).await;
         let both = tokens.of("alice", "invoices:read invoices:detail", 300);
         let narrow = tokens.of("bob", "invoices:read", 300);
         let accept = ACCEPTS[1];

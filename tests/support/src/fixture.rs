@@ -15,6 +15,26 @@ pub async fn within<F: Future>(test: F) -> F::Output {
         .expect("the test did not finish in time")
 }
 
+/// Waits, if need be, until at least `needed` is left of the current fixed rate-limit window
+/// of length `window` (the runtime's windows are aligned to the clock: a per-minute quota
+/// counts from each whole minute). A test that expects its second call in a window to be
+/// refused calls this first, so that its calls cannot straddle two windows and pass.
+pub async fn time_left_in_window(window: Duration, needed: Duration) {
+    assert!(
+        needed < window,
+        "a window of {window:?} never has {needed:?} left"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let window_ms = window.as_millis();
+    let left = window_ms - now % window_ms;
+    if left < needed.as_millis() {
+        tokio::time::sleep(Duration::from_millis(left as u64 + 10)).await;
+    }
+}
+
 /// An HTTP client that never goes through a proxy and never waits long.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
