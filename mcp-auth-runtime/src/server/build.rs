@@ -163,6 +163,7 @@ impl McpServerBuilder {
             body_limit: self.body_limit,
             challenge,
             local_identity,
+            replays: stream_replays(self.stream_polling, self.stateless),
         });
         crate::updates::attach(&self.updates, &endpoint);
         Ok(McpServer {
@@ -417,4 +418,15 @@ fn spent_states(redis: Option<&SharedSessions>, shared_key: bool) -> SpentStates
         );
     }
     SpentStates::Memory(MemorySpent::new(MAX_SPENT))
+}
+
+/// Where request streams closed for polling are kept: only when polling is asked for and the
+/// handshake era has sessions, which a resumption is checked against.
+fn stream_replays(
+    polling: Option<crate::StreamPolling>,
+    stateless: bool,
+) -> Option<crate::http::replay::Replays> {
+    polling
+        .filter(|_| !stateless)
+        .map(crate::http::replay::Replays::new)
 }
