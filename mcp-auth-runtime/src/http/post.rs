@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::era::{is_modern, legacy_era, modern_era};
 use super::response::{Accepts, accepts, is_refusal, json_response, render};
-use super::resume::{Call, detach};
+use super::resume::{Call, Running, detach};
 use super::session::{legacy_session, name_session, open_session};
 use super::sse::{sse_response, stream_of};
 use super::{Endpoint, caller, header_str};
@@ -188,15 +188,20 @@ async fn answer(
                 && let Some(slot) = endpoint.mcp.streams.open(auth.principal().key())
                 && let Some(log) = replays.open(&session, auth.principal().key())
             {
-                return detach(
-                    log,
-                    slot,
-                    first_event,
+                let running = Running {
+                    first: first_event,
                     events,
                     call,
+                };
+                return detach(
+                    log,
+                    &auth,
+                    slot,
+                    running,
                     replays.config.retry_ms(),
                     close_at,
-                );
+                )
+                .await;
             }
             let (done_tx, done_rx) = oneshot::channel();
             let task = tokio::spawn(async move {

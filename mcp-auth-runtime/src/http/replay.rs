@@ -21,13 +21,24 @@ const MAX_LOGS: usize = 1024;
 pub(crate) struct Replays {
     pub(crate) config: StreamPolling,
     logs: Mutex<HashMap<String, Arc<Log>>>,
+    /// Where the streams are copied for the other replicas, with sessions in Redis.
+    pub(crate) mirror: Mirror,
+    /// How long a stream whose call still runs is kept in the mirror: the longest the call
+    /// can run, then `keep_for`.
+    running_ttl: std::time::Duration,
 }
 
 impl Replays {
-    pub(crate) fn new(config: StreamPolling) -> Self {
+    pub(crate) fn new(
+        config: StreamPolling,
+        mirror: Mirror,
+        call_timeout: std::time::Duration,
+    ) -> Self {
         Replays {
+            running_ttl: call_timeout.saturating_add(config.keep_for),
             config,
             logs: Mutex::new(HashMap::new()),
+            mirror,
         }
     }
 
@@ -44,6 +55,8 @@ impl Replays {
         let (changed, _) = watch::channel(0);
         let log = Arc::new(Log {
             id: crate::random::token(12),
+            mirror: self.mirror.clone(),
+            running_ttl: self.running_ttl,
             session: session.to_owned(),
             principal,
             max_events: self.config.max_events,
@@ -65,8 +78,7 @@ impl Replays {
         session: &str,
         principal: &str,
     ) -> Option<(Arc<Log>, u64)> {
-        let (stream, seq) = event_id.rsplit_once('-')?;
-        let seq: u64 = seq.parse().ok()?;
+        let (stream, seq) = parse_event_id(event_id)?;
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         let log = logs.get(stream)?.clone();
         if log.expired(Instant::now()) {
@@ -90,8 +102,28 @@ impl Replays {
     }
 }
 
+/// The stream id and sequence number of an event id, `ID-SEQ`.
+pub(crate) fn parse_event_id(event_id: &str) -> Option<(&str, u64)> {
+    let (stream, seq) = event_id.rsplit_once('-')?;
+    Some((stream, seq.parse().ok()?))
+}
+
+/// Where streams are copied so that other replicas can resume them: Redis, when sessions
+/// live there (feature `redis`); nowhere otherwise.
+#[derive(Clone, Default)]
+pub(crate) struct Mirror {
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Option<crate::session::kept_streams::RedisStreams>,
+}
+
 /// The events of one stream.
 pub(crate) struct Log {
+    #[cfg_attr(
+        not(feature = "redis"),
+        expect(dead_code, reason = "only Redis is a mirror")
+    )]
+    mirror: Mirror,
+    running_ttl: std::time::Duration,
     /// The stream's part of its event ids: `ID-SEQ`.
     pub(crate) id: String,
     session: String,
@@ -146,10 +178,10 @@ impl Log {
 
     /// Appends an event, dropping the oldest ones beyond the bounds; the newest is kept
     /// whatever its size.
-    pub(crate) fn push(&self, data: Bytes) {
+    fn push(&self, data: Bytes) -> Option<(u64, usize)> {
         let mut state = self.lock();
         if state.finished {
-            return;
+            return None;
         }
         state.last_seq += 1;
         let seq = state.last_seq;
@@ -162,25 +194,68 @@ impl Log {
                 state.bytes -= dropped.len();
             }
         }
+        let kept = state.events.len();
         drop(state);
         self.changed.send_modify(|v| *v += 1);
+        Some((seq, kept))
     }
 
     /// Ends the stream, with its last event if there is one, and starts its expiry.
-    pub(crate) fn finish(&self, last: Option<Bytes>) {
-        if let Some(last) = last {
-            self.push(last);
-        }
+    fn finish(&self, last: Option<Bytes>) -> Option<(u64, usize)> {
+        let pushed = last.and_then(|last| self.push(last));
         let mut state = self.lock();
         state.finished = true;
         state.call = None;
         state.expires = Some(Instant::now() + self.keep_for);
         drop(state);
         self.changed.send_modify(|v| *v += 1);
+        pushed
+    }
+
+    /// Records who owns the stream where the other replicas can see it.
+    pub(crate) async fn announce(&self, auth: &crate::auth::AuthInfo) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.mirror.redis {
+            redis
+                .open(&self.id, &self.session, auth, self.running_ttl)
+                .await;
+        }
+        let _ = auth;
+    }
+
+    /// Appends an event (see [`push`](Self::push)), here and in the mirror.
+    pub(crate) async fn record(&self, data: Bytes) {
+        let pushed = self.push(data.clone());
+        self.copy(pushed.map(|(seq, kept)| (seq, data, kept)), false)
+            .await;
+    }
+
+    /// Ends the stream (see [`finish`](Self::finish)), here and in the mirror.
+    pub(crate) async fn close(&self, last: Option<Bytes>) {
+        let pushed = self.finish(last.clone());
+        let event = pushed
+            .zip(last)
+            .map(|((seq, kept), data)| (seq, data, kept));
+        self.copy(event, true).await;
+    }
+
+    async fn copy(&self, event: Option<(u64, Bytes, usize)>, done: bool) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.mirror.redis {
+            let keep = event.as_ref().map_or(usize::MAX, |(_, _, kept)| *kept);
+            let ttl = if done {
+                self.keep_for
+            } else {
+                self.running_ttl
+            };
+            let event = event.as_ref().map(|(seq, data, _)| (*seq, data));
+            redis.write(&self.id, event, keep, done, ttl).await;
+        }
+        let _ = (event, done, self.running_ttl);
     }
 
     /// Aborts the call that feeds the stream, which then ends without a response.
-    pub(crate) fn cancel(&self) {
+    pub(crate) fn cancel(self: &Arc<Self>) {
         let mut state = self.lock();
         if state.finished {
             return;
@@ -191,6 +266,9 @@ impl Log {
             call.abort();
         }
         self.finish(None);
+        // Other replicas reading the stream learn that no response will come.
+        let log = self.clone();
+        tokio::spawn(async move { log.copy(None, true).await });
     }
 
     /// Makes a new connection the stream's reader: its number, and a receiver that wakes at
@@ -232,6 +310,8 @@ mod tests {
             StreamPolling::after(Duration::from_secs(1))
                 .max_events(max_events)
                 .max_bytes(max_bytes),
+            Mirror::default(),
+            Duration::from_secs(60),
         )
     }
 
@@ -257,8 +337,8 @@ mod tests {
         assert!(batch.finished);
     }
 
-    #[test]
-    fn streams_are_found_only_by_their_session_and_principal() {
+    #[tokio::test]
+    async fn streams_are_found_only_by_their_session_and_principal() {
         let replays = replays(8, 1024);
         let log = replays.open("s", "p".into()).unwrap();
         let id = log.event_id(0);

@@ -121,7 +121,7 @@ async fn resume_stream(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     match legacy_session(endpoint, headers, &auth, false).await {
-        Ok(Some(session)) => resume(replays, last, &session.id, &auth.principal().key()),
+        Ok(Some(session)) => resume(replays, last, &session.id, &auth).await,
         Ok(None) => method_not_allowed().await,
         Err(refused) => refused,
     }
