@@ -18,8 +18,9 @@ use std::time::Duration;
 /// response is still not ready, and the client polls again.
 ///
 /// - A stream is resumed only in the session that opened it, by the principal that opened it:
-///   another token, another session, or an event id this server did not issue, is refused
-///   with `400` and nothing is replayed. Stream ids are random (96 bits).
+///   another principal's token is refused as every request of that session is (`404`), and an
+///   event id of another session's stream, of a stream no longer kept, or one this server did
+///   not issue, with `400`; nothing is replayed. Stream ids are random (96 bits).
 /// - Each stream keeps at most [`max_events`](Self::max_events) events and
 ///   [`max_bytes`](Self::max_bytes) of them, dropping the oldest first; its last event (the
 ///   response) is always kept. A client that resumes after events were dropped gets those that

@@ -157,16 +157,38 @@ async fn answer(
         ) => Some((replays, session.id.clone(), ctx.auth.clone())),
         _ => None,
     };
-    let close_at = polling
+    let deadline = polling
         .as_ref()
         .map(|(replays, ..)| Instant::now() + replays.config.close_after);
+    // A caller's room to run one more call without its connection, and where its events go.
+    let room = || {
+        let (replays, session, auth) = polling.as_ref()?;
+        let slot = endpoint.mcp.streams.open(auth.principal().key())?;
+        let log = replays.open(session, auth.principal().key())?;
+        Some((replays, auth, slot, log))
+    };
     let endpoint_for_task = endpoint.clone();
     let mut call: Call = Box::pin(async move { endpoint_for_task.mcp.request(request, ctx).await });
-    let first = tokio::select! {
-        biased;
-        event = events.next() => Err(event),
-        reply = &mut call => Ok(reply),
-        () = sleep_until_some(close_at) => Err(None),
+    let mut close_at = deadline;
+    let first = loop {
+        tokio::select! {
+            biased;
+            event = events.next() => break Err(event),
+            reply = &mut call => break Ok(reply),
+            () = sleep_until_some(close_at) => {}
+        }
+        // The response is slow: the server closes the connection if the caller has room for
+        // a detached call; if not, it waits on as without polling.
+        close_at = None;
+        if let Some((replays, auth, slot, log)) = room() {
+            let running = Running {
+                first: None,
+                events,
+                call,
+            };
+            let retry_ms = replays.config.retry_ms();
+            return detach(log, auth, slot, running, retry_ms, Instant::now()).await;
+        }
     };
     match first {
         Ok(reply) => {
@@ -183,25 +205,18 @@ async fn answer(
             sse_response(pending, empty, done_rx, None, modern)
         }
         Err(first_event) => {
-            if let Some((replays, session, auth)) = polling
-                && let Some(close_at) = close_at
-                && let Some(slot) = endpoint.mcp.streams.open(auth.principal().key())
-                && let Some(log) = replays.open(&session, auth.principal().key())
+            // The call sent something in time: a stream that the server closes at the
+            // deadline, if the caller has room for a detached call.
+            if let Some(deadline) = deadline
+                && let Some((replays, auth, slot, log)) = room()
             {
                 let running = Running {
                     first: first_event,
                     events,
                     call,
                 };
-                return detach(
-                    log,
-                    &auth,
-                    slot,
-                    running,
-                    replays.config.retry_ms(),
-                    close_at,
-                )
-                .await;
+                let retry_ms = replays.config.retry_ms();
+                return detach(log, auth, slot, running, retry_ms, deadline).await;
             }
             let (done_tx, done_rx) = oneshot::channel();
             let task = tokio::spawn(async move {

@@ -390,8 +390,11 @@ async fn a_detached_call_holds_a_stream_slot_of_its_caller() {
         !first.contains("done chatting"),
         "the first call is detached"
     );
-    // Alice holds no slot for a second detached call: its stream stays open to the end.
-    let (_, second) = body_of(alice.sse_call("chatty", 2, json!({}))).await;
+    // Alice holds no slot for a second detached call: it is answered as without polling, in
+    // JSON since it sent nothing first.
+    let second = alice.send_sse_call("chatty", 2, json!({})).await;
+    assert_eq!(second.headers()["content-type"], "application/json");
+    let second = second.text().await.unwrap();
     assert!(second.contains("done chatting"), "{second}");
     assert!(started.elapsed() >= Duration::from_millis(600));
     // Once the first call is over (it was by the end of the second), its slot is free again.
