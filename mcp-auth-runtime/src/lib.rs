@@ -155,6 +155,7 @@ pub use result::{CallToolResult, Content, ResourceContents};
 pub use tool::{Annotations, Args, ToolDef};
 
 // Serving them.
+pub use http::polling::StreamPolling;
 pub use mcp::{CallEvent, CallKind, CallOutcome};
 pub use scope::ScopePolicy;
 pub use serve::{ServeConfig, serve, serve_with};

@@ -724,17 +724,7 @@ mod subscriptions {
     }
 
     async fn standalone_stream(client: &Client) -> EventReader {
-        let session = client.session.lock().unwrap().clone().unwrap();
-        let response = client
-            .http
-            .get(&client.url)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", session)
-            .header("mcp-protocol-version", "2025-11-25")
-            .bearer_auth(client.token.as_deref().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let response = client.get_stream().send().await.unwrap();
         assert_eq!(response.status(), 200);
         EventReader::new(response)
     }
@@ -891,5 +881,124 @@ mod subscriptions {
         let client = Client::without_session(addr, Some(token));
         *client.session.lock().unwrap() = from.session.lock().unwrap().clone();
         client
+    }
+}
+
+/// Request streams closed for polling on one replica and resumed through another (SEP-1699,
+/// `StreamPolling`): the kept events are copied to Redis.
+mod resumption {
+    use mcp_auth_runtime::StreamPolling;
+
+    use super::*;
+
+    /// `GET` with `Last-Event-ID` in `client`'s session, on the replica `client` talks to.
+    async fn resume(client: &Client, last: &str) -> (u16, String) {
+        let response = client
+            .get_stream()
+            .header("last-event-id", last)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = tokio::time::timeout(Duration::from_secs(5), response.text())
+            .await
+            .expect("the replica ends the stream")
+            .unwrap();
+        (status, body)
+    }
+
+    /// The (id, data) of each event of a finished SSE body, priming events included.
+    fn events(body: &str) -> Vec<(String, String)> {
+        body.split("\n\n")
+            .filter_map(|block| {
+                let id = block.lines().find_map(|l| l.strip_prefix("id: "))?;
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                Some((id.to_owned(), data))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_stream_closed_on_one_replica_is_resumed_through_the_other() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(200));
+        let (a, b) = pair_with(&redis, |builder, _| builder.stream_polling(polling.clone())).await;
+        let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+
+        // On A: the elicitation request, then A closes the stream for polling.
+        let response = on_a.send_sse_call("confirm", 5, json!({})).await;
+        let first = events(&response.text().await.unwrap());
+        assert_eq!(first[0].1, "", "priming first");
+        let request: Value = serde_json::from_str(&first[1].1).unwrap();
+        assert_eq!(request["method"], "elicitation/create");
+        let last = first.last().unwrap().0.clone();
+
+        // Another principal, through B: refused in the session, and with the id in its own.
+        let mallory = same_session(&b, "user-2", &on_a);
+        assert_eq!(resume(&mallory, &last).await.0, 404);
+        let own = Client::new(b.addr, Some("user-2"));
+        own.initialize().await;
+        let (status, body) = resume(&own, &last).await;
+        assert_eq!(status, 400);
+        assert!(!body.contains("elicitation"), "{body}");
+        let (stream, _) = last.rsplit_once('-').unwrap();
+        let forged = format!("{}-0", "A".repeat(stream.len()));
+        assert_eq!(resume(&on_b, &forged).await.0, 400);
+
+        // Through B: the answer (relayed to A), then the stream from the start, polled until
+        // the result, which A wrote to Redis.
+        let answer = json!({
+            "jsonrpc": "2.0", "id": request["id"],
+            "result": { "action": "accept", "content": { "confirm": true } }
+        });
+        assert_eq!(on_b.send_raw(answer.to_string()).await.0, 202);
+        let mut cursor = first[0].0.clone();
+        let mut received = Vec::new();
+        for _ in 0..20 {
+            let (status, body) = resume(&on_b, &cursor).await;
+            assert_eq!(status, 200, "{body}");
+            let got = events(&body);
+            cursor = got.last().unwrap().0.clone();
+            received.extend(got.into_iter().filter(|(_, data)| !data.is_empty()));
+            if received.iter().any(|(_, data)| data.contains("\"result\"")) {
+                break;
+            }
+        }
+        let messages: Vec<Value> = received
+            .iter()
+            .map(|(_, data)| serde_json::from_str(data).unwrap())
+            .collect();
+        assert_eq!(
+            messages.len(),
+            2,
+            "the request again, then the result: {messages:?}"
+        );
+        assert_eq!(messages[0]["method"], "elicitation/create");
+        assert_eq!(messages[1]["id"], 5);
+        assert_eq!(
+            messages[1]["result"]["content"][0]["text"],
+            "Accept {\"confirm\":true}"
+        );
+        assert_eq!(
+            a.counter.0.load(Ordering::SeqCst),
+            1,
+            "the call ran once, on A"
+        );
+        assert_eq!(b.counter.0.load(Ordering::SeqCst), 0);
+        // The same ids through either replica.
+        let (_, on_a_again) = resume(&on_a, &first[0].0).await;
+        let ids = |body: &str| {
+            events(body)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+        };
+        let (_, on_b_again) = resume(&on_b, &first[0].0).await;
+        assert_eq!(ids(&on_a_again), ids(&on_b_again));
     }
 }

@@ -117,6 +117,9 @@ run_version() {
       verdict="skipped by the suite: not applicable at $era"
     elif [[ -z $statuses ]]; then
       verdict="no checks recorded"
+    elif ! grep -q '^SUCCESS ' <<<"$statuses"; then
+      # Only INFO lines (`Passed: 0/0`): the scenario found nothing to check on this server.
+      verdict="no check passed: the scenario exercised nothing"
     elif [[ -n $unexpected ]]; then
       verdict="failed checks: $(tr '\n' ' ' <<<"$unexpected")"
     elif [[ -n $stale ]]; then

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use mcp_auth_runtime::prelude::*;
-use mcp_auth_runtime::{Content, LogLevel};
+use mcp_auth_runtime::{Content, LogLevel, StreamPolling};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -281,7 +281,8 @@ async fn json_schema_2020_12_tool(Args(input): Args<SchemaInput>) -> String {
 /// Tests SSE stream disconnection and client reconnection (SEP-1699)
 #[tool(unscoped)]
 async fn test_reconnection() -> &'static str {
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Longer than `POLL_AFTER`: the server closes the stream, and the client resumes it.
+    tokio::time::sleep(POLL_AFTER + Duration::from_millis(500)).await;
     "Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure."
 }
 
@@ -438,6 +439,10 @@ async fn test_prompt_with_image() -> Result<Vec<PromptMessage>, ToolError> {
     ])
 }
 
+/// How long a handshake-era request stream stays open without its response before the
+/// server closes it for polling (SEP-1699); every other fixture tool answers sooner.
+const POLL_AFTER: Duration = Duration::from_secs(1);
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -481,6 +486,7 @@ async fn main() -> std::io::Result<()> {
             test_prompt_with_embedded_resource,
             test_prompt_with_image
         ])
+        .stream_polling(StreamPolling::after(POLL_AFTER).retry(Duration::from_millis(500)))
         .without_auth()
         .build()
         .map_err(std::io::Error::other)?;

@@ -10,8 +10,11 @@ pub(crate) mod budget;
 mod era;
 pub(crate) mod guard;
 mod mount;
+pub(crate) mod polling;
 mod post;
+pub(crate) mod replay;
 mod response;
+mod resume;
 mod session;
 mod sse;
 mod stream;
@@ -45,6 +48,9 @@ pub(crate) struct Endpoint {
     pub(crate) challenge: Challenge,
     /// Every caller's identity when authentication is off.
     pub(crate) local_identity: Option<Arc<AuthInfo>>,
+    /// The request streams closed for polling, kept for resumption; `None` unless
+    /// [`stream_polling`](crate::McpServerBuilder::stream_polling) is set and sessions are on.
+    pub(crate) replays: Option<replay::Replays>,
 }
 
 /// The MCP endpoint's methods: `POST`, `GET` (a session's standalone stream) and `DELETE`,

@@ -12,14 +12,16 @@ use futures_channel::mpsc as relay;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode, header};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::era::{is_modern, legacy_era, modern_era};
 use super::response::{Accepts, accepts, is_refusal, json_response, render};
+use super::resume::{Call, Running, detach};
 use super::session::{legacy_session, name_session, open_session};
 use super::sse::{sse_response, stream_of};
 use super::{Endpoint, caller, header_str};
 use crate::jsonrpc::{Message, Request as RpcRequest, parse};
-use crate::mcp::{Reply, RequestCtx};
+use crate::mcp::{Era, Reply, RequestCtx};
 
 /// `POST` on the MCP endpoint.
 pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
@@ -144,12 +146,49 @@ async fn answer(
     }
     let (tx, mut events) = relay::unbounded();
     ctx.outbound = Some(tx);
+    // A handshake-era call in a session may be detached from its connection for polling.
+    let polling = match (&endpoint.replays, &ctx.era, modern) {
+        (
+            Some(replays),
+            Era::Legacy {
+                session: Some(session),
+            },
+            false,
+        ) => Some((replays, session.id.clone(), ctx.auth.clone())),
+        _ => None,
+    };
+    let deadline = polling
+        .as_ref()
+        .map(|(replays, ..)| Instant::now() + replays.config.close_after);
+    // A caller's room to run one more call without its connection, and where its events go.
+    let room = || {
+        let (replays, session, auth) = polling.as_ref()?;
+        let slot = endpoint.mcp.streams.open(auth.principal().key())?;
+        let log = replays.open(session, auth.principal().key())?;
+        Some((replays, auth, slot, log))
+    };
     let endpoint_for_task = endpoint.clone();
-    let mut call = Box::pin(async move { endpoint_for_task.mcp.request(request, ctx).await });
-    let first = tokio::select! {
-        biased;
-        event = events.next() => Err(event),
-        reply = &mut call => Ok(reply),
+    let mut call: Call = Box::pin(async move { endpoint_for_task.mcp.request(request, ctx).await });
+    let mut close_at = deadline;
+    let first = loop {
+        tokio::select! {
+            biased;
+            event = events.next() => break Err(event),
+            reply = &mut call => break Ok(reply),
+            () = sleep_until_some(close_at) => {}
+        }
+        // The response is slow: the server closes the connection if the caller has room for
+        // a detached call; if not, it waits on as without polling.
+        close_at = None;
+        if let Some((replays, auth, slot, log)) = room() {
+            let running = Running {
+                first: None,
+                events,
+                call,
+            };
+            let retry_ms = replays.config.retry_ms();
+            return detach(log, auth, slot, running, retry_ms, Instant::now()).await;
+        }
     };
     match first {
         Ok(reply) => {
@@ -166,6 +205,19 @@ async fn answer(
             sse_response(pending, empty, done_rx, None, modern)
         }
         Err(first_event) => {
+            // The call sent something in time: a stream that the server closes at the
+            // deadline, if the caller has room for a detached call.
+            if let Some(deadline) = deadline
+                && let Some((replays, auth, slot, log)) = room()
+            {
+                let running = Running {
+                    first: first_event,
+                    events,
+                    call,
+                };
+                let retry_ms = replays.config.retry_ms();
+                return detach(log, auth, slot, running, retry_ms, deadline).await;
+            }
             let (done_tx, done_rx) = oneshot::channel();
             let task = tokio::spawn(async move {
                 let _ = done_tx.send(call.await);
@@ -181,6 +233,14 @@ async fn answer(
                 modern,
             )
         }
+    }
+}
+
+/// Waits until `at`, or forever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

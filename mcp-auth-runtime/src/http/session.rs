@@ -91,6 +91,9 @@ pub(crate) async fn delete(State(endpoint): State<Arc<Endpoint>>, request: Reque
         Ok(()) => {
             // Its standalone stream ends with it, here and, through Redis, on every replica.
             endpoint.mcp.updates.end_session(id);
+            if let Some(replays) = &endpoint.replays {
+                replays.end_session(id);
+            }
             let ended = crate::session::Relayed::Ended {
                 scope: id.to_owned(),
             };

@@ -37,7 +37,7 @@ pub(super) fn stream_of(endpoint: &Endpoint, reply: Reply, modern: bool) -> Resp
 }
 
 /// One SSE event; the handshake era numbers its events so that a client could resume.
-fn sse_event(data: &[u8], id: Option<&str>) -> Bytes {
+pub(super) fn sse_event(data: &[u8], id: Option<&str>) -> Bytes {
     let mut frame = Vec::with_capacity(data.len() + 32);
     if let Some(id) = id {
         frame.extend_from_slice(b"id: ");
@@ -52,7 +52,7 @@ fn sse_event(data: &[u8], id: Option<&str>) -> Bytes {
     Bytes::from(frame)
 }
 
-fn sse_headers(response: &mut Response) {
+pub(super) fn sse_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -144,18 +144,24 @@ pub(super) fn sse_response(
 /// stream has started, so the JSON-RPC error body stands alone; a refused tool call sends the
 /// tool result that names the scopes instead.
 fn final_event(reply: Reply, id: Option<&str>) -> Bytes {
+    reply_data(reply).map_or_else(Bytes::new, |data| sse_event(&data, id))
+}
+
+/// The JSON-RPC message a reply sends as the last event of a stream (see [`final_event`]);
+/// `None` for a cancelled call, which sends nothing.
+pub(super) fn reply_data(reply: Reply) -> Option<Bytes> {
     match reply {
         Reply::Forbidden {
             streamed: Some(result),
             ..
-        } => sse_event(&result, id),
+        } => Some(result),
         Reply::Json(_, body) | Reply::Forbidden { body, .. } | Reply::Initialized { body, .. } => {
-            sse_event(&body, id)
+            Some(body)
         }
-        Reply::Precomputed { head, tail } => sse_event(&[&head[..], &tail[..]].concat(), id),
-        Reply::Listen(listen) => sse_event(&listen.ack, id),
-        Reply::RateLimited { body, .. } => sse_event(&body, id),
-        Reply::Cancelled => Bytes::new(),
+        Reply::Precomputed { head, tail } => Some(Bytes::from([&head[..], &tail[..]].concat())),
+        Reply::Listen(listen) => Some(listen.ack),
+        Reply::RateLimited { body, .. } => Some(body),
+        Reply::Cancelled => None,
     }
 }
 
@@ -240,9 +246,12 @@ pub(super) fn long_stream(
 /// The event that opens a handshake-era stream (SEP-1699): an id with empty data, and how
 /// long a client waits before reconnecting.
 pub(super) fn priming_event(stream_id: &str) -> Bytes {
-    Bytes::from(format!(
-        "id: {stream_id}-0\nretry: {SSE_RETRY_MS}\ndata: \n\n"
-    ))
+    priming_with(&format!("{stream_id}-0"), SSE_RETRY_MS)
+}
+
+/// A priming event with this event id and `retry` field.
+pub(super) fn priming_with(event_id: &str, retry_ms: u64) -> Bytes {
+    Bytes::from(format!("id: {event_id}\nretry: {retry_ms}\ndata: \n\n"))
 }
 
 /// Marks a response whose body never ends by itself (a `subscriptions/listen` stream):
@@ -253,7 +262,9 @@ pub(crate) struct EndsAtShutdown;
 
 /// A byte stream fed by `producer` through a small channel; the producer stops when the
 /// receiver (the response body) is dropped.
-fn async_stream<F, Fut>(producer: F) -> impl futures_util::Stream<Item = Bytes> + Send + 'static
+pub(super) fn async_stream<F, Fut>(
+    producer: F,
+) -> impl futures_util::Stream<Item = Bytes> + Send + 'static
 where
     F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,

@@ -15,7 +15,9 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use super::replay::Replays;
 use super::response::{accepts, method_not_allowed, rpc_error};
+use super::resume::{LAST_EVENT_ID, resume};
 use super::session::legacy_session;
 use super::sse::{long_stream, priming_event};
 use super::{Endpoint, MCP_PROTOCOL_VERSION, caller, header_str};
@@ -29,6 +31,14 @@ pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request)
     let modern = header_str(request.headers(), &MCP_PROTOCOL_VERSION)
         .is_some_and(|v| MODERN_VERSIONS.contains(&v));
     let mcp = &endpoint.mcp;
+    if !modern
+        && let Some(replays) = &endpoint.replays
+        && let Some(last) = header_str(request.headers(), &LAST_EVENT_ID)
+        && !last.starts_with(STANDALONE)
+    {
+        let auth = caller(&endpoint, &request);
+        return resume_stream(&endpoint, replays, last, request.headers(), auth).await;
+    }
     if modern || mcp.sessions.is_none() || mcp.resources.is_empty() {
         return method_not_allowed().await;
     }
@@ -75,7 +85,7 @@ pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request)
             "this session has a stream open already",
         );
     };
-    let stream_id = crate::random::token(6);
+    let stream_id = format!("{STANDALONE}{}", crate::random::token(6));
     long_stream(
         Some(priming_event(&stream_id)),
         Some(stream_id),
@@ -83,4 +93,36 @@ pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request)
         slot,
         Some(updates),
     )
+}
+
+/// How the event ids of standalone streams begin. Their events are not kept: a client that
+/// reconnects with one as `Last-Event-ID` gets a new standalone stream of its own session,
+/// as without the header; the ids of request streams never begin so.
+const STANDALONE: &str = "get.";
+
+/// `GET` with `Last-Event-ID` naming a request stream: checked like any request of the
+/// session (the session must exist and be the caller's), then resumed if the stream is one of
+/// that session's.
+async fn resume_stream(
+    endpoint: &Endpoint,
+    replays: &Replays,
+    last: &str,
+    headers: &http::HeaderMap,
+    auth: Option<std::sync::Arc<crate::auth::AuthInfo>>,
+) -> Response {
+    if !accepts(headers).sse {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "Accept must allow text/event-stream",
+        )
+            .into_response();
+    }
+    let Some(auth) = auth else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    match legacy_session(endpoint, headers, &auth, false).await {
+        Ok(Some(session)) => resume(replays, last, &session.id, &auth).await,
+        Ok(None) => method_not_allowed().await,
+        Err(refused) => refused,
+    }
 }

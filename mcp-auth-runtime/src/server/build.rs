@@ -12,6 +12,7 @@ use crate::auth::{AuthInfo, Challenge, JwtVerifier, SharedVerifier, TokenVerifie
 use crate::context::unit_state;
 use crate::http::Endpoint;
 use crate::http::guard::Allowed;
+use crate::http::replay::{Mirror, Replays};
 #[cfg(feature = "redis")]
 use crate::mcp::RedisSpent;
 use crate::mcp::{
@@ -103,6 +104,7 @@ impl McpServerBuilder {
             self.redis_sessions.as_ref(),
             self.request_state_key.is_some(),
         );
+        let mirror = stream_mirror(self.redis_sessions.as_ref());
         let sessions = (!self.stateless).then(|| {
             let limits = Limits {
                 idle_timeout: self.session_idle_timeout,
@@ -163,6 +165,12 @@ impl McpServerBuilder {
             body_limit: self.body_limit,
             challenge,
             local_identity,
+            replays: stream_replays(
+                self.stream_polling,
+                self.stateless,
+                mirror,
+                self.call_timeout,
+            ),
         });
         crate::updates::attach(&self.updates, &endpoint);
         Ok(McpServer {
@@ -417,4 +425,31 @@ fn spent_states(redis: Option<&SharedSessions>, shared_key: bool) -> SpentStates
         );
     }
     SpentStates::Memory(MemorySpent::new(MAX_SPENT))
+}
+
+/// Where request streams closed for polling are kept: only when polling is asked for and the
+/// handshake era has sessions, which a resumption is checked against.
+fn stream_replays(
+    polling: Option<crate::StreamPolling>,
+    stateless: bool,
+    mirror: Mirror,
+    call_timeout: std::time::Duration,
+) -> Option<crate::http::replay::Replays> {
+    polling
+        .filter(|_| !stateless)
+        .map(|polling| Replays::new(polling, mirror, call_timeout))
+}
+
+/// With sessions in Redis, request streams are copied there too, so that a client may resume
+/// one through any replica.
+fn stream_mirror(sessions: Option<&SharedSessions>) -> Mirror {
+    #[cfg(feature = "redis")]
+    return Mirror {
+        redis: sessions.map(crate::session::kept_streams::RedisStreams::new),
+    };
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = sessions;
+        Mirror::default()
+    }
 }

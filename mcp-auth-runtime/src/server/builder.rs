@@ -66,6 +66,7 @@ pub struct McpServerBuilder {
     pub(super) request_state_lifetime: Duration,
     pub(super) max_subscriptions: usize,
     pub(super) updates: Arc<crate::updates::Hub>,
+    pub(super) stream_polling: Option<crate::StreamPolling>,
 }
 
 impl McpServerBuilder {
@@ -123,6 +124,7 @@ impl McpServerBuilder {
             request_state_key: None,
             previous_request_state_keys: Vec::new(),
             request_state_lifetime: DEFAULT_REQUEST_STATE_LIFETIME,
+            stream_polling: None,
         }
     }
 
@@ -373,6 +375,14 @@ impl McpServerBuilder {
     /// and answered with a tool error.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
+        self
+    }
+
+    /// Closes handshake-era request streams whose response is slow and lets the client resume
+    /// them with `GET` and `Last-Event-ID` (SEP-1699): see [`StreamPolling`](crate::StreamPolling).
+    /// Off by default; needs sessions (ignored by a [`stateless`](Self::stateless) server).
+    pub fn stream_polling(mut self, polling: crate::StreamPolling) -> Self {
+        self.stream_polling = Some(polling);
         self
     }
 

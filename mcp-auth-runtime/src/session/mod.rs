@@ -12,6 +12,8 @@
 //! `notifications/cancelled`) may reach another replica, which relays it through Redis to the
 //! one running the call.
 
+#[cfg(feature = "redis")]
+pub(crate) mod kept_streams;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;

@@ -1,9 +1,10 @@
 //! The MCP endpoint over real HTTP, one module per behaviour: JSON-RPC dispatch (`methods`),
 //! both eras on one endpoint (`eras`), sessions, streams and cancellation (`streams`),
-//! requests for input (`elicitation`, `round_trips`), refusals in every era and encoding
-//! (`refusals`), resources and prompts (`resources`, `prompts`), rate limits and call hooks (`limits_and_hooks`), what is refused before
-//! authentication (`transport_security`), and attacks with forged tokens and hostile requests
-//! (`adversarial`).
+//! streams closed for polling and resumed (`resumption`), requests for input
+//! (`elicitation`, `round_trips`), refusals in every era and encoding (`refusals`),
+//! resources and prompts (`resources`, `prompts`), rate limits and call hooks
+//! (`limits_and_hooks`), what is refused before authentication (`transport_security`), and
+//! attacks with forged tokens and hostile requests (`adversarial`).
 //!
 //! This file holds the protocol fixture: a server with the tools of
 //! `mcp_auth_test_support::tools` and a few of its own, behind the `Users` verifier.
@@ -16,6 +17,7 @@ mod methods;
 mod prompts;
 mod refusals;
 mod resources;
+mod resumption;
 mod round_trips;
 mod sessions;
 mod streams;

@@ -42,11 +42,16 @@ impl Client {
     /// A request builder with the content type, `Accept: application/json` (so that answers
     /// come as JSON) and the token; the session headers when a session is open.
     pub fn post(&self) -> reqwest::RequestBuilder {
-        let mut request = self
+        let request = self
             .http
             .post(&self.url)
             .header("content-type", "application/json")
             .header("accept", "application/json");
+        self.identified(request)
+    }
+
+    /// `request` with the session headers when a session is open, and the token.
+    fn identified(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if let Some(session) = self.session.lock().unwrap().clone() {
             request = request
                 .header("mcp-session-id", session)
@@ -56,6 +61,16 @@ impl Client {
             Some(token) => request.bearer_auth(token),
             None => request,
         }
+    }
+
+    /// A `GET` on the endpoint (the session's standalone stream, or with `Last-Event-ID` a
+    /// resumed one) accepting `text/event-stream`, with the session headers and the token.
+    pub fn get_stream(&self) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .get(&self.url)
+            .header("accept", "text/event-stream");
+        self.identified(request)
     }
 
     /// Opens a session: `initialize`, then `notifications/initialized`. Returns the status of
