@@ -263,11 +263,11 @@ async fn beyond_the_wait_queue_a_new_token_fails_fast_with_503() {
         elapsed < Duration::from_secs(1),
         "refused after {elapsed:?}"
     );
-    let started = Instant::now();
-    let Err(AuthError::Unavailable(reason)) = verifier.verify("random-6").await else {
-        panic!("expected Unavailable");
+    // Refused on its first poll: no waiting at all, whatever the machine's load.
+    let Some(Err(AuthError::Unavailable(reason))) = verifier.verify("random-6").now_or_never()
+    else {
+        panic!("expected Unavailable at once");
     };
-    assert!(started.elapsed() < Duration::from_millis(200));
     assert!(reason.contains("waiting"), "{reason}");
 
     // A token already in the queue is joined.
@@ -298,17 +298,15 @@ async fn cached_tokens_never_wait_behind_a_flood() {
         })
         .collect();
     until_hits(&endpoint, 1 + 32).await;
-    let mut slowest = Duration::ZERO;
+    // `now_or_never` is the proof: a lookup that had to wait would be pending on its first
+    // poll (a wall-clock bound would measure the machine's load, not the verifier).
     for _ in 0..1_000 {
-        let started = Instant::now();
         let auth = verifier.verify("good").now_or_never();
-        slowest = slowest.max(started.elapsed());
         let auth = auth.expect("a cached token never waits").unwrap();
         assert_eq!(auth.subject(), Some("alice"));
         // Let the flood make progress in between.
         tokio::task::yield_now().await;
     }
-    assert!(slowest < Duration::from_millis(20), "{slowest:?}");
     let (mut refused, mut unavailable) = (0, 0);
     for task in flood {
         match task.await.unwrap() {

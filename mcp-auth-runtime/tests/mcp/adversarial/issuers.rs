@@ -189,7 +189,8 @@ async fn random_opaque_tokens_cannot_flood_the_introspection_endpoint() {
 /// request is written (time for the token to start waiting for an introspection slot), leave
 /// no token waiting once their clients are gone: after the flood, the endpoint sees at most
 /// one more round of requests (32, the default bound in flight), not one per token, and the
-/// next token finds no queue. Meanwhile a token already accepted keeps getting `200` at once.
+/// next token finds no queue. Meanwhile a token already accepted keeps getting `200` without
+/// waiting in that queue.
 /// (A socket closed right after its request costs nothing: the server drops the request
 /// before it reaches the verifier.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,6 +247,10 @@ async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
             }
         }
     });
+    // A call stuck behind the flood's tokens would wait for their introspection rounds: 500
+    // tokens, 32 at a time, 500 ms each, about 8 s. Half of that tells such a queue from a
+    // machine that is merely busy (a loaded 2-core CI runner answers in up to ~1.5 s here).
+    let queued = Duration::from_secs(4);
     let mut slowest = Duration::ZERO;
     let mut served = 0;
     while !flood.is_finished() {
@@ -258,8 +263,8 @@ async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
     flood.await.unwrap();
     assert!(served > 0);
     assert!(
-        slowest < Duration::from_secs(1),
-        "a cached token answered in {slowest:?} during the flood"
+        slowest < queued,
+        "a cached token answered in {slowest:?} during the flood: it waited in the queue"
     );
     // Three rounds of answers later (a queue left behind would have sent 3 x 32 requests):
     // at most one round, for clients whose hang-up the server had not yet seen at the end.
@@ -274,8 +279,8 @@ async fn random_tokens_whose_clients_hang_up_leave_nothing_behind() {
     let started = Instant::now();
     assert_eq!(call("legit-2-9a7b").await.unwrap().status(), 200);
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "no queue left: {:?}",
+        started.elapsed() < queued,
+        "a queue was left behind: {:?}",
         started.elapsed()
     );
 }
