@@ -7,6 +7,8 @@
 //!
 //! `cargo run -p mcp-auth-tests --bin conformance-server -- 127.0.0.1:3001`
 
+mod input_required;
+
 use std::time::Duration;
 
 use mcp_auth_runtime::prelude::*;
@@ -469,6 +471,7 @@ async fn main() -> std::io::Result<()> {
             test_streaming_elicitation,
             test_logging_tool,
         ])
+        .tools(input_required::tools())
         .resources(resources![
             static_text,
             static_binary,
@@ -479,7 +482,8 @@ async fn main() -> std::io::Result<()> {
             test_simple_prompt,
             test_prompt_with_arguments,
             test_prompt_with_embedded_resource,
-            test_prompt_with_image
+            test_prompt_with_image,
+            input_required::test_input_required_result_prompt
         ])
         .without_auth()
         .build()
