@@ -117,9 +117,13 @@ async fn answer(
     modern: bool,
 ) -> Response {
     let dispatcher = &endpoint.mcp;
-    // Only calls and prompt gets send anything before their answer (progress, logs, requests
-    // for input).
-    if !(accepts.sse && matches!(request.method.as_str(), "tools/call" | "prompts/get")) {
+    // Only calls, prompt gets and resource reads send anything before their answer
+    // (progress, logs, requests for input).
+    let streams = matches!(
+        request.method.as_str(),
+        "tools/call" | "prompts/get" | "resources/read"
+    );
+    if !(accepts.sse && streams) {
         // Only `initialize` opens a session: the id and caller it needs are kept for it alone.
         let initialize =
             (request.method == "initialize").then(|| (request.id.clone(), ctx.auth.clone()));

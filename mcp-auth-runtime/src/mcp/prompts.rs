@@ -12,14 +12,10 @@ use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use std::sync::Arc;
-
 use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
-use super::request_state::Binding;
 use super::{Dispatcher, Era, RequestCtx};
 use crate::authorize::Declared;
-use crate::context::CallContext;
 use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::prompt::{PromptArguments, PromptDef};
@@ -87,42 +83,31 @@ impl Dispatcher {
             }
         };
         let principal = auth.principal().key();
-        // In 2026-07-28, what a `requestState` of this get is bound to.
-        let binding = match &ctx.era {
-            Era::Modern { .. } => Some(Binding {
-                principal: &principal,
-                method: "prompts/get",
-                tool: prompt.name(),
-                arguments: arguments_digest(
-                    params
-                        .and_then(|p| p.get("arguments"))
-                        .and_then(|a| a.as_object()),
-                ),
-            }),
-            _ => None,
-        };
-        let peer = match self
-            .asking_peer(request, ctx, binding.as_ref(), prompt.name())
-            .await
-        {
-            Ok(peer) => peer,
-            Err(refused) => {
-                observed(&mut observation, CallOutcome::InvalidRequestState);
-                return refused;
-            }
-        };
-        let call = CallContext::new(
-            auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(peer),
-            None,
-        )
-        .declaring(Declared {
+        let digest = arguments_digest(
+            params
+                .and_then(|p| p.get("arguments"))
+                .and_then(|a| a.as_object()),
+        );
+        let declared = Declared {
             name: prompt.name(),
             scopes: prompt.scopes(),
             conditional: prompt.conditional_scopes(),
-        });
+        };
+        let (call, binding) = match self
+            .asking_context(
+                request,
+                ctx,
+                "prompts/get",
+                declared,
+                &principal,
+                digest,
+                &mut observation,
+            )
+            .await
+        {
+            Ok(asking) => asking,
+            Err(refused) => return refused,
+        };
         let handler = (prompt.handler())(call, arguments);
         let not_found = || unknown_prompt(request, name);
         let mut result = match self

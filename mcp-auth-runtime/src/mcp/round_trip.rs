@@ -3,16 +3,20 @@
 //! (`tools/call`, `prompts/get`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::events::{CallOutcome, Observation, observed};
 use super::reply::{Reply, error};
 use super::request_state::{Answer, Binding, Nonce, Refused, Sealer};
 use super::spent::NotSpent;
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
-use crate::input::{Answers, InputRequest, question_digest};
+use crate::authorize::Declared;
+use crate::context::CallContext;
+use crate::input::{Answers, InputRequest, Question, question_digest};
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
 use crate::session::Session;
@@ -112,19 +116,24 @@ pub(super) fn input_required(input: InputRequest, sealer: &Sealer, binding: &Bin
         .iter()
         .map(|q| (q.key.clone(), question_digest(q.kind.method(), &q.params)))
         .collect();
-    let requests: Map<String, Value> = questions
+    let state = sealer.seal(binding, answered, asked);
+    json!({
+        "resultType": "input_required",
+        "inputRequests": input_requests(questions),
+        "requestState": state,
+    })
+}
+
+/// The `InputRequests` map of a round: each question's request (`method`, `params`) under
+/// its key.
+pub(super) fn input_requests(questions: Vec<Question>) -> Map<String, Value> {
+    questions
         .into_iter()
         .map(|q| {
             let request = json!({ "method": q.kind.method(), "params": q.params });
             (q.key, request)
         })
-        .collect();
-    let state = sealer.seal(binding, answered, asked);
-    json!({
-        "resultType": "input_required",
-        "inputRequests": requests,
-        "requestState": state,
-    })
+        .collect()
 }
 
 /// `-32021` with HTTP `400` (MCP 2026-07-28, `MissingRequiredClientCapabilityError`): the
@@ -194,40 +203,67 @@ impl Dispatcher {
 }
 
 impl Dispatcher {
-    /// The link back to the client of a request other than `tools/call` that may ask for
-    /// input (`prompts/get`): in 2026-07-28 the answers its retry brings (its state opened for
-    /// `binding`, which is `None` when the client can answer nothing and sent no state), in
-    /// the handshake era the session's pending requests on the request's stream. No progress:
-    /// only a tool call has a `progressToken`.
-    pub(super) async fn asking_peer(
+    /// The context of a request other than `tools/call` whose handler may ask for input
+    /// (`prompts/get`, `resources/read`), and in 2026-07-28 what its `requestState` is bound
+    /// to: the caller, `method`, the name `declared` and the digest of the request's
+    /// `arguments`. A refused retry is reported to `observation`.
+    ///
+    /// In 2026-07-28 the handler finds the answers its retry brings (the state opened and
+    /// spent here, or the reply refusing the retry); in the handshake era its requests travel
+    /// on the request's stream. No progress: only a tool call has a `progressToken`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn asking_context<'a>(
         &self,
         request: &Request,
         ctx: &RequestCtx,
-        binding: Option<&Binding<'_>>,
-        name: &str,
-    ) -> Result<Peer, Reply> {
-        let (channel, support, log_level) = match &ctx.era {
+        method: &'a str,
+        declared: Declared,
+        principal: &'a str,
+        arguments: [u8; 32],
+        observation: &mut Option<Observation<'_>>,
+    ) -> Result<(CallContext, Option<Binding<'a>>), Reply> {
+        let name = declared.name;
+        let (channel, support, log_level, binding) = match &ctx.era {
             Era::Modern { support, log_level } => {
+                let binding = Binding {
+                    principal,
+                    method,
+                    tool: name,
+                    arguments,
+                };
                 let params = request.params.clone().unwrap_or_default();
                 let (answers, unsolicited) = self
-                    .retry_answers(request, &params, binding, name, &ctx.auth)
-                    .await?;
+                    .retry_answers(request, &params, Some(&binding), name, &ctx.auth)
+                    .await
+                    .inspect_err(|_| observed(observation, CallOutcome::InvalidRequestState))?;
                 let channel = Channel::Modern {
                     answers,
                     unsolicited,
                 };
-                (channel, *support, *log_level)
+                (channel, *support, *log_level, Some(binding))
             }
-            Era::Legacy { session } => self.legacy_channel(session.as_deref(), &ctx.auth),
+            Era::Legacy { session } => {
+                let (channel, support, level) = self.legacy_channel(session.as_deref(), &ctx.auth);
+                (channel, support, level, None)
+            }
         };
-        Ok(Peer::new(
+        let peer = Peer::new(
             ctx.outbound.clone(),
             None,
             log_level,
             support,
             channel,
             self.call_timeout,
-        ))
+        );
+        let call = CallContext::new(
+            ctx.auth.clone(),
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+            None,
+        )
+        .declaring(declared);
+        Ok((call, binding))
     }
 
     /// The handshake era's way back to the client: the session's pending requests, or

@@ -116,6 +116,17 @@ async fn briefing(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
     ))
 }
 
+/// A note, shown once the user says why they read it.
+#[mcp_auth_runtime::resource(uri_template = "note://{id}", scope = "t:use", name = "note")]
+async fn note(ctx: ToolContext<Counter>, id: String) -> Result<String, ToolError> {
+    let reason = json!({ "type": "object", "properties": { "why": { "type": "string" } } });
+    let answer = ctx.ask(Ask::new().elicit("why", "Why?", reason)).await?;
+    Ok(format!(
+        "note {id} read for {}",
+        answer.elicitation("why")?.content.unwrap_or_default()["why"]
+    ))
+}
+
 mod prompts {
     use super::*;
 
@@ -162,6 +173,7 @@ impl Fx {
         let server = builder
             .tools(tools![profile, wizard, greet, polite, briefing])
             .prompts(mcp_auth_runtime::prompts![prompts::briefing_prompt])
+            .resources(mcp_auth_runtime::resources![note])
             .state(counter.clone())
             .build()
             .unwrap();
@@ -190,7 +202,8 @@ impl Fx {
         let token = self.tokens.of(subject, "t:use", 300);
         let capabilities: Value = serde_json::from_str(capabilities).unwrap();
         let url = format!("http://{}/mcp", self.addr);
-        let response = request(
+        let uri = params.get("uri").and_then(Value::as_str).map(str::to_owned);
+        let mut request = request(
             &self.http,
             &url,
             &token,
@@ -199,10 +212,12 @@ impl Fx {
             7,
             method,
             params,
-        )
-        .send()
-        .await
-        .unwrap();
+        );
+        if let Some(uri) = uri {
+            // A read names its URI in `Mcp-Name`.
+            request = request.header("mcp-name", uri);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response_of(response.text().await.unwrap()))
     }
@@ -552,6 +567,37 @@ async fn a_prompt_asks_for_input_under_a_state_bound_to_the_prompt() {
         }
     }
     assert_eq!(fx.runs(), 0);
+}
+
+#[tokio::test]
+async fn a_resource_read_asks_for_input_under_a_state_bound_to_the_uri() {
+    let fx = Fx::start().await;
+    let why = json!({ "why": { "action": "accept", "content": { "why": "audit" } } });
+    for accept in ACCEPTS {
+        let read = json!({ "uri": "note://1" });
+        let (_, body) = fx.send("user-1", accept, ALL, "resources/read", read).await;
+        let (keys, state) = asked(&body);
+        assert_eq!(keys, pairs(&[("why", "elicitation/create")]));
+        let retry = |uri: &str| json!({ "uri": uri, "inputResponses": why, "requestState": state });
+        // Another instance of the template, another caller: refused, the state unspent.
+        for (subject, uri) in [("user-1", "note://2"), ("user-2", "note://1")] {
+            let refused = fx
+                .send(subject, accept, ALL, "resources/read", retry(uri))
+                .await;
+            assert_invalid(
+                accept,
+                &refused,
+                "not issued by this server for this request",
+            );
+        }
+        let (_, body) = fx
+            .send("user-1", accept, ALL, "resources/read", retry("note://1"))
+            .await;
+        assert_eq!(
+            body["result"]["contents"][0]["text"], "note 1 read for \"audit\"",
+            "{body}"
+        );
+    }
 }
 
 /// A handshake-era session of `user-1` whose client declared every kind of input.
