@@ -1,7 +1,8 @@
 //! The fixture server of the official MCP conformance suite, written with the public API of
 //! mcp-auth only: the tools, resources, prompts and completion of the suite's reference
-//! "everything server", and the diagnostic tools the 2026-07-28 `server-stateless` scenario
-//! calls, served without authentication (the suite sends no token) on loopback. What each
+//! "everything server", the diagnostic tools the 2026-07-28 `server-stateless` scenario
+//! calls, and those of the `input-required-result-*` scenarios (`input_required.rs`), served
+//! without authentication (the suite sends no token) on loopback. What each
 //! scenario expects of it is written down in the scenarios' descriptions (`conformance list
 //! --server`, then `conformance server --scenario ..`); `run.sh` says which run.
 //!

@@ -110,6 +110,7 @@ impl Dispatcher {
             Err(ToolError::InvalidArguments(_)) => CallOutcome::InvalidArguments,
             Err(ToolError::InputRequired(_)) if round_trip.is_some() => CallOutcome::InputRequired,
             Err(ToolError::MissingClientCapability(_)) => CallOutcome::MissingClientCapability,
+            Err(ToolError::InvalidInputResponse(_)) => CallOutcome::InvalidRequestState,
             Err(_) => CallOutcome::Failed,
         });
         outcome.map_err(|err| match err {
