@@ -540,3 +540,24 @@ return 1
 ",
     )
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_capability_survives_the_session_record() {
+        for bits in 0..8u8 {
+            let support = ClientSupport {
+                elicitation: bits & 1 != 0,
+                sampling: bits & 2 != 0,
+                roots: bits & 4 != 0,
+            };
+            let back = decode_support(encode_support(support));
+            assert_eq!(
+                (back.elicitation, back.sampling, back.roots),
+                (support.elicitation, support.sampling, support.roots)
+            );
+        }
+    }
+}
