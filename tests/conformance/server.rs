@@ -1,11 +1,14 @@
 //! The fixture server of the official MCP conformance suite, written with the public API of
 //! mcp-auth only: the tools, resources, prompts and completion of the suite's reference
-//! "everything server", and the diagnostic tools the 2026-07-28 `server-stateless` scenario
-//! calls, served without authentication (the suite sends no token) on loopback. What each
+//! "everything server", the diagnostic tools the 2026-07-28 `server-stateless` scenario
+//! calls, and those of the `input-required-result-*` scenarios (`input_required.rs`), served
+//! without authentication (the suite sends no token) on loopback. What each
 //! scenario expects of it is written down in the scenarios' descriptions (`conformance list
 //! --server`, then `conformance server --scenario ..`); `run.sh` says which run.
 //!
 //! `cargo run -p mcp-auth-tests --bin conformance-server -- 127.0.0.1:3001`
+
+mod input_required;
 
 use std::time::Duration;
 
@@ -474,6 +477,7 @@ async fn main() -> std::io::Result<()> {
             test_streaming_elicitation,
             test_logging_tool,
         ])
+        .tools(input_required::tools())
         .resources(resources![
             static_text,
             static_binary,
@@ -484,7 +488,8 @@ async fn main() -> std::io::Result<()> {
             test_simple_prompt,
             test_prompt_with_arguments,
             test_prompt_with_embedded_resource,
-            test_prompt_with_image
+            test_prompt_with_image,
+            input_required::test_input_required_result_prompt
         ])
         .stream_polling(StreamPolling::after(POLL_AFTER).retry(Duration::from_millis(500)))
         .without_auth()

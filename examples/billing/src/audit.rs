@@ -125,7 +125,7 @@ pub(crate) enum Outcome {
     /// The server refused the call: the caller is over its rate limit.
     RateLimited,
     /// The server refused a 2026-07-28 retry: its `requestState` was forged, altered, sealed
-    /// for another call or expired, or it answered a question that was not asked.
+    /// for another call, expired or already used, or an answer was malformed.
     InvalidRequestState,
 }
 

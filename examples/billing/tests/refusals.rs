@@ -26,8 +26,8 @@ enum Refusal {
     BadArguments,
     /// A token without a tenant: billing's policy refuses it every invoice.
     NoTenant,
-    /// 2026-07-28: a refund's confirmation answered on the first call.
-    SkippedConfirmation,
+    /// 2026-07-28: a refund's confirmation answered with a forged `requestState`.
+    ForgedConfirmation,
 }
 
 impl Refusal {
@@ -39,7 +39,7 @@ impl Refusal {
             Refusal::RequestBudget => ("list_invoices", "rate_limited", None),
             Refusal::BadArguments => ("create_invoice", "invalid_arguments", None),
             Refusal::NoTenant => ("void_invoice", "error", Some("INV-2041")),
-            Refusal::SkippedConfirmation => {
+            Refusal::ForgedConfirmation => {
                 ("refund_invoice", "invalid_request_state", Some("INV-2042"))
             }
         }
@@ -91,15 +91,12 @@ async fn refuse(s: &TestServer, refusal: Refusal, subject: &str, era: Era, accep
                 "{context}"
             );
         }
-        Refusal::SkippedConfirmation => {
-            let reply = call(
-                "refund_invoice",
-                json!({
-                    "arguments": { "invoice_id": "INV-2042", "amount_cents": 10 },
-                    "inputResponses": { "elicitation-0": { "action": "accept", "content": { "confirm": true } } },
-                }),
-            )
-            .await;
+        Refusal::ForgedConfirmation => {
+            let yes =
+                json!({ "elicitation-0": { "action": "accept", "content": { "confirm": true } } });
+            let arguments = json!({ "invoice_id": "INV-2042", "amount_cents": 10 });
+            let forged = json!({ "arguments": arguments, "inputResponses": yes, "requestState": "v1.e30.AAAA" });
+            let reply = call("refund_invoice", forged).await;
             assert_eq!(reply.body["error"]["code"], -32602, "{context}: {reply:?}");
         }
     }
@@ -120,10 +117,10 @@ async fn every_refusal_is_audited_in_each_era_and_accept_without_the_token() {
             Refusal::RequestBudget,
             Refusal::BadArguments,
             Refusal::NoTenant,
-            Refusal::SkippedConfirmation,
+            Refusal::ForgedConfirmation,
         ] {
             for era in [Era::Handshake, Era::Modern] {
-                if matches!(refusal, Refusal::SkippedConfirmation) && era == Era::Handshake {
+                if matches!(refusal, Refusal::ForgedConfirmation) && era == Era::Handshake {
                     continue; // no round trips by retry in the handshake era
                 }
                 for (i, accept) in ACCEPTS.iter().enumerate() {

@@ -119,7 +119,13 @@ async fn answer(
     modern: bool,
 ) -> Response {
     let dispatcher = &endpoint.mcp;
-    if !(accepts.sse && request.method == "tools/call") {
+    // Only calls, prompt gets and resource reads send anything before their answer
+    // (progress, logs, requests for input).
+    let streams = matches!(
+        request.method.as_str(),
+        "tools/call" | "prompts/get" | "resources/read"
+    );
+    if !(accepts.sse && streams) {
         // Only `initialize` opens a session: the id and caller it needs are kept for it alone.
         let initialize =
             (request.method == "initialize").then(|| (request.id.clone(), ctx.auth.clone()));

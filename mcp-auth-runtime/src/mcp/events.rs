@@ -74,11 +74,12 @@ pub enum CallOutcome {
     TimedOut,
     /// 2026-07-28: the tool asked the client for input; the client will call again.
     InputRequired,
-    /// 2026-07-28: the retry of a call that asked for input was refused before the tool ran:
-    /// its `requestState` was altered, sealed for another caller, tool or arguments, expired,
-    /// or already used by an earlier retry, or its `inputResponses` answer a question that
-    /// was not asked; or (`503`) the record of used states could not take it (Redis
-    /// unreachable, or this process's record full).
+    /// 2026-07-28: the retry of a call that asked for input was refused, before the tool ran
+    /// or at the answer it read: its `requestState` was altered, sealed for another caller, tool or arguments, expired,
+    /// or already used by an earlier retry, or an answer in its `inputResponses` is not of
+    /// the result type of the request it answers (answers to questions not asked are
+    /// ignored); or (`503`) the record of used states could not take it (Redis unreachable,
+    /// or this process's record full).
     InvalidRequestState,
     /// The tool needed a client capability the client lacks.
     MissingClientCapability,

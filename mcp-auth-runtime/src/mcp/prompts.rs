@@ -1,9 +1,12 @@
 //! `prompts/list` and `prompts/get`.
 //!
 //! A get is refused with `403` before its arguments are looked at or its handler runs when
-//! the caller lacks the prompt's scopes. As for resources, the handler gets no channel to the
-//! client, so a get is always answered with one JSON response, and a scope refusal the
-//! handler itself raises is still a `403`.
+//! the caller lacks the prompt's scopes. The handler may ask for input
+//! ([`ToolContext::ask`](crate::ToolContext::ask)) as a tool does: in 2026-07-28 the get then
+//! answers an `InputRequiredResult` whose `requestState` is bound to `prompts/get`, the
+//! prompt, its arguments and the caller; in the handshake era the requests travel on the
+//! get's stream. It reports no progress, and a scope refusal it raises itself is still a
+//! `403`.
 
 use http::StatusCode;
 use serde_json::json;
@@ -13,6 +16,7 @@ use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::authorize::Declared;
+use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::prompt::{PromptArguments, PromptDef};
 
@@ -78,21 +82,43 @@ impl Dispatcher {
                 return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
             }
         };
-        let call = self.detached_context(&auth).declaring(Declared {
+        let principal = auth.principal().key();
+        let digest = arguments_digest(
+            params
+                .and_then(|p| p.get("arguments"))
+                .and_then(|a| a.as_object()),
+        );
+        let declared = Declared {
             name: prompt.name(),
             scopes: prompt.scopes(),
             conditional: prompt.conditional_scopes(),
-        });
+        };
+        let (call, binding) = match self
+            .asking_context(
+                request,
+                ctx,
+                "prompts/get",
+                declared,
+                &principal,
+                digest,
+                &mut observation,
+            )
+            .await
+        {
+            Ok(asking) => asking,
+            Err(refused) => return refused,
+        };
         let handler = (prompt.handler())(call, arguments);
         let not_found = || unknown_prompt(request, name);
         let mut result = match self
-            .run_detached(
+            .run_asking(
                 request,
                 prompt.name(),
                 &auth,
                 &mut observation,
                 handler,
                 not_found,
+                binding.as_ref(),
             )
             .await
         {

@@ -1,9 +1,11 @@
 //! `resources/list`, `resources/templates/list` and `resources/read`.
 //!
 //! A read is resolved to the one resource serving its URI and refused with `403` before the
-//! handler runs when the caller lacks that resource's scopes. The handler gets no channel to
-//! the client (no progress, logs or requests for input), so a read is always answered with
-//! one JSON response, and a scope refusal the handler itself raises is still a `403`.
+//! handler runs when the caller lacks that resource's scopes. The handler may ask for input
+//! as a tool does: in 2026-07-28 the read then answers an `InputRequiredResult` whose
+//! `requestState` is bound to `resources/read`, the resource, the URI and the caller; in the
+//! handshake era the requests travel on the read's stream. A scope refusal the handler itself
+//! raises is still a `403`.
 
 use http::StatusCode;
 use serde_json::json;
@@ -13,6 +15,7 @@ use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::authorize::Declared;
+use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 
 impl Dispatcher {
@@ -74,21 +77,41 @@ impl Dispatcher {
             observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, resource.name(), &auth, err);
         }
-        let call = self.detached_context(&auth).declaring(Declared {
+        let principal = auth.principal().key();
+        let mut read_uri = serde_json::Map::new();
+        read_uri.insert("uri".into(), uri.into());
+        let digest = arguments_digest(Some(&read_uri));
+        let declared = Declared {
             name: resource.name(),
             scopes: resource.scopes(),
             conditional: resource.conditional_scopes(),
-        });
+        };
+        let (call, binding) = match self
+            .asking_context(
+                request,
+                ctx,
+                "resources/read",
+                declared,
+                &principal,
+                digest,
+                &mut observation,
+            )
+            .await
+        {
+            Ok(asking) => asking,
+            Err(refused) => return refused,
+        };
         let handler = (resource.handler())(call, read);
         let not_found = || not_found(request, uri);
         let contents = match self
-            .run_detached(
+            .run_asking(
                 request,
                 resource.name(),
                 &auth,
                 &mut observation,
                 handler,
                 not_found,
+                binding.as_ref(),
             )
             .await
         {

@@ -356,13 +356,16 @@ pub(super) fn principal_hash(auth: &AuthInfo) -> String {
 }
 
 fn encode_support(support: ClientSupport) -> u8 {
-    u8::from(support.elicitation) | (u8::from(support.sampling) << 1)
+    u8::from(support.elicitation)
+        | (u8::from(support.sampling) << 1)
+        | (u8::from(support.roots) << 2)
 }
 
 fn decode_support(bits: u8) -> ClientSupport {
     ClientSupport {
         elicitation: bits & 1 != 0,
         sampling: bits & 2 != 0,
+        roots: bits & 4 != 0,
     }
 }
 
@@ -537,3 +540,24 @@ return 1
 ",
     )
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_capability_survives_the_session_record() {
+        for bits in 0..8u8 {
+            let support = ClientSupport {
+                elicitation: bits & 1 != 0,
+                sampling: bits & 2 != 0,
+                roots: bits & 4 != 0,
+            };
+            let back = decode_support(encode_support(support));
+            assert_eq!(
+                (back.elicitation, back.sampling, back.roots),
+                (support.elicitation, support.sampling, support.roots)
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! `mcp_auth_test_support::tools` and a few of its own, behind the `Users` verifier.
 
 mod adversarial;
+mod asking;
 mod elicitation;
 mod eras;
 mod limits_and_hooks;
