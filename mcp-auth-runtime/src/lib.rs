@@ -129,6 +129,7 @@ mod serve;
 mod server;
 pub mod session;
 pub mod stdio;
+mod task;
 mod tool;
 mod updates;
 
@@ -159,6 +160,7 @@ pub use mcp::{CallEvent, CallKind, CallOutcome};
 pub use scope::ScopePolicy;
 pub use serve::{ServeConfig, serve, serve_with};
 pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};
+pub use task::TaskSupport;
 pub use updates::Notifier;
 
 /// Turns an `async fn` into a scope-guarded MCP tool.

@@ -103,6 +103,7 @@ impl McpServerBuilder {
             self.redis_sessions.as_ref(),
             self.request_state_key.is_some(),
         );
+        let tasks = super::tasks::tasks(self.redis_sessions.as_ref(), self.tasks);
         let sessions = (!self.stateless).then(|| {
             let limits = Limits {
                 idle_timeout: self.session_idle_timeout,
@@ -152,6 +153,7 @@ impl McpServerBuilder {
             streams: OpenStreams::new(self.max_streams_per_principal),
             updates: self.updates.clone(),
             max_subscriptions: self.max_subscriptions,
+            tasks,
         };
         dispatcher.paginate();
         let local_identity = match &auth {

@@ -66,6 +66,7 @@ pub struct McpServerBuilder {
     pub(super) request_state_lifetime: Duration,
     pub(super) max_subscriptions: usize,
     pub(super) updates: Arc<crate::updates::Hub>,
+    pub(super) tasks: crate::task::TaskLimits,
 }
 
 impl McpServerBuilder {
@@ -123,6 +124,7 @@ impl McpServerBuilder {
             request_state_key: None,
             previous_request_state_keys: Vec::new(),
             request_state_lifetime: DEFAULT_REQUEST_STATE_LIFETIME,
+            tasks: crate::task::TaskLimits::default(),
         }
     }
 
