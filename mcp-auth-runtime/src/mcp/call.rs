@@ -133,18 +133,7 @@ impl Dispatcher {
             channelled.channel,
             self.call_timeout,
         );
-        let call = CallContext::new(
-            auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(peer),
-            Some(tool.name()),
-        )
-        .declaring(Declared {
-            name: tool.name(),
-            scopes: tool.scopes(),
-            conditional: tool.conditional_scopes(),
-        });
+        let call = self.call_context(tool, auth.clone(), peer);
         let outcome = if task {
             let capabilities = task_capabilities.unwrap_or_default();
             match self
@@ -184,6 +173,29 @@ impl Dispatcher {
             outcome,
             observation,
         )
+    }
+
+    /// The context a run of `tool` gets: the caller, the server's state and scope policy, the
+    /// way back to the client, and the scopes the tool declares (its own checks are held to
+    /// them).
+    pub(super) fn call_context(
+        &self,
+        tool: &ToolDef,
+        auth: Arc<AuthInfo>,
+        peer: Peer,
+    ) -> CallContext {
+        CallContext::new(
+            auth,
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+            Some(tool.name()),
+        )
+        .declaring(Declared {
+            name: tool.name(),
+            scopes: tool.scopes(),
+            conditional: tool.conditional_scopes(),
+        })
     }
 
     /// Whether the caller may call `tool` now: its scopes, decided before the tool runs so

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
-use crate::authorize::{Declared, refusal_result};
+use crate::authorize::refusal_result;
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::input::{Answer, InputRequest, question_digest};
@@ -354,18 +354,7 @@ impl Dispatcher {
             },
             self.call_timeout,
         );
-        let call = CallContext::new(
-            ctx.auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(peer),
-            Some(tool.name()),
-        )
-        .declaring(Declared {
-            name: tool.name(),
-            scopes: tool.scopes(),
-            conditional: tool.conditional_scopes(),
-        });
+        let call = self.call_context(tool, ctx.auth.clone(), peer);
         let run = (tool.handler())(call, record.arguments.clone());
         spawn_run(self.tasks.clone(), record.id.clone(), run);
     }
