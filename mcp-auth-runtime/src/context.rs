@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
 
+use crate::ask::{Ask, InputKind, Responses, Root};
 use crate::auth::AuthInfo;
 use crate::authorize::Declared;
 use crate::error::ToolError;
@@ -217,7 +218,8 @@ impl<S> ToolContext<S> {
 
     /// Asks the user for input through the client (`elicitation/create`, form mode), e.g. to
     /// confirm a destructive action. `requested_schema` is a flat JSON Schema object of
-    /// primitive properties.
+    /// primitive properties. The request's key is numbered (`elicitation-0`); to choose it,
+    /// or to ask several things in one round, use [`ask`](Self::ask).
     ///
     /// In the 2026-07-28 era the first run of the tool ends here with an `InputRequiredResult`
     /// (the error must be propagated with `?`), and the client retries the call with the answer:
@@ -228,22 +230,53 @@ impl<S> ToolContext<S> {
         message: impl Into<String>,
         requested_schema: Value,
     ) -> Result<Elicitation, ToolError> {
-        let params = serde_json::json!({
-            "mode": "form",
-            "message": message.into(),
-            "requestedSchema": requested_schema,
-        });
-        let answer = self.call.peer.ask("elicitation/create", params).await?;
-        serde_json::from_value(answer).map_err(|e| {
-            ToolError::new(format!("the client's elicitation answer is malformed: {e}"))
-        })
+        let key = self.call.peer.next_key(InputKind::Elicitation);
+        self.ask(Ask::new().elicit(&key, message, requested_schema))
+            .await?
+            .elicitation(&key)
     }
 
     /// Asks the client's model for a completion (`sampling/createMessage`); `params` are the
     /// request's parameters (`messages`, `maxTokens`, ...), the result is the client's
     /// `CreateMessageResult`. Same round-trip rules as [`elicit`](Self::elicit).
     pub async fn sample(&self, params: Value) -> Result<Value, ToolError> {
-        self.call.peer.ask("sampling/createMessage", params).await
+        let key = self.call.peer.next_key(InputKind::Sampling);
+        self.ask(Ask::new().sample(&key, params))
+            .await?
+            .sampling(&key)
+    }
+
+    /// Asks the client for its roots (`roots/list`). Same round-trip rules as
+    /// [`elicit`](Self::elicit).
+    pub async fn list_roots(&self) -> Result<Vec<Root>, ToolError> {
+        let key = self.call.peer.next_key(InputKind::Roots);
+        self.ask(Ask::new().list_roots(&key)).await?.roots(&key)
+    }
+
+    /// Asks the client every request for input of `ask` in one round, under the keys it names,
+    /// and returns the answers, each checked to be of its request's result type.
+    ///
+    /// In the 2026-07-28 era the run ends here with one `InputRequiredResult` that carries
+    /// every request not answered yet (propagate the error with `?`); the tool runs again when
+    /// the client retries with the answers, and returns here once all are answered. Answers
+    /// of earlier rounds travel in the sealed `requestState`, so a tool may ask several
+    /// rounds, one after the other. In the handshake era the requests go out together on the
+    /// call's stream and this call waits for every answer.
+    ///
+    /// Fails with [`ToolError::MissingClientCapability`] (in 2026-07-28 the error `-32021`)
+    /// if the client did not declare a capability a request needs: ask only what
+    /// [`client_supports`](Self::client_supports) says it can answer, or let the call fail.
+    /// A malformed answer fails with [`ToolError::InvalidInputResponse`].
+    pub async fn ask(&self, ask: Ask) -> Result<Responses, ToolError> {
+        let answers = self.call.peer.ask(ask.into_questions()?).await?;
+        Ok(Responses { answers })
+    }
+
+    /// Whether the client declared the capability requests of `kind` need (`elicitation`,
+    /// `sampling`, `roots`): in the 2026-07-28 era those of the request's `_meta`, in the
+    /// handshake era those of `initialize`. A direct Rust call supports none.
+    pub fn client_supports(&self, kind: InputKind) -> bool {
+        self.call.peer.supports(kind)
     }
 }
 

@@ -14,6 +14,7 @@ use std::error::Error as StdError;
 /// | [`Internal`](Self::Internal) | a tool result with `isError: true` saying only "internal error"; the cause is logged |
 /// | [`MissingClientCapability`](Self::MissingClientCapability) | 2026-07-28: error `-32021` with HTTP `400`; earlier: a tool result with `isError: true` |
 /// | [`InputRequired`](Self::InputRequired) | 2026-07-28: an `InputRequiredResult` the client answers by retrying |
+/// | [`InvalidInputResponse`](Self::InvalidInputResponse) | 2026-07-28: JSON-RPC `-32602`; earlier: a tool result with `isError: true` |
 /// | [`NotFound`](Self::NotFound) | from a resource: JSON-RPC `-32602` "resource not found" with the URI (SEP-2164); from a tool: a tool result with `isError: true` |
 ///
 /// A resource's read answers a JSON-RPC error rather than a result with `isError`:
@@ -39,14 +40,18 @@ pub enum ToolError {
     /// An unexpected failure whose details must not reach the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
-    /// The tool asked for input (elicitation or sampling) the client did not declare it can
-    /// give.
+    /// The tool asked for input (elicitation, sampling, roots) the client did not declare it
+    /// can give.
     #[error("the client does not support {0}")]
     MissingClientCapability(&'static str),
     /// 2026-07-28 multi round-trip requests: the tool needs the client's input and will run
     /// again when the client retries the call with it. Propagate it with `?`.
     #[error("input required from the client")]
     InputRequired(Box<crate::input::InputRequest>),
+    /// The client answered a request for input with something that is not that request's
+    /// result (an `ElicitResult` without `action`, say).
+    #[error("invalid input response: {0}")]
+    InvalidInputResponse(String),
     /// What was asked for does not exist, or not for this caller: a resource template's
     /// instance another tenant owns, say. A resource read answers it exactly as a URI no
     /// resource serves, so that a caller cannot tell the two apart.

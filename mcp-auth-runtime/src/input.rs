@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// A request for input that the 2026-07-28 era returns in an `InputRequiredResult`.
+pub(crate) use crate::ask::Question;
+
+/// The requests for input of one round, which the 2026-07-28 era returns in an
+/// `InputRequiredResult`.
 #[derive(Debug, Clone)]
 pub struct InputRequest {
-    pub(crate) key: String,
-    pub(crate) method: &'static str,
-    pub(crate) params: Value,
+    /// Asked now, in the order the tool asked them; never empty.
+    pub(crate) questions: Vec<Question>,
     /// The answers gathered so far, carried to the retry in `requestState`.
     pub(crate) answered: Answers,
 }
@@ -29,7 +31,7 @@ pub(crate) struct Answer {
     pub(crate) value: Value,
 }
 
-/// The answers gathered so far, by question key (`elicitation-0`, ...).
+/// The answers gathered so far, by question key (`user_name`, `elicitation-0`, ...).
 pub(crate) type Answers = BTreeMap<String, Answer>;
 
 /// The SHA-256 digest of a call's arguments in canonical form: members sorted by name at every

@@ -37,6 +37,13 @@
 //! what it completes. Clients subscribe to resources, and application code tells them of
 //! changes through a [`Notifier`], across replicas with Redis.
 //!
+//! A tool or prompt may ask the client for input while it runs, in both protocol eras:
+//! [`ToolContext::elicit`], [`sample`](ToolContext::sample),
+//! [`list_roots`](ToolContext::list_roots), or several requests in one round under keys of
+//! the author's choosing with [`ToolContext::ask`] and an [`Ask`]. In the 2026-07-28 era the
+//! request ends with an `InputRequiredResult` whose `requestState` is sealed for the caller,
+//! the request and the questions, and the client retries with the answers.
+//!
 //! A call that needs more than its static scopes when its arguments say so declares it in the
 //! attribute, `#[tool(scope = "invoices:write", require(scope = "payments:approve", when =
 //! amount_cents > 100_000))]`, on tools, resources and prompts alike: one `403` names every
@@ -102,6 +109,7 @@ macro_rules! inner_service_accessors {
 }
 pub(crate) use inner_service_accessors;
 
+mod ask;
 pub mod auth;
 mod authorize;
 pub mod completion;
@@ -144,6 +152,7 @@ mod updates;
 pub use redis;
 
 // Writing tools.
+pub use ask::{Ask, InputKind, Responses, Root};
 pub use authorize::INSUFFICIENT_SCOPE_META_KEY;
 pub use completion::{Completion, CompletionRequest};
 pub use context::ToolContext;

@@ -1,15 +1,16 @@
 //! What a running tool can say to the client while it works: progress, log messages, and
-//! requests for input (elicitation, sampling).
+//! requests for input (elicitation, sampling, roots).
 //!
 //! In the handshake era (2025-03-26 to 2025-11-25) these travel on the SSE stream of the
 //! request being answered, and requests for input are JSON-RPC requests the client answers
 //! with a POST. In the 2026-07-28 era notifications still travel on the request's stream, but
 //! requests for input end the call with an `InputRequiredResult` and the client retries it
 //! with the answers (multi round-trip requests): the tool runs again from the start, and each
-//! `elicit`/`sample` call finds its answer by position, provided that it asks the very question
-//! the answer was given to (see `jsonrpc::request_state`).
+//! request for input finds its answer by key (the author's, or one numbered by position),
+//! provided that it asks the very question the answer was given to (see
+//! `mcp::request_state`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
+use crate::ask::{InputKind, Question};
 use crate::error::ToolError;
-use crate::input::{Answers, InputRequest, question_digest};
+use crate::input::{Answer, Answers, InputRequest, question_digest};
 
 /// Severity of a log message (RFC 5424 levels, as MCP uses them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -99,7 +101,12 @@ pub(crate) enum Channel {
     },
     /// 2026-07-28: requests for input are answered by retrying the call; the answers come
     /// from a verified `requestState` and the retry's `inputResponses`.
-    Modern { answers: Answers },
+    Modern {
+        answers: Answers,
+        /// The retry's `inputResponses` that no question of its state asked: they count only
+        /// for questions [answerable in advance](crate::Ask::answerable_in_advance).
+        unsolicited: Map<String, Value>,
+    },
 }
 
 /// The client capabilities that decide whether a tool may ask for input.
@@ -107,9 +114,15 @@ pub(crate) enum Channel {
 pub(crate) struct ClientSupport {
     pub(crate) elicitation: bool,
     pub(crate) sampling: bool,
+    pub(crate) roots: bool,
 }
 
 impl ClientSupport {
+    /// Whether the client can answer any request for input.
+    pub(crate) fn any(self) -> bool {
+        self.elicitation || self.sampling || self.roots
+    }
+
     pub(crate) fn from_capabilities(capabilities: Option<&Value>) -> ClientSupport {
         let has = |name: &str| {
             capabilities
@@ -119,6 +132,7 @@ impl ClientSupport {
         ClientSupport {
             elicitation: has("elicitation"),
             sampling: has("sampling"),
+            roots: has("roots"),
         }
     }
 }
@@ -133,8 +147,12 @@ pub(crate) struct Peer {
     log_level: Option<LogLevel>,
     support: ClientSupport,
     channel: Channel,
-    /// How many requests for input this run made, which keys their answers.
+    /// How many requests for input without a key of the author's this run made, which
+    /// numbers their keys.
     asked: AtomicU32,
+    /// 2026-07-28: the answers given in advance that this run used, carried to the next
+    /// round's `requestState` with the others.
+    adopted: Mutex<Answers>,
     /// Progress must increase (MCP progress): the last value sent, as f64 bits.
     last_progress: AtomicU64,
     timeout: Duration,
@@ -165,6 +183,7 @@ impl Peer {
             support,
             channel,
             asked: AtomicU32::new(0),
+            adopted: Mutex::new(Answers::new()),
             last_progress: AtomicU64::new(f64::NEG_INFINITY.to_bits()),
             timeout,
         }
@@ -179,6 +198,7 @@ impl Peer {
             ClientSupport::default(),
             Channel::Modern {
                 answers: Answers::new(),
+                unsolicited: Map::new(),
             },
             Duration::from_secs(60),
         )
@@ -233,79 +253,158 @@ impl Peer {
         );
     }
 
-    /// Asks the client for input: `elicitation/create` or `sampling/createMessage`.
+    /// Whether the client declared the capability that `kind` needs.
+    pub(crate) fn supports(&self, kind: InputKind) -> bool {
+        match kind {
+            InputKind::Elicitation => self.support.elicitation,
+            InputKind::Sampling => self.support.sampling,
+            InputKind::Roots => self.support.roots,
+        }
+    }
+
+    /// A key for a request for input whose author named none: `elicitation-0`,
+    /// `sampling-1`, ..., numbered in the order the run asks them.
+    pub(crate) fn next_key(&self, kind: InputKind) -> String {
+        let seq = self.asked.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{seq}", kind.capability())
+    }
+
+    /// Asks the client the `questions` of one round; their answers by key, each of the shape
+    /// its request returns.
+    ///
+    /// Every question needs its client capability, whether or not it was answered already: a
+    /// client that stops declaring one cannot be held to an answer it gave under it.
     pub(crate) async fn ask(
         &self,
-        method: &'static str,
-        params: Value,
-    ) -> Result<Value, ToolError> {
-        let supported = match method {
-            "elicitation/create" => self.support.elicitation,
-            _ => self.support.sampling,
-        };
-        if !supported {
+        questions: Vec<Question>,
+    ) -> Result<BTreeMap<String, Value>, ToolError> {
+        if let Some(question) = questions.iter().find(|q| !self.supports(q.kind)) {
             return Err(ToolError::MissingClientCapability(
-                if method == "elicitation/create" {
-                    "elicitation"
-                } else {
-                    "sampling"
-                },
+                question.kind.capability(),
             ));
         }
-        let seq = self.asked.fetch_add(1, Ordering::Relaxed);
-        match &self.channel {
-            Channel::Modern { answers } => {
-                let key = format!("{}-{seq}", method.split('/').next().unwrap_or("input"));
-                let question = question_digest(method, &params);
-                match answers.get(&key) {
-                    Some(answer) if answer.question == question => Ok(answer.value.clone()),
-                    // Unanswered, or answered when the question was another one (the run
-                    // took another path): ask this question.
-                    _ => {
-                        let mut answered = answers.clone();
-                        answered.remove(&key);
-                        Err(ToolError::InputRequired(Box::new(InputRequest {
-                            key,
-                            method,
-                            params,
-                            answered,
-                        })))
-                    }
-                }
-            }
+        let answers = match &self.channel {
+            Channel::Modern {
+                answers,
+                unsolicited,
+            } => self.answered(answers, unsolicited, questions)?,
             Channel::Legacy { pending, scope } => {
-                let Some(outbound) = &self.outbound else {
-                    return Err(ToolError::new(format!(
-                        "`{method}` needs a client that accepts `text/event-stream` responses"
-                    )));
-                };
-                let (id, answer) = pending.register(scope);
-                let _forget = PendingGuard { pending, id: &id };
-                let request =
-                    json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-                if outbound
-                    .unbounded_send(Bytes::from(
-                        serde_json::to_vec(&request).unwrap_or_default(),
-                    ))
-                    .is_err()
-                {
-                    return Err(ToolError::new("the client's stream is closed"));
+                let asked = questions.iter().map(|question| {
+                    self.request(pending, scope, question.kind.method(), &question.params)
+                });
+                let answers = futures_util::future::join_all(asked).await;
+                let mut answered = BTreeMap::new();
+                for (question, answer) in questions.into_iter().zip(answers) {
+                    answered.insert(question.key, (question.kind, answer?));
                 }
-                match tokio::time::timeout(self.timeout, answer).await {
-                    Ok(Ok(Ok(result))) => Ok(result),
-                    Ok(Ok(Err(error))) => Err(ToolError::new(format!(
-                        "the client refused `{method}`: {}",
-                        error
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or("error")
-                    ))),
-                    Ok(Err(_)) => Err(ToolError::new("the client's stream is closed")),
-                    Err(_) => Err(ToolError::new(format!(
-                        "the client did not answer `{method}` in time"
-                    ))),
-                }
+                answered
             }
+        };
+        answers
+            .into_iter()
+            .map(|(key, (kind, answer))| match kind.check(&answer) {
+                Ok(()) => Ok((key, answer)),
+                Err(why) => Err(ToolError::InvalidInputResponse(format!(
+                    "the answer to `{key}` is malformed: {why}"
+                ))),
+            })
+            .collect()
+    }
+
+    /// 2026-07-28: the answers the retry brought to `questions`, or the round that asks those
+    /// it did not answer (`ToolError::InputRequired`).
+    fn answered(
+        &self,
+        answers: &Answers,
+        unsolicited: &Map<String, Value>,
+        questions: Vec<Question>,
+    ) -> Result<BTreeMap<String, (InputKind, Value)>, ToolError> {
+        let mut adopted = self.adopted.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found = BTreeMap::new();
+        let mut missing = Vec::new();
+        for question in questions {
+            let digest = question_digest(question.kind.method(), &question.params);
+            // An answer counts for the very question it answers: asked otherwise (the run took
+            // another path), the question is asked again.
+            let known = |answers: &Answers| {
+                answers
+                    .get(&question.key)
+                    .filter(|answer| answer.question == digest)
+                    .map(|answer| answer.value.clone())
+            };
+            let answer = known(answers).or_else(|| known(&adopted)).or_else(|| {
+                let value = unsolicited
+                    .get(&question.key)
+                    .filter(|_| question.in_advance)?
+                    .clone();
+                adopted.insert(
+                    question.key.clone(),
+                    Answer {
+                        question: digest,
+                        value: value.clone(),
+                    },
+                );
+                Some(value)
+            });
+            match answer {
+                Some(value) => {
+                    found.insert(question.key, (question.kind, value));
+                }
+                None => missing.push(question),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let mut answered = answers.clone();
+        answered.extend(adopted.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for question in &missing {
+            answered.remove(&question.key);
+        }
+        Err(ToolError::InputRequired(Box::new(InputRequest {
+            questions: missing,
+            answered,
+        })))
+    }
+
+    /// Handshake era: sends one request for input on the call's stream and waits for the
+    /// client's answer.
+    async fn request(
+        &self,
+        pending: &PendingRequests,
+        scope: &str,
+        method: &'static str,
+        params: &Value,
+    ) -> Result<Value, ToolError> {
+        let Some(outbound) = &self.outbound else {
+            return Err(ToolError::new(format!(
+                "`{method}` needs a client that accepts `text/event-stream` responses"
+            )));
+        };
+        let (id, answer) = pending.register(scope);
+        let _forget = PendingGuard { pending, id: &id };
+        let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        if outbound
+            .unbounded_send(Bytes::from(
+                serde_json::to_vec(&request).unwrap_or_default(),
+            ))
+            .is_err()
+        {
+            return Err(ToolError::new("the client's stream is closed"));
+        }
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(Ok(result))) => Ok(result),
+            Ok(Ok(Err(error))) => Err(ToolError::new(format!(
+                "the client refused `{method}`: {}",
+                error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error")
+            ))),
+            Ok(Err(_)) => Err(ToolError::new("the client's stream is closed")),
+            Err(_) => Err(ToolError::new(format!(
+                "the client did not answer `{method}` in time"
+            ))),
         }
     }
 }

@@ -7,6 +7,8 @@
 //!
 //! `cargo run -p mcp-auth-tests --bin conformance-server -- 127.0.0.1:3001`
 
+mod input_required;
+
 use std::time::Duration;
 
 use mcp_auth_runtime::prelude::*;
@@ -507,6 +509,38 @@ async fn confirm_delete(
     })
 }
 
+/// Task-capable: asks two questions at once, then reports both answers.
+#[tool(unscoped, task = optional)]
+async fn multi_input(ctx: ToolContext) -> Result<String, ToolError> {
+    // Some work first, so that the call becomes a task before it asks.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let form = json!({
+        "type": "object",
+        "properties": { "name": { "type": "string" }, "confirm": { "type": "boolean" } },
+    });
+    let answers = ctx
+        .ask(
+            mcp_auth_runtime::Ask::new()
+                .elicit("first", "First input?", form.clone())
+                .elicit("second", "Second input?", form),
+        )
+        .await?;
+    let name = |key: &str| {
+        answers
+            .elicitation(key)
+            .ok()
+            .and_then(|answer| answer.content)
+            .and_then(|content| {
+                content
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default()
+    };
+    Ok(format!("got {} and {}", name("first"), name("second")))
+}
+
 /// Task-only: asks for the user's name at once (a 2026-07-28 input round), then works on as
 /// a task and greets them.
 #[tool(unscoped, task = required)]
@@ -562,8 +596,10 @@ async fn main() -> std::io::Result<()> {
             failing_job,
             protocol_error_job,
             confirm_delete,
+            multi_input,
             test_tool_with_task,
         ])
+        .tools(input_required::tools())
         .resources(resources![
             static_text,
             static_binary,
@@ -574,7 +610,8 @@ async fn main() -> std::io::Result<()> {
             test_simple_prompt,
             test_prompt_with_arguments,
             test_prompt_with_embedded_resource,
-            test_prompt_with_image
+            test_prompt_with_image,
+            input_required::test_input_required_result_prompt
         ])
         .without_auth()
         .build()

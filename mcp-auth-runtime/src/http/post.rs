@@ -117,7 +117,9 @@ async fn answer(
     modern: bool,
 ) -> Response {
     let dispatcher = &endpoint.mcp;
-    if !(accepts.sse && request.method == "tools/call") {
+    // Only calls and prompt gets send anything before their answer (progress, logs, requests
+    // for input).
+    if !(accepts.sse && matches!(request.method.as_str(), "tools/call" | "prompts/get")) {
         // Only `initialize` opens a session: the id and caller it needs are kept for it alone.
         let initialize =
             (request.method == "initialize").then(|| (request.id.clone(), ctx.auth.clone()));

@@ -11,8 +11,7 @@ use serde_json::{Map, Value, json};
 use super::events::{CallKind, CallOutcome, Observation};
 use super::reply::{Reply, error, forbidden, respond};
 use super::request_state::Binding;
-use super::round_trip::{collect_answers, input_required};
-use super::spent::NotSpent;
+use super::round_trip::{input_required, missing_capability};
 use super::tasks::{Started, declares_tasks};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
@@ -262,76 +261,35 @@ impl Dispatcher {
         let mut arguments_bound = None;
         let (channel, support, log_level) = match era {
             Era::Modern { support, log_level } => {
-                if params.contains_key("requestState") || support.elicitation || support.sampling {
+                if params.contains_key("requestState") || support.any() {
                     arguments_bound = Some(arguments_digest(arguments));
                 }
                 let binding = arguments_bound.map(|arguments| Binding {
                     principal,
+                    method: "tools/call",
                     tool: tool.name(),
                     arguments,
                 });
-                let (answers, spend) =
-                    match collect_answers(params, &self.request_state, binding.as_ref()) {
-                        Ok(collected) => collected,
-                        Err(message) => {
-                            report(observation, CallOutcome::InvalidRequestState);
-                            tracing::info!(
-                                tool = tool.name(),
-                                subject = auth.subject(),
-                                "retry of a call refused: {message}"
-                            );
-                            return Err(error(
-                                request,
-                                StatusCode::OK,
-                                code::INVALID_PARAMS,
-                                message,
-                            ));
-                        }
-                    };
-                // Spent once the retry is known to be well-formed (a malformed one leaves its
-                // state usable) and before the tool runs: whatever the tool then does, the
-                // state confirms nothing else.
-                if let Some((nonce, expires_ms)) = spend
-                    && let Err(not_spent) = self.spent.spend(nonce, expires_ms).await
+                let (answers, unsolicited) = match self
+                    .retry_answers(request, params, binding.as_ref(), tool.name(), auth)
+                    .await
                 {
-                    report(observation, CallOutcome::InvalidRequestState);
-                    tracing::info!(
-                        tool = tool.name(),
-                        subject = auth.subject(),
-                        "retry of a call refused: {not_spent}"
-                    );
-                    return Err(match not_spent {
-                        NotSpent::Replayed => error(
-                            request,
-                            StatusCode::OK,
-                            code::INVALID_PARAMS,
-                            "invalid params: `requestState` has already been used: call the \
-                             tool again without it",
-                        ),
-                        NotSpent::Full(_) | NotSpent::Unavailable(_) => error(
-                            request,
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            code::INTERNAL_ERROR,
-                            "the retry cannot be checked now; retry shortly",
-                        ),
-                    });
-                }
-                (Channel::Modern { answers }, *support, *log_level)
-            }
-            Era::Legacy { session } => {
-                let (scope, support, level) = match session {
-                    Some(session) => (session.id.clone(), session.support, session.log_level),
-                    // Without a session no client answer can reach a call (the transport
-                    // drops responses without one).
-                    None => (
-                        principal.to_owned(),
-                        ClientSupport::default(),
-                        LogLevel::Debug,
-                    ),
+                    Ok(collected) => collected,
+                    Err(refused) => {
+                        report(observation, CallOutcome::InvalidRequestState);
+                        return Err(refused);
+                    }
                 };
-                let pending = self.calls.pending.clone();
-                (Channel::Legacy { pending, scope }, support, Some(level))
+                (
+                    Channel::Modern {
+                        answers,
+                        unsolicited,
+                    },
+                    *support,
+                    *log_level,
+                )
             }
+            Era::Legacy { session } => self.legacy_channel(session.as_deref(), auth),
         };
         Ok(Channelled {
             channel,
@@ -444,6 +402,7 @@ impl Dispatcher {
                 report(observation, CallOutcome::InputRequired);
                 let binding = Binding {
                     principal,
+                    method: "tools/call",
                     tool: tool.name(),
                     // Always set: only a client that can answer is asked. Were it not, the
                     // state would be bound to no arguments, and refused on retry.
@@ -454,14 +413,16 @@ impl Dispatcher {
             }
             Err(ToolError::MissingClientCapability(capability)) if modern => {
                 report(observation, CallOutcome::MissingClientCapability);
-                let body = ErrorResponse::new(
-                    Some(request.id.clone()),
-                    code::MISSING_CLIENT_CAPABILITY,
-                    format!("the tool needs the client capability `{capability}`"),
-                )
-                .with_data(json!({ "requiredCapabilities": { capability: {} } }))
-                .to_bytes();
-                return Reply::Json(StatusCode::BAD_REQUEST, body);
+                return missing_capability(request, capability);
+            }
+            Err(ToolError::InvalidInputResponse(message)) if modern => {
+                report(observation, CallOutcome::InvalidRequestState);
+                return error(
+                    request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    format!("invalid params: {message}"),
+                );
             }
             Err(err) => {
                 report(

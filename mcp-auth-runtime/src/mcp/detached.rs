@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use super::Dispatcher;
 use super::events::{CallKind, CallOutcome, Observation};
-use super::reply::{Reply, error, forbidden};
+use super::reply::{Reply, error, forbidden, respond};
+use super::request_state::Binding;
+use super::round_trip::{input_required, missing_capability};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
 use crate::error::ToolError;
@@ -64,6 +66,25 @@ impl Dispatcher {
         handler: impl Future<Output = Result<T, ToolError>>,
         not_found: impl FnOnce() -> Reply,
     ) -> Result<T, Reply> {
+        self.run_asking(request, name, auth, observation, handler, not_found, None)
+            .await
+    }
+
+    /// [`run_detached`](Self::run_detached) for a handler that may ask for input: in the
+    /// 2026-07-28 era (`round_trip` is the binding of the state it would seal) a request for
+    /// input is answered with an `InputRequiredResult`, a missing client capability with
+    /// `-32021`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_asking<T>(
+        &self,
+        request: &Request,
+        name: &str,
+        auth: &AuthInfo,
+        observation: &mut Option<Observation<'_>>,
+        handler: impl Future<Output = Result<T, ToolError>>,
+        not_found: impl FnOnce() -> Reply,
+        round_trip: Option<&Binding<'_>>,
+    ) -> Result<T, Reply> {
         let mut report = |outcome| {
             if let Some(observation) = observation.as_mut() {
                 observation.outcome = Some(outcome);
@@ -87,9 +108,24 @@ impl Dispatcher {
             Err(ToolError::InsufficientScope { .. }) => CallOutcome::Forbidden,
             Err(ToolError::NotFound) => CallOutcome::NotFound,
             Err(ToolError::InvalidArguments(_)) => CallOutcome::InvalidArguments,
+            Err(ToolError::InputRequired(_)) if round_trip.is_some() => CallOutcome::InputRequired,
+            Err(ToolError::MissingClientCapability(_)) => CallOutcome::MissingClientCapability,
             Err(_) => CallOutcome::Failed,
         });
         outcome.map_err(|err| match err {
+            ToolError::InputRequired(input) if let Some(binding) = round_trip => {
+                let result = input_required(*input, &self.request_state, binding);
+                respond(request, &self.modern(result))
+            }
+            ToolError::MissingClientCapability(capability) if round_trip.is_some() => {
+                missing_capability(request, capability)
+            }
+            ToolError::InvalidInputResponse(message) => error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                format!("invalid params: {message}"),
+            ),
             err @ ToolError::InsufficientScope { .. } => forbidden(request, name, auth, err),
             ToolError::NotFound => not_found(),
             ToolError::InvalidArguments(message) => {

@@ -1,18 +1,26 @@
 //! `prompts/list` and `prompts/get`.
 //!
 //! A get is refused with `403` before its arguments are looked at or its handler runs when
-//! the caller lacks the prompt's scopes. As for resources, the handler gets no channel to the
-//! client, so a get is always answered with one JSON response, and a scope refusal the
-//! handler itself raises is still a `403`.
+//! the caller lacks the prompt's scopes. The handler may ask for input
+//! ([`ToolContext::ask`](crate::ToolContext::ask)) as a tool does: in 2026-07-28 the get then
+//! answers an `InputRequiredResult` whose `requestState` is bound to `prompts/get`, the
+//! prompt, its arguments and the caller; in the handshake era the requests travel on the
+//! get's stream. It reports no progress, and a scope refusal it raises itself is still a
+//! `403`.
 
 use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use std::sync::Arc;
+
 use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
+use super::request_state::Binding;
 use super::{Dispatcher, Era, RequestCtx};
 use crate::authorize::Declared;
+use crate::context::CallContext;
+use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::prompt::{PromptArguments, PromptDef};
 
@@ -78,7 +86,39 @@ impl Dispatcher {
                 return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
             }
         };
-        let call = self.detached_context(&auth).declaring(Declared {
+        let principal = auth.principal().key();
+        // In 2026-07-28, what a `requestState` of this get is bound to.
+        let binding = match &ctx.era {
+            Era::Modern { .. } => Some(Binding {
+                principal: &principal,
+                method: "prompts/get",
+                tool: prompt.name(),
+                arguments: arguments_digest(
+                    params
+                        .and_then(|p| p.get("arguments"))
+                        .and_then(|a| a.as_object()),
+                ),
+            }),
+            _ => None,
+        };
+        let peer = match self
+            .asking_peer(request, ctx, binding.as_ref(), prompt.name())
+            .await
+        {
+            Ok(peer) => peer,
+            Err(refused) => {
+                observed(&mut observation, CallOutcome::InvalidRequestState);
+                return refused;
+            }
+        };
+        let call = CallContext::new(
+            auth.clone(),
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+            None,
+        )
+        .declaring(Declared {
             name: prompt.name(),
             scopes: prompt.scopes(),
             conditional: prompt.conditional_scopes(),
@@ -86,13 +126,14 @@ impl Dispatcher {
         let handler = (prompt.handler())(call, arguments);
         let not_found = || unknown_prompt(request, name);
         let mut result = match self
-            .run_detached(
+            .run_asking(
                 request,
                 prompt.name(),
                 &auth,
                 &mut observation,
                 handler,
                 not_found,
+                binding.as_ref(),
             )
             .await
         {

@@ -6,9 +6,10 @@
 //! holds the answers of earlier rounds and the questions of the last one, and travels through
 //! the client, so it is sealed with HMAC-SHA256 (RFC 2104) under a server key and bound to:
 //!
-//! - the caller (its principal key), the tool and a canonical digest of the call's arguments,
-//!   so that a confirmation given for one call cannot be replayed onto another invoice, another
-//!   amount, another tool or by another caller;
+//! - the caller (its principal key), the method (`tools/call`, `prompts/get`), the name of the
+//!   tool or prompt and a canonical digest of the request's arguments, so that a confirmation
+//!   given for one call cannot be replayed onto another invoice, another amount, another tool,
+//!   a prompt of the same name or by another caller;
 //! - the questions asked (their keys and a digest of each request), so that an answer counts
 //!   only for the question it answers;
 //! - an expiry, after which the state is refused.
@@ -41,7 +42,8 @@ pub(crate) const MIN_KEY_LEN: usize = 32;
 pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// Separates this MAC's inputs from any other use of the same key.
-const CONTEXT: &[u8] = b"mcp-auth requestState v1\0";
+/// `v2` binds the method too: a state sealed by a server that did not is refused.
+const CONTEXT: &[u8] = b"mcp-auth requestState v2\0";
 
 /// The version prefix of a sealed state.
 const VERSION: &str = "v1";
@@ -101,9 +103,13 @@ pub(crate) struct State {
     pub(crate) asked: BTreeMap<String, String>,
 }
 
-/// Who calls which tool with which arguments: what a state is valid for.
+/// Who calls which tool (or gets which prompt) with which arguments: what a state is valid
+/// for.
 pub(crate) struct Binding<'a> {
     pub(crate) principal: &'a str,
+    /// The request's method: `tools/call`, `prompts/get`.
+    pub(crate) method: &'a str,
+    /// The tool's or prompt's name.
     pub(crate) tool: &'a str,
     pub(crate) arguments: [u8; 32],
 }
@@ -210,7 +216,11 @@ impl Sealer {
 fn mac_input(binding: &Binding<'_>, payload: &[u8]) -> Vec<u8> {
     let mut input = Vec::with_capacity(CONTEXT.len() + 96 + payload.len());
     input.extend_from_slice(CONTEXT);
-    for part in [binding.principal.as_bytes(), binding.tool.as_bytes()] {
+    for part in [
+        binding.principal.as_bytes(),
+        binding.method.as_bytes(),
+        binding.tool.as_bytes(),
+    ] {
         input.extend_from_slice(&(part.len() as u64).to_be_bytes());
         input.extend_from_slice(part);
     }
@@ -236,6 +246,7 @@ mod tests {
     fn binding(arguments: &Value) -> Binding<'static> {
         Binding {
             principal: "p",
+            method: "tools/call",
             tool: "t",
             arguments: arguments_digest(arguments.as_object()),
         }
@@ -264,16 +275,20 @@ mod tests {
         let args = json!({ "n": 1 });
         let sealed = sealer.seal(&binding(&args), Answers::new(), asked.clone());
         assert_eq!(sealer.open(&binding(&args), &sealed).unwrap().asked, asked);
-        let other = |principal, tool| Binding {
+        let other = |principal, method, tool| Binding {
             principal,
+            method,
             tool,
             ..binding(&args)
         };
         for foreign in [
-            other("p2", "t"),
-            other("p", "t2"),
+            other("p2", "tools/call", "t"),
+            other("p", "tools/call", "t2"),
+            // A prompt of the tool's name.
+            other("p", "prompts/get", "t"),
             // Length prefixes: moving a byte from one part to the next changes the input.
-            other("pt", ""),
+            other("p", "tools/callt", ""),
+            other("ptools/call", "", "t"),
             binding(&json!({ "n": 2 })),
         ] {
             assert_eq!(sealer.open(&foreign, &sealed).err(), Some(Refused::Invalid));

@@ -1,27 +1,55 @@
-//! 2026-07-28 round trips: the answers a retried call brings, and the `InputRequiredResult`
-//! that asks for more.
+//! 2026-07-28 round trips: the answers a retried request brings, and the
+//! `InputRequiredResult` that asks for more. Shared by every request that may ask for input
+//! (`tools/call`, `prompts/get`).
 
 use std::collections::BTreeMap;
 
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::reply::{Reply, error};
 use super::request_state::{Answer, Binding, Nonce, Refused, Sealer};
+use super::spent::NotSpent;
+use super::{Dispatcher, Era, RequestCtx};
+use crate::auth::AuthInfo;
 use crate::input::{Answers, InputRequest, question_digest};
+use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
+use crate::session::Session;
 
-/// The answers of a retried 2026-07-28 call: those of earlier rounds, from its sealed
-/// `requestState`, and this round's `inputResponses`, each of which must answer a question the
-/// state says was asked; with the state's nonce and expiry, to spend, when it carried one.
-/// `binding` is `None` when the client can answer no request for input and sent no state.
+/// What a retry brings: the answers to questions its state asked, the responses no question
+/// of its state asked, and the state's nonce and expiry, to spend, when it carried one.
+#[derive(Debug, Default)]
+pub(super) struct Collected {
+    pub(super) answers: Answers,
+    pub(super) unsolicited: Map<String, Value>,
+    pub(super) spend: Option<(Nonce, u64)>,
+}
+
+/// The answers of a retried 2026-07-28 request: those of earlier rounds, from its sealed
+/// `requestState`, and this round's `inputResponses` to the questions the state says were
+/// asked. Responses to anything else are kept apart (MCP 2026-07-28, MRTR §error handling:
+/// the server ignores what it does not recognize), and count only for a question answerable
+/// in advance. `binding` is `None` when the client can answer no request for input and sent
+/// no state.
 pub(super) fn collect_answers(
     params: &Map<String, Value>,
     sealer: &Sealer,
     binding: Option<&Binding<'_>>,
-) -> Result<(Answers, Option<(Nonce, u64)>), String> {
+) -> Result<Collected, String> {
     let responses = match params.get("inputResponses") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(responses)) => Some(responses).filter(|r| !r.is_empty()),
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(responses)) => responses.clone(),
         Some(_) => return Err("invalid params: `inputResponses` must be an object".into()),
     };
+    // Every value of `InputResponses` is a result object, recognized or not: anything else is
+    // a protocol error (MRTR §error handling).
+    if let Some((key, _)) = responses.iter().find(|(_, value)| !value.is_object()) {
+        return Err(format!(
+            "invalid params: `inputResponses.{key}` must be an object (an `ElicitResult`, \
+             `CreateMessageResult` or `ListRootsResult`)"
+        ));
+    }
     let state = match (params.get("requestState"), binding) {
         (None | Some(Value::Null), _) => None,
         (Some(Value::String(sealed)), Some(binding)) => Some(
@@ -29,59 +57,195 @@ pub(super) fn collect_answers(
                 .open(binding, sealed)
                 .map_err(|refused| match refused {
                     Refused::Invalid => {
-                        "invalid params: `requestState` was not issued by this server for this call"
+                        "invalid params: `requestState` was not issued by this server for this \
+                         request"
                     }
                     Refused::Expired => {
-                        "invalid params: `requestState` has expired: call the tool again without it"
+                        "invalid params: `requestState` has expired: send the request again \
+                         without it"
                     }
                 })?,
         ),
         (Some(_), _) => return Err("invalid params: `requestState` must be a string".into()),
     };
     let Some(state) = state else {
-        // Answers the server never asked for: a client cannot skip a confirmation by
-        // answering it in advance.
-        return match responses {
-            None => Ok((Answers::new(), None)),
-            Some(_) => Err(
-                "invalid params: `inputResponses` without the `requestState` of the \
-                            result that asked for them"
-                    .into(),
-            ),
-        };
+        // No question was asked: every response is unsolicited, and a client cannot skip a
+        // confirmation by answering it in advance.
+        return Ok(Collected {
+            unsolicited: responses,
+            ..Collected::default()
+        });
     };
     let mut answers = state.answers;
-    for (key, value) in responses.into_iter().flatten() {
-        let Some(question) = state.asked.get(key) else {
-            return Err(
-                "invalid params: `inputResponses` answers a question that was not asked".into(),
-            );
-        };
-        answers.insert(
-            key.clone(),
-            Answer {
-                question: question.clone(),
-                value: value.clone(),
-            },
-        );
+    let mut unsolicited = Map::new();
+    for (key, value) in responses {
+        match state.asked.get(&key) {
+            Some(question) => {
+                answers.insert(
+                    key,
+                    Answer {
+                        question: question.clone(),
+                        value,
+                    },
+                );
+            }
+            None => {
+                unsolicited.insert(key, value);
+            }
+        }
     }
-    Ok((answers, Some((state.nonce, state.expires_ms))))
+    Ok(Collected {
+        answers,
+        unsolicited,
+        spend: Some((state.nonce, state.expires_ms)),
+    })
 }
 
-/// The `InputRequiredResult` for a tool's request for input, with a `requestState` sealed for
-/// this call that carries the answers given so far and the question asked now.
+/// The `InputRequiredResult` for a round of requests for input, with a `requestState` sealed
+/// for this request that carries the answers given so far and the questions asked now.
 pub(super) fn input_required(input: InputRequest, sealer: &Sealer, binding: &Binding<'_>) -> Value {
     let InputRequest {
-        key,
-        method,
-        params,
+        questions,
         answered,
     } = input;
-    let asked = BTreeMap::from([(key.clone(), question_digest(method, &params))]);
+    let asked: BTreeMap<String, String> = questions
+        .iter()
+        .map(|q| (q.key.clone(), question_digest(q.kind.method(), &q.params)))
+        .collect();
+    let requests: Map<String, Value> = questions
+        .into_iter()
+        .map(|q| {
+            let request = json!({ "method": q.kind.method(), "params": q.params });
+            (q.key, request)
+        })
+        .collect();
     let state = sealer.seal(binding, answered, asked);
     json!({
         "resultType": "input_required",
-        "inputRequests": { key: { "method": method, "params": params } },
+        "inputRequests": requests,
         "requestState": state,
     })
+}
+
+/// `-32021` with HTTP `400` (MCP 2026-07-28, `MissingRequiredClientCapabilityError`): the
+/// request needs a client capability the client did not declare.
+pub(super) fn missing_capability(request: &Request, capability: &str) -> Reply {
+    let body = ErrorResponse::new(
+        Some(request.id.clone()),
+        code::MISSING_CLIENT_CAPABILITY,
+        format!("the request needs the client capability `{capability}`"),
+    )
+    .with_data(json!({ "requiredCapabilities": { capability: {} } }))
+    .to_bytes();
+    Reply::Json(StatusCode::BAD_REQUEST, body)
+}
+
+impl Dispatcher {
+    /// The answers a 2026-07-28 retry of `request` brings, its state opened for `binding` and
+    /// spent; or the reply that refuses the retry (logged, naming `name` and the caller).
+    pub(super) async fn retry_answers(
+        &self,
+        request: &Request,
+        params: &Map<String, Value>,
+        binding: Option<&Binding<'_>>,
+        name: &str,
+        auth: &AuthInfo,
+    ) -> Result<(Answers, Map<String, Value>), Reply> {
+        let refused = |why: &dyn std::fmt::Display| {
+            tracing::info!(name, subject = auth.subject(), "retry refused: {why}");
+        };
+        let collected = match collect_answers(params, &self.request_state, binding) {
+            Ok(collected) => collected,
+            Err(message) => {
+                refused(&message);
+                return Err(error(
+                    request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    message,
+                ));
+            }
+        };
+        // Spent once the retry is known to be well-formed (a malformed one leaves its state
+        // usable) and before the handler runs: whatever it then does, the state confirms
+        // nothing else.
+        if let Some((nonce, expires_ms)) = collected.spend
+            && let Err(not_spent) = self.spent.spend(nonce, expires_ms).await
+        {
+            refused(&not_spent);
+            return Err(match not_spent {
+                NotSpent::Replayed => error(
+                    request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    "invalid params: `requestState` has already been used: send the request \
+                     again without it",
+                ),
+                NotSpent::Full(_) | NotSpent::Unavailable(_) => error(
+                    request,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code::INTERNAL_ERROR,
+                    "the retry cannot be checked now; retry shortly",
+                ),
+            });
+        }
+        Ok((collected.answers, collected.unsolicited))
+    }
+}
+
+impl Dispatcher {
+    /// The link back to the client of a request other than `tools/call` that may ask for
+    /// input (`prompts/get`): in 2026-07-28 the answers its retry brings (its state opened for
+    /// `binding`, which is `None` when the client can answer nothing and sent no state), in
+    /// the handshake era the session's pending requests on the request's stream. No progress:
+    /// only a tool call has a `progressToken`.
+    pub(super) async fn asking_peer(
+        &self,
+        request: &Request,
+        ctx: &RequestCtx,
+        binding: Option<&Binding<'_>>,
+        name: &str,
+    ) -> Result<Peer, Reply> {
+        let (channel, support, log_level) = match &ctx.era {
+            Era::Modern { support, log_level } => {
+                let params = request.params.clone().unwrap_or_default();
+                let (answers, unsolicited) = self
+                    .retry_answers(request, &params, binding, name, &ctx.auth)
+                    .await?;
+                let channel = Channel::Modern {
+                    answers,
+                    unsolicited,
+                };
+                (channel, *support, *log_level)
+            }
+            Era::Legacy { session } => self.legacy_channel(session.as_deref(), &ctx.auth),
+        };
+        Ok(Peer::new(
+            ctx.outbound.clone(),
+            None,
+            log_level,
+            support,
+            channel,
+            self.call_timeout,
+        ))
+    }
+
+    /// The handshake era's way back to the client: the session's pending requests, or
+    /// without a session none (the transport drops responses without one).
+    pub(super) fn legacy_channel(
+        &self,
+        session: Option<&Session>,
+        auth: &AuthInfo,
+    ) -> (Channel, ClientSupport, Option<LogLevel>) {
+        let (scope, support, level) = match session {
+            Some(session) => (session.id.clone(), session.support, session.log_level),
+            None => (
+                auth.principal().key(),
+                ClientSupport::default(),
+                LogLevel::Debug,
+            ),
+        };
+        let pending = self.calls.pending.clone();
+        (Channel::Legacy { pending, scope }, support, Some(level))
+    }
 }

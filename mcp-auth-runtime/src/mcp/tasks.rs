@@ -162,7 +162,7 @@ impl Dispatcher {
             error: None,
             pending: Default::default(),
             answers: Default::default(),
-            asked: 0,
+            issued: Default::default(),
             version: 0,
         };
         if let Err(err) = self.tasks.store.insert(&record).await {
@@ -351,6 +351,8 @@ impl Dispatcher {
             ClientSupport::from_capabilities(Some(&record.capabilities)),
             Channel::Modern {
                 answers: record.answers.clone(),
+                // `tasks/update` answers only what the task asked.
+                unsolicited: Map::new(),
             },
             self.call_timeout,
         );
@@ -470,6 +472,9 @@ impl Change {
             }
             Ran::Returned(Ok(result)) => result,
             Ran::Returned(Err(ToolError::InputRequired(input))) => return Change::Input(*input),
+            Ran::Returned(Err(ToolError::InvalidInputResponse(message))) => {
+                return Change::failed(code::INVALID_PARAMS, &format!("invalid params: {message}"));
+            }
             Ran::Returned(Err(ToolError::MissingClientCapability(capability))) => {
                 return Change::Failed {
                     error: json!({
@@ -530,16 +535,26 @@ impl Change {
                 record.error = Some(error.clone());
             }
             Change::Input(input) => {
-                let key = format!("{}.{}", input.key, record.asked);
-                record.asked += 1;
-                record.pending.insert(
-                    key,
-                    Pending {
-                        run_key: input.key.clone(),
-                        question: question_digest(input.method, &input.params),
-                        request: json!({ "method": input.method, "params": input.params }),
-                    },
-                );
+                record.pending.clear();
+                for question in &input.questions {
+                    // The author's key, unless this task surfaced it before: then suffixed,
+                    // as a key names one request over a task's life (SEP-2663).
+                    let mut key = question.key.clone();
+                    let mut n = 0;
+                    while !record.issued.insert(key.clone()) {
+                        n += 1;
+                        key = format!("{}.{n}", question.key);
+                    }
+                    let method = question.kind.method();
+                    record.pending.insert(
+                        key,
+                        Pending {
+                            run_key: question.key.clone(),
+                            question: question_digest(method, &question.params),
+                            request: json!({ "method": method, "params": question.params }),
+                        },
+                    );
+                }
                 record.answers = input.answered.clone();
                 record.status = Status::InputRequired;
                 record.status_message = Some("waiting for the client's input".into());

@@ -433,13 +433,16 @@ impl McpServerBuilder {
     /// The key that seals the `requestState` of 2026-07-28 round trips (HMAC-SHA256): at
     /// least 32 random bytes, kept secret.
     ///
-    /// A tool that asks for input (an elicitation, a sampling request) ends a 2026-07-28 call
-    /// with an `InputRequiredResult`, and the client calls again with the answers and the
-    /// `requestState` it was given. The state is sealed for the caller, the tool, the call's
+    /// A tool or prompt that asks for input (an elicitation, a sampling request, the client's
+    /// roots) ends a 2026-07-28 request with an `InputRequiredResult`, and the client sends it
+    /// again with the answers and the `requestState` it was given. The state is sealed for the
+    /// caller, the method (`tools/call`, `prompts/get`), the tool or prompt, the request's
     /// arguments and the questions asked, and expires (see
-    /// [`request_state_lifetime`](Self::request_state_lifetime)), so that no client can answer
-    /// in advance, replay an answer onto another call or forge one; such retries get JSON-RPC
-    /// `-32602`.
+    /// [`request_state_lifetime`](Self::request_state_lifetime)), so that no client can replay
+    /// an answer onto another call, another caller or a prompt of the tool's name, or forge
+    /// one; such retries get JSON-RPC `-32602`. Answers to questions no state asked are
+    /// ignored (the question is asked again), unless the tool made them
+    /// [answerable in advance](crate::Ask::answerable_in_advance).
     ///
     /// Each state confirms one retry: the retry that uses it spends it before the tool runs,
     /// and any later request carrying it (a replay of a confirmed refund, say) gets `-32602`

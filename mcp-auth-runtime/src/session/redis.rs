@@ -356,13 +356,16 @@ fn principal_hash(auth: &AuthInfo) -> String {
 }
 
 fn encode_support(support: ClientSupport) -> u8 {
-    u8::from(support.elicitation) | (u8::from(support.sampling) << 1)
+    u8::from(support.elicitation)
+        | (u8::from(support.sampling) << 1)
+        | (u8::from(support.roots) << 2)
 }
 
 fn decode_support(bits: u8) -> ClientSupport {
     ClientSupport {
         elicitation: bits & 1 != 0,
         sampling: bits & 2 != 0,
+        roots: bits & 4 != 0,
     }
 }
 

@@ -1,6 +1,6 @@
 //! One task as stored, and as the wire shows it (`CreateTaskResult`, `DetailedTask`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -59,13 +59,13 @@ pub(crate) struct Record {
     pub(crate) poll_interval_ms: u64,
     pub(crate) result: Option<Value>,
     pub(crate) error: Option<Value>,
-    /// Outstanding requests for input, by the key the client sees; unique over the task's
-    /// life (SEP-2663), so each is `<run key>.<n>`.
+    /// Outstanding requests for input, by the key the client sees.
     pub(crate) pending: BTreeMap<String, Pending>,
     /// The answers gathered so far, by run key, as a retried 2026-07-28 call carries them.
     pub(crate) answers: Answers,
-    /// How many requests for input the task has surfaced: the `n` of the next key.
-    pub(crate) asked: u32,
+    /// Every key the task has shown the client: a key names one request over a task's life
+    /// (SEP-2663), so a run that asks under a key used before gets it suffixed.
+    pub(crate) issued: BTreeSet<String>,
     /// Bumped by every change: a change applies only to the version it was computed from.
     pub(crate) version: u64,
 }

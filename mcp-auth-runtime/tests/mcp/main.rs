@@ -1,6 +1,6 @@
 //! The MCP endpoint over real HTTP, one module per behaviour: JSON-RPC dispatch (`methods`),
 //! both eras on one endpoint (`eras`), sessions, streams and cancellation (`streams`),
-//! requests for input (`elicitation`, `round_trips`), refusals in every era and encoding
+//! requests for input (`elicitation`, `round_trips`, `asking`), refusals in every era and encoding
 //! (`refusals`), resources and prompts (`resources`, `prompts`), rate limits and call hooks (`limits_and_hooks`), what is refused before
 //! authentication (`transport_security`), and attacks with forged tokens and hostile requests
 //! (`adversarial`).
@@ -9,6 +9,7 @@
 //! `mcp_auth_test_support::tools` and a few of its own, behind the `Users` verifier.
 
 mod adversarial;
+mod asking;
 mod elicitation;
 mod eras;
 mod limits_and_hooks;

@@ -271,26 +271,25 @@ async fn concurrent_retries_with_one_state_run_the_tool_once() {
 }
 
 #[tokio::test]
-async fn answers_sent_before_any_question_are_refused() {
+async fn answers_sent_before_any_question_count_for_nothing() {
     let fx = Fx::start(|b| b).await;
     let args = json!({ "invoice": "INV-1", "amount": 10 });
     // The unsealed state of old: base64 of the answers.
     let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"elicitation-0":{YES}}}"#));
     for accept in ACCEPTS {
-        for (params, why) in [
-            // A client that skips the confirmation by answering it in advance.
-            (
-                json!({ "arguments": args, "inputResponses": { "elicitation-0": yes() } }),
-                "without the `requestState`",
-            ),
-            (
-                json!({ "arguments": args, "requestState": forged }),
-                "not issued by this server",
-            ),
-        ] {
-            let refused = fx.call("user-1", accept, "refund", params).await;
-            assert_refused(accept, &refused, why);
-        }
+        // A client that skips the confirmation by answering it in advance is asked it
+        // (MRTR §error handling: what the server did not ask for is ignored).
+        let params = json!({ "arguments": args, "inputResponses": { "elicitation-0": yes() } });
+        let (status, body) = fx.call("user-1", accept, "refund", params).await;
+        assert_eq!(status, 200, "{accept}: {body}");
+        assert_eq!(
+            body["result"]["resultType"], "input_required",
+            "{accept}: {body}"
+        );
+        assert!(body["result"]["inputRequests"]["elicitation-0"].is_object());
+        let params = json!({ "arguments": args, "requestState": forged });
+        let refused = fx.call("user-1", accept, "refund", params).await;
+        assert_refused(accept, &refused, "not issued by this server");
     }
     assert_eq!(fx.runs(), 0);
 }
@@ -323,6 +322,12 @@ async fn a_tampered_request_state_is_refused() {
     ));
     tampered.push(format!("{state}."));
     tampered.push(parts[..2].join("."));
+    // What the suite's `input-required-result-tampered-state` sends.
+    tampered.push(format!("{state}-TAMPERED"));
+    // The tag of another state of the same call.
+    let (_, other) = fx.ask("user-1", "refund", args.clone()).await;
+    let other_tag = other.rsplit('.').next().unwrap();
+    tampered.push(format!("{}.{}.{other_tag}", parts[0], parts[1]));
     for accept in ACCEPTS {
         for state in &tampered {
             let refused = fx
@@ -377,7 +382,11 @@ async fn a_confirmation_cannot_be_replayed_onto_another_call() {
             ("user-1", "confirm", json!({})),
         ] {
             let refused = fx.call(subject, accept, tool, retry(arguments)).await;
-            assert_refused(accept, &refused, "not issued by this server for this call");
+            assert_refused(
+                accept,
+                &refused,
+                "not issued by this server for this request",
+            );
         }
     }
     assert_eq!(fx.runs(), 0);
@@ -387,42 +396,52 @@ async fn a_confirmation_cannot_be_replayed_onto_another_call() {
 }
 
 #[tokio::test]
-async fn an_answer_to_a_question_not_asked_is_refused() {
+async fn an_answer_to_a_question_not_asked_counts_for_nothing() {
     let fx = Fx::start(|b| b).await;
     let ok = json!({ "action": "accept", "content": { "ok": true } });
-    let (first, state) = fx.ask("user-1", "twice", json!({})).await;
-    assert_eq!(first, "elicitation-0");
     for accept in ACCEPTS {
         for responses in [
             // The next question, answered before it is asked.
             json!({ "elicitation-0": ok, "elicitation-1": ok }),
-            json!({ "elicitation-1": ok }),
-            json!({ "sampling-0": {} }),
+            json!({ "elicitation-0": ok, "sampling-0": { "role": "assistant" } }),
         ] {
-            let refused = fx.answer(accept, "twice", json!(responses), &state).await;
-            assert_refused(accept, &refused, "a question that was not asked");
+            let (first, state) = fx.ask("user-1", "twice", json!({})).await;
+            assert_eq!(first, "elicitation-0");
+            let (_, body) = fx.answer(accept, "twice", responses, &state).await;
+            let result = &body["result"];
+            assert_eq!(result["resultType"], "input_required", "{accept}: {body}");
+            let asked: Vec<&String> = result["inputRequests"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect();
+            assert_eq!(asked, ["elicitation-1"], "{accept}: {body}");
         }
+        // No answer to the question asked: it is asked again.
+        let (_, state) = fx.ask("user-1", "twice", json!({})).await;
+        let (_, body) = fx
+            .answer(accept, "twice", json!({ "elicitation-1": ok }), &state)
+            .await;
+        assert!(
+            body["result"]["inputRequests"]["elicitation-0"].is_object(),
+            "{body}"
+        );
     }
+    assert_eq!(fx.runs(), 0);
     // Answered one at a time, each with the state of the round that asked it.
+    let (_, state) = fx.ask("user-1", "twice", json!({})).await;
     let (_, body) = fx
         .answer(ACCEPTS[0], "twice", json!({ "elicitation-0": ok }), &state)
         .await;
-    let result = &body["result"];
-    assert_eq!(result["resultType"], "input_required", "{body}");
-    assert!(result["inputRequests"].get("elicitation-1").is_some());
-    let second = result["requestState"].as_str().unwrap();
-    // The first question cannot be answered again with the second round's state.
-    let again = fx
+    let second = body["result"]["requestState"].as_str().unwrap();
+    // The first question answered again with the second round's state changes nothing.
+    let (_, body) = fx
         .answer(
             ACCEPTS[0],
             "twice",
-            json!({ "elicitation-0": { "action": "decline" } }),
+            json!({ "elicitation-0": { "action": "decline" }, "elicitation-1": ok }),
             second,
         )
-        .await;
-    assert_refused(ACCEPTS[0], &again, "a question that was not asked");
-    let (_, body) = fx
-        .answer(ACCEPTS[0], "twice", json!({ "elicitation-1": ok }), second)
         .await;
     assert_eq!(
         body["result"]["content"][0]["text"], "Accept Accept",
