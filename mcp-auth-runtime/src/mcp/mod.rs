@@ -31,6 +31,7 @@ mod round_trip;
 mod spent;
 mod streams;
 mod subscribe;
+mod task_listen;
 mod tasks;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};

@@ -71,7 +71,7 @@ pub(super) fn declares_tasks(request: &Request) -> bool {
 }
 
 /// The `-32021` error that names the tasks extension as the capability missing.
-fn missing_extension(request: &Request, status: StatusCode, message: &str) -> Reply {
+pub(super) fn missing_extension(request: &Request, status: StatusCode, message: &str) -> Reply {
     let body = ErrorResponse::new(
         Some(request.id.clone()),
         code::MISSING_CLIENT_CAPABILITY,
@@ -228,7 +228,7 @@ impl Dispatcher {
 
     /// The live task `id` if `auth` is its owner: `None` for an unknown id, an expired task,
     /// and another principal's task alike.
-    async fn owned_task(
+    pub(super) async fn owned_task(
         &self,
         id: &str,
         auth: &crate::auth::AuthInfo,
@@ -375,7 +375,7 @@ fn not_found(request: &Request) -> Reply {
     )
 }
 
-fn unavailable(request: &Request, err: &StoreError) -> Reply {
+pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
     tracing::error!(error = %err, "task refused");
     error(
         request,

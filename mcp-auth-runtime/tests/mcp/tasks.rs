@@ -11,6 +11,7 @@ use serde_json::json;
 mod fixture;
 
 use fixture::{Fx, TASKS, assert_not_found};
+use mcp_auth_test_support::EventReader;
 
 #[tokio::test]
 async fn another_principal_gets_not_found_for_every_task_method() {
@@ -200,4 +201,49 @@ async fn task_ids_are_long_random_and_distinct() {
         assert_eq!(id.len(), 32, "{id}");
         assert!(ids.insert(id));
     }
+}
+
+#[tokio::test]
+async fn a_listen_stream_follows_the_callers_own_tasks_only() {
+    let fx = Fx::start(|b| b.task_poll_interval(Duration::from_millis(100))).await;
+    let owner = fx.token("ann");
+    let mine = fx.create(&owner, "crunch", json!({ "ms": 300 })).await;
+    let theirs = fx
+        .create(&fx.token("bob"), "crunch", json!({ "ms": 300 }))
+        .await;
+    let never = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let response = fx.listen(&owner, true, json!([theirs, mine, never])).await;
+    assert_eq!(response.status(), 200);
+    let mut events = EventReader::new(response);
+    let ack = events.next_soon().await;
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["notifications"]["taskIds"],
+        json!([mine]),
+        "{ack}"
+    );
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("completed") {
+        let note = events.next_soon().await;
+        assert_eq!(note["method"], "notifications/tasks", "{note}");
+        assert_eq!(note["params"]["taskId"], mine.as_str(), "{note}");
+        assert_eq!(
+            note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            11
+        );
+        statuses.push(note["params"]["status"].as_str().unwrap().to_owned());
+        if note["params"]["status"] == "completed" {
+            assert_eq!(
+                note["params"]["result"]["content"][0]["text"],
+                "crunched for 300 ms"
+            );
+        }
+    }
+    assert_eq!(statuses, ["working", "completed"]);
+
+    // Asking for task notifications without the extension is refused.
+    let response = fx.listen(&owner, false, json!([mine])).await;
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32021, "{body}");
 }

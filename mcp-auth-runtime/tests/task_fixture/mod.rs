@@ -177,6 +177,29 @@ impl Fx {
         }
     }
 
+    /// A `subscriptions/listen` stream of `token` following `ids`, from a client that
+    /// declares the extension or not (`tasks`).
+    pub(crate) async fn listen(&self, token: &str, tasks: bool, ids: Value) -> reqwest::Response {
+        let capabilities = if tasks {
+            json!({ "extensions": { TASKS: {} } })
+        } else {
+            json!({})
+        };
+        request(
+            &self.http,
+            &self.url,
+            token,
+            "text/event-stream",
+            capabilities,
+            11,
+            "subscriptions/listen",
+            json!({ "notifications": { "taskIds": ids } }),
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
     pub(crate) fn ended(&self) -> usize {
         self.ended.0.load(Ordering::SeqCst)
     }
