@@ -376,6 +376,18 @@ fn not_found(request: &Request) -> Reply {
 }
 
 pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
+    if let StoreError::PrincipalFull(max) = err {
+        tracing::info!(
+            max,
+            "task refused: the caller has its maximum of live tasks"
+        );
+        return error(
+            request,
+            StatusCode::TOO_MANY_REQUESTS,
+            code::RATE_LIMITED,
+            format!("too many live tasks: {max} at most; wait until one expires"),
+        );
+    }
     tracing::error!(error = %err, "task refused");
     error(
         request,

@@ -45,6 +45,14 @@ impl McpServerBuilder {
         self.tasks.max_tasks = max;
         self
     }
+
+    /// The most live (unexpired) tasks of one principal, with or without Redis; 100 by
+    /// default. A task-capable call beyond it is refused with `429` until one of the
+    /// caller's tasks expires: one caller cannot fill the store for everyone.
+    pub fn max_tasks_per_principal(mut self, max: usize) -> Self {
+        self.tasks.max_per_principal = max;
+        self
+    }
 }
 
 /// Where tasks are kept: beside the sessions in Redis when there is one, so that any replica
@@ -52,15 +60,17 @@ impl McpServerBuilder {
 pub(super) fn tasks(redis: Option<&SharedSessions>, limits: TaskLimits) -> Tasks {
     #[cfg(feature = "redis")]
     if let Some(redis) = redis {
-        let store = crate::task::RedisTasks::new(redis.connection(), redis.prefix());
+        let store = crate::task::RedisTasks::new(
+            redis.connection(),
+            redis.prefix(),
+            limits.max_per_principal,
+        );
         return Tasks::new(TaskStore::Redis(store), limits);
     }
     #[cfg(not(feature = "redis"))]
     if let Some(never) = redis {
         match *never {}
     }
-    Tasks::new(
-        TaskStore::Memory(MemoryTasks::new(limits.max_tasks)),
-        limits,
-    )
+    let memory = MemoryTasks::new(limits.max_tasks, limits.max_per_principal);
+    Tasks::new(TaskStore::Memory(memory), limits)
 }

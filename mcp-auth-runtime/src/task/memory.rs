@@ -10,13 +10,15 @@ use super::{Record, StoreError, now_ms};
 #[derive(Debug)]
 pub(crate) struct MemoryTasks {
     capacity: usize,
+    per_principal: usize,
     records: Mutex<HashMap<String, Record>>,
 }
 
 impl MemoryTasks {
-    pub(crate) fn new(capacity: usize) -> MemoryTasks {
+    pub(crate) fn new(capacity: usize, per_principal: usize) -> MemoryTasks {
         MemoryTasks {
             capacity,
+            per_principal,
             records: Mutex::default(),
         }
     }
@@ -30,6 +32,14 @@ impl MemoryTasks {
             if records.len() >= self.capacity {
                 return Err(StoreError::Full(self.capacity));
             }
+        }
+        let now = now_ms();
+        let owned = records
+            .values()
+            .filter(|r| r.owner == record.owner && r.expires_ms() > now)
+            .count();
+        if owned >= self.per_principal {
+            return Err(StoreError::PrincipalFull(self.per_principal));
         }
         records.insert(record.id.clone(), record.clone());
         Ok(())

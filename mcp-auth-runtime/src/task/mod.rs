@@ -57,6 +57,8 @@ pub(crate) struct TaskLimits {
     /// The most live tasks in this process's memory (not used with Redis, which has its own
     /// memory policy).
     pub(crate) max_tasks: usize,
+    /// The most live tasks of one principal, so that one caller cannot take every place.
+    pub(crate) max_per_principal: usize,
 }
 
 impl TaskLimits {
@@ -70,6 +72,8 @@ impl TaskLimits {
     /// 10,000 tasks: with the default result cap a worst case of 10 GiB, so lower one or the
     /// other on small machines.
     pub(crate) const DEFAULT_MAX_TASKS: usize = 10_000;
+    /// 100 live tasks per principal.
+    pub(crate) const DEFAULT_MAX_PER_PRINCIPAL: usize = 100;
 }
 
 impl Default for TaskLimits {
@@ -79,6 +83,7 @@ impl Default for TaskLimits {
             max_result_bytes: Self::DEFAULT_MAX_RESULT_BYTES,
             poll_interval: Self::DEFAULT_POLL_INTERVAL,
             max_tasks: Self::DEFAULT_MAX_TASKS,
+            max_per_principal: Self::DEFAULT_MAX_PER_PRINCIPAL,
         }
     }
 }

@@ -23,10 +23,26 @@ redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 return 1
 ";
 
+/// Stores a new task (`KEYS[1]`, `ARGV[1]`, expiring at `ARGV[2]`) unless its owner already
+/// has `ARGV[4]` live tasks, counted in the owner's set (`KEYS[2]`: task ids scored by their
+/// expiry, entries past `ARGV[3]`, now, dropped first). `-1` when the owner is at the limit,
+/// `0` when the id exists, `1` when stored.
+const INSERT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1
+";
+
 /// The tasks of replicas sharing a Redis.
 pub(crate) struct RedisTasks {
     connection: ConnectionManager,
     prefix: Arc<str>,
+    per_principal: usize,
+    insert: Script,
     replace: Script,
 }
 
@@ -45,10 +61,16 @@ fn unavailable(error: impl std::fmt::Display) -> StoreError {
 }
 
 impl RedisTasks {
-    pub(crate) fn new(connection: ConnectionManager, prefix: Arc<str>) -> RedisTasks {
+    pub(crate) fn new(
+        connection: ConnectionManager,
+        prefix: Arc<str>,
+        per_principal: usize,
+    ) -> RedisTasks {
         RedisTasks {
             connection,
             prefix,
+            per_principal,
+            insert: Script::new(INSERT),
             replace: Script::new(REPLACE),
         }
     }
@@ -59,20 +81,21 @@ impl RedisTasks {
 
     pub(super) async fn insert(&self, record: &Record) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(unavailable)?;
-        let mut set = redis::cmd("SET");
-        // `PXAT`: the record expires at its task's expiry, whatever the delay until here.
-        set.arg(self.key(&record.id))
+        let mut invocation = self.insert.key(self.key(&record.id));
+        // The owner's set is named by the owner digest: no subject in clear in Redis.
+        invocation
+            .key(format!("{}:tasks-of:{}", self.prefix, record.owner))
             .arg(json)
-            .arg("NX")
-            .arg("PXAT")
-            .arg(record.expires_ms());
+            .arg(record.expires_ms())
+            .arg(super::now_ms())
+            .arg(self.per_principal)
+            .arg(&record.id);
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(TIMEOUT, set.query_async::<Option<String>>(&mut connection))
-            .await
-        {
-            Ok(Ok(Some(_))) => Ok(()),
+        match tokio::time::timeout(TIMEOUT, invocation.invoke_async::<i64>(&mut connection)).await {
+            Ok(Ok(1)) => Ok(()),
+            Ok(Ok(-1)) => Err(StoreError::PrincipalFull(self.per_principal)),
             // 192 random bits do not collide: a clash means a broken generator, so refuse.
-            Ok(Ok(None)) => Err(unavailable("a task id was issued twice")),
+            Ok(Ok(_)) => Err(unavailable("a task id was issued twice")),
             Ok(Err(err)) => Err(unavailable(err)),
             Err(_) => Err(unavailable(format!("no answer within {TIMEOUT:?}"))),
         }

@@ -10,6 +10,9 @@ pub(crate) enum StoreError {
     /// This process holds as many live tasks as it may.
     #[error("{0} live tasks are kept, the maximum")]
     Full(usize),
+    /// The principal holds as many live tasks as one may.
+    #[error("the caller has {0} live tasks, the maximum")]
+    PrincipalFull(usize),
     /// The shared store did not answer.
     #[error("the task store is unavailable: {0}")]
     Unavailable(String),

@@ -10,7 +10,7 @@ use serde_json::json;
 #[path = "../task_fixture/mod.rs"]
 mod fixture;
 
-use fixture::{Fx, TASKS, assert_not_found};
+use fixture::{Fx, TASKS, assert_capped_per_principal, assert_not_found};
 use mcp_auth_test_support::EventReader;
 
 #[tokio::test]
@@ -246,4 +246,10 @@ async fn a_listen_stream_follows_the_callers_own_tasks_only() {
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32021, "{body}");
+}
+
+#[tokio::test]
+async fn one_principal_cannot_take_every_place() {
+    let fx = Fx::start(|b| b.max_tasks_per_principal(3)).await;
+    assert_capped_per_principal(&fx, 3).await;
 }

@@ -15,7 +15,8 @@ mod fixture;
 use fixture::{Fx, assert_not_found, replica_of};
 
 /// Two replicas of one server sharing `redis` under `prefix`, each with its own connections.
-async fn pair(redis: &RedisServer, prefix: &str) -> (Fx, Fx) {
+/// Each allows a principal `cap` live tasks.
+async fn pair(redis: &RedisServer, prefix: &str, cap: usize) -> (Fx, Fx) {
     let sessions = || async {
         let client = redis::Client::open(redis.url()).unwrap();
         RedisSessions::connect_with_prefix(client, prefix)
@@ -24,10 +25,14 @@ async fn pair(redis: &RedisServer, prefix: &str) -> (Fx, Fx) {
     };
     let (listener, tokens, builder) = protected("tasks").await;
     let a_sessions = sessions().await;
-    let a = Fx::serve(listener, tokens, builder, |b| b.redis_sessions(a_sessions));
+    let a = Fx::serve(listener, tokens, builder, |b| {
+        b.redis_sessions(a_sessions).max_tasks_per_principal(cap)
+    });
     let b_sessions = sessions().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b = replica_of(&a, listener, |b| b.redis_sessions(b_sessions));
+    let b = replica_of(&a, listener, |b| {
+        b.redis_sessions(b_sessions).max_tasks_per_principal(cap)
+    });
     (a, b)
 }
 
@@ -36,7 +41,7 @@ async fn a_task_created_on_one_replica_is_served_by_the_other_to_its_owner_only(
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = pair(&redis, "tasks-served").await;
+    let (a, b) = pair(&redis, "tasks-served", 100).await;
     let owner = a.token("ann");
     let id = a.create(&owner, "crunch", json!({ "ms": 300 })).await;
     // Durable before the answer: the other replica knows it at once.
@@ -56,7 +61,7 @@ async fn a_task_cancelled_through_the_other_replica_stops_where_it_runs() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (a, b) = pair(&redis, "tasks-cancel").await;
+    let (a, b) = pair(&redis, "tasks-cancel", 100).await;
     let owner = a.token("ann");
     let id = a.create(&owner, "forever", json!({})).await;
     let (status, ack) = b.task(&owner, "cancel", &id).await;
@@ -91,4 +96,21 @@ async fn a_task_expires_in_redis_with_its_time_to_live() {
     assert_eq!(fx.settled(&owner, &id).await["status"], "completed");
     tokio::time::sleep(Duration::from_millis(1400).saturating_sub(created.elapsed())).await;
     assert_not_found(&fx.task(&owner, "get", &id).await);
+}
+
+#[tokio::test]
+async fn the_per_principal_cap_holds_across_replicas() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = pair(&redis, "tasks-cap", 2).await;
+    let owner = a.token("ann");
+    a.create(&owner, "forever", json!({})).await;
+    a.create(&owner, "forever", json!({})).await;
+    // The third, through the other replica, is over the cap the replicas share.
+    let call = json!({ "name": "forever", "arguments": {} });
+    let (status, body) = b.send(&owner, true, "tools/call", call).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], -32005, "{body}");
+    b.create(&b.token("bob"), "forever", json!({})).await;
 }

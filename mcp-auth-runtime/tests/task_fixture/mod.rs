@@ -205,6 +205,20 @@ impl Fx {
     }
 }
 
+/// Asserts that `token` may hold `max` live tasks and no more, and that another principal
+/// still may create one.
+pub(crate) async fn assert_capped_per_principal(fx: &Fx, max: usize) {
+    let owner = fx.token("ann");
+    for _ in 0..max {
+        fx.create(&owner, "forever", json!({})).await;
+    }
+    let call = json!({ "name": "forever", "arguments": {} });
+    let (status, body) = fx.send(&owner, true, "tools/call", call.clone()).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], -32005, "{body}");
+    fx.create(&fx.token("bob"), "forever", json!({})).await;
+}
+
 /// Asserts the answer to a task id that is not the caller's, or is no task: `-32602`, the same
 /// message for both, nothing of the task.
 #[track_caller]
