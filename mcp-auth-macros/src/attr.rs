@@ -17,6 +17,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(destructive);
     syn::custom_keyword!(idempotent);
     syn::custom_keyword!(open_world);
+    syn::custom_keyword!(task);
 }
 
 /// One `key` or `key = value` of `#[tool(...)]`, each keyword kept beside its value so that
@@ -34,6 +35,8 @@ pub(crate) enum Arg {
     /// `require(scope = .., when = ..)`, repeatable.
     Require(Require),
     MayRequire(authorize::kw::may_require, ScopeValue),
+    /// `task = optional` or `task = required`; the word is checked in `valid.rs`.
+    Task(kw::task, syn::Ident),
 }
 
 /// `scope = "a"` or `scope = ["a", "b"]`.
@@ -66,6 +69,7 @@ impl Arg {
             Arg::OpenWorld(..) => "open_world",
             Arg::Require(_) => "require",
             Arg::MayRequire(..) => "may_require",
+            Arg::Task(..) => "task",
         }
     }
 
@@ -83,6 +87,7 @@ impl Arg {
             Arg::OpenWorld(kw, _) => kw.span,
             Arg::Require(require) => require.key,
             Arg::MayRequire(kw, _) => kw.span,
+            Arg::Task(kw, _) => kw.span,
         }
     }
 }
@@ -149,6 +154,10 @@ impl Parse for Arg {
             let key = input.parse()?;
             input.parse::<Token![=]>()?;
             Ok(Arg::MayRequire(key, input.parse()?))
+        } else if lookahead.peek(kw::task) {
+            let key = input.parse()?;
+            input.parse::<Token![=]>()?;
+            Ok(Arg::Task(key, input.parse()?))
         } else {
             Err(lookahead.error())
         }

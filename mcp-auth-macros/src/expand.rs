@@ -7,7 +7,7 @@ use syn::{FnArg, Ident, ItemFn, Pat, parse_quote};
 
 use crate::ast::{ToolFn, is_field_attr};
 use crate::authorize::{self, Condition};
-use crate::valid::{OutputKind, Tool, ToolParam};
+use crate::valid::{OutputKind, TaskSupport, Tool, ToolParam};
 
 /// Runs parse → validate → expand. On error the function is still emitted, unchanged, beside
 /// the error, so that IDEs keep resolving it and no "cannot find function" errors pile up.
@@ -65,6 +65,11 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                 open_world: #open_world,
             }
         }
+    };
+    let task = match tool.task {
+        TaskSupport::Forbidden => quote!(#rt::TaskSupport::Forbidden),
+        TaskSupport::Optional => quote!(#rt::TaskSupport::Optional),
+        TaskSupport::Required => quote!(#rt::TaskSupport::Required),
     };
 
     let ctx = Ident::new("ctx", Span::mixed_site());
@@ -239,6 +244,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                             input_schema: #input_schema,
                             output_schema: #output_schema,
                             state: #state,
+                            task: #task,
                         },
                         |#ctx: #rt::CallContext, #arguments: #rt::Arguments| -> #rt::BoxFuture {
                             ::std::boxed::Box::pin(async move {

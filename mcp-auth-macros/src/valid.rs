@@ -28,6 +28,17 @@ pub(crate) struct Tool<'a> {
     pub(crate) output: OutputModel<'a>,
     /// `require(..)` and `may_require`.
     pub(crate) authorization: Authorization,
+    /// `task = ..`: whether the tool may run as a task.
+    pub(crate) task: TaskSupport,
+}
+
+/// The value of `task = ..`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) enum TaskSupport {
+    #[default]
+    Forbidden,
+    Optional,
+    Required,
 }
 
 /// MCP tool annotations given as flags; `None` leaves the hint out, so that clients apply the
@@ -81,6 +92,7 @@ impl<'a> ToolFn<'a> {
         let scopes = check_scopes(&self.args, &mut errors);
         let name = check_name(&self.args, func, &mut errors);
         let description = check_description(&self, &mut errors);
+        let task = check_task(&self.args, &mut errors);
         let (params, args_type) = check_params(&self.params, &mut errors);
         let output = check_output(self.output.as_ref(), func, &mut errors);
         let has_context = params
@@ -136,6 +148,7 @@ impl<'a> ToolFn<'a> {
             args_type,
             output: output.expect("errors finished above"),
             authorization,
+            task,
         })
     }
 }
@@ -243,6 +256,31 @@ pub(crate) fn check_duplicate_keys(
 
 /// MCP defines `destructiveHint` only for tools that are not read-only; a tool marked both
 /// would tell clients two contradicting things.
+/// `task = optional` or `task = required`, nothing else: a misspelt word must not leave a
+/// tool that its author meant to run as a task answering synchronously, or the reverse.
+fn check_task(args: &[Arg], errors: &mut Errors) -> TaskSupport {
+    let mut support = TaskSupport::Forbidden;
+    for arg in args {
+        if let Arg::Task(_, word) = arg {
+            if word == "optional" {
+                support = TaskSupport::Optional;
+            } else if word == "required" {
+                support = TaskSupport::Required;
+            } else {
+                errors.push(
+                    word.span(),
+                    with_help(
+                        format_args!("unknown task support `{word}`"),
+                        "write `task = optional` (a task when the client supports tasks) or \
+                         `task = required` (only as a task)",
+                    ),
+                );
+            }
+        }
+    }
+    support
+}
+
 fn check_annotations(args: &[Arg], errors: &mut Errors) {
     let is_set = |value: &Option<syn::LitBool>| value.as_ref().is_none_or(|b| b.value);
     let read_only = args

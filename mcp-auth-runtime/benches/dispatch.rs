@@ -210,6 +210,7 @@ fn many_tools(n: usize) -> Vec<ToolDef> {
                     input_schema,
                     output_schema: None,
                     state: None,
+                    task: Default::default(),
                 },
                 handler,
             )

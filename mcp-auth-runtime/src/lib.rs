@@ -137,6 +137,7 @@ mod serve;
 mod server;
 pub mod session;
 pub mod stdio;
+mod task;
 mod tool;
 mod updates;
 
@@ -169,6 +170,7 @@ pub use mcp::{CallEvent, CallKind, CallOutcome};
 pub use scope::ScopePolicy;
 pub use serve::{ServeConfig, serve, serve_with};
 pub use server::{BuildError, McpServer, McpServerBuilder, RouteConflict};
+pub use task::TaskSupport;
 pub use updates::Notifier;
 
 /// Turns an `async fn` into a scope-guarded MCP tool.
@@ -206,6 +208,7 @@ pub use updates::Notifier;
 /// | `read_only`, `destructive`, `idempotent`, `open_world` | MCP annotation hints, `= false` to state the opposite; unset hints are left out |
 /// | `require(scope = "a", when = <bool expr>)` | repeatable: the scope (or list) is also required when the condition over the parameters holds; needs a `ToolContext` |
 /// | `may_require = "a"`, `may_require = ["a", "b"]` | scopes only the body checks, with [`ToolContext::require_scopes`] |
+/// | `task = optional`, `task = required` | the tool may run as a task, or only as one (the 2026-07-28 tasks extension; guide: [`_tasks`]) |
 ///
 /// `require(..)` and `may_require` declare what a call may need beyond `scope`, so that
 /// `scopes_supported` and the tool's `_meta` name it; see [Scopes that depend on the
@@ -362,6 +365,11 @@ pub use mcp_auth_macros::resource;
 
 #[doc = include_str!("../docs/prompts.md")]
 pub use mcp_auth_macros::prompt;
+
+/// A guide, no items: long-running tool calls as tasks (the 2026-07-28 tasks extension).
+pub mod _tasks {
+    #![doc = include_str!("../docs/tasks.md")]
+}
 
 /// A guide, no items: several replicas behind a load balancer, with Redis.
 pub mod _deployment {

@@ -22,6 +22,7 @@ pub use crate::resource::{
 };
 pub use crate::result::CallToolResult;
 pub use crate::result::ResourceContents;
+pub use crate::task::TaskSupport;
 pub use crate::tool::{Annotations, Arguments, BoxFuture, StateType, Tool, ToolDef, ToolMeta};
 
 use schemars::JsonSchema;

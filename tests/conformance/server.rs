@@ -446,6 +446,127 @@ async fn test_prompt_with_image() -> Result<Vec<PromptMessage>, ToolError> {
 /// server closes it for polling (SEP-1699); every other fixture tool answers sooner.
 const POLL_AFTER: Duration = Duration::from_secs(1);
 
+// The tools of the tasks scenarios (`tasks-*`, the `io.modelcontextprotocol/tasks`
+// extension): each declares whether it may run as a task; the runtime decides the rest.
+
+/// Sync-only: greets by name.
+#[tool(unscoped)]
+async fn greet(
+    /// Who to greet
+    name: String,
+) -> String {
+    format!("Hello, {name}!")
+}
+
+/// Task-capable: sleeps `seconds`, then returns a result naming `label`.
+#[tool(unscoped, task = optional)]
+async fn slow_compute(
+    /// How long to work, in seconds
+    seconds: f64,
+    /// A label echoed in the result
+    label: Option<String>,
+) -> String {
+    tokio::time::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 600.0))).await;
+    format!(
+        "computed {} after {seconds} s",
+        label.as_deref().unwrap_or("result")
+    )
+}
+
+/// Task-only: after about a second, returns a tool execution error.
+#[tool(unscoped, task = required)]
+async fn failing_job() -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Err(ToolError::new("the job failed"))
+}
+
+/// Task-capable: after about a second, fails with a protocol-level error (it panics).
+#[tool(unscoped, task = optional)]
+async fn protocol_error_job() -> String {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    panic!("protocol_error_job always fails")
+}
+
+/// Task-capable: asks the client to confirm, then reports the deletion.
+#[tool(unscoped, task = optional)]
+async fn confirm_delete(
+    ctx: ToolContext,
+    /// The file to delete
+    filename: String,
+) -> Result<String, ToolError> {
+    // Some work first, so that the call becomes a task before it asks.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let schema = json!({
+        "type": "object",
+        "properties": { "confirm": { "type": "boolean" } },
+        "required": ["confirm"],
+    });
+    let answer = ctx.elicit(format!("Delete {filename}?"), schema).await?;
+    let confirmed = answer
+        .content
+        .as_ref()
+        .and_then(|c| c.get("confirm"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    Ok(if confirmed {
+        format!("deleted {filename}")
+    } else {
+        format!("kept {filename}")
+    })
+}
+
+/// Task-capable: asks two questions at once, then reports both answers.
+#[tool(unscoped, task = optional)]
+async fn multi_input(ctx: ToolContext) -> Result<String, ToolError> {
+    // Some work first, so that the call becomes a task before it asks.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let form = json!({
+        "type": "object",
+        "properties": { "name": { "type": "string" }, "confirm": { "type": "boolean" } },
+    });
+    let answers = ctx
+        .ask(
+            mcp_auth_runtime::Ask::new()
+                .elicit("first", "First input?", form.clone())
+                .elicit("second", "Second input?", form),
+        )
+        .await?;
+    let name = |key: &str| {
+        answers
+            .elicitation(key)
+            .ok()
+            .and_then(|answer| answer.content)
+            .and_then(|content| {
+                content
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default()
+    };
+    Ok(format!("got {} and {}", name("first"), name("second")))
+}
+
+/// Task-only: asks for the user's name at once (a 2026-07-28 input round), then works on as
+/// a task and greets them.
+#[tool(unscoped, task = required)]
+async fn test_tool_with_task(ctx: ToolContext) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "user_name": { "type": "string" } },
+        "required": ["user_name"],
+    });
+    let answer = ctx.elicit("What is your name?", schema).await?;
+    let content = answer.content.unwrap_or_default();
+    let name = ["user_name", "name"]
+        .iter()
+        .find_map(|key| content.get(*key).and_then(Value::as_str))
+        .unwrap_or("stranger")
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(format!("Hello, {name}!"))
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -476,6 +597,13 @@ async fn main() -> std::io::Result<()> {
             test_missing_capability,
             test_streaming_elicitation,
             test_logging_tool,
+            greet,
+            slow_compute,
+            failing_job,
+            protocol_error_job,
+            confirm_delete,
+            multi_input,
+            test_tool_with_task,
         ])
         .tools(input_required::tools())
         .resources(resources![

@@ -129,6 +129,7 @@ pub(super) fn modern_era(headers: &HeaderMap, request: &RpcRequest) -> Result<Er
     let name_field = match request.method.as_str() {
         "tools/call" | "prompts/get" => Some("name"),
         "resources/read" => Some("uri"),
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
         _ => None,
     };
     if let Some(field) = name_field {

@@ -12,6 +12,7 @@ use super::events::{CallKind, CallOutcome, Observation};
 use super::reply::{Reply, error, forbidden, respond};
 use super::request_state::Binding;
 use super::round_trip::{input_required, missing_capability};
+use super::tasks::{Started, declares_tasks};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
 use crate::authorize::{Declared, refusal_result};
@@ -50,6 +51,14 @@ impl Dispatcher {
     pub(super) async fn call_tool(&self, mut request: Request, ctx: RequestCtx) -> Reply {
         // `progressToken` lives in `params._meta`: read it before the params are taken apart.
         let progress_token = request.meta().and_then(|m| m.get("progressToken")).cloned();
+        // So are the client capabilities a task keeps for its later runs.
+        let task_capabilities = declares_tasks(&request).then(|| {
+            request
+                .meta()
+                .and_then(|m| m.get(meta::CLIENT_CAPABILITIES))
+                .cloned()
+                .unwrap_or_default()
+        });
         let mut params = request.params.take().unwrap_or_default();
         let Some(Value::String(name)) = params.remove("name") else {
             return error(
@@ -110,28 +119,34 @@ impl Dispatcher {
             Ok(channelled) => channelled,
             Err(refused) => return refused,
         };
+        let task = match self.task_mode(&request, &ctx.era, tool, task_capabilities.is_some()) {
+            Ok(task) => task,
+            Err(refused) => return refused,
+        };
         let peer = Peer::new(
-            ctx.outbound,
+            // A task outlives the request: what it sends has nowhere to go.
+            if task { None } else { ctx.outbound },
             progress_token,
             channelled.log_level,
             channelled.support,
             channelled.channel,
             self.call_timeout,
         );
-        let call = CallContext::new(
-            auth.clone(),
-            self.state.clone(),
-            self.scopes.clone(),
-            Arc::new(peer),
-            Some(tool.name()),
-        )
-        .declaring(Declared {
-            name: tool.name(),
-            scopes: tool.scopes(),
-            conditional: tool.conditional_scopes(),
-        });
-        let Some(outcome) = self
-            .run(
+        let call = self.call_context(tool, auth.clone(), peer);
+        let outcome = if task {
+            let capabilities = task_capabilities.unwrap_or_default();
+            match self
+                .start_task(&request, tool, call, arguments, capabilities)
+                .await
+            {
+                Started::Finished(outcome) => Some(outcome),
+                Started::Task(reply) => {
+                    report(observation, CallOutcome::TaskCreated);
+                    return reply;
+                }
+            }
+        } else {
+            self.run(
                 tool,
                 call,
                 arguments,
@@ -141,7 +156,8 @@ impl Dispatcher {
                 observation,
             )
             .await
-        else {
+        };
+        let Some(outcome) = outcome else {
             report(observation, CallOutcome::Cancelled);
             return Reply::Cancelled;
         };
@@ -156,6 +172,29 @@ impl Dispatcher {
             outcome,
             observation,
         )
+    }
+
+    /// The context a run of `tool` gets: the caller, the server's state and scope policy, the
+    /// way back to the client, and the scopes the tool declares (its own checks are held to
+    /// them).
+    pub(super) fn call_context(
+        &self,
+        tool: &ToolDef,
+        auth: Arc<AuthInfo>,
+        peer: Peer,
+    ) -> CallContext {
+        CallContext::new(
+            auth,
+            self.state.clone(),
+            self.scopes.clone(),
+            Arc::new(peer),
+            Some(tool.name()),
+        )
+        .declaring(Declared {
+            name: tool.name(),
+            scopes: tool.scopes(),
+            conditional: tool.conditional_scopes(),
+        })
     }
 
     /// Whether the caller may call `tool` now: its scopes, decided before the tool runs so

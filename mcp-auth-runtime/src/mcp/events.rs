@@ -87,6 +87,9 @@ pub enum CallOutcome {
     /// ([`ToolError::NotFound`](crate::ToolError::NotFound)): the client got the same answer
     /// as for a URI no resource serves.
     NotFound,
+    /// 2026-07-28, tasks extension: the tool had not finished at once and runs on as a task;
+    /// the client polls `tasks/get` for its result.
+    TaskCreated,
 }
 
 /// Reports a call to the observer exactly once: with its outcome, or as cancelled when the

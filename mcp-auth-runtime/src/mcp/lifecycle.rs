@@ -27,6 +27,9 @@ impl Dispatcher {
         if self.completes() {
             capabilities["completions"] = json!({});
         }
+        if modern && self.runs_tasks() {
+            capabilities["extensions"][crate::task::EXTENSION] = json!({});
+        }
         capabilities
     }
 

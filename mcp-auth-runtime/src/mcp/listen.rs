@@ -23,6 +23,10 @@ impl Dispatcher {
             Ok(uris) => uris,
             Err(refused) => return refused,
         };
+        let task_ids = match self.listen_tasks(request, ctx).await {
+            Ok(ids) => ids,
+            Err(refused) => return refused,
+        };
         let Some(slot) = self.streams.open(ctx.auth.principal().key()) else {
             tracing::info!(
                 subject = ctx.auth.subject(),
@@ -53,6 +57,20 @@ impl Dispatcher {
                 id: id.clone(),
             };
             updates = self.updates.register(target, ctx.auth.clone());
+        }
+        if !task_ids.is_empty() {
+            honored["taskIds"] = json!(task_ids);
+            // Task notifications share the stream's queue; a stream of no resources gets one.
+            if updates.is_none() {
+                let target = Target::Listen {
+                    uris: Default::default(),
+                    id: id.clone(),
+                };
+                updates = self.updates.register(target, ctx.auth.clone());
+            }
+            if let Some(tx) = updates.as_ref().and_then(|u| u.sender()) {
+                self.watch_tasks(tx, task_ids, id.clone());
+            }
         }
         let ack = json!({
             "jsonrpc": "2.0",

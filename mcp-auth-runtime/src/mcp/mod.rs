@@ -31,6 +31,8 @@ mod round_trip;
 mod spent;
 mod streams;
 mod subscribe;
+mod task_listen;
+mod tasks;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};
 pub(crate) use events::Observer;
@@ -44,6 +46,7 @@ pub(crate) use request_state::{
 pub(crate) use spent::RedisSpent;
 pub(crate) use spent::{MAX_SPENT, MemorySpent, SpentStates};
 pub(crate) use streams::{OpenStreams, StreamSlot, deadline_of};
+pub(crate) use tasks::Tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,6 +129,8 @@ pub(crate) struct Dispatcher {
     pub(crate) updates: Arc<crate::updates::Hub>,
     /// The most resources a session or a listen stream may subscribe to.
     pub(crate) max_subscriptions: usize,
+    /// Tool calls running as tasks (the tasks extension).
+    pub(crate) tasks: Tasks,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -148,6 +153,9 @@ impl Dispatcher {
             ("subscriptions/listen", true) => self.listen(&request, &ctx).await,
             ("tools/list", _) => self.list_tools(&request, &ctx),
             ("tools/call", _) => self.call_tool(request, ctx).await,
+            ("tasks/get" | "tasks/update" | "tasks/cancel", _) => {
+                self.task_method(&request, &ctx).await
+            }
             ("resources/list", _) if !self.resources.is_empty() => {
                 self.list_resources(&request, &ctx, false)
             }

@@ -105,6 +105,7 @@ impl McpServerBuilder {
             self.request_state_key.is_some(),
         );
         let mirror = stream_mirror(self.redis_sessions.as_ref());
+        let tasks = super::tasks::tasks(self.redis_sessions.as_ref(), self.tasks);
         let sessions = (!self.stateless).then(|| {
             let limits = Limits {
                 idle_timeout: self.session_idle_timeout,
@@ -154,6 +155,7 @@ impl McpServerBuilder {
             streams: OpenStreams::new(self.max_streams_per_principal),
             updates: self.updates.clone(),
             max_subscriptions: self.max_subscriptions,
+            tasks,
         };
         dispatcher.paginate();
         let local_identity = match &auth {

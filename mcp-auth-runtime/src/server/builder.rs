@@ -67,6 +67,7 @@ pub struct McpServerBuilder {
     pub(super) max_subscriptions: usize,
     pub(super) updates: Arc<crate::updates::Hub>,
     pub(super) stream_polling: Option<crate::StreamPolling>,
+    pub(super) tasks: crate::task::TaskLimits,
 }
 
 impl McpServerBuilder {
@@ -125,6 +126,7 @@ impl McpServerBuilder {
             previous_request_state_keys: Vec::new(),
             request_state_lifetime: DEFAULT_REQUEST_STATE_LIFETIME,
             stream_polling: None,
+            tasks: crate::task::TaskLimits::default(),
         }
     }
 

@@ -5,6 +5,7 @@ mod build;
 mod builder;
 mod error;
 mod merge;
+mod tasks;
 mod visible;
 
 pub use builder::McpServerBuilder;

@@ -129,6 +129,8 @@ pub struct ToolMeta {
     pub output_schema: Option<fn() -> Value>,
     /// The state type of the tool's `ToolContext<S>`, if it takes one with a state.
     pub state: Option<StateType>,
+    /// Whether the tool may run as a task (`#[tool(task = ..)]`).
+    pub task: crate::TaskSupport,
 }
 
 /// One registered tool: its metadata, schemas and erased handler.
@@ -201,6 +203,11 @@ impl ToolDef {
     /// The output JSON Schema, for tools with structured output.
     pub fn output_schema(&self) -> Option<&Value> {
         self.output_schema.as_ref()
+    }
+
+    /// Whether the tool may run as a task.
+    pub fn task_support(&self) -> crate::TaskSupport {
+        self.meta.task
     }
 
     pub(crate) fn state(&self) -> Option<StateType> {

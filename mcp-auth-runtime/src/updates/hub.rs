@@ -88,6 +88,14 @@ pub(crate) struct Registration {
     pub(crate) rx: mpsc::Receiver<Bytes>,
 }
 
+impl Registration {
+    /// Another way into this stream's queue: for notifications that are not resource
+    /// updates (task status, which `mcp/task_listen.rs` sends).
+    pub(crate) fn sender(&self) -> Option<mpsc::Sender<Bytes>> {
+        self.hub.lock().get(&self.key).map(|entry| entry.tx.clone())
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         self.hub.lock().remove(&self.key);

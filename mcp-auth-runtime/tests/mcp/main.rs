@@ -23,6 +23,7 @@ mod round_trips;
 mod sessions;
 mod streams;
 mod subscriptions;
+mod tasks;
 mod transport_security;
 
 use std::collections::HashMap;

@@ -1,0 +1,132 @@
+//! Task status notifications (`notifications/tasks`, SEP-2663) on a `subscriptions/listen`
+//! stream that asks for them under `notifications.taskIds`.
+//!
+//! Only the caller's own live tasks are honored: the acknowledgement names those, and leaves
+//! out alike the ids of other principals' tasks and ids never issued. Each honored task is
+//! watched in the task store (so a task running on another replica is seen too), and every
+//! change is sent as the complete `DetailedTask`, as `tasks/get` would answer it then; the
+//! watch ends with the stream, or once every task is over or gone.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::reply::{Reply, error};
+use super::tasks::{Tasks, declares_tasks};
+use super::{Dispatcher, RequestCtx};
+use crate::jsonrpc::{Request, code};
+use crate::protocol::meta;
+
+impl Dispatcher {
+    /// The task ids a `subscriptions/listen` asks to follow that the caller owns, sorted;
+    /// `Err` with the refusal when it asks without declaring the extension (`-32021`) or
+    /// asks malformed or too many.
+    pub(super) async fn listen_tasks(
+        &self,
+        request: &Request,
+        ctx: &RequestCtx,
+    ) -> Result<Vec<String>, Reply> {
+        let asked = request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("notifications"))
+            .and_then(|n| n.get("taskIds"))
+            .filter(|a| !a.is_null());
+        let Some(asked) = asked else {
+            return Ok(Vec::new());
+        };
+        if !declares_tasks(request) {
+            return Err(super::tasks::missing_extension(
+                request,
+                StatusCode::BAD_REQUEST,
+                "Missing required client capability: declare the tasks extension",
+            ));
+        }
+        let invalid = |message: &str| error(request, StatusCode::OK, code::INVALID_PARAMS, message);
+        let Some(ids) = asked
+            .as_array()
+            .and_then(|ids| ids.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
+        else {
+            return Err(invalid(
+                "invalid params: `taskIds` must be an array of strings",
+            ));
+        };
+        if ids.len() > self.max_subscriptions {
+            return Err(invalid("invalid params: too many `taskIds`"));
+        }
+        let mut owned = Vec::new();
+        for id in ids {
+            match self.owned_task(id, &ctx.auth).await {
+                Ok(Some(_)) if !owned.iter().any(|o| o == id) => owned.push(id.to_owned()),
+                Ok(_) => {}
+                Err(err) => return Err(super::tasks::unavailable(request, &err)),
+            }
+        }
+        owned.sort();
+        Ok(owned)
+    }
+
+    /// Sends `notifications/tasks` for `ids` on the stream of `tx` (subscription `id`) as
+    /// their records change, starting with their state now.
+    pub(super) fn watch_tasks(&self, tx: mpsc::Sender<Bytes>, ids: Vec<String>, id: Value) {
+        let tasks = self.tasks.clone();
+        let server_info = self.server_info.clone();
+        tokio::spawn(watch(tasks, tx, ids, id, server_info));
+    }
+}
+
+async fn watch(
+    tasks: Tasks,
+    tx: mpsc::Sender<Bytes>,
+    ids: Vec<String>,
+    subscription: Value,
+    server_info: Value,
+) {
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut live = ids;
+    let poll = tasks
+        .limits
+        .poll_interval
+        .max(std::time::Duration::from_millis(100));
+    while !live.is_empty() && !tx.is_closed() {
+        let mut still = Vec::with_capacity(live.len());
+        for id in live {
+            let record = match tasks.store.get(&id).await {
+                Ok(Some(record)) => record,
+                // Gone (expired): nothing more to say about it.
+                Ok(None) => continue,
+                // Unreachable store: try again at the next poll.
+                Err(_) => {
+                    still.push(id);
+                    continue;
+                }
+            };
+            if seen.get(&id) != Some(&record.version) {
+                seen.insert(id.clone(), record.version);
+                let mut params = record.detailed();
+                params["_meta"] = json!({
+                    meta::SUBSCRIPTION_ID: subscription,
+                    meta::SERVER_INFO: server_info,
+                });
+                let message = json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/tasks",
+                    "params": params,
+                });
+                // A full queue drops the notification for this stream (a slow reader holds
+                // up no one); the next change, or `tasks/get`, says the rest.
+                let _ = tx.try_send(Bytes::from(message.to_string()));
+            }
+            if !record.status.is_terminal() {
+                still.push(id);
+            }
+        }
+        live = still;
+        if !live.is_empty() {
+            tokio::time::sleep(poll).await;
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! The tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663) on the protocol side: a
+//! task-capable `tools/call` that has not finished by its first poll becomes a task, run in
+//! the background; `tasks/get`, `tasks/update` and `tasks/cancel` serve it to its owner.
+//!
+//! The trust boundary is the task id: a client presents it with its token on every task
+//! method. A task answers only the principal that created it (issuer, subject, client and
+//! tenant); anybody else, like an id never issued, gets `-32602` "task not found", so that
+//! ids of other callers cannot be told from wrong ones. Reading the task (`tasks/get`) and
+//! driving it (`tasks/update`) also need the tool's scopes on the token presented then, as the
+//! call itself did; cancelling one's own task needs no scope.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use futures_util::future::{AbortHandle, Abortable};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::reply::{Reply, error, forbidden, respond};
+use super::{Dispatcher, Era, RequestCtx};
+use crate::authorize::refusal_result;
+use crate::context::CallContext;
+use crate::error::ToolError;
+use crate::input::{Answer, InputRequest, question_digest};
+use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::peer::{Channel, ClientSupport, Peer};
+use crate::protocol::meta;
+use crate::result::CallToolResult;
+use crate::task::{
+    EXTENSION, Pending, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, now_ms,
+    owner_of,
+};
+use crate::tool::{BoxFuture, ToolDef};
+
+/// The tasks of one server: where they are kept, their limits, and the runs of this process
+/// that `tasks/cancel` can stop.
+#[derive(Debug, Clone)]
+pub(crate) struct Tasks {
+    pub(crate) store: Arc<TaskStore>,
+    pub(crate) limits: TaskLimits,
+    running: Arc<Mutex<HashMap<String, AbortHandle>>>,
+}
+
+impl Tasks {
+    pub(crate) fn new(store: TaskStore, limits: TaskLimits) -> Tasks {
+        Tasks {
+            store: Arc::new(store),
+            limits,
+            running: Arc::default(),
+        }
+    }
+}
+
+/// Bytes of randomness in a task id: 192 bits, 32 base64url characters.
+const ID_BYTES: usize = 24;
+
+/// How often a run checks whether its task was cancelled through another replica.
+const CANCEL_POLL: Duration = Duration::from_secs(1);
+
+/// Whether the request's `_meta` declares the tasks extension among the client capabilities.
+pub(super) fn declares_tasks(request: &Request) -> bool {
+    request
+        .meta()
+        .and_then(|m| m.get(meta::CLIENT_CAPABILITIES))
+        .and_then(|c| c.get("extensions"))
+        .and_then(|e| e.get(EXTENSION))
+        .is_some_and(Value::is_object)
+}
+
+/// The `-32021` error that names the tasks extension as the capability missing.
+pub(super) fn missing_extension(request: &Request, status: StatusCode, message: &str) -> Reply {
+    let body = ErrorResponse::new(
+        Some(request.id.clone()),
+        code::MISSING_CLIENT_CAPABILITY,
+        message,
+    )
+    .with_data(json!({ "requiredCapabilities": { "extensions": { EXTENSION: {} } } }))
+    .to_bytes();
+    Reply::Json(status, body)
+}
+
+/// What a task-capable call became.
+pub(super) enum Started {
+    /// It finished at its first poll: answered as any call.
+    Finished(Result<CallToolResult, ToolError>),
+    /// It runs in the background; this is the `CreateTaskResult` (or the error that prevented
+    /// it).
+    Task(Reply),
+}
+
+impl Dispatcher {
+    /// Whether a tool of this server may run as a task: the server then declares the
+    /// extension (2026-07-28 `server/discover` only; the handshake era has no extensions).
+    pub(super) fn runs_tasks(&self) -> bool {
+        self.registry
+            .tools()
+            .iter()
+            .any(|tool| tool.task_support() != TaskSupport::Forbidden)
+    }
+
+    /// Whether this call runs as a task: `Ok(true)` for a task-capable tool called by a
+    /// 2026-07-28 client that declares the extension, `Err` with the `-32021` refusal for a
+    /// task-only tool called without it.
+    pub(super) fn task_mode(
+        &self,
+        request: &Request,
+        era: &Era,
+        tool: &ToolDef,
+        declared: bool,
+    ) -> Result<bool, Reply> {
+        let modern = matches!(era, Era::Modern { .. });
+        match tool.task_support() {
+            TaskSupport::Forbidden => Ok(false),
+            _ if modern && declared => Ok(true),
+            TaskSupport::Optional => Ok(false),
+            TaskSupport::Required => Err(missing_extension(
+                request,
+                if modern {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                },
+                "Missing required client capability: the tool runs only as a task",
+            )),
+        }
+    }
+
+    /// Polls the call once; if it has not finished, stores it as a task and runs the rest in
+    /// the background. The record is stored before the `CreateTaskResult` is sent, so a
+    /// `tasks/get` right after finds it on any replica.
+    pub(super) async fn start_task(
+        &self,
+        request: &Request,
+        tool: &ToolDef,
+        call: CallContext,
+        arguments: Option<Map<String, Value>>,
+        capabilities: Value,
+    ) -> Started {
+        let auth = call.auth.clone();
+        let mut run = (tool.handler())(call, arguments.clone());
+        if let Some(outcome) = (&mut run).now_or_never() {
+            return Started::Finished(outcome);
+        }
+        let now = now_ms();
+        let limits = self.tasks.limits;
+        let record = Record {
+            id: crate::random::token(ID_BYTES),
+            owner: owner_of(&auth.principal()),
+            tool: tool.name().to_owned(),
+            arguments,
+            capabilities,
+            status: Status::Working,
+            status_message: None,
+            created_ms: now,
+            updated_ms: now,
+            ttl_ms: limits.ttl.as_millis() as u64,
+            poll_interval_ms: (limits.poll_interval.as_millis() as u64).max(1),
+            result: None,
+            error: None,
+            pending: Default::default(),
+            answers: Default::default(),
+            issued: Default::default(),
+            version: 0,
+        };
+        if let Err(err) = self.tasks.store.insert(&record).await {
+            return Started::Task(unavailable(request, &err));
+        }
+        tracing::info!(tool = tool.name(), subject = auth.subject(), "task created");
+        spawn_run(self.tasks.clone(), record.id.clone(), run);
+        Started::Task(respond(request, &self.modern(record.created())))
+    }
+
+    /// `tasks/get`, `tasks/update` and `tasks/cancel`; `None` for another method.
+    pub(super) async fn task_method(&self, request: &Request, ctx: &RequestCtx) -> Reply {
+        if !matches!(ctx.era, Era::Modern { .. }) {
+            // The extension is not defined under the handshake era (SEP-2663).
+            let message = format!("method not found: {}", request.method);
+            return error(request, StatusCode::OK, code::METHOD_NOT_FOUND, message);
+        }
+        if !declares_tasks(request) {
+            return missing_extension(
+                request,
+                StatusCode::BAD_REQUEST,
+                "Missing required client capability: declare the tasks extension",
+            );
+        }
+        let Some(id) = request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("taskId"))
+            .and_then(Value::as_str)
+        else {
+            return error(
+                request,
+                StatusCode::OK,
+                code::INVALID_PARAMS,
+                "invalid params: `taskId` must be a string",
+            );
+        };
+        let record = match self.owned_task(id, &ctx.auth).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return not_found(request),
+            Err(err) => return unavailable(request, &err),
+        };
+        let tool = self.registry.get(&record.tool);
+        if request.method != "tasks/cancel" {
+            // Reading the result, or driving the run on, needs what calling the tool needed:
+            // a token whose scopes were cut since gets the step-up challenge.
+            let Some(tool) = tool else {
+                return not_found(request);
+            };
+            if let Err(err) = self.scopes.require(&ctx.auth, tool.scopes()) {
+                return forbidden(request, tool.name(), &ctx.auth, err);
+            }
+        }
+        match request.method.as_str() {
+            "tasks/get" => respond(request, &self.modern(record.detailed())),
+            "tasks/cancel" => self.cancel_task(request, record).await,
+            _ => match tool {
+                Some(tool) => self.update_task(request, ctx, tool, record).await,
+                None => not_found(request),
+            },
+        }
+    }
+
+    /// The live task `id` if `auth` is its owner: `None` for an unknown id, an expired task,
+    /// and another principal's task alike.
+    pub(super) async fn owned_task(
+        &self,
+        id: &str,
+        auth: &crate::auth::AuthInfo,
+    ) -> Result<Option<Record>, StoreError> {
+        // Ids are ours: anything else is not looked up.
+        if id.len() != ID_BYTES * 4 / 3
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Ok(None);
+        }
+        let owner = owner_of(&auth.principal());
+        Ok(self
+            .tasks
+            .store
+            .get(id)
+            .await?
+            .filter(|record| record.owner == owner))
+    }
+
+    /// `tasks/cancel`: a task not yet over becomes `cancelled`, and its run here stops; the
+    /// same empty acknowledgement for a task already over (SEP-2663).
+    async fn cancel_task(&self, request: &Request, record: Record) -> Reply {
+        let cancelled = self
+            .tasks
+            .store
+            .update(&record.id, |record| {
+                if record.status.is_terminal() {
+                    return false;
+                }
+                record.status = Status::Cancelled;
+                record.status_message = Some("cancelled by the client".into());
+                record.pending.clear();
+                true
+            })
+            .await;
+        if let Err(err) = cancelled {
+            return unavailable(request, &err);
+        }
+        if let Some(run) = lock(&self.tasks.running).remove(&record.id) {
+            run.abort();
+        }
+        respond(request, &self.modern(json!({})))
+    }
+
+    /// `tasks/update`: files the answers to outstanding requests for input (others are
+    /// ignored, SEP-2663); once none is outstanding the tool runs again, here, with every
+    /// answer so far, under the token of this request.
+    async fn update_task(
+        &self,
+        request: &Request,
+        ctx: &RequestCtx,
+        tool: &ToolDef,
+        record: Record,
+    ) -> Reply {
+        let responses = match request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("inputResponses"))
+        {
+            Some(Value::Object(responses)) => responses.clone(),
+            _ => {
+                return error(
+                    request,
+                    StatusCode::OK,
+                    code::INVALID_PARAMS,
+                    "invalid params: `inputResponses` must be an object",
+                );
+            }
+        };
+        let mut resumed = false;
+        let updated = self
+            .tasks
+            .store
+            .update(&record.id, |record| {
+                resumed = false;
+                if record.status != Status::InputRequired {
+                    return false;
+                }
+                let mut changed = false;
+                for (key, value) in &responses {
+                    if let Some(pending) = record.pending.remove(key) {
+                        record.answers.insert(
+                            pending.run_key,
+                            Answer {
+                                question: pending.question,
+                                value: value.clone(),
+                            },
+                        );
+                        changed = true;
+                    }
+                }
+                if changed && record.pending.is_empty() {
+                    record.status = Status::Working;
+                    record.status_message = None;
+                    resumed = true;
+                }
+                changed
+            })
+            .await;
+        let record = match updated {
+            Ok(Some(record)) => record,
+            Ok(None) => return not_found(request),
+            Err(err) => return unavailable(request, &err),
+        };
+        if resumed {
+            self.resume(tool, ctx, &record);
+        }
+        respond(request, &self.modern(json!({})))
+    }
+
+    /// Runs the tool of a task again with the answers gathered so far, as a retried
+    /// 2026-07-28 call runs.
+    fn resume(&self, tool: &ToolDef, ctx: &RequestCtx, record: &Record) {
+        let peer = Peer::new(
+            None,
+            None,
+            None,
+            ClientSupport::from_capabilities(Some(&record.capabilities)),
+            Channel::Modern {
+                answers: record.answers.clone(),
+                // `tasks/update` answers only what the task asked.
+                unsolicited: Map::new(),
+            },
+            self.call_timeout,
+        );
+        let call = self.call_context(tool, ctx.auth.clone(), peer);
+        let run = (tool.handler())(call, record.arguments.clone());
+        spawn_run(self.tasks.clone(), record.id.clone(), run);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn not_found(request: &Request) -> Reply {
+    error(
+        request,
+        StatusCode::OK,
+        code::INVALID_PARAMS,
+        "Failed to retrieve task: Task not found",
+    )
+}
+
+pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
+    if let StoreError::PrincipalFull(max) = err {
+        tracing::info!(
+            max,
+            "task refused: the caller has its maximum of live tasks"
+        );
+        return error(
+            request,
+            StatusCode::TOO_MANY_REQUESTS,
+            code::RATE_LIMITED,
+            format!("too many live tasks: {max} at most; wait until one expires"),
+        );
+    }
+    tracing::error!(error = %err, "task refused");
+    error(
+        request,
+        StatusCode::SERVICE_UNAVAILABLE,
+        code::INTERNAL_ERROR,
+        "tasks are unavailable now; retry shortly",
+    )
+}
+
+/// Runs a task's tool to its end in the background, then records the outcome. The run stops
+/// early when the task is cancelled (here, through the abort handle; on another replica,
+/// seen in the store) or expires.
+fn spawn_run(tasks: Tasks, id: String, run: BoxFuture) {
+    let (abort, registration) = AbortHandle::new_pair();
+    lock(&tasks.running).insert(id.clone(), abort);
+    tokio::spawn(async move {
+        let ttl = tasks.limits.ttl;
+        let run = Abortable::new(AssertUnwindSafe(run).catch_unwind(), registration);
+        let watch = watch_cancel(&tasks.store, &id);
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(ttl, run) => match outcome {
+                Ok(Ok(Ok(outcome))) => Some(Ran::Returned(outcome)),
+                Ok(Ok(Err(_panic))) => Some(Ran::Panicked),
+                Ok(Err(_aborted)) => None,
+                Err(_elapsed) => Some(Ran::Expired),
+            },
+            () = watch => None,
+        };
+        lock(&tasks.running).remove(&id);
+        if let Some(outcome) = outcome {
+            settle(&tasks, &id, outcome).await;
+        }
+    });
+}
+
+/// Resolves once the task is over or gone in the store (cancelled through another replica).
+async fn watch_cancel(store: &TaskStore, id: &str) {
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        match store.get(id).await {
+            Ok(Some(record)) if !record.status.is_terminal() => {}
+            Ok(_) => return,
+            // Unreachable store: keep running; the outcome is recorded if it comes back.
+            Err(_) => {}
+        }
+    }
+}
+
+/// How a task's run ended.
+enum Ran {
+    Returned(Result<CallToolResult, ToolError>),
+    Panicked,
+    Expired,
+}
+
+/// Records a run's outcome, unless the task was cancelled meanwhile.
+async fn settle(tasks: &Tasks, id: &str, outcome: Ran) {
+    let limits = tasks.limits;
+    let change = Change::of(outcome, limits.max_result_bytes);
+    let settled = tasks
+        .store
+        .update(id, |record| {
+            if record.status != Status::Working {
+                return false;
+            }
+            change.apply(record);
+            true
+        })
+        .await;
+    if let Err(err) = settled {
+        tracing::error!(error = %err, "a task's outcome could not be recorded");
+    }
+}
+
+/// What a run's outcome does to its task.
+enum Change {
+    Completed(Value),
+    Failed { error: Value, message: String },
+    Input(InputRequest),
+}
+
+impl Change {
+    fn of(outcome: Ran, max_result_bytes: usize) -> Change {
+        let result = match outcome {
+            Ran::Panicked => {
+                tracing::error!("a task's tool panicked");
+                return Change::failed(code::INTERNAL_ERROR, "internal error: the tool failed");
+            }
+            Ran::Expired => {
+                return Change::failed(
+                    code::INTERNAL_ERROR,
+                    "the tool did not finish within the task's time to live",
+                );
+            }
+            Ran::Returned(Ok(result)) => result,
+            Ran::Returned(Err(ToolError::InputRequired(input))) => return Change::Input(*input),
+            Ran::Returned(Err(ToolError::InvalidInputResponse(message))) => {
+                return Change::failed(code::INVALID_PARAMS, &format!("invalid params: {message}"));
+            }
+            Ran::Returned(Err(ToolError::MissingClientCapability(capability))) => {
+                return Change::Failed {
+                    error: json!({
+                        "code": code::MISSING_CLIENT_CAPABILITY,
+                        "message": format!("the tool needs the client capability `{capability}`"),
+                        "data": { "requiredCapabilities": { capability: {} } },
+                    }),
+                    message: format!("the client lacks the capability `{capability}`"),
+                };
+            }
+            Ran::Returned(Err(ToolError::InsufficientScope { required, missing })) => {
+                refusal_result(&required, &missing)
+            }
+            Ran::Returned(Err(ToolError::Internal(cause))) => {
+                tracing::error!(error = %cause, "a task's tool failed");
+                CallToolResult::error("internal error")
+            }
+            Ran::Returned(Err(err)) => CallToolResult::error(err.to_string()),
+        };
+        let value = serde_json::to_value(&result).unwrap_or_default();
+        // The serialized size, counted without keeping a second copy.
+        let mut counter = Counter(0);
+        let _ = serde_json::to_writer(&mut counter, &value);
+        if counter.0 > max_result_bytes {
+            tracing::warn!(
+                bytes = counter.0,
+                max = max_result_bytes,
+                "a task's result is over the size kept"
+            );
+            return Change::failed(
+                code::INTERNAL_ERROR,
+                &format!(
+                    "the tool's result ({} bytes) is larger than the {max_result_bytes} bytes a \
+                     task keeps",
+                    counter.0
+                ),
+            );
+        }
+        Change::Completed(value)
+    }
+
+    fn failed(code: i32, message: &str) -> Change {
+        Change::Failed {
+            error: json!({ "code": code, "message": message }),
+            message: message.to_owned(),
+        }
+    }
+
+    fn apply(&self, record: &mut Record) {
+        match self {
+            Change::Completed(result) => {
+                record.status = Status::Completed;
+                record.result = Some(result.clone());
+            }
+            Change::Failed { error, message } => {
+                record.status = Status::Failed;
+                record.status_message = Some(message.clone());
+                record.error = Some(error.clone());
+            }
+            Change::Input(input) => {
+                record.pending.clear();
+                for question in &input.questions {
+                    // The author's key, unless this task surfaced it before: then suffixed,
+                    // as a key names one request over a task's life (SEP-2663).
+                    let mut key = question.key.clone();
+                    let mut n = 0;
+                    while !record.issued.insert(key.clone()) {
+                        n += 1;
+                        key = format!("{}.{n}", question.key);
+                    }
+                    let method = question.kind.method();
+                    record.pending.insert(
+                        key,
+                        Pending {
+                            run_key: question.key.clone(),
+                            question: question_digest(method, &question.params),
+                            request: json!({ "method": method, "params": question.params }),
+                        },
+                    );
+                }
+                record.answers = input.answered.clone();
+                record.status = Status::InputRequired;
+                record.status_message = Some("waiting for the client's input".into());
+            }
+        }
+    }
+}
+
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! The builder's settings for tasks (the `io.modelcontextprotocol/tasks` extension), and
+//! where the server keeps them.
+
+use std::time::Duration;
+
+use super::McpServerBuilder;
+use super::builder::SharedSessions;
+use crate::mcp::Tasks;
+use crate::task::{MemoryTasks, TaskLimits, TaskStore};
+
+impl McpServerBuilder {
+    /// How long a task, and its result, is kept from its creation; one hour by default. The
+    /// client sees it as `ttlMs`; after it `tasks/get` answers "task not found", and a tool
+    /// still running is stopped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcp_auth_runtime::McpServer;
+    ///
+    /// let builder = McpServer::builder("reports", "1.0.0").task_ttl(Duration::from_secs(600));
+    /// # let _ = builder;
+    /// ```
+    pub fn task_ttl(mut self, ttl: Duration) -> Self {
+        self.tasks.ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The largest result a task keeps, in bytes of JSON; 1 MiB by default. A tool whose
+    /// result is larger ends its task `failed`, with an error that says so: the result is
+    /// dropped, never stored.
+    pub fn task_max_result_bytes(mut self, bytes: usize) -> Self {
+        self.tasks.max_result_bytes = bytes;
+        self
+    }
+
+    /// The polling interval tasks suggest (`pollIntervalMs`); one second by default.
+    pub fn task_poll_interval(mut self, interval: Duration) -> Self {
+        self.tasks.poll_interval = interval;
+        self
+    }
+
+    /// The most live tasks kept in this process (without Redis); 10,000 by default. A task-
+    /// capable call beyond it is refused with `503` until some expire.
+    pub fn max_tasks(mut self, max: usize) -> Self {
+        self.tasks.max_tasks = max;
+        self
+    }
+
+    /// The most live (unexpired) tasks of one principal, with or without Redis; 100 by
+    /// default. A task-capable call beyond it is refused with `429` until one of the
+    /// caller's tasks expires: one caller cannot fill the store for everyone.
+    pub fn max_tasks_per_principal(mut self, max: usize) -> Self {
+        self.tasks.max_per_principal = max;
+        self
+    }
+}
+
+/// Where tasks are kept: beside the sessions in Redis when there is one, so that any replica
+/// serves a task another created; in this process otherwise.
+pub(super) fn tasks(redis: Option<&SharedSessions>, limits: TaskLimits) -> Tasks {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis {
+        let store = crate::task::RedisTasks::new(
+            redis.connection(),
+            redis.prefix(),
+            limits.max_per_principal,
+        );
+        return Tasks::new(TaskStore::Redis(store), limits);
+    }
+    #[cfg(not(feature = "redis"))]
+    if let Some(never) = redis {
+        match *never {}
+    }
+    let memory = MemoryTasks::new(limits.max_tasks, limits.max_per_principal);
+    Tasks::new(TaskStore::Memory(memory), limits)
+}

@@ -1,0 +1,255 @@
+//! Tasks (the `io.modelcontextprotocol/tasks` extension) over real HTTP with JWTs signed by
+//! keys generated here: a task answers only the principal that created it, is kept for its
+//! time to live and no longer, keeps no result over the size bound, stops when cancelled, and
+//! needs the tool's scopes again to be read.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+#[path = "../task_fixture/mod.rs"]
+mod fixture;
+
+use fixture::{Fx, TASKS, assert_capped_per_principal, assert_not_found};
+use mcp_auth_test_support::EventReader;
+
+#[tokio::test]
+async fn another_principal_gets_not_found_for_every_task_method() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    let id = fx.create(&owner, "crunch", json!({ "ms": 200 })).await;
+    let strangers = [
+        ("another subject", fx.token("bob")),
+        (
+            "the same subject in another tenant",
+            fx.tokens.of_tenant("ann", "globex", "t:use"),
+        ),
+    ];
+    for (who, token) in &strangers {
+        for verb in ["get", "update", "cancel"] {
+            let answer = fx.task(token, verb, &id).await;
+            assert_not_found(&answer);
+            // Indistinguishable from an id never issued.
+            let never = fx
+                .task(token, verb, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+                .await;
+            assert_eq!(answer.1["error"], never.1["error"], "{who} {verb}");
+        }
+    }
+    // The stranger's cancel did nothing: the owner gets the result, the strangers still not.
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["result"]["content"][0]["text"], "crunched for 200 ms");
+    for (_, token) in &strangers {
+        assert_not_found(&fx.task(token, "get", &id).await);
+    }
+    // There is no list of tasks to leak, nor `tasks/result` (SEP-2663 removed both).
+    for method in ["tasks/list", "tasks/result"] {
+        let (status, body) = fx.send(&owner, true, method, json!({ "taskId": id })).await;
+        assert_eq!(status, 404, "{method}: {body}");
+        assert_eq!(body["error"]["code"], -32601, "{method}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_is_kept_for_its_time_to_live_and_no_longer() {
+    let fx = Fx::start(|b| b.task_ttl(Duration::from_millis(1500))).await;
+    let owner = fx.token("ann");
+    let created = Instant::now();
+    let id = fx.create(&owner, "crunch", json!({ "ms": 50 })).await;
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["ttlMs"], 1500, "{done}");
+    let left = Duration::from_millis(1700).saturating_sub(created.elapsed());
+    tokio::time::sleep(left).await;
+    assert_not_found(&fx.task(&owner, "get", &id).await);
+    assert_not_found(&fx.task(&owner, "cancel", &id).await);
+}
+
+#[tokio::test]
+async fn a_result_over_the_size_bound_fails_the_task_and_is_not_kept() {
+    let fx = Fx::start(|b| b.task_max_result_bytes(2_000)).await;
+    let owner = fx.token("ann");
+    let small = fx.create(&owner, "huge", json!({ "bytes": 500 })).await;
+    let done = fx.settled(&owner, &small).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let big = fx.create(&owner, "huge", json!({ "bytes": 5_000 })).await;
+    let failed = fx.settled(&owner, &big).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed.get("result").is_none(), "{failed}");
+    assert_eq!(failed["error"]["code"], -32603, "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(message.contains("2000 bytes"), "{message}");
+    assert!(!failed.to_string().contains("xxxx"), "the result leaked");
+}
+
+#[tokio::test]
+async fn cancel_stops_the_run_and_is_acknowledged_again_once_over() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    let id = fx.create(&owner, "forever", json!({})).await;
+    assert_eq!(fx.ended(), 0);
+    let (status, ack) = fx.task(&owner, "cancel", &id).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    assert!(ack["result"].get("taskId").is_none(), "{ack}");
+    let cancelled = fx.settled(&owner, &id).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    // The run itself stopped, long before its minute.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while fx.ended() == 0 {
+        assert!(Instant::now() < deadline, "the run goes on after cancel");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, again) = fx.task(&owner, "cancel", &id).await;
+    assert_eq!(
+        (status, &again["result"]["resultType"]),
+        (200, &json!("complete"))
+    );
+}
+
+#[tokio::test]
+async fn reading_a_task_needs_the_tools_scopes_again() {
+    let fx = Fx::start(|b| b).await;
+    let id = fx
+        .create(&fx.token("ann"), "crunch", json!({ "ms": 10 }))
+        .await;
+    // The same principal, its scopes since cut.
+    let cut = fx.tokens.of("ann", "other:scope", 300);
+    let (status, body) = fx.task(&cut, "get", &id).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], -32003, "{body}");
+    assert!(body.get("result").is_none(), "{body}");
+    // Cancelling one's own task needs no scope.
+    let (status, ack) = fx.task(&cut, "cancel", &id).await;
+    assert_eq!(status, 200, "{ack}");
+}
+
+#[tokio::test]
+async fn without_the_extension_task_methods_are_refused_and_optional_tools_answer_at_once() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    let id = fx.create(&owner, "crunch", json!({ "ms": 10 })).await;
+    let (status, body) = fx
+        .send(&owner, false, "tasks/get", json!({ "taskId": id }))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], -32021, "{body}");
+    assert!(body["error"]["data"]["requiredCapabilities"]["extensions"][TASKS].is_object());
+
+    let (status, body) = fx
+        .send(
+            &owner,
+            false,
+            "tools/call",
+            json!({ "name": "crunch", "arguments": { "ms": 10 } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["content"][0]["text"], "crunched for 10 ms");
+    let (status, body) = fx
+        .send(&owner, false, "tools/call", json!({ "name": "forever" }))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], -32021, "{body}");
+}
+
+#[tokio::test]
+async fn a_task_asks_for_input_and_resumes_with_the_answer() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    let id = fx.create(&owner, "approve", json!({})).await;
+    let asking = fx.settled(&owner, &id).await;
+    assert_eq!(asking["status"], "input_required", "{asking}");
+    let requests = asking["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1, "{asking}");
+    let (key, question) = requests.iter().next().unwrap();
+    assert_eq!(question["method"], "elicitation/create");
+    // A stranger cannot answer it.
+    let stranger = fx
+        .send(
+            &fx.token("bob"),
+            true,
+            "tasks/update",
+            json!({ "taskId": id, "inputResponses": { key.clone(): { "action": "decline" } } }),
+        )
+        .await;
+    assert_not_found(&stranger);
+    let (status, ack) = fx
+        .send(
+            &owner,
+            true,
+            "tasks/update",
+            json!({ "taskId": id, "inputResponses": { key.clone(): { "action": "accept", "content": { "ok": true } } } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["result"]["content"][0]["text"], "approved: Accept");
+}
+
+#[tokio::test]
+async fn task_ids_are_long_random_and_distinct() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let id = fx.create(&owner, "crunch", json!({ "ms": 50 })).await;
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(ids.insert(id));
+    }
+}
+
+#[tokio::test]
+async fn a_listen_stream_follows_the_callers_own_tasks_only() {
+    let fx = Fx::start(|b| b.task_poll_interval(Duration::from_millis(100))).await;
+    let owner = fx.token("ann");
+    let mine = fx.create(&owner, "crunch", json!({ "ms": 300 })).await;
+    let theirs = fx
+        .create(&fx.token("bob"), "crunch", json!({ "ms": 300 }))
+        .await;
+    let never = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let response = fx.listen(&owner, true, json!([theirs, mine, never])).await;
+    assert_eq!(response.status(), 200);
+    let mut events = EventReader::new(response);
+    let ack = events.next_soon().await;
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["notifications"]["taskIds"],
+        json!([mine]),
+        "{ack}"
+    );
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("completed") {
+        let note = events.next_soon().await;
+        assert_eq!(note["method"], "notifications/tasks", "{note}");
+        assert_eq!(note["params"]["taskId"], mine.as_str(), "{note}");
+        assert_eq!(
+            note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            11
+        );
+        statuses.push(note["params"]["status"].as_str().unwrap().to_owned());
+        if note["params"]["status"] == "completed" {
+            assert_eq!(
+                note["params"]["result"]["content"][0]["text"],
+                "crunched for 300 ms"
+            );
+        }
+    }
+    assert_eq!(statuses, ["working", "completed"]);
+
+    // Asking for task notifications without the extension is refused.
+    let response = fx.listen(&owner, false, json!([mine])).await;
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32021, "{body}");
+}
+
+#[tokio::test]
+async fn one_principal_cannot_take_every_place() {
+    let fx = Fx::start(|b| b.max_tasks_per_principal(3)).await;
+    assert_capped_per_principal(&fx, 3).await;
+}
