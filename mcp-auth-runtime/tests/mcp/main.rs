@@ -1,8 +1,9 @@
 //! The MCP endpoint over real HTTP, one module per behaviour: JSON-RPC dispatch (`methods`),
 //! both eras on one endpoint (`eras`), sessions, streams and cancellation (`streams`),
 //! streams closed for polling and resumed (`resumption`), requests for input
-//! (`elicitation`, `round_trips`), refusals in every era and encoding (`refusals`),
-//! resources and prompts (`resources`, `prompts`), rate limits and call hooks
+//! (`elicitation`, `round_trips`, several at once: `asking`), tasks (`tasks`), refusals in
+//! every era and encoding (`refusals`), resources, prompts and subscriptions (`resources`,
+//! `prompts`, `subscriptions`), rate limits and call hooks
 //! (`limits_and_hooks`), what is refused before authentication (`transport_security`), and
 //! attacks with forged tokens and hostile requests (`adversarial`).
 //!
