@@ -164,7 +164,9 @@ async fn two_thousand_slow_header_connections_are_closed_while_a_real_call_answe
             return;
         }
     }
-    let timeout = Duration::from_secs(3);
+    // Long enough that "served while they are open" stays true on a loaded machine: the
+    // call must answer well before the server starts closing the slow connections.
+    let timeout = Duration::from_secs(6);
     let fx = Fx::start_with(ServeConfig::new().header_read_timeout(timeout), |b| {
         b.stateless(true)
     })
@@ -197,15 +199,16 @@ async fn two_thousand_slow_header_connections_are_closed_while_a_real_call_answe
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let client = Client::without_session(fx.addr, Some(&token));
+    let served_within = timeout - Duration::from_secs(2);
     let (status, _, body) = tokio::time::timeout(
-        Duration::from_secs(2),
+        served_within,
         client.call("echo.name", json!({ "name": "still here" })),
     )
     .await
-    .expect("a real call answers within 2 s");
+    .expect("a real call answers while the slow connections are open");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["content"][0]["text"], "still here");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < served_within, "{:?}", started.elapsed());
 
     let mut closed_at = Vec::with_capacity(SLOW);
     for task in slow {
