@@ -10,6 +10,7 @@ pub(crate) mod budget;
 mod era;
 pub(crate) mod guard;
 mod mount;
+mod param_headers;
 mod post;
 mod response;
 mod session;

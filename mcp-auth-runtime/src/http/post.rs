@@ -14,6 +14,7 @@ use http::{HeaderMap, StatusCode, header};
 use tokio::sync::oneshot;
 
 use super::era::{is_modern, legacy_era, modern_era};
+use super::param_headers;
 use super::response::{Accepts, accepts, is_refusal, json_response, render};
 use super::session::{legacy_session, name_session, open_session};
 use super::sse::{sse_response, stream_of};
@@ -67,6 +68,11 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
                     Err(response) => return response,
                 }
             };
+            if let Err(response) =
+                param_headers::check(&dispatcher.registry, &headers, &request, modern)
+            {
+                return response;
+            }
             answer(
                 &endpoint,
                 request,
