@@ -42,14 +42,13 @@ pub(crate) fn plain_param_header(
     header
 }
 
-/// `#[arg]` on the `ToolContext` or on `Args<T>`, which are no property of the input.
-pub(crate) fn reject_on(attrs: &[Attribute], what: &str, errors: &mut Errors) {
+/// `#[arg]` on the `ToolContext` or on `Args<T>` (`hint` says what to do instead), which
+/// are no property of the input.
+pub(crate) fn reject_on(attrs: &[Attribute], what: &str, hint: &str, errors: &mut Errors) {
     for arg in param_args(attrs, errors) {
         errors.push(
             arg.key_span(),
-            format_args!(
-                "`#[arg]` on {what}: it is no property of the input; for `Args<T>`, mirror a field of `T` with `#[schemars(extend(\"x-mcp-header\" = \"..\"))]`"
-            ),
+            format_args!("`#[arg]` on {what}: it is no property of the input; {hint}"),
         );
     }
 }

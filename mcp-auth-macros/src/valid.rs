@@ -501,7 +501,12 @@ fn check_params<'a>(
                 }
                 context_seen = true;
                 reject_field_attrs(typed, "`ToolContext`", errors);
-                crate::header::reject_on(&typed.original.attrs, "the `ToolContext`", errors);
+                crate::header::reject_on(
+                    &typed.original.attrs,
+                    "the `ToolContext`",
+                    "nothing of it travels in a header",
+                    errors,
+                );
                 out.push(ToolParam::Context { state });
             }
             ParamKind::Args(inner) => {
@@ -514,7 +519,12 @@ fn check_params<'a>(
                 }
                 check_owned(inner, errors);
                 reject_field_attrs(typed, "`Args<T>`", errors);
-                crate::header::reject_on(&typed.original.attrs, "`Args<T>`", errors);
+                crate::header::reject_on(
+                    &typed.original.attrs,
+                    "`Args<T>`",
+                    "mirror a field of `T` with `#[schemars(extend(\"x-mcp-header\" = \"..\"))]`",
+                    errors,
+                );
                 args_type = Some(inner);
                 out.push(ToolParam::Args);
             }
