@@ -280,15 +280,23 @@ async fn metadata_and_lists_name_the_conditional_scopes() {
         assert_eq!(
             refund["_meta"],
             json!({
+                "securitySchemes": [{ "type": "oauth2", "scopes": ["invoices:write", "payments:approve"] }],
                 ToolDef::SCOPES_META_KEY: ["invoices:write"],
                 ToolDef::CONDITIONAL_SCOPES_META_KEY: ["payments:approve"],
             }),
             "{era}"
         );
+        assert_eq!(
+            refund["securitySchemes"],
+            refund["_meta"]["securitySchemes"]
+        );
         let plain = tools.iter().find(|t| t["name"] == "undeclared").unwrap();
         assert_eq!(
             plain["_meta"],
-            json!({ ToolDef::SCOPES_META_KEY: ["invoices:read"] })
+            json!({
+                "securitySchemes": [{ "type": "oauth2", "scopes": ["invoices:read"] }],
+                ToolDef::SCOPES_META_KEY: ["invoices:read"],
+            })
         );
         let templates = server
             .send(

@@ -26,3 +26,9 @@ fn ui_prompts() {
 fn ui_authorize() {
     trybuild::TestCases::new().compile_fail("ui/authorize/*.rs");
 }
+
+#[rustversion::attr(not(stable(1.95)), ignore = "stderr is blessed on Rust 1.95")]
+#[test]
+fn ui_headers() {
+    trybuild::TestCases::new().compile_fail("ui/header/*.rs");
+}

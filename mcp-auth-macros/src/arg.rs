@@ -1,6 +1,6 @@
-//! `#[arg(...)]` on a parameter of a `#[prompt]` or of a `#[resource(uri_template = ..)]`:
-//! parsed here, its rules applied by each attribute's `valid.rs`, and the completers it names
-//! expanded into the descriptor's erased completer.
+//! `#[arg(...)]` on a parameter of a `#[prompt]`, of a `#[resource(uri_template = ..)]` or of
+//! a `#[tool]`: parsed here, its rules applied by each attribute's `valid.rs`, and the
+//! completers it names expanded into the descriptor's erased completer.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -16,6 +16,7 @@ use crate::valid::{Errors, check_duplicate_keys};
 
 mod akw {
     syn::custom_keyword!(complete);
+    syn::custom_keyword!(header);
 }
 
 /// One `key = value` of `#[arg(...)]`.
@@ -24,6 +25,8 @@ pub(crate) enum ParamArg {
     Name(Span, LitStr),
     /// `complete = invoice_ids`: the `async fn` that completes the argument.
     Complete(Span, Path),
+    /// `header = "Region"`: a tool parameter also sent as the `Mcp-Param-Region` header.
+    Header(Span, LitStr),
 }
 
 impl ParamArg {
@@ -31,12 +34,15 @@ impl ParamArg {
         match self {
             ParamArg::Name(..) => "name",
             ParamArg::Complete(..) => "complete",
+            ParamArg::Header(..) => "header",
         }
     }
 
     pub(crate) fn key_span(&self) -> Span {
         match self {
-            ParamArg::Name(span, _) | ParamArg::Complete(span, _) => *span,
+            ParamArg::Name(span, _) | ParamArg::Complete(span, _) | ParamArg::Header(span, _) => {
+                *span
+            }
         }
     }
 }
@@ -59,6 +65,9 @@ impl Parse for ParamArg {
         } else if lookahead.peek(akw::complete) {
             let (span, path) = value::<akw::complete, _>(input)?;
             Ok(ParamArg::Complete(span, path))
+        } else if lookahead.peek(akw::header) {
+            let (span, lit) = value::<akw::header, _>(input)?;
+            Ok(ParamArg::Header(span, lit))
         } else {
             Err(lookahead.error())
         }
@@ -98,8 +107,23 @@ pub(crate) fn param_args(attrs: &[Attribute], errors: &mut Errors) -> Vec<ParamA
 pub(crate) fn completer(args: &[ParamArg]) -> Option<&Path> {
     args.iter().find_map(|a| match a {
         ParamArg::Complete(_, path) => Some(path),
-        ParamArg::Name(..) => None,
+        ParamArg::Name(..) | ParamArg::Header(..) => None,
     })
+}
+
+/// `header = ".."` is refused on a parameter of `what` (a prompt, a resource template):
+/// only tool calls carry arguments a gateway reads from `Mcp-Param-*` headers.
+pub(crate) fn reject_header(args: &[ParamArg], what: &str, errors: &mut Errors) {
+    for arg in args {
+        if let ParamArg::Header(span, _) = arg {
+            errors.push(
+                *span,
+                format_args!(
+                    "`#[arg(header = ..)]` is for tool parameters: {what} has no `Mcp-Param-*` headers"
+                ),
+            );
+        }
+    }
 }
 
 /// `def` wrapped with the erased completer of `completers` (argument name, completer), which

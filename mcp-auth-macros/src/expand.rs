@@ -33,11 +33,14 @@ pub(crate) fn rt() -> TokenStream {
 }
 
 /// Parameter doc comments and `#[serde]`/`#[schemars]` attributes belong to the generated
-/// arguments struct; rustc rejects doc comments on parameters, so they leave the function.
+/// arguments struct, `#[arg]` to the macro; rustc rejects doc comments and unknown
+/// attributes on parameters, so they leave the function.
 fn strip_param_attrs(mut func: ItemFn) -> ItemFn {
     for input in &mut func.sig.inputs {
         if let FnArg::Typed(typed) = input {
-            typed.attrs.retain(|attr| !is_field_attr(attr));
+            typed
+                .attrs
+                .retain(|attr| !is_field_attr(attr) && !attr.path().is_ident("arg"));
         }
     }
     func
@@ -110,6 +113,7 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                     ident,
                     ty,
                     field_attrs,
+                    header,
                 } = param
                 else {
                     continue;
@@ -122,7 +126,12 @@ fn expand(tool: &Tool<'_>) -> TokenStream {
                 } else {
                     ty.to_token_stream()
                 };
-                fields.push(quote!(#(#field_attrs)* #ident: #field_ty,));
+                // After the user's attributes, which decide the field's type above: the
+                // extension only adds a keyword to the property's schema.
+                let header = header
+                    .as_ref()
+                    .map(|name| quote!(#[schemars(extend("x-mcp-header" = #name))]));
+                fields.push(quote!(#(#field_attrs)* #header #ident: #field_ty,));
                 names.push(*ident);
             }
             let turbofish = (!type_args.is_empty()).then(|| quote!(::<#(#type_args),*>));

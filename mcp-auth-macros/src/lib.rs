@@ -8,6 +8,7 @@ mod ast;
 mod attr;
 mod authorize;
 mod expand;
+mod header;
 mod prompt;
 mod resource;
 mod tools;

@@ -61,6 +61,8 @@ pub(crate) enum ToolParam<'a> {
         ident: &'a Ident,
         ty: &'a Type,
         field_attrs: Vec<&'a Attribute>,
+        /// `#[arg(header = "..")]`: the `x-mcp-header` of the property.
+        header: Option<String>,
     },
 }
 
@@ -517,6 +519,7 @@ fn check_params<'a>(
     let mut context_seen = false;
     let mut args_type = None;
     let mut plain = Vec::new();
+    let mut headers = Vec::new();
     for param in params {
         let typed = match param {
             Param::Receiver(receiver) => {
@@ -536,6 +539,12 @@ fn check_params<'a>(
                 }
                 context_seen = true;
                 reject_field_attrs(typed, "`ToolContext`", errors);
+                crate::header::reject_on(
+                    &typed.original.attrs,
+                    "the `ToolContext`",
+                    "nothing of it travels in a header",
+                    errors,
+                );
                 out.push(ToolParam::Context { state });
             }
             ParamKind::Args(inner) => {
@@ -548,17 +557,27 @@ fn check_params<'a>(
                 }
                 check_owned(inner, errors);
                 reject_field_attrs(typed, "`Args<T>`", errors);
+                crate::header::reject_on(
+                    &typed.original.attrs,
+                    "`Args<T>`",
+                    "mirror a field of `T` with `#[schemars(extend(\"x-mcp-header\" = \"..\"))]`",
+                    errors,
+                );
                 args_type = Some(inner);
                 out.push(ToolParam::Args);
             }
             ParamKind::Plain => {
                 check_owned(typed.ty, errors);
                 plain.push(typed);
+                let header =
+                    crate::header::plain_param_header(&typed.original.attrs, typed.ty, errors);
+                headers.extend(header.clone());
                 match plain_ident(typed.pat) {
                     Some(ident) => out.push(ToolParam::Plain {
                         ident,
                         ty: typed.ty,
                         field_attrs: typed.field_attrs.clone(),
+                        header: header.map(|(name, _)| name),
                     }),
                     None => errors.push_spanned(
                         typed.pat,
@@ -568,6 +587,7 @@ fn check_params<'a>(
             }
         }
     }
+    crate::header::check_unique(&headers, errors);
     if args_type.is_some() {
         for typed in plain {
             errors.push_spanned(

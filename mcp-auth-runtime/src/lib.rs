@@ -225,6 +225,31 @@ pub use updates::Notifier;
 /// - Or one `Args(input): Args<T>`, where `T` is the whole input object, open or closed as
 ///   `T` says (see [below](#closing-an-args-input)).
 ///
+/// `#[arg(header = "Region")]` on a plain parameter sends it also as the `Mcp-Param-Region`
+/// HTTP header (SEP-2243), for gateways that route or authorize on it: the property's schema
+/// gets `"x-mcp-header": "Region"`, and the server refuses, with `400` and `HeaderMismatch`,
+/// a call whose header and body differ in any way. The parameter is a string, an integer or
+/// a boolean (or an `Option` of one); the name an HTTP token, unique within the tool
+/// regardless of case. See "Parameters mirrored in headers" in [`McpServer`]'s docs.
+///
+/// ```
+/// use mcp_auth_runtime::prelude::*;
+///
+/// /// Run a query in one region.
+/// #[tool(scope = "db:read")]
+/// async fn run_query(
+///     #[arg(header = "Region")] region: String,
+///     #[arg(header = "Limit")] limit: Option<u32>,
+///     query: String,
+/// ) -> Result<String, ToolError> {
+///     Ok(format!("{query} in {region}, {limit:?} rows"))
+/// }
+/// # let def = tools![run_query].remove(0);
+/// # let properties = &def.input_schema()["properties"];
+/// # assert_eq!(properties["region"]["x-mcp-header"], "Region");
+/// # assert_eq!(properties["limit"]["type"], "integer");
+/// ```
+///
 /// Each parameter type is `Deserialize` (serde 1) and `JsonSchema` of **schemars 1**: a
 /// `JsonSchema` derived with schemars 0.8 is another trait, and the compiler error says so.
 /// Parameters are owned values, deserialized from the call's JSON: `String`, not `&str`;

@@ -281,6 +281,19 @@ async fn json_schema_2020_12_tool(Args(input): Args<SchemaInput>) -> String {
     )
 }
 
+/// Echo a query run in a region, the region also sent as the `Mcp-Param-Region` header
+/// (SEP-2243), for `http-custom-header-server-validation`.
+#[tool(unscoped)]
+async fn test_custom_header(
+    /// The region to run the query in.
+    #[arg(header = "Region")]
+    region: String,
+    /// The query.
+    query: String,
+) -> String {
+    format!("{query} in {region}")
+}
+
 /// Tests SSE stream disconnection and client reconnection (SEP-1699)
 #[tool(unscoped)]
 async fn test_reconnection() -> &'static str {
@@ -604,6 +617,7 @@ async fn main() -> std::io::Result<()> {
             confirm_delete,
             multi_input,
             test_tool_with_task,
+            test_custom_header,
         ])
         .tools(input_required::tools())
         .resources(resources![

@@ -121,6 +121,35 @@ async fn refunds_up_to_the_limit_need_no_approval_and_above_it_approval_suffices
     .await;
 }
 
+/// The `securitySchemes` a client such as ChatGPT decides on (SEP-1488), behind the real JWT
+/// verifier, in both eras: every tool needs a token, with its scopes then its conditional
+/// ones.
+#[tokio::test]
+async fn each_tool_declares_its_security_schemes_in_both_eras() {
+    TestServer::run(async |s| {
+        let token = s.token("ann", Some("acme"), &["invoices:read"]);
+        for era in [Era::Handshake, Era::Modern] {
+            let client = EraClient::new(&s, &token, era).await;
+            let list = client.send(ACCEPTS[1], "tools/list", json!({})).await;
+            let tools = list.body["result"]["tools"].as_array().unwrap().clone();
+            let schemes = |name: &str| {
+                let tool = tools.iter().find(|t| t["name"] == name).unwrap();
+                assert_eq!(tool["securitySchemes"], tool["_meta"]["securitySchemes"]);
+                tool["securitySchemes"].clone()
+            };
+            assert_eq!(
+                schemes("lookup_invoice"),
+                json!([{ "type": "oauth2", "scopes": ["invoices:read"] }])
+            );
+            assert_eq!(
+                schemes("refund_invoice"),
+                json!([{ "type": "oauth2", "scopes": ["invoices:write", "payments:write", "payments:approve"] }])
+            );
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_conditional_scope_is_declared_in_the_listing_and_the_metadata() {
     TestServer::run(async |s| {

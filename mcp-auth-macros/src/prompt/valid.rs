@@ -3,7 +3,7 @@
 use syn::{FnArg, Ident, ItemFn, Pat, Type};
 
 use super::attr::{Arg, PromptArgs};
-use crate::arg::{ParamArg, completer, is_param_attr, param_args};
+use crate::arg::{ParamArg, completer, is_param_attr, param_args, reject_header};
 use crate::ast::first_paragraph;
 use crate::authorize::{self, Authorization, Require};
 use crate::resource::valid::{
@@ -154,8 +154,9 @@ fn check_params<'a>(func: &'a ItemFn, errors: &mut Errors) -> Vec<PromptParam<'a
         let ident = &pat.ident;
         let explicit_name = param_args.iter().find_map(|a| match a {
             ParamArg::Name(_, lit) => Some(lit),
-            ParamArg::Complete(..) => None,
+            ParamArg::Complete(..) | ParamArg::Header(..) => None,
         });
+        reject_header(&param_args, "a prompt", errors);
         let (name, name_span) = match explicit_name {
             Some(lit) => (non_empty(lit, errors), lit.span()),
             None => (

@@ -6,7 +6,7 @@ use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, Pat, PathArguments, ReturnType, Type};
 
 use super::attr::{Arg, ResourceArgs};
-use crate::arg::{ParamArg, completer, param_args};
+use crate::arg::{ParamArg, completer, param_args, reject_header};
 use crate::ast::first_paragraph;
 use crate::authorize::{self, Authorization, Require};
 use crate::valid::{Errors, ScopeMessages, check_duplicate_keys, decide_scopes};
@@ -358,6 +358,7 @@ fn check_params<'a>(
             ),
             _ => bound.push(name),
         }
+        reject_header(&args, "a resource", errors);
         for arg in &args {
             if let ParamArg::Name(span, _) = arg {
                 errors.push(

@@ -10,6 +10,7 @@ pub(crate) mod budget;
 mod era;
 pub(crate) mod guard;
 mod mount;
+mod param_headers;
 pub(crate) mod polling;
 mod post;
 pub(crate) mod replay;

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::era::{is_modern, legacy_era, modern_era};
+use super::param_headers;
 use super::response::{Accepts, accepts, is_refusal, json_response, render};
 use super::resume::{Call, Running, detach};
 use super::session::{legacy_session, name_session, open_session};
@@ -69,6 +70,11 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
                     Err(response) => return response,
                 }
             };
+            if let Err(response) =
+                param_headers::check(&dispatcher.registry, &headers, &request, modern)
+            {
+                return response;
+            }
             answer(
                 &endpoint,
                 request,

@@ -35,7 +35,11 @@ impl McpServerBuilder {
         )?;
         let request_state = self.request_state()?;
         check_tools(&self.tools, self.state.as_ref().map(|(_, t)| *t))?;
-        let registry = Registry::new(self.tools);
+        // No verifier and no issuer: callers go without a token (`without_auth`, stdio only;
+        // anything else fails in `authentication` below), which each tool's
+        // `securitySchemes` says.
+        let anonymous = self.verifier.is_none() && self.authorization_servers.is_empty();
+        let registry = Registry::new(self.tools, anonymous);
         let state_type = self.state.as_ref().map(|(_, t)| *t);
         for resource in &self.resources {
             let completers = resource.completion().into_iter().flat_map(|c| c.states());
@@ -218,6 +222,12 @@ fn check_tools(tools: &[ToolDef], state: Option<StateType>) -> Result<(), BuildE
             return Err(BuildError::SchemaNotObject {
                 tool: tool.name(),
                 which: "input",
+            });
+        }
+        if let Some(reason) = tool.header_error() {
+            return Err(BuildError::InvalidHeaderParam {
+                tool: tool.name(),
+                reason: reason.to_owned(),
             });
         }
         if tool.output_schema().is_some_and(|s| !is_object_schema(s)) {

@@ -153,4 +153,14 @@ pub enum BuildError {
         "a request-state key must be at least 32 bytes, got {0}: use 32 random bytes, e.g. from `openssl rand -base64 32`"
     )]
     RequestStateKeyTooShort(usize),
+    /// A tool's input schema declares an `x-mcp-header` that clients would reject (an
+    /// invalid name, one repeated, a non-scalar parameter, a parameter not reached through
+    /// `properties` alone): they would drop the tool from their lists.
+    #[error("tool `{tool}`: {reason}")]
+    InvalidHeaderParam {
+        /// The tool.
+        tool: &'static str,
+        /// The rule broken, naming the property.
+        reason: String,
+    },
 }

@@ -7,8 +7,10 @@ use std::pin::Pin;
 
 use serde_json::{Map, Value};
 
+pub(crate) mod headers;
 mod registry;
 pub(crate) mod schema;
+mod security;
 
 pub(crate) use registry::Registry;
 
@@ -143,6 +145,9 @@ pub struct ToolDef {
     input_schema: Value,
     output_schema: Option<Value>,
     handler: Handler,
+    /// The parameters mirrored in `Mcp-Param-*` headers, or why the schema's declarations
+    /// are invalid (the server's builder refuses the tool then).
+    headers: Result<Vec<headers::HeaderParam>, String>,
 }
 
 impl ToolDef {
@@ -157,8 +162,11 @@ impl ToolDef {
 
     /// Builds a descriptor; the schemas are generated here, once.
     pub(crate) fn new(meta: ToolMeta, handler: Handler) -> Self {
+        let mut input_schema = (meta.input_schema)();
+        let headers = headers::scan(&mut input_schema);
         ToolDef {
-            input_schema: (meta.input_schema)(),
+            input_schema,
+            headers,
             output_schema: meta.output_schema.map(|schema| schema()),
             meta,
             handler,
@@ -218,8 +226,19 @@ impl ToolDef {
         self.handler
     }
 
-    /// The tool's entry in `tools/list`.
-    pub(crate) fn to_json(&self) -> Value {
+    /// The parameters mirrored in `Mcp-Param-*` headers (`x-mcp-header`).
+    pub(crate) fn header_params(&self) -> &[headers::HeaderParam] {
+        self.headers.as_deref().unwrap_or_default()
+    }
+
+    /// Why the input schema's `x-mcp-header` declarations are invalid, if they are.
+    pub(crate) fn header_error(&self) -> Option<&str> {
+        self.headers.as_ref().err().map(String::as_str)
+    }
+
+    /// The tool's entry in `tools/list`, on a server that authenticates callers unless
+    /// `anonymous`.
+    pub(crate) fn to_json(&self, anonymous: bool) -> Value {
         let mut tool = Map::new();
         tool.insert("name".into(), self.meta.name.into());
         if let Some(title) = self.meta.title {
@@ -248,7 +267,10 @@ impl ToolDef {
         if !annotations.is_empty() {
             tool.insert("annotations".into(), annotations.into());
         }
+        let schemes = security::schemes(anonymous, self.meta.scopes, self.meta.conditional_scopes);
+        tool.insert(security::KEY.into(), schemes.clone());
         let mut meta = Map::new();
+        meta.insert(security::KEY.into(), schemes);
         meta.insert(Self::SCOPES_META_KEY.into(), self.meta.scopes.into());
         if !self.meta.conditional_scopes.is_empty() {
             meta.insert(

@@ -18,8 +18,9 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// The tools, already checked by the server's builder (unique names, object schemas,
-    /// the server's state type).
-    pub(crate) fn new(tools: Vec<ToolDef>) -> Self {
+    /// the server's state type), listed for a server that authenticates callers unless
+    /// `anonymous`.
+    pub(crate) fn new(tools: Vec<ToolDef>, anonymous: bool) -> Self {
         let by_name = tools
             .iter()
             .enumerate()
@@ -28,7 +29,7 @@ impl Registry {
         let entries: Vec<Box<RawValue>> = tools
             .iter()
             .map(|tool| {
-                serde_json::value::to_raw_value(&tool.to_json())
+                serde_json::value::to_raw_value(&tool.to_json(anonymous))
                     .expect("tool descriptors serialize")
             })
             .collect();

@@ -16,6 +16,7 @@ mod elicitation;
 mod eras;
 mod limits_and_hooks;
 mod methods;
+mod param_headers;
 mod prompts;
 mod refusals;
 mod resources;

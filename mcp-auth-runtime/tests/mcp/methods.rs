@@ -199,7 +199,11 @@ async fn tools_list_shows_schemas_annotations_and_scopes() {
                 "required": ["id", "total_cents"]
             },
             "annotations": { "readOnlyHint": true },
-            "_meta": { "mcp-auth/scopes": ["invoices:read"] }
+            "securitySchemes": [{ "type": "oauth2", "scopes": ["invoices:read"] }],
+            "_meta": {
+                "securitySchemes": [{ "type": "oauth2", "scopes": ["invoices:read"] }],
+                "mcp-auth/scopes": ["invoices:read"]
+            }
         })
     );
     assert_eq!(tools[1]["annotations"], json!({ "destructiveHint": true }));
@@ -210,6 +214,7 @@ async fn tools_list_shows_schemas_annotations_and_scopes() {
     assert_eq!(tools[2]["title"], "Hello");
     assert_eq!(tools[2]["annotations"], json!({ "title": "Hello" }));
     assert_eq!(tools[2]["_meta"]["mcp-auth/scopes"], json!([]));
+    assert_eq!(tools[2]["securitySchemes"], json!([{ "type": "oauth2" }]));
 }
 
 #[tokio::test]

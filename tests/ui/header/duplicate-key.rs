@@ -1,0 +1,11 @@
+use mcp_auth_runtime::prelude::*;
+
+/// Run a query.
+#[tool(scope = "db:read")]
+async fn run_query(
+    #[arg(header = "Region", header = "Zone")] region: String,
+) -> Result<String, ToolError> {
+    Ok(region)
+}
+
+fn main() {}
