@@ -31,6 +31,13 @@ pub(crate) fn plain_param_header(
                     errors.push_spanned(ty, message);
                     continue;
                 }
+                if let Some(alias) = serde_alias(attrs) {
+                    errors.push(
+                        alias,
+                        "a parameter mirrored in a header cannot have a serde `alias`: a body naming it by the alias would carry its value where the header check does not look (the server refuses such bodies too)",
+                    );
+                    continue;
+                }
                 header = Some((name, lit.span()));
             }
             ParamArg::Name(span, _) | ParamArg::Complete(span, _) => errors.push(
@@ -40,6 +47,24 @@ pub(crate) fn plain_param_header(
         }
     }
     header
+}
+
+/// The span of an `alias` in the parameter's `#[serde(..)]`, if it has one.
+fn serde_alias(attrs: &[Attribute]) -> Option<Span> {
+    fn find(tokens: proc_macro2::TokenStream) -> Option<Span> {
+        tokens.into_iter().find_map(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) if ident == "alias" => Some(ident.span()),
+            proc_macro2::TokenTree::Group(group) => find(group.stream()),
+            _ => None,
+        })
+    }
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("serde"))
+        .find_map(|attr| match &attr.meta {
+            syn::Meta::List(list) => find(list.tokens.clone()),
+            _ => None,
+        })
 }
 
 /// `#[arg]` on the `ToolContext` or on `Args<T>` (`hint` says what to do instead), which

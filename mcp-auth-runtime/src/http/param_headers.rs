@@ -93,6 +93,15 @@ fn mismatch(
         }
     }
     for param in declared {
+        // serde may take the value under a name the schema does not list (`alias`), where
+        // the check below would not look for it: a tool whose parameters travel in headers
+        // takes no member its schema does not list, on the way to each of them.
+        if let Some(member) = param.unlisted_member(arguments) {
+            return Err(format!(
+                "`{}` is no parameter of the tool, which mirrors parameters in headers",
+                shown(&member)
+            ));
+        }
         let mut values = headers.get_all(&param.header).iter();
         let header = values.next();
         if values.next().is_some() {
@@ -407,6 +416,34 @@ mod tests {
         for (headers, arguments, why) in cases {
             assert!(check(&headers, arguments, true).is_err(), "{why}");
         }
+    }
+
+    #[test]
+    fn a_member_the_schema_does_not_list_is_refused_on_the_way_to_a_header() {
+        // serde would read `zone` as `region` (an `alias`): the header check looks only at
+        // `region`, so an unlisted member must not pass.
+        let error = check(&[], json!({ "zone": "eu-west1" }), true).unwrap_err();
+        assert!(error.contains("`zone` is no parameter"), "{error}");
+        let nested = scan(&mut json!({ "type": "object", "properties": {
+            "target": { "type": "object", "properties": {
+                "region": { "type": "string", "x-mcp-header": "Region" },
+            } },
+            "query": { "type": "string" },
+        } }))
+        .unwrap();
+        let arguments = json!({ "query": "q", "target": { "zone": "eu" } });
+        let error = mismatch(&nested, &HeaderMap::new(), arguments.as_object(), true).unwrap_err();
+        assert!(error.contains("`target.zone` is no parameter"), "{error}");
+        let arguments = json!({ "query": "q", "target": { "region": "eu" }, "more": 1 });
+        let mut headers = HeaderMap::new();
+        headers.insert("mcp-param-region", "eu".parse().unwrap());
+        let error = mismatch(&nested, &headers, arguments.as_object(), true).unwrap_err();
+        assert!(error.contains("`more` is no parameter"), "{error}");
+        let arguments = json!({ "query": "q", "target": { "region": "eu" } });
+        assert_eq!(
+            mismatch(&nested, &headers, arguments.as_object(), true),
+            Ok(())
+        );
     }
 
     #[test]

@@ -181,9 +181,16 @@ impl Sealer {
     }
 
     /// The state `sealed` holds, if a key of this server sealed it for `binding` and it has
-    /// not expired. Whether it was used before is for the caller to check, by spending its
-    /// nonce.
-    pub(crate) fn open(&self, binding: &Binding<'_>, sealed: &str) -> Result<State, Refused> {
+    /// not expired at `now` (ms since the epoch). Whether it was used before is for the
+    /// caller to check, by spending its nonce at the same `now`: a state opened just before
+    /// its expiry and spent with a later clock reading could find its earlier spending
+    /// already forgotten as expired.
+    pub(crate) fn open(
+        &self,
+        binding: &Binding<'_>,
+        sealed: &str,
+        now: u64,
+    ) -> Result<State, Refused> {
         let mut parts = sealed.split('.');
         let (Some(VERSION), Some(payload), Some(tag), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -204,7 +211,7 @@ impl Sealer {
             return Err(Refused::Invalid);
         }
         let state: State = serde_json::from_slice(&payload).map_err(|_| Refused::Invalid)?;
-        if now_ms() > state.expires_ms {
+        if now > state.expires_ms {
             return Err(Refused::Expired);
         }
         Ok(state)
@@ -274,7 +281,13 @@ mod tests {
         let asked = BTreeMap::from([("elicitation-0".to_owned(), "q".to_owned())]);
         let args = json!({ "n": 1 });
         let sealed = sealer.seal(&binding(&args), Answers::new(), asked.clone());
-        assert_eq!(sealer.open(&binding(&args), &sealed).unwrap().asked, asked);
+        assert_eq!(
+            sealer
+                .open(&binding(&args), &sealed, now_ms())
+                .unwrap()
+                .asked,
+            asked
+        );
         let other = |principal, method, tool| Binding {
             principal,
             method,
@@ -291,16 +304,28 @@ mod tests {
             other("ptools/call", "", "t"),
             binding(&json!({ "n": 2 })),
         ] {
-            assert_eq!(sealer.open(&foreign, &sealed).err(), Some(Refused::Invalid));
+            assert_eq!(
+                sealer.open(&foreign, &sealed, now_ms()).err(),
+                Some(Refused::Invalid)
+            );
         }
         // Each state sealed, even for the same call and questions, has a nonce of its own.
         let again = sealer.seal(&binding(&args), Answers::new(), asked.clone());
-        let nonce = |sealed: &str| sealer.open(&binding(&args), sealed).unwrap().nonce;
+        let nonce = |sealed: &str| {
+            sealer
+                .open(&binding(&args), sealed, now_ms())
+                .unwrap()
+                .nonce
+        };
         assert_ne!(nonce(&sealed), nonce(&again));
         let another_key = Sealer::new(&[8; 32], &[], DEFAULT_LIFETIME);
-        assert!(another_key.open(&binding(&args), &sealed).is_err());
+        assert!(
+            another_key
+                .open(&binding(&args), &sealed, now_ms())
+                .is_err()
+        );
         let rotated = Sealer::new(&[8; 32], &[vec![7; 32]], DEFAULT_LIFETIME);
-        assert!(rotated.open(&binding(&args), &sealed).is_ok());
+        assert!(rotated.open(&binding(&args), &sealed, now_ms()).is_ok());
     }
 
     #[test]
@@ -319,7 +344,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(tag.as_ref())
         );
         assert_eq!(
-            sealer.open(&binding(&args), &sealed).err(),
+            sealer.open(&binding(&args), &sealed, now_ms()).err(),
             Some(Refused::Invalid)
         );
     }

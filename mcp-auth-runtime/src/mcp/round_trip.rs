@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::events::{CallOutcome, Observation, observed};
 use super::reply::{Reply, error};
-use super::request_state::{Answer, Binding, Nonce, Refused, Sealer};
+use super::request_state::{Answer, Binding, Nonce, Refused, Sealer, now_ms};
 use super::spent::NotSpent;
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
@@ -22,12 +22,13 @@ use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
 use crate::session::Session;
 
 /// What a retry brings: the answers to questions its state asked, the responses no question
-/// of its state asked, and the state's nonce and expiry, to spend, when it carried one.
+/// of its state asked, and the state's nonce and expiry, to spend, when it carried one, with
+/// the instant the state was found unexpired at (it is spent at that same instant).
 #[derive(Debug, Default)]
 pub(super) struct Collected {
     pub(super) answers: Answers,
     pub(super) unsolicited: Map<String, Value>,
-    pub(super) spend: Option<(Nonce, u64)>,
+    pub(super) spend: Option<(Nonce, u64, u64)>,
 }
 
 /// The answers of a retried 2026-07-28 request: those of earlier rounds, from its sealed
@@ -54,11 +55,12 @@ pub(super) fn collect_answers(
              `CreateMessageResult` or `ListRootsResult`)"
         ));
     }
+    let now = now_ms();
     let state = match (params.get("requestState"), binding) {
         (None | Some(Value::Null), _) => None,
         (Some(Value::String(sealed)), Some(binding)) => Some(
             sealer
-                .open(binding, sealed)
+                .open(binding, sealed, now)
                 .map_err(|refused| match refused {
                     Refused::Invalid => {
                         "invalid params: `requestState` was not issued by this server for this \
@@ -101,7 +103,7 @@ pub(super) fn collect_answers(
     Ok(Collected {
         answers,
         unsolicited,
-        spend: Some((state.nonce, state.expires_ms)),
+        spend: Some((state.nonce, state.expires_ms, now)),
     })
 }
 
@@ -178,8 +180,8 @@ impl Dispatcher {
         // Spent once the retry is known to be well-formed (a malformed one leaves its state
         // usable) and before the handler runs: whatever it then does, the state confirms
         // nothing else.
-        if let Some((nonce, expires_ms)) = collected.spend
-            && let Err(not_spent) = self.spent.spend(nonce, expires_ms).await
+        if let Some((nonce, expires_ms, opened_at)) = collected.spend
+            && let Err(not_spent) = self.spent.spend(nonce, expires_ms, opened_at).await
         {
             refused(&not_spent);
             return Err(match not_spent {

@@ -22,7 +22,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Mutex;
 
-use super::request_state::{Nonce, now_ms};
+use super::request_state::Nonce;
 
 /// The most spent states this process remembers at once (about 6 MB). With the default
 /// lifetime of 10 minutes, that is a sustained 166 confirmed retries a second.
@@ -55,10 +55,17 @@ pub(crate) enum SpentStates {
 }
 
 impl SpentStates {
-    /// Records `nonce`, of a state valid until `expires_ms`, as spent, unless it already is.
-    pub(crate) async fn spend(&self, nonce: Nonce, expires_ms: u64) -> Result<(), NotSpent> {
+    /// Records `nonce`, of a state valid until `expires_ms` and found unexpired at
+    /// `opened_at`, as spent, unless it already is. The record forgets only states expired
+    /// at `opened_at`, so never this one's earlier spending.
+    pub(crate) async fn spend(
+        &self,
+        nonce: Nonce,
+        expires_ms: u64,
+        opened_at: u64,
+    ) -> Result<(), NotSpent> {
         match self {
-            SpentStates::Memory(memory) => memory.spend(nonce, expires_ms, now_ms()),
+            SpentStates::Memory(memory) => memory.spend(nonce, expires_ms, opened_at),
             #[cfg(feature = "redis")]
             SpentStates::Redis(redis) => redis.spend(nonce, expires_ms).await,
         }

@@ -47,6 +47,10 @@ pub(crate) struct HeaderParam {
     pub(crate) display: String,
     /// The `properties` keys from the input's root to the parameter.
     pub(crate) path: Vec<String>,
+    /// The `properties` keys of each object on the way (the root's first): the only members
+    /// a body may have there, so that no name serde also accepts (an `alias`) carries the
+    /// value past its header.
+    pub(crate) levels: Vec<Vec<String>>,
     pub(crate) kind: Kind,
 }
 
@@ -72,6 +76,20 @@ impl HeaderParam {
         }
         object.get(last).filter(|v| !v.is_null())
     }
+
+    /// A member of `arguments`, on the way to the parameter, that the schema does not list.
+    pub(crate) fn unlisted_member(&self, arguments: Option<&Map<String, Value>>) -> Option<String> {
+        let mut object = arguments?;
+        for (depth, known) in self.levels.iter().enumerate() {
+            if let Some(key) = object.keys().find(|key| !known.contains(key)) {
+                let mut at = self.path[..depth].to_vec();
+                at.push(key.clone());
+                return Some(at.join("."));
+            }
+            object = object.get(self.path.get(depth)?)?.as_object()?;
+        }
+        None
+    }
 }
 
 /// The header parameters declared in `schema`, which is rewritten where a client could not
@@ -80,7 +98,7 @@ impl HeaderParam {
 /// absent). An error names the property and the rule it breaks.
 pub(crate) fn scan(schema: &mut Value) -> Result<Vec<HeaderParam>, String> {
     let mut found = Vec::new();
-    visit(schema, &mut Vec::new(), true, &mut found)?;
+    visit(schema, &mut Vec::new(), &mut Vec::new(), true, &mut found)?;
     for (index, param) in found.iter().enumerate() {
         if let Some(earlier) = found[..index]
             .iter()
@@ -108,6 +126,7 @@ fn same_header(a: &str, b: &str) -> bool {
 fn visit(
     node: &mut Value,
     path: &mut Vec<String>,
+    levels: &mut Vec<Vec<String>>,
     reachable: bool,
     found: &mut Vec<HeaderParam>,
 ) -> Result<(), String> {
@@ -142,29 +161,32 @@ fn visit(
             header,
             display,
             path: path.clone(),
+            levels: levels.clone(),
             kind,
         });
     }
     if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        levels.push(properties.keys().cloned().collect());
         for (key, child) in properties.iter_mut() {
             path.push(key.clone());
-            visit(child, path, reachable, found)?;
+            visit(child, path, levels, reachable, found)?;
             path.pop();
         }
+        levels.pop();
     }
     for keyword in UNREACHABLE {
         match schema.get_mut(keyword) {
             Some(Value::Array(branches)) => {
                 for branch in branches {
-                    visit(branch, path, false, found)?;
+                    visit(branch, path, levels, false, found)?;
                 }
             }
             Some(Value::Object(sub)) if is_map_keyword(keyword) => {
                 for branch in sub.values_mut() {
-                    visit(branch, path, false, found)?;
+                    visit(branch, path, levels, false, found)?;
                 }
             }
-            Some(sub) => visit(sub, path, false, found)?,
+            Some(sub) => visit(sub, path, levels, false, found)?,
             None => {}
         }
     }

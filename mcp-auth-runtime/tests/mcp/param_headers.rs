@@ -369,3 +369,40 @@ fn a_header_clients_cannot_see_is_refused_when_the_server_is_built() {
         "{message}"
     );
 }
+
+/// A query in a region, which older clients called a zone: serde takes either name, the
+/// schema (and so the header check) knows only `region`. (`#[serde(alias)]` on a plain
+/// parameter with `#[arg(header)]` does not compile; an `Args<T>` type can hide one.)
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct ZonedInput {
+    #[schemars(extend("x-mcp-header" = "Region"))]
+    #[serde(alias = "zone")]
+    region: String,
+    query: String,
+}
+
+/// Run a query in a region.
+#[tool(scope = "t:use")]
+async fn zoned_query(
+    ctx: ToolContext<Counter>,
+    Args(input): Args<ZonedInput>,
+) -> Result<String, ToolError> {
+    ctx.state().0.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("{} in {}", input.query, input.region))
+}
+
+#[tokio::test]
+async fn a_mirrored_parameter_reached_under_another_name_still_needs_its_header() {
+    let s = start(|b| b.tools(tools![zoned_query])).await;
+    // The tool acts in `eu-west1`; a gateway reading `Mcp-Param-Region` sees no region at all.
+    let request = modern(
+        s.addr,
+        "user-1",
+        "tools/call",
+        json!({ "name": "zoned_query", "arguments": { "zone": "eu-west1", "query": "q" } }),
+    );
+    let (status, body) = send_json(request).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], -32020, "{body}");
+    assert_eq!(s.counter.0.load(Ordering::SeqCst), 0);
+}

@@ -555,3 +555,71 @@ fn a_request_state_key_shorter_than_32_bytes_is_a_build_error() {
     }
     assert!(build(|b| b.request_state_key(NEW_KEY)).is_ok());
 }
+
+/// The expiry, in ms since the Unix epoch, that a sealed state shows its carrier.
+fn expiry_of(state: &str) -> u64 {
+    let payload = state.split('.').nth(1).unwrap();
+    let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    payload["exp"].as_u64().unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_state_stays_spent_up_to_its_last_millisecond() {
+    // The state is opened (its expiry checked) before the retry's `inputResponses` are sorted,
+    // and spent after: a retry with many answers to nothing is opened before the expiry and
+    // spent after it, when the in-memory record of the first retry has just been dropped.
+    let fx = Arc::new(Fx::start(|b| b.request_state_lifetime(Duration::from_millis(1500))).await);
+    let args = json!({ "invoice": "INV-1", "amount": 500 });
+    let mut confirmed_refunds = 0;
+    for _ in 0..8 {
+        let (key, state) = fx.ask("user-1", "refund", args.clone()).await;
+        let (status, body) = fx
+            .call(
+                "user-1",
+                ACCEPTS[1],
+                "refund",
+                confirmed(&args, &key, &state),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        confirmed_refunds += 1;
+        let mut responses = serde_json::Map::new();
+        responses.insert(key.clone(), yes());
+        for n in 0..30_000 {
+            responses.insert(format!("p{n}"), json!({}));
+        }
+        let replay = Arc::new(
+            json!({ "arguments": args, "inputResponses": responses, "requestState": state }),
+        );
+        let expires = expiry_of(&state);
+        // Two clients, each sending the captured retry again as soon as it is refused, until
+        // the state has expired.
+        let mut clients = Vec::new();
+        for offset in [0, 120] {
+            let (fx, replay) = (fx.clone(), replay.clone());
+            clients.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(
+                    (expires - 900 + offset).saturating_sub(now_ms()),
+                ))
+                .await;
+                while now_ms() <= expires + 20 {
+                    let (_, body) = fx
+                        .call("user-1", ACCEPTS[1], "refund", (*replay).clone())
+                        .await;
+                    assert!(body.get("error").is_some(), "a replay was accepted: {body}");
+                }
+            }));
+        }
+        for client in clients {
+            client.await.unwrap();
+        }
+    }
+    assert_eq!(fx.runs(), confirmed_refunds, "a confirmed refund ran again");
+}
