@@ -8,6 +8,8 @@
 //! - an `Mcp-Param-*` header names no parameter the tool declares (a stale or forged header
 //!   some intermediary may have acted on), `_` counting as `-` as some proxies read it;
 //! - a declared header comes more than once (intermediaries may read either one);
+//! - the body has a member its schema does not list on the way to a mirrored parameter
+//!   (serde may read it as the parameter under an `alias`, where this check does not look);
 //! - its value is neither plain visible ASCII nor a valid `=?base64?…?=` of UTF-8 (bad
 //!   padding, a character outside the alphabet, raw non-ASCII bytes);
 //! - it is present while the body has no value (absent or `null`) for the parameter;
