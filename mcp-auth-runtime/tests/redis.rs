@@ -1005,3 +1005,63 @@ mod resumption {
         assert_eq!(ids(&on_a_again), ids(&on_b_again));
     }
 }
+
+/// REVIEW: attacks on streams resumed through another replica.
+mod resumption_review {
+    use mcp_auth_runtime::StreamPolling;
+
+    use super::*;
+
+    /// REVIEW: resumptions of one stream through a replica that does not run its call take no
+    /// stream slot and do not supersede each other (unlike those on the replica running it):
+    /// each polls Redis (`HMGET` and `LRANGE 0 -1`, the whole kept stream, up to `max_bytes`)
+    /// every 100 ms until `close_after`, however many a principal opens.
+    #[tokio::test]
+    async fn remote_resumptions_of_one_stream_do_not_pile_up() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(1500));
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder
+                .stream_polling(polling.clone())
+                .max_streams_per_principal(2)
+        })
+        .await;
+        let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+        // The call waits on its elicitation: its stream stays unfinished.
+        let response = on_a.send_sse_call("confirm", 5, json!({})).await;
+        let body = response.text().await.unwrap();
+        let last = body
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("id: "))
+            .unwrap()
+            .to_owned();
+        let mut open = Vec::new();
+        for _ in 0..8 {
+            let response = on_b
+                .get_stream()
+                .header("last-event-id", &last)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            open.push(response);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut still_open = 0;
+        for response in open {
+            if tokio::time::timeout(Duration::from_millis(100), response.text())
+                .await
+                .is_err()
+            {
+                still_open += 1;
+            }
+        }
+        assert!(
+            still_open <= 1,
+            "{still_open} resumptions of one stream each polling Redis at once, with 2 slots"
+        );
+    }
+}
