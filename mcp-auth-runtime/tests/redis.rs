@@ -1064,4 +1064,42 @@ mod resumption_review {
             "{still_open} resumptions of one stream each polling Redis at once, with 2 slots"
         );
     }
+
+    /// REVIEW: `DELETE` through B ends the session, but the call detached on A goes on (and
+    /// holds a stream slot of its caller) until it ends by itself; through A, it is cancelled.
+    #[tokio::test]
+    async fn ending_a_session_through_another_replica_cancels_its_detached_calls() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(200));
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder
+                .stream_polling(polling.clone())
+                .max_streams_per_principal(1)
+        })
+        .await;
+        let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+        // Detached on A, waiting on its elicitation; it holds user-1's only slot.
+        let body = on_a
+            .send_sse_call("confirm", 5, json!({}))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("elicitation/create"), "{body}");
+        assert_eq!(delete(&on_b).await, 204);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A new session of user-1 on A: a slow call is detached (its stream closed after
+        // priming) only if the caller's one slot is free again.
+        let fresh = Client::new(a.addr, Some("user-1"));
+        assert_eq!(fresh.initialize().await, 200);
+        let second = fresh.send_sse_call("confirm", 6, json!({})).await;
+        assert!(
+            tokio::time::timeout(Duration::from_secs(2), second.text())
+                .await
+                .is_ok(),
+            "the call of the ended session still runs on A and holds the caller's slot"
+        );
+    }
 }
