@@ -1102,4 +1102,50 @@ mod resumption_review {
             "the call of the ended session still runs on A and holds the caller's slot"
         );
     }
+
+    /// REVIEW: `call_timeout(Duration::MAX)` (a tool may run as long as it likes) makes the
+    /// running TTL overflow Redis's expire time: `PEXPIRE` fails inside the `MULTI`, the
+    /// `HSET`/`RPUSH` before it are applied, and the stream's keys live without any TTL until
+    /// the call ends; for ever, if the replica dies first. Same with `keep_for(Duration::MAX)`
+    /// after the response.
+    #[tokio::test]
+    async fn kept_stream_keys_always_expire() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(200));
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder
+                .stream_polling(polling.clone())
+                .call_timeout(Duration::MAX)
+        })
+        .await;
+        let (on_a, _on_b) = session_on_both(&a, &b, "user-1").await;
+        let body = on_a
+            .send_sse_call("confirm", 5, json!({}))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("elicitation/create"), "{body}");
+        let mut connection = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*:stream:*")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(!keys.is_empty(), "the stream is mirrored");
+        for key in keys {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            assert!(ttl > 0, "{key} has no expiry (PTTL {ttl})");
+        }
+    }
 }

@@ -225,6 +225,8 @@ impl RedisStreams {
 
     async fn run(&self, pipe: redis::Pipeline, what: &str) {
         let mut connection = self.connection.clone();
+        // A command refused inside `MULTI`/`EXEC` is an error item of `EXEC`'s reply, which
+        // redis-rs turns into an `Err` (ignored commands included): logged below.
         let sent = pipe.query_async::<()>(&mut connection);
         match tokio::time::timeout(RESPONSE_TIMEOUT, sent).await {
             Ok(Ok(())) => {}
@@ -236,8 +238,27 @@ impl RedisStreams {
     }
 }
 
+/// The longest a kept stream's keys live in Redis from one write: a week. Redis refuses an
+/// expiry time past its own range, and inside `MULTI` that refusal leaves the commands before
+/// it applied, keys without any expiry; every write sets the expiry again, so a call that runs
+/// longer keeps its keys alive as long as it sends something within the week.
+const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `duration`, clamped to `1..=MAX_TTL`, in milliseconds.
 fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis())
+    i64::try_from(duration.min(MAX_TTL).as_millis())
         .unwrap_or(i64::MAX)
         .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_times_stay_within_what_redis_accepts() {
+        assert_eq!(millis(Duration::ZERO), 1);
+        assert_eq!(millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(millis(Duration::MAX), 7 * 24 * 3600 * 1000);
+    }
 }
