@@ -1005,3 +1005,147 @@ mod resumption {
         assert_eq!(ids(&on_a_again), ids(&on_b_again));
     }
 }
+
+/// REVIEW: attacks on streams resumed through another replica.
+mod resumption_review {
+    use mcp_auth_runtime::StreamPolling;
+
+    use super::*;
+
+    /// REVIEW: resumptions of one stream through a replica that does not run its call take no
+    /// stream slot and do not supersede each other (unlike those on the replica running it):
+    /// each polls Redis (`HMGET` and `LRANGE 0 -1`, the whole kept stream, up to `max_bytes`)
+    /// every 100 ms until `close_after`, however many a principal opens.
+    #[tokio::test]
+    async fn remote_resumptions_of_one_stream_do_not_pile_up() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(1500));
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder
+                .stream_polling(polling.clone())
+                .max_streams_per_principal(2)
+        })
+        .await;
+        let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+        // The call waits on its elicitation: its stream stays unfinished.
+        let response = on_a.send_sse_call("confirm", 5, json!({})).await;
+        let body = response.text().await.unwrap();
+        let last = body
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("id: "))
+            .unwrap()
+            .to_owned();
+        let mut open = Vec::new();
+        for _ in 0..8 {
+            let response = on_b
+                .get_stream()
+                .header("last-event-id", &last)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            open.push(response);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut still_open = 0;
+        for response in open {
+            if tokio::time::timeout(Duration::from_millis(100), response.text())
+                .await
+                .is_err()
+            {
+                still_open += 1;
+            }
+        }
+        assert!(
+            still_open <= 1,
+            "{still_open} resumptions of one stream each polling Redis at once, with 2 slots"
+        );
+    }
+
+    /// REVIEW: `DELETE` through B ends the session, but the call detached on A goes on (and
+    /// holds a stream slot of its caller) until it ends by itself; through A, it is cancelled.
+    #[tokio::test]
+    async fn ending_a_session_through_another_replica_cancels_its_detached_calls() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(200));
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder
+                .stream_polling(polling.clone())
+                .max_streams_per_principal(1)
+        })
+        .await;
+        let (on_a, on_b) = session_on_both(&a, &b, "user-1").await;
+        // Detached on A, waiting on its elicitation; it holds user-1's only slot.
+        let body = on_a
+            .send_sse_call("confirm", 5, json!({}))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("elicitation/create"), "{body}");
+        assert_eq!(delete(&on_b).await, 204);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A new session of user-1 on A: a slow call is detached (its stream closed after
+        // priming) only if the caller's one slot is free again.
+        let fresh = Client::new(a.addr, Some("user-1"));
+        assert_eq!(fresh.initialize().await, 200);
+        let second = fresh.send_sse_call("confirm", 6, json!({})).await;
+        assert!(
+            tokio::time::timeout(Duration::from_secs(2), second.text())
+                .await
+                .is_ok(),
+            "the call of the ended session still runs on A and holds the caller's slot"
+        );
+    }
+
+    /// REVIEW: `call_timeout(Duration::MAX)` (a tool may run as long as it likes) makes the
+    /// running TTL overflow Redis's expire time: `PEXPIRE` fails inside the `MULTI`, the
+    /// `HSET`/`RPUSH` before it are applied, and the stream's keys live without any TTL until
+    /// the call ends; for ever, if the replica dies first. Same with `keep_for(Duration::MAX)`
+    /// after the response.
+    #[tokio::test]
+    async fn kept_stream_keys_always_expire() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let polling = StreamPolling::after(Duration::from_millis(200));
+        let (a, b) = pair_with(&redis, |builder, _| {
+            builder
+                .stream_polling(polling.clone())
+                .call_timeout(Duration::MAX)
+        })
+        .await;
+        let (on_a, _on_b) = session_on_both(&a, &b, "user-1").await;
+        let body = on_a
+            .send_sse_call("confirm", 5, json!({}))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("elicitation/create"), "{body}");
+        let mut connection = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*:stream:*")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(!keys.is_empty(), "the stream is mirrored");
+        for key in keys {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            assert!(ttl > 0, "{key} has no expiry (PTTL {ttl})");
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod mount;
 mod param_headers;
 pub(crate) mod polling;
 mod post;
+mod readers;
 pub(crate) mod replay;
 mod response;
 mod resume;

@@ -17,10 +17,20 @@ use std::time::Duration;
 /// §resumability and redelivery). A resumed stream is closed again after the same time if the
 /// response is still not ready, and the client polls again.
 ///
-/// - A stream is resumed only in the session that opened it, by the principal that opened it:
-///   another principal's token is refused as every request of that session is (`404`), and an
-///   event id of another session's stream, of a stream no longer kept, or one this server did
-///   not issue, with `400`; nothing is replayed. Stream ids are random (96 bits).
+/// - A stream is kept only if the deadline passes with its call still running; until then what
+///   the call sends goes out on the open connection. Each principal keeps at most its
+///   [`max_streams_per_principal`](crate::McpServerBuilder::max_streams_per_principal)
+///   streams (its oldest finished one is forgotten to make room), and all kept streams share
+///   [`max_total_bytes`](Self::max_total_bytes); past either, the stream stays open instead.
+/// - A stream is resumed only in the session that opened it, by the principal that opened it,
+///   with a token that carries the scopes the call needed: another principal's token is
+///   refused as every request of that session is (`404`), one without the call's scopes with
+///   `403` and an `insufficient_scope` challenge, and an event id of another session's
+///   stream, of a stream no longer kept, or one this server did not issue, with `400`;
+///   nothing is replayed. Stream ids are random (96 bits).
+/// - A resumption holds one of its caller's stream slots while it is open (`429` without one;
+///   a newer resumption of the same stream takes the older one's over), and is closed at the
+///   latest when its token expires.
 /// - Each stream keeps at most [`max_events`](Self::max_events) events and
 ///   [`max_bytes`](Self::max_bytes) of them, dropping the oldest first; its last event (the
 ///   response) is always kept. A client that resumes after events were dropped gets those that
@@ -50,6 +60,7 @@ pub struct StreamPolling {
     pub(crate) max_events: usize,
     pub(crate) max_bytes: usize,
     pub(crate) keep_for: Duration,
+    pub(crate) max_total_bytes: usize,
 }
 
 impl StreamPolling {
@@ -61,6 +72,8 @@ impl StreamPolling {
     pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
     /// Default of [`keep_for`](Self::keep_for): 5 minutes.
     pub const DEFAULT_KEEP_FOR: Duration = Duration::from_secs(300);
+    /// Default of [`max_total_bytes`](Self::max_total_bytes): 64 MiB for all kept streams.
+    pub const DEFAULT_MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
     /// Closes a request stream once it has been open `close_after` without its response.
     pub fn after(close_after: Duration) -> Self {
@@ -70,6 +83,7 @@ impl StreamPolling {
             max_events: Self::DEFAULT_MAX_EVENTS,
             max_bytes: Self::DEFAULT_MAX_BYTES,
             keep_for: Self::DEFAULT_KEEP_FOR,
+            max_total_bytes: Self::DEFAULT_MAX_TOTAL_BYTES,
         }
     }
 
@@ -96,6 +110,14 @@ impl StreamPolling {
     /// How long a stream is kept after its response, for a client that has not collected it.
     pub fn keep_for(mut self, keep_for: Duration) -> Self {
         self.keep_for = keep_for;
+        self
+    }
+
+    /// The most bytes of events kept by all the streams of this process together: past it, a
+    /// new stream is not kept (its connection stays open until its response) and kept ones
+    /// drop their oldest events first.
+    pub fn max_total_bytes(mut self, max: usize) -> Self {
+        self.max_total_bytes = max;
         self
     }
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::era::{is_modern, legacy_era, modern_era};
 use super::param_headers;
 use super::response::{Accepts, accepts, is_refusal, json_response, render};
-use super::resume::{Call, Running, detach};
+use super::resume::{Call, Running, sleep_until_some, start};
 use super::session::{legacy_session, name_session, open_session};
 use super::sse::{sse_response, stream_of};
 use super::{Endpoint, caller, header_str};
@@ -172,12 +172,15 @@ async fn answer(
     let deadline = polling
         .as_ref()
         .map(|(replays, ..)| Instant::now() + replays.config.close_after);
-    // A caller's room to run one more call without its connection, and where its events go.
-    let room = || {
+    // The stream of a call that polling may detach: its events are buffered from the first,
+    // and kept for the client's return only if the deadline passes first.
+    let scopes = call_scopes(endpoint, &request);
+    let prepare = || {
         let (replays, session, auth) = polling.as_ref()?;
-        let slot = endpoint.mcp.streams.open(auth.principal().key())?;
-        let log = replays.open(session, auth.principal().key())?;
-        Some((replays, auth, slot, log))
+        Some((
+            replays.prepare(session, auth.principal().key(), scopes.clone()),
+            auth.clone(),
+        ))
     };
     let endpoint_for_task = endpoint.clone();
     let mut call: Call = Box::pin(async move { endpoint_for_task.mcp.request(request, ctx).await });
@@ -192,14 +195,18 @@ async fn answer(
         // The response is slow: the server closes the connection if the caller has room for
         // a detached call; if not, it waits on as without polling.
         close_at = None;
-        if let Some((replays, auth, slot, log)) = room() {
-            let running = Running {
-                first: None,
-                events,
-                call,
-            };
-            let retry_ms = replays.config.retry_ms();
-            return detach(log, auth, slot, running, retry_ms, Instant::now()).await;
+        if let Some((replays, session, auth)) = &polling
+            && let Some(slot) = endpoint.mcp.streams.open(auth.principal().key())
+        {
+            let log = replays.prepare(session, auth.principal().key(), scopes.clone());
+            if replays.keep(&log, slot) {
+                let running = Running {
+                    first: None,
+                    events,
+                    call,
+                };
+                return start(endpoint.clone(), log, auth.clone(), running, None);
+            }
         }
     };
     match first {
@@ -217,18 +224,17 @@ async fn answer(
             sse_response(pending, empty, done_rx, None, modern)
         }
         Err(first_event) => {
-            // The call sent something in time: a stream that the server closes at the
-            // deadline, if the caller has room for a detached call.
-            if let Some(deadline) = deadline
-                && let Some((replays, auth, slot, log)) = room()
+            // The call sent something in time: a stream whose events are buffered, kept and
+            // closed at the deadline if the call still runs then and the caller has room.
+            if let Some(deadline) = close_at
+                && let Some((log, auth)) = prepare()
             {
                 let running = Running {
                     first: first_event,
                     events,
                     call,
                 };
-                let retry_ms = replays.config.retry_ms();
-                return detach(log, auth, slot, running, retry_ms, deadline).await;
+                return start(endpoint.clone(), log, auth, running, Some(deadline));
             }
             let (done_tx, done_rx) = oneshot::channel();
             let task = tokio::spawn(async move {
@@ -248,12 +254,20 @@ async fn answer(
     }
 }
 
-/// Waits until `at`, or forever without one.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+/// The scopes a resumption of this request's stream must carry: those the tool called needs
+/// (see [`ToolDef::scopes`](crate::ToolDef::scopes)); none for other requests.
+fn call_scopes(endpoint: &Endpoint, request: &RpcRequest) -> Vec<String> {
+    if request.method != "tools/call" {
+        return Vec::new();
     }
+    request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("name"))
+        .and_then(|name| name.as_str())
+        .and_then(|name| endpoint.mcp.registry.get(name))
+        .map(|tool| tool.scopes().iter().map(|s| (*s).to_owned()).collect())
+        .unwrap_or_default()
 }
 
 /// Aborts a spawned call when the response stream is dropped (the client went away).

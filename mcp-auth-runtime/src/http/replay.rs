@@ -2,8 +2,14 @@
 //! the client can resume each stream with `Last-Event-ID` (SEP-1699): per stream, bounded in
 //! count and bytes, owned by one session and principal, and forgotten a while after the
 //! response.
+//!
+//! A stream's [`Log`] is made when its call first sends something, and buffers what the
+//! connection that is still open forwards; it is *kept* (entered in [`Replays`], copied to
+//! the mirror, given a stream slot) only when the `close_after` deadline passes with the call
+//! still running. Kept streams are bounded per principal and, in bytes, per process.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -12,15 +18,24 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::polling::StreamPolling;
+use crate::mcp::StreamSlot;
 
-/// The most streams kept in this process at once (with [`StreamPolling::max_bytes`], what
-/// they can hold); past it a new stream is not made resumable: its connection stays open.
+/// The most streams kept in this process at once; past it (or past
+/// [`StreamPolling::max_total_bytes`], or the caller's own share) a new stream is not made
+/// resumable: its connection stays open.
 const MAX_LOGS: usize = 1024;
 
 /// The streams of this process that can be resumed, by stream id.
 pub(crate) struct Replays {
     pub(crate) config: StreamPolling,
     logs: Mutex<HashMap<String, Arc<Log>>>,
+    /// The most streams one principal has kept at once: its
+    /// [`max_streams_per_principal`](crate::McpServerBuilder::max_streams_per_principal).
+    max_per_principal: usize,
+    /// The bytes of events held by kept streams, against `config.max_total_bytes`.
+    bytes: Arc<AtomicUsize>,
+    /// The connections reading kept streams here, and the stream slots they hold.
+    pub(crate) readers: Arc<super::readers::Readers>,
     /// Where the streams are copied for the other replicas, with sessions in Redis.
     pub(crate) mirror: Mirror,
     /// How long a stream whose call still runs is kept in the mirror: the longest the call
@@ -33,40 +48,96 @@ impl Replays {
         config: StreamPolling,
         mirror: Mirror,
         call_timeout: std::time::Duration,
+        max_per_principal: usize,
     ) -> Self {
         Replays {
             running_ttl: call_timeout.saturating_add(config.keep_for),
             config,
             logs: Mutex::new(HashMap::new()),
+            max_per_principal,
+            bytes: Arc::new(AtomicUsize::new(0)),
+            readers: Arc::default(),
             mirror,
         }
     }
 
-    /// A new resumable stream of `session`, opened by `principal`; `None` when this process
-    /// keeps as many as it may.
-    pub(crate) fn open(&self, session: &str, principal: String) -> Option<Arc<Log>> {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        // At most MAX_LOGS entries to look at: cheap next to the call that opens a stream.
-        let now = Instant::now();
-        logs.retain(|_, log| !log.expired(now));
-        if logs.len() >= MAX_LOGS {
-            return None;
-        }
+    /// A new stream of `session`, opened by `principal` for a call that needs `scopes`: it
+    /// buffers what the open connection forwards, and is not kept (not resumable) until
+    /// [`keep`](Self::keep).
+    pub(crate) fn prepare(
+        &self,
+        session: &str,
+        principal: String,
+        scopes: Vec<String>,
+    ) -> Arc<Log> {
         let (changed, _) = watch::channel(0);
-        let log = Arc::new(Log {
+        Arc::new(Log {
             id: crate::random::token(12),
             mirror: self.mirror.clone(),
             running_ttl: self.running_ttl,
             session: session.to_owned(),
             principal,
+            scopes,
             max_events: self.config.max_events,
             max_bytes: self.config.max_bytes,
+            budget: self.bytes.clone(),
+            max_total_bytes: self.config.max_total_bytes,
             keep_for: self.config.keep_for,
             state: Mutex::new(LogState::default()),
             changed,
+        })
+    }
+
+    /// Keeps `log` for its client's return, its call holding `slot` until it ends: `false`
+    /// (and nothing kept) when the call has ended already, or when this process keeps as many
+    /// streams as it may, in all, in bytes, or for this principal once its oldest finished
+    /// stream is forgotten.
+    pub(crate) fn keep(&self, log: &Arc<Log>, slot: StreamSlot) -> bool {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        // At most MAX_LOGS entries to look at: cheap next to the call that opens a stream.
+        let now = Instant::now();
+        logs.retain(|_, kept| {
+            let keep = !kept.expired(now);
+            if !keep {
+                kept.release();
+            }
+            keep
         });
+        let mut own: Vec<&Arc<Log>> = logs
+            .values()
+            .filter(|kept| kept.principal == log.principal)
+            .collect();
+        if own.len() >= self.max_per_principal {
+            // Make room by forgetting this principal's oldest finished stream, if it has one;
+            // its running calls hold stream slots, so they are fewer than the maximum.
+            own.retain(|kept| kept.lock().expires.is_some());
+            let Some(oldest) = own
+                .into_iter()
+                .min_by_key(|kept| kept.lock().expires)
+                .map(|kept| kept.id.clone())
+            else {
+                return false;
+            };
+            if let Some(forgotten) = logs.remove(&oldest) {
+                forgotten.release();
+            }
+        }
+        if logs.len() >= MAX_LOGS {
+            return false;
+        }
+        let mut state = log.lock();
+        let total = self.bytes.load(Ordering::Relaxed);
+        if state.finished || total.saturating_add(state.bytes) > self.config.max_total_bytes {
+            return false;
+        }
+        self.bytes.fetch_add(state.bytes, Ordering::Relaxed);
+        state.kept = true;
+        state.slot = Some(slot);
+        drop(state);
         logs.insert(log.id.clone(), log.clone());
-        Some(log)
+        drop(logs);
+        log.changed.send_modify(|v| *v += 1);
+        true
     }
 
     /// The stream an event id names, if it is kept and belongs to `session` and `principal`;
@@ -83,6 +154,7 @@ impl Replays {
         let log = logs.get(stream)?.clone();
         if log.expired(Instant::now()) {
             logs.remove(stream);
+            log.release();
             return None;
         }
         drop(logs);
@@ -96,9 +168,16 @@ impl Replays {
             let keep = log.session != session;
             if !keep {
                 log.cancel();
+                log.release();
             }
             keep
         });
+    }
+
+    /// The bytes held by kept streams now.
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 }
 
@@ -128,8 +207,13 @@ pub(crate) struct Log {
     pub(crate) id: String,
     session: String,
     principal: String,
+    /// The scopes the call needed: a resumption's token must carry them too.
+    pub(crate) scopes: Vec<String>,
     max_events: usize,
     max_bytes: usize,
+    /// The bytes held by the kept streams of the process, shared with [`Replays`].
+    budget: Arc<AtomicUsize>,
+    max_total_bytes: usize,
     keep_for: std::time::Duration,
     state: Mutex<LogState>,
     /// Bumped at each change, for the connection that reads the stream.
@@ -147,6 +231,10 @@ struct LogState {
     /// The connection reading the stream now: a newer one takes over from an older one.
     reader: u64,
     call: Option<AbortHandle>,
+    /// Entered in [`Replays`], its bytes counted against the process's budget.
+    kept: bool,
+    /// The caller's stream slot, held by a kept stream until its call ends.
+    slot: Option<StreamSlot>,
 }
 
 /// What a connection reads of a stream at one time.
@@ -155,6 +243,8 @@ pub(crate) struct Batch {
     pub(crate) finished: bool,
     /// Another connection took the stream over.
     pub(crate) superseded: bool,
+    /// The stream is kept for resumption: the connection that started it may close.
+    pub(crate) kept: bool,
 }
 
 impl Log {
@@ -164,6 +254,14 @@ impl Log {
 
     fn expired(&self, now: Instant) -> bool {
         self.lock().expires.is_some_and(|at| at <= now)
+    }
+
+    /// Takes a stream out of [`Replays`]: its bytes no longer count against the budget.
+    fn release(&self) {
+        let mut state = self.lock();
+        if std::mem::take(&mut state.kept) {
+            self.budget.fetch_sub(state.bytes, Ordering::Relaxed);
+        }
     }
 
     /// The event id of event `seq` of this stream.
@@ -186,12 +284,20 @@ impl Log {
         state.last_seq += 1;
         let seq = state.last_seq;
         state.bytes += data.len();
+        if state.kept {
+            self.budget.fetch_add(data.len(), Ordering::Relaxed);
+        }
         state.events.push_back((seq, data));
         while state.events.len() > 1
-            && (state.events.len() > self.max_events || state.bytes > self.max_bytes)
+            && (state.events.len() > self.max_events
+                || state.bytes > self.max_bytes
+                || (state.kept && self.budget.load(Ordering::Relaxed) > self.max_total_bytes))
         {
             if let Some((_, dropped)) = state.events.pop_front() {
                 state.bytes -= dropped.len();
+                if state.kept {
+                    self.budget.fetch_sub(dropped.len(), Ordering::Relaxed);
+                }
             }
         }
         let kept = state.events.len();
@@ -207,18 +313,36 @@ impl Log {
         state.finished = true;
         state.call = None;
         state.expires = Some(Instant::now() + self.keep_for);
+        let slot = state.slot.take();
         drop(state);
+        drop(slot);
         self.changed.send_modify(|v| *v += 1);
         pushed
     }
 
-    /// Records who owns the stream where the other replicas can see it.
+    /// Records who owns the kept stream, and the events it holds, where the other replicas
+    /// can see them.
     pub(crate) async fn announce(&self, auth: &crate::auth::AuthInfo) {
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.mirror.redis {
-            redis
-                .open(&self.id, &self.session, auth, self.running_ttl)
-                .await;
+            let (events, finished) = {
+                let state = self.lock();
+                (
+                    state.events.iter().cloned().collect::<Vec<_>>(),
+                    state.finished,
+                )
+            };
+            let ttl = if finished {
+                self.keep_for
+            } else {
+                self.running_ttl
+            };
+            let owner = crate::session::kept_streams::StreamOwner {
+                session: &self.session,
+                auth,
+                scopes: &self.scopes,
+            };
+            redis.open(&self.id, owner, &events, finished, ttl).await;
         }
         let _ = auth;
     }
@@ -239,7 +363,14 @@ impl Log {
         self.copy(event, true).await;
     }
 
+    /// Copies an event of a kept stream to the mirror; a stream not kept is not copied.
     async fn copy(&self, event: Option<(u64, Bytes, usize)>, done: bool) {
+        if self.lock().kept {
+            self.mirror_write(event, done).await;
+        }
+    }
+
+    async fn mirror_write(&self, event: Option<(u64, Bytes, usize)>, done: bool) {
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.mirror.redis {
             let keep = event.as_ref().map_or(usize::MAX, |(_, _, kept)| *kept);
@@ -261,14 +392,18 @@ impl Log {
             return;
         }
         let call = state.call.take();
+        // Read now: a stream of a session that ended is released right after.
+        let kept = state.kept;
         drop(state);
         if let Some(call) = call {
             call.abort();
         }
         self.finish(None);
         // Other replicas reading the stream learn that no response will come.
-        let log = self.clone();
-        tokio::spawn(async move { log.copy(None, true).await });
+        if kept {
+            let log = self.clone();
+            tokio::spawn(async move { log.mirror_write(None, true).await });
+        }
     }
 
     /// Makes a new connection the stream's reader: its number, and a receiver that wakes at
@@ -295,6 +430,7 @@ impl Log {
                 .collect(),
             finished: state.finished,
             superseded: state.reader != reader,
+            kept: state.kept,
         }
     }
 }
@@ -312,13 +448,21 @@ mod tests {
                 .max_bytes(max_bytes),
             Mirror::default(),
             Duration::from_secs(60),
+            2,
         )
+    }
+
+    /// A stream of `session` and `principal`, kept as if its deadline passed.
+    fn kept(replays: &Replays, session: &str, principal: &str) -> Option<Arc<Log>> {
+        let log = replays.prepare(session, principal.into(), Vec::new());
+        let slot = crate::mcp::OpenStreams::new(usize::MAX).open(principal.into())?;
+        replays.keep(&log, slot).then_some(log)
     }
 
     #[test]
     fn the_oldest_events_go_first_and_the_last_stays() {
         let replays = replays(3, 10);
-        let log = replays.open("s", "p".into()).unwrap();
+        let log = kept(&replays, "s", "p").unwrap();
         let (reader, _) = log.take_over();
         for data in ["aaaa", "bbbb", "cccc"] {
             log.push(Bytes::from(data));
@@ -340,7 +484,7 @@ mod tests {
     #[tokio::test]
     async fn streams_are_found_only_by_their_session_and_principal() {
         let replays = replays(8, 1024);
-        let log = replays.open("s", "p".into()).unwrap();
+        let log = kept(&replays, "s", "p").unwrap();
         let id = log.event_id(0);
         assert!(replays.find(&id, "s", "p").is_some());
         assert!(replays.find(&id, "other", "p").is_none());
@@ -354,10 +498,58 @@ mod tests {
     #[test]
     fn a_newer_reader_supersedes_an_older_one() {
         let replays = replays(8, 1024);
-        let log = replays.open("s", "p".into()).unwrap();
+        let log = kept(&replays, "s", "p").unwrap();
         let (first, _) = log.take_over();
         let (second, _) = log.take_over();
         assert!(log.read(0, first).superseded);
         assert!(!log.read(0, second).superseded);
+    }
+
+    #[test]
+    fn a_principal_keeps_its_share_and_its_oldest_finished_stream_goes_first() {
+        let replays = replays(8, 1024);
+        let first = kept(&replays, "s", "p").unwrap();
+        let second = kept(&replays, "s", "p").unwrap();
+        // Two running streams: the principal's share is taken.
+        assert!(kept(&replays, "s", "p").is_none());
+        assert!(kept(&replays, "s", "q").is_some(), "others keep theirs");
+        first.finish(Some(Bytes::from_static(b"done")));
+        let third = kept(&replays, "s", "p").unwrap();
+        assert!(replays.find(&first.event_id(0), "s", "p").is_none());
+        assert!(replays.find(&second.event_id(0), "s", "p").is_some());
+        assert!(replays.find(&third.event_id(0), "s", "p").is_some());
+    }
+
+    #[tokio::test]
+    async fn kept_streams_share_a_byte_budget() {
+        let replays = Replays::new(
+            StreamPolling::after(Duration::from_secs(1)).max_total_bytes(100),
+            Mirror::default(),
+            Duration::from_secs(60),
+            8,
+        );
+        let log = kept(&replays, "s", "p").unwrap();
+        for _ in 0..10 {
+            log.push(Bytes::from(vec![b'x'; 30]));
+        }
+        assert!(replays.held_bytes() <= 100, "{}", replays.held_bytes());
+        let full = replays.prepare("s", "q".into(), Vec::new());
+        full.push(Bytes::from(vec![b'x'; 80]));
+        let slot = crate::mcp::OpenStreams::new(1).open("q".into()).unwrap();
+        assert!(
+            !replays.keep(&full, slot),
+            "past the budget, the connection stays open"
+        );
+        replays.end_session("s");
+        assert_eq!(replays.held_bytes(), 0);
+    }
+
+    #[test]
+    fn a_stream_whose_call_ended_is_not_kept() {
+        let replays = replays(8, 1024);
+        let log = replays.prepare("s", "p".into(), Vec::new());
+        log.finish(Some(Bytes::from_static(b"done")));
+        let slot = crate::mcp::OpenStreams::new(1).open("p".into()).unwrap();
+        assert!(!replays.keep(&log, slot));
     }
 }

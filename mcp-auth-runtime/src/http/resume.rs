@@ -14,12 +14,14 @@ use futures_util::StreamExt;
 use http::StatusCode;
 use tokio::time::Instant;
 
+use super::Endpoint;
+use super::readers::Reader;
 use super::replay::{Log, Replays};
 use super::response::rpc_error;
 use super::sse::{async_stream, priming_with, reply_data, sse_event, sse_headers};
 use crate::auth::AuthInfo;
 use crate::jsonrpc::code;
-use crate::mcp::{Reply, StreamSlot};
+use crate::mcp::{Reply, deadline_of};
 
 /// A call in progress, as `POST` runs it.
 pub(super) type Call = Pin<Box<dyn Future<Output = Reply> + Send>>;
@@ -36,27 +38,33 @@ pub(super) struct Running {
     pub(super) call: Call,
 }
 
-/// Runs the call on without its connection, recording what it sends (`first`, then
-/// `events`, then its reply) in `log`, and answers the `POST` with a stream of the log that
-/// the server closes at `close_at` if the reply is not there by then. `slot` is held until
-/// the call ends.
-pub(super) async fn detach(
+/// Runs the call on its own task, recording what it sends (`first`, then `events`, then its
+/// reply) in `log`, and answers the `POST` with a stream of the log. At `keep_at`, if the
+/// reply is not in and the caller has room ([`Replays::keep`]), the stream is kept for the
+/// client's return and this connection closed; otherwise it stays open until the reply, as
+/// without polling. With `keep_at` `None`, `log` is kept already.
+pub(super) fn start(
+    endpoint: Arc<Endpoint>,
     log: Arc<Log>,
-    auth: &AuthInfo,
-    slot: StreamSlot,
+    auth: Arc<AuthInfo>,
     running: Running,
-    retry_ms: u64,
-    close_at: Instant,
+    keep_at: Option<Instant>,
 ) -> Response {
     let Running {
         first,
         mut events,
         mut call,
     } = running;
-    log.announce(auth).await;
+    let Some(replays) = &endpoint.replays else {
+        unreachable!("a stream is prepared only with polling on");
+    };
+    let retry_ms = replays.config.retry_ms();
     let recorder = log.clone();
     let task = tokio::spawn(async move {
-        let _slot = slot;
+        let mut keep_at = keep_at;
+        if keep_at.is_none() {
+            recorder.announce(&auth).await;
+        }
         if let Some(first) = first {
             recorder.record(first).await;
         }
@@ -79,39 +87,76 @@ pub(super) async fn detach(
                     recorder.close(reply_data(reply)).await;
                     return;
                 }
+                () = sleep_until_some(keep_at) => {
+                    keep_at = None;
+                    let Some(replays) = &endpoint.replays else { return };
+                    if let Some(slot) = endpoint.mcp.streams.open(auth.principal().key())
+                        && replays.keep(&recorder, slot)
+                    {
+                        recorder.announce(&auth).await;
+                    }
+                }
             }
         }
     });
     log.set_call(task.abort_handle());
-    read(log, 0, retry_ms, close_at)
+    read(log, 0, retry_ms, None, None)
+}
+
+/// Waits until `at`, or forever without one.
+pub(super) async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// `GET` with `Last-Event-ID`: the rest of the stream it names, if that stream is kept (in
 /// this process, or in Redis for another replica's) and belongs to this session and
-/// principal; `400` otherwise, with nothing replayed.
+/// principal (`400` otherwise, with nothing replayed), and `auth` carries the scopes its call
+/// needed (`403` with an `insufficient_scope` challenge otherwise). The connection holds one
+/// of the caller's stream slots (`429` without), shared with the older connections reading
+/// the same stream here, which it supersedes; it closes after `close_after`, or when the
+/// token expires, whichever comes first.
 pub(super) async fn resume(
+    endpoint: &Endpoint,
     replays: &Replays,
     event_id: &str,
     session: &str,
     auth: &Arc<AuthInfo>,
 ) -> Response {
     let close_at = Instant::now() + replays.config.close_after;
+    let close_at = deadline_of(auth).map_or(close_at, |expiry| expiry.min(close_at));
     let retry_ms = replays.config.retry_ms();
-    if let Some((log, seq)) = replays.find(event_id, session, &auth.principal().key()) {
-        return read(log, seq, retry_ms, close_at);
+    let principal = auth.principal().key();
+    let slot = || endpoint.mcp.streams.open(principal.clone());
+    if let Some((log, seq)) = replays.find(event_id, session, &principal) {
+        if let Some(refused) = missing_scopes(endpoint, auth, &log.scopes) {
+            return refused;
+        }
+        let Some(reader) = replays.readers.enter(&log.id, slot) else {
+            return too_many_streams(auth);
+        };
+        return read(log, seq, retry_ms, Some(close_at), Some(reader));
     }
     #[cfg(feature = "redis")]
     if let Some(redis) = &replays.mirror.redis
         && let Some((stream, seq)) = super::replay::parse_event_id(event_id)
-        && let Some(first) = redis.read(stream, session, auth, seq).await
+        && let Some(first) = redis.read(stream, session, auth, seq, 0).await
     {
+        if let Some(refused) = missing_scopes(endpoint, auth, &first.scopes) {
+            return refused;
+        }
+        let Some(reader) = replays.readers.enter(stream, slot) else {
+            return too_many_streams(auth);
+        };
         let owner = Owner {
             redis: redis.clone(),
             stream: stream.to_owned(),
             session: session.to_owned(),
             auth: auth.clone(),
         };
-        return read_remote(owner, seq, first, retry_ms, close_at);
+        return read_remote(owner, seq, first, retry_ms, close_at, reader);
     }
     tracing::info!("a stream resumption names no stream of its session; refused");
     rpc_error(
@@ -120,6 +165,51 @@ pub(super) async fn resume(
         code::INVALID_REQUEST,
         "Last-Event-ID names no stream of this session that can be resumed",
     )
+}
+
+/// `403` with an `insufficient_scope` challenge naming `required` when `auth` lacks any of
+/// them: the call's result is for a token that could have made the call.
+fn missing_scopes(endpoint: &Endpoint, auth: &AuthInfo, required: &[String]) -> Option<Response> {
+    if required.iter().all(|scope| auth.has_scope(scope)) {
+        return None;
+    }
+    tracing::info!(
+        subject = auth.subject(),
+        client_id = auth.client_id(),
+        "a stream resumption lacks the scopes of its call; refused"
+    );
+    let required: Vec<&str> = required.iter().map(String::as_str).collect();
+    let mut refused = rpc_error(
+        StatusCode::FORBIDDEN,
+        None,
+        code::INVALID_REQUEST,
+        "the token lacks the scopes the resumed call needed",
+    );
+    refused.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        endpoint.challenge.insufficient_scope(&required),
+    );
+    Some(refused)
+}
+
+/// `429`: the caller holds as many streams as it may.
+pub(super) fn too_many_streams(auth: &AuthInfo) -> Response {
+    tracing::info!(
+        subject = auth.subject(),
+        client_id = auth.client_id(),
+        "too many open streams; GET refused"
+    );
+    let mut refused = rpc_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        code::RATE_LIMITED,
+        "too many open streams: close one before opening another",
+    );
+    refused.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    refused
 }
 
 /// A stream kept in Redis by another replica, and who may read it.
@@ -131,14 +221,21 @@ struct Owner {
     auth: Arc<AuthInfo>,
 }
 
-/// How often a connection reading another replica's stream looks for new events.
+/// How soon a connection reading another replica's stream first looks for new events; it
+/// waits twice as long after each look that finds none, up to [`REMOTE_POLL_MAX`].
 #[cfg(feature = "redis")]
 const REMOTE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// The longest wait between two looks for another replica's new events.
+#[cfg(feature = "redis")]
+const REMOTE_POLL_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A connection reading another replica's stream from Redis, from after event `after`
-/// (`first` read already): as [`read`], polling Redis for new events until the response,
-/// `close_at`, or the client leaving. The call runs on the other replica: a client that leaves
-/// here does not cancel it (`notifications/cancelled` does, relayed as ever).
+/// (`first` read already, which took the stream over in Redis): as [`read`], polling Redis
+/// for new events, with back-off, until the response, `close_at`, a newer reader taking over
+/// (here or on any replica), or the client leaving. The call runs on the other replica: a
+/// client that leaves here does not cancel it (`notifications/cancelled` does, relayed as
+/// ever).
 #[cfg(feature = "redis")]
 fn read_remote(
     owner: Owner,
@@ -146,8 +243,11 @@ fn read_remote(
     first: crate::session::kept_streams::Remote,
     retry_ms: u64,
     close_at: Instant,
+    mut reader: Reader,
 ) -> Response {
     let stream = async_stream(move |tx| async move {
+        let in_redis = first.reader;
+        let mut wait = REMOTE_POLL;
         let event_id = |seq: u64| format!("{}-{seq}", owner.stream);
         if tx
             .send(priming_with(&event_id(after), retry_ms))
@@ -169,20 +269,28 @@ fn read_remote(
                 }
                 cursor = seq;
             }
-            if batch.done {
+            if batch.done || batch.superseded {
                 return;
             }
             tokio::select! {
                 () = tx.closed() => return,
-                () = tokio::time::sleep(REMOTE_POLL) => {}
+                () = reader.until_superseded() => return,
+                () = tokio::time::sleep_until(close_at) => return,
+                () = tokio::time::sleep(wait) => {}
             }
-            if Instant::now() >= close_at {
-                return;
-            }
+            let before = cursor;
             next = owner
                 .redis
-                .read(&owner.stream, &owner.session, &owner.auth, cursor)
+                .read(&owner.stream, &owner.session, &owner.auth, cursor, in_redis)
                 .await;
+            let found = next.as_ref().is_some_and(|batch| {
+                batch.events.last().is_some_and(|(seq, _)| *seq > before) || batch.done
+            });
+            wait = if found {
+                REMOTE_POLL
+            } else {
+                (wait * 2).min(REMOTE_POLL_MAX)
+            };
         }
     });
     let mut response = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
@@ -192,11 +300,20 @@ fn read_remote(
 
 /// A connection reading `log` from after event `after`: a priming event (the client's
 /// position, and the `retry` field), the kept events, then new ones as they come, until the
-/// reply (the end), `close_at` (the server closes; the call goes on), another connection
-/// taking the stream over, or the client leaving (which cancels the call, as without polling).
-fn read(log: Arc<Log>, after: u64, retry_ms: u64, close_at: Instant) -> Response {
+/// reply (the end), `close_at` (the server closes; the call goes on), without `close_at` the
+/// stream being kept (the connection that started it closes), another connection taking the
+/// stream over, or the client leaving (which cancels the call, as without polling). `slot`,
+/// the resumption's hold on a stream slot, is kept until the connection ends.
+fn read(
+    log: Arc<Log>,
+    after: u64,
+    retry_ms: u64,
+    close_at: Option<Instant>,
+    slot: Option<Reader>,
+) -> Response {
     let (reader, mut changes) = log.take_over();
     let stream = async_stream(move |tx| async move {
+        let mut slot = slot;
         if tx
             .send(priming_with(&log.event_id(after), retry_ms))
             .await
@@ -225,6 +342,9 @@ fn read(log: Arc<Log>, after: u64, retry_ms: u64, close_at: Instant) -> Response
             if batch.finished {
                 return;
             }
+            if close_at.is_none() && batch.kept {
+                return;
+            }
             tokio::select! {
                 biased;
                 () = tx.closed() => {
@@ -236,13 +356,23 @@ fn read(log: Arc<Log>, after: u64, retry_ms: u64, close_at: Instant) -> Response
                         return;
                     }
                 }
-                () = tokio::time::sleep_until(close_at) => return,
+                () = sleep_until_some(close_at) => return,
+                // A newer resumption here took the stream (and this slot) over.
+                () = superseded(slot.as_mut()) => return,
             }
         }
     });
     let mut response = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
     sse_headers(&mut response);
     response
+}
+
+/// Waits until `reader` is superseded; for ever without one.
+async fn superseded(reader: Option<&mut Reader>) {
+    match reader {
+        Some(reader) => reader.until_superseded().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The client of reader `reader` left: its call is cancelled, unless another connection has

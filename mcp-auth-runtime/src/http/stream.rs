@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
 use super::replay::Replays;
 use super::response::{accepts, method_not_allowed, rpc_error};
-use super::resume::{LAST_EVENT_ID, resume};
+use super::resume::{LAST_EVENT_ID, resume, too_many_streams};
 use super::session::legacy_session;
 use super::sse::{long_stream, priming_event};
 use super::{Endpoint, MCP_PROTOCOL_VERSION, caller, header_str};
@@ -58,21 +58,7 @@ pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request)
         Err(refused) => return refused,
     };
     let Some(slot) = mcp.streams.open(auth.principal().key()) else {
-        tracing::info!(
-            subject = auth.subject(),
-            client_id = auth.client_id(),
-            "too many open streams; GET refused"
-        );
-        let mut refused = rpc_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            code::RATE_LIMITED,
-            "too many open streams: close one before opening another",
-        );
-        refused
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return refused;
+        return too_many_streams(&auth);
     };
     let Some(updates) = mcp
         .updates
@@ -121,7 +107,7 @@ async fn resume_stream(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     match legacy_session(endpoint, headers, &auth, false).await {
-        Ok(Some(session)) => resume(replays, last, &session.id, &auth).await,
+        Ok(Some(session)) => resume(endpoint, replays, last, &session.id, &auth).await,
         Ok(None) => method_not_allowed().await,
         Err(refused) => refused,
     }

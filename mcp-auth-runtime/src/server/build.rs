@@ -176,6 +176,7 @@ impl McpServerBuilder {
                 self.stateless,
                 mirror,
                 self.call_timeout,
+                self.max_streams_per_principal,
             ),
         });
         crate::updates::attach(&self.updates, &endpoint);
@@ -446,10 +447,11 @@ fn stream_replays(
     stateless: bool,
     mirror: Mirror,
     call_timeout: std::time::Duration,
+    max_per_principal: usize,
 ) -> Option<crate::http::replay::Replays> {
     polling
         .filter(|_| !stateless)
-        .map(|polling| Replays::new(polling, mirror, call_timeout))
+        .map(|polling| Replays::new(polling, mirror, call_timeout, max_per_principal))
 }
 
 /// With sessions in Redis, request streams are copied there too, so that a client may resume

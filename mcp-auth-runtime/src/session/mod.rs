@@ -283,7 +283,8 @@ pub(crate) enum Relayed {
     /// Application code published an update of the resource `uri`
     /// ([`Notifier`](crate::Notifier)): each replica delivers it to its own subscribers.
     Updated(crate::updates::Update),
-    /// The session `scope` ended (`DELETE`): each replica ends its standalone stream.
+    /// The session `scope` ended (`DELETE`): each replica ends its standalone stream and
+    /// cancels the session's calls that run there.
     Ended { scope: String },
 }
 
@@ -363,6 +364,17 @@ impl LocalCalls {
                 for hub in self.hubs() {
                     hub.end_session(scope);
                 }
+                // The session's calls still running here end with it: a call detached from
+                // its connection for polling (SEP-1699) would otherwise run on, and hold its
+                // caller's stream slot, with no session left to collect its result.
+                self.lock_inflight().retain(|(session, id), handle| {
+                    let ended = session == scope;
+                    if ended {
+                        tracing::debug!(request = %id, "call cancelled: its session ended");
+                        handle.abort();
+                    }
+                    !ended
+                });
                 true
             }
         }

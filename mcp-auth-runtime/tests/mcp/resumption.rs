@@ -75,7 +75,12 @@ impl Fx {
 
     /// A token of `subject` (client `client-1`) with the scope `t:use`.
     fn token(&self, subject: &str) -> String {
-        let mut claims = claims(&self.issuer.url, &self.resource, "t:use");
+        self.token_with(subject, "t:use")
+    }
+
+    /// A token of `subject` (client `client-1`) with `scope` alone.
+    fn token_with(&self, subject: &str, scope: &str) -> String {
+        let mut claims = claims(&self.issuer.url, &self.resource, scope);
         patch(&mut claims, &json!({ "sub": subject }));
         self.key.sign(&claims)
     }
@@ -431,4 +436,187 @@ async fn a_client_that_leaves_a_resumed_stream_cancels_its_call() {
     s.counter
         .assert_stays(Duration::from_millis(200), "the call was cancelled")
         .await;
+}
+
+/// Report progress and answer a few milliseconds later.
+#[tool(scope = "t:use")]
+async fn quick_progress(ctx: ToolContext) -> Result<String, ToolError> {
+    ctx.progress(1.0, Some(1.0), Some("only"));
+    // Any await after the notification: a database query, an HTTP request.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    Ok("quick".into())
+}
+
+/// REVIEW: one principal fills the process-wide table of kept streams (1024), and every
+/// other caller loses polling for `keep_for` (5 minutes by default). A call that sends
+/// anything before its response is detached at once, fast or not, and its stream kept
+/// `keep_for` after the response; nothing counts kept streams per principal. Here Mallory's
+/// calls each end within milliseconds, well inside `close_after`.
+#[tokio::test]
+async fn one_principal_cannot_take_every_kept_stream() {
+    use std::sync::Arc;
+
+    let fx = Arc::new(
+        Fx::start_with(StreamPolling::after(CLOSE_AFTER), |b| {
+            b.tools(tools![quick_progress])
+        })
+        .await,
+    );
+    let mallory = Arc::new(fx.session("mallory").await);
+    let mut workers = Vec::new();
+    for worker in 0..8u64 {
+        let (fx, mallory) = (fx.clone(), mallory.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0..130 {
+                let id = worker * 1000 + i;
+                let call = json!({
+                    "jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": { "name": "quick_progress", "arguments": {},
+                                "_meta": { "progressToken": id } }
+                });
+                let request = fx
+                    .call(&mallory, "quick_progress", id, "text/event-stream")
+                    .body(call.to_string());
+                let (status, body) = body_of(request).await;
+                assert_eq!(status, 200);
+                assert!(body.contains("quick"), "{body}");
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+
+    // Alice has every slot of her own free, yet her slow call is no longer closed for polling.
+    let alice = fx.session("alice").await;
+    let started = Instant::now();
+    let (status, body) = body_of(fx.call(&alice, "quiet_then_done", 1, "text/event-stream")).await;
+    assert_eq!(status, 200);
+    assert!(
+        !body.contains("done quietly") && started.elapsed() < Duration::from_millis(390),
+        "Alice's stream was not closed for polling after Mallory's 1040 quick calls: {body}"
+    );
+}
+
+/// REVIEW: a token of the same principal that no longer carries the scope the call needed
+/// (`t:use`) still collects the call's events and result by resuming.
+#[tokio::test]
+async fn a_resumption_needs_the_scopes_of_the_call() {
+    let fx = Fx::start(StreamPolling::after(CLOSE_AFTER)).await;
+    let alice = fx.session("alice").await;
+    let (_, body) = body_of(alice.sse_call("quiet_then_done", 9, json!({}))).await;
+    let (_, last) = messages(&body);
+    let last = last.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Alice's consent for `t:use` was withdrawn: her new token has another scope only.
+    let narrower = fx.token_with("alice", "t:other");
+    let (status, body) =
+        body_of(fx.resume(&narrower, &session_of(&alice), &last, "text/event-stream")).await;
+    assert!(
+        !body.contains("done quietly"),
+        "the result of a `t:use` call replayed to a token without `t:use` ({status}): {body}"
+    );
+}
+
+/// REVIEW (holds): the bearer token is verified again at each resumption: an expired token of
+/// the same principal, or one for another resource, replays nothing.
+#[tokio::test]
+async fn a_resumption_with_an_expired_or_foreign_token_replays_nothing() {
+    let fx = Fx::start(StreamPolling::after(CLOSE_AFTER)).await;
+    let alice = fx.session("alice").await;
+    let (_, body) = body_of(alice.sse_call("quiet_then_done", 9, json!({}))).await;
+    let (_, last) = messages(&body);
+    let last = last.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut expired = claims(&fx.issuer.url, &fx.resource, "t:use");
+    patch(
+        &mut expired,
+        &json!({ "sub": "alice", "exp": 1_000_000, "iat": 999_000 }),
+    );
+    let mut foreign = claims(&fx.issuer.url, "http://127.0.0.1:1/other", "t:use");
+    patch(&mut foreign, &json!({ "sub": "alice" }));
+    for (what, claims) in [("expired", expired), ("another audience", foreign)] {
+        let token = fx.key.sign(&claims);
+        let (status, body) =
+            body_of(fx.resume(&token, &session_of(&alice), &last, "text/event-stream")).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(!body.contains("done quietly"), "{what}: {body}");
+    }
+    // Odd ids replay nothing either: a negative, overflowing, signed or non-ASCII counter.
+    let (stream, _) = last.rsplit_once('-').unwrap();
+    let token = alice.token.clone().unwrap();
+    for odd in [
+        format!("{stream}--1"),
+        format!("{stream}-18446744073709551616"),
+        format!("{stream}-0x0"),
+        format!("{stream} -0"),
+        format!("{stream}-\u{0661}"),
+        format!("{stream}\u{00e9}-0"),
+        format!("{}-0", "A".repeat(8000)),
+    ] {
+        let (status, body) =
+            body_of(fx.resume(&token, &session_of(&alice), &odd, "text/event-stream")).await;
+        assert!(!body.contains("done quietly"), "{odd}: {status} {body}");
+    }
+}
+
+/// A resumption holds a stream slot of its caller while it is open: with every slot taken by
+/// running calls, it is refused with `429` and `Retry-After` before anything is replayed.
+#[tokio::test]
+async fn a_resumption_needs_a_free_stream_slot() {
+    let fx = Fx::start_with(StreamPolling::after(CLOSE_AFTER), |b| {
+        b.max_streams_per_principal(2)
+    })
+    .await;
+    let alice = fx.session("alice").await;
+    // Both calls are detached at the deadline, and hold Alice's two slots while they run.
+    let (first, second) = tokio::join!(
+        body_of(fx.call(&alice, "chatty", 1, "text/event-stream")),
+        body_of(fx.call(&alice, "chatty", 2, "text/event-stream")),
+    );
+    assert!(!first.1.contains("done chatting") && !second.1.contains("done chatting"));
+    let (_, last) = messages(&first.1);
+    let response = fx
+        .resume(
+            &alice.token.clone().unwrap(),
+            &session_of(&alice),
+            &last.unwrap(),
+            "text/event-stream",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+}
+
+/// A resumption whose token lacks a scope of the call is `403` with the challenge that names
+/// it, so that the client can step up; nothing is replayed.
+#[tokio::test]
+async fn a_resumption_without_the_calls_scope_is_403_with_insufficient_scope() {
+    let fx = Fx::start(StreamPolling::after(CLOSE_AFTER)).await;
+    let alice = fx.session("alice").await;
+    let (_, body) = body_of(alice.sse_call("chatty", 4, json!({}))).await;
+    let (_, last) = messages(&body);
+    let narrower = fx.token_with("alice", "t:other");
+    let response = fx
+        .resume(
+            &narrower,
+            &session_of(&alice),
+            &last.unwrap(),
+            "text/event-stream",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("t:use"),
+        "{challenge}"
+    );
+    assert!(!response.text().await.unwrap().contains("done chatting"));
 }
