@@ -14,7 +14,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::reply::{Reply, error};
+use super::reply::{Reply, error, forbidden};
 use super::tasks::{Tasks, declares_tasks};
 use super::{Dispatcher, RequestCtx};
 use crate::jsonrpc::{Request, code};
@@ -59,11 +59,21 @@ impl Dispatcher {
         }
         let mut owned = Vec::new();
         for id in ids {
-            match self.owned_task(id, &ctx.auth).await {
-                Ok(Some(_)) if !owned.iter().any(|o| o == id) => owned.push(id.to_owned()),
-                Ok(_) => {}
+            let record = match self.owned_task(id, &ctx.auth).await {
+                Ok(Some(record)) if !owned.iter().any(|o| o == id) => record,
+                Ok(_) => continue,
                 Err(err) => return Err(super::tasks::unavailable(request, &err)),
+            };
+            // A task whose tool is gone is answered by nothing, as `tasks/get` answers it.
+            let Some(tool) = self.registry.get(&record.tool) else {
+                continue;
+            };
+            // The stream carries what `tasks/get` shows, so it needs what `tasks/get` needs:
+            // the owner's token with its scopes cut gets the step-up challenge, not the result.
+            if let Err(err) = self.may_see(tool, &record, &ctx.auth) {
+                return Err(forbidden(request, tool.name(), &ctx.auth, err));
             }
+            owned.push(id.to_owned());
         }
         owned.sort();
         Ok(owned)

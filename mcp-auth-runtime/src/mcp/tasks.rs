@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
+use crate::auth::AuthInfo;
 use crate::authorize::refusal_result;
 use crate::context::CallContext;
 use crate::error::ToolError;
@@ -212,7 +213,7 @@ impl Dispatcher {
             let Some(tool) = tool else {
                 return not_found(request);
             };
-            if let Err(err) = self.scopes.require(&ctx.auth, tool.scopes()) {
+            if let Err(err) = self.may_see(tool, &record, &ctx.auth) {
                 return forbidden(request, tool.name(), &ctx.auth, err);
             }
         }
@@ -231,7 +232,7 @@ impl Dispatcher {
     pub(super) async fn owned_task(
         &self,
         id: &str,
-        auth: &crate::auth::AuthInfo,
+        auth: &AuthInfo,
     ) -> Result<Option<Record>, StoreError> {
         // Ids are ours: anything else is not looked up.
         if id.len() != ID_BYTES * 4 / 3
@@ -248,6 +249,18 @@ impl Dispatcher {
             .get(id)
             .await?
             .filter(|record| record.owner == owner))
+    }
+
+    /// Whether `auth` may see what `record`, a task of `tool`, holds (its result, error or
+    /// requests for input): only with the scopes calling the tool needed, as `tasks/get`,
+    /// `tasks/update` and a `subscriptions/listen` following the task require.
+    pub(super) fn may_see(
+        &self,
+        tool: &ToolDef,
+        _record: &Record,
+        auth: &AuthInfo,
+    ) -> Result<(), ToolError> {
+        self.scopes.require(auth, tool.scopes())
     }
 
     /// `tasks/cancel`: a task not yet over becomes `cancelled`, and its run here stops; the

@@ -253,3 +253,29 @@ async fn one_principal_cannot_take_every_place() {
     let fx = Fx::start(|b| b.max_tasks_per_principal(3)).await;
     assert_capped_per_principal(&fx, 3).await;
 }
+
+#[tokio::test]
+async fn a_listen_stream_needs_the_tools_scopes_to_see_a_task() {
+    let fx = Fx::start(|b| b.task_poll_interval(Duration::from_millis(100))).await;
+    let id = fx
+        .create(&fx.token("ann"), "crunch", json!({ "ms": 50 }))
+        .await;
+    // The same principal, its scopes since cut: `tasks/get` refuses it...
+    let cut = fx.tokens.of("ann", "other:scope", 300);
+    let (status, body) = fx.task(&cut, "get", &id).await;
+    assert_eq!(status, 403, "{body}");
+    // ...and a listen stream must not hand it the result either: the same challenge.
+    let response = fx.listen(&cut, true, json!([id])).await;
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32003, "{body}");
+    // The owner's full token still follows it.
+    let response = fx.listen(&fx.token("ann"), true, json!([id])).await;
+    assert_eq!(response.status(), 200);
+    let ack = EventReader::new(response).next_soon().await;
+    assert_eq!(
+        ack["params"]["notifications"]["taskIds"],
+        json!([id]),
+        "{ack}"
+    );
+}

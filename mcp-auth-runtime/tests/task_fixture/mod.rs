@@ -56,6 +56,26 @@ async fn approve(ctx: ToolContext<Ended>) -> Result<String, ToolError> {
     Ok(format!("approved: {:?}", answer.action))
 }
 
+/// Works a little, then reports; every tenant's figures need `t:admin` too.
+#[tool(scope = "t:use", require(scope = "t:admin", when = all), task = optional)]
+async fn report(_ctx: ToolContext<Ended>, all: bool) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(if all {
+        "every tenant's figures"
+    } else {
+        "your figures"
+    }
+    .into())
+}
+
+/// Works a little, then purges, which the body decides needs `t:admin`.
+#[tool(scope = "t:use", may_require = ["t:admin"], task = optional)]
+async fn purge(ctx: ToolContext<Ended>) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    ctx.require_scopes(&["t:admin"])?;
+    Ok("purged".into())
+}
+
 pub(crate) const TASKS: &str = "io.modelcontextprotocol/tasks";
 
 /// A server of the tools above behind a JWT verifier that reads the `tenant` claim.
@@ -88,7 +108,7 @@ impl Fx {
         let ended = Ended::default();
         let builder = builder
             .verifier(verifier)
-            .tools(tools![crunch, huge, forever, approve])
+            .tools(tools![crunch, huge, forever, approve, report, purge])
             .state(ended.clone());
         let server = configure(builder).build().unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
