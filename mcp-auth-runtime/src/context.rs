@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::ask::{Ask, InputKind, Responses, Root};
 use crate::auth::AuthInfo;
-use crate::authorize::Declared;
+use crate::authorize::{Declared, Passed};
 use crate::error::ToolError;
 use crate::peer::{Elicitation, LogLevel, Peer};
 use crate::scope::ScopePolicy;
@@ -28,6 +28,8 @@ pub struct CallContext {
     pub(crate) tool: Option<&'static str>,
     /// What the descriptor being called declares; `None` in a direct Rust call.
     pub(crate) declared: Option<Declared>,
+    /// Where the scopes the run's checks pass are recorded, for a run that is a task's.
+    pub(crate) passed: Option<Passed>,
 }
 
 impl CallContext {
@@ -45,12 +47,19 @@ impl CallContext {
             peer,
             tool,
             declared: None,
+            passed: None,
         }
     }
 
     /// Holds the handler's own checks to the scopes `declared`.
     pub(crate) fn declaring(mut self, declared: Declared) -> Self {
         self.declared = Some(declared);
+        self
+    }
+
+    /// Records in `passed` every scope the run's checks pass.
+    pub(crate) fn recording(mut self, passed: Passed) -> Self {
+        self.passed = Some(passed);
         self
     }
 
@@ -63,8 +72,12 @@ impl CallContext {
         match &self.declared {
             Some(declared) => {
                 declared.check(required)?;
-                self.scopes
-                    .require(&self.auth, &declared.with_static(required))
+                let required = declared.with_static(required);
+                self.scopes.require(&self.auth, &required)?;
+                if let Some(passed) = &self.passed {
+                    passed.add(&required);
+                }
+                Ok(())
             }
             None => self.scopes.require(&self.auth, required),
         }

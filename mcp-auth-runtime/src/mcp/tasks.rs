@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::reply::{Reply, error, forbidden, respond};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
-use crate::authorize::refusal_result;
+use crate::authorize::{Passed, refusal_result};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::input::{Answer, InputRequest, question_digest};
@@ -141,16 +141,22 @@ impl Dispatcher {
         capabilities: Value,
     ) -> Started {
         let auth = call.auth.clone();
+        let passed = Passed::default();
+        let call = call.recording(passed.clone());
         let mut run = (tool.handler())(call, arguments.clone());
         if let Some(outcome) = (&mut run).now_or_never() {
             return Started::Finished(outcome);
         }
+        // The guard has run by now: the conditional scopes whose `when` held are recorded.
+        let mut scopes = passed.scopes();
+        scopes.extend(tool.scopes().iter().map(|s| (*s).to_owned()));
         let now = now_ms();
         let limits = self.tasks.limits;
         let record = Record {
             id: crate::random::token(ID_BYTES),
             owner: owner_of(&auth.principal()),
             tool: tool.name().to_owned(),
+            scopes,
             arguments,
             capabilities,
             status: Status::Working,
@@ -170,7 +176,7 @@ impl Dispatcher {
             return Started::Task(unavailable(request, &err));
         }
         tracing::info!(tool = tool.name(), subject = auth.subject(), "task created");
-        spawn_run(self.tasks.clone(), record.id.clone(), run);
+        spawn_run(self.tasks.clone(), record.id.clone(), run, passed);
         Started::Task(respond(request, &self.modern(record.created())))
     }
 
@@ -257,10 +263,16 @@ impl Dispatcher {
     pub(super) fn may_see(
         &self,
         tool: &ToolDef,
-        _record: &Record,
+        record: &Record,
         auth: &AuthInfo,
     ) -> Result<(), ToolError> {
-        self.scopes.require(auth, tool.scopes())
+        let mut required: Vec<&str> = tool.scopes().to_vec();
+        for scope in &record.scopes {
+            if !required.contains(&scope.as_str()) {
+                required.push(scope);
+            }
+        }
+        self.scopes.require(auth, &required)
     }
 
     /// `tasks/cancel`: a task not yet over becomes `cancelled`, and its run here stops; the
@@ -369,9 +381,12 @@ impl Dispatcher {
             },
             self.call_timeout,
         );
-        let call = self.call_context(tool, ctx.auth.clone(), peer);
+        let passed = Passed::default();
+        let call = self
+            .call_context(tool, ctx.auth.clone(), peer)
+            .recording(passed.clone());
         let run = (tool.handler())(call, record.arguments.clone());
-        spawn_run(self.tasks.clone(), record.id.clone(), run);
+        spawn_run(self.tasks.clone(), record.id.clone(), run, passed);
     }
 }
 
@@ -413,7 +428,7 @@ pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
 /// Runs a task's tool to its end in the background, then records the outcome. The run stops
 /// early when the task is cancelled (here, through the abort handle; on another replica,
 /// seen in the store) or expires.
-fn spawn_run(tasks: Tasks, id: String, run: BoxFuture) {
+fn spawn_run(tasks: Tasks, id: String, run: BoxFuture, passed: Passed) {
     let (abort, registration) = AbortHandle::new_pair();
     lock(&tasks.running).insert(id.clone(), abort);
     tokio::spawn(async move {
@@ -431,7 +446,7 @@ fn spawn_run(tasks: Tasks, id: String, run: BoxFuture) {
         };
         lock(&tasks.running).remove(&id);
         if let Some(outcome) = outcome {
-            settle(&tasks, &id, outcome).await;
+            settle(&tasks, &id, outcome, &passed).await;
         }
     });
 }
@@ -456,16 +471,19 @@ enum Ran {
     Expired,
 }
 
-/// Records a run's outcome, unless the task was cancelled meanwhile.
-async fn settle(tasks: &Tasks, id: &str, outcome: Ran) {
+/// Records a run's outcome, and the scopes its checks passed (reading the outcome needs
+/// them), unless the task was cancelled meanwhile.
+async fn settle(tasks: &Tasks, id: &str, outcome: Ran, passed: &Passed) {
     let limits = tasks.limits;
     let change = Change::of(outcome, limits.max_result_bytes);
+    let passed = passed.scopes();
     let settled = tasks
         .store
         .update(id, |record| {
             if record.status != Status::Working {
                 return false;
             }
+            record.scopes.extend(passed.iter().cloned());
             change.apply(record);
             true
         })

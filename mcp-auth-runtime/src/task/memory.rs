@@ -80,6 +80,7 @@ mod tests {
             id: id.into(),
             owner: owner.into(),
             tool: "t".into(),
+            scopes: Default::default(),
             arguments: None,
             capabilities: serde_json::json!({}),
             status: Status::Working,

@@ -46,6 +46,10 @@ pub(crate) struct Record {
     pub(crate) id: String,
     pub(crate) owner: String,
     pub(crate) tool: String,
+    /// The scopes calling the tool needed: its static scopes and every scope a check of its
+    /// runs passed (the conditional ones whose `when` held, those its body required). Reading
+    /// or driving the task needs them all.
+    pub(crate) scopes: BTreeSet<String>,
     /// The call's arguments, for the runs after a round of input.
     pub(crate) arguments: Option<Map<String, Value>>,
     /// The client capabilities declared when it created the task: what the runs after a

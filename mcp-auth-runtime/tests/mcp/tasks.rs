@@ -279,3 +279,61 @@ async fn a_listen_stream_needs_the_tools_scopes_to_see_a_task() {
         "{ack}"
     );
 }
+
+#[tokio::test]
+async fn reading_a_task_needs_the_conditional_scopes_its_call_needed() {
+    let fx = Fx::start(|b| b).await;
+    let admin = fx.tokens.of("ann", "t:use t:admin", 300);
+    let id = fx.create(&admin, "report", json!({ "all": true })).await;
+    let done = fx.settled(&admin, &id).await;
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        "every tenant's figures"
+    );
+    // The call itself is refused to a token without `t:admin`...
+    let plain = fx.token("ann");
+    let call = json!({ "name": "report", "arguments": { "all": true } });
+    let (status, body) = fx.send(&plain, true, "tools/call", call).await;
+    assert_eq!(status, 403, "{body}");
+    // ...so must the result it produced be.
+    let (status, body) = fx.task(&plain, "get", &id).await;
+    assert_eq!(
+        status, 403,
+        "the admin-only result is read without t:admin: {body}"
+    );
+}
+
+#[tokio::test]
+async fn reading_a_task_needs_the_scopes_its_body_required() {
+    let fx = Fx::start(|b| b.task_poll_interval(Duration::from_millis(100))).await;
+    let admin = fx.tokens.of("ann", "t:use t:admin", 300);
+    let plain = fx.token("ann");
+    let id = fx.create(&admin, "purge", json!({})).await;
+    // A stream of the owner's `t:use` token, opened before the body checked `t:admin` (or
+    // refused, if the run was quicker)...
+    let response = fx.listen(&plain, true, json!([id])).await;
+    let streamed = (response.status() == 200).then(|| EventReader::new(response));
+    let done = fx.settled(&admin, &id).await;
+    assert_eq!(done["result"]["content"][0]["text"], "purged");
+    // ...never carries the result that check guarded,
+    if let Some(mut events) = streamed {
+        let leaked = tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                match events.next().await {
+                    Some(note) if note["params"].get("result").is_some() => return note,
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
+        assert!(leaked.is_err(), "the stream carried {leaked:?}");
+    }
+    // and `tasks/get` answers the challenge.
+    let (status, body) = fx.task(&plain, "get", &id).await;
+    assert_eq!(status, 403, "{body}");
+    // A task whose condition did not hold needs the static scopes only.
+    let mine = fx.create(&plain, "report", json!({ "all": false })).await;
+    let done = fx.settled(&plain, &mine).await;
+    assert_eq!(done["result"]["content"][0]["text"], "your figures");
+}
