@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use futures_util::future::{AbortHandle, Abortable};
+use futures_util::future::{AbortHandle, AbortRegistration, Abortable};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -31,8 +31,8 @@ use crate::peer::{Channel, ClientSupport, Peer};
 use crate::protocol::meta;
 use crate::result::CallToolResult;
 use crate::task::{
-    EXTENSION, Pending, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, now_ms,
-    owner_of,
+    EXTENSION, Pending, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, holder_of,
+    now_ms, owner_of,
 };
 use crate::tool::{BoxFuture, ToolDef};
 
@@ -52,6 +52,30 @@ impl Tasks {
             limits,
             running: Arc::default(),
         }
+    }
+
+    /// A place for a run of task `id` in this process, where `tasks/cancel` finds it; `None`
+    /// when a run of the task holds one already, `Full` when the process holds `max_tasks`
+    /// runs, whatever the store holds (with Redis the store counts every replica's tasks, not
+    /// this process's futures).
+    fn place(&self, id: &str) -> Result<Option<AbortRegistration>, StoreError> {
+        let mut running = lock(&self.running);
+        if running.contains_key(id) {
+            return Ok(None);
+        }
+        let max = self.limits.max_tasks;
+        if running.len() >= max {
+            tracing::warn!(max, "task refused: this process runs its maximum of tasks");
+            return Err(StoreError::Full(max));
+        }
+        let (abort, registration) = AbortHandle::new_pair();
+        running.insert(id.to_owned(), abort);
+        Ok(Some(registration))
+    }
+
+    /// Gives back the place of a run that did not start.
+    fn release(&self, id: &str) {
+        lock(&self.running).remove(id);
     }
 }
 
@@ -152,9 +176,17 @@ impl Dispatcher {
         scopes.extend(tool.scopes().iter().map(|s| (*s).to_owned()));
         let now = now_ms();
         let limits = self.tasks.limits;
+        let id = crate::random::token(ID_BYTES);
+        // Refused before it is stored: the run is dropped, and no record is left behind.
+        let registration = match self.tasks.place(&id) {
+            Ok(Some(registration)) => registration,
+            Ok(None) => return Started::Task(unavailable(request, &StoreError::Collision)),
+            Err(err) => return Started::Task(unavailable(request, &err)),
+        };
         let record = Record {
-            id: crate::random::token(ID_BYTES),
+            id,
             owner: owner_of(&auth.principal()),
+            holder: holder_of(&auth.principal()),
             tool: tool.name().to_owned(),
             scopes,
             arguments,
@@ -173,10 +205,17 @@ impl Dispatcher {
             version: 0,
         };
         if let Err(err) = self.tasks.store.insert(&record).await {
+            self.tasks.release(&record.id);
             return Started::Task(unavailable(request, &err));
         }
         tracing::info!(tool = tool.name(), subject = auth.subject(), "task created");
-        spawn_run(self.tasks.clone(), record.id.clone(), run, passed);
+        spawn_run(
+            self.tasks.clone(),
+            record.id.clone(),
+            run,
+            registration,
+            passed,
+        );
         Started::Task(respond(request, &self.modern(record.created())))
     }
 
@@ -325,6 +364,16 @@ impl Dispatcher {
                 );
             }
         };
+        // A run resumed here takes a place among this process's runs, taken before the
+        // answers are filed so that a refusal leaves the task waiting for them.
+        let registration = if record.status == Status::InputRequired {
+            match self.tasks.place(&record.id) {
+                Ok(registration) => registration,
+                Err(err) => return unavailable(request, &err),
+            }
+        } else {
+            None
+        };
         let mut resumed = false;
         let updated = self
             .tasks
@@ -356,19 +405,49 @@ impl Dispatcher {
             })
             .await;
         let record = match updated {
-            Ok(Some(record)) => record,
-            Ok(None) => return not_found(request),
-            Err(err) => return unavailable(request, &err),
+            Ok(Some(record)) if resumed => record,
+            other => {
+                if registration.is_some() {
+                    self.tasks.release(&record.id);
+                }
+                return match other {
+                    Ok(Some(_)) => respond(request, &self.modern(json!({}))),
+                    Ok(None) => not_found(request),
+                    Err(err) => unavailable(request, &err),
+                };
+            }
         };
-        if resumed {
-            self.resume(tool, ctx, &record);
+        match registration {
+            Some(registration) => self.resume(tool, ctx, &record, registration),
+            // Resumed by answers that arrived with a record changed since it was read: its
+            // place is taken now.
+            None => match self.tasks.place(&record.id) {
+                Ok(Some(registration)) => self.resume(tool, ctx, &record, registration),
+                // A run of the task holds the place already: that run settles the task.
+                Ok(None) => {}
+                Err(err) => {
+                    settle(
+                        &self.tasks,
+                        &record.id,
+                        Ran::Refused(err),
+                        &Passed::default(),
+                    )
+                    .await;
+                }
+            },
         }
         respond(request, &self.modern(json!({})))
     }
 
     /// Runs the tool of a task again with the answers gathered so far, as a retried
     /// 2026-07-28 call runs.
-    fn resume(&self, tool: &ToolDef, ctx: &RequestCtx, record: &Record) {
+    fn resume(
+        &self,
+        tool: &ToolDef,
+        ctx: &RequestCtx,
+        record: &Record,
+        registration: AbortRegistration,
+    ) {
         let peer = Peer::new(
             None,
             None,
@@ -386,7 +465,13 @@ impl Dispatcher {
             .call_context(tool, ctx.auth.clone(), peer)
             .recording(passed.clone());
         let run = (tool.handler())(call, record.arguments.clone());
-        spawn_run(self.tasks.clone(), record.id.clone(), run, passed);
+        spawn_run(
+            self.tasks.clone(),
+            record.id.clone(),
+            run,
+            registration,
+            passed,
+        );
     }
 }
 
@@ -428,9 +513,13 @@ pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
 /// Runs a task's tool to its end in the background, then records the outcome. The run stops
 /// early when the task is cancelled (here, through the abort handle; on another replica,
 /// seen in the store) or expires.
-fn spawn_run(tasks: Tasks, id: String, run: BoxFuture, passed: Passed) {
-    let (abort, registration) = AbortHandle::new_pair();
-    lock(&tasks.running).insert(id.clone(), abort);
+fn spawn_run(
+    tasks: Tasks,
+    id: String,
+    run: BoxFuture,
+    registration: AbortRegistration,
+    passed: Passed,
+) {
     tokio::spawn(async move {
         let ttl = tasks.limits.ttl;
         let run = Abortable::new(AssertUnwindSafe(run).catch_unwind(), registration);
@@ -469,6 +558,8 @@ enum Ran {
     Returned(Result<CallToolResult, ToolError>),
     Panicked,
     Expired,
+    /// The run could not start (no place for it).
+    Refused(StoreError),
 }
 
 /// Records a run's outcome, and the scopes its checks passed (reading the outcome needs
@@ -506,6 +597,12 @@ impl Change {
             Ran::Panicked => {
                 tracing::error!("a task's tool panicked");
                 return Change::failed(code::INTERNAL_ERROR, "internal error: the tool failed");
+            }
+            Ran::Refused(err) => {
+                return Change::failed(
+                    code::INTERNAL_ERROR,
+                    &format!("the task could not run on: {err}"),
+                );
             }
             Ran::Expired => {
                 return Change::failed(

@@ -39,16 +39,19 @@ impl McpServerBuilder {
         self
     }
 
-    /// The most live tasks kept in this process (without Redis); 10,000 by default. A task-
-    /// capable call beyond it is refused with `503` until some expire.
+    /// The most live tasks kept, in this process or, with Redis, by all replicas together;
+    /// also the most task runs this process holds at once. 10,000 by default. A task-capable
+    /// call beyond either is refused with `503` until some expire or finish.
     pub fn max_tasks(mut self, max: usize) -> Self {
         self.tasks.max_tasks = max;
         self
     }
 
-    /// The most live (unexpired) tasks of one principal, with or without Redis; 100 by
-    /// default. A task-capable call beyond it is refused with `429` until one of the
-    /// caller's tasks expires: one caller cannot fill the store for everyone.
+    /// The most live (unexpired) tasks of one user, with or without Redis; 100 by default. A
+    /// task-capable call beyond it is refused with `429` until one of the caller's tasks
+    /// expires: one caller cannot fill the store for everyone. A user is counted by issuer,
+    /// subject and tenant, whatever its OAuth client, so that registering clients (dynamic
+    /// client registration) does not multiply the allowance.
     pub fn max_tasks_per_principal(mut self, max: usize) -> Self {
         self.tasks.max_per_principal = max;
         self
@@ -63,6 +66,7 @@ pub(super) fn tasks(redis: Option<&SharedSessions>, limits: TaskLimits) -> Tasks
         let store = crate::task::RedisTasks::new(
             redis.connection(),
             redis.prefix(),
+            limits.max_tasks,
             limits.max_per_principal,
         );
         return Tasks::new(TaskStore::Redis(store), limits);

@@ -10,7 +10,9 @@ use serde_json::json;
 #[path = "../task_fixture/mod.rs"]
 mod fixture;
 
-use fixture::{Fx, TASKS, assert_capped_per_principal, assert_not_found};
+use fixture::{
+    Fx, TASKS, assert_capped_per_principal, assert_not_found, create_from_fresh_clients,
+};
 use mcp_auth_test_support::EventReader;
 
 #[tokio::test]
@@ -336,4 +338,16 @@ async fn reading_a_task_needs_the_scopes_its_body_required() {
     let mine = fx.create(&plain, "report", json!({ "all": false })).await;
     let done = fx.settled(&plain, &mine).await;
     assert_eq!(done["result"]["content"][0]["text"], "your figures");
+}
+
+#[tokio::test]
+async fn one_user_has_one_allowance_whatever_its_client_and_runs_are_capped() {
+    let fx = Fx::start(|b| b.max_tasks(3).max_tasks_per_principal(2)).await;
+    assert_eq!(create_from_fresh_clients(&fx, "ann", 5, 2).await, 2);
+    // The third place in all, then none: for the store, and for this process's runs.
+    fx.create(&fx.token("bob"), "forever", json!({})).await;
+    let call = json!({ "name": "forever", "arguments": {} });
+    let (status, body) = fx.send(&fx.token("cid"), true, "tools/call", call).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.get("result").is_none(), "{body}");
 }

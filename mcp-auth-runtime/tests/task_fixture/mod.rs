@@ -239,6 +239,35 @@ pub(crate) async fn assert_capped_per_principal(fx: &Fx, max: usize) {
     fx.create(&fx.token("bob"), "forever", json!({})).await;
 }
 
+/// Tries `per_client` runs of `forever` as `subject`, from each of `clients` OAuth clients
+/// (dynamic client registration hands them out); how many became live tasks.
+pub(crate) async fn create_from_fresh_clients(
+    fx: &Fx,
+    subject: &str,
+    clients: usize,
+    per_client: usize,
+) -> usize {
+    let mut created = 0;
+    for n in 0..clients {
+        let mut claims = mcp_auth_test_support::issuer::claims(
+            &fx.tokens.issuer.url,
+            &fx.tokens.resource,
+            "t:use",
+        );
+        claims["sub"] = subject.into();
+        claims["client_id"] = format!("client-{n}").into();
+        let token = fx.tokens.key.sign(&claims);
+        for _ in 0..per_client {
+            let call = json!({ "name": "forever", "arguments": {} });
+            let (status, body) = fx.send(&token, true, "tools/call", call).await;
+            if status == 200 && body["result"]["resultType"] == "task" {
+                created += 1;
+            }
+        }
+    }
+    created
+}
+
 /// Asserts the answer to a task id that is not the caller's, or is no task: `-32602`, the same
 /// message for both, nothing of the task.
 #[track_caller]
