@@ -10,31 +10,31 @@
 //! call itself did; cancelling one's own task needs no scope.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use futures_util::future::{AbortHandle, AbortRegistration, Abortable};
+use futures_util::future::{AbortHandle, AbortRegistration};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::events::CallOutcome;
 use super::reply::{Reply, error, forbidden, respond};
+use super::task_run::{Heard, Ran, Run, settle, spawn_run};
 use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
-use crate::authorize::{Passed, refusal_result};
+use crate::authorize::Passed;
 use crate::context::CallContext;
 use crate::error::ToolError;
-use crate::input::{Answer, InputRequest, question_digest};
+use crate::input::Answer;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::peer::{Channel, ClientSupport, Peer};
 use crate::protocol::meta;
 use crate::result::CallToolResult;
 use crate::task::{
-    EXTENSION, Pending, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, holder_of,
-    now_ms, owner_of,
+    EXTENSION, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, holder_of, now_ms,
+    owner_of,
 };
-use crate::tool::{BoxFuture, ToolDef};
+use crate::tool::ToolDef;
 
 /// The tasks of one server: where they are kept, their limits, and the runs of this process
 /// that `tasks/cancel` can stop.
@@ -73,17 +73,14 @@ impl Tasks {
         Ok(Some(registration))
     }
 
-    /// Gives back the place of a run that did not start.
-    fn release(&self, id: &str) {
+    /// Gives back the place of task `id`'s run, over or never started.
+    pub(super) fn release(&self, id: &str) {
         lock(&self.running).remove(id);
     }
 }
 
 /// Bytes of randomness in a task id: 192 bits, 32 base64url characters.
 const ID_BYTES: usize = 24;
-
-/// How often a run checks whether its task was cancelled through another replica.
-const CANCEL_POLL: Duration = Duration::from_secs(1);
 
 /// Whether the request's `_meta` declares the tasks extension among the client capabilities.
 pub(super) fn declares_tasks(request: &Request) -> bool {
@@ -209,13 +206,13 @@ impl Dispatcher {
             return Started::Task(unavailable(request, &err));
         }
         tracing::info!(tool = tool.name(), subject = auth.subject(), "task created");
-        spawn_run(
-            self.tasks.clone(),
-            record.id.clone(),
-            run,
+        let run = Run {
+            future: run,
             registration,
             passed,
-        );
+            heard: self.heard(tool, &auth, &record),
+        };
+        spawn_run(self.tasks.clone(), record.id.clone(), run);
         Started::Task(respond(request, &self.modern(record.created())))
     }
 
@@ -364,8 +361,19 @@ impl Dispatcher {
                 );
             }
         };
+        // Answers that would resume the run make it a call again: it counts against the
+        // caller's rate limit for the tool, checked before they are filed so that a refusal
+        // (`429`) leaves the task waiting for them.
+        let resumes = record.status == Status::InputRequired
+            && record.pending.keys().all(|key| responses.contains_key(key));
+        if resumes && let Err(limited) = self.rate_limit(request, tool, &ctx.auth).await {
+            if let Some(heard) = self.heard(tool, &ctx.auth, &record) {
+                heard.report(CallOutcome::RateLimited);
+            }
+            return limited;
+        }
         // A run resumed here takes a place among this process's runs, taken before the
-        // answers are filed so that a refusal leaves the task waiting for them.
+        // answers are filed so that a refusal leaves the task waiting for them too.
         let registration = if record.status == Status::InputRequired {
             match self.tasks.place(&record.id) {
                 Ok(registration) => registration,
@@ -464,14 +472,23 @@ impl Dispatcher {
         let call = self
             .call_context(tool, ctx.auth.clone(), peer)
             .recording(passed.clone());
-        let run = (tool.handler())(call, record.arguments.clone());
-        spawn_run(
-            self.tasks.clone(),
-            record.id.clone(),
-            run,
+        let run = Run {
+            future: (tool.handler())(call, record.arguments.clone()),
             registration,
             passed,
-        );
+            heard: self.heard(tool, &ctx.auth, record),
+        };
+        spawn_run(self.tasks.clone(), record.id.clone(), run);
+    }
+
+    /// What the `on_call` hook will hear of a run of `tool` for `record` under `auth`.
+    fn heard(&self, tool: &ToolDef, auth: &Arc<AuthInfo>, record: &Record) -> Option<Heard> {
+        self.observer.as_ref().map(|observer| Heard {
+            observer: observer.clone(),
+            name: tool.name(),
+            auth: auth.clone(),
+            arguments: record.arguments.clone(),
+        })
     }
 }
 
@@ -508,211 +525,4 @@ pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
         code::INTERNAL_ERROR,
         "tasks are unavailable now; retry shortly",
     )
-}
-
-/// Runs a task's tool to its end in the background, then records the outcome. The run stops
-/// early when the task is cancelled (here, through the abort handle; on another replica,
-/// seen in the store) or expires.
-fn spawn_run(
-    tasks: Tasks,
-    id: String,
-    run: BoxFuture,
-    registration: AbortRegistration,
-    passed: Passed,
-) {
-    tokio::spawn(async move {
-        let ttl = tasks.limits.ttl;
-        let run = Abortable::new(AssertUnwindSafe(run).catch_unwind(), registration);
-        let watch = watch_cancel(&tasks.store, &id);
-        let outcome = tokio::select! {
-            outcome = tokio::time::timeout(ttl, run) => match outcome {
-                Ok(Ok(Ok(outcome))) => Some(Ran::Returned(outcome)),
-                Ok(Ok(Err(_panic))) => Some(Ran::Panicked),
-                Ok(Err(_aborted)) => None,
-                Err(_elapsed) => Some(Ran::Expired),
-            },
-            () = watch => None,
-        };
-        lock(&tasks.running).remove(&id);
-        if let Some(outcome) = outcome {
-            settle(&tasks, &id, outcome, &passed).await;
-        }
-    });
-}
-
-/// Resolves once the task is over or gone in the store (cancelled through another replica).
-async fn watch_cancel(store: &TaskStore, id: &str) {
-    loop {
-        tokio::time::sleep(CANCEL_POLL).await;
-        match store.get(id).await {
-            Ok(Some(record)) if !record.status.is_terminal() => {}
-            Ok(_) => return,
-            // Unreachable store: keep running; the outcome is recorded if it comes back.
-            Err(_) => {}
-        }
-    }
-}
-
-/// How a task's run ended.
-enum Ran {
-    Returned(Result<CallToolResult, ToolError>),
-    Panicked,
-    Expired,
-    /// The run could not start (no place for it).
-    Refused(StoreError),
-}
-
-/// Records a run's outcome, and the scopes its checks passed (reading the outcome needs
-/// them), unless the task was cancelled meanwhile.
-async fn settle(tasks: &Tasks, id: &str, outcome: Ran, passed: &Passed) {
-    let limits = tasks.limits;
-    let change = Change::of(outcome, limits.max_result_bytes);
-    let passed = passed.scopes();
-    let settled = tasks
-        .store
-        .update(id, |record| {
-            if record.status != Status::Working {
-                return false;
-            }
-            record.scopes.extend(passed.iter().cloned());
-            change.apply(record);
-            true
-        })
-        .await;
-    if let Err(err) = settled {
-        tracing::error!(error = %err, "a task's outcome could not be recorded");
-    }
-}
-
-/// What a run's outcome does to its task.
-enum Change {
-    Completed(Value),
-    Failed { error: Value, message: String },
-    Input(InputRequest),
-}
-
-impl Change {
-    fn of(outcome: Ran, max_result_bytes: usize) -> Change {
-        let result = match outcome {
-            Ran::Panicked => {
-                tracing::error!("a task's tool panicked");
-                return Change::failed(code::INTERNAL_ERROR, "internal error: the tool failed");
-            }
-            Ran::Refused(err) => {
-                return Change::failed(
-                    code::INTERNAL_ERROR,
-                    &format!("the task could not run on: {err}"),
-                );
-            }
-            Ran::Expired => {
-                return Change::failed(
-                    code::INTERNAL_ERROR,
-                    "the tool did not finish within the task's time to live",
-                );
-            }
-            Ran::Returned(Ok(result)) => result,
-            Ran::Returned(Err(ToolError::InputRequired(input))) => return Change::Input(*input),
-            Ran::Returned(Err(ToolError::InvalidInputResponse(message))) => {
-                return Change::failed(code::INVALID_PARAMS, &format!("invalid params: {message}"));
-            }
-            Ran::Returned(Err(ToolError::MissingClientCapability(capability))) => {
-                return Change::Failed {
-                    error: json!({
-                        "code": code::MISSING_CLIENT_CAPABILITY,
-                        "message": format!("the tool needs the client capability `{capability}`"),
-                        "data": { "requiredCapabilities": { capability: {} } },
-                    }),
-                    message: format!("the client lacks the capability `{capability}`"),
-                };
-            }
-            Ran::Returned(Err(ToolError::InsufficientScope { required, missing })) => {
-                refusal_result(&required, &missing)
-            }
-            Ran::Returned(Err(ToolError::Internal(cause))) => {
-                tracing::error!(error = %cause, "a task's tool failed");
-                CallToolResult::error("internal error")
-            }
-            Ran::Returned(Err(err)) => CallToolResult::error(err.to_string()),
-        };
-        let value = serde_json::to_value(&result).unwrap_or_default();
-        // The serialized size, counted without keeping a second copy.
-        let mut counter = Counter(0);
-        let _ = serde_json::to_writer(&mut counter, &value);
-        if counter.0 > max_result_bytes {
-            tracing::warn!(
-                bytes = counter.0,
-                max = max_result_bytes,
-                "a task's result is over the size kept"
-            );
-            return Change::failed(
-                code::INTERNAL_ERROR,
-                &format!(
-                    "the tool's result ({} bytes) is larger than the {max_result_bytes} bytes a \
-                     task keeps",
-                    counter.0
-                ),
-            );
-        }
-        Change::Completed(value)
-    }
-
-    fn failed(code: i32, message: &str) -> Change {
-        Change::Failed {
-            error: json!({ "code": code, "message": message }),
-            message: message.to_owned(),
-        }
-    }
-
-    fn apply(&self, record: &mut Record) {
-        match self {
-            Change::Completed(result) => {
-                record.status = Status::Completed;
-                record.result = Some(result.clone());
-            }
-            Change::Failed { error, message } => {
-                record.status = Status::Failed;
-                record.status_message = Some(message.clone());
-                record.error = Some(error.clone());
-            }
-            Change::Input(input) => {
-                record.pending.clear();
-                for question in &input.questions {
-                    // The author's key, unless this task surfaced it before: then suffixed,
-                    // as a key names one request over a task's life (SEP-2663).
-                    let mut key = question.key.clone();
-                    let mut n = 0;
-                    while !record.issued.insert(key.clone()) {
-                        n += 1;
-                        key = format!("{}.{n}", question.key);
-                    }
-                    let method = question.kind.method();
-                    record.pending.insert(
-                        key,
-                        Pending {
-                            run_key: question.key.clone(),
-                            question: question_digest(method, &question.params),
-                            request: json!({ "method": method, "params": question.params }),
-                        },
-                    );
-                }
-                record.answers = input.answered.clone();
-                record.status = Status::InputRequired;
-                record.status_message = Some("waiting for the client's input".into());
-            }
-        }
-    }
-}
-
-/// Counts the bytes written to it.
-struct Counter(usize);
-
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

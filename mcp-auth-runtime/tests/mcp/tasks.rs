@@ -351,3 +351,52 @@ async fn one_user_has_one_allowance_whatever_its_client_and_runs_are_capped() {
     assert_eq!(status, 503, "{body}");
     assert!(body.get("result").is_none(), "{body}");
 }
+
+#[tokio::test]
+async fn a_resumed_run_is_rate_limited_and_observed_as_a_retry_is() {
+    use std::sync::{Arc, Mutex};
+
+    use mcp_auth_runtime::CallOutcome;
+    use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+
+    let seen: Arc<Mutex<Vec<CallOutcome>>> = Arc::default();
+    let record = seen.clone();
+    let fx = Fx::start(move |b| {
+        b.on_call(move |event| record.lock().unwrap().push(event.outcome))
+            .rate_limits(RateLimits::local().tool("approve", Quota::per_minute(3)))
+    })
+    .await;
+    let owner = fx.token("ann");
+    let accept = json!({ "action": "accept", "content": { "ok": true } });
+    // Calls one and two of the minute: the task, then its resumed run.
+    let id = fx.create(&owner, "approve", json!({})).await;
+    let key = asked_key(&fx.settled(&owner, &id).await);
+    let update = json!({ "taskId": id, "inputResponses": { key: accept.clone() } });
+    let (status, ack) = fx.send(&owner, true, "tasks/update", update).await;
+    assert_eq!(status, 200, "{ack}");
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["result"]["content"][0]["text"], "approved: Accept");
+    // The hook heard the task created, and how each run ended (before the task shows it).
+    let heard = || seen.lock().unwrap().clone();
+    use CallOutcome::*;
+    assert_eq!(heard(), [TaskCreated, InputRequired, Completed]);
+    // Call three: another task. Resuming it would be a fourth call in the minute.
+    let id = fx.create(&owner, "approve", json!({})).await;
+    let key = asked_key(&fx.settled(&owner, &id).await);
+    let update = json!({ "taskId": id, "inputResponses": { key: accept } });
+    let (status, body) = fx.send(&owner, true, "tasks/update", update).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], -32005, "{body}");
+    // The answer was not filed: the task still waits for it.
+    let waiting = fx.settled(&owner, &id).await;
+    assert_eq!(waiting["status"], "input_required", "{waiting}");
+    assert_eq!(heard().last(), Some(&RateLimited));
+}
+
+/// The key of the one request for input an `input_required` task shows.
+fn asked_key(task: &serde_json::Value) -> String {
+    assert_eq!(task["status"], "input_required", "{task}");
+    let requests = task["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1, "{task}");
+    requests.keys().next().unwrap().clone()
+}
