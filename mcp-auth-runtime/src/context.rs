@@ -194,8 +194,10 @@ impl<S> ToolContext<S> {
     /// request for input has opened the response stream, the status is `200` already: the
     /// refusal is then a tool result with `isError: true` whose text names the scopes, and
     /// whose `_meta` holds them under [`INSUFFICIENT_SCOPE_META_KEY`](crate::INSUFFICIENT_SCOPE_META_KEY).
+    /// In a task (the tasks extension), a refusal after the tool's first wait, once the call
+    /// is a task, fails the task with the error `-32003` naming the scopes in its `data`.
     /// Through the server, the refusal names the tool's static scopes besides `required`. So
-    /// check before sending anything when you can.
+    /// check before sending anything, and before the first wait, when you can.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
     }

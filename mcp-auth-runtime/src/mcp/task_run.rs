@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::events::{CallEvent, CallKind, CallOutcome, Observer};
 use super::tasks::Tasks;
 use crate::auth::AuthInfo;
-use crate::authorize::{Passed, refusal_result};
+use crate::authorize::Passed;
 use crate::error::ToolError;
 use crate::input::{InputRequest, question_digest};
 use crate::jsonrpc::code;
@@ -199,8 +199,19 @@ impl Change {
                     message: format!("the client lacks the capability `{capability}`"),
                 };
             }
+            // The `403` of a call, as the task's error: the client steps up and calls again.
             Ran::Returned(Err(ToolError::InsufficientScope { required, missing })) => {
-                refusal_result(&required, &missing)
+                return Change::Failed {
+                    error: json!({
+                        "code": code::INSUFFICIENT_SCOPE,
+                        "message": "insufficient scope",
+                        "data": { "requiredScopes": required, "missingScopes": missing },
+                    }),
+                    message: format!(
+                        "insufficient scope: the call needs `{}`; call again with a token that has it",
+                        missing.join(" ")
+                    ),
+                };
             }
             Ran::Returned(Err(ToolError::Internal(cause))) => {
                 tracing::error!(error = %cause, "a task's tool failed");

@@ -400,3 +400,32 @@ fn asked_key(task: &serde_json::Value) -> String {
     assert_eq!(requests.len(), 1, "{task}");
     requests.keys().next().unwrap().clone()
 }
+
+#[tokio::test]
+async fn a_scope_refusal_in_the_body_fails_the_task_with_the_challenge() {
+    let fx = Fx::start(|b| b).await;
+    let plain = fx.token("ann");
+    let call = json!({ "name": "purge", "arguments": {} });
+    // Without the extension: the step-up challenge, as the README promises while nothing
+    // has been sent.
+    let (status, body) = fx.send(&plain, false, "tools/call", call.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    // With it the call is a task by the time the body refuses: the task fails with the same
+    // error, scopes named, and no result.
+    let id = fx.create(&plain, "purge", json!({})).await;
+    let failed = fx.settled(&plain, &id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed.get("result").is_none(), "{failed}");
+    assert_eq!(failed["error"]["code"], -32003, "{failed}");
+    assert_eq!(
+        failed["error"]["data"]["requiredScopes"],
+        json!(["t:use", "t:admin"]),
+        "{failed}"
+    );
+    assert_eq!(failed["error"]["data"]["missingScopes"], json!(["t:admin"]));
+    // Stepped up, the call goes through.
+    let admin = fx.tokens.of("ann", "t:use t:admin", 300);
+    let id = fx.create(&admin, "purge", json!({})).await;
+    let done = fx.settled(&admin, &id).await;
+    assert_eq!(done["result"]["content"][0]["text"], "purged", "{done}");
+}
