@@ -33,6 +33,9 @@ pub(super) struct Run {
     pub(super) passed: Passed,
     /// The `on_call` hook, if the server has one.
     pub(super) heard: Option<Heard>,
+    /// When the token the run acts under expires: the run is stopped then (`None`: never,
+    /// for a token without `exp` or a server that lets tasks outlive tokens).
+    pub(super) token_expires: Option<tokio::time::Instant>,
 }
 
 /// What the `on_call` hook hears of a task's run: the call as that run makes it, under the
@@ -66,11 +69,18 @@ pub(super) fn spawn_run(tasks: Tasks, id: String, run: Run) {
         registration,
         passed,
         heard,
+        token_expires,
     } = run;
     tokio::spawn(async move {
         let ttl = tasks.limits.ttl;
         let run = Abortable::new(AssertUnwindSafe(future).catch_unwind(), registration);
         let watch = watch_cancel(&tasks.store, &id);
+        let token_expiry = async {
+            match token_expires {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(ttl, run) => match outcome {
                 Ok(Ok(Ok(outcome))) => Some(Ran::Returned(outcome)),
@@ -79,6 +89,8 @@ pub(super) fn spawn_run(tasks: Tasks, id: String, run: Run) {
                 Err(_elapsed) => Some(Ran::Expired),
             },
             () = watch => None,
+            // The caller's authority ends with its token: so does the work done with it.
+            () = token_expiry => Some(Ran::TokenExpired),
         };
         tasks.release(&id);
         if let Some(heard) = &heard {
@@ -112,6 +124,8 @@ pub(super) enum Ran {
     Returned(Result<CallToolResult, ToolError>),
     Panicked,
     Expired,
+    /// The token the run acted under expired before it finished.
+    TokenExpired,
     /// The run could not start (no place for it).
     Refused(StoreError),
 }
@@ -130,7 +144,7 @@ impl Ran {
                 ToolError::InvalidArguments(_) => CallOutcome::InvalidArguments,
                 _ => CallOutcome::Failed,
             },
-            Ran::Expired => CallOutcome::TimedOut,
+            Ran::Expired | Ran::TokenExpired => CallOutcome::TimedOut,
             Ran::Panicked | Ran::Refused(_) => CallOutcome::Failed,
         }
     }
@@ -176,6 +190,13 @@ impl Change {
                 return Change::failed(
                     code::INTERNAL_ERROR,
                     &format!("the task could not run on: {err}"),
+                );
+            }
+            Ran::TokenExpired => {
+                return Change::failed(
+                    code::INTERNAL_ERROR,
+                    "the caller's token expired before the tool finished; call again with a \
+                     fresh token",
                 );
             }
             Ran::Expired => {

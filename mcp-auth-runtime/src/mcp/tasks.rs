@@ -211,6 +211,7 @@ impl Dispatcher {
             registration,
             passed,
             heard: self.heard(tool, &auth, &record),
+            token_expires: self.token_expires(&auth),
         };
         spawn_run(self.tasks.clone(), record.id.clone(), run);
         Started::Task(respond(request, &self.modern(record.created())))
@@ -477,8 +478,18 @@ impl Dispatcher {
             registration,
             passed,
             heard: self.heard(tool, &ctx.auth, record),
+            token_expires: self.token_expires(&ctx.auth),
         };
         spawn_run(self.tasks.clone(), record.id.clone(), run);
+    }
+
+    /// When a run under `auth` is stopped for its token's expiry, unless the server lets tasks
+    /// outlive tokens.
+    fn token_expires(&self, auth: &AuthInfo) -> Option<tokio::time::Instant> {
+        if self.tasks.limits.outlive_tokens {
+            return None;
+        }
+        super::deadline_of(auth)
     }
 
     /// What the `on_call` hook will hear of a run of `tool` for `record` under `auth`.

@@ -60,6 +60,8 @@ pub(crate) struct TaskLimits {
     /// The most live tasks of one user (issuer, subject and tenant, whatever its client), so
     /// that one caller cannot take every place.
     pub(crate) max_per_principal: usize,
+    /// Whether a run goes on past the expiry of the token it acts under (opt-in).
+    pub(crate) outlive_tokens: bool,
 }
 
 impl TaskLimits {
@@ -85,6 +87,7 @@ impl Default for TaskLimits {
             poll_interval: Self::DEFAULT_POLL_INTERVAL,
             max_tasks: Self::DEFAULT_MAX_TASKS,
             max_per_principal: Self::DEFAULT_MAX_PER_PRINCIPAL,
+            outlive_tokens: false,
         }
     }
 }

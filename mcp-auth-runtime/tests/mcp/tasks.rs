@@ -429,3 +429,26 @@ async fn a_scope_refusal_in_the_body_fails_the_task_with_the_challenge() {
     let done = fx.settled(&admin, &id).await;
     assert_eq!(done["result"]["content"][0]["text"], "purged", "{done}");
 }
+
+#[tokio::test]
+async fn a_run_stops_when_its_token_expires_unless_tasks_outlive_tokens() {
+    for outlive in [false, true] {
+        let fx = Fx::start(|b| if outlive { b.tasks_outlive_tokens() } else { b }).await;
+        let short = fx.tokens.of("ann", "t:use", 2);
+        let id = fx.create(&short, "forever", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Read with a fresh token of the same principal.
+        let (status, body) = fx.task(&fx.token("ann"), "get", &id).await;
+        assert_eq!(status, 200, "{body}");
+        let task = &body["result"];
+        if outlive {
+            assert_eq!(task["status"], "working", "{task}");
+            assert_eq!(fx.ended(), 0);
+        } else {
+            assert_eq!(task["status"], "failed", "{task}");
+            let message = task["error"]["message"].as_str().unwrap();
+            assert!(message.contains("token expired"), "{message}");
+            assert_eq!(fx.ended(), 1, "the run goes on past its token");
+        }
+    }
+}
