@@ -8,6 +8,9 @@
 //! one check, so that one refusal names them all), then run the body. See the guide's
 //! "Scopes that depend on the arguments" in `docs/authorization.md`.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, json};
 
 use crate::context::{CallContext, ToolContext};
@@ -61,6 +64,29 @@ pub fn parsed<T>(
             ctx.require_scopes(scopes)?;
             Err(err)
         }
+    }
+}
+
+/// The scopes the checks of a call passed (the guard's, with every condition that held, and
+/// the body's own `require_scopes`), shared by the contexts of one run: what a task records as
+/// needed to read what the run produced.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Passed(Arc<Mutex<BTreeSet<String>>>);
+
+impl Passed {
+    /// Records `scopes` as passed.
+    pub(crate) fn add(&self, scopes: &[&str]) {
+        let mut passed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for scope in scopes {
+            if !passed.contains(*scope) {
+                passed.insert((*scope).to_owned());
+            }
+        }
+    }
+
+    /// Every scope passed so far.
+    pub(crate) fn scopes(&self) -> BTreeSet<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

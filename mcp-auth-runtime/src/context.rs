@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::ask::{Ask, InputKind, Responses, Root};
 use crate::auth::AuthInfo;
-use crate::authorize::Declared;
+use crate::authorize::{Declared, Passed};
 use crate::error::ToolError;
 use crate::peer::{Elicitation, LogLevel, Peer};
 use crate::scope::ScopePolicy;
@@ -28,6 +28,8 @@ pub struct CallContext {
     pub(crate) tool: Option<&'static str>,
     /// What the descriptor being called declares; `None` in a direct Rust call.
     pub(crate) declared: Option<Declared>,
+    /// Where the scopes the run's checks pass are recorded, for a run that is a task's.
+    pub(crate) passed: Option<Passed>,
 }
 
 impl CallContext {
@@ -45,12 +47,19 @@ impl CallContext {
             peer,
             tool,
             declared: None,
+            passed: None,
         }
     }
 
     /// Holds the handler's own checks to the scopes `declared`.
     pub(crate) fn declaring(mut self, declared: Declared) -> Self {
         self.declared = Some(declared);
+        self
+    }
+
+    /// Records in `passed` every scope the run's checks pass.
+    pub(crate) fn recording(mut self, passed: Passed) -> Self {
+        self.passed = Some(passed);
         self
     }
 
@@ -63,8 +72,12 @@ impl CallContext {
         match &self.declared {
             Some(declared) => {
                 declared.check(required)?;
-                self.scopes
-                    .require(&self.auth, &declared.with_static(required))
+                let required = declared.with_static(required);
+                self.scopes.require(&self.auth, &required)?;
+                if let Some(passed) = &self.passed {
+                    passed.add(&required);
+                }
+                Ok(())
             }
             None => self.scopes.require(&self.auth, required),
         }
@@ -181,8 +194,10 @@ impl<S> ToolContext<S> {
     /// request for input has opened the response stream, the status is `200` already: the
     /// refusal is then a tool result with `isError: true` whose text names the scopes, and
     /// whose `_meta` holds them under [`INSUFFICIENT_SCOPE_META_KEY`](crate::INSUFFICIENT_SCOPE_META_KEY).
+    /// In a task (the tasks extension), a refusal after the tool's first wait, once the call
+    /// is a task, fails the task with the error `-32003` naming the scopes in its `data`.
     /// Through the server, the refusal names the tool's static scopes besides `required`. So
-    /// check before sending anything when you can.
+    /// check before sending anything, and before the first wait, when you can.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
     }

@@ -217,12 +217,26 @@ impl Dispatcher {
             report(observation, CallOutcome::Forbidden);
             return Err(forbidden(request, tool.name(), auth, err));
         }
+        let limited = self.rate_limit(request, tool, auth).await;
+        if limited.is_err() {
+            report(observation, CallOutcome::RateLimited);
+        }
+        limited
+    }
+
+    /// The `429` refusal of a call of `tool` over the caller's rate limit for it; a run of a
+    /// task that `tasks/update` resumes counts as a call.
+    pub(super) async fn rate_limit(
+        &self,
+        request: &Request,
+        tool: &ToolDef,
+        auth: &AuthInfo,
+    ) -> Result<(), Reply> {
         if let Some(limits) = &self.rate_limits
             && let Err(limited) = limits
                 .check_tool(&auth.principal().key(), tool.name())
                 .await
         {
-            report(observation, CallOutcome::RateLimited);
             tracing::info!(
                 tool = tool.name(),
                 subject = auth.subject(),

@@ -88,7 +88,8 @@ pub enum CallOutcome {
     /// as for a URI no resource serves.
     NotFound,
     /// 2026-07-28, tasks extension: the tool had not finished at once and runs on as a task;
-    /// the client polls `tasks/get` for its result.
+    /// the client polls `tasks/get` for its result. Each run of the task is reported again
+    /// when it ends, with that run's outcome.
     TaskCreated,
 }
 

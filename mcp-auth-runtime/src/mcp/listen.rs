@@ -69,7 +69,7 @@ impl Dispatcher {
                 updates = self.updates.register(target, ctx.auth.clone());
             }
             if let Some(tx) = updates.as_ref().and_then(|u| u.sender()) {
-                self.watch_tasks(tx, task_ids, id.clone());
+                self.watch_tasks(tx, task_ids, id.clone(), ctx.auth.clone());
             }
         }
         let ack = json!({

@@ -32,6 +32,7 @@ mod spent;
 mod streams;
 mod subscribe;
 mod task_listen;
+mod task_run;
 mod tasks;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};

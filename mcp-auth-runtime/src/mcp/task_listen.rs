@@ -8,17 +8,20 @@
 //! watch ends with the stream, or once every task is over or gone.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::reply::{Reply, error};
+use super::reply::{Reply, error, forbidden};
 use super::tasks::{Tasks, declares_tasks};
 use super::{Dispatcher, RequestCtx};
+use crate::auth::AuthInfo;
 use crate::jsonrpc::{Request, code};
 use crate::protocol::meta;
+use crate::scope::ScopePolicy;
 
 impl Dispatcher {
     /// The task ids a `subscriptions/listen` asks to follow that the caller owns, sorted;
@@ -59,11 +62,21 @@ impl Dispatcher {
         }
         let mut owned = Vec::new();
         for id in ids {
-            match self.owned_task(id, &ctx.auth).await {
-                Ok(Some(_)) if !owned.iter().any(|o| o == id) => owned.push(id.to_owned()),
-                Ok(_) => {}
+            let record = match self.owned_task(id, &ctx.auth).await {
+                Ok(Some(record)) if !owned.iter().any(|o| o == id) => record,
+                Ok(_) => continue,
                 Err(err) => return Err(super::tasks::unavailable(request, &err)),
+            };
+            // A task whose tool is gone is answered by nothing, as `tasks/get` answers it.
+            let Some(tool) = self.registry.get(&record.tool) else {
+                continue;
+            };
+            // The stream carries what `tasks/get` shows, so it needs what `tasks/get` needs:
+            // the owner's token with its scopes cut gets the step-up challenge, not the result.
+            if let Err(err) = self.may_see(tool, &record, &ctx.auth) {
+                return Err(forbidden(request, tool.name(), &ctx.auth, err));
             }
+            owned.push(id.to_owned());
         }
         owned.sort();
         Ok(owned)
@@ -71,20 +84,39 @@ impl Dispatcher {
 
     /// Sends `notifications/tasks` for `ids` on the stream of `tx` (subscription `id`) as
     /// their records change, starting with their state now.
-    pub(super) fn watch_tasks(&self, tx: mpsc::Sender<Bytes>, ids: Vec<String>, id: Value) {
-        let tasks = self.tasks.clone();
-        let server_info = self.server_info.clone();
-        tokio::spawn(watch(tasks, tx, ids, id, server_info));
+    pub(super) fn watch_tasks(
+        &self,
+        tx: mpsc::Sender<Bytes>,
+        ids: Vec<String>,
+        id: Value,
+        auth: Arc<AuthInfo>,
+    ) {
+        let watcher = Watcher {
+            tasks: self.tasks.clone(),
+            server_info: self.server_info.clone(),
+            scopes: self.scopes.clone(),
+            auth,
+        };
+        tokio::spawn(watch(watcher, tx, ids, id));
     }
 }
 
-async fn watch(
+/// What a stream's watch of tasks needs besides the ids: the store, and the stream's caller
+/// and scope policy, which every change is held to.
+struct Watcher {
     tasks: Tasks,
-    tx: mpsc::Sender<Bytes>,
-    ids: Vec<String>,
-    subscription: Value,
     server_info: Value,
-) {
+    scopes: ScopePolicy,
+    auth: Arc<AuthInfo>,
+}
+
+async fn watch(watcher: Watcher, tx: mpsc::Sender<Bytes>, ids: Vec<String>, subscription: Value) {
+    let Watcher {
+        tasks,
+        server_info,
+        scopes,
+        auth,
+    } = watcher;
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut live = ids;
     let poll = tasks
@@ -104,6 +136,13 @@ async fn watch(
                     continue;
                 }
             };
+            // A later run may have passed a check the stream's token would not (the body's
+            // `require_scopes` with the creator's token): the task is then followed no more,
+            // and `tasks/get` answers the challenge.
+            let required: Vec<&str> = record.scopes.iter().map(String::as_str).collect();
+            if scopes.require(&auth, &required).is_err() {
+                continue;
+            }
             if seen.get(&id) != Some(&record.version) {
                 seen.insert(id.clone(), record.version);
                 let mut params = record.detailed();

@@ -10,30 +10,31 @@
 //! call itself did; cancelling one's own task needs no scope.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use futures_util::future::{AbortHandle, Abortable};
+use futures_util::future::{AbortHandle, AbortRegistration};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::events::CallOutcome;
 use super::reply::{Reply, error, forbidden, respond};
+use super::task_run::{Heard, Ran, Run, settle, spawn_run};
 use super::{Dispatcher, Era, RequestCtx};
-use crate::authorize::refusal_result;
+use crate::auth::AuthInfo;
+use crate::authorize::Passed;
 use crate::context::CallContext;
 use crate::error::ToolError;
-use crate::input::{Answer, InputRequest, question_digest};
+use crate::input::Answer;
 use crate::jsonrpc::{ErrorResponse, Request, code};
 use crate::peer::{Channel, ClientSupport, Peer};
 use crate::protocol::meta;
 use crate::result::CallToolResult;
 use crate::task::{
-    EXTENSION, Pending, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, now_ms,
+    EXTENSION, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, holder_of, now_ms,
     owner_of,
 };
-use crate::tool::{BoxFuture, ToolDef};
+use crate::tool::ToolDef;
 
 /// The tasks of one server: where they are kept, their limits, and the runs of this process
 /// that `tasks/cancel` can stop.
@@ -52,13 +53,34 @@ impl Tasks {
             running: Arc::default(),
         }
     }
+
+    /// A place for a run of task `id` in this process, where `tasks/cancel` finds it; `None`
+    /// when a run of the task holds one already, `Full` when the process holds `max_tasks`
+    /// runs, whatever the store holds (with Redis the store counts every replica's tasks, not
+    /// this process's futures).
+    fn place(&self, id: &str) -> Result<Option<AbortRegistration>, StoreError> {
+        let mut running = lock(&self.running);
+        if running.contains_key(id) {
+            return Ok(None);
+        }
+        let max = self.limits.max_tasks;
+        if running.len() >= max {
+            tracing::warn!(max, "task refused: this process runs its maximum of tasks");
+            return Err(StoreError::Full(max));
+        }
+        let (abort, registration) = AbortHandle::new_pair();
+        running.insert(id.to_owned(), abort);
+        Ok(Some(registration))
+    }
+
+    /// Gives back the place of task `id`'s run, over or never started.
+    pub(super) fn release(&self, id: &str) {
+        lock(&self.running).remove(id);
+    }
 }
 
 /// Bytes of randomness in a task id: 192 bits, 32 base64url characters.
 const ID_BYTES: usize = 24;
-
-/// How often a run checks whether its task was cancelled through another replica.
-const CANCEL_POLL: Duration = Duration::from_secs(1);
 
 /// Whether the request's `_meta` declares the tasks extension among the client capabilities.
 pub(super) fn declares_tasks(request: &Request) -> bool {
@@ -140,16 +162,30 @@ impl Dispatcher {
         capabilities: Value,
     ) -> Started {
         let auth = call.auth.clone();
+        let passed = Passed::default();
+        let call = call.recording(passed.clone());
         let mut run = (tool.handler())(call, arguments.clone());
         if let Some(outcome) = (&mut run).now_or_never() {
             return Started::Finished(outcome);
         }
+        // The guard has run by now: the conditional scopes whose `when` held are recorded.
+        let mut scopes = passed.scopes();
+        scopes.extend(tool.scopes().iter().map(|s| (*s).to_owned()));
         let now = now_ms();
         let limits = self.tasks.limits;
+        let id = crate::random::token(ID_BYTES);
+        // Refused before it is stored: the run is dropped, and no record is left behind.
+        let registration = match self.tasks.place(&id) {
+            Ok(Some(registration)) => registration,
+            Ok(None) => return Started::Task(unavailable(request, &StoreError::Collision)),
+            Err(err) => return Started::Task(unavailable(request, &err)),
+        };
         let record = Record {
-            id: crate::random::token(ID_BYTES),
+            id,
             owner: owner_of(&auth.principal()),
+            holder: holder_of(&auth.principal()),
             tool: tool.name().to_owned(),
+            scopes,
             arguments,
             capabilities,
             status: Status::Working,
@@ -166,9 +202,17 @@ impl Dispatcher {
             version: 0,
         };
         if let Err(err) = self.tasks.store.insert(&record).await {
+            self.tasks.release(&record.id);
             return Started::Task(unavailable(request, &err));
         }
         tracing::info!(tool = tool.name(), subject = auth.subject(), "task created");
+        let run = Run {
+            future: run,
+            registration,
+            passed,
+            heard: self.heard(tool, &auth, &record),
+            token_expires: self.token_expires(&auth),
+        };
         spawn_run(self.tasks.clone(), record.id.clone(), run);
         Started::Task(respond(request, &self.modern(record.created())))
     }
@@ -212,7 +256,7 @@ impl Dispatcher {
             let Some(tool) = tool else {
                 return not_found(request);
             };
-            if let Err(err) = self.scopes.require(&ctx.auth, tool.scopes()) {
+            if let Err(err) = self.may_see(tool, &record, &ctx.auth) {
                 return forbidden(request, tool.name(), &ctx.auth, err);
             }
         }
@@ -231,7 +275,7 @@ impl Dispatcher {
     pub(super) async fn owned_task(
         &self,
         id: &str,
-        auth: &crate::auth::AuthInfo,
+        auth: &AuthInfo,
     ) -> Result<Option<Record>, StoreError> {
         // Ids are ours: anything else is not looked up.
         if id.len() != ID_BYTES * 4 / 3
@@ -248,6 +292,24 @@ impl Dispatcher {
             .get(id)
             .await?
             .filter(|record| record.owner == owner))
+    }
+
+    /// Whether `auth` may see what `record`, a task of `tool`, holds (its result, error or
+    /// requests for input): only with the scopes calling the tool needed, as `tasks/get`,
+    /// `tasks/update` and a `subscriptions/listen` following the task require.
+    pub(super) fn may_see(
+        &self,
+        tool: &ToolDef,
+        record: &Record,
+        auth: &AuthInfo,
+    ) -> Result<(), ToolError> {
+        let mut required: Vec<&str> = tool.scopes().to_vec();
+        for scope in &record.scopes {
+            if !required.contains(&scope.as_str()) {
+                required.push(scope);
+            }
+        }
+        self.scopes.require(auth, &required)
     }
 
     /// `tasks/cancel`: a task not yet over becomes `cancelled`, and its run here stops; the
@@ -300,6 +362,27 @@ impl Dispatcher {
                 );
             }
         };
+        // Answers that would resume the run make it a call again: it counts against the
+        // caller's rate limit for the tool, checked before they are filed so that a refusal
+        // (`429`) leaves the task waiting for them.
+        let resumes = record.status == Status::InputRequired
+            && record.pending.keys().all(|key| responses.contains_key(key));
+        if resumes && let Err(limited) = self.rate_limit(request, tool, &ctx.auth).await {
+            if let Some(heard) = self.heard(tool, &ctx.auth, &record) {
+                heard.report(CallOutcome::RateLimited);
+            }
+            return limited;
+        }
+        // A run resumed here takes a place among this process's runs, taken before the
+        // answers are filed so that a refusal leaves the task waiting for them too.
+        let registration = if record.status == Status::InputRequired {
+            match self.tasks.place(&record.id) {
+                Ok(registration) => registration,
+                Err(err) => return unavailable(request, &err),
+            }
+        } else {
+            None
+        };
         let mut resumed = false;
         let updated = self
             .tasks
@@ -331,19 +414,49 @@ impl Dispatcher {
             })
             .await;
         let record = match updated {
-            Ok(Some(record)) => record,
-            Ok(None) => return not_found(request),
-            Err(err) => return unavailable(request, &err),
+            Ok(Some(record)) if resumed => record,
+            other => {
+                if registration.is_some() {
+                    self.tasks.release(&record.id);
+                }
+                return match other {
+                    Ok(Some(_)) => respond(request, &self.modern(json!({}))),
+                    Ok(None) => not_found(request),
+                    Err(err) => unavailable(request, &err),
+                };
+            }
         };
-        if resumed {
-            self.resume(tool, ctx, &record);
+        match registration {
+            Some(registration) => self.resume(tool, ctx, &record, registration),
+            // Resumed by answers that arrived with a record changed since it was read: its
+            // place is taken now.
+            None => match self.tasks.place(&record.id) {
+                Ok(Some(registration)) => self.resume(tool, ctx, &record, registration),
+                // A run of the task holds the place already: that run settles the task.
+                Ok(None) => {}
+                Err(err) => {
+                    settle(
+                        &self.tasks,
+                        &record.id,
+                        Ran::Refused(err),
+                        &Passed::default(),
+                    )
+                    .await;
+                }
+            },
         }
         respond(request, &self.modern(json!({})))
     }
 
     /// Runs the tool of a task again with the answers gathered so far, as a retried
     /// 2026-07-28 call runs.
-    fn resume(&self, tool: &ToolDef, ctx: &RequestCtx, record: &Record) {
+    fn resume(
+        &self,
+        tool: &ToolDef,
+        ctx: &RequestCtx,
+        record: &Record,
+        registration: AbortRegistration,
+    ) {
         let peer = Peer::new(
             None,
             None,
@@ -356,9 +469,37 @@ impl Dispatcher {
             },
             self.call_timeout,
         );
-        let call = self.call_context(tool, ctx.auth.clone(), peer);
-        let run = (tool.handler())(call, record.arguments.clone());
+        let passed = Passed::default();
+        let call = self
+            .call_context(tool, ctx.auth.clone(), peer)
+            .recording(passed.clone());
+        let run = Run {
+            future: (tool.handler())(call, record.arguments.clone()),
+            registration,
+            passed,
+            heard: self.heard(tool, &ctx.auth, record),
+            token_expires: self.token_expires(&ctx.auth),
+        };
         spawn_run(self.tasks.clone(), record.id.clone(), run);
+    }
+
+    /// When a run under `auth` is stopped for its token's expiry, unless the server lets tasks
+    /// outlive tokens.
+    fn token_expires(&self, auth: &AuthInfo) -> Option<tokio::time::Instant> {
+        if self.tasks.limits.outlive_tokens {
+            return None;
+        }
+        super::deadline_of(auth)
+    }
+
+    /// What the `on_call` hook will hear of a run of `tool` for `record` under `auth`.
+    fn heard(&self, tool: &ToolDef, auth: &Arc<AuthInfo>, record: &Record) -> Option<Heard> {
+        self.observer.as_ref().map(|observer| Heard {
+            observer: observer.clone(),
+            name: tool.name(),
+            auth: auth.clone(),
+            arguments: record.arguments.clone(),
+        })
     }
 }
 
@@ -395,196 +536,4 @@ pub(super) fn unavailable(request: &Request, err: &StoreError) -> Reply {
         code::INTERNAL_ERROR,
         "tasks are unavailable now; retry shortly",
     )
-}
-
-/// Runs a task's tool to its end in the background, then records the outcome. The run stops
-/// early when the task is cancelled (here, through the abort handle; on another replica,
-/// seen in the store) or expires.
-fn spawn_run(tasks: Tasks, id: String, run: BoxFuture) {
-    let (abort, registration) = AbortHandle::new_pair();
-    lock(&tasks.running).insert(id.clone(), abort);
-    tokio::spawn(async move {
-        let ttl = tasks.limits.ttl;
-        let run = Abortable::new(AssertUnwindSafe(run).catch_unwind(), registration);
-        let watch = watch_cancel(&tasks.store, &id);
-        let outcome = tokio::select! {
-            outcome = tokio::time::timeout(ttl, run) => match outcome {
-                Ok(Ok(Ok(outcome))) => Some(Ran::Returned(outcome)),
-                Ok(Ok(Err(_panic))) => Some(Ran::Panicked),
-                Ok(Err(_aborted)) => None,
-                Err(_elapsed) => Some(Ran::Expired),
-            },
-            () = watch => None,
-        };
-        lock(&tasks.running).remove(&id);
-        if let Some(outcome) = outcome {
-            settle(&tasks, &id, outcome).await;
-        }
-    });
-}
-
-/// Resolves once the task is over or gone in the store (cancelled through another replica).
-async fn watch_cancel(store: &TaskStore, id: &str) {
-    loop {
-        tokio::time::sleep(CANCEL_POLL).await;
-        match store.get(id).await {
-            Ok(Some(record)) if !record.status.is_terminal() => {}
-            Ok(_) => return,
-            // Unreachable store: keep running; the outcome is recorded if it comes back.
-            Err(_) => {}
-        }
-    }
-}
-
-/// How a task's run ended.
-enum Ran {
-    Returned(Result<CallToolResult, ToolError>),
-    Panicked,
-    Expired,
-}
-
-/// Records a run's outcome, unless the task was cancelled meanwhile.
-async fn settle(tasks: &Tasks, id: &str, outcome: Ran) {
-    let limits = tasks.limits;
-    let change = Change::of(outcome, limits.max_result_bytes);
-    let settled = tasks
-        .store
-        .update(id, |record| {
-            if record.status != Status::Working {
-                return false;
-            }
-            change.apply(record);
-            true
-        })
-        .await;
-    if let Err(err) = settled {
-        tracing::error!(error = %err, "a task's outcome could not be recorded");
-    }
-}
-
-/// What a run's outcome does to its task.
-enum Change {
-    Completed(Value),
-    Failed { error: Value, message: String },
-    Input(InputRequest),
-}
-
-impl Change {
-    fn of(outcome: Ran, max_result_bytes: usize) -> Change {
-        let result = match outcome {
-            Ran::Panicked => {
-                tracing::error!("a task's tool panicked");
-                return Change::failed(code::INTERNAL_ERROR, "internal error: the tool failed");
-            }
-            Ran::Expired => {
-                return Change::failed(
-                    code::INTERNAL_ERROR,
-                    "the tool did not finish within the task's time to live",
-                );
-            }
-            Ran::Returned(Ok(result)) => result,
-            Ran::Returned(Err(ToolError::InputRequired(input))) => return Change::Input(*input),
-            Ran::Returned(Err(ToolError::InvalidInputResponse(message))) => {
-                return Change::failed(code::INVALID_PARAMS, &format!("invalid params: {message}"));
-            }
-            Ran::Returned(Err(ToolError::MissingClientCapability(capability))) => {
-                return Change::Failed {
-                    error: json!({
-                        "code": code::MISSING_CLIENT_CAPABILITY,
-                        "message": format!("the tool needs the client capability `{capability}`"),
-                        "data": { "requiredCapabilities": { capability: {} } },
-                    }),
-                    message: format!("the client lacks the capability `{capability}`"),
-                };
-            }
-            Ran::Returned(Err(ToolError::InsufficientScope { required, missing })) => {
-                refusal_result(&required, &missing)
-            }
-            Ran::Returned(Err(ToolError::Internal(cause))) => {
-                tracing::error!(error = %cause, "a task's tool failed");
-                CallToolResult::error("internal error")
-            }
-            Ran::Returned(Err(err)) => CallToolResult::error(err.to_string()),
-        };
-        let value = serde_json::to_value(&result).unwrap_or_default();
-        // The serialized size, counted without keeping a second copy.
-        let mut counter = Counter(0);
-        let _ = serde_json::to_writer(&mut counter, &value);
-        if counter.0 > max_result_bytes {
-            tracing::warn!(
-                bytes = counter.0,
-                max = max_result_bytes,
-                "a task's result is over the size kept"
-            );
-            return Change::failed(
-                code::INTERNAL_ERROR,
-                &format!(
-                    "the tool's result ({} bytes) is larger than the {max_result_bytes} bytes a \
-                     task keeps",
-                    counter.0
-                ),
-            );
-        }
-        Change::Completed(value)
-    }
-
-    fn failed(code: i32, message: &str) -> Change {
-        Change::Failed {
-            error: json!({ "code": code, "message": message }),
-            message: message.to_owned(),
-        }
-    }
-
-    fn apply(&self, record: &mut Record) {
-        match self {
-            Change::Completed(result) => {
-                record.status = Status::Completed;
-                record.result = Some(result.clone());
-            }
-            Change::Failed { error, message } => {
-                record.status = Status::Failed;
-                record.status_message = Some(message.clone());
-                record.error = Some(error.clone());
-            }
-            Change::Input(input) => {
-                record.pending.clear();
-                for question in &input.questions {
-                    // The author's key, unless this task surfaced it before: then suffixed,
-                    // as a key names one request over a task's life (SEP-2663).
-                    let mut key = question.key.clone();
-                    let mut n = 0;
-                    while !record.issued.insert(key.clone()) {
-                        n += 1;
-                        key = format!("{}.{n}", question.key);
-                    }
-                    let method = question.kind.method();
-                    record.pending.insert(
-                        key,
-                        Pending {
-                            run_key: question.key.clone(),
-                            question: question_digest(method, &question.params),
-                            request: json!({ "method": method, "params": question.params }),
-                        },
-                    );
-                }
-                record.answers = input.answered.clone();
-                record.status = Status::InputRequired;
-                record.status_message = Some("waiting for the client's input".into());
-            }
-        }
-    }
-}
-
-/// Counts the bytes written to it.
-struct Counter(usize);
-
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -39,16 +39,39 @@ impl McpServerBuilder {
         self
     }
 
-    /// The most live tasks kept in this process (without Redis); 10,000 by default. A task-
-    /// capable call beyond it is refused with `503` until some expire.
+    /// The most live tasks kept, in this process or, with Redis, by all replicas together;
+    /// also the most task runs this process holds at once. 10,000 by default. A task-capable
+    /// call beyond either is refused with `503` until some expire or finish.
     pub fn max_tasks(mut self, max: usize) -> Self {
         self.tasks.max_tasks = max;
         self
     }
 
-    /// The most live (unexpired) tasks of one principal, with or without Redis; 100 by
-    /// default. A task-capable call beyond it is refused with `429` until one of the
-    /// caller's tasks expires: one caller cannot fill the store for everyone.
+    /// Lets a task's run go on past the expiry of the token it acts under (the creating
+    /// call's, or the `tasks/update`'s that resumed it), up to the task's time to live.
+    ///
+    /// By default a run is stopped when that token expires, and its task fails with an error
+    /// that says so: the caller's authority ends with its token, and so does the work done
+    /// with it (a revoked user's export does not run on for the task's hour). Opt in when
+    /// tools take longer than your tokens live, and the access the token granted may outlast
+    /// it; reading the result still needs a live token with the call's scopes.
+    ///
+    /// ```
+    /// use mcp_auth_runtime::McpServer;
+    ///
+    /// let builder = McpServer::builder("exports", "1.0.0").tasks_outlive_tokens();
+    /// # let _ = builder;
+    /// ```
+    pub fn tasks_outlive_tokens(mut self) -> Self {
+        self.tasks.outlive_tokens = true;
+        self
+    }
+
+    /// The most live (unexpired) tasks of one user, with or without Redis; 100 by default. A
+    /// task-capable call beyond it is refused with `429` until one of the caller's tasks
+    /// expires: one caller cannot fill the store for everyone. A user is counted by issuer,
+    /// subject and tenant, whatever its OAuth client, so that registering clients (dynamic
+    /// client registration) does not multiply the allowance.
     pub fn max_tasks_per_principal(mut self, max: usize) -> Self {
         self.tasks.max_per_principal = max;
         self
@@ -63,6 +86,7 @@ pub(super) fn tasks(redis: Option<&SharedSessions>, limits: TaskLimits) -> Tasks
         let store = crate::task::RedisTasks::new(
             redis.connection(),
             redis.prefix(),
+            limits.max_tasks,
             limits.max_per_principal,
         );
         return Tasks::new(TaskStore::Redis(store), limits);

@@ -36,7 +36,7 @@ impl MemoryTasks {
         let now = now_ms();
         let owned = records
             .values()
-            .filter(|r| r.owner == record.owner && r.expires_ms() > now)
+            .filter(|r| r.holder == record.holder && r.expires_ms() > now)
             .count();
         if owned >= self.per_principal {
             return Err(StoreError::PrincipalFull(self.per_principal));
@@ -79,7 +79,9 @@ mod tests {
         Record {
             id: id.into(),
             owner: owner.into(),
+            holder: owner.into(),
             tool: "t".into(),
+            scopes: Default::default(),
             arguments: None,
             capabilities: serde_json::json!({}),
             status: Status::Working,

@@ -15,7 +15,7 @@ mod store;
 
 pub(crate) use clock::{iso8601, now_ms};
 pub(crate) use memory::MemoryTasks;
-pub(crate) use record::{Pending, Record, Status, owner_of};
+pub(crate) use record::{Pending, Record, Status, holder_of, owner_of};
 #[cfg(feature = "redis")]
 pub(crate) use redis::RedisTasks;
 pub(crate) use store::{StoreError, TaskStore};
@@ -54,11 +54,14 @@ pub(crate) struct TaskLimits {
     pub(crate) max_result_bytes: usize,
     /// What `pollIntervalMs` suggests.
     pub(crate) poll_interval: Duration,
-    /// The most live tasks in this process's memory (not used with Redis, which has its own
-    /// memory policy).
+    /// The most live tasks kept (in this process's memory, or in Redis across replicas), and
+    /// the most task runs this process holds at once.
     pub(crate) max_tasks: usize,
-    /// The most live tasks of one principal, so that one caller cannot take every place.
+    /// The most live tasks of one user (issuer, subject and tenant, whatever its client), so
+    /// that one caller cannot take every place.
     pub(crate) max_per_principal: usize,
+    /// Whether a run goes on past the expiry of the token it acts under (opt-in).
+    pub(crate) outlive_tokens: bool,
 }
 
 impl TaskLimits {
@@ -84,6 +87,7 @@ impl Default for TaskLimits {
             poll_interval: Self::DEFAULT_POLL_INTERVAL,
             max_tasks: Self::DEFAULT_MAX_TASKS,
             max_per_principal: Self::DEFAULT_MAX_PER_PRINCIPAL,
+            outlive_tokens: false,
         }
     }
 }

@@ -45,7 +45,14 @@ pub(crate) struct Pending {
 pub(crate) struct Record {
     pub(crate) id: String,
     pub(crate) owner: String,
+    /// Whose allowance of live tasks the task takes a place of: a digest of the owner
+    /// without its OAuth client (see [`holder_of`]).
+    pub(crate) holder: String,
     pub(crate) tool: String,
+    /// The scopes calling the tool needed: its static scopes and every scope a check of its
+    /// runs passed (the conditional ones whose `when` held, those its body required). Reading
+    /// or driving the task needs them all.
+    pub(crate) scopes: BTreeSet<String>,
     /// The call's arguments, for the runs after a round of input.
     pub(crate) arguments: Option<Map<String, Value>>,
     /// The client capabilities declared when it created the task: what the runs after a
@@ -76,6 +83,22 @@ pub(crate) fn owner_of(principal: &Principal<'_>) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The digest of whom a principal's tasks are counted against: its issuer, subject and
+/// tenant, without the OAuth client, so that a user who registers clients one after another
+/// (dynamic client registration) has one allowance, not one per client. A principal without a
+/// subject (a client acting for itself) is its client.
+pub(crate) fn holder_of(principal: &Principal<'_>) -> String {
+    let holder = Principal {
+        client: principal
+            .subject
+            .is_none()
+            .then_some(principal.client)
+            .flatten(),
+        ..*principal
+    };
+    owner_of(&holder)
 }
 
 impl Record {

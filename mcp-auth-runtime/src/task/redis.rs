@@ -23,17 +23,22 @@ redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 return 1
 ";
 
-/// Stores a new task (`KEYS[1]`, `ARGV[1]`, expiring at `ARGV[2]`) unless its owner already
-/// has `ARGV[4]` live tasks, counted in the owner's set (`KEYS[2]`: task ids scored by their
-/// expiry, entries past `ARGV[3]`, now, dropped first). `-1` when the owner is at the limit,
-/// `0` when the id exists, `1` when stored.
+/// Stores a new task (`KEYS[1]`, `ARGV[1]`, expiring at `ARGV[2]`) unless its holder already
+/// has `ARGV[4]` live tasks, or all replicas together `ARGV[6]`: counted in the holder's set
+/// (`KEYS[2]`) and the set of all (`KEYS[3]`), task ids scored by their expiry, entries past
+/// `ARGV[3]`, now, dropped first. `-2` when all places are taken, `-1` when the holder is at
+/// its limit, `0` when the id exists, `1` when stored.
 const INSERT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then return -2 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
+for i = 2, 3 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5])
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[i], last[2])
+end
 return 1
 ";
 
@@ -41,6 +46,7 @@ return 1
 pub(crate) struct RedisTasks {
     connection: ConnectionManager,
     prefix: Arc<str>,
+    capacity: usize,
     per_principal: usize,
     insert: Script,
     replace: Script,
@@ -64,11 +70,13 @@ impl RedisTasks {
     pub(crate) fn new(
         connection: ConnectionManager,
         prefix: Arc<str>,
+        capacity: usize,
         per_principal: usize,
     ) -> RedisTasks {
         RedisTasks {
             connection,
             prefix,
+            capacity,
             per_principal,
             insert: Script::new(INSERT),
             replace: Script::new(REPLACE),
@@ -82,18 +90,21 @@ impl RedisTasks {
     pub(super) async fn insert(&self, record: &Record) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(unavailable)?;
         let mut invocation = self.insert.key(self.key(&record.id));
-        // The owner's set is named by the owner digest: no subject in clear in Redis.
+        // The holder's set is named by the holder digest: no subject in clear in Redis.
         invocation
-            .key(format!("{}:tasks-of:{}", self.prefix, record.owner))
+            .key(format!("{}:tasks-of:{}", self.prefix, record.holder))
+            .key(format!("{}:tasks-all", self.prefix))
             .arg(json)
             .arg(record.expires_ms())
             .arg(super::now_ms())
             .arg(self.per_principal)
-            .arg(&record.id);
+            .arg(&record.id)
+            .arg(self.capacity);
         let mut connection = self.connection.clone();
         match tokio::time::timeout(TIMEOUT, invocation.invoke_async::<i64>(&mut connection)).await {
             Ok(Ok(1)) => Ok(()),
             Ok(Ok(-1)) => Err(StoreError::PrincipalFull(self.per_principal)),
+            Ok(Ok(-2)) => Err(StoreError::Full(self.capacity)),
             // 192 random bits do not collide: a clash means a broken generator, so refuse.
             Ok(Ok(_)) => Err(unavailable("a task id was issued twice")),
             Ok(Err(err)) => Err(unavailable(err)),

@@ -7,12 +7,16 @@ use super::{MemoryTasks, Record};
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum StoreError {
-    /// This process holds as many live tasks as it may.
-    #[error("{0} live tasks are kept, the maximum")]
+    /// The store holds as many live tasks as it may, or this process runs as many.
+    #[error("{0} live tasks are kept or running, the maximum")]
     Full(usize),
     /// The principal holds as many live tasks as one may.
     #[error("the caller has {0} live tasks, the maximum")]
     PrincipalFull(usize),
+    /// A task id was issued twice: 192 random bits do not collide, so the generator is
+    /// broken.
+    #[error("a task id was issued twice")]
+    Collision,
     /// The shared store did not answer.
     #[error("the task store is unavailable: {0}")]
     Unavailable(String),

@@ -10,7 +10,9 @@ use serde_json::json;
 #[path = "../task_fixture/mod.rs"]
 mod fixture;
 
-use fixture::{Fx, TASKS, assert_capped_per_principal, assert_not_found};
+use fixture::{
+    Fx, TASKS, assert_capped_per_principal, assert_not_found, create_from_fresh_clients,
+};
 use mcp_auth_test_support::EventReader;
 
 #[tokio::test]
@@ -252,4 +254,201 @@ async fn a_listen_stream_follows_the_callers_own_tasks_only() {
 async fn one_principal_cannot_take_every_place() {
     let fx = Fx::start(|b| b.max_tasks_per_principal(3)).await;
     assert_capped_per_principal(&fx, 3).await;
+}
+
+#[tokio::test]
+async fn a_listen_stream_needs_the_tools_scopes_to_see_a_task() {
+    let fx = Fx::start(|b| b.task_poll_interval(Duration::from_millis(100))).await;
+    let id = fx
+        .create(&fx.token("ann"), "crunch", json!({ "ms": 50 }))
+        .await;
+    // The same principal, its scopes since cut: `tasks/get` refuses it...
+    let cut = fx.tokens.of("ann", "other:scope", 300);
+    let (status, body) = fx.task(&cut, "get", &id).await;
+    assert_eq!(status, 403, "{body}");
+    // ...and a listen stream must not hand it the result either: the same challenge.
+    let response = fx.listen(&cut, true, json!([id])).await;
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32003, "{body}");
+    // The owner's full token still follows it.
+    let response = fx.listen(&fx.token("ann"), true, json!([id])).await;
+    assert_eq!(response.status(), 200);
+    let ack = EventReader::new(response).next_soon().await;
+    assert_eq!(
+        ack["params"]["notifications"]["taskIds"],
+        json!([id]),
+        "{ack}"
+    );
+}
+
+#[tokio::test]
+async fn reading_a_task_needs_the_conditional_scopes_its_call_needed() {
+    let fx = Fx::start(|b| b).await;
+    let admin = fx.tokens.of("ann", "t:use t:admin", 300);
+    let id = fx.create(&admin, "report", json!({ "all": true })).await;
+    let done = fx.settled(&admin, &id).await;
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        "every tenant's figures"
+    );
+    // The call itself is refused to a token without `t:admin`...
+    let plain = fx.token("ann");
+    let call = json!({ "name": "report", "arguments": { "all": true } });
+    let (status, body) = fx.send(&plain, true, "tools/call", call).await;
+    assert_eq!(status, 403, "{body}");
+    // ...so must the result it produced be.
+    let (status, body) = fx.task(&plain, "get", &id).await;
+    assert_eq!(
+        status, 403,
+        "the admin-only result is read without t:admin: {body}"
+    );
+}
+
+#[tokio::test]
+async fn reading_a_task_needs_the_scopes_its_body_required() {
+    let fx = Fx::start(|b| b.task_poll_interval(Duration::from_millis(100))).await;
+    let admin = fx.tokens.of("ann", "t:use t:admin", 300);
+    let plain = fx.token("ann");
+    let id = fx.create(&admin, "purge", json!({})).await;
+    // A stream of the owner's `t:use` token, opened before the body checked `t:admin` (or
+    // refused, if the run was quicker)...
+    let response = fx.listen(&plain, true, json!([id])).await;
+    let streamed = (response.status() == 200).then(|| EventReader::new(response));
+    let done = fx.settled(&admin, &id).await;
+    assert_eq!(done["result"]["content"][0]["text"], "purged");
+    // ...never carries the result that check guarded,
+    if let Some(mut events) = streamed {
+        let leaked = tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                match events.next().await {
+                    Some(note) if note["params"].get("result").is_some() => return note,
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
+        assert!(leaked.is_err(), "the stream carried {leaked:?}");
+    }
+    // and `tasks/get` answers the challenge.
+    let (status, body) = fx.task(&plain, "get", &id).await;
+    assert_eq!(status, 403, "{body}");
+    // A task whose condition did not hold needs the static scopes only.
+    let mine = fx.create(&plain, "report", json!({ "all": false })).await;
+    let done = fx.settled(&plain, &mine).await;
+    assert_eq!(done["result"]["content"][0]["text"], "your figures");
+}
+
+#[tokio::test]
+async fn one_user_has_one_allowance_whatever_its_client_and_runs_are_capped() {
+    let fx = Fx::start(|b| b.max_tasks(3).max_tasks_per_principal(2)).await;
+    assert_eq!(create_from_fresh_clients(&fx, "ann", 5, 2).await, 2);
+    // The third place in all, then none: for the store, and for this process's runs.
+    fx.create(&fx.token("bob"), "forever", json!({})).await;
+    let call = json!({ "name": "forever", "arguments": {} });
+    let (status, body) = fx.send(&fx.token("cid"), true, "tools/call", call).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.get("result").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn a_resumed_run_is_rate_limited_and_observed_as_a_retry_is() {
+    use std::sync::{Arc, Mutex};
+
+    use mcp_auth_runtime::CallOutcome;
+    use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
+
+    let seen: Arc<Mutex<Vec<CallOutcome>>> = Arc::default();
+    let record = seen.clone();
+    let fx = Fx::start(move |b| {
+        b.on_call(move |event| record.lock().unwrap().push(event.outcome))
+            .rate_limits(RateLimits::local().tool("approve", Quota::per_minute(3)))
+    })
+    .await;
+    let owner = fx.token("ann");
+    let accept = json!({ "action": "accept", "content": { "ok": true } });
+    // Calls one and two of the minute: the task, then its resumed run.
+    let id = fx.create(&owner, "approve", json!({})).await;
+    let key = asked_key(&fx.settled(&owner, &id).await);
+    let update = json!({ "taskId": id, "inputResponses": { key: accept.clone() } });
+    let (status, ack) = fx.send(&owner, true, "tasks/update", update).await;
+    assert_eq!(status, 200, "{ack}");
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["result"]["content"][0]["text"], "approved: Accept");
+    // The hook heard the task created, and how each run ended (before the task shows it).
+    let heard = || seen.lock().unwrap().clone();
+    use CallOutcome::*;
+    assert_eq!(heard(), [TaskCreated, InputRequired, Completed]);
+    // Call three: another task. Resuming it would be a fourth call in the minute.
+    let id = fx.create(&owner, "approve", json!({})).await;
+    let key = asked_key(&fx.settled(&owner, &id).await);
+    let update = json!({ "taskId": id, "inputResponses": { key: accept } });
+    let (status, body) = fx.send(&owner, true, "tasks/update", update).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], -32005, "{body}");
+    // The answer was not filed: the task still waits for it.
+    let waiting = fx.settled(&owner, &id).await;
+    assert_eq!(waiting["status"], "input_required", "{waiting}");
+    assert_eq!(heard().last(), Some(&RateLimited));
+}
+
+/// The key of the one request for input an `input_required` task shows.
+fn asked_key(task: &serde_json::Value) -> String {
+    assert_eq!(task["status"], "input_required", "{task}");
+    let requests = task["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1, "{task}");
+    requests.keys().next().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_scope_refusal_in_the_body_fails_the_task_with_the_challenge() {
+    let fx = Fx::start(|b| b).await;
+    let plain = fx.token("ann");
+    let call = json!({ "name": "purge", "arguments": {} });
+    // Without the extension: the step-up challenge, as the README promises while nothing
+    // has been sent.
+    let (status, body) = fx.send(&plain, false, "tools/call", call.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    // With it the call is a task by the time the body refuses: the task fails with the same
+    // error, scopes named, and no result.
+    let id = fx.create(&plain, "purge", json!({})).await;
+    let failed = fx.settled(&plain, &id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed.get("result").is_none(), "{failed}");
+    assert_eq!(failed["error"]["code"], -32003, "{failed}");
+    assert_eq!(
+        failed["error"]["data"]["requiredScopes"],
+        json!(["t:use", "t:admin"]),
+        "{failed}"
+    );
+    assert_eq!(failed["error"]["data"]["missingScopes"], json!(["t:admin"]));
+    // Stepped up, the call goes through.
+    let admin = fx.tokens.of("ann", "t:use t:admin", 300);
+    let id = fx.create(&admin, "purge", json!({})).await;
+    let done = fx.settled(&admin, &id).await;
+    assert_eq!(done["result"]["content"][0]["text"], "purged", "{done}");
+}
+
+#[tokio::test]
+async fn a_run_stops_when_its_token_expires_unless_tasks_outlive_tokens() {
+    for outlive in [false, true] {
+        let fx = Fx::start(|b| if outlive { b.tasks_outlive_tokens() } else { b }).await;
+        let short = fx.tokens.of("ann", "t:use", 2);
+        let id = fx.create(&short, "forever", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Read with a fresh token of the same principal.
+        let (status, body) = fx.task(&fx.token("ann"), "get", &id).await;
+        assert_eq!(status, 200, "{body}");
+        let task = &body["result"];
+        if outlive {
+            assert_eq!(task["status"], "working", "{task}");
+            assert_eq!(fx.ended(), 0);
+        } else {
+            assert_eq!(task["status"], "failed", "{task}");
+            let message = task["error"]["message"].as_str().unwrap();
+            assert!(message.contains("token expired"), "{message}");
+            assert_eq!(fx.ended(), 1, "the run goes on past its token");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use super::RedisServer;
 #[path = "../task_fixture/mod.rs"]
 mod fixture;
 
-use fixture::{Fx, assert_not_found, replica_of};
+use fixture::{Fx, assert_not_found, create_from_fresh_clients, replica_of};
 
 /// Two replicas of one server sharing `redis` under `prefix`, each with its own connections.
 /// Each allows a principal `cap` live tasks.
@@ -113,4 +113,28 @@ async fn the_per_principal_cap_holds_across_replicas() {
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], -32005, "{body}");
     b.create(&b.token("bob"), "forever", json!({})).await;
+}
+
+#[tokio::test]
+async fn live_tasks_are_capped_in_all_with_redis_and_across_client_ids() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let client = redis::Client::open(redis.url()).unwrap();
+    let sessions = RedisSessions::connect_with_prefix(client, "tasks-global")
+        .await
+        .unwrap();
+    let (listener, tokens, builder) = protected("tasks").await;
+    let fx = Fx::serve(listener, tokens, builder, |b| {
+        b.redis_sessions(sessions)
+            .max_tasks(4)
+            .max_tasks_per_principal(2)
+    });
+    // One user, a fresh client id per batch: one allowance of two places, not one per client.
+    assert_eq!(create_from_fresh_clients(&fx, "ann", 10, 2).await, 2);
+    // Places in all: two more users fill them, a third finds none.
+    assert_eq!(create_from_fresh_clients(&fx, "bob", 1, 2).await, 2);
+    let call = json!({ "name": "forever", "arguments": {} });
+    let (status, body) = fx.send(&fx.token("cid"), true, "tools/call", call).await;
+    assert_eq!(status, 503, "{body}");
 }

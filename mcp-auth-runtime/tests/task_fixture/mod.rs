@@ -56,6 +56,26 @@ async fn approve(ctx: ToolContext<Ended>) -> Result<String, ToolError> {
     Ok(format!("approved: {:?}", answer.action))
 }
 
+/// Works a little, then reports; every tenant's figures need `t:admin` too.
+#[tool(scope = "t:use", require(scope = "t:admin", when = all), task = optional)]
+async fn report(_ctx: ToolContext<Ended>, all: bool) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(if all {
+        "every tenant's figures"
+    } else {
+        "your figures"
+    }
+    .into())
+}
+
+/// Works a little, then purges, which the body decides needs `t:admin`.
+#[tool(scope = "t:use", may_require = ["t:admin"], task = optional)]
+async fn purge(ctx: ToolContext<Ended>) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    ctx.require_scopes(&["t:admin"])?;
+    Ok("purged".into())
+}
+
 pub(crate) const TASKS: &str = "io.modelcontextprotocol/tasks";
 
 /// A server of the tools above behind a JWT verifier that reads the `tenant` claim.
@@ -88,7 +108,7 @@ impl Fx {
         let ended = Ended::default();
         let builder = builder
             .verifier(verifier)
-            .tools(tools![crunch, huge, forever, approve])
+            .tools(tools![crunch, huge, forever, approve, report, purge])
             .state(ended.clone());
         let server = configure(builder).build().unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
@@ -217,6 +237,35 @@ pub(crate) async fn assert_capped_per_principal(fx: &Fx, max: usize) {
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], -32005, "{body}");
     fx.create(&fx.token("bob"), "forever", json!({})).await;
+}
+
+/// Tries `per_client` runs of `forever` as `subject`, from each of `clients` OAuth clients
+/// (dynamic client registration hands them out); how many became live tasks.
+pub(crate) async fn create_from_fresh_clients(
+    fx: &Fx,
+    subject: &str,
+    clients: usize,
+    per_client: usize,
+) -> usize {
+    let mut created = 0;
+    for n in 0..clients {
+        let mut claims = mcp_auth_test_support::issuer::claims(
+            &fx.tokens.issuer.url,
+            &fx.tokens.resource,
+            "t:use",
+        );
+        claims["sub"] = subject.into();
+        claims["client_id"] = format!("client-{n}").into();
+        let token = fx.tokens.key.sign(&claims);
+        for _ in 0..per_client {
+            let call = json!({ "name": "forever", "arguments": {} });
+            let (status, body) = fx.send(&token, true, "tools/call", call).await;
+            if status == 200 && body["result"]["resultType"] == "task" {
+                created += 1;
+            }
+        }
+    }
+    created
 }
 
 /// Asserts the answer to a task id that is not the caller's, or is no task: `-32602`, the same
