@@ -76,6 +76,7 @@ mod algorithm;
 mod cache;
 mod challenge;
 pub(crate) mod claims;
+mod dpop;
 mod fetch;
 mod introspection;
 mod jwk_set;
@@ -89,6 +90,7 @@ pub(crate) mod scope_token;
 pub use algorithm::{Algorithm, ParseAlgorithmError};
 pub use challenge::Challenge;
 pub use claims::ScopeClaim;
+pub use dpop::{Dpop, DpopError, DpopPolicy, ProofRequest, VerifiedProof};
 pub use introspection::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier,
 };

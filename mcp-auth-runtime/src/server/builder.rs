@@ -61,6 +61,7 @@ pub struct McpServerBuilder {
     pub(super) any_host: bool,
     pub(super) rate_limits: Option<RateLimits>,
     pub(super) observer: Option<Observer>,
+    pub(super) dpop: crate::auth::Dpop,
     pub(super) request_state_key: Option<Vec<u8>>,
     pub(super) previous_request_state_keys: Vec<Vec<u8>>,
     pub(super) request_state_lifetime: Duration,
@@ -122,6 +123,7 @@ impl McpServerBuilder {
             any_host: false,
             rate_limits: None,
             observer: None,
+            dpop: crate::auth::Dpop::off(),
             request_state_key: None,
             previous_request_state_keys: Vec::new(),
             request_state_lifetime: DEFAULT_REQUEST_STATE_LIFETIME,
@@ -479,6 +481,14 @@ impl McpServerBuilder {
     /// accepted, new ones are sealed with the current key. Repeat for several.
     pub fn previous_request_state_key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.previous_request_state_keys.push(key.into());
+        self
+    }
+
+    /// Proof of possession (RFC 9449): whether DPoP-bound tokens are accepted or required,
+    /// with which proof algorithms, `iat` window and nonces; see [`Dpop`](crate::auth::Dpop).
+    /// Bearer tokens only by default ([`Dpop::off`](crate::auth::Dpop::off)).
+    pub fn dpop(mut self, dpop: crate::auth::Dpop) -> Self {
+        self.dpop = dpop;
         self
     }
 

@@ -5,6 +5,7 @@
 //! serve ([`tools`]), log capture ([`logs`]), time bounds and scratch directories
 //! ([`fixture`]), and the workspace's programs run as processes ([`process`]).
 
+pub mod dpop;
 pub mod fixture;
 pub mod issuer;
 pub mod logs;
