@@ -218,6 +218,19 @@ impl EventReader {
     }
 }
 
+/// The `initialize` request (id 0) of a 2025-11-25 client named `client` that declares no
+/// capabilities.
+pub fn initialize(client: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": { "name": client, "version": "0" }
+        }
+    })
+}
+
 /// A handshake-era session of `token` at `resource`: `initialize`, then
 /// `notifications/initialized`; asserts both succeed and returns the session id.
 pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -> String {
@@ -228,15 +241,7 @@ pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -
             .header("accept", "application/json, text/event-stream")
             .body(body.to_string())
     };
-    let initialize = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": { "name": "billing-tests", "version": "0" }
-        }
-    });
-    let response = post(initialize).send().await.unwrap();
+    let response = post(initialize("billing-tests")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let session = response.headers()["mcp-session-id"]
         .to_str()

@@ -8,6 +8,17 @@ pub fn header(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_owned())
 }
 
+/// Every value of the header `name` of `response`, in order: the challenges of a server
+/// that offers several schemes in several `WWW-Authenticate` fields, say.
+pub fn header_values(response: &reqwest::Response, name: &str) -> Vec<String> {
+    response
+        .headers()
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The `Retry-After` of a refusal, in seconds; panics if there is none.
 #[track_caller]
 pub fn retry_after(response: &reqwest::Response) -> u64 {

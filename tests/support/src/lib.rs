@@ -19,8 +19,8 @@ mod headers;
 mod server;
 
 pub use client::{
-    Client, EventReader, discover_metadata_url, get_json, legacy_request, open_session,
+    Client, EventReader, discover_metadata_url, get_json, initialize, legacy_request, open_session,
 };
-pub use headers::{header, retry_after};
+pub use headers::{header, header_values, retry_after};
 pub use modern::modern_call;
 pub use server::{bind, bind_endpoint, serve, serve_on, serve_stateless, serve_stateless_on};

@@ -1,7 +1,8 @@
 //! Attacks on a running server, over real HTTP: forged, tampered and confused tokens signed
 //! with keys generated here, smuggled scopes, hostile headers, sessions and JSON-RPC messages,
 //! hostile issuer metadata, floods of random opaque tokens, and signed tokens that are not
-//! bearer access tokens (other JWT types, ID tokens, key-bound tokens, tokens naming nobody).
+//! bearer access tokens (other JWT types, ID tokens, key-bound tokens, tokens naming nobody);
+//! and DPoP proofs forged, misdirected, replayed or oversized (`dpop`).
 //!
 //! Every attack asserts the exact status, the exact `WWW-Authenticate` challenge (or that
 //! there is none), and that no tool body ran: the tools count their runs. The few accepted
@@ -9,6 +10,7 @@
 //! say so.
 
 mod claims;
+mod dpop;
 mod issuers;
 mod requests;
 mod signatures;
