@@ -14,6 +14,7 @@
 //! the window) are positive controls and say so.
 
 mod binding;
+mod nonces;
 mod proofs;
 mod schemes;
 mod size;
@@ -105,6 +106,8 @@ pub(crate) enum Outcome {
     Served,
     /// `401`, `error="invalid_dpop_proof"` in the `DPoP` challenge.
     BadProof,
+    /// `401`, `error="use_dpop_nonce"` in the `DPoP` challenge, and a `DPoP-Nonce` header.
+    UseNonce,
     /// `401`, `error="invalid_token"` in the challenge of the scheme used.
     BadToken(Scheme),
     /// `401`, challenges without an error: the request used no scheme the server takes
@@ -120,7 +123,9 @@ impl Outcome {
     fn status(self) -> u16 {
         match self {
             Outcome::Served => 200,
-            Outcome::BadProof | Outcome::BadToken(_) | Outcome::Unsupported => 401,
+            Outcome::BadProof | Outcome::UseNonce | Outcome::BadToken(_) | Outcome::Unsupported => {
+                401
+            }
             Outcome::Malformed(_) => 400,
             Outcome::TooLarge => 431,
         }
@@ -130,6 +135,7 @@ impl Outcome {
     fn error(self) -> Option<(Scheme, &'static str)> {
         match self {
             Outcome::BadProof => Some((Scheme::Dpop, "invalid_dpop_proof")),
+            Outcome::UseNonce => Some((Scheme::Dpop, "use_dpop_nonce")),
             Outcome::BadToken(scheme) => Some((scheme, "invalid_token")),
             Outcome::Malformed(scheme) => Some((scheme, "invalid_request")),
             Outcome::Served | Outcome::Unsupported | Outcome::TooLarge => None,
@@ -260,6 +266,8 @@ pub(crate) struct Bench {
     pub(crate) bound: String,
     /// A bearer token (no `cnf`) of the same caller.
     pub(crate) unbound: String,
+    /// The server nonce honest proofs carry, once the server gave one.
+    pub(crate) nonce: Mutex<Option<String>>,
     issuer: Issuer,
     signer: TestKey,
     introspection: Option<FaultyIntrospection>,
@@ -272,6 +280,7 @@ pub(crate) struct Bench {
 struct Reply {
     status: u16,
     challenges: Vec<String>,
+    nonce: Option<String>,
     content_type: String,
     body: Value,
 }
@@ -317,6 +326,7 @@ impl Bench {
             key: key.clone(),
             bound: String::new(),
             unbound: String::new(),
+            nonce: Mutex::default(),
             issuer: issuer.clone(),
             signer: signer.clone(),
             introspection,
@@ -360,12 +370,20 @@ impl Bench {
 
     /// Honest proof claims for `method` with the bound token.
     pub(crate) fn claims(&self, method: &str) -> ProofClaims {
-        self.key.claims(method, &self.uri, Some(&self.bound))
+        self.claims_of(&self.key, method, &self.bound)
+    }
+
+    /// Honest proof claims of `key` for `method` on this server, bound to `token`, with the
+    /// server's nonce once it gave one.
+    pub(crate) fn claims_of(&self, key: &DpopKey, method: &str, token: &str) -> ProofClaims {
+        let mut claims = key.claims(method, &self.uri, Some(token));
+        claims.nonce = self.nonce.lock().unwrap().clone();
+        claims
     }
 
     /// An honest proof of `key` for `method` on this server, bound to `token`.
     pub(crate) fn proof_of(&self, key: &DpopKey, method: &str, token: &str) -> String {
-        key.proof(method, &self.uri, Some(token))
+        key.sign(&self.claims_of(key, method, token))
     }
 
     /// The genuine credentials of the client: the bound token and a fresh proof.
@@ -453,6 +471,7 @@ impl Bench {
         let response = self.http.execute(request).await.unwrap();
         let status = response.status().as_u16();
         let challenges = mcp_auth_test_support::header_values(&response, "www-authenticate");
+        let nonce = mcp_auth_test_support::header(&response, "dpop-nonce");
         let content_type =
             mcp_auth_test_support::header(&response, "content-type").unwrap_or_default();
         // A `GET` stream that opened stays open: it is not read.
@@ -463,6 +482,7 @@ impl Bench {
         Reply {
             status,
             challenges,
+            nonce,
             content_type,
             body,
         }
@@ -522,6 +542,23 @@ impl Bench {
         );
         assert_eq!(self.runs(), before, "{what}: a tool ran");
         self.assert_challenges(&what, &reply.challenges, outcome);
+        if outcome == Outcome::UseNonce {
+            assert!(reply.nonce.is_some(), "{what}: no DPoP-Nonce");
+        }
+    }
+
+    /// A nonce from the server: the `DPoP-Nonce` of its refusal of a proof without one.
+    pub(crate) async fn fetch_nonce(&self) -> String {
+        let shape = Shape::Modern(ACCEPTS[1]);
+        let proof = self.key.proof("POST", &self.uri, Some(&self.bound));
+        let request = self.request(shape, None, &Presented::dpop(&self.bound, &proof));
+        let reply = self.send(shape, request).await;
+        self.assert_challenges(
+            "a proof without a nonce",
+            &reply.challenges,
+            Outcome::UseNonce,
+        );
+        reply.nonce.expect("a DPoP-Nonce")
     }
 
     /// The challenges of a refusal: one per scheme the policy takes, the error on the one of
@@ -635,7 +672,7 @@ impl Bench {
     }
 
     /// Sends every attack in every shape, then a genuine request in each shape.
-    async fn run(&self, attacks: &[Attack<'_>]) {
+    pub(crate) async fn run(&self, attacks: &[Attack<'_>]) {
         for shape in Shape::ALL {
             let session = match shape.in_session() {
                 true => Some(self.open_session().await),

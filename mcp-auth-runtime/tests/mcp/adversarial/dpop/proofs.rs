@@ -99,7 +99,7 @@ async fn unsigned_and_hmac_proofs_are_refused() {
                 let token = b.token_with(&json!({ "cnf": { "jkt": jkt } }));
                 let header =
                     json!({ "typ": "dpop+jwt", "alg": "HS256", "jwk": { "kty": "oct", "k": k } });
-                let claims = b.key.claims(m, &b.uri, Some(&token)).to_json();
+                let claims = b.claims_of(&b.key, m, &token).to_json();
                 Presented::dpop(&token, &hs256_proof(secret, &header, &claims))
             },
         ),
@@ -111,7 +111,7 @@ async fn unsigned_and_hmac_proofs_are_refused() {
 /// bound to `key`.
 fn edited(b: &Bench, m: &str, key: &DpopKey, change: impl FnOnce(&mut Value)) -> Presented {
     let token = b.token(Some(key));
-    let claims = key.claims(m, &b.uri, Some(&token)).to_json();
+    let claims = b.claims_of(key, m, &token).to_json();
     Presented::dpop(
         &token,
         &key.sign_raw(&header_with(key, change), &claims.to_string()),
@@ -122,7 +122,7 @@ fn edited(b: &Bench, m: &str, key: &DpopKey, change: impl FnOnce(&mut Value)) ->
 /// (computed over `canonical`, its RFC 7638 members).
 fn under_jwk(b: &Bench, m: &str, jwk: Value, canonical: &str) -> Presented {
     let token = b.token_with(&json!({ "cnf": { "jkt": sha256_b64(canonical) } }));
-    let claims = b.key.claims(m, &b.uri, Some(&token)).to_json();
+    let claims = b.claims_of(&b.key, m, &token).to_json();
     let header = header_with(&b.key, |h| h["jwk"] = jwk);
     Presented::dpop(&token, &b.key.sign_raw(&header, &claims.to_string()))
 }
@@ -143,7 +143,7 @@ fn rsa_exponent_one(b: &Bench, m: &str) -> Presented {
     let token = b.token_with(&json!({ "cnf": { "jkt": jkt } }));
     let header =
         json!({ "typ": "dpop+jwt", "alg": "RS256", "jwk": { "kty": "RSA", "n": n, "e": "AQ" } });
-    let payload = b.key.claims(m, &b.uri, Some(&token)).to_json();
+    let payload = b.claims_of(&b.key, m, &token).to_json();
     let message = format!("{}.{}", b64(header.to_string()), b64(payload.to_string()));
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message.as_bytes());
     let mut padded = vec![0x00, 0x01];
@@ -491,57 +491,44 @@ async fn missing_and_mistyped_claims_refuse_the_proof() {
     suite.run(&attacks).await;
 }
 
-/// A genuine proof of `key` (under `alg` when given) with a token bound to `key`.
-fn genuine_of(b: &Bench, m: &str, key: &DpopKey, alg: Option<Algorithm>) -> Presented {
+/// A genuine proof of `key` with a token bound to `key`.
+fn genuine_of(b: &Bench, m: &str, key: &DpopKey) -> Presented {
     let token = b.token(Some(key));
-    let claims = key.claims(m, &b.uri, Some(&token));
-    let mut header = key.header();
-    if let Some(alg) = alg {
-        header.alg = alg;
-    }
-    Presented::dpop(&token, &key.sign_with(header, &claims.to_json()))
+    Presented::dpop(&token, &b.proof_of(key, m, &token))
 }
 
-/// Positive controls for each kind of key the default configuration accepts, then a server
+/// Positive controls for each algorithm the default configuration accepts, then a server
 /// that accepts ES256 alone refusing the others.
 #[tokio::test]
 async fn accepted_algorithms_are_served_and_others_refused() {
-    let rsa = DpopKey::rsa();
-    let ed = DpopKey::ed25519();
-    let ec = DpopKey::es256();
-    let variants = [
-        ("ES256", &ec, None),
-        ("RS256", &rsa, None),
-        ("PS256", &rsa, Some(Algorithm::PS256)),
-        ("EdDSA", &ed, None),
+    use jsonwebtoken::Algorithm::{PS256, PS384, PS512, RS384, RS512};
+    let keys = [
+        DpopKey::es256(),
+        DpopKey::es384(),
+        DpopKey::ed25519(),
+        DpopKey::rsa(),
+        DpopKey::rsa_with(RS384),
+        DpopKey::rsa_with(RS512),
+        DpopKey::rsa_with(PS256),
+        DpopKey::rsa_with(PS384),
+        DpopKey::rsa_with(PS512),
     ];
-    let attacks: Vec<Attack<'_>> = variants
-        .iter()
-        .map(|&(name, key, alg)| {
-            Attack::new(
-                format!("a genuine {name} proof"),
-                Outcome::Served,
-                move |b, m| genuine_of(b, m, key, alg),
-            )
-        })
-        .collect();
-    Suite::start().await.run(&attacks).await;
-
+    let attacks = |only_es256: bool| -> Vec<Attack<'_>> {
+        keys.iter()
+            .map(|key| {
+                let alg = alg_of(key);
+                let outcome = match !only_es256 || alg == "ES256" {
+                    true => Outcome::Served,
+                    false => Outcome::BadProof,
+                };
+                Attack::new(format!("a genuine {alg} proof"), outcome, move |b, m| {
+                    genuine_of(b, m, key)
+                })
+            })
+            .collect()
+    };
+    Suite::start().await.run(&attacks(false)).await;
     let es256_only = |dpop: Dpop| dpop.algorithms([mcp_auth_runtime::auth::Algorithm::ES256]);
     let suite = Suite::start_with(&[DpopPolicy::Accept, DpopPolicy::Require], &es256_only).await;
-    let attacks: Vec<Attack<'_>> = variants
-        .iter()
-        .map(|&(name, key, alg)| {
-            let outcome = match name {
-                "ES256" => Outcome::Served,
-                _ => Outcome::BadProof,
-            };
-            Attack::new(
-                format!("a genuine {name} proof to a server of ES256 alone"),
-                outcome,
-                move |b, m| genuine_of(b, m, key, alg),
-            )
-        })
-        .collect();
-    suite.run(&attacks).await;
+    suite.run(&attacks(true)).await;
 }
