@@ -485,13 +485,14 @@ impl FaultyIntrospection {
             .push((token.to_owned(), response));
     }
 
-    /// `token` is active as [`activate`](Self::activate) says, its response changed by
-    /// `changes` ([`patch`]): a `cnf` for a DPoP-bound token, say.
-    pub fn activate_with(&self, token: &str, subject: &str, scope: &str, changes: &Value) {
+    /// `token` is active for `subject` with `scope`, for this endpoint's resource, its
+    /// response changed by `changes` (see [`patch`]: a `cnf`, a `token_type`, `null` to
+    /// remove a member).
+    pub fn activate_with(&self, token: &str, subject: &str, scope: &str, changes: Value) {
         self.activate(token, subject, scope);
         let mut active = self.state.active.lock().unwrap();
         let (_, response) = active.last_mut().unwrap();
-        patch(response, changes);
+        patch(response, &changes);
     }
 
     /// How the endpoint answers from now on.

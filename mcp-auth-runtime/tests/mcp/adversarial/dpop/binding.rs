@@ -95,6 +95,9 @@ async fn proofs_for_another_method_or_uri_are_refused() {
 async fn proofs_for_another_token_or_key_are_refused() {
     let suite = Suite::start().await;
     let bad = Outcome::BadProof;
+    // RFC 9449 §7.1 Figure 16: a valid proof by another key than the token's is an invalid
+    // token ("invalid DPoP key binding").
+    let other_key = Outcome::BadToken(Scheme::Dpop);
     let others = [DpopKey::es256(), DpopKey::rsa(), DpopKey::ed25519()];
     let mut attacks = vec![
         Attack::claims("ath of another token of the same caller", bad, |b, c| {
@@ -110,18 +113,18 @@ async fn proofs_for_another_token_or_key_are_refused() {
         }),
         Attack::new(
             "a token bound to another key, with a proof of ours",
-            bad,
+            other_key,
             |b, m| {
                 let token = b.token(Some(&DpopKey::es256()));
                 Presented::dpop(&token, &b.proof_of(&b.key, m, &token))
             },
         ),
-        Attack::new("cnf.jkt of our key in upper case", bad, |b, m| {
+        Attack::new("cnf.jkt of our key in upper case", other_key, |b, m| {
             let token =
                 b.token_with(&json!({ "cnf": { "jkt": b.key.thumbprint().to_uppercase() } }));
             Presented::dpop(&token, &b.proof_of(&b.key, m, &token))
         }),
-        Attack::new("cnf.jkt a SHA-1 thumbprint of our key", bad, |b, m| {
+        Attack::new("cnf.jkt a SHA-1 digest of our key", other_key, |b, m| {
             let canonical = serde_json::to_string(&b.key.public_jwk()).unwrap();
             let sha1 = aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
@@ -134,7 +137,7 @@ async fn proofs_for_another_token_or_key_are_refused() {
     for other in &others {
         attacks.push(Attack::new(
             format!("a genuine {} proof of another key", alg_of(other)),
-            bad,
+            other_key,
             move |b, m| Presented::dpop(&b.bound, &b.proof_of(other, m, &b.bound)),
         ));
     }

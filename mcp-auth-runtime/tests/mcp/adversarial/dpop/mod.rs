@@ -30,6 +30,12 @@ use mcp_auth_test_support::modern::{self, ACCEPTS};
 
 use super::*;
 
+/// Open invoices: a resource, so that a 2025-11-25 session has its `GET` stream.
+#[resource(uri = "billing://tenant/summary", scope = "invoices:read")]
+async fn summary() -> Result<String, ToolError> {
+    Ok(r#"{"open":2}"#.into())
+}
+
 /// How the servers under attack check tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -115,6 +121,9 @@ pub(crate) enum Outcome {
     Unsupported,
     /// `400`, `error="invalid_request"` in the challenge of the scheme used.
     Malformed(Scheme),
+    /// `400`, `error="invalid_request"` in every challenge: the request used both schemes
+    /// at once (RFC 9449 §7.2, Figure 19).
+    Ambiguous,
     /// `431`, no challenge: more header bytes than the server reads.
     TooLarge,
 }
@@ -126,7 +135,7 @@ impl Outcome {
             Outcome::BadProof | Outcome::UseNonce | Outcome::BadToken(_) | Outcome::Unsupported => {
                 401
             }
-            Outcome::Malformed(_) => 400,
+            Outcome::Malformed(_) | Outcome::Ambiguous => 400,
             Outcome::TooLarge => 431,
         }
     }
@@ -138,6 +147,7 @@ impl Outcome {
             Outcome::UseNonce => Some((Scheme::Dpop, "use_dpop_nonce")),
             Outcome::BadToken(scheme) => Some((scheme, "invalid_token")),
             Outcome::Malformed(scheme) => Some((scheme, "invalid_request")),
+            Outcome::Ambiguous => Some((Scheme::Bearer, "invalid_request")),
             Outcome::Served | Outcome::Unsupported | Outcome::TooLarge => None,
         }
     }
@@ -298,6 +308,7 @@ impl Bench {
         let (listener, addr, uri) = bind_endpoint().await;
         let runs = Runs::default();
         let builder = invoices(&uri, &runs)
+            .resources(resources![summary])
             .authorization_server(issuer.url.clone())
             .max_streams_per_principal(1_000)
             .dpop(configure(Dpop::new(policy)));
@@ -362,7 +373,7 @@ impl Bench {
             }
             Some(endpoint) => {
                 let token = format!("opaque-{}", fresh_jti());
-                endpoint.activate_with(&token, "user-1", ALL, changes);
+                endpoint.activate_with(&token, "user-1", ALL, changes.clone());
                 token
             }
         }
@@ -583,7 +594,10 @@ impl Bench {
         for challenge in &challenges {
             let expected = outcome
                 .error()
-                .filter(|(scheme, _)| scheme.name().eq_ignore_ascii_case(&challenge.scheme))
+                .filter(|(scheme, _)| {
+                    outcome == Outcome::Ambiguous
+                        || scheme.name().eq_ignore_ascii_case(&challenge.scheme)
+                })
                 .map(|(_, error)| error);
             assert_eq!(
                 challenge.param("error"),

@@ -8,23 +8,26 @@ use super::*;
 async fn tokens_and_proofs_in_the_wrong_place_are_refused() {
     let suite = Suite::start().await;
     let bad = Outcome::BadProof;
-    let unsupported = Outcome::Unsupported;
+    // Under `require`, the Bearer scheme is refused as an invalid token in the one (DPoP)
+    // challenge.
+    let bearer_refused = Outcome::BadToken(Scheme::Dpop);
     let attacks = [
         // RFC 9449 §7.2: a DPoP-bound token is never a bearer token, with or without a proof.
         Attack::by_policy(
             "the bound token as a Bearer token",
             Outcome::BadToken(Scheme::Bearer),
-            unsupported,
+            bearer_refused,
             |b, _| Presented::bearer(&b.bound),
         ),
+        // Both schemes at once: RFC 9449 §7.2 Figure 19.
         Attack::by_policy(
             "the bound token as a Bearer token, with its proof",
-            Outcome::BadToken(Scheme::Bearer),
-            unsupported,
+            Outcome::Ambiguous,
+            bearer_refused,
             |b, m| Presented::bearer(&b.bound).proof(&b.proof_of(&b.key, m, &b.bound)),
         ),
         // A stolen bearer token with the thief's own proof is still a bearer token: refused
-        // under the DPoP scheme, a plain bearer token (served) under `accept`.
+        // under the DPoP scheme; with the Bearer scheme, both schemes at once.
         Attack::new(
             "a bearer token under the DPoP scheme, with a proof",
             Outcome::BadToken(Scheme::Dpop),
@@ -32,14 +35,14 @@ async fn tokens_and_proofs_in_the_wrong_place_are_refused() {
         ),
         Attack::by_policy(
             "a bearer token as a Bearer token, with a proof",
-            Outcome::Served,
-            unsupported,
+            Outcome::Ambiguous,
+            bearer_refused,
             |b, m| Presented::bearer(&b.unbound).proof(&b.proof_of(&b.key, m, &b.unbound)),
         ),
         Attack::by_policy(
             "a bearer token as a Bearer token",
             Outcome::Served,
-            unsupported,
+            bearer_refused,
             |b, _| Presented::bearer(&b.unbound),
         ),
         Attack::new("the bound token without a DPoP header", bad, |b, _| {
@@ -65,7 +68,7 @@ async fn tokens_and_proofs_in_the_wrong_place_are_refused() {
         Attack::by_policy(
             "a proof as a Bearer token",
             Outcome::BadToken(Scheme::Bearer),
-            unsupported,
+            bearer_refused,
             |b, m| Presented::bearer(&b.proof_of(&b.key, m, &b.bound)),
         ),
         Attack::new(
