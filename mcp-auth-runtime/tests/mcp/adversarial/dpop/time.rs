@@ -90,6 +90,33 @@ async fn replayed_proofs_are_refused() {
                     .await;
             }
         }
+        // Proof ids are one key's: another client using our next `jti` first blocks nothing.
+        let thief = DpopKey::es256();
+        let theirs = b.token(Some(&thief));
+        let modern = Shape::Modern(ACCEPTS[0]);
+        let ours = b.claims("POST");
+        let first = ProofClaims {
+            ath: Some(mcp_auth_test_support::dpop::ath(&theirs)),
+            ..ours.clone()
+        };
+        let presented = Presented::dpop(&theirs, &thief.sign(&first));
+        b.check(
+            "another key's proof with our jti",
+            modern,
+            None,
+            &presented,
+            Outcome::Served,
+        )
+        .await;
+        let presented = Presented::dpop(&b.bound, &b.key.sign(&ours));
+        b.check(
+            "our proof with that jti",
+            modern,
+            None,
+            &presented,
+            Outcome::Served,
+        )
+        .await;
         // One replay record for both eras: a proof served in one is refused in the other.
         let session = b.open_session().await;
         let modern = Shape::Modern(ACCEPTS[1]);
