@@ -19,8 +19,8 @@ use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, 
 use mcp_auth_test_support::{Client, bind, modern_call};
 use serde_json::{Value, json};
 
-#[path = "redis/dpop.rs"]
-mod dpop;
+#[path = "redis/dpop_replay.rs"]
+mod dpop_replay;
 #[path = "redis/tasks.rs"]
 mod tasks;
 

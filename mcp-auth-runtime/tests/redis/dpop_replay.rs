@@ -1,5 +1,6 @@
-//! DPoP proofs across replicas sharing Redis: the record of proof ids (`jti`) is shared, so a
-//! proof served by one replica is refused by the other, even when both get it at once.
+//! Replayed DPoP proofs across replicas sharing Redis, with real tokens the test issuer signs
+//! with `cnf.jkt`: the record of proof ids (`jti`) is shared, so a proof served by one
+//! replica is refused by the other, even when both get it at once.
 //! The replicas sit behind one public URI (`http://127.0.0.1/mcp`, each on its own port), the
 //! `htu` of every proof.
 
