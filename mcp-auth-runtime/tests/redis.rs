@@ -19,10 +19,11 @@ use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, 
 use mcp_auth_test_support::{Client, bind, modern_call};
 use serde_json::{Value, json};
 
-#[path = "redis/dpop_replay.rs"]
-mod dpop_replay;
 #[path = "redis/tasks.rs"]
 mod tasks;
+
+#[path = "redis/dpop_replay.rs"]
+mod dpop_replay;
 
 /// A `redis-server` of this test alone, on a free loopback port, without persistence.
 struct RedisServer {
