@@ -8,8 +8,8 @@
 //! applies it; [`McpServerBuilder::dpop`](crate::McpServerBuilder::dpop) configures it for a
 //! server.
 //!
-//! One concern per module: [`proof`] checks a proof (RFC 9449 §4.3), [`htu`] normalises URIs,
-//! [`thumbprint`] hashes keys and tokens, [`nonce`] seals and opens server nonces, [`replay`]
+//! One concern per module: `proof` checks a proof (RFC 9449 §4.3), `htu` normalises URIs,
+//! `thumbprint` hashes keys and tokens, `nonce` seals and opens server nonces, `replay`
 //! records the proofs used.
 
 pub(crate) mod htu;
