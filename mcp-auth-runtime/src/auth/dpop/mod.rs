@@ -375,3 +375,51 @@ impl Dpop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_that_cannot_serve_are_refused() {
+        assert_eq!(Dpop::require().check(), Ok(()));
+        assert_eq!(
+            Dpop::accept()
+                .nonces([1; 32])
+                .previous_nonce_key([2; 40])
+                .check(),
+            Ok(())
+        );
+        let refused = [
+            (Dpop::accept().algorithms([]), "no DPoP proof algorithm"),
+            (
+                Dpop::accept().algorithms([Algorithm::ES256, Algorithm::HS256]),
+                "`HS256`",
+            ),
+            (Dpop::accept().nonces([1; 31]), "at least 32 bytes"),
+            (
+                Dpop::accept().nonces([1; 32]).previous_nonce_key([2; 16]),
+                "at least 32 bytes",
+            ),
+            (
+                Dpop::accept().previous_nonce_key([2; 32]),
+                "without a current one",
+            ),
+        ];
+        for (dpop, expected) in refused {
+            let error = dpop.check().unwrap_err();
+            assert!(error.contains(expected), "{dpop:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn nonces_follow_the_configuration() {
+        assert_eq!(Dpop::accept().nonce(), None);
+        let dpop = Dpop::accept().nonces([1; 32]);
+        let nonce = dpop.nonce().unwrap();
+        assert_eq!(dpop.nonce(), Some(nonce.clone()), "one per time slice");
+        // Configured after a nonce was issued: the new key seals.
+        let rekeyed = dpop.nonces([2; 32]);
+        assert_ne!(rekeyed.nonce(), Some(nonce));
+    }
+}
