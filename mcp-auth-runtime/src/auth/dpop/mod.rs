@@ -299,7 +299,20 @@ impl Dpop {
         proof: &str,
         request: ProofRequest<'_>,
     ) -> Result<VerifiedProof, DpopError> {
-        proof::verify(self, proof, request, proof::now_ms()).await
+        proof::verify(self, proof, request, None, proof::now_ms()).await
+    }
+
+    /// As [`verify_proof`](Self::verify_proof), for a token bound to the key whose thumbprint
+    /// is `jkt` (its `cnf.jkt`): a proof signed by any other key is refused before its
+    /// signature is checked and before it is recorded, so that a caller holding one valid
+    /// token cannot fill the replay record with proofs of keys of its own.
+    pub async fn verify_bound_proof(
+        &self,
+        proof: &str,
+        request: ProofRequest<'_>,
+        jkt: &str,
+    ) -> Result<VerifiedProof, DpopError> {
+        proof::verify(self, proof, request, Some(jkt), proof::now_ms()).await
     }
 
     /// A current server nonce for the `DPoP-Nonce` header, when nonces are on. One nonce is
