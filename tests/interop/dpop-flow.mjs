@@ -29,7 +29,15 @@ import {
 } from '@modelcontextprotocol/client';
 
 import { HeadlessProvider } from '../lib/headless-provider.mjs';
-import { Transcript, assert, modernToolCall, options, recordingFetch, run } from '../lib/scenario.mjs';
+import {
+  Transcript,
+  assert,
+  modernToolCall,
+  options,
+  recordingFetch,
+  run,
+  summarizeChallenge,
+} from '../lib/scenario.mjs';
 import { assertSteppedUp, authorizeFirst, listAndLookup } from '../lib/sdk-flow.mjs';
 
 const args = options();
@@ -51,6 +59,10 @@ function decode(jwt) {
 
 /** Every proof sent, as `{ jti, to }`: each must be new, and each must fit its request. */
 const proofs = [];
+/** Proofs the scenario sends twice on purpose (the replay check). */
+let replays = 0;
+/** The `WWW-Authenticate` of every 403 (the step-up challenge must use the DPoP scheme). */
+const forbidden = [];
 
 /**
  * The recording fetch, checking each DPoP proof on its way out: `typ`, a public `jwk` (no
@@ -72,7 +84,9 @@ async function proofCheckingFetch(input, init = {}) {
     assert((scheme === 'DPoP') === (claims.ath !== undefined), `ath ${claims.ath} with scheme ${scheme}`);
     proofs.push({ jti: claims.jti, to: url.pathname === mcpUrl.pathname ? 'billing' : 'oidc-provider', alg: header.alg });
   }
-  return recording(input, init);
+  const response = await recording(input, init);
+  if (response.status === 403) forbidden.push(response.headers.get('www-authenticate') ?? '');
+  return response;
 }
 
 /** The HeadlessProvider with a DPoP key: the SDK then binds its tokens and signs proofs. */
@@ -200,6 +214,9 @@ run(transcript, 90_000, async () => {
   const before = provider.authorizations.length;
   const voided = await provider.authorized(transport, voidCall, 'step-up');
   assertSteppedUp({ transcript, provider, before, voided, invoice: 'INV-2044' });
+  assert(forbidden.length === 1 && /^DPoP\s/.test(forbidden[0]), `the 403 challenge: ${forbidden}`);
+  assert(/error="insufficient_scope"/.test(forbidden[0]), `the 403 challenge: ${forbidden[0]}`);
+  transcript.step(`the step-up challenge came in the scheme the client used: 403 ${summarizeChallenge(forbidden[0])}`);
   const stepped = decode(provider.tokens().access_token).claims;
   assert(stepped.cnf?.jkt === session.thumbprint, 'the stepped-up token is bound to the same key');
   transcript.step('the stepped-up token is DPoP-bound to the same key');
@@ -229,12 +246,13 @@ run(transcript, 90_000, async () => {
   assertLookedUp(first, 'a fresh proof');
   transcript.step('tools/call with a fresh proof (the SDK\'s DpopSession.buildProof): 200');
   const replayed = await dpopCall(mcpUrl, token, proof);
+  replays += 1;
   assert(replayed.status === 401, `the replayed proof: ${replayed.status}`);
   assert(/invalid_dpop_proof/.test(replayed.challenge), `challenge of the replay: ${replayed.challenge}`);
   transcript.step('the same proof again: 401 invalid_dpop_proof (jti already seen)');
   const asBearer = await modernToolCall(proofCheckingFetch, mcpUrl, token, 'lookup_invoice', { invoice_id: 'INV-2041' });
   assert(asBearer.status === 401, `the DPoP-bound token as Bearer: ${asBearer.status} ${asBearer.text.slice(0, 200)}`);
-  transcript.step(`the DPoP-bound token as Bearer, no proof: 401 (${asBearer.challenge.split(',')[0].trim() || 'no challenge'})`);
+  transcript.step(`the DPoP-bound token as Bearer, no proof: 401 (${summarizeChallenge(asBearer.challenge)})`);
   assertLookedUp(await freshCall(session, mcpUrl, token), 'a fresh proof after the refusals');
   transcript.step('a fresh proof after the refusals: 200');
 
@@ -279,5 +297,6 @@ run(transcript, 90_000, async () => {
   transcript.step(`--dpop require, ${LEGACY} through the SDK (initialize, session, tools/list, tools/call, DELETE): OK`);
 
   const all = new Set(proofs.map((p) => p.jti));
-  assert(all.size === proofs.length, 'every proof of the scenario was new');
+  assert(all.size === proofs.length - replays, 'every proof of the scenario but the replayed one was new');
+  transcript.step(`${proofs.length} proofs in all, ${all.size} distinct: only the deliberate replay was sent twice`);
 });
