@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
-use crate::dpop::{self, DpopKey};
+use crate::dpop::{self, Clients, DpopKey};
 use crate::issuer::{self, SigningKey};
 
 const HELP: &str = "\
@@ -26,7 +26,10 @@ options:
   --rounds <n>        rounds through all servers; the table shows medians (default 3)
   --only <list>       comma-separated subset of: ours-off,ours-on,ours-dpop,ts,rmcp,rmcp-jwt,ceiling
   --dpop-rate <n>     ours-dpop: proofs are signed ahead for this many requests/s (default
-                      35000); a run that uses them all fails, asking for more
+                      10000); a run that uses them all fails, asking for more
+  --dpop-duration <s> ours-dpop: measured seconds, after a 1 s warm-up (default 8); rate
+                      times 9 s must stay below the 100,000 unexpired proofs a server
+                      remembers
   --pin               run servers on CPU 0 and wrk on CPU 1 (taskset)
   --port <n>          the servers' port (default 39900); the issuer uses the next one
 ";
@@ -45,6 +48,7 @@ struct Options {
     pin: bool,
     port: u16,
     dpop_rate: usize,
+    dpop_duration: u64,
 }
 
 impl Options {
@@ -59,7 +63,8 @@ impl Options {
             only: None,
             pin: false,
             port: 39900,
-            dpop_rate: 35_000,
+            dpop_rate: 10_000,
+            dpop_duration: 8,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -75,6 +80,7 @@ impl Options {
                 "--pin" => options.pin = true,
                 "--port" => options.port = value()?.parse()?,
                 "--dpop-rate" => options.dpop_rate = value()?.parse()?,
+                "--dpop-duration" => options.dpop_duration = value()?.parse()?,
                 "-h" | "--help" => {
                     eprint!("{HELP}");
                     std::process::exit(0);
@@ -89,10 +95,25 @@ impl Options {
         ensure!(options.sessions <= 10_000, "--sessions is at most 10000");
         ensure!((1..=9).contains(&options.rounds), "--rounds must be 1 to 9");
         ensure!(
-            (1_000..=200_000).contains(&options.dpop_rate),
-            "--dpop-rate must be 1000 to 200000"
+            options.dpop_rate >= 100 && options.dpop_duration >= 1,
+            "--dpop-rate must be at least 100 and --dpop-duration at least 1 s"
+        );
+        ensure!(
+            options.dpop_proofs() <= dpop::SERVER_PROOFS - 5_000,
+            "--dpop-rate × (1 + --dpop-duration) is {}: the server remembers at most {} unexpired \
+             proofs, and refuses more",
+            options.dpop_proofs(),
+            dpop::SERVER_PROOFS
         );
         Ok(options)
+    }
+
+    /// The DPoP run's warm-up, in seconds.
+    const DPOP_WARMUP: u64 = 1;
+
+    /// The proofs one DPoP round signs: its warm-up's and its measured run's.
+    fn dpop_proofs(&self) -> usize {
+        self.dpop_rate * (Self::DPOP_WARMUP + self.dpop_duration) as usize
     }
 
     fn wants(&self, name: &str) -> bool {
@@ -252,11 +273,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let issuer_url = issuer::serve(issuer_listener, vec![rsa.jwk.clone(), ed.jwk.clone()]);
     let resource = format!("http://127.0.0.1:{}/mcp", options.port);
     let token = rsa.sign(&issuer::claims(&issuer_url, &resource, "user-1"));
-    // The DPoP-bound token: the same claims and `cnf.jkt`, the thumbprint of the client's key.
-    let dpop_key = DpopKey::es256();
-    let mut bound_claims = issuer::claims(&issuer_url, &resource, "user-1");
-    bound_claims["cnf"] = serde_json::json!({ "jkt": dpop_key.thumbprint });
-    let dpop_token = rsa.sign(&bound_claims);
+    // The DPoP clients: keys, each with the same claims and `cnf.jkt`, its thumbprint.
+    let clients = Clients::new(options.dpop_proofs(), |jkt| {
+        let mut claims = issuer::claims(&issuer_url, &resource, "user-1");
+        claims["cnf"] = serde_json::json!({ "jkt": jkt });
+        rsa.sign(&claims)
+    });
 
     let temp = std::env::temp_dir().join(format!("mcp-auth-load-{}", std::process::id()));
     std::fs::create_dir_all(&temp)?;
@@ -272,9 +294,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         for (target, figures) in targets.iter().zip(&mut rounds) {
             eprintln!("== round {round}/{}: {}", options.rounds, target.label);
             let load = if target.name == "ours-dpop" {
-                Load::dpop(&options, &dpop_key, &dpop_token, &resource, &temp, round)?
+                Load::dpop(&options, &clients, &resource, &temp, round)?
             } else {
-                Load::bearer(&script, &token)
+                Load::bearer(&script, &token, &options)
             };
             let mut server = start(target.name, &options, &issuer_url, root)?;
             let measured =
@@ -345,18 +367,23 @@ struct Load<'a> {
     /// each has its own proofs).
     warmup: PathBuf,
     measured: PathBuf,
+    /// The warm-up's and the measured run's seconds.
+    warmup_seconds: u64,
+    seconds: u64,
     /// Proof files, deleted after the run.
     proofs: Vec<PathBuf>,
     token: &'a str,
-    /// DPoP: the client's key, which signs the check's own fresh proofs.
+    /// DPoP: the first client's key, which signs the check's own fresh proofs for `token`.
     key: Option<&'a DpopKey>,
 }
 
 impl<'a> Load<'a> {
-    fn bearer(script: &Path, token: &'a str) -> Load<'a> {
+    fn bearer(script: &Path, token: &'a str, options: &Options) -> Load<'a> {
         Load {
             warmup: script.to_owned(),
             measured: script.to_owned(),
+            warmup_seconds: options.warmup,
+            seconds: options.duration,
             proofs: Vec::new(),
             token,
             key: None,
@@ -367,38 +394,43 @@ impl<'a> Load<'a> {
     /// for each's seconds) and writes their scripts, in `dir`.
     fn dpop(
         options: &Options,
-        key: &'a DpopKey,
-        token: &'a str,
+        clients: &'a Clients,
         url: &str,
         dir: &Path,
         round: usize,
     ) -> anyhow::Result<Load<'a>> {
         let started = Instant::now();
         let mut files = Vec::new();
-        for (name, seconds) in [("warmup", options.warmup), ("measured", options.duration)] {
+        for (name, seconds) in [
+            ("warmup", Options::DPOP_WARMUP),
+            ("measured", options.dpop_duration),
+        ] {
             let proofs = dir.join(format!("proofs-{name}-{round}.txt"));
-            let count = options.dpop_rate * seconds.max(1) as usize;
-            dpop::write_proofs(key, url, token, &format!("r{round}{name}"), count, &proofs)?;
+            let count = options.dpop_rate * seconds as usize;
+            dpop::write_proofs(clients, url, &format!("r{round}{name}"), count, &proofs)?;
             let script = dir.join(format!("dpop-{name}.lua"));
             std::fs::write(
                 &script,
-                dpop::wrk_script(BODY, token, &proofs, options.threads),
+                dpop::wrk_script(BODY, &clients.tokens, &proofs, options.threads),
             )?;
             files.push((script, proofs));
         }
         let [(warmup, warmup_proofs), (measured, measured_proofs)] =
             <[_; 2]>::try_from(files).expect("two runs");
         eprintln!(
-            "   signed {} ES256 proofs ahead in {:.1} s",
-            options.dpop_rate * (options.warmup.max(1) + options.duration) as usize,
+            "   signed {} ES256 proofs ahead ({} client keys) in {:.1} s",
+            options.dpop_proofs(),
+            clients.keys.len(),
             started.elapsed().as_secs_f64()
         );
         Ok(Load {
             warmup,
             measured,
+            warmup_seconds: Options::DPOP_WARMUP,
+            seconds: options.dpop_duration,
             proofs: vec![warmup_proofs, measured_proofs],
-            token,
-            key: Some(key),
+            token: &clients.tokens[0],
+            key: Some(&clients.keys[0]),
         })
     }
 
@@ -602,8 +634,8 @@ async fn measure(
     let pid = server.child.id();
     check(target, url, load).await?;
     let rss_idle_kib = rss_kib(pid)?;
-    if options.warmup > 0 {
-        let warmup = wrk(options, &load.warmup, url, options.warmup)?.wait_with_output()?;
+    if load.warmup_seconds > 0 {
+        let warmup = wrk(options, &load.warmup, url, load.warmup_seconds)?.wait_with_output()?;
         let text = String::from_utf8_lossy(&warmup.stdout);
         ensure!(
             exhausted(&text) == 0,
@@ -612,7 +644,7 @@ async fn measure(
     }
     let before = cpu_ticks(pid)?;
     let started = Instant::now();
-    let mut run = wrk(options, &load.measured, url, options.duration)?;
+    let mut run = wrk(options, &load.measured, url, load.seconds)?;
     let mut rss_load_kib = 0;
     let output = loop {
         if let Some(_status) = run.try_wait()? {
@@ -631,7 +663,7 @@ async fn measure(
         exhausted(&text) == 0,
         "the run used every proof signed ahead ({} req/s for {} s): raise --dpop-rate\n{text}",
         options.dpop_rate,
-        options.duration
+        load.seconds
     );
     let parsed = parse_wrk(&text).with_context(|| format!("cannot read wrk's output:\n{text}"))?;
     let ticks = clock_ticks()?;
@@ -1002,8 +1034,9 @@ fn report(
     if let (Some(bearer), Some(dpop)) = (find("ours-on"), find("ours-dpop")) {
         let _ = writeln!(
             out,
-            "- (DPoP with a fresh ES256 proof per request vs a bearer token, token cache on: {:.2}× the req/s, \
-             server CPU {:.1} vs {:.1} µs/req, +{:.1} µs per proof)",
+            "- (DPoP with a fresh ES256 proof per request ({} s runs after a 1 s warm-up) vs a bearer token, \
+             token cache on: {:.2}× the req/s, server CPU {:.1} vs {:.1} µs/req, +{:.1} µs per proof)",
+            options.dpop_duration,
             dpop.rps / bearer.rps,
             dpop.cpu_us_per_request,
             bearer.cpu_us_per_request,
