@@ -10,7 +10,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
