@@ -26,10 +26,10 @@ options:
   --rounds <n>        rounds through all servers; the table shows medians (default 3)
   --only <list>       comma-separated subset of: ours-off,ours-on,ours-dpop,ts,rmcp,rmcp-jwt,ceiling
   --dpop-rate <n>     ours-dpop: proofs are signed ahead for this many requests/s (default
-                      10000); a run that uses them all fails, asking for more
-  --dpop-duration <s> ours-dpop: measured seconds, after a 1 s warm-up (default 8); rate
-                      times 9 s must stay below the 100,000 unexpired proofs a server
-                      remembers
+                      16000); a run that uses them all fails, asking for more
+  --dpop-duration <s> ours-dpop: measured seconds, after a 1 s warm-up (default 5); rate
+                      times (1 + duration) must stay below the 100,000 unexpired proofs a
+                      server remembers
   --pin               run servers on CPU 0 and wrk on CPU 1 (taskset)
   --port <n>          the servers' port (default 39900); the issuer uses the next one
 ";
@@ -63,8 +63,8 @@ impl Options {
             only: None,
             pin: false,
             port: 39900,
-            dpop_rate: 10_000,
-            dpop_duration: 8,
+            dpop_rate: 16_000,
+            dpop_duration: 5,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -99,7 +99,7 @@ impl Options {
             "--dpop-rate must be at least 100 and --dpop-duration at least 1 s"
         );
         ensure!(
-            options.dpop_proofs() <= dpop::SERVER_PROOFS - 5_000,
+            options.dpop_proofs() <= dpop::SERVER_PROOFS - 2_000,
             "--dpop-rate × (1 + --dpop-duration) is {}: the server remembers at most {} unexpired \
              proofs, and refuses more",
             options.dpop_proofs(),
