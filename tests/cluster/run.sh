@@ -13,6 +13,8 @@
 #                                  other replica and is relayed through Redis
 #   d. session-a-to-b              a session made on A used and ended on B, gone on A, closed
 #                                  to another principal
+#      dpop-replay-across-replicas a DPoP proof accepted by A is refused by B and by A (the
+#                                  replay record is in Redis); fresh proofs work on either
 #   e. rate-limit-across-replicas  one per-tool budget for both replicas (Redis)
 #   f. replica-dies                SIGKILL of replica A under a client loop; A restarted
 #      rolling-restart             SIGTERM and restart of A, then of B, under a client loop: no
@@ -327,6 +329,15 @@ subscriptions() {
     --token "$bearer" --invoice INV-2047
 }
 scenario subscriptions-across-replicas subscriptions
+
+# --- a DPoP proof replayed on the other replica: refused (replay record in Redis) -------------
+# Both replicas run with billing's default --dpop accept.
+dpop_replay() {
+  CLUSTER_CLIENT_SECRET="${secrets[cluster-service]}" timeout 60 "${py[@]}" dpop-replay \
+    --a "http://127.0.0.1:$port_a" --b "http://127.0.0.1:$port_b" --url "$mcp_url" \
+    --issuer "$oidc_issuer" --client-id cluster-service
+}
+scenario dpop-replay-across-replicas dpop_replay
 
 # --- e. one rate-limit budget for both replicas ----------------------------------------------
 rate_limit() {

@@ -12,6 +12,9 @@
     health-up, health-down, health-back
                      /healthz and /readyz, with Redis up, stopped, and back
     probe            one 2026-07-28 lookup_invoice through a URL, for the load test's sanity
+    dpop-replay      dpop-replay-across-replicas: a DPoP proof accepted by one replica is refused
+                     by the other and by the same one (replay record in Redis); fresh proofs
+                     work on either, in both eras
 
 Each prints its transcript lines and exits non-zero on failure.
 """
@@ -34,8 +37,13 @@ from typing import Any
 
 import httpx2
 
+import jwt
+
 from cluster import (
+    DpopKey,
     client_credentials,
+    dpop_client_credentials,
+    initialize_body,
     json_rpc_result,
     legacy_call,
     legacy_headers,
@@ -580,6 +588,98 @@ def cmd_health_back(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- dpop-replay-across-replicas ---------------------------------------------------------------
+
+
+def cmd_dpop_replay(args: argparse.Namespace) -> int:
+    t = Transcript("dpop-replay-across-replicas")
+    a, b = f"{args.a}/mcp", f"{args.b}/mcp"
+    # The public URI (nginx's, the token audience) is every proof's htu, and its host the Host
+    # header, exactly as requests through nginx reach a replica (proxy_set_header Host): the
+    # replicas are addressed directly so that which one gets which proof is certain.
+    public = args.url
+    host = httpx2.URL(public).netloc.decode()
+    t.line(
+        f"a DPoP proof replayed across replicas sharing Redis, no nginx: A = {args.a}, B = {args.b}; "
+        f"htu and Host are the public URI {public}"
+    )
+    key = DpopKey()
+    issued = dpop_client_credentials(
+        args.issuer, args.client_id, os.environ["CLUSTER_CLIENT_SECRET"], public, "invoices:read", key
+    )
+    token = issued["access_token"]
+    cnf = jwt.decode(token, options={"verify_signature": False}).get("cnf", {})
+    assert issued["token_type"].lower() == "dpop", f"token_type {issued['token_type']}"
+    assert cnf.get("jkt") == key.thumbprint, f"cnf {cnf} is not the key's thumbprint {key.thumbprint}"
+    t.step(
+        "client_credentials with a DPoP proof (PyJWT ES256; oidc-provider's nonce on the second "
+        "try): token_type DPoP, cnf.jkt = the key's thumbprint"
+    )
+    names = {a: "A", b: "B"}
+
+    def send(http: httpx2.Client, url: str, proof: str, session: str | None = None, **request: Any) -> httpx2.Response:
+        """POST (or `method`) to a replica with the token in the DPoP scheme and `proof`."""
+        if session is None and "content" not in request:
+            headers, body = modern_request(token, "tools/call", lookup_params())
+            request["content"] = body
+        else:
+            headers = legacy_headers(token, session)
+        headers.update({"authorization": f"DPoP {token}", "dpop": proof, "host": host})
+        method = request.pop("method", "POST")
+        return http.request(method, url, headers=headers, **request)
+
+    def fresh(http: httpx2.Client, url: str, session: str | None = None, **request: Any) -> tuple[httpx2.Response, str]:
+        """`send` with a new proof; once more with billing's nonce if it asks for one."""
+        method = request.get("method", "POST")
+        proof = key.proof(method, public, token)
+        response = send(http, url, proof, session, **dict(request))
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code == 401 and "use_dpop_nonce" in challenge and key.observe(public, response):
+            t.step(f"replica {names[url]} asked for a DPoP nonce (401 use_dpop_nonce): a new proof with it")
+            proof = key.proof(method, public, token)
+            response = send(http, url, proof, session, **dict(request))
+        key.observe(public, response)
+        return response, proof
+
+    def refused(response: httpx2.Response, what: str) -> None:
+        challenge = response.headers.get("www-authenticate", "")
+        t.step(f"{what}: {response.status_code} {'invalid_dpop_proof' if 'invalid_dpop_proof' in challenge else challenge}")
+        assert response.status_code == 401, f"{what}: {response.status_code} {response.text[:300]}"
+        assert 'error="invalid_dpop_proof"' in challenge, f"{what}: challenge {challenge!r}"
+
+    with httpx2.Client(timeout=REQUEST_TIMEOUT) as http:
+        # 2026-07-28: each request stands alone.
+        first, proof = fresh(http, a)
+        t.step(f"2026-07-28 tools/call lookup_invoice with proof #1 on A: {first.status_code}")
+        assert tool_ok(first), f"A refused a fresh proof: {first.status_code} {first.headers.get('www-authenticate')} {first.text[:300]}"
+        refused(send(http, b, proof), "proof #1 replayed on B")
+        refused(send(http, a, proof), "proof #1 replayed on A")
+        second, proof = fresh(http, b)
+        t.step(f"a fresh proof #2 on B: {second.status_code}")
+        assert tool_ok(second), f"B refused a fresh proof: {second.status_code} {second.text[:300]}"
+        refused(send(http, a, proof), "proof #2 (accepted by B) replayed on A")
+
+        # 2025-11-25: a session made on A, used on B; each request with its own proof.
+        init, _ = fresh(http, a, None, content=initialize_body())
+        session = init.headers.get("mcp-session-id")
+        assert init.status_code == 200 and session, f"initialize on A: {init.status_code} {init.text[:300]}"
+        t.step(f"2025-11-25 initialize on A with a fresh proof: {init.status_code}, Mcp-Session-Id {short(session)}")
+        note, _ = fresh(
+            http, b, session, content=json.dumps(rpc_body("notifications/initialized", None, None)).encode()
+        )
+        assert note.status_code == 202, f"notifications/initialized on B: {note.status_code} {note.text[:300]}"
+        call_body = json.dumps(rpc_body("tools/call", lookup_params(), 2)).encode()
+        call, proof = fresh(http, b, session, content=call_body)
+        t.step(f"notifications/initialized, then tools/call on B, fresh proofs: {note.status_code}, {call.status_code}")
+        assert tool_ok(call), f"{call.status_code} {call.text[:300]}"
+        refused(send(http, a, proof, session, content=call_body), "that tools/call's proof replayed on A (same session)")
+        deleted, _ = fresh(http, a, session, method="DELETE")
+        t.step(f"DELETE of the session on A with a fresh proof: {deleted.status_code}")
+        assert deleted.status_code == 204, f"{deleted.status_code} {deleted.text[:300]}"
+    t.line("PASSED")
+    return 0
+
+
 # --- probe -------------------------------------------------------------------------------------
 
 
@@ -635,6 +735,7 @@ def main() -> int:
         command(name, run, "--a", "--b", "--url", "--token", "--session-file")
 
     command("probe", cmd_probe, "--url", "--token")
+    command("dpop-replay", cmd_dpop_replay, "--a", "--b", "--url", "--issuer", "--client-id")
 
     args = parser.parse_args()
     try:
@@ -646,6 +747,7 @@ def main() -> int:
             "rate-limit": "rate-limit-across-replicas",
             "replica-dies": "replica-dies",
             "rolling-restart": "rolling-restart",
+            "dpop-replay": "dpop-replay-across-replicas",
         }.get(args.command, getattr(args, "scenario", None) or "health")
         Transcript(scenario).line(f"FAILED: {err}")
         return 1

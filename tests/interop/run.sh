@@ -10,6 +10,10 @@
 #                        flow against it
 #   4. inspector         the MCP Inspector CLI with --header "Authorization: Bearer ..."
 #   5. consent-browser   Chromium on the dev issuer's consent page: Allow, then Deny
+#   6. dpop              DPoP-bound tokens: oidc-provider (DPoP, nonces) and the official
+#                        TypeScript SDK 2.x client's proofs through billing --dpop accept and
+#                        --dpop require, both eras; a replayed proof and the token as Bearer
+#                        refused, a bearer token refused by require with the DPoP challenge
 #
 # Installs what it needs from registries, pinned by lockfiles: npm ci (tests/package-lock.json),
 # a venv in .venv from requirements.txt (hashes required), Debian's chromium if missing.
@@ -130,12 +134,16 @@ oidc_issuer="http://127.0.0.1:$oidc_port"
 oidc_url="http://127.0.0.1:$oidc_billing_port/mcp"
 other_resource="http://127.0.0.1:$oidc_billing_port/reports"
 oidc_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-node ../lib/oidc-server.mjs --port "$oidc_port" --resource "$oidc_url" \
+# The DPoP scenario's second billing, --dpop require, is another resource of the same AS.
+dpop_require_port="$(free_port)"
+dpop_require_url="http://127.0.0.1:$dpop_require_port/mcp"
+node ../lib/oidc-server.mjs --port "$oidc_port" --resource "$oidc_url,$dpop_require_url" \
   --other-resource "$other_resource" --clients "interop-service:$oidc_secret" \
   >"$work/oidc-provider.log" 2>&1 &
 pids+=("$!")
 wait_for_port "$oidc_port" "$!" "$work/oidc-provider.log"
 start_billing oidc "$oidc_billing_port" --issuer "$oidc_issuer" --baseline-scope invoices:read
+start_billing dpop-require "$dpop_require_port" --issuer "$oidc_issuer" --dpop require
 
 # --- 1. the TypeScript SDK against the dev issuer --------------------------------------------
 scenario ts-sdk timeout 90 node ts-sdk-flow.mjs --scenario ts-sdk --url "$dev_url"
@@ -191,6 +199,11 @@ scenario inspector inspector
 # --- 5. the consent page in Chromium ---------------------------------------------------------
 scenario consent-browser timeout 120 node consent-browser.mjs \
   --url "http://127.0.0.1:$consent_port/mcp" --screenshot "$here/consent.png"
+
+# --- 6. DPoP: oidc-provider's bound tokens, the TypeScript SDK 2.x client's proofs ---------------
+# billing "oidc" runs with the default --dpop accept.
+scenario dpop timeout 90 node dpop-flow.mjs --issuer "$oidc_issuer" --url "$oidc_url" \
+  --require-url "$dpop_require_url" --client-id interop-service --client-secret "$oidc_secret"
 
 # --- summary ---------------------------------------------------------------------------------
 echo

@@ -3,9 +3,11 @@
 // indicators with JWT access tokens (RFC 9068) for the billing resource, opaque tokens when no
 // resource is named, client credentials for static confidential clients (one per principal the
 // scenarios need), open dynamic client registration, a `tenant` claim, and a login/consent
-// step that approves at once as alice of tenant acme (no UI).
+// step that approves at once as alice of tenant acme (no UI). DPoP (RFC 9449) as oidc-provider
+// ships it, with server nonces required at the token endpoint: a token request carrying a proof
+// gets a DPoP-bound token (`token_type: DPoP`, `cnf.jkt` in the JWT); one without stays Bearer.
 //
-//   node oidc-server.mjs --port P --resource http://127.0.0.1:B/mcp \
+//   node oidc-server.mjs --port P --resource http://127.0.0.1:B/mcp[,http://127.0.0.1:C/mcp...] \
 //     --clients ID:SECRET,ID:SECRET,... [--other-resource http://127.0.0.1:B/reports]
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -30,7 +32,8 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs25
 
 /** Resource servers this AS mints JWT access tokens for, by resource indicator. */
 const RESOURCE_SERVERS = {
-  [args.resource]: { scope: BILLING_SCOPES },
+  // One or more billing servers (a comma-separated list), each its own audience.
+  ...Object.fromEntries(args.resource.split(',').map((resource) => [resource, { scope: BILLING_SCOPES }])),
   // Another API on the same host, when given: its tokens must not open billing.
   ...(args['other-resource'] && { [args['other-resource']]: { scope: 'reports:read' } }),
 };
@@ -58,6 +61,14 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // On by default in oidc-provider 9; spelled out because the DPoP scenarios rely on it.
+    // Nonces (RFC 9449 §8) are required of every token request that carries a proof, so that
+    // clients must handle `use_dpop_nonce`; requests without a proof are not affected.
+    dPoP: {
+      enabled: true,
+      nonceSecret: randomBytes(32),
+      requireNonce: () => true,
+    },
     registration: { enabled: true },
     resourceIndicators: {
       enabled: true,

@@ -100,6 +100,10 @@ export function recordingFetch(transcript, baseFetch = globalThis.fetch, exchang
     if (version && !url.includes('/.well-known/')) notes.push(`[MCP-Protocol-Version ${version}]`);
     const session = headers.get('mcp-session-id');
     if (session) notes.push(`[session ${session.slice(0, 8)}…]`);
+    if (headers.has('dpop')) {
+      const scheme = headers.get('authorization')?.split(' ')[0];
+      notes.push(scheme === 'DPoP' ? '[Authorization: DPoP + proof]' : `[${scheme ? `${scheme} + ` : ''}DPoP proof]`);
+    }
     const upstream = response.headers.get('x-upstream');
     if (upstream) notes.push(`<- ${replicaName(upstream)}`);
     exchanges?.push({ method, path: new URL(url).pathname, status: response.status, upstream, session, rpc });
@@ -107,6 +111,7 @@ export function recordingFetch(transcript, baseFetch = globalThis.fetch, exchang
       const challenge = response.headers.get('www-authenticate');
       if (challenge) notes.push(summarizeChallenge(challenge));
     }
+    if (response.headers.has('dpop-nonce')) notes.push('DPoP-Nonce');
     if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {
       notes.push(`Location: ${redactLocation(response.headers.get('location'))}`);
     }
@@ -118,14 +123,16 @@ export function recordingFetch(transcript, baseFetch = globalThis.fetch, exchang
 /**
  * One MCP 2026-07-28 tools/call with `token`, no session: the protocol version and client
  * capabilities in `_meta`, and `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` mirroring
- * the body. Resolves to the status, the `WWW-Authenticate` challenge ('' when none) and the
- * body's text.
+ * the body. `auth` replaces the bearer credentials: `{ authorization, dpop }` (the `DPoP`
+ * scheme and its proof). Resolves to the status, the `WWW-Authenticate` challenge ('' when
+ * none), the `DPoP-Nonce` (undefined when none) and the body's text.
  */
-export async function modernToolCall(fetchFn, url, token, name, args) {
+export async function modernToolCall(fetchFn, url, token, name, args, auth = undefined) {
   const response = await fetchFn(url, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
+      ...auth,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': '2026-07-28',
@@ -147,7 +154,12 @@ export async function modernToolCall(fetchFn, url, token, name, args) {
     }),
   });
   const text = await response.text();
-  return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', text };
+  return {
+    status: response.status,
+    challenge: response.headers.get('www-authenticate') ?? '',
+    nonce: response.headers.get('dpop-nonce') ?? undefined,
+    text,
+  };
 }
 
 /**
@@ -176,11 +188,21 @@ export function replicasOf(exchanges) {
   return [...seen].sort();
 }
 
-/** The parts of a Bearer challenge a reader cares about: error and scope. */
-function summarizeChallenge(challenge) {
-  const error = /error="([^"]*)"/.exec(challenge)?.[1];
-  const scope = /scope="([^"]*)"/.exec(challenge)?.[1];
-  return `WWW-Authenticate: Bearer${error ? ` error=${error}` : ''}${scope ? ` scope="${scope}"` : ''}`;
+/**
+ * The parts of a challenge a reader cares about, per scheme (`Bearer`, `DPoP`, both when a
+ * server accepts both, RFC 9449 §7.1): error, scope and the DPoP algorithms.
+ */
+export function summarizeChallenge(challenge) {
+  const starts = [...challenge.matchAll(/(?:^|,)\s*(Bearer|DPoP)(?=\s|,|$)/gi)];
+  if (starts.length === 0) return `WWW-Authenticate: ${challenge.slice(0, 120)}`;
+  const parts = starts.map((match, i) => {
+    const segment = challenge.slice(match.index, starts[i + 1]?.index ?? challenge.length);
+    const error = /error="([^"]*)"/.exec(segment)?.[1];
+    const scope = /scope="([^"]*)"/.exec(segment)?.[1];
+    const algs = /algs="([^"]*)"/.exec(segment)?.[1];
+    return `${match[1]}${error ? ` error=${error}` : ''}${scope ? ` scope="${scope}"` : ''}${algs ? ` algs="${algs}"` : ''}`;
+  });
+  return `WWW-Authenticate: ${parts.join(', ')}`;
 }
 
 /** A redirect target with its code shortened: codes are secrets, if short-lived ones. */

@@ -2,13 +2,14 @@
 //! reports throughput, latency, server CPU per request and memory.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
+use crate::dpop::{self, Clients, DpopKey};
 use crate::issuer::{self, SigningKey};
 
 const HELP: &str = "\
@@ -23,7 +24,12 @@ options:
   --threads <n>       wrk threads (default 2)
   --sessions <n>      handshake-era sessions opened for the memory figure (default 10000; 0 skips)
   --rounds <n>        rounds through all servers; the table shows medians (default 3)
-  --only <list>       comma-separated subset of: ours-off,ours-on,ts,rmcp,rmcp-jwt,ceiling
+  --only <list>       comma-separated subset of: ours-off,ours-on,ours-dpop,ts,rmcp,rmcp-jwt,ceiling
+  --dpop-rate <n>     ours-dpop: proofs are signed ahead for this many requests/s (default
+                      16000); a run that uses them all fails, asking for more
+  --dpop-duration <s> ours-dpop: measured seconds, after a 1 s warm-up (default 5); rate
+                      times (1 + duration) must stay below the 100,000 unexpired proofs a
+                      server remembers
   --pin               run servers on CPU 0 and wrk on CPU 1 (taskset)
   --port <n>          the servers' port (default 39900); the issuer uses the next one
 ";
@@ -41,6 +47,8 @@ struct Options {
     only: Option<Vec<String>>,
     pin: bool,
     port: u16,
+    dpop_rate: usize,
+    dpop_duration: u64,
 }
 
 impl Options {
@@ -55,6 +63,8 @@ impl Options {
             only: None,
             pin: false,
             port: 39900,
+            dpop_rate: 16_000,
+            dpop_duration: 5,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -69,6 +79,8 @@ impl Options {
                 "--only" => options.only = Some(value()?.split(',').map(str::to_owned).collect()),
                 "--pin" => options.pin = true,
                 "--port" => options.port = value()?.parse()?,
+                "--dpop-rate" => options.dpop_rate = value()?.parse()?,
+                "--dpop-duration" => options.dpop_duration = value()?.parse()?,
                 "-h" | "--help" => {
                     eprint!("{HELP}");
                     std::process::exit(0);
@@ -82,7 +94,26 @@ impl Options {
         );
         ensure!(options.sessions <= 10_000, "--sessions is at most 10000");
         ensure!((1..=9).contains(&options.rounds), "--rounds must be 1 to 9");
+        ensure!(
+            options.dpop_rate >= 100 && options.dpop_duration >= 1,
+            "--dpop-rate must be at least 100 and --dpop-duration at least 1 s"
+        );
+        ensure!(
+            options.dpop_proofs() <= dpop::SERVER_PROOFS - 2_000,
+            "--dpop-rate × (1 + --dpop-duration) is {}: the server remembers at most {} unexpired \
+             proofs, and refuses more",
+            options.dpop_proofs(),
+            dpop::SERVER_PROOFS
+        );
         Ok(options)
+    }
+
+    /// The DPoP run's warm-up, in seconds.
+    const DPOP_WARMUP: u64 = 1;
+
+    /// The proofs one DPoP round signs: its warm-up's and its measured run's.
+    fn dpop_proofs(&self) -> usize {
+        self.dpop_rate * (Self::DPOP_WARMUP + self.dpop_duration) as usize
     }
 
     fn wants(&self, name: &str) -> bool {
@@ -111,6 +142,11 @@ const TARGETS: &[Target] = &[
     Target {
         name: "ours-on",
         label: "mcp-auth, token cache on (default)",
+        authenticated: true,
+    },
+    Target {
+        name: "ours-dpop",
+        label: "mcp-auth, token cache on, DPoP: a fresh ES256 proof per request",
         authenticated: true,
     },
     Target {
@@ -237,8 +273,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let issuer_url = issuer::serve(issuer_listener, vec![rsa.jwk.clone(), ed.jwk.clone()]);
     let resource = format!("http://127.0.0.1:{}/mcp", options.port);
     let token = rsa.sign(&issuer::claims(&issuer_url, &resource, "user-1"));
+    // The DPoP clients: keys, each with the same claims and `cnf.jkt`, its thumbprint.
+    let clients = Clients::new(options.dpop_proofs(), |jkt| {
+        let mut claims = issuer::claims(&issuer_url, &resource, "user-1");
+        claims["cnf"] = serde_json::json!({ "jkt": jkt });
+        rsa.sign(&claims)
+    });
 
-    let script = std::env::temp_dir().join(format!("mcp-auth-load-{}.lua", std::process::id()));
+    let temp = std::env::temp_dir().join(format!("mcp-auth-load-{}", std::process::id()));
+    std::fs::create_dir_all(&temp)?;
+    let script = temp.join("bearer.lua");
     std::fs::write(&script, wrk_script(&token))?;
 
     let load_before = loadavg();
@@ -249,16 +293,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     for round in 1..=options.rounds {
         for (target, figures) in targets.iter().zip(&mut rounds) {
             eprintln!("== round {round}/{}: {}", options.rounds, target.label);
+            let load = if target.name == "ours-dpop" {
+                Load::dpop(&options, &clients, &resource, &temp, round)?
+            } else {
+                Load::bearer(&script, &token, &options)
+            };
             let mut server = start(target.name, &options, &issuer_url, root)?;
-            let measured = runtime.block_on(measure(
-                target,
-                &mut server,
-                &options,
-                &script,
-                &resource,
-                &token,
-            ));
+            let measured =
+                runtime.block_on(measure(target, &mut server, &options, &load, &resource));
             stop(server);
+            load.remove_proofs();
             let measured = measured.with_context(|| format!("measuring {}", target.label))?;
             eprintln!(
                 "   {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} µs CPU/request",
@@ -267,7 +311,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             figures.push(measured);
         }
     }
-    let _ = std::fs::remove_file(&script);
+    let _ = std::fs::remove_dir_all(&temp);
     let results: Vec<(&Target, Figures)> = targets
         .into_iter()
         .zip(rounds)
@@ -317,6 +361,86 @@ wrk.headers["Authorization"] = "Bearer {token}"
     )
 }
 
+/// What `wrk` sends to one server, and the credentials of the correctness check before it.
+struct Load<'a> {
+    /// The warm-up's script and the measured run's (the same for a bearer token; for DPoP
+    /// each has its own proofs).
+    warmup: PathBuf,
+    measured: PathBuf,
+    /// The warm-up's and the measured run's seconds.
+    warmup_seconds: u64,
+    seconds: u64,
+    /// Proof files, deleted after the run.
+    proofs: Vec<PathBuf>,
+    token: &'a str,
+    /// DPoP: the first client's key, which signs the check's own fresh proofs for `token`.
+    key: Option<&'a DpopKey>,
+}
+
+impl<'a> Load<'a> {
+    fn bearer(script: &Path, token: &'a str, options: &Options) -> Load<'a> {
+        Load {
+            warmup: script.to_owned(),
+            measured: script.to_owned(),
+            warmup_seconds: options.warmup,
+            seconds: options.duration,
+            proofs: Vec::new(),
+            token,
+            key: None,
+        }
+    }
+
+    /// Signs the proofs of the warm-up and of the measured run (`--dpop-rate` requests/s
+    /// for each's seconds) and writes their scripts, in `dir`.
+    fn dpop(
+        options: &Options,
+        clients: &'a Clients,
+        url: &str,
+        dir: &Path,
+        round: usize,
+    ) -> anyhow::Result<Load<'a>> {
+        let started = Instant::now();
+        let mut files = Vec::new();
+        for (name, seconds) in [
+            ("warmup", Options::DPOP_WARMUP),
+            ("measured", options.dpop_duration),
+        ] {
+            let proofs = dir.join(format!("proofs-{name}-{round}.txt"));
+            let count = options.dpop_rate * seconds as usize;
+            dpop::write_proofs(clients, url, &format!("r{round}{name}"), count, &proofs)?;
+            let script = dir.join(format!("dpop-{name}.lua"));
+            std::fs::write(
+                &script,
+                dpop::wrk_script(BODY, &clients.tokens, &proofs, options.threads),
+            )?;
+            files.push((script, proofs));
+        }
+        let [(warmup, warmup_proofs), (measured, measured_proofs)] =
+            <[_; 2]>::try_from(files).expect("two runs");
+        eprintln!(
+            "   signed {} ES256 proofs ahead ({} client keys) in {:.1} s",
+            options.dpop_proofs(),
+            clients.keys.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(Load {
+            warmup,
+            measured,
+            warmup_seconds: Options::DPOP_WARMUP,
+            seconds: options.dpop_duration,
+            proofs: vec![warmup_proofs, measured_proofs],
+            token: &clients.tokens[0],
+            key: Some(&clients.keys[0]),
+        })
+    }
+
+    fn remove_proofs(&self) {
+        for file in &self.proofs {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
 /// A server process; the Node one is `node` itself, so that its pid is the server's.
 struct Server {
     child: Child,
@@ -345,6 +469,9 @@ fn start(name: &str, options: &Options, issuer: &str, root: &Path) -> anyhow::Re
     let port = options.port.to_string();
     let child = match name {
         "ours-off" | "ours-on" => return start_ours_cache(options, issuer, name == "ours-on"),
+        "ours-dpop" => pinned(options, "0", std::env::current_exe()?)
+            .args(["serve", "ours-dpop", &port, issuer, CACHE_ON])
+            .spawn()?,
         "ts" => pinned(options, "0", "node")
             .arg(root.join("ts/server.mjs"))
             .args([&port, issuer])
@@ -434,10 +561,31 @@ fn post(http: &reqwest::Client, url: &str, token: Option<&str>) -> reqwest::Requ
     }
 }
 
+/// `post` with `token` in the DPoP scheme and `proof`.
+fn post_dpop(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    proof: &str,
+) -> reqwest::RequestBuilder {
+    post(http, url, None)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+}
+
 /// Checks that the server answers the call as expected: the invoice, in `structuredContent`.
-async fn check(target: &Target, url: &str, token: &str) -> anyhow::Result<()> {
+/// With DPoP, also that the same proof again, and the token as a bearer token, get `401`.
+async fn check(target: &Target, url: &str, load: &Load<'_>) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let response = post(&http, url, Some(token)).body(BODY).send().await?;
+    let token = load.token;
+    let proof = load
+        .key
+        .map(|key| key.proof(url, &dpop::ath(token), "check", 0));
+    let request = match &proof {
+        Some(proof) => post_dpop(&http, url, token, proof),
+        None => post(&http, url, Some(token)),
+    };
+    let response = request.body(BODY).send().await?;
     let status = response.status();
     let text = response.text().await?;
     ensure!(status == 200, "status {status}: {text}");
@@ -455,6 +603,23 @@ async fn check(target: &Target, url: &str, token: &str) -> anyhow::Result<()> {
             response.status()
         );
     }
+    if let Some(proof) = &proof {
+        let replayed = post_dpop(&http, url, token, proof)
+            .body(BODY)
+            .send()
+            .await?;
+        ensure!(
+            replayed.status() == 401,
+            "a replayed proof got {}",
+            replayed.status()
+        );
+        let bearer = post(&http, url, Some(token)).body(BODY).send().await?;
+        ensure!(
+            bearer.status() == 401,
+            "the DPoP-bound token as a bearer token got {}",
+            bearer.status()
+        );
+    }
     Ok(())
 }
 
@@ -462,20 +627,24 @@ async fn measure(
     target: &Target,
     server: &mut Server,
     options: &Options,
-    script: &Path,
+    load: &Load<'_>,
     url: &str,
-    token: &str,
 ) -> anyhow::Result<Figures> {
     wait_ready(options.port, &mut server.child).await?;
     let pid = server.child.id();
-    check(target, url, token).await?;
+    check(target, url, load).await?;
     let rss_idle_kib = rss_kib(pid)?;
-    if options.warmup > 0 {
-        wrk(options, script, url, options.warmup)?.wait()?;
+    if load.warmup_seconds > 0 {
+        let warmup = wrk(options, &load.warmup, url, load.warmup_seconds)?.wait_with_output()?;
+        let text = String::from_utf8_lossy(&warmup.stdout);
+        ensure!(
+            exhausted(&text) == 0,
+            "the warm-up used every proof signed ahead: raise --dpop-rate\n{text}"
+        );
     }
     let before = cpu_ticks(pid)?;
     let started = Instant::now();
-    let mut run = wrk(options, script, url, options.duration)?;
+    let mut run = wrk(options, &load.measured, url, load.seconds)?;
     let mut rss_load_kib = 0;
     let output = loop {
         if let Some(_status) = run.try_wait()? {
@@ -490,6 +659,12 @@ async fn measure(
     let after = cpu_ticks(pid)?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     ensure!(output.status.success(), "wrk failed: {text}");
+    ensure!(
+        exhausted(&text) == 0,
+        "the run used every proof signed ahead ({} req/s for {} s): raise --dpop-rate\n{text}",
+        options.dpop_rate,
+        load.seconds
+    );
     let parsed = parse_wrk(&text).with_context(|| format!("cannot read wrk's output:\n{text}"))?;
     let ticks = clock_ticks()?;
     let cpu_us = (after - before) as f64 * 1e6 / ticks as f64;
@@ -565,6 +740,14 @@ fn parse_wrk(text: &str) -> Option<WrkOutput> {
         }
     }
     (out.requests > 0 && out.p50_us.is_finite() && out.p99_us.is_finite()).then_some(out)
+}
+
+/// The requests the DPoP script sent after its proofs ran out (0 for other scripts).
+fn exhausted(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("proofs exhausted: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// wrk's `123.45us`, `1.23ms`, `1.00s` in microseconds.
@@ -845,6 +1028,20 @@ fn report(
     target("10,000 sessions ≤ 40 MiB RSS", v, &|a, b| a <= b, shown);
     if let Some(note) = cpu_note {
         let _ = writeln!(out, "{note}");
+    }
+    // What a fresh proof per request costs, next to the same server with a bearer token
+    // (information, not a target).
+    if let (Some(bearer), Some(dpop)) = (find("ours-on"), find("ours-dpop")) {
+        let _ = writeln!(
+            out,
+            "- (DPoP with a fresh ES256 proof per request ({} s runs after a 1 s warm-up) vs a bearer token, \
+             token cache on: {:.2}× the req/s, server CPU {:.1} vs {:.1} µs/req, +{:.1} µs per proof)",
+            options.dpop_duration,
+            dpop.rps / bearer.rps,
+            dpop.cpu_us_per_request,
+            bearer.cpu_us_per_request,
+            dpop.cpu_us_per_request - bearer.cpu_us_per_request
+        );
     }
     out
 }

@@ -8,6 +8,7 @@
 
 mod billing;
 mod ceiling;
+mod dpop;
 mod harness;
 mod issuer;
 mod jwt;
@@ -24,7 +25,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// `serve <ours|rmcp|rmcp-jwt|ceiling> <port> <issuer> [cache capacity] [stateful]`
+/// `serve <ours|ours-dpop|rmcp|rmcp-jwt|ceiling> <port> <issuer> [cache capacity] [stateful]`
 fn serve(args: &[String]) -> anyhow::Result<()> {
     let [kind, port, issuer, rest @ ..] = args else {
         bail!("usage: serve <kind> <port> <issuer> [cache] [stateful]");
@@ -54,7 +55,10 @@ fn serve(args: &[String]) -> anyhow::Result<()> {
             });
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             match kind.as_str() {
-                "ours" => ours::serve(listener, issuer, resource, cache, !stateful).await,
+                "ours" => ours::serve(listener, issuer, resource, cache, !stateful, false).await,
+                "ours-dpop" => {
+                    ours::serve(listener, issuer, resource, cache, !stateful, true).await
+                }
                 "rmcp" => rmcp_server::serve(listener, None).await,
                 "rmcp-jwt" => {
                     rmcp_server::serve(listener, Some((jwks_url, issuer, resource))).await

@@ -1,7 +1,7 @@
 //! (a) The billing server on mcp-auth: JWT access tokens checked against the harness's issuer
 //! (keys discovered from its RFC 8414 metadata), two scoped tools.
 
-use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::auth::{Dpop, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 
 use crate::billing::{Invoice, Store};
@@ -40,13 +40,16 @@ async fn void_invoice(
 }
 
 /// Serves on `listener` until the process is killed. `cache` is the verified-token cache's
-/// capacity (0 turns it off; `None` keeps the default); `stateless` serves the handshake era without sessions.
+/// capacity (0 turns it off; `None` keeps the default); `stateless` serves the handshake era
+/// without sessions; `dpop` accepts DPoP-bound tokens ([`Dpop::accept`], the replay record in
+/// memory) besides bearer tokens.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     issuer: String,
     resource: String,
     cache: Option<usize>,
     stateless: bool,
+    dpop: bool,
 ) -> anyhow::Result<()> {
     let mut verifier =
         JwtVerifier::builder(issuer.clone(), resource.clone()).tenant_claim("tenant");
@@ -65,6 +68,7 @@ pub async fn serve(
         .authorization_server(issuer)
         .verifier(verifier)
         .stateless(stateless)
+        .dpop(if dpop { Dpop::accept() } else { Dpop::off() })
         .build()?;
     mcp_auth_runtime::serve(listener, server, std::future::pending()).await?;
     Ok(())
