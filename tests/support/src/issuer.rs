@@ -475,6 +475,16 @@ impl FaultyIntrospection {
             .push((token.to_owned(), response));
     }
 
+    /// `token` is active for `subject` with `scope`, for this endpoint's resource, its
+    /// response changed by `changes` (see [`patch`]: a `cnf`, a `token_type`, `null` to
+    /// remove a member).
+    pub fn activate_with(&self, token: &str, subject: &str, scope: &str, changes: Value) {
+        self.activate(token, subject, scope);
+        let mut active = self.state.active.lock().unwrap();
+        let (_, response) = active.last_mut().unwrap();
+        patch(response, &changes);
+    }
+
     /// How the endpoint answers from now on.
     pub fn set_fault(&self, fault: Fault) {
         *self.state.fault.lock().unwrap() = fault;
