@@ -213,7 +213,7 @@ where
                 match credentials(request.headers(), request.uri().query(), dpop.is_some()) {
                     Ok(Some((scheme, token))) => (scheme, token.to_owned()),
                     Ok(None) => return Ok(refuse(StatusCode::UNAUTHORIZED, None, None)),
-                    Err((scheme, why)) => {
+                    Err(Malformed { scheme, why }) => {
                         tracing::info!(reason = why, "malformed authorization");
                         return Ok(refuse(
                             StatusCode::BAD_REQUEST,
@@ -455,8 +455,9 @@ fn credentials<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
     dpop: bool,
-) -> Result<Option<(Scheme, &'a str)>, (Option<Scheme>, &'static str)> {
-    let (value, scheme) = match authorization(headers, query).map_err(|why| (None, why))? {
+) -> Result<Option<(Scheme, &'a str)>, Malformed> {
+    let malformed = |scheme, why| Malformed { scheme, why };
+    let (value, scheme) = match authorization(headers, query).map_err(|why| malformed(None, why))? {
         Some((scheme, value)) => (value, scheme),
         None => return Ok(None),
     };
@@ -469,7 +470,14 @@ fn credentials<'a>(
     };
     token68(value)
         .map(|token| Some((scheme, token)))
-        .map_err(|why| (Some(scheme), why))
+        .map_err(|why| malformed(Some(scheme), why))
+}
+
+/// Why a request's credentials cannot be read, and their scheme when it is known.
+#[derive(Debug, PartialEq, Eq)]
+struct Malformed {
+    scheme: Option<Scheme>,
+    why: &'static str,
 }
 
 /// The bearer token of a request: `Ok(None)` when there is none, `Err` with a reason (never
@@ -481,7 +489,7 @@ pub(crate) fn bearer_token<'a>(
 ) -> Result<Option<&'a str>, &'static str> {
     match credentials(headers, query, false) {
         Ok(credentials) => Ok(credentials.map(|(_, token)| token)),
-        Err((_, why)) => Err(why),
+        Err(malformed) => Err(malformed.why),
     }
 }
 
@@ -599,11 +607,14 @@ mod tests {
         );
         assert_eq!(
             credentials(&headers(&["DPoP a b"]), None, true),
-            Err((Some(Scheme::Dpop), "access token is not a b64token"))
+            Err(Malformed {
+                scheme: Some(Scheme::Dpop),
+                why: "access token is not a b64token"
+            })
         );
         assert!(matches!(
             credentials(&headers(&["DPoP a", "Bearer a"]), None, true),
-            Err((None, _))
+            Err(Malformed { scheme: None, .. })
         ));
     }
 }

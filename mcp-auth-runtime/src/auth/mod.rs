@@ -71,6 +71,7 @@
 //! ```
 //!
 #![doc = include_str!("../../docs/authorization.md")]
+#![doc = include_str!("../../docs/dpop.md")]
 
 mod algorithm;
 mod cache;

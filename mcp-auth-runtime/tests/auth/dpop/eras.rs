@@ -183,7 +183,7 @@ async fn stateless_requests_run_on_proofs() {
         let once = authorized(
             fx.call("read_thing"),
             &format!("DPoP {token}"),
-            &[proof.clone()],
+            std::slice::from_ref(&proof),
         );
         fx.send(once).await.assert_called("read");
         let again = authorized(fx.call("read_thing"), &format!("DPoP {token}"), &[proof]);
