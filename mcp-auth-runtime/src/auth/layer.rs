@@ -214,7 +214,7 @@ where
                     Ok(Some((scheme, token))) => (scheme, token.to_owned()),
                     Ok(None) => return Ok(refuse(StatusCode::UNAUTHORIZED, None, None)),
                     Err(Malformed { scheme, why }) => {
-                        tracing::info!(reason = why, "malformed authorization");
+                        tracing::info!(reason = why, "malformed bearer authorization");
                         return Ok(refuse(
                             StatusCode::BAD_REQUEST,
                             Some(&INVALID_REQUEST),
