@@ -2,9 +2,10 @@
 //! signed by a real issuer's key or introspected at a real endpoint, and proofs signed by
 //! real client keys: each policy's answer to each way of presenting a token (`policy`), the
 //! challenges and metadata (`challenges`), both protocol eras with a proof on every request
-//! (`eras`), server nonces (`nonces`), what is logged (`logs`), and a server behind a proxy or a standalone layer
-//! (`proxy`), and the configurations refused (`configuration`). The attacks on proofs themselves are in the adversarial suite; these tests
-//! cover the wiring around them.
+//! (`eras`), server nonces (`nonces`), what is logged (`logs`), a server behind a proxy or a
+//! standalone layer (`proxy`), and the configurations refused (`configuration`). The attacks
+//! on proofs themselves are in the adversarial suite; these tests cover the wiring around
+//! them.
 
 mod challenges;
 mod configuration;
