@@ -6,6 +6,7 @@
 //! (`token_cache`). Attacks on a running server are in the `mcp` tests' `adversarial`.
 
 mod dpop;
+mod dpop_proof;
 mod introspection;
 mod issuer_faults;
 mod jwt;
