@@ -45,6 +45,14 @@ pub enum DpopConfigError {
         "a DPoP nonce key must be at least 32 bytes, got {0}: use 32 random bytes, e.g. from `openssl rand -base64 32`"
     )]
     NonceKeyTooShort(usize),
+    /// Previous nonce keys are configured without a current one: no nonce could be issued.
+    #[error(
+        "DPoP has previous nonce keys but no current one: set the current key with `Dpop::nonces(..)`"
+    )]
+    PreviousNonceKeyWithoutCurrent,
+    /// Another rule of the proof verifier refuses the configuration.
+    #[error("invalid DPoP configuration: {0}")]
+    Invalid(String),
     /// The public base URI is not an absolute `https` URI (http on loopback) without query
     /// and fragment.
     #[error(
@@ -70,7 +78,11 @@ pub(crate) fn check(dpop: &Dpop) -> Result<(), DpopConfigError> {
     {
         return Err(DpopConfigError::NonceKeyTooShort(short.len()));
     }
-    Ok(())
+    if inner.nonce_key.is_none() && !inner.previous_nonce_keys.is_empty() {
+        return Err(DpopConfigError::PreviousNonceKeyWithoutCurrent);
+    }
+    // The verifier's own rules, should it have more than those above.
+    dpop.check().map_err(DpopConfigError::Invalid)
 }
 
 /// Where clients address this service: what a proof's `htu` must name (RFC 9449 §4.3 check
@@ -257,6 +269,10 @@ mod tests {
                     .previous_nonce_key([1u8; 8])
             ),
             Err(DpopConfigError::NonceKeyTooShort(8))
+        );
+        assert_eq!(
+            check(&Dpop::accept().previous_nonce_key([1u8; 32])),
+            Err(DpopConfigError::PreviousNonceKeyWithoutCurrent)
         );
     }
 }

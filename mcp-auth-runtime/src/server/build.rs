@@ -421,7 +421,14 @@ fn proof_of_possession(
         );
     }
     crate::auth::check_dpop(&dpop)?;
-    let _ = redis;
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis {
+        return Ok(Some((dpop.with_redis_replay(redis), uris)));
+    }
+    #[cfg(not(feature = "redis"))]
+    if let Some(never) = redis {
+        match *never {}
+    }
     Ok(Some((dpop, uris)))
 }
 
