@@ -2,15 +2,14 @@
 //! signed by a real issuer's key or introspected at a real endpoint, and proofs signed by
 //! real client keys: each policy's answer to each way of presenting a token (`policy`), the
 //! challenges and metadata (`challenges`), both protocol eras with a proof on every request
-//! (`eras`), server nonces (`nonces`), what is logged (`logs`), a server behind a proxy or a
-//! standalone layer (`proxy`), and the configurations refused (`configuration`). The attacks
-//! on proofs themselves are in the adversarial suite; these tests cover the wiring around
-//! them.
+//! (`eras`), server nonces (`nonces`), a server behind a proxy or a standalone layer
+//! (`proxy`), and the configurations refused (`configuration`). The attacks on proofs
+//! themselves are in the adversarial suite, what is logged in `secrets_on_every_path`; these
+//! tests cover the wiring around them.
 
 mod challenges;
 mod configuration;
 mod eras;
-mod logs;
 mod nonces;
 mod policy;
 mod proxy;
