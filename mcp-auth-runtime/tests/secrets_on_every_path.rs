@@ -25,6 +25,18 @@ const CLIENT_ID: &str = "mcp-rs";
 const SECRET: &str = "Sup3r:s3cret/+=value-9f1c";
 const HMAC_SECRET: &[u8] = b"hmac-shared-secret-0123456789abcdef";
 
+/// A `tools/call tool` POST to `url`, without credentials.
+fn tools_call(url: &str, tool: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": { "name": tool, "arguments": {} } })
+            .to_string(),
+        )
+}
+
 /// POSTs `tools/call tool` to `addr` with `authorization` (a whole header value) and `query`.
 async fn call(
     addr: std::net::SocketAddr,
@@ -32,14 +44,7 @@ async fn call(
     tool: &str,
     query: &str,
 ) -> u16 {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}/mcp{query}"))
-        .header("content-type", "application/json")
-        .body(
-            json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                    "params": { "name": tool, "arguments": {} } })
-            .to_string(),
-        );
+    let mut request = tools_call(&format!("http://{addr}/mcp{query}"), tool);
     for value in authorization {
         request = request.header("authorization", value);
     }
@@ -258,7 +263,7 @@ async fn dpop_outcomes(signer: &TestKey) -> Vec<String> {
     let issuer = Issuer::start(&[signer]).await;
     let mut sent = Vec::new();
     for introspected in [false, true] {
-        let (listener, addr, resource) = bind_endpoint().await;
+        let (listener, _, resource) = bind_endpoint().await;
         let endpoint = FaultyIntrospection::start(&resource).await;
         let builder = McpServer::builder("things", "1")
             .tools(tools![read_thing, write_thing])
@@ -300,15 +305,7 @@ async fn dpop_outcomes(signer: &TestKey) -> Vec<String> {
             key.sign(&claims)
         };
         let send = |tool: &'static str, authorization: String, proofs: Vec<String>| {
-            let mut request = reqwest::Client::new()
-                .post(&resource)
-                .header("content-type", "application/json")
-                .header("authorization", authorization)
-                .body(
-                    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                            "params": { "name": tool, "arguments": {} } })
-                    .to_string(),
-                );
+            let mut request = tools_call(&resource, tool).header("authorization", authorization);
             for proof in proofs {
                 request = request.header("dpop", proof);
             }
