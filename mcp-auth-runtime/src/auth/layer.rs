@@ -402,13 +402,6 @@ fn proof_refusal(
             },
             "the proof lacks a current server nonce".to_owned(),
         ),
-        NotProven::OtherKey => (
-            Problem {
-                error: "invalid_token",
-                description: "invalid DPoP key binding",
-            },
-            "the proof is signed by another key than the token's `cnf.jkt`".to_owned(),
-        ),
         NotProven::Unavailable(reason) => {
             tracing::error!(%reason, "DPoP proof could not be verified; failing closed");
             return unavailable("the DPoP proof cannot be verified right now");

@@ -141,14 +141,12 @@ pub(crate) struct DpopSetup {
 /// Why possession was not proven.
 #[derive(Debug)]
 pub(crate) enum NotProven {
-    /// No proof, several, an unreadable or oversized one, or one the engine refused: `401
-    /// invalid_dpop_proof`. The reason is for logs.
+    /// No proof, several, an unreadable or oversized one, or one the engine refused (signed
+    /// by another key than the token's included: RFC 9449 §4.3 makes the key binding one of
+    /// a proof's checks): `401 invalid_dpop_proof`. The reason is for logs.
     InvalidProof(String),
     /// The proof lacks a current server nonce: `401 use_dpop_nonce` with a fresh nonce.
     UseNonce,
-    /// A valid proof, signed by another key than the token's: `401 invalid_token` (RFC 9449
-    /// §7.1 Figure 16, "Invalid DPoP key binding").
-    OtherKey,
     /// The proof could not be checked now: `503`.
     Unavailable(String),
 }
@@ -160,8 +158,10 @@ impl DpopSetup {
     }
 
     /// Checks that the request (`method` on `path`, with `headers`) proves possession of the
-    /// key `jkt` that `token` is bound to: one proof, valid for this request and this token
-    /// (the engine's checks, the replay record last), signed by that key.
+    /// key `jkt` that `token` is bound to: one proof, signed by that key (checked before the
+    /// signature and the replay record, so that proofs by other keys cost nothing and fill
+    /// nothing), valid for this request and this token (the engine's checks, the replay
+    /// record last).
     pub(crate) async fn prove(
         &self,
         method: &Method,
@@ -177,16 +177,19 @@ impl DpopSetup {
             uri: &uri,
             access_token: Some(token),
         };
-        let verified = match self.dpop.verify_proof(proof, request).await {
+        let verified = match self.dpop.verify_bound_proof(proof, request, jkt).await {
             Ok(verified) => verified,
             Err(DpopError::UseNonce) => return Err(NotProven::UseNonce),
             Err(DpopError::Unavailable(why)) => return Err(NotProven::Unavailable(why)),
             Err(DpopError::InvalidProof(why)) => return Err(NotProven::InvalidProof(why)),
         };
+        // The engine compared already; compared again here, where the decision is made.
         // Thumbprints are public: no constant-time comparison is needed, only an exact one.
         let theirs = verified.thumbprint().as_bytes();
         if theirs.len() != jkt.len() || theirs != jkt.as_bytes() {
-            return Err(NotProven::OtherKey);
+            return Err(NotProven::InvalidProof(
+                "the proof's key is not the one the token is bound to".into(),
+            ));
         }
         Ok(())
     }

@@ -19,7 +19,6 @@ const BOUND_AS_BEARER: &str =
     "the access token is DPoP-bound: send it with the DPoP scheme and a proof";
 const NOT_BOUND: &str = "the access token is not DPoP-bound";
 const BAD_PROOF: &str = "the DPoP proof is missing, malformed or invalid for this request";
-const OTHER_KEY: &str = "invalid DPoP key binding";
 const INVALID: &str = "the access token is invalid or expired";
 const PROOF_WITH_BEARER: &str = "a DPoP proof came with the Bearer scheme: send a DPoP-bound token with the DPoP scheme, a bearer token without a proof";
 const DPOP_ONLY: &str = "this resource accepts DPoP-bound access tokens only: send the token with the DPoP scheme and a proof (RFC 9449)";
@@ -155,7 +154,11 @@ fn rows(fx: &Fx, policy: DpopPolicy) -> Vec<(&'static str, reqwest::Request, Exp
         (
             "DPoP, bound, proof by another key",
             dpop(call(), &DpopKey::es256(), &bound),
-            dpop_row(refused(401, "DPoP", &problem("invalid_token", OTHER_KEY))),
+            dpop_row(refused(
+                401,
+                "DPoP",
+                &problem("invalid_dpop_proof", BAD_PROOF),
+            )),
         ),
         (
             "DPoP, a token for another resource",
