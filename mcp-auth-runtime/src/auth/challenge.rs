@@ -160,13 +160,16 @@ impl Challenge {
         problem: Option<&Problem<'_>>,
         to: Option<Scheme>,
     ) -> Vec<HeaderValue> {
+        // With one challenge, it reports the problem whatever the scheme used.
+        let only_dpop = self.dpop.as_ref().is_some_and(|dpop| dpop.only);
+        let to = to.filter(|_| !only_dpop && self.dpop.is_some());
         let reported = |scheme: Scheme| problem.filter(|_| to.is_none_or(|to| to == scheme));
         let scope = match problem {
             None => self.scope.as_deref(),
             Some(_) => None,
         };
         let mut values = Vec::with_capacity(2);
-        if !self.dpop.as_ref().is_some_and(|dpop| dpop.only) {
+        if !only_dpop {
             values.push(self.render(BEARER, reported(Scheme::Bearer), scope, None));
         }
         if let Some(dpop) = &self.dpop {
@@ -254,12 +257,60 @@ fn push_quoted(out: &mut String, value: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Algorithm;
     use super::*;
 
     #[test]
     fn quoted_values_are_escaped() {
         let value = Challenge::new("a \"b\" \\ c\r\n").missing_token();
         assert_eq!(value.to_str().unwrap(), r#"Bearer realm="a \"b\" \\ c""#);
+    }
+
+    #[test]
+    fn a_problem_goes_to_the_scheme_used_or_to_each() {
+        let challenge = Challenge::new("r").scope("a");
+        let accept = challenge
+            .clone()
+            .dpop(&Dpop::accept().algorithms([Algorithm::ES256]));
+        let require = challenge
+            .clone()
+            .dpop(&Dpop::require().algorithms([Algorithm::ES256]));
+        let problem = Problem {
+            error: "e",
+            description: "d",
+        };
+        let text = |values: Vec<HeaderValue>| -> Vec<String> {
+            values
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        let bearer_e = r#"Bearer realm="r", error="e", error_description="d""#;
+        let dpop_e = r#"DPoP realm="r", algs="ES256", error="e", error_description="d""#;
+        assert_eq!(
+            text(accept.values(None, None)),
+            [
+                r#"Bearer realm="r", scope="a""#,
+                r#"DPoP realm="r", algs="ES256", scope="a""#
+            ]
+        );
+        assert_eq!(
+            text(accept.values(Some(&problem), Some(Scheme::Dpop))),
+            [r#"Bearer realm="r""#, dpop_e]
+        );
+        assert_eq!(
+            text(accept.values(Some(&problem), Some(Scheme::Bearer))),
+            [bearer_e, r#"DPoP realm="r", algs="ES256""#]
+        );
+        assert_eq!(
+            text(accept.values(Some(&problem), None)),
+            [bearer_e, dpop_e]
+        );
+        // One challenge reports the problem, whichever scheme the client used.
+        for to in [None, Some(Scheme::Bearer), Some(Scheme::Dpop)] {
+            assert_eq!(text(require.values(Some(&problem), to)), [dpop_e]);
+            assert_eq!(text(challenge.values(Some(&problem), to)), [bearer_e]);
+        }
     }
 
     #[test]
