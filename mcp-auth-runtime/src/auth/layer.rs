@@ -278,7 +278,10 @@ where
                 }
             }
             request.extensions_mut().insert(auth);
-            request.extensions_mut().insert(scheme);
+            // Absent means `Bearer` (`scheme_of`): the bearer path allocates nothing for it.
+            if scheme == Scheme::Dpop {
+                request.extensions_mut().insert(scheme);
+            }
             inner.call(request).await.map(with_nonce)
         })
     }
