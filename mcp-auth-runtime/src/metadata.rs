@@ -28,6 +28,15 @@ pub struct ProtectedResourceMetadata {
     /// A page of documentation for developers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_documentation: Option<String>,
+    /// Whether the resource accepts DPoP-bound access tokens only (RFC 9728 §2, RFC 9449):
+    /// `true` under [`DpopPolicy::Require`](crate::auth::DpopPolicy::Require), left out
+    /// (meaning `false`) otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens_required: bool,
+    /// The JWS algorithms accepted in DPoP proofs (RFC 9728 §2), when DPoP-bound tokens are
+    /// accepted or required; left out when DPoP is off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<&'static str>,
 }
 
 impl ProtectedResourceMetadata {

@@ -1,6 +1,6 @@
-//! Replicas sharing handshake-era sessions and rate limits through a real `redis-server`: two
-//! servers in this process, each with its own Redis connections as two processes would have,
-//! on their own loopback ports.
+//! Replicas sharing handshake-era sessions, rate limits and used DPoP proofs through a real
+//! `redis-server`: two servers in this process, each with its own Redis connections as two
+//! processes would have, on their own loopback ports.
 //!
 //! Needs `redis-server` on the PATH (Debian's `redis-server` package; `tests/run.sh`
 //! installs it). Without it the tests say so and pass, unless `MCP_AUTH_REQUIRE_REDIS` is set,
@@ -19,6 +19,8 @@ use mcp_auth_test_support::tools::{Counter, Users, confirm, count_slowly, echo, 
 use mcp_auth_test_support::{Client, bind, modern_call};
 use serde_json::{Value, json};
 
+#[path = "redis/dpop.rs"]
+mod dpop;
 #[path = "redis/tasks.rs"]
 mod tasks;
 

@@ -1,7 +1,8 @@
 //! Secrets hygiene on every path: JWT and introspection-backed servers taken through success
-//! and each kind of failure, with every `tracing` event and every `log` record (reqwest,
-//! hyper) captured at TRACE. No token, no token signature and no client secret, in any of the
-//! encodings it travels in, may appear; nor in the `Debug` output of the verifiers and errors.
+//! and each kind of failure (DPoP-bound tokens and their proofs included), with every
+//! `tracing` event and every `log` record (reqwest, hyper) captured at TRACE. No token, no
+//! token signature, no proof and no client secret, in any of the encodings it travels in, may
+//! appear; nor in the `Debug` output of the verifiers and errors.
 //! Its own test binary, so that the process-wide subscriber and logger see every thread. (The
 //! dev issuer's authorization codes are covered by `dev_issuer.rs`.)
 
@@ -10,18 +11,31 @@ use std::time::Duration;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_auth_runtime::auth::{AuthError, TokenVerifier};
-use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
+use mcp_auth_runtime::auth::{ClientAuth, Dpop, IntrospectionVerifier, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_test_support::dpop::DpopKey;
 use mcp_auth_test_support::issuer::{Fault, FaultyIntrospection, Issuer, TestKey, at, claims};
 use mcp_auth_test_support::logs::Logs;
 use mcp_auth_test_support::tools::{read_thing, write_thing};
-use mcp_auth_test_support::{bind_endpoint, serve_stateless, serve_stateless_on};
+use mcp_auth_test_support::{bind_endpoint, serve_on, serve_stateless, serve_stateless_on};
 use serde_json::json;
 
 const CLIENT_ID: &str = "mcp-rs";
 /// A secret with characters that form and Basic encodings change.
 const SECRET: &str = "Sup3r:s3cret/+=value-9f1c";
 const HMAC_SECRET: &[u8] = b"hmac-shared-secret-0123456789abcdef";
+
+/// A `tools/call tool` POST to `url`, without credentials.
+fn tools_call(url: &str, tool: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": { "name": tool, "arguments": {} } })
+            .to_string(),
+        )
+}
 
 /// POSTs `tools/call tool` to `addr` with `authorization` (a whole header value) and `query`.
 async fn call(
@@ -30,14 +44,7 @@ async fn call(
     tool: &str,
     query: &str,
 ) -> u16 {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}/mcp{query}"))
-        .header("content-type", "application/json")
-        .body(
-            json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                    "params": { "name": tool, "arguments": {} } })
-            .to_string(),
-        );
+    let mut request = tools_call(&format!("http://{addr}/mcp{query}"), tool);
     for value in authorization {
         request = request.header("authorization", value);
     }
@@ -198,6 +205,9 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
         assert_secret_free(&debug, &secrets, "the verifier's Debug output");
     }
 
+    // DPoP-bound tokens, through every outcome: their proofs are secrets too.
+    secrets.extend(dpop_outcomes(&key).await);
+
     // The errors a verifier returns name no token either.
     let direct =
         IntrospectionVerifier::builder("http://127.0.0.1:9/introspect", "https://r.example/mcp")
@@ -238,11 +248,118 @@ async fn no_token_or_client_secret_reaches_a_log_or_debug_output() {
         "cannot fetch the issuer's signing keys",
         "refused this resource server's client credentials",
         "failing closed",
+        "DPoP proof rejected",
+        "authorization scheme refused",
     ] {
         assert!(text.contains(expected), "`{expected}` is logged:\n{text}");
     }
     assert!(text.contains("LOG "), "log records are captured too");
     assert_secret_free(&text, &secrets, "the logs");
+}
+
+/// Takes a server accepting DPoP-bound tokens, with nonces, through every outcome, for JWTs
+/// signed by `signer` and for introspected tokens; returns the tokens and proofs sent.
+async fn dpop_outcomes(signer: &TestKey) -> Vec<String> {
+    let issuer = Issuer::start(&[signer]).await;
+    let mut sent = Vec::new();
+    for introspected in [false, true] {
+        let (listener, _, resource) = bind_endpoint().await;
+        let endpoint = FaultyIntrospection::start(&resource).await;
+        let builder = McpServer::builder("things", "1")
+            .tools(tools![read_thing, write_thing])
+            .resource(resource.clone())
+            .stateless(true)
+            .dpop(Dpop::accept().nonces([3u8; 32]));
+        let builder = if introspected {
+            let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource);
+            builder.verifier(verifier.build().unwrap())
+        } else {
+            let verifier = JwtVerifier::builder(issuer.url.clone(), &resource);
+            builder.verifier(verifier.build().unwrap())
+        };
+        serve_on(listener, builder.build().unwrap().into_router());
+        let key = DpopKey::es256();
+        let token = |name: &str, bound: bool| {
+            if introspected {
+                let token = format!("opaque-dpop-{name}-4f2a9c71");
+                let cnf = if bound {
+                    json!({ "cnf": key.cnf(), "token_type": "DPoP" })
+                } else {
+                    json!({})
+                };
+                endpoint.activate_with(&token, "alice", "things:read", cnf);
+                token
+            } else {
+                let mut claims = claims(&issuer.url, &resource, "things:read");
+                claims["jti"] = name.into();
+                if bound {
+                    claims["cnf"] = key.cnf();
+                }
+                signer.sign(&claims)
+            }
+        };
+        let (bound, unbound) = (token("bound", true), token("unbound", false));
+        let proof = |key: &DpopKey, token: &str, nonce: Option<&str>| {
+            let mut claims = key.claims("POST", &resource, Some(token));
+            claims.nonce = nonce.map(str::to_owned);
+            key.sign(&claims)
+        };
+        let send = |tool: &'static str, authorization: String, proofs: Vec<String>| {
+            let mut request = tools_call(&resource, tool).header("authorization", authorization);
+            for proof in proofs {
+                request = request.header("dpop", proof);
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                let nonce = mcp_auth_test_support::header(&response, "dpop-nonce");
+                (response.status().as_u16(), nonce)
+            }
+        };
+        let dpop = |token: &str| format!("DPoP {token}");
+        let first = proof(&key, &bound, None);
+        let (status, nonce) = send("read_thing", dpop(&bound), vec![first.clone()]).await;
+        assert_eq!(status, 401, "no nonce yet");
+        let nonce = nonce.expect("a nonce");
+        let honest = proof(&key, &bound, Some(&nonce));
+        let stranger = proof(&DpopKey::es256(), &bound, Some(&nonce));
+        let for_unbound = proof(&key, &unbound, Some(&nonce));
+        let step_up = proof(&key, &bound, Some(&nonce));
+        for (tool, authorization, proofs, expected) in [
+            ("read_thing", dpop(&bound), vec![honest.clone()], 200),
+            ("read_thing", dpop(&bound), vec![honest.clone()], 401),
+            ("write_thing", dpop(&bound), vec![step_up.clone()], 403),
+            ("read_thing", format!("Bearer {bound}"), vec![], 401),
+            (
+                "read_thing",
+                format!("Bearer {unbound}"),
+                vec![honest.clone()],
+                400,
+            ),
+            ("read_thing", dpop(&unbound), vec![for_unbound.clone()], 401),
+            ("read_thing", dpop(&bound), vec![], 401),
+            (
+                "read_thing",
+                dpop(&bound),
+                vec![honest.clone(), honest.clone()],
+                401,
+            ),
+            ("read_thing", dpop(&bound), vec![stranger.clone()], 401),
+            ("read_thing", dpop(&bound), vec![format!("{honest}x")], 401),
+        ] {
+            let (status, _) = send(tool, authorization, proofs).await;
+            assert_eq!(status, expected, "{tool}, introspected: {introspected}");
+        }
+        sent.extend([
+            bound,
+            unbound,
+            first,
+            honest,
+            stranger,
+            for_unbound,
+            step_up,
+        ]);
+    }
+    sent
 }
 
 /// Asserts that `text` holds none of `tokens` (nor a JWT's signature), and not the client

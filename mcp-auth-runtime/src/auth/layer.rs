@@ -1,4 +1,5 @@
-//! The bearer-token middleware: [`BearerAuthLayer`] and its service [`BearerAuth`].
+//! The bearer-token middleware: [`BearerAuthLayer`] and its service [`BearerAuth`], with
+//! DPoP-bound tokens when configured ([`BearerAuthLayer::dpop`]).
 
 use std::fmt;
 use std::future::Future;
@@ -7,11 +8,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use tower::{Layer, Service};
 
-use super::{AuthError, AuthInfo, Challenge, TokenVerifier};
+use super::challenge::{INVALID_REQUEST, INVALID_TOKEN, Problem, Scheme};
+use super::possession::{self, DPOP, DPOP_NONCE, DpopSetup, NotProven, PublicUris};
+use super::{AuthError, AuthInfo, Challenge, Dpop, DpopConfigError, DpopPolicy, TokenVerifier};
 
 /// Longest bearer token accepted. Real access tokens are a few KiB at most; anything longer is
 /// refused before a verifier spends work on it.
@@ -26,12 +30,18 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// - two `Authorization` headers, a malformed one, or an `access_token` query parameter gets
 ///   `400` with `error="invalid_request"` (tokens in URLs end up in logs, RFC 6750 §5.3);
 /// - a token the verifier rejects gets `401` with `error="invalid_token"`;
+/// - a token bound to a key (`cnf`, as DPoP-bound tokens are) gets `401` with
+///   `error="invalid_token"`: it is not a bearer token (RFC 9449 §7.2);
 /// - a token that cannot be checked right now gets `503`; the request never passes.
 ///
 /// A verified request reaches the inner service with an `Arc<AuthInfo>` in its extensions.
+///
+/// With [`dpop`](Self::dpop), DPoP-bound tokens are accepted too (`Authorization: DPoP` and
+/// a proof in the `DPoP` header), or required; see the [`Dpop`] guide.
 pub struct BearerAuthLayer<V> {
     verifier: Arc<V>,
     challenge: Arc<Challenge>,
+    dpop: Option<Arc<DpopSetup>>,
 }
 
 // Not derived: the verifier is shared, so the layer is `Clone` (as axum's `Router::layer`
@@ -41,6 +51,7 @@ impl<V> Clone for BearerAuthLayer<V> {
         BearerAuthLayer {
             verifier: self.verifier.clone(),
             challenge: self.challenge.clone(),
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -51,7 +62,65 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
         BearerAuthLayer {
             verifier: Arc::new(verifier),
             challenge: Arc::new(challenge),
+            dpop: None,
         }
+    }
+}
+
+impl<V> BearerAuthLayer<V> {
+    /// Accepts or requires DPoP-bound access tokens (RFC 9449) as `dpop`'s policy says, and
+    /// challenges in the `DPoP` scheme accordingly (see [`Challenge::dpop`]).
+    ///
+    /// A proof names the URI the client addressed (`htu`), which behind a reverse proxy is
+    /// not the one this service sees: `public_uri` is what clients put before a request's
+    /// path, the service's public origin (`https://api.example.com`), followed by the path
+    /// prefix a proxy strips, if any. A request for `/reports` must then come with a proof
+    /// for `https://api.example.com/reports`. (An [`McpServer`](crate::McpServer)'s
+    /// [`bearer_auth`](crate::McpServer::bearer_auth) comes with its resource's origin.)
+    ///
+    /// A bound token is let through only with the `DPoP` scheme and exactly one valid proof
+    /// for this request and this token, signed by the key its `cnf.jkt` names; under
+    /// [`DpopPolicy::Require`] a bearer token is refused. [`DpopPolicy::Off`] leaves the
+    /// layer a bearer-only one.
+    ///
+    /// # Errors
+    ///
+    /// When `dpop` accepts no algorithm or an HMAC one, has a nonce key shorter than 32
+    /// bytes, or `public_uri` is not an absolute `https` URI (http on loopback) without query
+    /// or fragment.
+    ///
+    /// ```
+    /// use mcp_auth_runtime::auth::{BearerAuthLayer, Challenge, Dpop, JwkSet, JwtVerifier};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let verifier = JwtVerifier::builder("https://auth.example.com", "https://api.example.com")
+    ///     .static_keys(JwkSet::from_json(r#"{"keys": []}"#)?)
+    ///     .build()?;
+    /// let layer = BearerAuthLayer::new(verifier, Challenge::new("api"))
+    ///     .dpop(Dpop::accept(), "https://api.example.com")?;
+    /// # let _ = layer;
+    /// # Ok(()) }
+    /// ```
+    pub fn dpop(self, dpop: Dpop, public_uri: &str) -> Result<Self, DpopConfigError> {
+        let uris = PublicUris::new(public_uri)?;
+        self.with_dpop(dpop, uris)
+    }
+
+    /// [`dpop`](Self::dpop) with the public URIs worked out already.
+    pub(crate) fn with_dpop(
+        mut self,
+        dpop: Dpop,
+        uris: PublicUris,
+    ) -> Result<Self, DpopConfigError> {
+        if dpop.policy() == DpopPolicy::Off {
+            self.dpop = None;
+            self.challenge = Arc::new(Challenge::clone(&self.challenge).dpop(&dpop));
+            return Ok(self);
+        }
+        possession::check(&dpop)?;
+        self.challenge = Arc::new(Challenge::clone(&self.challenge).dpop(&dpop));
+        self.dpop = Some(Arc::new(DpopSetup { dpop, uris }));
+        Ok(self)
     }
 }
 
@@ -59,6 +128,7 @@ impl<V> fmt::Debug for BearerAuthLayer<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthLayer")
             .field("challenge", &self.challenge)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +141,7 @@ impl<S, V> Layer<S> for BearerAuthLayer<V> {
             inner,
             verifier: self.verifier.clone(),
             challenge: self.challenge.clone(),
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -80,6 +151,7 @@ pub struct BearerAuth<S, V> {
     inner: S,
     verifier: Arc<V>,
     challenge: Arc<Challenge>,
+    dpop: Option<Arc<DpopSetup>>,
 }
 
 impl<S, V> BearerAuth<S, V> {
@@ -92,6 +164,7 @@ impl<S: Clone, V> Clone for BearerAuth<S, V> {
             inner: self.inner.clone(),
             verifier: self.verifier.clone(),
             challenge: self.challenge.clone(),
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -101,6 +174,7 @@ impl<S: fmt::Debug, V> fmt::Debug for BearerAuth<S, V> {
         f.debug_struct("BearerAuth")
             .field("inner", &self.inner)
             .field("challenge", &self.challenge)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -129,60 +203,239 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let challenge = self.challenge.clone();
+        let dpop = self.dpop.clone();
         Box::pin(async move {
-            let token = match bearer_token(request.headers(), request.uri().query()) {
-                Ok(Some(token)) => token.to_owned(),
-                Ok(None) => {
-                    return Ok(reject(
-                        StatusCode::UNAUTHORIZED,
-                        challenge.missing_token(),
-                        "missing_token",
-                    ));
-                }
-                Err(why) => {
-                    tracing::info!(reason = why, "malformed bearer authorization");
-                    return Ok(reject(
-                        StatusCode::BAD_REQUEST,
-                        challenge.invalid_request(),
-                        "invalid_request",
-                    ));
-                }
+            let refuse = |status, problem: Option<&Problem<'_>>, to| {
+                let error = problem.map_or("missing_token", |p| p.error);
+                reject(status, challenge.values(problem, to), error)
             };
-            match verifier.verify_shared(&token).await {
-                Ok(auth) => {
-                    request.extensions_mut().insert(auth);
-                    inner.call(request).await
+            let (scheme, token) =
+                match credentials(request.headers(), request.uri().query(), dpop.is_some()) {
+                    Ok(Some((scheme, token))) => (scheme, token.to_owned()),
+                    Ok(None) => return Ok(refuse(StatusCode::UNAUTHORIZED, None, None)),
+                    Err(Malformed { scheme, why }) => {
+                        tracing::info!(reason = why, "malformed bearer authorization");
+                        return Ok(refuse(
+                            StatusCode::BAD_REQUEST,
+                            Some(&INVALID_REQUEST),
+                            scheme,
+                        ));
+                    }
+                };
+            // Every response to a DPoP request carries the next nonce, when nonces are on
+            // (RFC 9449 §8.2, §9), so that the client rarely needs a round trip for one.
+            let nonce = match (&dpop, scheme) {
+                (Some(setup), Scheme::Dpop) => setup.dpop.nonce(),
+                _ => None,
+            };
+            let with_nonce = |mut response: Response| {
+                if let Some(nonce) = nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+                    let headers = response.headers_mut();
+                    headers.insert(DPOP_NONCE, nonce);
+                    headers
+                        .entry(header::CACHE_CONTROL)
+                        .or_insert(HeaderValue::from_static("no-store"));
                 }
+                response
+            };
+            if let Some(refused) = scheme_refusal(dpop.as_deref(), scheme, request.headers()) {
+                tracing::info!(reason = refused.reason, "authorization scheme refused");
+                return Ok(refuse(refused.status, Some(&refused.problem), refused.to));
+            }
+            let auth = match verifier.verify_shared(&token).await {
+                Ok(auth) => auth,
                 Err(AuthError::InvalidToken(reason)) => {
                     tracing::info!(%reason, "bearer token rejected");
-                    Ok(reject(
-                        StatusCode::UNAUTHORIZED,
-                        challenge.invalid_token(),
-                        "invalid_token",
-                    ))
+                    let refused =
+                        refuse(StatusCode::UNAUTHORIZED, Some(&INVALID_TOKEN), Some(scheme));
+                    return Ok(with_nonce(refused));
                 }
                 Err(AuthError::Unavailable(reason)) => {
                     tracing::error!(%reason, "bearer token could not be verified; failing closed");
-                    Ok((
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
-                        axum::Json(serde_json::json!({
-                            "error": "temporarily_unavailable",
-                            "error_description": "the access token cannot be verified right now",
-                        })),
-                    )
-                        .into_response())
+                    return Ok(unavailable("the access token cannot be verified right now"));
+                }
+            };
+            let bound = match (binding(&auth), scheme, &dpop) {
+                (Binding::Unbound, Scheme::Bearer, _) => None,
+                (Binding::Key(jkt), Scheme::Dpop, Some(setup)) => Some((setup, jkt)),
+                (binding, scheme, dpop) => {
+                    let refused = binding_refusal(binding, scheme, dpop.is_some());
+                    tracing::info!(reason = refused.reason, "bearer token rejected");
+                    let response = refuse(refused.status, Some(&refused.problem), refused.to);
+                    return Ok(with_nonce(response));
+                }
+            };
+            if let Some((setup, jkt)) = bound {
+                let path = request
+                    .extensions()
+                    .get::<OriginalUri>()
+                    .map_or_else(|| request.uri().path(), |original| original.0.path());
+                let proven = setup
+                    .prove(request.method(), path, request.headers(), &token, jkt)
+                    .await;
+                if let Err(not_proven) = proven {
+                    return Ok(with_nonce(proof_refusal(not_proven, &refuse)));
                 }
             }
+            request.extensions_mut().insert(auth);
+            // Absent means `Bearer` (`scheme_of`): the bearer path allocates nothing for it.
+            if scheme == Scheme::Dpop {
+                request.extensions_mut().insert(scheme);
+            }
+            inner.call(request).await.map(with_nonce)
         })
     }
 }
 
-pub(super) fn reject(status: StatusCode, challenge: HeaderValue, error: &'static str) -> Response {
+/// What a token is bound to, as its verifier says.
+enum Binding<'a> {
+    /// Nothing: a bearer token.
+    Unbound,
+    /// The DPoP key of this thumbprint (`cnf.jkt`).
+    Key(&'a str),
+    /// A `cnf` claim the verifier did not turn into a thumbprint (a custom verifier that
+    /// knows nothing of DPoP, or another confirmation method): bound to something this
+    /// layer cannot check, so refused in every scheme (fail closed).
+    Unknown,
+}
+
+fn binding(auth: &AuthInfo) -> Binding<'_> {
+    match auth.dpop_thumbprint() {
+        Some(jkt) => Binding::Key(jkt),
+        None if auth.claims().contains_key("cnf") => Binding::Unknown,
+        None => Binding::Unbound,
+    }
+}
+
+/// A refusal before or after the token is verified, with the reason for the log.
+struct Refusal {
+    status: StatusCode,
+    problem: Problem<'static>,
+    /// The scheme whose challenge reports it; `None`: each.
+    to: Option<Scheme>,
+    reason: &'static str,
+}
+
+/// Requests refused for their scheme alone, before any work on the token.
+fn scheme_refusal(
+    dpop: Option<&DpopSetup>,
+    scheme: Scheme,
+    headers: &HeaderMap,
+) -> Option<Refusal> {
+    let policy = dpop?.policy();
+    match scheme {
+        Scheme::Bearer if policy == DpopPolicy::Require => Some(Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            problem: Problem {
+                error: "invalid_token",
+                description: "this resource accepts DPoP-bound access tokens only: send the \
+                              token with the DPoP scheme and a proof (RFC 9449)",
+            },
+            to: Some(Scheme::Dpop),
+            reason: "a bearer token where DPoP is required",
+        }),
+        // Which mechanism the client meant is ambiguous: RFC 9449 §7.2 answers such a
+        // request `400 invalid_request` in both challenges (Figure 19), and RFC 6750 §3.1
+        // defines `invalid_request` for a request that "uses more than one method for
+        // including an access token". `401 invalid_token` would blame a token that may
+        // well be valid; a bearer-only resource (`Off`) never looks at the `DPoP` header.
+        Scheme::Bearer if headers.contains_key(DPOP) => Some(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            problem: Problem {
+                error: "invalid_request",
+                description: "a DPoP proof came with the Bearer scheme: send a DPoP-bound \
+                              token with the DPoP scheme, a bearer token without a proof",
+            },
+            to: None,
+            reason: "a bearer token with a DPoP proof",
+        }),
+        _ => None,
+    }
+}
+
+/// A verified token presented in a scheme its binding does not allow.
+fn binding_refusal(binding: Binding<'_>, scheme: Scheme, dpop_on: bool) -> Refusal {
+    let invalid = |description, reason| Refusal {
+        status: StatusCode::UNAUTHORIZED,
+        problem: Problem {
+            error: "invalid_token",
+            description,
+        },
+        to: Some(scheme),
+        reason,
+    };
+    match (scheme, binding) {
+        // Bearer-only: exactly the refusal of any other invalid token, as before DPoP.
+        (Scheme::Bearer, _) if !dpop_on => Refusal {
+            problem: INVALID_TOKEN,
+            ..invalid("", "the token is bound to a key (`cnf`), and DPoP is off")
+        },
+        (Scheme::Bearer, Binding::Key(_)) => invalid(
+            "the access token is DPoP-bound: send it with the DPoP scheme and a proof",
+            "a DPoP-bound token presented as a bearer token (RFC 9449 §7.2)",
+        ),
+        (Scheme::Dpop, Binding::Unbound) => invalid(
+            "the access token is not DPoP-bound",
+            "a bearer token presented with the DPoP scheme",
+        ),
+        _ => invalid(
+            "the access token is bound by a confirmation method this resource cannot check",
+            "the verifier's identity has a `cnf` claim but no DPoP thumbprint",
+        ),
+    }
+}
+
+/// The answer to a request that did not prove possession of its token's key.
+fn proof_refusal(
+    not_proven: NotProven,
+    refuse: &impl Fn(StatusCode, Option<&Problem<'_>>, Option<Scheme>) -> Response,
+) -> Response {
+    let (problem, reason) = match not_proven {
+        NotProven::InvalidProof(reason) => (
+            Problem {
+                error: "invalid_dpop_proof",
+                description: "the DPoP proof is missing, malformed or invalid for this request",
+            },
+            reason,
+        ),
+        NotProven::UseNonce => (
+            Problem {
+                error: "use_dpop_nonce",
+                description: "the DPoP proof must carry the nonce of the DPoP-Nonce header",
+            },
+            "the proof lacks a current server nonce".to_owned(),
+        ),
+        NotProven::Unavailable(reason) => {
+            tracing::error!(%reason, "DPoP proof could not be verified; failing closed");
+            return unavailable("the DPoP proof cannot be verified right now");
+        }
+    };
+    tracing::info!(%reason, "DPoP proof rejected");
+    refuse(StatusCode::UNAUTHORIZED, Some(&problem), Some(Scheme::Dpop))
+}
+
+/// `503`: the request cannot be checked now, and never passes unchecked.
+fn unavailable(description: &'static str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+        axum::Json(serde_json::json!({
+            "error": "temporarily_unavailable",
+            "error_description": description,
+        })),
+    )
+        .into_response()
+}
+
+/// A refusal: `status`, one `WWW-Authenticate` value per challenge, and a JSON body naming
+/// the `error`.
+pub(super) fn reject(status: StatusCode, challenges: Vec<HeaderValue>, error: &str) -> Response {
     let mut response = Response::new(Body::from(format!("{{\"error\":\"{error}\"}}")));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::WWW_AUTHENTICATE, challenge);
+    for challenge in challenges {
+        headers.append(header::WWW_AUTHENTICATE, challenge);
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -191,12 +444,57 @@ pub(super) fn reject(status: StatusCode, challenge: HeaderValue, error: &'static
     response
 }
 
+/// The credentials of a request: its scheme and token (`Ok(None)` when there is none, or
+/// when its scheme is not understood, `DPoP` included unless `dpop` is on), or `Err` with
+/// the scheme when it is known and a reason (never the token) when the request is malformed.
+fn credentials<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+    dpop: bool,
+) -> Result<Option<(Scheme, &'a str)>, Malformed> {
+    let malformed = |scheme, why| Malformed { scheme, why };
+    let (value, scheme) = match authorization(headers, query).map_err(|why| malformed(None, why))? {
+        Some((scheme, value)) => (value, scheme),
+        None => return Ok(None),
+    };
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Ok(None);
+    };
+    token68(value)
+        .map(|token| Some((scheme, token)))
+        .map_err(|why| malformed(Some(scheme), why))
+}
+
+/// Why a request's credentials cannot be read, and their scheme when it is known.
+#[derive(Debug, PartialEq, Eq)]
+struct Malformed {
+    scheme: Option<Scheme>,
+    why: &'static str,
+}
+
 /// The bearer token of a request: `Ok(None)` when there is none, `Err` with a reason (never
 /// the token) when the request is malformed.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn bearer_token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<&'a str>, &'static str> {
+    match credentials(headers, query, false) {
+        Ok(credentials) => Ok(credentials.map(|(_, token)| token)),
+        Err(malformed) => Err(malformed.why),
+    }
+}
+
+/// The request's one `Authorization` header, split into its scheme and the rest; `Err` for
+/// a token in the query string or several headers.
+fn authorization<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<(&'a str, &'a str)>, &'static str> {
     if query.is_some_and(|q| {
         q.split('&')
             .any(|pair| pair.split('=').next() == Some("access_token"))
@@ -213,21 +511,22 @@ pub(crate) fn bearer_token<'a>(
     let value = value
         .to_str()
         .map_err(|_| "Authorization header is not visible ASCII")?;
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(None);
-    }
-    let token = token.trim_start_matches(' ');
+    Ok(Some(value.split_once(' ').unwrap_or((value, ""))))
+}
+
+/// The token after the scheme: RFC 6750 §2.1 `b64token`, the `token68` of RFC 9449 §7.1.
+fn token68(rest: &str) -> Result<&str, &'static str> {
+    let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err("empty bearer token");
+        return Err("empty access token");
     }
     if token.len() > MAX_TOKEN_LEN {
-        return Err("bearer token too long");
+        return Err("access token too long");
     }
     if !is_b64token(token) {
-        return Err("bearer token is not a b64token");
+        return Err("access token is not a b64token");
     }
-    Ok(Some(token))
+    Ok(token)
 }
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -242,6 +541,17 @@ fn is_b64token(token: &str) -> bool {
 /// The verified caller a [`BearerAuth`] put into the request, for axum handlers behind it.
 pub(crate) fn auth_of<B>(request: &Request<B>) -> Option<Arc<AuthInfo>> {
     request.extensions().get::<Arc<AuthInfo>>().cloned()
+}
+
+/// The scheme the request's token came in, as a [`BearerAuth`] recorded it: the scheme a
+/// `403` step-up challenge answers in. `Bearer` when no layer recorded one (no
+/// authentication, or a layer without DPoP).
+pub(crate) fn scheme_of<B>(request: &Request<B>) -> Scheme {
+    request
+        .extensions()
+        .get::<Scheme>()
+        .copied()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -276,5 +586,31 @@ mod tests {
             bearer_token(&headers(&["Bearer abc=="]), None),
             Ok(Some("abc=="))
         );
+    }
+
+    #[test]
+    fn the_dpop_scheme_is_understood_only_when_dpop_is_on() {
+        for value in ["DPoP abc", "dpop abc", "DPOP abc"] {
+            assert_eq!(
+                credentials(&headers(&[value]), None, true),
+                Ok(Some((Scheme::Dpop, "abc")))
+            );
+            assert_eq!(credentials(&headers(&[value]), None, false), Ok(None));
+        }
+        assert_eq!(
+            credentials(&headers(&["Bearer abc"]), None, true),
+            Ok(Some((Scheme::Bearer, "abc")))
+        );
+        assert_eq!(
+            credentials(&headers(&["DPoP a b"]), None, true),
+            Err(Malformed {
+                scheme: Some(Scheme::Dpop),
+                why: "access token is not a b64token"
+            })
+        );
+        assert!(matches!(
+            credentials(&headers(&["DPoP a", "Bearer a"]), None, true),
+            Err(Malformed { scheme: None, .. })
+        ));
     }
 }

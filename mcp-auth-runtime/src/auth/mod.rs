@@ -71,11 +71,13 @@
 //! ```
 //!
 #![doc = include_str!("../../docs/authorization.md")]
+#![doc = include_str!("../../docs/dpop.md")]
 
 mod algorithm;
 mod cache;
 mod challenge;
 pub(crate) mod claims;
+mod cnf;
 mod dpop;
 mod fetch;
 mod introspection;
@@ -83,12 +85,14 @@ mod jwk_set;
 mod jwks;
 mod jwt;
 mod layer;
+mod possession;
 mod principal;
 mod require;
 pub(crate) mod scope_token;
 
 pub use algorithm::{Algorithm, ParseAlgorithmError};
 pub use challenge::Challenge;
+pub(crate) use challenge::Scheme;
 pub use claims::ScopeClaim;
 pub use dpop::{Dpop, DpopError, DpopPolicy, ProofRequest, VerifiedProof};
 pub use introspection::{
@@ -96,10 +100,12 @@ pub use introspection::{
 };
 pub use jwk_set::{JwkSet, JwkSetError};
 pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder};
-pub(crate) use layer::auth_of;
 #[cfg(feature = "fuzzing")]
 pub(crate) use layer::bearer_token;
 pub use layer::{BearerAuth, BearerAuthLayer, ResponseFuture};
+pub(crate) use layer::{auth_of, scheme_of};
+pub use possession::DpopConfigError;
+pub(crate) use possession::{PublicUris, check as check_dpop};
 pub use principal::Principal;
 pub use require::{RequireScopes, RequireScopesService};
 pub use scope_token::is_scope_token;
@@ -191,6 +197,7 @@ pub struct AuthInfo {
     pub(crate) audience: Vec<String>,
     pub(crate) tenant: Option<String>,
     pub(crate) claims: Map<String, Value>,
+    pub(crate) dpop_thumbprint: Option<String>,
 }
 
 impl AuthInfo {
@@ -252,6 +259,17 @@ impl AuthInfo {
         self
     }
 
+    /// Binds the token to a DPoP key (RFC 9449 §6): `thumbprint` is the token's `cnf.jkt`, the
+    /// RFC 7638 SHA-256 thumbprint (base64url) of the client's public key. A custom
+    /// [`TokenVerifier`] sets it for bound tokens; [`BearerAuthLayer`] then lets the token
+    /// through only with the `DPoP` scheme and a proof signed by that key, and refuses it
+    /// when DPoP is off. A verifier that leaves it unset for claims with a `cnf` gets its
+    /// tokens refused (fail closed).
+    pub fn with_dpop_thumbprint(mut self, thumbprint: impl Into<String>) -> Self {
+        self.dpop_thumbprint = Some(thumbprint.into());
+        self
+    }
+
     /// The subject (`sub`): the user or service on whose behalf the call is made.
     pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()
@@ -295,6 +313,13 @@ impl AuthInfo {
     /// Every claim of the token, or of the introspection response.
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
+    }
+
+    /// The thumbprint of the DPoP key the token is bound to (its `cnf.jkt`, RFC 9449 §6), or
+    /// `None` for a bearer token. Behind [`BearerAuthLayer`], a request carrying a bound token
+    /// proved possession of that key.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.dpop_thumbprint.as_deref()
     }
 }
 

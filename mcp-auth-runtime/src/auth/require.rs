@@ -11,6 +11,7 @@ use http::{Request, StatusCode};
 use serde_json::json;
 use tower::{Layer, Service};
 
+use super::challenge::Scheme;
 use super::layer::reject;
 use super::{AuthInfo, Challenge, ResponseFuture};
 use crate::scope::ScopePolicy;
@@ -20,7 +21,8 @@ use crate::scope::ScopePolicy;
 ///
 /// A caller lacking any of them gets `403` with the same `WWW-Authenticate` challenge as the
 /// MCP endpoint's (RFC 6750 §3.1 `insufficient_scope`, naming every required scope and the
-/// protected-resource metadata, RFC 9728 §5.1), so that a client can step up. Get one from
+/// protected-resource metadata, RFC 9728 §5.1), so that a client can step up; in the scheme
+/// the token came in (`DPoP` for a DPoP-bound token, RFC 9449 §7.1). Get one from
 /// [`McpServer::require_scopes`](crate::McpServer::require_scopes), which takes the server's
 /// challenge, metadata URL and [`ScopePolicy`]; [`RequireScopes::new`] is for a challenge of
 /// your own.
@@ -137,8 +139,9 @@ impl RequireScopes {
         self.required.iter().map(String::as_str)
     }
 
-    /// The answer to a request that lacks a scope, or `None` when it may pass.
-    fn refusal(&self, auth: Option<&AuthInfo>) -> Option<Response> {
+    /// The answer to a request that lacks a scope, or `None` when it may pass; a `403`
+    /// challenges in the `scheme` the token came in.
+    fn refusal(&self, auth: Option<&AuthInfo>, scheme: Scheme) -> Option<Response> {
         let Some(auth) = auth else {
             if !self.reported.swap(true, Ordering::Relaxed) {
                 crate::server::visible_error!(
@@ -169,9 +172,10 @@ impl RequireScopes {
             missing = %missing.join(" "),
             "insufficient scope"
         );
+        let challenge = self.challenge.insufficient_scope_in(scheme, &required);
         Some(reject(
             StatusCode::FORBIDDEN,
-            self.challenge.insufficient_scope(&required),
+            vec![challenge],
             "insufficient_scope",
         ))
     }
@@ -232,7 +236,8 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let auth = request.extensions().get::<Arc<AuthInfo>>();
-        if let Some(refusal) = self.layer.refusal(auth.map(Arc::as_ref)) {
+        let scheme = super::scheme_of(&request);
+        if let Some(refusal) = self.layer.refusal(auth.map(Arc::as_ref), scheme) {
             return Box::pin(async move { Ok(refusal) });
         }
         // The clone that was polled ready serves this request; the fresh one waits its turn.

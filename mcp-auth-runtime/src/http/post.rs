@@ -21,6 +21,7 @@ use super::resume::{Call, Running, sleep_until_some, start};
 use super::session::{legacy_session, name_session, open_session};
 use super::sse::{sse_response, stream_of};
 use super::{Endpoint, caller, header_str};
+use crate::auth::Scheme;
 use crate::jsonrpc::{Message, Request as RpcRequest, parse};
 use crate::mcp::{Era, Reply, RequestCtx};
 
@@ -30,6 +31,7 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
         // Unreachable behind the bearer layer; fail closed all the same.
         return StatusCode::UNAUTHORIZED.into_response();
     };
+    let scheme = crate::auth::scheme_of(&request);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     if !is_json_content(&headers) {
@@ -85,6 +87,7 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
                 },
                 accepts,
                 modern,
+                scheme,
             )
             .await
         }
@@ -123,6 +126,7 @@ async fn answer(
     mut ctx: RequestCtx,
     accepts: Accepts,
     modern: bool,
+    scheme: Scheme,
 ) -> Response {
     let dispatcher = &endpoint.mcp;
     // Only calls, prompt gets and resource reads send anything before their answer
@@ -149,9 +153,9 @@ async fn answer(
             _ => None,
         };
         let mut response = if accepts.json {
-            render(endpoint, reply)
+            render(endpoint, reply, scheme)
         } else {
-            stream_of(endpoint, reply, modern)
+            stream_of(endpoint, reply, modern, scheme)
         };
         name_session(&mut response, session);
         return response;
@@ -216,7 +220,7 @@ async fn answer(
             // stream, a `403` would lose its `WWW-Authenticate` challenge (no step-up) and a
             // `429` its `Retry-After`.
             if is_refusal(&reply) || (pending.is_empty() && accepts.json) {
-                return render(endpoint, reply);
+                return render(endpoint, reply, scheme);
             }
             let (done_tx, done_rx) = oneshot::channel();
             let _ = done_tx.send(reply);

@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::Endpoint;
 use super::sse::listen_stream;
+use crate::auth::Scheme;
 use crate::jsonrpc::error_for;
 use crate::mcp::Reply;
 use crate::rate_limit::too_many_requests;
@@ -128,7 +129,8 @@ pub(super) fn rpc_error(
     json_response(status, error_for(id, code, message))
 }
 
-pub(super) fn render(endpoint: &Endpoint, reply: Reply) -> Response {
+/// `reply` as an HTTP response; a `403` challenges in the `scheme` the token came in.
+pub(super) fn render(endpoint: &Endpoint, reply: Reply, scheme: Scheme) -> Response {
     match reply {
         Reply::Json(status, body) => json_response(status, body),
         Reply::Precomputed { head, tail } => json_parts(head, tail),
@@ -138,7 +140,7 @@ pub(super) fn render(endpoint: &Endpoint, reply: Reply) -> Response {
             let mut response = json_response(StatusCode::FORBIDDEN, body);
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                endpoint.challenge.insufficient_scope(&required),
+                endpoint.challenge.insufficient_scope_in(scheme, &required),
             );
             response
         }

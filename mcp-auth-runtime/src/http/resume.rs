@@ -19,7 +19,7 @@ use super::readers::Reader;
 use super::replay::{Log, Replays};
 use super::response::rpc_error;
 use super::sse::{async_stream, priming_with, reply_data, sse_event, sse_headers};
-use crate::auth::AuthInfo;
+use crate::auth::{AuthInfo, Scheme};
 use crate::jsonrpc::code;
 use crate::mcp::{Reply, deadline_of};
 
@@ -124,6 +124,7 @@ pub(super) async fn resume(
     event_id: &str,
     session: &str,
     auth: &Arc<AuthInfo>,
+    scheme: Scheme,
 ) -> Response {
     let close_at = Instant::now() + replays.config.close_after;
     let close_at = deadline_of(auth).map_or(close_at, |expiry| expiry.min(close_at));
@@ -131,7 +132,7 @@ pub(super) async fn resume(
     let principal = auth.principal().key();
     let slot = || endpoint.mcp.streams.open(principal.clone());
     if let Some((log, seq)) = replays.find(event_id, session, &principal) {
-        if let Some(refused) = missing_scopes(endpoint, auth, &log.scopes) {
+        if let Some(refused) = missing_scopes(endpoint, auth, &log.scopes, scheme) {
             return refused;
         }
         let Some(reader) = replays.readers.enter(&log.id, slot) else {
@@ -144,7 +145,7 @@ pub(super) async fn resume(
         && let Some((stream, seq)) = super::replay::parse_event_id(event_id)
         && let Some(first) = redis.read(stream, session, auth, seq, 0).await
     {
-        if let Some(refused) = missing_scopes(endpoint, auth, &first.scopes) {
+        if let Some(refused) = missing_scopes(endpoint, auth, &first.scopes, scheme) {
             return refused;
         }
         let Some(reader) = replays.readers.enter(stream, slot) else {
@@ -167,9 +168,15 @@ pub(super) async fn resume(
     )
 }
 
-/// `403` with an `insufficient_scope` challenge naming `required` when `auth` lacks any of
-/// them: the call's result is for a token that could have made the call.
-fn missing_scopes(endpoint: &Endpoint, auth: &AuthInfo, required: &[String]) -> Option<Response> {
+/// `403` with an `insufficient_scope` challenge naming `required`, in the `scheme` the token
+/// came in, when `auth` lacks any of them: the call's result is for a token that could have
+/// made the call.
+fn missing_scopes(
+    endpoint: &Endpoint,
+    auth: &AuthInfo,
+    required: &[String],
+    scheme: Scheme,
+) -> Option<Response> {
     if required.iter().all(|scope| auth.has_scope(scope)) {
         return None;
     }
@@ -187,7 +194,7 @@ fn missing_scopes(endpoint: &Endpoint, auth: &AuthInfo, required: &[String]) -> 
     );
     refused.headers_mut().insert(
         http::header::WWW_AUTHENTICATE,
-        endpoint.challenge.insufficient_scope(&required),
+        endpoint.challenge.insufficient_scope_in(scheme, &required),
     );
     Some(refused)
 }

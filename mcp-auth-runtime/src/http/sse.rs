@@ -14,16 +14,23 @@ use tokio::sync::{mpsc, oneshot};
 use super::Endpoint;
 use super::post::AbortOnDrop;
 use super::response::{is_refusal, render};
+use crate::auth::Scheme;
 use crate::mcp::{Listen, Reply, StreamSlot};
 use crate::updates::Registration;
 
 const SSE_RETRY_MS: u64 = 3000;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// A reply for a client that accepts only `text/event-stream`.
-pub(super) fn stream_of(endpoint: &Endpoint, reply: Reply, modern: bool) -> Response {
+/// A reply for a client that accepts only `text/event-stream`; a refusal is rendered with
+/// the `scheme` the token came in.
+pub(super) fn stream_of(
+    endpoint: &Endpoint,
+    reply: Reply,
+    modern: bool,
+    scheme: Scheme,
+) -> Response {
     if is_refusal(&reply) {
-        return render(endpoint, reply);
+        return render(endpoint, reply, scheme);
     }
     match reply {
         Reply::Json(..) | Reply::Precomputed { .. } | Reply::Initialized { .. } => {
@@ -32,7 +39,7 @@ pub(super) fn stream_of(endpoint: &Endpoint, reply: Reply, modern: bool) -> Resp
             let (_unused, empty) = relay::unbounded();
             sse_response(Vec::new(), empty, done_rx, None, modern)
         }
-        other => render(endpoint, other),
+        other => render(endpoint, other, scheme),
     }
 }
 

@@ -37,7 +37,8 @@ pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request)
         && !last.starts_with(STANDALONE)
     {
         let auth = caller(&endpoint, &request);
-        return resume_stream(&endpoint, replays, last, request.headers(), auth).await;
+        let scheme = crate::auth::scheme_of(&request);
+        return resume_stream(&endpoint, replays, last, request.headers(), auth, scheme).await;
     }
     if modern || mcp.sessions.is_none() || mcp.resources.is_empty() {
         return method_not_allowed().await;
@@ -95,6 +96,7 @@ async fn resume_stream(
     last: &str,
     headers: &http::HeaderMap,
     auth: Option<std::sync::Arc<crate::auth::AuthInfo>>,
+    scheme: crate::auth::Scheme,
 ) -> Response {
     if !accepts(headers).sse {
         return (
@@ -107,7 +109,7 @@ async fn resume_stream(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     match legacy_session(endpoint, headers, &auth, false).await {
-        Ok(Some(session)) => resume(endpoint, replays, last, &session.id, &auth).await,
+        Ok(Some(session)) => resume(endpoint, replays, last, &session.id, &auth, scheme).await,
         Ok(None) => method_not_allowed().await,
         Err(refused) => refused,
     }

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use super::builder::SharedSessions;
 use super::{Auth, BuildError, Inner, McpServer, McpServerBuilder, Metadata};
 use crate::auth::claims::{canonical_resource, is_secure_url};
-use crate::auth::{AuthInfo, Challenge, JwtVerifier, SharedVerifier, TokenVerifier as _};
+use crate::auth::{
+    AuthInfo, Challenge, Dpop, DpopPolicy, JwtVerifier, PublicUris, SharedVerifier,
+    TokenVerifier as _,
+};
 use crate::context::unit_state;
 use crate::http::Endpoint;
 use crate::http::guard::Allowed;
@@ -64,6 +67,13 @@ impl McpServerBuilder {
             return Err(BuildError::UnknownRateLimitedTool(unknown.to_owned()));
         }
         check_urls(self.resource.as_deref(), &self.authorization_servers)?;
+        let dpop = proof_of_possession(
+            self.dpop,
+            self.resource.as_deref(),
+            &path,
+            self.proxy_rewrites_path,
+            self.redis_sessions.as_ref(),
+        )?;
         let auth = authentication(
             &self.name,
             self.verifier,
@@ -83,6 +93,19 @@ impl McpServerBuilder {
             None => declared.iter().map(|s| (*s).to_owned()).collect(),
         };
         let mut challenge = Challenge::new(self.name.clone()).scope(advertised.join(" "));
+        if let Some((dpop, _)) = &dpop {
+            challenge = challenge.dpop(dpop);
+        }
+        let (dpop_required, dpop_algs) = match &dpop {
+            Some((dpop, _)) => (
+                dpop.policy() == DpopPolicy::Require,
+                dpop.accepted_algorithms()
+                    .iter()
+                    .map(|a| a.name())
+                    .collect(),
+            ),
+            None => (false, Vec::new()),
+        };
         let metadata = match &self.resource {
             Some(resource) => {
                 let metadata = Metadata::new(ProtectedResourceMetadata {
@@ -92,6 +115,8 @@ impl McpServerBuilder {
                     bearer_methods_supported: vec!["header"],
                     resource_name: self.resource_name,
                     resource_documentation: self.resource_documentation,
+                    dpop_bound_access_tokens_required: dpop_required,
+                    dpop_signing_alg_values_supported: dpop_algs,
                 })?;
                 challenge = challenge.resource_metadata(metadata.url.clone());
                 Some(metadata)
@@ -185,6 +210,7 @@ impl McpServerBuilder {
                 endpoint,
                 metadata,
                 auth,
+                dpop,
                 path,
                 health_checks: self.health_checks,
                 mount_check: Arc::default(),
@@ -367,6 +393,43 @@ fn authentication(
         });
     }
     Ok(Auth::Verifier(verifier))
+}
+
+/// The server's DPoP configuration, checked, and where clients address it: `None` when DPoP
+/// is off. A proof names the URI the client addressed, so DPoP needs the resource: requests
+/// are addressed at its origin, and the MCP endpoint at the resource itself when a proxy
+/// rewrites its path. With sessions in Redis, the record of spent proofs is shared there too,
+/// so that a proof replayed to another replica is refused.
+fn proof_of_possession(
+    dpop: Dpop,
+    resource: Option<&str>,
+    path: &str,
+    proxy_rewrites_path: bool,
+    redis: Option<&SharedSessions>,
+) -> Result<Option<(Dpop, PublicUris)>, BuildError> {
+    if dpop.policy() == DpopPolicy::Off {
+        return Ok(None);
+    }
+    let resource = resource.ok_or(BuildError::DpopWithoutResource)?;
+    let invalid = || BuildError::InvalidResource(resource.to_owned());
+    let url = url::Url::parse(resource).map_err(|_| invalid())?;
+    let mut uris = PublicUris::new(&url.origin().ascii_serialization()).map_err(|_| invalid())?;
+    if proxy_rewrites_path {
+        uris = uris.rewriting(
+            path,
+            &format!("{}{}", url.origin().ascii_serialization(), url.path()),
+        );
+    }
+    crate::auth::check_dpop(&dpop)?;
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis {
+        return Ok(Some((dpop.with_redis_replay(redis), uris)));
+    }
+    #[cfg(not(feature = "redis"))]
+    if let Some(never) = redis {
+        match *never {}
+    }
+    Ok(Some((dpop, uris)))
 }
 
 /// The hosts and origins the guard lets through: those configured, and the resource's own.

@@ -485,8 +485,17 @@ impl McpServerBuilder {
     }
 
     /// Proof of possession (RFC 9449): whether DPoP-bound tokens are accepted or required,
-    /// with which proof algorithms, `iat` window and nonces; see [`Dpop`](crate::auth::Dpop).
-    /// Bearer tokens only by default ([`Dpop::off`](crate::auth::Dpop::off)).
+    /// with which proof algorithms, `iat` window and nonces; see [`Dpop`](crate::auth::Dpop)
+    /// and the guide in [`auth`](crate::auth#proof-of-possession-dpop-bound-tokens). Bearer
+    /// tokens only by default ([`Dpop::off`](crate::auth::Dpop::off)).
+    ///
+    /// Proofs name the URI the client addressed, so DPoP needs the
+    /// [`resource`](Self::resource); [`build`](Self::build) refuses it without one, and
+    /// refuses HMAC or no proof algorithms and nonce keys shorter than 32 bytes. The MCP
+    /// endpoint, [`bearer_auth`](super::McpServer::bearer_auth) and
+    /// [`require_scopes`](super::McpServer::require_scopes) apply it, the protected-resource
+    /// metadata advertises it, and with [`redis_sessions`](Self::redis_sessions) the record of
+    /// used proofs is shared by every replica.
     pub fn dpop(mut self, dpop: crate::auth::Dpop) -> Self {
         self.dpop = dpop;
         self

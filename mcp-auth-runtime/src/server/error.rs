@@ -1,6 +1,6 @@
 //! Why a server configuration was refused.
 
-use crate::auth::JwtConfigError;
+use crate::auth::{DpopConfigError, JwtConfigError};
 
 /// Why [`McpServerBuilder::build`](crate::McpServerBuilder::build) refused a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +148,15 @@ pub enum BuildError {
         /// The server's resource.
         server: String,
     },
+    /// DPoP is on but no resource is configured: a proof names the URI the client addressed
+    /// (`htu`), which is checked against the resource's.
+    #[error(
+        "DPoP needs the server's public URI to check the `htu` of proofs: configure it with `.resource(..)`, e.g. https://mcp.example.com/mcp"
+    )]
+    DpopWithoutResource,
+    /// The DPoP configuration would refuse every proof or accept forgeable ones.
+    #[error(transparent)]
+    Dpop(#[from] DpopConfigError),
     /// A request-state key is shorter than 32 bytes.
     #[error(
         "a request-state key must be at least 32 bytes, got {0}: use 32 random bytes, e.g. from `openssl rand -base64 32`"

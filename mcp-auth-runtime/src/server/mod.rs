@@ -22,7 +22,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get};
 use http::StatusCode;
 
-use crate::auth::{AuthInfo, BearerAuthLayer, RequireScopes, SharedVerifier, TokenVerifier};
+use crate::auth::{
+    AuthInfo, BearerAuthLayer, Dpop, PublicUris, RequireScopes, SharedVerifier, TokenVerifier,
+};
 use crate::health::Probes;
 use crate::http::guard::{Allowed, GuardLayer};
 use crate::http::{Endpoint, MountCheck, json_response};
@@ -59,6 +61,8 @@ struct Inner {
     endpoint: Arc<Endpoint>,
     allowed: Arc<Allowed>,
     auth: Auth,
+    /// DPoP, when on, and where clients address this server.
+    dpop: Option<(Dpop, PublicUris)>,
     metadata: Option<Metadata>,
     path: String,
     health_checks: bool,
@@ -248,13 +252,26 @@ impl McpServer {
     /// own; `None` when the server has no verifier: it runs
     /// [`without_auth`](McpServerBuilder::without_auth) or
     /// [`stdio_only`](McpServerBuilder::stdio_only).
+    ///
+    /// With [`dpop`](McpServerBuilder::dpop), the layer accepts or requires DPoP-bound tokens
+    /// as the MCP endpoint does, with proofs for the resource's origin followed by the
+    /// request's path (behind a proxy that rewrites paths, set your routes' public URI with
+    /// [`BearerAuthLayer::dpop`]).
     pub fn bearer_auth(&self) -> Option<BearerAuthLayer<impl TokenVerifier + use<>>> {
         match &self.inner.auth {
-            Auth::Verifier(verifier) => Some(BearerAuthLayer::new(
-                verifier.clone(),
-                self.inner.endpoint.challenge.clone(),
-            )),
+            Auth::Verifier(verifier) => Some(self.bearer_layer(verifier)),
             Auth::Disabled(_) | Auth::Refused => None,
+        }
+    }
+
+    /// The bearer layer of `verifier` with this server's challenge and DPoP configuration.
+    fn bearer_layer(&self, verifier: &SharedVerifier) -> BearerAuthLayer<SharedVerifier> {
+        let layer = BearerAuthLayer::new(verifier.clone(), self.inner.endpoint.challenge.clone());
+        match &self.inner.dpop {
+            Some((dpop, uris)) => layer
+                .with_dpop(dpop.clone(), uris.clone())
+                .expect("the DPoP configuration was checked by `build`"),
+            None => layer,
         }
     }
 
@@ -274,10 +291,7 @@ impl McpServer {
             _ => route,
         };
         let route = match &inner.auth {
-            Auth::Verifier(verifier) => route.layer(BearerAuthLayer::new(
-                verifier.clone(),
-                endpoint.challenge.clone(),
-            )),
+            Auth::Verifier(verifier) => route.layer(self.bearer_layer(verifier)),
             Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
             Auth::Refused => route,
         };

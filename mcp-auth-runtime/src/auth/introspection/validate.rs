@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::IntrospectionVerifier;
 use crate::auth::claims::audience_matches;
+use crate::auth::cnf;
 use crate::auth::{AuthError, AuthInfo};
 
 /// Latest `exp` or `nbf` accepted (the last second of year 9999): larger values are nonsense,
@@ -21,14 +22,14 @@ impl IntrospectionVerifier {
         if response.get("active") != Some(&Value::Bool(true)) {
             return Err(invalid("token is not active"));
         }
-        if response.contains_key("cnf") {
-            return Err(invalid(
-                "token is sender-constrained (`cnf`), and proof of possession is not supported",
-            ));
-        }
+        // A DPoP-bound token (`cnf.jkt`, RFC 9449 §6.2) is accepted here; the bearer layer
+        // lets it through only with a proof of possession of that key.
+        let jkt = cnf::jkt(&response).map_err(invalid)?;
+        check_token_type(&response, jkt.is_some()).map_err(invalid)?;
         let exp = numeric_date(&response, "exp")?;
         let nbf = numeric_date(&response, "nbf")?;
-        let auth = inner.mapping.auth_info(response)?;
+        let mut auth = inner.mapping.auth_info(response)?;
+        auth.dpop_thumbprint = jkt;
         if inner
             .issuer
             .as_deref()
@@ -56,6 +57,25 @@ impl IntrospectionVerifier {
             return Err(invalid("token not yet valid"));
         }
         Ok(auth)
+    }
+}
+
+/// RFC 9449 §6.2: the `token_type` of a DPoP-bound token, when given, is `DPoP`; and a
+/// response that calls the token `DPoP` without naming its key (`cnf.jkt`) leaves nothing to
+/// check a proof against, so it is refused too. Token types are case-insensitive (RFC 6749
+/// §7.1).
+fn check_token_type(response: &Map<String, Value>, bound: bool) -> Result<(), &'static str> {
+    let dpop = match response.get("token_type") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::String(kind)) => kind.eq_ignore_ascii_case("DPoP"),
+        Some(_) => return Err("`token_type` is not a string"),
+    };
+    match (dpop, bound) {
+        (false, true) => {
+            Err("the token is DPoP-bound (`cnf.jkt`) but its `token_type` is not `DPoP`")
+        }
+        (true, false) => Err("the token's `token_type` is `DPoP` but it names no key (`cnf.jkt`)"),
+        _ => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ use super::JwtVerifier;
 use super::names::{REPEATED_CLAIM, UniqueClaims, header_names_are_distinct};
 use super::typ::check_type;
 use crate::auth::claims::{ScopeClaim, audience_matches, now};
+use crate::auth::cnf;
 use crate::auth::{AuthError, AuthInfo};
 
 impl JwtVerifier {
@@ -60,11 +61,9 @@ impl JwtVerifier {
         if inner.allow_untyped && looks_like_id_token(&claims, &inner.mapping.scope) {
             return Err(invalid("the token is an ID token, not an access token"));
         }
-        if claims.contains_key("cnf") {
-            return Err(invalid(
-                "token is sender-constrained (`cnf`), and proof of possession is not supported",
-            ));
-        }
+        // A DPoP-bound token (`cnf.jkt`) is accepted here; the bearer layer lets it through
+        // only with a proof of possession of that key. Any other binding is refused.
+        let jkt = cnf::jkt(&claims).map_err(invalid)?;
         if let Some(iat) = claims.get("iat") {
             let iat = iat
                 .as_u64()
@@ -73,7 +72,8 @@ impl JwtVerifier {
                 return Err(invalid("token issued in the future"));
             }
         }
-        let auth = inner.mapping.auth_info(claims)?;
+        let mut auth = inner.mapping.auth_info(claims)?;
+        auth.dpop_thumbprint = jkt;
         // An audience spelled exactly as the canonical resource matches without parsing.
         let exact = inner.resource_is_canonical && auth.audience().contains(&inner.resource);
         if !exact && !audience_matches(auth.audience(), &inner.resource) {

@@ -203,16 +203,48 @@ async fn expired_and_not_yet_valid_tokens_are_invalid() {
     assert!(is_invalid(strict.verify("just-expired").await));
 }
 
+/// A DPoP-bound token (`cnf.jkt`, RFC 9449 §6.2) is valid here, with its key's thumbprint in
+/// the identity (the bearer layer then asks for a proof, or refuses it when DPoP is off: see
+/// the `dpop` tests); any other binding, a `token_type` that contradicts the binding, and
+/// ill-typed members are not.
 #[tokio::test]
-async fn sender_constrained_and_ill_typed_responses_are_invalid() {
+async fn bound_and_ill_typed_responses() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
     let endpoint = TestAs::start(
         ClientAuth::Basic,
         [
             (
                 "dpop",
+                Reply::Json(active(json!({ "cnf": { "jkt": JKT }, "token_type": "DPoP" }))),
+            ),
+            (
+                "dpop-untyped",
+                Reply::Json(active(json!({ "cnf": { "jkt": JKT }, "token_type": null }))),
+            ),
+            (
+                "dpop-typed-bearer",
+                Reply::Json(active(json!({ "cnf": { "jkt": JKT } }))),
+            ),
+            (
+                "typed-dpop-unbound",
+                Reply::Json(active(json!({ "token_type": "DPoP" }))),
+            ),
+            (
+                "mtls",
                 Reply::Json(active(
-                    json!({ "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }),
+                    json!({ "cnf": { "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" } }),
                 )),
+            ),
+            (
+                "jkt-and-mtls",
+                Reply::Json(active(json!({
+                    "cnf": { "jkt": JKT, "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" },
+                    "token_type": "DPoP",
+                }))),
+            ),
+            (
+                "jkt-short",
+                Reply::Json(active(json!({ "cnf": { "jkt": "x" }, "token_type": "DPoP" }))),
             ),
             (
                 "scope-array",
@@ -223,7 +255,20 @@ async fn sender_constrained_and_ill_typed_responses_are_invalid() {
     )
     .await;
     let verifier = endpoint.verifier().build().unwrap();
-    for token in ["dpop", "scope-array", "sub-number"] {
+    for token in ["dpop", "dpop-untyped"] {
+        let auth = verifier.verify(token).await.unwrap();
+        assert_eq!(auth.dpop_thumbprint(), Some(JKT), "{token}");
+    }
+    let auth = verifier.verify("typed-dpop-unbound").await;
+    assert!(is_invalid(auth), "a DPoP token_type without cnf.jkt");
+    for token in [
+        "dpop-typed-bearer",
+        "mtls",
+        "jkt-and-mtls",
+        "jkt-short",
+        "scope-array",
+        "sub-number",
+    ] {
         assert!(is_invalid(verifier.verify(token).await), "{token}");
     }
 }

@@ -261,6 +261,10 @@ async fn id_token_claims_are_refused_even_in_typed_tokens() {
     }
 }
 
+/// A server without DPoP (the default) refuses every key-bound token as it refuses any
+/// invalid one: the verifier reads a lone `cnf.jkt` into the identity and refuses any other
+/// `cnf`, and the bearer layer refuses the bound identity. (With DPoP on, see the `dpop`
+/// tests.)
 #[tokio::test]
 async fn sender_constrained_tokens_are_not_bearer_tokens() {
     let key = TestKey::es256("k1");
