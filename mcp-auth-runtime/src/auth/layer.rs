@@ -398,6 +398,13 @@ fn proof_refusal(
             },
             reason,
         ),
+        NotProven::WrongKey => (
+            Problem {
+                error: INVALID_TOKEN.error,
+                description: "invalid DPoP key binding",
+            },
+            "the proof's key is not the one the access token is bound to".to_owned(),
+        ),
         NotProven::UseNonce => (
             Problem {
                 error: "use_dpop_nonce",

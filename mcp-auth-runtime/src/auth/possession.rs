@@ -141,10 +141,13 @@ pub(crate) struct DpopSetup {
 /// Why possession was not proven.
 #[derive(Debug)]
 pub(crate) enum NotProven {
-    /// No proof, several, an unreadable or oversized one, or one the engine refused (signed
-    /// by another key than the token's included: RFC 9449 §4.3 makes the key binding one of
-    /// a proof's checks): `401 invalid_dpop_proof`. The reason is for logs.
+    /// No proof, several, an unreadable or oversized one, or one the engine refused:
+    /// `401 invalid_dpop_proof`. The reason is for logs.
     InvalidProof(String),
+    /// A proof by another key than the token's `cnf.jkt`: the token is not this client's,
+    /// `401 invalid_token` in the DPoP challenge ("invalid DPoP key binding", RFC 9449 §7.1
+    /// Figure 16).
+    WrongKey,
     /// The proof lacks a current server nonce: `401 use_dpop_nonce` with a fresh nonce.
     UseNonce,
     /// The proof could not be checked now: `503`.
@@ -182,14 +185,13 @@ impl DpopSetup {
             Err(DpopError::UseNonce) => return Err(NotProven::UseNonce),
             Err(DpopError::Unavailable(why)) => return Err(NotProven::Unavailable(why)),
             Err(DpopError::InvalidProof(why)) => return Err(NotProven::InvalidProof(why)),
+            Err(DpopError::WrongKey) => return Err(NotProven::WrongKey),
         };
         // The engine compared already; compared again here, where the decision is made.
         // Thumbprints are public: no constant-time comparison is needed, only an exact one.
         let theirs = verified.thumbprint().as_bytes();
         if theirs.len() != jkt.len() || theirs != jkt.as_bytes() {
-            return Err(NotProven::InvalidProof(
-                "the proof's key is not the one the token is bound to".into(),
-            ));
+            return Err(NotProven::WrongKey);
         }
         Ok(())
     }

@@ -214,6 +214,13 @@ pub enum DpopError {
     /// never sent.
     #[error("invalid DPoP proof: {0}")]
     InvalidProof(String),
+    /// The proof is signed by a key other than the one the access token is bound to
+    /// (`cnf.jkt`): the token is not this client's, so `401` with `error="invalid_token"`
+    /// ("invalid DPoP key binding", RFC 9449 §7.1). Only
+    /// [`verify_bound_proof`](Dpop::verify_bound_proof) says this, before the signature is
+    /// checked or the proof recorded.
+    #[error("the DPoP proof's key is not the one the access token is bound to")]
+    WrongKey,
     /// The proof lacks a current server nonce: `401` with `error="use_dpop_nonce"` and a
     /// fresh `DPoP-Nonce` header.
     #[error("the DPoP proof needs a current server nonce")]

@@ -101,7 +101,7 @@ pub(super) async fn verify(
     let thumbprint = thumbprint::thumbprint(raw_jwk).ok_or_else(|| invalid("malformed jwk"))?;
     if bound_to.is_some_and(|jkt| jkt != thumbprint) {
         // Both are public: a plain comparison.
-        return Err(invalid("jwk is not the key the access token is bound to"));
+        return Err(DpopError::WrongKey);
     }
 
     // Item 6: signed by that key.

@@ -157,7 +157,7 @@ fn rows(fx: &Fx, policy: DpopPolicy) -> Vec<(&'static str, reqwest::Request, Exp
             dpop_row(refused(
                 401,
                 "DPoP",
-                &problem("invalid_dpop_proof", BAD_PROOF),
+                &problem("invalid_token", "invalid DPoP key binding"),
             )),
         ),
         (
