@@ -19,8 +19,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
-/// The in-memory replay record's limits in mcp-auth-runtime (`auth/dpop/replay.rs`,
-/// `MAX_PROOFS` and `MAX_PROOFS_PER_KEY`): unexpired proofs remembered at once, in all and per
+/// The in-memory replay record's bounds this harness keeps below (`Dpop::replay_capacity`,
+/// default 1,000,000, and a tenth per client key; these are the bounds of the first figures,
+/// kept so that runs stay comparable): unexpired proofs remembered at once, in all and per
 /// client key. A run must stay below them, or the server refuses further proofs.
 pub const SERVER_PROOFS: usize = 100_000;
 pub const SERVER_PROOFS_PER_KEY: usize = SERVER_PROOFS / 10;

@@ -50,9 +50,17 @@ pub enum DpopConfigError {
         "DPoP has previous nonce keys but no current one: set the current key with `Dpop::nonces(..)`"
     )]
     PreviousNonceKeyWithoutCurrent,
-    /// Another rule of the proof verifier refuses the configuration.
-    #[error("invalid DPoP configuration: {0}")]
-    Invalid(String),
+    /// The in-memory replay record could hold no proof, or one key's share is larger than
+    /// the whole.
+    #[error(
+        "the DPoP replay record must hold at least one proof, and one key's share no more than the whole: got {capacity} in all and {per_key} per key"
+    )]
+    ReplayCapacity {
+        /// [`Dpop::replay_capacity`].
+        capacity: usize,
+        /// [`Dpop::replay_capacity_per_key`].
+        per_key: usize,
+    },
     /// The public base URI is not an absolute `https` URI (http on loopback) without query
     /// and fragment.
     #[error(
@@ -81,8 +89,11 @@ pub(crate) fn check(dpop: &Dpop) -> Result<(), DpopConfigError> {
     if inner.nonce_key.is_none() && !inner.previous_nonce_keys.is_empty() {
         return Err(DpopConfigError::PreviousNonceKeyWithoutCurrent);
     }
-    // The verifier's own rules, should it have more than those above.
-    dpop.check().map_err(DpopConfigError::Invalid)
+    let (capacity, per_key) = (inner.replay_capacity, inner.per_key_capacity());
+    if per_key == 0 || per_key > capacity {
+        return Err(DpopConfigError::ReplayCapacity { capacity, per_key });
+    }
+    Ok(())
 }
 
 /// Where clients address this service: what a proof's `htu` must name (RFC 9449 §4.3 check

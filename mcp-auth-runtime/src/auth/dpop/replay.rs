@@ -4,8 +4,9 @@
 //! anyway. Entries are the SHA-256 of the key's thumbprint and the `jti`, so an entry's size is
 //! fixed whatever `jti` a client sends:
 //!
-//! - in this process ([`MemoryProofs`], the default), at most [`MAX_PROOFS`] at once and
-//!   [`MAX_PROOFS_PER_KEY`] per client key. When the record is full of unexpired proofs, further
+//! - in this process ([`MemoryProofs`], the default), at most
+//!   [`Dpop::replay_capacity`](super::Dpop::replay_capacity) at once and a share of it per
+//!   client key. When the record is full of unexpired proofs, further
 //!   proofs are refused (`503`) rather than an unexpired entry forgotten: a forgotten entry is a
 //!   replay allowed. The per-key share keeps one client key from filling the record for every
 //!   other client: that key's further proofs are refused (`401`) until its entries expire.
@@ -19,15 +20,6 @@ use std::sync::Mutex;
 
 use super::DpopError;
 use crate::mcp::{ExpiringKeys, NotSpent};
-
-/// The most proofs this process remembers at once (about 12 MB). With the default window of
-/// 5 minutes either way, a proof is remembered for at most 10 minutes: a sustained 166 proofs
-/// a second.
-pub(crate) const MAX_PROOFS: usize = 100_000;
-
-/// The most proofs of one client key this process remembers at once: a tenth of the record, a
-/// sustained 16 proofs a second per key with the default window.
-pub(crate) const MAX_PROOFS_PER_KEY: usize = MAX_PROOFS / 10;
 
 /// A proof as the record keys it: the SHA-256 of its key's thumbprint and its `jti`, and a
 /// short hash of the thumbprint alone, to count the key's share.

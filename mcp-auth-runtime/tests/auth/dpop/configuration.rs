@@ -42,6 +42,29 @@ fn configurations_that_cannot_work_are_refused() {
             DpopConfigError::NonceKeyTooShort(31),
             "at least 32 bytes",
         ),
+        (
+            Dpop::accept().previous_nonce_key([1u8; 32]),
+            DpopConfigError::PreviousNonceKeyWithoutCurrent,
+            "Dpop::nonces",
+        ),
+        (
+            Dpop::accept().replay_capacity(5),
+            DpopConfigError::ReplayCapacity {
+                capacity: 5,
+                per_key: 0,
+            },
+            "at least one proof",
+        ),
+        (
+            Dpop::accept()
+                .replay_capacity(100)
+                .replay_capacity_per_key(101),
+            DpopConfigError::ReplayCapacity {
+                capacity: 100,
+                per_key: 101,
+            },
+            "no more than the whole",
+        ),
     ] {
         let error = build(|b| b.resource(resource).dpop(dpop));
         assert!(

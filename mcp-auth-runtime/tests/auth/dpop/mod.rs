@@ -7,6 +7,7 @@
 //! themselves are in the adversarial suite, what is logged in `secrets_on_every_path`; these
 //! tests cover the wiring around them.
 
+mod capacity;
 mod challenges;
 mod configuration;
 mod eras;
