@@ -45,6 +45,8 @@ pub(super) struct Client {
     /// a request names none (never an upper bound); for client credentials, the most a token
     /// may carry.
     pub(super) scope: Option<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): its token requests must carry a proof.
+    pub(super) dpop_bound: bool,
 }
 
 /// Why a client was not registered.
@@ -438,6 +440,7 @@ mod tests {
             redirect_uris: vec![],
             grant_types: vec![],
             scope: None,
+            dpop_bound: false,
         }
     }
 

@@ -317,6 +317,30 @@ async fn with_dpop_required_token_requests_need_a_proof() {
     assert_bound(&fx.token_with(basic, &form, &[fx.proof(&key)]).await, &key);
 }
 
+/// RFC 9449 §5.2: a client registered with `dpop_bound_access_tokens` gets no token without a
+/// proof, whatever the grant.
+#[tokio::test]
+async fn clients_registered_for_dpop_bound_tokens_need_a_proof() {
+    let fx = Fixture::auto_consent().await;
+    let (status, body) = fx
+        .register(json!({
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "dpop_bound_access_tokens": true,
+        }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["dpop_bound_access_tokens"], true, "{body}");
+    let client_id = body["client_id"].as_str().unwrap();
+
+    let form = fx.code_exchange(client_id, &[]).await;
+    assert_invalid_proof(&fx.token_with(None, &form, &[]).await, "no proof");
+    let form = fx.code_exchange(client_id, &[]).await;
+    let key = DpopKey::es256();
+    assert_bound(&fx.token_with(None, &form, &[fx.proof(&key)]).await, &key);
+}
+
 #[test]
 fn minted_tokens_may_be_bound_to_a_key() {
     let issuer = DevIssuer::builder("http://127.0.0.1:9")

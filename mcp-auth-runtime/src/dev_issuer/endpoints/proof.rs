@@ -15,13 +15,16 @@ use crate::dev_issuer::store::Client;
 /// The header a proof travels in (RFC 9449 §4.1).
 const DPOP: &str = "dpop";
 
-/// The thumbprint of the key of a token request's valid proof; `None` without a proof, or when
-/// the issuer ignores DPoP.
+/// The thumbprint of the key of `client`'s token request's valid proof; `None` without a
+/// proof, or when the issuer ignores DPoP.
 ///
 /// RFC 9449 §4.3: at most one `DPoP` header, and the proof is for `POST` to the token
-/// endpoint's URL. Checked before the grant, so that a refused proof spends no code.
+/// endpoint's URL. Checked before the grant, so that a refused proof spends no code. A proof is
+/// required when the issuer requires DPoP, and from a client registered with
+/// `dpop_bound_access_tokens` (§5.2).
 pub(super) async fn token_proof(
     issuer: &Inner,
+    client: &Client,
     headers: &HeaderMap,
 ) -> Result<Option<String>, OAuthError> {
     let policy = issuer.dpop.policy();
@@ -33,6 +36,11 @@ pub(super) async fn token_proof(
         (None, _) if policy == DpopPolicy::Require => {
             return Err(invalid_proof(
                 "a DPoP proof is required: this issuer issues DPoP-bound tokens only",
+            ));
+        }
+        (None, _) if client.dpop_bound => {
+            return Err(invalid_proof(
+                "a DPoP proof is required: the client registered dpop_bound_access_tokens",
             ));
         }
         (None, _) => return Ok(None),
