@@ -45,7 +45,7 @@ pub(crate) use request_state::{
 };
 #[cfg(feature = "redis")]
 pub(crate) use spent::RedisSpent;
-pub(crate) use spent::{MAX_SPENT, MemorySpent, SpentStates};
+pub(crate) use spent::{ExpiringKeys, MAX_SPENT, MemorySpent, NotSpent, SpentStates};
 pub(crate) use streams::{OpenStreams, StreamSlot, deadline_of};
 pub(crate) use tasks::Tasks;
 

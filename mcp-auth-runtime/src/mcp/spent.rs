@@ -20,6 +20,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::Hash;
 use std::sync::Mutex;
 
 use super::request_state::Nonce;
@@ -76,15 +77,55 @@ impl SpentStates {
 #[derive(Debug)]
 pub(crate) struct MemorySpent {
     capacity: usize,
-    inner: Mutex<Spent>,
+    inner: Mutex<ExpiringKeys<Nonce>>,
 }
 
-#[derive(Debug, Default)]
-struct Spent {
-    /// Each spent nonce, with its state's expiry.
-    expiries: HashMap<Nonce, u64>,
+/// Keys remembered until they expire: the bounded core of every record of used one-time
+/// values (spent request states here, DPoP proof ids in `auth::dpop`).
+#[derive(Debug)]
+pub(crate) struct ExpiringKeys<K> {
+    /// Each key, with its expiry (milliseconds since the epoch).
+    expiries: HashMap<K, u64>,
     /// The same entries, soonest expiry first, to evict the expired ones without a scan.
-    by_expiry: BinaryHeap<Reverse<(u64, Nonce)>>,
+    by_expiry: BinaryHeap<Reverse<(u64, K)>>,
+}
+
+impl<K> Default for ExpiringKeys<K> {
+    fn default() -> Self {
+        ExpiringKeys {
+            expiries: HashMap::new(),
+            by_expiry: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash + Ord> ExpiringKeys<K> {
+    /// Forgets the keys expired at `now_ms`, and only those, telling `forgotten` each.
+    pub(crate) fn forget_expired(&mut self, now_ms: u64, mut forgotten: impl FnMut(&K)) {
+        while let Some(Reverse((expiry, old))) = self.by_expiry.peek().copied()
+            && expiry < now_ms
+        {
+            self.by_expiry.pop();
+            self.expiries.remove(&old);
+            forgotten(&old);
+        }
+    }
+
+    /// Whether `key` is remembered.
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        self.expiries.contains_key(key)
+    }
+
+    /// How many keys are remembered.
+    pub(crate) fn len(&self) -> usize {
+        self.expiries.len()
+    }
+
+    /// Remembers `key` until `expires_ms`; the caller checked it is not remembered yet.
+    pub(crate) fn insert(&mut self, key: K, expires_ms: u64) {
+        self.expiries.insert(key, expires_ms);
+        self.by_expiry.push(Reverse((expires_ms, key)));
+    }
 }
 
 impl MemorySpent {
@@ -99,20 +140,14 @@ impl MemorySpent {
     fn spend(&self, nonce: Nonce, expires_ms: u64, now_ms: u64) -> Result<(), NotSpent> {
         let mut spent = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // Only expired entries go: their states are refused as expired from now on.
-        while let Some(Reverse((expiry, old))) = spent.by_expiry.peek().copied()
-            && expiry < now_ms
-        {
-            spent.by_expiry.pop();
-            spent.expiries.remove(&old);
-        }
-        if spent.expiries.contains_key(&nonce) {
+        spent.forget_expired(now_ms, |_| {});
+        if spent.contains(&nonce) {
             return Err(NotSpent::Replayed);
         }
-        if spent.expiries.len() >= self.capacity {
+        if spent.len() >= self.capacity {
             return Err(NotSpent::Full(self.capacity));
         }
-        spent.expiries.insert(nonce, expires_ms);
-        spent.by_expiry.push(Reverse((expires_ms, nonce)));
+        spent.insert(nonce, expires_ms);
         Ok(())
     }
 }
@@ -158,10 +193,22 @@ mod redis_spent {
         }
 
         pub(super) async fn spend(&self, nonce: Nonce, expires_ms: u64) -> Result<(), NotSpent> {
-            // One atomic command: of two replicas spending the same state at once, one sets
+            self.record(&format!("spent:{nonce}"), expires_ms, "request states")
+                .await
+        }
+
+        /// Records `PREFIX:NAME` until `expires_ms` (plus the clock skew), unless it already
+        /// is: `NotSpent::Replayed` then. `what` names the record in the error log.
+        pub(crate) async fn record(
+            &self,
+            name: &str,
+            expires_ms: u64,
+            what: &str,
+        ) -> Result<(), NotSpent> {
+            // One atomic command: of two replicas recording the same name at once, one sets
             // the key and the other finds it.
             let mut set = redis::cmd("SET");
-            set.arg(format!("{}:spent:{nonce}", self.prefix))
+            set.arg(format!("{}:{name}", self.prefix))
                 .arg(1)
                 .arg("NX")
                 .arg("PXAT")
@@ -176,7 +223,7 @@ mod redis_spent {
                 Ok(Err(err)) => err.to_string(),
                 Err(_) => format!("no answer within {TIMEOUT:?}"),
             };
-            tracing::error!(%error, "the record of used request states (Redis) is unavailable");
+            tracing::error!(%error, "the record of used {what} (Redis) is unavailable");
             Err(NotSpent::Unavailable(error))
         }
     }
@@ -215,6 +262,6 @@ mod tests {
         assert_eq!(spent.spend(nonce(1), 9_000, 5_001), Err(NotSpent::Replayed));
         assert_eq!(spent.spend(nonce(10), 9_000, 5_001), Err(NotSpent::Full(3)));
         let inner = spent.inner.lock().unwrap();
-        assert_eq!((inner.expiries.len(), inner.by_expiry.len()), (3, 3));
+        assert_eq!((inner.len(), inner.by_expiry.len()), (3, 3));
     }
 }

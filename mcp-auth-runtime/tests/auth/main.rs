@@ -4,6 +4,7 @@
 //! issuers that fail or misbehave (`issuer_faults`) and the cache of verified tokens
 //! (`token_cache`). Attacks on a running server are in the `mcp` tests' `adversarial`.
 
+mod dpop_proof;
 mod introspection;
 mod issuer_faults;
 mod jwt;

@@ -68,6 +68,20 @@ impl DpopKey {
         }
     }
 
+    /// A fresh P-384 key (ES384).
+    pub fn es384() -> DpopKey {
+        DpopKey {
+            key: TestKey::es384("dpop"),
+        }
+    }
+
+    /// A fresh RSA-2048 key signing with `alg`: RS256/384/512 or PS256/384/512.
+    pub fn rsa_with(alg: jsonwebtoken::Algorithm) -> DpopKey {
+        let mut key = TestKey::rsa("dpop");
+        key.alg = alg;
+        DpopKey { key }
+    }
+
     /// A fresh Ed25519 key (EdDSA).
     pub fn ed25519() -> DpopKey {
         DpopKey {

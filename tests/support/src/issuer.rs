@@ -53,6 +53,16 @@ impl TestKey {
         TestKey::new(kid, Algorithm::ES256, EncodingKey::from_ec_der(&der), der)
     }
 
+    /// A fresh P-384 key (ES384).
+    pub fn es384(kid: &str) -> TestKey {
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        )
+        .unwrap();
+        let der = pair.to_pkcs8v1().unwrap().as_ref().to_vec();
+        TestKey::new(kid, Algorithm::ES384, EncodingKey::from_ec_der(&der), der)
+    }
+
     /// A fresh Ed25519 key (EdDSA).
     pub fn ed25519(kid: &str) -> TestKey {
         let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
