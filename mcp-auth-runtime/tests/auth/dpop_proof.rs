@@ -704,3 +704,27 @@ async fn the_thumbprint_is_what_cnf_jkt_names() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_bound_proof_must_be_signed_by_the_tokens_key() {
+    let dpop = Dpop::accept();
+    let (holder, thief) = (DpopKey::es256(), DpopKey::es256());
+    let request = ProofRequest {
+        method: &Method::POST,
+        uri: URI,
+        access_token: Some(TOKEN),
+    };
+    let jkt = holder.thumbprint();
+    let honest = holder.sign(&claims(&holder));
+    let verified = dpop.verify_bound_proof(&honest, request, &jkt).await;
+    assert_eq!(verified.map(|v| v.thumbprint().to_owned()), Ok(jkt.clone()));
+    // A valid proof by another key: refused, and not recorded (it is accepted unbound).
+    let theirs = thief.sign(&claims(&thief));
+    assert_eq!(
+        dpop.verify_bound_proof(&theirs, request, &jkt).await,
+        Err(DpopError::InvalidProof(
+            "jwk is not the key the access token is bound to".into()
+        ))
+    );
+    assert_eq!(check(&dpop, &theirs).await, Ok(thief.thumbprint()));
+}

@@ -8,8 +8,8 @@
 //! applies it; [`McpServerBuilder::dpop`](crate::McpServerBuilder::dpop) configures it for a
 //! server.
 //!
-//! One concern per module: [`proof`] checks a proof (RFC 9449 §4.3), [`htu`] normalises URIs,
-//! [`thumbprint`] hashes keys and tokens, [`nonce`] seals and opens server nonces, [`replay`]
+//! One concern per module: `proof` checks a proof (RFC 9449 §4.3), `htu` normalises URIs,
+//! `thumbprint` hashes keys and tokens, `nonce` seals and opens server nonces, `replay`
 //! records the proofs used.
 
 pub(crate) mod htu;
@@ -299,7 +299,20 @@ impl Dpop {
         proof: &str,
         request: ProofRequest<'_>,
     ) -> Result<VerifiedProof, DpopError> {
-        proof::verify(self, proof, request, proof::now_ms()).await
+        proof::verify(self, proof, request, None, proof::now_ms()).await
+    }
+
+    /// As [`verify_proof`](Self::verify_proof), for a token bound to the key whose thumbprint
+    /// is `jkt` (its `cnf.jkt`): a proof signed by any other key is refused before its
+    /// signature is checked and before it is recorded, so that a caller holding one valid
+    /// token cannot fill the replay record with proofs of keys of its own.
+    pub async fn verify_bound_proof(
+        &self,
+        proof: &str,
+        request: ProofRequest<'_>,
+        jkt: &str,
+    ) -> Result<VerifiedProof, DpopError> {
+        proof::verify(self, proof, request, Some(jkt), proof::now_ms()).await
     }
 
     /// A current server nonce for the `DPoP-Nonce` header, when nonces are on. One nonce is
@@ -373,5 +386,53 @@ impl Dpop {
                 nonces: OnceLock::new(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_that_cannot_serve_are_refused() {
+        assert_eq!(Dpop::require().check(), Ok(()));
+        assert_eq!(
+            Dpop::accept()
+                .nonces([1; 32])
+                .previous_nonce_key([2; 40])
+                .check(),
+            Ok(())
+        );
+        let refused = [
+            (Dpop::accept().algorithms([]), "no DPoP proof algorithm"),
+            (
+                Dpop::accept().algorithms([Algorithm::ES256, Algorithm::HS256]),
+                "`HS256`",
+            ),
+            (Dpop::accept().nonces([1; 31]), "at least 32 bytes"),
+            (
+                Dpop::accept().nonces([1; 32]).previous_nonce_key([2; 16]),
+                "at least 32 bytes",
+            ),
+            (
+                Dpop::accept().previous_nonce_key([2; 32]),
+                "without a current one",
+            ),
+        ];
+        for (dpop, expected) in refused {
+            let error = dpop.check().unwrap_err();
+            assert!(error.contains(expected), "{dpop:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn nonces_follow_the_configuration() {
+        assert_eq!(Dpop::accept().nonce(), None);
+        let dpop = Dpop::accept().nonces([1; 32]);
+        let nonce = dpop.nonce().unwrap();
+        assert_eq!(dpop.nonce(), Some(nonce.clone()), "one per time slice");
+        // Configured after a nonce was issued: the new key seals.
+        let rekeyed = dpop.nonces([2; 32]);
+        assert_ne!(rekeyed.nonce(), Some(nonce));
     }
 }

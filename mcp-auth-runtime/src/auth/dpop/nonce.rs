@@ -196,6 +196,9 @@ mod tests {
         let old = nonces(1);
         let rotated = Nonces::new(&[2; 32], &[vec![1; 32]], WINDOW);
         assert_eq!(rotated.check(&old.issue(NOW), NOW), Ok(()));
-        assert!(old.check(&rotated.issue(NOW), NOW).is_err(), "the old key cannot open the new");
+        assert!(
+            old.check(&rotated.issue(NOW), NOW).is_err(),
+            "the old key cannot open the new"
+        );
     }
 }

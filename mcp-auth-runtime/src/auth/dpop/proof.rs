@@ -49,10 +49,14 @@ pub(super) fn now_ms() -> u64 {
 }
 
 /// Checks `proof` against `request` at `now_ms`: see [`Dpop::verify_proof`].
+/// With `bound_to`, the key must also have that thumbprint (`cnf.jkt`, RFC 9449 §4.3 item
+/// 12), checked before the signature and the replay record, so that proofs by another key
+/// cost neither.
 pub(super) async fn verify(
     dpop: &Dpop,
     proof: &str,
     request: ProofRequest<'_>,
+    bound_to: Option<&str>,
     now_ms: u64,
 ) -> Result<VerifiedProof, DpopError> {
     // §4.3 items 1-2: one well-formed JWT, read only when short enough to be honest.
@@ -95,6 +99,10 @@ pub(super) async fn verify(
     }
     check_key_type(alg, &jwk.algorithm)?;
     let thumbprint = thumbprint::thumbprint(raw_jwk).ok_or_else(|| invalid("malformed jwk"))?;
+    if bound_to.is_some_and(|jkt| jkt != thumbprint) {
+        // Both are public: a plain comparison.
+        return Err(invalid("jwk is not the key the access token is bound to"));
+    }
 
     // Item 6: signed by that key.
     let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| invalid("unusable jwk"))?;

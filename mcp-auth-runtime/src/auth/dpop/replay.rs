@@ -238,6 +238,81 @@ mod tests {
         assert_eq!(inner.per_key.len(), 1, "modest's count went with its proof");
     }
 
+    /// Two replicas' connections to one `redis-server` of this test: a proof recorded
+    /// through one is refused through the other, under `PREFIX:dpop:HEX` until it expires;
+    /// with Redis gone, proofs are refused (`503`), not accepted unrecorded.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn redis_records_are_shared_and_fail_closed() {
+        use std::process::{Command, Stdio};
+
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("MCP_AUTH_REQUIRE_REDIS").is_none(),
+                "redis-server is not installed, and MCP_AUTH_REQUIRE_REDIS is set"
+            );
+            eprintln!("SKIPPED: redis-server is not installed");
+            return;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let mut connect = None;
+        for _ in 0..250 {
+            if let Ok(connection) = client.get_connection_manager().await {
+                connect = Some(connection);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let connection = connect.expect("redis-server answers");
+        let replica =
+            |connection| UsedProofs::Redis(crate::mcp::RedisSpent::new(connection, "t".into()));
+        let (one, other) = (
+            replica(connection.clone()),
+            replica(client.get_connection_manager().await.unwrap()),
+        );
+
+        let now = crate::auth::dpop::proof::now_ms();
+        let id = ProofId::new("thumbprint", "jti");
+        assert_eq!(one.record(id, now + 300_000, now).await, Ok(()));
+        assert_eq!(other.record(id, now + 300_000, now).await, replayed());
+        assert_eq!(
+            other
+                .record(ProofId::new("other", "jti"), now + 300_000, now)
+                .await,
+            Ok(())
+        );
+        let mut direct = connection.clone();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("t:dpop:{}", id.hex()))
+            .query_async(&mut direct)
+            .await
+            .unwrap();
+        // Until the proof's expiry, plus the replicas' allowed clock skew (one minute).
+        assert!((300_000..=361_000).contains(&ttl), "{ttl}");
+
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let down = one
+            .record(ProofId::new("thumbprint", "new"), now + 300_000, now)
+            .await;
+        assert!(matches!(down, Err(DpopError::Unavailable(_))), "{down:?}");
+    }
+
     #[test]
     fn hex_names_the_proof_hash() {
         let hex = ProofId::new("k", "j").hex();
