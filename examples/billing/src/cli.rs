@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use mcp_auth_runtime::auth::ScopeClaim;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mcp_auth_runtime::auth::{Dpop, DpopPolicy, ScopeClaim};
 
 /// The billing MCP server: invoices of several tenants, behind OAuth 2.1 scopes.
 ///
@@ -171,9 +171,65 @@ pub struct ServeArgs {
         requires = "request_state_key"
     )]
     pub previous_request_state_keys: Vec<String>,
+    /// Proof of possession (RFC 9449): `off` takes bearer tokens only and refuses DPoP-bound
+    /// ones; `accept` takes DPoP-bound tokens with a valid `DPoP` proof, and bearer tokens;
+    /// `require` takes DPoP-bound tokens only, and refuses bearer tokens with the DPoP
+    /// challenge. The dev issuer follows: it binds tokens to the key of a token request's
+    /// proof unless `off`, and with `require` refuses token requests without one.
+    #[arg(long, env = "BILLING_DPOP", value_enum, default_value_t = DpopMode::Accept)]
+    pub dpop: DpopMode,
     /// Connection-level limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// `--dpop`: whether DPoP-bound tokens are accepted, and bearer tokens still are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DpopMode {
+    /// Bearer tokens only; DPoP-bound tokens are refused.
+    Off,
+    /// DPoP-bound tokens with a valid proof, and bearer tokens.
+    Accept,
+    /// DPoP-bound tokens with a valid proof only; bearer tokens are refused.
+    Require,
+}
+
+impl DpopMode {
+    /// The policy of the server and of the dev issuer.
+    pub fn policy(self) -> DpopPolicy {
+        match self {
+            DpopMode::Off => DpopPolicy::Off,
+            DpopMode::Accept => DpopPolicy::Accept,
+            DpopMode::Require => DpopPolicy::Require,
+        }
+    }
+
+    /// The server's DPoP configuration: the policy, with the default algorithms, `iat`
+    /// window and no nonces.
+    pub fn config(self) -> Dpop {
+        Dpop::new(self.policy())
+    }
+
+    /// What the mode means, for the start-up log and the banner.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DpopMode::Off => "bearer tokens only; DPoP-bound tokens are refused",
+            DpopMode::Accept => "DPoP-bound tokens with a valid proof, and bearer tokens",
+            DpopMode::Require => {
+                "DPoP-bound tokens with a valid proof only; bearer tokens are refused"
+            }
+        }
+    }
+}
+
+impl fmt::Display for DpopMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DpopMode::Off => "off",
+            DpopMode::Accept => "accept",
+            DpopMode::Require => "require",
+        })
+    }
 }
 
 impl fmt::Debug for ServeArgs {
@@ -201,6 +257,7 @@ impl fmt::Debug for ServeArgs {
             client_secret,
             request_state_key,
             previous_request_state_keys,
+            dpop,
             limits,
         } = self;
         let redacted = |secret: &Option<String>| secret.as_ref().map(|_| Redacted);
@@ -229,6 +286,7 @@ impl fmt::Debug for ServeArgs {
                 "previous_request_state_keys",
                 &vec![Redacted; previous_request_state_keys.len()],
             )
+            .field("dpop", dpop)
             .field("limits", limits)
             .finish()
     }
@@ -415,6 +473,10 @@ pub struct TokenArgs {
     /// How long the token is valid: `90s`, `15m`, `1h`, `8h`, at most `24h`.
     #[arg(long, default_value = "1h", value_parser = parse_lifetime)]
     pub lifetime: Duration,
+    /// Bind the token to the DPoP key with this RFC 7638 SHA-256 thumbprint (`cnf.jkt`): the
+    /// server then takes it only with a proof signed by that key. Default: a bearer token.
+    #[arg(long, value_parser = parse_thumbprint)]
+    pub dpop_jkt: Option<String>,
     /// The host the server listens on; tokens name `http://HOST:PORT/mcp` as audience.
     #[arg(long, env = "BILLING_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -424,6 +486,18 @@ pub struct TokenArgs {
     /// Where the signing key lives.
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// An RFC 7638 SHA-256 thumbprint: 32 bytes, base64url without padding (43 characters).
+fn parse_thumbprint(s: &str) -> Result<String, String> {
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if s.len() == 43 && s.bytes().all(base64url) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not a JWK SHA-256 thumbprint (43 base64url characters)"
+        ))
+    }
 }
 
 /// `void_invoice=10`.
@@ -701,6 +775,62 @@ mod tests {
             "redis://[redacted]@host/?a=b@c"
         );
         assert_eq!(without_password("redis://host:6379"), "redis://host:6379");
+    }
+
+    #[test]
+    fn dpop_defaults_to_accept_and_names_three_modes() {
+        let mode = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["billing"], args].concat())?;
+            let Command::Serve(args) = cli.into_command() else {
+                panic!("serve is the default command")
+            };
+            Ok::<_, clap::Error>(args.dpop)
+        };
+        assert_eq!(mode(&[]).unwrap(), DpopMode::Accept);
+        for (given, want, policy) in [
+            ("off", DpopMode::Off, DpopPolicy::Off),
+            ("accept", DpopMode::Accept, DpopPolicy::Accept),
+            ("require", DpopMode::Require, DpopPolicy::Require),
+        ] {
+            let got = mode(&["--dpop", given]).unwrap();
+            assert_eq!(got, want);
+            assert_eq!(got.to_string(), given);
+            assert_eq!(got.config().policy(), policy);
+        }
+        let err = mode(&["--dpop", "bearer"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn token_dpop_jkt_is_a_thumbprint() {
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let cli = Cli::try_parse_from(["billing", "token", "--dpop-jkt", jkt]).unwrap();
+        assert!(
+            matches!(cli.into_command(), Command::Token(args) if args.dpop_jkt.as_deref() == Some(jkt))
+        );
+        for bad in ["", "abc", &format!("{jkt}="), &jkt.replace('-', "+")] {
+            assert!(
+                Cli::try_parse_from(["billing", "token", "--dpop-jkt", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn help_names_the_dpop_modes() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        for text in [
+            "--dpop <DPOP>",
+            "[env: BILLING_DPOP=]",
+            "[default: accept]",
+            "off",
+            "accept",
+            "require",
+            "bearer tokens are refused",
+        ] {
+            assert!(help.contains(text), "`{text}` not in\n{help}");
+        }
     }
 
     #[test]

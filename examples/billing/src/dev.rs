@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcp_auth_runtime::dev_issuer::{DevIssuer, DevIssuerBuilder, MintRequest};
 
+use crate::cli::DpopMode;
+
 /// The scopes the dev issuer grants: every scope a billing tool, resource or prompt requires,
 /// or may require.
 pub(crate) const SCOPES: [(&str, &str); 4] = [
@@ -34,13 +36,25 @@ const BANNER_TOKEN_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// The protocol version of the printed `curl` command: one request, no session.
 const PROTOCOL_VERSION: &str = "2026-07-28";
 
-/// How the dev issuer deals with people and browsers.
-#[derive(Debug, Clone, Default)]
+/// How the dev issuer deals with people, browsers and DPoP proofs.
+#[derive(Debug, Clone)]
 pub(crate) struct Options {
     /// Approve at once, as alice of acme, instead of showing the consent page.
     pub(crate) auto_consent: bool,
     /// Web origins whose pages may use `/register` and `/token` from the browser.
     pub(crate) cors_origins: Vec<String>,
+    /// The server's `--dpop`, which the token endpoint follows.
+    pub(crate) dpop: DpopMode,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auto_consent: false,
+            cors_origins: Vec::new(),
+            dpop: DpopMode::Accept,
+        }
+    }
 }
 
 /// A dev issuer at `origin` for `resource`, signing with the key kept in `data_dir` (created
@@ -55,7 +69,8 @@ pub(crate) fn issuer(
         let mut builder: DevIssuerBuilder = DevIssuer::builder(origin)
             .resource(resource)
             .users(USERS)
-            .auto_consent(options.auto_consent);
+            .auto_consent(options.auto_consent)
+            .dpop(options.dpop.policy());
         for cors_origin in &options.cors_origins {
             builder = builder.cors_origin(cors_origin);
         }
@@ -134,7 +149,8 @@ fn warn_if_shared(path: &Path) {
     let _ = path;
 }
 
-/// A token for `subject` of `tenant` with `scopes`.
+/// A token for `subject` of `tenant` with `scopes`, bound to the DPoP key with thumbprint
+/// `dpop_jkt` if given.
 pub(crate) fn mint(
     issuer: &DevIssuer,
     subject: &str,
@@ -142,6 +158,7 @@ pub(crate) fn mint(
     scopes: &[&str],
     client_id: Option<&str>,
     lifetime: Duration,
+    dpop_jkt: Option<&str>,
 ) -> anyhow::Result<String> {
     Ok(issuer.mint(MintRequest {
         subject: subject.to_owned(),
@@ -149,13 +166,19 @@ pub(crate) fn mint(
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         client_id: client_id.map(str::to_owned),
         lifetime: Some(lifetime),
+        dpop_jkt: dpop_jkt.map(str::to_owned),
         ..MintRequest::default()
     })?)
 }
 
-/// What the server prints at start in development mode: where it is, two tokens of alice in
-/// tenant acme, and a `curl` that lists the tools with the read-only one.
-pub(crate) fn banner(issuer: &DevIssuer, resource: &str, tools: &str) -> anyhow::Result<String> {
+/// What the server prints at start in development mode: where it is, its DPoP mode, two
+/// tokens of alice in tenant acme, and a `curl` that lists the tools with the read-only one.
+pub(crate) fn banner(
+    issuer: &DevIssuer,
+    resource: &str,
+    tools: &str,
+    dpop: DpopMode,
+) -> anyhow::Result<String> {
     let read = ["invoices:read"];
     let write = ["invoices:read", "invoices:write", "payments:write"];
     let alice = |scopes: &[&str]| {
@@ -166,6 +189,7 @@ pub(crate) fn banner(issuer: &DevIssuer, resource: &str, tools: &str) -> anyhow:
             scopes,
             None,
             BANNER_TOKEN_LIFETIME,
+            None,
         )
     };
     let read_token = alice(&read)?;
@@ -185,6 +209,13 @@ pub(crate) fn banner(issuer: &DevIssuer, resource: &str, tools: &str) -> anyhow:
         "  users alice (tenant acme) and bob (tenant globex); scopes {}",
         SCOPES.map(|(s, _)| s).join(" ")
     );
+    let _ = writeln!(out, "DPoP {dpop}: {}", dpop.describe());
+    if dpop == DpopMode::Require {
+        let _ = writeln!(
+            out,
+            "  the bearer tokens below are refused: clients get DPoP-bound tokens from the issuer with a proof"
+        );
+    }
     let _ = writeln!(out);
     for (what, scopes, token) in [
         ("Read-only", &read[..], &read_token),

@@ -43,7 +43,7 @@ use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::session::RedisSessions;
 use mcp_auth_runtime::{McpServerBuilder, ResourceDef, ToolDef};
 
-pub use crate::cli::{Cli, Command, DataArgs, ServeArgs, TokenArgs};
+pub use crate::cli::{Cli, Command, DataArgs, DpopMode, ServeArgs, TokenArgs};
 use crate::store::Store;
 use crate::tools::{create_invoice, list_invoices, lookup_invoice, refund_invoice, void_invoice};
 use crate::verifier::Verifier;
@@ -162,6 +162,9 @@ impl Server {
             builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
         }
         builder = scale_out(builder, args).await?;
+        // Applied to the verification of every token, whichever issued it.
+        builder = builder.dpop(args.dpop.config());
+        tracing::info!(dpop = %args.dpop, "DPoP {}: {}", args.dpop, args.dpop.describe());
 
         let (builder, verifier, issuer) = if args.dev_issuer() {
             let data_dir = args.data.data_dir.clone();
@@ -169,6 +172,7 @@ impl Server {
             let options = dev::Options {
                 auto_consent: args.auto_consent,
                 cors_origins: args.dev_cors_origins.clone(),
+                dpop: args.dpop,
             };
             let issuer =
                 tokio::task::spawn_blocking(move || dev::issuer(&o, &r, &data_dir, &options))
@@ -185,7 +189,7 @@ impl Server {
         };
         let server = builder.verifier(verifier).build()?;
         let banner = match &issuer {
-            Some(issuer) => dev::banner(issuer, &resource, &describe(&server))?,
+            Some(issuer) => dev::banner(issuer, &resource, &describe(&server), args.dpop)?,
             None => format!(
                 "billing MCP server listening on {resource}\n\n{}\nAuthorization server: {}\n",
                 describe(&server),
@@ -366,6 +370,7 @@ pub fn token(args: &TokenArgs) -> anyhow::Result<String> {
         &scopes,
         args.client_id.as_deref(),
         args.lifetime,
+        args.dpop_jkt.as_deref(),
     )
 }
 

@@ -17,6 +17,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_billing");
 
 /// What a running `billing serve` printed.
 struct Banner {
+    /// All of it.
+    text: String,
     resource: String,
     read_token: String,
     write_token: String,
@@ -89,6 +91,7 @@ fn parse_banner(lines: &[String]) -> Banner {
         .to_owned();
     let curl_at = lines.iter().position(|l| l.starts_with("curl ")).unwrap();
     Banner {
+        text: lines.join("\n"),
         resource,
         read_token: after("Read-only token"),
         write_token: after("Read-write token"),
@@ -120,6 +123,30 @@ fn parse_curl(curl: &str) -> (String, Vec<(String, String)>, String) {
 /// Runs `test` with a fresh data directory for the binary, within the time limit.
 async fn with_data_dir(test: impl AsyncFnOnce(TempDir)) {
     within(test(TempDir::new("billing-test"))).await
+}
+
+#[tokio::test]
+async fn the_dpop_mode_is_logged_and_printed_at_start() {
+    with_data_dir(async |dir| {
+        for (flag, mode) in [
+            (None, "accept"),
+            (Some("off"), "off"),
+            (Some("require"), "require"),
+        ] {
+            let mut args = vec!["--db", ":memory:"];
+            args.extend(flag.iter().flat_map(|flag| ["--dpop", flag]));
+            let server = Running::serve(&dir, &args).await;
+            let line = format!("DPoP {mode}: ");
+            assert!(server.banner.text.contains(&line), "{}", server.banner.text);
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !server.stderr().contains(&line) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(server.stderr().contains(&line), "{}", server.stderr());
+            server.stop().await;
+        }
+    })
+    .await
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use super::keys::SigningKey;
 use super::store::Store;
 use super::{DEFAULT_TOKEN_LIFETIME, DevIssuer, DevIssuerError, Inner, Resource};
 use crate::auth::claims::{canonical_resource, is_loopback_host};
-use crate::auth::is_scope_token;
+use crate::auth::{Dpop, DpopPolicy, is_scope_token};
 
 /// Configures a [`DevIssuer`]. Created by [`DevIssuer::builder`].
 ///
@@ -26,6 +26,7 @@ use crate::auth::is_scope_token;
 /// | [`auto_consent`](Self::auto_consent) | off: the consent page is shown |
 /// | [`token_lifetime`](Self::token_lifetime) | [`DEFAULT_TOKEN_LIFETIME`], one hour |
 /// | [`cors_origin`](Self::cors_origin) | none: no cross-origin calls to `/register` and `/token` |
+/// | [`dpop`](Self::dpop) | [`DpopPolicy::Accept`]: DPoP-bound tokens for requests with a proof |
 #[must_use]
 pub struct DevIssuerBuilder {
     issuer: String,
@@ -38,6 +39,7 @@ pub struct DevIssuerBuilder {
     auto_consent: bool,
     token_lifetime: Duration,
     cors_origins: Vec<String>,
+    dpop: DpopPolicy,
 }
 
 impl DevIssuerBuilder {
@@ -54,6 +56,7 @@ impl DevIssuerBuilder {
             auto_consent: false,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             cors_origins: Vec::new(),
+            dpop: DpopPolicy::Accept,
         }
     }
 
@@ -143,6 +146,24 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// How the token endpoint treats DPoP proofs (RFC 9449 §5); see
+    /// [DPoP-bound tokens](super#dpop-bound-tokens).
+    ///
+    /// - [`DpopPolicy::Accept`], the default: a token request with a valid proof gets a token
+    ///   bound to the proof's key (`cnf.jkt`, `token_type: DPoP`); one without gets a bearer
+    ///   token.
+    /// - [`DpopPolicy::Require`]: a token request without a proof is refused with
+    ///   `invalid_dpop_proof`, so that clients learn at the issuer, not at the resource
+    ///   server, that bearer tokens are of no use.
+    /// - [`DpopPolicy::Off`]: as an issuer without DPoP support, the `DPoP` header is
+    ///   ignored and every token is a bearer token; the metadata lists no proof algorithm.
+    ///
+    /// Match the resource server's [`McpServerBuilder::dpop`](crate::McpServerBuilder::dpop).
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = policy;
+        self
+    }
+
     /// Validates the configuration and prepares the key and the metadata.
     pub fn build(self) -> Result<DevIssuer, DevIssuerError> {
         let url = issuer_url(&self.issuer)?;
@@ -163,7 +184,15 @@ impl DevIssuerBuilder {
             Some(der) => SigningKey::from_pkcs8(der)?,
             None => SigningKey::generate()?,
         };
-        let metadata = metadata_document(&self.issuer, &scopes);
+        // Its own configuration, and so its own replay record: proofs sent to this issuer are
+        // never checked against the resource server's record, nor fill it.
+        let dpop = Dpop::new(self.dpop);
+        let dpop_algorithms = match self.dpop {
+            DpopPolicy::Off => &[][..],
+            _ => dpop.accepted_algorithms(),
+        };
+        let metadata = metadata_document(&self.issuer, &scopes, dpop_algorithms);
+        let token_endpoint = format!("{}/token", self.issuer.trim_end_matches('/'));
         let jwks = Bytes::from(serde_json::to_vec(&key.jwks()).expect("a JWK set serializes"));
 
         crate::server::visible_warning!(
@@ -176,6 +205,8 @@ impl DevIssuerBuilder {
                 prefix,
                 origin,
                 cors_origins,
+                token_endpoint,
+                dpop,
                 key,
                 metadata,
                 jwks,
@@ -203,6 +234,7 @@ impl fmt::Debug for DevIssuerBuilder {
             .field("auto_consent", &self.auto_consent)
             .field("token_lifetime", &self.token_lifetime)
             .field("cors_origins", &self.cors_origins)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }

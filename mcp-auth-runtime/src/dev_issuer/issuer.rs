@@ -48,6 +48,10 @@ pub struct MintRequest {
     /// How long the token is valid; default the issuer's token lifetime. Zero mints a token
     /// that is already expired, for tests of expiry.
     pub lifetime: Option<Duration>,
+    /// `cnf.jkt` (RFC 9449 §6.1): binds the token to the DPoP key with this RFC 7638 SHA-256
+    /// thumbprint (base64url), so that a resource server accepts it only with proofs signed
+    /// by that key. Default: a bearer token.
+    pub dpop_jkt: Option<String>,
 }
 
 impl DevIssuer {
@@ -98,7 +102,8 @@ impl DevIssuer {
             scopes: inner.ordered(request.scopes.iter().map(String::as_str)),
             resource,
         };
-        inner.access_token(&grant, request.lifetime.unwrap_or(inner.token_lifetime))
+        let lifetime = request.lifetime.unwrap_or(inner.token_lifetime);
+        inner.access_token(&grant, lifetime, request.dpop_jkt.as_deref())
     }
 
     /// The issuer's endpoints as an axum router, to merge with the MCP server's router:
@@ -126,6 +131,7 @@ impl fmt::Debug for DevIssuer {
             .field("auto_consent", &inner.auto_consent)
             .field("token_lifetime", &inner.token_lifetime)
             .field("cors_origins", &inner.cors_origins)
+            .field("dpop", &inner.dpop.policy())
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +149,14 @@ struct AccessTokenClaims<'a> {
     iat: u64,
     exp: u64,
     jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 9449 §6.1, RFC 7800).
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 impl Inner {
@@ -212,10 +226,13 @@ impl Inner {
         &self.users[0]
     }
 
+    /// A signed access token for `grant`, bound to the DPoP key with thumbprint `jkt` if
+    /// given.
     pub(super) fn access_token(
         &self,
         grant: &Grant,
         lifetime: Duration,
+        jkt: Option<&str>,
     ) -> Result<String, DevIssuerError> {
         let iat = unix_time();
         let claims = AccessTokenClaims {
@@ -228,6 +245,7 @@ impl Inner {
             iat,
             exp: iat.saturating_add(lifetime.as_secs()),
             jti: keys::random_string(16),
+            cnf: jkt.map(|jkt| Confirmation { jkt }),
         };
         self.key.sign(&claims)
     }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::auth::Dpop;
+
 pub use self::builder::DevIssuerBuilder;
 pub use self::error::DevIssuerError;
 pub use self::issuer::{DevIssuer, MintRequest};
@@ -35,6 +37,10 @@ struct Inner {
     origin: String,
     /// The origins allowed to call `/register` and `/token` from a browser, serialized.
     cors_origins: Vec<String>,
+    /// The token endpoint's URL: the `htu` of DPoP proofs sent to it.
+    token_endpoint: String,
+    /// How the token endpoint treats DPoP proofs; its own replay record of their `jti`.
+    dpop: Dpop,
     key: SigningKey,
     /// The metadata document and the key set, serialized once.
     metadata: Bytes,

@@ -45,6 +45,8 @@ pub(super) struct Client {
     /// a request names none (never an upper bound); for client credentials, the most a token
     /// may carry.
     pub(super) scope: Option<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): its token requests must carry a proof.
+    pub(super) dpop_bound: bool,
 }
 
 /// Why a client was not registered.
@@ -64,6 +66,9 @@ pub(super) struct Authorization {
     /// The resource, as configured (the `aud` of the tokens).
     pub(super) resource: String,
     pub(super) state: Option<String>,
+    /// The `dpop_jkt` of the request (RFC 9449 §10): the thumbprint of the DPoP key the
+    /// token request must prove, if the client named one.
+    pub(super) dpop_jkt: Option<String>,
 }
 
 /// What a token says: who, through which client, for which resource, with which scopes.
@@ -88,7 +93,16 @@ pub(super) struct Code {
 struct Refresh {
     grant: Grant,
     family: String,
+    /// The thumbprint of the DPoP key a refresh request must prove (RFC 9449 §5), for a
+    /// public client's token issued with a proof.
+    jkt: Option<String>,
     rotated: bool,
+}
+
+/// What a live refresh token grants, and the DPoP key it is bound to, if any.
+pub(super) struct RefreshGrant {
+    pub(super) grant: Grant,
+    pub(super) jkt: Option<String>,
 }
 
 /// The result of presenting an authorization code.
@@ -194,12 +208,19 @@ impl Store {
         }))
     }
 
-    /// Issues a refresh token for `grant`, in the family of its code.
-    pub(super) fn issue_refresh(&self, grant: Grant, family: String) -> String {
+    /// Issues a refresh token for `grant`, in the family of its code, bound to the DPoP key
+    /// with thumbprint `jkt` if given.
+    pub(super) fn issue_refresh(
+        &self,
+        grant: Grant,
+        family: String,
+        jkt: Option<String>,
+    ) -> String {
         let token = random_token();
         let entry = Refresh {
             grant,
             family,
+            jkt,
             rotated: false,
         };
         self.maps().refresh.insert(
@@ -211,22 +232,32 @@ impl Store {
         token
     }
 
-    /// The grant of a live, unspent refresh token of `client_id`, without spending it.
-    pub(super) fn refresh_grant(&self, token: &str, client_id: &str) -> Option<Grant> {
+    /// The grant of a live, unspent refresh token of `client_id` and its DPoP binding,
+    /// without spending it.
+    pub(super) fn refresh_grant(&self, token: &str, client_id: &str) -> Option<RefreshGrant> {
         let mut maps = self.maps();
-        Some(usable_refresh(&mut maps, token, client_id)?.grant.clone())
+        let entry = usable_refresh(&mut maps, token, client_id)?;
+        Some(RefreshGrant {
+            grant: entry.grant.clone(),
+            jkt: entry.jkt.clone(),
+        })
     }
 
     /// Rotates a refresh token of `client_id`: the old one is spent, a new one with the same
-    /// grant is issued.
-    pub(super) fn rotate_refresh(&self, token: &str, client_id: &str) -> Option<(Grant, String)> {
+    /// grant is issued, bound to the DPoP key with thumbprint `jkt` if given.
+    pub(super) fn rotate_refresh(
+        &self,
+        token: &str,
+        client_id: &str,
+        jkt: Option<String>,
+    ) -> Option<(Grant, String)> {
         let mut maps = self.maps();
         let entry = usable_refresh(&mut maps, token, client_id)?;
         entry.rotated = true;
         let grant = entry.grant.clone();
         let family = entry.family.clone();
         drop(maps);
-        let new = self.issue_refresh(grant.clone(), family);
+        let new = self.issue_refresh(grant.clone(), family, jkt);
         Some((grant, new))
     }
 }
@@ -409,6 +440,7 @@ mod tests {
             redirect_uris: vec![],
             grant_types: vec![],
             scope: None,
+            dpop_bound: false,
         }
     }
 
@@ -467,6 +499,7 @@ mod tests {
             scopes: vec![],
             resource: "http://127.0.0.1/mcp".into(),
             state: None,
+            dpop_jkt: None,
         }
     }
 
@@ -477,20 +510,20 @@ mod tests {
         let Redeemed::Fresh(entry) = store.redeem_code(&code) else {
             panic!("fresh code refused");
         };
-        let refresh = store.issue_refresh(entry.grant, entry.family);
+        let refresh = store.issue_refresh(entry.grant, entry.family, None);
         assert!(matches!(store.redeem_code(&code), Redeemed::Invalid));
-        assert!(store.rotate_refresh(&refresh, "c").is_none());
+        assert!(store.rotate_refresh(&refresh, "c", None).is_none());
     }
 
     #[test]
     fn a_spent_refresh_token_revokes_its_family() {
         let store = Store::default();
-        let first = store.issue_refresh(grant(), "f".into());
-        assert!(store.rotate_refresh(&first, "other").is_none());
-        let (_, second) = store.rotate_refresh(&first, "c").unwrap();
-        assert!(store.rotate_refresh(&first, "c").is_none());
+        let first = store.issue_refresh(grant(), "f".into(), None);
+        assert!(store.rotate_refresh(&first, "other", None).is_none());
+        let (_, second) = store.rotate_refresh(&first, "c", None).unwrap();
+        assert!(store.rotate_refresh(&first, "c", None).is_none());
         assert!(
-            store.rotate_refresh(&second, "c").is_none(),
+            store.rotate_refresh(&second, "c", None).is_none(),
             "the family is revoked"
         );
     }

@@ -20,6 +20,8 @@ async fn metadata_documents_list_exactly_the_advertised_fields() {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
+        "dpop_signing_alg_values_supported":
+            ["ES256", "ES384", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"],
     });
     for path in [
         "/.well-known/oauth-authorization-server",

@@ -1,10 +1,12 @@
 //! The development issuer over real HTTP on 127.0.0.1: metadata, registration, the
 //! authorization code flow with PKCE (auto-consent and through the consent page), refresh
-//! rotation, client credentials, and tokens the resource server accepts; and what a web page,
-//! a registration flood or a server without peer addresses cannot get from it.
+//! rotation, client credentials, DPoP-bound tokens, and tokens the resource server accepts;
+//! and what a web page, a registration flood or a server without peer addresses cannot get
+//! from it.
 
 mod code_flow;
 mod configuration;
+mod dpop;
 mod origins;
 mod registration;
 mod tokens;
@@ -235,12 +237,7 @@ impl Fixture {
     /// Redeems the refresh token of the token response `tokens` as the public client
     /// `client_id`.
     async fn refresh(&self, client_id: &str, tokens: &Value) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", client_id),
-        ])
-        .await
+        self.token(&refresh_form(client_id, tokens)).await
     }
 
     /// Exchanges a code for `client_id` at `REDIRECT`, with only the `fields` added (a
@@ -251,14 +248,7 @@ impl Fixture {
         code: &str,
         fields: &[(&str, &str)],
     ) -> (u16, Value) {
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", client_id),
-        ];
-        form.extend_from_slice(fields);
-        self.token(&form).await
+        self.token(&code_form(client_id, code, fields)).await
     }
 
     /// The whole code flow for a new public client registered with `registered_scope`,
@@ -297,6 +287,32 @@ impl Fixture {
             .build()
             .unwrap()
     }
+}
+
+/// The form exchanging `code` for `client_id` at [`REDIRECT`], with `fields` added.
+fn code_form<'a>(
+    client_id: &'a str,
+    code: &'a str,
+    fields: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("client_id", client_id),
+    ];
+    form.extend_from_slice(fields);
+    form
+}
+
+/// The form redeeming the refresh token of the token response `tokens` as the public client
+/// `client_id`.
+fn refresh_form<'a>(client_id: &'a str, tokens: &'a Value) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ("client_id", client_id),
+    ]
 }
 
 /// Serves `router` as applications must: with the peer address of each connection, which the

@@ -234,9 +234,18 @@ pub fn initialize(client: &str) -> Value {
 /// A handshake-era session of `token` at `resource`: `initialize`, then
 /// `notifications/initialized`; asserts both succeed and returns the session id.
 pub async fn open_session(http: &reqwest::Client, resource: &str, token: &str) -> String {
+    open_session_with(http, resource, |request| request.bearer_auth(token)).await
+}
+
+/// [`open_session`] with the credentials of each request added by `authorize`: a DPoP token
+/// and a fresh proof per request, say ([`DpopKey::authorize`](crate::dpop::DpopKey::authorize)).
+pub async fn open_session_with(
+    http: &reqwest::Client,
+    resource: &str,
+    authorize: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> String {
     let post = |body: Value| {
-        http.post(resource)
-            .bearer_auth(token)
+        authorize(http.post(resource))
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .body(body.to_string())

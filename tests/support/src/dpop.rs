@@ -149,6 +149,30 @@ impl DpopKey {
     pub fn sign_raw(&self, header: &str, payload: &str) -> String {
         self.key.sign_raw(header, payload)
     }
+
+    /// `request` as an honest DPoP client sends it: `Authorization: DPoP <token>` (replacing
+    /// any `Authorization` it had) and one `DPoP` header, a fresh proof for its method and
+    /// URL (without query and fragment) bound to `token`.
+    pub fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        let (client, request) = request.build_split();
+        let mut request = request.expect("a valid request");
+        let mut htu = request.url().clone();
+        htu.set_query(None);
+        htu.set_fragment(None);
+        let proof = self.proof(request.method().as_str(), htu.as_str(), Some(token));
+        let headers = request.headers_mut();
+        let value = |text: &str| reqwest::header::HeaderValue::from_str(text).unwrap();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            value(&format!("DPoP {token}")),
+        );
+        headers.insert("dpop", value(&proof));
+        reqwest::RequestBuilder::from_parts(client, request)
+    }
 }
 
 impl ProofClaims {

@@ -20,6 +20,7 @@ mod server;
 
 pub use client::{
     Client, EventReader, discover_metadata_url, get_json, initialize, legacy_request, open_session,
+    open_session_with,
 };
 pub use headers::{header, header_values, retry_after};
 pub use modern::modern_call;

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use url::Url;
 
+use super::proof::is_thumbprint;
 use super::{Issuer, Params};
+use crate::auth::DpopPolicy;
 use crate::dev_issuer::Inner;
 use crate::dev_issuer::consent::{ConsentPage, error_page};
 use crate::dev_issuer::keys::is_pkce_value;
@@ -82,6 +84,18 @@ pub(super) async fn authorize(State(issuer): State<Issuer>, RawQuery(query): Raw
             "the resource is not one this issuer mints tokens for",
         );
     };
+    // RFC 9449 §10: the code is bound to the key the client names; ignored, as any unknown
+    // parameter, when the issuer does not do DPoP.
+    let dpop_jkt = match params.get("dpop_jkt") {
+        Some(_) if issuer.dpop.policy() == DpopPolicy::Off => None,
+        Some(jkt) if !is_thumbprint(jkt) => {
+            return fail(
+                "invalid_request",
+                "dpop_jkt is not a JWK SHA-256 thumbprint (43 base64url characters)",
+            );
+        }
+        jkt => jkt.map(str::to_owned),
+    };
     let scopes = match issuer.requested_scopes(params.get("scope"), client.scope.as_deref()) {
         Ok(scopes) => scopes,
         Err(unknown) => {
@@ -99,6 +113,7 @@ pub(super) async fn authorize(State(issuer): State<Issuer>, RawQuery(query): Raw
         scopes,
         resource: resource.to_owned(),
         state: state.map(str::to_owned),
+        dpop_jkt,
     };
     if issuer.auto_consent {
         let (subject, tenant) = issuer.default_user().clone();

@@ -8,16 +8,22 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::{Issuer, json_bytes};
+use crate::auth::Algorithm;
 
 pub(super) async fn metadata(State(issuer): State<Issuer>) -> Response {
     json_bytes(StatusCode::OK, issuer.metadata.clone())
 }
 
-/// The RFC 8414 metadata of the issuer `issuer` granting `scopes`, serialized.
-pub(in crate::dev_issuer) fn document(issuer: &str, scopes: &[(String, String)]) -> Bytes {
+/// The RFC 8414 metadata of the issuer `issuer` granting `scopes` and accepting DPoP proofs
+/// signed with `dpop_algorithms` (none: no DPoP), serialized.
+pub(in crate::dev_issuer) fn document(
+    issuer: &str,
+    scopes: &[(String, String)],
+    dpop_algorithms: &[Algorithm],
+) -> Bytes {
     let base = issuer.trim_end_matches('/');
     let endpoint = |path: &str| format!("{base}{path}");
-    let metadata = json!({
+    let mut metadata = json!({
         "issuer": issuer,
         "authorization_endpoint": endpoint("/authorize"),
         "token_endpoint": endpoint("/token"),
@@ -31,5 +37,10 @@ pub(in crate::dev_issuer) fn document(issuer: &str, scopes: &[(String, String)])
             ["none", "client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
     });
+    if !dpop_algorithms.is_empty() {
+        // RFC 9449 §5.1: the proof algorithms the token endpoint accepts.
+        metadata["dpop_signing_alg_values_supported"] =
+            dpop_algorithms.iter().map(|a| a.name()).collect();
+    }
     Bytes::from(serde_json::to_vec(&metadata).expect("metadata serializes"))
 }

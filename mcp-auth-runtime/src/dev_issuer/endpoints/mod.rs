@@ -5,6 +5,7 @@ mod authorize;
 mod guard;
 mod jwks;
 mod metadata;
+mod proof;
 mod register;
 mod token;
 

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{Issuer, OAuthError, json_value};
+use crate::auth::DpopPolicy;
 use crate::auth::claims::is_loopback_host;
 use crate::dev_issuer::Inner;
 use crate::dev_issuer::issuer::unix_time;
@@ -24,6 +25,9 @@ struct Registration {
     response_types: Option<Vec<String>>,
     token_endpoint_auth_method: Option<String>,
     scope: Option<String>,
+    /// RFC 9449 §5.2.
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
 }
 
 const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
@@ -97,6 +101,8 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
         return Err(metadata("client_name or scope is too long"));
     }
 
+    // An issuer without DPoP ignores the field, as any metadata it does not support.
+    let dpop_bound = request.dpop_bound_access_tokens && issuer.dpop.policy() != DpopPolicy::Off;
     let secret = (method != "none").then(random_token);
     let client = Client {
         id: random_token(),
@@ -105,6 +111,7 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
         redirect_uris: request.redirect_uris.clone(),
         grant_types: grant_types.clone(),
         scope: request.scope.clone(),
+        dpop_bound,
     };
     let issued_at = unix_time();
     let client_id = client.id.clone();
@@ -138,6 +145,9 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
     }
     if let Some(scope) = request.scope {
         body["scope"] = scope.into();
+    }
+    if dpop_bound {
+        body["dpop_bound_access_tokens"] = true.into();
     }
     Ok(body)
 }

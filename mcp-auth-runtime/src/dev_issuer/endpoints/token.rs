@@ -1,5 +1,6 @@
 //! `POST /token`: the `authorization_code`, `refresh_token` and `client_credentials` grants
-//! (RFC 6749 §4.1.3, §6, §4.4), with client authentication (§2.3).
+//! (RFC 6749 §4.1.3, §6, §4.4), with client authentication (§2.3) and DPoP-bound tokens
+//! (RFC 9449 §5).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -7,6 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
+use super::proof::{refresh_binding, require_key, token_proof};
 use super::{Issuer, OAuthError, Params, json_value};
 use crate::dev_issuer::Inner;
 use crate::dev_issuer::issuer::split_scopes;
@@ -18,13 +20,17 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match token_response(&issuer, &headers, &body) {
+    match token_response(&issuer, &headers, &body).await {
         Ok(body) => json_value(StatusCode::OK, &body),
         Err(err) => err.into_response(),
     }
 }
 
-fn token_response(issuer: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+async fn token_response(
+    issuer: &Inner,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
     let params = Params::parse(body).map_err(|name| {
         OAuthError::new(
             "invalid_request",
@@ -35,10 +41,13 @@ fn token_response(issuer: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<Va
         .get("grant_type")
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
     let client = authenticate(issuer, headers, &params)?;
+    // Before the grant: a refused proof spends no code and no refresh token.
+    let proof = token_proof(issuer, &client, headers).await?;
+    let proof = proof.as_deref();
     let granted = match grant_type {
-        "authorization_code" => code_grant(issuer, &client, &params),
-        "refresh_token" => refresh_grant(issuer, &client, &params),
-        "client_credentials" => client_credentials_grant(issuer, &client, &params),
+        "authorization_code" => code_grant(issuer, &client, &params, proof),
+        "refresh_token" => refresh_grant(issuer, &client, &params, proof),
+        "client_credentials" => client_credentials_grant(issuer, &client, &params, proof),
         _ => Err(OAuthError::new(
             "unsupported_grant_type",
             "grant_type must be authorization_code, refresh_token or client_credentials",
@@ -104,7 +113,14 @@ fn authenticate(
     Ok(client)
 }
 
-fn code_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+/// `proof`: the thumbprint of the request's DPoP key, if it sent a valid proof; the same in
+/// the other grants.
+fn code_grant(
+    issuer: &Inner,
+    client: &Client,
+    params: &Params,
+    proof: Option<&str>,
+) -> Result<Value, OAuthError> {
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
@@ -154,13 +170,31 @@ fn code_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Value,
             "the resource differs from the authorization request",
         ));
     }
-    let refresh = issuer
-        .store
-        .issue_refresh(entry.grant.clone(), entry.family.clone());
-    issued(issuer, "authorization_code", &entry.grant, Some(refresh))
+    require_key(
+        authorization.dpop_jkt.as_deref(),
+        proof,
+        "the code is bound to a DPoP key (dpop_jkt): send a proof signed with that key",
+    )?;
+    let refresh = issuer.store.issue_refresh(
+        entry.grant.clone(),
+        entry.family.clone(),
+        refresh_binding(client, proof),
+    );
+    issued(
+        issuer,
+        "authorization_code",
+        &entry.grant,
+        Some(refresh),
+        proof,
+    )
 }
 
-fn refresh_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+fn refresh_grant(
+    issuer: &Inner,
+    client: &Client,
+    params: &Params,
+    proof: Option<&str>,
+) -> Result<Value, OAuthError> {
     let token = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
@@ -171,10 +205,16 @@ fn refresh_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Val
         )
     };
     // Check the request before spending the token: a refused request leaves it usable.
-    let grant = issuer
+    let refresh = issuer
         .store
         .refresh_grant(token, &client.id)
         .ok_or_else(invalid)?;
+    require_key(
+        refresh.jkt.as_deref(),
+        proof,
+        "the refresh token is bound to a DPoP key: send a proof signed with that key",
+    )?;
+    let grant = refresh.grant;
     // RFC 6749 §6: the scope may be narrowed, never widened beyond the grant.
     let scopes = match params.get("scope") {
         None => grant.scopes.clone(),
@@ -197,18 +237,21 @@ fn refresh_grant(issuer: &Inner, client: &Client, params: &Params) -> Result<Val
             "the resource differs from the grant",
         ));
     }
+    // A public client's bound token stays bound to the same key (checked above); one issued
+    // without a proof becomes bound once the client sends one.
     let (grant, refresh) = issuer
         .store
-        .rotate_refresh(token, &client.id)
+        .rotate_refresh(token, &client.id, refresh_binding(client, proof))
         .ok_or_else(invalid)?;
     let narrowed = Grant { scopes, ..grant };
-    issued(issuer, "refresh_token", &narrowed, Some(refresh))
+    issued(issuer, "refresh_token", &narrowed, Some(refresh), proof)
 }
 
 fn client_credentials_grant(
     issuer: &Inner,
     client: &Client,
     params: &Params,
+    proof: Option<&str>,
 ) -> Result<Value, OAuthError> {
     if client.secret.is_none() || !client.grant_types.iter().any(|g| g == "client_credentials") {
         return Err(OAuthError::new(
@@ -249,22 +292,26 @@ fn client_credentials_grant(
         resource: resource.to_owned(),
     };
     // RFC 6749 §4.4.3: no refresh token for client credentials.
-    issued(issuer, "client_credentials", &grant, None)
+    issued(issuer, "client_credentials", &grant, None, proof)
 }
 
-/// The RFC 6749 §5.1 success response.
+/// The RFC 6749 §5.1 success response; with `jkt`, an access token bound to that DPoP key
+/// (RFC 9449 §5: `token_type` `DPoP`).
 fn issued(
     issuer: &Inner,
     grant_type: &str,
     grant: &Grant,
     refresh_token: Option<String>,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let lifetime = issuer.token_lifetime;
     let access_token = issuer
-        .access_token(grant, lifetime)
+        .access_token(grant, lifetime, jkt)
         .map_err(|_| OAuthError::new("server_error", "the token could not be signed"))?;
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
     tracing::info!(
         grant_type,
+        token_type,
         client_id = %grant.client_id,
         subject = %grant.subject,
         scope = %grant.scopes.join(" "),
@@ -272,7 +319,7 @@ fn issued(
     );
     let mut body = json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": lifetime.as_secs(),
         "scope": grant.scopes.join(" "),
     });
