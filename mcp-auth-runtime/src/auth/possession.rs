@@ -185,6 +185,13 @@ impl DpopSetup {
         jkt: &str,
     ) -> Result<(), NotProven> {
         let proof = single_proof(headers).map_err(|why| NotProven::InvalidProof(why.into()))?;
+        if !super::dpop::htu::is_normal_path(path) {
+            return Err(NotProven::InvalidProof(
+                "the request path is not in normal form (dot segments or percent-encoded \
+                 unreserved characters): it would be routed elsewhere than its htu names"
+                    .into(),
+            ));
+        }
         let uri = self.uris.htu(path);
         let request = ProofRequest {
             method,

@@ -211,7 +211,10 @@ pub(crate) fn unique_keys(json: &str) -> serde_json::Result<Value> {
 }
 
 /// A [`Value`] whose objects have distinct member names.
-struct UniqueKeys;
+pub(crate) struct UniqueKeys;
+
+/// The error [`UniqueKeys`] raises on a repeated member name.
+pub(crate) const REPEATED_MEMBER: &str = "an object repeats a member name";
 
 impl<'de> DeserializeSeed<'de> for UniqueKeys {
     type Value = Value;
@@ -268,7 +271,7 @@ impl<'de> Visitor<'de> for UniqueKeys {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             if map.contains_key(&key) {
-                return Err(de::Error::custom("an object repeats a member name"));
+                return Err(de::Error::custom(REPEATED_MEMBER));
             }
             let value = access.next_value_seed(UniqueKeys)?;
             map.insert(key, value);

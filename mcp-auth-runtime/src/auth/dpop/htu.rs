@@ -40,6 +40,16 @@ pub(crate) fn normalize(uri: &str) -> Option<String> {
     Some(normal)
 }
 
+/// Whether a request's `path` is in the normal form [`normalize`] gives it, but for the case of
+/// percent-encoded hex digits. The router dispatches a path as sent, while `htu` is compared
+/// normalised: `/files/../admin`, `/files/%2E%2E/admin` or `/%61dmin` would take a proof for
+/// `/admin` to another route. No conforming client sends such a path (RFC 3986 §5.2.4,
+/// §6.2.2.2: dot segments are removed and unreserved characters decoded before a request).
+pub(crate) fn is_normal_path(path: &str) -> bool {
+    let uri = format!("http://h{path}");
+    normalize(&uri).is_some_and(|normal| normal.eq_ignore_ascii_case(&uri))
+}
+
 /// Appends `path` to `out` with percent-encoded unreserved characters decoded and the hex
 /// digits of the remaining triplets uppercased (RFC 3986 §6.2.2.1, §6.2.2.2).
 fn normalize_percent_encoding(path: &str, out: &mut String) -> Option<()> {
@@ -146,6 +156,37 @@ mod tests {
             "https://example.com/other",
         ] {
             assert_ne!(normalize(uri).as_deref(), Some(&*normal), "{uri}");
+        }
+    }
+
+    #[test]
+    fn request_paths_must_be_normal() {
+        for path in [
+            "/",
+            "/mcp",
+            "/a/b",
+            "/a%3ab",
+            "/a%3Ab",
+            "/caf%C3%A9",
+            "//a",
+            "/a/",
+        ] {
+            assert!(is_normal_path(path), "{path}");
+        }
+        for path in [
+            "/a/../b",
+            "/a/./b",
+            "/a/%2e%2E/b",
+            "/a/.%2e/b",
+            "/..",
+            "/%6Dcp",
+            "/a\\b",
+            "/caf\u{e9}",
+            "/a b",
+            "",
+            "mcp",
+        ] {
+            assert!(!is_normal_path(path), "{path:?}");
         }
     }
 

@@ -238,7 +238,11 @@ pub struct ProofRequest<'a> {
     /// The request's method (`htm`).
     pub method: &'a Method,
     /// The request's URI as the client addressed it, without query and fragment (`htu`);
-    /// behind a proxy, the public URI, not the one the server sees.
+    /// behind a proxy, the public URI, not the one the server sees. It is compared with
+    /// `htu` after normalisation (RFC 9449 §4.3), so a caller that builds it from the request's
+    /// path should first refuse a path that normalisation changes (`/a/../b`, `/%61`): its
+    /// router would serve such a path from another route than the one `htu` names.
+    /// [`BearerAuthLayer`](super::BearerAuthLayer) does.
     pub uri: &'a str,
     /// The access token the proof must be bound to (`ath`); `None` at a token endpoint.
     pub access_token: Option<&'a str>,

@@ -50,7 +50,13 @@ impl<'de> serde::Deserialize<'de> for UniqueClaims {
             ) -> Result<UniqueClaims, A::Error> {
                 let mut claims = Map::new();
                 while let Some(name) = map.next_key::<String>()? {
-                    let value = map.next_value::<Value>()?;
+                    // `cnf` names the key that binds the token: a `jkt` repeated inside it
+                    // would name one key to this server and another to a gateway.
+                    let value = if name == "cnf" {
+                        map.next_value_seed(crate::jsonrpc::UniqueKeys)?
+                    } else {
+                        map.next_value::<Value>()?
+                    };
                     if claims.insert(name, value).is_some() {
                         return Err(serde::de::Error::custom(REPEATED_CLAIM));
                     }

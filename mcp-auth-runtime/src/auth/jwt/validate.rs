@@ -114,7 +114,12 @@ fn decode(
         .map(|data| data.claims.0)
         .map_err(|err| {
             let why = match err.kind() {
-                ErrorKind::Json(json) if json.to_string().starts_with(REPEATED_CLAIM) => {
+                ErrorKind::Json(json)
+                    if json.to_string().starts_with(REPEATED_CLAIM)
+                        || json
+                            .to_string()
+                            .starts_with(crate::jsonrpc::REPEATED_MEMBER) =>
+                {
                     "the token repeats a header or claim name"
                 }
                 ErrorKind::ExpiredSignature => "token expired",

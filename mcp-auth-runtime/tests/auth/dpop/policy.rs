@@ -275,3 +275,37 @@ async fn a_custom_verifiers_cnf_without_a_thumbprint_is_refused() {
         assert_eq!(plain.status(), expected, "{policy:?}, plain bearer");
     }
 }
+
+/// A JWT whose `cnf` repeats `jkt` names one key to a parser that keeps the first member
+/// (a gateway checking proofs) and another to `serde_json`, which keeps the last: refused as
+/// the repeated top-level claims are, whichever key signs the proof.
+#[tokio::test]
+async fn a_jwt_whose_cnf_repeats_jkt_is_refused() {
+    let fx = Fx::start(Kind::Jwt, Dpop::require()).await;
+    let (first, last) = (DpopKey::es256(), DpopKey::es256());
+    let claims = claims(&fx.issuer.url, &fx.resource, "things:read").to_string();
+    let payload = format!(
+        r#"{},"cnf":{{"jkt":"{}","jkt":"{}"}}}}"#,
+        claims.strip_suffix('}').unwrap(),
+        first.thumbprint(),
+        last.thumbprint()
+    );
+    let header = serde_json::to_string(&fx.signer.header()).unwrap();
+    let token = fx.signer.sign_raw(&header, &payload);
+    for key in [&first, &last] {
+        let answer = fx.send(dpop(fx.call("read_thing"), key, &token)).await;
+        assert_eq!(answer.status, 401, "{answer:?}");
+        assert_eq!(
+            answer.challenges,
+            [fx.challenge("DPoP", &problem("invalid_token", INVALID))],
+            "{answer:?}"
+        );
+    }
+    // The same claims with one `jkt` are served: only the repetition is refused.
+    let mut single: Value = serde_json::from_str(&claims).unwrap();
+    single["cnf"] = last.cnf();
+    let token = fx.signer.sign(&single);
+    fx.send(dpop(fx.call("read_thing"), &last, &token))
+        .await
+        .assert_called("read");
+}

@@ -136,10 +136,9 @@ async fn behind_a_rewriting_proxy_proofs_name_the_resource() {
     }
 }
 
-/// `BearerAuthLayer::dpop` on a router of one's own: requests are addressed at the public
-/// URI given, followed by their path.
-#[tokio::test]
-async fn a_standalone_layer_checks_proofs_for_its_public_uri() {
+/// Serves `app` behind a standalone `BearerAuthLayer` requiring DPoP, its public URI
+/// `public_uri`, and a token for it bound to a fresh key: the address, the key and the token.
+async fn standalone(app: Router, public_uri: &str) -> (SocketAddr, DpopKey, String) {
     let signer = TestKey::es256("issuer-1");
     let issuer = Issuer::start(&[&signer]).await;
     let audience = "https://api.example.com";
@@ -147,25 +146,32 @@ async fn a_standalone_layer_checks_proofs_for_its_public_uri() {
         .build()
         .unwrap();
     let layer = BearerAuthLayer::new(verifier, Challenge::new("api"))
-        .dpop(Dpop::require(), "https://api.example.com/")
+        .dpop(Dpop::require(), public_uri)
         .unwrap();
-    let app = Router::new()
-        .route(
-            "/v1/whoami",
-            get(|Extension(auth): Extension<Arc<AuthInfo>>| async move {
-                format!(
-                    "{} {}",
-                    auth.subject().unwrap_or("-"),
-                    auth.dpop_thumbprint().unwrap_or("-")
-                )
-            }),
-        )
-        .layer(layer);
-    let addr = mcp_auth_test_support::serve(app).await;
+    let addr = mcp_auth_test_support::serve(app.layer(layer)).await;
     let key = DpopKey::es256();
     let mut claims = claims(&issuer.url, audience, "things:read");
     claims["cnf"] = key.cnf();
     let token = signer.sign(&claims);
+    // The issuer's server task outlives `issuer`: it serves the keys for the whole test.
+    (addr, key, token)
+}
+
+/// `BearerAuthLayer::dpop` on a router of one's own: requests are addressed at the public
+/// URI given, followed by their path.
+#[tokio::test]
+async fn a_standalone_layer_checks_proofs_for_its_public_uri() {
+    let app = Router::new().route(
+        "/v1/whoami",
+        get(|Extension(auth): Extension<Arc<AuthInfo>>| async move {
+            format!(
+                "{} {}",
+                auth.subject().unwrap_or("-"),
+                auth.dpop_thumbprint().unwrap_or("-")
+            )
+        }),
+    );
+    let (addr, key, token) = standalone(app, "https://api.example.com/").await;
     let http = reqwest::Client::new();
     let whoami = |htu: &str| {
         http.get(format!("http://{addr}/v1/whoami?x=1"))
@@ -188,6 +194,73 @@ async fn a_standalone_layer_checks_proofs_for_its_public_uri() {
              error_description=\"the DPoP proof is missing, malformed or invalid for this request\""
         )
         .as_str()
+    );
+}
+
+/// A proof names a URI; the router dispatches the path as sent. A path that normalisation
+/// would change (dot segments, plain or percent-encoded; percent-encoded unreserved
+/// characters) names one resource to the `htu` comparison and reaches another route: a proof
+/// for `/v1/whoami` must not be accepted for `/files/../v1/whoami`, which a wildcard route
+/// serves. Raw HTTP: a client library would remove the dot segments before sending.
+#[tokio::test]
+async fn a_proof_is_not_accepted_for_a_path_that_normalises_onto_its_htu() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = Router::new()
+        .route("/v1/whoami", get(|| async { "whoami" }))
+        .route(
+            "/files/{*path}",
+            get(
+                |axum::extract::Path(path): axum::extract::Path<String>| async move {
+                    format!("file {path}")
+                },
+            ),
+        )
+        .route("/v1/{name}", get(|| async { "named" }));
+    let (addr, key, token) = standalone(app, "https://api.example.com").await;
+    // The status line and body of a `GET` of `path` with a proof for `htu`.
+    let get = async |path: &str, htu: &str| {
+        let proof = key.proof("GET", htu, Some(&token));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: DPoP {token}\r\n\
+             DPoP: {proof}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer.get(9..12).unwrap_or_default().to_owned();
+        let body = answer
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        (status, body)
+    };
+    let whoami = "https://api.example.com/v1/whoami";
+    assert_eq!(
+        get("/v1/whoami", whoami).await,
+        ("200".into(), "whoami".into())
+    );
+    for path in [
+        "/files/../v1/whoami",
+        "/files/%2e%2e/v1/whoami",
+        "/files/.%2E/v1/whoami",
+        "/files/./../v1/whoami",
+        "/v1/%77hoami",
+    ] {
+        let (status, body) = get(path, whoami).await;
+        assert_eq!(status, "401", "{path}: {body}");
+    }
+    // Honest requests whose paths are in normal form but for the case of a percent-encoding
+    // are still accepted.
+    assert_eq!(
+        get("/files/a%3ab", "https://api.example.com/files/a%3ab").await,
+        ("200".into(), "file a:b".into())
+    );
+    assert_eq!(
+        get("/files/a%3ab", "https://api.example.com/files/a%3Ab").await,
+        ("200".into(), "file a:b".into())
     );
 }
 
