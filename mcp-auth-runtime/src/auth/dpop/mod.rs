@@ -187,10 +187,7 @@ impl Dpop {
     /// The in-memory record, made anew for the configured capacity.
     fn reset_record(mut self) -> Self {
         let inner = self.inner_mut();
-        inner.used = replay::UsedProofs::Memory(replay::MemoryProofs::new(
-            inner.replay_capacity,
-            inner.per_key_capacity(),
-        ));
+        inner.used = inner.memory_record();
         self
     }
 
@@ -205,7 +202,13 @@ impl Dpop {
     }
 
     fn inner_mut(&mut self) -> &mut Inner {
-        let inner = Arc::get_mut(&mut self.inner).expect("configured before it is shared");
+        if Arc::get_mut(&mut self.inner).is_none() {
+            // A clone shares this configuration: the change makes a copy of its own (with a
+            // record of its own), and the clone keeps what it had.
+            let copy = self.inner.copy_with(self.inner.memory_record());
+            self.inner = Arc::new(copy);
+        }
+        let inner = Arc::get_mut(&mut self.inner).expect("not shared: copied above if it was");
         // Made again from the changed configuration when next needed.
         inner.nonces = OnceLock::new();
         inner
@@ -213,6 +216,29 @@ impl Dpop {
 }
 
 impl Inner {
+    /// This configuration with `used` as its replay record.
+    fn copy_with(&self, used: replay::UsedProofs) -> Inner {
+        Inner {
+            policy: self.policy,
+            algorithms: self.algorithms.clone(),
+            iat_window: self.iat_window,
+            nonce_key: self.nonce_key.clone(),
+            previous_nonce_keys: self.previous_nonce_keys.clone(),
+            replay_capacity: self.replay_capacity,
+            replay_capacity_per_key: self.replay_capacity_per_key,
+            used,
+            nonces: OnceLock::new(),
+        }
+    }
+
+    /// An empty in-memory record of the configured capacity.
+    fn memory_record(&self) -> replay::UsedProofs {
+        replay::UsedProofs::Memory(replay::MemoryProofs::new(
+            self.replay_capacity,
+            self.per_key_capacity(),
+        ))
+    }
+
     /// One key's share of the in-memory record.
     pub(crate) fn per_key_capacity(&self) -> usize {
         self.replay_capacity_per_key
@@ -406,22 +432,12 @@ impl Dpop {
     /// `PREFIX:dpop:`), so that a proof used at one replica is refused at every other.
     #[cfg(feature = "redis")]
     pub(crate) fn with_redis_replay(&self, redis: &crate::session::RedisSessions) -> Dpop {
-        let inner = &*self.inner;
+        let used = replay::UsedProofs::Redis(crate::mcp::RedisSpent::new(
+            redis.connection(),
+            redis.prefix(),
+        ));
         Dpop {
-            inner: Arc::new(Inner {
-                policy: inner.policy,
-                algorithms: inner.algorithms.clone(),
-                iat_window: inner.iat_window,
-                nonce_key: inner.nonce_key.clone(),
-                previous_nonce_keys: inner.previous_nonce_keys.clone(),
-                replay_capacity: inner.replay_capacity,
-                replay_capacity_per_key: inner.replay_capacity_per_key,
-                used: replay::UsedProofs::Redis(crate::mcp::RedisSpent::new(
-                    redis.connection(),
-                    redis.prefix(),
-                )),
-                nonces: OnceLock::new(),
-            }),
+            inner: Arc::new(self.inner.copy_with(used)),
         }
     }
 }
@@ -439,5 +455,17 @@ mod tests {
         // Configured after a nonce was issued: the new key seals.
         let rekeyed = dpop.nonces([2; 32]);
         assert_ne!(rekeyed.nonce(), Some(nonce));
+    }
+
+    #[test]
+    fn configuring_a_shared_configuration_leaves_its_clones_alone() {
+        let shared = Dpop::accept();
+        let clone = shared.clone();
+        // Used to panic ("configured before it is shared").
+        let changed = shared.algorithms([Algorithm::EdDSA]).replay_capacity(10);
+        assert_eq!(changed.accepted_algorithms(), [Algorithm::EdDSA]);
+        assert_eq!(clone.accepted_algorithms(), Dpop::DEFAULT_ALGORITHMS);
+        assert_eq!(changed.inner.replay_capacity, 10);
+        assert_eq!(clone.inner.replay_capacity, Dpop::DEFAULT_REPLAY_CAPACITY);
     }
 }
