@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use mcp_auth_runtime::StreamPolling;
-use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::auth::{Dpop, JwtVerifier};
+use mcp_auth_test_support::dpop::DpopKey;
 use mcp_auth_test_support::issuer::{Issuer, TestKey, claims, patch};
 
 use super::*;
@@ -184,15 +185,15 @@ async fn body_of(request: reqwest::RequestBuilder) -> (u16, String) {
 async fn a_slow_call_is_closed_after_priming_and_resumed_with_every_later_event() {
     let fx = Fx::start(StreamPolling::after(CLOSE_AFTER).retry(Duration::from_millis(50))).await;
     let alice = fx.session("alice").await;
-    let started = Instant::now();
     let response = alice
         .send_sse_call("slow_steps", 3, json!({ "progressToken": "p" }))
         .await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let body = response.text().await.unwrap();
+    // Closed before the result (which only a resumption brings), however busy the machine.
     assert!(
-        started.elapsed() < Duration::from_millis(450),
-        "closed before the result"
+        !body.contains("done slowly"),
+        "closed before the result: {body}"
     );
     let (events, retry) = sse_events(&body);
     assert!(retry, "a retry field before the server closes");
@@ -248,10 +249,10 @@ async fn a_call_that_sends_nothing_is_answered_on_the_resumed_stream() {
         (1, "text/event-stream"),
         (2, "application/json, text/event-stream"),
     ] {
-        let started = Instant::now();
         let (status, body) = body_of(fx.call(&alice, "quiet_then_done", id, accept)).await;
         assert_eq!(status, 200);
-        assert!(started.elapsed() < Duration::from_millis(390), "{accept}");
+        // The stream ended before the answer, which comes only on the resumed one (a time
+        // bound here would fail on a busy machine, and adds nothing to this).
         let (none, last) = messages(&body);
         assert!(none.is_empty(), "{accept}: {body}");
         let result = fx.poll(&alice, &last.unwrap()).await;
@@ -489,11 +490,10 @@ async fn one_principal_cannot_take_every_kept_stream() {
 
     // Alice has every slot of her own free, yet her slow call is no longer closed for polling.
     let alice = fx.session("alice").await;
-    let started = Instant::now();
     let (status, body) = body_of(fx.call(&alice, "quiet_then_done", 1, "text/event-stream")).await;
     assert_eq!(status, 200);
     assert!(
-        !body.contains("done quietly") && started.elapsed() < Duration::from_millis(390),
+        !body.contains("done quietly"),
         "Alice's stream was not closed for polling after Mallory's 1040 quick calls: {body}"
     );
 }
@@ -617,6 +617,49 @@ async fn a_resumption_without_the_calls_scope_is_403_with_insufficient_scope() {
     assert!(
         challenge.contains("insufficient_scope") && challenge.contains("t:use"),
         "{challenge}"
+    );
+    assert!(!response.text().await.unwrap().contains("done chatting"));
+}
+
+/// The same refusal to a DPoP-bound token comes in the scheme the token came in: the client
+/// steps up with DPoP, not Bearer (RFC 9449 §7.1).
+#[tokio::test]
+async fn a_dpop_resumption_without_the_calls_scope_is_403_in_the_dpop_scheme() {
+    let fx = Fx::start_with(StreamPolling::after(CLOSE_AFTER), |b| {
+        b.dpop(Dpop::accept())
+    })
+    .await;
+    let alice = fx.session("alice").await;
+    let (_, body) = body_of(alice.sse_call("chatty", 4, json!({}))).await;
+    let (_, last) = messages(&body);
+    let key = DpopKey::es256();
+    let mut claims = claims(&fx.issuer.url, &fx.resource, "t:other");
+    patch(&mut claims, &json!({ "sub": "alice", "cnf": key.cnf() }));
+    let narrower = fx.key.sign(&claims);
+    let response = reqwest::Client::new()
+        .get(url(fx.addr))
+        .header("authorization", format!("DPoP {narrower}"))
+        .header("dpop", key.proof("GET", &fx.resource, Some(&narrower)))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session_of(&alice))
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("last-event-id", last.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let challenges: Vec<&str> = response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    assert!(
+        challenges[0].starts_with("DPoP ")
+            && challenges[0].contains("error=\"insufficient_scope\"")
+            && challenges[0].contains("scope=\"t:use\""),
+        "{challenges:?}"
     );
     assert!(!response.text().await.unwrap().contains("done chatting"));
 }
