@@ -183,6 +183,14 @@ impl Store {
         code
     }
 
+    /// The `dpop_jkt` of a live, unused code, without presenting it: a request that cannot
+    /// prove the key is refused before it spends the code (RFC 9449 §10).
+    pub(super) fn code_jkt(&self, code: &str) -> Option<String> {
+        let mut maps = self.maps();
+        let entry = maps.codes.get_mut(&digest(code))?;
+        (!entry.used).then(|| entry.authorization.dpop_jkt.clone())?
+    }
+
     /// Presents a code. It is used from then on, even if the request fails later (a wrong
     /// verifier, a wrong client): a code is good for one attempt.
     pub(super) fn redeem_code(&self, code: &str) -> Redeemed {

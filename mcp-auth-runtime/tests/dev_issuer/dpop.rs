@@ -280,6 +280,31 @@ async fn dpop_jkt_binds_the_code_to_the_key() {
     fx.assert_error_redirect(&response, 302, "invalid_request", "a malformed dpop_jkt");
 }
 
+/// A thief holding a `dpop_jkt`-bound code but not the key cannot spend it, whether it
+/// guesses the verifier or not: the client's own redemption still succeeds.
+#[tokio::test]
+async fn a_bound_code_is_not_spent_without_its_key() {
+    let fx = Fixture::auto_consent().await;
+    let key = DpopKey::es256();
+    let client_id = fx.public_client(None).await;
+    let form = fx
+        .code_exchange(&client_id, &[("dpop_jkt", &key.thumbprint())])
+        .await;
+    let wrong_verifier: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "code_verifier" => (k.clone(), "x".repeat(43)),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let thief = DpopKey::es256();
+    for form in [&form, &wrong_verifier] {
+        assert_invalid_grant(fx.token_with(None, form, &[fx.proof(&thief)]).await);
+        assert_invalid_grant(fx.token_with(None, form, &[]).await);
+    }
+    assert_bound(&fx.token_with(None, &form, &[fx.proof(&key)]).await, &key);
+}
+
 /// With DPoP off the issuer behaves as one without DPoP support: no algorithms advertised,
 /// the `DPoP` header and `dpop_jkt` ignored, bearer tokens only.
 #[tokio::test]

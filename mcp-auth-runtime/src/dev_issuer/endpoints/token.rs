@@ -124,6 +124,12 @@ fn code_grant(
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
+    // Before presenting the code: a thief holding it without the key cannot spend it.
+    require_key(
+        issuer.store.code_jkt(code).as_deref(),
+        proof,
+        "the code is bound to a DPoP key (dpop_jkt): send a proof signed with that key",
+    )?;
     let Redeemed::Fresh(entry) = issuer.store.redeem_code(code) else {
         return Err(OAuthError::new(
             "invalid_grant",
@@ -170,11 +176,6 @@ fn code_grant(
             "the resource differs from the authorization request",
         ));
     }
-    require_key(
-        authorization.dpop_jkt.as_deref(),
-        proof,
-        "the code is bound to a DPoP key (dpop_jkt): send a proof signed with that key",
-    )?;
     let refresh = issuer.store.issue_refresh(
         entry.grant.clone(),
         entry.family.clone(),
