@@ -8,20 +8,15 @@ use url::Url;
 
 use super::claims::is_secure_url;
 use super::{Algorithm, Dpop, DpopError, DpopPolicy, ProofRequest};
+// The engine's limits: a header longer than the longest proof it reads is refused here
+// without copying it, and nonce keys are checked at build against what it seals with.
+use super::dpop::{MAX_PROOF_LEN, MIN_NONCE_KEY_LEN};
 
 /// The request header that carries a proof (RFC 9449 §4.1).
 pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// The response header that carries a server nonce (RFC 9449 §8, §9).
 pub(crate) const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
-
-/// Longest proof accepted. An honest proof is a compact JWS of a small header (with a public
-/// key: about 1 KB for RSA-4096) and a few claims, 2 KB at most; longer ones are refused before
-/// any parsing or signature work.
-pub(crate) const MAX_PROOF_LEN: usize = 8 * 1024;
-
-/// Shortest nonce key accepted, as for request states: 256 bits.
-const MIN_NONCE_KEY_LEN: usize = 32;
 
 /// Why a DPoP configuration was refused, by
 /// [`BearerAuthLayer::dpop`](super::BearerAuthLayer::dpop) or (inside a

@@ -18,6 +18,9 @@ mod proof;
 mod replay;
 mod thumbprint;
 
+pub(crate) use nonce::MIN_KEY_LEN as MIN_NONCE_KEY_LEN;
+pub(crate) use proof::MAX_PROOF_LEN;
+
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

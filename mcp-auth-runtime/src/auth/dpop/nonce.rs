@@ -23,7 +23,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::DpopError;
 
 /// The shortest nonce key accepted, in bytes: a 256-bit key.
-#[allow(dead_code, reason = "the server build checks it once the wiring lands")]
 pub(crate) const MIN_KEY_LEN: usize = 32;
 
 /// How long one issued nonce is handed out: a small part of any sensible window.

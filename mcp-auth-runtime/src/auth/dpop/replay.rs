@@ -70,7 +70,6 @@ impl ProofId {
 pub(crate) enum UsedProofs {
     Memory(MemoryProofs),
     #[cfg(feature = "redis")]
-    #[allow(dead_code, reason = "the server build makes it once the wiring lands")]
     Redis(crate::mcp::RedisSpent),
 }
 
