@@ -475,7 +475,9 @@ pub struct TokenArgs {
     pub lifetime: Duration,
     /// Bind the token to the DPoP key with this RFC 7638 SHA-256 thumbprint (`cnf.jkt`): the
     /// server then takes it only with a proof signed by that key. Default: a bearer token.
-    #[arg(long, value_parser = parse_thumbprint)]
+    // A thumbprint is base64url and starts with `-` one time in 64: without
+    // `allow_hyphen_values` clap would read such a value as an unknown flag.
+    #[arg(long, value_parser = parse_thumbprint, allow_hyphen_values = true)]
     pub dpop_jkt: Option<String>,
     /// The host the server listens on; tokens name `http://HOST:PORT/mcp` as audience.
     #[arg(long, env = "BILLING_HOST", default_value = "127.0.0.1")]
@@ -804,10 +806,14 @@ mod tests {
     #[test]
     fn token_dpop_jkt_is_a_thumbprint() {
         let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
-        let cli = Cli::try_parse_from(["billing", "token", "--dpop-jkt", jkt]).unwrap();
-        assert!(
-            matches!(cli.into_command(), Command::Token(args) if args.dpop_jkt.as_deref() == Some(jkt))
-        );
+        // One thumbprint in 64 starts with `-`; it is a value, not a flag.
+        let dashed = "-YcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        for jkt in [jkt, dashed] {
+            let cli = Cli::try_parse_from(["billing", "token", "--dpop-jkt", jkt]).unwrap();
+            assert!(
+                matches!(cli.into_command(), Command::Token(args) if args.dpop_jkt.as_deref() == Some(jkt))
+            );
+        }
         for bad in ["", "abc", &format!("{jkt}="), &jkt.replace('-', "+")] {
             assert!(
                 Cli::try_parse_from(["billing", "token", "--dpop-jkt", bad]).is_err(),

@@ -174,7 +174,8 @@ async fn dpop_bound_tokens_reach_the_tools_with_proofs_in_both_eras() {
             "--port",
             &port,
         ];
-        let billing::Command::Token(args) = billing::Cli::parse_from(args).into_command() else {
+        let parsed = billing::Cli::try_parse_from(args).expect("the token arguments parse");
+        let billing::Command::Token(args) = parsed.into_command() else {
             unreachable!("the token command")
         };
         let bound = billing::token(&args).unwrap();
