@@ -117,6 +117,7 @@ mod context;
 #[cfg(feature = "dev-issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-issuer")))]
 pub mod dev_issuer;
+pub mod downstream;
 mod error;
 pub mod health;
 mod http;

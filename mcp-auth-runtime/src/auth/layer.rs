@@ -242,7 +242,11 @@ where
                 tracing::info!(reason = refused.reason, "authorization scheme refused");
                 return Ok(refuse(refused.status, Some(&refused.problem), refused.to));
             }
-            let auth = match verifier.verify_shared(&token).await {
+            let peer = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip());
+            let auth = match verifier.verify_from(&token, peer).await {
                 Ok(auth) => auth,
                 Err(AuthError::InvalidToken(reason)) => {
                     tracing::info!(%reason, "bearer token rejected");
@@ -253,6 +257,10 @@ where
                 Err(AuthError::Unavailable(reason)) => {
                     tracing::error!(%reason, "bearer token could not be verified; failing closed");
                     return Ok(unavailable("the access token cannot be verified right now"));
+                }
+                Err(AuthError::RateLimited { retry_after }) => {
+                    let _ = retry_after;
+                    todo!("i18-apikeys: 429 with Retry-After")
                 }
             };
             let bound = match (binding(&auth), scheme, &dpop) {

@@ -74,7 +74,9 @@
 #![doc = include_str!("../../docs/dpop.md")]
 
 mod algorithm;
+mod api_key;
 mod cache;
+mod chain;
 mod challenge;
 pub(crate) mod claims;
 mod cnf;
@@ -91,6 +93,11 @@ mod require;
 pub(crate) mod scope_token;
 
 pub use algorithm::{Algorithm, ParseAlgorithmError};
+pub use api_key::{
+    ApiKeyError, ApiKeyFile, ApiKeyRecord, ApiKeys, DEFAULT_FAILURES_PER_MINUTE,
+    DEFAULT_PREFIX as DEFAULT_API_KEY_PREFIX, DEFAULT_RELOAD_INTERVAL, NewApiKey,
+};
+pub use chain::VerifierChain;
 pub use challenge::Challenge;
 pub(crate) use challenge::Scheme;
 pub use claims::ScopeClaim;
@@ -112,6 +119,7 @@ pub use scope_token::is_scope_token;
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -136,6 +144,20 @@ pub trait TokenVerifier: Send + Sync + 'static {
         token: &str,
     ) -> impl Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send {
         async move { self.verify(token).await.map(Arc::new) }
+    }
+
+    /// Verifies `token` as [`verify_shared`](Self::verify_shared) does, knowing the address of
+    /// the peer that sent it (the TCP peer, when the server was started with
+    /// [`serve`](crate::serve) or `into_make_service_with_connect_info`; `None` otherwise).
+    /// [`BearerAuthLayer`] calls this one. The default ignores the peer; [`ApiKeys`] counts
+    /// failed attempts per peer, and [`VerifierChain`] passes it on.
+    fn verify_from(
+        &self,
+        token: &str,
+        peer: Option<IpAddr>,
+    ) -> impl Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send {
+        let _ = peer;
+        self.verify_shared(token)
     }
 
     /// Whether tokens can be checked now, for readiness probes (`/readyz`). It must be cheap
@@ -182,6 +204,13 @@ pub enum AuthError {
     /// closed: the request is never let through.
     #[error("token verification unavailable: {0}")]
     Unavailable(String),
+    /// Too many failed attempts from this peer: `429` with `Retry-After`, the credential not
+    /// checked. [`ApiKeys`] answers it for key guessing.
+    #[error("too many failed attempts; retry after {} s", .retry_after.as_secs())]
+    RateLimited {
+        /// How long until the peer may try again.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// The verified identity of a caller: subject, client, scopes, expiry, audience and claims.
@@ -335,6 +364,12 @@ pub(crate) trait DynVerifier: Send + Sync + 'static {
         token: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>>;
 
+    fn verify_from_boxed<'a>(
+        &'a self,
+        token: &'a str,
+        peer: Option<IpAddr>,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>>;
+
     fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>>;
 
     fn resource_dyn(&self) -> Option<&str>;
@@ -353,6 +388,14 @@ impl<V: TokenVerifier> DynVerifier for V {
         token: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>> {
         Box::pin(self.verify_shared(token))
+    }
+
+    fn verify_from_boxed<'a>(
+        &'a self,
+        token: &'a str,
+        peer: Option<IpAddr>,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthInfo>, AuthError>> + Send + 'a>> {
+        Box::pin(self.verify_from(token, peer))
     }
 
     fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>> {
@@ -375,6 +418,14 @@ impl TokenVerifier for SharedVerifier {
 
     async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
         self.0.verify_shared_boxed(token).await
+    }
+
+    async fn verify_from(
+        &self,
+        token: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Arc<AuthInfo>, AuthError> {
+        self.0.verify_from_boxed(token, peer).await
     }
 
     async fn ready(&self) -> Readiness {

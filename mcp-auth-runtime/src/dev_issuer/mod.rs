@@ -1,6 +1,7 @@
 #![doc = include_str!("../../docs/dev-issuer.md")]
 
 mod builder;
+mod client;
 mod consent;
 mod endpoints;
 mod error;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use crate::auth::Dpop;
 
 pub use self::builder::DevIssuerBuilder;
+pub use self::client::DevClient;
 pub use self::error::DevIssuerError;
 pub use self::issuer::{DevIssuer, MintRequest};
 use self::keys::SigningKey;

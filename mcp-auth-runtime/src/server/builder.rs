@@ -484,6 +484,15 @@ impl McpServerBuilder {
         self
     }
 
+    /// Lets tools call downstream APIs as the caller:
+    /// [`ToolContext::downstream_token`](crate::ToolContext::downstream_token) exchanges the
+    /// request's access token with `exchange` (RFC 8693). Without it, that call fails with
+    /// [`ExchangeError::NotConfigured`](crate::downstream::ExchangeError::NotConfigured).
+    pub fn token_exchange(self, exchange: crate::downstream::TokenExchange) -> Self {
+        let _ = exchange;
+        todo!("i18-exchange")
+    }
+
     /// Proof of possession (RFC 9449): whether DPoP-bound tokens are accepted or required,
     /// with which proof algorithms, `iat` window and nonces; see [`Dpop`](crate::auth::Dpop)
     /// and the guide in [`auth`](crate::auth#proof-of-possession-dpop-bound-tokens). Bearer

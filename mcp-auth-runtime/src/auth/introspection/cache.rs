@@ -68,7 +68,7 @@ impl Cache {
                 }
                 shelf.insert(key, refusal.clone(), ttl);
             }
-            Err(AuthError::Unavailable(_)) => {}
+            Err(AuthError::Unavailable(_) | AuthError::RateLimited { .. }) => {}
         }
     }
 }
