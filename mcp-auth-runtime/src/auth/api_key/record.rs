@@ -242,7 +242,8 @@ mod tests {
 
     #[test]
     fn invalid_records_are_refused() {
-        let cases: [(&str, fn(&mut ApiKeyRecord)); 11] = [
+        type Spoil = fn(&mut ApiKeyRecord);
+        let cases: [(&str, Spoil); 11] = [
             ("empty id", |r| r.id.clear()),
             ("id with a path", |r| r.id = "../etc".into()),
             ("id with an underscore", |r| r.id = "a_b".into()),
