@@ -14,8 +14,9 @@ type Received = Arc<Mutex<Vec<(Vec<(String, String)>, Option<String>)>>>;
 async fn entra_token(
     State(received): State<Received>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
+    body: axum::body::Bytes,
 ) -> axum::Json<Value> {
+    let form = url::form_urlencoded::parse(&body).into_owned().collect();
     let authorization = headers
         .get("authorization")
         .map(|v| v.to_str().unwrap().to_owned());
