@@ -290,6 +290,10 @@ where
                     return Ok(with_nonce(proof_refusal(not_proven, &refuse)));
                 }
             }
+            // For token exchange (RFC 8693) alone; never an API key (`SubjectToken::of`).
+            if let Some(subject) = crate::downstream::SubjectToken::of(&token, &auth) {
+                request.extensions_mut().insert(subject);
+            }
             request.extensions_mut().insert(auth);
             // Absent means `Bearer` (`scheme_of`): the bearer path allocates nothing for it.
             if scheme == Scheme::Dpop {

@@ -82,7 +82,7 @@ mod challenge;
 pub(crate) mod claims;
 mod cnf;
 mod dpop;
-mod fetch;
+pub(crate) mod fetch;
 mod introspection;
 mod jwk_set;
 mod jwks;
