@@ -24,4 +24,6 @@ pub use client::{
 };
 pub use headers::{header, header_values, retry_after};
 pub use modern::modern_call;
-pub use server::{bind, bind_endpoint, serve, serve_on, serve_stateless, serve_stateless_on};
+pub use server::{
+    bind, bind_endpoint, serve, serve_on, serve_stateless, serve_stateless_on, serve_with_peers,
+};

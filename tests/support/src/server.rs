@@ -56,3 +56,19 @@ pub fn serve_stateless_on(
         .unwrap();
     serve_on(listener, server.into_router())
 }
+
+/// Serves `app` on `listener` with [`mcp_auth_runtime::serve`] until the test ends: each
+/// request carries its TCP peer (`ConnectInfo`), as per-peer limits need.
+pub fn serve_with_peers(
+    listener: tokio::net::TcpListener,
+    app: impl Into<axum::Router>,
+) -> SocketAddr {
+    let addr = listener.local_addr().unwrap();
+    let app: axum::Router = app.into();
+    tokio::spawn(mcp_auth_runtime::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
+    addr
+}

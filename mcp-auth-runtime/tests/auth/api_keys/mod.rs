@@ -80,8 +80,7 @@ impl Fixture {
         let issuer = Issuer::start(&[&signer]).await;
         let dir = TempDir::new("api-keys");
         let file = ApiKeyFile::new(dir.path().join("api-keys.json"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr, _) = mcp_auth_test_support::bind_endpoint().await;
         let resource = format!("http://{addr}/mcp");
         let jwt = JwtVerifier::builder(issuer.url.clone(), resource.clone())
             .tenant_claim("tenant")
@@ -103,11 +102,7 @@ impl Fixture {
             .build()
             .unwrap();
         // `serve` gives each request its TCP peer, which the failure limit counts by.
-        tokio::spawn(mcp_auth_runtime::serve(
-            listener,
-            server,
-            std::future::pending(),
-        ));
+        mcp_auth_test_support::serve_with_peers(listener, server);
         Fixture {
             _dir: dir,
             file,
