@@ -154,3 +154,36 @@ fn concurrent_writers_lose_no_key() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_present_throughout_never_fails_while_the_file_churns() {
+    let dir = TempDir::new("api-key-churn");
+    let file = ApiKeyFile::new(dir.path().join("keys.json"));
+    let (key, record) = ApiKeyRecord::generate("bot", ["a"]);
+    file.add(record).unwrap();
+    // Every request looks at the file: the most reloads, the most chances to see half a file.
+    let keys = ApiKeys::from_file(file.path())
+        .unwrap()
+        .reload_interval(Duration::ZERO);
+    let writer = {
+        let file = file.clone();
+        std::thread::spawn(move || {
+            for _ in 0..100 {
+                let (_, other) = ApiKeyRecord::generate("other", ["a"]);
+                let id = other.id.clone();
+                file.add(other).unwrap();
+                file.revoke(&id).unwrap();
+            }
+        })
+    };
+    let mut checks = 0;
+    while !writer.is_finished() {
+        let caller = keys.verify(key.secret()).await;
+        assert_eq!(caller.unwrap().subject(), Some("bot"));
+        checks += 1;
+        tokio::task::yield_now().await;
+    }
+    writer.join().unwrap();
+    assert!(checks > 0);
+    assert_eq!(keys.reload().unwrap(), 1);
+}
