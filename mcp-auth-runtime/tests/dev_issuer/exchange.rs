@@ -190,6 +190,31 @@ async fn an_exchanged_token_lives_no_longer_than_its_subject_token() {
 }
 
 #[tokio::test]
+async fn a_dpop_bound_subject_token_is_exchanged_for_a_bearer_token() {
+    let fx = exchange_fixture().await;
+    // The resource server that received it checked the proof; the exchange needs none.
+    let key = mcp_auth_test_support::dpop::DpopKey::es256();
+    let user = fx
+        .issuer
+        .mint(MintRequest {
+            subject: "alice".into(),
+            scopes: vec!["payments:write".into()],
+            dpop_jkt: Some(key.thumbprint()),
+            ..MintRequest::default()
+        })
+        .unwrap();
+    assert!(claims(&user).get("cnf").is_some());
+    let (status, body) = fx.exchange(&user, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(
+        claims(body["access_token"].as_str().unwrap())
+            .get("cnf")
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn a_second_exchange_nests_the_prior_actor() {
     let fx = exchange_fixture().await;
     let user = fx.user_token(&["payments:write"], None);
