@@ -456,3 +456,46 @@ async fn a_configured_client_gets_client_credentials_within_its_scope_only() {
     let reply = fx.token_basic(BILLING, BILLING_SECRET, &form).await;
     assert_oauth_error(reply, 400, "unauthorized_client");
 }
+
+#[tokio::test]
+async fn an_exchanged_token_replayed_at_the_mcp_server_is_refused_there() {
+    // The MCP server on its own port; the issuer mints for it and for the payments API.
+    let (listener, addr, mcp) = mcp_auth_test_support::bind_endpoint().await;
+    let fx = Fixture::start({
+        let mcp = mcp.clone();
+        move |b| with_exchange_clients(b.resource(mcp))
+    })
+    .await;
+    let verifier = JwtVerifier::builder(&fx.origin, &mcp)
+        .static_keys(fx.issuer.jwks())
+        .build()
+        .unwrap();
+    let builder = McpServer::builder("billing", "1.0.0").tools(tools![lookup_invoice]);
+    mcp_auth_test_support::serve_stateless_on(listener, mcp.clone(), builder, verifier);
+
+    let user = fx
+        .issuer
+        .mint(MintRequest {
+            subject: "alice".into(),
+            scopes: vec!["invoices:read".into(), "payments:write".into()],
+            resource: Some(mcp.clone()),
+            ..MintRequest::default()
+        })
+        .unwrap();
+    let client = mcp_auth_test_support::Client::without_session(addr, Some(&user));
+    assert_eq!(client.initialize().await, 200, "the user's own token");
+
+    let (status, body) = fx.exchange(&user, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let exchanged = body["access_token"].as_str().unwrap();
+    let client = mcp_auth_test_support::Client::without_session(addr, Some(exchanged));
+    let response = client
+        .post()
+        .json(&mcp_auth_test_support::initialize("replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "a payments token at the MCP server");
+    let challenge = header(&response, "www-authenticate").unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+}
