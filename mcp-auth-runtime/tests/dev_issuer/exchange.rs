@@ -331,6 +331,12 @@ async fn exchanges_outside_the_policy_are_refused() {
         );
     }
 
+    // Two targets at once (RFC 8693 allows it; one token has one audience here).
+    let mut two = exchange_form(&user, &[]);
+    two.push(("resource", LEDGER));
+    let reply = fx.token_basic(BILLING, BILLING_SECRET, &two).await;
+    assert_oauth_error(reply, 400, "invalid_request");
+
     // Clients: one configured without `may_exchange_for`, one registered dynamically.
     let reply = fx
         .exchange_as(REPORTING, REPORTING_SECRET, &user, &[])
