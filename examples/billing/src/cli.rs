@@ -945,6 +945,7 @@ mod tests {
         let command = Cli::command();
         for id in [
             "client_secret",
+            "exchange_client_secret",
             "redis_url",
             "request_state_key",
             "previous_request_state_keys",
@@ -967,7 +968,23 @@ mod tests {
             "redis-password",
             "current-state-key-0123456789abcdef",
             "previous-state-key-0123456789abcdef",
+            "exchange-secret-value",
         ];
+        let cli = Cli::try_parse_from([
+            "billing",
+            "--issuer",
+            "https://auth.example.com",
+            "--exchange-client-id",
+            "billing",
+            "--exchange-client-secret",
+            secrets[4],
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        let debug = format!("{args:?}");
+        assert!(!debug.contains(secrets[4]), "{debug}");
         let cli = Cli::try_parse_from([
             "billing",
             "--introspection-url",
@@ -1065,6 +1082,107 @@ mod tests {
         ] {
             assert!(help.contains(text), "`{text}` not in\n{help}");
         }
+    }
+
+    #[test]
+    fn exchange_options_need_a_client_and_one_credential() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["billing"], args].concat());
+        // The key algorithm's default asks for nothing.
+        assert!(parse(&["--issuer", "https://auth.example.com"]).is_ok());
+        for bad in [
+            &["--exchange-client-secret", "s"][..],
+            &["--exchange-client-key", "key.pem"][..],
+            &["--exchange-key-alg", "ES384"][..],
+            &[
+                "--exchange-client-id",
+                "c",
+                "--exchange-client-secret",
+                "s",
+                "--exchange-client-key",
+                "k.pem",
+            ][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let cli = parse(&[
+            "--issuer",
+            "https://auth.example.com",
+            "--exchange-client-id",
+            "billing",
+            "--exchange-client-key",
+            "billing.pem",
+            "--exchange-key-alg",
+            "PS256",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        assert_eq!(args.exchange_key_alg, "PS256");
+        assert_eq!(args.exchange_client_auth, SecretAuth::Basic);
+    }
+
+    #[test]
+    fn apikey_and_payments_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "billing",
+            "apikey",
+            "create",
+            "--scope",
+            "invoices:read invoices:write",
+            "--scope",
+            "payments:write",
+            "--tenant",
+            "acme",
+            "--expires-in",
+            "30d",
+        ])
+        .unwrap();
+        let Command::Apikey(ApiKeyArgs {
+            command: ApiKeyCommand::Create(create),
+        }) = cli.into_command()
+        else {
+            panic!("apikey create")
+        };
+        assert_eq!(
+            create.scopes,
+            ["invoices:read", "invoices:write", "payments:write"]
+        );
+        assert_eq!(create.expires_in, Some(Duration::from_secs(30 * 86_400)));
+        for bad in [
+            &["apikey", "create", "--tenant", "acme"][..],
+            &["apikey", "create", "--scope", "invoices:read"][..],
+            &[
+                "apikey",
+                "create",
+                "--scope",
+                "a",
+                "--tenant",
+                "t",
+                "--expires-in",
+                "3651d",
+            ][..],
+            &["payments", "--port", "0"][..],
+        ] {
+            assert!(
+                Cli::try_parse_from([&["billing"], bad].concat()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let cli = Cli::try_parse_from([
+            "billing",
+            "payments",
+            "--port",
+            "0",
+            "--issuer",
+            "http://127.0.0.1:8000",
+        ])
+        .unwrap();
+        let Command::Payments(args) = cli.into_command() else {
+            panic!("payments")
+        };
+        assert_eq!(args.audience, None);
+        assert!(args.db_path().ends_with("payments.db"));
     }
 
     #[test]

@@ -313,7 +313,7 @@ impl Server {
         let payments_line = match (&payments_verifier, payments_in_process) {
             (Some(_), true) => format!("Payments API: {payments_url} (in this process)"),
             (None, true) => {
-                format!("Payments API: none (it needs --issuer or --payments-url): refunds fail")
+                "Payments API: none (it needs --issuer or --payments-url): refunds fail".to_owned()
             }
             (_, false) => format!("Payments API: {payments_url} (audience {payments_audience})"),
         };

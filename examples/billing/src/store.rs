@@ -94,7 +94,7 @@ pub(crate) struct Store {
     /// One lock per invoice being refunded: a refund is checked, made at the payments API and
     /// recorded here under it, so that refunds of one invoice racing each other cannot both
     /// pass the checks and reach the payments API.
-    refunding: Arc<Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>>,
+    refunding: RefundLocks,
 }
 
 impl Store {
@@ -322,9 +322,12 @@ impl Store {
     }
 }
 
+/// The refund locks of the invoices being refunded, by tenant and invoice id.
+type RefundLocks = Arc<Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>>;
+
 /// The refund lock of one invoice, held: see [`Store::refunding`].
 pub(crate) struct RefundGuard {
-    locks: Arc<Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>>,
+    locks: RefundLocks,
     key: (String, String),
     lock: Arc<tokio::sync::Mutex<()>>,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
