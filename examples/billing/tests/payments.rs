@@ -169,10 +169,125 @@ async fn a_refund_payments_cannot_make_is_recorded_nowhere() {
     .await;
 }
 
+/// What a `billing serve` process printed: its resource and read-write token.
+struct Banner {
+    text: String,
+    resource: String,
+    write_token: String,
+}
+
+/// Starts `billing serve` on any port with `:memory:`, `args` and `env`; waits for its
+/// banner (which ends with the `curl` command with the dev issuer, else with the payments
+/// line).
+async fn start_billing(args: &[&str], env: &[(&str, &str)]) -> (Program, Banner) {
+    let dev = !args.contains(&"--issuer");
+    let mut program = Program::start(
+        BIN,
+        &[&["--port", "0", "--db", ":memory:"], args].concat(),
+        env,
+    );
+    let lines = program
+        .lines_until(|l| match dev {
+            true => l.starts_with("  -d '"),
+            false => l.starts_with("Payments API: "),
+        })
+        .await;
+    let text = lines.join("\n");
+    let resource = lines[0]
+        .strip_prefix("billing MCP server listening on ")
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    let write_token = match lines.iter().position(|l| l.starts_with("Read-write token")) {
+        Some(at) => lines[at + 1].trim().to_owned(),
+        None => String::new(),
+    };
+    program.drain_stdout();
+    let banner = Banner {
+        text,
+        resource,
+        write_token,
+    };
+    (program, banner)
+}
+
 /// A port free a moment ago, for a process started next.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn with_another_issuer_billing_exchanges_as_its_configured_client() {
+    within(async {
+        // The issuer: another billing's dev issuer, with its client `billing-mcp` allowed to
+        // exchange for its payments audience.
+        let issuer_dir = TempDir::new("issuer");
+        let (_issuer, issuer_banner) = start_billing(&["--data-dir", issuer_dir.str()], &[]).await;
+        let issuer_url = issuer_banner
+            .resource
+            .strip_suffix("/mcp")
+            .unwrap()
+            .to_owned();
+        let secret =
+            std::fs::read_to_string(issuer_dir.path().join("exchange-client-secret")).unwrap();
+        let audience = format!("{issuer_url}/payments");
+        let token_endpoint = format!("{issuer_url}/token");
+        // The token endpoint discovered from the metadata with client_secret_basic, or given
+        // with client_secret_post.
+        for (n, extra) in [
+            &[][..],
+            &[
+                "--token-endpoint",
+                &token_endpoint,
+                "--exchange-client-auth",
+                "post",
+            ][..],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let dir = TempDir::new("billing");
+            let (billing, banner) = start_billing(
+                &[
+                    &[
+                        "--data-dir",
+                        dir.str(),
+                        "--issuer",
+                        &issuer_url,
+                        "--resource",
+                        &issuer_banner.resource,
+                        "--exchange-client-id",
+                        "billing-mcp",
+                        "--payments-audience",
+                        &audience,
+                    ][..],
+                    extra,
+                ]
+                .concat(),
+                &[("BILLING_EXCHANGE_CLIENT_SECRET", secret.trim())],
+            )
+            .await;
+            assert!(banner.text.contains("(in this process)"), "{}", banner.text);
+            let reply = common::call(
+                &http(),
+                &banner.resource,
+                &issuer_banner.write_token,
+                "refund_invoice",
+                invoice_amount("INV-2042", 100 + n as i64),
+            )
+            .await;
+            assert_eq!(reply.structured()["refund"]["payment_id"], "PAY-1");
+            assert_eq!(
+                payment_rows(dir.path()),
+                [alice_refund("INV-2042", 100 + n as i64)]
+            );
+            assert!(
+                !billing.stderr().contains(secret.trim()),
+                "the secret in the log"
+            );
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -181,38 +296,25 @@ async fn payments_as_a_second_process_takes_exchanged_tokens_only() {
         let (billing_dir, payments_dir) = (TempDir::new("billing"), TempDir::new("payments"));
         let payments_port = free_port().to_string();
         let payments_url = format!("http://127.0.0.1:{payments_port}/payments");
-        let mut billing = Program::start(
-            BIN,
+        let (billing, banner) = start_billing(
             &[
-                "--port",
-                "0",
                 "--data-dir",
                 billing_dir.str(),
-                "--db",
-                ":memory:",
                 "--payments-url",
                 &payments_url,
             ],
             &[],
-        );
-        let banner = billing.lines_until(|l| l.starts_with("  -d '")).await;
-        billing.drain_stdout();
+        )
+        .await;
         assert!(
-            banner
-                .iter()
-                .any(|l| l == &format!("Payments API: {payments_url} (audience {payments_url})")),
-            "{banner:#?}"
+            banner.text.contains(&format!(
+                "Payments API: {payments_url} (audience {payments_url})"
+            )),
+            "{}",
+            banner.text
         );
-        let resource = banner[0]
-            .strip_prefix("billing MCP server listening on ")
-            .unwrap()
-            .to_owned();
+        let (resource, token) = (banner.resource, banner.write_token);
         let origin = resource.strip_suffix("/mcp").unwrap().to_owned();
-        let at = banner
-            .iter()
-            .position(|l| l.starts_with("Read-write token"))
-            .unwrap();
-        let token = banner[at + 1].trim().to_owned();
 
         let mut payments = Program::start(
             BIN,
