@@ -176,16 +176,12 @@ struct Banner {
     write_token: String,
 }
 
-/// Starts `billing serve` on any port with `:memory:`, `args` and `env`; waits for its
+/// Starts `billing serve` on any port with `args` and `env`; waits for its
 /// banner (which ends with the `curl` command with the dev issuer, else with the payments
 /// line).
 async fn start_billing(args: &[&str], env: &[(&str, &str)]) -> (Program, Banner) {
     let dev = !args.contains(&"--issuer");
-    let mut program = Program::start(
-        BIN,
-        &[&["--port", "0", "--db", ":memory:"], args].concat(),
-        env,
-    );
+    let mut program = Program::start(BIN, &[&["--port", "0"], args].concat(), env);
     let lines = program
         .lines_until(|l| match dev {
             true => l.starts_with("  -d '"),
@@ -222,7 +218,8 @@ async fn with_another_issuer_billing_exchanges_as_its_configured_client() {
         // The issuer: another billing's dev issuer, with its client `billing-mcp` allowed to
         // exchange for its payments audience.
         let issuer_dir = TempDir::new("issuer");
-        let (_issuer, issuer_banner) = start_billing(&["--data-dir", issuer_dir.str()], &[]).await;
+        let (_issuer, issuer_banner) =
+            start_billing(&["--data-dir", issuer_dir.str(), "--db", ":memory:"], &[]).await;
         let issuer_url = issuer_banner
             .resource
             .strip_suffix("/mcp")
@@ -300,6 +297,8 @@ async fn payments_as_a_second_process_takes_exchanged_tokens_only() {
             &[
                 "--data-dir",
                 billing_dir.str(),
+                "--db",
+                ":memory:",
                 "--payments-url",
                 &payments_url,
             ],
