@@ -326,7 +326,12 @@ impl Server {
                 &payments_line,
             )?,
             None => format!(
-                "billing MCP server listening on {resource}\n\n{}\nAuthorization server: {}\n{payments_line}\n",
+                "billing MCP server listening on {resource}\n{}\n{}\nAuthorization server: {}\n{payments_line}\n",
+                // Behind a proxy, or with another `--resource`, the address is not the URI.
+                match format!("{origin}{MCP_PATH}") {
+                    bound if bound != resource => format!("Bound to {bound}\n"),
+                    _ => String::new(),
+                },
                 describe(&server),
                 server
                     .metadata()

@@ -189,10 +189,14 @@ async fn start_billing(args: &[&str], env: &[(&str, &str)]) -> (Program, Banner)
         })
         .await;
     let text = lines.join("\n");
-    let resource = lines[0]
-        .strip_prefix("billing MCP server listening on ")
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_owned();
+    // The address it is bound to, when it is not its resource URI.
+    let resource = match lines.get(1).and_then(|l| l.strip_prefix("Bound to ")) {
+        Some(bound) => bound.to_owned(),
+        None => lines[0]
+            .strip_prefix("billing MCP server listening on ")
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_owned(),
+    };
     let write_token = match lines.iter().position(|l| l.starts_with("Read-write token")) {
         Some(at) => lines[at + 1].trim().to_owned(),
         None => String::new(),
