@@ -1,6 +1,7 @@
 //! The audit trail: one row in the `audit` table and one `tracing` event (target `audit`) per
 //! tool call, resource read and prompt get, whatever its outcome. Entries name the caller (subject, client
-//! id, tenant), what was called (its kind and name), the outcome and the invoice; never the
+//! id, tenant; the API key's id for a call made with one, and the client acting for the
+//! subject for a token with an `act` claim), what was called (its kind and name), the outcome and the invoice; never the
 //! token.
 //!
 //! Two writers cover every call:
@@ -29,14 +30,22 @@ pub(crate) struct Caller {
     pub(crate) subject: Option<String>,
     pub(crate) client_id: Option<String>,
     pub(crate) tenant: Option<String>,
+    /// The id of the API key the call was made with.
+    pub(crate) api_key_id: Option<String>,
+    /// The client acting for the subject: `act.sub` (RFC 8693 §4.1).
+    pub(crate) acting_client: Option<String>,
 }
 
 impl Caller {
     pub(crate) fn of(auth: &AuthInfo) -> Caller {
+        let claim = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        let claims = auth.claims();
         Caller {
             subject: auth.subject().map(str::to_owned),
             client_id: auth.client_id().map(str::to_owned),
             tenant: auth.tenant().map(str::to_owned),
+            api_key_id: api_key_id(auth).map(str::to_owned),
+            acting_client: claim(claims.get("act").and_then(|act| act.get("sub"))),
         }
     }
 
@@ -47,6 +56,15 @@ impl Caller {
             .or(self.client_id.as_deref())
             .unwrap_or("unknown")
     }
+}
+
+/// The id of the API key `auth` comes from, if it does: the API-key verifier names it in the
+/// `api_key_id` claim, and sets no issuer (a token always has one).
+pub(crate) fn api_key_id(auth: &AuthInfo) -> Option<&str> {
+    if auth.issuer().is_some() {
+        return None;
+    }
+    auth.claims().get("api_key_id").and_then(Value::as_str)
 }
 
 /// What a call reached, as the `kind` and `tool` columns record it.
@@ -201,8 +219,8 @@ impl Entry<'_> {
 pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<String> {
     conn.prepare_cached(&format!(
         "INSERT INTO audit (at, subject, client_id, tenant, kind, tool, outcome, invoice_id,
-                            detail)
-         VALUES ({NOW}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                            detail, api_key_id, acting_client)
+         VALUES ({NOW}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          RETURNING at"
     ))?
     .query_row(
@@ -215,6 +233,8 @@ pub(crate) fn insert(conn: &Connection, entry: &Entry<'_>) -> rusqlite::Result<S
             entry.outcome.as_str(),
             entry.recorded_invoice(),
             entry.recorded_detail(),
+            entry.caller.api_key_id,
+            entry.caller.acting_client,
         ],
         |row| row.get(0),
     )
@@ -228,6 +248,8 @@ pub(crate) fn emit(entry: &Entry<'_>, at: &str) {
         subject = entry.caller.subject.as_deref(),
         client_id = entry.caller.client_id.as_deref(),
         tenant = entry.caller.tenant.as_deref(),
+        api_key_id = entry.caller.api_key_id.as_deref(),
+        acting_client = entry.caller.acting_client.as_deref(),
         kind = entry.called.kind.as_str(),
         tool = entry.called.name,
         outcome = entry.outcome.as_str(),

@@ -1,4 +1,5 @@
-//! The command line: `billing [serve] [OPTIONS]` and `billing token [OPTIONS]`.
+//! The command line: `billing [serve] [OPTIONS]`, `billing token [OPTIONS]`, `billing payments
+//! [OPTIONS]` and `billing apikey create|list|revoke`.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -46,6 +47,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a development access token signed by the dev issuer's key, and nothing else.
     Token(TokenArgs),
+    /// Serve the payments API alone: the downstream API `refund_invoice` records refunds at,
+    /// for a second process (`billing serve --payments-url`).
+    Payments(PaymentsArgs),
+    /// Make, list and revoke API keys of the server started on the same data directory.
+    Apikey(ApiKeyArgs),
 }
 
 /// Where the server keeps its files.
@@ -178,9 +184,71 @@ pub struct ServeArgs {
     /// proof unless `off`, and with `require` refuses token requests without one.
     #[arg(long, env = "BILLING_DPOP", value_enum, default_value_t = DpopMode::Accept)]
     pub dpop: DpopMode,
+    /// The payments API `refund_invoice` records refunds at, e.g.
+    /// `http://127.0.0.1:8001/payments` (a `billing payments` process) [default: the one
+    /// served by this process at http://HOST:PORT/payments].
+    #[arg(long, env = "BILLING_PAYMENTS_URL")]
+    pub payments_url: Option<String>,
+    /// The audience of payments tokens, which refunds get by token exchange [default: the
+    /// payments URL].
+    #[arg(long, env = "BILLING_PAYMENTS_AUDIENCE")]
+    pub payments_audience: Option<String>,
+    /// With `--issuer`: the client id this server exchanges its callers' tokens with, for
+    /// payments tokens (RFC 8693). Without it, refunds fail. The dev issuer has its own client.
+    #[arg(long, env = "BILLING_EXCHANGE_CLIENT_ID")]
+    pub exchange_client_id: Option<String>,
+    /// The exchange client's secret (prefer the environment variable).
+    #[arg(
+        long,
+        env = "BILLING_EXCHANGE_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "exchange_client_id",
+        conflicts_with = "exchange_client_key"
+    )]
+    pub exchange_client_secret: Option<String>,
+    /// How the secret is sent to the token endpoint: `basic` (client_secret_basic) or `post`
+    /// (client_secret_post).
+    #[arg(long, env = "BILLING_EXCHANGE_CLIENT_AUTH", value_enum, default_value_t = SecretAuth::Basic)]
+    pub exchange_client_auth: SecretAuth,
+    /// A PEM private key file (PKCS#8) the exchange client signs `private_key_jwt` assertions
+    /// with, instead of a secret.
+    #[arg(
+        long,
+        env = "BILLING_EXCHANGE_CLIENT_KEY",
+        requires = "exchange_client_id"
+    )]
+    pub exchange_client_key: Option<PathBuf>,
+    /// The algorithm of `--exchange-client-key`: ES256, ES384, RS256, PS256, EdDSA, ...
+    #[arg(
+        long,
+        env = "BILLING_EXCHANGE_KEY_ALG",
+        default_value = "ES256",
+        requires = "exchange_client_key"
+    )]
+    pub exchange_key_alg: String,
+    /// The `kid` sent with `private_key_jwt` assertions, if the authorization server needs it.
+    #[arg(
+        long,
+        env = "BILLING_EXCHANGE_KEY_ID",
+        requires = "exchange_client_key"
+    )]
+    pub exchange_key_id: Option<String>,
+    /// The token endpoint of token exchanges [default: the `token_endpoint` of the issuer's
+    /// metadata, RFC 8414].
+    #[arg(long, env = "BILLING_TOKEN_ENDPOINT", requires = "exchange_client_id")]
+    pub token_endpoint: Option<String>,
     /// Connection-level limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// `--exchange-client-auth`: how a client secret is sent to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretAuth {
+    /// HTTP Basic authentication (`client_secret_basic`).
+    Basic,
+    /// In the form body (`client_secret_post`).
+    Post,
 }
 
 /// `--dpop`: whether DPoP-bound tokens are accepted, and bearer tokens still are.
@@ -258,6 +326,15 @@ impl fmt::Debug for ServeArgs {
             request_state_key,
             previous_request_state_keys,
             dpop,
+            payments_url,
+            payments_audience,
+            exchange_client_id,
+            exchange_client_secret,
+            exchange_client_auth,
+            exchange_client_key,
+            exchange_key_alg,
+            exchange_key_id,
+            token_endpoint,
             limits,
         } = self;
         let redacted = |secret: &Option<String>| secret.as_ref().map(|_| Redacted);
@@ -287,6 +364,16 @@ impl fmt::Debug for ServeArgs {
                 &vec![Redacted; previous_request_state_keys.len()],
             )
             .field("dpop", dpop)
+            .field("payments_url", payments_url)
+            .field("payments_audience", payments_audience)
+            .field("exchange_client_id", exchange_client_id)
+            .field("exchange_client_secret", &redacted(exchange_client_secret))
+            .field("exchange_client_auth", exchange_client_auth)
+            // A path, not the key.
+            .field("exchange_client_key", exchange_client_key)
+            .field("exchange_key_alg", exchange_key_alg)
+            .field("exchange_key_id", exchange_key_id)
+            .field("token_endpoint", token_endpoint)
             .field("limits", limits)
             .finish()
     }
@@ -444,11 +531,31 @@ impl ServeArgs {
     }
 
     pub(crate) fn scope_claim(&self) -> ScopeClaim {
-        match self.scope_claim.as_str() {
-            "scope" => ScopeClaim::Scope,
-            "scp" => ScopeClaim::Scp,
-            other => ScopeClaim::Custom(other.to_owned()),
-        }
+        scope_claim(&self.scope_claim)
+    }
+
+    /// The file of API keys the server reads: `DATA_DIR/api-keys.json`.
+    pub fn api_keys_path(&self) -> PathBuf {
+        self.data.api_keys_path()
+    }
+}
+
+impl DataArgs {
+    /// The file of API keys: `DATA_DIR/api-keys.json`.
+    pub fn api_keys_path(&self) -> PathBuf {
+        self.data_dir.join(API_KEYS_FILE)
+    }
+}
+
+/// The file of API keys in the data directory.
+pub const API_KEYS_FILE: &str = "api-keys.json";
+
+/// `--scope-claim`: `scope`, `scp` or another claim's name.
+fn scope_claim(name: &str) -> ScopeClaim {
+    match name {
+        "scope" => ScopeClaim::Scope,
+        "scp" => ScopeClaim::Scp,
+        other => ScopeClaim::Custom(other.to_owned()),
     }
 }
 
@@ -488,6 +595,127 @@ pub struct TokenArgs {
     /// Where the signing key lives.
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// Options of `billing payments`: the payments API alone, verifying the tokens of `--issuer`.
+#[derive(Debug, Clone, Args)]
+pub struct PaymentsArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BILLING_PAYMENTS_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (the bound address is printed).
+    #[arg(long, env = "BILLING_PAYMENTS_PORT", default_value_t = 8001)]
+    pub port: u16,
+    /// The authorization server whose tokens are accepted: the billing server's own URL
+    /// (`http://127.0.0.1:8000`) for its dev issuer, or a real issuer.
+    #[arg(long, env = "BILLING_ISSUER_URL")]
+    pub issuer: String,
+    /// The audience payments tokens must name [default: http://HOST:PORT/payments].
+    #[arg(long, env = "BILLING_PAYMENTS_AUDIENCE")]
+    pub audience: Option<String>,
+    /// Fetch the issuer's keys from this URL instead of discovering it.
+    #[arg(long, env = "BILLING_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The claim holding the scopes: `scope`, `scp`, or any other claim name.
+    #[arg(long, env = "BILLING_SCOPE_CLAIM", default_value = "scope")]
+    pub scope_claim: String,
+    /// The claim naming the caller's tenant.
+    #[arg(long, env = "BILLING_TENANT_CLAIM", default_value = "tenant")]
+    pub tenant_claim: String,
+    /// Also accept JWT access tokens typed `JWT` or not typed at all. Off: only `at+jwt`.
+    #[arg(long, env = "BILLING_ALLOW_UNTYPED_TOKENS")]
+    pub allow_untyped_tokens: bool,
+    /// Where the payments database lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The payments database file, or `:memory:` [default: DATA_DIR/payments.db].
+    #[arg(long, env = "BILLING_PAYMENTS_DB")]
+    pub db: Option<String>,
+}
+
+impl PaymentsArgs {
+    /// The database file, `:memory:` included.
+    pub fn db_path(&self) -> String {
+        self.db.clone().unwrap_or_else(|| {
+            self.data
+                .data_dir
+                .join(crate::payments::DB_FILE)
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
+    pub(crate) fn scope_claim(&self) -> ScopeClaim {
+        scope_claim(&self.scope_claim)
+    }
+}
+
+/// `billing apikey`.
+#[derive(Debug, Clone, Args)]
+pub struct ApiKeyArgs {
+    /// What to do with keys.
+    #[command(subcommand)]
+    pub command: ApiKeyCommand,
+}
+
+/// A subcommand of `billing apikey`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make a key: prints its details, then the key itself, once, alone on the last line.
+    Create(ApiKeyCreateArgs),
+    /// List the keys (never a key or its hash).
+    List(DataArgs),
+    /// Revoke a key by its id; the server refuses it from its next reload (within seconds).
+    Revoke {
+        /// The key's id, as `create` and `list` print it.
+        id: String,
+        /// Where the keys live.
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// Options of `billing apikey create`.
+#[derive(Debug, Clone, Args)]
+pub struct ApiKeyCreateArgs {
+    /// A scope the key grants; repeat it, or separate scopes with spaces.
+    #[arg(long = "scope", required = true, value_delimiter = ' ')]
+    pub scopes: Vec<String>,
+    /// The tenant whose invoices the key reaches.
+    #[arg(long)]
+    pub tenant: String,
+    /// The subject calls with the key are made as [default: `api-key:ID`].
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The client id calls with the key are audited with.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// How long the key works: `90m`, `12h`, `30d`, at most `3650d` [default: until revoked].
+    #[arg(long, value_parser = parse_key_lifetime)]
+    pub expires_in: Option<Duration>,
+    /// Where the keys live: `DATA_DIR/api-keys.json`, read by `billing serve` on the same
+    /// directory.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Longest lifetime of an API key: ten years.
+const MAX_KEY_LIFETIME: Duration = Duration::from_secs(3650 * 86_400);
+
+/// `90m`, `12h`, `30d`, or plain seconds.
+fn parse_key_lifetime(s: &str) -> Result<Duration, String> {
+    parse_duration(
+        s,
+        &[
+            ("s", |n| seconds(n, 1)),
+            ("m", |n| seconds(n, 60)),
+            ("h", |n| seconds(n, 3600)),
+            ("d", |n| seconds(n, 86_400)),
+        ],
+        MAX_KEY_LIFETIME,
+        "a lifetime such as 90m, 12h or 30d",
+        "a key's lifetime must be between 1s and 3650d",
+    )
 }
 
 /// An RFC 7638 SHA-256 thumbprint: 32 bytes, base64url without padding (43 characters).
@@ -717,6 +945,7 @@ mod tests {
         let command = Cli::command();
         for id in [
             "client_secret",
+            "exchange_client_secret",
             "redis_url",
             "request_state_key",
             "previous_request_state_keys",
@@ -739,7 +968,23 @@ mod tests {
             "redis-password",
             "current-state-key-0123456789abcdef",
             "previous-state-key-0123456789abcdef",
+            "exchange-secret-value",
         ];
+        let cli = Cli::try_parse_from([
+            "billing",
+            "--issuer",
+            "https://auth.example.com",
+            "--exchange-client-id",
+            "billing",
+            "--exchange-client-secret",
+            secrets[4],
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        let debug = format!("{args:?}");
+        assert!(!debug.contains(secrets[4]), "{debug}");
         let cli = Cli::try_parse_from([
             "billing",
             "--introspection-url",
@@ -837,6 +1082,107 @@ mod tests {
         ] {
             assert!(help.contains(text), "`{text}` not in\n{help}");
         }
+    }
+
+    #[test]
+    fn exchange_options_need_a_client_and_one_credential() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["billing"], args].concat());
+        // The key algorithm's default asks for nothing.
+        assert!(parse(&["--issuer", "https://auth.example.com"]).is_ok());
+        for bad in [
+            &["--exchange-client-secret", "s"][..],
+            &["--exchange-client-key", "key.pem"][..],
+            &["--exchange-key-alg", "ES384"][..],
+            &[
+                "--exchange-client-id",
+                "c",
+                "--exchange-client-secret",
+                "s",
+                "--exchange-client-key",
+                "k.pem",
+            ][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let cli = parse(&[
+            "--issuer",
+            "https://auth.example.com",
+            "--exchange-client-id",
+            "billing",
+            "--exchange-client-key",
+            "billing.pem",
+            "--exchange-key-alg",
+            "PS256",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve is the default command")
+        };
+        assert_eq!(args.exchange_key_alg, "PS256");
+        assert_eq!(args.exchange_client_auth, SecretAuth::Basic);
+    }
+
+    #[test]
+    fn apikey_and_payments_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "billing",
+            "apikey",
+            "create",
+            "--scope",
+            "invoices:read invoices:write",
+            "--scope",
+            "payments:write",
+            "--tenant",
+            "acme",
+            "--expires-in",
+            "30d",
+        ])
+        .unwrap();
+        let Command::Apikey(ApiKeyArgs {
+            command: ApiKeyCommand::Create(create),
+        }) = cli.into_command()
+        else {
+            panic!("apikey create")
+        };
+        assert_eq!(
+            create.scopes,
+            ["invoices:read", "invoices:write", "payments:write"]
+        );
+        assert_eq!(create.expires_in, Some(Duration::from_secs(30 * 86_400)));
+        for bad in [
+            &["apikey", "create", "--tenant", "acme"][..],
+            &["apikey", "create", "--scope", "invoices:read"][..],
+            &[
+                "apikey",
+                "create",
+                "--scope",
+                "a",
+                "--tenant",
+                "t",
+                "--expires-in",
+                "3651d",
+            ][..],
+            &["payments", "--port", "0"][..],
+        ] {
+            assert!(
+                Cli::try_parse_from([&["billing"], bad].concat()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let cli = Cli::try_parse_from([
+            "billing",
+            "payments",
+            "--port",
+            "0",
+            "--issuer",
+            "http://127.0.0.1:8000",
+        ])
+        .unwrap();
+        let Command::Payments(args) = cli.into_command() else {
+            panic!("payments")
+        };
+        assert_eq!(args.audience, None);
+        assert!(args.db_path().ends_with("payments.db"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcp_auth_runtime::dev_issuer::{DevIssuer, DevIssuerBuilder, MintRequest};
+use mcp_auth_runtime::dev_issuer::{DevClient, DevIssuer, DevIssuerBuilder, MintRequest};
 
 use crate::cli::DpopMode;
 
@@ -30,6 +30,13 @@ pub(crate) const USERS: [(&str, &str); 2] = [("alice", "acme"), ("bob", "globex"
 /// The file in the data directory holding the signing key, PKCS#8 DER.
 pub(crate) const KEY_FILE: &str = "dev-issuer-key.der";
 
+/// The file in the data directory holding the secret of [`EXCHANGE_CLIENT_ID`].
+pub(crate) const EXCHANGE_SECRET_FILE: &str = "exchange-client-secret";
+
+/// The dev issuer's confidential client that billing exchanges its callers' tokens with, for
+/// payments tokens.
+pub(crate) const EXCHANGE_CLIENT_ID: &str = "billing-mcp";
+
 /// How long the tokens printed at start are valid.
 const BANNER_TOKEN_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
@@ -45,6 +52,9 @@ pub(crate) struct Options {
     pub(crate) cors_origins: Vec<String>,
     /// The server's `--dpop`, which the token endpoint follows.
     pub(crate) dpop: DpopMode,
+    /// The payments audience, and the secret of [`EXCHANGE_CLIENT_ID`], which may exchange
+    /// tokens for it.
+    pub(crate) payments: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -53,6 +63,7 @@ impl Default for Options {
             auto_consent: false,
             cors_origins: Vec::new(),
             dpop: DpopMode::Accept,
+            payments: None,
         }
     }
 }
@@ -79,6 +90,11 @@ pub(crate) fn issuer(
                 .scopes([scope])
                 .scope_description(scope, description);
         }
+        if let Some((audience, secret)) = &options.payments {
+            builder = builder
+                .resource(audience)
+                .client(DevClient::secret(EXCHANGE_CLIENT_ID, secret).may_exchange_for(audience));
+        }
         builder
     };
     let path = data_dir.join(KEY_FILE);
@@ -91,7 +107,7 @@ pub(crate) fn issuer(
         }),
         None => {
             let issuer = builder().build()?;
-            match write_key(data_dir, &path, issuer.key_pkcs8()) {
+            match write_private(data_dir, &path, issuer.key_pkcs8()) {
                 Ok(()) => {
                     tracing::info!(path = %path.display(), "created the dev issuer's signing key");
                     Ok(issuer)
@@ -120,8 +136,36 @@ fn read_key(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes a new key file, owner-only, failing if one exists.
-fn write_key(dir: &Path, path: &Path, der: &[u8]) -> std::io::Result<()> {
+/// The secret of [`EXCHANGE_CLIENT_ID`], kept in `data_dir` (created on first use, readable
+/// by its owner only): 32 random bytes, hex.
+pub(crate) fn exchange_secret(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join(EXCHANGE_SECRET_FILE);
+    let read = |path: &Path| -> anyhow::Result<Option<String>> {
+        Ok(read_key(path)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+            .filter(|secret| secret.len() >= 32))
+    };
+    if let Some(secret) = read(&path)? {
+        return Ok(secret);
+    }
+    let secret = crate::random_hex(32)?;
+    match write_private(data_dir, &path, secret.as_bytes()) {
+        Ok(()) => Ok(secret),
+        // Another process wrote it first, or a short one is there: use what the file holds.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            read(&path)?.with_context(|| {
+                format!(
+                    "{} holds no usable secret: delete it to get a new one",
+                    path.display()
+                )
+            })
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot write the secret {}", path.display())),
+    }
+}
+
+/// Writes a new file, owner-only, failing if one exists.
+fn write_private(dir: &Path, path: &Path, der: &[u8]) -> std::io::Result<()> {
     crate::create_private_dir(dir)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -141,7 +185,7 @@ fn warn_if_shared(path: &Path) {
         {
             tracing::warn!(
                 path = %path.display(),
-                "the dev issuer's signing key is readable by other users: `chmod 600` it"
+                "a secret of the dev issuer is readable by other users: `chmod 600` it"
             );
         }
     }
@@ -178,6 +222,7 @@ pub(crate) fn banner(
     resource: &str,
     tools: &str,
     dpop: DpopMode,
+    payments: &str,
 ) -> anyhow::Result<String> {
     let read = ["invoices:read"];
     let write = ["invoices:read", "invoices:write", "payments:write"];
@@ -210,6 +255,7 @@ pub(crate) fn banner(
         SCOPES.map(|(s, _)| s).join(" ")
     );
     let _ = writeln!(out, "DPoP {dpop}: {}", dpop.describe());
+    let _ = writeln!(out, "{payments}");
     if dpop == DpopMode::Require {
         let _ = writeln!(
             out,

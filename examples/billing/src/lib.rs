@@ -21,10 +21,13 @@
 //! # Ok(()) }
 //! ```
 
+mod api_keys;
 mod audit;
 mod cli;
 mod completions;
 mod dev;
+mod exchange;
+mod payments;
 mod prompts;
 mod resources;
 mod store;
@@ -36,14 +39,20 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use axum::Router;
-use mcp_auth_runtime::auth::{ClientAuth, IntrospectionVerifier, JwtVerifier};
+use mcp_auth_runtime::auth::{
+    ApiKeys, ClientAuth, IntrospectionVerifier, JwtVerifier, VerifierChain,
+};
 use mcp_auth_runtime::dev_issuer::DevIssuer;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::session::RedisSessions;
 use mcp_auth_runtime::{McpServerBuilder, ResourceDef, ToolDef};
 
-pub use crate::cli::{Cli, Command, DataArgs, DpopMode, ServeArgs, TokenArgs};
+pub use crate::cli::{
+    API_KEYS_FILE, ApiKeyArgs, ApiKeyCommand, ApiKeyCreateArgs, Cli, Command, DataArgs, DpopMode,
+    PaymentsArgs, SecretAuth, ServeArgs, TokenArgs,
+};
+use crate::payments::{PaymentsClient, PaymentsConfig, PaymentsLedger};
 use crate::store::Store;
 use crate::tools::{create_invoice, list_invoices, lookup_invoice, refund_invoice, void_invoice};
 use crate::verifier::Verifier;
@@ -65,7 +74,66 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             print_banner(&format!("{token}\n"));
             Ok(())
         }
+        Command::Payments(args) => {
+            let (listener, router, audience) = payments_alone(&args).await?;
+            print_banner(&format!("billing payments API listening on {audience}\n"));
+            mcp_auth_runtime::serve_with(
+                listener,
+                router,
+                mcp_auth_runtime::ServeConfig::new(),
+                shutdown_signal(),
+            )
+            .await?;
+            Ok(())
+        }
+        Command::Apikey(args) => {
+            let output = api_keys::run(&args.command)?;
+            print_banner(&output);
+            Ok(())
+        }
     }
+}
+
+/// `billing payments`: the payments API alone, bound, with the audience its tokens must name.
+async fn payments_alone(
+    args: &PaymentsArgs,
+) -> anyhow::Result<(tokio::net::TcpListener, Router, String)> {
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
+    let audience = args
+        .audience
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}{}", payments::PATH));
+    let mut verifier = JwtVerifier::builder(args.issuer.clone(), &audience)
+        .scope_claim(args.scope_claim())
+        .tenant_claim(args.tenant_claim.clone())
+        .allow_untyped_tokens(args.allow_untyped_tokens);
+    if let Some(jwks) = &args.jwks_url {
+        verifier = verifier.jwks_url(jwks.clone());
+    }
+    let verifier = verifier.build()?;
+    // The issuer may start after this process (the billing server's dev issuer): its keys
+    // are fetched when the first token comes, and a failure here is only logged.
+    if let Err(err) = verifier.warm_up().await {
+        tracing::warn!(issuer = args.issuer, error = %err, "the issuer's keys are not available yet");
+    }
+    let ledger = PaymentsLedger::open(args.db_path()).await?;
+    let config = PaymentsConfig {
+        audience: audience.clone(),
+        verifier,
+        issuer: args.issuer.clone(),
+    };
+    Ok((listener, payments::router(config, ledger), audience))
+}
+
+/// `bytes` random bytes, hex: for secrets and idempotency keys.
+pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[expect(
@@ -102,6 +170,7 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     router: Router,
     resource: String,
+    payments_url: String,
     issuer: Option<DevIssuer>,
     banner: String,
     limits: mcp_auth_runtime::ServeConfig,
@@ -133,6 +202,18 @@ impl Server {
             .unwrap_or_else(|| format!("{origin}{MCP_PATH}"));
 
         let store = Store::open(args.db_path()).await?;
+        // The payments API: in this process under `/payments` unless `--payments-url` names
+        // another one; its tokens name its own audience, never this server's.
+        let payments_in_process = args.payments_url.is_none();
+        let payments_url = args
+            .payments_url
+            .clone()
+            .unwrap_or_else(|| format!("{origin}{}", payments::PATH));
+        let payments_audience = args
+            .payments_audience
+            .clone()
+            .unwrap_or_else(|| payments_url.clone());
+        let store = store.with_payments(PaymentsClient::new(&payments_url, &payments_audience)?);
         let tools = all_tools();
         let resources = all_resources();
         let prompts = prompts![prompts::payment_reminder];
@@ -166,32 +247,91 @@ impl Server {
         builder = builder.dpop(args.dpop.config());
         tracing::info!(dpop = %args.dpop, "DPoP {}: {}", args.dpop, args.dpop.describe());
 
-        let (builder, verifier, issuer) = if args.dev_issuer() {
+        let (builder, verifier, issuer, payments_verifier) = if args.dev_issuer() {
+            anyhow::ensure!(
+                args.exchange_client_id.is_none() && args.token_endpoint.is_none(),
+                "--exchange-client-id and --token-endpoint are for a real authorization server \
+                 (--issuer); the dev issuer has its own exchange client"
+            );
             let data_dir = args.data.data_dir.clone();
-            let (o, r) = (origin.clone(), resource.clone());
-            let options = dev::Options {
+            let (o, r, a) = (origin.clone(), resource.clone(), payments_audience.clone());
+            let mut options = dev::Options {
                 auto_consent: args.auto_consent,
                 cors_origins: args.dev_cors_origins.clone(),
                 dpop: args.dpop,
+                payments: None,
             };
-            let issuer =
-                tokio::task::spawn_blocking(move || dev::issuer(&o, &r, &data_dir, &options))
-                    .await??;
+            let (issuer, secret) = tokio::task::spawn_blocking(move || {
+                let secret = dev::exchange_secret(&data_dir)?;
+                options.payments = Some((a, secret.clone()));
+                anyhow::Ok((dev::issuer(&o, &r, &data_dir, &options)?, secret))
+            })
+            .await??;
             let verifier = JwtVerifier::builder(&origin, &resource)
                 .static_keys(issuer.jwks())
                 .tenant_claim("tenant")
                 .build()?;
-            let builder = builder.authorization_server(&origin);
-            (builder, Verifier::Jwt(verifier), Some(issuer))
+            let payments_verifier = JwtVerifier::builder(&origin, &payments_audience)
+                .static_keys(issuer.jwks())
+                .tenant_claim("tenant")
+                .build()?;
+            let builder = builder
+                .authorization_server(&origin)
+                .token_exchange(exchange::dev(&origin, &secret)?);
+            (
+                builder,
+                Verifier::Jwt(verifier),
+                Some(issuer),
+                Some((origin.clone(), payments_verifier)),
+            )
         } else {
-            let (builder, verifier) = external_auth(builder, args, &resource).await?;
-            (builder, verifier, None)
+            let (mut builder, verifier) = external_auth(builder, args, &resource).await?;
+            if let Some(exchange) = exchange::external(args).await? {
+                builder = builder.token_exchange(exchange);
+            }
+            let payments_verifier = match &args.issuer {
+                Some(issuer) if payments_in_process => {
+                    let mut verifier = JwtVerifier::builder(issuer.clone(), &payments_audience)
+                        .scope_claim(args.scope_claim())
+                        .tenant_claim(args.tenant_claim.clone())
+                        .allow_untyped_tokens(args.allow_untyped_tokens);
+                    if let Some(jwks) = &args.jwks_url {
+                        verifier = verifier.jwks_url(jwks.clone());
+                    }
+                    Some((issuer.clone(), verifier.build()?))
+                }
+                _ => None,
+            };
+            (builder, verifier, None, payments_verifier)
         };
+        // API keys first, by their prefix; every other credential goes to the token verifier.
+        let keys_path = args.api_keys_path();
+        let keys = ApiKeys::from_file(&keys_path)
+            .with_context(|| format!("cannot load the API keys of {}", keys_path.display()))?;
+        let verifier = VerifierChain::new().api_keys(keys).otherwise(verifier);
         let server = builder.verifier(verifier).build()?;
+        let payments_line = match (&payments_verifier, payments_in_process) {
+            (Some(_), true) => format!("Payments API: {payments_url} (in this process)"),
+            (None, true) => {
+                "Payments API: none (it needs --issuer or --payments-url): refunds fail".to_owned()
+            }
+            (_, false) => format!("Payments API: {payments_url} (audience {payments_audience})"),
+        };
         let banner = match &issuer {
-            Some(issuer) => dev::banner(issuer, &resource, &describe(&server), args.dpop)?,
+            Some(issuer) => dev::banner(
+                issuer,
+                &resource,
+                &describe(&server),
+                args.dpop,
+                &payments_line,
+            )?,
             None => format!(
-                "billing MCP server listening on {resource}\n\n{}\nAuthorization server: {}\n",
+                "billing MCP server listening on {resource}\n{}\n{}\nAuthorization server: {}\n{payments_line}\n",
+                // Behind a proxy, or with another `--resource`, the address is not the URI.
+                match format!("{origin}{MCP_PATH}") {
+                    bound if bound != resource => format!("Bound to {bound}\n"),
+                    _ => String::new(),
+                },
                 describe(&server),
                 server
                     .metadata()
@@ -204,10 +344,29 @@ impl Server {
         if let Some(issuer) = &issuer {
             router = router.merge(issuer.router());
         }
+        if let (Some((issuer, verifier)), true) = (payments_verifier, payments_in_process) {
+            // Its own database: the payments API stands for another service.
+            let db = match args.db_path().as_str() {
+                ":memory:" => ":memory:".to_owned(),
+                _ => args
+                    .data
+                    .data_dir
+                    .join(payments::DB_FILE)
+                    .to_string_lossy()
+                    .into_owned(),
+            };
+            let config = PaymentsConfig {
+                audience: payments_audience.clone(),
+                verifier,
+                issuer,
+            };
+            router = router.merge(payments::router(config, PaymentsLedger::open(db).await?));
+        }
         Ok(Server {
             listener,
             router,
             resource,
+            payments_url,
             issuer,
             banner,
             limits: args.limits.serve_config(),
@@ -224,6 +383,11 @@ impl Server {
     /// The MCP endpoint's canonical URI: the audience of its tokens.
     pub fn resource(&self) -> &str {
         &self.resource
+    }
+
+    /// The URL of the payments API refunds are recorded at.
+    pub fn payments_url(&self) -> &str {
+        &self.payments_url
     }
 
     /// The embedded development issuer, when it runs.

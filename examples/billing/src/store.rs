@@ -9,6 +9,7 @@
 //! async workers. One connection serializes the calls: ample for an example, and it keeps
 //! every transaction trivially isolated.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,9 +21,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Called, Caller, Entry, Outcome, Refusal};
+use crate::payments::PaymentsClient;
 
 /// The schema this binary writes: `PRAGMA user_version`.
-const SCHEMA_VERSION: i32 = 3;
+const SCHEMA_VERSION: i32 = 4;
 
 /// `CREATE ... IF NOT EXISTS` statements of version 1, run on every start.
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -59,6 +61,11 @@ const UPGRADES: &[&str] = &[
     // names.
     "ALTER TABLE audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'tool'
          CHECK (kind IN ('tool', 'resource', 'prompt'));",
+    // 4: the principal of API-key calls (the key's id) and the client acting for the subject
+    // (`act.sub` of an exchanged token); refunds name the payment the payments API made.
+    "ALTER TABLE audit ADD COLUMN api_key_id TEXT;
+     ALTER TABLE audit ADD COLUMN acting_client TEXT;
+     ALTER TABLE refunds ADD COLUMN payment_id TEXT;",
 ];
 
 /// The current time as SQLite writes it: RFC 3339, UTC, milliseconds.
@@ -82,6 +89,12 @@ pub(crate) struct Store {
     dropped_refusals: Arc<std::sync::atomic::AtomicU64>,
     /// Publishes resource updates to subscribed clients, once the server is configured.
     updates: Option<mcp_auth_runtime::Notifier>,
+    /// The payments API refunds are recorded at, once the server is configured.
+    payments: Option<PaymentsClient>,
+    /// One lock per invoice being refunded: a refund is checked, made at the payments API and
+    /// recorded here under it, so that refunds of one invoice racing each other cannot both
+    /// pass the checks and reach the payments API.
+    refunding: RefundLocks,
 }
 
 impl Store {
@@ -94,7 +107,40 @@ impl Store {
             pending_refusals: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_REFUSALS)),
             dropped_refusals: Arc::default(),
             updates: None,
+            payments: None,
+            refunding: Arc::default(),
         })
+    }
+
+    /// The store, recording refunds at `payments` first.
+    pub(crate) fn with_payments(mut self, payments: PaymentsClient) -> Store {
+        self.payments = Some(payments);
+        self
+    }
+
+    /// The payments API refunds are recorded at.
+    pub(crate) fn payments(&self) -> Option<&PaymentsClient> {
+        self.payments.as_ref()
+    }
+
+    /// Holds the refund lock of `invoice` of `tenant` until the guard drops; the lock is
+    /// forgotten once nobody holds or waits for it.
+    pub(crate) async fn refunding(&self, tenant: &str, invoice: &str) -> RefundGuard {
+        let key = (tenant.to_owned(), invoice.trim().to_ascii_uppercase());
+        let lock = self
+            .refunding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let guard = lock.clone().lock_owned().await;
+        RefundGuard {
+            locks: self.refunding.clone(),
+            key,
+            lock,
+            guard: Some(guard),
+        }
     }
 
     /// The store, publishing resource updates through `updates`.
@@ -272,6 +318,28 @@ impl Store {
         });
         if let Err(err) = task.await {
             tracing::error!(error = %err, "cannot write the audit trail");
+        }
+    }
+}
+
+/// The refund locks of the invoices being refunded, by tenant and invoice id.
+type RefundLocks = Arc<Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>>;
+
+/// The refund lock of one invoice, held: see [`Store::refunding`].
+pub(crate) struct RefundGuard {
+    locks: RefundLocks,
+    key: (String, String),
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for RefundGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's copy and ours: nobody else holds or waits for it.
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.key);
         }
     }
 }
@@ -533,6 +601,9 @@ pub(crate) struct Refund {
     pub(crate) refunded_at: String,
     /// Who made the refund.
     pub(crate) refunded_by: String,
+    /// The refund's id at the payments API, e.g. PAY-7.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) payment_id: Option<String>,
 }
 
 /// An invoice with its refunds.
@@ -628,8 +699,8 @@ impl Ledger<'_> {
         let invoice = self.invoice(id)?;
         let number = parse_invoice_id(id).expect("an invoice was found by this id");
         let mut refunds = self.conn.prepare_cached(
-            "SELECT number, amount_cents, reason, refunded_at, refunded_by FROM refunds
-             WHERE tenant = ?1 AND invoice_number = ?2 ORDER BY number",
+            "SELECT number, amount_cents, reason, refunded_at, refunded_by, payment_id
+             FROM refunds WHERE tenant = ?1 AND invoice_number = ?2 ORDER BY number",
         )?;
         let refunds = refunds
             .query_map(params![self.tenant, number], |row| {
@@ -639,6 +710,7 @@ impl Ledger<'_> {
                     reason: row.get(2)?,
                     refunded_at: row.get(3)?,
                     refunded_by: row.get(4)?,
+                    payment_id: row.get(5)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -861,14 +933,63 @@ impl Ledger<'_> {
     ///
     /// `unapproved_limit`: when the caller may not approve refunds, the most that the refunds
     /// of one invoice may total; checked here, in the refund's transaction, so that refunds
-    /// racing each other cannot pass it together.
+    /// racing each other cannot pass it together. `payment_id`: the refund's id at the
+    /// payments API, which made it first.
     pub(crate) fn refund(
         &mut self,
         id: &str,
         amount_cents: Option<i64>,
         reason: Option<&str>,
         unapproved_limit: Option<i64>,
+        payment_id: Option<&str>,
     ) -> Result<RefundOutcome, BillingError> {
+        let (_, amount) = self.check_refund(id, amount_cents, unapproved_limit)?;
+        let number = parse_invoice_id(id);
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let refund = self.conn.query_row(
+            &format!(
+                "INSERT INTO refunds
+                     (tenant, number, invoice_number, amount_cents, reason, refunded_at,
+                      refunded_by, payment_id)
+                 VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM refunds
+                              WHERE tenant = ?1),
+                         ?2, ?3, ?4, {NOW}, ?5, ?6)
+                 RETURNING number, refunded_at"
+            ),
+            params![self.tenant, number, amount, reason, self.actor, payment_id],
+            |row| {
+                Ok(Refund {
+                    id: format!("RF-{}", row.get::<_, i64>(0)?),
+                    amount_cents: amount,
+                    reason: reason.map(str::to_owned),
+                    refunded_at: row.get(1)?,
+                    refunded_by: self.actor.to_owned(),
+                    payment_id: payment_id.map(str::to_owned),
+                })
+            },
+        )?;
+        self.conn.execute(
+            "UPDATE invoices
+             SET refunded_cents = refunded_cents + ?3,
+                 status = CASE WHEN refunded_cents + ?3 = total_cents THEN 'refunded'
+                               ELSE status END
+             WHERE tenant = ?1 AND number = ?2",
+            params![self.tenant, number, amount],
+        )?;
+        Ok(RefundOutcome {
+            refund,
+            invoice: self.invoice(id)?,
+        })
+    }
+
+    /// The checks of [`Ledger::refund`], without refunding: the invoice, and the amount a
+    /// refund of `amount_cents` (the rest when `None`) would refund.
+    pub(crate) fn check_refund(
+        &mut self,
+        id: &str,
+        amount_cents: Option<i64>,
+        unapproved_limit: Option<i64>,
+    ) -> Result<(Invoice, i64), BillingError> {
         let invoice = self.invoice(id)?;
         refundable(&invoice)?;
         let refundable = invoice.total_cents - invoice.refunded_cents;
@@ -890,41 +1011,7 @@ impl Ledger<'_> {
                 invoice.refunded_cents + amount
             )));
         }
-        let number = parse_invoice_id(id);
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        let refund = self.conn.query_row(
-            &format!(
-                "INSERT INTO refunds
-                     (tenant, number, invoice_number, amount_cents, reason, refunded_at,
-                      refunded_by)
-                 VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM refunds
-                              WHERE tenant = ?1),
-                         ?2, ?3, ?4, {NOW}, ?5)
-                 RETURNING number, refunded_at"
-            ),
-            params![self.tenant, number, amount, reason, self.actor],
-            |row| {
-                Ok(Refund {
-                    id: format!("RF-{}", row.get::<_, i64>(0)?),
-                    amount_cents: amount,
-                    reason: reason.map(str::to_owned),
-                    refunded_at: row.get(1)?,
-                    refunded_by: self.actor.to_owned(),
-                })
-            },
-        )?;
-        self.conn.execute(
-            "UPDATE invoices
-             SET refunded_cents = refunded_cents + ?3,
-                 status = CASE WHEN refunded_cents + ?3 = total_cents THEN 'refunded'
-                               ELSE status END
-             WHERE tenant = ?1 AND number = ?2",
-            params![self.tenant, number, amount],
-        )?;
-        Ok(RefundOutcome {
-            refund,
-            invoice: self.invoice(id)?,
-        })
+        Ok((invoice, amount))
     }
 
     /// The invoice `id` of this ledger's tenant.

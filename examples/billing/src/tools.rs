@@ -7,7 +7,8 @@ use mcp_auth_runtime::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::audit::{Called, Caller, Outcome, Refusal};
+use crate::audit::{self, Called, Caller, Outcome, Refusal};
+use crate::payments::{PaymentRefund, RefundRequest};
 use crate::resources::invoice_uri;
 use crate::store::{
     Invoice, InvoiceDetail, InvoicePage, ListFilter, MAX_PAGE, RefundOutcome, Status, Store,
@@ -165,21 +166,117 @@ pub(crate) async fn refund_invoice(
         }
     }
     confirm_refund(&ctx, &invoice_id, amount_cents).await?;
-    ctx.state()
+    let limit = (!approved).then_some(APPROVAL_LIMIT_CENTS);
+    let store = ctx.state();
+    // Checked, paid at the payments API and recorded here under the invoice's lock: refunds
+    // of one invoice racing each other are taken one at a time.
+    let _refunding = match ctx.auth().tenant() {
+        Some(tenant) => Some(store.refunding(tenant, &invoice_id).await),
+        None => None,
+    };
+    let id = invoice_id.clone();
+    let checked = store
+        .peek(ctx.auth(), move |ledger| {
+            ledger.check_refund(&id, amount_cents, limit)
+        })
+        .await;
+    // The payments API first: a refund it did not make is recorded nowhere. A refund the
+    // ledger refuses never reaches it: the refund below fails the same way, and is audited.
+    let payment = match checked {
+        Ok((invoice, amount)) => Some(pay(&ctx, &invoice.id, amount, reason.as_deref()).await?),
+        Err(_) => None,
+    };
+    let amount = payment.as_ref().map(|p| p.amount_cents).or(amount_cents);
+    let payment_id = payment.as_ref().map(|p| p.id.clone());
+    store
         .run(
             ctx.auth(),
             "refund_invoice",
             Some(invoice_id.clone()),
             move |ledger| {
-                let limit = (!approved).then_some(APPROVAL_LIMIT_CENTS);
-                ledger.refund(&invoice_id, amount_cents, reason.as_deref(), limit)
+                ledger.refund(
+                    &invoice_id,
+                    amount,
+                    reason.as_deref(),
+                    limit,
+                    payment_id.as_deref(),
+                )
             },
         )
         .await
         .inspect(|outcome| {
-            ctx.state()
-                .updated(ctx.auth(), &invoice_uri(&outcome.invoice.id));
+            store.updated(ctx.auth(), &invoice_uri(&outcome.invoice.id));
         })
+        .map_err(|err| match &payment {
+            // Only when another replica refunded the same invoice in between.
+            Some(payment) => {
+                tracing::error!(
+                    payment = payment.id,
+                    invoice = payment.invoice_id,
+                    amount_cents = payment.amount_cents,
+                    error = %err,
+                    "the payments API made a refund the ledger then refused: reconcile it"
+                );
+                ToolError::new(format!(
+                    "the payments API made refund {} of {} cents, but it could not be recorded \
+                     here: {err}",
+                    payment.id, payment.amount_cents
+                ))
+            }
+            None => err,
+        })
+}
+
+/// Makes the refund at the payments API, as the caller: with a token exchanged for the
+/// payments audience (the caller's own token never leaves this server but for the exchange)
+/// and a fresh idempotency key. A failure is audited, and nothing is recorded.
+async fn pay(
+    ctx: &ToolContext<Store>,
+    invoice_id: &str,
+    amount_cents: i64,
+    reason: Option<&str>,
+) -> Result<PaymentRefund, ToolError> {
+    let result = async {
+        // An API key is no token of the authorization server: exchanging it would send the
+        // key there, and it stands for no user whom payments could name.
+        if audit::api_key_id(ctx.auth()).is_some() {
+            return Err(ToolError::new(
+                "refunds are made at the payments API as a user, with a token exchanged for \
+                 the user's: sign in with OAuth to refund; an API key cannot be exchanged",
+            ));
+        }
+        let payments = ctx
+            .state()
+            .payments()
+            .ok_or_else(|| ToolError::new("no payments API is configured"))?;
+        let token = ctx.downstream_token(payments.downstream()).await?;
+        let key = format!(
+            "refund-{}",
+            crate::random_hex(16).map_err(ToolError::internal)?
+        );
+        let request = RefundRequest {
+            invoice_id: invoice_id.to_owned(),
+            amount_cents,
+            reason: reason
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+        };
+        Ok(payments.refund(&token, &key, &request).await?)
+    }
+    .await;
+    if let Err(err) = &result {
+        ctx.state()
+            .record(Refusal {
+                caller: Caller::of(ctx.auth()),
+                called: Called::tool("refund_invoice"),
+                outcome: Outcome::Error,
+                invoice: Some(invoice_id.to_owned()),
+                detail: Some(err.to_string()),
+            })
+            .await;
+    }
+    result
 }
 
 /// Asks the user to confirm a refund, when the client supports elicitation: money leaves the

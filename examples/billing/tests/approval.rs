@@ -8,7 +8,7 @@ mod common;
 
 use common::{Era, EraClient, TestServer};
 use mcp_auth_test_support::modern::{ACCEPTS, Reply};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const REFUND: &[&str] = &["invoices:write", "payments:write"];
 const APPROVE: &[&str] = &["invoices:write", "payments:write", "payments:approve"];
@@ -169,15 +169,9 @@ async fn the_conditional_scope_is_declared_in_the_listing_and_the_metadata() {
             refund["_meta"]["mcp-auth/conditionalScopes"],
             json!(["payments:approve"])
         );
-        let metadata: Value = s
-            .http
-            .get(s.url("/.well-known/oauth-protected-resource/mcp"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let metadata = s
+            .get_json("/.well-known/oauth-protected-resource/mcp")
+            .await;
         assert!(
             metadata["scopes_supported"]
                 .as_array()

@@ -174,6 +174,25 @@ async fn refunds_of_the_rest_racing_explicit_ones_never_refund_above_the_limit()
             assert!(matches!(reply.status, 200 | 403), "{reply:?}");
         }
         assert!(largest_refund(&s) <= 100_000, "{}", largest_refund(&s));
+        // The payments API made exactly the refunds the ledger recorded: none that the
+        // ledger then refused.
+        let paid: Vec<i64> = common::payment_rows(s.dir.path())
+            .iter()
+            .map(|p| p.amount_cents)
+            .collect();
+        let conn = rusqlite::Connection::open_with_flags(
+            s.dir.path().join("billing.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let recorded: Vec<i64> = conn
+            .prepare("SELECT amount_cents FROM refunds ORDER BY number")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(paid, recorded);
     })
     .await;
 }

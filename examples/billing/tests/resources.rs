@@ -222,15 +222,9 @@ async fn the_lists_name_both_resources_with_their_scopes() {
             }
         }
         // The metadata's `scopes_supported` are derived from tools and resources alike.
-        let metadata: Value = s
-            .http
-            .get(s.url("/.well-known/oauth-protected-resource/mcp"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let metadata = s
+            .get_json("/.well-known/oauth-protected-resource/mcp")
+            .await;
         assert!(
             metadata["scopes_supported"]
                 .as_array()

@@ -43,7 +43,8 @@ pub(super) enum DevClientAuth {
 
 impl DevClient {
     /// A confidential client authenticating with `secret` (`client_secret_basic` or
-    /// `client_secret_post`). The secret must be at least 32 characters.
+    /// `client_secret_post`). The secret must be at least 32 characters. The issuer keeps
+    /// only its SHA-256 digest.
     pub fn secret(id: impl Into<String>, secret: impl Into<String>) -> Self {
         DevClient {
             id: id.into(),
@@ -53,8 +54,10 @@ impl DevClient {
         }
     }
 
-    /// A confidential client authenticating with `private_key_jwt` assertions signed by one of
-    /// the keys of `jwks` (public keys).
+    /// A confidential client authenticating with `private_key_jwt` assertions (RFC 7523 §2.2)
+    /// signed by one of the keys of `jwks`: public EC, RSA or Ed25519 keys, no symmetric
+    /// key. What an assertion must carry: see
+    /// [Token exchange and configured clients](super#token-exchange-and-configured-clients).
     pub fn private_key_jwt(id: impl Into<String>, jwks: JwkSet) -> Self {
         DevClient {
             id: id.into(),
@@ -64,14 +67,17 @@ impl DevClient {
         }
     }
 
-    /// The scopes the client may get with `client_credentials` (space-separated).
+    /// The scopes the client may get with `client_credentials` (space-separated), each one
+    /// the issuer grants. Without it, the client has no `client_credentials` grant.
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());
         self
     }
 
     /// Lets the client exchange tokens (RFC 8693) for tokens of `resource`, one of the
-    /// issuer's resources. A client may exchange for no resource unless allowed here.
+    /// issuer's resources; call it once per resource. A client may exchange for no resource
+    /// unless allowed here. The scope of an exchanged token is never wider than the subject
+    /// token's.
     pub fn may_exchange_for(mut self, resource: impl Into<String>) -> Self {
         self.exchange_for.push(resource.into());
         self

@@ -596,6 +596,36 @@ mod tests {
     }
 
     #[test]
+    fn an_assertion_jti_is_spent_once_per_client_and_a_full_record_refuses() {
+        let store = Store::default();
+        assert_eq!(store.spend_assertion("c", "j", 2_000, 1_000), Ok(()));
+        assert_eq!(
+            store.spend_assertion("c", "j", 2_000, 1_500),
+            Err(NotRecorded::Replayed)
+        );
+        // Another client's `jti`, and pairs that concatenate alike, are distinct.
+        assert_eq!(store.spend_assertion("d", "j", 2_000, 1_500), Ok(()));
+        assert_eq!(store.spend_assertion("c", "jx", 2_000, 1_500), Ok(()));
+        assert_eq!(store.spend_assertion("cj", "x", 2_000, 1_500), Ok(()));
+        for n in 4..MAX_ASSERTIONS {
+            store
+                .spend_assertion("c", &n.to_string(), 2_000, 1_500)
+                .unwrap();
+        }
+        assert_eq!(
+            store.spend_assertion("c", "one-more", 2_000, 1_500),
+            Err(NotRecorded::Full),
+            "full of unexpired entries: refused, nothing forgotten"
+        );
+        assert_eq!(
+            store.spend_assertion("c", "j", 2_000, 1_500),
+            Err(NotRecorded::Replayed)
+        );
+        // Once they expire, they make room (and are refused as expired by then).
+        assert_eq!(store.spend_assertion("c", "one-more", 3_000, 2_001), Ok(()));
+    }
+
+    #[test]
     fn a_spent_refresh_token_revokes_its_family() {
         let store = Store::default();
         let first = store.issue_refresh(grant(), "f".into(), None);

@@ -190,6 +190,31 @@ async fn an_exchanged_token_lives_no_longer_than_its_subject_token() {
 }
 
 #[tokio::test]
+async fn a_dpop_bound_subject_token_is_exchanged_for_a_bearer_token() {
+    let fx = exchange_fixture().await;
+    // The resource server that received it checked the proof; the exchange needs none.
+    let key = mcp_auth_test_support::dpop::DpopKey::es256();
+    let user = fx
+        .issuer
+        .mint(MintRequest {
+            subject: "alice".into(),
+            scopes: vec!["payments:write".into()],
+            dpop_jkt: Some(key.thumbprint()),
+            ..MintRequest::default()
+        })
+        .unwrap();
+    assert!(claims(&user).get("cnf").is_some());
+    let (status, body) = fx.exchange(&user, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(
+        claims(body["access_token"].as_str().unwrap())
+            .get("cnf")
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn a_second_exchange_nests_the_prior_actor() {
     let fx = exchange_fixture().await;
     let user = fx.user_token(&["payments:write"], None);
@@ -305,6 +330,12 @@ async fn exchanges_outside_the_policy_are_refused() {
             reply.1
         );
     }
+
+    // Two targets at once (RFC 8693 allows it; one token has one audience here).
+    let mut two = exchange_form(&user, &[]);
+    two.push(("resource", LEDGER));
+    let reply = fx.token_basic(BILLING, BILLING_SECRET, &two).await;
+    assert_oauth_error(reply, 400, "invalid_request");
 
     // Clients: one configured without `may_exchange_for`, one registered dynamically.
     let reply = fx
@@ -430,4 +461,47 @@ async fn a_configured_client_gets_client_credentials_within_its_scope_only() {
     // A client configured without `scope` has no client credentials grant.
     let reply = fx.token_basic(BILLING, BILLING_SECRET, &form).await;
     assert_oauth_error(reply, 400, "unauthorized_client");
+}
+
+#[tokio::test]
+async fn an_exchanged_token_replayed_at_the_mcp_server_is_refused_there() {
+    // The MCP server on its own port; the issuer mints for it and for the payments API.
+    let (listener, addr, mcp) = mcp_auth_test_support::bind_endpoint().await;
+    let fx = Fixture::start({
+        let mcp = mcp.clone();
+        move |b| with_exchange_clients(b.resource(mcp))
+    })
+    .await;
+    let verifier = JwtVerifier::builder(&fx.origin, &mcp)
+        .static_keys(fx.issuer.jwks())
+        .build()
+        .unwrap();
+    let builder = McpServer::builder("billing", "1.0.0").tools(tools![lookup_invoice]);
+    mcp_auth_test_support::serve_stateless_on(listener, mcp.clone(), builder, verifier);
+
+    let user = fx
+        .issuer
+        .mint(MintRequest {
+            subject: "alice".into(),
+            scopes: vec!["invoices:read".into(), "payments:write".into()],
+            resource: Some(mcp.clone()),
+            ..MintRequest::default()
+        })
+        .unwrap();
+    let client = mcp_auth_test_support::Client::without_session(addr, Some(&user));
+    assert_eq!(client.initialize().await, 200, "the user's own token");
+
+    let (status, body) = fx.exchange(&user, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let exchanged = body["access_token"].as_str().unwrap();
+    let client = mcp_auth_test_support::Client::without_session(addr, Some(exchanged));
+    let response = client
+        .post()
+        .json(&mcp_auth_test_support::initialize("replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "a payments token at the MCP server");
+    let challenge = header(&response, "www-authenticate").unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
 }

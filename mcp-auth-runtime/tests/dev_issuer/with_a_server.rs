@@ -106,7 +106,8 @@ async fn an_mcp_server_and_its_issuer_share_one_port() {
     );
 }
 
-/// Every log line at TRACE while flows run: none holds a secret, code, verifier or token.
+/// Every log line at TRACE while flows run (token exchanges included): none holds a secret,
+/// code, verifier, assertion or token.
 #[tokio::test]
 async fn no_secret_of_the_flows_reaches_the_logs() {
     let logs = mcp_auth_test_support::logs::Logs::capture_global();
@@ -185,9 +186,13 @@ async fn no_secret_of_the_flows_reaches_the_logs() {
         }
     }
     secrets.push(URL_SAFE_NO_PAD.encode(fx.issuer.key_pkcs8()));
+    // Token exchanges (RFC 8693), by secret and by `private_key_jwt`, granted and refused.
+    secrets.extend(super::clients::exchange_secrets().await);
 
     let logs = logs.text();
     assert!(logs.contains("access token issued"), "{logs}");
+    assert!(logs.contains("client assertion was replayed"), "{logs}");
+    assert!(logs.contains("subject token was refused"), "{logs}");
     for secret in &secrets {
         // JWTs: the signature is the part that must never leak, and the whole token with it.
         let needle = secret.rsplit('.').next().unwrap();

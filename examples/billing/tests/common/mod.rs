@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 pub struct TestServer {
     pub addr: SocketAddr,
     pub resource: String,
+    /// The payments API refunds are recorded at.
+    pub payments: String,
     pub issuer: DevIssuer,
     pub dir: TempDir,
     pub http: reqwest::Client,
@@ -62,6 +64,7 @@ impl TestServer {
         let server = billing::Server::bind(&args).await.unwrap();
         let addr = server.local_addr();
         let resource = server.resource().to_owned();
+        let payments = server.payments_url().to_owned();
         let issuer = server.dev_issuer().expect("the dev issuer runs").clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -75,6 +78,7 @@ impl TestServer {
         TestServer {
             addr,
             resource,
+            payments,
             issuer,
             dir,
             http: http(),
@@ -107,6 +111,26 @@ impl TestServer {
                 ..MintRequest::default()
             })
             .unwrap()
+    }
+
+    /// A token of alice in acme with `scopes` for the payments API (not the MCP server), minted
+    /// directly: without an exchange, so without `act`.
+    pub fn payments_token(&self, scopes: &[&str]) -> String {
+        self.issuer
+            .mint(MintRequest {
+                subject: "alice".into(),
+                tenant: Some("acme".into()),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                resource: Some(self.payments.clone()),
+                ..MintRequest::default()
+            })
+            .unwrap()
+    }
+
+    /// The JSON document at `path` of this server (a metadata document).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
     }
 
     /// Calls `tool` with `arguments`.
@@ -168,6 +192,21 @@ impl TestServer {
         rows
     }
 
+    /// The API key and the acting client of each audit row: `(tool, outcome, api_key_id,
+    /// acting_client)`.
+    pub fn audit_principals(&self) -> Vec<(String, String, Option<String>, Option<String>)> {
+        let _settled = self.audit();
+        let conn = self.db();
+        let mut query = conn
+            .prepare("SELECT tool, outcome, api_key_id, acting_client FROM audit ORDER BY id")
+            .unwrap();
+        query
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
             self.dir.path().join("billing.db"),
@@ -183,6 +222,47 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// One refund the payments API recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    pub tenant: String,
+    pub invoice_id: String,
+    pub amount_cents: i64,
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    pub acting_client: Option<String>,
+}
+
+/// The refunds recorded by the payments API whose database is `dir/payments.db`, oldest
+/// first.
+pub fn payment_rows(dir: &std::path::Path) -> Vec<PaymentRow> {
+    let path = dir.join("payments.db");
+    if !path.exists() {
+        return Vec::new();
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.prepare(
+        "SELECT tenant, invoice_id, amount_cents, subject, client_id, acting_client
+         FROM payment_refunds ORDER BY id",
+    )
+    .unwrap()
+    .query_map([], |r| {
+        Ok(PaymentRow {
+            tenant: r.get(0)?,
+            invoice_id: r.get(1)?,
+            amount_cents: r.get(2)?,
+            subject: r.get(3)?,
+            client_id: r.get(4)?,
+            acting_client: r.get(5)?,
+        })
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
 
 /// A 2026-07-28 request: one POST, no session, the version and capabilities in `_meta`,

@@ -137,8 +137,8 @@ pub(super) fn client_from_assertion(
     }
 }
 
-/// `iss` = `sub` = the client, `aud` the token endpoint or the issuer, `exp` required and
-/// no leeway: the assertion was made on this machine a moment ago.
+/// `iss` = `sub` = the client, `aud` the token endpoint or the issuer, `exp` required, `nbf`
+/// honoured if present, no leeway: the assertion was made on this machine a moment ago.
 fn validation(issuer: &Inner, client_id: &str, alg: Algorithm) -> Validation {
     let mut validation = Validation::new(alg);
     validation.set_audience(&[issuer.token_endpoint.as_str(), issuer.issuer.as_str()]);
@@ -146,6 +146,7 @@ fn validation(issuer: &Inner, client_id: &str, alg: Algorithm) -> Validation {
     validation.sub = Some(client_id.to_owned());
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     validation.leeway = 0;
+    validation.validate_nbf = true;
     validation
 }
 

@@ -2,6 +2,7 @@
 //! (RFC 6749 §2.3.1), `private_key_jwt` (RFC 7523 §2.2) and a public client's bare
 //! `client_id`. One method per request.
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use http::{HeaderMap, header};
 
 use super::assertion::{ASSERTION_TYPE, client_from_assertion};
@@ -68,10 +69,11 @@ pub(super) fn authenticate(
         }
     };
     let client = issuer.client(&id).ok_or_else(failed)?;
-    // Digests of secrets of at least 256 bits (registration) or 32 characters
-    // (configuration): comparing them leaks nothing useful about the secret.
+    // Digests, compared in constant time: a configured secret is chosen by a person, so
+    // not even how much of its digest matched may show in the timing.
     match (&client.auth, secret) {
-        (ClientAuth::Secret(expected), Some(given)) if digest(&given) == *expected => {}
+        (ClientAuth::Secret(expected), Some(given))
+            if verify_slices_are_equal(&digest(&given), expected).is_ok() => {}
         (ClientAuth::None, None) => {}
         // A `private_key_jwt` client authenticates with an assertion only.
         _ => return Err(failed()),
