@@ -34,9 +34,16 @@ struct Payments {
     http: reqwest::Client,
 }
 
+/// What `refund` returns: the payments API's status and what it saw of the caller.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Refunded {
+    status: u16,
+    payments: Value,
+}
+
 /// Refund an invoice at the payments API, as the caller.
 #[tool(scope = "invoices:refund")]
-async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Value, ToolError> {
+async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Refunded, ToolError> {
     let payments = ctx.state();
     let downstream = Downstream::resource(&payments.url).scopes(payments.scopes.clone());
     let token = ctx.downstream_token(&downstream).await?;
@@ -50,7 +57,10 @@ async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Value,
         .map_err(ToolError::internal)?;
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
-    Ok(json!({ "status": status, "payments": body }))
+    Ok(Refunded {
+        status,
+        payments: body,
+    })
 }
 
 /// The payments API's one route: who called, as its verifier saw the token.
