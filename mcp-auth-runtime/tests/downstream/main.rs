@@ -1,13 +1,14 @@
 //! Token exchange (RFC 8693) over real HTTP: an MCP server whose tool calls a payments API as
 //! the caller, with a token the development issuer exchanges for the caller's, in both eras
 //! (`exchange`); the attacks (`attacks`); what the cache and single flight save, counted at
-//! the issuer's token endpoint (`cache`); and the wire shape of Microsoft Entra's
-//! on-behalf-of request (`entra`).
+//! the issuer's token endpoint (`cache`); a token endpoint that misbehaves (`faults`); and the
+//! wire shape of Microsoft Entra's on-behalf-of request (`entra`).
 
 mod attacks;
 mod cache;
 mod entra;
 mod exchange;
+mod faults;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +99,8 @@ struct Setup {
     /// Another token endpoint than the issuer's.
     token_endpoint: Option<String>,
     grant: ExchangeGrant,
+    /// The exchange's timeout, if not the default.
+    timeout: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -109,6 +112,7 @@ impl Default for Setup {
             downstream: "/payments",
             token_endpoint: None,
             grant: ExchangeGrant::TokenExchange,
+            timeout: None,
         }
     }
 }
@@ -157,6 +161,11 @@ impl Fixture {
         let endpoint = (setup.token_endpoint).unwrap_or_else(|| format!("{origin}/token"));
         let exchange = TokenExchange::builder(endpoint, client)
             .grant(setup.grant)
+            .timeout(
+                setup
+                    .timeout
+                    .unwrap_or(mcp_auth_runtime::downstream::DEFAULT_TIMEOUT),
+            )
             .cache_capacity(setup.cache_capacity)
             .build()
             .unwrap();
