@@ -64,6 +64,17 @@ async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Refund
     })
 }
 
+/// Refund an invoice at the payments API, as the caller, in a task that outlives the request.
+#[tool(scope = "invoices:refund", task = required)]
+async fn refund_later(
+    ctx: ToolContext<Payments>,
+    invoice_id: String,
+) -> Result<Refunded, ToolError> {
+    // Past the request's answer: the run goes on alone.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    refund(ctx, invoice_id).await
+}
+
 /// The payments API's one route: who called, as its verifier saw the token.
 async fn refunds(request: Request) -> axum::Json<Value> {
     let auth = request.extensions().get::<Arc<AuthInfo>>().unwrap();
@@ -175,7 +186,7 @@ impl Fixture {
             http: reqwest::Client::new(),
         };
         let server = McpServer::builder("billing", "1.0.0")
-            .tools(tools![refund])
+            .tools(tools![refund, refund_later])
             .state(state)
             .resource(&mcp)
             .authorization_server(&origin)
