@@ -72,6 +72,7 @@
 //!
 #![doc = include_str!("../../docs/authorization.md")]
 #![doc = include_str!("../../docs/dpop.md")]
+#![doc = include_str!("../../docs/api-keys.md")]
 
 mod algorithm;
 mod api_key;

@@ -70,6 +70,12 @@ impl Fixture {
         self.token_basic(client, secret, &form).await
     }
 
+    /// The RFC 8414 metadata document.
+    pub(super) async fn metadata(&self) -> Value {
+        let url = self.url("/.well-known/oauth-authorization-server");
+        mcp_auth_test_support::get_json(&self.http, url).await
+    }
+
     /// A verifier of the tokens of `audience`, one of the issuer's resources.
     pub(super) fn verifier_for(&self, audience: &str) -> JwtVerifier {
         JwtVerifier::builder(&self.origin, audience)
@@ -395,11 +401,7 @@ fn token_of_another_issuer(issuer: &str, resource: &str) -> String {
 #[tokio::test]
 async fn the_metadata_lists_token_exchange_when_a_client_may_exchange() {
     let fx = exchange_fixture().await;
-    let document: Value = mcp_auth_test_support::get_json(
-        &fx.http,
-        fx.url("/.well-known/oauth-authorization-server"),
-    )
-    .await;
+    let document = fx.metadata().await;
     assert_eq!(
         document["grant_types_supported"],
         json!([

@@ -4,6 +4,7 @@
 //! and what a web page, a registration flood or a server without peer addresses cannot get
 //! from it; the token-exchange grant (RFC 8693) and its policy.
 
+mod clients;
 mod code_flow;
 mod configuration;
 mod dpop;
