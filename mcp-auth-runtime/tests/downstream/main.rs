@@ -18,7 +18,9 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::middleware::Next;
 use base64::Engine as _;
-use mcp_auth_runtime::auth::{AuthInfo, BearerAuthLayer, Challenge, JwkSet, JwtVerifier};
+use mcp_auth_runtime::auth::{
+    ApiKeyRecord, ApiKeys, AuthInfo, BearerAuthLayer, Challenge, JwkSet, JwtVerifier, VerifierChain,
+};
 use mcp_auth_runtime::dev_issuer::{DevClient, DevIssuer, MintRequest};
 use mcp_auth_runtime::downstream::{ClientCredentials, Downstream, ExchangeGrant, TokenExchange};
 use mcp_auth_runtime::prelude::*;
@@ -96,6 +98,8 @@ struct Fixture {
     mcp: String,
     payments: String,
     token_requests: Arc<AtomicUsize>,
+    /// An API key the MCP server accepts.
+    api_key: String,
 }
 
 /// How a fixture's MCP server exchanges.
@@ -180,6 +184,10 @@ impl Fixture {
             .cache_capacity(setup.cache_capacity)
             .build()
             .unwrap();
+        // A machine client's API key, next to OAuth on the MCP server.
+        let (api_key, key_record) =
+            ApiKeyRecord::generate("ci-bot", ["invoices:refund", "payments:write"]);
+        let key_record = key_record.with_tenant("acme");
         let state = Payments {
             url: format!("{origin}{}", setup.downstream),
             scopes: setup.scopes.iter().map(|s| (*s).to_owned()).collect(),
@@ -190,7 +198,11 @@ impl Fixture {
             .state(state)
             .resource(&mcp)
             .authorization_server(&origin)
-            .verifier(verifier(&mcp))
+            .verifier(
+                VerifierChain::new()
+                    .api_keys(ApiKeys::from_records([key_record]))
+                    .otherwise(verifier(&mcp)),
+            )
             .token_exchange(exchange)
             .build()
             .unwrap();
@@ -226,6 +238,7 @@ impl Fixture {
             mcp,
             payments,
             token_requests,
+            api_key: api_key.secret().to_owned(),
         }
     }
 
