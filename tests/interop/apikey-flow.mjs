@@ -132,8 +132,15 @@ run(transcript, 90_000, async () => {
     }),
   });
   await inQuery.arrayBuffer();
-  assert(inQuery.status === 400 || inQuery.status === 401, `the key in the query string: ${inQuery.status}`);
-  transcript.step(`the reader key in the query string (?access_token=), no header: ${inQuery.status}, not accepted`);
+  const queryChallenge = inQuery.headers.get('www-authenticate') ?? '';
+  // RFC 6750 §5.3: a credential in the URL ends up in logs; refused as malformed, not looked up.
+  assert(
+    inQuery.status === 400 && /error="invalid_request"/.test(queryChallenge),
+    `the key in the query string: ${inQuery.status} ${queryChallenge}`,
+  );
+  transcript.step(
+    `the reader key in the query string (?access_token=), no header: 400 ${summarizeChallenge(queryChallenge)}`,
+  );
 
   const { stdout } = await promisify(execFile)(
     args.billing,
