@@ -6,7 +6,8 @@
 //   node exchange-checks.mjs --issuer http://127.0.0.1:P --dir DIR --service-client ID --service-secret SECRET
 //
 // (the service client: a confidential client_credentials client of the same oidc-provider,
-// which may not exchange tokens)
+// which may not exchange tokens; the private_key_jwt client also acts for a resource whose
+// tokens live 3 s, oidc-server.mjs --short-lived-resource, for the expiry checks)
 import { generateKeyPairSync } from 'node:crypto';
 
 import { Transcript, assert, options, recordingFetch, run } from '../lib/scenario.mjs';
@@ -207,6 +208,34 @@ run(transcript, 60_000, async () => {
     'invalid_grant',
     'an opaque string as subject token',
     /not a JWT access token/,
+  );
+
+  // A subject token about to expire: the exchanged token lives no longer; once it has
+  // expired, it is refused.
+  const [shortLived] = jwtClient.alsoActsFor;
+  assert(shortLived, `${jwtClient.id} acts for a short-lived resource too`);
+  const brief = await userToken(fetchFn, metadata, shortLived, USER_SCOPE);
+  const briefExp = decode(brief.access_token).claims.exp;
+  const capped = await exchange(fetchFn, tokenEndpoint, auth(jwtClient), brief.access_token, {
+    resource: jwtClient.payments,
+  });
+  assert(capped.status === 200, `short-lived subject: ${capped.status} ${JSON.stringify(capped.json)}`);
+  const cappedExp = decode(capped.json.access_token).claims.exp;
+  assert(
+    capped.json.expires_in <= 3 && cappedExp <= briefExp,
+    `expires_in ${capped.json.expires_in}, exp ${cappedExp}`,
+  );
+  transcript.step(
+    `a subject token with ${briefExp - Math.floor(Date.now() / 1000)} s left: exchanged, expires_in ${capped.json.expires_in} ` +
+      '(the payments token lives no longer than its subject)',
+  );
+  await new Promise((resolve) => setTimeout(resolve, (briefExp + 1) * 1000 - Date.now()));
+  assertRefused(
+    await exchange(fetchFn, tokenEndpoint, auth(jwtClient), brief.access_token, { resource: jwtClient.payments }),
+    400,
+    'invalid_grant',
+    'the same subject token once expired',
+    /has expired/,
   );
   const forbiddenAuthorization = await userToken(fetchFn, metadata, jwtClient.payments, 'payments:write').then(
     () => undefined,

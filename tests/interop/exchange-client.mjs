@@ -93,8 +93,9 @@ export function exchangeClient({ id, secretFile, keyFile, alg }) {
 
 /**
  * The clients exchange-setup.mjs registered in DIR: each with its credential (exchangeClient),
- * `method` (its token endpoint authentication), `actsFor` (its MCP resource) and `payments`
- * (the audience it may exchange for).
+ * `method` (its token endpoint authentication), `actsFor` (its MCP resource), `alsoActsFor`
+ * (other audiences its subject tokens may name) and `payments` (the audience it may exchange
+ * for).
  */
 export function registeredClients(dir) {
   return JSON.parse(readFileSync(join(dir, 'clients.json'), 'utf8')).map((c) => ({
@@ -106,6 +107,7 @@ export function registeredClients(dir) {
     }),
     method: c.token_endpoint_auth_method,
     actsFor: c.acts_for[0],
+    alsoActsFor: c.acts_for.slice(1),
     payments: c.may_exchange_for[0],
   }));
 }

@@ -5,7 +5,7 @@
 // DIR/ID.secret (client_secret_post or client_secret_basic). Files are 0600.
 //
 //   node exchange-setup.mjs --dir DIR --client ID --auth private_key_jwt|client_secret_post \
-//     --acts-for http://127.0.0.1:B/mcp --may-exchange-for http://127.0.0.1:B/payments [--alg ES256]
+//     --acts-for http://127.0.0.1:B/mcp[,URI...] --may-exchange-for http://127.0.0.1:B/payments [--alg ES256]
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ const clients = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
 const client = {
   client_id: args.client,
   token_endpoint_auth_method: args.auth,
-  acts_for: [args['acts-for']],
+  acts_for: args['acts-for'].split(','),
   may_exchange_for: args['may-exchange-for'].split(','),
 };
 if (args.auth === 'private_key_jwt') {

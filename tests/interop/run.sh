@@ -173,13 +173,15 @@ x_jwt_url="http://127.0.0.1:$x_jwt_port/mcp"
 x_jwt_payments="http://127.0.0.1:$x_jwt_port/payments"
 x_post_url="http://127.0.0.1:$x_post_port/mcp"
 x_post_payments="http://127.0.0.1:$x_payments_port/payments"
+# Tokens for this audience live 3 s (exchange-checks.mjs waits for one to expire).
+x_short_lived="http://127.0.0.1:$x_jwt_port/mcp-short-lived"
 timeout 30 node exchange-setup.mjs --dir "$x_dir" --client billing-mcp-jwt --auth private_key_jwt \
-  --alg ES256 --acts-for "$x_jwt_url" --may-exchange-for "$x_jwt_payments"
+  --alg ES256 --acts-for "$x_jwt_url,$x_short_lived" --may-exchange-for "$x_jwt_payments"
 timeout 30 node exchange-setup.mjs --dir "$x_dir" --client billing-mcp-post --auth client_secret_post \
   --acts-for "$x_post_url" --may-exchange-for "$x_post_payments"
 node ../lib/oidc-server.mjs --port "$x_oidc_port" --resource "$x_jwt_url,$x_post_url" \
   --payments-resource "$x_jwt_payments,$x_post_payments" --exchange-clients "$x_dir/clients.json" \
-  --clients "interop-service:$oidc_secret" \
+  --clients "interop-service:$oidc_secret" --short-lived-resource "$x_short_lived" \
   >"$work/exchange-oidc-provider.log" 2>&1 &
 pids+=("$!")
 wait_for_port "$x_oidc_port" "$!" "$work/exchange-oidc-provider.log"

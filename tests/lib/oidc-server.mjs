@@ -11,7 +11,8 @@
 //
 //   node oidc-server.mjs --port P --resource http://127.0.0.1:B/mcp[,http://127.0.0.1:C/mcp...] \
 //     [--clients ID:SECRET,ID:SECRET,...] [--other-resource http://127.0.0.1:B/reports] \
-//     [--payments-resource http://127.0.0.1:B/payments[,...] --exchange-clients FILE]
+//     [--payments-resource http://127.0.0.1:B/payments[,...] --exchange-clients FILE] \
+//     [--short-lived-resource URI]
 //
 // FILE is a JSON array of client metadata (`client_id`, `token_endpoint_auth_method`, and
 // `client_secret` or `jwks`), each with `acts_for` (the audiences of the subject tokens it may
@@ -47,6 +48,8 @@ const RESOURCE_SERVERS = {
   ...Object.fromEntries(args.resource.split(',').map((resource) => [resource, { scope: BILLING_SCOPES }])),
   // Another API on the same host, when given: its tokens must not open billing.
   ...(args['other-resource'] && { [args['other-resource']]: { scope: 'reports:read' } }),
+  // A resource whose tokens live 3 seconds, for the checks of expired tokens, when given.
+  ...(args['short-lived-resource'] && { [args['short-lived-resource']]: { scope: BILLING_SCOPES, ttl: 3 } }),
 };
 
 /**
@@ -68,7 +71,7 @@ function resourceServerInfo(resourceIndicator, exchangeOnly = false) {
     scope: server.scope,
     audience: resourceIndicator,
     accessTokenFormat: 'jwt',
-    accessTokenTTL: 600,
+    accessTokenTTL: server.ttl ?? 600,
     jwt: { sign: { alg: 'RS256' } },
   };
 }
@@ -156,7 +159,9 @@ const configuration = {
     },
   },
   ttl: {
-    AccessToken: 600,
+    // The resource server's lifetime (getResourceServerInfo's accessTokenTTL), as oidc-provider's
+    // default does: a number here would override it for every resource.
+    AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
     AuthorizationCode: 60,
     ClientCredentials: 600,
     Grant: 3600,
