@@ -178,6 +178,16 @@ impl<S> ToolContext<S> {
         &self.state
     }
 
+    /// A token of `downstream` for the caller, exchanged for the request's access token
+    /// (RFC 8693): see [`downstream`](crate::downstream).
+    pub async fn downstream_token(
+        &self,
+        downstream: &crate::downstream::Downstream,
+    ) -> Result<crate::downstream::DownstreamToken, crate::downstream::ExchangeError> {
+        let _ = downstream;
+        todo!("i18-exchange")
+    }
+
     /// Refuses the call unless the caller holds every scope in `required`, under the server's
     /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
     ///
