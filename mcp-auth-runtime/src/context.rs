@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::ask::{Ask, InputKind, Responses, Root};
 use crate::auth::AuthInfo;
 use crate::authorize::{Declared, Passed};
+use crate::downstream::{Downstream, DownstreamToken, ExchangeError, SubjectToken, TokenExchange};
 use crate::error::ToolError;
 use crate::peer::{Elicitation, LogLevel, Peer};
 use crate::scope::ScopePolicy;
@@ -30,6 +31,10 @@ pub struct CallContext {
     pub(crate) declared: Option<Declared>,
     /// Where the scopes the run's checks pass are recorded, for a run that is a task's.
     pub(crate) passed: Option<Passed>,
+    /// The server's token exchange, if it has one.
+    pub(crate) exchange: Option<TokenExchange>,
+    /// The access token the call came with, for the exchange alone; never handed out.
+    pub(crate) subject: Option<SubjectToken>,
 }
 
 impl CallContext {
@@ -48,7 +53,20 @@ impl CallContext {
             tool,
             declared: None,
             passed: None,
+            exchange: None,
+            subject: None,
         }
+    }
+
+    /// Lets the run exchange `subject`, the call's access token, with `exchange`.
+    pub(crate) fn exchanging(
+        mut self,
+        exchange: Option<TokenExchange>,
+        subject: Option<SubjectToken>,
+    ) -> Self {
+        self.exchange = exchange;
+        self.subject = subject;
+        self
     }
 
     /// Holds the handler's own checks to the scopes `declared`.
@@ -178,16 +196,6 @@ impl<S> ToolContext<S> {
         &self.state
     }
 
-    /// A token of `downstream` for the caller, exchanged for the request's access token
-    /// (RFC 8693): see [`downstream`](crate::downstream).
-    pub async fn downstream_token(
-        &self,
-        downstream: &crate::downstream::Downstream,
-    ) -> Result<crate::downstream::DownstreamToken, crate::downstream::ExchangeError> {
-        let _ = downstream;
-        todo!("i18-exchange")
-    }
-
     /// Refuses the call unless the caller holds every scope in `required`, under the server's
     /// scope policy. `#[tool]` inserts this check as the first statement of a scoped tool.
     ///
@@ -210,6 +218,32 @@ impl<S> ToolContext<S> {
     /// check before sending anything, and before the first wait, when you can.
     pub fn require_scopes(&self, required: &[&str]) -> Result<(), ToolError> {
         self.call.require_scopes(required)
+    }
+
+    /// A token for calling `downstream` as the caller, exchanged for the call's access token
+    /// at the authorization server (RFC 8693), or cached: see [`downstream`](crate::downstream).
+    /// The call's own token is never handed out, and never sent anywhere but the token
+    /// endpoint; `?` turns a failure into a [`ToolError`] (a refusal is a failed tool result).
+    ///
+    /// Fails with [`ExchangeError::NotConfigured`] on a server without
+    /// [`token_exchange`](crate::McpServerBuilder::token_exchange), and with
+    /// [`ExchangeError::NoSubjectToken`] for a call that came with no access token: over
+    /// stdio, without authentication, with an API key, or in a direct Rust call.
+    pub async fn downstream_token(
+        &self,
+        downstream: &Downstream,
+    ) -> Result<DownstreamToken, ExchangeError> {
+        let exchange = self
+            .call
+            .exchange
+            .as_ref()
+            .ok_or(ExchangeError::NotConfigured)?;
+        let subject = self
+            .call
+            .subject
+            .as_ref()
+            .ok_or(ExchangeError::NoSubjectToken)?;
+        exchange.exchange(subject, downstream).await
     }
 
     /// The name of the tool being called, when it is called by the server (`None` in a direct

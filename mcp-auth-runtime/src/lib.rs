@@ -137,6 +137,7 @@ mod scope;
 mod serve;
 mod server;
 pub mod session;
+mod shelf;
 pub mod stdio;
 mod task;
 mod tool;

@@ -119,8 +119,13 @@ impl Quota {
         Quota::new(max, Duration::from_secs(60))
     }
 
-    fn window_ms(&self) -> u64 {
+    pub(crate) fn window_ms(&self) -> u64 {
         self.window.as_millis() as u64
+    }
+
+    /// The number of requests (or, for API keys, failures) allowed per window.
+    pub(crate) fn max(&self) -> u32 {
+        self.max
     }
 }
 

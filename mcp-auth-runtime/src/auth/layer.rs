@@ -27,12 +27,15 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// case-insensitively). A request with
 ///
 /// - no bearer token gets `401` and a challenge without an error code;
-/// - two `Authorization` headers, a malformed one, or an `access_token` query parameter gets
-///   `400` with `error="invalid_request"` (tokens in URLs end up in logs, RFC 6750 §5.3);
+/// - two `Authorization` headers, a malformed one, or a credential in the query string (an
+///   `access_token` or `api_key` parameter, an API key) gets `400` with
+///   `error="invalid_request"` (tokens in URLs end up in logs, RFC 6750 §5.3);
 /// - a token the verifier rejects gets `401` with `error="invalid_token"`;
 /// - a token bound to a key (`cnf`, as DPoP-bound tokens are) gets `401` with
 ///   `error="invalid_token"`: it is not a bearer token (RFC 9449 §7.2);
-/// - a token that cannot be checked right now gets `503`; the request never passes.
+/// - a token that cannot be checked right now gets `503`; the request never passes;
+/// - a credential from a peer that failed too often (API keys, [`AuthError::RateLimited`])
+///   gets `429` with `Retry-After`, unchecked.
 ///
 /// A verified request reaches the inner service with an `Arc<AuthInfo>` in its extensions.
 ///
@@ -259,8 +262,10 @@ where
                     return Ok(unavailable("the access token cannot be verified right now"));
                 }
                 Err(AuthError::RateLimited { retry_after }) => {
-                    let _ = retry_after;
-                    todo!("i18-apikeys: 429 with Retry-After")
+                    tracing::info!(
+                        "credential not checked: too many failed attempts from the peer"
+                    );
+                    return Ok(with_nonce(too_many_failures(retry_after)));
                 }
             };
             let bound = match (binding(&auth), scheme, &dpop) {
@@ -284,6 +289,10 @@ where
                 if let Err(not_proven) = proven {
                     return Ok(with_nonce(proof_refusal(not_proven, &refuse)));
                 }
+            }
+            // For token exchange (RFC 8693) alone; never an API key (`SubjectToken::of`).
+            if let Some(subject) = crate::downstream::SubjectToken::of(&token, &auth) {
+                request.extensions_mut().insert(subject);
             }
             request.extensions_mut().insert(auth);
             // Absent means `Bearer` (`scheme_of`): the bearer path allocates nothing for it.
@@ -442,6 +451,23 @@ fn unavailable(description: &'static str) -> Response {
         .into_response()
 }
 
+/// `429`: the peer failed too often; `Retry-After` in whole seconds, rounded up.
+fn too_many_failures(retry_after: std::time::Duration) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::RETRY_AFTER, HeaderValue::from(seconds.max(1))),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        axum::Json(serde_json::json!({
+            "error": "too_many_requests",
+            "error_description": "too many failed attempts: retry later",
+        })),
+    )
+        .into_response()
+}
+
 /// A refusal: `status`, one `WWW-Authenticate` value per challenge, and a JSON body naming
 /// the `error`.
 pub(super) fn reject(status: StatusCode, challenges: Vec<HeaderValue>, error: &str) -> Response {
@@ -510,11 +536,8 @@ fn authorization<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<(&'a str, &'a str)>, &'static str> {
-    if query.is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split('=').next() == Some("access_token"))
-    }) {
-        return Err("access token in the query string");
+    if query.is_some_and(has_credential) {
+        return Err("access token or API key in the query string");
     }
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -527,6 +550,18 @@ fn authorization<'a>(
         .to_str()
         .map_err(|_| "Authorization header is not visible ASCII")?;
     Ok(Some(value.split_once(' ').unwrap_or((value, ""))))
+}
+
+/// Whether a query string carries a credential: an `access_token`, an API key parameter, or
+/// a value with the default API key prefix, names and values percent-decoded. Refused rather
+/// than ignored: a credential in a URL ends up in logs (RFC 6750 §5.3), and its owner should
+/// learn so from the first request.
+fn has_credential(query: &str) -> bool {
+    const NAMES: [&str; 4] = ["access_token", "api_key", "apikey", "api-key"];
+    url::form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
+        NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+            || value.starts_with(super::DEFAULT_API_KEY_PREFIX)
+    })
 }
 
 /// The token after the scheme: RFC 6750 §2.1 `b64token`, the `token68` of RFC 9449 §7.1.
@@ -595,6 +630,18 @@ mod tests {
         assert!(bearer_token(&headers(&["Bearer a b"]), None).is_err());
         assert!(bearer_token(&headers(&["Bearer a\"b"]), None).is_err());
         assert!(bearer_token(&headers(&[]), Some("x=1&access_token=abc")).is_err());
+        for query in [
+            "api_key=k",
+            "API_KEY=k",
+            "apikey=k",
+            "api-key=k",
+            "access%5Ftoken=abc",
+            "x=mcpk_0123_abc",
+            "x=mcpk%5F0123_abc",
+        ] {
+            assert!(bearer_token(&headers(&[]), Some(query)).is_err(), "{query}");
+        }
+        assert_eq!(bearer_token(&headers(&[]), Some("page=2&key=k")), Ok(None));
         assert_eq!(bearer_token(&headers(&["Basic dXNlcg=="]), None), Ok(None));
         assert_eq!(bearer_token(&headers(&[]), None), Ok(None));
         assert_eq!(

@@ -72,6 +72,7 @@
 //!
 #![doc = include_str!("../../docs/authorization.md")]
 #![doc = include_str!("../../docs/dpop.md")]
+#![doc = include_str!("../../docs/api-keys.md")]
 
 mod algorithm;
 mod api_key;
@@ -81,7 +82,7 @@ mod challenge;
 pub(crate) mod claims;
 mod cnf;
 mod dpop;
-mod fetch;
+pub(crate) mod fetch;
 mod introspection;
 mod jwk_set;
 mod jwks;

@@ -1,6 +1,5 @@
 //! [`DevIssuerBuilder`]: the issuer's configuration, checked and turned into a [`DevIssuer`].
 
-use super::DevClient;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use url::Url;
 
+use super::client::DevClientAuth;
 use super::endpoints::metadata_document;
-use super::keys::SigningKey;
-use super::store::Store;
+use super::keys::{SigningKey, digest, is_client_key};
+use super::store::{Client, ClientAuth, Store};
 use super::{DEFAULT_TOKEN_LIFETIME, DevIssuer, DevIssuerError, Inner, Resource};
+use super::{DevClient, EXCHANGE_GRANT};
 use crate::auth::claims::{canonical_resource, is_loopback_host};
 use crate::auth::{Dpop, DpopPolicy, is_scope_token};
 
@@ -28,6 +29,7 @@ use crate::auth::{Dpop, DpopPolicy, is_scope_token};
 /// | [`token_lifetime`](Self::token_lifetime) | [`DEFAULT_TOKEN_LIFETIME`], one hour |
 /// | [`cors_origin`](Self::cors_origin) | none: no cross-origin calls to `/register` and `/token` |
 /// | [`dpop`](Self::dpop) | [`DpopPolicy::Accept`]: DPoP-bound tokens for requests with a proof |
+/// | [`client`](Self::client) | none: clients register dynamically |
 #[must_use]
 pub struct DevIssuerBuilder {
     issuer: String,
@@ -41,6 +43,7 @@ pub struct DevIssuerBuilder {
     token_lifetime: Duration,
     cors_origins: Vec<String>,
     dpop: DpopPolicy,
+    clients: Vec<DevClient>,
 }
 
 impl DevIssuerBuilder {
@@ -58,6 +61,7 @@ impl DevIssuerBuilder {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             cors_origins: Vec::new(),
             dpop: DpopPolicy::Accept,
+            clients: Vec::new(),
         }
     }
 
@@ -167,9 +171,13 @@ impl DevIssuerBuilder {
 
     /// Registers `client` from the start (confidential clients of resource servers; others
     /// register dynamically), with what it may do: see [`DevClient`].
-    pub fn client(self, client: DevClient) -> Self {
-        let _ = client;
-        todo!("i18-issuer")
+    ///
+    /// [`build`](Self::build) refuses a client with an empty or repeated id, a secret shorter
+    /// than 32 characters, a key set with no key or with a symmetric key, a scope the issuer
+    /// does not grant, or an exchange target that is not one of its resources.
+    pub fn client(mut self, client: DevClient) -> Self {
+        self.clients.push(client);
+        self
     }
 
     /// Validates the configuration and prepares the key and the metadata.
@@ -180,6 +188,7 @@ impl DevIssuerBuilder {
         let cors_origins = cors_origins(self.cors_origins)?;
         let resources = resources(self.resources)?;
         let scopes = scopes(self.scopes, &self.descriptions)?;
+        let clients = clients(self.clients, &resources, &scopes)?;
         let users = users(self.users, &self.tenants);
         let tenants = tenants(&users, &self.tenants);
         if users.iter().any(|(s, _)| s.is_empty()) || tenants.iter().any(String::is_empty) {
@@ -199,7 +208,7 @@ impl DevIssuerBuilder {
             DpopPolicy::Off => &[][..],
             _ => dpop.accepted_algorithms(),
         };
-        let metadata = metadata_document(&self.issuer, &scopes, dpop_algorithms);
+        let metadata = metadata_document(&self.issuer, &scopes, dpop_algorithms, &clients);
         let token_endpoint = format!("{}/token", self.issuer.trim_end_matches('/'));
         let jwks = Bytes::from(serde_json::to_vec(&key.jwks()).expect("a JWK set serializes"));
 
@@ -224,6 +233,7 @@ impl DevIssuerBuilder {
                 users,
                 tenants,
                 auto_consent: self.auto_consent,
+                clients,
                 store: Store::default(),
             }),
         })
@@ -243,6 +253,7 @@ impl fmt::Debug for DevIssuerBuilder {
             .field("token_lifetime", &self.token_lifetime)
             .field("cors_origins", &self.cors_origins)
             .field("dpop", &self.dpop)
+            .field("clients", &self.clients)
             .finish()
     }
 }
@@ -294,6 +305,89 @@ fn resources(given: Vec<String>) -> Result<Vec<Resource>, DevIssuerError> {
         return Err(DevIssuerError::NoResource);
     }
     Ok(resources)
+}
+
+/// The configured clients, checked, as the token endpoint sees them.
+fn clients(
+    given: Vec<DevClient>,
+    resources: &[Resource],
+    scopes: &[(String, String)],
+) -> Result<Vec<Client>, DevIssuerError> {
+    let mut clients: Vec<Client> = Vec::new();
+    for client in given {
+        let invalid = |reason: &str| DevIssuerError::InvalidClient {
+            client: client.id.clone(),
+            reason: reason.to_owned(),
+        };
+        if client.id.is_empty() {
+            return Err(invalid("the client id is empty"));
+        }
+        if clients.iter().any(|c| c.id == client.id) {
+            return Err(invalid("the client id is configured twice"));
+        }
+        let auth = match &client.auth {
+            // A secret anyone could guess would let them act as the client and exchange
+            // tokens: held to the length of the secrets dynamic registration hands out.
+            DevClientAuth::Secret(secret) if secret.chars().count() < 32 => {
+                return Err(invalid("the secret is shorter than 32 characters"));
+            }
+            DevClientAuth::Secret(secret) => ClientAuth::Secret(digest(secret)),
+            DevClientAuth::PrivateKeyJwt(jwks) => {
+                let keys = &jwks.as_jsonwebtoken().keys;
+                if keys.is_empty() {
+                    return Err(invalid("the key set holds no key"));
+                }
+                // A symmetric key would turn the "public" key set into a shared secret that
+                // anyone reading the configuration could sign assertions with.
+                if !keys.iter().all(is_client_key) {
+                    return Err(invalid(
+                        "every key must be a public EC, RSA or Ed25519 signing key; symmetric keys are refused",
+                    ));
+                }
+                ClientAuth::PrivateKeyJwt(Arc::new(jwks.clone()))
+            }
+        };
+        if let Some(scope) = &client.scope
+            && let Some(unknown) = scope
+                .split(' ')
+                .find(|s| !s.is_empty() && !scopes.iter().any(|(known, _)| known == s))
+        {
+            return Err(invalid(&format!(
+                "scope `{unknown}` is not one the issuer grants"
+            )));
+        }
+        let mut exchange_for: Vec<String> = Vec::new();
+        for target in &client.exchange_for {
+            let resource = canonical_resource(target)
+                .and_then(|canonical| resources.iter().find(|r| r.canonical == canonical))
+                .ok_or_else(|| {
+                    invalid(&format!(
+                        "`may_exchange_for({target})` names no resource of the issuer: add it with `.resource(..)`"
+                    ))
+                })?;
+            if !exchange_for.contains(&resource.uri) {
+                exchange_for.push(resource.uri.clone());
+            }
+        }
+        let mut grant_types = Vec::new();
+        if client.scope.is_some() {
+            grant_types.push("client_credentials".to_owned());
+        }
+        if !exchange_for.is_empty() {
+            grant_types.push(EXCHANGE_GRANT.to_owned());
+        }
+        clients.push(Client {
+            id: client.id.clone(),
+            auth,
+            name: None,
+            redirect_uris: Vec::new(),
+            grant_types,
+            scope: client.scope.clone(),
+            dpop_bound: false,
+            exchange_for,
+        });
+    }
+    Ok(clients)
 }
 
 /// Each grantable scope, once, with what it means: the last description given for it, or a

@@ -51,6 +51,14 @@ pub enum DevIssuerError {
     /// [`DevIssuer::mint`](super::DevIssuer::mint): the scope is not one of the configured scopes.
     #[error("scope `{0}` is not one this issuer grants")]
     UnknownScope(String),
+    /// A [`DevClient`](super::DevClient) is misconfigured.
+    #[error("invalid client `{client}`: {reason}")]
+    InvalidClient {
+        /// The client id.
+        client: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A token could not be signed.
     #[error("cannot sign the token: {0}")]
     Signing(String),

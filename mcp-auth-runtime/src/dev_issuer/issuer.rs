@@ -9,7 +9,7 @@ use axum::Router;
 use serde::Serialize;
 
 use super::keys;
-use super::store::Grant;
+use super::store::{Client, Grant};
 use super::{DevIssuerBuilder, DevIssuerError, Inner, MINT_CLIENT_ID, endpoints};
 use crate::auth::claims::canonical_resource;
 
@@ -101,6 +101,7 @@ impl DevIssuer {
             tenant: request.tenant,
             scopes: inner.ordered(request.scopes.iter().map(String::as_str)),
             resource,
+            act: None,
         };
         let lifetime = request.lifetime.unwrap_or(inner.token_lifetime);
         inner.access_token(&grant, lifetime, request.dpop_jkt.as_deref())
@@ -136,7 +137,7 @@ impl fmt::Debug for DevIssuer {
     }
 }
 
-/// RFC 9068 §2.2 claims.
+/// RFC 9068 §2.2 claims, and RFC 8693 §4.1 `act`.
 #[derive(Serialize)]
 struct AccessTokenClaims<'a> {
     iss: &'a str,
@@ -151,6 +152,9 @@ struct AccessTokenClaims<'a> {
     jti: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation<'a>>,
+    /// RFC 8693 §4.1: the actor of an exchanged token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a serde_json::Value>,
 }
 
 /// The `cnf` claim of a DPoP-bound token (RFC 9449 §6.1, RFC 7800).
@@ -190,6 +194,15 @@ impl Inner {
                 Some(default) => Ok(self.ordered(default.split(' '))),
                 None => Ok(self.scopes.iter().map(|(s, _)| s.clone()).collect()),
             },
+        }
+    }
+
+    /// The client `id`: one configured with [`DevIssuerBuilder::client`], else a registered
+    /// one.
+    pub(super) fn client(&self, id: &str) -> Option<Client> {
+        match self.clients.iter().find(|c| c.id == id) {
+            Some(configured) => Some(configured.clone()),
+            None => self.store.client(id),
         }
     }
 
@@ -246,6 +259,7 @@ impl Inner {
             exp: iat.saturating_add(lifetime.as_secs()),
             jti: keys::random_string(16),
             cnf: jkt.map(|jkt| Confirmation { jkt }),
+            act: grant.act.as_ref(),
         };
         self.key.sign(&claims)
     }

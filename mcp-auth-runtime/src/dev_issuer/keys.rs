@@ -5,8 +5,8 @@ use std::fmt;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -16,6 +16,9 @@ use super::DevIssuerError;
 pub(super) struct SigningKey {
     pkcs8: Vec<u8>,
     encoding: EncodingKey,
+    /// The public key, to check tokens presented back to the issuer (RFC 8693 subject
+    /// tokens).
+    decoding: DecodingKey,
     jwk: Jwk,
     kid: String,
 }
@@ -47,9 +50,11 @@ impl SigningKey {
             .map_err(|_| DevIssuerError::InvalidKey)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| DevIssuerError::InvalidKey)?;
         Ok(SigningKey {
             pkcs8,
             encoding,
+            decoding,
             jwk,
             kid,
         })
@@ -61,6 +66,11 @@ impl SigningKey {
 
     pub(super) fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The public key, to verify the issuer's own tokens.
+    pub(super) fn decoding(&self) -> &DecodingKey {
+        &self.decoding
     }
 
     pub(super) fn jwks(&self) -> JwkSet {
@@ -86,6 +96,21 @@ impl fmt::Debug for SigningKey {
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `jwk` can verify a client's `private_key_jwt` assertions: an asymmetric public key
+/// (EC, RSA, OKP), not marked for encryption. An `oct` key never is: it would be a shared
+/// secret published as a public key.
+pub(super) fn is_client_key(jwk: &Jwk) -> bool {
+    let asymmetric = matches!(
+        jwk.algorithm,
+        AlgorithmParameters::EllipticCurve(_)
+            | AlgorithmParameters::RSA(_)
+            | AlgorithmParameters::OctetKeyPair(_)
+    );
+    asymmetric
+        && jwk.common.public_key_use != Some(PublicKeyUse::Encryption)
+        && DecodingKey::from_jwk(jwk).is_ok()
 }
 
 /// 256 random bits, base64url: client ids and secrets, codes, refresh tokens, form tokens.

@@ -28,6 +28,9 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// The `client_id` claim of tokens from [`DevIssuer::mint`] without one.
 pub const MINT_CLIENT_ID: &str = "mcp-auth-dev-issuer";
 
+/// The `grant_type` of RFC 8693 token exchange.
+const EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
 /// The issuer's configuration, checked, and its state: what the builder prepares, and the
 /// running issuer and its endpoints read.
 struct Inner {
@@ -55,6 +58,8 @@ struct Inner {
     users: Vec<(String, String)>,
     tenants: Vec<String>,
     auto_consent: bool,
+    /// The clients configured with [`DevIssuerBuilder::client`]; never evicted.
+    clients: Vec<store::Client>,
     store: Store,
 }
 

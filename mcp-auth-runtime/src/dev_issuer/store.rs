@@ -1,5 +1,5 @@
 //! Everything the issuer remembers, in memory and bounded: registered clients, pending consent
-//! forms, authorization codes and refresh tokens.
+//! forms, authorization codes, refresh tokens and the `jti` of spent client assertions.
 //!
 //! Codes, refresh tokens, form tokens and client secrets are kept as SHA-256 digests only.
 //! Each map has a cap; when it is full, expired entries go first, then the oldest. Clients
@@ -8,10 +8,12 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::keys::{Digest, digest, random_token};
+use crate::auth::JwkSet;
+use crate::mcp::ExpiringKeys;
 
 /// Most registered clients remembered.
 const MAX_CLIENTS: usize = 1_000;
@@ -21,6 +23,9 @@ const MAX_CONSENTS: usize = 1_000;
 const MAX_CODES: usize = 1_000;
 /// Most refresh tokens, rotated or not, remembered until they expire.
 const MAX_REFRESH_TOKENS: usize = 10_000;
+/// Most unexpired `private_key_jwt` assertions remembered (their `jti`). When full, further
+/// assertions are refused rather than one forgotten: a forgotten `jti` is a replay allowed.
+const MAX_ASSERTIONS: usize = 10_000;
 
 /// How long a consent form may be answered.
 const CONSENT_LIFETIME: Duration = Duration::from_secs(600);
@@ -32,12 +37,13 @@ pub(super) const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 360
 /// refresh token lives, so that no client holding a live one is forgotten.
 const CLIENT_IDLE: Duration = REFRESH_TOKEN_LIFETIME;
 
-/// A client registered through RFC 7591 dynamic registration.
+/// A client: registered through RFC 7591 dynamic registration, or configured with
+/// [`DevClient`](super::DevClient).
 #[derive(Clone)]
 pub(super) struct Client {
     pub(super) id: String,
-    /// Digest of the secret of a confidential client; `None` for a public one.
-    pub(super) secret: Option<Digest>,
+    /// How the client authenticates at the token endpoint.
+    pub(super) auth: ClientAuth,
     pub(super) name: Option<String>,
     pub(super) redirect_uris: Vec<String>,
     pub(super) grant_types: Vec<String>,
@@ -47,6 +53,36 @@ pub(super) struct Client {
     pub(super) scope: Option<String>,
     /// `dpop_bound_access_tokens` (RFC 9449 §5.2): its token requests must carry a proof.
     pub(super) dpop_bound: bool,
+    /// The resources (as configured: the `aud` of their tokens) the client may exchange
+    /// tokens for (RFC 8693); always empty for a dynamically registered client.
+    pub(super) exchange_for: Vec<String>,
+}
+
+/// How a client authenticates at the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2).
+#[derive(Clone)]
+pub(super) enum ClientAuth {
+    /// A public client: its `client_id` alone.
+    None,
+    /// `client_secret_basic` or `client_secret_post`: the digest of the secret.
+    Secret(Digest),
+    /// `private_key_jwt`: assertions signed by one of these (public) keys.
+    PrivateKeyJwt(Arc<JwkSet>),
+}
+
+impl Client {
+    /// Whether the client authenticates with a credential: a secret or a key.
+    pub(super) fn is_confidential(&self) -> bool {
+        !matches!(self.auth, ClientAuth::None)
+    }
+}
+
+/// Why a client assertion's `jti` was not recorded.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum NotRecorded {
+    /// Seen before: a replay.
+    Replayed,
+    /// The record is full of unexpired assertions.
+    Full,
 }
 
 /// Why a client was not registered.
@@ -79,6 +115,9 @@ pub(super) struct Grant {
     pub(super) tenant: Option<String>,
     pub(super) scopes: Vec<String>,
     pub(super) resource: String,
+    /// The `act` claim (RFC 8693 §4.1): the client acting for the subject, and whoever acted
+    /// before it, in a token from an exchange; `None` otherwise.
+    pub(super) act: Option<serde_json::Value>,
 }
 
 /// An authorization code and what it was issued for.
@@ -126,6 +165,9 @@ struct Maps {
     consents: Bounded<Digest, Authorization>,
     codes: Bounded<Digest, Code>,
     refresh: Bounded<Digest, Refresh>,
+    /// Digests of (client id, `jti`) of the assertions accepted, until they expire
+    /// (milliseconds since the epoch).
+    assertions: ExpiringKeys<Digest>,
 }
 
 impl Store {
@@ -149,6 +191,34 @@ impl Store {
     /// redirect URI at the authorization endpoint.
     pub(super) fn client_used(&self, id: &str) {
         self.maps().clients.used(id, Instant::now());
+    }
+
+    /// Records the `jti` of a `private_key_jwt` assertion of `client_id` that expires at
+    /// `expires_ms` (milliseconds since the epoch), or refuses it if it was seen before
+    /// (RFC 7523 §3: the authorization server may refuse a replayed `jti`; this one always
+    /// does). Entries are kept until the assertion expires, after which it is refused as
+    /// expired anyway.
+    pub(super) fn spend_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), NotRecorded> {
+        // Length-prefixed client id, then the `jti`: distinct pairs never hash alike, and one
+        // client's `jti` never spends another's.
+        let key = digest(&format!("{}:{client_id}{jti}", client_id.len()));
+        let mut maps = self.maps();
+        let assertions = &mut maps.assertions;
+        assertions.forget_expired(now_ms, |_| {});
+        if assertions.contains(&key) {
+            return Err(NotRecorded::Replayed);
+        }
+        if assertions.len() >= MAX_ASSERTIONS {
+            return Err(NotRecorded::Full);
+        }
+        assertions.insert(key, expires_ms);
+        Ok(())
     }
 
     /// Remembers an authorization awaiting consent; returns the one-time form token.
@@ -443,12 +513,13 @@ mod tests {
     fn client(id: &str) -> Client {
         Client {
             id: id.into(),
-            secret: None,
+            auth: ClientAuth::None,
             name: None,
             redirect_uris: vec![],
             grant_types: vec![],
             scope: None,
             dpop_bound: false,
+            exchange_for: vec![],
         }
     }
 
@@ -495,6 +566,7 @@ mod tests {
             tenant: None,
             scopes: vec![],
             resource: "http://127.0.0.1/mcp".into(),
+            act: None,
         }
     }
 

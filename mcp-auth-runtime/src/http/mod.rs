@@ -34,6 +34,7 @@ use axum::routing::{MethodRouter, post};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::{AuthInfo, Challenge};
+use crate::downstream::SubjectToken;
 use crate::mcp::Dispatcher;
 
 pub(crate) const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
@@ -71,6 +72,14 @@ fn caller(endpoint: &Endpoint, request: &Request) -> Option<Arc<AuthInfo>> {
         .local_identity
         .clone()
         .or_else(|| crate::auth::auth_of(request))
+}
+
+/// The request's access token, for token exchange: none when authentication is off.
+fn subject(endpoint: &Endpoint, request: &Request) -> Option<SubjectToken> {
+    if endpoint.local_identity.is_some() {
+        return None;
+    }
+    request.extensions().get::<SubjectToken>().cloned()
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {

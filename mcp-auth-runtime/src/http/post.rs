@@ -31,6 +31,7 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
         // Unreachable behind the bearer layer; fail closed all the same.
         return StatusCode::UNAUTHORIZED.into_response();
     };
+    let subject = super::subject(&endpoint, &request);
     let scheme = crate::auth::scheme_of(&request);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
@@ -82,6 +83,7 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
                 request,
                 RequestCtx {
                     auth,
+                    subject,
                     era,
                     outbound: None,
                 },

@@ -17,6 +17,7 @@ use super::{Dispatcher, Era, RequestCtx};
 use crate::auth::AuthInfo;
 use crate::authorize::{Declared, refusal_result};
 use crate::context::CallContext;
+use crate::downstream::SubjectToken;
 use crate::error::ToolError;
 use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
@@ -132,7 +133,7 @@ impl Dispatcher {
             channelled.channel,
             self.call_timeout,
         );
-        let call = self.call_context(tool, auth.clone(), peer);
+        let call = self.call_context(tool, auth.clone(), ctx.subject, peer);
         let outcome = if task {
             let capabilities = task_capabilities.unwrap_or_default();
             match self
@@ -174,13 +175,14 @@ impl Dispatcher {
         )
     }
 
-    /// The context a run of `tool` gets: the caller, the server's state and scope policy, the
-    /// way back to the client, and the scopes the tool declares (its own checks are held to
-    /// them).
+    /// The context a run of `tool` gets: the caller (and its access token, for token
+    /// exchange), the server's state and scope policy, the way back to the client, and the
+    /// scopes the tool declares (its own checks are held to them).
     pub(super) fn call_context(
         &self,
         tool: &ToolDef,
         auth: Arc<AuthInfo>,
+        subject: Option<SubjectToken>,
         peer: Peer,
     ) -> CallContext {
         CallContext::new(
@@ -190,6 +192,7 @@ impl Dispatcher {
             Arc::new(peer),
             Some(tool.name()),
         )
+        .exchanging(self.exchange.clone(), subject)
         .declaring(Declared {
             name: tool.name(),
             scopes: tool.scopes(),

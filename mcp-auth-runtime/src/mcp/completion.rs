@@ -77,7 +77,7 @@ impl Dispatcher {
         };
         let completion = match target.completion {
             Some(completion) if completion.arguments().any(|a| a == name) => {
-                let call = self.detached_context(&auth);
+                let call = self.detached_context(&auth, ctx.subject.clone());
                 let handler =
                     (completion.handler)(call, CompletionRequest::new(name, value, context));
                 // A completer that finds nothing suggests nothing.

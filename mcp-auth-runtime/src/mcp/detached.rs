@@ -16,6 +16,7 @@ use super::request_state::Binding;
 use super::round_trip::{input_required, missing_capability};
 use crate::auth::AuthInfo;
 use crate::context::CallContext;
+use crate::downstream::SubjectToken;
 use crate::error::ToolError;
 use crate::jsonrpc::{Request, code};
 use crate::peer::Peer;
@@ -23,7 +24,11 @@ use crate::peer::Peer;
 impl Dispatcher {
     /// The context of a handler without a channel to the client: no progress, logs or
     /// requests for input.
-    pub(super) fn detached_context(&self, auth: &Arc<AuthInfo>) -> CallContext {
+    pub(super) fn detached_context(
+        &self,
+        auth: &Arc<AuthInfo>,
+        subject: Option<SubjectToken>,
+    ) -> CallContext {
         CallContext::new(
             auth.clone(),
             self.state.clone(),
@@ -31,6 +36,7 @@ impl Dispatcher {
             Arc::new(Peer::detached()),
             None,
         )
+        .exchanging(self.exchange.clone(), subject)
     }
 
     /// What the `on_call` hook will be told of this read or get, if there is a hook: it is

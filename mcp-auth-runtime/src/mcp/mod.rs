@@ -58,6 +58,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::auth::AuthInfo;
+use crate::downstream::{SubjectToken, TokenExchange};
 use crate::jsonrpc::{Request, code, request_id_key};
 use crate::peer::{ClientSupport, LogLevel};
 use crate::prompt::Prompts;
@@ -84,6 +85,9 @@ pub(crate) enum Era {
 /// What the transport knows about one request.
 pub(crate) struct RequestCtx {
     pub(crate) auth: Arc<AuthInfo>,
+    /// The request's access token, for token exchange alone: `None` without one (stdio, no
+    /// authentication, an API key).
+    pub(crate) subject: Option<SubjectToken>,
     pub(crate) era: Era,
     /// Where notifications for this request go, when the client accepts a stream.
     pub(crate) outbound: Option<mpsc::UnboundedSender<Bytes>>,
@@ -132,6 +136,8 @@ pub(crate) struct Dispatcher {
     pub(crate) max_subscriptions: usize,
     /// Tool calls running as tasks (the tasks extension).
     pub(crate) tasks: Tasks,
+    /// Exchanges the caller's token for downstream APIs' (`ToolContext::downstream_token`).
+    pub(crate) exchange: Option<TokenExchange>,
 }
 
 impl std::fmt::Debug for Dispatcher {

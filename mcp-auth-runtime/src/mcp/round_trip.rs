@@ -264,6 +264,7 @@ impl Dispatcher {
             Arc::new(peer),
             None,
         )
+        .exchanging(self.exchange.clone(), ctx.subject.clone())
         .declaring(declared);
         Ok((call, binding))
     }

@@ -471,7 +471,7 @@ impl Dispatcher {
         );
         let passed = Passed::default();
         let call = self
-            .call_context(tool, ctx.auth.clone(), peer)
+            .call_context(tool, ctx.auth.clone(), ctx.subject.clone(), peer)
             .recording(passed.clone());
         let run = Run {
             future: (tool.handler())(call, record.arguments.clone()),

@@ -185,6 +185,7 @@ impl McpServerBuilder {
             updates: self.updates.clone(),
             max_subscriptions: self.max_subscriptions,
             tasks,
+            exchange: self.exchange,
         };
         dispatcher.paginate();
         let local_identity = match &auth {

@@ -62,6 +62,7 @@ pub struct McpServerBuilder {
     pub(super) rate_limits: Option<RateLimits>,
     pub(super) observer: Option<Observer>,
     pub(super) dpop: crate::auth::Dpop,
+    pub(super) exchange: Option<crate::downstream::TokenExchange>,
     pub(super) request_state_key: Option<Vec<u8>>,
     pub(super) previous_request_state_keys: Vec<Vec<u8>>,
     pub(super) request_state_lifetime: Duration,
@@ -124,6 +125,7 @@ impl McpServerBuilder {
             rate_limits: None,
             observer: None,
             dpop: crate::auth::Dpop::off(),
+            exchange: None,
             request_state_key: None,
             previous_request_state_keys: Vec::new(),
             request_state_lifetime: DEFAULT_REQUEST_STATE_LIFETIME,
@@ -488,9 +490,9 @@ impl McpServerBuilder {
     /// [`ToolContext::downstream_token`](crate::ToolContext::downstream_token) exchanges the
     /// request's access token with `exchange` (RFC 8693). Without it, that call fails with
     /// [`ExchangeError::NotConfigured`](crate::downstream::ExchangeError::NotConfigured).
-    pub fn token_exchange(self, exchange: crate::downstream::TokenExchange) -> Self {
-        let _ = exchange;
-        todo!("i18-exchange")
+    pub fn token_exchange(mut self, exchange: crate::downstream::TokenExchange) -> Self {
+        self.exchange = Some(exchange);
+        self
     }
 
     /// Proof of possession (RFC 9449): whether DPoP-bound tokens are accepted or required,

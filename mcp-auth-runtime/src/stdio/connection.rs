@@ -120,6 +120,8 @@ impl Connection {
         };
         let ctx = RequestCtx {
             auth: self.auth.clone(),
+            // The stdio transport carries no access token: nothing to exchange.
+            subject: None,
             era,
             outbound: Some(self.out.clone()),
         };
@@ -204,6 +206,8 @@ impl Connection {
     async fn dispatch_now(&self, request: Request) -> Reply {
         let ctx = RequestCtx {
             auth: self.auth.clone(),
+            // The stdio transport carries no access token: nothing to exchange.
+            subject: None,
             era: Era::Legacy { session: None },
             outbound: None,
         };

@@ -2,11 +2,13 @@
 //! authorization code flow with PKCE (auto-consent and through the consent page), refresh
 //! rotation, client credentials, DPoP-bound tokens, and tokens the resource server accepts;
 //! and what a web page, a registration flood or a server without peer addresses cannot get
-//! from it.
+//! from it; the token-exchange grant (RFC 8693) and its policy.
 
+mod clients;
 mod code_flow;
 mod configuration;
 mod dpop;
+mod exchange;
 mod origins;
 mod registration;
 mod tokens;
@@ -15,6 +17,7 @@ mod with_a_server;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

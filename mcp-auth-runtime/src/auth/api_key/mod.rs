@@ -1,21 +1,34 @@
 //! API keys for machine clients that cannot run OAuth: static, high-entropy secrets with a
 //! recognisable prefix, each mapped to a principal and scopes, verified as tokens are.
 //!
-//! A key is `PREFIX` + an id + `_` + a secret, e.g. `mcpk_3jd8..._Qx9...`: the id finds the
-//! record, the secret's SHA-256 digest is compared in constant time with the stored one. Only
-//! digests are stored, in a JSON file that [`ApiKeys`] reloads when it changes, without a
-//! restart. [`VerifierChain`](super::VerifierChain) puts keys next to OAuth on one server:
-//! a credential with the key prefix goes to the keys, any other to the JWT verifier.
+//! A key is `PREFIX` + an id + `_` + a secret, e.g. `mcpk_3f9a..._Qx9...` (`key`): the id
+//! finds the record (`record`), the secret's SHA-256 digest is compared in constant time with
+//! the stored one. Only digests are stored, in a JSON file (`file`) that [`ApiKeys`] reloads
+//! when it changes, without a restart (`keys`); failed attempts are counted per peer
+//! (`failures`). [`VerifierChain`](super::VerifierChain) puts keys next to OAuth on one
+//! server. The guide is `docs/api-keys.md`, part of the `auth` module's docs.
+
+mod error;
+mod failures;
+mod file;
+mod key;
+mod keys;
+mod record;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+pub use error::ApiKeyError;
+pub use file::ApiKeyFile;
+pub use record::{ApiKeyRecord, NewApiKey};
 
-use super::{AuthError, AuthInfo, TokenVerifier};
+use super::{AuthError, AuthInfo, Readiness, TokenVerifier};
 use crate::rate_limit::Quota;
+use failures::Failures;
+use keys::{Keys, Refused};
 
 /// The prefix of keys made by [`ApiKeyRecord::generate`] unless another is given.
 pub const DEFAULT_PREFIX: &str = "mcpk_";
@@ -27,221 +40,185 @@ pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 /// `429`: 20.
 pub const DEFAULT_FAILURES_PER_MINUTE: u32 = 20;
 
+/// Longest key prefix.
+const MAX_PREFIX_LEN: usize = 32;
+
 /// A [`TokenVerifier`] of API keys. Clones share the keys, their reloads and the failure
 /// counters. `Debug` output shows how many keys are loaded, never a key or a digest.
+///
+/// A key is accepted when it starts with the [prefix](Self::prefix), its id is one of the
+/// loaded records', the SHA-256 digest of its secret equals the record's (compared in
+/// constant time), and the record has not expired. The caller's [`AuthInfo`] is the record's
+/// subject, client id, tenant, scopes and expiry, no issuer, and the claims
+/// `{"api_key_id": ID}`.
+///
+/// Each peer (an IPv4 address, or an IPv6 /64) may fail [`DEFAULT_FAILURES_PER_MINUTE`]
+/// times a minute ([`failure_limit`](Self::failure_limit)); then its key attempts get
+/// [`AuthError::RateLimited`] (`429` with `Retry-After`) without being checked, until the
+/// minute is over. Expired keys do not count (their holder knew the secret). The peer is the
+/// TCP peer: a server started with [`serve`](crate::serve) or
+/// `into_make_service_with_connect_info` knows it; without it, attempts are not limited.
 #[derive(Clone)]
 pub struct ApiKeys {
-    inner: Arc<Inner>,
+    prefix: Arc<str>,
+    keys: Arc<Keys>,
+    failures: Arc<Failures>,
+    reload_interval: Duration,
 }
-
-struct Inner {}
 
 impl ApiKeys {
     /// The keys of `path` (a file written by [`ApiKeyFile`]), reloaded when it changes (checked
     /// every [`DEFAULT_RELOAD_INTERVAL`] and before a request when due). A file that does not
     /// exist holds no keys (until it is created); one that cannot be read or parsed fails
     /// here, and at a reload keeps the keys loaded before (logged).
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read, is not a valid key file (any invalid record or an id
+    /// used twice makes the whole file invalid), is larger than 16 MiB, or may be written by
+    /// its group or others (on Unix: anyone who can write it can add a key).
     pub fn from_file(path: impl Into<PathBuf>) -> Result<ApiKeys, ApiKeyError> {
-        let _ = path.into();
-        todo!("i18-apikeys")
+        Ok(ApiKeys::with_keys(Keys::watch(path.into())?))
     }
 
     /// These keys, fixed (no file).
+    ///
+    /// # Panics
+    ///
+    /// If a record is not valid (see [`ApiKeyRecord`]) or two have the same id: fixed keys
+    /// come from the program, and a key that silently never works would be a bug in it.
     pub fn from_records(records: impl IntoIterator<Item = ApiKeyRecord>) -> ApiKeys {
-        let _ = records.into_iter();
-        todo!("i18-apikeys")
+        let records: Vec<ApiKeyRecord> = records.into_iter().collect();
+        let mut ids = std::collections::HashSet::new();
+        for record in &records {
+            if let Err(why) = record.validate() {
+                panic!("invalid API key record: {why}");
+            }
+            assert!(
+                ids.insert(record.id.as_str()),
+                "two API key records have the id {}",
+                record.id
+            );
+        }
+        ApiKeys::with_keys(Keys::fixed(records))
+    }
+
+    fn with_keys(keys: Keys) -> ApiKeys {
+        ApiKeys {
+            prefix: DEFAULT_PREFIX.into(),
+            keys: Arc::new(keys),
+            failures: Arc::new(Failures::new(Quota::per_minute(
+                DEFAULT_FAILURES_PER_MINUTE,
+            ))),
+            reload_interval: DEFAULT_RELOAD_INTERVAL,
+        }
     }
 
     /// The prefix credentials must carry to be taken as keys ([`DEFAULT_PREFIX`]).
     pub fn prefix(&self) -> &str {
-        todo!("i18-apikeys")
+        &self.prefix
     }
 
-    /// Uses another key prefix.
-    pub fn with_prefix(self, prefix: impl Into<String>) -> Self {
-        let _ = prefix.into();
-        todo!("i18-apikeys")
+    /// Uses another key prefix (make keys for it with
+    /// [`ApiKeyRecord::generate_with_prefix`]).
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` is empty, longer than 32 bytes, or has a character other than an ASCII
+    /// letter, digit, `-` or `_` (a key must be a valid bearer token, RFC 6750 §2.1).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        assert!(
+            (1..=MAX_PREFIX_LEN).contains(&prefix.len())
+                && prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "an API key prefix must be 1 to {MAX_PREFIX_LEN} ASCII letters, digits, `-` or `_`"
+        );
+        self.prefix = prefix.into();
+        self
     }
 
     /// Limits failed key attempts per peer address ([`DEFAULT_FAILURES_PER_MINUTE`] a minute):
-    /// over it, the peer's key attempts are answered `429` without being checked.
-    pub fn failure_limit(self, quota: Quota) -> Self {
-        let _ = quota;
-        todo!("i18-apikeys")
+    /// over it, the peer's key attempts are answered `429` without being checked. A quota of
+    /// `0` refuses every key attempt of a known peer.
+    pub fn failure_limit(mut self, quota: Quota) -> Self {
+        self.failures = Arc::new(Failures::new(quota));
+        self
     }
 
-    /// Reads the file now; returns how many keys are loaded.
+    /// Looks at the file for changes at most this often ([`DEFAULT_RELOAD_INTERVAL`]).
+    pub fn reload_interval(mut self, interval: Duration) -> Self {
+        self.reload_interval = interval;
+        self
+    }
+
+    /// Reads the file now; returns how many keys are loaded. On an error the keys loaded
+    /// before stay in use. Fixed keys ([`from_records`](Self::from_records)) just count.
     pub fn reload(&self) -> Result<usize, ApiKeyError> {
-        todo!("i18-apikeys")
+        self.keys.reload()
+    }
+
+    /// How many keys are loaded.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 impl TokenVerifier for ApiKeys {
     async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
-        let _ = token;
-        todo!("i18-apikeys")
+        self.verify_from(token, None)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
+        self.verify_from(token, None).await
+    }
+
+    async fn verify_from(
+        &self,
+        token: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Arc<AuthInfo>, AuthError> {
+        // Over its failures, a peer learns nothing more: not even whether this key is good.
+        self.failures.check(peer)?;
+        let found = match token.strip_prefix(&*self.prefix) {
+            Some(rest) => {
+                self.keys.refresh(self.reload_interval);
+                self.keys.find(rest)
+            }
+            None => Err(Refused::Guess("not an API key (wrong prefix)".into())),
+        };
+        found.map_err(|refused| match refused {
+            Refused::Guess(why) => {
+                self.failures.record(peer);
+                AuthError::InvalidToken(why)
+            }
+            Refused::Expired(why) => AuthError::InvalidToken(why),
+        })
+    }
+
+    async fn ready(&self) -> Readiness {
+        match self.keys.reload_error() {
+            Some(why) => Readiness::Degraded(why),
+            None => Readiness::Ready,
+        }
     }
 }
 
 impl fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKeys").finish_non_exhaustive()
-    }
-}
-
-/// One stored key: its id, the SHA-256 digest of its secret, and what it stands for. Holds no
-/// secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ApiKeyRecord {
-    /// The key's public id, part of the key itself; names it in logs, audits and
-    /// [`ApiKeyFile::revoke`].
-    pub id: String,
-    /// `sha256:` + the base64url digest of the key's secret part.
-    pub digest: String,
-    /// The subject calls with this key are made as.
-    pub subject: String,
-    /// The client id of calls with this key.
-    pub client_id: Option<String>,
-    /// The tenant.
-    pub tenant: Option<String>,
-    /// The scopes the key grants.
-    pub scopes: Vec<String>,
-    /// When the key stops working; never when `None`.
-    #[serde(with = "unix_seconds")]
-    pub expires_at: Option<SystemTime>,
-    /// When the key was made.
-    #[serde(with = "unix_seconds")]
-    pub created_at: Option<SystemTime>,
-}
-
-impl ApiKeyRecord {
-    /// Makes a new key for `subject` with `scopes`: returns the key (show it once, store it
-    /// nowhere) and its record (store it).
-    pub fn generate<I, T>(subject: impl Into<String>, scopes: I) -> (NewApiKey, ApiKeyRecord)
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        let _ = (subject.into(), scopes.into_iter().map(Into::into).count());
-        todo!("i18-apikeys")
-    }
-
-    /// Sets the client id.
-    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = Some(client_id.into());
-        self
-    }
-
-    /// Sets the tenant.
-    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
-        self
-    }
-
-    /// Sets the expiry.
-    pub fn with_expires_at(mut self, expires_at: SystemTime) -> Self {
-        self.expires_at = Some(expires_at);
-        self
-    }
-}
-
-/// A key just made: the only time its secret exists outside the client. `Debug` output never
-/// shows it.
-pub struct NewApiKey(String);
-
-impl NewApiKey {
-    /// The key, to hand to the client once.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for NewApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("NewApiKey(<redacted>)")
-    }
-}
-
-/// The JSON file of key records an [`ApiKeys`] reads: adds and revokes keys under a file lock,
-/// replacing the file atomically, so that a running server never reads half a file.
-#[derive(Debug, Clone)]
-pub struct ApiKeyFile {
-    path: PathBuf,
-}
-
-impl ApiKeyFile {
-    /// The file at `path` (created by the first [`add`](Self::add)).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        ApiKeyFile { path: path.into() }
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Adds `record`.
-    pub fn add(&self, record: ApiKeyRecord) -> Result<(), ApiKeyError> {
-        let _ = record;
-        todo!("i18-apikeys")
-    }
-
-    /// Removes the key `id`; returns whether there was one.
-    pub fn revoke(&self, id: &str) -> Result<bool, ApiKeyError> {
-        let _ = id;
-        todo!("i18-apikeys")
-    }
-
-    /// Every record of the file.
-    pub fn list(&self) -> Result<Vec<ApiKeyRecord>, ApiKeyError> {
-        todo!("i18-apikeys")
-    }
-}
-
-/// Why keys could not be read or written.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ApiKeyError {
-    /// The file could not be read or written.
-    #[error("API key file {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a valid key file.
-    #[error("API key file {path} is not valid: {why}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, without any digest.
-        why: String,
-    },
-}
-
-mod unix_seconds {
-    //! `Option<SystemTime>` as whole seconds since the Unix epoch.
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        time: &Option<SystemTime>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match time.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
-            Some(since) => serializer.serialize_some(&since.as_secs()),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        Ok(Option::<u64>::deserialize(deserializer)?
-            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs)))
+        f.debug_struct("ApiKeys")
+            .field("prefix", &self.prefix)
+            .field("keys", &self.keys.len())
+            .field("file", &self.keys.path())
+            .field("reload_interval", &self.reload_interval)
+            .finish_non_exhaustive()
     }
 }

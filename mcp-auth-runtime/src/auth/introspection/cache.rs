@@ -2,19 +2,19 @@
 //! and refused ones for a shorter while (the negative cache), each on a shelf bounded in count
 //! and time.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use super::{CacheKey, Outcome};
 use crate::auth::{AuthError, AuthInfo};
+use crate::shelf::Shelf;
 
 /// The verdicts remembered: accepted tokens, and refused ones for a shorter while. Each kind
 /// has a shelf of its own, so that a flood of refused tokens never evicts an accepted one.
 pub(super) struct Cache {
-    accepted: Option<Shelf<Arc<AuthInfo>>>,
-    refused: Option<Shelf<AuthError>>,
+    accepted: Option<Shelf<CacheKey, Arc<AuthInfo>>>,
+    refused: Option<Shelf<CacheKey, AuthError>>,
 }
 
 impl Cache {
@@ -51,7 +51,7 @@ impl Cache {
         match outcome {
             Ok(auth) => {
                 let Some(shelf) = &self.accepted else { return };
-                let mut ttl = shelf.ttl;
+                let mut ttl = shelf.ttl();
                 if let Some(exp) = auth.expires_at() {
                     // `exp` already passed (within the leeway): accepted this once, not
                     // remembered.
@@ -62,7 +62,7 @@ impl Cache {
             }
             Err(refusal @ AuthError::InvalidToken(_)) => {
                 let Some(shelf) = &self.refused else { return };
-                let mut ttl = shelf.ttl;
+                let mut ttl = shelf.ttl();
                 if let Some(valid_from) = valid_from {
                     ttl = ttl.min(left(valid_from).unwrap_or_default());
                 }
@@ -82,134 +82,10 @@ impl fmt::Debug for Cache {
     }
 }
 
-/// Verdicts of one kind, bounded in count and in time.
-///
-/// One mutex guards everything; each critical section is a hash lookup, or an insertion with
-/// amortised O(1) eviction, so contention stays negligible next to an HTTP round trip.
-struct Shelf<V> {
-    ttl: Duration,
-    capacity: usize,
-    state: Mutex<ShelfState<V>>,
-}
-
-struct ShelfState<V> {
-    entries: HashMap<CacheKey, Entry<V>>,
-    /// Keys in insertion order, with the generation of the insertion. An item whose
-    /// generation no longer matches its entry is stale and skipped.
-    order: VecDeque<(CacheKey, u64)>,
-    generation: u64,
-}
-
-struct Entry<V> {
-    value: V,
-    expires: Instant,
-    generation: u64,
-}
-
-impl<V: Clone> Shelf<V> {
-    /// A shelf keeping entries for `ttl` at most, `capacity` of them at most; `None` if
-    /// either is zero.
-    fn new(ttl: Duration, capacity: usize) -> Option<Shelf<V>> {
-        (!ttl.is_zero() && capacity > 0).then(|| Shelf {
-            ttl,
-            capacity,
-            state: Mutex::new(ShelfState {
-                entries: HashMap::new(),
-                order: VecDeque::new(),
-                generation: 0,
-            }),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ShelfState<V>> {
-        // Every critical section leaves the state consistent, so a panic elsewhere while the
-        // lock was held does not make it unusable.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The value for `key`, if it has not expired.
-    fn get(&self, key: &CacheKey) -> Option<V> {
-        let now = Instant::now();
-        let mut state = self.lock();
-        let entry = state.entries.get(key)?;
-        if entry.expires > now {
-            return Some(entry.value.clone());
-        }
-        state.entries.remove(key);
-        None
-    }
-
-    /// Remembers `value` for `ttl`, which the caller has already bounded by the shelf's.
-    fn insert(&self, key: CacheKey, value: V, ttl: Duration) {
-        let now = Instant::now();
-        let Some(expires) = now.checked_add(ttl).filter(|expires| *expires > now) else {
-            return;
-        };
-        let mut state = self.lock();
-        state.generation += 1;
-        let generation = state.generation;
-        state.entries.insert(
-            key,
-            Entry {
-                value,
-                expires,
-                generation,
-            },
-        );
-        state.order.push_back((key, generation));
-        state.evict(self.capacity, now);
-    }
-}
-
-impl<V> ShelfState<V> {
-    /// Drops stale order items and expired entries from the front, then the oldest entries
-    /// until at most `capacity` remain.
-    fn evict(&mut self, capacity: usize, now: Instant) {
-        while let Some(&(key, generation)) = self.order.front() {
-            let live = self
-                .entries
-                .get(&key)
-                .filter(|e| e.generation == generation);
-            match live {
-                Some(entry) if entry.expires > now && self.entries.len() <= capacity => break,
-                Some(_) => {
-                    self.entries.remove(&key);
-                }
-                None => {}
-            }
-            self.order.pop_front();
-        }
-        // Entries replaced or removed on lookup leave items behind a live front; compact
-        // before they outnumber the entries.
-        if self.order.len() > 2 * self.entries.len() + 64 {
-            let entries = &self.entries;
-            self.order.retain(|(key, generation)| {
-                entries
-                    .get(key)
-                    .is_some_and(|e| e.generation == *generation)
-            });
-        }
-    }
-}
-
-impl<V> fmt::Debug for Shelf<V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let len = self
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entries
-            .len();
-        f.debug_struct("Shelf")
-            .field("ttl", &self.ttl)
-            .field("capacity", &self.capacity)
-            .field("len", &len)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     fn key(n: u32) -> CacheKey {
@@ -218,31 +94,6 @@ mod tests {
 
     fn accepted(auth: AuthInfo) -> Outcome {
         Ok(Arc::new(auth))
-    }
-
-    #[test]
-    fn a_shelf_evicts_the_oldest_entry_when_full() {
-        let shelf = Shelf::new(Duration::from_secs(60), 3).unwrap();
-        for n in 0..5 {
-            shelf.insert(key(n), n, Duration::from_secs(60));
-        }
-        assert!(shelf.get(&key(0)).is_none());
-        assert!(shelf.get(&key(1)).is_none());
-        for n in 2..5 {
-            assert_eq!(shelf.get(&key(n)), Some(n));
-        }
-        assert_eq!(shelf.lock().entries.len(), 3);
-    }
-
-    #[test]
-    fn a_shelf_order_queue_stays_bounded() {
-        let shelf = Shelf::new(Duration::from_secs(60), 10).unwrap();
-        for _ in 0..10_000 {
-            shelf.insert(key(1), (), Duration::from_secs(60));
-        }
-        let state = shelf.lock();
-        assert_eq!(state.entries.len(), 1);
-        assert!(state.order.len() <= 2 + 64, "{}", state.order.len());
     }
 
     #[test]
@@ -261,7 +112,7 @@ mod tests {
             &accepted(AuthInfo::new("b").with_expires_at(soon)),
             None,
         );
-        let expires = cache.accepted.as_ref().unwrap().lock().entries[&key(2)].expires;
+        let expires = cache.accepted.as_ref().unwrap().expires(&key(2)).unwrap();
         assert!(expires <= Instant::now() + Duration::from_secs(30));
     }
 
@@ -274,7 +125,7 @@ mod tests {
             cache.get(&key(1)),
             Some(Err(AuthError::InvalidToken(_)))
         ));
-        let expires = cache.refused.as_ref().unwrap().lock().entries[&key(1)].expires;
+        let expires = cache.refused.as_ref().unwrap().expires(&key(1)).unwrap();
         assert!(expires <= Instant::now() + Duration::from_secs(5));
 
         // Valid from now on by its own `nbf`: not remembered at all.
@@ -282,7 +133,7 @@ mod tests {
         assert!(cache.get(&key(2)).is_none());
         let soon = SystemTime::now() + Duration::from_secs(1);
         cache.remember(key(3), &refused, Some(soon));
-        let expires = cache.refused.as_ref().unwrap().lock().entries[&key(3)].expires;
+        let expires = cache.refused.as_ref().unwrap().expires(&key(3)).unwrap();
         assert!(expires <= Instant::now() + Duration::from_secs(1));
 
         // The endpoint did not answer: nothing is known, nothing is remembered.
@@ -298,6 +149,6 @@ mod tests {
             cache.remember(key(n), &Err(AuthError::InvalidToken("no".into())), None);
         }
         assert!(matches!(cache.get(&key(0)), Some(Ok(_))));
-        assert_eq!(cache.refused.as_ref().unwrap().lock().entries.len(), 4);
+        assert_eq!(cache.refused.as_ref().unwrap().len(), 4);
     }
 }

@@ -235,6 +235,7 @@ fn approve(
         tenant: Some(tenant),
         scopes: authorization.scopes.clone(),
         resource: authorization.resource.clone(),
+        act: None,
     };
     let redirect_uri = authorization.redirect_uri.clone();
     let state = authorization.state.clone();

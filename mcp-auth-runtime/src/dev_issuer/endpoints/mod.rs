@@ -1,7 +1,10 @@
 //! The issuer's HTTP side: one file per endpoint, the guards every route sits behind, and
 //! what the endpoints share (parameters, OAuth errors, JSON responses).
 
+mod assertion;
 mod authorize;
+mod client_auth;
+mod exchange;
 mod guard;
 mod jwks;
 mod metadata;

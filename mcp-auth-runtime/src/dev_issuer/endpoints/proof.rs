@@ -77,9 +77,10 @@ pub(super) async fn token_proof(
 /// the key of the request's proof, since nothing else stops a thief from using it. A
 /// confidential client's is not: it is already bound to the client's credentials.
 pub(super) fn refresh_binding(client: &Client, proof: Option<&str>) -> Option<String> {
-    match client.secret {
-        None => proof.map(str::to_owned),
-        Some(_) => None,
+    if client.is_confidential() {
+        None
+    } else {
+        proof.map(str::to_owned)
     }
 }
 

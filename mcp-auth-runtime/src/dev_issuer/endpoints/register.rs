@@ -14,7 +14,7 @@ use crate::auth::claims::is_loopback_host;
 use crate::dev_issuer::Inner;
 use crate::dev_issuer::issuer::unix_time;
 use crate::dev_issuer::keys::{digest, random_token};
-use crate::dev_issuer::store::Client;
+use crate::dev_issuer::store::{Client, ClientAuth};
 
 #[derive(Deserialize)]
 struct Registration {
@@ -106,12 +106,15 @@ fn registration(issuer: &Inner, body: &[u8]) -> Result<Value, OAuthError> {
     let secret = (method != "none").then(random_token);
     let client = Client {
         id: random_token(),
-        secret: secret.as_deref().map(digest),
+        auth: secret.as_deref().map_or(ClientAuth::None, |secret| {
+            ClientAuth::Secret(digest(secret))
+        }),
         name: request.client_name.clone(),
         redirect_uris: request.redirect_uris.clone(),
         grant_types: grant_types.clone(),
         scope: request.scope.clone(),
         dpop_bound,
+        exchange_for: Vec::new(),
     };
     let issued_at = unix_time();
     let client_id = client.id.clone();

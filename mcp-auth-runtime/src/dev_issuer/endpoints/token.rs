@@ -1,19 +1,23 @@
 //! `POST /token`: the `authorization_code`, `refresh_token` and `client_credentials` grants
-//! (RFC 6749 §4.1.3, §6, §4.4), with client authentication (§2.3) and DPoP-bound tokens
-//! (RFC 9449 §5).
+//! (RFC 6749 §4.1.3, §6, §4.4) and token exchange (RFC 8693, in `exchange.rs`), with client
+//! authentication (`client_auth.rs`) and DPoP-bound tokens (RFC 9449 §5).
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
+use super::client_auth::authenticate;
+use super::exchange::exchange_grant;
 use super::proof::{refresh_binding, require_key, token_proof};
 use super::{Issuer, OAuthError, Params, json_value};
-use crate::dev_issuer::Inner;
 use crate::dev_issuer::issuer::split_scopes;
-use crate::dev_issuer::keys::{basic_credentials, digest, is_pkce_value, s256_matches};
+use crate::dev_issuer::keys::{is_pkce_value, s256_matches};
 use crate::dev_issuer::store::{Client, Grant, Redeemed};
+use crate::dev_issuer::{EXCHANGE_GRANT, Inner};
 
 pub(super) async fn token(
     State(issuer): State<Issuer>,
@@ -48,9 +52,10 @@ async fn token_response(
         "authorization_code" => code_grant(issuer, &client, &params, proof),
         "refresh_token" => refresh_grant(issuer, &client, &params, proof),
         "client_credentials" => client_credentials_grant(issuer, &client, &params, proof),
+        EXCHANGE_GRANT => exchange_grant(issuer, &client, &params, proof),
         _ => Err(OAuthError::new(
             "unsupported_grant_type",
-            "grant_type must be authorization_code, refresh_token or client_credentials",
+            "grant_type must be authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:token-exchange",
         )),
     }?;
     // In use only once a grant succeeded: a public client authenticates by its id alone, so
@@ -58,59 +63,6 @@ async fn token_response(
     // in use).
     issuer.store.client_used(&client.id);
     Ok(granted)
-}
-
-/// RFC 6749 §2.3: `client_secret_basic`, `client_secret_post`, or a public client's bare
-/// `client_id`. One method per request.
-fn authenticate(
-    issuer: &Inner,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<Client, OAuthError> {
-    let failed = || OAuthError::new("invalid_client", "client authentication failed");
-    let basic = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(basic_credentials)
-                .ok_or_else(failed)?,
-        ),
-    };
-    let (id, secret) = match (basic, params.get("client_id"), params.get("client_secret")) {
-        (Some(_), _, Some(_)) => {
-            return Err(OAuthError::new(
-                "invalid_request",
-                "use one client authentication method per request",
-            ));
-        }
-        (Some((id, secret)), body_id, None) => {
-            if body_id.is_some_and(|body_id| body_id != id) {
-                return Err(OAuthError::new(
-                    "invalid_request",
-                    "client_id differs from the Authorization header",
-                ));
-            }
-            let secret = (!secret.is_empty()).then_some(secret);
-            (id, secret)
-        }
-        (None, Some(id), secret) => (id.to_owned(), secret.map(str::to_owned)),
-        (None, None, _) => {
-            return Err(OAuthError::new(
-                "invalid_client",
-                "client authentication is required",
-            ));
-        }
-    };
-    let client = issuer.store.client(&id).ok_or_else(failed)?;
-    // Digests of 256-bit random secrets: comparing them leaks nothing about the secret.
-    match (&client.secret, secret) {
-        (Some(expected), Some(given)) if digest(&given) == *expected => {}
-        (None, None) => {}
-        _ => return Err(failed()),
-    }
-    Ok(client)
 }
 
 /// `proof`: the thumbprint of the request's DPoP key, if it sent a valid proof; the same in
@@ -185,6 +137,7 @@ fn code_grant(
         issuer,
         "authorization_code",
         &entry.grant,
+        issuer.token_lifetime,
         Some(refresh),
         proof,
     )
@@ -245,7 +198,14 @@ fn refresh_grant(
         .rotate_refresh(token, &client.id, refresh_binding(client, proof))
         .ok_or_else(invalid)?;
     let narrowed = Grant { scopes, ..grant };
-    issued(issuer, "refresh_token", &narrowed, Some(refresh), proof)
+    issued(
+        issuer,
+        "refresh_token",
+        &narrowed,
+        issuer.token_lifetime,
+        Some(refresh),
+        proof,
+    )
 }
 
 fn client_credentials_grant(
@@ -254,7 +214,7 @@ fn client_credentials_grant(
     params: &Params,
     proof: Option<&str>,
 ) -> Result<Value, OAuthError> {
-    if client.secret.is_none() || !client.grant_types.iter().any(|g| g == "client_credentials") {
+    if !client.is_confidential() || !client.grant_types.iter().any(|g| g == "client_credentials") {
         return Err(OAuthError::new(
             "unauthorized_client",
             "client_credentials needs a confidential client registered for that grant",
@@ -291,21 +251,29 @@ fn client_credentials_grant(
         tenant: Some(issuer.default_user().1.clone()),
         scopes,
         resource: resource.to_owned(),
+        act: None,
     };
     // RFC 6749 §4.4.3: no refresh token for client credentials.
-    issued(issuer, "client_credentials", &grant, None, proof)
+    issued(
+        issuer,
+        "client_credentials",
+        &grant,
+        issuer.token_lifetime,
+        None,
+        proof,
+    )
 }
 
-/// The RFC 6749 §5.1 success response; with `jkt`, an access token bound to that DPoP key
-/// (RFC 9449 §5: `token_type` `DPoP`).
-fn issued(
+/// The RFC 6749 §5.1 success response for an access token valid for `lifetime`; with `jkt`,
+/// bound to that DPoP key (RFC 9449 §5: `token_type` `DPoP`).
+pub(super) fn issued(
     issuer: &Inner,
     grant_type: &str,
     grant: &Grant,
+    lifetime: Duration,
     refresh_token: Option<String>,
     jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
-    let lifetime = issuer.token_lifetime;
     let access_token = issuer
         .access_token(grant, lifetime, jkt)
         .map_err(|_| OAuthError::new("server_error", "the token could not be signed"))?;
@@ -315,6 +283,7 @@ fn issued(
         token_type,
         client_id = %grant.client_id,
         subject = %grant.subject,
+        audience = %grant.resource,
         scope = %grant.scopes.join(" "),
         "development issuer: access token issued"
     );
