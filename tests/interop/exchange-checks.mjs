@@ -7,7 +7,7 @@
 //
 // (the service client: a confidential client_credentials client of the same oidc-provider,
 // which may not exchange tokens; the private_key_jwt client also acts for a resource whose
-// tokens live 3 s, oidc-server.mjs --short-lived-resource, for the expiry checks)
+// tokens live 5 s, oidc-server.mjs --short-lived-resource, for the expiry checks)
 import { generateKeyPairSync } from 'node:crypto';
 
 import { Transcript, assert, options, recordingFetch, run } from '../lib/scenario.mjs';
@@ -222,7 +222,7 @@ run(transcript, 60_000, async () => {
   assert(capped.status === 200, `short-lived subject: ${capped.status} ${JSON.stringify(capped.json)}`);
   const cappedExp = decode(capped.json.access_token).claims.exp;
   assert(
-    capped.json.expires_in <= 3 && cappedExp <= briefExp,
+    capped.json.expires_in <= 5 && cappedExp <= briefExp,
     `expires_in ${capped.json.expires_in}, exp ${cappedExp}`,
   );
   transcript.step(

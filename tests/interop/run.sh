@@ -173,7 +173,7 @@ x_jwt_url="http://127.0.0.1:$x_jwt_port/mcp"
 x_jwt_payments="http://127.0.0.1:$x_jwt_port/payments"
 x_post_url="http://127.0.0.1:$x_post_port/mcp"
 x_post_payments="http://127.0.0.1:$x_payments_port/payments"
-# Tokens for this audience live 3 s (exchange-checks.mjs waits for one to expire).
+# Tokens for this audience live 5 s (exchange-checks.mjs waits for one to expire).
 x_short_lived="http://127.0.0.1:$x_jwt_port/mcp-short-lived"
 timeout 30 node exchange-setup.mjs --dir "$x_dir" --client billing-mcp-jwt --auth private_key_jwt \
   --alg ES256 --acts-for "$x_jwt_url,$x_short_lived" --may-exchange-for "$x_jwt_payments"

@@ -48,8 +48,8 @@ const RESOURCE_SERVERS = {
   ...Object.fromEntries(args.resource.split(',').map((resource) => [resource, { scope: BILLING_SCOPES }])),
   // Another API on the same host, when given: its tokens must not open billing.
   ...(args['other-resource'] && { [args['other-resource']]: { scope: 'reports:read' } }),
-  // A resource whose tokens live 3 seconds, for the checks of expired tokens, when given.
-  ...(args['short-lived-resource'] && { [args['short-lived-resource']]: { scope: BILLING_SCOPES, ttl: 3 } }),
+  // A resource whose tokens live 5 seconds, for the checks of expired tokens, when given.
+  ...(args['short-lived-resource'] && { [args['short-lived-resource']]: { scope: BILLING_SCOPES, ttl: 5 } }),
 };
 
 /**
