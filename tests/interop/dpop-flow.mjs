@@ -18,8 +18,6 @@
 //
 //   node dpop-flow.mjs --issuer http://127.0.0.1:P --url http://127.0.0.1:B/mcp \
 //     --require-url http://127.0.0.1:C/mcp --client-id ID --client-secret SECRET
-import { readFileSync } from 'node:fs';
-
 import {
   Client,
   DpopSession,
@@ -38,6 +36,7 @@ import {
   run,
   summarizeChallenge,
 } from '../lib/scenario.mjs';
+import { LEGACY, MODERN, SDK2_VERSION, connection as sdkConnection } from '../lib/sdk2.mjs';
 import { assertSteppedUp, authorizeFirst, listAndLookup } from '../lib/sdk-flow.mjs';
 
 const args = options();
@@ -45,11 +44,6 @@ const transcript = new Transcript('dpop');
 const recording = recordingFetch(transcript);
 const mcpUrl = new URL(args.url);
 const requireUrl = new URL(args['require-url']);
-const MODERN = '2026-07-28';
-const LEGACY = '2025-11-25';
-const version = JSON.parse(
-  readFileSync(new URL('../node_modules/@modelcontextprotocol/client/package.json', import.meta.url)),
-).version;
 
 /** The decoded header and claims of a JWT. */
 function decode(jwt) {
@@ -164,7 +158,7 @@ async function clientCredentials(resource, scope, session) {
 
 run(transcript, 90_000, async () => {
   transcript.line(
-    `DPoP with oidc-provider ${args.issuer} and the TypeScript SDK ${version} (@modelcontextprotocol/client): ` +
+    `DPoP with oidc-provider ${args.issuer} and the TypeScript SDK ${SDK2_VERSION} (@modelcontextprotocol/client): ` +
       `billing --dpop accept ${mcpUrl.href}, billing --dpop require ${requireUrl.href}`,
   );
 
@@ -178,11 +172,8 @@ run(transcript, 90_000, async () => {
     clientName: 'mcp-auth interop (TypeScript SDK 2.x, DPoP)',
     query: true,
   });
-  const connection = (era) => {
-    const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: proofCheckingFetch });
-    const clientOptions = era === MODERN ? { versionNegotiation: { mode: { pin: MODERN } } } : {};
-    return { transport, client: new Client({ name: 'mcp-auth-interop-dpop', version: '1.0.0' }, clientOptions) };
-  };
+  const connection = (era) =>
+    sdkConnection(era, mcpUrl, { authProvider: provider, fetch: proofCheckingFetch, name: 'mcp-auth-interop-dpop' });
 
   await authorizeFirst({
     transcript,

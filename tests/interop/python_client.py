@@ -1,18 +1,20 @@
-"""Scenario 2: the official Python SDK client (`mcp` from PyPI) against billing with a bearer
-token: connect, list the tools and call one over streamable HTTP, once in every protocol era
-the installed SDK speaks.
+"""Scenarios 2 and 9: the official Python SDK client (`mcp` from PyPI) against billing with a
+bearer token (scenario 2) or an API key sent as one (9): connect, list the tools and call one
+over streamable HTTP, once in every protocol era the installed SDK speaks. INTEROP_SCENARIO
+names the scenario in the transcript (python-sdk by default).
 
     PYTHONPATH=../lib python python_client.py --url http://127.0.0.1:PORT/mcp --token TOKEN
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import anyio
 from mcp_client import Recorder, Transcript, in_every_era, list_and_lookup
 
-T = Transcript("python-sdk")
+T = Transcript(os.environ.get("INTEROP_SCENARIO", "python-sdk"))
 SCENARIO_TIMEOUT = 60.0
 
 

@@ -14,6 +14,18 @@
 #                        TypeScript SDK 2.x client's proofs through billing --dpop accept and
 #                        --dpop require, both eras; a replayed proof and the token as Bearer
 #                        refused, a bearer token refused by require with the DPoP challenge
+#   7. exchange-oidc-provider  RFC 8693 token exchange registered on node oidc-provider
+#                        (tests/lib/oidc-token-exchange.mjs): what it issues (aud payments,
+#                        act naming the client) and refuses, for a private_key_jwt client and a
+#                        client_secret_post one
+#   8. exchange-private-key-jwt, exchange-client-secret-post  the official TypeScript SDK 2.x
+#                        client calls refund_invoice on billing --issuer oidc-provider in both
+#                        eras; billing exchanges alice's token as its client (private_key_jwt,
+#                        payments in the same process; client_secret_post, payments as a second
+#                        process); payments accepts the exchanged token, refuses alice's
+#   9. apikey-python, apikey-ts  the official Python SDK (every era) and the TypeScript SDK
+#                        2.x client (both eras) with keys from `billing apikey create`; wrong,
+#                        revoked and query-string keys refused, 403 and 429 as for tokens
 #
 # Installs what it needs from registries, pinned by lockfiles: npm ci (tests/package-lock.json),
 # a venv in .venv from requirements.txt (hashes required), Debian's chromium if missing.
@@ -145,6 +157,57 @@ wait_for_port "$oidc_port" "$!" "$work/oidc-provider.log"
 start_billing oidc "$oidc_billing_port" --issuer "$oidc_issuer" --baseline-scope invoices:read
 start_billing dpop-require "$dpop_require_port" --issuer "$oidc_issuer" --dpop require
 
+# Token exchange: a second oidc-provider with the token-exchange grant and two clients that may
+# use it, one per authentication method, each a billing with its own payments audience:
+#   exchange-jwt   billing-mcp-jwt, private_key_jwt (ES256 key made here), payments mounted in
+#                  billing's own process (http://127.0.0.1:PORT/payments, the default)
+#   exchange-post  billing-mcp-post, client_secret_post, payments as a second process
+#                  (`billing payments`), reached with --payments-url
+x_dir="$work/exchange"
+x_oidc_port="$(free_port)"
+x_jwt_port="$(free_port)"
+x_post_port="$(free_port)"
+x_payments_port="$(free_port)"
+x_issuer="http://127.0.0.1:$x_oidc_port"
+x_jwt_url="http://127.0.0.1:$x_jwt_port/mcp"
+x_jwt_payments="http://127.0.0.1:$x_jwt_port/payments"
+x_post_url="http://127.0.0.1:$x_post_port/mcp"
+x_post_payments="http://127.0.0.1:$x_payments_port/payments"
+# Tokens for this audience live 5 s (exchange-checks.mjs waits for one to expire).
+x_short_lived="http://127.0.0.1:$x_jwt_port/mcp-short-lived"
+timeout 30 node exchange-setup.mjs --dir "$x_dir" --client billing-mcp-jwt --auth private_key_jwt \
+  --alg ES256 --acts-for "$x_jwt_url,$x_short_lived" --may-exchange-for "$x_jwt_payments"
+timeout 30 node exchange-setup.mjs --dir "$x_dir" --client billing-mcp-post --auth client_secret_post \
+  --acts-for "$x_post_url" --may-exchange-for "$x_post_payments"
+node ../lib/oidc-server.mjs --port "$x_oidc_port" --resource "$x_jwt_url,$x_post_url" \
+  --payments-resource "$x_jwt_payments,$x_post_payments" --exchange-clients "$x_dir/clients.json" \
+  --clients "interop-service:$oidc_secret" --short-lived-resource "$x_short_lived" \
+  >"$work/exchange-oidc-provider.log" 2>&1 &
+pids+=("$!")
+wait_for_port "$x_oidc_port" "$!" "$work/exchange-oidc-provider.log"
+start_billing exchange-jwt "$x_jwt_port" --issuer "$x_issuer" \
+  --exchange-client-id billing-mcp-jwt --exchange-client-key "$x_dir/billing-mcp-jwt.pem" --exchange-key-alg ES256
+RUST_LOG=info "$billing" payments --port "$x_payments_port" --issuer "$x_issuer" --data-dir "$work/exchange-payments" \
+  >"$work/exchange-payments.out" 2>"$work/exchange-payments.log" &
+pids+=("$!")
+wait_for_port "$x_payments_port" "$!" "$work/exchange-payments.log"
+# The secret through the environment, as the billing README advises (not on the command line).
+BILLING_EXCHANGE_CLIENT_SECRET="$(cat "$x_dir/billing-mcp-post.secret")"
+export BILLING_EXCHANGE_CLIENT_SECRET
+start_billing exchange-post "$x_post_port" --issuer "$x_issuer" \
+  --exchange-client-id billing-mcp-post --exchange-client-auth post --payments-url "$x_post_payments"
+unset BILLING_EXCHANGE_CLIENT_SECRET
+
+# API keys: a billing (dev issuer) whose data directory holds two keys made by `billing apikey
+# create`: a reader of tenant acme, and a writer of tenant globex with its own subject.
+apikey_port="$(free_port)"
+apikey_url="http://127.0.0.1:$apikey_port/mcp"
+timeout 30 "$billing" apikey create --scope invoices:read --tenant acme --data-dir "$work/apikey" \
+  >"$work/apikey-reader.txt"
+timeout 30 "$billing" apikey create --scope invoices:read --scope invoices:write --tenant globex \
+  --subject svc-invoice-sync --client-id invoice-sync --data-dir "$work/apikey" >"$work/apikey-writer.txt"
+start_billing apikey "$apikey_port"
+
 # --- 1. the TypeScript SDK against the dev issuer --------------------------------------------
 scenario ts-sdk timeout 90 node ts-sdk-flow.mjs --scenario ts-sdk --url "$dev_url"
 
@@ -204,6 +267,32 @@ scenario consent-browser timeout 120 node consent-browser.mjs \
 # billing "oidc" runs with the default --dpop accept.
 scenario dpop timeout 90 node dpop-flow.mjs --issuer "$oidc_issuer" --url "$oidc_url" \
   --require-url "$dpop_require_url" --client-id interop-service --client-secret "$oidc_secret"
+
+# --- 7. token exchange at oidc-provider, without billing --------------------------------------
+scenario exchange-oidc-provider timeout 60 node exchange-checks.mjs --issuer "$x_issuer" --dir "$x_dir" \
+  --service-client interop-service --service-secret "$oidc_secret"
+
+# --- 8. billing refunds through payments with exchanged tokens --------------------------------
+scenario exchange-private-key-jwt timeout 90 node exchange-flow.mjs --scenario exchange-private-key-jwt \
+  --issuer "$x_issuer" --url "$x_jwt_url" --dir "$x_dir" --client billing-mcp-jwt \
+  --as-log "$work/exchange-oidc-provider.log"
+scenario exchange-client-secret-post timeout 90 node exchange-flow.mjs --scenario exchange-client-secret-post \
+  --issuer "$x_issuer" --url "$x_post_url" --dir "$x_dir" --client billing-mcp-post \
+  --as-log "$work/exchange-oidc-provider.log"
+
+# --- 9. API keys from `billing apikey create` -------------------------------------------------
+# What create printed: "Created API key ID" first, the key alone on the last line.
+apikey_reader="$(tail -n 1 "$work/apikey-reader.txt")"
+apikey_reader_id="$(sed -n '1s/^Created API key //p' "$work/apikey-reader.txt")"
+apikey_writer="$(tail -n 1 "$work/apikey-writer.txt")"
+apikey_python() {
+  transcript apikey-python "  step: key from \`billing apikey create --scope invoices:read --tenant acme\` ($apikey_reader_id), sent as a bearer token"
+  INTEROP_SCENARIO=apikey-python timeout 90 .venv/bin/python python_client.py --url "$apikey_url" --token "$apikey_reader"
+}
+scenario apikey-python apikey_python
+scenario apikey-ts timeout 90 node apikey-flow.mjs --url "$apikey_url" --reader-key "$apikey_reader" \
+  --reader-id "$apikey_reader_id" --writer-key "$apikey_writer" --writer-subject svc-invoice-sync \
+  --billing "$billing" --data-dir "$work/apikey"
 
 # --- summary ---------------------------------------------------------------------------------
 echo

@@ -74,11 +74,6 @@ impl Cache {
             shelf.insert(key, token.clone(), kept.min(shelf.ttl()));
         }
     }
-
-    #[cfg(test)]
-    pub(super) fn expires(&self, key: &CacheKey) -> Option<std::time::Instant> {
-        self.shelf.as_ref()?.expires(key)
-    }
 }
 
 /// How long a token living `lifetime` from now may be handed out for a subject token expiring

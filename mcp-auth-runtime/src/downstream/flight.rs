@@ -36,11 +36,6 @@ impl Flights {
         // Every critical section leaves the map consistent.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.lock().len()
-    }
 }
 
 impl TokenExchange {

@@ -74,6 +74,16 @@ async fn scopes_wider_than_the_callers_are_refused() {
 }
 
 #[tokio::test]
+async fn an_api_key_is_never_sent_to_the_authorization_server() {
+    let fx = Fixture::start().await;
+    let (status, response) = fx.refund(&fx.api_key).await;
+    assert_eq!(status, 200, "the key is accepted");
+    // `NoSubjectToken`: an internal error, nothing sent.
+    assert_eq!(tool_error(&response), "internal error");
+    assert_eq!(fx.token_requests(), 0);
+}
+
+#[tokio::test]
 async fn no_token_secret_or_assertion_is_ever_logged() {
     let logs = Logs::capture_global_with_log();
     for private_key_jwt in [false, true] {
@@ -88,8 +98,10 @@ async fn no_token_secret_or_assertion_is_ever_logged() {
         let narrow = fx.user_token("bob", &["invoices:refund"], Duration::from_secs(600));
         let (_, refused) = fx.refund(&narrow).await;
         tool_error(&refused);
+        let (_, keyed) = fx.refund(&fx.api_key).await;
+        tool_error(&keyed);
         let text = logs.text();
-        for secret in [user.as_str(), narrow.as_str(), SECRET, "eyJ"] {
+        for secret in [user.as_str(), narrow.as_str(), &fx.api_key, SECRET, "eyJ"] {
             assert!(!text.contains(secret), "logged: {secret}");
         }
     }

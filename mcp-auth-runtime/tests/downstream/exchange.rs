@@ -39,6 +39,60 @@ async fn handshake_era_sessions_exchange_too() {
 }
 
 #[tokio::test]
+async fn a_task_exchanges_the_token_of_the_request_that_started_it() {
+    let fx = Fixture::start().await;
+    let token = fx.alice();
+    let http = reqwest::Client::new();
+    let send = |id: u64, method: &str, params: Value| {
+        let capabilities = json!({ "extensions": { "io.modelcontextprotocol/tasks": {} } });
+        let task = params["taskId"].as_str().map(str::to_owned);
+        let request = mcp_auth_test_support::modern::request(
+            &http,
+            &fx.mcp,
+            &token,
+            "application/json",
+            capabilities,
+            id,
+            method,
+            params,
+        );
+        // `tasks/*` mirror the task id in `Mcp-Name`.
+        match task {
+            Some(task) => request.header("mcp-name", task),
+            None => request,
+        }
+        .send()
+    };
+    let params = json!({ "name": "refund_later", "arguments": { "invoice_id": "INV-4" } });
+    let created: Value = send(1, "tools/call", params)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let done = loop {
+        let got: Value = send(2, "tasks/get", json!({ "taskId": id }))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if got["result"]["status"] != "working" {
+            break got;
+        }
+        assert!(std::time::Instant::now() < deadline, "{got}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let result = &done["result"]["result"]["structuredContent"];
+    assert_eq!(result["payments"]["sub"], "alice", "{done}");
+    assert_eq!(result["payments"]["act"], json!({ "sub": "billing-mcp" }));
+}
+
+#[tokio::test]
 async fn private_key_jwt_clients_exchange_with_a_fresh_assertion_each_time() {
     let fx = Fixture::with(Setup {
         private_key_jwt: true,

@@ -1,13 +1,14 @@
 //! Token exchange (RFC 8693) over real HTTP: an MCP server whose tool calls a payments API as
 //! the caller, with a token the development issuer exchanges for the caller's, in both eras
 //! (`exchange`); the attacks (`attacks`); what the cache and single flight save, counted at
-//! the issuer's token endpoint (`cache`); and the wire shape of Microsoft Entra's
-//! on-behalf-of request (`entra`).
+//! the issuer's token endpoint (`cache`); a token endpoint that misbehaves (`faults`); and the
+//! wire shape of Microsoft Entra's on-behalf-of request (`entra`).
 
 mod attacks;
 mod cache;
 mod entra;
 mod exchange;
+mod faults;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,9 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::middleware::Next;
 use base64::Engine as _;
-use mcp_auth_runtime::auth::{AuthInfo, BearerAuthLayer, Challenge, JwkSet, JwtVerifier};
+use mcp_auth_runtime::auth::{
+    ApiKeyRecord, ApiKeys, AuthInfo, BearerAuthLayer, Challenge, JwkSet, JwtVerifier, VerifierChain,
+};
 use mcp_auth_runtime::dev_issuer::{DevClient, DevIssuer, MintRequest};
 use mcp_auth_runtime::downstream::{ClientCredentials, Downstream, ExchangeGrant, TokenExchange};
 use mcp_auth_runtime::prelude::*;
@@ -34,9 +37,16 @@ struct Payments {
     http: reqwest::Client,
 }
 
+/// What `refund` returns: the payments API's status and what it saw of the caller.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Refunded {
+    status: u16,
+    payments: Value,
+}
+
 /// Refund an invoice at the payments API, as the caller.
 #[tool(scope = "invoices:refund")]
-async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Value, ToolError> {
+async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Refunded, ToolError> {
     let payments = ctx.state();
     let downstream = Downstream::resource(&payments.url).scopes(payments.scopes.clone());
     let token = ctx.downstream_token(&downstream).await?;
@@ -50,7 +60,21 @@ async fn refund(ctx: ToolContext<Payments>, invoice_id: String) -> Result<Value,
         .map_err(ToolError::internal)?;
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
-    Ok(json!({ "status": status, "payments": body }))
+    Ok(Refunded {
+        status,
+        payments: body,
+    })
+}
+
+/// Refund an invoice at the payments API, as the caller, in a task that outlives the request.
+#[tool(scope = "invoices:refund", task = required)]
+async fn refund_later(
+    ctx: ToolContext<Payments>,
+    invoice_id: String,
+) -> Result<Refunded, ToolError> {
+    // Past the request's answer: the run goes on alone.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    refund(ctx, invoice_id).await
 }
 
 /// The payments API's one route: who called, as its verifier saw the token.
@@ -74,6 +98,8 @@ struct Fixture {
     mcp: String,
     payments: String,
     token_requests: Arc<AtomicUsize>,
+    /// An API key the MCP server accepts.
+    api_key: String,
 }
 
 /// How a fixture's MCP server exchanges.
@@ -88,6 +114,8 @@ struct Setup {
     /// Another token endpoint than the issuer's.
     token_endpoint: Option<String>,
     grant: ExchangeGrant,
+    /// The exchange's timeout, if not the default.
+    timeout: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -99,6 +127,7 @@ impl Default for Setup {
             downstream: "/payments",
             token_endpoint: None,
             grant: ExchangeGrant::TokenExchange,
+            timeout: None,
         }
     }
 }
@@ -147,20 +176,33 @@ impl Fixture {
         let endpoint = (setup.token_endpoint).unwrap_or_else(|| format!("{origin}/token"));
         let exchange = TokenExchange::builder(endpoint, client)
             .grant(setup.grant)
+            .timeout(
+                setup
+                    .timeout
+                    .unwrap_or(mcp_auth_runtime::downstream::DEFAULT_TIMEOUT),
+            )
             .cache_capacity(setup.cache_capacity)
             .build()
             .unwrap();
+        // A machine client's API key, next to OAuth on the MCP server.
+        let (api_key, key_record) =
+            ApiKeyRecord::generate("ci-bot", ["invoices:refund", "payments:write"]);
+        let key_record = key_record.with_tenant("acme");
         let state = Payments {
             url: format!("{origin}{}", setup.downstream),
             scopes: setup.scopes.iter().map(|s| (*s).to_owned()).collect(),
             http: reqwest::Client::new(),
         };
         let server = McpServer::builder("billing", "1.0.0")
-            .tools(tools![refund])
+            .tools(tools![refund, refund_later])
             .state(state)
             .resource(&mcp)
             .authorization_server(&origin)
-            .verifier(verifier(&mcp))
+            .verifier(
+                VerifierChain::new()
+                    .api_keys(ApiKeys::from_records([key_record]))
+                    .otherwise(verifier(&mcp)),
+            )
             .token_exchange(exchange)
             .build()
             .unwrap();
@@ -196,6 +238,7 @@ impl Fixture {
             mcp,
             payments,
             token_requests,
+            api_key: api_key.secret().to_owned(),
         }
     }
 
