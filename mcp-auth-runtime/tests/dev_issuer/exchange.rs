@@ -214,6 +214,29 @@ async fn a_dpop_bound_subject_token_is_exchanged_for_a_bearer_token() {
     );
 }
 
+/// `Require` is for the tokens of MCP clients: the exchange a resource server makes for its own
+/// downstream call needs no proof, while the other grants still do.
+#[tokio::test]
+async fn an_issuer_requiring_dpop_still_exchanges_without_a_proof() {
+    let fx = Fixture::start(|b| {
+        with_exchange_clients(b.auto_consent(true))
+            .dpop(mcp_auth_runtime::auth::DpopPolicy::Require)
+    })
+    .await;
+    let user = fx.user_token(&["payments:write"], None);
+    let (status, body) = fx.exchange(&user, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    // client_credentials by a configured client, without a proof: still refused.
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "invoices:read"),
+    ];
+    let (status, body) = fx.token_basic(REPORTING, REPORTING_SECRET, &form).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_dpop_proof");
+}
+
 #[tokio::test]
 async fn a_second_exchange_nests_the_prior_actor() {
     let fx = exchange_fixture().await;

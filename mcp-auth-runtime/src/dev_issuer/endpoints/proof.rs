@@ -21,11 +21,15 @@ const DPOP: &str = "dpop";
 /// RFC 9449 §4.3: at most one `DPoP` header, and the proof is for `POST` to the token
 /// endpoint's URL. Checked before the grant, so that a refused proof spends no code. A proof is
 /// required when the issuer requires DPoP, and from a client registered with
-/// `dpop_bound_access_tokens` (§5.2).
+/// `dpop_bound_access_tokens` (§5.2), except for a token exchange (`exchange`): that token is
+/// for a downstream API the exchanging resource server calls itself, as a confidential client
+/// holding no DPoP key, so `Require` (a policy for the tokens of MCP clients) does not apply to
+/// it. A proof sent with an exchange is still checked and binds the token.
 pub(super) async fn token_proof(
     issuer: &Inner,
     client: &Client,
     headers: &HeaderMap,
+    exchange: bool,
 ) -> Result<Option<String>, OAuthError> {
     let policy = issuer.dpop.policy();
     if policy == DpopPolicy::Off {
@@ -33,7 +37,7 @@ pub(super) async fn token_proof(
     }
     let mut proofs = headers.get_all(DPOP).iter();
     let proof = match (proofs.next(), proofs.next()) {
-        (None, _) if policy == DpopPolicy::Require => {
+        (None, _) if policy == DpopPolicy::Require && !exchange => {
             return Err(invalid_proof(
                 "a DPoP proof is required: this issuer issues DPoP-bound tokens only",
             ));

@@ -46,7 +46,7 @@ async fn token_response(
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
     let client = authenticate(issuer, headers, &params)?;
     // Before the grant: a refused proof spends no code and no refresh token.
-    let proof = token_proof(issuer, &client, headers).await?;
+    let proof = token_proof(issuer, &client, headers, grant_type == EXCHANGE_GRANT).await?;
     let proof = proof.as_deref();
     let granted = match grant_type {
         "authorization_code" => code_grant(issuer, &client, &params, proof),
