@@ -6,6 +6,7 @@
 mod common;
 
 use common::{PaymentRow, TestServer, invoice, invoice_amount, payment_rows};
+use mcp_auth_runtime::dev_issuer::MintRequest;
 use mcp_auth_test_support::fixture::{TempDir, http, within};
 use mcp_auth_test_support::process::Program;
 use serde_json::{Value, json};
@@ -137,6 +138,43 @@ async fn a_repeated_idempotency_key_makes_no_second_refund() {
         assert_eq!(payment_rows(s.dir.path()).len(), 1);
         // Minted directly, without an exchange: no acting client.
         assert_eq!(payment_rows(s.dir.path())[0].acting_client, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_a_refund_for_the_principal_that_made_it_only() {
+    TestServer::run(async |s| {
+        let payments_token = |subject: &str, tenant: &str| {
+            s.issuer
+                .mint(MintRequest {
+                    subject: subject.into(),
+                    tenant: Some(tenant.into()),
+                    scopes: vec!["payments:write".into()],
+                    resource: Some(s.payments.clone()),
+                    ..MintRequest::default()
+                })
+                .unwrap()
+        };
+        let body = invoice_amount("INV-2042", 100);
+        let alice = payments_token("alice", "acme");
+        let (status, _, first) =
+            post_refund(&s.http, &s.payments, Some(&alice), "shared", body.clone()).await;
+        assert_eq!(status, 201, "{first}");
+        // Another user of the same tenant with the same key and body: alice's refund is not
+        // theirs to be shown, nor to be told they made.
+        let bob = payments_token("bob", "acme");
+        let (status, _, reply) =
+            post_refund(&s.http, &s.payments, Some(&bob), "shared", body.clone()).await;
+        assert_eq!(status, 422, "{reply}");
+        assert!(!reply.to_string().contains("alice"), "{reply}");
+        // Another tenant's keys are its own.
+        let carol = payments_token("carol", "globex");
+        let (status, _, theirs) =
+            post_refund(&s.http, &s.payments, Some(&carol), "shared", body).await;
+        assert_eq!(status, 201, "{theirs}");
+        assert_eq!(theirs["tenant"], "globex");
+        assert_eq!(payment_rows(s.dir.path()).len(), 2);
     })
     .await;
 }

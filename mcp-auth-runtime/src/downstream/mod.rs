@@ -102,11 +102,7 @@ impl TokenExchange {
                 "token exchanged"
             ),
             Err(ExchangeError::Refused { error, description }) => {
-                // The description is the authorization server's text: it should not quote
-                // the subject token, but is scrubbed of it all the same.
-                let description = description
-                    .as_deref()
-                    .map(|d| d.replace(&*subject.token, "<redacted>"));
+                // Scrubbed of the subject token when read (`response::refusal`).
                 tracing::info!(downstream = target, %error, ?description, "token exchange refused");
             }
             Err(err) => {
@@ -151,12 +147,13 @@ impl TokenExchange {
                 let scopes = downstream.sorted_scopes();
                 response::token(&body, inner.grant, &scopes)
             }
-            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => Err(response::refusal(&body)
-                .unwrap_or_else(|| {
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => {
+                Err(response::refusal(&body, &subject.token).unwrap_or_else(|| {
                     ExchangeError::Unavailable(format!(
                         "the token endpoint answered {status} without an OAuth error"
                     ))
-                })),
+                }))
+            }
             status => Err(ExchangeError::Unavailable(format!(
                 "the token endpoint answered {status}"
             ))),

@@ -79,8 +79,10 @@ pub(super) fn token(
 }
 
 /// Reads an error answer (`400`, or `401` for `invalid_client`): a refusal if it is an OAuth
-/// error response, `None` otherwise.
-pub(super) fn refusal(body: &[u8]) -> Option<ExchangeError> {
+/// error response, `None` otherwise. A description quoting `subject` (the inbound token) has
+/// it replaced before it is cut to length: cut first, the part of the token kept would no
+/// longer match, and would reach the logs and whoever reads the error.
+pub(super) fn refusal(body: &[u8], subject: &str) -> Option<ExchangeError> {
     let fields: Map<String, Value> = serde_json::from_slice(body).ok()?;
     let error = fields.get("error")?.as_str()?;
     // RFC 6749 §5.2: NQSCHAR only.
@@ -91,7 +93,12 @@ pub(super) fn refusal(body: &[u8]) -> Option<ExchangeError> {
     let description = fields
         .get("error_description")
         .and_then(Value::as_str)
-        .map(|d| d.chars().take(MAX_ERROR_LEN).collect());
+        .map(|d| {
+            d.replace(subject, "<redacted>")
+                .chars()
+                .take(MAX_ERROR_LEN)
+                .collect()
+        });
     Some(ExchangeError::Refused {
         error: error.to_owned(),
         description,
@@ -202,7 +209,7 @@ mod tests {
     #[test]
     fn error_responses_are_refusals_and_other_bodies_are_not() {
         let body = json!({"error": "invalid_target", "error_description": "not for you"});
-        match refusal(body.to_string().as_bytes()) {
+        match refusal(body.to_string().as_bytes(), "inbound") {
             Some(ExchangeError::Refused { error, description }) => {
                 assert_eq!(error, "invalid_target");
                 assert_eq!(description.as_deref(), Some("not for you"));
@@ -214,7 +221,7 @@ mod tests {
             b"{\"error\":\"a\\\"b\"}",
             b"{}",
         ] {
-            assert!(refusal(body).is_none());
+            assert!(refusal(body, "inbound").is_none());
         }
     }
 

@@ -2,6 +2,7 @@
 //! nowhere else. The endpoints here stand in for a broken or hostile authorization server.
 
 use axum::response::{IntoResponse, Response};
+use mcp_auth_test_support::logs::Logs;
 
 use super::*;
 
@@ -103,4 +104,44 @@ fn a_token_endpoint_must_be_https_or_loopback() {
     )
     .build();
     assert!(built.is_ok());
+}
+
+#[tokio::test]
+async fn a_refusal_quoting_the_subject_token_past_the_description_cap_logs_no_part_of_it() {
+    // A hostile or careless endpoint quotes the token after a preamble, so that the 512
+    // characters kept of the description end inside it: redacting the whole token after
+    // cutting would miss the part kept.
+    let router = axum::Router::new().route(
+        "/token",
+        axum::routing::post(|body: String| async move {
+            let subject = url::form_urlencoded::parse(body.as_bytes())
+                .find(|(name, _)| name == "subject_token")
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default();
+            let description = format!("{} {subject}", "x".repeat(300));
+            let body = json!({"error": "invalid_grant", "error_description": description});
+            (http::StatusCode::BAD_REQUEST, axum::Json(body))
+        }),
+    );
+    let addr = mcp_auth_test_support::serve(router).await;
+    // This thread's events: the test's runtime runs the exchange on it too.
+    let (logs, _guard) = Logs::capture();
+    let fx = Fixture::with(Setup {
+        token_endpoint: Some(format!("http://{addr}/token")),
+        ..Setup::default()
+    })
+    .await;
+    let user = fx.alice();
+    let (status, response) = fx.refund(&user).await;
+    assert_eq!(status, 200);
+    assert!(tool_error(&response).contains("invalid_grant"));
+    let text = logs.text();
+    assert!(
+        text.contains("token exchange refused"),
+        "the outcome is logged"
+    );
+    for part in user.as_bytes().chunks(32) {
+        let part = std::str::from_utf8(part).unwrap();
+        assert!(!text.contains(part), "logged part of the token: {part}");
+    }
 }

@@ -40,7 +40,8 @@ pub(crate) enum Recorded {
     New(PaymentRefund),
     /// The refund made earlier with the same key and the same request.
     Repeated(PaymentRefund),
-    /// The key was used for another request: nothing done.
+    /// The key was used for another request, or by another principal of the tenant: nothing
+    /// done.
     KeyReused,
 }
 
@@ -72,7 +73,13 @@ impl PaymentsLedger {
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Some((earlier, asked)) = find(&tx, &principal.tenant, &key)? {
-                return Ok(if asked == request {
+                // Keys are unique per tenant, but a replay answers only the principal that
+                // made the refund: another user of the tenant reusing the key (guessed, or
+                // seen in a log) must not be shown the refund, nor told it made it.
+                let same_principal = earlier.subject == principal.subject
+                    && earlier.client_id == principal.client_id
+                    && earlier.acting_client == principal.acting_client;
+                return Ok(if asked == request && same_principal {
                     Recorded::Repeated(earlier)
                 } else {
                     Recorded::KeyReused

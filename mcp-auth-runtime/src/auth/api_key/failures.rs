@@ -4,8 +4,11 @@
 //! An IPv6 peer is counted by its /64, the smallest block a single host is commonly given
 //! (one host could otherwise walk through its 2^64 addresses); an IPv4-mapped IPv6 address
 //! counts as the IPv4 one. The map is bounded: when it is full of peers of the current window,
-//! the new ones share a single counter, so that spraying addresses costs memory nothing more
-//! and still gets throttled.
+//! a new peer is not counted until the window is over. Not a shared counter for them: one
+//! party with enough addresses (an IPv6 /48 holds 65,536 /64s) would fill the map and use that
+//! counter up, and every client that had not failed yet, holding a good key, would get `429`.
+//! Uncounted attempts cost what counted ones do (a SHA-256), and a 256-bit secret is not
+//! guessed anyway: the limit keeps scanners cheap, it does not keep keys secret.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -15,15 +18,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::auth::AuthError;
 use crate::rate_limit::Quota;
 
-/// Most peers counted one by one; the others share a counter.
+/// Most peers counted in a window; others are not counted.
 const MAX_PEERS: usize = 50_000;
 
 /// The failure counters of one [`ApiKeys`](super::ApiKeys) and its clones.
 #[derive(Debug)]
 pub(super) struct Failures {
     quota: Quota,
-    /// Per peer block (`None`: the shared overflow counter): the window and its failures.
-    counters: Mutex<HashMap<Option<IpAddr>, (u64, u32)>>,
+    /// Per peer block: the window and its failures.
+    counters: Mutex<HashMap<IpAddr, (u64, u32)>>,
 }
 
 impl Failures {
@@ -40,14 +43,10 @@ impl Failures {
         let Some(peer) = peer else { return Ok(()) };
         let (window, retry_after) = self.now();
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        let block = Some(block_of(peer));
-        // Once the map is full, a peer it does not hold draws on the shared counter.
-        let counter = match counters.get(&block) {
-            Some(counter) => Some(counter),
-            None if counters.len() >= MAX_PEERS => counters.get(&None),
-            None => None,
-        };
-        let failed = counter.filter(|(w, _)| *w == window).map_or(0, |(_, n)| *n);
+        let failed = counters
+            .get(&block_of(peer))
+            .filter(|(w, _)| *w == window)
+            .map_or(0, |(_, n)| *n);
         if failed >= self.quota.max() {
             return Err(AuthError::RateLimited { retry_after });
         }
@@ -59,14 +58,15 @@ impl Failures {
         let Some(peer) = peer else { return };
         let (window, _) = self.now();
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        let mut key = Some(block_of(peer));
-        if !counters.contains_key(&key) && counters.len() >= MAX_PEERS {
+        let block = block_of(peer);
+        if !counters.contains_key(&block) && counters.len() >= MAX_PEERS {
             counters.retain(|_, (w, _)| *w == window);
             if counters.len() >= MAX_PEERS {
-                key = None;
+                // Full of this window's peers: see the module docs.
+                return;
             }
         }
-        let entry = counters.entry(key).or_insert((window, 0));
+        let entry = counters.entry(block).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
@@ -133,16 +133,18 @@ mod tests {
     }
 
     #[test]
-    fn the_map_is_bounded_and_overflowing_peers_share_a_counter() {
+    fn the_map_is_bounded_and_a_full_map_locks_out_no_one_else() {
         let failures = Failures::new(Quota::per_minute(1));
-        for i in 0..MAX_PEERS as u32 {
-            failures.record(Some(IpAddr::V4(i.into())));
+        // One party with an IPv6 /48 fails once from each of its /64s, and then some more.
+        for i in 0..=MAX_PEERS as u128 + 100 {
+            let block = (0x2001_0db8_0001_u128 << 80) | (i << 64);
+            failures.record(Some(IpAddr::V6(block.into())));
         }
-        // Full: a new peer is not limited until the shared counter is used up.
+        assert_eq!(failures.counters.lock().unwrap().len(), MAX_PEERS);
+        // A client that has not failed, holding a good key, is not refused for it.
         assert!(!limited(&failures, "203.0.113.1"));
-        failures.record(Some("203.0.113.1".parse().unwrap()));
-        assert_eq!(failures.counters.lock().unwrap().len(), MAX_PEERS + 1);
-        assert!(limited(&failures, "203.0.113.2"));
-        assert!(limited(&failures, "0.0.0.1"));
+        assert!(!limited(&failures, "2001:db8:ffff::1"));
+        // The peers counted stay limited.
+        assert!(limited(&failures, "2001:db8:1::1"));
     }
 }

@@ -174,7 +174,8 @@ pub(super) fn read(path: &Path) -> Result<Snapshot, ApiKeyError> {
     if !meta.is_file() {
         return Err(invalid("not a regular file".into()));
     }
-    check_mode(&meta).map_err(invalid)?;
+    check_mode(&meta).map_err(&invalid)?;
+    check_directory(path).map_err(&invalid)?;
     let before = Seen::of(&meta);
     let mut bytes = Vec::new();
     (&mut file)
@@ -227,6 +228,35 @@ fn check_mode(meta: &fs::Metadata) -> Result<(), String> {
 
 #[cfg(not(unix))]
 fn check_mode(_: &fs::Metadata) -> Result<(), String> {
+    Ok(())
+}
+
+/// Refuses a file whose directory anyone may write: they could rename a file of their own
+/// over it (whose mode passes [`check_mode`]), or create it before the first key is added. A
+/// sticky directory (`/tmp`) is refused too, for the second reason. A group-writable one is
+/// not: with a umask of `002` (user private groups) a user's directories are, harmlessly.
+#[cfg(unix)]
+fn check_directory(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mode = fs::metadata(dir)
+        .map_err(|e| format!("its directory cannot be looked at: {e}"))?
+        .permissions()
+        .mode();
+    if mode & 0o002 != 0 {
+        return Err(format!(
+            "its directory is writable by anyone (mode {:o}): anyone can put a file of their own in its place; use a directory only its owner may write",
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_directory(_: &Path) -> Result<(), String> {
     Ok(())
 }
 

@@ -76,7 +76,8 @@ impl ApiKeys {
     ///
     /// When the file cannot be read, is not a valid key file (any invalid record or an id
     /// used twice makes the whole file invalid), is larger than 16 MiB, or may be written by
-    /// its group or others (on Unix: anyone who can write it can add a key).
+    /// its group or others, or lies in a directory anyone may write (on Unix: anyone who can
+    /// write either can add a key).
     pub fn from_file(path: impl Into<PathBuf>) -> Result<ApiKeys, ApiKeyError> {
         Ok(ApiKeys::with_keys(Keys::watch(path.into())?))
     }

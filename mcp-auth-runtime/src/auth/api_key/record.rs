@@ -26,7 +26,10 @@ const MAX_SCOPES: usize = 256;
 /// client id and tenant have no control character and at most 1,024 bytes; and each scope is
 /// an RFC 6749 §3.3 scope-token. [`ApiKeyFile::add`](super::ApiKeyFile::add) refuses another,
 /// and a file holding one is not loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` output shows every field but the digest: a record printed in a log must not hand
+/// out what a guess could be checked against offline.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)] // a misspelt `expires_at` must not make a key live forever
 #[non_exhaustive]
 pub struct ApiKeyRecord {
@@ -177,6 +180,21 @@ impl ApiKeyRecord {
     }
 }
 
+impl fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("digest", &"<redacted>")
+            .field("subject", &self.subject)
+            .field("client_id", &self.client_id)
+            .field("tenant", &self.tenant)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
 /// A key just made: the only time its secret exists outside the client. `Debug` output never
 /// shows it.
 pub struct NewApiKey(String);
@@ -276,6 +294,19 @@ mod tests {
         let mut json = serde_json::to_value(valid()).unwrap();
         json["expires_at"] = u64::MAX.into();
         assert!(serde_json::from_value::<ApiKeyRecord>(json).is_err());
+    }
+
+    #[test]
+    fn debug_of_a_record_never_shows_its_digest() {
+        let record = valid().with_tenant("acme");
+        let encoded = &record.digest["sha256:".len()..];
+        for debug in [format!("{record:?}"), format!("{record:#?}")] {
+            assert!(!debug.contains(encoded), "{debug}");
+            assert!(
+                debug.contains(&record.id) && debug.contains("acme"),
+                "{debug}"
+            );
+        }
     }
 
     #[test]

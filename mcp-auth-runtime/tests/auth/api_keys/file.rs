@@ -187,3 +187,26 @@ async fn a_key_present_throughout_never_fails_while_the_file_churns() {
     assert!(checks > 0);
     assert_eq!(keys.reload().unwrap(), 1);
 }
+
+/// In a directory anyone may write, anyone can rename a file of their own (owned by them,
+/// mode 0600 or 0644: the file's mode check passes) over the key file, with their own key.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_key_file_in_a_directory_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("api-key-shared-dir");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let path = shared.join("keys.json");
+    let (key, record) = ApiKeyRecord::generate("intruder", ["a"]);
+    ApiKeyFile::new(&path).add(record).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = ApiKeys::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("directory"), "{err}");
+    // Loaded before the directory was opened up: a replaced file is not taken at a reload.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let keys = ApiKeys::from_file(&path).unwrap();
+    assert!(keys.verify(key.secret()).await.is_ok());
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    assert!(keys.reload().is_err());
+}
