@@ -61,7 +61,9 @@ async fn a_key_made_by_apikey_create_works_until_revoked() {
         let (key, id) = create(&dir, "invoices:read");
         let file = std::fs::read_to_string(dir.path().join("api-keys.json")).unwrap();
         assert!(!file.contains(&key), "the file holds the key itself");
-        let (_, secret) = key.rsplit_once('_').unwrap();
+        // `mcpk_<id>_<secret>`: the id is hex, the secret base64url (which may hold `_`).
+        let (_, secret) = key["mcpk_".len()..].split_once('_').unwrap();
+        assert_eq!(secret.len(), 43, "{key}");
         assert!(!file.contains(secret), "the file holds the key's secret");
 
         let s = TestServer::start_in(dir, 0).await;
