@@ -190,6 +190,7 @@ start_replica() {
     --issuer "$oidc_issuer" --resource "$mcp_url" \
     --db "$work/billing.db" --data-dir "$work/data" --baseline-scope invoices:read \
     --redis-url "redis://127.0.0.1:$redis_port/" --tool-rate-limit "void_invoice=$void_limit" \
+    --exchange-client-id cluster-billing --exchange-client-auth post --payments-url "$payments_url" \
     >>"$work/replica-$name.out" 2>>"$work/replica-$name.log" &
   echo "$!" >"$work/replica-$name.pid"
   started "$!"
@@ -215,6 +216,10 @@ port_a="$(free_port)"
 port_b="$(free_port)"
 oidc_issuer="http://127.0.0.1:$oidc_port"
 mcp_url="http://127.0.0.1:$nginx_port/mcp"
+# The payments API refunds go to (token exchange, RFC 8693): one process both replicas call, as
+# the client `cluster-billing` of oidc-provider (client_secret_post, secret in the environment).
+payments_port="$(free_port)"
+payments_url="http://127.0.0.1:$payments_port/payments"
 void_limit=4
 # One key seals the 2026-07-28 round trips of both replicas: a refund confirmed through one
 # replica is retried on whichever nginx picks.
@@ -246,10 +251,19 @@ timeout 10 "$nginx_bin" -t -q -p "$work/nginx" -e "$work/nginx/error.log" -c "$w
 started "$!"
 wait_for "$!" "$work/nginx/error.log" 10 listening "$nginx_port"
 
+timeout 30 node ../interop/exchange-setup.mjs --dir "$work/exchange" --client cluster-billing \
+  --auth client_secret_post --acts-for "$mcp_url" --may-exchange-for "$payments_url" >/dev/null
 node ../lib/oidc-server.mjs --port "$oidc_port" --resource "$mcp_url" --clients "$clients" \
+  --payments-resource "$payments_url" --exchange-clients "$work/exchange/clients.json" \
   >"$work/oidc-provider.log" 2>&1 &
 started "$!"
 wait_for "$!" "$work/oidc-provider.log" 10 listening "$oidc_port"
+RUST_LOG=info "$billing" payments --port "$payments_port" --issuer "$oidc_issuer" \
+  --data-dir "$work/payments" >"$work/payments.out" 2>"$work/payments.log" &
+started "$!"
+wait_for "$!" "$work/payments.log" 30 listening "$payments_port"
+BILLING_EXCHANGE_CLIENT_SECRET="$(cat "$work/exchange/cluster-billing.secret")"
+export BILLING_EXCHANGE_CLIENT_SECRET
 
 # A first: it creates and seeds the database; then B on the same file.
 start_replica a "$port_a"
@@ -269,6 +283,7 @@ cat <<EOF
          |       Redis 127.0.0.1:$redis_port (sessions, rate limits)
          |
   authorization server: oidc-provider $oidc_issuer
+  payments API (refunds, token exchange as cluster-billing): $payments_url
   resource (token audience) for both replicas: $mcp_url
   both replicas: --baseline-scope invoices:read --tool-rate-limit void_invoice=$void_limit
 
