@@ -388,7 +388,19 @@ fn attempt<T>(
 }
 
 fn open(path: &str) -> anyhow::Result<Connection> {
-    let mut conn = if path == ":memory:" {
+    let mut conn = open_sqlite(path, "the database")?;
+    conn.pragma_update(None, "synchronous", "normal")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrate(&mut conn).with_context(|| format!("cannot set up the database {path}"))?;
+    Ok(conn)
+}
+
+/// Opens the SQLite file at `path` (`:memory:` for a private in-memory one), creating its
+/// directory owner-only; WAL mode, so that readers (an operator's `sqlite3`, the tests) look
+/// while the server writes, and a 5 s busy timeout for the other processes sharing the file.
+/// `what` names the database in errors.
+pub(crate) fn open_sqlite(path: &str, what: &str) -> anyhow::Result<Connection> {
+    let conn = if path == ":memory:" {
         Connection::open_in_memory()?
     } else {
         if let Some(dir) = Path::new(path)
@@ -398,16 +410,11 @@ fn open(path: &str) -> anyhow::Result<Connection> {
             crate::create_private_dir(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let conn =
-            Connection::open(path).with_context(|| format!("cannot open the database {path}"))?;
-        // WAL lets readers (an operator's `sqlite3`, the tests) look while the server writes.
+        let conn = Connection::open(path).with_context(|| format!("cannot open {what} {path}"))?;
         conn.pragma_update_and_check(None, "journal_mode", "wal", |_| Ok(()))?;
-        conn.pragma_update(None, "synchronous", "normal")?;
         conn
     };
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    migrate(&mut conn).with_context(|| format!("cannot set up the database {path}"))?;
     Ok(conn)
 }
 

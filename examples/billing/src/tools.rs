@@ -266,17 +266,22 @@ async fn pay(
     }
     .await;
     if let Err(err) = &result {
-        ctx.state()
-            .record(Refusal {
-                caller: Caller::of(ctx.auth()),
-                called: Called::tool("refund_invoice"),
-                outcome: Outcome::Error,
-                invoice: Some(invoice_id.to_owned()),
-                detail: Some(err.to_string()),
-            })
-            .await;
+        audit_refund_error(ctx, invoice_id, err).await;
     }
     result
+}
+
+/// Audits a refund of `invoice_id` that ended in `err` before anything was recorded.
+async fn audit_refund_error(ctx: &ToolContext<Store>, invoice_id: &str, err: &ToolError) {
+    ctx.state()
+        .record(Refusal {
+            caller: Caller::of(ctx.auth()),
+            called: Called::tool("refund_invoice"),
+            outcome: Outcome::Error,
+            invoice: Some(invoice_id.to_owned()),
+            detail: Some(err.to_string()),
+        })
+        .await;
 }
 
 /// Asks the user to confirm a refund, when the client supports elicitation: money leaves the
@@ -324,14 +329,6 @@ async fn confirm_refund(
         Err(err @ ToolError::InputRequired(_)) => return Err(err),
         Err(err) => err,
     };
-    ctx.state()
-        .record(Refusal {
-            caller: Caller::of(ctx.auth()),
-            called: Called::tool("refund_invoice"),
-            outcome: Outcome::Error,
-            invoice: Some(invoice_id.to_owned()),
-            detail: Some(refusal.to_string()),
-        })
-        .await;
+    audit_refund_error(ctx, invoice_id, &refusal).await;
     Err(refusal)
 }

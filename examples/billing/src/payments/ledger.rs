@@ -1,7 +1,6 @@
 //! The payments API's own database: one table of refunds, each with the user, the tenant and
 //! the client that acted for the user, and the idempotency key it was asked with.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
@@ -161,22 +160,7 @@ fn find(
 }
 
 fn open(path: &str) -> anyhow::Result<Connection> {
-    let conn = if path == ":memory:" {
-        Connection::open_in_memory()?
-    } else {
-        if let Some(dir) = Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            crate::create_private_dir(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open the payments database {path}"))?;
-        conn.pragma_update_and_check(None, "journal_mode", "wal", |_| Ok(()))?;
-        conn
-    };
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let conn = crate::store::open_sqlite(path, "the payments database")?;
     conn.execute_batch(SCHEMA)
         .with_context(|| format!("cannot set up the payments database {path}"))?;
     Ok(conn)
