@@ -125,6 +125,7 @@ mod input;
 mod jsonrpc;
 mod mcp;
 pub mod metadata;
+pub mod observe;
 mod peer;
 mod private;
 pub mod prompt;

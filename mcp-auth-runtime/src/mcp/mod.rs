@@ -124,6 +124,8 @@ pub(crate) struct Dispatcher {
     pub(crate) fingerprint: u64,
     pub(crate) rate_limits: Option<RateLimits>,
     pub(crate) observer: Option<Observer>,
+    /// Where metrics and audit events go.
+    pub(crate) hub: Arc<crate::observe::Hub>,
     /// Seals and opens the `requestState` of 2026-07-28 round trips.
     pub(crate) request_state: Sealer,
     /// The states already used by a retry.

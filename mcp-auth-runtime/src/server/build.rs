@@ -179,6 +179,11 @@ impl McpServerBuilder {
             fingerprint,
             rate_limits: self.rate_limits,
             observer: self.observer,
+            hub: Arc::new(crate::observe::Hub {
+                metrics: self.metrics,
+                audit: self.audit,
+                audit_arguments: self.audit_arguments.into_iter().collect(),
+            }),
             request_state,
             spent,
             streams: OpenStreams::new(self.max_streams_per_principal),

@@ -61,6 +61,9 @@ pub struct McpServerBuilder {
     pub(super) any_host: bool,
     pub(super) rate_limits: Option<RateLimits>,
     pub(super) observer: Option<Observer>,
+    pub(super) metrics: Option<crate::observe::Metrics>,
+    pub(super) audit: Option<Arc<dyn crate::observe::audit::AuditSink>>,
+    pub(super) audit_arguments: Vec<String>,
     pub(super) dpop: crate::auth::Dpop,
     pub(super) exchange: Option<crate::downstream::TokenExchange>,
     pub(super) request_state_key: Option<Vec<u8>>,
@@ -124,6 +127,9 @@ impl McpServerBuilder {
             any_host: false,
             rate_limits: None,
             observer: None,
+            metrics: None,
+            audit: None,
+            audit_arguments: Vec::new(),
             dpop: crate::auth::Dpop::off(),
             exchange: None,
             request_state_key: None,
@@ -441,6 +447,35 @@ impl McpServerBuilder {
     /// The hook runs on the request's task: keep it quick, or hand the event to a channel.
     pub fn on_call(mut self, hook: impl Fn(&CallEvent<'_>) + Send + Sync + 'static) -> Self {
         self.observer = Some(Arc::new(hook));
+        self
+    }
+
+    /// Records this server's metrics in `metrics` (see [`Metrics`](crate::observe::Metrics)
+    /// and the README's "Observability"): request durations by method and tool,
+    /// authentication and authorization decisions by outcome and reason, the token cache,
+    /// key-set fetches, sessions and streams. Off without it.
+    pub fn metrics(mut self, metrics: crate::observe::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Tells `sink` of every request the MCP endpoint answers, refusals before the body
+    /// included (see [`observe::audit`](crate::observe::audit)). Events never hold the token;
+    /// they hold a tool's arguments only for the tools named in
+    /// [`audit_arguments`](Self::audit_arguments).
+    pub fn audit(mut self, sink: impl crate::observe::audit::AuditSink) -> Self {
+        self.audit = Some(Arc::new(sink));
+        self
+    }
+
+    /// Audit events of calls of these tools carry their arguments, as sent. Arguments may
+    /// hold personal data: name only the tools whose arguments the trail must keep.
+    pub fn audit_arguments<I, T>(mut self, tools: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.audit_arguments.extend(tools.into_iter().map(Into::into));
         self
     }
 
