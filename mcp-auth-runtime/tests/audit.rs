@@ -3,17 +3,21 @@
 //! token. Real tokens signed by a real issuer's keys, over real HTTP (and stdio).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mcp_auth_runtime::McpServerBuilder;
-use mcp_auth_runtime::auth::AuthInfo;
+use mcp_auth_runtime::auth::{ApiKeyFile, ApiKeyRecord, ApiKeys, AuthInfo, Dpop};
 use mcp_auth_runtime::observe::RefusalReason;
 use mcp_auth_runtime::observe::audit::{AuditEvent, AuditOutcome};
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::stdio::identity_from_vars;
+use mcp_auth_test_support::dpop::DpopKey;
+use mcp_auth_test_support::fixture::{TempDir, time_left_in_window};
 use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, at, claims, protected_by};
 use mcp_auth_test_support::modern::{self, ACCEPTS};
 use mcp_auth_test_support::stdio::StdioClient;
-use mcp_auth_test_support::{Client, serve_with_peers};
+use mcp_auth_test_support::{Client, bind_endpoint, serve_with_peers};
 use serde_json::{Value, json};
 
 /// Void an invoice.
@@ -408,4 +412,133 @@ async fn stdio_requests_are_audited_with_the_local_identity() {
         Some(RefusalReason::InsufficientScope)
     );
     stdio.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn dpop_refusals_are_audited_with_the_verified_caller() {
+    let (addr, tokens, trail) = audited(|b| b.stateless(true).dpop(Dpop::accept())).await;
+    let client_key = DpopKey::es256();
+    let mut bound = claims(&tokens.issuer.url, &tokens.resource, "invoices:read");
+    bound["sub"] = "erin".into();
+    bound["cnf"] = client_key.cnf();
+    let token = tokens.key.sign(&bound);
+    let url = format!("http://{addr}/mcp");
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "read_invoice", "arguments": { "invoice": "A-1" } }
+    })
+    .to_string();
+    let post = |url: &str| {
+        reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body.clone())
+    };
+    // A bound token sent as a bearer token.
+    let response = post(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let event = trail.one();
+    assert_eq!(refusal_of(&event), Some(RefusalReason::WrongScheme));
+    assert_eq!(
+        event.principal.as_ref().unwrap().subject.as_deref(),
+        Some("erin")
+    );
+    // A proof for another URI.
+    let proof = client_key.proof("POST", "http://127.0.0.1:1/mcp", Some(&token));
+    let response = post(&url)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", &proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let event = trail.one();
+    assert_eq!(refusal_of(&event), Some(RefusalReason::DpopProof));
+    let text = text_of(&event);
+    assert!(!text.contains(&token) && !text.contains(&proof), "{text}");
+    // The honest client gets through.
+    let response = client_key
+        .authorize(post(&url), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(matches!(trail.one().outcome, AuditOutcome::Done));
+}
+
+#[tokio::test]
+async fn a_spent_request_budget_is_audited_as_rate_limited() {
+    let (addr, tokens, trail) = audited(|b| {
+        b.stateless(true)
+            .rate_limits(RateLimits::local().requests(Quota::per_minute(1)))
+    })
+    .await;
+    time_left_in_window(Duration::from_secs(60), Duration::from_secs(20)).await;
+    let token = tokens.of("frank", "invoices:read", 300);
+    let client = Client::without_session(addr, Some(&token));
+    let read = json!({ "invoice": "A-1" });
+    assert_eq!(client.call("read_invoice", read.clone()).await.0, 200);
+    assert!(matches!(trail.one().outcome, AuditOutcome::Done));
+    assert_eq!(client.call("read_invoice", read).await.0, 429);
+    let event = trail.one();
+    assert_eq!(refusal_of(&event), Some(RefusalReason::RateLimited));
+    assert_eq!(
+        event.principal.as_ref().unwrap().subject.as_deref(),
+        Some("frank")
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_never_reached_is_audited_as_unavailable() {
+    let (addr, tokens, trail) = audited(|b| b.stateless(true)).await;
+    tokens.issuer.set_down(true);
+    let token = tokens.of("gina", "invoices:read", 300);
+    let response = call_with(addr, Some(&format!("Bearer {token}")), "").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(refusal_of(&trail.one()), Some(RefusalReason::Unavailable));
+}
+
+#[tokio::test]
+async fn api_keys_are_audited_by_key_id_and_guessing_as_too_many_failures() {
+    time_left_in_window(Duration::from_secs(60), Duration::from_secs(20)).await;
+    let dir = TempDir::new("audit-api-keys");
+    let file = ApiKeyFile::new(dir.path().join("api-keys.json"));
+    let (key, record) = ApiKeyRecord::generate("bot", ["invoices:read"]);
+    let id = record.id.clone();
+    file.add(record).unwrap();
+    let keys = ApiKeys::from_file(file.path())
+        .unwrap()
+        .failure_limit(Quota::per_minute(2));
+    let (listener, addr, resource) = bind_endpoint().await;
+    let trail = Trail::default();
+    let sink = trail.clone();
+    let server = McpServer::builder("audited-keys", "0")
+        .tools(tools![void_invoice, read_invoice])
+        .resource(resource)
+        .verifier(keys)
+        .stateless(true)
+        .audit(move |event: &AuditEvent| sink.0.lock().unwrap().push(event.clone()))
+        .build()
+        .unwrap();
+    serve_with_peers(listener, server);
+    let read = json!({ "invoice": "A-1" });
+    let good = Client::without_session(addr, Some(key.secret()));
+    assert_eq!(good.call("read_invoice", read.clone()).await.0, 200);
+    let event = trail.one();
+    let principal = event.principal.as_ref().unwrap();
+    assert_eq!(principal.api_key_id.as_deref(), Some(id.as_str()));
+    assert_eq!(principal.issuer, None);
+    assert!(!text_of(&event).contains(key.secret()));
+
+    let guess = format!("{}{}", &key.secret()[..key.secret().len() - 4], "AAAA");
+    let guesser = Client::without_session(addr, Some(&guess));
+    for _ in 0..2 {
+        assert_eq!(guesser.call("read_invoice", read.clone()).await.0, 401);
+        assert_eq!(refusal_of(&trail.one()), Some(RefusalReason::UnknownKey));
+    }
+    assert_eq!(guesser.call("read_invoice", read).await.0, 429);
+    let event = trail.one();
+    assert_eq!(refusal_of(&event), Some(RefusalReason::TooManyFailures));
+    assert!(!text_of(&event).contains(&guess));
 }

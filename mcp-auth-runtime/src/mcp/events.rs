@@ -141,34 +141,25 @@ impl Dispatcher {
         let Ok(Message::Request(request)) = parse(body) else {
             return;
         };
-        let params = request.params.as_ref();
-        let field = |name: &str| params.and_then(|p| p.get(name)).and_then(Value::as_str);
-        let arguments = params
-            .and_then(|p| p.get("arguments"))
-            .and_then(Value::as_object);
-        let uri = field("uri");
         // What the request reached, if anything: a request naming nothing is not reported.
-        let reached = match request.method.as_str() {
-            "tools/call" => field("name")
-                .and_then(|name| self.registry.get(name))
-                .map(|tool| (CallKind::Tool, tool.name(), None, arguments)),
-            "prompts/get" => field("name")
-                .and_then(|name| self.prompts.get(name))
-                .map(|prompt| (CallKind::PromptGet, prompt.name(), None, arguments)),
-            "resources/read" => uri
-                .and_then(|uri| self.resources.resolve(uri))
-                .map(|(resource, _)| (CallKind::ResourceRead, resource.name(), uri, None)),
-            _ => None,
+        let Some(target) = self.target_of(&request) else {
+            return;
         };
-        if let Some((kind, name, uri, arguments)) = reached {
-            observer(&CallEvent {
-                kind,
-                name,
-                uri,
-                auth,
-                arguments,
-                outcome,
-            });
-        }
+        let arguments = match target.kind {
+            CallKind::ResourceRead => None,
+            CallKind::Tool | CallKind::PromptGet => request
+                .params
+                .as_ref()
+                .and_then(|p| p.get("arguments"))
+                .and_then(Value::as_object),
+        };
+        observer(&CallEvent {
+            kind: target.kind,
+            name: target.name,
+            uri: target.uri.as_deref(),
+            auth,
+            arguments,
+            outcome,
+        });
     }
 }

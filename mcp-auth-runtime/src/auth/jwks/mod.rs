@@ -139,7 +139,7 @@ impl JwksCache {
                 .is_none_or(|at| at.elapsed() >= self.refetch_interval);
         if may_fetch && let Some(set) = self.refetch(&mut refresh).await {
             drop(refresh);
-            return set.find(kid, alg).ok_or_else(|| unknown_key());
+            return set.find(kid, alg).ok_or_else(unknown_key);
         }
         drop(refresh);
         // A stale set still holds the issuer's keys: keep using it while the issuer is
