@@ -100,11 +100,11 @@ impl ErrorType {
 /// One JSON-RPC request the dispatcher answered.
 #[derive(Debug)]
 pub(crate) struct Operation<'a> {
-    /// The method as sent (audit events); metrics label it with [`method_label`].
+    /// The method's [`method_label`], or (audit on) the method as sent when it is not MCP's.
     pub(crate) method: &'a str,
     pub(crate) target: Option<&'a OperationTarget>,
-    /// The request id, as JSON text.
-    pub(crate) request_id: &'a str,
+    /// The request id, as JSON text (taken when audit is on).
+    pub(crate) request_id: Option<&'a str>,
     pub(crate) caller: &'a AuthInfo,
     pub(crate) protocol_version: Option<&'a str>,
     pub(crate) session_id: Option<&'a str>,
@@ -231,7 +231,7 @@ impl Hub {
             }),
             outcome,
             scopes,
-            request_id: Some(operation.request_id.to_owned()),
+            request_id: operation.request_id.map(str::to_owned),
             trace_id: operation.trace_id,
             session_id: operation.session_id.map(str::to_owned),
             protocol_version: operation.protocol_version.map(str::to_owned),

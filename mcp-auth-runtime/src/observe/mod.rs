@@ -19,7 +19,9 @@ mod hub;
 mod metrics;
 mod reason;
 
-pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
+pub(crate) use hub::{
+    Early, Ending, ErrorType, Hub, Operation, OperationTarget, method_label, trace_id,
+};
 pub use metrics::Metrics;
 pub(crate) use metrics::Transport;
 pub use reason::RefusalReason;
