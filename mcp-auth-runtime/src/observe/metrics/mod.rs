@@ -384,12 +384,12 @@ mod tests {
         let labels = r#"mcp_protocol_version="2025-11-25",network_transport="tcp""#;
         assert!(
             text.contains(&format!(
-                "mcp_server_session_duration_seconds_bucket{{{labels},le=\"60.0\"}} 0\n"
+                "mcp_server_session_duration_seconds_bucket{{{labels},le=\"60\"}} 0\n"
             )),
             "{text}"
         );
         assert!(text.contains(&format!(
-            "mcp_server_session_duration_seconds_bucket{{{labels},le=\"120.0\"}} 1\n"
+            "mcp_server_session_duration_seconds_bucket{{{labels},le=\"120\"}} 1\n"
         )));
         assert!(text.contains(&format!(
             "mcp_server_session_duration_seconds_sum{{{labels}}} 90.0\n"
