@@ -10,9 +10,7 @@ use serde_json::{Map, Value};
 use super::{CallKind, CallOutcome, Dispatcher, Era, Reply, RequestCtx};
 use crate::auth::AuthInfo;
 use crate::jsonrpc::{Id, Request};
-use crate::observe::{
-    Ending, ErrorType, Hub, Operation, OperationTarget, RefusalReason, method_label,
-};
+use crate::observe::{Ending, ErrorType, Hub, Operation, OperationTarget, RefusalReason};
 use crate::protocol::meta;
 
 impl Dispatcher {
@@ -28,7 +26,7 @@ impl Dispatcher {
         ctx.outcome = Some(slot.clone());
         // Metrics need only what is known statically; the audit trail takes copies.
         let audit = self.hub.audit.is_some();
-        let label = method_label(&request.method);
+        let label = crate::observe::metrics::labels::method(&request.method);
         let mut flight = InFlight {
             hub: &self.hub,
             started: Instant::now(),
