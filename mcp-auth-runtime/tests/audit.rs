@@ -17,23 +17,9 @@ use mcp_auth_test_support::fixture::{TempDir, time_left_in_window};
 use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, at, claims, protected_by};
 use mcp_auth_test_support::modern::{self, ACCEPTS};
 use mcp_auth_test_support::stdio::StdioClient;
+use mcp_auth_test_support::tools::{read_invoice, void_invoice};
 use mcp_auth_test_support::{Client, bind_endpoint, serve_with_peers};
 use serde_json::{Value, json};
-
-/// Void an invoice.
-#[tool(scope = "invoices:write", destructive)]
-async fn void_invoice(invoice: String) -> Result<String, ToolError> {
-    if invoice == "paid" {
-        return Err(ToolError::new("a paid invoice cannot be voided"));
-    }
-    Ok(format!("voided {invoice}"))
-}
-
-/// Read an invoice.
-#[tool(scope = "invoices:read", read_only)]
-async fn read_invoice(invoice: String) -> String {
-    format!("invoice {invoice}")
-}
 
 /// The events a sink was told of, in order.
 #[derive(Clone, Default)]
