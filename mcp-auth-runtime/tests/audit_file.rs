@@ -39,6 +39,14 @@ fn ids(path: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// A sink rotating `path` at `max_bytes`, keeping `keep` files.
+fn rotating(path: &Path, max_bytes: u64, keep: usize) -> JsonLinesSink {
+    JsonLinesSink::builder(path)
+        .rotation(Rotation::Size { max_bytes, keep })
+        .build()
+        .unwrap()
+}
+
 fn numbered(path: &Path, n: usize) -> std::path::PathBuf {
     path.with_file_name(format!("audit.jsonl.{n}"))
 }
@@ -121,13 +129,7 @@ fn the_file_and_its_successors_are_owner_only() {
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     let dir = TempDir::new("audit-mode");
     let path = dir.path().join("audit.jsonl");
-    let sink = JsonLinesSink::builder(&path)
-        .rotation(Rotation::Size {
-            max_bytes: line_len(),
-            keep: 2,
-        })
-        .build()
-        .unwrap();
+    let sink = rotating(&path, line_len(), 2);
     assert_eq!(mode(&path), 0o600);
     sink.record(&event(0));
     sink.record(&event(1));
@@ -141,13 +143,7 @@ fn the_file_and_its_successors_are_owner_only() {
 fn rotation_happens_when_the_next_line_would_pass_the_limit_and_keeps_the_newest() {
     let dir = TempDir::new("audit-rotate");
     let path = dir.path().join("audit.jsonl");
-    let sink = JsonLinesSink::builder(&path)
-        .rotation(Rotation::Size {
-            max_bytes: 3 * line_len(),
-            keep: 2,
-        })
-        .build()
-        .unwrap();
+    let sink = rotating(&path, 3 * line_len(), 2);
     // Exactly at the limit: no rotation yet.
     for n in 0..3 {
         sink.record(&event(n));
@@ -181,13 +177,7 @@ fn the_file_is_reopened_after_rotation() {
     use std::os::unix::fs::MetadataExt as _;
     let dir = TempDir::new("audit-reopen");
     let path = dir.path().join("audit.jsonl");
-    let sink = JsonLinesSink::builder(&path)
-        .rotation(Rotation::Size {
-            max_bytes: line_len(),
-            keep: 1,
-        })
-        .build()
-        .unwrap();
+    let sink = rotating(&path, line_len(), 1);
     sink.record(&event(0));
     sink.flush();
     let before = std::fs::metadata(&path).unwrap().ino();
@@ -202,13 +192,7 @@ fn the_file_is_reopened_after_rotation() {
 fn a_line_longer_than_the_limit_goes_alone_into_a_new_file() {
     let dir = TempDir::new("audit-long");
     let path = dir.path().join("audit.jsonl");
-    let sink = JsonLinesSink::builder(&path)
-        .rotation(Rotation::Size {
-            max_bytes: 10,
-            keep: 3,
-        })
-        .build()
-        .unwrap();
+    let sink = rotating(&path, 10, 3);
     for n in 0..3 {
         sink.record(&event(n));
     }
@@ -222,13 +206,7 @@ fn a_line_longer_than_the_limit_goes_alone_into_a_new_file() {
 fn keeping_none_deletes_the_full_file() {
     let dir = TempDir::new("audit-keep0");
     let path = dir.path().join("audit.jsonl");
-    let sink = JsonLinesSink::builder(&path)
-        .rotation(Rotation::Size {
-            max_bytes: 2 * line_len(),
-            keep: 0,
-        })
-        .build()
-        .unwrap();
+    let sink = rotating(&path, 2 * line_len(), 0);
     for n in 0..5 {
         sink.record(&event(n));
     }
@@ -326,13 +304,7 @@ fn every_event_is_written_or_counted_lost_when_the_queue_has_no_room() {
 fn a_failed_rotation_counts_the_events_lost_and_writing_resumes_once_it_works() {
     let dir = TempDir::new("audit-fail");
     let path = dir.path().join("audit.jsonl");
-    let sink = JsonLinesSink::builder(&path)
-        .rotation(Rotation::Size {
-            max_bytes: line_len(),
-            keep: 1,
-        })
-        .build()
-        .unwrap();
+    let sink = rotating(&path, line_len(), 1);
     sink.record(&event(0));
     sink.flush();
     // `audit.jsonl.1` a directory with something in it: the rotation cannot delete it.
