@@ -9,6 +9,7 @@
 
 mod file;
 mod jsonl;
+mod principal;
 mod tee;
 
 pub use jsonl::{JsonLinesSink, JsonLinesSinkBuilder, Rotation};
