@@ -202,6 +202,14 @@ fn ending(reply: &Reply, call: Option<CallOutcome>) -> (Ending, Option<i32>) {
         (Reply::RateLimited { .. }, _) | (_, Some(CallOutcome::RateLimited)) => {
             Ending::Refused(RefusalReason::RateLimited)
         }
+        // Refused before the function ran, though answered as a tool's error result (or a
+        // JSON-RPC error): the audit trail must not record them as served.
+        (_, Some(CallOutcome::InvalidArguments)) => {
+            Ending::Refused(RefusalReason::InvalidArguments)
+        }
+        (_, Some(CallOutcome::InvalidRequestState)) => {
+            Ending::Refused(RefusalReason::InvalidRequestState)
+        }
         (Reply::Cancelled, _) | (_, Some(CallOutcome::Cancelled)) => {
             Ending::Failed(ErrorType::Cancelled)
         }

@@ -178,6 +178,12 @@ impl Hub {
             let mut buffer = [0; 12];
             let error_type = match operation.ending {
                 Ending::Done => None,
+                // Answered as a tool's error result (`isError: true`).
+                Ending::Refused(RefusalReason::InvalidArguments)
+                    if operation.rpc_status.is_none() =>
+                {
+                    Some(ErrorType::ToolError)
+                }
                 Ending::Refused(_) => operation.rpc_status.map(ErrorType::Code),
                 Ending::Failed(error) => Some(error),
             };
@@ -195,6 +201,13 @@ impl Hub {
                 duration: operation.duration,
             });
             match operation.ending {
+                // Not decisions of the policy: the caller's scopes were granted.
+                Ending::Refused(RefusalReason::InvalidArguments)
+                | Ending::Refused(RefusalReason::InvalidRequestState)
+                    if target.is_some() =>
+                {
+                    metrics.record_decision(Decision::Authorized)
+                }
                 Ending::Refused(reason) => metrics.record_decision(Decision::Refused(reason)),
                 // Reaching a target means its scopes were granted.
                 _ if target.is_some() => metrics.record_decision(Decision::Authorized),

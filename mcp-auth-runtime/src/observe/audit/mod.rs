@@ -25,10 +25,13 @@
 //!
 //! Notifications and the client's responses (`202`) are not requests and are not audited.
 
+mod file;
 mod jsonl;
 mod principal;
+mod tee;
 
 pub use jsonl::{JsonLinesSink, JsonLinesSinkBuilder, Rotation};
+pub use tee::Tee;
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -105,6 +108,28 @@ pub struct AuditEvent {
     pub arguments: Option<Map<String, Value>>,
 }
 
+impl AuditEvent {
+    /// An event of now with `outcome` and nothing else: what a sink's own tests start from
+    /// (the server fills in the rest for the events it reports).
+    pub fn new(outcome: AuditOutcome) -> AuditEvent {
+        AuditEvent {
+            time: SystemTime::now(),
+            principal: None,
+            method: None,
+            target: None,
+            outcome,
+            scopes: Vec::new(),
+            request_id: None,
+            trace_id: None,
+            session_id: None,
+            protocol_version: None,
+            client_address: None,
+            duration_seconds: None,
+            arguments: None,
+        }
+    }
+}
+
 /// The verified caller of an [`AuditEvent`].
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
@@ -140,6 +165,35 @@ pub struct Target {
     /// The URI read, for a resource.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+
+impl Target {
+    /// The tool `name`.
+    pub fn tool(name: impl Into<String>) -> Target {
+        Target {
+            kind: "tool",
+            name: name.into(),
+            uri: None,
+        }
+    }
+
+    /// The resource `name`, read at `uri`.
+    pub fn resource(name: impl Into<String>, uri: impl Into<String>) -> Target {
+        Target {
+            kind: "resource",
+            name: name.into(),
+            uri: Some(uri.into()),
+        }
+    }
+
+    /// The prompt `name`.
+    pub fn prompt(name: impl Into<String>) -> Target {
+        Target {
+            kind: "prompt",
+            name: name.into(),
+            uri: None,
+        }
+    }
 }
 
 /// How an audited request ended.
