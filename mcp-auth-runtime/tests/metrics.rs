@@ -196,7 +196,7 @@ async fn a_session_ended_by_its_client_is_counted_with_its_duration() {
         let text = scrape(&s.metrics_url).await;
         promtool_accepts(&text);
         assert_eq!(sample(&text, "mcp_auth_sessions_open"), 0.0);
-        let ended = "mcp_server_session_duration_seconds_count{mcp_protocol_version=\"2025-11-25\",network_transport=\"tcp\"}";
+        let ended = "mcp_server_session_duration_seconds_count{mcp_protocol_version=\"2025-11-25\",network_transport=\"tcp\",network_protocol_name=\"http\"}";
         assert_eq!(sample(&text, ended), 1.0);
     })
     .await;
