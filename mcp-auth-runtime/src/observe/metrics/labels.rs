@@ -84,6 +84,14 @@ pub(super) fn transport(transport: super::Transport) -> &'static str {
     }
 }
 
+/// `network.protocol.name`: `http` for Streamable HTTP, none for stdio.
+pub(super) fn protocol(transport: super::Transport) -> Option<&'static str> {
+    match transport {
+        super::Transport::Tcp => Some("http"),
+        super::Transport::Pipe => None,
+    }
+}
+
 /// The stage of a decision: `authentication` or `authorization`.
 pub(super) fn stage(decision: super::Decision) -> &'static str {
     use super::{Decision, RefusalReason};
