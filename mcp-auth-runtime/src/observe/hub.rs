@@ -111,11 +111,11 @@ impl ErrorType {
 /// One JSON-RPC request the dispatcher answered.
 #[derive(Debug)]
 pub(crate) struct Operation<'a> {
-    /// The method as sent (audit events); metrics label it with [`method_label`].
+    /// The method's metric label, or (audit on) the method as sent when it is not MCP's.
     pub(crate) method: &'a str,
     pub(crate) target: Option<&'a OperationTarget>,
-    /// The request id, as JSON text.
-    pub(crate) request_id: &'a str,
+    /// The request id, as JSON text (taken when audit is on).
+    pub(crate) request_id: Option<&'a str>,
     pub(crate) caller: &'a AuthInfo,
     pub(crate) protocol_version: Option<&'a str>,
     pub(crate) session_id: Option<&'a str>,
@@ -218,7 +218,7 @@ impl Hub {
             };
             let target = operation.target;
             metrics.record_operation(&OperationRecord {
-                method: method_label(operation.method),
+                method: operation.method,
                 tool: target.filter(|t| t.kind == CallKind::Tool).map(|t| t.name),
                 prompt: target
                     .filter(|t| t.kind == CallKind::PromptGet)
@@ -265,7 +265,7 @@ impl Hub {
             target: operation.target.map(audit_target),
             outcome,
             scopes,
-            request_id: Some(operation.request_id.to_owned()),
+            request_id: operation.request_id.map(str::to_owned),
             trace_id: operation.trace_id,
             session_id: operation.session_id.map(str::to_owned),
             protocol_version: operation.protocol_version.map(str::to_owned),
@@ -289,36 +289,6 @@ fn audit_target(target: &OperationTarget) -> Target {
     }
 }
 
-/// The method as a metric label: one of MCP's, or `_OTHER` (as the HTTP conventions label
-/// unknown methods), so that a client inventing method names cannot grow the label set.
-pub(crate) fn method_label(method: &str) -> &'static str {
-    const METHODS: &[&str] = &[
-        "initialize",
-        "ping",
-        "logging/setLevel",
-        "server/discover",
-        "subscriptions/listen",
-        "tools/list",
-        "tools/call",
-        "tasks/get",
-        "tasks/update",
-        "tasks/cancel",
-        "resources/list",
-        "resources/templates/list",
-        "resources/read",
-        "resources/subscribe",
-        "resources/unsubscribe",
-        "completion/complete",
-        "prompts/list",
-        "prompts/get",
-    ];
-    METHODS
-        .iter()
-        .find(|known| **known == method)
-        .copied()
-        .unwrap_or("_OTHER")
-}
-
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub")
@@ -338,12 +308,5 @@ mod tests {
         assert_eq!(ErrorType::ToolError.as_str(&mut buffer), "tool_error");
         assert_eq!(ErrorType::Code(-32602).as_str(&mut buffer), "-32602");
         assert_eq!(ErrorType::Code(i32::MIN).as_str(&mut buffer), "-2147483648");
-    }
-
-    #[test]
-    fn unknown_methods_share_one_label() {
-        assert_eq!(method_label("tools/call"), "tools/call");
-        assert_eq!(method_label("tools/call2"), "_OTHER");
-        assert_eq!(method_label(""), "_OTHER");
     }
 }

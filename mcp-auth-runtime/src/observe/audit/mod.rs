@@ -6,6 +6,24 @@
 //! how it ended ([`AuditOutcome`]), the scopes the target required, the tenant, and the
 //! request's and trace's ids. It never holds the token; a tool's arguments only for the
 //! tools named in [`McpServerBuilder::audit_arguments`](crate::McpServerBuilder::audit_arguments).
+//!
+//! Where each event comes from:
+//!
+//! - a request refused before the MCP handler read it: by the Host/Origin check
+//!   ([`RefusalReason::HostOrOrigin`]), the bearer layer (missing, malformed or invalid
+//!   credentials, each class of invalid token as its own reason, DPoP refusals, `503`, `429`
+//!   for a peer that failed too often) or the request budget ([`RefusalReason::RateLimited`],
+//!   with the caller): no method, no request id; the layer of
+//!   [`McpServer::bearer_auth`](crate::McpServer::bearer_auth) on routes of your own reports
+//!   its refusals too;
+//! - every JSON-RPC request the server answered, on either transport and in either protocol
+//!   era: with the caller, the method and target, how it ended (a tool's `isError` result is
+//!   [`Failed`](AuditOutcome::Failed) with `tool_error`, a scope refusal
+//!   [`Refused`](AuditOutcome::Refused) with [`RefusalReason::InsufficientScope`]) and its
+//!   duration; a request whose client went away before the answer is `Failed` with
+//!   `cancelled`.
+//!
+//! Notifications and the client's responses (`202`) are not requests and are not audited.
 
 mod file;
 mod jsonl;
