@@ -93,6 +93,7 @@ pub(super) fn protocol(transport: super::Transport) -> Option<&'static str> {
 }
 
 /// The stage of a decision: `authentication` or `authorization`.
+#[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(super) fn stage(decision: super::Decision) -> &'static str {
     use super::{Decision, RefusalReason};
     match decision {
