@@ -19,9 +19,9 @@ mod hub;
 pub(crate) mod metrics;
 mod reason;
 
-pub(crate) use hub::{Early, Hub, Operation};
+pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
 #[cfg(feature = "prometheus")]
 pub use metrics::serve_metrics;
-pub(crate) use metrics::{CacheKind, Count, Fetches, Gauge, Limit, Lookups};
+pub(crate) use metrics::{CacheKind, Count, Fetches, Gauge, Limit, Lookups, Transport};
 pub use metrics::{Metrics, MetricsBuilder};
 pub use reason::RefusalReason;

@@ -257,6 +257,10 @@ impl McpServer {
     /// as the MCP endpoint does, with proofs for the resource's origin followed by the
     /// request's path (behind a proxy that rewrites paths, set your routes' public URI with
     /// [`BearerAuthLayer::dpop`]).
+    ///
+    /// Like the MCP endpoint's, the layer reports what it decides to the server's
+    /// [`metrics`](McpServerBuilder::metrics) and [`audit`](McpServerBuilder::audit) sink:
+    /// each refusal (an audit event without method) and each accepted credential.
     pub fn bearer_auth(&self) -> Option<BearerAuthLayer<impl TokenVerifier + use<>>> {
         match &self.inner.auth {
             Auth::Verifier(verifier) => Some(self.bearer_layer(verifier)),
@@ -266,7 +270,8 @@ impl McpServer {
 
     /// The bearer layer of `verifier` with this server's challenge and DPoP configuration.
     fn bearer_layer(&self, verifier: &SharedVerifier) -> BearerAuthLayer<SharedVerifier> {
-        let layer = BearerAuthLayer::new(verifier.clone(), self.inner.endpoint.challenge.clone());
+        let layer = BearerAuthLayer::new(verifier.clone(), self.inner.endpoint.challenge.clone())
+            .reporting_to(self.mcp().hub.clone());
         match &self.inner.dpop {
             Some((dpop, uris)) => layer
                 .with_dpop(dpop.clone(), uris.clone())
@@ -296,7 +301,8 @@ impl McpServer {
             Auth::Refused => route,
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
-        let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone()));
+        let hub = Some(endpoint.mcp.hub.clone()).filter(|hub| hub.is_on());
+        let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone(), hub));
         let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
         let mut routes = vec![merge::OurRoute::new(
             inner.path.clone(),
