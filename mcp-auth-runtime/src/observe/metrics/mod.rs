@@ -35,13 +35,13 @@ pub(crate) use pulled::{CacheKind, Count, Fetches, Gauge, Limit, Lookups};
 pub use serve::serve_metrics;
 
 /// The upper bounds of the buckets of `mcp.server.operation.duration`, in seconds. The
-/// conventions advise none; these run from 0.5 ms, where a server answering from memory
+/// conventions advise none; these run from 0.1 ms, where a server answering from memory
 /// (`tools/list`, `ping`, a call behind a cached token) lands, to 300 s, for tools that call
-/// slow systems, in steps of about 2.5×, so that p50/p95/p99 stay readable at either end.
+/// slow systems, in steps of 2 to 3×, so that p50/p95/p99 stay readable at either end.
 #[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(crate) const OPERATION_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
-    120.0, 300.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+    10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 /// The upper bounds of the buckets of `mcp.server.session.duration`, in seconds. The
@@ -68,7 +68,8 @@ pub(crate) const SESSION_BUCKETS: &[f64] = &[
 ///
 /// let metrics = Metrics::new();
 /// let text = metrics.prometheus_text();
-/// assert!(text.contains("# TYPE mcp_server_operation_duration_seconds histogram"));
+/// assert!(text.contains("# TYPE mcp_auth_sessions_open gauge"));
+/// assert!(text.contains("mcp_auth_sessions_open 0\n"));
 /// # }
 /// ```
 #[derive(Clone)]
