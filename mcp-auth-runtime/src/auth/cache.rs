@@ -75,6 +75,17 @@ impl TokenCache {
         now: u64,
         generation: Option<u64>,
     ) -> Option<Arc<AuthInfo>> {
+        let found = self.lookup(digest, now, generation);
+        crate::observe::trace::record_cache_hit(found.is_some());
+        found
+    }
+
+    fn lookup(
+        &self,
+        digest: &[u8; 32],
+        now: u64,
+        generation: Option<u64>,
+    ) -> Option<Arc<AuthInfo>> {
         let usable =
             |v: &Verified| now < v.expires && now >= v.earliest && generation == Some(v.generation);
         let mut maps = self.lock();

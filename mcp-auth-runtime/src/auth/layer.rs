@@ -12,10 +12,12 @@ use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use super::challenge::{INVALID_REQUEST, INVALID_TOKEN, Problem, Scheme};
 use super::possession::{self, DPOP, DPOP_NONCE, DpopSetup, NotProven, PublicUris};
 use super::{AuthError, AuthInfo, Challenge, Dpop, DpopConfigError, DpopPolicy, TokenVerifier};
+use crate::observe::trace;
 
 /// Longest bearer token accepted. Real access tokens are a few KiB at most; anything longer is
 /// refused before a verifier spends work on it.
@@ -249,7 +251,8 @@ where
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|info| info.0.ip());
-            let auth = match verifier.verify_from(&token, peer).await {
+            let verified = verifier.verify_from(&token, peer);
+            let auth = match verified.instrument(trace::verify_token_span()).await {
                 Ok(auth) => auth,
                 Err(AuthError::InvalidToken(reason)) => {
                     tracing::info!(%reason, "bearer token rejected");

@@ -56,10 +56,12 @@ use bytes::Bytes;
 use futures_channel::mpsc;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use crate::auth::AuthInfo;
 use crate::downstream::{SubjectToken, TokenExchange};
 use crate::jsonrpc::{Request, code, request_id_key};
+use crate::observe::trace;
 use crate::peer::{ClientSupport, LogLevel};
 use crate::prompt::Prompts;
 use crate::protocol::meta;
@@ -151,8 +153,43 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// Handles one request.
+    /// Handles one request, in its server span (see [`crate::observe`]).
     pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
+        let span = trace::http::request_span(Some(&request));
+        if !span.is_disabled() {
+            let version = match &ctx.era {
+                Era::Legacy { session } => session.as_ref().map(|s| s.version),
+                Era::Modern { .. } => request
+                    .meta()
+                    .and_then(|m| m.get(meta::PROTOCOL_VERSION))
+                    .and_then(Value::as_str),
+            };
+            trace::record_request(&span, &request, self.span_target(&request), version);
+        }
+        let reply = self.dispatch(request, ctx).instrument(span.clone()).await;
+        trace::record_reply(&span, &reply);
+        reply
+    }
+
+    /// What a request names, for its span: a tool or prompt only if this server has it.
+    fn span_target<'a>(&self, request: &'a Request) -> trace::Target<'a> {
+        let param = |key| request.params.as_ref()?.get(key)?.as_str();
+        let mut target = trace::Target::default();
+        match request.method.as_str() {
+            "tools/call" => target.tool = param("name").filter(|n| self.registry.get(n).is_some()),
+            "prompts/get" => {
+                target.prompt = param("name").filter(|n| self.prompts.get(n).is_some())
+            }
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                target.resource_uri = param("uri");
+            }
+            _ => {}
+        }
+        target
+    }
+
+    /// Handles one request, once its span is open.
+    async fn dispatch(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {
             ("initialize", false) => self.initialize(&request),
@@ -203,6 +240,11 @@ impl Dispatcher {
         params: Option<&Map<String, Value>>,
         scope: &str,
     ) {
+        trace::record_method(
+            &trace::http::request_span(None),
+            method,
+            trace::Target::default(),
+        );
         if method != "notifications/cancelled" {
             tracing::debug!(%method, "notification");
             return;

@@ -17,7 +17,10 @@
 pub mod audit;
 mod hub;
 mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod reason;
+pub(crate) mod trace;
 
 pub(crate) use hub::{Early, Hub, Operation};
 pub use metrics::Metrics;

@@ -298,6 +298,10 @@ impl McpServer {
         // Outermost: Host and Origin are checked before anything else, the token included.
         let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone()));
         let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
+        // Around everything: the request's server span, so that refusals are in it.
+        let route: MethodRouter = route.layer(axum::middleware::from_fn(
+            crate::observe::trace::http::traced,
+        ));
         let mut routes = vec![merge::OurRoute::new(
             inner.path.clone(),
             route,

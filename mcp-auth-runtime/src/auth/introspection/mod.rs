@@ -117,7 +117,9 @@ impl IntrospectionVerifier {
     /// or from a new flight.
     async fn verdict(&self, token: &str) -> Outcome {
         let key = CacheKey::of(token);
-        if let Some(outcome) = self.inner.cache.get(&key) {
+        let cached = self.inner.cache.get(&key);
+        crate::observe::trace::record_cache_hit(cached.is_some());
+        if let Some(outcome) = cached {
             return outcome;
         }
         match self.board(key, token) {
