@@ -46,7 +46,7 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
         .get::<ConnectInfo<std::net::SocketAddr>>()
     {
         span.record("client.address", tracing::field::display(peer.ip()));
-        span.record("client.port", peer.port());
+        span.record("client.port", i64::from(peer.port()));
     }
     #[cfg(feature = "opentelemetry")]
     let remote = super::propagate::parent_from_headers(&span, request.headers());
@@ -65,7 +65,7 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
         .instrument(span.clone())
         .await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.as_u16() >= 400 && !dispatched {
         match response.extensions().get::<RefusalReason>() {
             Some(reason) => record_error(&span, reason.as_str()),

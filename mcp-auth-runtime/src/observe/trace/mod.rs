@@ -112,11 +112,15 @@ pub(crate) fn record_method(span: &Span, method: &str, target: Target<'_>) {
         return;
     }
     span.record("mcp.method.name", method);
-    let named = target.tool.or(target.prompt);
-    match named {
-        Some(name) => span.record("otel.name", format_args!("{method} {name}")),
-        None => span.record("otel.name", method),
+    let name = match target.tool.or(target.prompt) {
+        Some(target) => format!("{method} {target}"),
+        None => method.to_owned(),
     };
+    span.record("otel.name", name.as_str());
+    // `tracing-opentelemetry` reads `otel.name` only before the span starts; over HTTP it
+    // has started (as `POST`) by the time the body is read.
+    #[cfg(feature = "opentelemetry")]
+    propagate::rename(span, name);
     if let Some(tool) = target.tool {
         span.record("gen_ai.tool.name", tool);
         span.record("gen_ai.operation.name", "execute_tool");

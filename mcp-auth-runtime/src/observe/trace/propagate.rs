@@ -43,6 +43,11 @@ pub(crate) fn adopt(span: &Span, parent: SpanContext, transport: Option<&Span>) 
     }
 }
 
+/// Renames `span`'s OpenTelemetry span, started or not.
+pub(crate) fn rename(span: &Span, name: String) {
+    span.context().span().update_name(name);
+}
+
 /// The current span's trace id, if it belongs to an OpenTelemetry trace.
 pub(crate) fn current_trace_id() -> Option<String> {
     let cx = Span::current().context();
