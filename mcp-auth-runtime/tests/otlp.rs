@@ -14,9 +14,11 @@ use std::process::{Child, Command, Stdio};
 use mcp_auth_runtime::auth::JwtVerifier;
 use mcp_auth_runtime::observe::otlp::Otlp;
 use mcp_auth_runtime::prelude::*;
+use mcp_auth_runtime::stdio::identity_from_vars;
 use mcp_auth_test_support::fixture::TempDir;
 use mcp_auth_test_support::issuer::{Issuer, TestKey, at, claims};
 use mcp_auth_test_support::modern;
+use mcp_auth_test_support::stdio::StdioClient;
 use mcp_auth_test_support::tools::{read_thing, write_thing};
 use mcp_auth_test_support::{Client, bind_endpoint, serve_on};
 use serde_json::{Value, json};
@@ -33,6 +35,7 @@ const HEADER_PARENT: &str = "b7ad6b7169203331";
 const META_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const META_PARENT: &str = "00f067aa0ba902b7";
 const OTHER_TRACE: &str = "11112222333344445555666677778888";
+const STDIO_TRACE: &str = "99990000aaaabbbbccccddddeeeeffff";
 
 fn traceparent(trace: &str, parent: &str) -> String {
     format!("00-{trace}-{parent}-01")
@@ -211,6 +214,22 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     .unwrap();
     assert_eq!(sent.status(), 200);
 
+    // stdio: the trace context comes in `params._meta` alone.
+    let identity =
+        identity_from_vars("T", [("T_SUBJECT", "alice"), ("T_SCOPES", "things:read")]).unwrap();
+    let stdio_server = McpServer::builder("things", "1")
+        .tools(tools![read_thing])
+        .stdio_only()
+        .build()
+        .unwrap();
+    let mut stdio = StdioClient::serve(stdio_server, identity);
+    stdio.initialize(json!({})).await;
+    let params = json!({"name": "read_thing", "arguments": {},
+        "_meta": {"traceparent": traceparent(STDIO_TRACE, META_PARENT)}});
+    let answer = stdio.request(7, "tools/call", params).await;
+    assert!(answer.get("result").is_some(), "{answer}");
+    stdio.close().await.unwrap();
+
     // Metrics on the exported meter arrive with their names and scope.
     let meter = otlp.meter();
     let histogram = meter
@@ -298,6 +317,26 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     assert_eq!(transport["parent_span_id"], HEADER_PARENT);
     child(&records, transport, "mcp_auth.verify_token");
     child(&records, modern, "mcp_auth.tool");
+
+    // stdio: a pipe, the `_meta` parent, no transport span to link.
+    let piped = calls
+        .iter()
+        .find(|s| s["trace_id"] == STDIO_TRACE)
+        .expect("a server span in the stdio trace");
+    assert_eq!(piped["parent_span_id"], META_PARENT);
+    assert_eq!(piped["kind"], "SPAN_KIND_SERVER");
+    assert_eq!(piped["attributes"]["network.transport"], "pipe");
+    assert_eq!(piped["attributes"]["mcp.protocol.version"], "2025-11-25");
+    assert!(piped["links"].as_array().unwrap().is_empty());
+    child(&records, piped, "mcp_auth.authorize");
+    child(&records, piped, "mcp_auth.tool");
+    let initialize = spans_named(&records, "initialize");
+    assert!(
+        initialize
+            .iter()
+            .any(|s| s["attributes"]["network.transport"] == "pipe"),
+        "{initialize:#?}"
+    );
 
     let metric = records
         .iter()
