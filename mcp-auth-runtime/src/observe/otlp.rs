@@ -20,7 +20,7 @@
 //!     .endpoint("http://127.0.0.1:4318")
 //!     .build()?;
 //! tracing_subscriber::registry().with(otlp.layer()).init();
-//! let metrics = mcp_auth_runtime::Metrics::new(); // recorded on `otlp.meter()` too
+//! let metrics = mcp_auth_runtime::observe::Metrics::new();
 //! # let _ = metrics;
 //! // ... serve; dropping `otlp` (or `otlp.shutdown()`) sends what is left.
 //! # Ok(())
@@ -90,7 +90,7 @@ impl Otlp {
     }
 
     /// A meter whose instruments are exported: the one to give
-    /// [`Metrics`](crate::Metrics) for the server's metrics over OTLP.
+    /// [`Metrics`](crate::observe::Metrics) for the server's metrics over OTLP.
     pub fn meter(&self) -> Meter {
         self.metrics.meter(SCOPE)
     }
