@@ -10,8 +10,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::observe::audit::AuditEvent;
 use mcp_auth_runtime::observe::otlp::Otlp;
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::stdio::identity_from_vars;
@@ -35,6 +37,7 @@ const HEADER_PARENT: &str = "b7ad6b7169203331";
 const META_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const META_PARENT: &str = "00f067aa0ba902b7";
 const OTHER_TRACE: &str = "11112222333344445555666677778888";
+const GUARD_TRACE: &str = "a0a0a0a0b1b1b1b1c2c2c2c2d3d3d3d3";
 const STDIO_TRACE: &str = "99990000aaaabbbbccccddddeeeeffff";
 
 fn traceparent(trace: &str, parent: &str) -> String {
@@ -155,10 +158,13 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     let verifier = JwtVerifier::builder(issuer.url.clone(), resource.clone())
         .build()
         .unwrap();
+    let audited = Arc::new(Mutex::new(Vec::<AuditEvent>::new()));
+    let sink = audited.clone();
     let server = McpServer::builder("things", "1")
         .tools(tools![read_thing, write_thing, fail_thing])
         .resource(resource.clone())
         .verifier(verifier)
+        .audit(move |event: &AuditEvent| sink.lock().unwrap().push(event.clone()))
         .build()
         .unwrap();
     serve_on(listener, server.into_router());
@@ -192,6 +198,13 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         .body(call("read_thing", 1))
         .send();
     assert_eq!(refused.await.unwrap().status(), 401);
+    let foreign = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("host", "evil.example")
+        .header("traceparent", traceparent(GUARD_TRACE, HEADER_PARENT))
+        .body(call("read_thing", 2))
+        .send();
+    assert_eq!(foreign.await.unwrap().status(), 403);
 
     // 2026-07-28, the trace context in `params._meta` and another in the header.
     let http = reqwest::Client::new();
@@ -295,9 +308,36 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         .collect();
     assert_eq!(refusals.len(), 1, "{records:#?}");
     assert_eq!(refusals[0]["kind"], "SPAN_KIND_SERVER");
-    assert!(refusals[0]["attributes"]["error.type"].is_string());
+    assert_eq!(refusals[0]["attributes"]["error.type"], "expired");
     assert_eq!(refusals[0]["status"], 2, "ERROR");
     child(&records, refusals[0], "mcp_auth.verify_token");
+
+    // The Host/Origin guard refuses before the token is read: the span says why.
+    let guarded = records
+        .iter()
+        .find(|s| s["trace_id"] == GUARD_TRACE)
+        .expect("a span for the refused Host");
+    assert_eq!(guarded["attributes"]["error.type"], "host_or_origin");
+    assert_eq!(guarded["attributes"]["http.response.status_code"], 403);
+    assert!(children_of(&records, guarded).is_empty());
+
+    // Audit events carry the trace id of their request's server span.
+    let audited = audited.lock().unwrap();
+    let legacy_event = audited
+        .iter()
+        .find(|e| e.request_id.as_deref() == Some("41"))
+        .expect("an audit event for request 41");
+    assert_eq!(legacy_event.trace_id.as_deref(), Some(HEADER_TRACE));
+    let modern_event = audited
+        .iter()
+        .find(|e| e.request_id.as_deref() == Some("42"))
+        .expect("an audit event for request 42");
+    assert_eq!(modern_event.trace_id.as_deref(), Some(META_TRACE));
+    let guard_event = audited
+        .iter()
+        .find(|e| e.trace_id.as_deref() == Some(GUARD_TRACE))
+        .expect("an audit event for the refused Host");
+    assert!(guard_event.method.is_none());
 
     // `params._meta` is the MCP span's parent; the HTTP span (the header's) is linked.
     let modern = calls

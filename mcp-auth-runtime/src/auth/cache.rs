@@ -45,6 +45,8 @@ pub(crate) struct TokenCache {
     /// Whether the older generation is kept: not with a capacity of one.
     keep_old: bool,
     maps: Mutex<Maps>,
+    /// Hits and misses, read by metrics.
+    pub(crate) lookups: Arc<crate::observe::Lookups>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,7 @@ impl TokenCache {
             half: (capacity / 2).max(1),
             keep_old: capacity > 1,
             maps: Mutex::default(),
+            lookups: Arc::default(),
         })
     }
 
@@ -76,6 +79,7 @@ impl TokenCache {
         generation: Option<u64>,
     ) -> Option<Arc<AuthInfo>> {
         let found = self.lookup(digest, now, generation);
+        self.lookups.record(found.is_some());
         crate::observe::trace::record_cache_hit(found.is_some());
         found
     }

@@ -84,10 +84,12 @@ mod cnf;
 mod dpop;
 pub(crate) mod fetch;
 mod introspection;
+mod invalid;
 mod jwk_set;
 mod jwks;
 mod jwt;
 mod layer;
+mod metrics;
 mod possession;
 mod principal;
 mod require;
@@ -106,6 +108,7 @@ pub use dpop::{Dpop, DpopError, DpopPolicy, ProofRequest, VerifiedProof};
 pub use introspection::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier,
 };
+pub use invalid::{InvalidToken, InvalidTokenKind};
 pub use jwk_set::{JwkSet, JwkSetError};
 pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder};
 #[cfg(feature = "fuzzing")]
@@ -198,9 +201,10 @@ pub enum Readiness {
 #[non_exhaustive]
 pub enum AuthError {
     /// The token is malformed, expired, revoked, for another audience or otherwise invalid:
-    /// `401` with `error="invalid_token"`. The reason is logged, never sent.
+    /// `401` with `error="invalid_token"`. The reason is logged, never sent; its class
+    /// ([`InvalidToken::kind`]) labels metrics and audit records.
     #[error("invalid token: {0}")]
-    InvalidToken(String),
+    InvalidToken(InvalidToken),
     /// The token could not be checked (issuer unreachable, key set unusable): `503`. Fails
     /// closed: the request is never let through.
     #[error("token verification unavailable: {0}")]
@@ -374,6 +378,10 @@ pub(crate) trait DynVerifier: Send + Sync + 'static {
     fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>>;
 
     fn resource_dyn(&self) -> Option<&str>;
+
+    /// The verifier itself, so that the verifiers of this crate can be told apart and their
+    /// counters attached to a server's metrics.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<V: TokenVerifier> DynVerifier for V {
@@ -405,6 +413,10 @@ impl<V: TokenVerifier> DynVerifier for V {
 
     fn resource_dyn(&self) -> Option<&str> {
         self.resource()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -23,6 +23,7 @@ mod events;
 mod lifecycle;
 mod list;
 mod listen;
+mod operation;
 mod prompts;
 mod reply;
 mod request_state;
@@ -36,8 +37,8 @@ mod task_run;
 mod tasks;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};
-pub(crate) use events::Observer;
 pub use events::{CallEvent, CallKind, CallOutcome};
+pub(crate) use events::{Observer, OutcomeSlot};
 pub(crate) use reply::{Listen, Reply};
 pub(crate) use request_state::{
     DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN,
@@ -93,6 +94,13 @@ pub(crate) struct RequestCtx {
     pub(crate) era: Era,
     /// Where notifications for this request go, when the client accepts a stream.
     pub(crate) outbound: Option<mpsc::UnboundedSender<Bytes>>,
+    /// How the request came: `network.transport` of metrics.
+    pub(crate) transport: crate::observe::Transport,
+    /// The TCP peer, when the server knows it: `client_address` of audit events.
+    pub(crate) peer: Option<std::net::IpAddr>,
+    /// Where the call's outcome goes, when metrics or audit are on (set by
+    /// [`Dispatcher::request`]).
+    pub(crate) outcome: Option<OutcomeSlot>,
 }
 
 /// Everything dispatch needs, shared by all requests of one server.
@@ -153,10 +161,12 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// Handles one request, in its server span (see [`crate::observe`]).
+    /// Handles one request in its server span (see [`crate::observe`]), reported to the hub
+    /// inside it ([`reported`](Self::reported)).
     pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
         let span = trace::http::request_span(Some(&request));
-        if !span.is_disabled() {
+        let id = (!span.is_disabled()).then(|| {
+            let target = self.target_of(&request);
             let version = match &ctx.era {
                 Era::Legacy { session } => session.as_ref().map(|s| s.version),
                 Era::Modern { .. } => request
@@ -164,31 +174,17 @@ impl Dispatcher {
                     .and_then(|m| m.get(meta::PROTOCOL_VERSION))
                     .and_then(Value::as_str),
             };
-            trace::record_request(&span, &request, self.span_target(&request), version);
+            trace::record_request(&span, &request, trace::Target::of(target.as_ref()), version);
+            request.id.clone()
+        });
+        let reply = self.reported(request, ctx).instrument(span.clone()).await;
+        if let Some(id) = id {
+            trace::record_reply(&span, &reply, &id);
         }
-        let reply = self.dispatch(request, ctx).instrument(span.clone()).await;
-        trace::record_reply(&span, &reply);
         reply
     }
 
-    /// What a request names, for its span: a tool or prompt only if this server has it.
-    fn span_target<'a>(&self, request: &'a Request) -> trace::Target<'a> {
-        let param = |key| request.params.as_ref()?.get(key)?.as_str();
-        let mut target = trace::Target::default();
-        match request.method.as_str() {
-            "tools/call" => target.tool = param("name").filter(|n| self.registry.get(n).is_some()),
-            "prompts/get" => {
-                target.prompt = param("name").filter(|n| self.prompts.get(n).is_some())
-            }
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-                target.resource_uri = param("uri");
-            }
-            _ => {}
-        }
-        target
-    }
-
-    /// Handles one request, once its span is open.
+    /// Handles one request (see [`request`](Self::request), which traces and reports it).
     async fn dispatch(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {

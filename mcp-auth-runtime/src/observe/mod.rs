@@ -40,12 +40,15 @@
 
 pub mod audit;
 mod hub;
-mod metrics;
+pub(crate) mod metrics;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 mod reason;
 pub(crate) mod trace;
 
-pub(crate) use hub::{Early, Hub, Operation};
-pub use metrics::Metrics;
+pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
+#[cfg(feature = "prometheus")]
+pub use metrics::serve_metrics;
+pub(crate) use metrics::{CacheKind, Count, Fetches, Gauge, Limit, Lookups, Transport};
+pub use metrics::{Metrics, MetricsBuilder};
 pub use reason::RefusalReason;

@@ -25,7 +25,7 @@ pub use error::ApiKeyError;
 pub use file::ApiKeyFile;
 pub use record::{ApiKeyRecord, NewApiKey};
 
-use super::{AuthError, AuthInfo, Readiness, TokenVerifier};
+use super::{AuthError, AuthInfo, InvalidToken, InvalidTokenKind, Readiness, TokenVerifier};
 use crate::rate_limit::Quota;
 use failures::Failures;
 use keys::{Keys, Refused};
@@ -67,6 +67,11 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
+    /// Counts the requests refused for their peer's failures in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        metrics.attach_rejections(crate::observe::Limit::Failures, &self.failures.rejections);
+    }
+
     /// The keys of `path` (a file written by [`ApiKeyFile`]), reloaded when it changes (checked
     /// every [`DEFAULT_RELOAD_INTERVAL`] and before a request when due). A file that does not
     /// exist holds no keys (until it is created); one that cannot be read or parsed fails
@@ -199,9 +204,11 @@ impl TokenVerifier for ApiKeys {
         found.map_err(|refused| match refused {
             Refused::Guess(why) => {
                 self.failures.record(peer);
-                AuthError::InvalidToken(why)
+                AuthError::InvalidToken(InvalidToken::new(InvalidTokenKind::UnknownKey, why))
             }
-            Refused::Expired(why) => AuthError::InvalidToken(why),
+            Refused::Expired(why) => {
+                AuthError::InvalidToken(InvalidToken::new(InvalidTokenKind::Expired, why))
+            }
         })
     }
 

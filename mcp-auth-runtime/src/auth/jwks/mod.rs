@@ -47,6 +47,8 @@ pub(crate) struct JwksCache {
     /// caller waits for more than two fetches: otherwise callers queued behind a slow issuer
     /// would each wait for one more fetch, and the last of N would wait N timeouts.
     attempts: AtomicU64,
+    /// Fetches and their outcome, read by metrics.
+    pub(crate) fetches: Arc<crate::observe::Fetches>,
 }
 
 struct Snapshot {
@@ -83,6 +85,7 @@ impl JwksCache {
             }),
             refresh: Mutex::new(RefreshState::default()),
             attempts: AtomicU64::new(0),
+            fetches: Arc::default(),
         }
     }
 
@@ -140,11 +143,7 @@ impl JwksCache {
                 .is_none_or(|at| at.elapsed() >= self.refetch_interval);
         if may_fetch && let Some(set) = self.refetch(&mut refresh).await {
             drop(refresh);
-            return set.find(kid, alg).ok_or_else(|| {
-                AuthError::InvalidToken(
-                    "no key of the issuer matches the token's `kid` and `alg`".into(),
-                )
-            });
+            return set.find(kid, alg).ok_or_else(unknown_key);
         }
         drop(refresh);
         // A stale set still holds the issuer's keys: keep using it while the issuer is
@@ -158,9 +157,7 @@ impl JwksCache {
                 "the issuer's signing keys could not be fetched".into(),
             ));
         }
-        Err(AuthError::InvalidToken(
-            "no key of the issuer matches the token's `kid` and `alg`".into(),
-        ))
+        Err(unknown_key())
     }
 
     /// Whether tokens can be checked: fresh keys are enough; otherwise the key set is
@@ -197,7 +194,9 @@ impl JwksCache {
     async fn refetch(&self, refresh: &mut RefreshState) -> Option<Arc<KeySet>> {
         self.attempts.fetch_add(1, Ordering::AcqRel);
         refresh.last_attempt = Some(Instant::now());
-        match self.fetch(refresh).await {
+        let fetched = self.fetch(refresh).await;
+        self.fetches.record(fetched.is_ok());
+        match fetched {
             Ok(set) => {
                 tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
                 refresh.last_error = None;
@@ -218,7 +217,9 @@ impl JwksCache {
         let mut refresh = self.refresh.lock().await;
         self.attempts.fetch_add(1, Ordering::AcqRel);
         refresh.last_attempt = Some(Instant::now());
-        let set = self.fetch(&mut refresh).await?;
+        let fetched = self.fetch(&mut refresh).await;
+        self.fetches.record(fetched.is_ok());
+        let set = fetched?;
         let count = set.len();
         self.store(Arc::new(set));
         Ok(count)
@@ -259,4 +260,12 @@ impl JwksCache {
         }
         Ok(keys)
     }
+}
+
+/// The refusal of a token that no key of the issuer verifies.
+fn unknown_key() -> AuthError {
+    AuthError::InvalidToken(crate::auth::InvalidToken::new(
+        crate::auth::InvalidTokenKind::UnknownKey,
+        "no key of the issuer matches the token's `kid` and `alg`",
+    ))
 }

@@ -116,10 +116,21 @@ impl JwtVerifier {
         match &self.inner.keys {
             Keys::Remote(cache) => cache.key(kid, alg).await,
             Keys::Static(keys) => keys.find(kid, alg).ok_or_else(|| {
-                AuthError::InvalidToken(
-                    "no configured key matches the token's `kid` and `alg`".into(),
-                )
+                AuthError::InvalidToken(crate::auth::InvalidToken::new(
+                    crate::auth::InvalidTokenKind::UnknownKey,
+                    "no configured key matches the token's `kid` and `alg`",
+                ))
             }),
+        }
+    }
+
+    /// Counts this verifier's cache lookups and key-set fetches in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        if let Some(cache) = &self.inner.cache {
+            metrics.attach_cache(crate::observe::CacheKind::Jwt, &cache.lookups);
+        }
+        if let Keys::Remote(jwks) = &self.inner.keys {
+            metrics.attach_fetches(&jwks.fetches);
         }
     }
 

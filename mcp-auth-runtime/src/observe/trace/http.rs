@@ -19,6 +19,8 @@ struct Current {
     /// Whether the dispatcher took the request: its outcome is then recorded from the
     /// JSON-RPC reply, not from the HTTP status.
     dispatched: Cell<bool>,
+    /// Why the request was refused before the dispatcher, when it was.
+    refused: Cell<Option<RefusalReason>>,
     /// The context of the `traceparent` header, when there was one.
     #[cfg(feature = "opentelemetry")]
     remote: Option<opentelemetry::trace::SpanContext>,
@@ -30,8 +32,8 @@ tokio::task_local! {
 
 /// The outer layer of the MCP route (`axum::middleware::from_fn`): opens the request's server
 /// span, joins it to the `traceparent` header's trace, and records the HTTP status and, for a
-/// request refused before the dispatcher, `error.type` (the refusal reason when the response
-/// carries one, else the status code).
+/// request refused before the dispatcher, `error.type` (the [`RefusalReason`] the bearer
+/// layer, the request budget or the guard gave, else the status code).
 pub(crate) async fn traced(request: Request, next: Next) -> Response {
     let span = server_span(Transport::Tcp);
     if span.is_disabled() {
@@ -53,21 +55,23 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
     let current = Current {
         span: span.clone(),
         dispatched: Cell::new(false),
+        refused: Cell::new(None),
         #[cfg(feature = "opentelemetry")]
         remote,
     };
-    let (response, dispatched) = CURRENT
+    let (response, dispatched, refused) = CURRENT
         .scope(current, async move {
             let response = next.run(request).await;
-            let dispatched = CURRENT.with(|current| current.dispatched.get());
-            (response, dispatched)
+            let (dispatched, refused) =
+                CURRENT.with(|current| (current.dispatched.get(), current.refused.get()));
+            (response, dispatched, refused)
         })
         .instrument(span.clone())
         .await;
     let status = response.status();
     span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.as_u16() >= 400 && !dispatched {
-        match response.extensions().get::<RefusalReason>() {
+        match refused {
             Some(reason) => record_error(&span, reason.as_str()),
             None => record_error(&span, status.as_str()),
         }
@@ -83,6 +87,12 @@ fn version(version: http::Version) -> &'static str {
         http::Version::HTTP_3 => "3",
         _ => "1.1",
     }
+}
+
+/// Tells the request's span why the request is refused before the dispatcher (bearer layer,
+/// request budget, Host/Origin guard): its `error.type`.
+pub(crate) fn refused(reason: RefusalReason) {
+    let _ = CURRENT.try_with(|current| current.refused.set(Some(reason)));
 }
 
 /// The span a JSON-RPC request (or notification) is served in: the HTTP request's, or, for a

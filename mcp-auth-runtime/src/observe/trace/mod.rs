@@ -80,6 +80,21 @@ pub(crate) struct Target<'a> {
     pub(crate) resource_uri: Option<&'a str>,
 }
 
+impl<'a> Target<'a> {
+    /// The span's view of what the hub resolved.
+    pub(crate) fn of(target: Option<&'a crate::observe::OperationTarget>) -> Self {
+        use crate::mcp::CallKind;
+        let Some(target) = target else {
+            return Target::default();
+        };
+        Target {
+            tool: (target.kind == CallKind::Tool).then_some(target.name),
+            prompt: (target.kind == CallKind::PromptGet).then_some(target.name),
+            resource_uri: target.uri.as_deref(),
+        }
+    }
+}
+
 /// Records the MCP attributes of `request` on its server span, and names the span
 /// `{mcp.method.name} {target}`.
 pub(crate) fn record_request(
@@ -225,8 +240,6 @@ impl fmt::Display for Spaced<'_> {
 
 /// The trace id of the current span, as 32 lowercase hex digits; `None` without an
 /// OpenTelemetry layer (or without the `opentelemetry` feature). For audit events.
-// Read by the hub for `AuditEvent::trace_id`.
-#[allow(dead_code)]
 pub(crate) fn current_trace_id() -> Option<String> {
     #[cfg(feature = "opentelemetry")]
     {
@@ -240,19 +253,21 @@ pub(crate) fn current_trace_id() -> Option<String> {
 
 /// Records a reply's outcome: the JSON-RPC error code of an error, `cancelled` for a call
 /// the client cancelled. (`tool_error` is recorded where the call's result is made.)
-pub(crate) fn record_reply(span: &Span, reply: &crate::mcp::Reply) {
+pub(crate) fn record_reply(span: &Span, reply: &crate::mcp::Reply, id: &crate::jsonrpc::Id) {
+    use crate::jsonrpc::code;
     use crate::mcp::Reply;
-    if span.is_disabled() {
-        return;
-    }
-    match reply {
-        Reply::Json(_, body) | Reply::Forbidden { body, .. } | Reply::RateLimited { body, .. } => {
-            if let Some(code) = error_code(body) {
-                record_rpc_error(span, code);
-            }
+    let error = match reply {
+        Reply::Json(_, body) => crate::jsonrpc::error_code_of(body, id),
+        Reply::Forbidden { .. } => Some(code::INSUFFICIENT_SCOPE),
+        Reply::RateLimited { .. } => Some(code::RATE_LIMITED),
+        Reply::Cancelled => {
+            record_error(span, "cancelled");
+            None
         }
-        Reply::Cancelled => record_error(span, "cancelled"),
-        Reply::Precomputed { .. } | Reply::Initialized { .. } | Reply::Listen(_) => {}
+        Reply::Precomputed { .. } | Reply::Initialized { .. } | Reply::Listen(_) => None,
+    };
+    if let Some(code) = error {
+        record_rpc_error(span, i64::from(code));
     }
 }
 
@@ -262,20 +277,4 @@ pub(crate) fn record_tool_error() {
     if !span.is_disabled() {
         record_error(&span, "tool_error");
     }
-}
-
-/// The code of a JSON-RPC error response; `None` for a result.
-fn error_code(body: &[u8]) -> Option<i64> {
-    #[derive(serde::Deserialize)]
-    struct Response {
-        error: Option<Error>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Error {
-        code: i64,
-    }
-    serde_json::from_slice::<Response>(body)
-        .ok()?
-        .error
-        .map(|e| e.code)
 }
