@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use mcp_auth_runtime::auth::JwtVerifier;
+use mcp_auth_runtime::observe::Metrics;
 use mcp_auth_runtime::observe::audit::AuditEvent;
 use mcp_auth_runtime::observe::otlp::Otlp;
 use mcp_auth_runtime::prelude::*;
@@ -165,6 +166,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         .resource(resource.clone())
         .verifier(verifier)
         .audit(move |event: &AuditEvent| sink.lock().unwrap().push(event.clone()))
+        .metrics(Metrics::builder().meter(otlp.meter()).build())
         .build()
         .unwrap();
     serve_on(listener, server.into_router());
@@ -242,14 +244,6 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     let answer = stdio.request(7, "tools/call", params).await;
     assert!(answer.get("result").is_some(), "{answer}");
     stdio.close().await.unwrap();
-
-    // Metrics on the exported meter arrive with their names and scope.
-    let meter = otlp.meter();
-    let histogram = meter
-        .f64_histogram("mcp.server.operation.duration")
-        .with_unit("s")
-        .build();
-    histogram.record(0.25, &[]);
 
     tokio::task::spawn_blocking(move || otlp.shutdown())
         .await
@@ -378,13 +372,20 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         "{initialize:#?}"
     );
 
-    let metric = records
-        .iter()
-        .find(|r| r["signal"] == "metric" && r["name"] == "mcp.server.operation.duration")
-        .expect("the metric arrives");
-    assert_eq!(metric["unit"], "s");
-    assert_eq!(metric["type"], "histogram");
-    assert_eq!(metric["scope"], "mcp-auth-runtime");
+    // The server's metrics, recorded on the exported meter, arrive by name.
+    let metric = |name: &str| {
+        records
+            .iter()
+            .find(|r| r["signal"] == "metric" && r["name"] == name)
+            .unwrap_or_else(|| panic!("no metric {name} in {records:#?}"))
+    };
+    let duration = metric("mcp.server.operation.duration");
+    assert_eq!(duration["unit"], "s");
+    assert_eq!(duration["type"], "histogram");
+    assert_eq!(duration["scope"], "mcp-auth-runtime");
+    assert_eq!(duration["resource"]["service.name"], "otlp-test");
+    assert_eq!(metric("mcp_auth.decisions")["type"], "sum");
+    assert_eq!(metric("mcp_auth.token_cache.lookups")["type"], "sum");
 
     // No token in anything exported, decoded or raw.
     let raw = std::fs::read(receiver.out.with_extension("jsonl.raw")).unwrap();
