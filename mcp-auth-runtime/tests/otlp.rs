@@ -80,7 +80,7 @@ fn python() -> PathBuf {
                 "--disable-pip-version-check",
             ])
             .args(["--require-hashes", "--no-deps", "-r"])
-            .arg(dir.join("requirements.txt"))
+            .arg(dir.join("otlp-requirements.txt"))
             .status()
             .expect("pip runs");
         assert!(installed.success(), "installing opentelemetry-proto failed");
