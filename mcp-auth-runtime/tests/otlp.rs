@@ -39,6 +39,7 @@ const META_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const META_PARENT: &str = "00f067aa0ba902b7";
 const OTHER_TRACE: &str = "11112222333344445555666677778888";
 const GUARD_TRACE: &str = "a0a0a0a0b1b1b1b1c2c2c2c2d3d3d3d3";
+const BAD_META_TRACE: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 const STDIO_TRACE: &str = "99990000aaaabbbbccccddddeeeeffff";
 
 fn traceparent(trace: &str, parent: &str) -> String {
@@ -228,6 +229,24 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     .await
     .unwrap();
     assert_eq!(sent.status(), 200);
+    // A `traceparent` in `_meta` that is not one is ignored: the header's trace holds the call.
+    let params = json!({"name": "read_thing", "arguments": {},
+        "_meta": {"traceparent": "00-not-a-trace-01", "tracestate": 7}});
+    let sent = modern::request(
+        &http,
+        &url,
+        &good,
+        "application/json",
+        json!({}),
+        43,
+        "tools/call",
+        params,
+    )
+    .header("traceparent", traceparent(BAD_META_TRACE, HEADER_PARENT))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(sent.status(), 200);
 
     // stdio: the trace context comes in `params._meta` alone.
     let identity =
@@ -351,6 +370,14 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     assert_eq!(transport["parent_span_id"], HEADER_PARENT);
     child(&records, transport, "mcp_auth.verify_token");
     child(&records, modern, "mcp_auth.tool");
+
+    let unparented = calls
+        .iter()
+        .find(|s| s["trace_id"] == BAD_META_TRACE)
+        .expect("the call in the header's trace");
+    assert_eq!(unparented["parent_span_id"], HEADER_PARENT);
+    assert_eq!(unparented["attributes"]["jsonrpc.request.id"], "43");
+    assert!(unparented["links"].as_array().unwrap().is_empty());
 
     // stdio: a pipe, the `_meta` parent, no transport span to link.
     let piped = calls

@@ -14,7 +14,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// Sets the parent of `span` (not yet entered) from the request's headers; the remote
 /// context, when there was a valid one.
 pub(crate) fn parent_from_headers(span: &Span, headers: &HeaderMap) -> Option<SpanContext> {
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    let cx = extract(&Headers(headers));
     let remote = cx.span().span_context().clone();
     if !remote.is_valid() {
         return None;
@@ -29,9 +29,17 @@ pub(crate) fn from_meta(meta: &Map<String, Value>) -> Option<SpanContext> {
     if !meta.contains_key("traceparent") {
         return None;
     }
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Meta(meta)));
+    let cx = extract(&Meta(meta));
     let remote = cx.span().span_context().clone();
     remote.is_valid().then_some(remote)
+}
+
+/// The context `carrier` holds, over an empty one: `extract` alone falls back to the current
+/// context (the HTTP request's span, inside the dispatcher) when the carrier holds none.
+fn extract(carrier: &dyn Extractor) -> Context {
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract_with_context(&Context::new(), carrier)
+    })
 }
 
 /// Makes `span` (not yet entered) a child of `parent`, linked to `transport`'s span.
