@@ -34,7 +34,7 @@ const METHODS: &[&str] = &[
 ];
 
 /// The `mcp.method.name` of `method`: itself when the protocol defines it, else `_OTHER`.
-pub(super) fn method(method: &str) -> &'static str {
+pub(crate) fn method(method: &str) -> &'static str {
     METHODS
         .iter()
         .find(|known| **known == method)
@@ -79,6 +79,14 @@ pub(super) fn error_type(error: &str) -> Cow<'static, str> {
 /// `network.transport`.
 pub(super) fn transport(transport: super::Transport) -> &'static str {
     transport.as_str()
+}
+
+/// `network.protocol.name`: `http` for Streamable HTTP, none for stdio.
+pub(super) fn protocol(transport: super::Transport) -> Option<&'static str> {
+    match transport {
+        super::Transport::Tcp => Some("http"),
+        super::Transport::Pipe => None,
+    }
 }
 
 /// The stage of a decision: `authentication` or `authorization`.

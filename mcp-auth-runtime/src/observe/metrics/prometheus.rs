@@ -80,6 +80,7 @@ impl Instruments {
         let labels = SessionLabels {
             protocol_version: end.protocol_version,
             transport: end.transport,
+            protocol: end.protocol,
             error_type: end.error_type.clone(),
         };
         self.sessions.get_or_create(&labels).observe(end.seconds);
@@ -121,6 +122,7 @@ impl EncodeLabelSet for OperationLabels {
         label(encoder, "gen_ai_operation_name", self.operation)?;
         label(encoder, "mcp_protocol_version", self.protocol_version)?;
         label(encoder, "network_transport", Some(self.transport))?;
+        label(encoder, "network_protocol_name", self.protocol)?;
         label(encoder, "error_type", self.error_type.as_deref())?;
         label(encoder, "rpc_response_status_code", self.rpc_status)
     }
@@ -130,6 +132,7 @@ impl EncodeLabelSet for OperationLabels {
 struct SessionLabels {
     protocol_version: Option<&'static str>,
     transport: &'static str,
+    protocol: Option<&'static str>,
     error_type: Option<Cow<'static, str>>,
 }
 
@@ -137,6 +140,7 @@ impl EncodeLabelSet for SessionLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> Result<(), std::fmt::Error> {
         label(encoder, "mcp_protocol_version", self.protocol_version)?;
         label(encoder, "network_transport", Some(self.transport))?;
+        label(encoder, "network_protocol_name", self.protocol)?;
         label(encoder, "error_type", self.error_type.as_deref())
     }
 }
