@@ -165,7 +165,7 @@ impl Dispatcher {
     /// inside it ([`reported`](Self::reported)).
     pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
         let span = trace::http::request_span(Some(&request));
-        let id = (!span.is_disabled()).then(|| {
+        if !span.is_disabled() {
             let target = self.target_of(&request);
             let version = match &ctx.era {
                 Era::Legacy { session } => session.as_ref().map(|s| s.version),
@@ -175,12 +175,9 @@ impl Dispatcher {
                     .and_then(Value::as_str),
             };
             trace::record_request(&span, &request, trace::Target::of(target.as_ref()), version);
-            request.id.clone()
-        });
-        let reply = self.reported(request, ctx).instrument(span.clone()).await;
-        if let Some(id) = id {
-            trace::record_reply(&span, &reply, &id);
         }
+        let reply = self.reported(request, ctx).instrument(span.clone()).await;
+        trace::record_reply(&span, &reply);
         reply
     }
 

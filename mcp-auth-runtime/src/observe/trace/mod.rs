@@ -253,11 +253,14 @@ pub(crate) fn current_trace_id() -> Option<String> {
 
 /// Records a reply's outcome: the JSON-RPC error code of an error, `cancelled` for a call
 /// the client cancelled. (`tool_error` is recorded where the call's result is made.)
-pub(crate) fn record_reply(span: &Span, reply: &crate::mcp::Reply, id: &crate::jsonrpc::Id) {
+pub(crate) fn record_reply(span: &Span, reply: &crate::mcp::Reply) {
     use crate::jsonrpc::code;
     use crate::mcp::Reply;
+    if span.is_disabled() {
+        return;
+    }
     let error = match reply {
-        Reply::Json(_, body) => crate::jsonrpc::error_code_of(body, id),
+        Reply::Json(_, body) => crate::jsonrpc::error_code_of(body),
         Reply::Forbidden { .. } => Some(code::INSUFFICIENT_SCOPE),
         Reply::RateLimited { .. } => Some(code::RATE_LIMITED),
         Reply::Cancelled => {
