@@ -88,6 +88,23 @@ fn sample(text: &str, series: &str) -> f64 {
     values[0]
 }
 
+/// The sum of the samples of `name` whose labels include every one of `labels`.
+fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels_part, value) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            labels
+                .iter()
+                .all(|(key, value)| labels_part.contains(&format!("{key}=\"{value}\"")))
+                .then(|| value.parse::<f64>().unwrap())
+        })
+        .sum()
+}
+
 /// `promtool check metrics` on `text`: the Prometheus project's own parser and linter.
 fn promtool_accepts(text: &str) {
     use std::io::Write as _;
@@ -333,6 +350,89 @@ async fn requests_refused_for_their_peers_failures_are_counted() {
             0.0
         );
         assert!(!text.contains(good) && !text.contains(&wrong));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn known_traffic_gives_exact_operation_and_decision_counts() {
+    within(async {
+        let s = start(|b| b).await;
+        let tokens = s.tokens.clone().unwrap();
+        let reader = tokens.of("erin", "things:read", 300);
+        let client = Client::new(s.mcp, Some(&reader));
+        for _ in 0..3 {
+            assert_eq!(
+                client.call("read_thing", serde_json::json!({})).await.0,
+                200
+            );
+        }
+        // Authenticated, but without `things:write`.
+        let (status, _, body) = client.call("write_thing", serde_json::json!({})).await;
+        assert!(
+            status == 403 || body.get("error").is_some(),
+            "{status} {body}"
+        );
+        // Refused before the MCP handler: no token, an expired one, one for another server.
+        assert_eq!(Client::new(s.mcp, None).initialize().await, 401);
+        let expired = tokens.of("erin", "things:read", -3600);
+        assert_eq!(Client::new(s.mcp, Some(&expired)).initialize().await, 401);
+        let mut elsewhere = mcp_auth_test_support::issuer::claims(
+            &tokens.issuer.url,
+            "http://127.0.0.1:1/mcp",
+            "things:read",
+        );
+        elsewhere["sub"] = "erin".into();
+        let elsewhere = tokens.key.sign(&elsewhere);
+        assert_eq!(Client::new(s.mcp, Some(&elsewhere)).initialize().await, 401);
+
+        let text = scrape(&s.metrics_url).await;
+        promtool_accepts(&text);
+        let operations = "mcp_server_operation_duration_seconds_count";
+        let calls = |tool| {
+            [
+                ("mcp_method_name", "tools/call"),
+                ("gen_ai_tool_name", tool),
+            ]
+        };
+        assert_eq!(sum(&text, operations, &calls("read_thing")), 3.0);
+        assert_eq!(sum(&text, operations, &calls("write_thing")), 1.0);
+        assert_eq!(
+            sum(&text, operations, &[("mcp_method_name", "initialize")]),
+            1.0
+        );
+        assert_eq!(
+            sum(&text, operations, &[("mcp_method_name", "tools/call")]),
+            4.0
+        );
+        let decisions = "mcp_auth_decisions_total";
+        let refused = |reason| [("outcome", "refused"), ("reason", reason)];
+        for (reason, count) in [
+            ("missing_token", 1.0),
+            ("expired", 1.0),
+            ("wrong_audience", 1.0),
+            ("insufficient_scope", 1.0),
+        ] {
+            assert_eq!(sum(&text, decisions, &refused(reason)), count, "{reason}");
+        }
+        assert_eq!(sum(&text, decisions, &[("outcome", "refused")]), 4.0);
+        // initialize, notifications/initialized and four calls came with a good token.
+        assert_eq!(
+            sum(
+                &text,
+                decisions,
+                &[("stage", "authentication"), ("outcome", "allowed")]
+            ),
+            6.0
+        );
+        assert_eq!(
+            sum(
+                &text,
+                decisions,
+                &[("stage", "authorization"), ("outcome", "allowed")]
+            ),
+            3.0
+        );
     })
     .await;
 }

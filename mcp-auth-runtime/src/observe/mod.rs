@@ -46,7 +46,7 @@ pub mod otlp;
 mod reason;
 pub(crate) mod trace;
 
-pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
+pub(crate) use hub::{Early, Ending, ErrorType, Hub, Named, Operation, OperationTarget, trace_id};
 #[cfg(feature = "prometheus")]
 pub use metrics::serve_metrics;
 pub(crate) use metrics::{CacheKind, Count, Fetches, Gauge, Limit, Lookups, Transport};

@@ -35,17 +35,19 @@ pub(crate) use pulled::{CacheKind, Count, Fetches, Gauge, Limit, Lookups};
 pub use serve::serve_metrics;
 
 /// The upper bounds of the buckets of `mcp.server.operation.duration`, in seconds. The
-/// conventions advise none; these run from 0.5 ms, where a server answering from memory
+/// conventions advise none; these run from 0.1 ms, where a server answering from memory
 /// (`tools/list`, `ping`, a call behind a cached token) lands, to 300 s, for tools that call
-/// slow systems, in steps of about 2.5×, so that p50/p95/p99 stay readable at either end.
+/// slow systems, in steps of 2 to 3×, so that p50/p95/p99 stay readable at either end.
+#[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(crate) const OPERATION_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
-    120.0, 300.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+    10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 /// The upper bounds of the buckets of `mcp.server.session.duration`, in seconds. The
 /// conventions advise none; a session lasts from one exchange (a second) to a working day,
 /// ended by its client or by the idle timeout.
+#[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(crate) const SESSION_BUCKETS: &[f64] = &[
     1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
     86400.0,
@@ -66,7 +68,8 @@ pub(crate) const SESSION_BUCKETS: &[f64] = &[
 ///
 /// let metrics = Metrics::new();
 /// let text = metrics.prometheus_text();
-/// assert!(text.contains("# TYPE mcp_server_operation_duration_seconds histogram"));
+/// assert!(text.contains("# TYPE mcp_auth_sessions_open gauge"));
+/// assert!(text.contains("mcp_auth_sessions_open 0\n"));
 /// # }
 /// ```
 #[derive(Clone)]
@@ -189,6 +192,9 @@ pub(crate) enum Decision {
 impl Metrics {
     /// Records a request's duration (`mcp.server.operation.duration`).
     pub(crate) fn record_operation(&self, record: &OperationRecord<'_>) {
+        if !self.records() {
+            return;
+        }
         let seconds = record.duration.as_secs_f64();
         let labels = OperationLabels::of(record);
         #[cfg(feature = "opentelemetry")]
@@ -220,6 +226,9 @@ impl Metrics {
         protocol_version: Option<&str>,
         error_type: Option<&str>,
     ) {
+        if !self.records() {
+            return;
+        }
         let end = SessionEnd {
             seconds: duration.as_secs_f64(),
             protocol_version: labels::protocol_version(protocol_version),
@@ -235,6 +244,16 @@ impl Metrics {
         }
         #[cfg(not(feature = "prometheus"))]
         let _ = end;
+    }
+
+    /// Whether anything reads what is recorded: the Prometheus registry, or a meter. Without
+    /// either, recording computes no labels.
+    fn records(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        let meter = self.inner.otel.is_some();
+        #[cfg(not(feature = "opentelemetry"))]
+        let meter = false;
+        cfg!(feature = "prometheus") || meter
     }
 
     /// Counts the lookups of a token cache from now on.
@@ -264,6 +283,10 @@ impl Metrics {
 }
 
 /// A request's labels, bounded: computed once per record for every exporter.
+#[cfg_attr(
+    not(any(feature = "prometheus", feature = "opentelemetry")),
+    allow(dead_code, reason = "read by the exporters, and no exporter is built")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct OperationLabels {
     method: &'static str,
@@ -297,6 +320,10 @@ impl OperationLabels {
 }
 
 /// A session's end, its labels bounded.
+#[cfg_attr(
+    not(any(feature = "prometheus", feature = "opentelemetry")),
+    allow(dead_code, reason = "read by the exporters, and no exporter is built")
+)]
 #[derive(Debug)]
 struct SessionEnd {
     seconds: f64,

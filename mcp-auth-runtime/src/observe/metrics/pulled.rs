@@ -5,6 +5,11 @@
 //! servers; so each keeps its own counters, and `McpServerBuilder::build` attaches them to
 //! the server's metrics, which sum what is attached when asked.
 
+#![cfg_attr(
+    not(any(feature = "prometheus", feature = "opentelemetry")),
+    allow(dead_code, reason = "read by the exporters, and no exporter is built")
+)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
