@@ -248,6 +248,39 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     .unwrap();
     assert_eq!(sent.status(), 200);
 
+    // What a client invents, 64 KiB each: a method, a request id, a protocol version, a
+    // notification. None of it reaches a span name or attribute whole.
+    let long = "x".repeat(65_536);
+    let invented = json!({"jsonrpc": "2.0", "id": long, "method": format!("tools/{long}")});
+    let sent = client
+        .post()
+        .body(invented.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let told = json!({"jsonrpc": "2.0", "method": format!("notifications/{long}")});
+    let sent = client.post().body(told.to_string()).send().await.unwrap();
+    assert_eq!(sent.status(), 202);
+    let params = json!({"name": "read_thing", "arguments": {},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": long}});
+    let _ = modern::request(
+        &http,
+        &url,
+        &good,
+        "application/json",
+        json!({}),
+        44,
+        "tools/call",
+        params,
+    )
+    .send()
+    .await
+    .unwrap();
+    // An HTTP method the client invents, before any check: the span is not named after it.
+    let method = reqwest::Method::from_bytes(format!("X{}", &long[..8192]).as_bytes()).unwrap();
+    let sent = http.request(method, &url).send().await.unwrap();
+    assert!(sent.status().is_client_error(), "{}", sent.status());
     // stdio: the trace context comes in `params._meta` alone.
     let identity =
         identity_from_vars("T", [("T_SUBJECT", "alice"), ("T_SCOPES", "things:read")]).unwrap();
@@ -413,6 +446,13 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     assert_eq!(duration["resource"]["service.name"], "otlp-test");
     assert_eq!(metric("mcp_auth.decisions")["type"], "sum");
     assert_eq!(metric("mcp_auth.token_cache.lookups")["type"], "sum");
+
+    // Nothing the client invented is exported whole.
+    let decoded = std::fs::read_to_string(&receiver.out).unwrap();
+    assert!(
+        !decoded.contains(&long[..1024]),
+        "a client's string in a span"
+    );
 
     // No token in anything exported, decoded or raw.
     let raw = std::fs::read(receiver.out.with_extension("jsonl.raw")).unwrap();

@@ -43,7 +43,7 @@ pub(crate) fn method(method: &str) -> &'static str {
 }
 
 /// The `mcp.protocol.version` of `version`: a version this crate speaks, or `None`.
-pub(super) fn protocol_version(version: Option<&str>) -> Option<&'static str> {
+pub(crate) fn protocol_version(version: Option<&str>) -> Option<&'static str> {
     let version = version?;
     crate::protocol::LEGACY_VERSIONS
         .iter()

@@ -39,8 +39,9 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
     if span.is_disabled() {
         return next.run(request).await;
     }
-    span.record("otel.name", request.method().as_str());
-    span.record("http.request.method", request.method().as_str());
+    let method = method(request.method());
+    span.record("otel.name", method);
+    span.record("http.request.method", method);
     span.record("network.protocol.name", "http");
     span.record("network.protocol.version", version(request.version()));
     if let Some(ConnectInfo(peer)) = request
@@ -77,6 +78,19 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// The request's method, or `_OTHER` (as the HTTP conventions write it) for one HTTP does not
+/// define: a client may send any token of any length, before any check.
+fn method(method: &http::Method) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == method.as_str())
+        .copied()
+        .unwrap_or("_OTHER")
 }
 
 fn version(version: http::Version) -> &'static str {

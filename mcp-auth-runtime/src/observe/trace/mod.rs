@@ -32,6 +32,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::metrics::Transport;
+use super::metrics::labels;
 use crate::jsonrpc::Request;
 
 impl Transport {
@@ -107,25 +108,36 @@ pub(crate) fn record_request(
         return;
     }
     record_method(span, &request.method, target);
-    // The id as the request wrote it, a string without its quotes.
+    // The id as the request wrote it, a string without its quotes; an id longer than any
+    // client needs is the client's way to fill the collector, and left out.
     let id = request.id.0.get();
     let id = id
         .strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))
         .unwrap_or(id);
-    if id != "null" {
+    if id != "null" && id.len() <= MAX_REQUEST_ID {
         span.record("jsonrpc.request.id", id);
     }
-    if let Some(version) = protocol_version {
+    if let Some(version) = labels::protocol_version(protocol_version) {
         span.record("mcp.protocol.version", version);
     }
 }
 
-/// Records the method (of a request or a notification) and what it targets.
+/// The longest `jsonrpc.request.id` recorded (bytes): ids are counters and UUIDs.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The longest `mcp.resource.uri` recorded (bytes): a template may match any URI the client
+/// writes, up to the body limit.
+const MAX_RESOURCE_URI: usize = 2048;
+
+/// Records the method (of a request or a notification) and what it targets. The method is
+/// one the protocol defines or `_OTHER`, as in the metrics: the client writes it, and span
+/// names are meant to be few.
 pub(crate) fn record_method(span: &Span, method: &str, target: Target<'_>) {
     if span.is_disabled() {
         return;
     }
+    let method = labels::method(method);
     span.record("mcp.method.name", method);
     let name = match target.tool.or(target.prompt) {
         Some(target) => format!("{method} {target}"),
@@ -143,7 +155,10 @@ pub(crate) fn record_method(span: &Span, method: &str, target: Target<'_>) {
     if let Some(prompt) = target.prompt {
         span.record("gen_ai.prompt.name", prompt);
     }
-    if let Some(uri) = target.resource_uri {
+    if let Some(uri) = target
+        .resource_uri
+        .filter(|uri| uri.len() <= MAX_RESOURCE_URI)
+    {
         span.record("mcp.resource.uri", uri);
     }
 }
