@@ -41,6 +41,7 @@ const OTHER_TRACE: &str = "11112222333344445555666677778888";
 const GUARD_TRACE: &str = "a0a0a0a0b1b1b1b1c2c2c2c2d3d3d3d3";
 const BAD_META_TRACE: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 const STDIO_TRACE: &str = "99990000aaaabbbbccccddddeeeeffff";
+const UNSAMPLED_TRACE: &str = "0123456789abcdef0123456789abcdef";
 
 fn traceparent(trace: &str, parent: &str) -> String {
     format!("00-{trace}-{parent}-01")
@@ -281,6 +282,18 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     let method = reqwest::Method::from_bytes(format!("X{}", &long[..8192]).as_bytes()).unwrap();
     let sent = http.request(method, &url).send().await.unwrap();
     assert!(sent.status().is_client_error(), "{}", sent.status());
+    // A refused request whose `traceparent` says "not sampled" is traced all the same: the
+    // client does not decide what the operator sees.
+    let unsampled = Client::new(addr, Some(&expired))
+        .post()
+        .header(
+            "traceparent",
+            format!("00-{UNSAMPLED_TRACE}-{HEADER_PARENT}-00"),
+        )
+        .body(call("read_thing", 3))
+        .send();
+    assert_eq!(unsampled.await.unwrap().status(), 401);
+
     // stdio: the trace context comes in `params._meta` alone.
     let identity =
         identity_from_vars("T", [("T_SUBJECT", "alice"), ("T_SCOPES", "things:read")]).unwrap();
@@ -351,6 +364,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     let refusals: Vec<_> = spans_named(&records, "POST")
         .into_iter()
         .filter(|s| s["attributes"]["http.response.status_code"] == 401)
+        .filter(|s| s["trace_id"] != UNSAMPLED_TRACE)
         .collect();
     assert_eq!(refusals.len(), 1, "{records:#?}");
     assert_eq!(refusals[0]["kind"], "SPAN_KIND_SERVER");
@@ -447,12 +461,17 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     assert_eq!(metric("mcp_auth.decisions")["type"], "sum");
     assert_eq!(metric("mcp_auth.token_cache.lookups")["type"], "sum");
 
-    // Nothing the client invented is exported whole.
+    // Nothing the client invented is exported whole; the unsampled refusal is.
     let decoded = std::fs::read_to_string(&receiver.out).unwrap();
     assert!(
         !decoded.contains(&long[..1024]),
         "a client's string in a span"
     );
+    let unsampled = spans_named(&records, "POST")
+        .into_iter()
+        .find(|s| s["trace_id"] == UNSAMPLED_TRACE)
+        .expect("a span for the unsampled refusal");
+    assert_eq!(unsampled["attributes"]["error.type"], "expired");
 
     // No token in anything exported, decoded or raw.
     let raw = std::fs::read(receiver.out.with_extension("jsonl.raw")).unwrap();

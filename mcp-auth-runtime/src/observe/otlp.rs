@@ -5,7 +5,15 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (full URLs),
 //! `OTEL_EXPORTER_OTLP_HEADERS` (and the per-signal `_HEADERS`), `OTEL_EXPORTER_OTLP_TIMEOUT`,
 //! `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
-//! `OTEL_TRACES_SAMPLER_ARG`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_BSP_*`. An endpoint given
+//! `OTEL_TRACES_SAMPLER_ARG`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_BSP_*`.
+//!
+//! Sampling: without `OTEL_TRACES_SAMPLER`, every request is traced (`always_on`), whatever
+//! the sampled flag of the caller's `traceparent` says: the SDK's own default,
+//! `parentbased_always_on`, would let any client, unauthenticated ones included, keep its
+//! requests out of the traces with a `-00` flag. Behind a gateway that samples for you,
+//! `OTEL_TRACES_SAMPLER=parentbased_always_on` (or `parentbased_traceidratio`) follows its
+//! decision. The caller's trace id is kept either way (that is what joining its trace means):
+//! the `trace_id` of an audit event is the caller's word, not an identity. An endpoint given
 //! to [`OtlpBuilder::endpoint`] (a command-line flag, say) is a base URL like
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` and wins over all three endpoint variables. Without any, the
 //! exporter sends to `http://localhost:4318`.
@@ -46,7 +54,7 @@ use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracerProvider, Tracer};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Tracer};
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -166,10 +174,17 @@ impl OtlpBuilder {
             spans = spans.with_endpoint(format!("{base}/v1/traces"));
         }
         let spans = spans.build().map_err(|e| OtlpError(e.to_string()))?;
-        let traces = SdkTracerProvider::builder()
+        let mut traces = SdkTracerProvider::builder()
             .with_batch_exporter(spans)
-            .with_resource(resource.clone())
-            .build();
+            .with_resource(resource.clone());
+        if !operator_samples() {
+            // The SDK's default, `parentbased_always_on`, lets the `traceparent` of any caller
+            // (unauthenticated ones included) decide: `-00` and its request, a refusal or a
+            // token guessed, is not traced. The operator's `OTEL_TRACES_SAMPLER` decides
+            // instead, when set.
+            traces = traces.with_sampler(Sampler::AlwaysOn);
+        }
+        let traces = traces.build();
 
         let mut exporter = MetricExporter::builder().with_http();
         if let Some(base) = endpoint {
@@ -184,7 +199,14 @@ impl OtlpBuilder {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         Ok(Otlp { traces, metrics })
     }
+}
 
+/// Whether `OTEL_TRACES_SAMPLER` chooses the sampler.
+fn operator_samples() -> bool {
+    std::env::var("OTEL_TRACES_SAMPLER").is_ok_and(|v| !v.trim().is_empty())
+}
+
+impl OtlpBuilder {
     fn resource(&self) -> Resource {
         let builder = Resource::builder();
         let named_by_operator = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty())
