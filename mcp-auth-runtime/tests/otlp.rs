@@ -486,3 +486,53 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         );
     }
 }
+
+/// A collector that takes connections and never answers: dropping the exporters (at the end
+/// of `main`, say) still returns, in bounded time, instead of holding the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_collector_does_not_hold_the_process() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let otlp = Otlp::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    let tracer = otlp.tracer_provider().tracer("silent");
+    for _ in 0..10 {
+        tracer.in_span("unanswered", |_| {});
+    }
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || drop(otlp))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    drop(silent);
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "dropping took {took:?}"
+    );
+    eprintln!("dropping the exporters with a silent collector took {took:?}");
+}
+
+/// An endpoint that cannot be one is refused when built, without echoing a password it holds;
+/// a scheme other than HTTP's is refused too (the exporter speaks OTLP/HTTP only).
+#[test]
+fn endpoints_are_checked_without_echoing_credentials() {
+    for endpoint in [
+        "http://user:s3cret@127.0.0.1:notaport",
+        "ftp://user:s3cret@127.0.0.1:4318",
+        "file:///tmp/s3cret",
+        "127.0.0.1:4318",
+    ] {
+        let refused = Otlp::builder().endpoint(endpoint).build();
+        let error = refused
+            .err()
+            .unwrap_or_else(|| panic!("{endpoint} accepted"));
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+    let fine = Otlp::builder()
+        .endpoint("https://user:s3cret@127.0.0.1:4318/")
+        .build();
+    assert!(fine.is_ok());
+}

@@ -163,6 +163,7 @@ impl OtlpBuilder {
     /// outside an async context or from a multi-threaded runtime: the blocking HTTP client is
     /// made on its own thread.
     pub fn build(self) -> Result<Otlp, OtlpError> {
+        check_endpoints(self.endpoint.as_deref())?;
         let endpoint = self
             .endpoint
             .as_deref()
@@ -199,6 +200,43 @@ impl OtlpBuilder {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         Ok(Otlp { traces, metrics })
     }
+}
+
+/// The endpoint variables, in the order the exporter reads them.
+const ENDPOINT_VARS: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+];
+
+/// Refuses an endpoint (given, else from the variables) that is not an absolute `http` or
+/// `https` URL with a host: the exporter would otherwise take it and fail at every export,
+/// or say why with the URL, password included, in its error. Errors name the variable or
+/// the argument, never the value.
+fn check_endpoints(given: Option<&str>) -> Result<(), OtlpError> {
+    let valid = |url: &str| {
+        url::Url::parse(url).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.port_or_known_default().is_some()
+        })
+    };
+    if let Some(url) = given {
+        return valid(url)
+            .then_some(())
+            .ok_or_else(|| OtlpError("the endpoint is not an http(s) URL with a host".to_owned()));
+    }
+    for var in ENDPOINT_VARS {
+        if let Ok(url) = std::env::var(var)
+            && !url.is_empty()
+            && !valid(&url)
+        {
+            return Err(OtlpError(format!(
+                "{var} is not an http(s) URL with a host"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `OTEL_TRACES_SAMPLER` chooses the sampler.
