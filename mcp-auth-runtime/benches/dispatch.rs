@@ -8,6 +8,10 @@
 //! - `tools/list/<n>`: the first page of a server with `n` tools, served from bytes
 //!   precomputed at build: its cost must not grow with `n`.
 //!
+//! - `subscriber/<level>`: the trivial call again under a `tracing` fmt subscriber writing to
+//!   nowhere at `warn`, at `info` (billing's default), at `debug`: what the request's spans cost
+//!   an application that logs (`tools/call/trivial` is the cost without a subscriber).
+//!
 //! `cargo bench -p mcp-auth-runtime --bench dispatch`
 
 use std::hint::black_box;
@@ -237,5 +241,28 @@ fn tools_list(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tools_call, tools_list);
+fn subscriber(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("subscriber");
+    let router = unauthenticated(tools![echo, lookup_invoice]);
+    for level in [
+        tracing::Level::WARN,
+        tracing::Level::INFO,
+        tracing::Level::DEBUG,
+    ] {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            group.bench_function(level.as_str().to_lowercase(), |b| {
+                b.to_async(&runtime)
+                    .iter(|| send(&router, call(black_box(ECHO), None)))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tools_call, tools_list, subscriber);
 criterion_main!(benches);
