@@ -42,6 +42,7 @@ const GUARD_TRACE: &str = "a0a0a0a0b1b1b1b1c2c2c2c2d3d3d3d3";
 const BAD_META_TRACE: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 const STDIO_TRACE: &str = "99990000aaaabbbbccccddddeeeeffff";
 const UNSAMPLED_TRACE: &str = "0123456789abcdef0123456789abcdef";
+const STATEFUL_TRACE: &str = "fedcba9876543210fedcba9876543210";
 
 fn traceparent(trace: &str, parent: &str) -> String {
     format!("00-{trace}-{parent}-01")
@@ -282,6 +283,30 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
     let method = reqwest::Method::from_bytes(format!("X{}", &long[..8192]).as_bytes()).unwrap();
     let sent = http.request(method, &url).send().await.unwrap();
     assert!(sent.status().is_client_error(), "{}", sent.status());
+    // A `tracestate` as long as W3C's parsing lets through (32 members of 256 characters), in
+    // the header and in `_meta`: not copied whole into every span of the request.
+    let state = std::iter::once("ok=1".to_owned())
+        .chain((0..31).map(|i| format!("k{i}={}", "v".repeat(250))))
+        .collect::<Vec<_>>()
+        .join(",");
+    let params = json!({"name": "read_thing", "arguments": {},
+        "_meta": {"traceparent": traceparent(STATEFUL_TRACE, META_PARENT), "tracestate": state}});
+    let sent = modern::request(
+        &http,
+        &url,
+        &good,
+        "application/json",
+        json!({}),
+        45,
+        "tools/call",
+        params,
+    )
+    .header("traceparent", traceparent(STATEFUL_TRACE, HEADER_PARENT))
+    .header("tracestate", &state)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(sent.status(), 200);
     // A refused request whose `traceparent` says "not sampled" is traced all the same: the
     // client does not decide what the operator sees.
     let unsampled = Client::new(addr, Some(&expired))
@@ -467,6 +492,17 @@ async fn spans_and_metrics_reach_an_otlp_receiver() {
         !decoded.contains(&long[..1024]),
         "a client's string in a span"
     );
+    let stateful: Vec<_> = records
+        .iter()
+        .filter(|s| s["trace_id"] == STATEFUL_TRACE)
+        .collect();
+    assert!(stateful.len() >= 3, "{stateful:#?}");
+    for span in stateful {
+        let kept = span["trace_state"].as_str().unwrap();
+        assert!(kept.len() <= 512, "{} bytes of tracestate", kept.len());
+        // What W3C asks a vendor to keep is kept: the short member.
+        assert_eq!(kept, "ok=1");
+    }
     let unsampled = spans_named(&records, "POST")
         .into_iter()
         .find(|s| s["trace_id"] == UNSAMPLED_TRACE)

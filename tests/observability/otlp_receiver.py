@@ -56,6 +56,7 @@ def spans(body):
                     "trace_id": span.trace_id.hex(),
                     "span_id": span.span_id.hex(),
                     "parent_span_id": span.parent_span_id.hex(),
+                    "trace_state": span.trace_state,
                     "status": span.status.code,
                     "attributes": attributes(span.attributes),
                     "links": [

@@ -6,7 +6,7 @@
 use http::HeaderMap;
 use opentelemetry::Context;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 use serde_json::{Map, Value};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -37,9 +37,43 @@ pub(crate) fn from_meta(meta: &Map<String, Value>) -> Option<SpanContext> {
 /// The context `carrier` holds, over an empty one: `extract` alone falls back to the current
 /// context (the HTTP request's span, inside the dispatcher) when the carrier holds none.
 fn extract(carrier: &dyn Extractor) -> Context {
-    opentelemetry::global::get_text_map_propagator(|p| {
+    let cx = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract_with_context(&Context::new(), carrier)
-    })
+    });
+    let remote = cx.span().span_context().clone();
+    if remote.trace_state().header().len() <= MAX_TRACE_STATE {
+        return cx;
+    }
+    let state = bounded(remote.trace_state());
+    Context::new().with_remote_span_context(SpanContext::new(
+        remote.trace_id(),
+        remote.span_id(),
+        remote.trace_flags(),
+        true,
+        state,
+    ))
+}
+
+/// The most `tracestate` kept (bytes): the 512 characters W3C asks every vendor to pass on.
+/// The caller's state is copied into every span of its request: 32 members of 256 characters,
+/// all a parser lets through, would be 8 KiB more per span sent to the collector.
+const MAX_TRACE_STATE: usize = 512;
+
+/// `state` cut to [`MAX_TRACE_STATE`] as W3C's trace context says: members longer than 128
+/// characters go first, then members from the end.
+fn bounded(state: &TraceState) -> TraceState {
+    let header = state.header();
+    let mut kept = String::new();
+    for member in header.split(',').filter(|m| m.len() <= 128) {
+        if kept.len() + member.len() + 1 > MAX_TRACE_STATE {
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push(',');
+        }
+        kept.push_str(member);
+    }
+    kept.parse().unwrap_or_default()
 }
 
 /// Makes `span` (not yet entered) a child of `parent`, linked to `transport`'s span.
