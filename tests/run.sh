@@ -4,7 +4,8 @@
 # suite against tests/conformance/server.rs, and the interop suite with real third-party
 # clients and authorization servers against the billing example (tests/interop/README.md), the
 # official Python SDK launching the notes example over stdio (tests/interop/stdio.sh), and
-# the cluster test: two billing replicas behind nginx sharing Redis (tests/cluster/README.md).
+# the cluster test: two billing replicas behind nginx sharing Redis (tests/cluster/README.md),
+# and the observability test: Debian's Prometheus scraping billing (tests/observability/run.sh).
 # Installs what the suites need (Debian's redis-server and nginx, npm packages, a Python venv,
 # Debian's Chromium) on the way.
 set -euo pipefail
@@ -30,3 +31,4 @@ bash tests/conformance/run.sh
 bash tests/interop/run.sh
 bash tests/interop/stdio.sh
 bash tests/cluster/run.sh
+bash tests/observability/run.sh

@@ -27,6 +27,7 @@ mod cli;
 mod completions;
 mod dev;
 mod exchange;
+mod observe;
 mod payments;
 mod prompts;
 mod resources;
@@ -52,6 +53,7 @@ pub use crate::cli::{
     API_KEYS_FILE, ApiKeyArgs, ApiKeyCommand, ApiKeyCreateArgs, Cli, Command, DataArgs, DpopMode,
     PaymentsArgs, SecretAuth, ServeArgs, TokenArgs,
 };
+pub use crate::observe::{METRICS_PATH, ObserveArgs};
 use crate::payments::{PaymentsClient, PaymentsConfig, PaymentsLedger};
 use crate::store::Store;
 use crate::tools::{create_invoice, list_invoices, lookup_invoice, refund_invoice, void_invoice};
@@ -174,6 +176,8 @@ pub struct Server {
     issuer: Option<DevIssuer>,
     banner: String,
     limits: mcp_auth_runtime::ServeConfig,
+    /// `--metrics-addr`: the Prometheus text, on a listener of its own.
+    metrics: Option<observe::MetricsEndpoint>,
 }
 
 impl Server {
@@ -243,6 +247,16 @@ impl Server {
             builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
         }
         builder = scale_out(builder, args).await?;
+        let metrics = match args.observe.metrics() {
+            Some(metrics) => {
+                builder = builder.metrics(metrics.clone());
+                match args.observe.metrics_addr {
+                    Some(addr) => Some(observe::MetricsEndpoint::bind(addr, &metrics).await?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
         // Applied to the verification of every token, whichever issued it.
         builder = builder.dpop(args.dpop.config());
         tracing::info!(dpop = %args.dpop, "DPoP {}: {}", args.dpop, args.dpop.describe());
@@ -370,6 +384,7 @@ impl Server {
             issuer,
             banner,
             limits: args.limits.serve_config(),
+            metrics,
         })
     }
 
@@ -378,6 +393,13 @@ impl Server {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The address of the Prometheus text (`--metrics-addr`), when it is served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .map(observe::MetricsEndpoint::local_addr)
     }
 
     /// The MCP endpoint's canonical URI: the audience of its tokens.
@@ -402,12 +424,19 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight calls finish, with the
-    /// connection-level limits of the command line.
+    /// connection-level limits of the command line; the metrics endpoint too, until the MCP
+    /// endpoint has stopped.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        mcp_auth_runtime::serve_with(self.listener, self.router, self.limits, shutdown).await
+        let metrics = self.metrics.map(observe::MetricsEndpoint::spawn);
+        let served =
+            mcp_auth_runtime::serve_with(self.listener, self.router, self.limits, shutdown).await;
+        if let Some(metrics) = metrics {
+            metrics.stop().await?;
+        }
+        served
     }
 }
 
