@@ -138,9 +138,9 @@ def expect(what: str, got: Any, want: Any) -> None:
         raise SystemExit(f"[observability] FAILED: {what}: got {got!r}, want {want!r}")
 
 
-def legacy_session(url: str, token: str, tool: str, close: bool) -> None:
+def legacy_session(url: str, token: str, tool: str, close: bool) -> int:
     """A 2025-11-25 session: initialize, initialized, one call of `tool`, and DELETE if
-    `close`."""
+    `close`. Returns the number of HTTP requests it sent, each with the token."""
     init = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -163,6 +163,7 @@ def legacy_session(url: str, token: str, tool: str, close: bool) -> None:
         status, _, _ = http("DELETE", url, with_session)
         expect("DELETE of the session", status in (200, 202, 204), True)
     line(f"  {LEGACY} session: initialize, initialized, tools/call {tool}{', DELETE' if close else ' (left open)'}")
+    return 4 if close else 3
 
 
 def traffic(args: argparse.Namespace) -> None:
@@ -191,8 +192,8 @@ def traffic(args: argparse.Namespace) -> None:
             sent[kind] += 1
         line(f"  round {round_ + 1}: {', '.join(f'{k} x{n}' for k, n in sorted(Counter(kinds).items()))}")
         time.sleep(args.pause)
-    legacy_session(args.url, tokens["read"], "lookup_invoice", close=True)
-    legacy_session(args.url, tokens["read"], "list_invoices", close=False)
+    sent["legacy_requests"] += legacy_session(args.url, tokens["read"], "lookup_invoice", close=True)
+    sent["legacy_requests"] += legacy_session(args.url, tokens["read"], "list_invoices", close=False)
     sent["legacy_lookup"] += 1
     sent["legacy_list"] += 1
     with open(args.sent, "w", encoding="utf-8") as f:
@@ -248,14 +249,29 @@ def check(args: argparse.Namespace) -> None:
             failures.append(what)
 
     # The conventions' histogram: its count, by method and tool.
+    # What billing must have counted, from what was sent: every request that reached the
+    # dispatcher (served, or refused for scope there) in the histogram; every credential
+    # accepted (each HTTP request with the read token, the sessions' included) and every
+    # tool reached with its scopes as allowed decisions; each refusal under its reason.
     calls: Counter[tuple[str, str]] = Counter()
+    authenticated = sent["legacy_requests"]
+    authorized = 0
+    reasons: Counter[str] = Counter()
     for kind, n in sent.items():
         if kind in ("legacy_lookup", "legacy_list"):
             calls[("tools/call", "lookup_invoice" if kind == "legacy_lookup" else "list_invoices")] += n
+            authorized += n
+            continue
+        if kind == "legacy_requests":
             continue
         spec = KINDS[kind]
-        if spec["status"] == 200 or spec["reason"] == "insufficient_scope":
+        if spec["token"] == "read":
+            authenticated += n
             calls[("tools/call", spec["tool"]) if spec["tool"] else ("tools/list", "")] += n
+            if spec["status"] == 200 and spec["tool"]:
+                authorized += n
+        if spec["reason"]:
+            reasons[spec["reason"]] += n
     got = by(
         prometheus,
         f'sum by (mcp_method_name, gen_ai_tool_name) (mcp_server_operation_duration_seconds_count{{job="{job}", mcp_method_name=~"tools/.*"}})',
@@ -264,12 +280,17 @@ def check(args: argparse.Namespace) -> None:
     )
     compare("mcp_server_operation_duration_seconds_count by method and tool", got, dict(calls))
 
-    # Refusals, by reason.
-    reasons: Counter[str] = Counter()
-    for kind, n in sent.items():
-        reason = KINDS.get(kind, {}).get("reason")
-        if reason:
-            reasons[reason] += n
+    # Decisions: allowed by stage, refused by reason.
+    got = {k[0]: v for k, v in by(
+        prometheus,
+        f'sum by (stage) (mcp_auth_decisions_total{{job="{job}", outcome="allowed"}})',
+        "stage",
+    ).items()}
+    compare(
+        "mcp_auth_decisions_total{outcome=\"allowed\"} by stage",
+        got,
+        {"authentication": authenticated, "authorization": authorized},
+    )
     got = {k[0]: v for k, v in by(
         prometheus,
         f'sum by (reason) (mcp_auth_decisions_total{{job="{job}", outcome="refused"}})',
