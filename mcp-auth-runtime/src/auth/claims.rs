@@ -48,9 +48,7 @@ impl ClaimMapping {
             match claims.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(AuthError::InvalidToken(format!(
-                    "claim `{name}` is not a string"
-                ))),
+                Some(_) => Err(malformed(format!("claim `{name}` is not a string"))),
             }
         };
         // An empty `sub` or `client_id` names nobody: it is treated as absent.
@@ -65,9 +63,8 @@ impl ClaimMapping {
         // neither would share one principal (sessions, rate limits) with every other such
         // token, so it is refused.
         if subject.is_none() && client_id.is_none() {
-            return Err(AuthError::InvalidToken(
-                "the token names neither a subject (`sub`) nor a client (`client_id`, `azp`)"
-                    .into(),
+            return Err(malformed(
+                "the token names neither a subject (`sub`) nor a client (`client_id`, `azp`)",
             ));
         }
         let mut auth = AuthInfo {
@@ -83,14 +80,14 @@ impl ClaimMapping {
             ..AuthInfo::default()
         };
         if let Some(exp) = claims.get("exp") {
-            let exp = exp.as_u64().ok_or_else(|| {
-                AuthError::InvalidToken("claim `exp` is not a NumericDate".into())
-            })?;
+            let exp = exp
+                .as_u64()
+                .ok_or_else(|| malformed("claim `exp` is not a NumericDate"))?;
             // `checked_add`: an absurd `exp` must not overflow the clock type.
             auth.expires_at = Some(
                 UNIX_EPOCH
                     .checked_add(Duration::from_secs(exp))
-                    .ok_or_else(|| AuthError::InvalidToken("claim `exp` is out of range".into()))?,
+                    .ok_or_else(|| malformed("claim `exp` is out of range"))?,
             );
         }
         auth.claims = claims;
@@ -99,7 +96,7 @@ impl ClaimMapping {
 
     fn scopes(&self, claims: &Map<String, Value>) -> Result<Vec<String>, AuthError> {
         let name = self.scope.name();
-        let invalid = || AuthError::InvalidToken(format!("claim `{name}` has an unexpected type"));
+        let invalid = || malformed(format!("claim `{name}` has an unexpected type"));
         let raw: Vec<&str> = match claims.get(name) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) => s.split(' ').collect(),
@@ -130,13 +127,19 @@ fn audiences(aud: Option<&Value>) -> Result<Vec<String>, AuthError> {
             .map(|item| {
                 item.as_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| AuthError::InvalidToken("claim `aud` holds a non-string".into()))
+                    .ok_or_else(|| malformed("claim `aud` holds a non-string"))
             })
             .collect(),
-        Some(_) => Err(AuthError::InvalidToken(
-            "claim `aud` is not a string or array".into(),
-        )),
+        Some(_) => Err(malformed("claim `aud` is not a string or array")),
     }
+}
+
+/// The refusal of a token whose claims say something unexpected.
+pub(crate) fn malformed(why: impl Into<std::borrow::Cow<'static, str>>) -> AuthError {
+    AuthError::InvalidToken(crate::auth::InvalidToken::new(
+        crate::auth::InvalidTokenKind::Malformed,
+        why,
+    ))
 }
 
 /// The canonical form of a resource URI (RFC 8707 §2, MCP authorization): lowercase scheme

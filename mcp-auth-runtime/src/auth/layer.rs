@@ -16,6 +16,7 @@ use tower::{Layer, Service};
 use super::challenge::{INVALID_REQUEST, INVALID_TOKEN, Problem, Scheme};
 use super::possession::{self, DPOP, DPOP_NONCE, DpopSetup, NotProven, PublicUris};
 use super::{AuthError, AuthInfo, Challenge, Dpop, DpopConfigError, DpopPolicy, TokenVerifier};
+use crate::observe::{Early, Hub, RefusalReason};
 
 /// Longest bearer token accepted. Real access tokens are a few KiB at most; anything longer is
 /// refused before a verifier spends work on it.
@@ -45,6 +46,8 @@ pub struct BearerAuthLayer<V> {
     verifier: Arc<V>,
     challenge: Arc<Challenge>,
     dpop: Option<Arc<DpopSetup>>,
+    /// Where decisions and refusals are reported: an [`McpServer`](crate::McpServer)'s.
+    hub: Option<Arc<Hub>>,
 }
 
 // Not derived: the verifier is shared, so the layer is `Clone` (as axum's `Router::layer`
@@ -55,6 +58,7 @@ impl<V> Clone for BearerAuthLayer<V> {
             verifier: self.verifier.clone(),
             challenge: self.challenge.clone(),
             dpop: self.dpop.clone(),
+            hub: self.hub.clone(),
         }
     }
 }
@@ -66,6 +70,7 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             verifier: Arc::new(verifier),
             challenge: Arc::new(challenge),
             dpop: None,
+            hub: None,
         }
     }
 }
@@ -109,6 +114,14 @@ impl<V> BearerAuthLayer<V> {
         self.with_dpop(dpop, uris)
     }
 
+    /// Reports each decision and refusal to `hub` (an [`McpServer`](crate::McpServer)'s
+    /// metrics and audit sink).
+    pub(crate) fn reporting_to(mut self, hub: Arc<Hub>) -> Self {
+        // A hub with nothing to feed costs the request path nothing.
+        self.hub = hub.is_on().then_some(hub);
+        self
+    }
+
     /// [`dpop`](Self::dpop) with the public URIs worked out already.
     pub(crate) fn with_dpop(
         mut self,
@@ -145,6 +158,7 @@ impl<S, V> Layer<S> for BearerAuthLayer<V> {
             verifier: self.verifier.clone(),
             challenge: self.challenge.clone(),
             dpop: self.dpop.clone(),
+            hub: self.hub.clone(),
         }
     }
 }
@@ -155,6 +169,7 @@ pub struct BearerAuth<S, V> {
     verifier: Arc<V>,
     challenge: Arc<Challenge>,
     dpop: Option<Arc<DpopSetup>>,
+    hub: Option<Arc<Hub>>,
 }
 
 impl<S, V> BearerAuth<S, V> {
@@ -168,6 +183,7 @@ impl<S: Clone, V> Clone for BearerAuth<S, V> {
             verifier: self.verifier.clone(),
             challenge: self.challenge.clone(),
             dpop: self.dpop.clone(),
+            hub: self.hub.clone(),
         }
     }
 }
@@ -207,7 +223,19 @@ where
         let verifier = self.verifier.clone();
         let challenge = self.challenge.clone();
         let dpop = self.dpop.clone();
+        let hub = self.hub.clone();
         Box::pin(async move {
+            let peer = crate::http::peer_of(&request);
+            let report = |reason, caller: Option<&AuthInfo>| {
+                if let Some(hub) = &hub {
+                    hub.early(Early {
+                        reason,
+                        peer,
+                        caller,
+                        trace_id: crate::observe::trace_id(),
+                    });
+                }
+            };
             let refuse = |status, problem: Option<&Problem<'_>>, to| {
                 let error = problem.map_or("missing_token", |p| p.error);
                 reject(status, challenge.values(problem, to), error)
@@ -215,9 +243,13 @@ where
             let (scheme, token) =
                 match credentials(request.headers(), request.uri().query(), dpop.is_some()) {
                     Ok(Some((scheme, token))) => (scheme, token.to_owned()),
-                    Ok(None) => return Ok(refuse(StatusCode::UNAUTHORIZED, None, None)),
+                    Ok(None) => {
+                        report(RefusalReason::MissingToken, None);
+                        return Ok(refuse(StatusCode::UNAUTHORIZED, None, None));
+                    }
                     Err(Malformed { scheme, why }) => {
                         tracing::info!(reason = why, "malformed bearer authorization");
+                        report(RefusalReason::InvalidRequest, None);
                         return Ok(refuse(
                             StatusCode::BAD_REQUEST,
                             Some(&INVALID_REQUEST),
@@ -243,28 +275,28 @@ where
             };
             if let Some(refused) = scheme_refusal(dpop.as_deref(), scheme, request.headers()) {
                 tracing::info!(reason = refused.reason, "authorization scheme refused");
+                report(refused.class, None);
                 return Ok(refuse(refused.status, Some(&refused.problem), refused.to));
             }
-            let peer = request
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip());
             let auth = match verifier.verify_from(&token, peer).await {
                 Ok(auth) => auth,
                 Err(AuthError::InvalidToken(reason)) => {
                     tracing::info!(%reason, "bearer token rejected");
+                    report(reason.kind().into(), None);
                     let refused =
                         refuse(StatusCode::UNAUTHORIZED, Some(&INVALID_TOKEN), Some(scheme));
                     return Ok(with_nonce(refused));
                 }
                 Err(AuthError::Unavailable(reason)) => {
                     tracing::error!(%reason, "bearer token could not be verified; failing closed");
+                    report(RefusalReason::Unavailable, None);
                     return Ok(unavailable("the access token cannot be verified right now"));
                 }
                 Err(AuthError::RateLimited { retry_after }) => {
                     tracing::info!(
                         "credential not checked: too many failed attempts from the peer"
                     );
+                    report(RefusalReason::TooManyFailures, None);
                     return Ok(with_nonce(too_many_failures(retry_after)));
                 }
             };
@@ -274,6 +306,7 @@ where
                 (binding, scheme, dpop) => {
                     let refused = binding_refusal(binding, scheme, dpop.is_some());
                     tracing::info!(reason = refused.reason, "bearer token rejected");
+                    report(refused.class, Some(&auth));
                     let response = refuse(refused.status, Some(&refused.problem), refused.to);
                     return Ok(with_nonce(response));
                 }
@@ -287,8 +320,16 @@ where
                     .prove(request.method(), path, request.headers(), &token, jkt)
                     .await;
                 if let Err(not_proven) = proven {
+                    let class = match not_proven {
+                        NotProven::Unavailable(_) => RefusalReason::Unavailable,
+                        _ => RefusalReason::DpopProof,
+                    };
+                    report(class, Some(&auth));
                     return Ok(with_nonce(proof_refusal(not_proven, &refuse)));
                 }
+            }
+            if let Some(hub) = &hub {
+                hub.authenticated();
             }
             // For token exchange (RFC 8693) alone; never an API key (`SubjectToken::of`).
             if let Some(subject) = crate::downstream::SubjectToken::of(&token, &auth) {
@@ -331,6 +372,8 @@ struct Refusal {
     /// The scheme whose challenge reports it; `None`: each.
     to: Option<Scheme>,
     reason: &'static str,
+    /// The reason as metrics and audit records class it.
+    class: RefusalReason,
 }
 
 /// Requests refused for their scheme alone, before any work on the token.
@@ -350,6 +393,7 @@ fn scheme_refusal(
             },
             to: Some(Scheme::Dpop),
             reason: "a bearer token where DPoP is required",
+            class: RefusalReason::WrongScheme,
         }),
         // Which mechanism the client meant is ambiguous: RFC 9449 §7.2 answers such a
         // request `400 invalid_request` in both challenges (Figure 19), and RFC 6750 §3.1
@@ -365,6 +409,7 @@ fn scheme_refusal(
             },
             to: None,
             reason: "a bearer token with a DPoP proof",
+            class: RefusalReason::InvalidRequest,
         }),
         _ => None,
     }
@@ -380,6 +425,7 @@ fn binding_refusal(binding: Binding<'_>, scheme: Scheme, dpop_on: bool) -> Refus
         },
         to: Some(scheme),
         reason,
+        class: RefusalReason::WrongScheme,
     };
     match (scheme, binding) {
         // Bearer-only: exactly the refusal of any other invalid token, as before DPoP.

@@ -84,6 +84,7 @@ mod cnf;
 mod dpop;
 pub(crate) mod fetch;
 mod introspection;
+mod invalid;
 mod jwk_set;
 mod jwks;
 mod jwt;
@@ -106,6 +107,7 @@ pub use dpop::{Dpop, DpopError, DpopPolicy, ProofRequest, VerifiedProof};
 pub use introspection::{
     ClientAuth, IntrospectionBuilder, IntrospectionConfigError, IntrospectionVerifier,
 };
+pub use invalid::{InvalidToken, InvalidTokenKind};
 pub use jwk_set::{JwkSet, JwkSetError};
 pub use jwt::{JwtConfigError, JwtVerifier, JwtVerifierBuilder};
 #[cfg(feature = "fuzzing")]
@@ -198,9 +200,10 @@ pub enum Readiness {
 #[non_exhaustive]
 pub enum AuthError {
     /// The token is malformed, expired, revoked, for another audience or otherwise invalid:
-    /// `401` with `error="invalid_token"`. The reason is logged, never sent.
+    /// `401` with `error="invalid_token"`. The reason is logged, never sent; its class
+    /// ([`InvalidToken::kind`]) labels metrics and audit records.
     #[error("invalid token: {0}")]
-    InvalidToken(String),
+    InvalidToken(InvalidToken),
     /// The token could not be checked (issuer unreachable, key set unusable): `503`. Fails
     /// closed: the request is never let through.
     #[error("token verification unavailable: {0}")]

@@ -9,6 +9,7 @@ use axum::response::Response;
 use super::Endpoint;
 use crate::auth::AuthInfo;
 use crate::mcp::CallOutcome;
+use crate::observe::{Early, RefusalReason};
 use crate::rate_limit::rate_limited;
 
 /// The request budget of an [`McpServer`](crate::McpServer)'s endpoint: the check of
@@ -34,6 +35,14 @@ pub(crate) async fn request_budget(
         client_id = auth.client_id(),
         "rate limit reached"
     );
+    if dispatcher.hub.is_on() {
+        dispatcher.hub.early(Early {
+            reason: RefusalReason::RateLimited,
+            peer: super::peer_of(&request),
+            caller: Some(&auth),
+            trace_id: crate::observe::trace_id(),
+        });
+    }
     if dispatcher.observer.is_some() {
         // Only a refused request, and only with a hook, pays for reading its body here.
         if let Ok(body) = axum::body::to_bytes(request.into_body(), endpoint.body_limit).await {

@@ -60,6 +60,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::jsonrpc::{code, error_for};
+use crate::observe::{Early, Hub, RefusalReason};
 
 /// The most header bytes (names and values) a request may carry.
 const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -80,9 +81,10 @@ fn refused(
     response
 }
 
-/// [`Guard`] around the MCP endpoint's routes.
+/// [`Guard`] around the MCP endpoint's routes; refusals are reported to the hub, when one is
+/// on.
 #[derive(Clone)]
-pub(crate) struct GuardLayer(pub(crate) Arc<Allowed>);
+pub(crate) struct GuardLayer(pub(crate) Arc<Allowed>, pub(crate) Option<Arc<Hub>>);
 
 impl<S> tower::Layer<S> for GuardLayer {
     type Service = Guard<S>;
@@ -91,6 +93,7 @@ impl<S> tower::Layer<S> for GuardLayer {
         Guard {
             inner,
             allowed: self.0.clone(),
+            hub: self.1.clone(),
         }
     }
 }
@@ -103,6 +106,7 @@ impl<S> tower::Layer<S> for GuardLayer {
 pub(crate) struct Guard<S> {
     inner: S,
     allowed: Arc<Allowed>,
+    hub: Option<Arc<Hub>>,
 }
 
 impl<S> tower::Service<Request> for Guard<S>
@@ -121,14 +125,25 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         use futures_util::future::Either;
         match refusal(&self.allowed, &request) {
-            Some(response) => Either::Left(std::future::ready(Ok(response))),
+            Some((response, reason)) => {
+                if let Some(hub) = &self.hub {
+                    hub.early(Early {
+                        reason,
+                        peer: super::peer_of(&request),
+                        caller: None,
+                        trace_id: crate::observe::trace_id(),
+                    });
+                }
+                Either::Left(std::future::ready(Ok(response)))
+            }
             None => Either::Right(self.inner.call(request)),
         }
     }
 }
 
-/// Why the guard refuses `request`, as the response to send; `None` lets it through.
-fn refusal(allowed: &Allowed, request: &Request) -> Option<Response> {
+/// Why the guard refuses `request`, as the response to send and the reason to report; `None`
+/// lets it through.
+fn refusal(allowed: &Allowed, request: &Request) -> Option<(Response, RefusalReason)> {
     // No MCP request needs large headers; a bound keeps a flood of them cheap to refuse.
     let header_bytes: usize = request
         .headers()
@@ -136,24 +151,28 @@ fn refusal(allowed: &Allowed, request: &Request) -> Option<Response> {
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response());
+        let response = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+        return Some((response, RefusalReason::InvalidRequest));
     }
     // One Host (RFC 9112 §3.2) and at most one Origin: with two, this check and the
     // application could each read a different one.
-    for (name, status, message) in [
+    for (name, status, message, reason) in [
         (
             header::HOST,
             StatusCode::BAD_REQUEST,
             "more than one Host header",
+            RefusalReason::InvalidRequest,
         ),
         (
             header::ORIGIN,
             StatusCode::FORBIDDEN,
             "more than one Origin header",
+            RefusalReason::HostOrOrigin,
         ),
     ] {
         if request.headers().get_all(name).iter().count() > 1 {
-            return Some(refused(status, None, code::INVALID_REQUEST, message));
+            let response = refused(status, None, code::INVALID_REQUEST, message);
+            return Some((response, reason));
         }
     }
     let host = request
@@ -166,12 +185,13 @@ fn refusal(allowed: &Allowed, request: &Request) -> Option<Response> {
             host = host.unwrap_or(""),
             "request for a host this server does not serve; refused"
         );
-        return Some(refused(
+        let response = refused(
             StatusCode::FORBIDDEN,
             None,
             code::INVALID_REQUEST,
             "Host not allowed",
-        ));
+        );
+        return Some((response, RefusalReason::HostOrOrigin));
     }
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
@@ -180,12 +200,13 @@ fn refusal(allowed: &Allowed, request: &Request) -> Option<Response> {
                 origin,
                 "request from an origin this server does not trust; refused"
             );
-            return Some(refused(
+            let response = refused(
                 StatusCode::FORBIDDEN,
                 None,
                 code::INVALID_REQUEST,
                 "Origin not allowed",
-            ));
+            );
+            return Some((response, RefusalReason::HostOrOrigin));
         }
     }
     None

@@ -74,6 +74,15 @@ fn caller(endpoint: &Endpoint, request: &Request) -> Option<Arc<AuthInfo>> {
         .or_else(|| crate::auth::auth_of(request))
 }
 
+/// The TCP peer of a request, when the server was started with [`serve`](crate::serve) or
+/// `into_make_service_with_connect_info`.
+pub(crate) fn peer_of<B>(request: &http::Request<B>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// The request's access token, for token exchange: none when authentication is off.
 fn subject(endpoint: &Endpoint, request: &Request) -> Option<SubjectToken> {
     if endpoint.local_identity.is_some() {

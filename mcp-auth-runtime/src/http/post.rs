@@ -24,6 +24,7 @@ use super::{Endpoint, caller, header_str};
 use crate::auth::Scheme;
 use crate::jsonrpc::{Message, Request as RpcRequest, parse};
 use crate::mcp::{Era, Reply, RequestCtx};
+use crate::observe::Transport;
 
 /// `POST` on the MCP endpoint.
 pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
@@ -33,6 +34,7 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
     };
     let subject = super::subject(&endpoint, &request);
     let scheme = crate::auth::scheme_of(&request);
+    let peer = super::peer_of(&request);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     if !is_json_content(&headers) {
@@ -86,6 +88,9 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
                     subject,
                     era,
                     outbound: None,
+                    transport: Transport::Tcp,
+                    peer,
+                    outcome: None,
                 },
                 accepts,
                 modern,

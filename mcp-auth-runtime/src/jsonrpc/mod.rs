@@ -358,6 +358,22 @@ pub(crate) fn response_head(id: &Id, more: usize) -> Vec<u8> {
     head
 }
 
+/// The code of `body` if it is an error response to `id` as [`ErrorResponse`] writes them
+/// (`{"jsonrpc":"2.0","id":<id>,"error":{"code":<code>,...`): read from its first bytes,
+/// without parsing the rest. `None` for a result.
+pub(crate) fn error_code_of(body: &[u8], id: &Id) -> Option<i32> {
+    const OPEN: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+    const ERROR: &[u8] = br#","error":{"code":"#;
+    let rest = body.strip_prefix(OPEN)?;
+    let rest = rest.strip_prefix(id.0.get().as_bytes())?;
+    let rest = rest.strip_prefix(ERROR)?;
+    let end = rest
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+        .unwrap_or(rest.len());
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
 /// An error response to a request whose id is known, for the transport's own checks.
 pub(crate) fn error_for(id: Option<Id>, code: i32, message: impl Into<String>) -> Bytes {
     ErrorResponse::new(id, code, message).to_bytes()
@@ -366,6 +382,20 @@ pub(crate) fn error_for(id: Option<Id>, code: i32, message: impl Into<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_codes_are_read_from_error_responses_only() {
+        let Ok(Message::Request(request)) = parse(br#"{"jsonrpc":"2.0","id":"a","method":"x"}"#)
+        else {
+            panic!("a request")
+        };
+        let id = request.id;
+        let error = ErrorResponse::new(Some(id.clone()), code::INVALID_PARAMS, "no").to_bytes();
+        assert_eq!(error_code_of(&error, &id), Some(code::INVALID_PARAMS));
+        let mut result = response_head(&id, 0);
+        result.extend_from_slice(br#"{"error":{"code":1}}}"#);
+        assert_eq!(error_code_of(&result, &id), None);
+    }
 
     fn error_code(body: &str) -> i32 {
         parse(body.as_bytes()).unwrap_err().code()

@@ -90,15 +90,14 @@ impl Dispatcher {
             );
         };
         let auth = ctx.auth.clone();
-        let mut observation = self.observer.as_ref().map(|observer| Observation {
-            observer,
-            kind: CallKind::Tool,
-            name: tool.name(),
-            uri: None,
-            auth: auth.clone(),
-            arguments: arguments.clone(),
-            outcome: None,
-        });
+        let mut observation = self.observe(
+            CallKind::Tool,
+            tool.name(),
+            None,
+            || arguments.clone(),
+            &auth,
+            ctx.outcome.as_ref(),
+        );
         let observation = &mut observation;
         if let Err(refused) = self.admit(&request, tool, &auth, observation).await {
             return refused;

@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::Dispatcher;
-use super::events::{CallKind, CallOutcome, Observation};
+use super::events::{CallKind, CallOutcome, Observation, OutcomeSlot};
 use super::reply::{Reply, error, forbidden, respond};
 use super::request_state::Binding;
 use super::round_trip::{input_required, missing_capability};
@@ -39,23 +39,31 @@ impl Dispatcher {
         .exchanging(self.exchange.clone(), subject)
     }
 
-    /// What the `on_call` hook will be told of this read or get, if there is a hook: it is
-    /// reported when the observation is dropped, as cancelled unless an outcome was set.
+    /// What the `on_call` hook and the request's outcome `slot` will be told of this call,
+    /// read or get, if there is a hook or a slot: it is reported when the observation is
+    /// dropped, as cancelled unless an outcome was set. The arguments are kept for the hook
+    /// alone.
     pub(super) fn observe(
         &self,
         kind: CallKind,
         name: &'static str,
         uri: Option<&str>,
-        arguments: Option<Map<String, Value>>,
+        arguments: impl FnOnce() -> Option<Map<String, Value>>,
         auth: &Arc<AuthInfo>,
+        slot: Option<&OutcomeSlot>,
     ) -> Option<Observation<'_>> {
-        self.observer.as_ref().map(|observer| Observation {
+        let observer = self.observer.as_ref();
+        if observer.is_none() && slot.is_none() {
+            return None;
+        }
+        Some(Observation {
             observer,
+            slot: slot.cloned(),
             kind,
             name,
-            uri: uri.map(str::to_owned),
+            uri: observer.and(uri).map(str::to_owned),
             auth: auth.clone(),
-            arguments,
+            arguments: observer.and_then(|_| arguments()),
             outcome: None,
         })
     }

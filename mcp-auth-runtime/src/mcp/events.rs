@@ -1,7 +1,7 @@
 //! What the [`on_call`](crate::McpServerBuilder::on_call) hook sees of each `tools/call`,
 //! `resources/read` and `prompts/get`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -11,6 +11,10 @@ use crate::jsonrpc::{Message, parse};
 
 /// The hook [`McpServerBuilder::on_call`](crate::McpServerBuilder::on_call) installs.
 pub(crate) type Observer = Arc<dyn Fn(&CallEvent<'_>) + Send + Sync>;
+
+/// Where a request's call outcome goes for metrics and the audit trail: set once, when the
+/// call's [`Observation`] ends; read by the dispatcher when the request is answered.
+pub(crate) type OutcomeSlot = Arc<OnceLock<CallOutcome>>;
 
 /// One `tools/call` of a known tool, `resources/read` of a URI a resource serves or
 /// `prompts/get` of a known prompt, as reported to the
@@ -93,10 +97,11 @@ pub enum CallOutcome {
     TaskCreated,
 }
 
-/// Reports a call to the observer exactly once: with its outcome, or as cancelled when the
-/// call is dropped before it ends (the client went away).
+/// Reports a call to the observer and to the request's outcome slot exactly once: with its
+/// outcome, or as cancelled when the call is dropped before it ends (the client went away).
 pub(super) struct Observation<'a> {
-    pub(super) observer: &'a Observer,
+    pub(super) observer: Option<&'a Observer>,
+    pub(super) slot: Option<OutcomeSlot>,
     pub(super) kind: CallKind,
     pub(super) name: &'static str,
     pub(super) uri: Option<String>,
@@ -107,14 +112,20 @@ pub(super) struct Observation<'a> {
 
 impl Drop for Observation<'_> {
     fn drop(&mut self) {
-        (self.observer)(&CallEvent {
-            kind: self.kind,
-            name: self.name,
-            uri: self.uri.as_deref(),
-            auth: &self.auth,
-            arguments: self.arguments.as_ref(),
-            outcome: self.outcome.unwrap_or(CallOutcome::Cancelled),
-        });
+        let outcome = self.outcome.unwrap_or(CallOutcome::Cancelled);
+        if let Some(slot) = &self.slot {
+            let _ = slot.set(outcome);
+        }
+        if let Some(observer) = self.observer {
+            observer(&CallEvent {
+                kind: self.kind,
+                name: self.name,
+                uri: self.uri.as_deref(),
+                auth: &self.auth,
+                arguments: self.arguments.as_ref(),
+                outcome,
+            });
+        }
     }
 }
 
@@ -130,34 +141,25 @@ impl Dispatcher {
         let Ok(Message::Request(request)) = parse(body) else {
             return;
         };
-        let params = request.params.as_ref();
-        let field = |name: &str| params.and_then(|p| p.get(name)).and_then(Value::as_str);
-        let arguments = params
-            .and_then(|p| p.get("arguments"))
-            .and_then(Value::as_object);
-        let uri = field("uri");
         // What the request reached, if anything: a request naming nothing is not reported.
-        let reached = match request.method.as_str() {
-            "tools/call" => field("name")
-                .and_then(|name| self.registry.get(name))
-                .map(|tool| (CallKind::Tool, tool.name(), None, arguments)),
-            "prompts/get" => field("name")
-                .and_then(|name| self.prompts.get(name))
-                .map(|prompt| (CallKind::PromptGet, prompt.name(), None, arguments)),
-            "resources/read" => uri
-                .and_then(|uri| self.resources.resolve(uri))
-                .map(|(resource, _)| (CallKind::ResourceRead, resource.name(), uri, None)),
-            _ => None,
+        let Some(target) = self.target_of(&request) else {
+            return;
         };
-        if let Some((kind, name, uri, arguments)) = reached {
-            observer(&CallEvent {
-                kind,
-                name,
-                uri,
-                auth,
-                arguments,
-                outcome,
-            });
-        }
+        let arguments = match target.kind {
+            CallKind::ResourceRead => None,
+            CallKind::Tool | CallKind::PromptGet => request
+                .params
+                .as_ref()
+                .and_then(|p| p.get("arguments"))
+                .and_then(Value::as_object),
+        };
+        observer(&CallEvent {
+            kind: target.kind,
+            name: target.name,
+            uri: target.uri.as_deref(),
+            auth,
+            arguments,
+            outcome,
+        });
     }
 }

@@ -23,6 +23,7 @@ mod events;
 mod lifecycle;
 mod list;
 mod listen;
+mod operation;
 mod prompts;
 mod reply;
 mod request_state;
@@ -36,8 +37,8 @@ mod task_run;
 mod tasks;
 
 pub(crate) use era::{declares_version, log_level, modern_era, unsupported_version};
-pub(crate) use events::Observer;
 pub use events::{CallEvent, CallKind, CallOutcome};
+pub(crate) use events::{Observer, OutcomeSlot};
 pub(crate) use reply::{Listen, Reply};
 pub(crate) use request_state::{
     DEFAULT_LIFETIME as DEFAULT_REQUEST_STATE_LIFETIME, MIN_KEY_LEN as MIN_REQUEST_STATE_KEY_LEN,
@@ -91,6 +92,13 @@ pub(crate) struct RequestCtx {
     pub(crate) era: Era,
     /// Where notifications for this request go, when the client accepts a stream.
     pub(crate) outbound: Option<mpsc::UnboundedSender<Bytes>>,
+    /// How the request came: `network.transport` of metrics.
+    pub(crate) transport: crate::observe::Transport,
+    /// The TCP peer, when the server knows it: `client_address` of audit events.
+    pub(crate) peer: Option<std::net::IpAddr>,
+    /// Where the call's outcome goes, when metrics or audit are on (set by
+    /// [`Dispatcher::request`]).
+    pub(crate) outcome: Option<OutcomeSlot>,
 }
 
 /// Everything dispatch needs, shared by all requests of one server.
@@ -151,8 +159,8 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// Handles one request.
-    pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
+    /// Handles one request (see [`request`](Self::request), which reports it).
+    async fn dispatch(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {
             ("initialize", false) => self.initialize(&request),

@@ -56,12 +56,10 @@ impl Dispatcher {
         };
         let auth = ctx.auth.clone();
         // Copied for the hook only: a caller refused for scope costs no copy otherwise.
-        let sent = self
-            .observer
-            .as_ref()
-            .and_then(|_| params?.get("arguments")?.as_object().cloned());
+        let sent = || params?.get("arguments")?.as_object().cloned();
         let kind = CallKind::PromptGet;
-        let mut observation = self.observe(kind, prompt.name(), None, sent, &auth);
+        let slot = ctx.outcome.as_ref();
+        let mut observation = self.observe(kind, prompt.name(), None, sent, &auth, slot);
         // With conditional scopes, the guard inside the function decides, after parsing the
         // arguments, naming every scope the get needs in one refusal.
         if prompt.conditional_scopes().is_empty()

@@ -68,7 +68,8 @@ impl Dispatcher {
         };
         let auth = ctx.auth.clone();
         let kind = CallKind::ResourceRead;
-        let mut observation = self.observe(kind, resource.name(), Some(uri), None, &auth);
+        let slot = ctx.outcome.as_ref();
+        let mut observation = self.observe(kind, resource.name(), Some(uri), || None, &auth, slot);
         // With conditional scopes, the guard inside the function decides, after binding the
         // variables, naming every scope the read needs in one refusal.
         if resource.conditional_scopes().is_empty()

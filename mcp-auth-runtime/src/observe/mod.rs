@@ -19,6 +19,7 @@ mod hub;
 mod metrics;
 mod reason;
 
-pub(crate) use hub::{Early, Hub, Operation};
+pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
 pub use metrics::Metrics;
+pub(crate) use metrics::Transport;
 pub use reason::RefusalReason;

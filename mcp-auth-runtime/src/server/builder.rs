@@ -475,7 +475,8 @@ impl McpServerBuilder {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
-        self.audit_arguments.extend(tools.into_iter().map(Into::into));
+        self.audit_arguments
+            .extend(tools.into_iter().map(Into::into));
         self
     }
 

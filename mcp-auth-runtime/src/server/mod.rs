@@ -266,7 +266,8 @@ impl McpServer {
 
     /// The bearer layer of `verifier` with this server's challenge and DPoP configuration.
     fn bearer_layer(&self, verifier: &SharedVerifier) -> BearerAuthLayer<SharedVerifier> {
-        let layer = BearerAuthLayer::new(verifier.clone(), self.inner.endpoint.challenge.clone());
+        let layer = BearerAuthLayer::new(verifier.clone(), self.inner.endpoint.challenge.clone())
+            .reporting_to(self.mcp().hub.clone());
         match &self.inner.dpop {
             Some((dpop, uris)) => layer
                 .with_dpop(dpop.clone(), uris.clone())
@@ -296,7 +297,8 @@ impl McpServer {
             Auth::Refused => route,
         };
         // Outermost: Host and Origin are checked before anything else, the token included.
-        let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone()));
+        let hub = Some(endpoint.mcp.hub.clone()).filter(|hub| hub.is_on());
+        let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone(), hub));
         let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
         let mut routes = vec![merge::OurRoute::new(
             inner.path.clone(),

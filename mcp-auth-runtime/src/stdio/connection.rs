@@ -15,6 +15,7 @@ use crate::auth::AuthInfo;
 use crate::http::Endpoint;
 use crate::jsonrpc::{ErrorResponse, Message, Request, code, parse, request_id_key};
 use crate::mcp::{Era, Reply, RequestCtx, declares_version, modern_era};
+use crate::observe::Transport;
 use crate::peer::LogLevel;
 use crate::session::Session;
 
@@ -124,6 +125,9 @@ impl Connection {
             subject: None,
             era,
             outbound: Some(self.out.clone()),
+            transport: Transport::Pipe,
+            peer: None,
+            outcome: None,
         };
         let key = request.id.key();
         let id = request.id.clone();
@@ -210,6 +214,9 @@ impl Connection {
             subject: None,
             era: Era::Legacy { session: None },
             outbound: None,
+            transport: Transport::Pipe,
+            peer: None,
+            outcome: None,
         };
         self.endpoint.mcp.request(request, ctx).await
     }

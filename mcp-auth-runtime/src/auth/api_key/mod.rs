@@ -25,7 +25,7 @@ pub use error::ApiKeyError;
 pub use file::ApiKeyFile;
 pub use record::{ApiKeyRecord, NewApiKey};
 
-use super::{AuthError, AuthInfo, Readiness, TokenVerifier};
+use super::{AuthError, AuthInfo, InvalidToken, InvalidTokenKind, Readiness, TokenVerifier};
 use crate::rate_limit::Quota;
 use failures::Failures;
 use keys::{Keys, Refused};
@@ -199,9 +199,11 @@ impl TokenVerifier for ApiKeys {
         found.map_err(|refused| match refused {
             Refused::Guess(why) => {
                 self.failures.record(peer);
-                AuthError::InvalidToken(why)
+                AuthError::InvalidToken(InvalidToken::new(InvalidTokenKind::UnknownKey, why))
             }
-            Refused::Expired(why) => AuthError::InvalidToken(why),
+            Refused::Expired(why) => {
+                AuthError::InvalidToken(InvalidToken::new(InvalidTokenKind::Expired, why))
+            }
         })
     }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::IntrospectionVerifier;
 use crate::auth::claims::audience_matches;
 use crate::auth::cnf;
-use crate::auth::{AuthError, AuthInfo};
+use crate::auth::{AuthError, AuthInfo, InvalidToken, InvalidTokenKind};
 
 /// Latest `exp` or `nbf` accepted (the last second of year 9999): larger values are nonsense,
 /// and would overflow `SystemTime` arithmetic.
@@ -17,15 +17,17 @@ impl IntrospectionVerifier {
     /// Applies RFC 7662 §2.2 and this resource server's rules to a response.
     pub(super) fn validate(&self, response: Map<String, Value>) -> Result<AuthInfo, AuthError> {
         let inner = &*self.inner;
-        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
+        use InvalidTokenKind as Kind;
+        let invalid =
+            |kind, why: &'static str| AuthError::InvalidToken(InvalidToken::new(kind, why));
         // Only the JSON boolean counts: `"true"` or `1` are malformed answers, not consent.
         if response.get("active") != Some(&Value::Bool(true)) {
-            return Err(invalid("token is not active"));
+            return Err(invalid(Kind::Inactive, "token is not active"));
         }
         // A DPoP-bound token (`cnf.jkt`, RFC 9449 §6.2) is accepted here; the bearer layer
         // lets it through only with a proof of possession of that key.
-        let jkt = cnf::jkt(&response).map_err(invalid)?;
-        check_token_type(&response, jkt.is_some()).map_err(invalid)?;
+        let jkt = cnf::jkt(&response).map_err(|why| invalid(Kind::Malformed, why))?;
+        check_token_type(&response, jkt.is_some()).map_err(|why| invalid(Kind::Malformed, why))?;
         let exp = numeric_date(&response, "exp")?;
         let nbf = numeric_date(&response, "nbf")?;
         let mut auth = inner.mapping.auth_info(response)?;
@@ -35,7 +37,10 @@ impl IntrospectionVerifier {
             .as_deref()
             .is_some_and(|issuer| auth.issuer() != Some(issuer))
         {
-            return Err(invalid("token issuer is not the configured issuer"));
+            return Err(invalid(
+                Kind::WrongIssuer,
+                "token issuer is not the configured issuer",
+            ));
         }
         if auth.audience().is_empty() {
             tracing::warn!(
@@ -43,18 +48,24 @@ impl IntrospectionVerifier {
                 "introspection response has no `aud`: configure the authorization server to \
                  return the token's audience (RFC 8707 resource indicators)"
             );
-            return Err(invalid("introspection response has no audience"));
+            return Err(invalid(
+                Kind::WrongAudience,
+                "introspection response has no audience",
+            ));
         }
         if !audience_matches(auth.audience(), &inner.resource) {
-            return Err(invalid("token audience does not include this resource"));
+            return Err(invalid(
+                Kind::WrongAudience,
+                "token audience does not include this resource",
+            ));
         }
         let now = SystemTime::now();
         // `checked_add` is `None` only for an absurd leeway, which then tolerates everything.
         if exp.is_some_and(|exp| exp.checked_add(inner.leeway).is_some_and(|end| end < now)) {
-            return Err(invalid("token expired"));
+            return Err(invalid(Kind::Expired, "token expired"));
         }
         if nbf.is_some_and(|nbf| now.checked_add(inner.leeway).is_some_and(|late| nbf > late)) {
-            return Err(invalid("token not yet valid"));
+            return Err(invalid(Kind::NotYetValid, "token not yet valid"));
         }
         Ok(auth)
     }
@@ -90,7 +101,9 @@ pub(super) fn numeric_date(
             .as_u64()
             .filter(|secs| *secs <= MAX_NUMERIC_DATE)
             .map(|secs| Some(UNIX_EPOCH + Duration::from_secs(secs)))
-            .ok_or_else(|| AuthError::InvalidToken(format!("claim `{name}` is not a NumericDate"))),
+            .ok_or_else(|| {
+                crate::auth::claims::malformed(format!("claim `{name}` is not a NumericDate"))
+            }),
     }
 }
 

@@ -139,11 +139,7 @@ impl JwksCache {
                 .is_none_or(|at| at.elapsed() >= self.refetch_interval);
         if may_fetch && let Some(set) = self.refetch(&mut refresh).await {
             drop(refresh);
-            return set.find(kid, alg).ok_or_else(|| {
-                AuthError::InvalidToken(
-                    "no key of the issuer matches the token's `kid` and `alg`".into(),
-                )
-            });
+            return set.find(kid, alg).ok_or_else(unknown_key);
         }
         drop(refresh);
         // A stale set still holds the issuer's keys: keep using it while the issuer is
@@ -157,9 +153,7 @@ impl JwksCache {
                 "the issuer's signing keys could not be fetched".into(),
             ));
         }
-        Err(AuthError::InvalidToken(
-            "no key of the issuer matches the token's `kid` and `alg`".into(),
-        ))
+        Err(unknown_key())
     }
 
     /// Whether tokens can be checked: fresh keys are enough; otherwise the key set is
@@ -248,4 +242,12 @@ impl JwksCache {
         }
         Ok(keys)
     }
+}
+
+/// The refusal of a token that no key of the issuer verifies.
+fn unknown_key() -> AuthError {
+    AuthError::InvalidToken(crate::auth::InvalidToken::new(
+        crate::auth::InvalidTokenKind::UnknownKey,
+        "no key of the issuer matches the token's `kid` and `alg`",
+    ))
 }

@@ -116,9 +116,10 @@ impl JwtVerifier {
         match &self.inner.keys {
             Keys::Remote(cache) => cache.key(kid, alg).await,
             Keys::Static(keys) => keys.find(kid, alg).ok_or_else(|| {
-                AuthError::InvalidToken(
-                    "no configured key matches the token's `kid` and `alg`".into(),
-                )
+                AuthError::InvalidToken(crate::auth::InvalidToken::new(
+                    crate::auth::InvalidTokenKind::UnknownKey,
+                    "no configured key matches the token's `kid` and `alg`",
+                ))
             }),
         }
     }

@@ -8,13 +8,13 @@ use super::names::{REPEATED_CLAIM, UniqueClaims, header_names_are_distinct};
 use super::typ::check_type;
 use crate::auth::claims::{ScopeClaim, audience_matches, now};
 use crate::auth::cnf;
-use crate::auth::{AuthError, AuthInfo};
+use crate::auth::{AuthError, AuthInfo, InvalidToken, InvalidTokenKind};
 
 impl JwtVerifier {
     /// Every check, without the cache.
     pub(super) async fn verify_uncached(&self, token: &str) -> Result<AuthInfo, AuthError> {
         let inner = &self.inner;
-        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
+        let invalid = |why: &'static str| invalid(InvalidTokenKind::Malformed, why);
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed JWT"))?;
         if !inner.algorithms.contains(&header.alg) {
             return Err(invalid("algorithm not allowed"));
@@ -23,7 +23,8 @@ impl JwtVerifier {
             return Err(invalid("`crit` header parameters are not supported"));
         }
         // Before any key is looked up: a token of another type costs no key-set fetch.
-        check_type(header.typ.as_deref(), inner.allow_untyped).map_err(invalid)?;
+        check_type(header.typ.as_deref(), inner.allow_untyped)
+            .map_err(|why| self::invalid(InvalidTokenKind::WrongTokenType, why))?;
         let validation = inner
             .validations
             .iter()
@@ -49,27 +50,41 @@ impl JwtVerifier {
     /// claims' types, and the audience.
     fn accept(&self, token: &str, claims: Map<String, Value>) -> Result<AuthInfo, AuthError> {
         let inner = &self.inner;
-        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
         // The claims' names were checked while they were read (`UniqueClaims`).
         if !header_names_are_distinct(token) {
-            return Err(invalid("the token repeats a header or claim name"));
+            return Err(invalid(
+                InvalidTokenKind::Malformed,
+                "the token repeats a header or claim name",
+            ));
         }
+        let id_token = || {
+            invalid(
+                InvalidTokenKind::WrongTokenType,
+                "the token is an ID token, not an access token",
+            )
+        };
         if let Some(marker) = ID_TOKEN_CLAIMS.iter().find(|c| claims.contains_key(**c)) {
             tracing::debug!(claim = marker, "token carries an ID-token claim");
-            return Err(invalid("the token is an ID token, not an access token"));
+            return Err(id_token());
         }
         if inner.allow_untyped && looks_like_id_token(&claims, &inner.mapping.scope) {
-            return Err(invalid("the token is an ID token, not an access token"));
+            return Err(id_token());
         }
         // A DPoP-bound token (`cnf.jkt`) is accepted here; the bearer layer lets it through
         // only with a proof of possession of that key. Any other binding is refused.
-        let jkt = cnf::jkt(&claims).map_err(invalid)?;
+        let jkt = cnf::jkt(&claims).map_err(|why| invalid(InvalidTokenKind::Malformed, why))?;
         if let Some(iat) = claims.get("iat") {
-            let iat = iat
-                .as_u64()
-                .ok_or_else(|| invalid("claim `iat` is not a NumericDate"))?;
+            let iat = iat.as_u64().ok_or_else(|| {
+                invalid(
+                    InvalidTokenKind::Malformed,
+                    "claim `iat` is not a NumericDate",
+                )
+            })?;
             if iat > now() + inner.leeway {
-                return Err(invalid("token issued in the future"));
+                return Err(invalid(
+                    InvalidTokenKind::NotYetValid,
+                    "token issued in the future",
+                ));
             }
         }
         let mut auth = inner.mapping.auth_info(claims)?;
@@ -77,7 +92,10 @@ impl JwtVerifier {
         // An audience spelled exactly as the canonical resource matches without parsing.
         let exact = inner.resource_is_canonical && auth.audience().contains(&inner.resource);
         if !exact && !audience_matches(auth.audience(), &inner.resource) {
-            return Err(invalid("token audience is not this resource"));
+            return Err(invalid(
+                InvalidTokenKind::WrongAudience,
+                "token audience is not this resource",
+            ));
         }
         Ok(auth)
     }
@@ -100,6 +118,11 @@ fn looks_like_id_token(claims: &Map<String, Value>, scope: &ScopeClaim) -> bool 
     (claims.contains_key("auth_time") && no_scope) || other_kind
 }
 
+/// A refusal of class `kind`; `why` is a fixed sentence, so nothing is allocated.
+fn invalid(kind: InvalidTokenKind, why: &'static str) -> AuthError {
+    AuthError::InvalidToken(InvalidToken::new(kind, why))
+}
+
 fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
@@ -113,25 +136,35 @@ fn decode(
     jsonwebtoken::decode::<UniqueClaims>(token, key, validation)
         .map(|data| data.claims.0)
         .map_err(|err| {
-            let why = match err.kind() {
+            use InvalidTokenKind as Kind;
+            let (kind, why) = match err.kind() {
                 ErrorKind::Json(json)
                     if json.to_string().starts_with(REPEATED_CLAIM)
                         || json
                             .to_string()
                             .starts_with(crate::jsonrpc::REPEATED_MEMBER) =>
                 {
-                    "the token repeats a header or claim name"
+                    (Kind::Malformed, "the token repeats a header or claim name")
                 }
-                ErrorKind::ExpiredSignature => "token expired",
-                ErrorKind::ImmatureSignature => "token not yet valid",
-                ErrorKind::InvalidIssuer => "token issuer is not the configured issuer",
-                ErrorKind::InvalidSignature => "invalid signature",
-                ErrorKind::MissingRequiredClaim(_) => {
-                    "token lacks a required claim (exp, iss, aud)"
+                ErrorKind::ExpiredSignature => (Kind::Expired, "token expired"),
+                ErrorKind::ImmatureSignature => (Kind::NotYetValid, "token not yet valid"),
+                ErrorKind::InvalidIssuer => (
+                    Kind::WrongIssuer,
+                    "token issuer is not the configured issuer",
+                ),
+                ErrorKind::InvalidAudience => {
+                    (Kind::WrongAudience, "token audience is not this resource")
                 }
-                ErrorKind::InvalidAlgorithm => "algorithm does not match the key",
-                _ => "malformed or unverifiable JWT",
+                ErrorKind::InvalidSignature => (Kind::BadSignature, "invalid signature"),
+                ErrorKind::MissingRequiredClaim(_) => (
+                    Kind::Malformed,
+                    "token lacks a required claim (exp, iss, aud)",
+                ),
+                ErrorKind::InvalidAlgorithm => {
+                    (Kind::Malformed, "algorithm does not match the key")
+                }
+                _ => (Kind::Malformed, "malformed or unverifiable JWT"),
             };
-            AuthError::InvalidToken(why.to_owned())
+            invalid(kind, why)
         })
 }

@@ -8,6 +8,7 @@
 //! tools named in [`McpServerBuilder::audit_arguments`](crate::McpServerBuilder::audit_arguments).
 
 mod jsonl;
+mod principal;
 
 pub use jsonl::{JsonLinesSink, JsonLinesSinkBuilder, Rotation};
 

@@ -1,0 +1,207 @@
+//! [`Dispatcher::request`]: one request dispatched and, when metrics or audit are on,
+//! reported to the server's [`Hub`](crate::observe::Hub) once answered (or dropped).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use super::{CallKind, CallOutcome, Dispatcher, Era, Reply, RequestCtx};
+use crate::auth::AuthInfo;
+use crate::jsonrpc::{Id, Request};
+use crate::observe::{Ending, ErrorType, Hub, Operation, OperationTarget, RefusalReason};
+use crate::protocol::meta;
+
+impl Dispatcher {
+    /// Handles one request. With metrics or audit on, it is timed and its outcome reported:
+    /// the call's [`CallOutcome`] (through `ctx.outcome`), else the reply's JSON-RPC error.
+    /// A request whose future is dropped before it is answered (the client went away) is
+    /// reported as cancelled.
+    pub(crate) async fn request(&self, request: Request, mut ctx: RequestCtx) -> Reply {
+        if !self.hub.is_on() {
+            return self.dispatch(request, ctx).await;
+        }
+        let slot = Arc::new(OnceLock::new());
+        ctx.outcome = Some(slot.clone());
+        let mut flight = InFlight {
+            hub: &self.hub,
+            started: Instant::now(),
+            target: self.target_of(&request),
+            arguments: None,
+            method: request.method.clone(),
+            id: request.id.clone(),
+            caller: ctx.auth.clone(),
+            session: match &ctx.era {
+                Era::Legacy {
+                    session: Some(session),
+                } => Some((session.id.clone(), session.version)),
+                _ => None,
+            },
+            declared: declared_version(&request),
+            transport: ctx.transport,
+            peer: ctx.peer,
+            slot,
+            answered: false,
+        };
+        if let Some(target) = &flight.target
+            && target.kind == CallKind::Tool
+            && self.hub.keeps_arguments(target.name)
+        {
+            flight.arguments = arguments_of(&request);
+        }
+        let reply = self.dispatch(request, ctx).await;
+        flight.answered(&reply);
+        reply
+    }
+
+    /// The tool, prompt or resource of this server that `request` names, if any.
+    pub(crate) fn target_of(&self, request: &Request) -> Option<OperationTarget> {
+        let params = request.params.as_ref();
+        let field = |name: &str| params.and_then(|p| p.get(name)).and_then(Value::as_str);
+        match request.method.as_str() {
+            "tools/call" => field("name")
+                .and_then(|name| self.registry.get(name))
+                .map(|tool| OperationTarget {
+                    kind: CallKind::Tool,
+                    name: tool.name(),
+                    uri: None,
+                    scopes: tool.scopes(),
+                }),
+            "prompts/get" => field("name")
+                .and_then(|name| self.prompts.get(name))
+                .map(|prompt| OperationTarget {
+                    kind: CallKind::PromptGet,
+                    name: prompt.name(),
+                    uri: None,
+                    scopes: prompt.scopes(),
+                }),
+            "resources/read" => field("uri").and_then(|uri| {
+                self.resources
+                    .resolve(uri)
+                    .map(|(resource, _)| OperationTarget {
+                        kind: CallKind::ResourceRead,
+                        name: resource.name(),
+                        uri: Some(uri.to_owned()),
+                        scopes: resource.scopes(),
+                    })
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The arguments of a call, as sent.
+pub(super) fn arguments_of(request: &Request) -> Option<Map<String, Value>> {
+    request
+        .params
+        .as_ref()?
+        .get("arguments")?
+        .as_object()
+        .cloned()
+}
+
+/// The protocol version a 2026-07-28 request declares in `_meta`.
+fn declared_version(request: &Request) -> Option<&'static str> {
+    let version = request.meta()?.get(meta::PROTOCOL_VERSION)?.as_str()?;
+    crate::protocol::MODERN_VERSIONS
+        .iter()
+        .find(|known| **known == version)
+        .copied()
+}
+
+/// A request being answered: what its report needs, captured before dispatch took the
+/// request. Reports on drop if it was never answered.
+struct InFlight<'a> {
+    hub: &'a Hub,
+    started: Instant,
+    target: Option<OperationTarget>,
+    arguments: Option<Map<String, Value>>,
+    method: String,
+    id: Id,
+    caller: Arc<AuthInfo>,
+    /// The handshake-era session and its negotiated version.
+    session: Option<(String, &'static str)>,
+    /// The version a 2026-07-28 request declares.
+    declared: Option<&'static str>,
+    transport: crate::observe::Transport,
+    peer: Option<std::net::IpAddr>,
+    slot: Arc<OnceLock<CallOutcome>>,
+    answered: bool,
+}
+
+impl InFlight<'_> {
+    fn answered(&mut self, reply: &Reply) {
+        self.answered = true;
+        let (ending, rpc_status) = ending(reply, &self.id, self.slot.get().copied());
+        let (required, version) = match reply {
+            Reply::Forbidden { required, .. } => (Some(required.as_slice()), None),
+            Reply::Initialized { version, .. } => (None, Some(*version)),
+            _ => (None, None),
+        };
+        self.report(ending, rpc_status, required, version);
+    }
+
+    fn report(
+        &mut self,
+        ending: Ending,
+        rpc_status: Option<i32>,
+        required: Option<&[String]>,
+        version: Option<&'static str>,
+    ) {
+        self.hub.operation(Operation {
+            method: &self.method,
+            target: self.target.as_ref(),
+            request_id: self.id.0.get(),
+            caller: &self.caller,
+            protocol_version: version
+                .or(self.declared)
+                .or(self.session.as_ref().map(|(_, version)| *version)),
+            session_id: self.session.as_ref().map(|(id, _)| id.as_str()),
+            transport: self.transport,
+            peer: self.peer,
+            duration: self.started.elapsed(),
+            ending,
+            required,
+            rpc_status,
+            arguments: self.arguments.take(),
+            trace_id: crate::observe::trace_id(),
+        });
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.report(Ending::Failed(ErrorType::Cancelled), None, None, None);
+        }
+    }
+}
+
+/// How a request ended, and the JSON-RPC error code of its reply: the call's own outcome
+/// first (a tool's error result is a `200` result), else the reply.
+fn ending(reply: &Reply, id: &Id, call: Option<CallOutcome>) -> (Ending, Option<i32>) {
+    let code = match reply {
+        Reply::Json(_, body) => crate::jsonrpc::error_code_of(body, id),
+        Reply::Forbidden { .. } => Some(crate::jsonrpc::code::INSUFFICIENT_SCOPE),
+        Reply::RateLimited { .. } => Some(crate::jsonrpc::code::RATE_LIMITED),
+        _ => None,
+    };
+    let ending = match (reply, call) {
+        (Reply::Forbidden { .. }, _) | (_, Some(CallOutcome::Forbidden)) => {
+            Ending::Refused(RefusalReason::InsufficientScope)
+        }
+        (Reply::RateLimited { .. }, _) | (_, Some(CallOutcome::RateLimited)) => {
+            Ending::Refused(RefusalReason::RateLimited)
+        }
+        (Reply::Cancelled, _) | (_, Some(CallOutcome::Cancelled)) => {
+            Ending::Failed(ErrorType::Cancelled)
+        }
+        (_, Some(CallOutcome::TimedOut)) => Ending::Failed(ErrorType::Timeout),
+        (_, Some(CallOutcome::Failed)) => Ending::Failed(ErrorType::ToolError),
+        _ => match code {
+            Some(code) => Ending::Failed(ErrorType::Code(code)),
+            None => Ending::Done,
+        },
+    };
+    (ending, code)
+}
