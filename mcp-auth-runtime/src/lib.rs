@@ -465,3 +465,31 @@ pub mod __fuzz {
         crate::http::decode_header_value(raw)
     }
 }
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)] // for `benches/observe.rs` only; not public API, no semver guarantees
+pub mod __observe {
+    //! What the request path records per request, for the benchmark of its cost.
+
+    use std::time::Duration;
+
+    use crate::observe::Metrics;
+    use crate::observe::metrics::{Decision, OperationRecord, Transport};
+
+    /// Records what one authorized `tools/call` of `tool` records: the authentication, the
+    /// authorization and the operation.
+    pub fn record_call(metrics: &Metrics, tool: &str, took: Duration) {
+        metrics.record_decision(Decision::Authenticated);
+        metrics.record_decision(Decision::Authorized);
+        metrics.record_operation(&OperationRecord {
+            method: "tools/call",
+            tool: Some(tool),
+            prompt: None,
+            protocol_version: Some("2025-11-25"),
+            transport: Transport::Tcp,
+            error_type: None,
+            rpc_status: None,
+            duration: took,
+        });
+    }
+}

@@ -135,6 +135,8 @@ pub struct RateLimits {
     requests: Option<Quota>,
     tools: HashMap<String, Quota>,
     backend: Backend,
+    /// Requests refused by the request budget, then by a tool's budget: read by metrics.
+    rejections: [Arc<crate::observe::Count>; 2],
 }
 
 #[derive(Clone)]
@@ -182,6 +184,7 @@ impl RateLimits {
             requests: None,
             tools: HashMap::new(),
             backend: Backend::Local(Arc::default()),
+            rejections: Default::default(),
         }
     }
 
@@ -207,6 +210,7 @@ impl RateLimits {
             requests: None,
             tools: HashMap::new(),
             backend: Backend::Redis(connection, prefix.into()),
+            rejections: Default::default(),
         }
     }
 
@@ -234,18 +238,33 @@ impl RateLimits {
 
     /// Checks a request of `caller` against the request budget.
     pub(crate) async fn check_request(&self, caller: &str) -> Result<(), Limited> {
-        match self.requests {
+        let checked = match self.requests {
             Some(quota) => self.take(caller, "*", quota).await,
             None => Ok(()),
+        };
+        if checked.is_err() {
+            self.rejections[0].add();
         }
+        checked
     }
 
     /// Checks a call of `tool` by `caller` against the tool's budget, if it has one.
     pub(crate) async fn check_tool(&self, caller: &str, tool: &str) -> Result<(), Limited> {
-        match self.tools.get(tool) {
+        let checked = match self.tools.get(tool) {
             Some(quota) => self.take(caller, tool, *quota).await,
             None => Ok(()),
+        };
+        if checked.is_err() {
+            self.rejections[1].add();
         }
+        checked
+    }
+
+    /// Counts this server's rejections in `metrics`.
+    pub(crate) fn attach(&self, metrics: &crate::observe::Metrics) {
+        use crate::observe::Limit;
+        metrics.attach_rejections(Limit::RequestBudget, &self.rejections[0]);
+        metrics.attach_rejections(Limit::Tool, &self.rejections[1]);
     }
 
     async fn take(&self, caller: &str, bucket: &str, quota: Quota) -> Result<(), Limited> {

@@ -45,6 +45,8 @@ pub(crate) struct TokenCache {
     /// Whether the older generation is kept: not with a capacity of one.
     keep_old: bool,
     maps: Mutex<Maps>,
+    /// Hits and misses, read by metrics.
+    pub(crate) lookups: Arc<crate::observe::Lookups>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,7 @@ impl TokenCache {
             half: (capacity / 2).max(1),
             keep_old: capacity > 1,
             maps: Mutex::default(),
+            lookups: Arc::default(),
         })
     }
 
@@ -70,6 +73,17 @@ impl TokenCache {
     /// The identity of the token with this digest, if it is cached and still valid at `now`
     /// under key set `generation` (`None` when the key set must be refreshed first).
     pub(crate) fn get(
+        &self,
+        digest: &[u8; 32],
+        now: u64,
+        generation: Option<u64>,
+    ) -> Option<Arc<AuthInfo>> {
+        let found = self.lookup(digest, now, generation);
+        self.lookups.record(found.is_some());
+        found
+    }
+
+    fn lookup(
         &self,
         digest: &[u8; 32],
         now: u64,

@@ -32,6 +32,14 @@ pub struct VerifierChain {
 }
 
 impl VerifierChain {
+    /// Counts what each verifier of the chain counts in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        let routed = self.prefixed.iter().map(|(_, verifier)| verifier);
+        for verifier in routed.chain(&self.otherwise) {
+            verifier.attach_metrics(metrics);
+        }
+    }
+
     /// A chain that refuses every credential until verifiers are added.
     pub fn new() -> Self {
         VerifierChain::default()

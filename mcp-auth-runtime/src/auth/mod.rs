@@ -89,6 +89,7 @@ mod jwk_set;
 mod jwks;
 mod jwt;
 mod layer;
+mod metrics;
 mod possession;
 mod principal;
 mod require;
@@ -377,6 +378,10 @@ pub(crate) trait DynVerifier: Send + Sync + 'static {
     fn ready_boxed(&self) -> Pin<Box<dyn Future<Output = Readiness> + Send + '_>>;
 
     fn resource_dyn(&self) -> Option<&str>;
+
+    /// The verifier itself, so that the verifiers of this crate can be told apart and their
+    /// counters attached to a server's metrics.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<V: TokenVerifier> DynVerifier for V {
@@ -408,6 +413,10 @@ impl<V: TokenVerifier> DynVerifier for V {
 
     fn resource_dyn(&self) -> Option<&str> {
         self.resource()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

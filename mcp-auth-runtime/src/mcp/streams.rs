@@ -54,6 +54,13 @@ impl OpenStreams {
     }
 }
 
+impl crate::observe::Gauge for OpenStreams {
+    fn open(&self) -> u64 {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values().sum::<usize>() as u64
+    }
+}
+
 /// One open stream of a principal; dropping it gives the slot back.
 pub(crate) struct StreamSlot {
     streams: Arc<OpenStreams>,

@@ -16,10 +16,12 @@
 
 pub mod audit;
 mod hub;
-mod metrics;
+pub(crate) mod metrics;
 mod reason;
 
 pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
-pub use metrics::Metrics;
-pub(crate) use metrics::Transport;
+#[cfg(feature = "prometheus")]
+pub use metrics::serve_metrics;
+pub(crate) use metrics::{CacheKind, Count, Fetches, Gauge, Limit, Lookups, Transport};
+pub use metrics::{Metrics, MetricsBuilder};
 pub use reason::RefusalReason;

@@ -193,6 +193,9 @@ impl McpServerBuilder {
             exchange: self.exchange,
         };
         dispatcher.paginate();
+        if let Some(metrics) = &dispatcher.hub.metrics {
+            attach_metrics(metrics, &auth, &dispatcher);
+        }
         let local_identity = match &auth {
             Auth::Disabled(identity) => Some(identity.clone()),
             Auth::Verifier(_) | Auth::Refused => None,
@@ -534,5 +537,21 @@ fn stream_mirror(sessions: Option<&SharedSessions>) -> Mirror {
     {
         let _ = sessions;
         Mirror::default()
+    }
+}
+
+/// Attaches what the server's parts count (the verifier's caches and fetches, the sessions,
+/// the streams, the rate limits) to its metrics, which read them at each scrape.
+fn attach_metrics(metrics: &crate::observe::Metrics, auth: &Auth, dispatcher: &Dispatcher) {
+    if let Auth::Verifier(verifier) = auth {
+        verifier.attach_metrics(metrics);
+    }
+    if let Some(sessions) = &dispatcher.sessions {
+        sessions.attach_metrics(metrics);
+    }
+    let streams: Arc<dyn crate::observe::Gauge> = dispatcher.streams.clone();
+    metrics.attach_streams(Arc::downgrade(&streams));
+    if let Some(limits) = &dispatcher.rate_limits {
+        limits.attach(metrics);
     }
 }

@@ -19,6 +19,8 @@ struct Entry {
     log_level: AtomicU8,
     /// Milliseconds since the store's epoch at the last request.
     last_seen: AtomicU64,
+    /// Milliseconds since the store's epoch at creation.
+    created: u64,
     /// Creation order, which breaks ties between sessions last seen in the same millisecond.
     serial: u64,
     /// The URIs the session subscribed to (`resources/subscribe`), at most the configured
@@ -36,6 +38,9 @@ pub(crate) struct MemorySessions {
     /// When expired sessions were last dropped, in milliseconds since `epoch`.
     last_sweep: AtomicU64,
     limits: Limits,
+    /// Where the duration of each ended session is recorded, once a server's metrics are
+    /// attached.
+    metrics: std::sync::OnceLock<crate::observe::Metrics>,
 }
 
 impl fmt::Debug for MemorySessions {
@@ -55,6 +60,7 @@ impl MemorySessions {
             serials: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
             limits,
+            metrics: std::sync::OnceLock::new(),
         }
     }
 
@@ -68,6 +74,19 @@ impl MemorySessions {
 
     fn expired(&self, entry: &Entry, now: u64) -> bool {
         now.saturating_sub(entry.last_seen.load(Ordering::Relaxed)) > self.idle_ms()
+    }
+
+    /// Records the duration of each session that ends from now on in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        let _ = self.metrics.set(metrics.clone());
+    }
+
+    /// Records that `entry` ended at `at` (milliseconds since the epoch).
+    fn ended(&self, entry: &Entry, at: u64) {
+        if let Some(metrics) = self.metrics.get() {
+            let lasted = std::time::Duration::from_millis(at.saturating_sub(entry.created));
+            metrics.record_session_end(lasted, Some(entry.version), None);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -92,6 +111,7 @@ impl MemorySessions {
             support,
             log_level: AtomicU8::new(LogLevel::Debug.as_u8()),
             last_seen: AtomicU64::new(now),
+            created: now,
             serial: self.serials.fetch_add(1, Ordering::Relaxed),
             subscriptions: Mutex::default(),
         });
@@ -117,7 +137,9 @@ impl MemorySessions {
                 .map(|(id, _)| (*id).clone())
                 .collect();
             for id in evict {
-                sessions.remove(&id);
+                if let Some(evicted) = sessions.remove(&id) {
+                    self.ended(&evicted, now);
+                }
             }
         }
         sessions.insert(id.clone(), entry);
@@ -181,10 +203,14 @@ impl MemorySessions {
 
     pub(crate) fn remove(&self, id: &str, auth: &AuthInfo) -> Result<(), SessionError> {
         self.entry(id, auth)?;
-        self.sessions
+        let removed = self
+            .sessions
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+        if let Some(removed) = removed {
+            self.ended(&removed, self.now());
+        }
         Ok(())
     }
 
@@ -247,7 +273,15 @@ impl MemorySessions {
         self.last_sweep.store(now, Ordering::Relaxed);
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         let before = sessions.len();
-        sessions.retain(|_, s| !self.expired(s, now));
+        sessions.retain(|_, s| {
+            let expired = self.expired(s, now);
+            if expired {
+                // It ended when it went idle too long, not when it was noticed.
+                let last_seen = s.last_seen.load(Ordering::Relaxed);
+                self.ended(s, last_seen.saturating_add(self.idle_ms()));
+            }
+            !expired
+        });
         before - sessions.len()
     }
 }

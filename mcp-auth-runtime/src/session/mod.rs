@@ -221,6 +221,17 @@ impl SessionStore {
         }
     }
 
+    /// Records in `metrics` how many sessions this store holds open and how long each lasted.
+    /// Sessions in Redis are counted by no one process, and expire in Redis unseen: they are
+    /// left out.
+    pub(crate) fn attach_metrics(self: &Arc<Self>, metrics: &crate::observe::Metrics) {
+        if let SessionStore::Memory(store) = &**self {
+            store.attach_metrics(metrics);
+            let gauge: Arc<dyn crate::observe::Gauge> = self.clone();
+            metrics.attach_sessions(Arc::downgrade(&gauge));
+        }
+    }
+
     /// How many sessions this process holds; `None` when they live in Redis.
     pub(crate) fn local_len(&self) -> Option<usize> {
         match self {
@@ -390,5 +401,11 @@ pub(crate) struct Tracked {
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.calls.lock_inflight().remove(&self.key);
+    }
+}
+
+impl crate::observe::Gauge for SessionStore {
+    fn open(&self) -> u64 {
+        self.local_len().unwrap_or(0) as u64
     }
 }

@@ -27,6 +27,8 @@ pub(super) struct Failures {
     quota: Quota,
     /// Per peer block: the window and its failures.
     counters: Mutex<HashMap<IpAddr, (u64, u32)>>,
+    /// Requests refused for their peer's failures: read by metrics.
+    pub(super) rejections: std::sync::Arc<crate::observe::Count>,
 }
 
 impl Failures {
@@ -34,6 +36,7 @@ impl Failures {
         Failures {
             quota,
             counters: Mutex::default(),
+            rejections: Default::default(),
         }
     }
 
@@ -48,6 +51,7 @@ impl Failures {
             .filter(|(w, _)| *w == window)
             .map_or(0, |(_, n)| *n);
         if failed >= self.quota.max() {
+            self.rejections.add();
             return Err(AuthError::RateLimited { retry_after });
         }
         Ok(())

@@ -67,6 +67,11 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
+    /// Counts the requests refused for their peer's failures in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        metrics.attach_rejections(crate::observe::Limit::Failures, &self.failures.rejections);
+    }
+
     /// The keys of `path` (a file written by [`ApiKeyFile`]), reloaded when it changes (checked
     /// every [`DEFAULT_RELOAD_INTERVAL`] and before a request when due). A file that does not
     /// exist holds no keys (until it is created); one that cannot be read or parsed fails

@@ -231,6 +231,7 @@ impl IntrospectionBuilder {
                 timeout: self.timeout,
                 http,
                 cache,
+                lookups: Default::default(),
                 flights: Flights::default(),
                 permits: Arc::new(Semaphore::new(max_concurrent_requests)),
                 max_concurrent_requests,

@@ -77,6 +77,8 @@ struct Inner {
     timeout: Duration,
     http: reqwest::Client,
     cache: Cache,
+    /// Hits and misses of `cache`, read by metrics.
+    lookups: Arc<crate::observe::Lookups>,
     flights: Flights,
     /// Permits for introspection requests in flight.
     permits: Arc<Semaphore>,
@@ -113,11 +115,21 @@ impl IntrospectionVerifier {
         &self.inner.resource
     }
 
+    /// Counts this verifier's cache lookups in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        metrics.attach_cache(
+            crate::observe::CacheKind::Introspection,
+            &self.inner.lookups,
+        );
+    }
+
     /// The verdict on `token`: from the cache, from the flight under way for the same token,
     /// or from a new flight.
     async fn verdict(&self, token: &str) -> Outcome {
         let key = CacheKey::of(token);
-        if let Some(outcome) = self.inner.cache.get(&key) {
+        let cached = self.inner.cache.get(&key);
+        self.inner.lookups.record(cached.is_some());
+        if let Some(outcome) = cached {
             return outcome;
         }
         match self.board(key, token) {

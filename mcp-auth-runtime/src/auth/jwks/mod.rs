@@ -46,6 +46,8 @@ pub(crate) struct JwksCache {
     /// caller waits for more than two fetches: otherwise callers queued behind a slow issuer
     /// would each wait for one more fetch, and the last of N would wait N timeouts.
     attempts: AtomicU64,
+    /// Fetches and their outcome, read by metrics.
+    pub(crate) fetches: Arc<crate::observe::Fetches>,
 }
 
 struct Snapshot {
@@ -82,6 +84,7 @@ impl JwksCache {
             }),
             refresh: Mutex::new(RefreshState::default()),
             attempts: AtomicU64::new(0),
+            fetches: Arc::default(),
         }
     }
 
@@ -190,7 +193,9 @@ impl JwksCache {
     async fn refetch(&self, refresh: &mut RefreshState) -> Option<Arc<KeySet>> {
         self.attempts.fetch_add(1, Ordering::AcqRel);
         refresh.last_attempt = Some(Instant::now());
-        match self.fetch(refresh).await {
+        let fetched = self.fetch(refresh).await;
+        self.fetches.record(fetched.is_ok());
+        match fetched {
             Ok(set) => {
                 tracing::info!(keys = set.len(), "fetched the issuer's signing keys");
                 refresh.last_error = None;
@@ -211,7 +216,9 @@ impl JwksCache {
         let mut refresh = self.refresh.lock().await;
         self.attempts.fetch_add(1, Ordering::AcqRel);
         refresh.last_attempt = Some(Instant::now());
-        let set = self.fetch(&mut refresh).await?;
+        let fetched = self.fetch(&mut refresh).await;
+        self.fetches.record(fetched.is_ok());
+        let set = fetched?;
         let count = set.len();
         self.store(Arc::new(set));
         Ok(count)

@@ -124,6 +124,16 @@ impl JwtVerifier {
         }
     }
 
+    /// Counts this verifier's cache lookups and key-set fetches in `metrics`.
+    pub(crate) fn attach_metrics(&self, metrics: &crate::observe::Metrics) {
+        if let Some(cache) = &self.inner.cache {
+            metrics.attach_cache(crate::observe::CacheKind::Jwt, &cache.lookups);
+        }
+        if let Keys::Remote(jwks) = &self.inner.keys {
+            metrics.attach_fetches(&jwks.fetches);
+        }
+    }
+
     /// The generation of the key set results are verified under; `None` while it must be
     /// refreshed before a remembered result may be served.
     fn key_generation(&self) -> Option<u64> {
