@@ -8,7 +8,8 @@
 #      (403), requests without a token, with a malformed token, a forged signature and another
 #      issuer's token (401); every status checked
 #   3. Prometheus's HTTP API (/api/v1/query), once it has scraped billing after the traffic:
-#      the histogram's count by method and tool and the refusals by reason equal what was sent
+#      the histogram's count by method and tool, the decisions (allowed by stage, refused by
+#      reason), the token cache's hits and misses and the sessions equal what was sent
 #   4. the dashboard (mcp-auth-runtime/docs/grafana/mcp-auth.json) drawn from Prometheus's data
 #      by render.py (pinned matplotlib), proving the script works; OBSERVABILITY_PNG=PATH keeps
 #      the picture there (the committed docs/grafana/dashboard.png is made so)
@@ -111,6 +112,7 @@ py=(.venv/bin/python scenario.py)
 read_token="$(timeout 30 "$billing" token --port "$port" --data-dir "$work/data" --scope invoices:read)"
 other_token="$(timeout 30 "$billing" token --port "$other_port" --data-dir "$work/data" --scope invoices:read)"
 
+traffic_start="$(date +%s)"
 scenario traffic timeout 120 "${py[@]}" traffic --url "$mcp_url" --read-token "$read_token" \
   --other-issuer-token "$other_token" --sent "$work/sent.json"
 scenario prometheus-counts timeout 60 "${py[@]}" check --prometheus "$prometheus_url" \
@@ -119,7 +121,7 @@ scenario prometheus-counts timeout 60 "${py[@]}" check --prometheus "$prometheus
 dashboard() {
   local out="${OBSERVABILITY_PNG:-$work/dashboard.png}"
   timeout 120 .venv/bin/python "$root/mcp-auth-runtime/docs/grafana/render.py" \
-    --prometheus "$prometheus_url" --job billing --minutes 1 --out "$out" \
+    --prometheus "$prometheus_url" --job billing --start "$((traffic_start - 2))" --out "$out" \
     --require-data 1,2,3,4,5,7
   # A PNG that is not blank: its size and its signature.
   [[ "$(head -c 8 "$out" | od -An -tx1 | tr -d ' \n')" == 89504e470d0a1a0a ]]

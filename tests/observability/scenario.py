@@ -298,6 +298,20 @@ def check(args: argparse.Namespace) -> None:
     ).items()}
     compare("mcp_auth_decisions_total{outcome=\"refused\"} by reason", got, dict(reasons))
 
+    # The verified-token cache: the read token misses once, then hits on every later
+    # request; a refused token is never cached, so each one misses.
+    refused_tokens = sum(n for kind, n in sent.items() if KINDS.get(kind, {}).get("token") not in (None, "read"))
+    got = {k[0]: v for k, v in by(
+        prometheus,
+        f'sum by (result) (mcp_auth_token_cache_lookups_total{{job="{job}", cache="jwt"}})',
+        "result",
+    ).items()}
+    compare(
+        'mcp_auth_token_cache_lookups_total{cache="jwt"} by result',
+        got,
+        {"hit": authenticated - 1, "miss": 1 + refused_tokens},
+    )
+
     # Sessions: two opened, one closed.
     got = by(prometheus, f'mcp_auth_sessions_open{{job="{job}"}}')
     compare("mcp_auth_sessions_open", sum(got.values()), 1)

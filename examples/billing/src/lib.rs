@@ -322,7 +322,7 @@ impl Server {
         let keys_path = args.api_keys_path();
         let keys = ApiKeys::from_file(&keys_path)
             .with_context(|| format!("cannot load the API keys of {}", keys_path.display()))?;
-        let verifier = VerifierChain::new().api_keys(keys).otherwise(verifier);
+        let verifier = verifier.otherwise_in(VerifierChain::new().api_keys(keys));
         let server = builder.verifier(verifier).build()?;
         let payments_line = match (&payments_verifier, payments_in_process) {
             (Some(_), true) => format!("Payments API: {payments_url} (in this process)"),

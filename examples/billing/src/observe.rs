@@ -131,13 +131,8 @@ impl Serving {
 }
 
 /// `GET /metrics`: the Prometheus text of `metrics`.
-// TODO(issue 19): `Metrics::router(METRICS_PATH)` once the exporter lands in i19-base; until
-// then an empty exposition, so that the endpoint and the scrape can be tested.
-fn metrics_router(_metrics: &Metrics) -> Router {
-    Router::new().route(
-        METRICS_PATH,
-        axum::routing::get(|| async { ([("content-type", "text/plain; version=0.0.4")], "") }),
-    )
+fn metrics_router(metrics: &Metrics) -> Router {
+    metrics.router(METRICS_PATH)
 }
 
 #[cfg(test)]

@@ -26,6 +26,22 @@ fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
     found.next().is_none().then_some(value)
 }
 
+/// `GET /metrics` on the MCP port, without a token and with `token`, is refused and shows
+/// no metric.
+async fn assert_no_metrics_on_the_mcp_port(s: &TestServer, token: &str) {
+    for token in [None, Some(token)] {
+        let mut request = s.http.get(s.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_client_error(), "{status} {body}");
+        assert!(!body.contains("mcp_server_operation_duration"), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn metrics_addr_serves_what_the_server_did_apart_from_the_mcp_endpoint() {
     within(async {
@@ -73,9 +89,9 @@ async fn metrics_addr_serves_what_the_server_did_apart_from_the_mcp_endpoint() {
         }
         assert!(!text.contains(&token), "the token is in the metrics");
 
-        // The MCP port does not serve the metrics; the metrics port serves nothing else.
-        let on_mcp = s.http.get(s.url("/metrics")).send().await.unwrap();
-        assert_eq!(on_mcp.status(), 404);
+        // The MCP port does not serve the metrics, with a token or without; the metrics port
+        // serves nothing else.
+        assert_no_metrics_on_the_mcp_port(&s, &token).await;
         let mcp_on_metrics = s
             .http
             .post(format!("http://{metrics}/mcp"))
@@ -94,8 +110,8 @@ async fn without_metrics_addr_no_metrics_are_served() {
     within(async {
         let s = TestServer::start().await;
         assert_eq!(s.metrics, None);
-        let on_mcp = s.http.get(s.url("/metrics")).send().await.unwrap();
-        assert_eq!(on_mcp.status(), 404);
+        let token = s.token("alice", Some("acme"), &["invoices:read"]);
+        assert_no_metrics_on_the_mcp_port(&s, &token).await;
     })
     .await
 }

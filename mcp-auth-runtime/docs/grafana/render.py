@@ -76,22 +76,22 @@ def unit_formatter(unit: str):
 
 def draw(dashboard: dict[str, Any], args: argparse.Namespace) -> dict[int, int]:
     """Draws the dashboard to `args.out`; returns the number of series of each panel, by id."""
-    end = time.time()
-    start = end - args.minutes * 60
+    end = args.end or time.time()
+    start = args.start or end - args.minutes * 60
     panels = [p for p in dashboard["panels"] if p.get("type") == "timeseries"]
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     fig = plt.figure(figsize=(16, rows * 0.42 + 1.0), facecolor=BACKGROUND)
     grid = fig.add_gridspec(rows, 24, left=0.05, right=0.99, top=1 - 0.9 / (rows * 0.42 + 1.0),
                             bottom=0.03, hspace=2.6, wspace=3.0)
     taken = dt.datetime.fromtimestamp(end).strftime("%Y-%m-%d %H:%M:%S")
-    fig.suptitle(f"{dashboard['title']}  ·  job {args.job}  ·  last {args.minutes:g} min to {taken}"
+    fig.suptitle(f"{dashboard['title']}  ·  job {args.job}  ·  {(end - start) / 60:.1f} min to {taken}"
                  f"  ·  drawn from Prometheus by render.py", color=TEXT, fontsize=13, x=0.05,
                  ha="left")
     drawn = {}
     for panel in panels:
         pos = panel["gridPos"]
-        # A panel's title and legend take room of its own grid cells, as in Grafana.
-        ax = fig.add_subplot(grid[pos["y"]:pos["y"] + pos["h"] - 1, pos["x"]:pos["x"] + pos["w"]])
+        # A panel's legend takes room of its own grid cells, as in Grafana.
+        ax = fig.add_subplot(grid[pos["y"]:pos["y"] + pos["h"] - 2, pos["x"]:pos["x"] + pos["w"]])
         ax.set_facecolor(PANEL)
         for side in ax.spines.values():
             side.set_color(GRID)
@@ -129,7 +129,7 @@ def draw(dashboard: dict[str, Any], args: argparse.Namespace) -> dict[int, int]:
         ax.yaxis.set_major_formatter(unit_formatter(defaults.get("unit", "short")))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
         if series:
-            ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=4, fontsize=7.5, frameon=False,
+            ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), ncol=5, fontsize=7.5, frameon=False,
                       labelcolor=TEXT, handlelength=1.2, columnspacing=1.2)
     fig.savefig(args.out, dpi=args.dpi, facecolor=BACKGROUND)
     return drawn
@@ -141,6 +141,8 @@ def main() -> None:
     parser.add_argument("--job", required=True, help="the scrape job of the server")
     parser.add_argument("--dashboard", default=str(HERE / "mcp-auth.json"))
     parser.add_argument("--minutes", type=float, default=5, help="the time range, up to now")
+    parser.add_argument("--start", type=float, help="the range's start (Unix time), instead of --minutes")
+    parser.add_argument("--end", type=float, help="the range's end (Unix time) [default: now]")
     parser.add_argument("--step", type=float, default=1.0, help="seconds between points")
     parser.add_argument("--rate-interval", default="4s", help="$__rate_interval: four scrape intervals")
     parser.add_argument("--dpi", type=int, default=100)
