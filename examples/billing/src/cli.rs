@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// [default: DATA_DIR/billing.db].
     #[arg(long, env = "BILLING_DB")]
     pub db: Option<String>,
+    /// Also write the audit trail as JSON lines to this file (created `0600`, rotated at
+    /// 100 MiB, 10 kept), every request included: served ones, and refusals with their
+    /// reason. The database's `audit` table keeps calls and refusals either way.
+    #[arg(long, env = "BILLING_AUDIT_LOG", value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
     /// Dev issuer only: approve authorization requests at once, as alice of tenant acme,
     /// instead of showing the consent page.
     #[arg(long, env = "BILLING_AUTO_CONSENT", conflicts_with_all = ["issuer", "introspection_url"])]
@@ -311,6 +316,7 @@ impl fmt::Debug for ServeArgs {
             port,
             data,
             db,
+            audit_log,
             auto_consent,
             dev_cors_origins,
             baseline_scopes,
@@ -347,6 +353,7 @@ impl fmt::Debug for ServeArgs {
             .field("port", port)
             .field("data", data)
             .field("db", db)
+            .field("audit_log", audit_log)
             .field("auto_consent", auto_consent)
             .field("dev_cors_origins", dev_cors_origins)
             .field("baseline_scopes", baseline_scopes)

@@ -44,6 +44,7 @@ use mcp_auth_runtime::auth::{
     ApiKeys, ClientAuth, IntrospectionVerifier, JwtVerifier, VerifierChain,
 };
 use mcp_auth_runtime::dev_issuer::DevIssuer;
+use mcp_auth_runtime::observe::audit::{JsonLinesSink, Tee};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::session::RedisSessions;
@@ -221,7 +222,8 @@ impl Server {
         let tools = all_tools();
         let resources = all_resources();
         let prompts = prompts![prompts::payment_reminder];
-        let refusals = audit::refusals(store.clone(), &tools, &resources, &prompts);
+        let audit = audit::SqliteSink::new(store.clone(), &tools, &resources, &prompts);
+        let audit_arguments: Vec<&str> = audit::with_invoice_argument(&tools, &prompts).collect();
         let builder = McpServer::builder("billing", env!("CARGO_PKG_VERSION"));
         let store = store.with_updates(builder.notifier());
         let mut builder = builder
@@ -235,8 +237,12 @@ impl Server {
             .prompts(prompts)
             .state(store)
             .resource(&resource)
-            .on_call(refusals)
+            .audit_arguments(audit_arguments)
             .max_streams_per_principal(args.limits.max_streams_per_principal);
+        builder = match &args.audit_log {
+            Some(path) => builder.audit(Tee::new(audit, audit_log(path)?)),
+            None => builder.audit(audit),
+        };
         if let Some(key) = &args.request_state_key {
             builder = builder.request_state_key(key.as_bytes());
         }
@@ -448,6 +454,16 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+/// The JSON-lines audit file of `--audit-log`, in an owner-only directory.
+fn audit_log(path: &std::path::Path) -> anyhow::Result<JsonLinesSink> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    JsonLinesSink::builder(path)
+        .build()
+        .with_context(|| format!("cannot open the audit log {}", path.display()))
 }
 
 /// One line per tool, with its scopes.

@@ -24,7 +24,7 @@ use crate::audit::{self, Called, Caller, Entry, Outcome, Refusal};
 use crate::payments::PaymentsClient;
 
 /// The schema this binary writes: `PRAGMA user_version`.
-const SCHEMA_VERSION: i32 = 4;
+const SCHEMA_VERSION: i32 = 5;
 
 /// `CREATE ... IF NOT EXISTS` statements of version 1, run on every start.
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -66,6 +66,46 @@ const UPGRADES: &[&str] = &[
     "ALTER TABLE audit ADD COLUMN api_key_id TEXT;
      ALTER TABLE audit ADD COLUMN acting_client TEXT;
      ALTER TABLE refunds ADD COLUMN payment_id TEXT;",
+    // 5: every refusal, those before the request's body was read included (no caller, no
+    // tool: a `401`), with why (`reason`) and the request's identifiers. `tool` and `kind`
+    // may now be absent and `outcome` gains `refused`, so the table is rebuilt. The old
+    // refusals for scope and rate limits get their reason, which is their outcome.
+    "CREATE TABLE audit_v5 (
+         id               INTEGER PRIMARY KEY,
+         at               TEXT    NOT NULL,
+         subject          TEXT,
+         client_id        TEXT,
+         tenant           TEXT,
+         tool             TEXT,
+         outcome          TEXT    NOT NULL
+                          CHECK (outcome IN ('ok', 'error', 'insufficient_scope',
+                                             'invalid_arguments', 'rate_limited',
+                                             'invalid_request_state', 'refused')),
+         invoice_id       TEXT,
+         detail           TEXT,
+         kind             TEXT    CHECK (kind IN ('tool', 'resource', 'prompt')),
+         api_key_id       TEXT,
+         acting_client    TEXT,
+         reason           TEXT,
+         method           TEXT,
+         request_id       TEXT,
+         trace_id         TEXT,
+         session_id       TEXT,
+         protocol_version TEXT,
+         client_address   TEXT,
+         duration_ms      REAL
+     );
+     INSERT INTO audit_v5 (id, at, subject, client_id, tenant, tool, outcome, invoice_id,
+                           detail, kind, api_key_id, acting_client, method)
+         SELECT id, at, subject, client_id, tenant, tool, outcome, invoice_id,
+                detail, kind, api_key_id, acting_client,
+                CASE kind WHEN 'tool' THEN 'tools/call' WHEN 'resource' THEN 'resources/read'
+                          WHEN 'prompt' THEN 'prompts/get' END
+         FROM audit;
+     UPDATE audit_v5 SET reason = outcome WHERE outcome IN ('insufficient_scope', 'rate_limited');
+     DROP TABLE audit;
+     ALTER TABLE audit_v5 RENAME TO audit;
+     CREATE INDEX audit_by_tenant ON audit (tenant, id);",
 ];
 
 /// The current time as SQLite writes it: RFC 3339, UTC, milliseconds.
@@ -188,10 +228,11 @@ impl Store {
             if let Err(err) = &result {
                 let entry = Entry {
                     caller: &caller,
-                    called,
+                    called: Some(called),
                     outcome: Outcome::Error,
                     invoice: touched.as_deref(),
                     detail: Some(err.to_string()),
+                    request: None,
                 };
                 audit::record(&conn, &entry);
             }
@@ -210,10 +251,11 @@ impl Store {
                 let detail = format!("internal error: {join}");
                 self.record(Refusal {
                     caller: Caller::of(auth),
-                    called,
+                    called: Some(called),
                     outcome: Outcome::Error,
                     invoice: requested,
                     detail: Some(detail),
+                    request: None,
                 })
                 .await;
                 Err(ToolError::internal(join))
@@ -223,7 +265,7 @@ impl Store {
 
     /// Reads the caller's tenant without an audit entry of its own: for a decision a call
     /// takes before its audited work (the call itself is audited, by [`Store::run`] or, when
-    /// it is refused, by the `on_call` hook). Nothing `op` writes is kept.
+    /// it is refused, by the audit sink). Nothing `op` writes is kept.
     pub(crate) async fn peek<T, F>(&self, auth: &AuthInfo, op: F) -> Result<T, ToolError>
     where
         T: Send + 'static,
@@ -265,7 +307,7 @@ impl Store {
     }
 
     /// Records a call that never reached a tool's body, from a synchronous caller (the
-    /// `on_call` hook): the entry is written on the blocking pool, without waiting for it.
+    /// audit sink): the entry is written on the blocking pool, without waiting for it.
     pub(crate) fn record_soon(&self, mut refusal: Refusal) {
         let Ok(permit) = self.pending_refusals.clone().try_acquire_owned() else {
             let dropped = 1 + self
@@ -275,8 +317,8 @@ impl Store {
             if dropped.is_power_of_two() {
                 tracing::warn!(
                     dropped,
-                    kind = refusal.called.kind.as_str(),
-                    tool = refusal.called.name,
+                    kind = refusal.called.map(|c| c.kind.as_str()),
+                    tool = refusal.called.map(|c| c.name),
                     outcome = refusal.outcome.as_str(),
                     "too many refusals waiting to be audited; this one was not recorded"
                 );
@@ -303,6 +345,7 @@ impl Store {
             outcome,
             invoice,
             detail,
+            request,
         } = refusal;
         let conn = self.conn.clone();
         let task = tokio::task::spawn_blocking(move || {
@@ -313,6 +356,7 @@ impl Store {
                 outcome,
                 invoice: invoice.as_deref(),
                 detail,
+                request: request.as_ref(),
             };
             audit::record(&conn, &entry);
         });
@@ -373,10 +417,11 @@ fn attempt<T>(
     let result = result.and_then(|value| {
         let entry = Entry {
             caller,
-            called,
+            called: Some(called),
             outcome: Outcome::Ok,
             invoice: touched.as_deref(),
             detail: None,
+            request: None,
         };
         let at = audit::insert(&tx, &entry)?;
         tx.commit()?;
@@ -501,8 +546,8 @@ impl From<BillingError> for ToolError {
     fn from(err: BillingError) -> Self {
         match err {
             BillingError::Database(cause) => ToolError::internal(cause),
-            // Not `ToolError::InvalidArguments`: the `on_call` hook reports that one as a call
-            // refused before the tool ran, which `audit::refusals` records (see `audit`).
+            // Not `ToolError::InvalidArguments`: the framework reports that one as a call
+            // refused before the tool ran, which the audit sink records (see `audit`).
             other => ToolError::new(other.to_string()),
         }
     }
@@ -1113,6 +1158,8 @@ mod tests {
              VALUES ('acme', 2042, 1, 't', 'a'), ('globex', 3102, 1, 't', 'b'),
                     ('acme', 2043, 1, 't', 'a');
              INSERT INTO audit (at, tool, outcome) VALUES ('t', 'void_invoice', 'ok');
+             INSERT INTO audit (at, tool, outcome)
+                 VALUES ('t', 'void_invoice', 'insufficient_scope');
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -1127,36 +1174,57 @@ mod tests {
             .unwrap();
         let numbers: Vec<(&str, i64)> = numbers.iter().map(|(t, n)| (t.as_str(), *n)).collect();
         assert_eq!(numbers, [("acme", 1), ("globex", 1), ("acme", 2)]);
-        let audit: i64 = conn
-            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(audit, 1);
-        conn.execute(
-            "INSERT INTO audit (at, tool, outcome) VALUES ('t', 'void_invoice', 'rate_limited')",
-            [],
-        )
-        .unwrap();
-        let kinds: Vec<String> = conn
-            .prepare("SELECT kind FROM audit ORDER BY id")
+        // Version 3 named the kind, version 5 the method and a refusal's reason.
+        type Row = (Option<String>, Option<String>, String, Option<String>);
+        let rows: Vec<Row> = conn
+            .prepare("SELECT kind, method, outcome, reason FROM audit ORDER BY id")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(kinds, ["tool", "tool"]);
+        let s = |text: &str| Some(text.to_owned());
+        assert_eq!(
+            rows,
+            [
+                (s("tool"), s("tools/call"), "ok".into(), None),
+                (
+                    s("tool"),
+                    s("tools/call"),
+                    "insufficient_scope".into(),
+                    s("insufficient_scope")
+                ),
+            ]
+        );
+        // A refusal before the body: no kind, no tool.
+        conn.execute(
+            "INSERT INTO audit (at, outcome, reason) VALUES ('t', 'refused', 'missing_token')",
+            [],
+        )
+        .unwrap();
         conn.execute(
             "INSERT INTO audit (at, kind, tool, outcome) VALUES ('t', 'resource', 'invoice', 'ok')",
             [],
         )
         .unwrap();
-        assert!(
-            conn.execute(
-                "INSERT INTO audit (at, kind, tool, outcome) VALUES ('t', 'file', 'x', 'ok')",
+        for (kind, outcome) in [("file", "ok"), ("tool", "fine")] {
+            assert!(
+                conn.execute(
+                    "INSERT INTO audit (at, kind, tool, outcome) VALUES ('t', ?1, 'x', ?2)",
+                    [kind, outcome],
+                )
+                .is_err(),
+                "an unknown kind or outcome is refused: {kind} {outcome}"
+            );
+        }
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'audit_by_tenant'",
                 [],
+                |r| r.get(0),
             )
-            .is_err(),
-            "an unknown kind is refused"
-        );
+            .unwrap();
+        assert_eq!(indexed, 1);
     }
 
     #[test]

@@ -276,10 +276,11 @@ async fn audit_refund_error(ctx: &ToolContext<Store>, invoice_id: &str, err: &To
     ctx.state()
         .record(Refusal {
             caller: Caller::of(ctx.auth()),
-            called: Called::tool("refund_invoice"),
+            called: Some(Called::tool("refund_invoice")),
             outcome: Outcome::Error,
             invoice: Some(invoice_id.to_owned()),
             detail: Some(err.to_string()),
+            request: None,
         })
         .await;
 }

@@ -82,16 +82,19 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
             get_json(&s.http, s.url("/.well-known/oauth-authorization-server")).await;
         assert_eq!(issuer["issuer"], origin);
 
-        let anonymous = s
-            .http
-            .post(&s.resource)
-            .header("content-type", "application/json")
-            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(anonymous.status(), 401);
+        assert_eq!(s.anonymous_list().await, 401);
         assert!(s.audit().is_empty(), "anonymous requests reach no tool");
+        // The refusal is in the trail all the same, with its reason and no caller.
+        let requests = s.audit_requests();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        let refused = &requests[0];
+        assert_eq!(
+            (refused.outcome.as_str(), refused.reason.as_deref()),
+            ("refused", Some("missing_token")),
+            "{refused:?}"
+        );
+        assert_eq!((&refused.subject, &refused.tool), (&None, &None));
+        assert_eq!(refused.client_address.as_deref(), Some("127.0.0.1"));
     })
     .await;
 }

@@ -358,15 +358,16 @@ pub(crate) fn response_head(id: &Id, more: usize) -> Vec<u8> {
     head
 }
 
-/// The code of `body` if it is an error response to `id` as [`ErrorResponse`] writes them
+/// The code of `body` if it is an error response as [`ErrorResponse`] writes them
 /// (`{"jsonrpc":"2.0","id":<id>,"error":{"code":<code>,...`): read from its first bytes,
-/// without parsing the rest. `None` for a result.
-pub(crate) fn error_code_of(body: &[u8], id: &Id) -> Option<i32> {
+/// skipping the id without allocating and without parsing the rest. `None` for a result.
+pub(crate) fn error_code_of(body: &[u8]) -> Option<i32> {
     const OPEN: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
     const ERROR: &[u8] = br#","error":{"code":"#;
     let rest = body.strip_prefix(OPEN)?;
-    let rest = rest.strip_prefix(id.0.get().as_bytes())?;
-    let rest = rest.strip_prefix(ERROR)?;
+    let mut id = serde_json::Deserializer::from_slice(rest).into_iter::<de::IgnoredAny>();
+    id.next()?.ok()?;
+    let rest = rest[id.byte_offset()..].strip_prefix(ERROR)?;
     let end = rest
         .iter()
         .position(|b| !(b.is_ascii_digit() || *b == b'-'))
@@ -391,10 +392,12 @@ mod tests {
         };
         let id = request.id;
         let error = ErrorResponse::new(Some(id.clone()), code::INVALID_PARAMS, "no").to_bytes();
-        assert_eq!(error_code_of(&error, &id), Some(code::INVALID_PARAMS));
+        assert_eq!(error_code_of(&error), Some(code::INVALID_PARAMS));
+        let unknown = ErrorResponse::new(None, code::INVALID_REQUEST, "no").to_bytes();
+        assert_eq!(error_code_of(&unknown), Some(code::INVALID_REQUEST));
         let mut result = response_head(&id, 0);
         result.extend_from_slice(br#"{"error":{"code":1}}}"#);
-        assert_eq!(error_code_of(&result, &id), None);
+        assert_eq!(error_code_of(&result), None);
     }
 
     fn error_code(body: &str) -> i32 {

@@ -1,6 +1,7 @@
 //! [`Dispatcher::request`]: one request dispatched and, when metrics or audit are on,
 //! reported to the server's [`Hub`](crate::observe::Hub) once answered (or dropped).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -23,18 +24,24 @@ impl Dispatcher {
         }
         let slot = Arc::new(OnceLock::new());
         ctx.outcome = Some(slot.clone());
+        // Metrics need only what is known statically; the audit trail takes copies.
+        let audit = self.hub.audit.is_some();
+        let label = crate::observe::metrics::labels::method(&request.method);
         let mut flight = InFlight {
             hub: &self.hub,
             started: Instant::now(),
             target: self.target_of(&request),
             arguments: None,
-            method: request.method.clone(),
-            id: request.id.clone(),
+            method: match label {
+                "_OTHER" if audit => Cow::Owned(request.method.clone()),
+                label => Cow::Borrowed(label),
+            },
+            id: audit.then(|| request.id.clone()),
             caller: ctx.auth.clone(),
             session: match &ctx.era {
                 Era::Legacy {
                     session: Some(session),
-                } => Some((session.id.clone(), session.version)),
+                } => Some((audit.then(|| session.id.clone()), session.version)),
                 _ => None,
             },
             declared: declared_version(&request),
@@ -116,11 +123,13 @@ struct InFlight<'a> {
     started: Instant,
     target: Option<OperationTarget>,
     arguments: Option<Map<String, Value>>,
-    method: String,
-    id: Id,
+    /// The method's label, or the method itself when it is not MCP's and audit is on.
+    method: Cow<'static, str>,
+    /// The request id, for the audit trail.
+    id: Option<Id>,
     caller: Arc<AuthInfo>,
-    /// The handshake-era session and its negotiated version.
-    session: Option<(String, &'static str)>,
+    /// The handshake-era session (its id for the audit trail) and its negotiated version.
+    session: Option<(Option<String>, &'static str)>,
     /// The version a 2026-07-28 request declares.
     declared: Option<&'static str>,
     transport: crate::observe::Transport,
@@ -132,7 +141,7 @@ struct InFlight<'a> {
 impl InFlight<'_> {
     fn answered(&mut self, reply: &Reply) {
         self.answered = true;
-        let (ending, rpc_status) = ending(reply, &self.id, self.slot.get().copied());
+        let (ending, rpc_status) = ending(reply, self.slot.get().copied());
         let (required, version) = match reply {
             Reply::Forbidden { required, .. } => (Some(required.as_slice()), None),
             Reply::Initialized { version, .. } => (None, Some(*version)),
@@ -151,12 +160,12 @@ impl InFlight<'_> {
         self.hub.operation(Operation {
             method: &self.method,
             target: self.target.as_ref(),
-            request_id: self.id.0.get(),
+            request_id: self.id.as_ref().map(|id| id.0.get()),
             caller: &self.caller,
             protocol_version: version
                 .or(self.declared)
                 .or(self.session.as_ref().map(|(_, version)| *version)),
-            session_id: self.session.as_ref().map(|(id, _)| id.as_str()),
+            session_id: self.session.as_ref().and_then(|(id, _)| id.as_deref()),
             transport: self.transport,
             peer: self.peer,
             duration: self.started.elapsed(),
@@ -179,9 +188,9 @@ impl Drop for InFlight<'_> {
 
 /// How a request ended, and the JSON-RPC error code of its reply: the call's own outcome
 /// first (a tool's error result is a `200` result), else the reply.
-fn ending(reply: &Reply, id: &Id, call: Option<CallOutcome>) -> (Ending, Option<i32>) {
+fn ending(reply: &Reply, call: Option<CallOutcome>) -> (Ending, Option<i32>) {
     let code = match reply {
-        Reply::Json(_, body) => crate::jsonrpc::error_code_of(body, id),
+        Reply::Json(_, body) => crate::jsonrpc::error_code_of(body),
         Reply::Forbidden { .. } => Some(crate::jsonrpc::code::INSUFFICIENT_SCOPE),
         Reply::RateLimited { .. } => Some(crate::jsonrpc::code::RATE_LIMITED),
         _ => None,
@@ -192,6 +201,14 @@ fn ending(reply: &Reply, id: &Id, call: Option<CallOutcome>) -> (Ending, Option<
         }
         (Reply::RateLimited { .. }, _) | (_, Some(CallOutcome::RateLimited)) => {
             Ending::Refused(RefusalReason::RateLimited)
+        }
+        // Refused before the function ran, though answered as a tool's error result (or a
+        // JSON-RPC error): the audit trail must not record them as served.
+        (_, Some(CallOutcome::InvalidArguments)) => {
+            Ending::Refused(RefusalReason::InvalidArguments)
+        }
+        (_, Some(CallOutcome::InvalidRequestState)) => {
+            Ending::Refused(RefusalReason::InvalidRequestState)
         }
         (Reply::Cancelled, _) | (_, Some(CallOutcome::Cancelled)) => {
             Ending::Failed(ErrorType::Cancelled)

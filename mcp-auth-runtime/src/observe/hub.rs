@@ -100,11 +100,11 @@ impl ErrorType {
 /// One JSON-RPC request the dispatcher answered.
 #[derive(Debug)]
 pub(crate) struct Operation<'a> {
-    /// The method as sent (audit events); metrics label it with [`method_label`].
+    /// The method's metric label, or (audit on) the method as sent when it is not MCP's.
     pub(crate) method: &'a str,
     pub(crate) target: Option<&'a OperationTarget>,
-    /// The request id, as JSON text.
-    pub(crate) request_id: &'a str,
+    /// The request id, as JSON text (taken when audit is on).
+    pub(crate) request_id: Option<&'a str>,
     pub(crate) caller: &'a AuthInfo,
     pub(crate) protocol_version: Option<&'a str>,
     pub(crate) session_id: Option<&'a str>,
@@ -178,12 +178,18 @@ impl Hub {
             let mut buffer = [0; 12];
             let error_type = match operation.ending {
                 Ending::Done => None,
+                // Answered as a tool's error result (`isError: true`).
+                Ending::Refused(RefusalReason::InvalidArguments)
+                    if operation.rpc_status.is_none() =>
+                {
+                    Some(ErrorType::ToolError)
+                }
                 Ending::Refused(_) => operation.rpc_status.map(ErrorType::Code),
                 Ending::Failed(error) => Some(error),
             };
             let target = operation.target;
             metrics.record_operation(&OperationRecord {
-                method: method_label(operation.method),
+                method: operation.method,
                 tool: target.filter(|t| t.kind == CallKind::Tool).map(|t| t.name),
                 prompt: target
                     .filter(|t| t.kind == CallKind::PromptGet)
@@ -195,6 +201,13 @@ impl Hub {
                 duration: operation.duration,
             });
             match operation.ending {
+                // Not decisions of the policy: the caller's scopes were granted.
+                Ending::Refused(RefusalReason::InvalidArguments)
+                | Ending::Refused(RefusalReason::InvalidRequestState)
+                    if target.is_some() =>
+                {
+                    metrics.record_decision(Decision::Authorized)
+                }
                 Ending::Refused(reason) => metrics.record_decision(Decision::Refused(reason)),
                 // Reaching a target means its scopes were granted.
                 _ if target.is_some() => metrics.record_decision(Decision::Authorized),
@@ -231,7 +244,7 @@ impl Hub {
             }),
             outcome,
             scopes,
-            request_id: Some(operation.request_id.to_owned()),
+            request_id: operation.request_id.map(str::to_owned),
             trace_id: operation.trace_id,
             session_id: operation.session_id.map(str::to_owned),
             protocol_version: operation.protocol_version.map(str::to_owned),
@@ -240,36 +253,6 @@ impl Hub {
             arguments: operation.arguments,
         });
     }
-}
-
-/// The method as a metric label: one of MCP's, or `_OTHER` (as the HTTP conventions label
-/// unknown methods), so that a client inventing method names cannot grow the label set.
-pub(crate) fn method_label(method: &str) -> &'static str {
-    const METHODS: &[&str] = &[
-        "initialize",
-        "ping",
-        "logging/setLevel",
-        "server/discover",
-        "subscriptions/listen",
-        "tools/list",
-        "tools/call",
-        "tasks/get",
-        "tasks/update",
-        "tasks/cancel",
-        "resources/list",
-        "resources/templates/list",
-        "resources/read",
-        "resources/subscribe",
-        "resources/unsubscribe",
-        "completion/complete",
-        "prompts/list",
-        "prompts/get",
-    ];
-    METHODS
-        .iter()
-        .find(|known| **known == method)
-        .copied()
-        .unwrap_or("_OTHER")
 }
 
 impl std::fmt::Debug for Hub {
@@ -291,12 +274,5 @@ mod tests {
         assert_eq!(ErrorType::ToolError.as_str(&mut buffer), "tool_error");
         assert_eq!(ErrorType::Code(-32602).as_str(&mut buffer), "-32602");
         assert_eq!(ErrorType::Code(i32::MIN).as_str(&mut buffer), "-2147483648");
-    }
-
-    #[test]
-    fn unknown_methods_share_one_label() {
-        assert_eq!(method_label("tools/call"), "tools/call");
-        assert_eq!(method_label("tools/call2"), "_OTHER");
-        assert_eq!(method_label(""), "_OTHER");
     }
 }

@@ -45,6 +45,12 @@ pub enum RefusalReason {
     RateLimited,
     /// The `Host` or `Origin` header is not allowed (`403`/`421`, DNS rebinding).
     HostOrOrigin,
+    /// A call's arguments do not match the tool's or prompt's input schema: refused before
+    /// its function ran.
+    InvalidArguments,
+    /// 2026-07-28: a retry's `requestState` was forged, altered, sealed for another call,
+    /// expired or already used, or an answer in its `inputResponses` was malformed.
+    InvalidRequestState,
 }
 
 impl RefusalReason {
@@ -70,6 +76,8 @@ impl RefusalReason {
             RefusalReason::InsufficientScope => "insufficient_scope",
             RefusalReason::RateLimited => "rate_limited",
             RefusalReason::HostOrOrigin => "host_or_origin",
+            RefusalReason::InvalidArguments => "invalid_arguments",
+            RefusalReason::InvalidRequestState => "invalid_request_state",
         }
     }
 }

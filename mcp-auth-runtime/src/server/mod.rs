@@ -257,6 +257,10 @@ impl McpServer {
     /// as the MCP endpoint does, with proofs for the resource's origin followed by the
     /// request's path (behind a proxy that rewrites paths, set your routes' public URI with
     /// [`BearerAuthLayer::dpop`]).
+    ///
+    /// Like the MCP endpoint's, the layer reports what it decides to the server's
+    /// [`metrics`](McpServerBuilder::metrics) and [`audit`](McpServerBuilder::audit) sink:
+    /// each refusal (an audit event without method) and each accepted credential.
     pub fn bearer_auth(&self) -> Option<BearerAuthLayer<impl TokenVerifier + use<>>> {
         match &self.inner.auth {
             Auth::Verifier(verifier) => Some(self.bearer_layer(verifier)),

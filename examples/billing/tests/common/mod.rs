@@ -142,24 +142,36 @@ impl TestServer {
         call(&self.http, &self.resource, token, tool, arguments).await
     }
 
+    /// The status of a `tools/list` without a token.
+    pub async fn anonymous_list(&self) -> u16 {
+        self.http
+            .post(&self.resource)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// The `structuredContent` of a successful call; panics on anything else.
     pub async fn ok(&self, token: &str, tool: &str, arguments: Value) -> Value {
         self.call(token, tool, arguments).await.structured()
     }
 
-    /// The audit trail, oldest first, once it has settled: calls refused before a tool ran
-    /// are recorded just after their response is sent.
+    /// The audit trail of calls (the rows naming a tool, resource or prompt), oldest first,
+    /// once it has settled: calls refused before a tool ran are recorded just after their
+    /// response is sent.
     pub fn audit(&self) -> Vec<AuditRow> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let mut rows = audit_rows(&self.db());
-        loop {
-            std::thread::sleep(Duration::from_millis(50));
-            let again = audit_rows(&self.db());
-            if again == rows || std::time::Instant::now() > deadline {
-                return again;
-            }
-            rows = again;
-        }
+        settled(|| audit_rows(&self.db()))
+    }
+
+    /// Every row of the audit trail, refusals that named no call (`401`s) included, once it
+    /// has settled.
+    pub fn audit_requests(&self) -> Vec<RequestRow> {
+        settled(|| request_rows(&self.db()))
     }
 
     /// One invoice row as stored: `(status, refunded_cents, voided_by)`.
@@ -202,7 +214,10 @@ impl TestServer {
         let _settled = self.audit();
         let conn = self.db();
         let mut query = conn
-            .prepare("SELECT tool, outcome, api_key_id, acting_client FROM audit ORDER BY id")
+            .prepare(
+                "SELECT tool, outcome, api_key_id, acting_client FROM audit
+                 WHERE tool IS NOT NULL ORDER BY id",
+            )
             .unwrap();
         query
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -347,10 +362,62 @@ pub fn summary(rows: &[AuditRow]) -> Vec<Summary<'_>> {
         .collect()
 }
 
+/// What `read` returns once two reads 50 ms apart agree, or after 5 s.
+fn settled<T: PartialEq>(read: impl Fn() -> T) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut rows = read();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let again = read();
+        if again == rows || std::time::Instant::now() > deadline {
+            return again;
+        }
+        rows = again;
+    }
+}
+
+/// One row of the `audit` table, as a request: what it asked and why it was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRow {
+    pub method: Option<String>,
+    pub tool: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub subject: Option<String>,
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+    pub protocol_version: Option<String>,
+}
+
+fn request_rows(conn: &rusqlite::Connection) -> Vec<RequestRow> {
+    conn.prepare(
+        "SELECT method, tool, outcome, reason, subject, request_id, client_address,
+                protocol_version
+         FROM audit ORDER BY id",
+    )
+    .unwrap()
+    .query_map([], |r| {
+        Ok(RequestRow {
+            method: r.get(0)?,
+            tool: r.get(1)?,
+            outcome: r.get(2)?,
+            reason: r.get(3)?,
+            subject: r.get(4)?,
+            request_id: r.get(5)?,
+            client_address: r.get(6)?,
+            protocol_version: r.get(7)?,
+        })
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// The rows naming a call.
 pub fn audit_rows(conn: &rusqlite::Connection) -> Vec<AuditRow> {
     conn.prepare(
         "SELECT at, subject, client_id, tenant, kind, tool, outcome, invoice_id, detail
-         FROM audit ORDER BY id",
+         FROM audit WHERE tool IS NOT NULL ORDER BY id",
     )
     .unwrap()
     .query_map([], |r| {

@@ -6,11 +6,32 @@
 //! how it ended ([`AuditOutcome`]), the scopes the target required, the tenant, and the
 //! request's and trace's ids. It never holds the token; a tool's arguments only for the
 //! tools named in [`McpServerBuilder::audit_arguments`](crate::McpServerBuilder::audit_arguments).
+//!
+//! Where each event comes from:
+//!
+//! - a request refused before the MCP handler read it: by the Host/Origin check
+//!   ([`RefusalReason::HostOrOrigin`]), the bearer layer (missing, malformed or invalid
+//!   credentials, each class of invalid token as its own reason, DPoP refusals, `503`, `429`
+//!   for a peer that failed too often) or the request budget ([`RefusalReason::RateLimited`],
+//!   with the caller): no method, no request id; the layer of
+//!   [`McpServer::bearer_auth`](crate::McpServer::bearer_auth) on routes of your own reports
+//!   its refusals too;
+//! - every JSON-RPC request the server answered, on either transport and in either protocol
+//!   era: with the caller, the method and target, how it ended (a tool's `isError` result is
+//!   [`Failed`](AuditOutcome::Failed) with `tool_error`, a scope refusal
+//!   [`Refused`](AuditOutcome::Refused) with [`RefusalReason::InsufficientScope`]) and its
+//!   duration; a request whose client went away before the answer is `Failed` with
+//!   `cancelled`.
+//!
+//! Notifications and the client's responses (`202`) are not requests and are not audited.
 
+mod file;
 mod jsonl;
 mod principal;
+mod tee;
 
 pub use jsonl::{JsonLinesSink, JsonLinesSinkBuilder, Rotation};
+pub use tee::Tee;
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -87,6 +108,28 @@ pub struct AuditEvent {
     pub arguments: Option<Map<String, Value>>,
 }
 
+impl AuditEvent {
+    /// An event of now with `outcome` and nothing else: what a sink's own tests start from
+    /// (the server fills in the rest for the events it reports).
+    pub fn new(outcome: AuditOutcome) -> AuditEvent {
+        AuditEvent {
+            time: SystemTime::now(),
+            principal: None,
+            method: None,
+            target: None,
+            outcome,
+            scopes: Vec::new(),
+            request_id: None,
+            trace_id: None,
+            session_id: None,
+            protocol_version: None,
+            client_address: None,
+            duration_seconds: None,
+            arguments: None,
+        }
+    }
+}
+
 /// The verified caller of an [`AuditEvent`].
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
@@ -122,6 +165,35 @@ pub struct Target {
     /// The URI read, for a resource.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+
+impl Target {
+    /// The tool `name`.
+    pub fn tool(name: impl Into<String>) -> Target {
+        Target {
+            kind: "tool",
+            name: name.into(),
+            uri: None,
+        }
+    }
+
+    /// The resource `name`, read at `uri`.
+    pub fn resource(name: impl Into<String>, uri: impl Into<String>) -> Target {
+        Target {
+            kind: "resource",
+            name: name.into(),
+            uri: Some(uri.into()),
+        }
+    }
+
+    /// The prompt `name`.
+    pub fn prompt(name: impl Into<String>) -> Target {
+        Target {
+            kind: "prompt",
+            name: name.into(),
+            uri: None,
+        }
+    }
 }
 
 /// How an audited request ended.

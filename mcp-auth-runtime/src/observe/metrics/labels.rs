@@ -34,7 +34,7 @@ const METHODS: &[&str] = &[
 ];
 
 /// The `mcp.method.name` of `method`: itself when the protocol defines it, else `_OTHER`.
-pub(super) fn method(method: &str) -> &'static str {
+pub(crate) fn method(method: &str) -> &'static str {
     METHODS
         .iter()
         .find(|known| **known == method)

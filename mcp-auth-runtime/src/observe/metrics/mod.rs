@@ -16,7 +16,7 @@
 //! otherwise), protocol versions this crate speaks, tools and prompts the server has. No
 //! label ever holds a token, a session id, a principal or an argument.
 
-mod labels;
+pub(crate) mod labels;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 #[cfg(feature = "prometheus")]
