@@ -82,7 +82,7 @@ def draw(dashboard: dict[str, Any], args: argparse.Namespace) -> dict[int, int]:
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     fig = plt.figure(figsize=(16, rows * 0.42 + 1.0), facecolor=BACKGROUND)
     grid = fig.add_gridspec(rows, 24, left=0.05, right=0.99, top=1 - 0.9 / (rows * 0.42 + 1.0),
-                            bottom=0.03, hspace=2.6, wspace=3.0)
+                            bottom=0.03, hspace=2.6, wspace=5.0)
     taken = dt.datetime.fromtimestamp(end).strftime("%Y-%m-%d %H:%M:%S")
     fig.suptitle(f"{dashboard['title']}  ·  job {args.job}  ·  {(end - start) / 60:.1f} min to {taken}"
                  f"  ·  drawn from Prometheus by render.py", color=TEXT, fontsize=13, x=0.05,
