@@ -4,6 +4,9 @@
               on the dashboard), checks every HTTP status, and writes what it sent to a file
     check     waits until Prometheus has scraped billing after the traffic, then queries
               /api/v1/query and compares the counts with what was sent, exactly
+    call      one 2026-07-28 call of lookup_invoice, which must succeed
+    otlp      what billing --otlp-endpoint sent to otlp_receiver.py: the call's server span,
+              the conventions' metric, and never the token
 
 Standard library only: the requests are written out by hand, as a client sends them.
 """
@@ -229,11 +232,14 @@ def check(args: argparse.Namespace) -> None:
         record = json.load(f)
     sent, end = Counter(record["sent"]), record["end"]
     prometheus, job = args.prometheus, args.job
-    # A scrape that began after the last request saw all of it.
+    # A successful scrape that began after the last request saw all of it. (`timestamp` of
+    # the selector itself: applied to an expression such as `up == 1`, it gives the query's
+    # time instead of the sample's.)
     deadline = time.time() + args.within
     while True:
-        scraped = query(prometheus, f'timestamp(up{{job="{job}"}} == 1)')
-        if scraped and float(scraped[0]["value"][1]) > end + 0.5:
+        scraped = query(prometheus, f'timestamp(up{{job="{job}"}})')
+        up = query(prometheus, f'up{{job="{job}"}}')
+        if scraped and float(scraped[0]["value"][1]) > end + 0.5 and up and up[0]["value"][1] == "1":
             break
         if time.time() > deadline:
             raise SystemExit(f"[observability] FAILED: Prometheus did not scrape billing after the traffic within {args.within}s: {scraped}")
@@ -323,6 +329,35 @@ def check(args: argparse.Namespace) -> None:
     line("PASSED")
 
 
+def call(args: argparse.Namespace) -> None:
+    status, reply = modern(args.url, args.token, "lookup_invoice", 1)
+    expect("lookup_invoice status", status, 200)
+    expect("lookup_invoice is a result", reply is not None and "result" in reply, True)
+    line(f"  {MODERN} tools/call lookup_invoice: 200")
+
+
+def otlp(args: argparse.Namespace) -> None:
+    with open(args.received, encoding="utf-8") as f:
+        received = [json.loads(l) for l in f if l.strip()]
+    spans = [r for r in received if r["signal"] == "span"]
+    metrics = {r["name"] for r in received if r["signal"] == "metric"}
+    server = [s for s in spans if s["name"] == "tools/call lookup_invoice"]
+    expect("server spans named `tools/call lookup_invoice`", len(server), 1)
+    span = server[0]
+    expect("its kind", span["kind"], "SPAN_KIND_SERVER")
+    expect("its service.name", span["resource"].get("service.name"), "billing")
+    expect("its gen_ai.tool.name", span["attributes"].get("gen_ai.tool.name"), "lookup_invoice")
+    children = {s["name"] for s in spans if s["parent_span_id"] == span["span_id"]}
+    expect("its children include the token check", "mcp_auth.verify_token" in children, True)
+    line(f"  span {span['name']!r} ({span['kind']}), children {sorted(children)}")
+    expect("mcp.server.operation.duration among the metrics", "mcp.server.operation.duration" in metrics, True)
+    line(f"  metrics: {sorted(metrics)}")
+    with open(args.received + ".raw", "rb") as f:
+        raw = f.read()
+    expect("the token in what was exported", args.token.encode() in raw, False)
+    line("PASSED")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -338,8 +373,14 @@ def main() -> None:
     c.add_argument("--job", default="billing")
     c.add_argument("--sent", required=True)
     c.add_argument("--within", type=float, default=30)
+    o = commands.add_parser("call")
+    o.add_argument("--url", required=True)
+    o.add_argument("--token", required=True)
+    r = commands.add_parser("otlp")
+    r.add_argument("--received", required=True)
+    r.add_argument("--token", required=True)
     args = parser.parse_args()
-    {"traffic": traffic, "check": check}[args.command](args)
+    {"traffic": traffic, "check": check, "call": call, "otlp": otlp}[args.command](args)
 
 
 if __name__ == "__main__":
