@@ -487,6 +487,14 @@ async fn a_spent_request_budget_is_audited_as_rate_limited() {
         event.principal.as_ref().unwrap().subject.as_deref(),
         Some("frank")
     );
+    // The body is read for the audit: the event names the call the budget refused.
+    assert_eq!(event.method.as_deref(), Some("tools/call"));
+    assert_eq!(
+        event.target.as_ref().map(|t| (t.kind, t.name.as_str())),
+        Some(("tool", "read_invoice"))
+    );
+    assert_eq!(event.scopes, ["invoices:read"]);
+    assert!(event.request_id.is_some(), "{event:?}");
 }
 
 #[tokio::test]

@@ -7,11 +7,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mcp_auth_runtime::McpServerBuilder;
+use mcp_auth_runtime::auth::{ApiKeyFile, ApiKeyRecord, ApiKeys};
 use mcp_auth_runtime::observe::{Metrics, serve_metrics};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
-use mcp_auth_test_support::fixture::{http, within};
-use mcp_auth_test_support::issuer::{Tokens, protected};
+use mcp_auth_test_support::fixture::{TempDir, http, time_left_in_window, within};
+use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, protected, protected_by};
 use mcp_auth_test_support::tools::{read_thing, write_thing};
 use mcp_auth_test_support::{Client, serve_on};
 
@@ -19,12 +20,21 @@ use mcp_auth_test_support::{Client, serve_on};
 struct Served {
     mcp: SocketAddr,
     metrics_url: String,
-    tokens: Tokens,
+    /// Absent for a server behind API keys.
+    tokens: Option<Tokens>,
     metrics: Metrics,
 }
 
 async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> Served {
-    let (listener, tokens, builder) = protected("metrics").await;
+    serve(protected("metrics").await, configure).await
+}
+
+/// Serves what [`protected`] or [`protected_by`] set up, with metrics, and its metrics on a
+/// listener of their own.
+async fn serve(
+    (listener, tokens, builder): (tokio::net::TcpListener, Tokens, McpServerBuilder),
+    configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder,
+) -> Served {
     let mcp = listener.local_addr().unwrap();
     let metrics = Metrics::new();
     let server = configure(
@@ -35,19 +45,24 @@ async fn start(configure: impl FnOnce(McpServerBuilder) -> McpServerBuilder) -> 
     .build()
     .unwrap();
     serve_on(listener, server.into_router());
-    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr().unwrap());
+    Served {
+        mcp,
+        metrics_url: serve_metrics_on_loopback(&metrics).await,
+        tokens: Some(tokens),
+        metrics,
+    }
+}
+
+/// Serves `metrics` on a loopback listener of their own; returns their URL.
+async fn serve_metrics_on_loopback(metrics: &Metrics) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
     tokio::spawn(serve_metrics(
-        metrics_listener,
+        listener,
         metrics.clone(),
         std::future::pending(),
     ));
-    Served {
-        mcp,
-        metrics_url,
-        tokens,
-        metrics,
-    }
+    url
 }
 
 /// The scraped text, after checking the answer's headers.
@@ -71,6 +86,23 @@ fn sample(text: &str, series: &str) -> f64 {
         .collect();
     assert_eq!(values.len(), 1, "one sample {series} in:\n{text}");
     values[0]
+}
+
+/// The sum of the samples of `name` whose labels include every one of `labels`.
+fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels_part, value) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            labels
+                .iter()
+                .all(|(key, value)| labels_part.contains(&format!("{key}=\"{value}\"")))
+                .then(|| value.parse::<f64>().unwrap())
+        })
+        .sum()
 }
 
 /// `promtool check metrics` on `text`: the Prometheus project's own parser and linter.
@@ -104,12 +136,12 @@ async fn known_traffic_gives_exact_pulled_counts_in_valid_text() {
         let s =
             start(|b| b.rate_limits(RateLimits::local().tool("write_thing", Quota::per_minute(1))))
                 .await;
-        mcp_auth_test_support::fixture::time_left_in_window(
-            Duration::from_secs(60),
-            Duration::from_secs(20),
-        )
-        .await;
-        let token = s.tokens.of("alice", "things:read things:write", 300);
+        time_left_in_window(Duration::from_secs(60), Duration::from_secs(20)).await;
+        let token = s
+            .tokens
+            .as_ref()
+            .unwrap()
+            .of("alice", "things:read things:write", 300);
         let client = Client::new(s.mcp, Some(&token));
         // initialize (a miss, then the first hit), notifications/initialized, three calls.
         assert_eq!(
@@ -177,7 +209,7 @@ async fn known_traffic_gives_exact_pulled_counts_in_valid_text() {
 async fn a_session_ended_by_its_client_is_counted_with_its_duration() {
     within(async {
         let s = start(|b| b).await;
-        let token = s.tokens.of("bob", "things:read", 300);
+        let token = s.tokens.as_ref().unwrap().of("bob", "things:read", 300);
         let client = Client::new(s.mcp, Some(&token));
         assert_eq!(client.initialize().await, 200);
         let session = client.session.lock().unwrap().clone().unwrap();
@@ -196,7 +228,7 @@ async fn a_session_ended_by_its_client_is_counted_with_its_duration() {
         let text = scrape(&s.metrics_url).await;
         promtool_accepts(&text);
         assert_eq!(sample(&text, "mcp_auth_sessions_open"), 0.0);
-        let ended = "mcp_server_session_duration_seconds_count{mcp_protocol_version=\"2025-11-25\",network_transport=\"tcp\"}";
+        let ended = "mcp_server_session_duration_seconds_count{mcp_protocol_version=\"2025-11-25\",network_transport=\"tcp\",network_protocol_name=\"http\"}";
         assert_eq!(sample(&text, ended), 1.0);
     })
     .await;
@@ -206,7 +238,7 @@ async fn a_session_ended_by_its_client_is_counted_with_its_duration() {
 async fn the_text_holds_no_token_and_the_mcp_route_does_not_serve_it() {
     within(async {
         let s = start(|b| b).await;
-        let token = s.tokens.of("carol", "things:read", 300);
+        let token = s.tokens.as_ref().unwrap().of("carol", "things:read", 300);
         let forged = format!("{token}x");
         let client = Client::new(s.mcp, Some(&token));
         assert_eq!(
@@ -240,6 +272,167 @@ async fn the_text_holds_no_token_and_the_mcp_route_does_not_serve_it() {
         assert_eq!(posted.status(), 405);
         let elsewhere = s.metrics_url.replace("/metrics", "/mcp");
         assert_eq!(http().get(elsewhere).send().await.unwrap().status(), 404);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_set_that_cannot_be_fetched_is_counted_as_a_failed_fetch() {
+    within(async {
+        let key = TestKey::es256("es-1");
+        let issuer = Issuer::start(&[&key]).await;
+        issuer.set_down(true);
+        let s = serve(protected_by(&issuer, &key, "metrics").await, |b| b).await;
+        let token = s.tokens.as_ref().unwrap().of("dave", "things:read", 300);
+        let client = Client::without_session(s.mcp, Some(&token));
+        assert_eq!(client.initialize().await, 503);
+
+        let text = scrape(&s.metrics_url).await;
+        promtool_accepts(&text);
+        assert_eq!(
+            sample(&text, "mcp_auth_jwks_fetches_total{result=\"error\"}"),
+            1.0
+        );
+        assert_eq!(
+            sample(&text, "mcp_auth_jwks_fetches_total{result=\"ok\"}"),
+            0.0
+        );
+        // A token never verified was never remembered: one miss, no hit.
+        let lookups = "mcp_auth_token_cache_lookups_total{cache=\"jwt\"";
+        assert_eq!(sample(&text, &format!("{lookups},result=\"miss\"}}")), 1.0);
+        assert_eq!(sample(&text, &format!("{lookups},result=\"hit\"}}")), 0.0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn requests_refused_for_their_peers_failures_are_counted() {
+    within(async {
+        // The failures below must fall into one window of the per-minute quota.
+        time_left_in_window(Duration::from_secs(60), Duration::from_secs(15)).await;
+        let dir = TempDir::new("metrics-api-keys");
+        let file = ApiKeyFile::new(dir.path().join("api-keys.json"));
+        let (key, record) = ApiKeyRecord::generate("bot", ["things:read"]);
+        file.add(record).unwrap();
+        let keys = ApiKeys::from_file(file.path())
+            .unwrap()
+            .failure_limit(Quota::per_minute(2));
+        let (listener, addr, _) = mcp_auth_test_support::bind_endpoint().await;
+        let metrics = Metrics::new();
+        let server = McpServer::builder("things", "1")
+            .tools(tools![read_thing])
+            .resource(format!("http://{addr}/mcp"))
+            .verifier(keys)
+            .metrics(metrics.clone())
+            .build()
+            .unwrap();
+        mcp_auth_test_support::serve_with_peers(listener, server);
+        let metrics_url = serve_metrics_on_loopback(&metrics).await;
+        // The same key id with another secret of the same length.
+        let good = key.secret();
+        let last = if good.ends_with('A') { "B" } else { "A" };
+        let wrong = format!("{}{last}", &good[..good.len() - 1]);
+        let attempt = || Client::without_session(addr, Some(&wrong));
+        assert_eq!(attempt().initialize().await, 401);
+        assert_eq!(attempt().initialize().await, 401);
+        assert_eq!(attempt().initialize().await, 429);
+        assert_eq!(attempt().initialize().await, 429);
+
+        let text = scrape(&metrics_url).await;
+        promtool_accepts(&text);
+        let rejections = "mcp_auth_rate_limit_rejections_total";
+        assert_eq!(
+            sample(&text, &format!("{rejections}{{limit=\"failures\"}}")),
+            2.0
+        );
+        assert_eq!(
+            sample(&text, &format!("{rejections}{{limit=\"tool\"}}")),
+            0.0
+        );
+        assert!(!text.contains(good) && !text.contains(&wrong));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn known_traffic_gives_exact_operation_and_decision_counts() {
+    within(async {
+        let s = start(|b| b).await;
+        let tokens = s.tokens.clone().unwrap();
+        let reader = tokens.of("erin", "things:read", 300);
+        let client = Client::new(s.mcp, Some(&reader));
+        for _ in 0..3 {
+            assert_eq!(
+                client.call("read_thing", serde_json::json!({})).await.0,
+                200
+            );
+        }
+        // Authenticated, but without `things:write`.
+        let (status, _, body) = client.call("write_thing", serde_json::json!({})).await;
+        assert!(
+            status == 403 || body.get("error").is_some(),
+            "{status} {body}"
+        );
+        // Refused before the MCP handler: no token, an expired one, one for another server.
+        assert_eq!(Client::new(s.mcp, None).initialize().await, 401);
+        let expired = tokens.of("erin", "things:read", -3600);
+        assert_eq!(Client::new(s.mcp, Some(&expired)).initialize().await, 401);
+        let mut elsewhere = mcp_auth_test_support::issuer::claims(
+            &tokens.issuer.url,
+            "http://127.0.0.1:1/mcp",
+            "things:read",
+        );
+        elsewhere["sub"] = "erin".into();
+        let elsewhere = tokens.key.sign(&elsewhere);
+        assert_eq!(Client::new(s.mcp, Some(&elsewhere)).initialize().await, 401);
+
+        let text = scrape(&s.metrics_url).await;
+        promtool_accepts(&text);
+        let operations = "mcp_server_operation_duration_seconds_count";
+        let calls = |tool| {
+            [
+                ("mcp_method_name", "tools/call"),
+                ("gen_ai_tool_name", tool),
+            ]
+        };
+        assert_eq!(sum(&text, operations, &calls("read_thing")), 3.0);
+        assert_eq!(sum(&text, operations, &calls("write_thing")), 1.0);
+        assert_eq!(
+            sum(&text, operations, &[("mcp_method_name", "initialize")]),
+            1.0
+        );
+        assert_eq!(
+            sum(&text, operations, &[("mcp_method_name", "tools/call")]),
+            4.0
+        );
+        let decisions = "mcp_auth_decisions_total";
+        let refused = |reason| [("outcome", "refused"), ("reason", reason)];
+        for (reason, count) in [
+            ("missing_token", 1.0),
+            ("expired", 1.0),
+            ("wrong_audience", 1.0),
+            ("insufficient_scope", 1.0),
+        ] {
+            assert_eq!(sum(&text, decisions, &refused(reason)), count, "{reason}");
+        }
+        assert_eq!(sum(&text, decisions, &[("outcome", "refused")]), 4.0);
+        // initialize, notifications/initialized and four calls came with a good token.
+        assert_eq!(
+            sum(
+                &text,
+                decisions,
+                &[("stage", "authentication"), ("outcome", "allowed")]
+            ),
+            6.0
+        );
+        assert_eq!(
+            sum(
+                &text,
+                decisions,
+                &[("stage", "authorization"), ("outcome", "allowed")]
+            ),
+            3.0
+        );
     })
     .await;
 }

@@ -202,3 +202,38 @@ async fn a_refused_calls_invoice_id_is_recorded_cut_short() {
     })
     .await;
 }
+
+/// A request whose token does not verify is refused before its body is read, and still
+/// audited: with the reason, without a caller (nothing about it was verified) and without the
+/// token.
+#[tokio::test]
+async fn a_token_that_does_not_verify_is_audited_with_its_reason_and_no_caller() {
+    TestServer::run(async |s| {
+        let token = s.token("mallory", Some("acme"), ALL);
+        // The signature of another token: the claims are intact, the signature is not theirs.
+        let other = s.token("trudy", Some("acme"), ALL);
+        let (head, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{head}.{}", other.rsplit('.').next().unwrap());
+        let client = EraClient::new(&s, &forged, Era::Modern).await;
+        let reply = client
+            .call(
+                ACCEPTS[0],
+                "lookup_invoice",
+                json!({ "arguments": { "invoice_id": "INV-2041" } }),
+            )
+            .await;
+        assert_eq!(reply.status, 401, "{reply:?}");
+
+        let rows = s.audit_requests();
+        let refused: Vec<_> = rows.iter().filter(|r| r.outcome == "refused").collect();
+        assert!(!refused.is_empty(), "{rows:?}");
+        for row in &refused {
+            assert_eq!(row.reason.as_deref(), Some("bad_signature"), "{row:?}");
+            assert_eq!((&row.subject, &row.tool), (&None, &None), "{row:?}");
+            let text = format!("{row:?}");
+            assert!(!text.contains("eyJ") && !text.contains(head), "{text}");
+        }
+        assert!(s.audit().is_empty(), "nothing reached a tool: {rows:?}");
+    })
+    .await;
+}

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 use super::{CallKind, CallOutcome, Dispatcher, Era, Reply, RequestCtx};
 use crate::auth::AuthInfo;
 use crate::jsonrpc::{Id, Request};
-use crate::observe::{Ending, ErrorType, Hub, Operation, OperationTarget, RefusalReason};
+use crate::observe::{
+    Early, Ending, ErrorType, Hub, Named, Operation, OperationTarget, RefusalReason,
+};
 use crate::protocol::meta;
 
 impl Dispatcher {
@@ -51,7 +53,7 @@ impl Dispatcher {
             answered: false,
         };
         if let Some(target) = &flight.target
-            && target.kind == CallKind::Tool
+            && matches!(target.kind, CallKind::Tool | CallKind::PromptGet)
             && self.hub.keeps_arguments(target.name)
         {
             flight.arguments = arguments_of(&request);
@@ -59,6 +61,37 @@ impl Dispatcher {
         let reply = self.dispatch(request, ctx).await;
         flight.answered(&reply);
         reply
+    }
+
+    /// A request the request budget refused, with its body if it could be read: reported to
+    /// the hub naming what it asked, and to the `on_call` hook.
+    pub(crate) fn report_budget_refusal(
+        &self,
+        body: Option<&[u8]>,
+        early: Early<'_>,
+        auth: &AuthInfo,
+    ) {
+        if self.hub.is_on() {
+            let request = body.and_then(|body| match crate::jsonrpc::parse(body) {
+                Ok(crate::jsonrpc::Message::Request(request)) => Some(request),
+                _ => None,
+            });
+            let target = request.as_ref().and_then(|r| self.target_of(r));
+            let named = request.as_ref().map(|request| Named {
+                method: &request.method,
+                request_id: request.id.0.get(),
+                target: target.as_ref(),
+                arguments: request
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("arguments"))
+                    .and_then(Value::as_object),
+            });
+            self.hub.early_named(early, named);
+        }
+        if let Some(body) = body {
+            self.report_refused(body, auth, CallOutcome::RateLimited);
+        }
     }
 
     /// The tool, prompt or resource of this server that `request` names, if any.

@@ -43,6 +43,17 @@ pub(crate) struct Early<'a> {
     pub(crate) trace_id: Option<String>,
 }
 
+/// What a request refused early asked, when its body was read: see [`Hub::early_named`].
+#[derive(Debug)]
+pub(crate) struct Named<'a> {
+    pub(crate) method: &'a str,
+    /// The request id, as JSON text.
+    pub(crate) request_id: &'a str,
+    pub(crate) target: Option<&'a OperationTarget>,
+    /// The arguments as sent; kept for the tools named in `audit_arguments` only.
+    pub(crate) arguments: Option<&'a Map<String, Value>>,
+}
+
 /// What an [`Operation`] named: a tool, a resource read or a prompt this server has.
 #[derive(Debug, Clone)]
 pub(crate) struct OperationTarget {
@@ -147,13 +158,19 @@ impl Hub {
 
     /// A request refused before the MCP handler.
     pub(crate) fn early(&self, early: Early<'_>) {
+        self.early_named(early, None);
+    }
+
+    /// A request refused before the MCP handler, whose body was read all the same: its event
+    /// names what the request asked (the request budget reads a refused body for the audit).
+    pub(crate) fn early_named(&self, early: Early<'_>, named: Option<Named<'_>>) {
         if let Some(metrics) = &self.metrics {
             metrics.record_decision(Decision::Refused(early.reason));
         }
         let Some(sink) = &self.audit else {
             return;
         };
-        sink.record(&AuditEvent {
+        let mut event = AuditEvent {
             time: SystemTime::now(),
             principal: early.caller.map(Principal::of),
             method: None,
@@ -169,7 +186,19 @@ impl Hub {
             client_address: early.peer,
             duration_seconds: None,
             arguments: None,
-        });
+        };
+        if let Some(named) = named {
+            event.method = Some(named.method.to_owned());
+            event.request_id = Some(named.request_id.to_owned());
+            if let Some(target) = named.target {
+                event.target = Some(audit_target(target));
+                event.scopes = target.scopes.iter().map(|s| (*s).to_owned()).collect();
+                if self.audit_arguments.contains(target.name) {
+                    event.arguments = named.arguments.cloned();
+                }
+            }
+        }
+        sink.record(&event);
     }
 
     /// A request the dispatcher answered.
@@ -233,15 +262,7 @@ impl Hub {
             time: SystemTime::now(),
             principal: Some(Principal::of(operation.caller)),
             method: Some(operation.method.to_owned()),
-            target: operation.target.map(|target| Target {
-                kind: match target.kind {
-                    CallKind::Tool => "tool",
-                    CallKind::ResourceRead => "resource",
-                    CallKind::PromptGet => "prompt",
-                },
-                name: target.name.to_owned(),
-                uri: target.uri.clone(),
-            }),
+            target: operation.target.map(audit_target),
             outcome,
             scopes,
             request_id: operation.request_id.map(str::to_owned),
@@ -252,6 +273,19 @@ impl Hub {
             duration_seconds: Some(operation.duration.as_secs_f64()),
             arguments: operation.arguments,
         });
+    }
+}
+
+/// An [`OperationTarget`] as audit events name it.
+fn audit_target(target: &OperationTarget) -> Target {
+    Target {
+        kind: match target.kind {
+            CallKind::Tool => "tool",
+            CallKind::ResourceRead => "resource",
+            CallKind::PromptGet => "prompt",
+        },
+        name: target.name.to_owned(),
+        uri: target.uri.clone(),
     }
 }
 

@@ -19,7 +19,7 @@ mod hub;
 pub(crate) mod metrics;
 mod reason;
 
-pub(crate) use hub::{Early, Ending, ErrorType, Hub, Operation, OperationTarget, trace_id};
+pub(crate) use hub::{Early, Ending, ErrorType, Hub, Named, Operation, OperationTarget, trace_id};
 #[cfg(feature = "prometheus")]
 pub use metrics::serve_metrics;
 pub(crate) use metrics::{CacheKind, Count, Fetches, Gauge, Limit, Lookups, Transport};

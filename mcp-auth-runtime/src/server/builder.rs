@@ -468,8 +468,9 @@ impl McpServerBuilder {
         self
     }
 
-    /// Audit events of calls of these tools carry their arguments, as sent. Arguments may
-    /// hold personal data: name only the tools whose arguments the trail must keep.
+    /// Audit events of calls of these tools (and gets of these prompts) carry their
+    /// arguments, as sent. Arguments may hold personal data: name only the tools and prompts
+    /// whose arguments the trail must keep.
     pub fn audit_arguments<I, T>(mut self, tools: I) -> Self
     where
         I: IntoIterator<Item = T>,

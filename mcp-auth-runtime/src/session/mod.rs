@@ -225,10 +225,14 @@ impl SessionStore {
     /// Sessions in Redis are counted by no one process, and expire in Redis unseen: they are
     /// left out.
     pub(crate) fn attach_metrics(self: &Arc<Self>, metrics: &crate::observe::Metrics) {
-        if let SessionStore::Memory(store) = &**self {
-            store.attach_metrics(metrics);
-            let gauge: Arc<dyn crate::observe::Gauge> = self.clone();
-            metrics.attach_sessions(Arc::downgrade(&gauge));
+        match &**self {
+            SessionStore::Memory(store) => {
+                store.attach_metrics(metrics);
+                let gauge: Arc<dyn crate::observe::Gauge> = self.clone();
+                metrics.attach_sessions(Arc::downgrade(&gauge));
+            }
+            #[cfg(feature = "redis")]
+            SessionStore::Redis(..) => {}
         }
     }
 

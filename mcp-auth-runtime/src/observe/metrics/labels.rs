@@ -84,16 +84,45 @@ pub(super) fn transport(transport: super::Transport) -> &'static str {
     }
 }
 
-/// The stage of a decision: `authentication` or `authorization`.
+/// `network.protocol.name`: `http` for Streamable HTTP, none for stdio.
+pub(super) fn protocol(transport: super::Transport) -> Option<&'static str> {
+    match transport {
+        super::Transport::Tcp => Some("http"),
+        super::Transport::Pipe => None,
+    }
+}
+
+/// The stage of a decision: `authentication` for what is refused before or while the
+/// credential is checked, `authorization` for what is refused of an authenticated caller.
+#[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(super) fn stage(decision: super::Decision) -> &'static str {
-    use super::{Decision, RefusalReason};
+    use super::{Decision, RefusalReason as R};
     match decision {
         Decision::Authenticated => "authentication",
-        Decision::Authorized
-        | Decision::Refused(RefusalReason::InsufficientScope | RefusalReason::RateLimited) => {
-            "authorization"
-        }
-        Decision::Refused(_) => "authentication",
+        Decision::Authorized => "authorization",
+        Decision::Refused(reason) => match reason {
+            R::MissingToken
+            | R::InvalidRequest
+            | R::InvalidToken
+            | R::MalformedToken
+            | R::BadSignature
+            | R::UnknownKey
+            | R::Expired
+            | R::NotYetValid
+            | R::WrongAudience
+            | R::WrongIssuer
+            | R::WrongTokenType
+            | R::Inactive
+            | R::DpopProof
+            | R::WrongScheme
+            | R::Unavailable
+            | R::TooManyFailures
+            | R::HostOrOrigin => "authentication",
+            R::InsufficientScope
+            | R::RateLimited
+            | R::InvalidArguments
+            | R::InvalidRequestState => "authorization",
+        },
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! | instrument | type | labels (Prometheus form) |
 //! | --- | --- | --- |
-//! | `mcp.server.operation.duration` [`mcp_server_operation_duration_seconds`] | histogram, s | `mcp_method_name`, `gen_ai_tool_name`, `gen_ai_prompt_name`, `gen_ai_operation_name`, `mcp_protocol_version`, `network_transport`, `error_type`, `rpc_response_status_code` |
-//! | `mcp.server.session.duration` [`mcp_server_session_duration_seconds`] | histogram, s | `mcp_protocol_version`, `network_transport`, `error_type` |
+//! | `mcp.server.operation.duration` [`mcp_server_operation_duration_seconds`] | histogram, s | `mcp_method_name`, `gen_ai_tool_name`, `gen_ai_prompt_name`, `gen_ai_operation_name`, `mcp_protocol_version`, `network_transport`, `network_protocol_name`, `error_type`, `rpc_response_status_code` |
+//! | `mcp.server.session.duration` [`mcp_server_session_duration_seconds`] | histogram, s | `mcp_protocol_version`, `network_transport`, `network_protocol_name`, `error_type` |
 //! | `mcp_auth.decisions` [`mcp_auth_decisions_total`] | counter | `stage`, `outcome`, `reason` |
 //! | `mcp_auth.token_cache.lookups` [`mcp_auth_token_cache_lookups_total`] | counter | `cache`, `result` |
 //! | `mcp_auth.jwks.fetches` [`mcp_auth_jwks_fetches_total`] | counter | `result` |
@@ -34,19 +34,23 @@ pub(crate) use pulled::{CacheKind, Count, Fetches, Gauge, Limit, Lookups};
 #[cfg(feature = "prometheus")]
 pub use serve::serve_metrics;
 
-/// The upper bounds of the buckets of `mcp.server.operation.duration`, in seconds: the
-/// conventions' advice (10 ms to 300 s) below which four finer buckets (0.5 ms to 5 ms) tell
-/// apart the requests a server answers from memory (`tools/list`, `ping`, a cached token), which
-/// all fall in the first advised bucket.
+/// The upper bounds of the buckets of `mcp.server.operation.duration`, in seconds. The
+/// conventions advise none; these run from 0.1 ms, where a server answering from memory
+/// (`tools/list`, `ping`, a call behind a cached token) lands, to 300 s, for tools that call
+/// slow systems, in steps of 2 to 3×, so that p50/p95/p99 stay readable at either end.
+#[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(crate) const OPERATION_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
-    120.0, 300.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+    10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
-/// The upper bounds of the buckets of `mcp.server.session.duration`, in seconds: the
-/// conventions' advice.
+/// The upper bounds of the buckets of `mcp.server.session.duration`, in seconds. The
+/// conventions advise none; a session lasts from one exchange (a second) to a working day,
+/// ended by its client or by the idle timeout.
+#[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 pub(crate) const SESSION_BUCKETS: &[f64] = &[
-    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
+    86400.0,
 ];
 
 /// The server's metrics. Give it to
@@ -64,7 +68,8 @@ pub(crate) const SESSION_BUCKETS: &[f64] = &[
 ///
 /// let metrics = Metrics::new();
 /// let text = metrics.prometheus_text();
-/// assert!(text.contains("# TYPE mcp_server_operation_duration_seconds histogram"));
+/// assert!(text.contains("# TYPE mcp_auth_sessions_open gauge"));
+/// assert!(text.contains("mcp_auth_sessions_open 0\n"));
 /// # }
 /// ```
 #[derive(Clone)]
@@ -187,6 +192,9 @@ pub(crate) enum Decision {
 impl Metrics {
     /// Records a request's duration (`mcp.server.operation.duration`).
     pub(crate) fn record_operation(&self, record: &OperationRecord<'_>) {
+        if !self.records() {
+            return;
+        }
         let seconds = record.duration.as_secs_f64();
         let labels = OperationLabels::of(record);
         #[cfg(feature = "opentelemetry")]
@@ -218,10 +226,14 @@ impl Metrics {
         protocol_version: Option<&str>,
         error_type: Option<&str>,
     ) {
+        if !self.records() {
+            return;
+        }
         let end = SessionEnd {
             seconds: duration.as_secs_f64(),
             protocol_version: labels::protocol_version(protocol_version),
             transport: "tcp",
+            protocol: Some("http"),
             error_type: error_type.map(labels::error_type),
         };
         #[cfg(feature = "prometheus")]
@@ -232,6 +244,16 @@ impl Metrics {
         }
         #[cfg(not(feature = "prometheus"))]
         let _ = end;
+    }
+
+    /// Whether anything reads what is recorded: the Prometheus registry, or a meter. Without
+    /// either, recording computes no labels.
+    fn records(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        let meter = self.inner.otel.is_some();
+        #[cfg(not(feature = "opentelemetry"))]
+        let meter = false;
+        cfg!(feature = "prometheus") || meter
     }
 
     /// Counts the lookups of a token cache from now on.
@@ -261,6 +283,10 @@ impl Metrics {
 }
 
 /// A request's labels, bounded: computed once per record for every exporter.
+#[cfg_attr(
+    not(any(feature = "prometheus", feature = "opentelemetry")),
+    allow(dead_code, reason = "read by the exporters, and no exporter is built")
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct OperationLabels {
     method: &'static str,
@@ -270,6 +296,8 @@ struct OperationLabels {
     operation: Option<&'static str>,
     protocol_version: Option<&'static str>,
     transport: &'static str,
+    /// `network.protocol.name`: `http` over Streamable HTTP, unset on stdio.
+    protocol: Option<&'static str>,
     error_type: Option<std::borrow::Cow<'static, str>>,
     rpc_status: Option<i32>,
 }
@@ -284,6 +312,7 @@ impl OperationLabels {
             operation: (method == "tools/call").then_some("execute_tool"),
             protocol_version: labels::protocol_version(record.protocol_version),
             transport: labels::transport(record.transport),
+            protocol: labels::protocol(record.transport),
             error_type: record.error_type.map(labels::error_type),
             rpc_status: record.rpc_status,
         }
@@ -291,11 +320,16 @@ impl OperationLabels {
 }
 
 /// A session's end, its labels bounded.
+#[cfg_attr(
+    not(any(feature = "prometheus", feature = "opentelemetry")),
+    allow(dead_code, reason = "read by the exporters, and no exporter is built")
+)]
 #[derive(Debug)]
 struct SessionEnd {
     seconds: f64,
     protocol_version: Option<&'static str>,
     transport: &'static str,
+    protocol: Option<&'static str>,
     error_type: Option<std::borrow::Cow<'static, str>>,
 }
 
@@ -333,7 +367,7 @@ mod tests {
             duration: Duration::from_micros(100),
         });
         let text = metrics.prometheus_text();
-        let ok = r#"mcp_method_name="tools/call",gen_ai_tool_name="void_invoice",gen_ai_operation_name="execute_tool",mcp_protocol_version="2026-07-28",network_transport="tcp""#;
+        let ok = r#"mcp_method_name="tools/call",gen_ai_tool_name="void_invoice",gen_ai_operation_name="execute_tool",mcp_protocol_version="2026-07-28",network_transport="tcp",network_protocol_name="http""#;
         assert!(
             text.contains(&format!(
                 "mcp_server_operation_duration_seconds_count{{{ok}}} 2\n"
@@ -381,7 +415,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.record_session_end(Duration::from_secs(90), Some("2025-11-25"), None);
         let text = metrics.prometheus_text();
-        let labels = r#"mcp_protocol_version="2025-11-25",network_transport="tcp""#;
+        let labels = r#"mcp_protocol_version="2025-11-25",network_transport="tcp",network_protocol_name="http""#;
         assert!(
             text.contains(&format!(
                 "mcp_server_session_duration_seconds_bucket{{{labels},le=\"60\"}} 0\n"

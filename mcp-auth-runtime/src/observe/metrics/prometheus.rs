@@ -24,6 +24,9 @@ pub(super) struct Instruments {
     operations: Histograms<OperationLabels>,
     sessions: Histograms<SessionLabels>,
     decisions: Family<DecisionLabels, Counter>,
+    /// The series of `Authenticated` and `Authorized`, which nearly every request records:
+    /// held, so that recording them looks nothing up.
+    allowed: [Counter; 2],
 }
 
 impl Instruments {
@@ -53,11 +56,14 @@ impl Instruments {
             decisions.clone(),
         );
         registry.register_collector(Box::new(Pulled(sources.clone())));
+        let allowed = [Decision::Authenticated, Decision::Authorized]
+            .map(|decision| decisions.get_or_create_owned(&DecisionLabels::of(decision)));
         Instruments {
             registry,
             operations,
             sessions,
             decisions,
+            allowed,
         }
     }
 
@@ -72,14 +78,21 @@ impl Instruments {
     }
 
     pub(super) fn decision(&self, decision: Decision) {
-        let labels = DecisionLabels::of(decision);
-        self.decisions.get_or_create(&labels).inc();
+        match decision {
+            Decision::Authenticated => self.allowed[0].inc(),
+            Decision::Authorized => self.allowed[1].inc(),
+            Decision::Refused(_) => self
+                .decisions
+                .get_or_create(&DecisionLabels::of(decision))
+                .inc(),
+        };
     }
 
     pub(super) fn session_end(&self, end: &SessionEnd) {
         let labels = SessionLabels {
             protocol_version: end.protocol_version,
             transport: end.transport,
+            protocol: end.protocol,
             error_type: end.error_type.clone(),
         };
         self.sessions.get_or_create(&labels).observe(end.seconds);
@@ -121,6 +134,7 @@ impl EncodeLabelSet for OperationLabels {
         label(encoder, "gen_ai_operation_name", self.operation)?;
         label(encoder, "mcp_protocol_version", self.protocol_version)?;
         label(encoder, "network_transport", Some(self.transport))?;
+        label(encoder, "network_protocol_name", self.protocol)?;
         label(encoder, "error_type", self.error_type.as_deref())?;
         label(encoder, "rpc_response_status_code", self.rpc_status)
     }
@@ -130,6 +144,7 @@ impl EncodeLabelSet for OperationLabels {
 struct SessionLabels {
     protocol_version: Option<&'static str>,
     transport: &'static str,
+    protocol: Option<&'static str>,
     error_type: Option<Cow<'static, str>>,
 }
 
@@ -137,6 +152,7 @@ impl EncodeLabelSet for SessionLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> Result<(), std::fmt::Error> {
         label(encoder, "mcp_protocol_version", self.protocol_version)?;
         label(encoder, "network_transport", Some(self.transport))?;
+        label(encoder, "network_protocol_name", self.protocol)?;
         label(encoder, "error_type", self.error_type.as_deref())
     }
 }

@@ -5,36 +5,42 @@
 //! servers; so each keeps its own counters, and `McpServerBuilder::build` attaches them to
 //! the server's metrics, which sum what is attached when asked.
 
+#![cfg_attr(
+    not(any(feature = "prometheus", feature = "opentelemetry")),
+    allow(dead_code, reason = "read by the exporters, and no exporter is built")
+)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-/// Hits and misses of one cache.
+/// Events counted by their outcome, good or not: a cache's hits and misses, a key set's
+/// successful and failed fetches.
 #[derive(Debug, Default)]
-pub(crate) struct Lookups {
-    hits: AtomicU64,
-    misses: AtomicU64,
+pub(crate) struct Outcomes {
+    good: AtomicU64,
+    bad: AtomicU64,
 }
 
-impl Lookups {
-    pub(crate) fn record(&self, hit: bool) {
-        let counter = if hit { &self.hits } else { &self.misses };
+impl Outcomes {
+    /// Counts one event: a hit, a successful fetch (`good`), or not.
+    pub(crate) fn record(&self, good: bool) {
+        let counter = if good { &self.good } else { &self.bad };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn get(&self) -> [u64; 2] {
+        [
+            self.good.load(Ordering::Relaxed),
+            self.bad.load(Ordering::Relaxed),
+        ]
+    }
 }
+
+/// Hits and misses of one cache.
+pub(crate) type Lookups = Outcomes;
 
 /// Successful and failed fetches of a key set.
-#[derive(Debug, Default)]
-pub(crate) struct Fetches {
-    ok: AtomicU64,
-    errors: AtomicU64,
-}
-
-impl Fetches {
-    pub(crate) fn record(&self, ok: bool) {
-        let counter = if ok { &self.ok } else { &self.errors };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
+pub(crate) type Fetches = Outcomes;
 
 /// A count of events (rejections by one limit).
 #[derive(Debug, Default)]
@@ -151,13 +157,10 @@ impl Sources {
     pub(super) fn snapshot(&self) -> Snapshot {
         let mut snapshot = Snapshot::default();
         for (kind, lookups) in lock(&self.caches).iter() {
-            let row = &mut snapshot.lookups[*kind as usize];
-            row[0] += lookups.hits.load(Ordering::Relaxed);
-            row[1] += lookups.misses.load(Ordering::Relaxed);
+            add(&mut snapshot.lookups[*kind as usize], lookups.get());
         }
         for fetches in lock(&self.fetches).iter() {
-            snapshot.fetches[0] += fetches.ok.load(Ordering::Relaxed);
-            snapshot.fetches[1] += fetches.errors.load(Ordering::Relaxed);
+            add(&mut snapshot.fetches, fetches.get());
         }
         for (limit, count) in lock(&self.rejections).iter() {
             snapshot.rejections[*limit as usize] += count.get();
@@ -166,6 +169,11 @@ impl Sources {
         snapshot.streams = sum_live(&self.streams);
         snapshot
     }
+}
+
+fn add(sum: &mut [u64; 2], more: [u64; 2]) {
+    sum[0] += more[0];
+    sum[1] += more[1];
 }
 
 /// The sum of the gauges still alive; the dead ones are forgotten.
