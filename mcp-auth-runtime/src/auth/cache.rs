@@ -80,6 +80,7 @@ impl TokenCache {
     ) -> Option<Arc<AuthInfo>> {
         let found = self.lookup(digest, now, generation);
         self.lookups.record(found.is_some());
+        crate::observe::trace::record_cache_hit(found.is_some());
         found
     }
 

@@ -12,10 +12,12 @@ use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use super::challenge::{INVALID_REQUEST, INVALID_TOKEN, Problem, Scheme};
 use super::possession::{self, DPOP, DPOP_NONCE, DpopSetup, NotProven, PublicUris};
 use super::{AuthError, AuthInfo, Challenge, Dpop, DpopConfigError, DpopPolicy, TokenVerifier};
+use crate::observe::trace;
 use crate::observe::{Early, Hub, RefusalReason};
 
 /// Longest bearer token accepted. Real access tokens are a few KiB at most; anything longer is
@@ -227,6 +229,7 @@ where
         Box::pin(async move {
             let peer = crate::http::peer_of(&request);
             let report = |reason, caller: Option<&AuthInfo>| {
+                trace::http::refused(reason);
                 if let Some(hub) = &hub {
                     hub.early(Early {
                         reason,
@@ -278,7 +281,8 @@ where
                 report(refused.class, None);
                 return Ok(refuse(refused.status, Some(&refused.problem), refused.to));
             }
-            let auth = match verifier.verify_from(&token, peer).await {
+            let verified = verifier.verify_from(&token, peer);
+            let auth = match verified.instrument(trace::verify_token_span()).await {
                 Ok(auth) => auth,
                 Err(AuthError::InvalidToken(reason)) => {
                     tracing::info!(%reason, "bearer token rejected");

@@ -35,6 +35,7 @@ pub(crate) async fn request_budget(
         client_id = auth.client_id(),
         "rate limit reached"
     );
+    crate::observe::trace::http::refused(RefusalReason::RateLimited);
     let early = Early {
         reason: RefusalReason::RateLimited,
         peer: super::peer_of(&request),

@@ -126,6 +126,7 @@ where
         use futures_util::future::Either;
         match refusal(&self.allowed, &request) {
             Some((response, reason)) => {
+                crate::observe::trace::http::refused(reason);
                 if let Some(hub) = &self.hub {
                     hub.early(Early {
                         reason,

@@ -1,12 +1,14 @@
 //! `tools/call`: scope and budget checks before the tool runs, the channel back to the client
 //! for this era, the call itself under its timeout and cancellation, and its result.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
 use futures_util::future::{AbortHandle, Abortable};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::events::{CallKind, CallOutcome, Observation};
 use super::reply::{Reply, error, forbidden, respond};
@@ -21,6 +23,7 @@ use crate::downstream::SubjectToken;
 use crate::error::ToolError;
 use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::observe::trace;
 use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
 use crate::protocol::meta;
 use crate::result::{CallToolResult, Content};
@@ -214,7 +217,8 @@ impl Dispatcher {
         observation: &mut Option<Observation<'_>>,
     ) -> Result<(), Reply> {
         if tool.conditional_scopes().is_empty()
-            && let Err(err) = self.scopes.require(auth, tool.scopes())
+            && let Err(err) =
+                trace::authorize(tool.scopes(), || self.scopes.require(auth, tool.scopes()))
         {
             report(observation, CallOutcome::Forbidden);
             return Err(forbidden(request, tool.name(), auth, err));
@@ -333,8 +337,10 @@ impl Dispatcher {
         // (one that arrives earlier finds nothing to cancel, as one that arrived before the
         // call started always did); a 2026-07-28 call is cancelled by closing its stream,
         // which drops this future.
-        let mut run = (tool.handler())(call, arguments);
-        let first = std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await;
+        // The handler's future is boxed, so the instrumented one is `Unpin`.
+        let mut run =
+            (tool.handler())(call, arguments).instrument(trace::body_span("tool", tool.name()));
+        let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut run).poll(cx))).await;
         let outcome = match first {
             Poll::Ready(outcome) => outcome,
             Poll::Pending => {
@@ -454,6 +460,9 @@ impl Dispatcher {
                 CallToolResult::error(err.to_string())
             }
         };
+        if result.is_error {
+            trace::record_tool_error();
+        }
         tracing::debug!(
             tool = tool.name(),
             subject = auth.subject(),

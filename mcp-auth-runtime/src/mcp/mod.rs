@@ -57,10 +57,12 @@ use bytes::Bytes;
 use futures_channel::mpsc;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use crate::auth::AuthInfo;
 use crate::downstream::{SubjectToken, TokenExchange};
 use crate::jsonrpc::{Request, code, request_id_key};
+use crate::observe::trace;
 use crate::peer::{ClientSupport, LogLevel};
 use crate::prompt::Prompts;
 use crate::protocol::meta;
@@ -159,7 +161,27 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// Handles one request (see [`request`](Self::request), which reports it).
+    /// Handles one request in its server span (see [`crate::observe`]), reported to the hub
+    /// inside it ([`reported`](Self::reported)).
+    pub(crate) async fn request(&self, request: Request, ctx: RequestCtx) -> Reply {
+        let span = trace::http::request_span(Some(&request));
+        if !span.is_disabled() {
+            let target = self.target_of(&request);
+            let version = match &ctx.era {
+                Era::Legacy { session } => session.as_ref().map(|s| s.version),
+                Era::Modern { .. } => request
+                    .meta()
+                    .and_then(|m| m.get(meta::PROTOCOL_VERSION))
+                    .and_then(Value::as_str),
+            };
+            trace::record_request(&span, &request, trace::Target::of(target.as_ref()), version);
+        }
+        let reply = self.reported(request, ctx).instrument(span.clone()).await;
+        trace::record_reply(&span, &reply);
+        reply
+    }
+
+    /// Handles one request (see [`request`](Self::request), which traces and reports it).
     async fn dispatch(&self, request: Request, ctx: RequestCtx) -> Reply {
         let modern = matches!(ctx.era, Era::Modern { .. });
         match (request.method.as_str(), modern) {
@@ -211,6 +233,11 @@ impl Dispatcher {
         params: Option<&Map<String, Value>>,
         scope: &str,
     ) {
+        trace::record_method(
+            &trace::http::request_span(None),
+            method,
+            trace::Target::default(),
+        );
         if method != "notifications/cancelled" {
             tracing::debug!(%method, "notification");
             return;

@@ -1,4 +1,4 @@
-//! [`Dispatcher::request`]: one request dispatched and, when metrics or audit are on,
+//! [`Dispatcher::reported`]: one request dispatched and, when metrics or audit are on,
 //! reported to the server's [`Hub`](crate::observe::Hub) once answered (or dropped).
 
 use std::borrow::Cow;
@@ -20,7 +20,7 @@ impl Dispatcher {
     /// the call's [`CallOutcome`] (through `ctx.outcome`), else the reply's JSON-RPC error.
     /// A request whose future is dropped before it is answered (the client went away) is
     /// reported as cancelled.
-    pub(crate) async fn request(&self, request: Request, mut ctx: RequestCtx) -> Reply {
+    pub(super) async fn reported(&self, request: Request, mut ctx: RequestCtx) -> Reply {
         if !self.hub.is_on() {
             return self.dispatch(request, ctx).await;
         }

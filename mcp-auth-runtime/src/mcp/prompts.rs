@@ -11,6 +11,7 @@
 use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
@@ -18,6 +19,7 @@ use super::{Dispatcher, Era, RequestCtx};
 use crate::authorize::Declared;
 use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::observe::trace;
 use crate::prompt::{PromptArguments, PromptDef};
 
 impl Dispatcher {
@@ -63,7 +65,9 @@ impl Dispatcher {
         // With conditional scopes, the guard inside the function decides, after parsing the
         // arguments, naming every scope the get needs in one refusal.
         if prompt.conditional_scopes().is_empty()
-            && let Err(err) = self.scopes.require(&auth, prompt.scopes())
+            && let Err(err) = trace::authorize(prompt.scopes(), || {
+                self.scopes.require(&auth, prompt.scopes())
+            })
         {
             observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, prompt.name(), &auth, err);
@@ -106,7 +110,8 @@ impl Dispatcher {
             Ok(asking) => asking,
             Err(refused) => return refused,
         };
-        let handler = (prompt.handler())(call, arguments);
+        let handler = (prompt.handler())(call, arguments)
+            .instrument(trace::body_span("prompt", prompt.name()));
         let not_found = || unknown_prompt(request, name);
         let mut result = match self
             .run_asking(

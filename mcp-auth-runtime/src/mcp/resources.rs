@@ -10,6 +10,7 @@
 use http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use super::events::{CallKind, CallOutcome, observed};
 use super::reply::{Reply, error, forbidden, respond};
@@ -17,6 +18,7 @@ use super::{Dispatcher, Era, RequestCtx};
 use crate::authorize::Declared;
 use crate::input::arguments_digest;
 use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::observe::trace;
 
 impl Dispatcher {
     /// `resources/list` (`templates == false`) or `resources/templates/list`, paged and,
@@ -73,7 +75,9 @@ impl Dispatcher {
         // With conditional scopes, the guard inside the function decides, after binding the
         // variables, naming every scope the read needs in one refusal.
         if resource.conditional_scopes().is_empty()
-            && let Err(err) = self.scopes.require(&auth, resource.scopes())
+            && let Err(err) = trace::authorize(resource.scopes(), || {
+                self.scopes.require(&auth, resource.scopes())
+            })
         {
             observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, resource.name(), &auth, err);
@@ -102,7 +106,8 @@ impl Dispatcher {
             Ok(asking) => asking,
             Err(refused) => return refused,
         };
-        let handler = (resource.handler())(call, read);
+        let handler = (resource.handler())(call, read)
+            .instrument(trace::body_span("resource", resource.name()));
         let not_found = || not_found(request, uri);
         let contents = match self
             .run_asking(

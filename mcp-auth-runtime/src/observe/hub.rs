@@ -135,7 +135,7 @@ pub(crate) struct Operation<'a> {
 /// The W3C trace id of the current request's span, when traces are on: what audit events
 /// carry as `trace_id`. (Without OpenTelemetry there is no trace id to give.)
 pub(crate) fn trace_id() -> Option<String> {
-    None
+    super::trace::current_trace_id()
 }
 
 impl Hub {

@@ -304,6 +304,10 @@ impl McpServer {
         let hub = Some(endpoint.mcp.hub.clone()).filter(|hub| hub.is_on());
         let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone(), hub));
         let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
+        // Around everything: the request's server span, so that refusals are in it.
+        let route: MethodRouter = route.layer(axum::middleware::from_fn(
+            crate::observe::trace::http::traced,
+        ));
         let mut routes = vec![merge::OurRoute::new(
             inner.path.clone(),
             route,

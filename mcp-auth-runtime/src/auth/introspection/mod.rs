@@ -129,6 +129,7 @@ impl IntrospectionVerifier {
         let key = CacheKey::of(token);
         let cached = self.inner.cache.get(&key);
         self.inner.lookups.record(cached.is_some());
+        crate::observe::trace::record_cache_hit(cached.is_some());
         if let Some(outcome) = cached {
             return outcome;
         }

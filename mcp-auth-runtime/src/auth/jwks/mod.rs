@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::Algorithm;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use self::discovery::{discover_jwks_uri, get_json};
 pub(crate) use self::keys::{Key, KeySet};
@@ -224,7 +225,17 @@ impl JwksCache {
         Ok(count)
     }
 
+    /// Fetches the key set in a `mcp_auth.jwks.fetch` span.
     async fn fetch(&self, refresh: &mut RefreshState) -> Result<KeySet, String> {
+        let span = crate::observe::trace::jwks_fetch_span();
+        let fetched = self.fetch_keys(refresh).instrument(span.clone()).await;
+        if fetched.is_err() {
+            crate::observe::trace::record_error(&span, "jwks_unavailable");
+        }
+        fetched
+    }
+
+    async fn fetch_keys(&self, refresh: &mut RefreshState) -> Result<KeySet, String> {
         let url = match (&self.source, &refresh.jwks_url) {
             (JwksSource::Url(url), _) => {
                 if let Err(why) = fetch::check_url(url) {

@@ -78,10 +78,7 @@ pub(super) fn error_type(error: &str) -> Cow<'static, str> {
 
 /// `network.transport`.
 pub(super) fn transport(transport: super::Transport) -> &'static str {
-    match transport {
-        super::Transport::Tcp => "tcp",
-        super::Transport::Pipe => "pipe",
-    }
+    transport.as_str()
 }
 
 /// `network.protocol.name`: `http` for Streamable HTTP, none for stdio.
