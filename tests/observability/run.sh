@@ -13,6 +13,8 @@
 #   4. the dashboard (mcp-auth-runtime/docs/grafana/mcp-auth.json) drawn from Prometheus's data
 #      by render.py (pinned matplotlib), proving the script works; OBSERVABILITY_PNG=PATH keeps
 #      the picture there (the committed docs/grafana/dashboard.png is made so)
+#   5. billing --otlp-endpoint: a call's server span and the conventions' metric received by
+#      otlp_receiver.py (the official protobuf definitions), without the token
 #
 # Installs what it needs: Debian's prometheus if missing (apt-get, as root; its packaged
 # service is stopped), a venv in .venv from requirements.txt (hashes required). Every step is
@@ -129,6 +131,33 @@ dashboard() {
   echo "[dashboard] drew $out ($(stat -c %s "$out") bytes)"
 }
 scenario dashboard dashboard
+
+# billing --otlp-endpoint: the same server's spans and metrics through OTLP/HTTP, received by
+# otlp_receiver.py (the official protobuf definitions); billing stopped with SIGTERM, which
+# sends what is left.
+otlp() {
+  local receiver_pid bill_pid otlp_port port token
+  .venv/bin/python otlp_receiver.py "$work/otlp.jsonl" >"$work/otlp.out" 2>"$work/otlp.log" &
+  receiver_pid=$!
+  pids+=("$receiver_pid")
+  wait_for "$receiver_pid" "$work/otlp.log" 10 test -s "$work/otlp.out"
+  otlp_port="$(head -1 "$work/otlp.out")"
+  port="$(free_port)"
+  OTEL_METRIC_EXPORT_INTERVAL=500 RUST_LOG=info "$billing" serve --port "$port" \
+    --data-dir "$work/data-otlp" --db "$work/billing-otlp.db" \
+    --otlp-endpoint "http://127.0.0.1:$otlp_port" >"$work/billing-otlp.out" 2>"$work/billing-otlp.log" &
+  bill_pid=$!
+  pids+=("$bill_pid")
+  wait_for "$bill_pid" "$work/billing-otlp.log" 30 answers "http://127.0.0.1:$port/healthz"
+  token="$(timeout 30 "$billing" token --port "$port" --data-dir "$work/data-otlp" --scope invoices:read)"
+  timeout 30 "${py[@]}" call --url "http://127.0.0.1:$port/mcp" --token "$token"
+  # The periodic reader exports every 500 ms; SIGTERM then flushes the spans.
+  sleep 1
+  kill -TERM "$bill_pid"
+  for _ in $(seq 100); do alive "$bill_pid" || break; sleep 0.1; done
+  timeout 30 "${py[@]}" otlp --received "$work/otlp.jsonl" --token "$token"
+}
+scenario otlp otlp
 
 # --- summary ---------------------------------------------------------------------------------
 echo

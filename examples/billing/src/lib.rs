@@ -54,7 +54,7 @@ pub use crate::cli::{
     API_KEYS_FILE, ApiKeyArgs, ApiKeyCommand, ApiKeyCreateArgs, Cli, Command, DataArgs, DpopMode,
     PaymentsArgs, SecretAuth, ServeArgs, TokenArgs,
 };
-pub use crate::observe::{METRICS_PATH, ObserveArgs};
+pub use crate::observe::{METRICS_PATH, ObserveArgs, Telemetry};
 use crate::payments::{PaymentsClient, PaymentsConfig, PaymentsLedger};
 use crate::store::Store;
 use crate::tools::{create_invoice, list_invoices, lookup_invoice, refund_invoice, void_invoice};

@@ -9,12 +9,70 @@ use anyhow::Context as _;
 use axum::Router;
 use clap::Args;
 use mcp_auth_runtime::observe::Metrics;
+use mcp_auth_runtime::observe::otlp::Otlp;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::prelude::*;
+
+use crate::Command;
 
 /// The path of the Prometheus text on `--metrics-addr`.
 pub const METRICS_PATH: &str = "/metrics";
+
+/// The instrumentation scope of the server's metrics over OTLP.
+const METER: &str = "mcp-auth-runtime";
+
+/// What `billing` logs and exports. Keep it until the process exits: dropping it sends the
+/// spans and metrics not exported yet.
+#[derive(Debug)]
+pub struct Telemetry {
+    otlp: Option<Otlp>,
+}
+
+impl Telemetry {
+    /// Installs the global `tracing` subscriber: logs to stderr, filtered by `RUST_LOG`
+    /// (`info` by default); with `--otlp-endpoint`, also the request spans through OTLP,
+    /// whose meter provider becomes the global one, for the server's metrics.
+    pub fn init(command: &Command) -> anyhow::Result<Telemetry> {
+        let logs = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
+        let endpoint = match command {
+            Command::Serve(args) => args.observe.otlp_endpoint.as_deref(),
+            _ => None,
+        };
+        let Some(endpoint) = endpoint else {
+            tracing_subscriber::registry().with(logs).init();
+            return Ok(Telemetry { otlp: None });
+        };
+        let otlp = Otlp::builder()
+            .service_name("billing")
+            .endpoint(endpoint)
+            .build()?;
+        // The spans go out whatever `RUST_LOG` keeps of the logs: they are the requests'.
+        let spans = otlp.layer().with_filter(LevelFilter::INFO);
+        tracing_subscriber::registry().with(logs).with(spans).init();
+        opentelemetry::global::set_meter_provider(otlp.meter_provider().clone());
+        tracing::info!(
+            endpoint = %crate::cli::without_password(endpoint),
+            "exporting traces and metrics through OTLP/HTTP"
+        );
+        Ok(Telemetry { otlp: Some(otlp) })
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(otlp) = self.otlp.take()
+            && let Err(err) = otlp.shutdown()
+        {
+            tracing::warn!(error = %err, "OTLP: what was left could not be sent");
+        }
+    }
+}
 
 /// Options of `billing serve` for metrics and traces. Its `Debug` output hides a password in
 /// the collector's URL.
@@ -41,9 +99,14 @@ pub struct ObserveArgs {
 
 impl ObserveArgs {
     /// The metrics to record: some when they are served or exported, `None` otherwise (a
-    /// server without metrics does no work for them).
+    /// server without metrics does no work for them). With `--otlp-endpoint` they are
+    /// recorded on the global meter too, which [`Telemetry::init`] points at the collector.
     pub fn metrics(&self) -> Option<Metrics> {
-        (self.metrics_addr.is_some() || self.otlp_endpoint.is_some()).then(Metrics::new)
+        if self.otlp_endpoint.is_some() {
+            let meter = opentelemetry::global::meter(METER);
+            return Some(Metrics::builder().meter(meter).build());
+        }
+        self.metrics_addr.map(|_| Metrics::new())
     }
 }
 
