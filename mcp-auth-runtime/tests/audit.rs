@@ -13,27 +13,13 @@ use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_runtime::stdio::identity_from_vars;
 use mcp_auth_test_support::dpop::DpopKey;
-use mcp_auth_test_support::fixture::{TempDir, time_left_in_window};
+use mcp_auth_test_support::fixture::{TempDir, time_left_in_window, within};
 use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, at, claims, protected_by};
 use mcp_auth_test_support::modern::{self, ACCEPTS};
 use mcp_auth_test_support::stdio::StdioClient;
+use mcp_auth_test_support::tools::{Counter, count_slowly, read_invoice, void_invoice};
 use mcp_auth_test_support::{Client, bind_endpoint, serve_with_peers};
 use serde_json::{Value, json};
-
-/// Void an invoice.
-#[tool(scope = "invoices:write", destructive)]
-async fn void_invoice(invoice: String) -> Result<String, ToolError> {
-    if invoice == "paid" {
-        return Err(ToolError::new("a paid invoice cannot be voided"));
-    }
-    Ok(format!("voided {invoice}"))
-}
-
-/// Read an invoice.
-#[tool(scope = "invoices:read", read_only)]
-async fn read_invoice(invoice: String) -> String {
-    format!("invoice {invoice}")
-}
 
 /// The events a sink was told of, in order.
 #[derive(Clone, Default)]
@@ -314,6 +300,15 @@ async fn a_call_is_audited_with_its_principal_target_scopes_and_outcome_in_a_ses
     assert!(event.arguments.is_none(), "{event:?}");
     assert_eq!(event.scopes, ["invoices:read"]);
 
+    // Accepting a stream too: arguments that do not match the schema, refused by the tool's
+    // generated handler with an error result before the function ran.
+    let response = client.send_sse_call("read_invoice", 5, json!({})).await;
+    let answer = modern::response_of(response.text().await.unwrap());
+    assert_eq!(answer["result"]["isError"], json!(true), "{answer}");
+    let event = trail.one();
+    assert_eq!(event.request_id.as_deref(), Some("5"));
+    assert_eq!(refusal_of(&event), Some(RefusalReason::InvalidArguments));
+
     // An unknown tool: failed with the JSON-RPC error code, no target.
     let (status, _, _) = client.call("no_such_tool", json!({})).await;
     assert_eq!(status, 200);
@@ -549,4 +544,47 @@ async fn api_keys_are_audited_by_key_id_and_guessing_as_too_many_failures() {
     let event = trail.one();
     assert_eq!(refusal_of(&event), Some(RefusalReason::TooManyFailures));
     assert!(!text_of(&event).contains(&guess));
+}
+
+#[tokio::test]
+async fn a_call_whose_client_goes_away_is_audited_as_cancelled() {
+    let (addr, tokens, trail) = audited(|b| {
+        b.tools(tools![count_slowly])
+            .state(Counter::default())
+            .stateless(true)
+    })
+    .await;
+    let token = tokens.of("hana", "t:use", 300);
+    // The tool reports progress first, so the answer becomes a stream.
+    let mut response = modern::request(
+        &reqwest::Client::new(),
+        &format!("http://{addr}/mcp"),
+        &token,
+        "text/event-stream",
+        json!({}),
+        9,
+        "tools/call",
+        json!({ "name": "count_slowly", "arguments": {}, "_meta": { "progressToken": "p" } }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    response.chunk().await.unwrap().unwrap();
+    drop(response);
+    let event = within(async {
+        loop {
+            if let Some(event) = trail.0.lock().unwrap().pop() {
+                return event;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        matches!(&event.outcome, AuditOutcome::Failed { error } if error == "cancelled"),
+        "{event:?}"
+    );
+    assert_eq!(event.target.as_ref().unwrap().name, "count_slowly");
+    assert_eq!(event.request_id.as_deref(), Some("9"));
 }

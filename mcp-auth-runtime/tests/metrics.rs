@@ -13,7 +13,7 @@ use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::rate_limit::{Quota, RateLimits};
 use mcp_auth_test_support::fixture::{TempDir, http, time_left_in_window, within};
 use mcp_auth_test_support::issuer::{Issuer, TestKey, Tokens, protected, protected_by};
-use mcp_auth_test_support::tools::{read_thing, write_thing};
+use mcp_auth_test_support::tools::{read_thing, void_invoice, write_thing};
 use mcp_auth_test_support::{Client, serve_on};
 
 /// A server with metrics, protected by real JWTs, and its metrics on a listener of their own.
@@ -433,6 +433,54 @@ async fn known_traffic_gives_exact_operation_and_decision_counts() {
             ),
             3.0
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failed_operations_are_labelled_with_their_error_type() {
+    within(async {
+        let s = start(|b| b.tools(tools![void_invoice]).stateless(true)).await;
+        let tokens = s.tokens.clone().unwrap();
+        let writer = Client::without_session(s.mcp, Some(&tokens.of("w", "invoices:write", 300)));
+        let void = |invoice: &str| serde_json::json!({ "invoice": invoice });
+        assert_eq!(writer.call("void_invoice", void("A-1")).await.0, 200);
+        // The tool's own error: a result with `isError: true`.
+        let (_, _, failed) = writer.call("void_invoice", void("paid")).await;
+        assert_eq!(failed["result"]["isError"], true, "{failed}");
+        // A JSON-RPC error: no such tool.
+        assert_eq!(
+            writer.call("no_such_tool", serde_json::json!({})).await.0,
+            200
+        );
+        // Refused for a scope: `-32003`, answered with a 403.
+        assert_eq!(
+            writer.call("read_thing", serde_json::json!({})).await.0,
+            403
+        );
+        assert_eq!(
+            writer.request("tools/list", serde_json::json!({})).await.0,
+            200
+        );
+
+        let text = s.metrics.prometheus_text();
+        let operations = "mcp_server_operation_duration_seconds_count";
+        let calls =
+            |error: &'static str| [("mcp_method_name", "tools/call"), ("error_type", error)];
+        assert_eq!(sum(&text, operations, &calls("tool_error")), 1.0, "{text}");
+        assert_eq!(sum(&text, operations, &calls("-32602")), 1.0, "{text}");
+        assert_eq!(sum(&text, operations, &calls("-32003")), 1.0, "{text}");
+        assert_eq!(
+            sum(&text, operations, &[("mcp_method_name", "tools/call")]),
+            4.0,
+            "{text}"
+        );
+        // The served call and the list carry no `error_type`.
+        let served = text
+            .lines()
+            .filter(|line| line.starts_with(operations) && !line.contains("error_type"))
+            .count();
+        assert_eq!(served, 2, "{text}");
     })
     .await;
 }

@@ -85,6 +85,21 @@ pub async fn write_thing() -> String {
     "written".into()
 }
 
+/// Void an invoice: a tool with arguments whose call can end in its own error (`"paid"`).
+#[tool(scope = "invoices:write", destructive)]
+pub async fn void_invoice(invoice: String) -> Result<String, ToolError> {
+    if invoice == "paid" {
+        return Err(ToolError::new("a paid invoice cannot be voided"));
+    }
+    Ok(format!("voided {invoice}"))
+}
+
+/// Read an invoice.
+#[tool(scope = "invoices:read", read_only)]
+pub async fn read_invoice(invoice: String) -> String {
+    format!("invoice {invoice}")
+}
+
 /// Tokens `user-N` are subject N; `reader` has no scopes.
 pub struct Users;
 
