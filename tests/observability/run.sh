@@ -17,9 +17,10 @@
 #      otlp_receiver.py (the official protobuf definitions), without the token
 #
 # Installs what it needs: Debian's prometheus if missing (apt-get, as root; its packaged
-# service is stopped), a venv in .venv from requirements.txt (hashes required). Every step is
-# bounded in time; every process it starts is stopped on exit. Prints a transcript, then
-# "observability: N passed, N failed"; exits non-zero on any failure.
+# service is stopped), a venv in .venv from otlp-requirements.txt and
+# dashboard-requirements.txt (hashes required). Every step is bounded in time; every process
+# it starts is stopped on exit. Prints a transcript, then "observability: N passed, N
+# failed"; exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -62,7 +63,7 @@ if [[ ! -x .venv/bin/python ]]; then
   timeout 120 python3 -m venv .venv
 fi
 timeout 300 .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
-  -r requirements.txt
+  -r otlp-requirements.txt -r dashboard-requirements.txt
 timeout 1200 cargo build --quiet --manifest-path "$root/Cargo.toml" -p billing
 billing="${CARGO_TARGET_DIR:-$root/target}/debug/billing"
 echo "$(prometheus --version 2>&1 | head -1), $(.venv/bin/python --version), matplotlib $(.venv/bin/python -c 'import matplotlib; print(matplotlib.__version__)')"

@@ -6,7 +6,7 @@ dashboard, so that the picture shows what Grafana would.
 
 Grafana's variables are given values: `$job` the job's name, `$__rate_interval` four scrape
 intervals (`--rate-interval`), the datasource the Prometheus at `--prometheus`. Needs
-matplotlib (tests/observability/requirements.txt pins it); tests/observability/run.sh runs it
+matplotlib (tests/observability/dashboard-requirements.txt pins it); tests/observability/run.sh runs it
 after its traffic.
 """
 
