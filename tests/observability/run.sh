@@ -28,8 +28,12 @@ cd "$here"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-observability.XXXXXX")"
 pids=()
+# Processes started inside a scenario (a subshell) are listed in $work/pids as well.
 cleanup() {
   local pid
+  if [[ -f "$work/pids" ]]; then
+    while read -r pid; do pids+=("$pid"); done <"$work/pids"
+  fi
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
@@ -140,7 +144,7 @@ otlp() {
   local receiver_pid bill_pid otlp_port port token
   .venv/bin/python otlp_receiver.py "$work/otlp.jsonl" >"$work/otlp.out" 2>"$work/otlp.log" &
   receiver_pid=$!
-  pids+=("$receiver_pid")
+  echo "$receiver_pid" >>"$work/pids"
   wait_for "$receiver_pid" "$work/otlp.log" 10 test -s "$work/otlp.out"
   otlp_port="$(head -1 "$work/otlp.out")"
   port="$(free_port)"
@@ -148,7 +152,7 @@ otlp() {
     --data-dir "$work/data-otlp" --db "$work/billing-otlp.db" \
     --otlp-endpoint "http://127.0.0.1:$otlp_port" >"$work/billing-otlp.out" 2>"$work/billing-otlp.log" &
   bill_pid=$!
-  pids+=("$bill_pid")
+  echo "$bill_pid" >>"$work/pids"
   wait_for "$bill_pid" "$work/billing-otlp.log" 30 answers "http://127.0.0.1:$port/healthz"
   token="$(timeout 30 "$billing" token --port "$port" --data-dir "$work/data-otlp" --scope invoices:read)"
   timeout 30 "${py[@]}" call --url "http://127.0.0.1:$port/mcp" --token "$token"
