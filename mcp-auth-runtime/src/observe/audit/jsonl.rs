@@ -4,11 +4,16 @@
 //! file. What it promises:
 //!
 //! - **Nothing lost silently.** The queue is bounded ([`JsonLinesSinkBuilder::capacity`]).
-//!   When it is full (the disk stalls, a burst outruns it), `record` waits for room up to
-//!   [`JsonLinesSinkBuilder::full_wait`]; an event still without room, or one the file
-//!   refused (disk full, permissions), is counted in [`JsonLinesSink::lost`] and logged as a
-//!   `tracing` error (at the 1st, 2nd, 4th, 8th, ... loss, so that a flood cannot flood the
-//!   log as well).
+//!   When it is full (the disk stalls, a burst outruns it), an event without room, or one
+//!   the file refused (disk full, permissions), is counted in [`JsonLinesSink::lost`] and
+//!   logged as a `tracing` error (at the 1st, 2nd, 4th, 8th, ... loss, so that a flood
+//!   cannot flood the log as well).
+//! - **Never blocks an async runtime.** On a thread of a tokio runtime (a request's task:
+//!   the bearer layer reports each `401` there) `record` never waits for room: a worker
+//!   blocked in it would serve no other request, so a flood of unauthenticated requests
+//!   against a stalled disk would stall the whole server. There a full queue loses the event
+//!   at once (counted and logged as above). Only outside a runtime (a plain thread) does
+//!   `record` wait for room up to [`JsonLinesSinkBuilder::full_wait`].
 //! - **Owner-only.** The file is created with mode `0600` (on Unix), as are the files that
 //!   replace it at rotation; an existing file keeps its mode.
 //! - **One event per line**, appended, never split across files.
@@ -190,9 +195,10 @@ impl JsonLinesSinkBuilder {
         self
     }
 
-    /// How long `record` waits for room when the queue is full before it counts the event
-    /// [lost](JsonLinesSink::lost); 100 ms by default. It blocks the request's thread (a
-    /// tokio worker) meanwhile: a stalled disk slows requests down before it loses events.
+    /// How long `record`, called outside an async runtime, waits for room when the queue is
+    /// full before it counts the event [lost](JsonLinesSink::lost); 100 ms by default. On a
+    /// thread of a tokio runtime it never waits (see the [module docs](self)): size
+    /// [`capacity`](Self::capacity) for the bursts to absorb instead.
     pub fn full_wait(mut self, wait: Duration) -> Self {
         self.full_wait = wait;
         self
@@ -241,7 +247,12 @@ impl AuditSink for JsonLinesSink {
         line.push(b'\n');
         let shared = &self.shared;
         let mut state = shared.lock();
-        let deadline = Instant::now() + self.full_wait;
+        // A tokio worker blocked here would serve no other request: wait only off the runtime.
+        let wait = match tokio::runtime::Handle::try_current() {
+            Ok(_) => Duration::ZERO,
+            Err(_) => self.full_wait,
+        };
+        let deadline = Instant::now() + wait;
         while state.lines.len() >= self.capacity && !state.writer_gone {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
