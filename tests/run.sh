@@ -7,8 +7,7 @@
 # the cluster test: two billing replicas behind nginx sharing Redis (tests/cluster/README.md),
 # and the observability test: Debian's Prometheus scraping billing (tests/observability/run.sh).
 # Installs what the suites need (Debian's redis-server, nginx and prometheus, npm packages,
-# Python venvs,
-# Debian's Chromium) on the way.
+# Python venvs, Debian's Chromium) on the way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
