@@ -404,6 +404,11 @@ pub mod _deployment {
     #![doc = include_str!("../docs/deployment.md")]
 }
 
+/// A guide, no items: metrics for Prometheus, traces through OTLP, the audit trail.
+pub mod _observability {
+    #![doc = include_str!("../docs/observability.md")]
+}
+
 /// Everything a tool module needs: `use mcp_auth_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::auth::AuthInfo;

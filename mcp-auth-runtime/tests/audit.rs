@@ -588,3 +588,29 @@ async fn a_call_whose_client_goes_away_is_audited_as_cancelled() {
     assert_eq!(event.target.as_ref().unwrap().name, "count_slowly");
     assert_eq!(event.request_id.as_deref(), Some("9"));
 }
+
+#[path = "task_fixture/mod.rs"]
+mod task_fixture;
+
+/// A call that runs on as a task is answered (`resultType: task`) before its body ends: the
+/// answer is not the call's outcome. A run its body refuses (`purge` needs `t:admin`, which
+/// the caller lacks) must reach the audit trail as refused, once, with its reason.
+#[tokio::test]
+async fn a_task_run_refused_by_its_body_is_audited_as_refused() {
+    let trail = Trail::default();
+    let sink = trail.clone();
+    let fx = task_fixture::Fx::start(move |b| {
+        b.audit(move |event: &AuditEvent| sink.0.lock().unwrap().push(event.clone()))
+    })
+    .await;
+    let plain = fx.token("ann");
+    let id = fx.create(&plain, "purge", json!({})).await;
+    fx.settled(&plain, &id).await;
+    let events = trail.take();
+    let refused: Vec<_> = events
+        .iter()
+        .filter(|e| e.target.as_ref().is_some_and(|t| t.name == "purge"))
+        .filter(|e| refusal_of(e) == Some(RefusalReason::InsufficientScope))
+        .collect();
+    assert_eq!(refused.len(), 1, "{events:#?}");
+}

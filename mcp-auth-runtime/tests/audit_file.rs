@@ -321,3 +321,103 @@ fn a_failed_rotation_counts_the_events_lost_and_writing_resumes_once_it_works() 
     assert_eq!(sink.lost(), 2);
     assert_eq!((ids(&numbered(&path, 1)), ids(&path)), (vec![0], vec![3]));
 }
+
+/// A flood of unauthenticated requests while the audit file stalls (a FIFO nobody reads,
+/// standing for a disk that hangs) must not stall the server: the sink's `record` runs on the
+/// request's task, and a tokio worker blocked in it serves nobody else. Every event it cannot
+/// queue is counted lost, none silently.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_audit_file_does_not_stall_the_server_under_a_flood_of_401s() {
+    use mcp_auth_runtime::prelude::*;
+    use mcp_auth_test_support::issuer::protected;
+    use mcp_auth_test_support::tools::read_invoice;
+    use std::time::Instant;
+
+    let dir = TempDir::new("audit-stall");
+    let path = dir.path().join("audit.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Read-write: a reader exists (the sink's open does not block), and nobody ever reads,
+    // so the writer thread hangs once the pipe's buffer is full.
+    let hold = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let sink = Arc::new(
+        JsonLinesSink::builder(&path)
+            .rotation(Rotation::Never)
+            .capacity(8)
+            .build()
+            .unwrap(),
+    );
+    let (listener, _tokens, builder) = protected("stalled").await;
+    let shared = sink.clone();
+    let server = builder
+        .tools(tools![read_invoice])
+        .audit(move |event: &AuditEvent| shared.record(event))
+        .build()
+        .unwrap();
+    let addr = mcp_auth_test_support::serve_with_peers(listener, server.into_router());
+    let client = reqwest::Client::new();
+
+    // A bounded flood: 32 clients, 2 s, each request refused 401 and audited.
+    let until = Instant::now() + Duration::from_secs(2);
+    let flood: Vec<_> = (0..32)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                while Instant::now() < until {
+                    let response = client
+                        .post(format!("http://{addr}/mcp"))
+                        .header("content-type", "application/json")
+                        .header("accept", "application/json, text/event-stream")
+                        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 401);
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    // Meanwhile, a request that audits nothing must be answered promptly.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let response = client
+            .get(format!(
+                "http://{addr}/.well-known/oauth-protected-resource/mcp"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut sent = 0;
+    for task in flood {
+        sent += task.await.unwrap();
+    }
+    let lost = sink.lost();
+    // The disk recovers: drain the pipe for ever, so that the sink's writer can end.
+    std::thread::spawn(move || std::io::copy(&mut &hold, &mut std::io::sink()));
+    assert!(
+        slowest < Duration::from_millis(400),
+        "the metadata took {slowest:?} during the flood ({sent} 401s, {lost} lost)"
+    );
+    // The pipe holds a bounded number of lines; the rest are counted, not dropped silently.
+    assert!(
+        lost > 0,
+        "{sent} refusals and nothing lost in a stalled file"
+    );
+}

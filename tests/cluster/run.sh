@@ -35,13 +35,9 @@ cd "$here"
 work="$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-cluster.XXXXXX")"
 # Every process started, one pid a line (scenarios run in subshells and restart processes).
 : >"$work/pids"
-# alive PID: whether PID runs (a zombie, exited but not yet reaped by its parent, does not).
-alive() {
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [[ "${stat%% *}" != Z ]]
-}
+# free_port, alive, wait_for and scenario.
+# shellcheck source=../lib/scenarios.sh
+source "$root/tests/lib/scenarios.sh"
 cleanup() {
   local pid live
   while read -r pid; do
@@ -120,10 +116,6 @@ if [[ "$(timeout 30 "$billing" serve --help)" != *--redis-url* ]]; then
 fi
 
 # --- helpers ---------------------------------------------------------------------------------
-# free_port and scenario.
-# shellcheck source=../lib/scenarios.sh
-source "$root/tests/lib/scenarios.sh"
-
 # started PID: remembers a process to stop on exit (and keeps bash from reporting its end).
 started() {
   echo "$1" >>"$work/pids"
@@ -141,25 +133,6 @@ http_status() (
   echo "${status:-000}"
 )
 
-# wait_for PID LOG SECONDS TEST...: until TEST succeeds, or PID dies, or SECONDS pass.
-wait_for() {
-  local pid="$1" log="$2" seconds="$3"
-  shift 3
-  for _ in $(seq $((seconds * 10))); do
-    if "$@"; then
-      return 0
-    fi
-    if ! alive "$pid"; then
-      echo "process $pid exited before it was ready:"
-      tail -20 "$log"
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "not ready after $seconds s:"
-  tail -20 "$log"
-  return 1
-}
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # gone PID: waits until PID has exited (5 s at most).

@@ -6,6 +6,34 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# alive PID: whether PID runs (a zombie, exited but not yet reaped by its parent, does not).
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]]
+}
+
+# wait_for PID LOG SECONDS TEST...: until TEST succeeds, or PID dies, or SECONDS pass.
+wait_for() {
+  local pid="$1" log="$2" seconds="$3"
+  shift 3
+  for _ in $(seq $((seconds * 10))); do
+    if "$@"; then
+      return 0
+    fi
+    if ! alive "$pid"; then
+      echo "process $pid exited before it was ready:"
+      tail -20 "$log"
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "not ready after $seconds s:"
+  tail -20 "$log"
+  return 1
+}
+
 passed=0
 failed=0
 results=()

@@ -24,7 +24,8 @@ options:
   --threads <n>       wrk threads (default 2)
   --sessions <n>      handshake-era sessions opened for the memory figure (default 10000; 0 skips)
   --rounds <n>        rounds through all servers; the table shows medians (default 3)
-  --only <list>       comma-separated subset of: ours-off,ours-on,ours-dpop,ts,rmcp,rmcp-jwt,ceiling
+  --only <list>       comma-separated subset of: ours-off,ours-on,ours-observed,ours-dpop,ts,rmcp,
+                      rmcp-jwt,ceiling
   --dpop-rate <n>     ours-dpop: proofs are signed ahead for this many requests/s (default
                       16000); a run that uses them all fails, asking for more
   --dpop-duration <s> ours-dpop: measured seconds, after a 1 s warm-up (default 5); rate
@@ -142,6 +143,11 @@ const TARGETS: &[Target] = &[
     Target {
         name: "ours-on",
         label: "mcp-auth, token cache on (default)",
+        authenticated: true,
+    },
+    Target {
+        name: "ours-observed",
+        label: "mcp-auth, token cache on, observed: Prometheus metrics, JSON-lines audit, every span exported over OTLP",
         authenticated: true,
     },
     Target {
@@ -312,6 +318,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&temp);
+    let audit = crate::ours::audit_path(options.port);
+    if let Ok(written) = std::fs::read(&audit) {
+        let lines = written.iter().filter(|b| **b == b'\n').count();
+        eprintln!("== ours-observed wrote {lines} audit events in its last round");
+        let _ = std::fs::remove_file(&audit);
+    }
     let results: Vec<(&Target, Figures)> = targets
         .into_iter()
         .zip(rounds)
@@ -469,6 +481,10 @@ fn start(name: &str, options: &Options, issuer: &str, root: &Path) -> anyhow::Re
     let port = options.port.to_string();
     let child = match name {
         "ours-off" | "ours-on" => return start_ours_cache(options, issuer, name == "ours-on"),
+        // The harness's issuer takes the OTLP exports (`issuer::serve`).
+        "ours-observed" => pinned(options, "0", std::env::current_exe()?)
+            .args(["serve", "ours-observed", &port, issuer, CACHE_ON])
+            .spawn()?,
         "ours-dpop" => pinned(options, "0", std::env::current_exe()?)
             .args(["serve", "ours-dpop", &port, issuer, CACHE_ON])
             .spawn()?,
@@ -1026,6 +1042,24 @@ fn report(
         .as_ref()
         .map_or("-".into(), |s| mib(s.rss_after_kib));
     target("10,000 sessions ≤ 40 MiB RSS", v, &|a, b| a <= b, shown);
+    // What observability costs: the same server and load with metrics, audit and traces on.
+    if let (Some(plain), Some(observed)) = (find("ours-on"), find("ours-observed")) {
+        let v = Some((observed.cpu_us_per_request, plain.cpu_us_per_request));
+        let shown = format!(
+            "{:.1} vs {:.1} µs/req, {:+.1} % ({:.2}× the req/s; {} KiB of OTLP exports received)",
+            observed.cpu_us_per_request,
+            plain.cpu_us_per_request,
+            (observed.cpu_us_per_request / plain.cpu_us_per_request - 1.0) * 100.0,
+            observed.rps / plain.rps,
+            crate::issuer::OTLP_BYTES.load(std::sync::atomic::Ordering::Relaxed) / 1024,
+        );
+        target(
+            "observed (metrics, audit, traces) ≤ 1.05× the server CPU per request of cache on",
+            v,
+            &|a, b| a <= 1.05 * b,
+            shown,
+        );
+    }
     if let Some(note) = cpu_note {
         let _ = writeln!(out, "{note}");
     }

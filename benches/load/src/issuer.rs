@@ -96,7 +96,19 @@ pub fn serve(listener: tokio::net::TcpListener, keys: Vec<Jwk>) -> String {
         .route(
             "/jwks",
             axum::routing::get(move || async move { axum::Json(jwks) }),
-        );
+        )
+        // An OTLP/HTTP sink for `ours-observed`: takes the exports, counts their bytes,
+        // keeps nothing. The exporter's cost is the server's; the sink's, the harness's.
+        .route("/v1/traces", axum::routing::post(take))
+        .route("/v1/metrics", axum::routing::post(take));
     tokio::spawn(async move { axum::serve(listener, router).await });
     issuer
+}
+
+/// Bytes of OTLP exports received, since the harness started.
+pub static OTLP_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+async fn take(body: axum::body::Bytes) -> &'static str {
+    OTLP_BYTES.fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    ""
 }

@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// `serve <ours|ours-dpop|rmcp|rmcp-jwt|ceiling> <port> <issuer> [cache capacity] [stateful]`
+/// `serve <ours|ours-dpop|ours-observed|rmcp|rmcp-jwt|ceiling> <port> <issuer> [cache capacity] [stateful]`
 fn serve(args: &[String]) -> anyhow::Result<()> {
     let [kind, port, issuer, rest @ ..] = args else {
         bail!("usage: serve <kind> <port> <issuer> [cache] [stateful]");
@@ -55,9 +55,23 @@ fn serve(args: &[String]) -> anyhow::Result<()> {
             });
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             match kind.as_str() {
-                "ours" => ours::serve(listener, issuer, resource, cache, !stateful, false).await,
+                "ours" => {
+                    let setup = ours::Setup::plain(cache, !stateful);
+                    ours::serve(listener, issuer, resource, setup).await
+                }
                 "ours-dpop" => {
-                    ours::serve(listener, issuer, resource, cache, !stateful, true).await
+                    let setup = ours::Setup {
+                        dpop: true,
+                        ..ours::Setup::plain(cache, !stateful)
+                    };
+                    ours::serve(listener, issuer, resource, setup).await
+                }
+                "ours-observed" => {
+                    let setup = ours::Setup {
+                        observed: true,
+                        ..ours::Setup::plain(cache, !stateful)
+                    };
+                    ours::serve(listener, issuer, resource, setup).await
                 }
                 "rmcp" => rmcp_server::serve(listener, None).await,
                 "rmcp-jwt" => {

@@ -39,21 +39,43 @@ async fn void_invoice(
     found(ctx.state().void(tenant(&ctx)?, &invoice_id), &invoice_id)
 }
 
-/// Serves on `listener` until the process is killed. `cache` is the verified-token cache's
-/// capacity (0 turns it off; `None` keeps the default); `stateless` serves the handshake era
-/// without sessions; `dpop` accepts DPoP-bound tokens ([`Dpop::accept`], the replay record in
-/// memory) besides bearer tokens.
+/// How the server under test is configured.
+pub struct Setup {
+    /// The verified-token cache's capacity (0 turns it off; `None` keeps the default).
+    pub cache: Option<usize>,
+    /// Serves the handshake era without sessions.
+    pub stateless: bool,
+    /// Accepts DPoP-bound tokens ([`Dpop::accept`], the replay record in memory) besides
+    /// bearer tokens.
+    pub dpop: bool,
+    /// Observed as an operator would run it: metrics recorded for Prometheus and on an OTLP
+    /// meter, every span exported over OTLP (to the harness's issuer, which counts the bytes),
+    /// and an audit event per request written as JSON lines to a file.
+    pub observed: bool,
+}
+
+impl Setup {
+    /// Neither DPoP nor observability.
+    pub fn plain(cache: Option<usize>, stateless: bool) -> Setup {
+        Setup {
+            cache,
+            stateless,
+            dpop: false,
+            observed: false,
+        }
+    }
+}
+
+/// Serves on `listener` until the process is killed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     issuer: String,
     resource: String,
-    cache: Option<usize>,
-    stateless: bool,
-    dpop: bool,
+    setup: Setup,
 ) -> anyhow::Result<()> {
     let mut verifier =
         JwtVerifier::builder(issuer.clone(), resource.clone()).tenant_claim("tenant");
-    if let Some(capacity) = cache {
+    if let Some(capacity) = setup.cache {
         verifier = verifier.cache_capacity(capacity);
     }
     let verifier = verifier.build()?;
@@ -61,15 +83,49 @@ pub async fn serve(
         .warm_up()
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let server = McpServer::builder("billing", "1.0.0")
+    let mut server = McpServer::builder("billing", "1.0.0")
         .tools(tools![lookup_invoice, void_invoice])
         .state(Store::seeded())
         .resource(resource)
-        .authorization_server(issuer)
+        .authorization_server(issuer.clone())
         .verifier(verifier)
-        .stateless(stateless)
-        .dpop(if dpop { Dpop::accept() } else { Dpop::off() })
-        .build()?;
-    mcp_auth_runtime::serve(listener, server, std::future::pending()).await?;
+        .stateless(setup.stateless)
+        .dpop(if setup.dpop { Dpop::accept() } else { Dpop::off() });
+    // Kept for the life of the process: dropping the exporters would stop the export.
+    let mut _otlp = None;
+    if setup.observed {
+        use mcp_auth_runtime::observe::audit::JsonLinesSink;
+        use mcp_auth_runtime::observe::{Metrics, otlp::Otlp};
+        use tracing_subscriber::prelude::*;
+
+        // `MCP_AUTH_LOAD_OBSERVE`: which of `metrics`, `audit`, `traces` are on (all by
+        // default), to tell their costs apart.
+        let parts = std::env::var("MCP_AUTH_LOAD_OBSERVE")
+            .unwrap_or_else(|_| "metrics,audit,traces".into());
+        let on = |part: &str| parts.split(',').any(|p| p == part);
+        let otlp = Otlp::builder()
+            .service_name("mcp-auth-load")
+            .endpoint(issuer)
+            .build()?;
+        if on("traces") {
+            tracing_subscriber::registry().with(otlp.layer()).init();
+        }
+        if on("metrics") {
+            server = server.metrics(Metrics::builder().meter(otlp.meter()).build());
+        }
+        if on("audit") {
+            // One file per port, started afresh by each run; the harness removes it at the end.
+            let audit = audit_path(listener.local_addr()?.port());
+            let _ = std::fs::remove_file(&audit);
+            server = server.audit(JsonLinesSink::builder(audit).build()?);
+        }
+        _otlp = Some(otlp);
+    }
+    mcp_auth_runtime::serve(listener, server.build()?, std::future::pending()).await?;
     Ok(())
+}
+
+/// Where `ours-observed` on `port` writes its audit trail.
+pub fn audit_path(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mcp-auth-load-audit-{port}.jsonl"))
 }

@@ -155,6 +155,9 @@ pub struct ServeArgs {
         value_parser = parse_tool_limit
     )]
     pub tool_rate_limits: Vec<(String, u32)>,
+    /// Metrics and traces: `--metrics-addr`, `--otlp-endpoint`.
+    #[command(flatten)]
+    pub observe: crate::observe::ObserveArgs,
     /// Client id for the introspection endpoint.
     #[arg(long, env = "BILLING_CLIENT_ID", requires = "introspection_url")]
     pub client_id: Option<String>,
@@ -327,6 +330,7 @@ impl fmt::Debug for ServeArgs {
             redis_url,
             rate_limit,
             tool_rate_limits,
+            observe,
             client_id,
             client_secret,
             request_state_key,
@@ -363,6 +367,7 @@ impl fmt::Debug for ServeArgs {
             .field("redis_url", &redis_url.as_deref().map(without_password))
             .field("rate_limit", rate_limit)
             .field("tool_rate_limits", tool_rate_limits)
+            .field("observe", observe)
             .field("client_id", client_id)
             .field("client_secret", &redacted(client_secret))
             .field("request_state_key", &redacted(request_state_key))
@@ -397,7 +402,7 @@ impl fmt::Debug for Redacted {
 }
 
 /// A URL with its userinfo (`user:password@`) redacted: `redis://[redacted]@host:6379/`.
-fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "[redacted]".to_owned();
     };

@@ -27,6 +27,7 @@ mod cli;
 mod completions;
 mod dev;
 mod exchange;
+mod observe;
 mod payments;
 mod prompts;
 mod resources;
@@ -53,6 +54,7 @@ pub use crate::cli::{
     API_KEYS_FILE, ApiKeyArgs, ApiKeyCommand, ApiKeyCreateArgs, Cli, Command, DataArgs, DpopMode,
     PaymentsArgs, SecretAuth, ServeArgs, TokenArgs,
 };
+pub use crate::observe::{METRICS_PATH, ObserveArgs, Telemetry};
 use crate::payments::{PaymentsClient, PaymentsConfig, PaymentsLedger};
 use crate::store::Store;
 use crate::tools::{create_invoice, list_invoices, lookup_invoice, refund_invoice, void_invoice};
@@ -175,6 +177,8 @@ pub struct Server {
     issuer: Option<DevIssuer>,
     banner: String,
     limits: mcp_auth_runtime::ServeConfig,
+    /// `--metrics-addr`: the Prometheus text, on a listener of its own.
+    metrics: Option<observe::MetricsEndpoint>,
 }
 
 impl Server {
@@ -249,6 +253,16 @@ impl Server {
             builder = builder.baseline_scopes(args.baseline_scopes.iter().map(String::as_str));
         }
         builder = scale_out(builder, args).await?;
+        let metrics = match args.observe.metrics() {
+            Some(metrics) => {
+                builder = builder.metrics(metrics.clone());
+                match args.observe.metrics_addr {
+                    Some(addr) => Some(observe::MetricsEndpoint::bind(addr, &metrics).await?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
         // Applied to the verification of every token, whichever issued it.
         builder = builder.dpop(args.dpop.config());
         tracing::info!(dpop = %args.dpop, "DPoP {}: {}", args.dpop, args.dpop.describe());
@@ -314,7 +328,7 @@ impl Server {
         let keys_path = args.api_keys_path();
         let keys = ApiKeys::from_file(&keys_path)
             .with_context(|| format!("cannot load the API keys of {}", keys_path.display()))?;
-        let verifier = VerifierChain::new().api_keys(keys).otherwise(verifier);
+        let verifier = verifier.otherwise_in(VerifierChain::new().api_keys(keys));
         let server = builder.verifier(verifier).build()?;
         let payments_line = match (&payments_verifier, payments_in_process) {
             (Some(_), true) => format!("Payments API: {payments_url} (in this process)"),
@@ -376,6 +390,7 @@ impl Server {
             issuer,
             banner,
             limits: args.limits.serve_config(),
+            metrics,
         })
     }
 
@@ -384,6 +399,13 @@ impl Server {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The address of the Prometheus text (`--metrics-addr`), when it is served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .map(observe::MetricsEndpoint::local_addr)
     }
 
     /// The MCP endpoint's canonical URI: the audience of its tokens.
@@ -408,12 +430,19 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight calls finish, with the
-    /// connection-level limits of the command line.
+    /// connection-level limits of the command line; the metrics endpoint too, until the MCP
+    /// endpoint has stopped.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        mcp_auth_runtime::serve_with(self.listener, self.router, self.limits, shutdown).await
+        let metrics = self.metrics.map(observe::MetricsEndpoint::spawn);
+        let served =
+            mcp_auth_runtime::serve_with(self.listener, self.router, self.limits, shutdown).await;
+        if let Some(metrics) = metrics {
+            metrics.stop().await?;
+        }
+        served
     }
 }
 

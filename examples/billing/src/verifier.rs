@@ -1,10 +1,7 @@
-//! The token verifier the server is configured with, as one type: the MCP endpoint and the
-//! audit middleware share it.
+//! The token verifier the server is configured with: JWTs or introspection, whichever the
+//! command line chose, behind the API keys.
 
-use std::sync::Arc;
-
-use mcp_auth_runtime::auth::{AuthError, AuthInfo, TokenVerifier};
-use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, Readiness};
+use mcp_auth_runtime::auth::{IntrospectionVerifier, JwtVerifier, VerifierChain};
 
 /// JWT access tokens (the dev issuer's or a real issuer's), or opaque tokens introspected.
 #[derive(Clone)]
@@ -13,33 +10,14 @@ pub(crate) enum Verifier {
     Introspection(IntrospectionVerifier),
 }
 
-impl TokenVerifier for Verifier {
-    async fn verify(&self, token: &str) -> Result<AuthInfo, AuthError> {
+impl Verifier {
+    /// `chain`, with this verifier taking every credential no prefix routes. Added as itself,
+    /// not wrapped in this enum: the server's metrics count the token cache of the runtime's
+    /// verifiers only (a wrapper would hide it).
+    pub(crate) fn otherwise_in(self, chain: VerifierChain) -> VerifierChain {
         match self {
-            Verifier::Jwt(verifier) => verifier.verify(token).await,
-            Verifier::Introspection(verifier) => verifier.verify(token).await,
-        }
-    }
-
-    // Delegated so that the JWT verifier's cache hands out its shared results.
-    async fn verify_shared(&self, token: &str) -> Result<Arc<AuthInfo>, AuthError> {
-        match self {
-            Verifier::Jwt(verifier) => verifier.verify_shared(token).await,
-            Verifier::Introspection(verifier) => verifier.verify_shared(token).await,
-        }
-    }
-
-    async fn ready(&self) -> Readiness {
-        match self {
-            Verifier::Jwt(verifier) => verifier.ready().await,
-            Verifier::Introspection(verifier) => verifier.ready().await,
-        }
-    }
-
-    fn resource(&self) -> Option<&str> {
-        match self {
-            Verifier::Jwt(verifier) => verifier.resource(),
-            Verifier::Introspection(verifier) => Some(verifier.resource()),
+            Verifier::Jwt(verifier) => chain.otherwise(verifier),
+            Verifier::Introspection(verifier) => chain.otherwise(verifier),
         }
     }
 }

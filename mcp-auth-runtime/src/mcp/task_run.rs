@@ -16,6 +16,7 @@ use crate::authorize::Passed;
 use crate::error::ToolError;
 use crate::input::{InputRequest, question_digest};
 use crate::jsonrpc::code;
+use crate::observe::Hub;
 use crate::result::CallToolResult;
 use crate::task::{Pending, Record, Status, StoreError, TaskStore};
 use crate::tool::BoxFuture;
@@ -38,25 +39,47 @@ pub(super) struct Run {
     pub(super) token_expires: Option<tokio::time::Instant>,
 }
 
-/// What the `on_call` hook hears of a task's run: the call as that run makes it, under the
-/// token that started it (the creating call's, or the `tasks/update`'s that resumed it).
+/// What the `on_call` hook and the audit sink hear of a task's run: the call as that run
+/// makes it, under the token that started it (the creating call's, or the `tasks/update`'s
+/// that resumed it).
 pub(super) struct Heard {
-    pub(super) observer: Observer,
+    pub(super) observer: Option<Observer>,
+    /// The server's hub, when it has an audit sink: the request that started the run was
+    /// answered (`resultType: task`) before the run ended, so its event could not say how.
+    pub(super) hub: Option<Arc<Hub>>,
     pub(super) name: &'static str,
+    pub(super) scopes: &'static [&'static str],
     pub(super) auth: Arc<AuthInfo>,
     pub(super) arguments: Option<Map<String, Value>>,
 }
 
 impl Heard {
+    /// Tells the `on_call` hook of `outcome`.
     pub(super) fn report(&self, outcome: CallOutcome) {
-        (self.observer)(&CallEvent {
-            kind: CallKind::Tool,
-            name: self.name,
-            uri: None,
-            auth: &self.auth,
-            arguments: self.arguments.as_ref(),
-            outcome,
-        });
+        if let Some(observer) = &self.observer {
+            observer(&CallEvent {
+                kind: CallKind::Tool,
+                name: self.name,
+                uri: None,
+                auth: &self.auth,
+                arguments: self.arguments.as_ref(),
+                outcome,
+            });
+        }
+    }
+
+    /// The run ended with `outcome`: the hook hears of it, and the audit sink records it.
+    fn ran(&self, outcome: CallOutcome) {
+        self.report(outcome);
+        if let Some(hub) = &self.hub {
+            hub.task_run(
+                self.name,
+                self.scopes,
+                &self.auth,
+                outcome,
+                self.arguments.as_ref(),
+            );
+        }
     }
 }
 
@@ -94,7 +117,7 @@ pub(super) fn spawn_run(tasks: Tasks, id: String, run: Run) {
         };
         tasks.release(&id);
         if let Some(heard) = &heard {
-            heard.report(
+            heard.ran(
                 outcome
                     .as_ref()
                     .map_or(CallOutcome::Cancelled, Ran::outcome),

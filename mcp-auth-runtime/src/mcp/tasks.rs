@@ -494,9 +494,15 @@ impl Dispatcher {
 
     /// What the `on_call` hook will hear of a run of `tool` for `record` under `auth`.
     fn heard(&self, tool: &ToolDef, auth: &Arc<AuthInfo>, record: &Record) -> Option<Heard> {
-        self.observer.as_ref().map(|observer| Heard {
-            observer: observer.clone(),
+        let hub = Some(self.hub.clone()).filter(|hub| hub.audit.is_some());
+        if self.observer.is_none() && hub.is_none() {
+            return None;
+        }
+        Some(Heard {
+            observer: self.observer.clone(),
+            hub,
             name: tool.name(),
+            scopes: tool.scopes(),
             auth: auth.clone(),
             arguments: record.arguments.clone(),
         })

@@ -19,7 +19,7 @@ use super::RefusalReason;
 use super::audit::{AuditEvent, AuditOutcome, AuditSink, Principal, Target};
 use super::metrics::{Decision, Metrics, OperationRecord, Transport};
 use crate::auth::AuthInfo;
-use crate::mcp::CallKind;
+use crate::mcp::{CallKind, CallOutcome};
 
 /// What a server reports to; built once by `McpServerBuilder::build`.
 #[derive(Default)]
@@ -273,6 +273,54 @@ impl Hub {
             duration_seconds: Some(operation.duration.as_secs_f64()),
             arguments: operation.arguments,
         });
+    }
+}
+
+impl Hub {
+    /// A task's run of `tool` ended with `outcome`, after the request that started it was
+    /// answered: an audit event of its own (the metrics timed that request already).
+    pub(crate) fn task_run(
+        &self,
+        tool: &'static str,
+        scopes: &'static [&'static str],
+        caller: &AuthInfo,
+        outcome: CallOutcome,
+        arguments: Option<&Map<String, Value>>,
+    ) {
+        let Some(sink) = &self.audit else {
+            return;
+        };
+        let failed = |error: &str| AuditOutcome::Failed {
+            error: error.to_owned(),
+        };
+        let outcome = match outcome {
+            CallOutcome::Completed => AuditOutcome::Done,
+            CallOutcome::Forbidden => AuditOutcome::Refused {
+                reason: RefusalReason::InsufficientScope,
+            },
+            CallOutcome::RateLimited => AuditOutcome::Refused {
+                reason: RefusalReason::RateLimited,
+            },
+            CallOutcome::InvalidArguments => AuditOutcome::Refused {
+                reason: RefusalReason::InvalidArguments,
+            },
+            CallOutcome::InvalidRequestState => AuditOutcome::Refused {
+                reason: RefusalReason::InvalidRequestState,
+            },
+            CallOutcome::Cancelled => failed("cancelled"),
+            CallOutcome::TimedOut => failed("timeout"),
+            CallOutcome::InputRequired => failed("input_required"),
+            _ => failed("tool_error"),
+        };
+        let mut event = AuditEvent::new(outcome);
+        event.principal = Some(Principal::of(caller));
+        event.method = Some("tools/call".to_owned());
+        event.target = Some(Target::tool(tool));
+        event.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        if self.audit_arguments.contains(tool) {
+            event.arguments = arguments.cloned();
+        }
+        sink.record(&event);
     }
 }
 

@@ -22,6 +22,8 @@ pub struct TestServer {
     /// The payments API refunds are recorded at.
     pub payments: String,
     pub issuer: DevIssuer,
+    /// The Prometheus text's address, with `--metrics-addr`.
+    pub metrics: Option<SocketAddr>,
     pub dir: TempDir,
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -66,6 +68,7 @@ impl TestServer {
         let resource = server.resource().to_owned();
         let payments = server.payments_url().to_owned();
         let issuer = server.dev_issuer().expect("the dev issuer runs").clone();
+        let metrics = server.metrics_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -80,6 +83,7 @@ impl TestServer {
             resource,
             payments,
             issuer,
+            metrics,
             dir,
             http: http(),
             stop: Some(stop),

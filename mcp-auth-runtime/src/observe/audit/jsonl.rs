@@ -1,22 +1,4 @@
 //! [`JsonLinesSink`]: audit events as JSON lines in a file, rotated by size.
-//!
-//! The request's task only serializes the event and queues the line; a writer thread owns the
-//! file. What it promises:
-//!
-//! - **Nothing lost silently.** The queue is bounded ([`JsonLinesSinkBuilder::capacity`]).
-//!   When it is full (the disk stalls, a burst outruns it), `record` waits for room up to
-//!   [`JsonLinesSinkBuilder::full_wait`]; an event still without room, or one the file
-//!   refused (disk full, permissions), is counted in [`JsonLinesSink::lost`] and logged as a
-//!   `tracing` error (at the 1st, 2nd, 4th, 8th, ... loss, so that a flood cannot flood the
-//!   log as well).
-//! - **Owner-only.** The file is created with mode `0600` (on Unix), as are the files that
-//!   replace it at rotation; an existing file keeps its mode.
-//! - **One event per line**, appended, never split across files.
-//! - **Flushing.** The writer hands each batch it takes from the queue to the operating
-//!   system at once (so a crash of the process loses nothing it wrote), and with
-//!   [`JsonLinesSinkBuilder::sync`] to the disk as well (so power loss does not either, at
-//!   the cost of one `fsync` per batch). [`JsonLinesSink::flush`] waits for everything
-//!   recorded so far; dropping the sink writes what is queued before the thread ends.
 
 use std::collections::VecDeque;
 use std::io;
@@ -29,8 +11,30 @@ use std::time::{Duration, Instant};
 use super::file::AuditFile;
 use super::{AuditEvent, AuditSink};
 
-/// Writes each [`AuditEvent`] as one line of JSON to a file, rotating it by size. See the
-/// [module docs](self) for what happens when the queue is full and when lines reach the disk.
+/// Writes each [`AuditEvent`] as one line of JSON to a file, rotating it by size.
+///
+/// The request's task only serializes the event and queues the line; a writer thread owns the
+/// file. What it promises:
+///
+/// - **Nothing lost silently.** The queue is bounded ([`JsonLinesSinkBuilder::capacity`]).
+///   When it is full (the disk stalls, a burst outruns it), an event without room, or one
+///   the file refused (disk full, permissions), is counted in [`JsonLinesSink::lost`] and
+///   logged as a `tracing` error (at the 1st, 2nd, 4th, 8th, ... loss, so that a flood
+///   cannot flood the log as well).
+/// - **Never blocks an async runtime.** On a thread of a tokio runtime (a request's task:
+///   the bearer layer reports each `401` there) `record` never waits for room: a worker
+///   blocked in it would serve no other request, so a flood of unauthenticated requests
+///   against a stalled disk would stall the whole server. There a full queue loses the event
+///   at once (counted and logged as above). Only outside a runtime (a plain thread) does
+///   `record` wait for room up to [`JsonLinesSinkBuilder::full_wait`].
+/// - **Owner-only.** The file is created with mode `0600` (on Unix), as are the files that
+///   replace it at rotation; an existing file keeps its mode.
+/// - **One event per line**, appended, never split across files.
+/// - **Flushing.** Woken by a line after a quiet spell, the writer gathers for 2 ms, then hands
+///   the batch to the operating system at once (so a crash of the process loses nothing it wrote), and with
+///   [`JsonLinesSinkBuilder::sync`] to the disk as well (so power loss does not either, at
+///   the cost of one `fsync` per batch). [`JsonLinesSink::flush`] waits for everything
+///   recorded so far; dropping the sink writes what is queued before the thread ends.
 ///
 /// ```
 /// use mcp_auth_runtime::observe::audit::{AuditEvent, AuditOutcome, AuditSink, JsonLinesSink, Rotation};
@@ -113,6 +117,10 @@ struct State {
     closed: bool,
     /// The writer thread ended.
     writer_gone: bool,
+    /// The writer waits for lines: the next line queued wakes it. While it writes or
+    /// gathers a batch, recording wakes nobody (a wake-up is a system call and, on a busy
+    /// machine, a context switch per request).
+    idle: bool,
 }
 
 impl Shared {
@@ -190,9 +198,10 @@ impl JsonLinesSinkBuilder {
         self
     }
 
-    /// How long `record` waits for room when the queue is full before it counts the event
-    /// [lost](JsonLinesSink::lost); 100 ms by default. It blocks the request's thread (a
-    /// tokio worker) meanwhile: a stalled disk slows requests down before it loses events.
+    /// How long `record`, called outside an async runtime, waits for room when the queue is
+    /// full before it counts the event [lost](JsonLinesSink::lost); 100 ms by default. On a
+    /// thread of a tokio runtime it never waits (see [`JsonLinesSink`]): size
+    /// [`capacity`](Self::capacity) for the bursts to absorb instead.
     pub fn full_wait(mut self, wait: Duration) -> Self {
         self.full_wait = wait;
         self
@@ -241,7 +250,12 @@ impl AuditSink for JsonLinesSink {
         line.push(b'\n');
         let shared = &self.shared;
         let mut state = shared.lock();
-        let deadline = Instant::now() + self.full_wait;
+        // A tokio worker blocked here would serve no other request: wait only off the runtime.
+        let wait = match tokio::runtime::Handle::try_current() {
+            Ok(_) => Duration::ZERO,
+            Err(_) => self.full_wait,
+        };
+        let deadline = Instant::now() + wait;
         while state.lines.len() >= self.capacity && !state.writer_gone {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -262,8 +276,11 @@ impl AuditSink for JsonLinesSink {
         }
         state.lines.push_back(line);
         state.queued += 1;
+        let wake = std::mem::take(&mut state.idle);
         drop(state);
-        shared.queued.notify_one();
+        if wake {
+            shared.queued.notify_one();
+        }
     }
 }
 
@@ -289,20 +306,35 @@ impl Drop for Gone<'_> {
     }
 }
 
+/// How long the writer, woken by a line, waits for more before it writes them: what a line
+/// may wait in memory beyond the time it takes to write.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// The writer thread: takes every queued line at once, writes them, flushes, and again,
 /// until the sink is dropped and the queue empty.
 fn write_lines(shared: &Shared, mut file: AuditFile, path: &Path) {
     let _gone = Gone(shared);
     loop {
         let mut state = shared.lock();
+        let mut waited = false;
         while state.lines.is_empty() && !state.closed {
+            state.idle = true;
+            waited = true;
             state = shared
                 .queued
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        state.idle = false;
         if state.lines.is_empty() {
             return;
+        }
+        if waited && !state.closed {
+            // Woken by the first line after a quiet spell: let the lines of the next moment
+            // join it, so that a busy server costs one write per batch, not one per request.
+            drop(state);
+            std::thread::sleep(GATHER);
+            state = shared.lock();
         }
         let batch = std::mem::take(&mut state.lines);
         drop(state);
