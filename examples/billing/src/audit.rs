@@ -18,7 +18,9 @@
 //!   2026-07-28 retries whose `requestState` or answers were refused. The framework reports
 //!   these whatever the client accepts and in both protocol eras, with the verified caller
 //!   when there is one. The other events (requests served, or failed in a body `Store::run`
-//!   recorded) it leaves to the store, so that each call has exactly one row.
+//!   recorded) it leaves to the store, so that each call has exactly one row. Refusals
+//!   without a caller, which anyone can cause, get rows up to a budget per peer and minute
+//!   ([`crate::anonymous`]), so that a flood of `401`s cannot fill the database.
 
 use std::borrow::Cow;
 
@@ -367,6 +369,8 @@ pub(crate) fn record(conn: &Connection, entry: &Entry<'_>) {
 /// (see the [module docs](self)), on the blocking pool, without holding the request up.
 pub(crate) struct SqliteSink {
     store: Store,
+    /// Rows for refusals without a caller: bounded, as anyone can cause them.
+    anonymous: crate::anonymous::AnonymousRows,
     /// The server's tools, resources and prompts, each with the scopes a refusal names.
     targets: Vec<(Called, String)>,
 }
@@ -403,7 +407,11 @@ impl SqliteSink {
                 (Called::prompt(p.name()), text)
             }))
             .collect();
-        SqliteSink { store, targets }
+        SqliteSink {
+            store,
+            anonymous: Default::default(),
+            targets,
+        }
     }
 }
 
@@ -413,6 +421,9 @@ impl AuditSink for SqliteSink {
         let AuditOutcome::Refused { reason } = &event.outcome else {
             return;
         };
+        if event.principal.is_none() && !self.anonymous.admit(event.client_address) {
+            return;
+        }
         let target = event.target.as_ref().and_then(|target| {
             self.targets
                 .iter()

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod anonymous;
 mod api_keys;
 mod audit;
 mod cli;

@@ -99,6 +99,21 @@ async fn the_resource_metadata_names_the_dev_issuer_on_the_same_port() {
     .await;
 }
 
+/// Anyone can make the server refuse: the rows of refusals without a caller are bounded
+/// (60 a minute per peer), so that a flood cannot fill the database the invoices live in.
+#[tokio::test]
+async fn a_flood_of_anonymous_refusals_adds_a_bounded_number_of_rows() {
+    TestServer::run(async |s| {
+        for _ in 0..130 {
+            assert_eq!(s.anonymous_list().await, 401);
+        }
+        // 60 in a minute; up to twice that when the flood straddles two minutes.
+        let rows = s.audit_requests().len();
+        assert!((60..=120).contains(&rows), "{rows} rows for 130 refusals");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn list_invoices_shows_the_callers_tenant_only() {
     TestServer::run(async |s| {
