@@ -56,6 +56,8 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Tracer};
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{Filtered, LevelFilter};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The instrumentation scope of this crate's spans and metrics.
@@ -90,11 +92,24 @@ impl Otlp {
 
     /// The `tracing` layer exporting spans: add it to the subscriber
     /// (`tracing_subscriber::registry().with(otlp.layer())`).
-    pub fn layer<S>(&self) -> OpenTelemetryLayer<S, Tracer>
+    ///
+    /// It exports spans and events at `INFO` and above (this crate's spans are `INFO`):
+    /// `DEBUG` and `TRACE` callsites stay disabled, so that the per-request debug events of
+    /// this crate and its dependencies neither cost a formatted span event on every request
+    /// nor reach the collector. It leaves out `tracing-opentelemetry`'s thread and busy/idle
+    /// time attributes (not in the conventions; the thread name costs an allocation per span
+    /// and the timings two clock reads per poll). For other choices, build a layer on
+    /// [`Otlp::tracer_provider`].
+    pub fn layer<S>(&self) -> Filtered<OpenTelemetryLayer<S, Tracer>, LevelFilter, S>
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
-        tracing_opentelemetry::layer().with_tracer(self.traces.tracer(SCOPE))
+        let layer: OpenTelemetryLayer<S, Tracer> =
+            tracing_opentelemetry::layer().with_tracer(self.traces.tracer(SCOPE));
+        layer
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_filter(LevelFilter::INFO)
     }
 
     /// A meter whose instruments are exported: the one to give
