@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mcp_auth_runtime::auth::{Dpop, DpopPolicy, ScopeClaim};
+use mcp_auth_runtime::auth::{Dpop, DpopPolicy, JwtVerifierBuilder, ScopeClaim};
 
 /// The billing MCP server: invoices of several tenants, behind OAuth 2.1 scopes.
 ///
@@ -155,6 +155,13 @@ pub struct ServeArgs {
         value_parser = parse_tool_limit
     )]
     pub tool_rate_limits: Vec<(String, u32)>,
+    /// How many verified access tokens to remember, so that a token seen before skips the
+    /// signature check (JWTs) or the endpoint (introspection); `0` turns the cache off and
+    /// checks every request from scratch. Remembering weakens no check: expiry is checked on
+    /// every hit, and a changed key set sends every token through the full check again
+    /// [default: 1024 JWTs; 10,000 introspected tokens].
+    #[arg(long, env = "BILLING_TOKEN_CACHE_CAPACITY", value_name = "N")]
+    pub token_cache_capacity: Option<usize>,
     /// Metrics and traces: `--metrics-addr`, `--otlp-endpoint`.
     #[command(flatten)]
     pub observe: crate::observe::ObserveArgs,
@@ -330,6 +337,7 @@ impl fmt::Debug for ServeArgs {
             redis_url,
             rate_limit,
             tool_rate_limits,
+            token_cache_capacity,
             observe,
             client_id,
             client_secret,
@@ -367,6 +375,7 @@ impl fmt::Debug for ServeArgs {
             .field("redis_url", &redis_url.as_deref().map(without_password))
             .field("rate_limit", rate_limit)
             .field("tool_rate_limits", tool_rate_limits)
+            .field("token_cache_capacity", token_cache_capacity)
             .field("observe", observe)
             .field("client_id", client_id)
             .field("client_secret", &redacted(client_secret))
@@ -544,6 +553,14 @@ impl ServeArgs {
 
     pub(crate) fn scope_claim(&self) -> ScopeClaim {
         scope_claim(&self.scope_claim)
+    }
+
+    /// `builder` with `--token-cache-capacity`, if given.
+    pub(crate) fn token_cache(&self, builder: JwtVerifierBuilder) -> JwtVerifierBuilder {
+        match self.token_cache_capacity {
+            Some(capacity) => builder.cache_capacity(capacity),
+            None => builder,
+        }
     }
 
     /// The file of API keys the server reads: `DATA_DIR/api-keys.json`.

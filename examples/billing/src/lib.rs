@@ -288,11 +288,13 @@ impl Server {
                 anyhow::Ok((dev::issuer(&o, &r, &data_dir, &options)?, secret))
             })
             .await??;
-            let verifier = JwtVerifier::builder(&origin, &resource)
+            let verifier = args
+                .token_cache(JwtVerifier::builder(&origin, &resource))
                 .static_keys(issuer.jwks())
                 .tenant_claim("tenant")
                 .build()?;
-            let payments_verifier = JwtVerifier::builder(&origin, &payments_audience)
+            let payments_verifier = args
+                .token_cache(JwtVerifier::builder(&origin, &payments_audience))
                 .static_keys(issuer.jwks())
                 .tenant_claim("tenant")
                 .build()?;
@@ -312,7 +314,8 @@ impl Server {
             }
             let payments_verifier = match &args.issuer {
                 Some(issuer) if payments_in_process => {
-                    let mut verifier = JwtVerifier::builder(issuer.clone(), &payments_audience)
+                    let mut verifier = args
+                        .token_cache(JwtVerifier::builder(issuer.clone(), &payments_audience))
                         .scope_claim(args.scope_claim())
                         .tenant_claim(args.tenant_claim.clone())
                         .allow_untyped_tokens(args.allow_untyped_tokens);
@@ -526,6 +529,9 @@ async fn external_auth(
         if let (Some(id), Some(secret)) = (&args.client_id, &args.client_secret) {
             verifier = verifier.client_credentials(id.clone(), secret.clone(), ClientAuth::Basic);
         }
+        if let Some(capacity) = args.token_cache_capacity {
+            verifier = verifier.cache_capacity(capacity);
+        }
         let mut builder = builder;
         if let Some(issuer) = &args.issuer {
             builder = builder.authorization_server(issuer.clone());
@@ -536,7 +542,8 @@ async fn external_auth(
         .issuer
         .clone()
         .context("--issuer or --introspection-url is required without the dev issuer")?;
-    let mut verifier = JwtVerifier::builder(issuer.clone(), resource)
+    let mut verifier = args
+        .token_cache(JwtVerifier::builder(issuer.clone(), resource))
         .scope_claim(args.scope_claim())
         .tenant_claim(args.tenant_claim.clone())
         .allow_untyped_tokens(args.allow_untyped_tokens);

@@ -131,3 +131,48 @@ fn samples_are_found_by_name_and_labels() {
     assert_eq!(sample(text, "x_total", &["b=\"9\""]), None);
     assert_eq!(sample(text, "y", &[]), Some(5.0));
 }
+
+/// The `jwt` verified-token cache's lookups with `result`, 0 when the series is absent.
+fn jwt_lookups(text: &str, result: &str) -> f64 {
+    let result = format!(r#"result="{result}""#);
+    let name = "mcp_auth_token_cache_lookups_total";
+    sample(text, name, &[r#"cache="jwt""#, &result]).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn token_cache_capacity_zero_checks_every_request_from_scratch() {
+    within(async {
+        for (options, misses, hits) in [
+            // The first call and the refused token miss; the second and third calls hit.
+            (&[][..], 2.0, 2.0),
+            (&["--token-cache-capacity", "0"][..], 0.0, 0.0),
+            (&["--token-cache-capacity", "1"][..], 2.0, 2.0),
+        ] {
+            let mut args = vec!["--metrics-addr", "127.0.0.1:0"];
+            args.extend_from_slice(options);
+            let s = TestServer::start_with(&args).await;
+            let metrics = s.metrics.expect("--metrics-addr serves the metrics");
+            let token = s.token("alice", Some("acme"), &["invoices:read"]);
+            let invoice = json!({ "invoice_id": "INV-2041" });
+            for _ in 0..3 {
+                s.ok(&token, "lookup_invoice", invoice.clone()).await;
+            }
+            // A token for another audience (the payments API) is refused, cache or not.
+            let foreign = s.payments_token(&[]);
+            let refused = s.call(&foreign, "lookup_invoice", invoice).await;
+            assert_eq!(refused.status, 401, "{options:?}: {refused:?}");
+            let text = s
+                .http
+                .get(format!("http://{metrics}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(jwt_lookups(&text, "miss"), misses, "{options:?}: {text}");
+            assert_eq!(jwt_lookups(&text, "hit"), hits, "{options:?}: {text}");
+        }
+    })
+    .await
+}
