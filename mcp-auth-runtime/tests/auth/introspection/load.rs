@@ -235,8 +235,11 @@ async fn beyond_the_wait_queue_a_new_token_fails_fast_with_503() {
     let addr: SocketAddr = listener.local_addr().unwrap();
     let resource = format!("http://{addr}/mcp");
     let endpoint = FaultyIntrospection::start(&resource).await;
-    endpoint.set_delay(Duration::from_millis(300));
-    let timeout = Duration::from_secs(5);
+    // The two requests in flight are held for 3 s, so that the queue stays full while a
+    // loaded machine (a CI run) gets through the checks below; the queue's own requests
+    // are answered sooner (the delay is read when a request arrives).
+    endpoint.set_delay(Duration::from_secs(3));
+    let timeout = Duration::from_secs(10);
     let verifier = IntrospectionVerifier::builder(&endpoint.url, &resource)
         .max_concurrent_requests(2)
         .max_queued_requests(3)
@@ -269,6 +272,7 @@ async fn beyond_the_wait_queue_a_new_token_fails_fast_with_503() {
         panic!("expected Unavailable at once");
     };
     assert!(reason.contains("waiting"), "{reason}");
+    endpoint.set_delay(Duration::from_millis(300));
 
     // A token already in the queue is joined.
     let joined = call("random-4");
