@@ -12,6 +12,8 @@ use serde_json::Value;
 use crate::dpop::{self, Clients, DpopKey};
 use crate::issuer::{self, SigningKey};
 
+mod peers;
+
 const HELP: &str = "\
 mcp-auth load benchmark (loopback only)
 
@@ -24,8 +26,8 @@ options:
   --threads <n>       wrk threads (default 2)
   --sessions <n>      handshake-era sessions opened for the memory figure (default 10000; 0 skips)
   --rounds <n>        rounds through all servers; the table shows medians (default 3)
-  --only <list>       comma-separated subset of: ours-off,ours-on,ours-observed,ours-dpop,ts,rmcp,
-                      rmcp-jwt,ceiling
+  --only <list>       comma-separated subset of: ours-off,ours-on,ours-observed,ours-dpop,ts,
+                      ts-v2,fastmcp,rmcp,rmcp-jwt,ceiling,hello
   --dpop-rate <n>     ours-dpop: proofs are signed ahead for this many requests/s (default
                       16000); a run that uses them all fails, asking for more
   --dpop-duration <s> ours-dpop: measured seconds, after a 1 s warm-up (default 5); rate
@@ -157,7 +159,17 @@ const TARGETS: &[Target] = &[
     },
     Target {
         name: "ts",
-        label: "TypeScript SDK + requireBearerAuth + jose",
+        label: "TypeScript SDK v1 + requireBearerAuth + jose",
+        authenticated: true,
+    },
+    Target {
+        name: "ts-v2",
+        label: "TypeScript SDK v2 + express requireBearerAuth + jose",
+        authenticated: true,
+    },
+    Target {
+        name: "fastmcp",
+        label: "FastMCP (Python) + JWTVerifier, uvicorn, 1 worker",
         authenticated: true,
     },
     Target {
@@ -174,6 +186,11 @@ const TARGETS: &[Target] = &[
         name: "ceiling",
         label: "bare axum + jsonwebtoken (ceiling)",
         authenticated: true,
+    },
+    Target {
+        name: "hello",
+        label: "hello world: bare axum route, no auth, no JSON (floor)",
+        authenticated: false,
     },
 ];
 
@@ -257,16 +274,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .build()?;
     let _guard = runtime.enter();
 
-    if options.wants("ts") {
-        require("node", "install Node.js 18 or later")?;
-        require("npm", "install npm")?;
-        eprintln!("== npm ci (benches/load/ts)");
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(root.join("ts"))
-            .status()?;
-        ensure!(status.success(), "npm ci failed");
-    }
+    peers::install(&options, root)?;
 
     // The issuer: an RS256 key for the measured calls, an Ed25519 key for the many principals
     // of the session figure (only so that minting 10,000 tokens is quick).
@@ -478,6 +486,9 @@ fn pinned(options: &Options, cpu: &str, program: impl AsRef<std::ffi::OsStr>) ->
 }
 
 fn start(name: &str, options: &Options, issuer: &str, root: &Path) -> anyhow::Result<Server> {
+    if let Some(child) = peers::start(name, options, issuer, root) {
+        return Ok(Server { child: child? });
+    }
     let port = options.port.to_string();
     let child = match name {
         "ours-off" | "ours-on" => return start_ours_cache(options, issuer, name == "ours-on"),
@@ -487,11 +498,6 @@ fn start(name: &str, options: &Options, issuer: &str, root: &Path) -> anyhow::Re
             .spawn()?,
         "ours-dpop" => pinned(options, "0", std::env::current_exe()?)
             .args(["serve", "ours-dpop", &port, issuer, CACHE_ON])
-            .spawn()?,
-        "ts" => pinned(options, "0", "node")
-            .arg(root.join("ts/server.mjs"))
-            .args([&port, issuer])
-            .stdout(Stdio::null())
             .spawn()?,
         kind => pinned(options, "0", std::env::current_exe()?)
             .args(["serve", kind, &port, issuer])
@@ -605,7 +611,8 @@ async fn check(target: &Target, url: &str, load: &Load<'_>) -> anyhow::Result<()
     let status = response.status();
     let text = response.text().await?;
     ensure!(status == 200, "status {status}: {text}");
-    let body: Value = serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))?;
+    let body: Value =
+        serde_json::from_str(peers::message(&text)).with_context(|| format!("not JSON: {text}"))?;
     let invoice = &body["result"]["structuredContent"];
     ensure!(
         invoice["id"] == "INV-2041" && invoice["customer"] == "Initech",
@@ -995,6 +1002,7 @@ fn report(
                 ceiling.cpu_us_per_request / ours.cpu_us_per_request
             )
         });
+    peers::floor(&mut out, results);
     let _ = writeln!(out, "\ntargets:");
     let mut target = |what: &str,
                       value: Option<(f64, f64)>,
@@ -1060,6 +1068,7 @@ fn report(
             shown,
         );
     }
+    peers::targets(&mut out, results);
     if let Some(note) = cpu_note {
         let _ = writeln!(out, "{note}");
     }

@@ -10,6 +10,7 @@ mod billing;
 mod ceiling;
 mod dpop;
 mod harness;
+mod hello;
 mod issuer;
 mod jwt;
 mod ours;
@@ -25,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// `serve <ours|ours-dpop|ours-observed|rmcp|rmcp-jwt|ceiling> <port> <issuer> [cache capacity] [stateful]`
+/// `serve <ours|ours-dpop|ours-observed|rmcp|rmcp-jwt|ceiling|hello> <port> <issuer> [cache capacity] [stateful]`
 fn serve(args: &[String]) -> anyhow::Result<()> {
     let [kind, port, issuer, rest @ ..] = args else {
         bail!("usage: serve <kind> <port> <issuer> [cache] [stateful]");
@@ -78,6 +79,7 @@ fn serve(args: &[String]) -> anyhow::Result<()> {
                     rmcp_server::serve(listener, Some((jwks_url, issuer, resource))).await
                 }
                 "ceiling" => ceiling::serve(listener, jwks_url, issuer, resource).await,
+                "hello" => hello::serve(listener).await,
                 other => bail!("unknown server kind `{other}`"),
             }
         })
