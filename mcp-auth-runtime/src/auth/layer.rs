@@ -14,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use super::b64token::is_b64token;
 use super::challenge::{INVALID_REQUEST, INVALID_TOKEN, Problem, Scheme};
 use super::possession::{self, DPOP, DPOP_NONCE, DpopSetup, NotProven, PublicUris};
 use super::{AuthError, AuthInfo, Challenge, Dpop, DpopConfigError, DpopPolicy, TokenVerifier};
@@ -245,7 +246,8 @@ where
             };
             let (scheme, token) =
                 match credentials(request.headers(), request.uri().query(), dpop.is_some()) {
-                    Ok(Some((scheme, token))) => (scheme, token.to_owned()),
+                    // Shared with the request's `SubjectToken`: one copy of the token.
+                    Ok(Some((scheme, token))) => (scheme, Arc::<str>::from(token)),
                     Ok(None) => {
                         report(RefusalReason::MissingToken, None);
                         return Ok(refuse(StatusCode::UNAUTHORIZED, None, None));
@@ -336,7 +338,7 @@ where
                 hub.authenticated();
             }
             // For token exchange (RFC 8693) alone; never an API key (`SubjectToken::of`).
-            if let Some(subject) = crate::downstream::SubjectToken::of(&token, &auth) {
+            if let Some(subject) = crate::downstream::SubjectToken::of(token, &auth) {
                 request.extensions_mut().insert(subject);
             }
             request.extensions_mut().insert(auth);
@@ -596,10 +598,20 @@ fn authorization<'a>(
     if values.next().is_some() {
         return Err("more than one Authorization header");
     }
-    let value = value
-        .to_str()
-        .map_err(|_| "Authorization header is not visible ASCII")?;
+    // What `HeaderValue::to_str` checks, without its byte-at-a-time loop over the token.
+    let value = Some(value.as_bytes())
+        .filter(|bytes| is_visible_ascii(bytes))
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .ok_or("Authorization header is not visible ASCII")?;
     Ok(Some(value.split_once(' ').unwrap_or((value, ""))))
+}
+
+/// Whether every byte is visible ASCII, a space or a tab, as `HeaderValue::to_str` requires:
+/// folded without an early exit so that the compiler vectorizes it.
+fn is_visible_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |bad, &b| {
+        bad | u8::from(!((b == b'\t') | (b.wrapping_sub(0x20) < 0x5f)))
+    }) == 0
 }
 
 /// Whether a query string carries a credential: an `access_token`, an API key parameter, or
@@ -623,19 +635,10 @@ fn token68(rest: &str) -> Result<&str, &'static str> {
     if token.len() > MAX_TOKEN_LEN {
         return Err("access token too long");
     }
-    if !is_b64token(token) {
+    if !is_b64token(token.as_bytes()) {
         return Err("access token is not a b64token");
     }
     Ok(token)
-}
-
-/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
 }
 
 /// The verified caller a [`BearerAuth`] put into the request, for axum handlers behind it.

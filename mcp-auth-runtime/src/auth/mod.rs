@@ -76,6 +76,7 @@
 
 mod algorithm;
 mod api_key;
+mod b64token;
 mod cache;
 mod chain;
 mod challenge;
@@ -100,6 +101,7 @@ pub use api_key::{
     ApiKeyError, ApiKeyFile, ApiKeyRecord, ApiKeys, DEFAULT_FAILURES_PER_MINUTE,
     DEFAULT_PREFIX as DEFAULT_API_KEY_PREFIX, DEFAULT_RELOAD_INTERVAL, NewApiKey,
 };
+pub(crate) use b64token::is_b64token;
 pub use chain::VerifierChain;
 pub use challenge::Challenge;
 pub(crate) use challenge::Scheme;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::request::ACCESS_TOKEN_TYPE;
 use super::{DownstreamToken, ExchangeError, ExchangeGrant};
+use crate::auth::is_b64token;
 
 /// `issued_token_type` of a JWT (RFC 8693 §3): an access token in JWT form, usable as one.
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
@@ -37,7 +38,7 @@ pub(super) fn token(
         serde_json::from_slice(body).map_err(|_| unusable("not a JSON object"))?;
     let text = |name: &str| fields.get(name).and_then(Value::as_str);
     let token = text("access_token").ok_or_else(|| unusable("no `access_token`"))?;
-    if !is_b64token(token) {
+    if !is_b64token(token.as_bytes()) {
         return Err(unusable("`access_token` is not an RFC 6750 b64token"));
     }
     // A DPoP-bound or `N_A` token cannot be sent as a bearer token (RFC 8693 §2.2.1).
@@ -103,15 +104,6 @@ pub(super) fn refusal(body: &[u8], subject: &str) -> Option<ExchangeError> {
         error: error.to_owned(),
         description,
     })
-}
-
-/// RFC 6750 §2.1 `b64token`: what may follow `Bearer ` in a header.
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ impl SubjectToken {
     /// credential is an access token. An API key is not one: it is a secret shared with this
     /// server alone, and must never reach the authorization server (its `AuthInfo` carries
     /// the `api_key_id` claim).
-    pub(crate) fn of(token: &str, auth: &AuthInfo) -> Option<SubjectToken> {
+    pub(crate) fn of(token: impl Into<Arc<str>>, auth: &AuthInfo) -> Option<SubjectToken> {
         if auth.claims().contains_key("api_key_id") {
             return None;
         }

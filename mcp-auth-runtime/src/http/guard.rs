@@ -244,12 +244,19 @@ impl Allowed {
         {
             return false;
         }
-        let name = authority.host().to_ascii_lowercase();
-        let with_port = match authority.port_u16() {
-            Some(port) => format!("{name}:{port}"),
-            None => name.clone(),
+        // Compared in place, case-insensitively: the entries are lowercase already, and the
+        // request's name needs no lowercased copy, nor `name:port` a formatted one.
+        let name = authority.host();
+        let mut digits = [0u8; 5];
+        let port = authority.port_u16().map(|port| decimal(port, &mut digits));
+        let matches = |entry: &str| match entry.get(..name.len()) {
+            Some(start) if start.eq_ignore_ascii_case(name) => {
+                let rest = &entry[name.len()..];
+                rest.is_empty() || port.is_some_and(|port| rest.strip_prefix(':') == Some(port))
+            }
+            _ => false,
         };
-        is_loopback_name(&name) || self.hosts.iter().any(|h| *h == with_port || *h == name)
+        is_loopback_name(name) || self.hosts.iter().any(|h| matches(h))
     }
 
     /// Whether an `Origin` header names an origin this server trusts. The value is parsed as a
@@ -277,11 +284,25 @@ impl Allowed {
 }
 
 fn is_loopback_name(host: &str) -> bool {
-    host == "localhost"
+    host.eq_ignore_ascii_case("localhost")
         || host == "[::1]"
         || host
             .parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `port` in decimal without leading zeros, as `format!` writes it, in `buf`.
+fn decimal(mut port: u16, buf: &mut [u8; 5]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (port % 10) as u8;
+        port /= 10;
+        if port == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
 }
 
 /// A configured origin in the form [`Allowed::origin`] compares: the URL parser's
@@ -290,5 +311,53 @@ pub(crate) fn serialized_origin(origin: &str) -> String {
     match url::Url::parse(origin) {
         Ok(url) => url.origin().ascii_serialization(),
         Err(_) => origin.trim_end_matches('/').to_ascii_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_compare_case_insensitively_with_the_port_normalized() {
+        let allowed = Allowed {
+            hosts: vec!["api.example.com".into(), "mcp.example.com:8443".into()],
+            ..Allowed::default()
+        };
+        for host in [
+            "api.example.com",
+            "API.Example.COM",
+            "api.example.com:443",
+            "mcp.example.com:8443",
+            "MCP.example.com:08443",
+            "localhost:3000",
+            "LocalHost",
+            "127.0.0.1:39900",
+            "[::1]:80",
+        ] {
+            assert!(allowed.host(Some(host)), "{host}");
+        }
+        for host in [
+            "mcp.example.com",
+            "mcp.example.com:443",
+            "mcp.example.com:84430",
+            "api.example.co",
+            "api.example.com.evil",
+            "evil.example.com",
+            "user@api.example.com",
+            "api.example.com:x",
+            "10.0.0.1",
+            "",
+        ] {
+            assert!(!allowed.host(Some(host)), "{host}");
+        }
+        assert!(!allowed.host(None));
+    }
+
+    #[test]
+    fn ports_are_written_as_format_writes_them() {
+        for port in [0u16, 1, 9, 10, 80, 443, 8443, 10000, 65535] {
+            assert_eq!(decimal(port, &mut [0; 5]), port.to_string());
+        }
     }
 }
