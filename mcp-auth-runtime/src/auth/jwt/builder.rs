@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::DecodingKey;
+use jsonwebtoken::{DecodingKey, Validation};
 
 use super::{Inner, JwtVerifier, Keys};
 use crate::auth::cache::TokenCache;
@@ -232,6 +232,10 @@ impl JwtVerifierBuilder {
                 ))
             }
         };
+        let validations = algorithms
+            .iter()
+            .map(|alg| (*alg, validation(*alg, &self.issuer, self.leeway.as_secs())))
+            .collect();
         Ok(JwtVerifier {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
@@ -239,6 +243,7 @@ impl JwtVerifierBuilder {
                     == Some(resource.as_str()),
                 resource,
                 algorithms,
+                validations,
                 cache: TokenCache::new(self.cache_capacity),
                 leeway: self.leeway.as_secs(),
                 mapping: self.mapping,
@@ -261,4 +266,17 @@ impl fmt::Debug for JwtVerifierBuilder {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// The claim validation `jsonwebtoken` does for tokens signed with `alg`.
+fn validation(alg: jsonwebtoken::Algorithm, issuer: &str, leeway: u64) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = leeway;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    // `aud` is compared in canonical form (RFC 8707) by `accept`, which `jsonwebtoken`'s exact
+    // string comparison cannot do; the check itself is never skipped.
+    validation.validate_aud = false;
+    validation
 }

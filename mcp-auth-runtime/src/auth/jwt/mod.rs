@@ -8,7 +8,7 @@ mod validate;
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::DecodingKey;
+use jsonwebtoken::{DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 
 use super::cache::{TokenCache, Verified};
@@ -50,6 +50,8 @@ struct Inner {
     /// parsing to match.
     resource_is_canonical: bool,
     algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// The claim validation of each allowed algorithm, built once.
+    validations: Vec<(jsonwebtoken::Algorithm, Validation)>,
     cache: Option<TokenCache>,
     leeway: u64,
     mapping: ClaimMapping,
