@@ -36,14 +36,25 @@ for crate in ours rmcp; do
     rm -rf "$prof/inc-$crate"
     # The IR of every function codegen receives, monomorphised generics included.
     touch "$src/gen-$crate/src/main.rs"
-    rustc_crate "$crate" --emit=llvm-ir -o "$prof/gen-$crate.ll"
+    rm -f "$OUT/gen-$crate/debug/deps/gen_$crate-"*.ll
+    rustc_crate "$crate" --emit=llvm-ir
+    mv "$OUT/gen-$crate/debug/deps/gen_$crate-"*.ll "$prof/gen-$crate.ll"
 done
 
 for crate in ours rmcp; do
-    ll=$(find "$prof" -maxdepth 1 -name "gen-$crate*.ll" | head -1)
+    ll=$prof/gen-$crate.ll
     echo "== $crate"
     echo "expanded: $(wc -l <"$prof/expanded-$crate.rs") lines, $(wc -c <"$prof/expanded-$crate.rs") bytes"
-    echo "LLVM IR: $(wc -l <"$ll") lines, $(grep -c '^define' "$ll") functions"
+    echo "LLVM IR: $(wc -l <"$ll") lines, $(grep -c '^define' "$ll") functions, by the crate that"
+    echo "defines them (the first crate named in the symbol):"
+    grep '^define' "$ll" | grep -oE '@_R[A-Za-z0-9_]+' | python3 -c '
+import collections, re, sys
+count = collections.Counter()
+for symbol in sys.stdin:
+    m = re.search(r"Cs[A-Za-z0-9]+_(\d+)", symbol)
+    count[symbol[m.end():m.end() + int(m.group(1))] if m else "?"] += 1
+for name, n in count.most_common(8):
+    print(f"  {n:6} {name}")'
     # The heaviest passes, as `time: <wall>; rss: ..  <pass>`.
     grep -E '^time:' "$prof/passes-$crate.txt" | sort -t: -k2 -g -r | head -12 || true
 done
