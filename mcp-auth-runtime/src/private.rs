@@ -178,18 +178,37 @@ pub fn require_scopes<S>(ctx: &ToolContext<S>, required: &[&str]) -> Result<(), 
     ctx.require_scopes(required)
 }
 
-/// Deserializes `tools/call` arguments, naming the offending argument on failure.
+/// Deserializes `tools/call` arguments, naming the offending argument on failure: in one
+/// pass from the JSON the client wrote (no arguments are `{}`).
 pub fn parse_arguments<T: ToolParam>(arguments: Arguments) -> Result<T, ToolError> {
-    let arguments = Value::Object(arguments.unwrap_or_default());
-    serde_path_to_error::deserialize(arguments).map_err(|err| {
+    let json = arguments.as_deref().map_or("{}", serde_json::value::RawValue::get);
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
+        let inner = without_position(err.into_inner());
         ToolError::InvalidArguments(if path == "." {
-            inner.to_string()
+            inner
         } else {
             format!("`{path}`: {inner}")
         })
-    })
+    })?;
+    // The server checked the JSON when it parsed the request: nothing can follow the object.
+    deserializer
+        .end()
+        .map_err(|err| ToolError::InvalidArguments(without_position(err)))?;
+    Ok(parsed)
+}
+
+/// The message of `err` without the position serde_json appends when it reads text (" at
+/// line 1 column 23"): the message names the argument, and reads as it did when arguments
+/// were deserialized from a `Value`, which has no positions.
+fn without_position(err: serde_json::Error) -> String {
+    let message = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    match message.strip_suffix(&position) {
+        Some(message) if err.line() != 0 => message.to_owned(),
+        _ => message,
+    }
 }
 
 /// A tool parameter, or the whole input: deserializable from the arguments and described by a
