@@ -744,7 +744,9 @@ mod tests {
             )
         };
         // Past the names compared on the stack, and spelled with escapes.
-        let many = (0..20).map(|i| format!(r#""k{i}":{i}"#)).collect::<Vec<_>>();
+        let many = (0..20)
+            .map(|i| format!(r#""k{i}":{i}"#))
+            .collect::<Vec<_>>();
         let repeated_late = format!("{{{},\"k3\":0}}", many.join(","));
         for arguments in [
             r#"{"a":1,"a":2}"#,
@@ -779,10 +781,13 @@ mod tests {
             panic!("a request")
         };
         assert!(request.arguments.is_none());
-        assert_eq!(request.params.unwrap()["arguments"], serde_json::json!({"k":"v"}));
-        let Ok(Message::Notification { params, .. }) = parse(
-            br#"{"jsonrpc":"2.0","method":"tools/call","params":{"arguments":{"k":"v"}}}"#,
-        ) else {
+        assert_eq!(
+            request.params.unwrap()["arguments"],
+            serde_json::json!({"k":"v"})
+        );
+        let Ok(Message::Notification { params, .. }) =
+            parse(br#"{"jsonrpc":"2.0","method":"tools/call","params":{"arguments":{"k":"v"}}}"#)
+        else {
             panic!("a notification")
         };
         assert_eq!(params.unwrap()["arguments"], serde_json::json!({"k":"v"}));

@@ -30,9 +30,8 @@ pub type Arguments = Option<Box<RawValue>>;
 
 /// `arguments` kept as a JSON object (a task's record) in the form a handler takes.
 pub(crate) fn arguments_from_map(arguments: Option<&Map<String, Value>>) -> Arguments {
-    arguments.map(|map| {
-        serde_json::value::to_raw_value(map).expect("a JSON object serializes as JSON")
-    })
+    arguments
+        .map(|map| serde_json::value::to_raw_value(map).expect("a JSON object serializes as JSON"))
 }
 
 /// The erased handler `#[tool]` generates: checks the scopes, deserializes the arguments and

@@ -83,7 +83,9 @@ where
         // The service that was made ready is the one called; a clone takes its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        Either::Right(Box::pin(async move { Ok(traced(span, request, inner).await) }))
+        Either::Right(Box::pin(
+            async move { Ok(traced(span, request, inner).await) },
+        ))
     }
 }
 
