@@ -178,18 +178,43 @@ pub fn require_scopes<S>(ctx: &ToolContext<S>, required: &[&str]) -> Result<(), 
     ctx.require_scopes(required)
 }
 
-/// Deserializes `tools/call` arguments, naming the offending argument on failure.
+/// Deserializes `tools/call` arguments, naming the offending argument on failure: in one
+/// pass from the JSON the client wrote (no arguments are `{}`). Arguments that do not fit are
+/// read a second time, tracking the path, for the message alone.
 pub fn parse_arguments<T: ToolParam>(arguments: Arguments) -> Result<T, ToolError> {
-    let arguments = Value::Object(arguments.unwrap_or_default());
-    serde_path_to_error::deserialize(arguments).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        ToolError::InvalidArguments(if path == "." {
-            inner.to_string()
-        } else {
-            format!("`{path}`: {inner}")
-        })
-    })
+    let json = arguments
+        .as_deref()
+        .map_or("{}", serde_json::value::RawValue::get);
+    // The server checked the JSON when it parsed the request: nothing follows the object.
+    let first = match serde_json::from_str(json) {
+        Ok(parsed) => return Ok(parsed),
+        Err(err) => err,
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let err = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        // Only trailing input fails here, which the request's parse ruled out.
+        Ok(_) => return Err(ToolError::InvalidArguments(without_position(first))),
+        Err(err) => err,
+    };
+    let path = err.path().to_string();
+    let inner = without_position(err.into_inner());
+    Err(ToolError::InvalidArguments(if path == "." {
+        inner
+    } else {
+        format!("`{path}`: {inner}")
+    }))
+}
+
+/// The message of `err` without the position serde_json appends when it reads text (" at
+/// line 1 column 23"): the message names the argument, and reads as it did when arguments
+/// were deserialized from a `Value`, which has no positions.
+fn without_position(err: serde_json::Error) -> String {
+    let message = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    match message.strip_suffix(&position) {
+        Some(message) if err.line() != 0 => message.to_owned(),
+        _ => message,
+    }
 }
 
 /// A tool parameter, or the whole input: deserializable from the arguments and described by a
@@ -290,4 +315,61 @@ pub fn structured<T: StructuredOutput>(value: T) -> Result<CallToolResult, ToolE
         is_error: false,
         meta: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        amount: u64,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    fn parsed(json: Option<&str>) -> Result<Input, ToolError> {
+        let raw = json.map(|json| serde_json::value::RawValue::from_string(json.into()).unwrap());
+        parse_arguments(raw)
+    }
+
+    fn message(json: Option<&str>) -> String {
+        match parsed(json) {
+            Err(ToolError::InvalidArguments(message)) => message,
+            other => panic!("invalid arguments expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arguments_deserialize_in_one_pass_from_what_the_client_wrote() {
+        let input = parsed(Some(r#"{"name":"a\"b","amount":5,"tags":["x"]}"#)).unwrap();
+        assert_eq!((input.name.as_str(), input.amount), ("a\"b", 5));
+        assert_eq!(input.tags, ["x"]);
+    }
+
+    #[test]
+    fn argument_errors_name_the_argument_and_no_position() {
+        let cases = [
+            (None, "missing field `name`"),
+            (Some(r#"{"name":"a"}"#), "missing field `amount`"),
+            (
+                Some(r#"{"name":"a","amount":"five"}"#),
+                "`amount`: invalid type: string \"five\", expected u64",
+            ),
+            (
+                Some(r#"{"name":"a","amount":1,"extra":true}"#),
+                "`extra`: unknown field `extra`, expected one of `name`, `amount`, `tags`",
+            ),
+            (
+                Some(r#"{"name":"a","amount":1,"tags":["x",2]}"#),
+                "`tags[1]`: invalid type: integer `2`, expected a string",
+            ),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(message(json), expected, "{json:?}");
+        }
+    }
 }

@@ -23,7 +23,7 @@ mod stream;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use era::decode_header_value;
-pub(crate) use mount::{MountCheck, endpoint_path, refuse_nested};
+pub(crate) use mount::{MountCheck, RefuseNestedLayer, endpoint_path};
 pub(crate) use response::json_response;
 pub(crate) use sse::EndsAtShutdown;
 

@@ -7,11 +7,12 @@
 //! is not there, and discovery would break without a word. A nested server therefore refuses
 //! every request with `500` and logs, once, how to mount it.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
-use axum::extract::{OriginalUri, Request, State};
-use axum::middleware::Next;
+use axum::extract::{OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
@@ -72,19 +73,58 @@ pub(crate) struct MountCheck {
 
 /// Refuses a request that reached this server's routes through `Router::nest` (or
 /// `nest_service`): the path the outermost router saw ([`OriginalUri`]) is not the one
-/// routed here.
-pub(crate) async fn refuse_nested(
-    State(check): State<Arc<MountCheck>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let nested = request
-        .extensions()
-        .get::<OriginalUri>()
-        .is_some_and(|OriginalUri(original)| original.path() != request.uri().path());
-    if !nested {
-        return next.run(request).await;
+/// routed here. A plain service rather than a `from_fn` middleware: a request that is not
+/// nested goes on to the inner service with no clone of it and no boxed future.
+#[derive(Clone)]
+pub(crate) struct RefuseNestedLayer(pub(crate) Arc<MountCheck>);
+
+impl<S> tower::Layer<S> for RefuseNestedLayer {
+    type Service = RefuseNested<S>;
+
+    fn layer(&self, inner: S) -> RefuseNested<S> {
+        RefuseNested {
+            inner,
+            check: self.0.clone(),
+        }
     }
+}
+
+/// The service of [`RefuseNestedLayer`].
+#[derive(Clone)]
+pub(crate) struct RefuseNested<S> {
+    inner: S,
+    check: Arc<MountCheck>,
+}
+
+impl<S> tower::Service<Request> for RefuseNested<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Either<S::Future, std::future::Ready<Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        let nested = request
+            .extensions()
+            .get::<OriginalUri>()
+            .is_some_and(|OriginalUri(original)| original.path() != request.uri().path());
+        if nested {
+            Either::Right(std::future::ready(Ok(refuse_nested(&self.check, &request))))
+        } else {
+            Either::Left(self.inner.call(request))
+        }
+    }
+}
+
+/// The `500` for a nested request, logged once.
+fn refuse_nested(check: &MountCheck, request: &Request) -> Response {
     if !check.logged.swap(true, Ordering::Relaxed) {
         let original = request
             .extensions()

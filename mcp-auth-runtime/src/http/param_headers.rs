@@ -63,10 +63,12 @@ pub(super) fn check(
     else {
         return Ok(());
     };
-    let arguments = params
-        .and_then(|p| p.get("arguments"))
-        .and_then(Value::as_object);
-    mismatch(tool.header_params(), headers, arguments, modern).map_err(|message| {
+    // Built only for a tool that mirrors parameters in headers.
+    let arguments = match tool.header_params() {
+        [] => None,
+        _ => request.arguments_map(),
+    };
+    mismatch(tool.header_params(), headers, arguments.as_ref(), modern).map_err(|message| {
         rpc_error(
             StatusCode::BAD_REQUEST,
             Some(request.id.clone()),
@@ -74,6 +76,16 @@ pub(super) fn check(
             format!("Header mismatch: {message}"),
         )
     })
+}
+
+/// Whether header `name` (lowercase, as [`HeaderMap`] keys are) starts with [`PREFIX`] once
+/// every `_` is read as `-`: compared in place, as this runs for every header of every call.
+fn mirrors_param(name: &str) -> bool {
+    name.len() >= PREFIX.len()
+        && name
+            .bytes()
+            .zip(PREFIX.bytes())
+            .all(|(byte, prefix)| byte == prefix || (byte == b'_' && prefix == b'-'))
 }
 
 /// What differs between `headers` and the body's `arguments` for `declared`, if anything.
@@ -86,8 +98,7 @@ fn mismatch(
     for name in headers.keys() {
         // `Mcp_Param_Region` too: proxies that read `_` as `-` would take it for
         // `Mcp-Param-Region`.
-        let folded = name.as_str().replace('_', "-");
-        if folded.starts_with(PREFIX) && !declared.iter().any(|p| p.header == *name) {
+        if mirrors_param(name.as_str()) && !declared.iter().any(|p| p.header == *name) {
             return Err(format!(
                 "the tool declares no {} header",
                 shown(name.as_str())

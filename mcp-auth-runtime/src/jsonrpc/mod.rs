@@ -1,6 +1,7 @@
 //! JSON-RPC 2.0 messages as MCP uses them, and nothing of MCP's methods: parsing,
 //! validation and responses.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -33,14 +34,14 @@ pub(crate) mod code {
 pub(crate) struct Id(pub(crate) Box<RawValue>);
 
 impl Id {
-    fn parse(raw: Box<RawValue>) -> Option<Id> {
+    fn parse(raw: &RawValue) -> Option<Id> {
         let text = raw.get();
         let valid = if text.starts_with('"') {
             true
         } else {
             text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()
         };
-        valid.then_some(Id(raw))
+        valid.then(|| Id(raw.to_owned()))
     }
 }
 
@@ -90,33 +91,59 @@ impl Request {
     pub(crate) fn meta(&self) -> Option<&Map<String, Value>> {
         self.params.as_ref()?.get("_meta")?.as_object()
     }
+
+    /// The `arguments` of a `tools/call` as a JSON object, built only for the paths that read
+    /// them as one (audit, `on_call`, `Mcp-Param-*` headers, tasks, `requestState`): `None`
+    /// when absent, `null` or not an object.
+    pub(crate) fn arguments_map(&self) -> Option<Map<String, Value>> {
+        arguments_map(self.arguments.as_deref())
+    }
+}
+
+/// `arguments` (as [`Request::arguments`] keeps them) as a JSON object, if they are one.
+pub(crate) fn arguments_map(arguments: Option<&RawValue>) -> Option<Map<String, Value>> {
+    match unique_keys(arguments?.get()) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct Request {
     pub(crate) id: Id,
     pub(crate) method: String,
+    /// `params`, but for `tools/call` without its `arguments`: those are in
+    /// [`arguments`](Self::arguments).
     pub(crate) params: Option<Map<String, Value>>,
+    /// The `arguments` of a `tools/call` as the client wrote them (checked for repeated member
+    /// names at every depth, not yet for their type): the tool deserializes them once, into its
+    /// own type, with no `Value` tree in between. `None` for other methods, whose `arguments`
+    /// stay in `params`.
+    pub(crate) arguments: Option<Box<RawValue>>,
 }
 
+/// The envelope, borrowed from the body: `jsonrpc` and `method` are compared or copied once,
+/// `id` and `params` are slices of the body until they are needed.
 #[derive(Deserialize)]
-struct Envelope {
-    jsonrpc: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Box<RawValue>>,
-    method: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    params: Option<Box<RawValue>>,
-    #[serde(default, deserialize_with = "present")]
-    result: Option<Box<RawValue>>,
-    #[serde(default, deserialize_with = "present")]
-    error: Option<Box<RawValue>>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
 }
 
 /// Keeps an explicit `null` as `Some("null")`: a member that is present differs from one that
 /// is absent (a request with `"id": null` is not a notification).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Parses one message. Errors are JSON-RPC error responses, ready to send.
@@ -129,7 +156,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
             "batch requests are not supported",
         ));
     }
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|err| {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|err| {
         if err.is_data() {
             ErrorResponse::new(None, code::INVALID_REQUEST, "invalid request")
         } else {
@@ -153,10 +180,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
             "invalid request: `jsonrpc` must be \"2.0\"",
         ));
     }
-    let params = match envelope.params {
-        None => None,
-        Some(raw) => match unique_keys(raw.get()) {
-            Ok(Value::Object(map)) => Some(map),
+    // A request's `arguments` stay as written for the tool to deserialize; anywhere else
+    // (notifications, `prompts/get`) they are part of `params`.
+    let keep_arguments = id.is_some() && envelope.method.as_deref() == Some("tools/call");
+    let (params, arguments) = match envelope.params {
+        None => (None, None),
+        Some(raw) => match parse_params(raw.get(), keep_arguments) {
+            Ok((Value::Object(map), arguments)) => (Some(map), arguments),
             // The raw value is well-formed JSON already: a data error is a repeated name.
             Err(err) if err.is_data() => {
                 return Err(ErrorResponse::new(
@@ -175,10 +205,18 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
         },
     };
     match (envelope.method, id) {
-        (Some(method), Some(id)) => Ok(Message::Request(Request { id, method, params })),
-        (Some(method), None) => Ok(Message::Notification { method, params }),
+        (Some(method), Some(id)) => Ok(Message::Request(Request {
+            id,
+            method: method.into_owned(),
+            params,
+            arguments,
+        })),
+        (Some(method), None) => Ok(Message::Notification {
+            method: method.into_owned(),
+            params,
+        }),
         (None, Some(id)) if envelope.result.is_some() != envelope.error.is_some() => {
-            let value = |raw: Box<RawValue>| unique_keys(raw.get()).unwrap_or(Value::Null);
+            let value = |raw: &RawValue| unique_keys(raw.get()).unwrap_or(Value::Null);
             let answer = match (envelope.result, envelope.error) {
                 (Some(result), _) => Ok(value(result)),
                 (_, Some(error)) => Err(value(error)),
@@ -195,6 +233,27 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
             "invalid request: no `method`",
         )),
     }
+}
+
+/// `params` as [`unique_keys`] parses them, but with `keep_arguments` an object's
+/// `arguments` member is checked for repeated names without building it, and returned as
+/// written.
+fn parse_params(
+    json: &str,
+    keep_arguments: bool,
+) -> serde_json::Result<(Value, Option<Box<RawValue>>)> {
+    if !keep_arguments {
+        return unique_keys(json).map(|value| (value, None));
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let (params, arguments) = CallParams.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    if let Some(arguments) = arguments {
+        // Errors as `unique_keys` raises them: a data error is a repeated name, any other
+        // (nesting too deep to check) refuses the params.
+        Distinct.deserialize(&mut serde_json::Deserializer::from_str(arguments.get()))?;
+    }
+    Ok((params, arguments.map(RawValue::to_owned)))
 }
 
 /// Parses JSON whose objects never repeat a member name, at any depth.
@@ -277,6 +336,183 @@ impl<'de> Visitor<'de> for UniqueKeys {
             map.insert(key, value);
         }
         Ok(Value::Object(map))
+    }
+}
+
+/// The `params` of a `tools/call` request: a [`Value`] of every member but `arguments`, which
+/// is borrowed as written.
+struct CallParams;
+
+impl<'de> DeserializeSeed<'de> for CallParams {
+    type Value = (Value, Option<&'de RawValue>);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CallParams {
+    type Value = (Value, Option<&'de RawValue>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        let mut arguments: Option<&RawValue> = None;
+        while let Some(key) = access.next_key::<Key<'de>>()? {
+            if key.0 == "arguments" {
+                if arguments.is_some() {
+                    return Err(de::Error::custom(REPEATED_MEMBER));
+                }
+                let raw: &'de RawValue = access.next_value()?;
+                arguments = Some(raw);
+                continue;
+            }
+            let key = key.0.into_owned();
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(REPEATED_MEMBER));
+            }
+            let value = access.next_value_seed(UniqueKeys)?;
+            map.insert(key, value);
+        }
+        Ok((Value::Object(map), arguments))
+    }
+
+    // Anything but an object is refused by the caller as `params` that are not one.
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok((Value::Bool(v), None))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((Value::from(v), None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        UniqueKeys.visit_seq(seq).map(|value| (value, None))
+    }
+}
+
+/// A member name, borrowed from the input unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Checks that no object in a JSON value repeats a member name, at any depth, building
+/// nothing: the names of one object are compared in place (a few on the stack, more in a
+/// set, so that a large object is not quadratic).
+pub(crate) struct Distinct;
+
+impl<'de> DeserializeSeed<'de> for Distinct {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Distinct {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Distinct)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        const FEW: usize = 8;
+        let mut few: [Cow<'de, str>; FEW] = Default::default();
+        let mut count = 0;
+        let mut many = std::collections::HashSet::new();
+        while let Some(Key(key)) = access.next_key()? {
+            let repeated = if count < FEW {
+                let repeated = few[..count].contains(&key);
+                few[count] = key;
+                repeated
+            } else {
+                if count == FEW {
+                    many.extend(few.iter_mut().map(std::mem::take));
+                }
+                !many.insert(key)
+            };
+            if repeated {
+                return Err(de::Error::custom(REPEATED_MEMBER));
+            }
+            count += 1;
+            access.next_value_seed(Distinct)?;
+        }
+        Ok(())
     }
 }
 
@@ -485,7 +721,11 @@ mod tests {
         };
         assert_eq!(
             Value::Object(request.params.unwrap()),
-            serde_json::json!({"name":"a","arguments":{"x":[1,2.5,null,true,"s",{"k":{}}]}})
+            serde_json::json!({"name":"a"})
+        );
+        assert_eq!(
+            request.arguments.unwrap().get(),
+            r#"{"x":[1,2.5,null,true,"s",{"k":{}}]}"#
         );
         // Deeply nested params are refused, not a stack overflow.
         let deep = format!(
@@ -494,6 +734,63 @@ mod tests {
             "]".repeat(100_000)
         );
         assert_eq!(error_code(&deep), code::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn tool_arguments_are_checked_without_being_built() {
+        let call = |arguments: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"a","arguments":{arguments}}}}}"#
+            )
+        };
+        // Past the names compared on the stack, and spelled with escapes.
+        let many = (0..20)
+            .map(|i| format!(r#""k{i}":{i}"#))
+            .collect::<Vec<_>>();
+        let repeated_late = format!("{{{},\"k3\":0}}", many.join(","));
+        for arguments in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#"{"x":{"y":[{},{"z":1,"z":1}]}}"#,
+            repeated_late.as_str(),
+        ] {
+            assert_eq!(
+                error_code(&call(arguments)),
+                code::INVALID_REQUEST,
+                "{arguments}"
+            );
+        }
+        assert_eq!(
+            error_code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{},"name":"a","arguments":{}}}"#
+            ),
+            code::INVALID_REQUEST
+        );
+        let distinct = format!("{{{}}}", many.join(","));
+        let Ok(Message::Request(request)) = parse(call(&distinct).as_bytes()) else {
+            panic!("a request")
+        };
+        assert_eq!(request.arguments.unwrap().get(), distinct);
+        // Too deep to check: refused like any `params` that do not parse.
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(error_code(&call(&deep)), code::INVALID_PARAMS);
+        // Other methods, and notifications, keep `arguments` in `params`.
+        let Ok(Message::Request(request)) = parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"a","arguments":{"k":"v"}}}"#,
+        ) else {
+            panic!("a request")
+        };
+        assert!(request.arguments.is_none());
+        assert_eq!(
+            request.params.unwrap()["arguments"],
+            serde_json::json!({"k":"v"})
+        );
+        let Ok(Message::Notification { params, .. }) =
+            parse(br#"{"jsonrpc":"2.0","method":"tools/call","params":{"arguments":{"k":"v"}}}"#)
+        else {
+            panic!("a notification")
+        };
+        assert_eq!(params.unwrap()["arguments"], serde_json::json!({"k":"v"}));
     }
 
     #[test]

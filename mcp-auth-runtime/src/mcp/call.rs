@@ -7,6 +7,7 @@ use std::task::Poll;
 
 use futures_util::future::{AbortHandle, Abortable};
 use http::StatusCode;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
@@ -22,12 +23,12 @@ use crate::context::CallContext;
 use crate::downstream::SubjectToken;
 use crate::error::ToolError;
 use crate::input::arguments_digest;
-use crate::jsonrpc::{ErrorResponse, Request, code};
+use crate::jsonrpc::{ErrorResponse, Request, arguments_map, code};
 use crate::observe::trace;
 use crate::peer::{Channel, ClientSupport, LogLevel, Peer};
 use crate::protocol::meta;
 use crate::result::{CallToolResult, Content};
-use crate::tool::ToolDef;
+use crate::tool::{Arguments, ToolDef};
 
 /// Records a call's outcome for the `on_call` hook. The first outcome named is the call's: a
 /// timeout, say, is not also a failure.
@@ -72,10 +73,11 @@ impl Dispatcher {
                 "invalid params: `name` must be a string",
             );
         };
-        let arguments = match params.remove("arguments") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(arguments)) => Some(arguments),
-            Some(_) => {
+        // Kept as written (`jsonrpc::parse` checked their member names): the tool deserializes
+        // them into its own type, and only the paths that read them as a map build one.
+        let arguments = match request.arguments.take() {
+            Some(raw) if raw.get() == "null" => None,
+            Some(raw) if !raw.get().starts_with('{') => {
                 return error(
                     &request,
                     StatusCode::OK,
@@ -83,6 +85,7 @@ impl Dispatcher {
                     "invalid params: `arguments` must be an object",
                 );
             }
+            arguments => arguments,
         };
         let Some(tool) = self.registry.get(&name) else {
             return error(
@@ -97,7 +100,7 @@ impl Dispatcher {
             CallKind::Tool,
             tool.name(),
             None,
-            || arguments.clone(),
+            || arguments_map(arguments.as_deref()),
             &auth,
             ctx.outcome.as_ref(),
         );
@@ -114,7 +117,7 @@ impl Dispatcher {
                 tool,
                 &auth,
                 &principal,
-                arguments.as_ref(),
+                arguments.as_deref(),
                 observation,
             )
             .await
@@ -275,14 +278,14 @@ impl Dispatcher {
         tool: &ToolDef,
         auth: &AuthInfo,
         principal: &str,
-        arguments: Option<&Map<String, Value>>,
+        arguments: Option<&RawValue>,
         observation: &mut Option<Observation<'_>>,
     ) -> Result<Channelled, Reply> {
         let mut arguments_bound = None;
         let (channel, support, log_level) = match era {
             Era::Modern { support, log_level } => {
                 if params.contains_key("requestState") || support.any() {
-                    arguments_bound = Some(arguments_digest(arguments));
+                    arguments_bound = Some(arguments_digest(arguments_map(arguments).as_ref()));
                 }
                 let binding = arguments_bound.map(|arguments| Binding {
                     principal,
@@ -325,7 +328,7 @@ impl Dispatcher {
         &self,
         tool: &ToolDef,
         call: CallContext,
-        arguments: Option<Map<String, Value>>,
+        arguments: Arguments,
         era: &Era,
         request: &Request,
         auth: &AuthInfo,

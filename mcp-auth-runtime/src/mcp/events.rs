@@ -147,18 +147,14 @@ impl Dispatcher {
         };
         let arguments = match target.kind {
             CallKind::ResourceRead => None,
-            CallKind::Tool | CallKind::PromptGet => request
-                .params
-                .as_ref()
-                .and_then(|p| p.get("arguments"))
-                .and_then(Value::as_object),
+            CallKind::Tool | CallKind::PromptGet => super::operation::arguments_of(&request),
         };
         observer(&CallEvent {
             kind: target.kind,
             name: target.name,
             uri: target.uri.as_deref(),
             auth,
-            arguments,
+            arguments: arguments.as_ref(),
             outcome,
         });
     }

@@ -77,15 +77,12 @@ impl Dispatcher {
                 _ => None,
             });
             let target = request.as_ref().and_then(|r| self.target_of(r));
+            let arguments = request.as_ref().and_then(arguments_of);
             let named = request.as_ref().map(|request| Named {
                 method: &request.method,
                 request_id: request.id.0.get(),
                 target: target.as_ref(),
-                arguments: request
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.get("arguments"))
-                    .and_then(Value::as_object),
+                arguments: arguments.as_ref(),
             });
             self.hub.early_named(early, named);
         }
@@ -130,8 +127,11 @@ impl Dispatcher {
     }
 }
 
-/// The arguments of a call, as sent.
+/// The arguments of a call (a tool's, kept as written, or a prompt's), as sent.
 pub(super) fn arguments_of(request: &Request) -> Option<Map<String, Value>> {
+    if request.arguments.is_some() {
+        return request.arguments_map();
+    }
     request
         .params
         .as_ref()?

@@ -169,6 +169,7 @@ impl Dispatcher {
                 id: request.id.clone(),
                 method: "resources/read".to_owned(),
                 params: json!({ "uri": uri }).as_object().cloned(),
+                arguments: None,
             };
             match self.read_resource(&read, ctx).await {
                 Reply::Json(StatusCode::OK, body) if is_result(&body) => {}

@@ -158,7 +158,7 @@ impl Dispatcher {
         request: &Request,
         tool: &ToolDef,
         call: CallContext,
-        arguments: Option<Map<String, Value>>,
+        arguments: crate::tool::Arguments,
         capabilities: Value,
     ) -> Started {
         let auth = call.auth.clone();
@@ -186,7 +186,8 @@ impl Dispatcher {
             holder: holder_of(&auth.principal()),
             tool: tool.name().to_owned(),
             scopes,
-            arguments,
+            // A record keeps them as an object: stored, listed and audited as such.
+            arguments: crate::jsonrpc::arguments_map(arguments.as_deref()),
             capabilities,
             status: Status::Working,
             status_message: None,
@@ -474,7 +475,10 @@ impl Dispatcher {
             .call_context(tool, ctx.auth.clone(), ctx.subject.clone(), peer)
             .recording(passed.clone());
         let run = Run {
-            future: (tool.handler())(call, record.arguments.clone()),
+            future: (tool.handler())(
+                call,
+                crate::tool::arguments_from_map(record.arguments.as_ref()),
+            ),
             registration,
             passed,
             heard: self.heard(tool, &ctx.auth, record),

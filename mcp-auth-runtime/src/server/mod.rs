@@ -305,9 +305,7 @@ impl McpServer {
         let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone(), hub));
         let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
         // Around everything: the request's server span, so that refusals are in it.
-        let route: MethodRouter = route.layer(axum::middleware::from_fn(
-            crate::observe::trace::http::traced,
-        ));
+        let route: MethodRouter = route.layer(crate::observe::trace::http::TracedLayer);
         let mut routes = vec![merge::OurRoute::new(
             inner.path.clone(),
             route,
@@ -355,10 +353,7 @@ impl McpServer {
             }
         }
         // Every route of ours refuses to serve under a prefix (`Router::nest`).
-        let check = axum::middleware::from_fn_with_state(
-            inner.mount_check.clone(),
-            crate::http::refuse_nested,
-        );
+        let check = crate::http::RefuseNestedLayer(inner.mount_check.clone());
         for ours in &mut routes {
             ours.route = std::mem::take(&mut ours.route).layer(check.clone());
         }

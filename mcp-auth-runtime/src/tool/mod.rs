@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub(crate) mod headers;
@@ -21,8 +22,17 @@ use crate::result::CallToolResult;
 /// The future an erased tool handler returns.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Result<CallToolResult, ToolError>> + Send>>;
 
-/// The `arguments` object of a `tools/call` request (`None` when the client sent none).
-pub type Arguments = Option<Map<String, Value>>;
+/// The `arguments` object of a `tools/call` request as the client wrote it (`None` when the
+/// client sent none, or `null`). The server has checked that it is an object whose objects
+/// repeat no member name; the handler deserializes it once, straight into the tool's input
+/// type, with no `Value` tree in between.
+pub type Arguments = Option<Box<RawValue>>;
+
+/// `arguments` kept as a JSON object (a task's record) in the form a handler takes.
+pub(crate) fn arguments_from_map(arguments: Option<&Map<String, Value>>) -> Arguments {
+    arguments
+        .map(|map| serde_json::value::to_raw_value(map).expect("a JSON object serializes as JSON"))
+}
 
 /// The erased handler `#[tool]` generates: checks the scopes, deserializes the arguments and
 /// runs the user's function.

@@ -4,8 +4,12 @@
 
 use std::cell::Cell;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use tracing::{Instrument, Span};
 
@@ -30,15 +34,65 @@ tokio::task_local! {
     static CURRENT: Current;
 }
 
-/// The outer layer of the MCP route (`axum::middleware::from_fn`): opens the request's server
-/// span, joins it to the `traceparent` header's trace, and records the HTTP status and, for a
-/// request refused before the dispatcher, `error.type` (the [`RefusalReason`] the bearer
-/// layer, the request budget or the guard gave, else the status code).
-pub(crate) async fn traced(request: Request, next: Next) -> Response {
-    let span = server_span(Transport::Tcp);
-    if span.is_disabled() {
-        return next.run(request).await;
+/// The outer layer of the MCP route: opens the request's server span, joins it to the
+/// `traceparent` header's trace, and records the HTTP status and, for a request refused
+/// before the dispatcher, `error.type` (the [`RefusalReason`] the bearer layer, the request
+/// budget or the guard gave, else the status code).
+///
+/// A plain service rather than a `from_fn` middleware: with no subscriber that takes the span
+/// (no tracing configured), a request goes straight to the inner service, with no clone of it
+/// and no boxed future.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TracedLayer;
+
+impl<S> tower::Layer<S> for TracedLayer {
+    type Service = Traced<S>;
+
+    fn layer(&self, inner: S) -> Traced<S> {
+        Traced { inner }
     }
+}
+
+/// The service of [`TracedLayer`].
+#[derive(Clone)]
+pub(crate) struct Traced<S> {
+    inner: S,
+}
+
+type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower::Service<Request> for Traced<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<S::Future, BoxedResponse>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        let span = server_span(Transport::Tcp);
+        if span.is_disabled() {
+            return Either::Left(self.inner.call(request));
+        }
+        // The service that was made ready is the one called; a clone takes its place.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Either::Right(Box::pin(
+            async move { Ok(traced(span, request, inner).await) },
+        ))
+    }
+}
+
+async fn traced<S>(span: Span, request: Request, mut inner: S) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
     let method = method(request.method());
     span.record("otel.name", method);
     span.record("http.request.method", method);
@@ -62,7 +116,11 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
     };
     let (response, dispatched, refused) = CURRENT
         .scope(current, async move {
-            let response = next.run(request).await;
+            // Called in the scope: the guard and the bearer layer report refusals from `call`.
+            let response = match inner.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
             let (dispatched, refused) =
                 CURRENT.with(|current| (current.dispatched.get(), current.refused.get()));
             (response, dispatched, refused)
