@@ -181,18 +181,25 @@ async fn answer(router: &axum::Router, request: Request<Body>) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The JSON of each event of an SSE stream, in order.
+/// The JSON of each event of an SSE stream after its priming event (an id, empty data), in
+/// order.
 fn events(stream: &str) -> Vec<Value> {
-    stream
+    let data: Vec<String> = stream
         .split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
+        .filter(|event| !event.trim().is_empty())
+        .map(|event| {
+            event
                 .lines()
                 .filter_map(|line| line.strip_prefix("data:"))
                 .map(str::trim_start)
-                .collect();
-            (!data.is_empty()).then(|| serde_json::from_str(&data.join("\n")).unwrap())
+                .collect::<Vec<_>>()
+                .join("\n")
         })
+        .collect();
+    assert_eq!(data[0], "", "a priming event first: {stream}");
+    data[1..]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
         .collect()
 }
 

@@ -264,20 +264,29 @@ fn expect_invoice(invoice: &Value, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The stream holds a progress event per exported invoice (1, 2, 3 of 3, with the call's
-/// token), then the result with every invoice, and nothing else.
+/// The stream holds a priming event (an id and empty data, for resumption), a progress event
+/// per exported invoice (1, 2, 3 of 3, with the call's token), then the result with every
+/// invoice, and nothing else.
 fn check_progress_stream(text: &str) -> anyhow::Result<()> {
-    let events: Vec<Value> = text
+    let data: Vec<String> = text
         .split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
+        .filter(|event| !event.trim().is_empty())
+        .map(|event| {
+            event
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
                 .map(str::trim_start)
-                .collect();
-            (!data.is_empty()).then(|| data.join("\n"))
+                .collect::<Vec<_>>()
+                .join("\n")
         })
-        .map(|data| json(&data))
+        .collect();
+    ensure!(
+        data.first().is_some_and(|d| d.is_empty()),
+        "the stream does not start with a priming event: {text}"
+    );
+    let events: Vec<Value> = data[1..]
+        .iter()
+        .map(|d| json(d))
         .collect::<anyhow::Result<_>>()?;
     let total = EXPORTED.len();
     ensure!(
