@@ -129,7 +129,8 @@ async fn invoice_resource(ctx: ToolContext, invoice_id: String) -> Result<Invoic
 const LOOKUP: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_invoice","arguments":{"invoice_id":"INV-2041"}}}"#;
 const PROGRESS: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"export_invoices","arguments":{},"_meta":{"progressToken":"p-1"}}}"#;
 const NO_PROGRESS: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"export_invoices","arguments":{}}}"#;
-const READ: &str = r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"invoice://INV-2041"}}"#;
+const READ: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"invoice://INV-2041"}}"#;
 const POLICY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"plan_refund","arguments":{"invoice_id":"INV-2041","amount_cents":120000}}}"#;
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -242,7 +243,10 @@ async fn open_session(router: &axum::Router, authorization: &str) -> String {
         router,
         post(
             INITIALIZED,
-            &[("authorization", authorization), ("mcp-session-id", &session)],
+            &[
+                ("authorization", authorization),
+                ("mcp-session-id", &session),
+            ],
         ),
     )
     .await;
@@ -282,7 +286,11 @@ fn paths(c: &mut Criterion) {
     let found = runtime.block_on(answer(&stateful, post(LOOKUP, &in_session)));
     assert_eq!(found["result"]["structuredContent"]["id"], "INV-2041");
     let (status, _, _) = runtime.block_on(exchange(&stateful, post(LOOKUP, &auth)));
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a call outside its session");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a call outside its session"
+    );
     group.bench_function("session", |b| {
         b.to_async(&runtime)
             .iter(|| send(&stateful, post(black_box(LOOKUP), &in_session)))
@@ -290,12 +298,18 @@ fn paths(c: &mut Criterion) {
 
     let (status, headers, stream) = runtime.block_on(exchange(&router, post(PROGRESS, &auth)));
     assert_eq!(status, StatusCode::OK, "{stream}");
-    assert!(headers["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/event-stream"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let events = events(&stream);
-    assert_eq!(events.len(), 4, "three progress events and the result: {stream}");
+    assert_eq!(
+        events.len(),
+        4,
+        "three progress events and the result: {stream}"
+    );
     for (n, event) in events[..3].iter().enumerate() {
         assert_eq!(event["method"], "notifications/progress");
         assert_eq!(event["params"]["progressToken"], "p-1");
@@ -309,7 +323,10 @@ fn paths(c: &mut Criterion) {
         3
     );
     let json = runtime.block_on(answer(&router, post(NO_PROGRESS, &auth)));
-    assert_eq!(json["result"]["structuredContent"]["invoices"][2]["id"], "INV-2043");
+    assert_eq!(
+        json["result"]["structuredContent"]["invoices"][2]["id"],
+        "INV-2043"
+    );
     group.bench_function("progress", |b| {
         b.to_async(&runtime)
             .iter(|| send(&router, post(black_box(PROGRESS), &auth)))
@@ -339,7 +356,11 @@ fn paths(c: &mut Criterion) {
     );
     let approving = [("authorization", approver.as_str())];
     let (status, _, _) = runtime.block_on(exchange(&router, post(POLICY, &auth)));
-    assert_eq!(status, StatusCode::FORBIDDEN, "above the limit without approval");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "above the limit without approval"
+    );
     let refund = runtime.block_on(answer(&router, post(POLICY, &approving)));
     assert_eq!(refund["result"]["structuredContent"]["approved"], true);
     group.bench_function("policy", |b| {
