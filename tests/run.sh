@@ -31,7 +31,7 @@ export MCP_AUTH_REQUIRE_REDIS=1
 cargo test --workspace --all-features --locked
 # The criterion microbenchmarks once each, as tests (debug build, no measurement); the load
 # benchmark in benches/load is never run here (see BENCHMARKS.md).
-cargo test -p mcp-auth-runtime --all-features --locked --bench verify --bench dispatch
+cargo test -p mcp-auth-runtime --all-features --locked --bench verify --bench dispatch --bench paths
 bash tests/conformance/run.sh
 bash tests/interop/run.sh
 bash tests/interop/stdio.sh

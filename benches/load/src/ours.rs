@@ -1,5 +1,9 @@
 //! (a) The billing server on mcp-auth: JWT access tokens checked against the harness's issuer
 //! (keys discovered from its RFC 8414 metadata), two scoped tools.
+//!
+//! The other paths users take (BENCHMARKS.md, "Other paths") have their own tools and a
+//! resource here, beside the two tools every server under test serves; a `tools/call` of
+//! `lookup_invoice` takes the same path with or without them (tools are found by name).
 
 use mcp_auth_runtime::auth::{Dpop, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
@@ -38,6 +42,96 @@ async fn void_invoice(
 ) -> Result<Invoice, ToolError> {
     found(ctx.state().void(tenant(&ctx)?, &invoice_id), &invoice_id)
 }
+
+/// Export the caller's invoices, reporting progress after each.
+///
+/// Sends one `notifications/progress` per invoice (three) when the call has a
+/// `progressToken`: the answer is then an SSE stream, the progress events and the result.
+#[tool(scope = "invoices:read", read_only)]
+async fn export_invoices(ctx: ToolContext<Store>) -> Result<Export, ToolError> {
+    let tenant = tenant(&ctx)?;
+    let mut invoices = Vec::with_capacity(EXPORTED.len());
+    for (done, id) in EXPORTED.iter().enumerate() {
+        invoices.push(found(ctx.state().get(tenant, id), id)?);
+        ctx.progress((done + 1) as f64, Some(EXPORTED.len() as f64), None);
+    }
+    Ok(Export { invoices })
+}
+
+/// The invoices `export_invoices` exports, one progress report each.
+pub const EXPORTED: [&str; 3] = ["INV-2041", "INV-2042", "INV-2043"];
+
+/// What `export_invoices` returns.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Export {
+    /// The invoices, in id order.
+    invoices: Vec<Invoice>,
+}
+
+/// Refunds above this many cents also need the `payments:approve` scope.
+pub const APPROVAL_LIMIT_CENTS: u64 = 100_000;
+
+/// Check a refund of an invoice against its total, and return the refund to make.
+///
+/// A refund above 100,000 cents also needs `payments:approve`: the policy depends on the
+/// arguments (`require(.., when = ..)`), and is decided after they are parsed. Nothing is
+/// recorded, so that every call of the load is the same.
+#[tool(
+    scope = "invoices:write",
+    require(
+        scope = "payments:approve",
+        when = amount_cents > APPROVAL_LIMIT_CENTS
+    ),
+    read_only
+)]
+async fn plan_refund(
+    ctx: ToolContext<Store>,
+    /// The invoice id, e.g. INV-2041
+    invoice_id: String,
+    /// The amount to refund, in cents
+    amount_cents: u64,
+) -> Result<Refund, ToolError> {
+    let invoice = found(ctx.state().get(tenant(&ctx)?, &invoice_id), &invoice_id)?;
+    if amount_cents > invoice.amount_cents {
+        return Err(ToolError::new(format!(
+            "a refund of {amount_cents} cents exceeds invoice {invoice_id}"
+        )));
+    }
+    Ok(Refund {
+        invoice_id,
+        amount_cents,
+        currency: invoice.currency,
+        approved: amount_cents > APPROVAL_LIMIT_CENTS,
+    })
+}
+
+/// What `plan_refund` returns.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Refund {
+    /// The invoice refunded.
+    invoice_id: String,
+    /// The amount, in cents.
+    amount_cents: u64,
+    /// The invoice's currency.
+    currency: String,
+    /// Whether the refund needed, and had, `payments:approve`.
+    approved: bool,
+}
+
+/// One invoice of the caller's tenant, as JSON.
+#[resource(
+    uri_template = "invoice://{invoice_id}",
+    scope = "invoices:read",
+    title = "Invoice",
+    mime_type = "application/json"
+)]
+async fn invoice(ctx: ToolContext<Store>, invoice_id: String) -> Result<Invoice, ToolError> {
+    found(ctx.state().get(tenant(&ctx)?, &invoice_id), &invoice_id)
+}
+
+/// The handshake-era sessions a stateful server holds at most (the runtime's default is
+/// 10,000): room for the scale figure's 100,000 and the session path's few.
+pub const MAX_SESSIONS: usize = 120_000;
 
 /// How the server under test is configured.
 pub struct Setup {
@@ -84,13 +178,24 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut server = McpServer::builder("billing", "1.0.0")
-        .tools(tools![lookup_invoice, void_invoice])
+        .tools(tools![
+            lookup_invoice,
+            void_invoice,
+            export_invoices,
+            plan_refund
+        ])
+        .resources(resources![invoice])
         .state(Store::seeded())
         .resource(resource)
         .authorization_server(issuer.clone())
         .verifier(verifier)
         .stateless(setup.stateless)
-        .dpop(if setup.dpop { Dpop::accept() } else { Dpop::off() });
+        .max_sessions(MAX_SESSIONS)
+        .dpop(if setup.dpop {
+            Dpop::accept()
+        } else {
+            Dpop::off()
+        });
     // Kept for the life of the process: dropping the exporters would stop the export.
     let mut _otlp = None;
     if setup.observed {
