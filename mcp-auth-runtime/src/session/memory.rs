@@ -30,9 +30,57 @@ struct Entry {
     subscriptions: Mutex<HashMap<String, String>>,
 }
 
+/// The sessions by id, and their ids by principal: opening a session looks at its
+/// principal's sessions only (at most `max_per_principal`), never at every session, so that
+/// opening `n` sessions costs `n` steps, not `n²`.
+#[derive(Default)]
+struct Store {
+    sessions: HashMap<String, Arc<Entry>>,
+    by_principal: HashMap<String, Vec<String>>,
+}
+
+impl Store {
+    fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn get(&self, id: &str) -> Option<&Arc<Entry>> {
+        self.sessions.get(id)
+    }
+
+    fn insert(&mut self, id: String, entry: Arc<Entry>) {
+        self.by_principal
+            .entry(entry.principal.clone())
+            .or_default()
+            .push(id.clone());
+        self.sessions.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<Entry>> {
+        let entry = self.sessions.remove(id)?;
+        self.forget(&entry.principal, id);
+        Some(entry)
+    }
+
+    /// Drops `id` from its principal's list, and the list once it is empty.
+    fn forget(&mut self, principal: &str, id: &str) {
+        if let Some(ids) = self.by_principal.get_mut(principal) {
+            ids.retain(|own| own != id);
+            if ids.is_empty() {
+                self.by_principal.remove(principal);
+            }
+        }
+    }
+
+    /// The ids of `principal`'s sessions.
+    fn own(&self, principal: &str) -> &[String] {
+        self.by_principal.get(principal).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The sessions of one server, in this process.
 pub(crate) struct MemorySessions {
-    sessions: RwLock<HashMap<String, Arc<Entry>>>,
+    sessions: RwLock<Store>,
     epoch: Instant,
     serials: AtomicU64,
     /// When expired sessions were last dropped, in milliseconds since `epoch`.
@@ -126,9 +174,12 @@ impl MemorySessions {
             return Err(SessionError::Full(sessions.len()));
         }
         let mut own: Vec<(&String, (u64, u64))> = sessions
+            .own(&principal)
             .iter()
-            .filter(|(_, s)| s.principal == principal)
-            .map(|(id, s)| (id, (s.last_seen.load(Ordering::Relaxed), s.serial)))
+            .filter_map(|id| {
+                let s = sessions.get(id)?;
+                Some((id, (s.last_seen.load(Ordering::Relaxed), s.serial)))
+            })
             .collect();
         if own.len() >= self.limits.max_per_principal {
             own.sort_by_key(|(_, order)| *order);
@@ -273,15 +324,20 @@ impl MemorySessions {
         self.last_sweep.store(now, Ordering::Relaxed);
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         let before = sessions.len();
-        sessions.retain(|_, s| {
+        let mut gone = Vec::new();
+        sessions.sessions.retain(|id, s| {
             let expired = self.expired(s, now);
             if expired {
                 // It ended when it went idle too long, not when it was noticed.
                 let last_seen = s.last_seen.load(Ordering::Relaxed);
                 self.ended(s, last_seen.saturating_add(self.idle_ms()));
+                gone.push((s.principal.clone(), id.clone()));
             }
             !expired
         });
+        for (principal, id) in gone {
+            sessions.forget(&principal, &id);
+        }
         before - sessions.len()
     }
 }
@@ -353,6 +409,49 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    /// The index of sessions by principal follows every way a session ends: eviction,
+    /// removal, expiry found on use and the sweep; a principal's limit counts only its live
+    /// sessions, and no principal's list outlives its sessions.
+    #[test]
+    fn the_index_by_principal_follows_every_way_a_session_ends() {
+        let store = MemorySessions::new(limits(Duration::from_millis(50), 100, 2));
+        let alice = AuthInfo::new("alice");
+        let bob = AuthInfo::new("bob");
+        let open = |auth: &AuthInfo| {
+            store
+                .create(auth, "2025-11-25", ClientSupport::default())
+                .unwrap()
+        };
+        let indexed = |store: &MemorySessions| {
+            let store = store.sessions.read().unwrap();
+            let listed: usize = store.by_principal.values().map(Vec::len).sum();
+            assert_eq!(listed, store.len(), "every session listed once");
+            for (principal, ids) in &store.by_principal {
+                assert!(!ids.is_empty());
+                for id in ids {
+                    assert_eq!(&store.sessions[id].principal, principal);
+                }
+            }
+            store.by_principal.len()
+        };
+        let (a1, a2, a3) = (open(&alice), open(&alice), open(&alice));
+        assert!(store.get(&a1.id, &alice).is_err(), "evicted");
+        assert!(store.get(&a2.id, &alice).is_ok() && store.get(&a3.id, &alice).is_ok());
+        let b1 = open(&bob);
+        assert_eq!(indexed(&store), 2);
+        store.remove(&b1.id, &bob).unwrap();
+        assert_eq!(indexed(&store), 1, "bob's list went with his last session");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(store.get(&a2.id, &alice).is_err(), "expired, found on use");
+        assert_eq!(indexed(&store), 1);
+        assert_eq!(store.sweep(), 1);
+        assert_eq!(indexed(&store), 0);
+        // Alice may open her two sessions again: the limit counts live sessions only.
+        let (a4, a5) = (open(&alice), open(&alice));
+        assert!(store.get(&a4.id, &alice).is_ok() && store.get(&a5.id, &alice).is_ok());
+        assert_eq!(indexed(&store), 1);
     }
 
     #[test]
