@@ -3,7 +3,7 @@
 //! its own process, drives it with `wrk` for a fixed time, and prints a table: requests/s,
 //! p50/p99 latency, server CPU per request, RSS; then the other paths users take next to the
 //! plain call, the plain call under 1 to 256 connections, and the RSS of mcp-auth holding
-//! 10,000 handshake-era sessions (up to 100,000 with `--sessions`). `--help` lists the options.
+//! 100,000 handshake-era sessions (`--sessions`). `--help` lists the options.
 //!
 //! The same binary is each Rust server: `mcp-auth-load serve <kind> <port> <issuer> [..]`.
 
