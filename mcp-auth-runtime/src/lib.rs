@@ -258,6 +258,13 @@ pub use updates::Notifier;
 /// Parameters are owned values, deserialized from the call's JSON: `String`, not `&str`;
 /// `Vec<T>`, not `&[T]`; and the context is taken by value, `ToolContext<S>`.
 ///
+/// Integers travel up to 64 bits: a `tools/call` whose arguments hold an integer outside
+/// `i64::MIN..=u64::MAX` is refused (`-32602`) before anything runs, whatever the parameter's
+/// type. A `u128` parameter would read such a number exactly, but the `requestState` binding,
+/// the audit trail, `on_call` and the `Mcp-Param-*` checks read arguments as `serde_json`
+/// values, which round it: they would take two neighbouring numbers for one. Pass wider
+/// integers as strings.
+///
 /// # Closing an `Args` input
 ///
 /// The schema and the deserialization of an `Args<T>` input are both `T`'s, generated from its

@@ -10,6 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+mod integers;
+
 /// JSON-RPC 2.0 error codes (§5.1).
 pub(crate) mod code {
     pub(crate) const PARSE_ERROR: i32 = -32700;
@@ -187,8 +189,16 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
         None => (None, None),
         Some(raw) => match parse_params(raw.get(), keep_arguments) {
             Ok((Value::Object(map), arguments)) => (Some(map), arguments),
+            Err(ParamsError::WideInteger) => {
+                return Err(ErrorResponse::new(
+                    id,
+                    code::INVALID_PARAMS,
+                    "invalid params: `arguments` holds an integer beyond the 64-bit range, \
+                     which this server does not accept",
+                ));
+            }
             // The raw value is well-formed JSON already: a data error is a repeated name.
-            Err(err) if err.is_data() => {
+            Err(ParamsError::Json(err)) if err.is_data() => {
                 return Err(ErrorResponse::new(
                     id,
                     code::INVALID_REQUEST,
@@ -235,23 +245,40 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message, ErrorResponse> {
     }
 }
 
+/// Why `params` were refused.
+enum ParamsError {
+    /// As [`unique_keys`] raises it: a data error is a repeated name, any other (nesting too
+    /// deep to check) refuses the params.
+    Json(serde_json::Error),
+    /// `arguments` hold an integer only the tool would read exactly (see [`integers`]).
+    WideInteger,
+}
+
+impl From<serde_json::Error> for ParamsError {
+    fn from(err: serde_json::Error) -> Self {
+        ParamsError::Json(err)
+    }
+}
+
 /// `params` as [`unique_keys`] parses them, but with `keep_arguments` an object's
-/// `arguments` member is checked for repeated names without building it, and returned as
-/// written.
+/// `arguments` member is checked for repeated names and for integers beyond the 64-bit range
+/// without building it, and returned as written.
 fn parse_params(
     json: &str,
     keep_arguments: bool,
-) -> serde_json::Result<(Value, Option<Box<RawValue>>)> {
+) -> Result<(Value, Option<Box<RawValue>>), ParamsError> {
     if !keep_arguments {
-        return unique_keys(json).map(|value| (value, None));
+        return Ok((unique_keys(json)?, None));
     }
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let (params, arguments) = CallParams.deserialize(&mut deserializer)?;
     deserializer.end()?;
     if let Some(arguments) = arguments {
-        // Errors as `unique_keys` raises them: a data error is a repeated name, any other
-        // (nesting too deep to check) refuses the params.
-        Distinct.deserialize(&mut serde_json::Deserializer::from_str(arguments.get()))?;
+        let json = arguments.get();
+        let wide = Distinct.deserialize(&mut serde_json::Deserializer::from_str(json))?;
+        if wide.0 && integers::holds_wide_integer(json) {
+            return Err(ParamsError::WideInteger);
+        }
     }
     Ok((params, arguments.map(RawValue::to_owned)))
 }
@@ -444,57 +471,74 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// Checks that no object in a JSON value repeats a member name, at any depth, building
 /// nothing: the names of one object are compared in place (a few on the stack, more in a
 /// set, so that a large object is not quadratic).
+///
+/// It also notes whether the value holds a number `serde_json` read as a float of 64-bit
+/// integer magnitude or more: an integer literal beyond the 64-bit range is read so, and
+/// only then is the text searched for one ([`integers::holds_wide_integer`]).
 pub(crate) struct Distinct;
 
-impl<'de> DeserializeSeed<'de> for Distinct {
-    type Value = ();
+/// What [`Distinct`] found besides distinct names: whether a float of 64-bit integer
+/// magnitude or more was read.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct MaybeWide(pub(crate) bool);
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+/// The least magnitude of a float that may be an integer literal beyond the 64-bit range:
+/// `serde_json` reads integers in `i64::MIN..=u64::MAX` as integers.
+const WIDE: f64 = 9_223_372_036_854_775_808.0;
+
+impl<'de> DeserializeSeed<'de> for Distinct {
+    type Value = MaybeWide;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<MaybeWide, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Distinct {
-    type Value = ();
+    type Value = MaybeWide;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, _: bool) -> Result<MaybeWide, E> {
+        Ok(MaybeWide(false))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, _: i64) -> Result<MaybeWide, E> {
+        Ok(MaybeWide(false))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, _: u64) -> Result<MaybeWide, E> {
+        Ok(MaybeWide(false))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, v: f64) -> Result<MaybeWide, E> {
+        Ok(MaybeWide(v.abs() >= WIDE))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, _: &str) -> Result<MaybeWide, E> {
+        Ok(MaybeWide(false))
     }
 
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E>(self) -> Result<MaybeWide, E> {
+        Ok(MaybeWide(false))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Distinct)?.is_some() {}
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeWide, A::Error> {
+        let mut wide = false;
+        while let Some(MaybeWide(element)) = seq.next_element_seed(Distinct)? {
+            wide |= element;
+        }
+        Ok(MaybeWide(wide))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<MaybeWide, A::Error> {
         const FEW: usize = 8;
         let mut few: [Cow<'de, str>; FEW] = Default::default();
         let mut count = 0;
         let mut many = std::collections::HashSet::new();
+        let mut wide = false;
         while let Some(Key(key)) = access.next_key()? {
             let repeated = if count < FEW {
                 let repeated = few[..count].contains(&key);
@@ -510,9 +554,9 @@ impl<'de> Visitor<'de> for Distinct {
                 return Err(de::Error::custom(REPEATED_MEMBER));
             }
             count += 1;
-            access.next_value_seed(Distinct)?;
+            wide |= access.next_value_seed(Distinct)?.0;
         }
-        Ok(())
+        Ok(MaybeWide(wide))
     }
 }
 
@@ -791,6 +835,35 @@ mod tests {
             panic!("a notification")
         };
         assert_eq!(params.unwrap()["arguments"], serde_json::json!({"k":"v"}));
+    }
+
+    #[test]
+    fn tool_arguments_with_integers_beyond_64_bits_are_invalid_params() {
+        let call = |arguments: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"a","arguments":{arguments}}}}}"#
+            )
+        };
+        for arguments in [
+            r#"{"n":18446744073709551616}"#,
+            r#"{"n":-9223372036854775809}"#,
+            r#"{"s":"1e30","x":[1.5,{"n":[99999999999999999999]}]}"#,
+        ] {
+            assert_eq!(
+                error_code(&call(arguments)),
+                code::INVALID_PARAMS,
+                "{arguments}"
+            );
+        }
+        for arguments in [
+            r#"{"n":18446744073709551615,"m":-9223372036854775808}"#,
+            r#"{"f":1e30,"g":-1.8446744073709552e19,"s":"18446744073709551616"}"#,
+        ] {
+            let Ok(Message::Request(request)) = parse(call(arguments).as_bytes()) else {
+                panic!("a request: {arguments}")
+            };
+            assert_eq!(request.arguments.unwrap().get(), arguments);
+        }
     }
 
     #[test]

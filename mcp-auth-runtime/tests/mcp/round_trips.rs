@@ -38,6 +38,15 @@ async fn refund(
     Ok(format!("refunded {amount} of {invoice}"))
 }
 
+/// Pay `amount` (any 128-bit amount the type allows), once the user confirms.
+#[tool(scope = "t:use", destructive)]
+async fn pay(ctx: ToolContext<Counter>, amount: u128) -> Result<String, ToolError> {
+    let schema = json!({ "type": "object", "properties": { "confirm": { "type": "boolean" } } });
+    ctx.elicit("Confirm the payment?", schema).await?;
+    ctx.state().0.fetch_add(1, Ordering::SeqCst);
+    Ok(format!("paid {amount}"))
+}
+
 /// Ask twice, then count.
 #[tool(scope = "t:use")]
 async fn twice(ctx: ToolContext<Counter>) -> Result<String, ToolError> {
@@ -90,7 +99,7 @@ impl Fx {
         let addr = listener.local_addr().unwrap();
         let counter = Counter::default();
         let builder = builder
-            .tools(tools![refund, twice, confirm])
+            .tools(tools![refund, twice, confirm, pay])
             .state(counter.clone());
         let server = configure(builder).build().unwrap();
         mcp_auth_test_support::serve_on(listener, server.into_router());
@@ -393,6 +402,121 @@ async fn a_confirmation_cannot_be_replayed_onto_another_call() {
     // The state still works for its own call: the refusals above changed nothing.
     let (_, body) = fx.call("user-1", ACCEPTS[0], "refund", retry(args)).await;
     assert_eq!(body["result"]["content"][0]["text"], "refunded 10 of INV-1");
+}
+
+/// The body of a 2026-07-28 `tools/call` of `pay` whose `amount` is the JSON number `amount`
+/// as written (a `Value` would round it), with `params` beside it.
+fn pay_body(amount: &str, params: Value) -> String {
+    let mut params = params;
+    params["name"] = "pay".into();
+    params["arguments"] = json!({ "amount": "AMOUNT" });
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} }
+    });
+    json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params })
+        .to_string()
+        .replace(r#""AMOUNT""#, amount)
+}
+
+impl Fx {
+    /// Sends `body` as a 2026-07-28 call of `pay` by `user-1`, accepting `accept`.
+    async fn pay(&self, accept: &str, body: String) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("http://{}/mcp", self.addr))
+            .bearer_auth(self.token("user-1"))
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "pay")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, mcp_auth_test_support::modern::response_of(text))
+    }
+}
+
+/// Asserts the refusal of a message whose arguments hold an integer beyond 64 bits: like every
+/// message refused as it is parsed, before any dispatch, it is a `400`.
+#[track_caller]
+fn assert_wide_refused(accept: &str, (status, body): &(u16, Value)) {
+    assert_eq!(*status, 400, "{accept}: {body}");
+    assert_eq!(body["error"]["code"], -32602, "{accept}: {body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("beyond the 64-bit range"),
+        "{accept}: {message}"
+    );
+}
+
+/// A tool may take a 128-bit integer, which it reads exactly from the JSON; the `requestState`
+/// digest, the audit trail, `on_call` and the `Mcp-Param-*` checks read arguments as
+/// `serde_json` values, where an integer beyond 64 bits is a rounded float. A confirmation of
+/// 2^64 would then count for 2^64 + 1: such integers are refused before anything runs.
+#[tokio::test]
+async fn integers_beyond_64_bits_are_refused_before_any_question_is_asked() {
+    let fx = Fx::start(|b| b).await;
+    for accept in ACCEPTS {
+        for amount in [
+            "18446744073709551616",
+            "18446744073709551617",
+            "-9223372036854775809",
+            "100000000000000000000000000000000000000",
+            "-18446744073709551616",
+        ] {
+            let refused = fx.pay(accept, pay_body(amount, json!({}))).await;
+            assert_wide_refused(accept, &refused);
+        }
+        // The last 64-bit integers, and floats of any size, are arguments as usual.
+        for (amount, asked) in [("18446744073709551615", true), ("0", true), ("1e30", false)] {
+            let (status, body) = fx.pay(accept, pay_body(amount, json!({}))).await;
+            assert_eq!(status, 200, "{accept} {amount}: {body}");
+            if asked {
+                assert_eq!(
+                    body["result"]["resultType"], "input_required",
+                    "{amount}: {body}"
+                );
+            } else {
+                // A u128 is not a float: the tool's own argument error, not a protocol one.
+                assert_eq!(body["result"]["isError"], true, "{amount}: {body}");
+            }
+        }
+    }
+    // Nested and in arrays too; strings that look like numbers are strings.
+    let nested = pay_body("18446744073709551615", json!({})).replace(
+        r#""amount":"#,
+        r#""x":{"y":[1,[2,36893488147419103232]]},"amount":"#,
+    );
+    let refused = fx.pay(ACCEPTS[0], nested).await;
+    assert_wide_refused(ACCEPTS[0], &refused);
+    // The handshake era reads the same message the same way.
+    let url = format!("http://{}/mcp", fx.addr);
+    let token = fx.token("user-1");
+    let session = mcp_auth_test_support::open_session(&fx.http, &url, &token).await;
+    for accept in ACCEPTS {
+        let body = r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"pay","arguments":{"amount":18446744073709551616}}}"#;
+        let response = fx
+            .http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("accept", *accept)
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = mcp_auth_test_support::modern::response_of(response.text().await.unwrap());
+        assert_wide_refused(accept, &(status, body));
+    }
+    assert_eq!(fx.runs(), 0);
 }
 
 #[tokio::test]
