@@ -4,8 +4,10 @@
 
 mod common;
 
+use clap::Parser as _;
 use common::TestServer;
-use mcp_auth_test_support::fixture::within;
+use mcp_auth_test_support::fixture::{TempDir, http, within};
+use mcp_auth_test_support::issuer::FaultyIntrospection;
 use mcp_auth_test_support::modern::ACCEPTS;
 use serde_json::json;
 
@@ -172,6 +174,63 @@ async fn token_cache_capacity_zero_checks_every_request_from_scratch() {
                 .unwrap();
             assert_eq!(jwt_lookups(&text, "miss"), misses, "{options:?}: {text}");
             assert_eq!(jwt_lookups(&text, "hit"), hits, "{options:?}: {text}");
+        }
+    })
+    .await
+}
+
+/// The same flag with an RFC 7662 endpoint: by default a token is introspected once, then
+/// served from the cache; with `0` every request asks the endpoint again.
+#[tokio::test]
+async fn token_cache_capacity_zero_introspects_every_request() {
+    within(async {
+        for (options, introspections) in [
+            (&[][..], 1),
+            (&["--token-cache-capacity", "0"][..], 3),
+            (&["--token-cache-capacity", "1"][..], 1),
+        ] {
+            // The endpoint issues tokens for the server's URI, so the port comes first.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let resource = format!("http://127.0.0.1:{port}/mcp");
+            let endpoint = FaultyIntrospection::start(&resource).await;
+            let token = "opaque-token-of-alice";
+            endpoint.activate_with(token, "alice", "invoices:read", json!({ "tenant": "acme" }));
+            let dir = TempDir::new("billing-introspection");
+            let port = port.to_string();
+            let mut args = vec!["billing", "--port", &port, "--data-dir", dir.str()];
+            args.extend_from_slice(&["--introspection-url", &endpoint.url]);
+            args.extend_from_slice(options);
+            let billing::Command::Serve(args) = billing::Cli::parse_from(args).into_command()
+            else {
+                unreachable!("serve is the default command")
+            };
+            let server = billing::Server::bind(&args).await.unwrap();
+            assert_eq!(server.resource(), resource);
+            let serving = tokio::spawn(server.serve(std::future::pending()));
+            let client = http();
+            let invoice = json!({ "invoice_id": "INV-2041" });
+            for _ in 0..3 {
+                let reply =
+                    common::call(&client, &resource, token, "lookup_invoice", invoice.clone())
+                        .await;
+                assert_eq!(reply.structured()["id"], "INV-2041", "{options:?}");
+            }
+            assert_eq!(endpoint.hits(), introspections, "{options:?}");
+            // An unknown token is refused, cache or not.
+            let refused = common::call(
+                &client,
+                &resource,
+                "opaque-unknown",
+                "lookup_invoice",
+                invoice,
+            )
+            .await;
+            assert_eq!(refused.status, 401, "{options:?}: {refused:?}");
+            serving.abort();
         }
     })
     .await
