@@ -34,6 +34,14 @@ async fn chatty() -> String {
     "done chatting".into()
 }
 
+/// Runs far past the stream deadline, so that its stream slot is held however slowly the
+/// test proceeds on a busy machine.
+#[tool(scope = "t:use")]
+async fn lingering() -> String {
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    "done lingering".into()
+}
+
 const CLOSE_AFTER: Duration = Duration::from_millis(200);
 
 struct Fx {
@@ -59,7 +67,7 @@ impl Fx {
             .build()
             .unwrap();
         let builder = McpServer::builder("resumable", "1")
-            .tools(tools![slow_steps, quiet_then_done, chatty])
+            .tools(tools![slow_steps, quiet_then_done, chatty, lingering])
             .authorization_server(issuer.url.clone())
             .verifier(verifier)
             .resource(resource.clone())
@@ -569,12 +577,13 @@ async fn a_resumption_needs_a_free_stream_slot() {
     })
     .await;
     let alice = fx.session("alice").await;
-    // Both calls are detached at the deadline, and hold Alice's two slots while they run.
+    // Both calls are detached at the deadline, and hold Alice's two slots while they run (20 s:
+    // a call that ended, as a 600 ms one could on a loaded machine, would free its slot).
     let (first, second) = tokio::join!(
-        body_of(fx.call(&alice, "chatty", 1, "text/event-stream")),
-        body_of(fx.call(&alice, "chatty", 2, "text/event-stream")),
+        body_of(fx.call(&alice, "lingering", 1, "text/event-stream")),
+        body_of(fx.call(&alice, "lingering", 2, "text/event-stream")),
     );
-    assert!(!first.1.contains("done chatting") && !second.1.contains("done chatting"));
+    assert!(!first.1.contains("done lingering") && !second.1.contains("done lingering"));
     let (_, last) = messages(&first.1);
     let response = fx
         .resume(
