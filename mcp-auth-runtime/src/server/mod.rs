@@ -21,6 +21,9 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get};
 use http::StatusCode;
+use tower::ServiceBuilder;
+use tower::layer::util::Identity;
+use tower::util::Either;
 
 use crate::auth::{
     AuthInfo, BearerAuthLayer, Dpop, PublicUris, RequireScopes, SharedVerifier, TokenVerifier,
@@ -284,28 +287,38 @@ impl McpServer {
     fn routes(&self) -> Vec<merge::OurRoute> {
         let inner = &self.inner;
         let endpoint = &inner.endpoint;
-        let route = crate::http::methods(endpoint.clone());
-        // Inside authentication: the budget is the verified caller's.
-        let route = match &endpoint.mcp.rate_limits {
+        // The endpoint's layers are one stack, boxed once by `MethodRouter::layer`: each layer
+        // applied to the route on its own would box it again, and axum clones every box per
+        // request. Innermost, inside authentication: the budget is the verified caller's.
+        let budget = match &endpoint.mcp.rate_limits {
             Some(limits) if limits.has_request_budget() => {
-                route.layer(axum::middleware::from_fn_with_state(
+                Some(axum::middleware::from_fn_with_state(
                     endpoint.clone(),
                     crate::http::budget::request_budget,
                 ))
             }
-            _ => route,
+            _ => None,
         };
-        let route = match &inner.auth {
-            Auth::Verifier(verifier) => route.layer(self.bearer_layer(verifier)),
-            Auth::Disabled(identity) => route.layer(axum::Extension(identity.clone())),
-            Auth::Refused => route,
+        let auth = match &inner.auth {
+            Auth::Verifier(verifier) => Either::Left(self.bearer_layer(verifier)),
+            Auth::Disabled(identity) => {
+                Either::Right(Either::Left(axum::Extension(identity.clone())))
+            }
+            Auth::Refused => Either::Right(Either::Right(Identity::new())),
         };
-        // Outermost: Host and Origin are checked before anything else, the token included.
         let hub = Some(endpoint.mcp.hub.clone()).filter(|hub| hub.is_on());
-        let route: MethodRouter = route.layer(GuardLayer(inner.allowed.clone(), hub));
-        let route: MethodRouter = route.layer(DefaultBodyLimit::max(endpoint.body_limit));
-        // Around everything: the request's server span, so that refusals are in it.
-        let route: MethodRouter = route.layer(crate::observe::trace::http::TracedLayer);
+        // Every route of ours refuses to serve under a prefix (`Router::nest`).
+        let check = crate::http::RefuseNestedLayer(inner.mount_check.clone());
+        let stack = ServiceBuilder::new()
+            .layer(check.clone())
+            // Around the rest: the request's server span, so that refusals are in it.
+            .layer(crate::observe::trace::http::TracedLayer)
+            .layer(DefaultBodyLimit::max(endpoint.body_limit))
+            // Host and Origin are checked before anything else, the token included.
+            .layer(GuardLayer(inner.allowed.clone(), hub))
+            .layer(auth)
+            .option_layer(budget);
+        let route: MethodRouter = crate::http::methods(endpoint.clone()).layer(stack);
         let mut routes = vec![merge::OurRoute::new(
             inner.path.clone(),
             route,
@@ -352,9 +365,8 @@ impl McpServer {
                 ));
             }
         }
-        // Every route of ours refuses to serve under a prefix (`Router::nest`).
-        let check = crate::http::RefuseNestedLayer(inner.mount_check.clone());
-        for ours in &mut routes {
+        // The endpoint (the first route) has the check in its stack.
+        for ours in routes.iter_mut().skip(1) {
             ours.route = std::mem::take(&mut ours.route).layer(check.clone());
         }
         routes
