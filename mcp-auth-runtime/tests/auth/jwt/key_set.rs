@@ -64,12 +64,18 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_refetch() {
             .body(body.clone())
             .send()
     });
+    let started = std::time::Instant::now();
     let statuses: Vec<u16> = futures_join_all(requests).await;
+    let elapsed = started.elapsed();
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    // One refetch per 300 ms interval at most: one for a flood that fits in an interval (as it
+    // does on a quiet machine), one more per interval a loaded machine needed; never one per
+    // token.
+    let allowed = 1 + (elapsed.as_millis() / 300) as usize;
+    let fetches = fx.issuer.jwks_hits() - hits;
     assert!(
-        fx.issuer.jwks_hits() - hits <= 1,
-        "{} fetches",
-        fx.issuer.jwks_hits() - hits
+        (1..=allowed).contains(&fetches),
+        "{fetches} fetches in {elapsed:?}"
     );
 }
 
