@@ -193,6 +193,47 @@ async fn a_task_asks_for_input_and_resumes_with_the_answer() {
     assert_eq!(done["result"]["content"][0]["text"], "approved: Accept");
 }
 
+/// The run after a round of input reads the arguments as the client wrote them, as the first
+/// run, the task's record and every check did: not the record's `Value`s written out and read
+/// again, which for a float is not always the same number (serde_json's default parsing reads
+/// `1.0715660391465826e-75` as the float it writes `1.0715660391465825e-75`, and that text as
+/// yet another float), so the amount confirmed would not be the amount paid.
+#[tokio::test]
+async fn a_resumed_run_reads_the_arguments_as_the_client_wrote_them() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    // Sent as `1.0715660391465826e-75`, the shortest text of this float.
+    let amount = 1.0715660391465826e-75_f64;
+    let written = serde_json::to_string(&amount).unwrap();
+    assert_eq!(written, "1.0715660391465826e-75");
+    let read: f64 = serde_json::from_str(&written).unwrap();
+    let bits = format!("{:#x}", read.to_bits());
+    let id = fx.create(&owner, "pay", json!({ "amount": amount })).await;
+    let asking = fx.settled(&owner, &id).await;
+    let key = asked_key(&asking);
+    assert_eq!(
+        asking["inputRequests"][&key]["params"]["message"],
+        format!("Pay {bits}?"),
+        "{asking}"
+    );
+    let (status, ack) = fx
+        .send(
+            &owner,
+            true,
+            "tasks/update",
+            json!({ "taskId": id, "inputResponses": { key: { "action": "accept", "content": { "ok": true } } } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        format!("paid {bits}"),
+        "the amount confirmed is the amount paid"
+    );
+}
+
 #[tokio::test]
 async fn task_ids_are_long_random_and_distinct() {
     let fx = Fx::start(|b| b).await;

@@ -56,6 +56,17 @@ async fn approve(ctx: ToolContext<Ended>) -> Result<String, ToolError> {
     Ok(format!("approved: {:?}", answer.action))
 }
 
+/// Asks to confirm paying `amount`, then pays it: the question and the answer both name the
+/// amount as this run read it, bit for bit.
+#[tool(scope = "t:use", task = optional)]
+async fn pay(ctx: ToolContext<Ended>, amount: f64) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let schema = json!({ "type": "object", "properties": { "ok": { "type": "boolean" } } });
+    ctx.elicit(format!("Pay {:#x}?", amount.to_bits()), schema)
+        .await?;
+    Ok(format!("paid {:#x}", amount.to_bits()))
+}
+
 /// Works a little, then reports; every tenant's figures need `t:admin` too.
 #[tool(scope = "t:use", require(scope = "t:admin", when = all), task = optional)]
 async fn report(_ctx: ToolContext<Ended>, all: bool) -> Result<String, ToolError> {
@@ -108,7 +119,7 @@ impl Fx {
         let ended = Ended::default();
         let builder = builder
             .verifier(verifier)
-            .tools(tools![crunch, huge, forever, approve, report, purge])
+            .tools(tools![crunch, huge, forever, approve, pay, report, purge])
             .state(ended.clone());
         let server = configure(builder).build().unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
