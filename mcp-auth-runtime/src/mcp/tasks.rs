@@ -31,8 +31,8 @@ use crate::peer::{Channel, ClientSupport, Peer};
 use crate::protocol::meta;
 use crate::result::CallToolResult;
 use crate::task::{
-    EXTENSION, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport, holder_of, now_ms,
-    owner_of,
+    EXTENSION, RawArguments, Record, Status, StoreError, TaskLimits, TaskStore, TaskSupport,
+    holder_of, now_ms, owner_of,
 };
 use crate::tool::ToolDef;
 
@@ -186,8 +186,8 @@ impl Dispatcher {
             holder: holder_of(&auth.principal()),
             tool: tool.name().to_owned(),
             scopes,
-            // A record keeps them as an object: stored, listed and audited as such.
-            arguments: crate::jsonrpc::arguments_map(arguments.as_deref()),
+            // As written: the runs after a round of input read what this one read.
+            arguments: arguments.map(RawArguments),
             capabilities,
             status: Status::Working,
             status_message: None,
@@ -475,10 +475,7 @@ impl Dispatcher {
             .call_context(tool, ctx.auth.clone(), ctx.subject.clone(), peer)
             .recording(passed.clone());
         let run = Run {
-            future: (tool.handler())(
-                call,
-                crate::tool::arguments_from_map(record.arguments.as_ref()),
-            ),
+            future: (tool.handler())(call, record.arguments.clone().map(|raw| raw.0)),
             registration,
             passed,
             heard: self.heard(tool, &ctx.auth, record),
@@ -508,7 +505,7 @@ impl Dispatcher {
             name: tool.name(),
             scopes: tool.scopes(),
             auth: auth.clone(),
-            arguments: record.arguments.clone(),
+            arguments: crate::jsonrpc::arguments_map(record.arguments.as_ref().map(|raw| &*raw.0)),
         })
     }
 }

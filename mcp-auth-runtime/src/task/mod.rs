@@ -15,7 +15,7 @@ mod store;
 
 pub(crate) use clock::{iso8601, now_ms};
 pub(crate) use memory::MemoryTasks;
-pub(crate) use record::{Pending, Record, Status, holder_of, owner_of};
+pub(crate) use record::{Pending, RawArguments, Record, Status, holder_of, owner_of};
 #[cfg(feature = "redis")]
 pub(crate) use redis::RedisTasks;
 pub(crate) use store::{StoreError, TaskStore};

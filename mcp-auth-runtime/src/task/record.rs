@@ -53,8 +53,8 @@ pub(crate) struct Record {
     /// runs passed (the conditional ones whose `when` held, those its body required). Reading
     /// or driving the task needs them all.
     pub(crate) scopes: BTreeSet<String>,
-    /// The call's arguments, for the runs after a round of input.
-    pub(crate) arguments: Option<Map<String, Value>>,
+    /// The call's arguments as the client wrote them, for the runs after a round of input.
+    pub(crate) arguments: Option<RawArguments>,
     /// The client capabilities declared when it created the task: what the runs after a
     /// round of input may ask for.
     pub(crate) capabilities: Value,
@@ -75,6 +75,21 @@ pub(crate) struct Record {
     pub(crate) issued: BTreeSet<String>,
     /// Bumped by every change: a change applies only to the version it was computed from.
     pub(crate) version: u64,
+}
+
+/// A call's `arguments` as the client wrote them, which a task keeps as written, not as a
+/// `Value`: the first run read this text, and a run after a round of input must read the same.
+/// A `Value` written out and read again is not always the value it was (serde_json's default
+/// float parsing does not read its own output back exactly), so an amount confirmed in one
+/// run could be another in the next. Stored as the JSON object it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct RawArguments(pub(crate) Box<serde_json::value::RawValue>);
+
+impl PartialEq for RawArguments {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 /// The owner digest of a principal: SHA-256 of its injective key, hex.

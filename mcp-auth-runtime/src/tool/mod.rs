@@ -28,12 +28,6 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Result<CallToolResult, ToolErro
 /// type, with no `Value` tree in between.
 pub type Arguments = Option<Box<RawValue>>;
 
-/// `arguments` kept as a JSON object (a task's record) in the form a handler takes.
-pub(crate) fn arguments_from_map(arguments: Option<&Map<String, Value>>) -> Arguments {
-    arguments
-        .map(|map| serde_json::value::to_raw_value(map).expect("a JSON object serializes as JSON"))
-}
-
 /// The erased handler `#[tool]` generates: checks the scopes, deserializes the arguments and
 /// runs the user's function.
 pub(crate) type Handler = fn(CallContext, Arguments) -> BoxFuture;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[path = "../task_fixture/mod.rs"]
 mod fixture;
@@ -191,6 +191,172 @@ async fn a_task_asks_for_input_and_resumes_with_the_answer() {
     let done = fx.settled(&owner, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["result"]["content"][0]["text"], "approved: Accept");
+}
+
+/// The run after a round of input reads the arguments as the client wrote them, as the first
+/// run, the task's record and every check did: not the record's `Value`s written out and read
+/// again, which for a float is not always the same number (serde_json's default parsing reads
+/// `1.0715660391465826e-75` as the float it writes `1.0715660391465825e-75`, and that text as
+/// yet another float), so the amount confirmed would not be the amount paid.
+#[tokio::test]
+async fn a_resumed_run_reads_the_arguments_as_the_client_wrote_them() {
+    let fx = Fx::start(|b| b).await;
+    let owner = fx.token("ann");
+    // Sent as `1.0715660391465826e-75`, the shortest text of this float.
+    let amount = 1.0715660391465826e-75_f64;
+    let written = serde_json::to_string(&amount).unwrap();
+    assert_eq!(written, "1.0715660391465826e-75");
+    let read: f64 = serde_json::from_str(&written).unwrap();
+    let bits = format!("{:#x}", read.to_bits());
+    let id = fx.create(&owner, "pay", json!({ "amount": amount })).await;
+    let asking = fx.settled(&owner, &id).await;
+    let key = asked_key(&asking);
+    assert_eq!(
+        asking["inputRequests"][&key]["params"]["message"],
+        format!("Pay {bits}?"),
+        "{asking}"
+    );
+    let (status, ack) = fx
+        .send(
+            &owner,
+            true,
+            "tasks/update",
+            json!({ "taskId": id, "inputResponses": { key: { "action": "accept", "content": { "ok": true } } } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    let done = fx.settled(&owner, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        format!("paid {bits}"),
+        "the amount confirmed is the amount paid"
+    );
+}
+
+/// What the tool reads of its arguments (the JSON it was sent) is what every check reads (the
+/// `on_call` hook here; `requestState`, the audit trail and the `Mcp-Param-*` checks read the
+/// same map), for each way of writing the same numbers, strings and names, with each `Accept`:
+/// a call the checks would read otherwise is refused before the tool runs.
+#[tokio::test]
+async fn the_tool_and_the_checks_read_the_same_arguments() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Mirror {
+        text: String,
+        number: Option<f64>,
+        count: Option<u64>,
+        signed: Option<i64>,
+        ratio: Option<f32>,
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let fx = Fx::start(move |b| {
+        b.on_call(move |event: &mcp_auth_runtime::CallEvent<'_>| {
+            record.lock().unwrap().push(
+                event
+                    .arguments
+                    .map(|a| serde_json::Value::Object(a.clone())),
+            );
+        })
+    })
+    .await;
+    let token = fx.token("ann");
+    let http = mcp_auth_test_support::fixture::http();
+    let cases = [
+        r#"{"text":"a","number":1}"#,
+        r#"{"text":"a","number":1.0}"#,
+        r#"{"text":"a","number":1e0}"#,
+        r#"{"text":"a","number":1E+0}"#,
+        r#"{"text":"a","number":-0}"#,
+        r#"{"text":"a","number":-0.0}"#,
+        r#"{"text":"a","number":1e-400}"#,
+        r#"{"text":"a","number":1e400}"#,
+        r#"{"text":"a","number":1.0715660391465826e-75}"#,
+        r#"{"text":"a","number":0.1000000000000000055511151231257827021181583404541015625}"#,
+        r#"{"text":"a","number":18446744073709551616.0}"#,
+        r#"{"text":"a","number":18446744073709551616}"#,
+        // Both read as the f64 halfway between the f32s 1 and 1 + 2^-23.
+        r#"{"text":"a","ratio":1.0000000596046448}"#,
+        r#"{"text":"a","ratio":1.0000000596046447}"#,
+        r#"{"text":"a","ratio":1e39}"#,
+        r#"{"text":"a","count":0}"#,
+        r#"{"text":"a","count":-0}"#,
+        r#"{"text":"a","count":1.0}"#,
+        r#"{"text":"a","count":1e0}"#,
+        r#"{"text":"a","count":18446744073709551615}"#,
+        r#"{"text":"a","count":18446744073709551616}"#,
+        r#"{"text":"a","signed":-9223372036854775808}"#,
+        r#"{"text":"a","signed":-9223372036854775809}"#,
+        r#"{"text":"a","signed":-0}"#,
+        r#"{"text":"\u0000"}"#,
+        r#"{"text":"\ud83d\ude00"}"#,
+        r#"{"text":"\ud800"}"#,
+        r#"{"text":"\udc00\ud800"}"#,
+        r#"{"text":"a\/b\u00e9é"}"#,
+        r#"{"te\u0078t":"a"}"#,
+        r#"{"text":"a","te\u0078t":"b"}"#,
+        r#"{"text":"a","number":1,"n\u0075mber":2}"#,
+        " \t\r\n{ \"text\" :\t\"a\" ,\r\n\"number\"\n:\n1 } \n",
+        "\u{feff}{\"text\":\"a\"}",
+        r#"{"text":"a","extra":{"x":[1,{"y":2,"y":3}]}}"#,
+        r#"{"text":"a","extra":[18446744073709551616]}"#,
+        r#"{"text":"a","number":null,"count":null}"#,
+        r#"null"#,
+        r#"[]"#,
+        r#""x""#,
+        r#"{}"#,
+    ];
+    let mut ran = 0;
+    for accept in mcp_auth_test_support::modern::ACCEPTS {
+        for arguments in cases {
+            seen.lock().unwrap().clear();
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"mirror","arguments":{arguments},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+            );
+            let response = http
+                .post(&fx.url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .header("accept", accept)
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "mirror")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let reply = mcp_auth_test_support::modern::response_of(response.text().await.unwrap());
+            let what = format!("{arguments} with {accept}: {status} {reply}");
+            let result = &reply["result"];
+            if result.is_null() || result["isError"] == true {
+                continue;
+            }
+            ran += 1;
+            let tool: Value =
+                serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+            // The hook hears of a call as it ends, which a stream may not have waited for.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while seen.lock().unwrap().is_empty() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let heard = seen.lock().unwrap().clone();
+            assert_eq!(heard.len(), 1, "{what}");
+            let map = heard[0].clone().unwrap_or_else(|| json!({}));
+            // What the tool read when it read the checks' map, as it did before.
+            let checks: Mirror = serde_json::from_value(map.clone())
+                .unwrap_or_else(|err| panic!("the checks' map {map} is no call ({err}): {what}"));
+            let checks = json!({
+                "text": checks.text,
+                "number": checks.number.map(f64::to_bits),
+                "count": checks.count,
+                "signed": checks.signed,
+                "ratio": checks.ratio.map(f32::to_bits),
+            });
+            assert_eq!(tool, checks, "{what}");
+        }
+    }
+    assert!(ran >= 3 * 20, "{ran} calls ran");
 }
 
 #[tokio::test]

@@ -56,6 +56,38 @@ async fn approve(ctx: ToolContext<Ended>) -> Result<String, ToolError> {
     Ok(format!("approved: {:?}", answer.action))
 }
 
+/// Asks to confirm paying `amount`, then pays it: the question and the answer both name the
+/// amount as this run read it, bit for bit.
+#[tool(scope = "t:use", task = optional)]
+async fn pay(ctx: ToolContext<Ended>, amount: f64) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let schema = json!({ "type": "object", "properties": { "ok": { "type": "boolean" } } });
+    ctx.elicit(format!("Pay {:#x}?", amount.to_bits()), schema)
+        .await?;
+    Ok(format!("paid {:#x}", amount.to_bits()))
+}
+
+/// Answers with its arguments as it read them, as JSON: floats as their bits, which JSON
+/// text would round.
+#[tool(scope = "t:use")]
+async fn mirror(
+    _ctx: ToolContext<Ended>,
+    text: String,
+    number: Option<f64>,
+    count: Option<u64>,
+    signed: Option<i64>,
+    ratio: Option<f32>,
+) -> Result<String, ToolError> {
+    Ok(json!({
+        "text": text,
+        "number": number.map(f64::to_bits),
+        "count": count,
+        "signed": signed,
+        "ratio": ratio.map(f32::to_bits),
+    })
+    .to_string())
+}
+
 /// Works a little, then reports; every tenant's figures need `t:admin` too.
 #[tool(scope = "t:use", require(scope = "t:admin", when = all), task = optional)]
 async fn report(_ctx: ToolContext<Ended>, all: bool) -> Result<String, ToolError> {
@@ -108,7 +140,9 @@ impl Fx {
         let ended = Ended::default();
         let builder = builder
             .verifier(verifier)
-            .tools(tools![crunch, huge, forever, approve, report, purge])
+            .tools(tools![
+                crunch, huge, forever, approve, pay, mirror, report, purge
+            ])
             .state(ended.clone());
         let server = configure(builder).build().unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
