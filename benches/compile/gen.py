@@ -31,13 +31,88 @@ def out_type(i):
     return f"Out{i // 10 % 5}"
 
 
+# Each kind's parameters as a user documents them, `(doc, name, type)`: mcp-auth takes them as
+# the tool function's parameters, rmcp as the fields of the tool's `Parameters<T>` struct, and
+# both write them alike.
+PARAMS = {
+    1: [('The name to greet, e.g. "Ada"', "name", "String")],
+    2: [
+        ("A signed count.", "a", "i64"),
+        ("A page size.", "b", "u32"),
+        ("Whether to include archived items.", "c", "bool"),
+        ("A ratio between 0 and 1.", "d", "f64"),
+    ],
+    3: [
+        ("An optional filter.", "filter", "Option<String>"),
+        ("How many to return.", "limit", "u32"),
+    ],
+    5: [("The item id, e.g. ITEM-2041", "id", "String")],
+    7: [
+        ("The ids to look up.", "ids", "Vec<String>"),
+        ("At most this many.", "limit", "Option<u32>"),
+    ],
+    8: [("An optional offset.", "offset", "Option<i64>")],
+}
+
+# The parameter the signature edit adds to tool `SIG_TOOL`.
+EXTRA = ("Added by the signature edit.", "extra", "Option<bool>")
+
+# The kinds whose arguments are one input struct, `T{i}Input`, the same in both idioms: whether
+# it refuses unknown fields, and its fields.
+INPUTS = {
+    4: (True, [
+        ('The customer, e.g. "Wayne Enterprises".', "customer", "String"),
+        ("The amount, in cents.", "amount_cents", "i64"),
+        ("Free-form tags.", "tags", "Vec<String>"),
+    ]),
+    9: (False, [
+        ("What to search for.", "query", "String"),
+        ("The page, from 1.", "page", "Option<u32>"),
+    ]),
+}
+
+
+def params(i, sig):
+    """Tool `i`'s parameters, with the signature edit's when `sig` is odd."""
+    extra = [EXTRA] if i == SIG_TOOL and sig % 2 == 1 else []
+    return PARAMS[i % 10] + extra
+
+
+def fields(params, vis=""):
+    """Documented parameters or struct fields, one a line, indented as rustfmt does."""
+    return "".join(f"    /// {doc}\n    {vis}{name}: {ty},\n" for doc, name, ty in params)
+
+
+def struct(name, params, deny_unknown, doc="", derive="Deserialize, JsonSchema", vis=""):
+    """A deserializable struct of `params`."""
+    deny = "#[serde(deny_unknown_fields)]\n" if deny_unknown else ""
+    return f"{doc}#[derive({derive})]\n{deny}pub struct {name} {{\n{fields(params, vis)}}}\n"
+
+
+def input_struct(i):
+    """The input struct of tool `i` (kinds 4 and 9), with public fields."""
+    deny_unknown, params = INPUTS[i % 10]
+    return struct(f"T{i:02}Input", params, deny_unknown, doc=f"/// The input of tool {i}.\n",
+                  derive="Debug, Deserialize, JsonSchema", vis="pub ")
+
+
+def tool_doc(i, indent=""):
+    """Tool `i`'s doc comment: a description, then a paragraph that is not part of it."""
+    lines = [
+        f"/// Tool {i}: kind {i % 10}.",
+        "///",
+        "/// Only the first paragraph is the description.",
+    ]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
 def ours_tool(i, body, sig):
     """One tool in mcp-auth's idiom; the kinds cycle through ten signatures."""
     n = f"t{i:02}"
     k = i % 10
     out = out_type(i)
     s = scope(i)
-    doc = f"/// Tool {i}: kind {k}.\n///\n/// Only the first paragraph is the description.\n"
+    doc = tool_doc(i)
     if k == 0:
         return f"""{doc}#[tool(unscoped, read_only)]
 pub async fn {n}() -> String {{
@@ -47,54 +122,28 @@ pub async fn {n}() -> String {{
     if k == 1:
         return f"""{doc}#[tool(scope = "{s}", read_only, idempotent)]
 pub async fn {n}(
-    /// The name to greet, e.g. "Ada"
-    name: String,
-) -> Result<String, ToolError> {{
+{fields(params(i, sig))}) -> Result<String, ToolError> {{
     Ok(format!("hello {{name}} from {i}"))
 }}
 """
     if k == 2:
-        extra = "    /// Added by the signature edit.\n    extra: Option<bool>,\n" if (
-            i == SIG_TOOL and sig % 2 == 1) else ""
-        use_extra = "let _ = extra;\n    " if extra else ""
+        ps = params(i, sig)
+        use_extra = "let _ = extra;\n    " if EXTRA in ps else ""
         return f"""{doc}#[tool(scope = "{s}", idempotent)]
 pub async fn {n}(
-    /// A signed count.
-    a: i64,
-    /// A page size.
-    b: u32,
-    /// Whether to include archived items.
-    c: bool,
-    /// A ratio between 0 and 1.
-    d: f64,
-{extra}) -> Result<{out}, ToolError> {{
+{fields(ps)}) -> Result<{out}, ToolError> {{
     {use_extra}Ok({out}::new({i}, format!("{{a}} {{b}} {{c}} {{d}}")))
 }}
 """
     if k == 3:
         return f"""{doc}#[tool(unscoped)]
 pub async fn {n}(
-    /// An optional filter.
-    filter: Option<String>,
-    /// How many to return.
-    limit: u32,
-) -> String {{
+{fields(params(i, sig))}) -> String {{
     format!("{{filter:?}} {{limit}} {i}")
 }}
 """
     if k == 4:
-        return f"""/// The input of tool {i}.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Input {{
-    /// The customer, e.g. "Wayne Enterprises".
-    pub customer: String,
-    /// The amount, in cents.
-    pub amount_cents: i64,
-    /// Free-form tags.
-    pub tags: Vec<String>,
-}}
-
+        return f"""{input_struct(i)}
 {doc}#[tool(scope = "{s}", destructive)]
 pub async fn {n}(Args(input): Args<T{i:02}Input>) -> Result<{out}, ToolError> {{
     Ok({out}::new(input.amount_cents, format!("{{}} {{:?}}", input.customer, input.tags)))
@@ -105,9 +154,7 @@ pub async fn {n}(Args(input): Args<T{i:02}Input>) -> Result<{out}, ToolError> {{
         return f"""{doc}#[tool(scope = "{s}", destructive, idempotent)]
 pub async fn {n}(
     ctx: ToolContext<State>,
-    /// The item id, e.g. ITEM-2041
-    id: String,
-) -> Result<{out}, ToolError> {{
+{fields(params(i, sig))}) -> Result<{out}, ToolError> {{
     let seen = ctx.state().bump();
     Ok({out}::new(seen as i64, format!("{{id}} done by {i}{rev}")))
 }}
@@ -121,11 +168,7 @@ pub async fn {n}(ctx: ToolContext<State>) -> {out} {{
     if k == 7:
         return f"""{doc}#[tool(scope = "{s}", read_only)]
 pub async fn {n}(
-    /// The ids to look up.
-    ids: Vec<String>,
-    /// At most this many.
-    limit: Option<u32>,
-) -> Result<{out}, ToolError> {{
+{fields(params(i, sig))}) -> Result<{out}, ToolError> {{
     Ok({out}::new(ids.len() as i64, format!("{{limit:?}} {i}")))
 }}
 """
@@ -133,22 +176,12 @@ pub async fn {n}(
         return f"""{doc}#[tool(scope = "{s}")]
 pub async fn {n}(
     ctx: ToolContext<State>,
-    /// An optional offset.
-    offset: Option<i64>,
-) -> Result<String, ToolError> {{
+{fields(params(i, sig))}) -> Result<String, ToolError> {{
     Ok(format!("{{}} {{offset:?}} {i}", ctx.state().bump()))
 }}
 """
     # k == 9
-    return f"""/// The input of tool {i}.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct T{i:02}Input {{
-    /// What to search for.
-    pub query: String,
-    /// The page, from 1.
-    pub page: Option<u32>,
-}}
-
+    return f"""{input_struct(i)}
 {doc}#[tool(scope = ["{s}", "{scope(i + 1)}"], destructive = false, open_world)]
 pub async fn {n}(
     ctx: ToolContext<State>,
@@ -160,6 +193,23 @@ pub async fn {n}(
 """
 
 
+def rmcp_scoped(i, attr, args, params_type, ok, scopes, body):
+    """A tool of rmcp's that checks the caller's `scopes` first: `#[tool]` with the arguments
+    `attr` (none if empty), `&self`, its `Parameters` (the pattern `args`), the request
+    context, a `Result<ok, String>`, and the `body` statements."""
+    body = "".join(f"        {statement}\n" for statement in body)
+    attr = f"({attr})" if attr else ""
+    return f"""{tool_doc(i, "    ")}    #[tool{attr}]
+    async fn t{i:02}(
+        &self,
+        Parameters({args}): Parameters<{params_type}>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<{ok}, String> {{
+        require(&ctx, &[{scopes}])?;
+{body}    }}
+"""
+
+
 def rmcp_tool(i, body, sig):
     """The same tool in rmcp's idiom: a `Parameters<T>` struct for the arguments, `Json<T>`
     for structured results, `&self` for the state, and the scope check written by hand (rmcp
@@ -167,10 +217,15 @@ def rmcp_tool(i, body, sig):
     n = f"t{i:02}"
     k = i % 10
     out = out_type(i)
-    s = scope(i)
-    doc = f"    /// Tool {i}: kind {k}.\n    ///\n    /// Only the first paragraph is the description.\n"
-    ctx = "ctx: RequestContext<RoleServer>"
+    s = f'"{scope(i)}"'
+    doc = tool_doc(i, "    ")
+    params_type = f"T{i:02}Params"
     structs = ""
+    if k in PARAMS:
+        # Kind 1's struct takes unknown fields (no `deny_unknown_fields`); the others refuse them.
+        structs = struct(params_type, params(i, sig), deny_unknown=k != 1)
+    elif k in INPUTS:
+        structs = input_struct(i)
     if k == 0:
         fn = f"""{doc}    #[tool(annotations(read_only_hint = true))]
     async fn {n}(&self) -> String {{
@@ -178,107 +233,32 @@ def rmcp_tool(i, body, sig):
     }}
 """
     elif k == 1:
-        structs = f"""#[derive(Deserialize, JsonSchema)]
-pub struct T{i:02}Params {{
-    /// The name to greet, e.g. "Ada"
-    name: String,
-}}
-"""
-        fn = f"""{doc}    #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
-    async fn {n}(
-        &self,
-        Parameters(T{i:02}Params {{ name }}): Parameters<T{i:02}Params>,
-        {ctx},
-    ) -> Result<String, String> {{
-        require(&ctx, &["{s}"])?;
-        Ok(format!("hello {{name}} from {i}"))
-    }}
-"""
+        fn = rmcp_scoped(i, "annotations(read_only_hint = true, idempotent_hint = true)",
+                         f"{params_type} {{ name }}", params_type, "String", s,
+                         [f'Ok(format!("hello {{name}} from {i}"))'])
     elif k == 2:
-        extra = "    /// Added by the signature edit.\n    extra: Option<bool>,\n" if (
-            i == SIG_TOOL and sig % 2 == 1) else ""
-        use_extra = "let _ = p.extra;\n        " if extra else ""
-        structs = f"""#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Params {{
-    /// A signed count.
-    a: i64,
-    /// A page size.
-    b: u32,
-    /// Whether to include archived items.
-    c: bool,
-    /// A ratio between 0 and 1.
-    d: f64,
-{extra}}}
-"""
-        fn = f"""{doc}    #[tool(annotations(idempotent_hint = true))]
-    async fn {n}(
-        &self,
-        Parameters(p): Parameters<T{i:02}Params>,
-        {ctx},
-    ) -> Result<Json<{out}>, String> {{
-        require(&ctx, &["{s}"])?;
-        {use_extra}Ok(Json({out}::new({i}, format!("{{}} {{}} {{}} {{}}", p.a, p.b, p.c, p.d))))
-    }}
-"""
+        use_extra = ["let _ = p.extra;"] if EXTRA in params(i, sig) else []
+        fn = rmcp_scoped(i, "annotations(idempotent_hint = true)", "p", params_type,
+                         f"Json<{out}>", s, use_extra + [
+                             f'Ok(Json({out}::new({i}, format!("{{}} {{}} {{}} {{}}", '
+                             'p.a, p.b, p.c, p.d))))'])
     elif k == 3:
-        structs = f"""#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Params {{
-    /// An optional filter.
-    filter: Option<String>,
-    /// How many to return.
-    limit: u32,
-}}
-"""
         fn = f"""{doc}    #[tool]
-    async fn {n}(&self, Parameters(p): Parameters<T{i:02}Params>) -> String {{
+    async fn {n}(&self, Parameters(p): Parameters<{params_type}>) -> String {{
         format!("{{:?}} {{}} {i}", p.filter, p.limit)
     }}
 """
     elif k == 4:
-        structs = f"""/// The input of tool {i}.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Input {{
-    /// The customer, e.g. "Wayne Enterprises".
-    pub customer: String,
-    /// The amount, in cents.
-    pub amount_cents: i64,
-    /// Free-form tags.
-    pub tags: Vec<String>,
-}}
-"""
-        fn = f"""{doc}    #[tool(annotations(destructive_hint = true))]
-    async fn {n}(
-        &self,
-        Parameters(input): Parameters<T{i:02}Input>,
-        {ctx},
-    ) -> Result<Json<{out}>, String> {{
-        require(&ctx, &["{s}"])?;
-        Ok(Json({out}::new(input.amount_cents, format!("{{}} {{:?}}", input.customer, input.tags))))
-    }}
-"""
+        fn = rmcp_scoped(i, "annotations(destructive_hint = true)", "input", f"T{i:02}Input",
+                         f"Json<{out}>", s, [
+                             f'Ok(Json({out}::new(input.amount_cents, format!("{{}} {{:?}}", '
+                             'input.customer, input.tags))))'])
     elif k == 5:
         rev = f" rev {body}" if i == BODY_TOOL else ""
-        structs = f"""#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Params {{
-    /// The item id, e.g. ITEM-2041
-    id: String,
-}}
-"""
-        fn = f"""{doc}    #[tool(annotations(destructive_hint = true, idempotent_hint = true))]
-    async fn {n}(
-        &self,
-        Parameters(T{i:02}Params {{ id }}): Parameters<T{i:02}Params>,
-        {ctx},
-    ) -> Result<Json<{out}>, String> {{
-        require(&ctx, &["{s}"])?;
-        let seen = self.state.bump();
-        Ok(Json({out}::new(seen as i64, format!("{{id}} done by {i}{rev}"))))
-    }}
-"""
+        fn = rmcp_scoped(i, "annotations(destructive_hint = true, idempotent_hint = true)",
+                         f"{params_type} {{ id }}", params_type, f"Json<{out}>", s,
+                         ["let seen = self.state.bump();",
+                          f'Ok(Json({out}::new(seen as i64, format!("{{id}} done by {i}{rev}"))))'])
     elif k == 6:
         fn = f"""{doc}    #[tool(annotations(read_only_hint = true))]
     async fn {n}(&self) -> Json<{out}> {{
@@ -286,64 +266,18 @@ pub struct T{i:02}Params {{
     }}
 """
     elif k == 7:
-        structs = f"""#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Params {{
-    /// The ids to look up.
-    ids: Vec<String>,
-    /// At most this many.
-    limit: Option<u32>,
-}}
-"""
-        fn = f"""{doc}    #[tool(annotations(read_only_hint = true))]
-    async fn {n}(
-        &self,
-        Parameters(p): Parameters<T{i:02}Params>,
-        {ctx},
-    ) -> Result<Json<{out}>, String> {{
-        require(&ctx, &["{s}"])?;
-        Ok(Json({out}::new(p.ids.len() as i64, format!("{{:?}} {i}", p.limit))))
-    }}
-"""
+        fn = rmcp_scoped(i, "annotations(read_only_hint = true)", "p", params_type,
+                         f"Json<{out}>", s,
+                         [f'Ok(Json({out}::new(p.ids.len() as i64, format!("{{:?}} {i}", p.limit))))'])
     elif k == 8:
-        structs = f"""#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct T{i:02}Params {{
-    /// An optional offset.
-    offset: Option<i64>,
-}}
-"""
-        fn = f"""{doc}    #[tool]
-    async fn {n}(
-        &self,
-        Parameters(p): Parameters<T{i:02}Params>,
-        {ctx},
-    ) -> Result<String, String> {{
-        require(&ctx, &["{s}"])?;
-        Ok(format!("{{}} {{:?}} {i}", self.state.bump(), p.offset))
-    }}
-"""
+        fn = rmcp_scoped(i, "", "p", params_type, "String", s,
+                         [f'Ok(format!("{{}} {{:?}} {i}", self.state.bump(), p.offset))'])
     else:
-        structs = f"""/// The input of tool {i}.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct T{i:02}Input {{
-    /// What to search for.
-    pub query: String,
-    /// The page, from 1.
-    pub page: Option<u32>,
-}}
-"""
-        fn = f"""{doc}    #[tool(annotations(destructive_hint = false, open_world_hint = true))]
-    async fn {n}(
-        &self,
-        Parameters(input): Parameters<T{i:02}Input>,
-        {ctx},
-    ) -> Result<Json<{out}>, String> {{
-        require(&ctx, &["{s}", "{scope(i + 1)}"])?;
-        let seen = self.state.bump();
-        Ok(Json({out}::new(seen as i64, format!("{{}} {{:?}} {i}", input.query, input.page))))
-    }}
-"""
+        fn = rmcp_scoped(i, "annotations(destructive_hint = false, open_world_hint = true)",
+                         "input", f"T{i:02}Input", f"Json<{out}>", f'{s}, "{scope(i + 1)}"', [
+                             "let seen = self.state.bump();",
+                             f'Ok(Json({out}::new(seen as i64, format!("{{}} {{:?}} {i}", '
+                             'input.query, input.page))))'])
     return structs, fn
 
 
@@ -384,10 +318,11 @@ impl Out{j} {{
 """ for j in range(5))
 
 
-def ours(runtime, body, sig):
-    names = ", ".join(f"tools::t{i:02}" for i in range(TOOLS))
-    cargo = f"""[package]
-name = "gen-ours"
+def manifest(name, dependencies, rest=""):
+    """A generated crate's Cargo.toml: a workspace of its own, never published; its own
+    `dependencies` come before those both crates have."""
+    return f"""[package]
+name = "{name}"
 version = "0.0.0"
 edition = "2024"
 publish = false
@@ -395,17 +330,21 @@ publish = false
 [workspace]
 
 [dependencies]
-mcp-auth-runtime = {{ path = "{runtime}" }}
-schemars = "1"
+{dependencies}schemars = "1"
 serde = {{ version = "1", features = ["derive"] }}
 tokio = {{ version = "1", features = ["rt-multi-thread", "macros", "net"] }}
+{rest}"""
 
+
+def ours(runtime, body, sig):
+    names = ", ".join(f"tools::t{i:02}" for i in range(TOOLS))
+    cargo = manifest("gen-ours", f'mcp-auth-runtime = {{ path = "{runtime}" }}\n', """
 # Built as a crates.io dependency is: not incremental (path dependencies are, by default).
 [profile.dev.package.mcp-auth-runtime]
 incremental = false
 [profile.dev.package.mcp-auth-macros]
 incremental = false
-"""
+""")
     tools = "//! 50 tools.\n\nuse mcp_auth_runtime::prelude::*;\n" + COMMON + "".join(
         "\n" + ours_tool(i, body, sig) for i in range(TOOLS))
     main = f"""mod tools;
@@ -435,21 +374,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {{
 
 
 def rmcp(body, sig):
-    cargo = """[package]
-name = "gen-rmcp"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[workspace]
-
-[dependencies]
-axum = "0.8"
+    cargo = manifest("gen-rmcp", """axum = "0.8"
 rmcp = { version = "3.11", features = ["server", "macros", "transport-streamable-http-server"] }
-schemars = "1"
-serde = { version = "1", features = ["derive"] }
-tokio = { version = "1", features = ["rt-multi-thread", "macros", "net"] }
-"""
+""")
     parts = [rmcp_tool(i, body, sig) for i in range(TOOLS)]
     tools = ("//! 50 tools.\n\n"
              "use rmcp::handler::server::wrapper::{Json, Parameters};\n"

@@ -18,19 +18,18 @@ use std::hint::black_box;
 
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
-use futures_util::StreamExt;
-use http::{Request, StatusCode};
+use http::Request;
 use mcp_auth_runtime::__private::{Arguments, BoxFuture, CallContext, ToolMeta, tool_def};
 use mcp_auth_runtime::auth::{JwkSet, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use mcp_auth_runtime::{Annotations, ToolDef};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use mcp_auth_test_support::issuer;
 
-const ISSUER: &str = "https://auth.example.com";
-const RESOURCE: &str = "https://billing.example.com/mcp";
+mod common;
+
+use common::{ISSUER, RESOURCE, answer, post, runtime, send};
 
 /// Echo a text.
 #[tool(unscoped)]
@@ -73,51 +72,18 @@ fn caller() -> AuthInfo {
         .with_tenant("acme")
 }
 
+/// A `POST /mcp` of `body`, with `Bearer <token>` when there is one: the header is formatted
+/// for each request, as a client holding only the token would.
 fn call(body: &'static str, token: Option<&str>) -> Request<Body> {
-    let mut request = Request::post("/mcp")
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
+    match token {
+        Some(token) => post(body, &[("authorization", &format!("Bearer {token}"))]),
+        None => post(body, &[]),
     }
-    request.body(Body::from(body)).unwrap()
-}
-
-/// Sends one request; returns the number of body bytes, read chunk by chunk.
-async fn send(router: &axum::Router, request: Request<Body>) -> usize {
-    let response = router.clone().oneshot(request).await.unwrap();
-    debug_assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body().into_data_stream();
-    let mut len = 0;
-    while let Some(chunk) = body.next().await {
-        len += chunk.unwrap().len();
-    }
-    len
-}
-
-/// Checks the answer once, outside the measurement.
-async fn answer(router: &axum::Router, request: Request<Body>) -> Value {
-    let response = router.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 const ECHO: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 const LOOKUP: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_invoice","arguments":{"invoice_id":"INV-2041"}}}"#;
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-
-/// The runtime every benchmark runs on: one thread, as `oneshot` needs no more.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A stateless server with `tools` and authentication off: every call is `caller()`'s.
 fn unauthenticated(tools: Vec<ToolDef>) -> axum::Router {

@@ -20,19 +20,17 @@
 
 use std::hint::black_box;
 
-use axum::body::Body;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use futures_util::StreamExt;
-use http::{Request, StatusCode};
+use http::StatusCode;
 use mcp_auth_runtime::auth::{Dpop, JwkSet, JwtVerifier};
 use mcp_auth_runtime::prelude::*;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use mcp_auth_test_support::{dpop::DpopKey, issuer};
 
-const ISSUER: &str = "https://auth.example.com";
-const RESOURCE: &str = "https://billing.example.com/mcp";
+mod common;
+
+use common::{ISSUER, RESOURCE, answer, exchange, post, runtime, send};
 
 #[derive(Clone, serde::Serialize, schemars::JsonSchema)]
 struct Invoice {
@@ -135,53 +133,6 @@ const POLICY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
 
-/// A `POST /mcp` of `body` with `headers`, as a 2025-11-25 client sends it.
-fn post(body: &'static str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut request = Request::post("/mcp")
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.body(Body::from(body)).unwrap()
-}
-
-/// Sends one request; returns the number of body bytes, read chunk by chunk.
-async fn send(router: &axum::Router, request: Request<Body>) -> usize {
-    let response = router.clone().oneshot(request).await.unwrap();
-    debug_assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body().into_data_stream();
-    let mut len = 0;
-    while let Some(chunk) = body.next().await {
-        len += chunk.unwrap().len();
-    }
-    len
-}
-
-/// Sends one request outside the measurement; its status, headers and body text.
-async fn exchange(
-    router: &axum::Router,
-    request: Request<Body>,
-) -> (StatusCode, http::HeaderMap, String) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8(bytes.to_vec()).unwrap(),
-    )
-}
-
-/// The answer to `request`, which must be `200` with a JSON body.
-async fn answer(router: &axum::Router, request: Request<Body>) -> Value {
-    let (status, _, text) = exchange(router, request).await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
 /// The JSON of each event of an SSE stream after its priming event (an id, empty data), in
 /// order.
 fn events(stream: &str) -> Vec<Value> {
@@ -202,13 +153,6 @@ fn events(stream: &str) -> Vec<Value> {
         .iter()
         .map(|d| serde_json::from_str(d).unwrap())
         .collect()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// The server of every path: the bearer layer with a cached RS256 verifier over `key`.

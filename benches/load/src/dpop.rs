@@ -170,13 +170,9 @@ pub fn wrk_script(body: &str, tokens: &[String], proofs: &Path, threads: u32) ->
         .iter()
         .map(|t| format!("  \"DPoP {t}\",\n"))
         .collect();
+    let post = crate::harness::wrk_post(body);
     format!(
-        r#"wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
-local authorizations = {{
+        r#"{post}local authorizations = {{
 {tokens}}}
 
 local threads = {{}}

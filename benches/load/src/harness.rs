@@ -303,7 +303,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let temp = std::env::temp_dir().join(format!("mcp-auth-load-{}", std::process::id()));
     std::fs::create_dir_all(&temp)?;
     let script = temp.join("bearer.lua");
-    std::fs::write(&script, wrk_script(&token))?;
+    std::fs::write(&script, wrk_script(BODY, &token, ""))?;
     let paths = paths::Paths::new(&rsa, &issuer_url, &resource, &token, &temp)?;
 
     let load_before = loadavg();
@@ -375,15 +375,24 @@ fn require(program: &str, hint: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wrk_script(token: &str) -> String {
+/// The start of every wrk script: a `POST` of `body` with the headers a 2025-11-25 client
+/// sends, the credentials left to the rest of the script.
+pub(crate) fn wrk_post(body: &str) -> String {
     format!(
         r#"wrk.method = "POST"
-wrk.body = [[{BODY}]]
+wrk.body = [[{body}]]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
-wrk.headers["Authorization"] = "Bearer {token}"
 "#
+    )
+}
+
+/// A wrk script sending `body` with `token` as a bearer token, then `extra` Lua.
+fn wrk_script(body: &str, token: &str, extra: &str) -> String {
+    format!(
+        "{}wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n{extra}",
+        wrk_post(body)
     )
 }
 
@@ -880,14 +889,9 @@ fn report(
     {
         let _ = writeln!(
             out,
-            "| {} | {:.0} [{:.0}–{:.0}] | {} | {} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             target.label,
-            f.rps,
-            f.rps_range.0,
-            f.rps_range.1,
-            latency(f.p50_us),
-            latency(f.p99_us),
-            f.cpu_us_per_request,
+            cells(f),
             ratio(off, f.rps),
             ratio(on, f.rps),
             mib(f.rss_idle_kib),
@@ -989,6 +993,20 @@ fn report(
         );
     }
     out
+}
+
+/// The cells every table of the report starts a server's row with: req/s with its range over
+/// the rounds, p50, p99 and server CPU µs per request.
+fn cells(f: &Figures) -> String {
+    format!(
+        "{:.0} [{:.0}–{:.0}] | {} | {} | {:.1}",
+        f.rps,
+        f.rps_range.0,
+        f.rps_range.1,
+        latency(f.p50_us),
+        latency(f.p99_us),
+        f.cpu_us_per_request,
+    )
 }
 
 fn latency(us: f64) -> String {

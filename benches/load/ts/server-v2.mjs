@@ -5,7 +5,8 @@
 // the issuer's JWKS (signature, issuer, audience, expiry), and `toNodeHandler(createMcpHandler(
 // factory))`: a fresh server per request, stateless, JSON responses (`responseMode: 'json'`).
 // The harness's call speaks the 2025-11-25 revision, which v2 answers through its default
-// stateless legacy fallback from the same factory.
+// stateless legacy fallback from the same factory. The verifier and the tools are
+// common.mjs's, shared with server.mjs.
 //
 // usage: node server-v2.mjs <port> <issuer URL>
 
@@ -21,104 +22,33 @@ import {
   OAuthError,
   OAuthErrorCode,
 } from "@modelcontextprotocol/server";
-import { createRemoteJWKSet, jwtVerify } from "jose";
 import * as z from "zod/v4";
+import { invoiceIdShape, invoiceShape, tokenVerifier, tools } from "./common.mjs";
 
 const [port, issuer] = process.argv.slice(2);
 const resource = new URL(`http://127.0.0.1:${port}/mcp`);
-const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
 
-const verifier = {
-  async verifyAccessToken(token) {
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, jwks, { issuer, audience: resource.href }));
-    } catch (error) {
-      throw new OAuthError(
-        OAuthErrorCode.InvalidToken,
-        `invalid token: ${error.code ?? error.message}`,
-      );
-    }
-    return {
-      token,
-      clientId: payload.client_id ?? payload.azp ?? "",
-      scopes: typeof payload.scope === "string" ? payload.scope.split(" ") : [],
-      expiresAt: payload.exp,
-      // `jwtVerify` checked `aud`; `expectedResource` below compares this too, as v2 documents.
-      resource,
-      extra: { subject: payload.sub, tenant: payload.tenant },
-    };
-  },
-};
-
-const invoices = new Map(
-  [
-    ["INV-2041", "Initech", 125000, "open"],
-    ["INV-2042", "Globex", 9900, "paid"],
-    ["INV-2043", "Umbrella", 40250, "open"],
-  ].map(([id, customer, amount_cents, status]) => [
-    `acme/${id}`,
-    { id, customer, amount_cents, currency: "EUR", status },
-  ]),
-);
-
-const invoiceSchema = z.object({
-  id: z.string(),
-  customer: z.string(),
-  amount_cents: z.number().int(),
-  currency: z.string(),
-  status: z.string(),
+const verifier = tokenVerifier({
+  issuer,
+  audience: resource.href,
+  invalid: (message) => new OAuthError(OAuthErrorCode.InvalidToken, message),
+  // `jwtVerify` checked `aud`; `expectedResource` below compares this too, as v2 documents.
+  resource,
 });
 
-const invoiceId = z.object({
-  invoice_id: z.string().describe("The invoice id, e.g. INV-2041"),
-});
-
-function result(invoice) {
-  return {
-    content: [{ type: "text", text: JSON.stringify(invoice) }],
-    structuredContent: invoice,
-  };
-}
-
-function failure(text) {
-  return { content: [{ type: "text", text }], isError: true };
-}
+// v2 takes schemas, not shapes.
+const invoiceSchema = z.object(invoiceShape);
+const invoiceId = z.object(invoiceIdShape);
 
 function buildServer() {
   const server = new McpServer({ name: "billing", version: "1.0.0" });
-  server.registerTool(
-    "lookup_invoice",
-    {
-      description: "Look up an invoice.",
-      inputSchema: invoiceId,
-      outputSchema: invoiceSchema,
-      annotations: { readOnlyHint: true },
-    },
-    async ({ invoice_id }, ctx) => {
-      const authInfo = ctx.http?.authInfo;
-      if (!authInfo?.scopes.includes("invoices:read")) return failure("insufficient scope");
-      const invoice = invoices.get(`${authInfo.extra.tenant}/${invoice_id}`);
-      return invoice ? result(invoice) : failure(`invoice ${invoice_id} not found`);
-    },
-  );
-  server.registerTool(
-    "void_invoice",
-    {
-      description: "Mark an invoice as voided.",
-      inputSchema: invoiceId,
-      outputSchema: invoiceSchema,
-      annotations: { destructiveHint: true, idempotentHint: true },
-    },
-    async ({ invoice_id }, ctx) => {
-      const authInfo = ctx.http?.authInfo;
-      if (!authInfo?.scopes.includes("invoices:write")) return failure("insufficient scope");
-      const invoice = invoices.get(`${authInfo.extra.tenant}/${invoice_id}`);
-      if (!invoice) return failure(`invoice ${invoice_id} not found`);
-      invoice.status = "void";
-      return result(invoice);
-    },
-  );
+  for (const { name, description, annotations, call } of tools) {
+    server.registerTool(
+      name,
+      { description, inputSchema: invoiceId, outputSchema: invoiceSchema, annotations },
+      async (args, ctx) => call(args, ctx.http?.authInfo),
+    );
+  }
   return server;
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, ensure};
 use serde_json::Value;
 
-use super::{CACHE_ON, Figures, Load, Options, Target, latency, post};
+use super::{CACHE_ON, Figures, Load, Options, Target, cells, post, wrk_script};
 use crate::issuer::{self, SigningKey};
 use crate::ours::{APPROVAL_LIMIT_CENTS, EXPORTED};
 
@@ -96,14 +96,14 @@ impl Paths {
             ("path-policy", POLICY_BODY, approver.as_str()),
         ] {
             let script = dir.join(format!("{name}.lua"));
-            std::fs::write(&script, script_for(body, token, ""))?;
+            std::fs::write(&script, wrk_script(body, token, ""))?;
             scripts.push((name, script));
         }
         let session_ids = dir.join("sessions.txt");
         let session_script = dir.join("path-session.lua");
         std::fs::write(
             &session_script,
-            script_for(SESSION_BODY, token, &session_lua(&session_ids)),
+            wrk_script(SESSION_BODY, token, &session_lua(&session_ids)),
         )?;
         Ok(Paths {
             approver,
@@ -324,19 +324,6 @@ pub(super) fn server_args(name: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-/// The plain call's headers and token, `body`, and `extra` Lua.
-fn script_for(body: &str, token: &str, extra: &str) -> String {
-    format!(
-        r#"wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
-wrk.headers["Authorization"] = "Bearer {token}"
-{extra}"#
-    )
-}
-
 /// Gives each wrk thread one of the session ids in `ids` (one a line), before its first
 /// request: the request stays static, as the plain call's.
 fn session_lua(ids: &Path) -> String {
@@ -393,13 +380,8 @@ pub(super) fn report(results: &[(&Target, Figures)]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {label} | {:.0} [{:.0}–{:.0}] | {} | {} | {:.1} | {} | {} |",
-            f.rps,
-            f.rps_range.0,
-            f.rps_range.1,
-            latency(f.p50_us),
-            latency(f.p99_us),
-            f.cpu_us_per_request,
+            "| {label} | {} | {} | {} |",
+            cells(f),
             ratio(|f| f.cpu_us_per_request),
             ratio(|f| f.rps),
         );

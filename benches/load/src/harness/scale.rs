@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 
 use super::{
-    CACHE_ON, Figures, Options, Target, clock_ticks, cpu_ticks, latency, mib, post, rss_kib,
+    CACHE_ON, Figures, Options, Target, cells, clock_ticks, cpu_ticks, mib, post, rss_kib,
     start_ours, stop_child, wait_ready,
 };
 use crate::issuer::{self, SigningKey};
@@ -90,13 +90,8 @@ pub(super) fn report(options: &Options, results: &[(&Target, Figures)]) -> Strin
     for (threads, connections, f) in rows {
         let _ = writeln!(
             out,
-            "| {connections} | {threads} | {:.0} [{:.0}–{:.0}] | {} | {} | {:.1} | {} |",
-            f.rps,
-            f.rps_range.0,
-            f.rps_range.1,
-            latency(f.p50_us),
-            latency(f.p99_us),
-            f.cpu_us_per_request,
+            "| {connections} | {threads} | {} | {} |",
+            cells(f),
             mib(f.rss_load_kib),
         );
     }
