@@ -305,16 +305,9 @@ pub fn raw(value: CallToolResult) -> Result<CallToolResult, ToolError> {
 
 /// A structured result: `structuredContent` plus the same JSON as text.
 pub fn structured<T: StructuredOutput>(value: T) -> Result<CallToolResult, ToolError> {
-    // The text is written from `value` itself, not from the `Value` tree built for
-    // `structuredContent`: the same JSON (members perhaps in another order), in half the time.
-    let text = serde_json::to_string(&value).map_err(ToolError::internal)?;
-    let value = serde_json::to_value(value).map_err(ToolError::internal)?;
-    Ok(CallToolResult {
-        content: vec![crate::result::Content::text(text)],
-        structured_content: Some(value),
-        is_error: false,
-        meta: None,
-    })
+    // Serialized once, straight from `value`: the text block and `structuredContent` are the
+    // same JSON, and no `Value` tree is built (and dropped) in between.
+    CallToolResult::try_structured(&value).map_err(ToolError::internal)
 }
 
 #[cfg(test)]

@@ -487,7 +487,7 @@ impl Dispatcher {
 struct ModernCallResult<'a> {
     content: &'a [Content],
     #[serde(skip_serializing_if = "Option::is_none")]
-    structured_content: Option<&'a Value>,
+    structured_content: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     is_error: bool,
     result_type: &'static str,
@@ -506,7 +506,7 @@ impl<'a> ModernCallResult<'a> {
         } = result;
         ModernCallResult {
             content,
-            structured_content: structured_content.as_ref(),
+            structured_content: structured_content.as_deref(),
             is_error: *is_error,
             result_type: "complete",
             meta: WithServerInfo {
