@@ -383,7 +383,7 @@ where
         let limits = self.limits.clone();
         Box::pin(async move {
             if let Some(auth) = caller
-                && let Err(limited) = limits.check_request(&auth.principal().key()).await
+                && let Err(limited) = limits.check_request(auth.principal_key()).await
             {
                 tracing::info!(
                     subject = auth.subject(),

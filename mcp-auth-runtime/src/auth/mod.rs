@@ -223,7 +223,12 @@ pub enum AuthError {
 /// The verified identity of a caller: subject, client, scopes, expiry, audience and claims.
 ///
 /// It never holds the token itself, so its `Debug` output is safe to log.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Verifiers hand it out behind an `Arc` ([`TokenVerifier::verify_shared`]): a token served
+/// from a verifier's cache gives every request the same `AuthInfo`, and everything derived
+/// from it once (the [principal key](Principal::key)) is derived once per token, not once
+/// per request.
+#[derive(Clone, Default, PartialEq)]
 pub struct AuthInfo {
     pub(crate) subject: Option<String>,
     pub(crate) client_id: Option<String>,
@@ -234,6 +239,37 @@ pub struct AuthInfo {
     pub(crate) tenant: Option<String>,
     pub(crate) claims: Map<String, Value>,
     pub(crate) dpop_thumbprint: Option<String>,
+    /// `principal().key()`, made on first use. Only `issuer`, `subject`, `client_id` and
+    /// `tenant` go into it; the builders that set them clear it, and nothing else in the
+    /// crate assigns them after the struct is made.
+    principal_key: PrincipalKey,
+}
+
+/// The memoized [`Principal::key`] of an [`AuthInfo`]: a function of the other fields, so it
+/// takes no part in equality.
+#[derive(Clone, Default)]
+struct PrincipalKey(std::sync::OnceLock<Box<str>>);
+
+impl PartialEq for PrincipalKey {
+    fn eq(&self, _: &PrincipalKey) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for AuthInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthInfo")
+            .field("subject", &self.subject)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("tenant", &self.tenant)
+            .field("claims", &self.claims)
+            .field("dpop_thumbprint", &self.dpop_thumbprint)
+            .finish()
+    }
 }
 
 impl AuthInfo {
@@ -258,12 +294,14 @@ impl AuthInfo {
     /// Sets the OAuth client id.
     pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
+        self.principal_key = PrincipalKey::default();
         self
     }
 
     /// Sets the tenant.
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
+        self.principal_key = PrincipalKey::default();
         self
     }
 
@@ -276,6 +314,7 @@ impl AuthInfo {
     /// Sets the issuer.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
+        self.principal_key = PrincipalKey::default();
         self
     }
 

@@ -48,11 +48,54 @@ impl AuthInfo {
             tenant: self.tenant(),
         }
     }
+
+    /// [`principal().key()`](Principal::key), made once per `AuthInfo` and kept: sessions,
+    /// rate limits, stream counts and `requestState` bindings key by it on every request, and
+    /// a token served from a verifier's cache brings the same `AuthInfo` to each of them.
+    pub(crate) fn principal_key(&self) -> &str {
+        self.principal_key
+            .0
+            .get_or_init(|| self.principal().key().into_boxed_str())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_key_follows_every_builder_that_changes_the_principal() {
+        let fresh = |auth: &AuthInfo| auth.principal().key();
+        let alice = AuthInfo::new("alice").with_issuer("https://a.example");
+        assert_eq!(alice.principal_key(), fresh(&alice));
+        // Each builder below is applied to a clone whose key was already made.
+        let steps: [fn(AuthInfo) -> AuthInfo; 3] = [
+            |a| a.with_issuer("https://b.example"),
+            |a| a.with_client_id("cli"),
+            |a| a.with_tenant("acme"),
+        ];
+        for step in steps {
+            let changed = step(alice.clone());
+            assert_eq!(changed.principal_key(), fresh(&changed));
+            assert_ne!(changed.principal_key(), alice.principal_key());
+        }
+        // Builders that leave the principal alone keep it, and equality ignores the kept key.
+        let scoped = alice.clone().with_scopes(["a"]);
+        assert_eq!(scoped.principal_key(), alice.principal_key());
+        assert_eq!(AuthInfo::new("bob"), {
+            let bob = AuthInfo::new("bob");
+            let _ = bob.principal_key();
+            bob
+        });
+        assert_eq!(
+            format!("{alice:?}"),
+            format!(
+                "{:?}",
+                AuthInfo::new("alice").with_issuer("https://a.example")
+            ),
+            "the kept key is not part of the Debug output"
+        );
+    }
 
     #[test]
     fn keys_are_injective_where_separators_were_not() {

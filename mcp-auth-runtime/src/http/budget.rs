@@ -27,7 +27,7 @@ pub(crate) async fn request_budget(
     let (Some(limits), Some(auth)) = (&dispatcher.rate_limits, caller) else {
         return next.run(request).await;
     };
-    let Err(limited) = limits.check_request(&auth.principal().key()).await else {
+    let Err(limited) = limits.check_request(auth.principal_key()).await else {
         return next.run(request).await;
     };
     tracing::info!(

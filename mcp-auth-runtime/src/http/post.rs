@@ -101,7 +101,7 @@ pub(crate) async fn post(State(endpoint): State<Arc<Endpoint>>, request: Request
         Message::Notification { method, params } => {
             let scope = match legacy_session(&endpoint, &headers, &auth, false).await {
                 Ok(Some(session)) => session.id.clone(),
-                Ok(None) => auth.principal().key(),
+                Ok(None) => auth.principal_key().to_owned(),
                 Err(response) => return response,
             };
             dispatcher
@@ -189,7 +189,7 @@ async fn answer(
     let prepare = || {
         let (replays, session, auth) = polling.as_ref()?;
         Some((
-            replays.prepare(session, auth.principal().key(), scopes.clone()),
+            replays.prepare(session, auth.principal_key().to_owned(), scopes.clone()),
             auth.clone(),
         ))
     };
@@ -207,9 +207,9 @@ async fn answer(
         // a detached call; if not, it waits on as without polling.
         close_at = None;
         if let Some((replays, session, auth)) = &polling
-            && let Some(slot) = endpoint.mcp.streams.open(auth.principal().key())
+            && let Some(slot) = endpoint.mcp.streams.open(auth.principal_key().to_owned())
         {
-            let log = replays.prepare(session, auth.principal().key(), scopes.clone());
+            let log = replays.prepare(session, auth.principal_key().to_owned(), scopes.clone());
             if replays.keep(&log, slot) {
                 let running = Running {
                     first: None,

@@ -90,7 +90,7 @@ pub(super) fn start(
                 () = sleep_until_some(keep_at) => {
                     keep_at = None;
                     let Some(replays) = &endpoint.replays else { return };
-                    if let Some(slot) = endpoint.mcp.streams.open(auth.principal().key())
+                    if let Some(slot) = endpoint.mcp.streams.open(auth.principal_key().to_owned())
                         && replays.keep(&recorder, slot)
                     {
                         recorder.announce(&auth).await;
@@ -129,9 +129,9 @@ pub(super) async fn resume(
     let close_at = Instant::now() + replays.config.close_after;
     let close_at = deadline_of(auth).map_or(close_at, |expiry| expiry.min(close_at));
     let retry_ms = replays.config.retry_ms();
-    let principal = auth.principal().key();
-    let slot = || endpoint.mcp.streams.open(principal.clone());
-    if let Some((log, seq)) = replays.find(event_id, session, &principal) {
+    let principal = auth.principal_key();
+    let slot = || endpoint.mcp.streams.open(principal.to_owned());
+    if let Some((log, seq)) = replays.find(event_id, session, principal) {
         if let Some(refused) = missing_scopes(endpoint, auth, &log.scopes, scheme) {
             return refused;
         }

@@ -58,7 +58,7 @@ pub(crate) async fn get(State(endpoint): State<Arc<Endpoint>>, request: Request)
         Ok(None) => return method_not_allowed().await,
         Err(refused) => return refused,
     };
-    let Some(slot) = mcp.streams.open(auth.principal().key()) else {
+    let Some(slot) = mcp.streams.open(auth.principal_key().to_owned()) else {
         return too_many_streams(&auth);
     };
     let Some(updates) = mcp

@@ -108,7 +108,7 @@ impl Dispatcher {
         if let Err(refused) = self.admit(&request, tool, &auth, observation).await {
             return refused;
         }
-        let principal = auth.principal().key();
+        let principal = auth.principal_key();
         let channelled = match self
             .channel(
                 &request,
@@ -116,7 +116,7 @@ impl Dispatcher {
                 &params,
                 tool,
                 &auth,
-                &principal,
+                principal,
                 arguments.as_deref(),
                 observation,
             )
@@ -172,7 +172,7 @@ impl Dispatcher {
             &request,
             tool,
             &auth,
-            &principal,
+            principal,
             channelled.arguments_bound,
             modern,
             outcome,
@@ -242,9 +242,7 @@ impl Dispatcher {
         auth: &AuthInfo,
     ) -> Result<(), Reply> {
         if let Some(limits) = &self.rate_limits
-            && let Err(limited) = limits
-                .check_tool(&auth.principal().key(), tool.name())
-                .await
+            && let Err(limited) = limits.check_tool(auth.principal_key(), tool.name()).await
         {
             tracing::info!(
                 tool = tool.name(),
@@ -352,7 +350,7 @@ impl Dispatcher {
                     Era::Legacy {
                         session: Some(session),
                     } => Some(session.id.clone()),
-                    Era::Legacy { session: None } => Some(auth.principal().key()),
+                    Era::Legacy { session: None } => Some(auth.principal_key().to_owned()),
                     Era::Modern { .. } => None,
                 };
                 let _tracked = scope.map(|scope| self.calls.track(scope, request.id.key(), abort));

@@ -27,7 +27,7 @@ impl Dispatcher {
             Ok(ids) => ids,
             Err(refused) => return refused,
         };
-        let Some(slot) = self.streams.open(ctx.auth.principal().key()) else {
+        let Some(slot) = self.streams.open(ctx.auth.principal_key().to_owned()) else {
             tracing::info!(
                 subject = ctx.auth.subject(),
                 client_id = ctx.auth.client_id(),

@@ -84,7 +84,7 @@ impl Dispatcher {
                 return error(request, StatusCode::OK, code::INVALID_PARAMS, message);
             }
         };
-        let principal = auth.principal().key();
+        let principal = auth.principal_key();
         let digest = arguments_digest(
             params
                 .and_then(|p| p.get("arguments"))
@@ -101,7 +101,7 @@ impl Dispatcher {
                 ctx,
                 "prompts/get",
                 declared,
-                &principal,
+                principal,
                 digest,
                 &mut observation,
             )

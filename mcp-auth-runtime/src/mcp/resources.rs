@@ -82,7 +82,7 @@ impl Dispatcher {
             observed(&mut observation, CallOutcome::Forbidden);
             return forbidden(request, resource.name(), &auth, err);
         }
-        let principal = auth.principal().key();
+        let principal = auth.principal_key();
         let mut read_uri = serde_json::Map::new();
         read_uri.insert("uri".into(), uri.into());
         let digest = arguments_digest(Some(&read_uri));
@@ -97,7 +97,7 @@ impl Dispatcher {
                 ctx,
                 "resources/read",
                 declared,
-                &principal,
+                principal,
                 digest,
                 &mut observation,
             )

@@ -279,7 +279,7 @@ impl Dispatcher {
         let (scope, support, level) = match session {
             Some(session) => (session.id.clone(), session.support, session.log_level),
             None => (
-                auth.principal().key(),
+                auth.principal_key().to_owned(),
                 ClientSupport::default(),
                 LogLevel::Debug,
             ),

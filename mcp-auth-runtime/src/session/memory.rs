@@ -150,7 +150,7 @@ impl MemorySessions {
         version: &'static str,
         support: ClientSupport,
     ) -> Result<Arc<Session>, SessionError> {
-        let principal = auth.principal().key();
+        let principal = auth.principal_key().to_owned();
         let now = self.now();
         let id = crate::random::token(32);
         let entry = Arc::new(Entry {
@@ -219,7 +219,7 @@ impl MemorySessions {
                 .remove(id);
             return Err(SessionError::NotFound);
         }
-        if entry.principal != auth.principal().key() {
+        if entry.principal != auth.principal_key() {
             tracing::warn!(
                 subject = auth.subject(),
                 client_id = auth.client_id(),

@@ -351,7 +351,7 @@ fn check_owner(found: Value, auth: &AuthInfo) -> Result<Value, SessionError> {
 
 /// The principal as stored: a hash, since Redis keys and values show up in monitoring.
 pub(super) fn principal_hash(auth: &AuthInfo) -> String {
-    let digest = sha2::Sha256::digest(auth.principal().key().as_bytes());
+    let digest = sha2::Sha256::digest(auth.principal_key().as_bytes());
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
