@@ -189,6 +189,24 @@ pub(super) fn targets(out: &mut String, results: &[(&Target, Figures)]) {
             }),
         );
     }
+    // Like for like: both verify the token's signature on every request.
+    let verifying = off.zip(find(results, "rmcp-jwt"));
+    line(
+        out,
+        "cache off ≥ 1.2× rmcp + jsonwebtoken middleware (both verify every token)",
+        verifying.map(|(ours, peer)| {
+            let shown = format!(
+                "{:.2}× ({:.0} vs {:.0} req/s; CPU per request {:.2}×: {:.1} vs {:.1} µs)",
+                ours.rps / peer.rps,
+                ours.rps,
+                peer.rps,
+                peer.cpu_us_per_request / ours.cpu_us_per_request,
+                ours.cpu_us_per_request,
+                peer.cpu_us_per_request
+            );
+            (ours.rps >= 1.2 * peer.rps, shown)
+        }),
+    );
 
     // The TypeScript and Python SDKs: the verdict on cache off, cache on shown too.
     for name in ["ts", "ts-v2", "fastmcp"] {
