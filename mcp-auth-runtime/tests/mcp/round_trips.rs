@@ -422,22 +422,9 @@ fn pay_body(amount: &str, params: Value) -> String {
 impl Fx {
     /// Sends `body` as a 2026-07-28 call of `pay` by `user-1`, accepting `accept`.
     async fn pay(&self, accept: &str, body: String) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("http://{}/mcp", self.addr))
-            .bearer_auth(self.token("user-1"))
-            .header("content-type", "application/json")
-            .header("accept", accept)
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "pay")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, mcp_auth_test_support::modern::response_of(text))
+        let url = format!("http://{}/mcp", self.addr);
+        let token = self.token("user-1");
+        mcp_auth_test_support::modern::raw_call(&self.http, &url, &token, accept, "pay", body).await
     }
 }
 

@@ -313,20 +313,10 @@ async fn the_tool_and_the_checks_read_the_same_arguments() {
             let body = format!(
                 r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"mirror","arguments":{arguments},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
             );
-            let response = http
-                .post(&fx.url)
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .header("accept", accept)
-                .header("mcp-protocol-version", "2026-07-28")
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", "mirror")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let reply = mcp_auth_test_support::modern::response_of(response.text().await.unwrap());
+            let (status, reply) = mcp_auth_test_support::modern::raw_call(
+                &http, &fx.url, &token, accept, "mirror", body,
+            )
+            .await;
             let what = format!("{arguments} with {accept}: {status} {reply}");
             let result = &reply["result"];
             if result.is_null() || result["isError"] == true {

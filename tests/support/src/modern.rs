@@ -87,6 +87,34 @@ pub async fn modern_call(
     (status, response_of(response.text().await.unwrap()))
 }
 
+/// A 2026-07-28 `tools/call` of `tool` whose body is `body` exactly as given (for what a
+/// `Value` cannot hold: integers beyond 64 bits, escapes, number spellings), sent with
+/// `token` and `Accept: accept` and the `Mcp-*` headers of the call. Returns the status and
+/// the JSON-RPC response (see [`response_of`]).
+pub async fn raw_call(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    accept: &str,
+    tool: &str,
+    body: String,
+) -> (u16, Value) {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", accept)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response_of(response.text().await.unwrap()))
+}
+
 /// An HTTP answer to an MCP request.
 #[derive(Debug)]
 pub struct Reply {
