@@ -114,7 +114,13 @@ impl CallToolResult {
     /// When `value` fails to serialize (its `Serialize` reports an error, or a map has keys
     /// that are not strings).
     pub fn try_structured<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
-        to_raw_value(value).map(Self::from_raw)
+        let raw = to_raw_value(value)?;
+        // `to_raw_value` keeps what `value` wrote without reading it: a `Serialize` that emits
+        // serde_json's raw-value token could write any text, which the reply copies into the
+        // response as it is (members beside `structuredContent`). One read, building nothing,
+        // keeps it exactly one JSON value.
+        serde_json::from_str::<serde::de::IgnoredAny>(raw.get())?;
+        Ok(Self::from_raw(raw))
     }
 
     /// The same result with `structuredContent` set to `value`, the content blocks left as
@@ -340,6 +346,26 @@ mod tests {
             result.structured_as::<Invoice>().unwrap().unwrap(),
             invoice()
         );
+    }
+
+    /// `try_structured` (what a `#[tool]` returning a struct goes through) must not trust the
+    /// text a `Serialize` writes: one that emits serde_json's raw-value token could write any
+    /// text, and both eras' replies copy `structuredContent` as it is, so members beside it
+    /// (here `isError`) would be injected into the response. It is an error instead.
+    #[test]
+    fn structured_content_is_always_one_json_value() {
+        struct Spoof;
+        impl Serialize for Spoof {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let token = "$serde_json::private::RawValue";
+                let mut st = s.serialize_struct(token, 1)?;
+                st.serialize_field(token, r#"{"a":1},"isError":true,"x":{"b":2}"#)?;
+                st.end()
+            }
+        }
+        let result = CallToolResult::try_structured(&Spoof);
+        assert!(result.is_err(), "{result:?}");
     }
 
     #[test]
